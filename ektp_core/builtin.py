@@ -1,0 +1,35 @@
+"""The core's own hook implementations: NIK and eligibility checks, the built-in profile.
+
+Registered before every other plugin as an essential plugin; it cannot be blocked.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import Any
+
+from . import hookimpl
+from . import nik as nik_rules
+from .events import ValidationProblem
+from .model import Enrolment
+
+
+@hookimpl
+def ektp_register_profiles(registry: Any) -> None:
+    """The minimal built-in profile: one Dukcapil office that records and prints."""
+    registry.add("minimal", resources.files("ektp_core").joinpath("profiles", "minimal.toml"),
+                 description="one Dukcapil office that records and prints (Kota Bengkulu)")
+
+
+@hookimpl
+def ektp_validate_enrolment(enrolment: Enrolment, deployment: Any) -> list[ValidationProblem]:
+    """The NIK must agree with the biodata, and the resident must be eligible for a KTP-el."""
+    bio = enrolment.biodata
+    problems = [ValidationProblem(p, "nik") for p in nik_rules.check_against_biodata(
+        bio.nik.report, sex=bio.jenis_kelamin, birth_date=bio.tanggal_lahir)]
+    minimum = deployment.profile.lifecycle.eligibility_age if deployment is not None else nik_rules.DEFAULT_ELIGIBILITY_AGE
+    why = nik_rules.eligibility_problem(birth_date=bio.tanggal_lahir, status_perkawinan=bio.status_perkawinan,
+                                        on=enrolment.created_at.date(), minimum_age=minimum)
+    if why:
+        problems.append(ValidationProblem(why, "tanggal_lahir"))
+    return problems

@@ -1,0 +1,165 @@
+"""Conversions between database rows and domain values, and the read queries the core needs.
+
+Rows never reach the attrs constructors directly: ``*_from_row`` builds the value, ``*_to_row`` the
+dict for an insert.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from ..errors import NotFound
+from ..model import (
+    Biodata,
+    Blank,
+    Capture,
+    CaptureException,
+    Enrolment,
+    Operator,
+    PrintJob,
+    Site,
+)
+from .tables import blanks, captures, enrolments, operators, print_jobs, sites
+
+
+def utc(value: dt.datetime | None) -> dt.datetime | None:
+    """SQLite hands back naive datetimes; everything ektp stores is UTC."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def enrolment_to_row(e: Enrolment) -> dict[str, Any]:
+    return {
+        "id": e.id, "site_code": e.site_code, "operator": e.operator, "nik": e.biodata.nik.value,
+        "nama": e.biodata.nama, "biodata": json.dumps(e.biodata.to_dict(), ensure_ascii=False), "state": e.state.value,
+        "reason": e.reason, "created_at": e.created_at, "updated_at": e.updated_at,
+    }
+
+
+def enrolment_from_row(row: Any) -> Enrolment:
+    return Enrolment(
+        id=row.id, site_code=row.site_code, operator=row.operator, biodata=Biodata.from_dict(json.loads(row.biodata)),
+        state=row.state, reason=row.reason, created_at=utc(row.created_at), updated_at=utc(row.updated_at),
+    )
+
+
+def capture_to_row(enrolment_id: str, c: Capture) -> dict[str, Any]:
+    return {
+        "enrolment_id": enrolment_id, "modality": c.modality.value, "position": c.position, "device": c.device,
+        "quality": c.quality, "blob_ref": c.blob_ref,
+        "exception_reason": c.exception.reason if c.exception else None,
+        "exception_approved_by": c.exception.approved_by if c.exception else None,
+    }
+
+
+def capture_from_row(row: Any) -> Capture:
+    exc = (CaptureException(reason=row.exception_reason, approved_by=row.exception_approved_by)
+           if row.exception_reason else None)
+    return Capture(modality=row.modality, position=row.position, device=row.device, quality=row.quality,
+                   blob_ref=row.blob_ref, exception=exc)
+
+
+def job_to_row(j: PrintJob) -> dict[str, Any]:
+    return {
+        "id": j.id, "enrolment_id": j.enrolment_id, "site_code": j.site_code, "state": j.state.value,
+        "routing_reason": j.routing_reason, "blank_serial": j.blank_serial, "printer": j.printer, "reason": j.reason,
+        "created_at": j.created_at, "updated_at": j.updated_at,
+    }
+
+
+def job_from_row(row: Any) -> PrintJob:
+    return PrintJob(
+        id=row.id, enrolment_id=row.enrolment_id, site_code=row.site_code, state=row.state,
+        routing_reason=row.routing_reason, blank_serial=row.blank_serial, printer=row.printer, reason=row.reason,
+        created_at=utc(row.created_at), updated_at=utc(row.updated_at),
+    )
+
+
+def blank_from_row(row: Any) -> Blank:
+    return Blank(serial=row.serial, site_code=row.site_code, state=row.state, job_id=row.job_id,
+                 enrolment_id=row.enrolment_id, reason=row.reason)
+
+
+def site_to_row(s: Site) -> dict[str, Any]:
+    return {"code": s.code, "name": s.name, "kind": s.kind.value, "records": s.records, "prints": s.prints,
+            "region_code": s.region_code}
+
+
+def site_from_row(row: Any) -> Site:
+    return Site(code=row.code, name=row.name, kind=row.kind, records=row.records, prints=row.prints,
+                region_code=row.region_code)
+
+
+def operator_from_row(row: Any) -> Operator:
+    return Operator(username=row.username, full_name=row.full_name, role=row.role, site_code=row.site_code,
+                    password_hash=row.password_hash, active=row.active)
+
+
+# --------------------------------------------------------------------------------------------------
+# Reads
+# --------------------------------------------------------------------------------------------------
+
+
+def get_enrolment(conn: Connection, enrolment_id: str, *, lock: bool = False) -> Enrolment:
+    query = sa.select(enrolments).where(enrolments.c.id == enrolment_id)
+    row = conn.execute(query.with_for_update() if lock else query).one_or_none()
+    if row is None:
+        raise NotFound("enrolment", enrolment_id)
+    return enrolment_from_row(row)
+
+
+def get_job(conn: Connection, job_id: str, *, lock: bool = False) -> PrintJob:
+    query = sa.select(print_jobs).where(print_jobs.c.id == job_id)
+    row = conn.execute(query.with_for_update() if lock else query).one_or_none()
+    if row is None:
+        raise NotFound("print job", job_id)
+    return job_from_row(row)
+
+
+def get_blank(conn: Connection, serial: str, *, lock: bool = False) -> Blank:
+    query = sa.select(blanks).where(blanks.c.serial == serial)
+    row = conn.execute(query.with_for_update() if lock else query).one_or_none()
+    if row is None:
+        raise NotFound("blank", serial)
+    return blank_from_row(row)
+
+
+def get_operator(conn: Connection, username: str) -> Operator:
+    row = conn.execute(sa.select(operators).where(operators.c.username == username)).one_or_none()
+    if row is None:
+        raise NotFound("operator", username)
+    return operator_from_row(row)
+
+
+def list_captures(conn: Connection, enrolment_id: str) -> list[Capture]:
+    rows = conn.execute(sa.select(captures).where(captures.c.enrolment_id == enrolment_id).order_by(captures.c.id))
+    return [capture_from_row(r) for r in rows]
+
+
+def list_sites(conn: Connection) -> list[Site]:
+    return [site_from_row(r) for r in conn.execute(sa.select(sites).order_by(sites.c.code))]
+
+
+def list_jobs(conn: Connection, *, site_code: str | None = None, states: tuple[str, ...] = ()) -> list[PrintJob]:
+    query = sa.select(print_jobs).order_by(print_jobs.c.created_at, print_jobs.c.id)
+    if site_code:
+        query = query.where(print_jobs.c.site_code == site_code)
+    if states:
+        query = query.where(print_jobs.c.state.in_(states))
+    return [job_from_row(r) for r in conn.execute(query)]
+
+
+def find_enrolments(conn: Connection, *, nik: str | None = None, name: str | None = None,
+                    limit: int = 100) -> list[Enrolment]:
+    query = sa.select(enrolments).order_by(enrolments.c.created_at.desc()).limit(limit)
+    if nik:
+        query = query.where(enrolments.c.nik == nik)
+    if name:
+        query = query.where(enrolments.c.nama.like(f"%{name.upper()}%"))
+    return [enrolment_from_row(r) for r in conn.execute(query)]

@@ -1,0 +1,155 @@
+"""The database schema (SQLAlchemy Core). Alembic migrations in ``migrations/`` build exactly this;
+a test compares the two so they cannot drift apart."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+TS = sa.DateTime(timezone=True)
+
+sites = sa.Table(
+    "sites",
+    metadata,
+    sa.Column("code", sa.String(32), primary_key=True),
+    sa.Column("name", sa.String(120), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("records", sa.Boolean, nullable=False),
+    sa.Column("prints", sa.Boolean, nullable=False),
+    sa.Column("region_code", sa.String(16)),
+)
+
+operators = sa.Table(
+    "operators",
+    metadata,
+    sa.Column("username", sa.String(64), primary_key=True),
+    sa.Column("full_name", sa.String(120), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("site_code", sa.String(32), nullable=False),
+    sa.Column("password_hash", sa.String(255), nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+)
+
+enrolments = sa.Table(
+    "enrolments",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("site_code", sa.String(32), nullable=False, index=True),
+    sa.Column("operator", sa.String(64), nullable=False),
+    sa.Column("nik", sa.String(16), nullable=False, index=True),
+    sa.Column("nama", sa.String(120), nullable=False, index=True),
+    sa.Column("biodata", sa.Text, nullable=False),
+    sa.Column("state", sa.String(32), nullable=False, index=True),
+    sa.Column("reason", sa.Text),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("updated_at", TS),
+)
+
+captures = sa.Table(
+    "captures",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("enrolment_id", sa.String(64), sa.ForeignKey("enrolments.id"), nullable=False, index=True),
+    sa.Column("modality", sa.String(16), nullable=False),
+    sa.Column("position", sa.String(16), nullable=False),
+    sa.Column("device", sa.String(120), nullable=False),
+    sa.Column("quality", sa.Integer),
+    sa.Column("blob_ref", sa.String(128)),
+    sa.Column("exception_reason", sa.Text),
+    sa.Column("exception_approved_by", sa.String(64)),
+    sa.UniqueConstraint("enrolment_id", "modality", "position", name="uq_captures_slot"),
+)
+
+print_jobs = sa.Table(
+    "print_jobs",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("enrolment_id", sa.String(64), sa.ForeignKey("enrolments.id"), nullable=False, index=True),
+    sa.Column("site_code", sa.String(32), nullable=False, index=True),
+    sa.Column("state", sa.String(16), nullable=False, index=True),
+    sa.Column("routing_reason", sa.Text, nullable=False),
+    sa.Column("blank_serial", sa.String(32), unique=True),
+    sa.Column("printer", sa.String(120)),
+    sa.Column("reason", sa.Text),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("updated_at", TS),
+)
+
+# At most one job per enrolment that may still produce a card: a second one would risk two cards.
+_OPEN_JOB = "state IN ('QUEUED', 'RESERVED', 'SENT', 'UNKNOWN')"
+sa.Index(
+    "uq_print_jobs_one_open_per_enrolment",
+    print_jobs.c.enrolment_id,
+    unique=True,
+    sqlite_where=sa.text(_OPEN_JOB),
+    postgresql_where=sa.text(_OPEN_JOB),
+)
+
+blank_batches = sa.Table(
+    "blank_batches",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("site_code", sa.String(32), nullable=False, index=True),
+    sa.Column("count", sa.Integer, nullable=False),
+    sa.Column("received_at", TS, nullable=False),
+    sa.Column("received_by", sa.String(64), nullable=False),
+    sa.Column("note", sa.Text),
+)
+
+blanks = sa.Table(
+    "blanks",
+    metadata,
+    sa.Column("serial", sa.String(32), primary_key=True),
+    sa.Column("site_code", sa.String(32), nullable=False, index=True),
+    sa.Column("batch_id", sa.Integer, sa.ForeignKey("blank_batches.id"), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False, index=True),
+    sa.Column("job_id", sa.String(64)),
+    sa.Column("enrolment_id", sa.String(64)),
+    sa.Column("reason", sa.Text),
+    sa.Column("updated_at", TS),
+)
+
+# A blank is printed for at most one enrolment, and an enrolment gets at most one printed blank
+# unless a supervisor spoils the first (a reprint is a new enrolment).
+_PRINTED = "state = 'PRINTED'"
+sa.Index(
+    "uq_blanks_one_printed_per_enrolment",
+    blanks.c.enrolment_id,
+    unique=True,
+    sqlite_where=sa.text(_PRINTED),
+    postgresql_where=sa.text(_PRINTED),
+)
+
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
+    # ISO text, not a DateTime: the hash covers the exact string, whatever the database's time zone.
+    sa.Column("at", sa.String(40), nullable=False),
+    sa.Column("actor", sa.String(64), nullable=False),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("subject_kind", sa.String(32), nullable=False),
+    sa.Column("subject_id", sa.String(64), nullable=False, index=True),
+    sa.Column("detail", sa.Text, nullable=False),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+)
+
+# One row: the last sequence number and hash. Locking it serialises appends on every database.
+audit_head = sa.Table(
+    "audit_head",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+)
