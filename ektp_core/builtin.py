@@ -27,7 +27,9 @@ def ektp_validate_enrolment(enrolment: Enrolment, deployment: Any) -> list[Valid
     bio = enrolment.biodata
     problems = [ValidationProblem(p, "nik") for p in nik_rules.check_against_biodata(
         bio.nik.report, sex=bio.jenis_kelamin, birth_date=bio.tanggal_lahir)]
-    minimum = deployment.profile.lifecycle.eligibility_age if deployment is not None else nik_rules.DEFAULT_ELIGIBILITY_AGE
+    minimum = nik_rules.DEFAULT_ELIGIBILITY_AGE
+    if deployment is not None:
+        minimum = deployment.profile.lifecycle.eligibility_age
     why = nik_rules.eligibility_problem(birth_date=bio.tanggal_lahir, status_perkawinan=bio.status_perkawinan,
                                         on=enrolment.created_at.date(), minimum_age=minimum)
     if why:

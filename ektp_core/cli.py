@@ -18,13 +18,7 @@ from typing import Any, TypeVar
 import click
 
 from . import __version__, audit
-from .config import (
-    DEPLOYMENT_FILE,
-    PROFILE_FILE,
-    Deployment,
-    find_deployment,
-    load_profile,
-)
+from .config import DEPLOYMENT_FILE, Deployment, find_deployment
 from .errors import EktpError
 from .plugins import PluginHost
 
@@ -182,16 +176,6 @@ def profiles_command(as_json: bool) -> None:
 # --------------------------------------------------------------------------------------------------
 
 
-def _resolve_profile(name: str) -> tuple[str, str]:
-    """A profile's TOML text and where it came from: a registered name or a file path."""
-    path = Path(name)
-    if path.suffix == ".toml" and path.is_file():
-        return path.read_text("utf-8"), str(path)
-    registry = PluginHost().registry("profiles")
-    source = registry.get(name)
-    return source.read_text("utf-8"), f"profile {name}"
-
-
 @cli.command("init")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--profile", "profile_name", default="minimal", show_default=True,
@@ -201,40 +185,15 @@ def _resolve_profile(name: str) -> tuple[str, str]:
               help="SQLAlchemy URL; a relative SQLite path is inside the folder.")
 def init_command(directory: Path, profile_name: str, site_code: str | None, database_url: str) -> None:
     """Create a deployment folder: configuration, profile, database (migrated) and node keys."""
-    from . import security
-    from .config import load_deployment
-    from .lifecycle import LifecycleService
+    from .deploy import create_deployment, profile_text
 
-    if (directory / DEPLOYMENT_FILE).exists():
-        fail(f"{directory} already holds a deployment ({DEPLOYMENT_FILE}); nothing was changed")
-    text, source = _resolve_profile(profile_name)
-    directory.mkdir(parents=True, exist_ok=True)
-    staged = directory / PROFILE_FILE
-    staged.write_text(text, "utf-8")
-    try:
-        profile = load_profile(staged)
-        site = site_code or profile.dukcapil_code
-        profile.site(site)
-    except EktpError:
-        staged.unlink()
-        raise
-    (directory / DEPLOYMENT_FILE).write_text(
-        "# ektp deployment: this node's configuration. See docs/deployment.md.\n"
-        "[deployment]\n"
-        f'profile = "{PROFILE_FILE}"\n'
-        f"database_url = {json.dumps(database_url)}\n"
-        f"site = {json.dumps(site)}\n",
-        "utf-8",
-    )
-    keys = directory / "keys"
-    keys.mkdir(mode=0o700, exist_ok=True)
-    security.save_node_keys(keys)
-    deployment = load_deployment(directory)
+    _text, source = profile_text(profile_name)
+    deployment = create_deployment(directory, profile=profile_name, site_code=site_code, database_url=database_url)
+    profile = deployment.profile
     store = deployment.open_store()
-    revision = store.upgrade()
-    host = deployment.plugin_host()
-    LifecycleService(store, host.hook, deployment).sync_sites(profile.sites, actor="ektp-init")
+    revision = store.current_revision()
     store.dispose()
+    keys = deployment.keys_dir
     click.echo(f"created deployment {deployment.root}")
     click.echo(f"  profile   {profile.name} ({source})")
     click.echo(f"  site      {deployment.site.code} {deployment.site.name}")

@@ -164,7 +164,7 @@ def parse_profile(data: dict[str, Any], source: str) -> Profile:
                 region_code=r.get("region_code", str, "a Kemendagri code", default=None),
             )
         except InvalidValue as exc:
-            raise ConfigError(source, f"sites[{index}].{exc.field if exc.field != 'SiteKind' else 'kind'}",
+            raise ConfigError(source, f"sites[{index}].{exc.field}",
                               exc.reason, exc.value) from None
         r.no_unknown()
         if any(s.code == site.code for s in sites):
@@ -259,7 +259,9 @@ def load_deployment(root: Path) -> Deployment:
     root = root.resolve()
     path = root / DEPLOYMENT_FILE
     if not path.is_file():
-        raise DeploymentNotFound(f"{root} is not an ektp deployment (no {DEPLOYMENT_FILE}); create one with `ektp init`")
+        raise DeploymentNotFound(
+            f"{root} is not an ektp deployment (no {DEPLOYMENT_FILE}); create one with `ektp init`"
+        )
     try:
         data = tomllib.loads(path.read_text("utf-8"))
     except tomllib.TOMLDecodeError as exc:

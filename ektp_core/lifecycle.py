@@ -449,9 +449,9 @@ class LifecycleService:
 
     def _finish_printed(self, conn: Connection, job: PrintJob, actor: str, at: dt.datetime,
                         reason: str | None) -> list[Transition]:
-        assert job.blank_serial is not None or job.state is J.QUEUED
-        job2, tj = self._move_job(conn, job, J.PRINTED, actor, at, reason)
-        assert job.blank_serial is not None
+        if job.blank_serial is None:  # SENT and UNKNOWN jobs always hold a blank; this guards the invariant
+            raise IllegalTransition("print job", job.id, job.state, "PRINTED without a reserved blank")
+        _, tj = self._move_job(conn, job, J.PRINTED, actor, at, reason)
         tb = self._move_blank(conn, job.blank_serial, B.PRINTED, actor, at, reason)
         _, te = self._move_enrolment(conn, job.enrolment_id, E.CARD_PRINTED, actor, at, reason,
                                      detail={"job": job.id, "blank": job.blank_serial})
@@ -493,9 +493,11 @@ class LifecycleService:
             existing = conn.execute(sa.select(blanks.c.serial).where(blanks.c.serial.in_(list(serials)))).first()
             if existing:
                 raise Conflict(f"blank {existing.serial} is already in the ledger; nothing was received")
-            batch_id = conn.execute(blank_batches.insert().values(
+            inserted = conn.execute(blank_batches.insert().values(
                 site_code=site_code, count=len(serials), received_at=at, received_by=actor, note=note)
-            ).inserted_primary_key[0]
+            ).inserted_primary_key
+            assert inserted is not None
+            batch_id = inserted[0]
             conn.execute(blanks.insert(), [
                 {"serial": s, "site_code": site_code, "batch_id": batch_id, "state": B.IN_STOCK.value,
                  "updated_at": at} for s in serials])

@@ -142,14 +142,45 @@ def _in_code_list(list_name: str):  # type: ignore[no-untyped-def]
     return check
 
 
-def _enum(enum_cls: type[enum.Enum]):  # type: ignore[no-untyped-def]
-    def convert(value: Any) -> Any:
-        try:
-            return enum_cls(value)
-        except ValueError:
-            raise _refuse(enum_cls.__name__, value, f"expected one of {[e.value for e in enum_cls]}") from None
+def _enum(enum_cls: type[enum.Enum], field: str, value: Any) -> Any:
+    try:
+        return enum_cls(value)
+    except ValueError:
+        raise _refuse(field, value, f"expected one of {[e.value for e in enum_cls]}") from None
 
-    return convert
+
+def _golongan_darah(value: Any) -> Any:
+    return _code_list("golongan_darah")(value)
+
+
+def _agama(value: Any) -> Any:
+    return _code_list("agama")(value)
+
+
+def _status_perkawinan(value: Any) -> Any:
+    return _code_list("status_perkawinan")(value)
+
+
+def _pekerjaan(value: Any) -> Any:
+    return _code_list("pekerjaan")(value)
+
+
+def _sex(value: Any) -> Any:
+    upper = _upper(value)
+    return {"LAKI-LAKI": "L", "PEREMPUAN": "P"}.get(upper, upper)
+
+
+def _rt_rw(value: Any) -> str:
+    return str(value).strip().zfill(3)
+
+
+def _nik_digits(value: Any) -> str:
+    digits = nik_rules.digits_of(value)
+    return digits if digits is not None else str(value)
+
+
+def _to_nik(value: Any) -> Nik:
+    return value if isinstance(value, Nik) else Nik(value)
 
 
 _DIGITS16 = re.compile(r"^\d{16}$")
@@ -164,7 +195,7 @@ _RT_RW = re.compile(r"^\d{1,3}$")
 class Nik:
     """A valid NIK. Region codes missing from the current list are allowed (see :attr:`warnings`)."""
 
-    value: str = attrs.field(converter=lambda v: re.sub(r"[\s.-]", "", str(v)))
+    value: str = attrs.field(converter=_nik_digits)
 
     @value.validator
     def _check(self, attribute: attrs.Attribute[str], value: str) -> None:
@@ -198,30 +229,52 @@ class Kewarganegaraan(enum.StrEnum):
 SEUMUR_HIDUP = "SEUMUR HIDUP"
 
 
+def _kewarganegaraan(value: Any) -> Kewarganegaraan:
+    return _enum(Kewarganegaraan, "kewarganegaraan", value)  # type: ignore[no-any-return]
+
+def _modality(value: Any) -> Modality:
+    return _enum(Modality, "modality", value)  # type: ignore[no-any-return]
+
+def _enrolment_state(value: Any) -> EnrolmentState:
+    return _enum(EnrolmentState, "state", value)  # type: ignore[no-any-return]
+
+def _print_job_state(value: Any) -> PrintJobState:
+    return _enum(PrintJobState, "state", value)  # type: ignore[no-any-return]
+
+def _blank_state(value: Any) -> BlankState:
+    return _enum(BlankState, "state", value)  # type: ignore[no-any-return]
+
+def _site_kind(value: Any) -> SiteKind:
+    return _enum(SiteKind, "kind", value)  # type: ignore[no-any-return]
+
+def _role(value: Any) -> Role:
+    return _enum(Role, "role", value)  # type: ignore[no-any-return]
+
+
 @attrs.frozen(kw_only=True)
 class Biodata:
     """Every field printed on the front of the KTP-el, in card order, with SIAK's allowed values."""
 
-    nik: Nik = attrs.field(converter=lambda v: v if isinstance(v, Nik) else Nik(v))
+    nik: Nik = attrs.field(converter=_to_nik)
     nama: str = attrs.field(converter=_upper, validator=_nonblank(120))
     tempat_lahir: str = attrs.field(converter=_upper, validator=_nonblank(60))
     tanggal_lahir: dt.date = attrs.field()
     #: ``L`` (LAKI-LAKI) or ``P`` (PEREMPUAN).
-    jenis_kelamin: str = attrs.field(converter=lambda v: {"LAKI-LAKI": "L", "PEREMPUAN": "P"}.get(_upper(v), _upper(v)))
-    golongan_darah: str = attrs.field(converter=_code_list("golongan_darah"), validator=_in_code_list("golongan_darah"))
+    jenis_kelamin: str = attrs.field(converter=_sex)
+    golongan_darah: str = attrs.field(converter=_golongan_darah, validator=_in_code_list("golongan_darah"))
     alamat: str = attrs.field(converter=_upper, validator=_nonblank(200))
-    rt: str = attrs.field(converter=lambda v: str(v).zfill(3))
-    rw: str = attrs.field(converter=lambda v: str(v).zfill(3))
+    rt: str = attrs.field(converter=_rt_rw)
+    rw: str = attrs.field(converter=_rt_rw)
     kelurahan: str = attrs.field(converter=_upper, validator=_nonblank(80))
     kecamatan: str = attrs.field(converter=_upper, validator=_nonblank(80))
     kabupaten_kota: str = attrs.field(converter=_upper, validator=_nonblank(80))
     provinsi: str = attrs.field(converter=_upper, validator=_nonblank(80))
-    agama: str = attrs.field(converter=_code_list("agama"), validator=_in_code_list("agama"))
+    agama: str = attrs.field(converter=_agama, validator=_in_code_list("agama"))
     status_perkawinan: str = attrs.field(
-        converter=_code_list("status_perkawinan"), validator=_in_code_list("status_perkawinan")
+        converter=_status_perkawinan, validator=_in_code_list("status_perkawinan")
     )
-    pekerjaan: str = attrs.field(converter=_code_list("pekerjaan"), validator=_in_code_list("pekerjaan"))
-    kewarganegaraan: Kewarganegaraan = attrs.field(default=Kewarganegaraan.WNI, converter=_enum(Kewarganegaraan))
+    pekerjaan: str = attrs.field(converter=_pekerjaan, validator=_in_code_list("pekerjaan"))
+    kewarganegaraan: Kewarganegaraan = attrs.field(default=Kewarganegaraan.WNI, converter=_kewarganegaraan)
     #: None for citizens (the card says SEUMUR HIDUP); the ITAP's end date for foreigners.
     berlaku_hingga: dt.date | None = attrs.field(default=None)
     #: The family card (Kartu Keluarga) number, 16 digits, when known.
@@ -315,7 +368,7 @@ class CaptureException:
 class Capture:
     """One biometric sample of one modality and position, or the approved exception in its place."""
 
-    modality: Modality = attrs.field(converter=_enum(Modality))
+    modality: Modality = attrs.field(converter=_modality)
     position: str = attrs.field()
     device: str = ""
     #: Quality 0-100 (NFIQ2 or the device's own score); None for an exception.
@@ -346,7 +399,7 @@ class Enrolment:
     site_code: str = attrs.field(validator=_nonblank(32))
     operator: str = attrs.field(validator=_nonblank(64))
     biodata: Biodata
-    state: EnrolmentState = attrs.field(default=EnrolmentState.BIO_CAPTURED, converter=_enum(EnrolmentState))
+    state: EnrolmentState = attrs.field(default=EnrolmentState.BIO_CAPTURED, converter=_enrolment_state)
     created_at: dt.datetime = attrs.field(factory=lambda: dt.datetime.now(dt.UTC))
     updated_at: dt.datetime | None = None
     #: Why the central system gave the current verdict, when it said.
@@ -364,7 +417,7 @@ class PrintJob:
     id: str = attrs.field(validator=_nonblank(64))
     enrolment_id: str = attrs.field(validator=_nonblank(64))
     site_code: str = attrs.field(validator=_nonblank(32))
-    state: PrintJobState = attrs.field(default=PrintJobState.QUEUED, converter=_enum(PrintJobState))
+    state: PrintJobState = attrs.field(default=PrintJobState.QUEUED, converter=_print_job_state)
     #: Why this site prints it (from the region rules).
     routing_reason: str = ""
     blank_serial: str | None = None
@@ -384,7 +437,7 @@ class Blank:
 
     serial: str = attrs.field()
     site_code: str = attrs.field(validator=_nonblank(32))
-    state: BlankState = attrs.field(default=BlankState.IN_STOCK, converter=_enum(BlankState))
+    state: BlankState = attrs.field(default=BlankState.IN_STOCK, converter=_blank_state)
     job_id: str | None = None
     enrolment_id: str | None = None
     reason: str | None = None
@@ -401,7 +454,7 @@ class Site:
 
     code: str = attrs.field(validator=_nonblank(32))
     name: str = attrs.field(validator=_nonblank(120))
-    kind: SiteKind = attrs.field(converter=_enum(SiteKind))
+    kind: SiteKind = attrs.field(converter=_site_kind)
     records: bool = True
     prints: bool = False
     #: Kemendagri code of the area the site serves (its own code for kecamatan/kelurahan sites).
@@ -417,7 +470,7 @@ class Operator:
 
     username: str = attrs.field()
     full_name: str = attrs.field(validator=_nonblank(120))
-    role: Role = attrs.field(converter=_enum(Role))
+    role: Role = attrs.field(converter=_role)
     site_code: str = attrs.field(validator=_nonblank(32))
     #: A password verifier (see :mod:`ektp_core.security`), never the password.
     password_hash: str = attrs.field(repr=False, default="")

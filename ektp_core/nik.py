@@ -79,6 +79,14 @@ class NikReport:
         }
 
 
+def digits_of(text: str) -> str | None:
+    """The 16 digits of a NIK written with separators (spaces, dots, dashes), or None if there are not 16.
+
+    The same normalisation as :func:`parse`, so a :class:`~ektp_core.model.Nik` and a report always agree.
+    """
+    return lokal_nik.parse_nik(str(text)).nik
+
+
 def parse(text: str, *, today: dt.date | None = None) -> NikReport:
     """Parse and validate a NIK. ``today`` fixes the century inference (two-digit birth year)."""
     info = lokal_nik.parse_nik(text, reference_date=today)
@@ -128,7 +136,8 @@ def check_against_biodata(report: NikReport, *, sex: str, birth_date: dt.date) -
     if report.sex != sex:
         problems.append(f"the NIK encodes sex {report.sex} but the biodata says {sex}")
     nb = report.birth_date
-    if nb is not None and (nb.day, nb.month, nb.year % 100) != (birth_date.day, birth_date.month, birth_date.year % 100):
+    theirs = (birth_date.day, birth_date.month, birth_date.year % 100)
+    if nb is not None and (nb.day, nb.month, nb.year % 100) != theirs:
         problems.append(
             f"the NIK encodes birth date {nb:%d-%m-%y} but the biodata says {birth_date:%d-%m-%Y}"
         )

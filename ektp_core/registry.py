@@ -38,7 +38,9 @@ class Registry(Generic[T]):
     def add(self, name: str, obj: T, *, description: str = "") -> None:
         """Register ``obj`` under ``name``; a second plugin using the same name is an error."""
         if not name or not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
-            raise PluginError(f"{self.kind} name {name!r} from plugin {self.current_plugin}: use letters, digits, - _ .")
+            raise PluginError(
+                f"{self.kind} name {name!r} from plugin {self.current_plugin}: use letters, digits, - _ ."
+            )
         if name in self._entries:
             first = self._entries[name].plugin
             raise PluginError(

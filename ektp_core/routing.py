@@ -46,7 +46,10 @@ def load_rules(profile: Profile, host: Any) -> RegionRules:
         raise ConfigError(profile.source, "rules.name", "the name of the region rules (see `ektp plugins`)", name)
     cls = host.registry("region_rules").get(name)
     settings = {k: v for k, v in profile.rules.items() if k != "name"}
-    rules: RegionRules = cls(profile, settings)
+    try:
+        rules: RegionRules = cls(profile, settings)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(profile.source, "rules", f"settings that {name} accepts ({exc})") from None
     problems = rules.check()
     if problems:
         raise ConfigError(profile.source, "rules", "a profile the rules accept: " + "; ".join(problems))

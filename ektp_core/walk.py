@@ -98,6 +98,7 @@ def walk(deployment: Deployment, *, echo: Callable[[str], object] = print) -> En
          f"{'balanced' if ledger.balanced else 'NOT BALANCED'}")
     with store.read() as conn:
         result = audit.verify(conn)
-    echo(f"== Audit log: {result.checked} entries, chain {'intact' if result.ok else 'BROKEN at ' + str(result.first_bad_seq)}")
+    chain = "intact" if result.ok else f"BROKEN at entry {result.first_bad_seq}"
+    echo(f"== Audit log: {result.checked} entries, chain {chain}")
     store.dispose()
     return enrolment

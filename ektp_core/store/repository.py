@@ -27,10 +27,8 @@ from ..model import (
 from .tables import blanks, captures, enrolments, operators, print_jobs, sites
 
 
-def utc(value: dt.datetime | None) -> dt.datetime | None:
+def utc(value: dt.datetime) -> dt.datetime:
     """SQLite hands back naive datetimes; everything ektp stores is UTC."""
-    if value is None:
-        return None
     return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
@@ -45,7 +43,8 @@ def enrolment_to_row(e: Enrolment) -> dict[str, Any]:
 def enrolment_from_row(row: Any) -> Enrolment:
     return Enrolment(
         id=row.id, site_code=row.site_code, operator=row.operator, biodata=Biodata.from_dict(json.loads(row.biodata)),
-        state=row.state, reason=row.reason, created_at=utc(row.created_at), updated_at=utc(row.updated_at),
+        state=row.state, reason=row.reason, created_at=utc(row.created_at),
+        updated_at=utc(row.updated_at) if row.updated_at else None,
     )
 
 
@@ -77,7 +76,7 @@ def job_from_row(row: Any) -> PrintJob:
     return PrintJob(
         id=row.id, enrolment_id=row.enrolment_id, site_code=row.site_code, state=row.state,
         routing_reason=row.routing_reason, blank_serial=row.blank_serial, printer=row.printer, reason=row.reason,
-        created_at=utc(row.created_at), updated_at=utc(row.updated_at),
+        created_at=utc(row.created_at), updated_at=utc(row.updated_at) if row.updated_at else None,
     )
 
 

@@ -1,0 +1,41 @@
+"""Sphinx configuration for the ektp documentation site.
+
+Build with ``sphinx-build -W --keep-going -b html docs docs/_build/html``: every warning is an error.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# The package is normally installed (``pip install -e .``); this makes a plain checkout work too.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from ektp_core import __version__  # noqa: E402
+
+project = "ektp"
+author = "ektp developers"
+copyright = "ektp developers"  # noqa: A001 - the name Sphinx expects
+release = __version__
+version = ".".join(__version__.split(".")[:2])
+
+extensions = [
+    "myst_parser",
+    "sphinx.ext.autodoc",
+]
+
+source_suffix = {".md": "markdown"}
+root_doc = "index"
+exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
+
+# MyST: anchors for headings down to ### so pages can link to sections (page.md#section).
+myst_heading_anchors = 3
+myst_enable_extensions = ["colon_fence", "deflist"]
+
+# autodoc pulls hook docstrings straight from ektp_core.hookspecs, so the reference never drifts.
+autodoc_member_order = "bysource"
+autodoc_typehints = "signature"
+
+html_theme = "furo"
+html_title = f"ektp {release}"
+html_show_sourcelink = False

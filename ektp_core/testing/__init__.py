@@ -1,0 +1,9 @@
+"""Testing support for ektp and its plugins: sample residents, database helpers, pytest fixtures.
+
+The fixtures are a pytest plugin (entry point ``pytest11: ektp``), so a plugin distribution that
+installs ektp gets them without a conftest.
+"""
+
+from .samples import make_biodata, make_enrolment, valid_nik
+
+__all__ = ["make_biodata", "make_enrolment", "valid_nik"]

@@ -1,0 +1,26 @@
+"""The README's two commands stay true: CI runs the README's test command, and the main job runs."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _commands() -> list[str]:
+    text = (ROOT / "README.md").read_text("utf-8")
+    section = text.split("## The two commands", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```sh\n(.+?)\n```", section)
+
+
+def test_readme_has_two_commands() -> None:
+    commands = _commands()
+    assert len(commands) == 2
+    assert "ektp walk" in commands[0]
+    assert "tox" in commands[1]
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    ci = (ROOT / ".ci" / "run").read_text("utf-8")
+    assert _commands()[1] in ci
