@@ -49,6 +49,15 @@ def entry_hash(*, seq: int, at: str, actor: str, action: str, subject_kind: str,
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
+def lock(conn: Connection) -> None:
+    """Take the audit head's row lock now: serialises this transaction with every other writer.
+
+    SQLite already does this with BEGIN IMMEDIATE; on PostgreSQL a check-then-insert (such as
+    "no open enrolment for this NIK") must hold it before the check, not only at the append.
+    """
+    conn.execute(sa.select(audit_head.c.seq).where(audit_head.c.id == 1).with_for_update())
+
+
 def append(
     conn: Connection,
     *,

@@ -253,6 +253,7 @@ class LifecycleService:
         at = self.clock()
         enrolment = attrs.evolve(enrolment, created_at=at, updated_at=at)
         with self.store.write() as conn:
+            audit.lock(conn)
             if conn.execute(sa.select(enrolments.c.id).where(enrolments.c.id == enrolment.id)).first():
                 raise Conflict(f"enrolment {enrolment.id} already exists; the second submission was not stored")
             open_one = conn.execute(
@@ -390,23 +391,23 @@ class LifecycleService:
 
     def mark_printed(self, job_id: str, *, actor: str, reason: str | None = None) -> PrintJob:
         """The printer confirmed the card: job PRINTED, blank PRINTED, enrolment CARD_PRINTED."""
-        at = self.clock()
-        with self.store.write() as conn:
-            job = repo.get_job(conn, job_id, lock=True)
-            if job.state is J.UNKNOWN:
-                raise IllegalTransition("print job", job_id, job.state, "PRINTED (only a supervisor resolves UNKNOWN)")
-            transitions = self._finish_printed(conn, job, actor, at, reason)
-        self._notify(transitions)
-        return repo_job(self.store, job_id)
+        return self._finish(job_id, J.PRINTED, actor, reason)
 
     def mark_spoiled(self, job_id: str, *, actor: str, reason: str) -> PrintJob:
         """The printer failed: job SPOILED, blank SPOILED with the reason. The job waits for an operator."""
+        return self._finish(job_id, J.SPOILED, actor, reason)
+
+    def _finish(self, job_id: str, outcome: PrintJobState, actor: str, reason: str | None) -> PrintJob:
         at = self.clock()
         with self.store.write() as conn:
             job = repo.get_job(conn, job_id, lock=True)
             if job.state is J.UNKNOWN:
-                raise IllegalTransition("print job", job_id, job.state, "SPOILED (only a supervisor resolves UNKNOWN)")
-            transitions = self._finish_spoiled(conn, job, actor, at, reason)
+                raise IllegalTransition("print job", job_id, job.state,
+                                        f"{outcome} (only a supervisor resolves UNKNOWN)")
+            if outcome is J.PRINTED:
+                transitions = self._finish_printed(conn, job, actor, at, reason)
+            else:
+                transitions = self._finish_spoiled(conn, job, actor, at, reason or "")
         self._notify(transitions)
         return repo_job(self.store, job_id)
 
@@ -490,6 +491,7 @@ class LifecycleService:
             Blank(serial=s, site_code=site_code)
         at = self.clock()
         with self.store.write() as conn:
+            audit.lock(conn)
             existing = conn.execute(sa.select(blanks.c.serial).where(blanks.c.serial.in_(list(serials)))).first()
             if existing:
                 raise Conflict(f"blank {existing.serial} is already in the ledger; nothing was received")

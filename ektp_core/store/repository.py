@@ -105,35 +105,28 @@ def operator_from_row(row: Any) -> Operator:
 # --------------------------------------------------------------------------------------------------
 
 
-def get_enrolment(conn: Connection, enrolment_id: str, *, lock: bool = False) -> Enrolment:
-    query = sa.select(enrolments).where(enrolments.c.id == enrolment_id)
+def _get_one(conn: Connection, table: sa.Table, key: str, value: str, kind: str, lock: bool) -> Any:
+    query = sa.select(table).where(table.c[key] == value)
     row = conn.execute(query.with_for_update() if lock else query).one_or_none()
     if row is None:
-        raise NotFound("enrolment", enrolment_id)
-    return enrolment_from_row(row)
+        raise NotFound(kind, value)
+    return row
+
+
+def get_enrolment(conn: Connection, enrolment_id: str, *, lock: bool = False) -> Enrolment:
+    return enrolment_from_row(_get_one(conn, enrolments, "id", enrolment_id, "enrolment", lock))
 
 
 def get_job(conn: Connection, job_id: str, *, lock: bool = False) -> PrintJob:
-    query = sa.select(print_jobs).where(print_jobs.c.id == job_id)
-    row = conn.execute(query.with_for_update() if lock else query).one_or_none()
-    if row is None:
-        raise NotFound("print job", job_id)
-    return job_from_row(row)
+    return job_from_row(_get_one(conn, print_jobs, "id", job_id, "print job", lock))
 
 
 def get_blank(conn: Connection, serial: str, *, lock: bool = False) -> Blank:
-    query = sa.select(blanks).where(blanks.c.serial == serial)
-    row = conn.execute(query.with_for_update() if lock else query).one_or_none()
-    if row is None:
-        raise NotFound("blank", serial)
-    return blank_from_row(row)
+    return blank_from_row(_get_one(conn, blanks, "serial", serial, "blank", lock))
 
 
 def get_operator(conn: Connection, username: str) -> Operator:
-    row = conn.execute(sa.select(operators).where(operators.c.username == username)).one_or_none()
-    if row is None:
-        raise NotFound("operator", username)
-    return operator_from_row(row)
+    return operator_from_row(_get_one(conn, operators, "username", username, "operator", False))
 
 
 def list_captures(conn: Connection, enrolment_id: str) -> list[Capture]:
