@@ -11,11 +11,11 @@ from pathlib import Path
 # The package is normally installed (``pip install -e .``); this makes a plain checkout work too.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ektp_core import __version__  # noqa: E402
+from ektp_core import __version__
 
 project = "ektp"
 author = "ektp developers"
-copyright = "ektp developers"  # noqa: A001 - the name Sphinx expects
+copyright = "ektp developers"
 release = __version__
 version = ".".join(__version__.split(".")[:2])
 

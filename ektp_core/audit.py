@@ -21,6 +21,12 @@ from .store.tables import audit_head, audit_log
 
 GENESIS = "0" * 64
 
+# Built once: constructing a statement costs several times more than executing it (benchmarks/).
+_HEAD_FOR_UPDATE = sa.select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1).with_for_update()
+_INSERT_ENTRY = audit_log.insert()
+_MOVE_HEAD = (audit_head.update().where(audit_head.c.id == 1)
+              .values(seq=sa.bindparam("new_seq"), hash=sa.bindparam("new_hash")))
+
 
 @attrs.frozen(kw_only=True)
 class AuditEntry:
@@ -55,7 +61,8 @@ def lock(conn: Connection) -> None:
     SQLite already does this with BEGIN IMMEDIATE; on PostgreSQL a check-then-insert (such as
     "no open enrolment for this NIK") must hold it before the check, not only at the append.
     """
-    conn.execute(sa.select(audit_head.c.seq).where(audit_head.c.id == 1).with_for_update())
+    if conn.dialect.name != "sqlite":  # SQLite's BEGIN IMMEDIATE already holds the database's write lock
+        conn.execute(_HEAD_FOR_UPDATE)
 
 
 def append(
@@ -69,20 +76,17 @@ def append(
     at: dt.datetime,
 ) -> AuditEntry:
     """Append one entry in the caller's transaction and return it."""
-    head = conn.execute(
-        sa.select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1).with_for_update()
-    ).one()
+    head = conn.execute(_HEAD_FOR_UPDATE).one()
     seq = head.seq + 1
     at_text = at.astimezone(dt.UTC).isoformat()
     detail = detail or {}
     detail_json = _canonical(detail)
     digest = entry_hash(seq=seq, at=at_text, actor=actor, action=action, subject_kind=subject_kind,
                         subject_id=subject_id, detail_json=detail_json, prev_hash=head.hash)
-    conn.execute(
-        audit_log.insert().values(seq=seq, at=at_text, actor=actor, action=action, subject_kind=subject_kind,
-                                  subject_id=subject_id, detail=detail_json, prev_hash=head.hash, hash=digest)
-    )
-    conn.execute(audit_head.update().where(audit_head.c.id == 1).values(seq=seq, hash=digest))
+    conn.execute(_INSERT_ENTRY, {"seq": seq, "at": at_text, "actor": actor, "action": action,
+                                 "subject_kind": subject_kind, "subject_id": subject_id, "detail": detail_json,
+                                 "prev_hash": head.hash, "hash": digest})
+    conn.execute(_MOVE_HEAD, {"new_seq": seq, "new_hash": digest})
     return AuditEntry(seq=seq, at=at_text, actor=actor, action=action, subject_kind=subject_kind,
                       subject_id=subject_id, detail=detail, prev_hash=head.hash, hash=digest)
 
@@ -100,6 +104,14 @@ def entries(conn: Connection, *, subject_id: str | None = None, batch: int = 100
         query = query.where(audit_log.c.subject_id == subject_id)
     for row in conn.execution_options(yield_per=batch).execute(query):
         yield _row_to_entry(row)
+
+
+def last_entries(conn: Connection, *, limit: int, subject_id: str | None = None) -> list[AuditEntry]:
+    """The newest ``limit`` entries (optionally about one subject), oldest of them first."""
+    query = sa.select(audit_log).order_by(audit_log.c.seq.desc()).limit(limit)
+    if subject_id is not None:
+        query = query.where(audit_log.c.subject_id == subject_id)
+    return [_row_to_entry(row) for row in reversed(conn.execute(query).all())]
 
 
 @attrs.frozen

@@ -128,7 +128,7 @@ def nik_command(number: str, as_json: bool, today: dt.datetime | None) -> None:
 
 
 @cli.command("plugins")
-@click.option("--all", "show_all", is_flag=True, help="Also show blocked, not-allowed and failed plugins.")
+@click.option("--all", "show_all", is_flag=True, help="Also show blocked and not-allowed plugins.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
 @deployment_option
 def plugins_command(show_all: bool, as_json: bool, deployment_dir: Path | None) -> None:
@@ -136,12 +136,14 @@ def plugins_command(show_all: bool, as_json: bool, deployment_dir: Path | None) 
 
     Inside a deployment, the profile's allow and block lists apply.
     """
+    from .errors import DeploymentNotFound
+
     try:
         host = _deployment(deployment_dir).plugin_host()
-    except EktpError:
+    except DeploymentNotFound:
         if deployment_dir is not None:
             raise
-        host = PluginHost()
+        host = PluginHost()  # outside a deployment: every installed plugin, no lists applied
     infos = host.plugins(include_inactive=show_all)
     if as_json:
         click.echo(json.dumps([i.as_dict() for i in infos], ensure_ascii=False))
@@ -276,7 +278,7 @@ def audit_log(subject: str | None, limit: int, deployment_dir: Path | None) -> N
     """Show audit entries."""
     store = _deployment(deployment_dir).open_store()
     with store.read() as conn:
-        items = list(audit.entries(conn, subject_id=subject))[-limit:]
+        items = audit.last_entries(conn, limit=limit, subject_id=subject)
     store.dispose()
     for e in items:
         click.echo(f"{e.seq:>6} {e.at} {e.actor:12} {e.action:32} {e.subject_id} {json.dumps(e.detail)}")

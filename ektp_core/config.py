@@ -165,11 +165,15 @@ def parse_profile(data: dict[str, Any], source: str) -> Profile:
             )
         except InvalidValue as exc:
             raise ConfigError(source, f"sites[{index}].{exc.field}",
-                              exc.reason, exc.value) from None
+                              exc.reason.removeprefix("expected "), exc.value) from None
         r.no_unknown()
         if any(s.code == site.code for s in sites):
             raise ConfigError(source, f"sites[{index}].code", "a code not used by another site", site.code)
         sites.append(site)
+
+    if sites and not any(s.code == dukcapil_code for s in sites):
+        raise ConfigError(source, "profile.dukcapil_code", f"the code of one of the sites {[s.code for s in sites]}",
+                          dukcapil_code)
 
     p = top.table("plugins")
     plugins = PluginSettings(
@@ -183,8 +187,9 @@ def parse_profile(data: dict[str, Any], source: str) -> Profile:
     if not 10 <= age <= 25:
         raise ConfigError(source, "lifecycle.eligibility_age", "a number of years from 10 to 25", age)
     chip = lc.strings("chip_fingers", ("right_thumb", "right_index"))
-    if len(chip) != 2 or any(f not in FINGER_POSITIONS for f in chip):
-        raise ConfigError(source, "lifecycle.chip_fingers", f"two of {list(FINGER_POSITIONS)}", list(chip))
+    if len(chip) != 2 or chip[0] == chip[1] or any(f not in FINGER_POSITIONS for f in chip):
+        raise ConfigError(source, "lifecycle.chip_fingers", f"two different fingers of {list(FINGER_POSITIONS)}",
+                          list(chip))
     lc.no_unknown()
 
     rules = top.get("rules", dict, "a table", default={})
@@ -218,7 +223,8 @@ class Deployment:
 
     root: Path
     profile: Profile
-    database_url: str
+    #: Shown with its password hidden wherever the deployment is printed (hook tracing, logs).
+    database_url: str = attrs.field(repr=lambda url: repr(_hide_password(url)))
     #: The site this node serves (the Dukcapil node serves the Dukcapil site).
     site_code: str
 
@@ -246,6 +252,15 @@ class Deployment:
         return PluginHost(allow=s.allow or None, block=s.block, required=s.required, fatal_errors=s.fatal_errors)
 
 
+def _hide_password(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not a URL at all: show nothing of it
+        return "<database url>"
+
+
 def _database_url(raw: str, root: Path) -> str:
     # A relative SQLite path is relative to the deployment folder, not to wherever the command runs.
     prefix = "sqlite:///"
@@ -270,7 +285,8 @@ def load_deployment(root: Path) -> Deployment:
     d = top.table("deployment", required=True)
     profile_file = d.get("profile", str, "the profile file, relative to the folder", default=PROFILE_FILE)
     # EKTP_DATABASE_URL lets CI and operators point a deployment at another database without editing it.
-    url = os.environ.get("EKTP_DATABASE_URL") or d.get("database_url", str, "an SQLAlchemy database URL")
+    url = d.get("database_url", str, "an SQLAlchemy database URL")
+    url = os.environ.get("EKTP_DATABASE_URL") or url
     site_code = d.get("site", str, "the code of the site this node serves")
     d.no_unknown()
     top.no_unknown(["deployment"])

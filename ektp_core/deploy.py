@@ -31,6 +31,7 @@ def create_deployment(directory: Path, *, profile: str = "minimal", site_code: s
     if (directory / DEPLOYMENT_FILE).exists():
         raise EktpError(f"{directory} already holds a deployment ({DEPLOYMENT_FILE}); nothing was changed")
     text, _source = profile_text(profile)
+    created = not directory.exists()
     directory.mkdir(parents=True, exist_ok=True)
     staged = directory / PROFILE_FILE
     staged.write_text(text, "utf-8")
@@ -40,9 +41,11 @@ def create_deployment(directory: Path, *, profile: str = "minimal", site_code: s
         parsed.site(site)
     except EktpError:
         staged.unlink()
+        if created:
+            directory.rmdir()
         raise
     (directory / DEPLOYMENT_FILE).write_text(
-        "# ektp deployment: this node's configuration (see docs/deployment.md).\n"
+        "# ektp deployment: this node's configuration (keys: see docs/profiles.md).\n"
         "[deployment]\n"
         f'profile = "{PROFILE_FILE}"\n'
         f"database_url = {json.dumps(database_url)}\n"

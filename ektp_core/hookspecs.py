@@ -87,8 +87,9 @@ def ektp_register_matchers(registry: Registry[Any]) -> None:
 def ektp_register_commands(cli: click.Group) -> None:
     """Add sub-commands to the ``ektp`` command: ``cli.add_command(command)``.
 
-    Called once when the ``ektp`` command starts. A plugin that fails here is reported by
-    ``ektp plugins``; the other commands still work.
+    Called once when the ``ektp`` command starts (before any deployment is read, so the profile's
+    allow and block lists do not apply to commands). A plugin that fails here is reported as a
+    warning on standard error; the other commands still work.
     """
 
 

@@ -70,9 +70,12 @@ ENROLMENT_TRANSITIONS: dict[EnrolmentState, frozenset[EnrolmentState]] = {
 }
 
 #: Enrolments that still hold a resident's place: a second recording of the same NIK is refused.
+#: A printed card not yet handed over still holds it; a reprint starts after CARD_ISSUED.
 OPEN_ENROLMENT_STATES = frozenset(ENROLMENT_TRANSITIONS) - {
-    E.DUPLICATE_RECORD, E.ENROLL_FAILURE_AT_CENTRAL, E.CARD_ISSUED, E.CARD_PRINTED, E.CARD_SHIPPED,
+    E.DUPLICATE_RECORD, E.ENROLL_FAILURE_AT_CENTRAL, E.CARD_ISSUED,
 }
+
+_OPEN_STATE_VALUES = sorted(s.value for s in OPEN_ENROLMENT_STATES)
 
 PRINT_JOB_TRANSITIONS: dict[PrintJobState, frozenset[PrintJobState]] = {
     J.QUEUED: frozenset({J.RESERVED, J.CANCELLED}),
@@ -91,6 +94,16 @@ BLANK_TRANSITIONS: dict[BlankState, frozenset[BlankState]] = {
     B.PRINTED: frozenset(),
     B.SPOILED: frozenset(),
 }
+
+
+# Built once (statement construction costs more than execution; see benchmarks/).
+_SET_ENROLMENT_STATE = (enrolments.update().where(enrolments.c.id == sa.bindparam("b_id"))
+                        .values(state=sa.bindparam("b_state"), reason=sa.bindparam("b_reason"),
+                                updated_at=sa.bindparam("b_at")))
+_ENROLMENT_EXISTS = sa.select(enrolments.c.id).where(enrolments.c.id == sa.bindparam("b_id"))
+_OPEN_FOR_NIK = sa.select(enrolments.c.id, enrolments.c.state).where(
+    enrolments.c.nik == sa.bindparam("b_nik"), enrolments.c.state.in_(sa.bindparam("b_states", expanding=True)))
+_INSERT_ENROLMENT = enrolments.insert()
 
 
 def _now() -> dt.datetime:
@@ -139,11 +152,17 @@ class LifecycleService:
                           reason=reason, audit_seq=entry.seq, detail=detail or {})
 
     def _notify(self, transitions: Iterable[Transition]) -> None:
+        # Each listener is called on its own: pluggy would stop at the first one that raises, and one
+        # broken listener must never silence the others. The change is committed either way.
+        impls = self.hook.ektp_after_transition.get_hookimpls()
         for t in transitions:
-            try:
-                self.hook.ektp_after_transition(transition=t, deployment=self.deployment)
-            except Exception:  # the change is committed; a listener's failure must not hide that
-                log.exception("an ektp_after_transition hook failed for %s %s -> %s", t.kind, t.subject_id, t.to_state)
+            args = {"transition": t, "deployment": self.deployment}
+            for impl in reversed(impls):  # pluggy's own order: last registered first
+                try:
+                    impl.function(*[args[a] for a in impl.argnames])
+                except Exception:
+                    log.exception("ektp_after_transition of plugin %s failed for %s %s -> %s",
+                                  impl.plugin_name, t.kind, t.subject_id, t.to_state)
 
     @staticmethod
     def _check(kind: str, subject_id: str, table: dict[Any, frozenset[Any]], current: Any, new: Any) -> None:
@@ -157,8 +176,7 @@ class LifecycleService:
         if allowed_from and current.state not in allowed_from:
             raise IllegalTransition("enrolment", enrolment_id, current.state, new)
         self._check("enrolment", enrolment_id, ENROLMENT_TRANSITIONS, current.state, new)
-        conn.execute(enrolments.update().where(enrolments.c.id == enrolment_id)
-                     .values(state=new.value, reason=reason, updated_at=at))
+        conn.execute(_SET_ENROLMENT_STATE, {"b_id": enrolment_id, "b_state": new.value, "b_reason": reason, "b_at": at})
         t = self._record(conn, "enrolment", enrolment_id, current.state.value, new.value, actor, at, reason, detail)
         return current.with_state(new, at=at, reason=reason), t
 
@@ -254,17 +272,14 @@ class LifecycleService:
         enrolment = attrs.evolve(enrolment, created_at=at, updated_at=at)
         with self.store.write() as conn:
             audit.lock(conn)
-            if conn.execute(sa.select(enrolments.c.id).where(enrolments.c.id == enrolment.id)).first():
+            if conn.execute(_ENROLMENT_EXISTS, {"b_id": enrolment.id}).first():
                 raise Conflict(f"enrolment {enrolment.id} already exists; the second submission was not stored")
-            open_one = conn.execute(
-                sa.select(enrolments.c.id, enrolments.c.state).where(
-                    enrolments.c.nik == enrolment.biodata.nik.value,
-                    enrolments.c.state.in_([s.value for s in OPEN_ENROLMENT_STATES]))
-            ).first()
+            open_one = conn.execute(_OPEN_FOR_NIK, {"b_nik": enrolment.biodata.nik.value,
+                                                    "b_states": _OPEN_STATE_VALUES}).first()
             if open_one:
                 raise Conflict(f"NIK {enrolment.biodata.nik} already has enrolment {open_one.id} in progress "
                                f"({open_one.state}); finish or close it before recording again")
-            conn.execute(enrolments.insert().values(**repo.enrolment_to_row(enrolment)))
+            conn.execute(_INSERT_ENROLMENT, repo.enrolment_to_row(enrolment))
             for capture in captures_:
                 conn.execute(captures.insert().values(**repo.capture_to_row(enrolment.id, capture)))
             t = self._record(conn, "enrolment", enrolment.id, None, E.BIO_CAPTURED.value, enrolment.operator, at,
@@ -281,7 +296,10 @@ class LifecycleService:
             raise EktpError(f"{new} is set by the print queue (queue_print / print outcome), not directly")
         at = self.clock()
         with self.store.write() as conn:
-            enrolment, t = self._move_enrolment(conn, enrolment_id, new, actor, at, reason)
+            # While a card is being printed, only the print queue moves the enrolment (cancel_job, outcomes).
+            enrolment, t = self._move_enrolment(
+                conn, enrolment_id, new, actor, at, reason,
+                allowed_from=[s for s in ENROLMENT_TRANSITIONS if s is not E.SENT_FOR_CARD_PRINTING])
         self._notify([t])
         return enrolment
 
@@ -308,7 +326,12 @@ class LifecycleService:
         with self.store.write() as conn:
             _, t1 = self._move_enrolment(conn, enrolment_id, E.SENT_FOR_CARD_PRINTING, actor, at,
                                          allowed_from=(E.PRINT_READY_RECORD,), detail={"job": job.id})
-            conn.execute(print_jobs.insert().values(**repo.job_to_row(job)))
+            try:
+                with conn.begin_nested():
+                    conn.execute(print_jobs.insert().values(**repo.job_to_row(job)))
+            except IntegrityError:
+                raise Conflict(f"enrolment {enrolment_id} already has an open print job, or job id {job.id} "
+                               "is taken; nothing was queued") from None
             t2 = self._record(conn, "print_job", job.id, None, J.QUEUED.value, actor, at,
                               detail={"enrolment": enrolment_id, "site": site_code, "routing": routing_reason})
         self._notify([t1, t2])
@@ -514,6 +537,11 @@ class LifecycleService:
             raise EktpError("a spoiled blank needs a reason")
         at = self.clock()
         with self.store.write() as conn:
+            blank = repo.get_blank(conn, serial, lock=True)
+            if blank.state is not B.IN_STOCK:
+                # A reserved blank belongs to its print job: the job's outcome decides what becomes of it.
+                raise IllegalTransition("blank", serial, blank.state, "SPOILED (only a blank in stock can be "
+                                        "spoiled directly; a reserved one is spoiled through its print job)")
             t = self._move_blank(conn, serial, B.SPOILED, actor, at, reason)
         self._notify([t])
 

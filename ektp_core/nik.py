@@ -8,6 +8,7 @@ happens after regencies split), the cross-check against biodata and the eligibil
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
 import attrs
 from lokal import nik as lokal_nik
@@ -89,6 +90,12 @@ def digits_of(text: str) -> str | None:
 
 def parse(text: str, *, today: dt.date | None = None) -> NikReport:
     """Parse and validate a NIK. ``today`` fixes the century inference (two-digit birth year)."""
+    return _parse(str(text), today or dt.date.today())
+
+
+@functools.lru_cache(maxsize=8192)
+def _parse(text: str, today: dt.date) -> NikReport:
+    # Pure for a given day, and called for every enrolment read and validated: worth remembering.
     info = lokal_nik.parse_nik(text, reference_date=today)
     errors = tuple(NikIssue(i.code, _MESSAGES.get(i.code, i.message)) for i in info.errors)
     warnings: list[NikIssue] = []

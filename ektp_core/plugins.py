@@ -82,7 +82,7 @@ class PluginHost:
         self.required = set(required)
         self._infos: dict[str, PluginInfo] = {}
         self._registries: dict[str, Registry[Any]] = {}
-        if os.environ.get(TRACE_ENV):
+        if os.environ.get(TRACE_ENV, "").strip().lower() in ("1", "true", "yes", "on"):
             self.pm.trace.root.setwriter(sys.stderr.write)
             self.pm.enable_tracing()
         for name in ESSENTIAL:
@@ -103,10 +103,17 @@ class PluginHost:
     # ---------------------------------------------------------------------------------------------
 
     def _load_entry_points(self) -> None:
-        for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        # On a name clash the bundled plugin (distribution "ektp") wins and the other is reported.
+        entry_points = metadata.entry_points(group=ENTRY_POINT_GROUP)
+        for ep in sorted(entry_points, key=lambda e: (e.name, (e.dist.name if e.dist else "") != "ektp")):
             dist = ep.dist.name if ep.dist else None
             version = ep.dist.version if ep.dist else None
             if ep.name in self._infos:
+                first = self._infos[ep.name].distribution or self._infos[ep.name].source
+                error = f"the plugin name {ep.name!r} is already used by {first}; this one was not loaded"
+                log.error("plugin %s from %s: %s", ep.name, dist, error)
+                self._infos[f"{ep.name} ({dist})"] = PluginInfo(ep.name, version, (), "entry point", dist, error,
+                                                               "failed")
                 continue
             if ep.name in self.block:
                 self._infos[ep.name] = PluginInfo(ep.name, version, (), "entry point", dist, None, "blocked")
@@ -165,6 +172,8 @@ class PluginHost:
             caller = getattr(self.pm.hook, REGISTRIES[kind])
             for impl in reversed(caller.get_hookimpls()):
                 registry.current_plugin = impl.plugin_name
+                # Called one plugin at a time (to know who added what), so trace it ourselves.
+                self.pm.trace.root.get("hook")(REGISTRIES[kind], {"plugin": impl.plugin_name})
                 try:
                     impl.function(*[{"registry": registry}[a] for a in impl.argnames])
                 except PluginError:

@@ -46,7 +46,7 @@ def test_init_refuses_unknown_profile_and_site(runner: CliRunner, tmp_path: Path
     assert bad.exit_code == 1 and "no profile named 'atlantis'" in bad.output
     bad_site = runner.invoke(cli, ["init", "y", "--site", "99.99"])
     assert bad_site.exit_code == 1 and "99.99" in bad_site.output
-    assert not (tmp_path / "y" / "ektp.toml").exists()
+    assert not (tmp_path / "y").exists()  # nothing left behind
 
 
 def test_commands_without_a_deployment_say_so(runner: CliRunner) -> None:

@@ -48,7 +48,8 @@ def test_good_profile(tmp_path: Path) -> None:
     (('prints = true', 'prints = true\ncolour = "red"'), "sites[0].colour", "no such key"),
     (('name = "t"', 'name = "t"\nbogus = 1'), "profile.bogus", "no such key"),
     (('[rules]', '[lifecycle]\neligibility_age = 99\n[rules]'), "lifecycle.eligibility_age", "from 10 to 25"),
-    (('[rules]', '[lifecycle]\nchip_fingers = ["nose"]\n[rules]'), "lifecycle.chip_fingers", "two of"),
+    (('[rules]', '[lifecycle]\nchip_fingers = ["nose"]\n[rules]'), "lifecycle.chip_fingers",
+     "two different fingers of"),
     (('[rules]', '[plugins]\nallow = "all"\n[rules]'), "plugins.allow", "a list of strings"),
     (('[profile]', '[profil]\n[profile]'), "profil", "no such key"),
 ])
@@ -103,5 +104,32 @@ def test_deployment_discovery(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, e
 def test_deployment_site_must_exist(ektp_deployment) -> None:
     path = ektp_deployment.root / "ektp.toml"
     path.write_text(path.read_text().replace('site = "17.71"', 'site = "17.71.05"'))
-    with pytest.raises(ConfigError, match="key 'deployment.site'"):
+    with pytest.raises(ConfigError, match=r"key 'deployment\.site'"):
         load_deployment(ektp_deployment.root)
+
+
+def test_database_url_from_the_environment_replaces_the_file(ektp_deployment, monkeypatch: pytest.MonkeyPatch,
+                                                             tmp_path: Path) -> None:
+    other = f"sqlite:///{tmp_path / 'other.sqlite3'}"
+    monkeypatch.setenv("EKTP_DATABASE_URL", other)
+    assert load_deployment(ektp_deployment.root).database_url == other
+
+
+def test_database_password_hidden_in_repr(ektp_deployment) -> None:
+    import attrs
+
+    shown = repr(attrs.evolve(ektp_deployment, database_url="postgresql+psycopg://ektp:s3cret@db/ektp"))
+    assert "s3cret" not in shown and "***" in shown
+
+
+def test_profile_cross_checks(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"profile\.dukcapil_code"):
+        load_profile(write(tmp_path, GOOD.replace('region = "17.71"', 'region = "17.71"\ndukcapil_code = "DKC"')))
+    with pytest.raises(ConfigError, match="two different fingers"):
+        load_profile(write(tmp_path, GOOD.replace(
+            "[rules]", '[lifecycle]\nchip_fingers = ["right_index", "right_index"]\n[rules]')))
+    with pytest.raises(ConfigError, match=r"sites\[0\]\.kind': expected one of"):
+        load_profile(write(tmp_path, GOOD.replace('kind = "dukcapil"', 'kind = "castle"')))
+    settings = load_profile(write(tmp_path, GOOD.replace('name = "dukcapil-only"', 'name = "dukcapil-only"\nday = 1')))
+    with pytest.raises(ConfigError, match="settings that dukcapil-only accepts"):
+        load_rules(settings, PluginHost())

@@ -234,3 +234,48 @@ def test_cancelled_job_makes_the_enrolment_print_ready_again(ektp_service: Lifec
     ektp_service.cancel_job(job.id, actor="admin", reason="re-routed")
     assert ektp_service.get(eid).state is E.PRINT_READY_RECORD
     ektp_service.queue_print(eid, site_code=SITE, actor="op", routing_reason="y")
+
+
+def test_one_broken_listener_does_not_silence_the_others(ektp_service: LifecycleService,
+                                                         ektp_register_plugin) -> None:
+    heard = []
+
+    class Broken:
+        @hookimpl
+        def ektp_after_transition(self, transition):
+            raise RuntimeError("down")
+
+    class Good:
+        @hookimpl
+        def ektp_after_transition(self, transition):
+            heard.append(transition.to_state)
+
+    ektp_register_plugin(Good(), "good")
+    ektp_register_plugin(Broken(), "broken")  # registered last: pluggy calls it first
+    e = ektp_service.record(make_enrolment())
+    ektp_service.transition(e.id, E.SENT_FOR_ENROLLMENT, actor="op")
+    assert heard == ["BIO_CAPTURED", "SENT_FOR_ENROLLMENT"]
+
+
+def test_print_queue_owns_enrolments_being_printed(ektp_service: LifecycleService) -> None:
+    eid = _print_ready(ektp_service)
+    ektp_service.queue_print(eid, site_code=SITE, actor="op", routing_reason="x")
+    with pytest.raises(IllegalTransition):
+        ektp_service.transition(eid, E.PRINT_READY_RECORD, actor="op")
+    with pytest.raises(EktpError, match="set by the print queue"):
+        ektp_service.transition(eid, E.CARD_PRINTED, actor="op")
+    with pytest.raises(IllegalTransition):
+        ektp_service.queue_print(eid, site_code=SITE, actor="op", routing_reason="again")
+    assert len(ektp_service.jobs()) == 1
+
+
+def test_reserved_blank_cannot_be_spoiled_directly(ektp_service: LifecycleService) -> None:
+    ektp_service.receive_blanks(SITE, ["BLK-0001"], actor="sup")
+    job = ektp_service.reserve_blank(ektp_service.queue_print(_print_ready(ektp_service), site_code=SITE,
+                                                              actor="op", routing_reason="x").id, actor="op")
+    with pytest.raises(IllegalTransition, match="through its print job"):
+        ektp_service.spoil_blank(job.blank_serial, actor="sup", reason="scratched")
+    ektp_service.receive_blanks(SITE, ["BLK-0002"], actor="sup")
+    ektp_service.spoil_blank("BLK-0002", actor="sup", reason="scratched")
+    ledger = ektp_service.ledger(SITE)
+    assert (ledger.reserved, ledger.spoiled) == (1, 1) and ledger.balanced

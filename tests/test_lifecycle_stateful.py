@@ -52,6 +52,19 @@ UNGUARDED = (E.SENT_FOR_CARD_PRINTING, E.PRINT_READY_RECORD)
 
 picks = st.integers(0, 2**16)
 
+#: The next step towards a card, so that random walks reach the print queue often.
+TOWARDS_A_CARD = {
+    E.BIO_CAPTURED: E.SENT_FOR_ENROLLMENT,
+    E.SENT_FOR_ENROLLMENT: E.RECEIVED_AT_CENTRAL,
+    E.RECEIVED_AT_CENTRAL: E.PRINT_READY_RECORD,
+    E.ADJUDICATE_RECORD: E.PRINT_READY_RECORD,
+    E.ENROLL_FAILURE_AT_REGIONAL: E.SENT_FOR_ENROLLMENT,
+    E.SEARCH_FAILURE_AT_CENTRAL: E.SENT_FOR_ENROLLMENT,
+    E.REQUEST_VALIDATION: E.SENT_FOR_ENROLLMENT,
+    E.CARD_PRINTED: E.CARD_SHIPPED,
+    E.CARD_SHIPPED: E.CARD_ISSUED,
+}
+
 
 @attrs.define
 class JobModel:
@@ -71,8 +84,8 @@ class BlankModel:
 
 
 def _choose(items: list[str], pick: int) -> str:
-    ordered = sorted(items)
-    return ordered[pick % len(ordered)]
+    # by insertion order, never by id: ids are random uuids, and a replay must pick the same record
+    return items[pick % len(items)]
 
 
 class LifecycleMachine(RuleBasedStateMachine):
@@ -154,7 +167,7 @@ class LifecycleMachine(RuleBasedStateMachine):
     # Enrolments
     # ---------------------------------------------------------------------------------------------
 
-    @precondition(lambda self: len(self.enrolments) < 16)
+    @precondition(lambda self: len(self.enrolments) < 8)
     @rule()
     def record(self) -> None:
         nik = valid_nik(serial=self.next_nik)
@@ -164,6 +177,15 @@ class LifecycleMachine(RuleBasedStateMachine):
         self.enrolments[e.id] = E.BIO_CAPTURED
         self.niks[e.id] = nik
         self.audit_seq += 1
+
+    @precondition(lambda self: len(self.enrolments) < 8)
+    @rule()
+    def record_print_ready(self) -> None:
+        self.record()
+        eid = next(reversed(self.enrolments))
+        for state in (E.SENT_FOR_ENROLLMENT, E.RECEIVED_AT_CENTRAL, E.PRINT_READY_RECORD):
+            self._transition(eid, state)
+        assert self.enrolments[eid] is E.PRINT_READY_RECORD
 
     @precondition(lambda self: self.enrolments)
     @rule(pick=picks)
@@ -192,6 +214,12 @@ class LifecycleMachine(RuleBasedStateMachine):
         eid = _choose(movable, pick)
         targets = sorted(ENROLMENT_TRANSITIONS[self.enrolments[eid]] - QUEUE_ONLY)
         self._transition(eid, targets[choice % len(targets)])
+
+    @precondition(lambda self: any(s in TOWARDS_A_CARD for s in self.enrolments.values()))
+    @rule(pick=picks)
+    def towards_a_card(self, pick: int) -> None:
+        eid = _choose([i for i, s in self.enrolments.items() if s in TOWARDS_A_CARD], pick)
+        self._transition(eid, TOWARDS_A_CARD[self.enrolments[eid]])
 
     def _transition(self, eid: str, target: E) -> None:
         current = self.enrolments[eid]
@@ -250,14 +278,10 @@ class LifecycleMachine(RuleBasedStateMachine):
     # Print jobs
     # ---------------------------------------------------------------------------------------------
 
-    @precondition(lambda self: self.enrolments)
-    @rule(pick=picks, site=st.sampled_from(SITES), prefer_ready=st.booleans())
-    def queue_print(self, pick: int, site: str, prefer_ready: bool) -> None:
-        ready = self._ids(frozenset({E.PRINT_READY_RECORD})) if prefer_ready else []
-        eid = _choose(ready or self._ids(), pick)
+    def _queue(self, eid: str, site: str) -> None:
         if self.enrolments[eid] is E.PRINT_READY_RECORD:
             job = self.service.queue_print(eid, site_code=site, actor="op", routing_reason="stateful test")
-            assert job.state is J.QUEUED and job.enrolment_id == eid
+            assert job.state is J.QUEUED and job.enrolment_id == eid and job.site_code == site
             self._add_job(job.id, eid, site)
             self.enrolments[eid] = E.SENT_FOR_CARD_PRINTING
             self.audit_seq += 2
@@ -265,10 +289,7 @@ class LifecycleMachine(RuleBasedStateMachine):
             with self.refused(IllegalTransition):
                 self.service.queue_print(eid, site_code=site, actor="op", routing_reason="stateful test")
 
-    @precondition(lambda self: self.jobs)
-    @rule(pick=picks, prefer_legal=st.booleans())
-    def reserve(self, pick: int, prefer_legal: bool) -> None:
-        jid = self._pick_job(pick, frozenset({J.QUEUED}), prefer_legal)
+    def _reserve(self, jid: str) -> None:
         job = self.jobs[jid]
         stock = sorted(s for s, b in self.blanks.items() if b.state is B.IN_STOCK and b.site == job.site)
         if job.state is not J.QUEUED:
@@ -279,15 +300,12 @@ class LifecycleMachine(RuleBasedStateMachine):
                 self.service.reserve_blank(jid, actor="op")
         else:
             got = self.service.reserve_blank(jid, actor="op")
-            assert got.state is J.RESERVED and got.blank_serial == stock[0]
+            assert got.state is J.RESERVED and got.blank_serial == stock[0]  # lowest serial first
             job.state, job.blank = J.RESERVED, stock[0]
             self.blanks[stock[0]] = BlankModel(B.RESERVED, job.site, jid, job.enrolment_id)
             self.audit_seq += 2
 
-    @precondition(lambda self: self.jobs)
-    @rule(pick=picks, prefer_legal=st.booleans())
-    def release(self, pick: int, prefer_legal: bool) -> None:
-        jid = self._pick_job(pick, frozenset({J.RESERVED}), prefer_legal)
+    def _release(self, jid: str) -> None:
         job = self.jobs[jid]
         if job.state is J.RESERVED:
             assert job.blank is not None
@@ -300,10 +318,7 @@ class LifecycleMachine(RuleBasedStateMachine):
             with self.refused(IllegalTransition):
                 self.service.release_blank(jid, actor="op", reason="printer busy")
 
-    @precondition(lambda self: self.jobs)
-    @rule(pick=picks, prefer_legal=st.booleans())
-    def mark_sent(self, pick: int, prefer_legal: bool) -> None:
-        jid = self._pick_job(pick, frozenset({J.RESERVED}), prefer_legal)
+    def _sent(self, jid: str) -> None:
         job = self.jobs[jid]
         if job.state is J.RESERVED:
             got = self.service.mark_sent(jid, actor="op", printer="evolis-1")
@@ -314,21 +329,15 @@ class LifecycleMachine(RuleBasedStateMachine):
             with self.refused(IllegalTransition):
                 self.service.mark_sent(jid, actor="op", printer="evolis-1")
 
-    @precondition(lambda self: self.jobs)
-    @rule(pick=picks, prefer_legal=st.booleans())
-    def mark_printed(self, pick: int, prefer_legal: bool) -> None:
-        jid = self._pick_job(pick, frozenset({J.SENT}), prefer_legal)
+    def _printed(self, jid: str) -> None:
         if self.jobs[jid].state is J.SENT:
             assert self.service.mark_printed(jid, actor="op").state is J.PRINTED
             self._finish(jid, printed=True)
-        else:
+        else:  # UNKNOWN included: only a supervisor resolves it
             with self.refused(IllegalTransition):
                 self.service.mark_printed(jid, actor="op")
 
-    @precondition(lambda self: self.jobs)
-    @rule(pick=picks, prefer_legal=st.booleans())
-    def mark_spoiled(self, pick: int, prefer_legal: bool) -> None:
-        jid = self._pick_job(pick, frozenset({J.RESERVED, J.SENT}), prefer_legal)
+    def _spoiled(self, jid: str) -> None:
         if self.jobs[jid].state in (J.RESERVED, J.SENT):
             assert self.service.mark_spoiled(jid, actor="op", reason="ribbon ended").state is J.SPOILED
             self._finish(jid, printed=False)
@@ -336,10 +345,7 @@ class LifecycleMachine(RuleBasedStateMachine):
             with self.refused(IllegalTransition):
                 self.service.mark_spoiled(jid, actor="op", reason="ribbon ended")
 
-    @precondition(lambda self: self.jobs)
-    @rule(pick=picks, prefer_legal=st.booleans())
-    def mark_unknown(self, pick: int, prefer_legal: bool) -> None:
-        jid = self._pick_job(pick, frozenset({J.SENT}), prefer_legal)
+    def _unknown(self, jid: str) -> None:
         if self.jobs[jid].state is J.SENT:
             assert self.service.mark_unknown(jid, actor="op", reason="printer vanished").state is J.UNKNOWN
             self.jobs[jid].state = J.UNKNOWN
@@ -348,11 +354,8 @@ class LifecycleMachine(RuleBasedStateMachine):
             with self.refused(IllegalTransition):
                 self.service.mark_unknown(jid, actor="op", reason="printer vanished")
 
-    @precondition(lambda self: self.jobs)
-    @rule(pick=picks, prefer_legal=st.booleans(), printed=st.booleans(), as_supervisor=st.booleans())
-    def resolve_unknown(self, pick: int, prefer_legal: bool, printed: bool, as_supervisor: bool) -> None:
+    def _resolve(self, jid: str, *, printed: bool, as_supervisor: bool) -> None:
         self._ensure_accounts()
-        jid = self._pick_job(pick, frozenset({J.UNKNOWN}), prefer_legal)
         who = SUPERVISOR if as_supervisor else OPERATOR
         if not as_supervisor:
             with self.refused(EktpError):
@@ -365,6 +368,86 @@ class LifecycleMachine(RuleBasedStateMachine):
             with self.refused(IllegalTransition):
                 self.service.resolve_unknown(jid, supervisor=who, printed=printed, reason="looked")
 
+    def _requeue(self, jid: str) -> None:
+        job = self.jobs[jid]
+        open_jobs = [j for j in self.jobs.values() if j.enrolment_id == job.enrolment_id and j.state in OPEN_JOB]
+        if job.state is not J.SPOILED or self.enrolments[job.enrolment_id] is not E.SENT_FOR_CARD_PRINTING:
+            with self.refused(IllegalTransition):
+                self.service.requeue(jid, actor="op")
+        elif open_jobs:
+            with self.refused(Conflict):
+                self.service.requeue(jid, actor="op")
+        else:
+            new = self.service.requeue(jid, actor="op")
+            assert new.state is J.QUEUED and new.enrolment_id == job.enrolment_id and new.id not in self.jobs
+            assert new.site_code == job.site
+            self._add_job(new.id, job.enrolment_id, job.site)
+            self.audit_seq += 1
+
+    def _cancel(self, jid: str) -> None:
+        job = self.jobs[jid]
+        if job.state is J.QUEUED:
+            assert self.service.cancel_job(jid, actor="admin", reason="re-routed").state is J.CANCELLED
+            job.state = J.CANCELLED
+            self.enrolments[job.enrolment_id] = E.PRINT_READY_RECORD
+            self.audit_seq += 2
+        else:
+            with self.refused(IllegalTransition):
+                self.service.cancel_job(jid, actor="admin", reason="re-routed")
+
+    @precondition(lambda self: self.enrolments)
+    @rule(pick=picks, site=st.sampled_from(SITES), prefer_ready=st.booleans())
+    def queue_print(self, pick: int, site: str, prefer_ready: bool) -> None:
+        ready = self._ids(frozenset({E.PRINT_READY_RECORD})) if prefer_ready else []
+        self._queue(_choose(ready or self._ids(), pick), site)
+
+    @precondition(lambda self: self.jobs)
+    @rule(pick=picks, prefer_legal=st.booleans())
+    def reserve(self, pick: int, prefer_legal: bool) -> None:
+        self._reserve(self._pick_job(pick, frozenset({J.QUEUED}), prefer_legal))
+
+    @precondition(lambda self: self.jobs)
+    @rule(pick=picks, prefer_legal=st.booleans())
+    def release(self, pick: int, prefer_legal: bool) -> None:
+        self._release(self._pick_job(pick, frozenset({J.RESERVED}), prefer_legal))
+
+    @precondition(lambda self: self.jobs)
+    @rule(pick=picks, prefer_legal=st.booleans())
+    def mark_sent(self, pick: int, prefer_legal: bool) -> None:
+        self._sent(self._pick_job(pick, frozenset({J.RESERVED}), prefer_legal))
+
+    @precondition(lambda self: self.jobs)
+    @rule(pick=picks, prefer_legal=st.booleans())
+    def mark_printed(self, pick: int, prefer_legal: bool) -> None:
+        self._printed(self._pick_job(pick, frozenset({J.SENT}), prefer_legal))
+
+    @precondition(lambda self: self.jobs)
+    @rule(pick=picks, prefer_legal=st.booleans())
+    def mark_spoiled(self, pick: int, prefer_legal: bool) -> None:
+        self._spoiled(self._pick_job(pick, frozenset({J.RESERVED, J.SENT}), prefer_legal))
+
+    @precondition(lambda self: self.jobs)
+    @rule(pick=picks, prefer_legal=st.booleans())
+    def mark_unknown(self, pick: int, prefer_legal: bool) -> None:
+        self._unknown(self._pick_job(pick, frozenset({J.SENT}), prefer_legal))
+
+    @precondition(lambda self: self.jobs)
+    @rule(pick=picks, prefer_legal=st.booleans(), printed=st.booleans(), as_supervisor=st.booleans())
+    def resolve_unknown(self, pick: int, prefer_legal: bool, printed: bool, as_supervisor: bool) -> None:
+        self._resolve(self._pick_job(pick, frozenset({J.UNKNOWN}), prefer_legal),
+                      printed=printed, as_supervisor=as_supervisor)
+
+    @precondition(lambda self: self.jobs)
+    @rule(pick=picks, prefer_legal=st.booleans())
+    def requeue(self, pick: int, prefer_legal: bool) -> None:
+        self._requeue(self._pick_job(pick, frozenset({J.SPOILED}), prefer_legal))
+
+    @precondition(lambda self: self.jobs)
+    @rule(pick=picks, prefer_legal=st.booleans())
+    def cancel(self, pick: int, prefer_legal: bool) -> None:
+        self._cancel(self._pick_job(pick, frozenset({J.QUEUED}), prefer_legal))
+
+    @precondition(lambda self: self.jobs)
     @rule()
     def recover_interrupted(self) -> None:
         sent = {i for i, j in self.jobs.items() if j.state is J.SENT}
@@ -382,38 +465,42 @@ class LifecycleMachine(RuleBasedStateMachine):
             job.state, job.blank = J.QUEUED, None
             self.audit_seq += 2
 
-    @precondition(lambda self: self.jobs)
-    @rule(pick=picks, prefer_legal=st.booleans())
-    def requeue(self, pick: int, prefer_legal: bool) -> None:
-        jid = self._pick_job(pick, frozenset({J.SPOILED}), prefer_legal)
-        job = self.jobs[jid]
-        open_jobs = [j for j in self.jobs.values() if j.enrolment_id == job.enrolment_id and j.state in OPEN_JOB]
-        if job.state is not J.SPOILED or self.enrolments[job.enrolment_id] is not E.SENT_FOR_CARD_PRINTING:
-            with self.refused(IllegalTransition):
-                self.service.requeue(jid, actor="op")
-        elif open_jobs:
-            with self.refused(Conflict):
-                self.service.requeue(jid, actor="op")
-        else:
-            new = self.service.requeue(jid, actor="op")
-            assert new.state is J.QUEUED and new.enrolment_id == job.enrolment_id and new.id not in self.jobs
-            assert new.site_code == job.site
-            self._add_job(new.id, job.enrolment_id, job.site)
-            self.audit_seq += 1
+    def _printing_work(self) -> list[str]:
+        """Print-ready enrolments and jobs that can move on (SPOILED ones may be requeued)."""
+        return [*self._ids(frozenset({E.PRINT_READY_RECORD})),
+                *self._jobs(frozenset({J.QUEUED, J.RESERVED, J.SENT, J.UNKNOWN, J.SPOILED}))]
 
-    @precondition(lambda self: self.jobs)
-    @rule(pick=picks, prefer_legal=st.booleans())
-    def cancel(self, pick: int, prefer_legal: bool) -> None:
-        jid = self._pick_job(pick, frozenset({J.QUEUED}), prefer_legal)
-        job = self.jobs[jid]
-        if job.state is J.QUEUED:
-            assert self.service.cancel_job(jid, actor="admin", reason="re-routed").state is J.CANCELLED
-            job.state = J.CANCELLED
-            self.enrolments[job.enrolment_id] = E.PRINT_READY_RECORD
-            self.audit_seq += 2
-        else:
-            with self.refused(IllegalTransition):
-                self.service.cancel_job(jid, actor="admin", reason="re-routed")
+    @precondition(lambda self: self._printing_work())
+    @rule(pick=picks, steps=st.integers(1, 5), outcomes=st.lists(st.sampled_from(["printed", "spoiled", "unknown"]),
+                                                                  min_size=5, max_size=5),
+          site=st.sampled_from(SITES))
+    def printing_steps(self, pick: int, steps: int, outcomes: list[str], site: str) -> None:
+        """Up to ``steps`` steps along the printing path for one record, so that deep paths are common."""
+        key = _choose(self._printing_work(), pick)
+        for outcome in outcomes[:steps]:
+            if key in self.enrolments:
+                if self.enrolments[key] is not E.PRINT_READY_RECORD:
+                    return
+                self._queue(key, site)
+                key = next(reversed(self.jobs))
+                continue
+            job = self.jobs[key]
+            if job.state is J.QUEUED:
+                if not any(b.state is B.IN_STOCK and b.site == job.site for b in self.blanks.values()):
+                    self.receive_blanks(job.site, 2)
+                self._reserve(key)
+            elif job.state is J.RESERVED:
+                self._sent(key)
+            elif job.state is J.SENT:
+                {"printed": self._printed, "spoiled": self._spoiled, "unknown": self._unknown}[outcome](key)
+            elif job.state is J.UNKNOWN:
+                self._resolve(key, printed=outcome == "printed", as_supervisor=True)
+            elif job.state is J.SPOILED and self.enrolments[job.enrolment_id] is E.SENT_FOR_CARD_PRINTING and not any(
+                    j.enrolment_id == job.enrolment_id and j.state in OPEN_JOB for j in self.jobs.values()):
+                self._requeue(key)
+                key = next(reversed(self.jobs))
+            else:
+                return
 
     # ---------------------------------------------------------------------------------------------
     # Invariants
@@ -521,7 +608,7 @@ class LifecycleMachine(RuleBasedStateMachine):
 
 
 LifecycleMachine.TestCase.settings = settings(
-    max_examples=40, stateful_step_count=30, deadline=None,
+    max_examples=50, stateful_step_count=40, deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
 test_lifecycle_random_walks = LifecycleMachine.TestCase
@@ -552,7 +639,7 @@ def _job_in(service: LifecycleService, state: J) -> tuple[str, str]:
 @pytest.mark.parametrize("job_state", [J.QUEUED, J.SENT])
 def test_transition_back_to_print_ready_with_an_open_job_is_refused(
         ektp_service: LifecycleService, job_state: J) -> None:
-    eid, jid = _job_in(ektp_service, job_state)
+    eid, _ = _job_in(ektp_service, job_state)
     with pytest.raises(IllegalTransition):
         ektp_service.transition(eid, E.PRINT_READY_RECORD, actor="op")
     assert ektp_service.get(eid).state is E.SENT_FOR_CARD_PRINTING

@@ -117,7 +117,7 @@ def test_same_name_from_two_plugins_is_an_error() -> None:
     host = PluginHost()
     host.register(One(), "one")
     host.register(One(), "two")
-    with pytest.raises(PluginError, match="registered twice: by (one|two) and by (one|two)"):
+    with pytest.raises(PluginError, match=r"registered twice: by (one|two) and by (one|two)"):
         host.registry("printers")
 
 
@@ -161,3 +161,32 @@ def test_plugins_command_json_and_all(third_party: Path, tmp_path: Path, monkeyp
     assert rows["broken"]["status"] == "failed"
     text = runner.invoke(cli, ["plugins", "--all"])
     assert "broken 1.2.3" in text.output and "libmissing.so" in text.output
+
+
+def test_tracing_is_off_for_zero(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    monkeypatch.setenv("EKTP_TRACE_HOOKS", "0")
+    PluginHost().registry("printers")
+    assert capsys.readouterr().err == ""
+
+
+def test_tracing_never_shows_the_database_password(monkeypatch: pytest.MonkeyPatch, capsys, tmp_path: Path) -> None:
+    from ektp_core.config import Deployment, load_profile
+
+    monkeypatch.setenv("EKTP_TRACE_HOOKS", "1")
+    profile = load_profile(Path(__file__).parents[1] / "ektp_core" / "profiles" / "minimal.toml")
+    deployment = Deployment(root=tmp_path, profile=profile, database_url="postgresql+psycopg://ektp:s3cret@db/ektp",
+                            site_code="17.71")
+    host = PluginHost()
+    host.hook.ektp_after_transition(transition=None, deployment=deployment)
+    err = capsys.readouterr().err
+    assert "ektp_after_transition" in err and "s3cret" not in err and "***" in err
+
+
+def test_same_entry_point_name_from_two_distributions_is_reported(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "site"
+    _fake_distribution(root, "ektp-regions-fork", {"regions": "fork_regions"}, {"fork_regions": ""})
+    monkeypatch.syspath_prepend(str(root))
+    host = PluginHost()
+    assert any("already used by" in error for error in host.failures().values())
+    assert "dukcapil-only" in host.registry("region_rules")

@@ -66,9 +66,12 @@ class Store:
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        """A read-only transaction (a consistent snapshot on both databases)."""
+        """A read-only transaction: one consistent snapshot on both databases (SQLite's read
+        transaction is one; PostgreSQL needs REPEATABLE READ for it)."""
         with self.engine.connect() as conn:
             conn.info[_WRITE] = False
+            if self.engine.dialect.name == "postgresql":
+                conn = conn.execution_options(isolation_level="REPEATABLE READ")
             with conn.begin():
                 yield conn
 

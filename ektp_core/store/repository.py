@@ -7,7 +7,10 @@ dict for an insert.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
+import threading
+from collections import OrderedDict
 from typing import Any
 
 import sqlalchemy as sa
@@ -33,16 +36,44 @@ def utc(value: dt.datetime) -> dt.datetime:
 
 
 def enrolment_to_row(e: Enrolment) -> dict[str, Any]:
+    text = json.dumps(e.biodata.to_dict(), ensure_ascii=False)
+    _remember_biodata(text, e.biodata)
     return {
         "id": e.id, "site_code": e.site_code, "operator": e.operator, "nik": e.biodata.nik.value,
-        "nama": e.biodata.nama, "biodata": json.dumps(e.biodata.to_dict(), ensure_ascii=False), "state": e.state.value,
+        "nama": e.biodata.nama, "biodata": text, "state": e.state.value,
         "reason": e.reason, "created_at": e.created_at, "updated_at": e.updated_at,
     }
 
 
+# Biodata is frozen, so one parsed value can serve every read of the same stored text; re-validating
+# the NIK and the code lists on every state change was most of a transition's cost (benchmarks/).
+_BIODATA_CACHE: OrderedDict[str, Biodata] = OrderedDict()
+_BIODATA_CACHE_SIZE = 4096
+
+
+_BIODATA_LOCK = threading.Lock()  # web workers may share the cache
+
+
+def _remember_biodata(text: str, biodata: Biodata) -> None:
+    with _BIODATA_LOCK:
+        _BIODATA_CACHE[text] = biodata
+        _BIODATA_CACHE.move_to_end(text)
+        if len(_BIODATA_CACHE) > _BIODATA_CACHE_SIZE:
+            _BIODATA_CACHE.popitem(last=False)
+
+
+def _biodata(text: str) -> Biodata:
+    with _BIODATA_LOCK:
+        found = _BIODATA_CACHE.get(text)
+    if found is None:
+        found = Biodata.from_dict(json.loads(text))
+        _remember_biodata(text, found)
+    return found
+
+
 def enrolment_from_row(row: Any) -> Enrolment:
     return Enrolment(
-        id=row.id, site_code=row.site_code, operator=row.operator, biodata=Biodata.from_dict(json.loads(row.biodata)),
+        id=row.id, site_code=row.site_code, operator=row.operator, biodata=_biodata(row.biodata),
         state=row.state, reason=row.reason, created_at=utc(row.created_at),
         updated_at=utc(row.updated_at) if row.updated_at else None,
     )
@@ -105,9 +136,14 @@ def operator_from_row(row: Any) -> Operator:
 # --------------------------------------------------------------------------------------------------
 
 
+@functools.cache
+def _by_key(table: sa.Table, key: str, lock: bool) -> sa.Select[Any]:
+    query = sa.select(table).where(table.c[key] == sa.bindparam("key"))
+    return query.with_for_update() if lock else query
+
+
 def _get_one(conn: Connection, table: sa.Table, key: str, value: str, kind: str, lock: bool) -> Any:
-    query = sa.select(table).where(table.c[key] == value)
-    row = conn.execute(query.with_for_update() if lock else query).one_or_none()
+    row = conn.execute(_by_key(table, key, lock), {"key": value}).one_or_none()
     if row is None:
         raise NotFound(kind, value)
     return row
