@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from .config import Deployment
     from .events import Transition, ValidationProblem
     from .model import Enrolment, PrintJob
+    from .printing import CardData, RenderedCard
     from .registry import Registry
 
 hookspec = pluggy.HookspecMarker("ektp")
@@ -132,12 +133,14 @@ def ektp_validate_enrolment(enrolment: Enrolment, deployment: Deployment) -> lis
 
 
 @hookspec(firstresult=True)
-def ektp_render_card(enrolment: Enrolment, job: PrintJob, deployment: Deployment) -> Any | None:
-    """Lay out the card for a print job; return the rendered card, or None to let the next plugin try.
+def ektp_render_card(card: CardData, job: PrintJob, deployment: Deployment) -> RenderedCard | None:
+    """Lay out the card for a print job; return a :class:`~ektp_core.printing.RenderedCard`, or None
+    to let the next plugin try.
 
-    Called once per print job, after a blank is reserved and before bytes go to the printer.
-    The first non-None result wins. The bundled layout renderer is registered ``trylast``, so a
-    plugin that implements this hook replaces the default layout.
+    ``card`` holds the biodata, the decrypted photo and signature, the place and date of issue and
+    the printer's canvas size. Called once per print job, after a blank is reserved and before
+    bytes go to the printer. The first non-None result wins. The bundled layout renderer is
+    registered ``trylast``, so a plugin that implements this hook replaces the default layout.
     """
 
 
