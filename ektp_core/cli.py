@@ -306,11 +306,12 @@ def walk_command(directory: Path, fresh: bool) -> None:
     walk(find_deployment(directory), echo=click.echo)
 
 
+# The printing commands live in their own module; importing it registers them on `cli`.
+from . import cli_print as _cli_print  # noqa: E402, F401
+
+
 def main() -> None:
     """Console-script entry point."""
     os.environ.setdefault("PYTHONIOENCODING", "utf-8")
     cli(prog_name="ektp")
 
-
-if __name__ == "__main__":  # pragma: no cover
-    main()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -36,6 +36,7 @@ from .model import (
     Site,
 )
 from .store import Store
+from .store import blobs as blob_store
 from .store import repository as repo
 from .store.tables import blank_batches, blanks, captures, enrolments, operators, print_jobs, sites
 
@@ -81,7 +82,9 @@ PRINT_JOB_TRANSITIONS: dict[PrintJobState, frozenset[PrintJobState]] = {
     J.QUEUED: frozenset({J.RESERVED, J.CANCELLED}),
     # RESERVED -> QUEUED gives the blank back: nothing was sent to the printer yet.
     J.RESERVED: frozenset({J.SENT, J.QUEUED, J.SPOILED}),
-    J.SENT: frozenset({J.PRINTED, J.SPOILED, J.UNKNOWN}),
+    # SENT -> QUEUED only when the printer itself reports that it took no card (hopper empty, cover
+    # open, busy): the blank goes back to stock and the job can be printed again.
+    J.SENT: frozenset({J.PRINTED, J.SPOILED, J.UNKNOWN, J.QUEUED}),
     J.UNKNOWN: frozenset({J.PRINTED, J.SPOILED}),
     J.PRINTED: frozenset(),
     J.SPOILED: frozenset(),
@@ -133,11 +136,24 @@ class LifecycleService:
     """
 
     def __init__(self, store: Store, hook: Any, deployment: Any = None,
-                 *, clock: Callable[[], dt.datetime] = _now) -> None:
+                 *, clock: Callable[[], dt.datetime] = _now, data_key: bytes | None = None) -> None:
         self.store = store
         self.hook = hook
         self.deployment = deployment
         self.clock = clock
+        #: The node's AES key for biometrics at rest (from the deployment's keys when not given).
+        self._data_key = data_key
+
+    @property
+    def data_key(self) -> bytes:
+        """The AES-256 key that encrypts this node's biometric blobs."""
+        if self._data_key is None:
+            if self.deployment is None:
+                raise EktpError("no data key: pass data_key= or a deployment with keys")
+            from .security import load_data_key
+
+            self._data_key = load_data_key(self.deployment.keys_dir)
+        return self._data_key
 
     # ---------------------------------------------------------------------------------------------
     # Internals
@@ -257,12 +273,19 @@ class LifecycleService:
         results = self.hook.ektp_validate_enrolment(enrolment=enrolment, deployment=self.deployment)
         return [p for problems in results for p in (problems or [])]
 
-    def record(self, enrolment: Enrolment, captures_: Sequence[Capture] = ()) -> Enrolment:
+    def record(self, enrolment: Enrolment, captures_: Sequence[Capture] = (),
+               images: Mapping[str, bytes] | None = None) -> Enrolment:
         """Store a new enrolment in BIO_CAPTURED after the validation hooks pass.
 
-        Refused, with nothing stored: validation problems; an id already used (a duplicate
-        submission); a NIK that already has an enrolment in progress.
+        ``images`` maps each capture's ``blob_ref`` to its raw bytes; they are stored encrypted in
+        the same transaction. Refused, with nothing stored: validation problems; an id already used
+        (a duplicate submission); a NIK that already has an enrolment in progress; a capture whose
+        image is missing.
         """
+        images = dict(images or {})
+        for capture in captures_:
+            if capture.blob_ref is not None and capture.blob_ref not in images:
+                raise EktpError(f"capture {capture.modality}/{capture.position}: no image for {capture.blob_ref}")
         if enrolment.state is not E.BIO_CAPTURED:
             raise IllegalTransition("enrolment", enrolment.id, "(new)", enrolment.state)
         problems = self.validate(enrolment)
@@ -281,6 +304,10 @@ class LifecycleService:
                                f"({open_one.state}); finish or close it before recording again")
             conn.execute(_INSERT_ENROLMENT, repo.enrolment_to_row(enrolment))
             for capture in captures_:
+                if capture.blob_ref is not None:
+                    blob_store.put(conn, self.data_key, enrolment_id=enrolment.id, ref=capture.blob_ref,
+                                   kind=f"{capture.modality}/{capture.position}", data=images[capture.blob_ref],
+                                   at=at)
                 conn.execute(captures.insert().values(**repo.capture_to_row(enrolment.id, capture)))
             t = self._record(conn, "enrolment", enrolment.id, None, E.BIO_CAPTURED.value, enrolment.operator, at,
                              detail={"site": enrolment.site_code, "nik": enrolment.biodata.nik.value,
@@ -395,8 +422,10 @@ class LifecycleService:
         at = self.clock()
         with self.store.write() as conn:
             job = repo.get_job(conn, job_id, lock=True)
-            self._check("print job", job_id, PRINT_JOB_TRANSITIONS, job.state, J.QUEUED)
-            assert job.blank_serial is not None
+            if job.state is not J.RESERVED or job.blank_serial is None:
+                # A SENT job may already have a card in the printer: never give its blank back here.
+                raise IllegalTransition("print job", job_id, job.state, "QUEUED (only a RESERVED job gives "
+                                        "its blank back; a SENT one needs the printer's word or a supervisor)")
             tb = self._move_blank(conn, job.blank_serial, B.IN_STOCK, actor, at, reason, job_id=None,
                                   enrolment_id=None)
             job, tj = self._move_job(conn, job, J.QUEUED, actor, at, reason, blank_serial=None)
@@ -433,6 +462,21 @@ class LifecycleService:
                 transitions = self._finish_spoiled(conn, job, actor, at, reason or "")
         self._notify(transitions)
         return repo_job(self.store, job_id)
+
+    def return_unprinted(self, job_id: str, *, actor: str, reason: str) -> PrintJob:
+        """The printer reported that it took no card for a SENT job: the blank goes back to stock
+        and the job is QUEUED again (printing it again is still an operator's decision)."""
+        at = self.clock()
+        with self.store.write() as conn:
+            job = repo.get_job(conn, job_id, lock=True)
+            self._check("print job", job_id, PRINT_JOB_TRANSITIONS, job.state, J.QUEUED)
+            if job.state is not J.SENT or job.blank_serial is None:
+                raise IllegalTransition("print job", job_id, job.state, "QUEUED (only a SENT job the printer refused)")
+            tb = self._move_blank(conn, job.blank_serial, B.IN_STOCK, actor, at, reason, job_id=None,
+                                  enrolment_id=None)
+            job, tj = self._move_job(conn, job, J.QUEUED, actor, at, reason, blank_serial=None, printer=None)
+        self._notify([tb, tj])
+        return job
 
     def mark_unknown(self, job_id: str, *, actor: str, reason: str) -> PrintJob:
         """The outcome of a SENT job cannot be known (crash, printer vanished): a supervisor must look."""
@@ -490,6 +534,10 @@ class LifecycleService:
         if job.blank_serial is not None:
             out.append(self._move_blank(conn, job.blank_serial, B.SPOILED, actor, at, reason))
         return out
+
+    def jobs_by_id(self, job_id: str) -> PrintJob:
+        """One print job."""
+        return repo_job(self.store, job_id)
 
     def jobs(self, *, site_code: str | None = None, states: Sequence[str] = ()) -> list[PrintJob]:
         """Print jobs, oldest first."""

@@ -36,9 +36,9 @@ def test_init_creates_a_working_deployment(runner: CliRunner, tmp_path: Path, ek
     again = runner.invoke(cli, ["init", "site1", "--database-url", ektp_database_url])
     assert again.exit_code == 1 and "already holds a deployment" in again.output
     current = runner.invoke(cli, ["db", "current", "-d", "site1"])
-    assert "current 0001" in current.output
+    assert "current 0002" in current.output
     up = runner.invoke(cli, ["db", "upgrade", "-d", "site1"])
-    assert up.exit_code == 0 and "already at 0001" in up.output
+    assert up.exit_code == 0 and "already at 0002" in up.output
 
 
 def test_init_refuses_unknown_profile_and_site(runner: CliRunner, tmp_path: Path) -> None:
@@ -105,11 +105,11 @@ def test_audit_verify_notices_removed_tail(runner: CliRunner, ektp_deployment, e
 def test_walk_end_to_end_as_a_real_process(tmp_path: Path) -> None:
     """The README's main job, run as a user would: a separate process, the installed command."""
     env = {k: v for k, v in os.environ.items() if k not in ("EKTP_DEPLOYMENT", "EKTP_DATABASE_URL")}
-    done = subprocess.run([sys.executable, "-m", "ektp_core.cli", "walk", "--dir", str(tmp_path / "w")],
+    done = subprocess.run([sys.executable, "-m", "ektp_core", "walk", "--dir", str(tmp_path / "w")],
                           capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "CARD_ISSUED" in done.stdout and "balanced" in done.stdout and "chain intact" in done.stdout
-    again = subprocess.run([sys.executable, "-m", "ektp_core.cli", "walk", "--dir", str(tmp_path / "w")],
+    again = subprocess.run([sys.executable, "-m", "ektp_core", "walk", "--dir", str(tmp_path / "w")],
                            capture_output=True, text=True, env=env, timeout=120)
     assert again.returncode == 0, again.stderr
     assert "printed 2" in again.stdout

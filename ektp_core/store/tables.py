@@ -153,3 +153,28 @@ audit_head = sa.Table(
     sa.Column("seq", sa.Integer, nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
 )
+
+# Encrypted biometric images and templates (AES-GCM, the enrolment id bound in as associated data).
+blobs = sa.Table(
+    "blobs",
+    metadata,
+    sa.Column("ref", sa.String(64), primary_key=True),
+    sa.Column("enrolment_id", sa.String(64), sa.ForeignKey("enrolments.id"), nullable=False, index=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("ciphertext", sa.LargeBinary, nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+)
+
+# Each printer's own card counter as last read, and its value when ektp first met the printer:
+# printed + spoiled cards on it must equal last_count - baseline_count.
+printers = sa.Table(
+    "printers",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("site_code", sa.String(32), nullable=False),
+    sa.Column("driver", sa.String(64), nullable=False),
+    sa.Column("serial", sa.String(64), nullable=False),
+    sa.Column("baseline_count", sa.Integer),
+    sa.Column("last_count", sa.Integer),
+    sa.Column("updated_at", TS, nullable=False),
+)

@@ -1,4 +1,5 @@
-"""Card-printer plugins (layout renderer, Evolis over USB, proof printer): built in issue 3.
+"""Card-printer plugins: the KTP-el layout renderer (``layout``), the Evolis driver over USB with its
+protocol-level emulator (``evolis``), and the proof printer that writes PDF and PNG (``proof``).
 
-Nothing is registered from here yet, so no entry point points at this package.
+Each is its own plugin with its own entry point, so a profile can block any one of them.
 """

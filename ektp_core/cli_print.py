@@ -1,0 +1,239 @@
+"""``ektp print-queue``, ``ektp print``, ``ektp print-resolve``, ``ektp blanks`` and ``ektp devices``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .cli import _deployment, cli, deployment_option, fail
+from .config import Deployment
+from .devices import choose_printer, make_printer, printer_settings
+from .lifecycle import LifecycleService
+from .model import PrintJobState
+from .print_service import PrintService
+from .printing import PrinterError
+
+OPEN_JOB_STATES = (PrintJobState.QUEUED, PrintJobState.RESERVED, PrintJobState.SENT, PrintJobState.UNKNOWN)
+
+actor_option = click.option("--as", "actor", default="cli", show_default=True,
+                            help="Account name recorded in the audit log for this action.")
+
+
+@contextmanager
+def _services(deployment_dir: Path | None) -> Iterator[tuple[Deployment, Any, LifecycleService]]:
+    deployment = _deployment(deployment_dir)
+    host = deployment.plugin_host()
+    store = deployment.open_store()
+    try:
+        yield deployment, host, LifecycleService(store, host.hook, deployment)
+    finally:
+        store.dispose()
+
+
+def _echo_json(value: Any) -> None:
+    click.echo(json.dumps(value, ensure_ascii=False, default=str))
+
+
+@cli.command("print-queue")
+@click.option("--site", "site_code", default=None, help="Site code (default: this node's site).")
+@click.option("--all", "show_all", is_flag=True, help="Also show finished jobs (PRINTED, SPOILED, CANCELLED).")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+@deployment_option
+def print_queue(site_code: str | None, show_all: bool, as_json: bool, deployment_dir: Path | None) -> None:
+    """List the print jobs of a site, oldest first, with the reason for their routing."""
+    with _services(deployment_dir) as (deployment, _host, lc):
+        states = () if show_all else tuple(s.value for s in OPEN_JOB_STATES)
+        jobs = lc.jobs(site_code=site_code or deployment.site_code, states=states)
+        rows = [{"id": j.id, "state": j.state.value, "enrolment_id": j.enrolment_id, "site": j.site_code,
+                 "blank_serial": j.blank_serial, "printer": j.printer, "routing_reason": j.routing_reason,
+                 "reason": j.reason, "created_at": j.created_at.isoformat()} for j in jobs]
+    if as_json:
+        _echo_json(rows)
+        return
+    if not rows:
+        click.echo("no print jobs waiting")
+    for r in rows:
+        click.echo(f"{r['id']}  {r['state']:9} enrolment {r['enrolment_id']}  blank {r['blank_serial'] or '-'}")
+        click.echo(f"    routed: {r['routing_reason']}")
+        if r["reason"]:
+            click.echo(f"    note: {r['reason']}")
+
+
+@cli.command("print")
+@click.argument("job_id")
+@click.option("--printer", "printer_name", default=None,
+              help="Printer name from the profile (default: the site's first).")
+@actor_option
+@deployment_option
+def print_command(job_id: str, printer_name: str | None, actor: str, deployment_dir: Path | None) -> None:
+    """Print one QUEUED job. A failed card is never printed again automatically."""
+    with _services(deployment_dir) as (deployment, host, lc):
+        job = lc.jobs_by_id(job_id)
+        setting, printer = choose_printer(deployment, host, name=printer_name, site_code=job.site_code)
+        if setting.site != job.site_code:
+            fail(f"job {job_id} is routed to site {job.site_code}, printer {setting.name} stands at {setting.site}")
+        recovered = lc.recover_interrupted(site_code=job.site_code, actor=actor)
+        for key, ids in recovered.items():
+            for jid in ids:
+                what = "is UNKNOWN" if key == "unknown" else "gave its blank back"
+                click.echo(f"after an interrupted run: job {jid} {what}", err=True)
+        service = PrintService(lc, host, deployment)
+
+        def progress(step: str, fraction: float) -> None:
+            click.echo(f"  [{fraction * 100:5.1f}%] {step}", err=True)
+
+        try:
+            printer.open()
+        except PrinterError as exc:
+            fail(f"printer {setting.name}: {exc} (nothing was reserved)")
+        try:
+            click.echo(f"printing job {job_id} on {setting.name} ...", err=True)
+            result = service.print_job(job_id, printer, printer_name=setting.name, actor=actor, progress=progress)
+            check = service.reconcile(setting.name)
+        finally:
+            printer.close()
+    job = result.job
+    if result.error is None and job.state is PrintJobState.PRINTED:
+        click.echo(f"job {job.id} PRINTED on blank {job.blank_serial}")
+    else:
+        click.echo(f"job {job.id} {job.state}: {job.reason}")
+    if not check.matches:
+        click.echo(f"warning: printer {check.printer} counted {check.printer_cards} cards, the ledger "
+                   f"{check.ledger_cards}: count the cards and tell a supervisor", err=True)
+    sys.exit(0 if job.state is PrintJobState.PRINTED else 1)
+
+
+@cli.command("print-resolve")
+@click.argument("job_id")
+@click.option("--printed/--spoiled", required=True, help="What came out of the printer.")
+@click.option("--supervisor", required=True, help="The supervisor's account name.")
+@click.option("--reason", required=True, help="What the supervisor saw.")
+@deployment_option
+def print_resolve(job_id: str, printed: bool, supervisor: str, reason: str, deployment_dir: Path | None) -> None:
+    """A supervisor resolves an UNKNOWN print job after looking at the printer's output."""
+    with _services(deployment_dir) as (_d, _h, lc):
+        job = lc.resolve_unknown(job_id, supervisor=supervisor, printed=printed, reason=reason)
+    click.echo(f"job {job.id} resolved as {job.state}")
+
+
+@cli.group("blanks")
+def blanks_group() -> None:
+    """The blank-card (blangko) ledger: receive, count, spoil."""
+
+
+@blanks_group.command("receive")
+@click.argument("serials", nargs=-1)
+@click.option("--first", default=None, help="First serial of a numbered run, e.g. BLK-000101.")
+@click.option("--count", type=click.IntRange(1, 100000), default=None, help="How many serials from --first.")
+@click.option("--site", "site_code", default=None, help="Site code (default: this node's site).")
+@click.option("--note", default=None, help="Delivery note (letter number, batch...).")
+@actor_option
+@deployment_option
+def blanks_receive(serials: tuple[str, ...], first: str | None, count: int | None, site_code: str | None,
+                   note: str | None, actor: str, deployment_dir: Path | None) -> None:
+    """Add a delivery of blanks to stock (serials, or --first with --count). All or nothing."""
+    wanted = list(serials)
+    if first is not None or count is not None:
+        if first is None or count is None:
+            raise click.UsageError("--first and --count go together")
+        wanted += _serial_run(first, count)
+    if not wanted:
+        raise click.UsageError("give serials, or --first and --count")
+    with _services(deployment_dir) as (deployment, _host, lc):
+        site = site_code or deployment.site_code
+        lc.receive_blanks(site, wanted, actor=actor, note=note)
+        ledger = lc.ledger(site)
+    click.echo(f"received {len(wanted)} blanks at {site}; in stock {ledger.in_stock}")
+
+
+def _serial_run(first: str, count: int) -> list[str]:
+    digits = len(first) - len(first.rstrip("0123456789"))
+    if digits == 0:
+        raise click.UsageError(f"--first {first!r} must end in digits")
+    prefix, start = first[:-digits], int(first[-digits:])
+    return [f"{prefix}{start + i:0{digits}d}" for i in range(count)]
+
+
+@blanks_group.command("count")
+@click.option("--site", "site_code", default=None, help="Site code (default: this node's site); 'all' for every site.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@deployment_option
+def blanks_count(site_code: str | None, as_json: bool, deployment_dir: Path | None) -> None:
+    """The daily stock report: received = in stock + reserved + printed + spoiled, and the printers' counters."""
+    with _services(deployment_dir) as (deployment, host, lc):
+        site = None if site_code == "all" else (site_code or deployment.site_code)
+        ledger = lc.ledger(site)
+        service = PrintService(lc, host, deployment)
+        checks = [service.reconcile(p.name) for p in printer_settings(deployment.profile)
+                  if site is None or p.site == site]
+    report = {"site": site or "all", "received": ledger.received, "in_stock": ledger.in_stock,
+              "reserved": ledger.reserved, "printed": ledger.printed, "spoiled": ledger.spoiled,
+              "balanced": ledger.balanced,
+              "printers": [{"printer": c.printer, "ledger_cards": c.ledger_cards, "printer_cards": c.printer_cards,
+                            "matches": c.matches} for c in checks]}
+    if as_json:
+        _echo_json(report)
+    else:
+        click.echo(f"site {report['site']}: received {ledger.received} = in stock {ledger.in_stock} + reserved "
+                   f"{ledger.reserved} + printed {ledger.printed} + spoiled {ledger.spoiled}: "
+                   f"{'balanced' if ledger.balanced else 'NOT BALANCED'}")
+        for c in checks:
+            counted = "no counter" if c.printer_cards is None else f"printer counted {c.printer_cards}"
+            click.echo(f"  {c.printer}: ledger {c.ledger_cards} cards, {counted}"
+                       f"{'' if c.matches else '  <-- MISMATCH: count the cards'}")
+    sys.exit(0 if ledger.balanced and all(c.matches for c in checks) else 1)
+
+
+@blanks_group.command("spoil")
+@click.argument("serial")
+@click.option("--reason", required=True, help="Why the blank is unusable (kept for the stock report).")
+@actor_option
+@deployment_option
+def blanks_spoil(serial: str, reason: str, actor: str, deployment_dir: Path | None) -> None:
+    """Mark a blank in stock as spoiled (damaged, misprinted outside ektp...)."""
+    with _services(deployment_dir) as (_d, _h, lc):
+        lc.spoil_blank(serial, actor=actor, reason=reason)
+    click.echo(f"blank {serial} SPOILED: {reason}")
+
+
+@cli.command("devices")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+@deployment_option
+def devices_command(as_json: bool, deployment_dir: Path | None) -> None:
+    """The profile's printers at every site, with what each says about itself."""
+    deployment = _deployment(deployment_dir)
+    host = deployment.plugin_host()
+    rows = []
+    for setting in printer_settings(deployment.profile):
+        row: dict[str, Any] = {"kind": "printer", "name": setting.name, "driver": setting.driver,
+                               "site": setting.site, "connected": False}
+        try:
+            printer = make_printer(setting, host, deployment.root)
+            printer.open()
+            try:
+                status = printer.status()
+            finally:
+                printer.close()
+            row.update(connected=True, state=status.state.value, message=status.message, model=status.model,
+                       serial=status.serial, firmware=status.firmware, card_count=status.card_count,
+                       ribbon=status.ribbon, ribbon_remaining=status.ribbon_remaining)
+        except Exception as exc:  # one broken device must not hide the others
+            row.update(state="OFFLINE", message=str(exc))
+        rows.append(row)
+    if as_json:
+        _echo_json(rows)
+        return
+    if not rows:
+        click.echo("no devices in the profile ([[devices.printers]])")
+    for r in rows:
+        extra = ""
+        if r["connected"]:
+            extra = f" {r.get('model', '')} serial {r.get('serial', '')} cards {r.get('card_count')}"
+        click.echo(f"{r['kind']:8} {r['name']:16} {r['driver']:10} site {r['site']:10} {r['state']}{extra}"
+                   f"{'  ' + r['message'] if r.get('message') else ''}")
