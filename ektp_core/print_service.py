@@ -17,6 +17,8 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import attrs
@@ -35,6 +37,14 @@ log = logging.getLogger(__name__)
 
 class NothingConsumed(EktpError):
     """A print was refused before anything was reserved or sent; the ledger is unchanged."""
+
+
+@attrs.frozen(kw_only=True)
+class Prepared:
+    """A job with its blank reserved and its card rendered, ready to send."""
+
+    job: PrintJob
+    card: RenderedCard
 
 
 @attrs.frozen(kw_only=True)
@@ -108,6 +118,12 @@ class PrintService:
     def print_job(self, job_id: str, printer: CardPrinter, *, printer_name: str, actor: str,
                   progress: Progress | None = None) -> PrintResult:
         """Print one QUEUED job on an open printer. Never retries: a failed card stays failed."""
+        prepared = self.prepare(job_id, printer, printer_name=printer_name, actor=actor)
+        return self.send(prepared, printer, printer_name=printer_name, actor=actor, progress=progress)
+
+    def prepare(self, job_id: str, printer: CardPrinter, *, printer_name: str, actor: str) -> Prepared:
+        """Steps 1-2: check, reserve a blank, render. Refusals consume nothing; a render failure
+        gives the blank back."""
         lc = self.lifecycle
         job = lc.jobs_by_id(job_id)
         if job.state is not PrintJobState.QUEUED:
@@ -126,9 +142,21 @@ class PrintService:
         except Exception:
             lc.release_blank(job_id, actor=actor, reason="the card could not be rendered")
             raise
+        return Prepared(job=job, card=rendered)
+
+    def send(self, prepared: Prepared, printer: CardPrinter, *, printer_name: str, actor: str,
+             progress: Progress | None = None) -> PrintResult:
+        """Steps 3-5: mark SENT, print, settle the job by the printer's answer and counter."""
+        lc = self.lifecycle
+        job_id = prepared.job.id
+        before = printer.status()
+        if not before.ready:
+            lc.release_blank(job_id, actor=actor, reason=f"printer {printer_name} not ready: {before.message}")
+            raise NothingConsumed(f"printer {printer_name} is not ready ({before.state}: {before.message}); "
+                                  "the blank went back to stock")
         job = lc.mark_sent(job_id, actor=actor, printer=printer_name)
         try:
-            after = printer.print_card(rendered, progress=progress)
+            after = printer.print_card(prepared.card, progress=progress)
         except PrinterError as exc:
             return self._failed(job, exc, actor, printer, printer_name)
         except Exception as exc:  # a driver bug mid-card: we cannot know what came out
@@ -142,6 +170,37 @@ class PrintService:
         job = lc.mark_printed(job_id, actor=actor, reason=f"confirmed by {printer_name}")
         self._saw_counter(printer_name, after)
         return PrintResult(job=job, status=after)
+
+    def print_many(self, job_ids: Sequence[str], printer: CardPrinter, *, printer_name: str, actor: str,
+                   progress: Progress | None = None) -> list[PrintResult]:
+        """Print a queue, preparing the next card (reserve and render) while the printer prints the
+        current one, so the printer never waits for software. Stops at the first card that does not
+        print; a card prepared but not sent gives its blank back."""
+        results: list[PrintResult] = []
+        if not job_ids:
+            return results
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ektp-prepare") as pool:
+            def prepare(job_id: str) -> Prepared:
+                return self.prepare(job_id, printer, printer_name=printer_name, actor=actor)
+
+            upcoming: Future[Prepared] = pool.submit(prepare, job_ids[0])
+            for index in range(len(job_ids)):
+                prepared = upcoming.result()  # a refusal (no blank, no photo) stops the run here
+                if index + 1 < len(job_ids):
+                    upcoming = pool.submit(prepare, job_ids[index + 1])
+                result = self.send(prepared, printer, printer_name=printer_name, actor=actor, progress=progress)
+                results.append(result)
+                if result.job.state is not PrintJobState.PRINTED:
+                    break
+            else:
+                return results
+            # The run stopped early: give back the blank of a card that was prepared but never sent.
+            try:
+                spare = upcoming.result()
+            except Exception:
+                return results
+            self.lifecycle.release_blank(spare.job.id, actor=actor, reason="the run stopped before this card")
+        return results
 
     def _failed(self, job: PrintJob, exc: PrinterError, actor: str, printer: CardPrinter,
                 printer_name: str) -> PrintResult:

@@ -181,3 +181,28 @@ def test_a_different_machine_under_the_same_name_is_refused(setup) -> None:
     with pytest.raises(Exception, match="register the new printer under a new name"):
         service.print_job(queued_job(lc), other, printer_name="p1", actor="op")
     assert lc.ledger(SITE).in_stock == 1
+
+
+def test_print_many_prepares_ahead_and_stops_at_a_failure(setup) -> None:
+    lc, service, printer = setup
+    lc.receive_blanks(SITE, [f"BLK-{i:04d}" for i in range(1, 9)], actor="sup")
+    jobs = [queued_job(lc) for _ in range(3)]
+    results = service.print_many(jobs, printer, printer_name="p1", actor="op")
+    assert [r.job.state for r in results] == [PrintJobState.PRINTED] * 3
+    more = [queued_job(lc) for _ in range(3)]
+    original = printer.print_card
+
+    def jam_second(card, *, progress=None):
+        if len(printer.printed) == 4:
+            printer.count += 1
+            raise CardJam("jam")
+        return original(card, progress=progress)
+
+    printer.print_card = jam_second  # type: ignore[method-assign]
+    results = service.print_many(more, printer, printer_name="p1", actor="op")
+    assert [r.job.state for r in results] == [PrintJobState.PRINTED, PrintJobState.SPOILED]
+    # the third card was prepared while the second printed; its blank went back to stock
+    assert lc.jobs_by_id(more[2]).state is PrintJobState.QUEUED
+    ledger = lc.ledger(SITE)
+    assert (ledger.printed, ledger.spoiled, ledger.reserved, ledger.in_stock) == (4, 1, 0, 3) and ledger.balanced
+    assert service.reconcile("p1").matches
