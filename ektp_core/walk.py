@@ -1,8 +1,10 @@
 """A scripted walk of one resident through the whole lifecycle, on a real deployment.
 
 This is what ``ektp walk`` runs: it shows every state, the routing decision, the blank ledger and
-the audit chain. There is no central system and no printer in it yet; the walk plays the central
-system's verdict and the printer's confirmation itself, and says so on screen.
+the audit chain. The card is printed on the profile's printer (the minimal profile has an
+emulated Evolis printer, spoken to over USB through pyusb, and a proof printer writing PDF and
+PNG). There is no central system yet: the walk plays the central system's verdict itself, and says
+so on screen.
 """
 
 from __future__ import annotations
@@ -16,10 +18,14 @@ import sqlalchemy as sa
 
 from . import audit, security
 from .config import Deployment
+from .devices import choose_printer, make_printer, printer_settings
+from .errors import EktpError
 from .lifecycle import LifecycleService
-from .model import Biodata, Enrolment, EnrolmentState, Operator, Role
+from .model import Biodata, Capture, Enrolment, EnrolmentState, Operator, PrintJobState, Role
+from .print_service import PrintService
 from .routing import load_rules
 from .store.tables import enrolments, operators
+from .testing.images import sample_photo, sample_signature
 
 
 def _demo_resident(serial: int) -> Biodata:
@@ -30,6 +36,10 @@ def _demo_resident(serial: int) -> Biodata:
         rt="003", rw="001", kelurahan="KANDANG", kecamatan="KAMPUNG MELAYU", kabupaten_kota="KOTA BENGKULU",
         provinsi="BENGKULU", agama="ISLAM", status_perkawinan="KAWIN", pekerjaan="WIRASWASTA",
     )
+
+
+def _say(echo: Callable[[str], object], text: str) -> None:
+    echo(text)
 
 
 def walk(deployment: Deployment, *, echo: Callable[[str], object] = print) -> Enrolment:
@@ -53,8 +63,17 @@ def walk(deployment: Deployment, *, echo: Callable[[str], object] = print) -> En
                                  actor="ektp-walk")
 
     echo(f"\n== Perekaman (recording) at {site.name}")
-    enrolment = service.record(Enrolment(id=uuid.uuid4().hex, site_code=site.code, operator=operator,
-                                         biodata=_demo_resident(serial)))
+    enrolment_id = uuid.uuid4().hex
+    resident = _demo_resident(serial)
+    # Issue 4 brings the scanners; until then the walk's photo and signature are synthetic samples.
+    captures = [Capture(modality="face", position="face", device="walk-sample", quality=90,
+                        blob_ref=f"{enrolment_id}-face"),
+                Capture(modality="signature", position="signature", device="walk-sample", quality=90,
+                        blob_ref=f"{enrolment_id}-signature")]
+    images = {f"{enrolment_id}-face": sample_photo(serial, birth_year=resident.tanggal_lahir.year),
+              f"{enrolment_id}-signature": sample_signature(serial)}
+    enrolment = service.record(Enrolment(id=enrolment_id, site_code=site.code, operator=operator, biodata=resident),
+                               captures, images)
     bio = enrolment.biodata
     report = bio.nik.report
     echo(f"   {bio.nama}, NIK {bio.nik} ({report.district}, {report.regency}; {bio.jenis_kelamin_label}, "
@@ -77,11 +96,31 @@ def walk(deployment: Deployment, *, echo: Callable[[str], object] = print) -> En
         echo(f"   received 10 blanks ({serials[0]} .. {serials[-1]})")
     job = service.queue_print(enrolment.id, site_code=routing.site_code, actor=operator,
                               routing_reason=routing.reason)
-    job = service.reserve_blank(job.id, actor=operator)
-    echo(f"   job {job.id}: blank {job.blank_serial} reserved")
-    job = service.mark_sent(job.id, actor=operator, printer="none (walk: no printer plugin yet)")
-    job = service.mark_printed(job.id, actor=operator, reason="walk: confirmed without a printer")
-    echo(f"   job {job.state}; enrolment {service.get(enrolment.id).state}")
+    setting, printer = choose_printer(deployment, host, site_code=routing.site_code)
+    printing = PrintService(service, host, deployment)
+    printer.open()
+    try:
+        result = printing.print_job(job.id, printer, printer_name=setting.name, actor=operator,
+                                    progress=lambda step, done: _say(echo, f"   [{done * 100:5.1f}%] {step}"))
+        check = printing.reconcile(setting.name)
+    finally:
+        printer.close()
+    job = result.job
+    if result.error is not None or job.state is not PrintJobState.PRINTED:
+        raise EktpError(f"the walk's card did not print: {job.state} {job.reason}")
+    echo(f"   job {job.id} {job.state} on {setting.name} ({setting.driver}), blank {job.blank_serial}; "
+         f"enrolment {service.get(enrolment.id).state}")
+    echo(f"   printer counter: {check.printer_cards} cards since ektp met it, ledger {check.ledger_cards}: "
+         f"{'match' if check.matches else 'MISMATCH'}")
+    for other in printer_settings(deployment.profile):
+        if other.driver == "proof" and other.site == routing.site_code:
+            proof = make_printer(other, host, deployment.root)
+            proof.open()
+            try:
+                proof.print_card(printing.render(printing.card_data(job, proof.canvas), job))
+            finally:
+                proof.close()
+            echo(f"   proof copy (PDF and PNG) written by {other.name} to {other.options.get('folder')}")
 
     echo("\n== Penyerahan (handover)")
     enrolment = service.transition(enrolment.id, EnrolmentState.CARD_ISSUED, actor=operator,
@@ -97,8 +136,8 @@ def walk(deployment: Deployment, *, echo: Callable[[str], object] = print) -> En
          f"+ reserved {ledger.reserved} + printed {ledger.printed} + spoiled {ledger.spoiled}: "
          f"{'balanced' if ledger.balanced else 'NOT BALANCED'}")
     with store.read() as conn:
-        result = audit.verify(conn)
-    chain = "intact" if result.ok else f"BROKEN at entry {result.first_bad_seq}"
-    echo(f"== Audit log: {result.checked} entries, chain {chain}")
+        verified = audit.verify(conn)
+    chain = "intact" if verified.ok else f"BROKEN at entry {verified.first_bad_seq}"
+    echo(f"== Audit log: {verified.checked} entries, chain {chain}")
     store.dispose()
     return enrolment

@@ -1,0 +1,22 @@
+"""The default KTP-el card layout (plugin ``card-layout``).
+
+Implements ``ektp_render_card`` as the last resort (``trylast``): a plugin that implements the same
+hook and returns a :class:`~ektp_core.printing.RenderedCard` replaces this layout; one that returns
+None lets it draw the card. The layout itself is in :mod:`.renderer`.
+"""
+
+from __future__ import annotations
+
+from ektp_core import hookimpl
+from ektp_core.printing import CardData, RenderedCard
+
+from .renderer import CardLayout, CardLayoutError, layout_card, preview_image, render_card, render_card_with_layout
+
+__all__ = ["CardLayout", "CardLayoutError", "ektp_render_card", "layout_card", "preview_image", "render_card",
+           "render_card_with_layout"]
+
+
+@hookimpl(trylast=True)
+def ektp_render_card(card: CardData) -> RenderedCard:
+    """Lay out the KTP-el front (and the back when the profile asks for it) with the bundled fonts."""
+    return render_card(card)
