@@ -118,24 +118,31 @@ class PrintService:
     def print_job(self, job_id: str, printer: CardPrinter, *, printer_name: str, actor: str,
                   progress: Progress | None = None) -> PrintResult:
         """Print one QUEUED job on an open printer. Never retries: a failed card stays failed."""
-        prepared = self.prepare(job_id, printer, printer_name=printer_name, actor=actor)
+        job = self.lifecycle.jobs_by_id(job_id)
+        self.check_printer(printer, printer_name=printer_name, site_code=job.site_code)
+        prepared = self.prepare(job_id, printer.canvas, actor=actor)
         return self.send(prepared, printer, printer_name=printer_name, actor=actor, progress=progress)
 
-    def prepare(self, job_id: str, printer: CardPrinter, *, printer_name: str, actor: str) -> Prepared:
-        """Steps 1-2: check, reserve a blank, render. Refusals consume nothing; a render failure
-        gives the blank back."""
+    def check_printer(self, printer: CardPrinter, *, printer_name: str, site_code: str) -> PrinterStatus:
+        """The printer must be ready (a PrinterError or NothingConsumed otherwise, nothing reserved);
+        the first time ektp meets it, its card counter becomes the ledger's reference."""
+        status = printer.status()
+        if not status.ready:
+            raise NothingConsumed(f"printer {printer_name} is not ready ({status.state}: {status.message}); "
+                                  "nothing was reserved")
+        self._meet_printer(printer_name, status, site_code=site_code)
+        return status
+
+    def prepare(self, job_id: str, canvas: tuple[int, int], *, actor: str) -> Prepared:
+        """Steps 1-2: check, reserve a blank, render for ``canvas``. Refusals consume nothing; a render
+        failure gives the blank back. Never talks to the printer, so it can run while one prints."""
         lc = self.lifecycle
         job = lc.jobs_by_id(job_id)
         if job.state is not PrintJobState.QUEUED:
             raise NothingConsumed(f"print job {job_id} is {job.state}; only a QUEUED job can be printed")
         if lc.get(job.enrolment_id).state is not EnrolmentState.SENT_FOR_CARD_PRINTING:
             raise NothingConsumed(f"enrolment {job.enrolment_id} is not waiting for its card")
-        card_data = self.card_data(job, printer.canvas)
-        before = printer.status()  # PrinterError here: nothing consumed, the caller sees it
-        if not before.ready:
-            raise NothingConsumed(f"printer {printer_name} is not ready ({before.state}: {before.message}); "
-                                  "nothing was reserved")
-        self._meet_printer(printer_name, before, site_code=job.site_code)
+        card_data = self.card_data(job, canvas)
         job = lc.reserve_blank(job_id, actor=actor)  # Conflict when the site has no blank: nothing consumed
         try:
             rendered = self.render(card_data, job)
@@ -179,9 +186,13 @@ class PrintService:
         results: list[PrintResult] = []
         if not job_ids:
             return results
+        first = self.lifecycle.jobs_by_id(job_ids[0])
+        self.check_printer(printer, printer_name=printer_name, site_code=first.site_code)
+        canvas = printer.canvas
+        # Only this thread talks to the printer; the helper thread only reserves and renders.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ektp-prepare") as pool:
             def prepare(job_id: str) -> Prepared:
-                return self.prepare(job_id, printer, printer_name=printer_name, actor=actor)
+                return self.prepare(job_id, canvas, actor=actor)
 
             upcoming: Future[Prepared] = pool.submit(prepare, job_ids[0])
             for index in range(len(job_ids)):

@@ -1,0 +1,96 @@
+"""The Evolis card printer plugin: the ``evolis`` driver (escape commands over USB) and its emulator.
+
+Registered as ``evolis`` in the printers registry. Options (``[[devices.printers]] options``):
+
+=========================== ========================================================================
+``vendor_id``               USB vendor id (default ``0x0F49``, Evolis); a number or a string "0x0F49"
+``product_id``              USB product id (default: any product of the vendor)
+``serial``                  the printer's serial number, to choose one among several (required then)
+``timeout_ms``              bound on every reply (default 5000)
+``print_timeout_ms``        bound on one card, from the moment it is taken (default 120000)
+``poll_interval_ms``        how often the state is read while a card prints (default 250)
+``compress``                send the K and O panels line-compressed (``Dbc``, default true)
+``emulator``                true: print to a built-in emulated printer through the same USB code
+``emulator_state``          a folder where the emulator keeps its counter, ribbon and printed cards
+``emulator_mechanism_seconds`` how long the emulated printer takes per card (default 0)
+=========================== ========================================================================
+
+There is no separate ``evolis-emulated`` driver: ``emulator = true`` gives the real driver a fake USB
+bus holding an :class:`~ektp_plugins.printers.evolis.emulator.EvolisEmulator`, so a demo exercises the
+same code as a site with a real printer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ektp_core import hookimpl
+
+from .driver import EVOLIS_VENDOR_ID, EvolisPrinter
+
+__all__ = ["EvolisPrinter", "ektp_register_printers", "make_printer"]
+
+_OPTIONS = ("vendor_id", "product_id", "serial", "timeout_ms", "print_timeout_ms", "poll_interval_ms", "compress",
+            "emulator", "emulator_state", "emulator_mechanism_seconds")
+
+
+def _number(options: dict[str, Any], key: str, default: int | None) -> int | None:
+    value = options.get(key, default)
+    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    if isinstance(value, str):
+        try:
+            return int(value, 0)  # "0x0F49" as well as "3913"
+        except ValueError:
+            pass
+    raise ValueError(f"option {key} must be a whole number, not {value!r}")
+
+
+def _flag(options: dict[str, Any], key: str, default: bool) -> bool:
+    value = options.get(key, default)
+    if not isinstance(value, bool):
+        raise ValueError(f"option {key} must be true or false, not {value!r}")
+    return value
+
+
+def make_printer(name: str, options: dict[str, Any]) -> EvolisPrinter:
+    """The registry's factory: an (unopened) :class:`EvolisPrinter` for a profile's options."""
+    unknown = sorted(set(options) - set(_OPTIONS))
+    if unknown:
+        raise ValueError(f"unknown option {unknown[0]!r} (known: {', '.join(_OPTIONS)})")
+    serial = options.get("serial")
+    if serial is not None and not isinstance(serial, str):
+        raise ValueError(f"option serial must be a string, not {serial!r}")
+    timeouts = {key: _number(options, key, None) for key in ("timeout_ms", "print_timeout_ms", "poll_interval_ms")}
+    kwargs: dict[str, Any] = {key: value for key, value in timeouts.items() if value is not None}
+    vendor_id = _number(options, "vendor_id", EVOLIS_VENDOR_ID)
+    product_id = _number(options, "product_id", None)
+    backend = None
+    emulator = None
+    if _flag(options, "emulator", False):
+        # Imported here: a site with a real printer never loads the emulator.
+        from ektp_core.testing.usb import FakeUsbBackend
+
+        from .emulator import DEFAULT_SERIAL, EMULATED_PRODUCT_ID, EvolisEmulator
+
+        seconds = options.get("emulator_mechanism_seconds", 0)
+        if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds < 0:
+            raise ValueError(f"option emulator_mechanism_seconds must be a number of seconds, not {seconds!r}")
+        # The emulated printer carries the serial the profile names; one saved in emulator_state wins.
+        emulator = EvolisEmulator(state_dir=options.get("emulator_state"), mechanism_seconds=float(seconds),
+                                  serial=serial or DEFAULT_SERIAL)
+        backend = FakeUsbBackend(emulator)
+        vendor_id, product_id = emulator.vendor_id, product_id or EMULATED_PRODUCT_ID
+    elif "emulator_state" in options or "emulator_mechanism_seconds" in options:
+        raise ValueError("emulator_state and emulator_mechanism_seconds only apply with emulator = true")
+    printer = EvolisPrinter(name, vendor_id=vendor_id or EVOLIS_VENDOR_ID, product_id=product_id, serial=serial,
+                            compress=_flag(options, "compress", True), backend=backend, **kwargs)
+    printer.emulator = emulator
+    return printer
+
+
+@hookimpl
+def ektp_register_printers(registry: Any) -> None:
+    """Register the Evolis driver."""
+    registry.add("evolis", make_printer,
+                 description="Evolis card printers over USB (escape commands); emulator = true for the built-in one")
