@@ -139,7 +139,7 @@ def utilisation(deployment: Any, host: Any, lc: LifecycleService, cards: int, me
     jobs = queue_jobs(lc, cards, 10_000)
     try:
         start = time.perf_counter()
-        results = service.print_many(jobs, printer, printer_name=setting.name, actor="bench")
+        results = service.print_many(jobs, printer, printer_name=setting.name, actor="bench").results
         wall = time.perf_counter() - start
     finally:
         printer.close()

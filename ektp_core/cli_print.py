@@ -17,7 +17,7 @@ from .devices import choose_printer, make_printer, printer_settings
 from .lifecycle import LifecycleService
 from .model import PrintJobState
 from .print_service import PrintService
-from .printing import PrinterError
+from .printing import PrinterError, step_reporter
 
 OPEN_JOB_STATES = (PrintJobState.QUEUED, PrintJobState.RESERVED, PrintJobState.SENT, PrintJobState.UNKNOWN)
 
@@ -66,47 +66,61 @@ def print_queue(site_code: str | None, show_all: bool, as_json: bool, deployment
 
 
 @cli.command("print")
-@click.argument("job_id")
+@click.argument("job_ids", nargs=-1)
+@click.option("--queued", is_flag=True, help="Print every QUEUED job of the printer's site, oldest first.")
 @click.option("--printer", "printer_name", default=None,
-              help="Printer name from the profile (default: the site's first).")
+              help="Printer name from the profile (default: the first printer at the job's site).")
 @actor_option
 @deployment_option
-def print_command(job_id: str, printer_name: str | None, actor: str, deployment_dir: Path | None) -> None:
-    """Print one QUEUED job. A failed card is never printed again automatically."""
+def print_command(job_ids: tuple[str, ...], queued: bool, printer_name: str | None, actor: str,
+                  deployment_dir: Path | None) -> None:
+    """Print QUEUED jobs (JOB_ID..., or --queued). A failed card is never printed again automatically;
+    a run stops at the first card that does not print. The next card is prepared while one prints."""
+    if bool(job_ids) == queued:
+        raise click.UsageError("give JOB_IDs or --queued (not both)")
     with _services(deployment_dir) as (deployment, host, lc):
-        job = lc.jobs_by_id(job_id)
-        setting, printer = choose_printer(deployment, host, name=printer_name, site_code=job.site_code)
-        if setting.site != job.site_code:
-            fail(f"job {job_id} is routed to site {job.site_code}, printer {setting.name} stands at {setting.site}")
-        recovered = lc.recover_interrupted(site_code=job.site_code, actor=actor)
+        site = lc.jobs_by_id(job_ids[0]).site_code if job_ids else deployment.site_code
+        setting, printer = choose_printer(deployment, host, name=printer_name, site_code=site)
+        recovered = lc.recover_interrupted(site_code=setting.site, actor=actor)
         for key, ids in recovered.items():
             for jid in ids:
-                what = "is UNKNOWN" if key == "unknown" else "gave its blank back"
+                what = "is UNKNOWN: a supervisor must look" if key == "unknown" else "gave its blank back"
                 click.echo(f"after an interrupted run: job {jid} {what}", err=True)
+        wanted = list(job_ids) or [j.id for j in lc.jobs(site_code=setting.site, states=("QUEUED",))]
+        for jid in wanted:
+            if lc.jobs_by_id(jid).site_code != setting.site:
+                fail(f"job {jid} is routed to site {lc.jobs_by_id(jid).site_code}; printer {setting.name} "
+                     f"stands at {setting.site}")
+        if not wanted:
+            click.echo("no QUEUED jobs to print")
+            return
         service = PrintService(lc, host, deployment)
-
-        def progress(step: str, fraction: float) -> None:
-            click.echo(f"  [{fraction * 100:5.1f}%] {step}", err=True)
-
         try:
             printer.open()
         except PrinterError as exc:
             fail(f"printer {setting.name}: {exc} (nothing was reserved)")
         try:
-            click.echo(f"printing job {job_id} on {setting.name} ...", err=True)
-            result = service.print_job(job_id, printer, printer_name=setting.name, actor=actor, progress=progress)
+            click.echo(f"printing {len(wanted)} card(s) on {setting.name} ...", err=True)
+            run = service.print_many(wanted, printer, printer_name=setting.name, actor=actor,
+                                     progress=step_reporter(lambda text: click.echo(f"  {text}", err=True)))
             check = service.reconcile(setting.name)
         finally:
             printer.close()
-    job = result.job
-    if result.error is None and job.state is PrintJobState.PRINTED:
-        click.echo(f"job {job.id} PRINTED on blank {job.blank_serial}")
-    else:
-        click.echo(f"job {job.id} {job.state}: {job.reason}")
+    results = run.results
+    for result in results:
+        job = result.job
+        if result.error is None and job.state is PrintJobState.PRINTED:
+            click.echo(f"job {job.id} PRINTED on blank {job.blank_serial}")
+        else:
+            click.echo(f"job {job.id} {job.state}: {job.reason}")
+    if run.stopped:
+        click.echo(f"stopped after {len(results)} of {len(wanted)} card(s): {run.stopped}; the rest stay QUEUED",
+                   err=True)
     if not check.matches:
         click.echo(f"warning: printer {check.printer} counted {check.printer_cards} cards, the ledger "
                    f"{check.ledger_cards}: count the cards and tell a supervisor", err=True)
-    sys.exit(0 if job.state is PrintJobState.PRINTED else 1)
+    ok = len(results) == len(wanted) and all(r.job.state is PrintJobState.PRINTED for r in results)
+    sys.exit(0 if ok else 1)
 
 
 @cli.command("print-resolve")

@@ -57,6 +57,14 @@ class PrintResult:
     status: PrinterStatus | None = None
 
 
+@attrs.define(kw_only=True)
+class PrintRun:
+    """The outcome of :meth:`PrintService.print_many`: one result per card sent, and why it stopped early."""
+
+    results: list[PrintResult]
+    stopped: str | None = None
+
+
 @attrs.frozen(kw_only=True)
 class CounterCheck:
     """The ledger against a printer's own card counter."""
@@ -179,13 +187,15 @@ class PrintService:
         return PrintResult(job=job, status=after)
 
     def print_many(self, job_ids: Sequence[str], printer: CardPrinter, *, printer_name: str, actor: str,
-                   progress: Progress | None = None) -> list[PrintResult]:
+                   progress: Progress | None = None) -> PrintRun:
         """Print a queue, preparing the next card (reserve and render) while the printer prints the
         current one, so the printer never waits for software. Stops at the first card that does not
-        print; a card prepared but not sent gives its blank back."""
+        print, or that is refused (``PrintRun.stopped`` says why); a card prepared but not sent gives
+        its blank back. A refusal of the very first card is raised, as :meth:`print_job` does."""
         results: list[PrintResult] = []
+        run = PrintRun(results=results)
         if not job_ids:
-            return results
+            return run
         first = self.lifecycle.jobs_by_id(job_ids[0])
         self.check_printer(printer, printer_name=printer_name, site_code=first.site_code)
         canvas = printer.canvas
@@ -196,22 +206,38 @@ class PrintService:
 
             upcoming: Future[Prepared] = pool.submit(prepare, job_ids[0])
             for index in range(len(job_ids)):
-                prepared = upcoming.result()  # a refusal (no blank, no photo) stops the run here
+                try:
+                    prepared = upcoming.result()
+                except EktpError as exc:  # no blank left, no photo...: nothing consumed for this card
+                    if index == 0:
+                        raise
+                    run.stopped = f"job {job_ids[index]} was refused: {exc}"
+                    return run
                 if index + 1 < len(job_ids):
                     upcoming = pool.submit(prepare, job_ids[index + 1])
-                result = self.send(prepared, printer, printer_name=printer_name, actor=actor, progress=progress)
+                try:
+                    result = self.send(prepared, printer, printer_name=printer_name, actor=actor,
+                                       progress=progress)
+                except EktpError as exc:
+                    run.stopped = f"job {prepared.job.id} was not sent: {exc}"
+                    self._give_back(upcoming, index + 1 < len(job_ids), actor)
+                    return run
                 results.append(result)
                 if result.job.state is not PrintJobState.PRINTED:
-                    break
-            else:
-                return results
-            # The run stopped early: give back the blank of a card that was prepared but never sent.
-            try:
-                spare = upcoming.result()
-            except Exception:
-                return results
-            self.lifecycle.release_blank(spare.job.id, actor=actor, reason="the run stopped before this card")
-        return results
+                    run.stopped = f"job {result.job.id} ended {result.job.state}: {result.job.reason}"
+                    self._give_back(upcoming, index + 1 < len(job_ids), actor)
+                    return run
+        return run
+
+    def _give_back(self, upcoming: Future[Prepared], pending: bool, actor: str) -> None:
+        # The run stopped early: the card prepared for the next job was never sent; its blank returns.
+        if not pending:
+            return
+        try:
+            spare = upcoming.result()
+        except EktpError:
+            return
+        self.lifecycle.release_blank(spare.job.id, actor=actor, reason="the run stopped before this card")
 
     def _failed(self, job: PrintJob, exc: PrinterError, actor: str, printer: CardPrinter,
                 printer_name: str) -> PrintResult:

@@ -181,6 +181,18 @@ class PrinterVanished(PrinterError):
 Progress = Callable[[str, float], None]
 
 
+def step_reporter(say: Callable[[str], object]) -> Progress:
+    """A progress callback that tells a person each new step once (drivers report many fractions)."""
+    last: list[str] = []
+
+    def report(step: str, fraction: float) -> None:
+        if not last or last[-1] != step:
+            last.append(step)
+            say(f"[{fraction * 100:5.1f}%] {step}")
+
+    return report
+
+
 @runtime_checkable
 class CardPrinter(Protocol):
     """What a printer driver provides. Registered by a factory through ``ektp_register_printers``;

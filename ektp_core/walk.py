@@ -23,6 +23,7 @@ from .errors import EktpError
 from .lifecycle import LifecycleService
 from .model import Biodata, Capture, Enrolment, EnrolmentState, Operator, PrintJobState, Role
 from .print_service import PrintService
+from .printing import step_reporter
 from .routing import load_rules
 from .store.tables import enrolments, operators
 from .testing.images import sample_photo, sample_signature
@@ -36,10 +37,6 @@ def _demo_resident(serial: int) -> Biodata:
         rt="003", rw="001", kelurahan="KANDANG", kecamatan="KAMPUNG MELAYU", kabupaten_kota="KOTA BENGKULU",
         provinsi="BENGKULU", agama="ISLAM", status_perkawinan="KAWIN", pekerjaan="WIRASWASTA",
     )
-
-
-def _say(echo: Callable[[str], object], text: str) -> None:
-    echo(text)
 
 
 def walk(deployment: Deployment, *, echo: Callable[[str], object] = print) -> Enrolment:
@@ -101,7 +98,7 @@ def walk(deployment: Deployment, *, echo: Callable[[str], object] = print) -> En
     printer.open()
     try:
         result = printing.print_job(job.id, printer, printer_name=setting.name, actor=operator,
-                                    progress=lambda step, done: _say(echo, f"   [{done * 100:5.1f}%] {step}"))
+                                    progress=step_reporter(lambda text: echo(f"   {text}")))
         check = printing.reconcile(setting.name)
     finally:
         printer.close()

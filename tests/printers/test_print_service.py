@@ -187,7 +187,7 @@ def test_print_many_prepares_ahead_and_stops_at_a_failure(setup) -> None:
     lc, service, printer = setup
     lc.receive_blanks(SITE, [f"BLK-{i:04d}" for i in range(1, 9)], actor="sup")
     jobs = [queued_job(lc) for _ in range(3)]
-    results = service.print_many(jobs, printer, printer_name="p1", actor="op")
+    results = service.print_many(jobs, printer, printer_name="p1", actor="op").results
     assert [r.job.state for r in results] == [PrintJobState.PRINTED] * 3
     more = [queued_job(lc) for _ in range(3)]
     original = printer.print_card
@@ -199,10 +199,21 @@ def test_print_many_prepares_ahead_and_stops_at_a_failure(setup) -> None:
         return original(card, progress=progress)
 
     printer.print_card = jam_second  # type: ignore[method-assign]
-    results = service.print_many(more, printer, printer_name="p1", actor="op")
-    assert [r.job.state for r in results] == [PrintJobState.PRINTED, PrintJobState.SPOILED]
+    run = service.print_many(more, printer, printer_name="p1", actor="op")
+    assert [r.job.state for r in run.results] == [PrintJobState.PRINTED, PrintJobState.SPOILED]
+    assert "SPOILED" in run.stopped
     # the third card was prepared while the second printed; its blank went back to stock
     assert lc.jobs_by_id(more[2]).state is PrintJobState.QUEUED
     ledger = lc.ledger(SITE)
     assert (ledger.printed, ledger.spoiled, ledger.reserved, ledger.in_stock) == (4, 1, 0, 3) and ledger.balanced
     assert service.reconcile("p1").matches
+
+
+def test_print_many_stops_when_blanks_run_out(setup) -> None:
+    lc, service, printer = setup
+    lc.receive_blanks(SITE, ["BLK-0001", "BLK-0002"], actor="sup")
+    jobs = [queued_job(lc) for _ in range(3)]
+    run = service.print_many(jobs, printer, printer_name="p1", actor="op")
+    assert [r.job.state for r in run.results] == [PrintJobState.PRINTED] * 2
+    assert "no blank cards in stock" in run.stopped
+    assert lc.jobs_by_id(jobs[2]).state is PrintJobState.QUEUED and lc.ledger(SITE).balanced

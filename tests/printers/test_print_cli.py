@@ -1,0 +1,128 @@
+"""`ektp print` and friends end to end: a print-ready enrolment printed on the emulated Evolis printer
+through the real driver and pyusb, the card it printed equal to the rendered layout, the ledger and
+the printer's counter in agreement."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from ektp_core.cli import cli
+from ektp_core.lifecycle import LifecycleService
+from ektp_core.model import Capture, EnrolmentState
+from ektp_core.print_service import PrintService
+from ektp_core.testing import make_enrolment
+from ektp_core.testing.images import sample_photo, sample_signature
+
+SITE = "17.71"
+
+
+def print_ready_job(lc: LifecycleService, *, seed: int = 1) -> str:
+    enrolment = make_enrolment()
+    face, sig = f"{enrolment.id}-face", f"{enrolment.id}-sig"
+    lc.record(enrolment, [Capture(modality="face", position="face", device="t", quality=90, blob_ref=face),
+                          Capture(modality="signature", position="signature", device="t", quality=90, blob_ref=sig)],
+              {face: sample_photo(seed, birth_year=1990), sig: sample_signature(seed)})
+    for state in (EnrolmentState.SENT_FOR_ENROLLMENT, EnrolmentState.RECEIVED_AT_CENTRAL,
+                  EnrolmentState.PRINT_READY_RECORD):
+        lc.transition(enrolment.id, state, actor="central")
+    return lc.queue_print(enrolment.id, site_code=SITE, actor="op", routing_reason="dukcapil-only").id
+
+
+@pytest.fixture
+def run(ektp_deployment):
+    runner = CliRunner()
+
+    def invoke(*args: str):
+        return runner.invoke(cli, [*args, "-d", str(ektp_deployment.root)])
+
+    return invoke
+
+
+def test_print_on_the_emulated_evolis_matches_the_layout(ektp_deployment, ektp_service, ektp_host, run) -> None:
+    job_id = print_ready_job(ektp_service)
+    assert run("blanks", "receive", "--first", "BLK-000001", "--count", "5").exit_code == 0
+    queue = json.loads(run("print-queue", "--json").stdout)
+    assert [j["id"] for j in queue] == [job_id] and queue[0]["routing_reason"] == "dukcapil-only"
+    devices = {d["name"]: d for d in json.loads(run("devices", "--json").stdout)}
+    assert devices["evolis-1"]["connected"] and devices["evolis-1"]["state"] == "READY"
+    assert devices["proof"]["connected"]
+    before = devices["evolis-1"]["card_count"]
+
+    result = run("print", job_id)
+    assert result.exit_code == 0, result.output
+    assert f"job {job_id} PRINTED on blank BLK-000001" in result.stdout
+    assert "panel K" in result.stderr  # progress is shown
+
+    # What the emulated printer decoded from the USB stream is the layout the renderer made.
+    job = ektp_service.jobs_by_id(job_id)
+    service = PrintService(ektp_service, ektp_host, ektp_deployment)
+    expected = service.render(service.card_data(job, (1016, 648)), job)
+    printed = Image.open(ektp_deployment.root / "emulated-evolis" / "cards" / "card-000001.png").convert("RGB")
+    assert printed.tobytes() == Image.open(io.BytesIO(expected.preview_png)).convert("RGB").tobytes()
+
+    counts = json.loads(run("blanks", "count", "--json").stdout)
+    assert counts["balanced"] and (counts["printed"], counts["in_stock"]) == (1, 4)
+    assert counts["printers"][0]["matches"] and counts["printers"][0]["printer_cards"] == 1
+    assert json.loads(run("devices", "--json").stdout)[0]["card_count"] == before + 1
+    assert ektp_service.get(job.enrolment_id).state is EnrolmentState.CARD_PRINTED
+
+
+def test_print_refusals_consume_nothing(ektp_service, run) -> None:
+    job_id = print_ready_job(ektp_service)
+    refused = run("print", job_id)
+    assert refused.exit_code == 1 and "no blank cards in stock" in refused.output
+    run("blanks", "receive", "BLK-000010")
+    assert run("print", job_id).exit_code == 0
+    again = run("print", job_id)
+    assert again.exit_code == 1 and "only a QUEUED job can be printed" in again.output
+    assert run("print").exit_code == 2  # neither jobs nor --queued
+    counts = json.loads(run("blanks", "count", "--json").stdout)
+    assert counts["received"] == 1 and counts["printed"] == 1 and counts["balanced"]
+
+
+def test_print_queued_prints_the_whole_queue(ektp_service, run) -> None:
+    jobs = [print_ready_job(ektp_service, seed=i) for i in range(3)]
+    run("blanks", "receive", "--first", "BLK-000001", "--count", "2")
+    result = run("print", "--queued")
+    assert result.exit_code == 1  # two printed, then no blank left for the third
+    assert result.stdout.count("PRINTED") == 2 and "no blank cards in stock" in result.stderr
+    assert json.loads(run("print-queue", "--json").stdout)[0]["id"] == jobs[2]
+
+
+def test_spoil_and_receive_errors(run) -> None:
+    run("blanks", "receive", "BLK-000001", "BLK-000002")
+    assert run("blanks", "spoil", "BLK-000001", "--reason", "bent in transport").exit_code == 0
+    dup = run("blanks", "receive", "BLK-000002")
+    assert dup.exit_code == 1 and "already in the ledger" in dup.output
+    assert run("blanks", "receive", "--first", "BLK-9", "--count", "0").exit_code == 2
+    counts = json.loads(run("blanks", "count", "--json").stdout)
+    assert (counts["spoiled"], counts["in_stock"], counts["received"]) == (1, 1, 2)
+
+
+def test_a_printer_that_is_not_there(ektp_deployment, ektp_service, run) -> None:
+    profile = ektp_deployment.root / "profile.toml"
+    profile.write_text(profile.read_text().replace(
+        'options = { emulator = true, emulator_state = "emulated-evolis" }', "options = {}"))
+    devices = {d["name"]: d for d in json.loads(run("devices", "--json").stdout)}
+    assert not devices["evolis-1"]["connected"] and devices["evolis-1"]["state"] == "OFFLINE"
+    job_id = print_ready_job(ektp_service)
+    run("blanks", "receive", "BLK-000001")
+    result = run("print", job_id, "--printer", "evolis-1")
+    assert result.exit_code == 1 and "nothing was reserved" in result.output
+    counts = json.loads(run("blanks", "count", "--json").stdout)
+    assert counts["in_stock"] == 1 and counts["reserved"] == 0
+
+
+def test_proof_printer_prints_through_the_ledger(ektp_deployment, ektp_service, run) -> None:
+    job_id = print_ready_job(ektp_service)
+    run("blanks", "receive", "BLK-000001")
+    result = run("print", job_id, "--printer", "proof")
+    assert result.exit_code == 0, result.output
+    pdfs = list(Path(ektp_deployment.root / "proofs").glob("*.pdf"))
+    assert len(pdfs) == 1 and pdfs[0].read_bytes().startswith(b"%PDF")
