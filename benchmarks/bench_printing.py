@@ -79,7 +79,7 @@ def queue_jobs(lc: LifecycleService, count: int, offset: int) -> list[str]:
 def open_printer(deployment: Any, host: Any, mechanism: float, state: Path) -> Any:
     setting = PrinterSetting(name=f"evolis-bench-{uuid.uuid4().hex[:6]}", driver="evolis", site=SITE,
                              options={"emulator": True, "emulator_mechanism_seconds": mechanism,
-                                      "emulator_state": str(state), "poll_interval_ms": 20})
+                                      "emulator_state": str(state)})
     printer = make_printer(setting, host, deployment.root)
     printer.open()
     return setting, printer

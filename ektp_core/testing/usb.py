@@ -71,8 +71,10 @@ DESC_ENDPOINT = 0x05
 ENDPOINT_IN = 0x80
 TRANSFER_BULK = 0x02
 LANGID_EN_US = 0x0409
-#: libusb speed codes: 2 is full speed (12 Mbit/s), whose bulk packets are 64 bytes.
+#: libusb speed codes: 2 is full speed (12 Mbit/s), whose bulk packets are 64 bytes; 3 is high speed
+#: (480 Mbit/s), whose bulk packets are 512 bytes.
 SPEED_FULL = 2
+SPEED_HIGH = 3
 
 _REQ_GET_STATUS = 0x00
 _REQ_GET_DESCRIPTOR = 0x06
@@ -337,6 +339,7 @@ class EmulatedDevice:
         """The device descriptor (without topology)."""
         strings = self.strings()
         return DeviceDescriptor(idVendor=self.vendor_id, idProduct=self.product_id, bcdDevice=self.bcd_device,
+                                speed=SPEED_HIGH if self.max_packet_size >= 512 else SPEED_FULL,
                                 bMaxPacketSize0=64, iManufacturer=1 if strings.get(1) else 0,
                                 iProduct=2 if strings.get(2) else 0, iSerialNumber=3 if strings.get(3) else 0)
 

@@ -8,7 +8,7 @@ Registered as ``evolis`` in the printers registry. Options (``[[devices.printers
 ``serial``                  the printer's serial number, to choose one among several (required then)
 ``timeout_ms``              bound on every reply (default 5000)
 ``print_timeout_ms``        bound on one card, from the moment it is taken (default 120000)
-``poll_interval_ms``        how often the state is read while a card prints (default 250)
+``poll_interval_ms``        how often the state is read while a card prints (default 50)
 ``compress``                send the K and O panels line-compressed (``Dbc``, default true)
 ``emulator``                true: print to a built-in emulated printer through the same USB code
 ``emulator_state``          a folder where the emulator keeps its counter, ribbon and printed cards

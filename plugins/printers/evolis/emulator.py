@@ -104,7 +104,8 @@ class EvolisEmulator(EmulatedDevice):
         super().__init__(vendor_id=EVOLIS_VENDOR_ID, product_id=product_id, serial=serial, manufacturer="Evolis",
                          product=model, interface_class=PRINTER_CLASS, interface_subclass=PRINTER_SUBCLASS,
                          interface_protocol=PRINTER_BIDIRECTIONAL, out_endpoint=0x02, in_endpoint=0x81,
-                         max_packet_size=64, kernel_driver=kernel_driver)
+                         # USB 2.0 high speed, as current Evolis models connect: 512-byte bulk packets.
+                         max_packet_size=512, kernel_driver=kernel_driver)
         self.model = model
         self.firmware = firmware
         self.ribbon = ribbon
