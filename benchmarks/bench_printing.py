@@ -36,10 +36,8 @@ from typing import Any
 from ektp_core.deploy import create_deployment
 from ektp_core.devices import PrinterSetting, make_printer
 from ektp_core.lifecycle import LifecycleService
-from ektp_core.model import Capture, EnrolmentState
 from ektp_core.print_service import PrintService
-from ektp_core.testing.images import sample_photo, sample_signature
-from ektp_core.testing.samples import make_enrolment, valid_nik
+from ektp_core.testing.samples import queue_print_ready, valid_nik
 
 SOFTWARE_TARGET_S = 0.5
 BUSY_TARGET = 0.99
@@ -59,21 +57,10 @@ class Timer:
 
 def queue_jobs(lc: LifecycleService, count: int, offset: int) -> list[str]:
     """``count`` print-ready residents with photo and signature, each with a QUEUED job."""
-    jobs = []
-    for i in range(count):
-        n = offset + i
-        enrolment = make_enrolment(nik=valid_nik(district=f"17.71.0{1 + n % 9}", serial=1 + n // 9,
-                                                 birth_date=dt.date(1990, 1, 1)))
-        face, sig = f"{enrolment.id}-face", f"{enrolment.id}-sig"
-        lc.record(enrolment, [Capture(modality="face", position="face", device="bench", quality=90, blob_ref=face),
-                              Capture(modality="signature", position="signature", device="bench", quality=90,
-                                      blob_ref=sig)],
-                  {face: sample_photo(n, birth_year=1990), sig: sample_signature(n)})
-        for state in (EnrolmentState.SENT_FOR_ENROLLMENT, EnrolmentState.RECEIVED_AT_CENTRAL,
-                      EnrolmentState.PRINT_READY_RECORD):
-            lc.transition(enrolment.id, state, actor="central")
-        jobs.append(lc.queue_print(enrolment.id, site_code=SITE, actor="bench", routing_reason="benchmark").id)
-    return jobs
+    return [queue_print_ready(lc, site_code=SITE, seed=offset + i, routing_reason="benchmark",
+                              nik=valid_nik(district=f"17.71.0{1 + (offset + i) % 9}", serial=1 + (offset + i) // 9,
+                                            birth_date=dt.date(1990, 1, 1)))
+            for i in range(count)]
 
 
 def open_printer(deployment: Any, host: Any, mechanism: float, state: Path) -> Any:

@@ -51,3 +51,29 @@ def make_biodata(**overrides: Any) -> Biodata:
 def make_enrolment(*, site_code: str = "17.71", operator: str = "operator1", **biodata: Any) -> Enrolment:
     """A new BIO_CAPTURED enrolment of a sample resident."""
     return Enrolment(id=uuid.uuid4().hex, site_code=site_code, operator=operator, biodata=make_biodata(**biodata))
+
+
+def queue_print_ready(lc: Any, *, site_code: str = "17.71", seed: int = 0, nik: str | None = None,
+                      photo: bool = True, signature: bool = True, routing_reason: str = "test") -> str:
+    """Record a sample resident with a photo and a signature, take them to PRINT_READY_RECORD and
+    queue their card at ``site_code``; returns the print job's id. ``lc`` is a LifecycleService."""
+    from ..model import Capture, EnrolmentState
+    from .images import sample_photo, sample_signature
+
+    enrolment = make_enrolment(**({"nik": nik} if nik else {}))
+    captures, images = [], {}
+    if photo:
+        ref = f"{enrolment.id}-face"
+        captures.append(Capture(modality="face", position="face", device="sample", quality=90, blob_ref=ref))
+        images[ref] = sample_photo(seed, birth_year=enrolment.biodata.tanggal_lahir.year)
+    if signature:
+        ref = f"{enrolment.id}-signature"
+        captures.append(Capture(modality="signature", position="signature", device="sample", quality=90,
+                                blob_ref=ref))
+        images[ref] = sample_signature(seed)
+    lc.record(enrolment, captures, images)
+    for state in (EnrolmentState.SENT_FOR_ENROLLMENT, EnrolmentState.RECEIVED_AT_CENTRAL,
+                  EnrolmentState.PRINT_READY_RECORD):
+        lc.transition(enrolment.id, state, actor="central")
+    job: str = lc.queue_print(enrolment.id, site_code=site_code, actor="operator1", routing_reason=routing_reason).id
+    return job

@@ -14,24 +14,15 @@ from PIL import Image
 
 from ektp_core.cli import cli
 from ektp_core.lifecycle import LifecycleService
-from ektp_core.model import Capture, EnrolmentState
+from ektp_core.model import EnrolmentState
 from ektp_core.print_service import PrintService
-from ektp_core.testing import make_enrolment
-from ektp_core.testing.images import sample_photo, sample_signature
+from ektp_core.testing.samples import queue_print_ready
 
 SITE = "17.71"
 
 
 def print_ready_job(lc: LifecycleService, *, seed: int = 1) -> str:
-    enrolment = make_enrolment()
-    face, sig = f"{enrolment.id}-face", f"{enrolment.id}-sig"
-    lc.record(enrolment, [Capture(modality="face", position="face", device="t", quality=90, blob_ref=face),
-                          Capture(modality="signature", position="signature", device="t", quality=90, blob_ref=sig)],
-              {face: sample_photo(seed, birth_year=1990), sig: sample_signature(seed)})
-    for state in (EnrolmentState.SENT_FOR_ENROLLMENT, EnrolmentState.RECEIVED_AT_CENTRAL,
-                  EnrolmentState.PRINT_READY_RECORD):
-        lc.transition(enrolment.id, state, actor="central")
-    return lc.queue_print(enrolment.id, site_code=SITE, actor="op", routing_reason="dukcapil-only").id
+    return queue_print_ready(lc, seed=seed, routing_reason="dukcapil-only")
 
 
 @pytest.fixture
