@@ -125,14 +125,17 @@ def print_command(job_ids: tuple[str, ...], queued: bool, printer_name: str | No
 
 @cli.command("print-resolve")
 @click.argument("job_id")
-@click.option("--printed/--spoiled", required=True, help="What came out of the printer.")
+@click.option("--outcome", type=click.Choice(["printed", "spoiled", "not-taken"]), required=True,
+              help="printed: the card came out right; spoiled: the printer took the card and ruined it; "
+                   "not-taken: the printer never took the card (its counter did not move).")
 @click.option("--supervisor", required=True, help="The supervisor's account name.")
 @click.option("--reason", required=True, help="What the supervisor saw.")
 @deployment_option
-def print_resolve(job_id: str, printed: bool, supervisor: str, reason: str, deployment_dir: Path | None) -> None:
-    """A supervisor resolves an UNKNOWN print job after looking at the printer's output."""
+def print_resolve(job_id: str, outcome: str, supervisor: str, reason: str, deployment_dir: Path | None) -> None:
+    """A supervisor resolves an UNKNOWN print job after looking at the printer and its output."""
     with _services(deployment_dir) as (_d, _h, lc):
-        job = lc.resolve_unknown(job_id, supervisor=supervisor, printed=printed, reason=reason)
+        job = lc.resolve_unknown(job_id, supervisor=supervisor, printed=outcome == "printed", reason=reason,
+                                 card_taken=outcome != "not-taken")
     click.echo(f"job {job.id} resolved as {job.state}")
 
 

@@ -85,7 +85,9 @@ PRINT_JOB_TRANSITIONS: dict[PrintJobState, frozenset[PrintJobState]] = {
     # SENT -> QUEUED only when the printer itself reports that it took no card (hopper empty, cover
     # open, busy): the blank goes back to stock and the job can be printed again.
     J.SENT: frozenset({J.PRINTED, J.SPOILED, J.UNKNOWN, J.QUEUED}),
-    J.UNKNOWN: frozenset({J.PRINTED, J.SPOILED}),
+    # UNKNOWN -> QUEUED: a supervisor found that the printer never took the card (its counter did not
+    # move, the blank is still unused); the blank returns to stock and the job can be printed again.
+    J.UNKNOWN: frozenset({J.PRINTED, J.SPOILED, J.QUEUED}),
     J.PRINTED: frozenset(),
     J.SPOILED: frozenset(),
     J.CANCELLED: frozenset(),
@@ -487,16 +489,29 @@ class LifecycleService:
         self._notify([t])
         return job
 
-    def resolve_unknown(self, job_id: str, *, supervisor: str, printed: bool, reason: str) -> PrintJob:
-        """A supervisor says what came out of the printer for an UNKNOWN job."""
+    def resolve_unknown(self, job_id: str, *, supervisor: str, printed: bool, reason: str,
+                        card_taken: bool = True) -> PrintJob:
+        """A supervisor says what became of the card of an UNKNOWN job: ``printed``; or not printed
+        and spoiled; or, with ``card_taken=False``, never taken by the printer at all (its counter did
+        not move): then the blank returns to stock and the job is QUEUED to be printed again."""
+        if printed and not card_taken:
+            raise EktpError("a printed card was taken by the printer: card_taken=False contradicts printed=True")
         at = self.clock()
         with self.store.write() as conn:
             self._require_role(conn, supervisor, (Role.SUPERVISOR, Role.ADMIN), "resolve an UNKNOWN print job")
             job = repo.get_job(conn, job_id, lock=True)
             if job.state is not J.UNKNOWN:
                 raise IllegalTransition("print job", job_id, job.state, "resolved (only UNKNOWN jobs are)")
-            finish = self._finish_printed if printed else self._finish_spoiled
-            transitions = finish(conn, job, supervisor, at, reason)
+            if not card_taken:
+                assert job.blank_serial is not None  # UNKNOWN jobs always hold their blank
+                tb = self._move_blank(conn, job.blank_serial, B.IN_STOCK, supervisor, at, reason, job_id=None,
+                                      enrolment_id=None)
+                job, tj = self._move_job(conn, job, J.QUEUED, supervisor, at, reason, blank_serial=None,
+                                         printer=None)
+                transitions = [tb, tj]
+            else:
+                finish = self._finish_printed if printed else self._finish_spoiled
+                transitions = finish(conn, job, supervisor, at, reason)
         self._notify(transitions)
         return repo_job(self.store, job_id)
 
