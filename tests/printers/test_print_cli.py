@@ -117,3 +117,29 @@ def test_proof_printer_prints_through_the_ledger(ektp_deployment, ektp_service, 
     assert result.exit_code == 0, result.output
     pdfs = list(Path(ektp_deployment.root / "proofs").glob("*.pdf"))
     assert len(pdfs) == 1 and pdfs[0].read_bytes().startswith(b"%PDF")
+
+
+def test_print_resolve_by_a_supervisor(ektp_service, run) -> None:
+    from ektp_core import security
+    from ektp_core.model import Operator, PrintJobState, Role
+
+    ektp_service.add_operator(Operator(username="sup1", full_name="Sup", role=Role.SUPERVISOR, site_code=SITE,
+                                       password_hash=security.hash_password("x" * 12, n=2**4)), actor="admin")
+    run("blanks", "receive", "BLK-000001", "BLK-000002")
+    stuck = []
+    for seed in range(2):
+        job_id = print_ready_job(ektp_service, seed=seed)
+        ektp_service.reserve_blank(job_id, actor="op")
+        ektp_service.mark_sent(job_id, actor="op", printer="evolis-1")
+        ektp_service.mark_unknown(job_id, actor="op", reason="the process died")
+        stuck.append(job_id)
+    refused = run("print-resolve", stuck[0], "--outcome", "printed", "--supervisor", "op", "--reason", "x")
+    assert refused.exit_code == 1 and "supervisor" in refused.output
+    ok = run("print-resolve", stuck[0], "--outcome", "not-taken", "--supervisor", "sup1",
+             "--reason", "the counter did not move")
+    assert ok.exit_code == 0 and "QUEUED" in ok.output
+    assert run("print-resolve", stuck[1], "--outcome", "spoiled", "--supervisor", "sup1",
+               "--reason", "card half printed").exit_code == 0
+    assert ektp_service.jobs_by_id(stuck[0]).state is PrintJobState.QUEUED
+    counts = json.loads(run("blanks", "count", "--json").stdout)
+    assert (counts["in_stock"], counts["spoiled"], counts["reserved"]) == (1, 1, 0) and counts["balanced"]
