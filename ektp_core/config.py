@@ -125,8 +125,8 @@ class Profile:
         raise ConfigError(self.source, "sites", f"a site with code {code!r} (known: {[s.code for s in self.sites]})")
 
 
-PROFILE_KEYS = ("profile", "sites", "plugins", "lifecycle", "rules", "devices", "printing", "verification", "web",
-                "sync")
+PROFILE_KEYS = ("profile", "sites", "plugins", "lifecycle", "rules", "devices", "printing", "capture", "verification",
+                "web", "sync")
 
 
 def parse_profile(data: dict[str, Any], source: str) -> Profile:

@@ -375,6 +375,8 @@ class Capture:
     quality: int | None = attrs.field(default=None)
     #: Reference to the stored (encrypted) image; the core never holds raw biometrics in memory for long.
     blob_ref: str | None = None
+    #: Reference to the stored (encrypted) minutiae template, for fingers.
+    template_ref: str | None = None
     exception: CaptureException | None = None
 
     @position.validator

@@ -82,7 +82,7 @@ def enrolment_from_row(row: Any) -> Enrolment:
 def capture_to_row(enrolment_id: str, c: Capture) -> dict[str, Any]:
     return {
         "enrolment_id": enrolment_id, "modality": c.modality.value, "position": c.position, "device": c.device,
-        "quality": c.quality, "blob_ref": c.blob_ref,
+        "quality": c.quality, "blob_ref": c.blob_ref, "template_ref": c.template_ref,
         "exception_reason": c.exception.reason if c.exception else None,
         "exception_approved_by": c.exception.approved_by if c.exception else None,
     }
@@ -92,7 +92,7 @@ def capture_from_row(row: Any) -> Capture:
     exc = (CaptureException(reason=row.exception_reason, approved_by=row.exception_approved_by)
            if row.exception_reason else None)
     return Capture(modality=row.modality, position=row.position, device=row.device, quality=row.quality,
-                   blob_ref=row.blob_ref, exception=exc)
+                   blob_ref=row.blob_ref, template_ref=row.template_ref, exception=exc)
 
 
 def job_to_row(j: PrintJob) -> dict[str, Any]:

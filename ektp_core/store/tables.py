@@ -67,6 +67,7 @@ captures = sa.Table(
     sa.Column("blob_ref", sa.String(128)),
     sa.Column("exception_reason", sa.Text),
     sa.Column("exception_approved_by", sa.String(64)),
+    sa.Column("template_ref", sa.String(128)),
     sa.UniqueConstraint("enrolment_id", "modality", "position", name="uq_captures_slot"),
 )
 
