@@ -13,7 +13,7 @@ import click
 
 from .cli import _deployment, cli, deployment_option, fail
 from .config import Deployment
-from .devices import choose_printer, make_printer, printer_settings
+from .devices import choose_printer, make_printer, make_scanner, printer_settings, scanner_settings
 from .lifecycle import LifecycleService
 from .model import PrintJobState
 from .print_service import PrintService
@@ -223,26 +223,33 @@ def blanks_spoil(serial: str, reason: str, actor: str, deployment_dir: Path | No
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
 @deployment_option
 def devices_command(as_json: bool, deployment_dir: Path | None) -> None:
-    """The profile's printers at every site, with what each says about itself."""
+    """The profile's printers and scanners at every site, with what each says about itself."""
     deployment = _deployment(deployment_dir)
     host = deployment.plugin_host()
     rows = []
-    for setting in printer_settings(deployment.profile):
-        row: dict[str, Any] = {"kind": "printer", "name": setting.name, "driver": setting.driver,
-                               "site": setting.site, "connected": False}
-        try:
-            printer = make_printer(setting, host, deployment.root)
-            printer.open()
+    for kind, settings, make in (("printer", printer_settings(deployment.profile), make_printer),
+                                 ("scanner", scanner_settings(deployment.profile), make_scanner)):
+        for setting in settings:
+            status: Any
+            row: dict[str, Any] = {"kind": kind, "name": setting.name, "driver": setting.driver,
+                                   "site": setting.site, "connected": False}
             try:
-                status = printer.status()
-            finally:
-                printer.close()
-            row.update(connected=True, state=status.state.value, message=status.message, model=status.model,
-                       serial=status.serial, firmware=status.firmware, card_count=status.card_count,
-                       ribbon=status.ribbon, ribbon_remaining=status.ribbon_remaining)
-        except Exception as exc:  # one broken device must not hide the others
-            row.update(state="OFFLINE", message=str(exc))
-        rows.append(row)
+                device = make(setting, host, deployment.root)
+                device.open()
+                try:
+                    status = device.status()
+                finally:
+                    device.close()
+                row.update(connected=True, state=status.state.value, message=status.message, model=status.model,
+                           serial=status.serial)
+                if kind == "printer":
+                    row.update(firmware=status.firmware, card_count=status.card_count, ribbon=status.ribbon,
+                               ribbon_remaining=status.ribbon_remaining)
+                else:
+                    row.update(modalities=[m.value for m in getattr(status, "modalities", ())])
+            except Exception as exc:  # one broken device must not hide the others
+                row.update(state="OFFLINE", message=str(exc))
+            rows.append(row)
     if as_json:
         _echo_json(rows)
         return

@@ -29,21 +29,35 @@ class PrinterSetting:
     options: dict[str, Any] = attrs.field(factory=dict)
 
 
+#: A scanner of the profile has the same keys as a printer.
+ScannerSetting = PrinterSetting
+
+
 def printer_settings(profile: Any) -> list[PrinterSetting]:
     """The printers in the profile's ``[devices]`` section, checked."""
+    return device_settings(profile, "printers")
+
+
+def scanner_settings(profile: Any) -> list[ScannerSetting]:
+    """The scanners in the profile's ``[devices]`` section, checked."""
+    return device_settings(profile, "scanners")
+
+
+def device_settings(profile: Any, kind: str) -> list[PrinterSetting]:
+    """The ``[[devices.<kind>]]`` tables of a profile (``printers`` or ``scanners``), checked."""
     devices = profile.raw.get("devices", {})
     if not isinstance(devices, dict):
         raise ConfigError(profile.source, "devices", "a table")
     unknown = set(devices) - {"printers", "scanners"}
     if unknown:
         raise ConfigError(profile.source, f"devices.{sorted(unknown)[0]}", "no such key (printers, scanners)")
-    raw = devices.get("printers", [])
+    raw = devices.get(kind, [])
     if not isinstance(raw, list):
-        raise ConfigError(profile.source, "devices.printers", "a list of [[devices.printers]] tables", raw)
+        raise ConfigError(profile.source, f"devices.{kind}", f"a list of [[devices.{kind}]] tables", raw)
     out: list[PrinterSetting] = []
     site_codes = {s.code for s in profile.sites}
     for index, item in enumerate(raw):
-        where = f"devices.printers[{index}]"
+        where = f"devices.{kind}[{index}]"
         if not isinstance(item, dict):
             raise ConfigError(profile.source, where, "a table", item)
         for key in item:
@@ -58,7 +72,7 @@ def printer_settings(profile: Any) -> list[PrinterSetting]:
         if not isinstance(options, dict):
             raise ConfigError(profile.source, f"{where}.options", "a table", options)
         if any(p.name == item["name"] for p in out):
-            raise ConfigError(profile.source, f"{where}.name", "a name no other printer uses", item["name"])
+            raise ConfigError(profile.source, f"{where}.name", f"a name no other of the {kind} uses", item["name"])
         out.append(PrinterSetting(name=item["name"], driver=item["driver"], site=item["site"], options=dict(options)))
     return out
 
@@ -69,18 +83,27 @@ def printers_at(deployment: Any, site_code: str | None = None) -> list[PrinterSe
     return [p for p in printer_settings(deployment.profile) if p.site == site]
 
 
+def make_scanner(setting: ScannerSetting, host: Any, root: Path) -> Any:
+    """Build (not open) the driver for a scanner setting."""
+    return _make(setting, host, root, "scanners")
+
+
 def make_printer(setting: PrinterSetting, host: Any, root: Path) -> CardPrinter:
     """Build (not open) the driver for a printer setting."""
-    factory = host.registry("printers").get(setting.driver)
+    printer: CardPrinter = _make(setting, host, root, "printers")
+    return printer
+
+
+def _make(setting: PrinterSetting, host: Any, root: Path, kind: str) -> Any:
+    factory = host.registry(kind).get(setting.driver)
     options = dict(setting.options)
     for key in PATH_OPTIONS:
         if isinstance(options.get(key), str) and not Path(options[key]).is_absolute():
             options[key] = str(root / options[key])
     try:
-        printer: CardPrinter = factory(name=setting.name, options=options)
+        return factory(name=setting.name, options=options)
     except (TypeError, ValueError, KeyError) as exc:
-        raise PluginError(f"printer {setting.name} (driver {setting.driver}): bad options: {exc}") from None
-    return printer
+        raise PluginError(f"{kind[:-1]} {setting.name} (driver {setting.driver}): bad options: {exc}") from None
 
 
 def choose_printer(deployment: Any, host: Any, *, name: str | None = None,
