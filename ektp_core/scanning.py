@@ -54,7 +54,12 @@ class ScannerStatus:
 
 
 class ScannerError(EktpError):
-    """A scanner refused or failed; nothing from the failed capture is kept."""
+    """A scanner refused or failed; nothing from the failed capture is kept. ``code`` carries the
+    low-level detail (a USB error, an SBI error code, the bytes of a bad header) for the log."""
+
+    def __init__(self, message: str, *, code: str = "") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class ScannerNotConnected(ScannerError):

@@ -1,4 +1,6 @@
-"""Biometric scanner plugins (MOSIP SBI client, a USB fingerprint reader, simulated kit): built in issue 4.
+"""Biometric scanner plugins: the MOSIP SBI client and its emulator service (``sbi``), the DigitalPersona
+U.are.U 4000B fingerprint reader over USB with its emulator (``uareu``), synthetic biometrics
+(``synthetic``) and NIST NBIS templates and matching (``nbis``).
 
-Nothing is registered from here yet, so no entry point points at this package.
+Each driver is its own plugin with its own entry point.
 """

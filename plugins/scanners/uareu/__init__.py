@@ -1,0 +1,84 @@
+"""The DigitalPersona U.are.U 4000B fingerprint reader plugin: the ``uareu4000`` driver and its emulator.
+
+Registered as ``uareu4000`` in the scanners registry. Options:
+
+===================== ==============================================================================
+``serial``            the reader's serial number, to choose one among several
+``timeout_ms``        bound on every USB exchange and on the image transfer (default 5000)
+``finger_timeout_ms`` bound on the wait for a finger, and for it to be lifted (default 30000)
+``emulator``          true: a built-in emulated reader on a fake USB bus, through the same USB code
+===================== ==============================================================================
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from ektp_core import hookimpl
+
+from .driver import (
+    FingerImage,
+    ScannerError,
+    ScannerNotConnected,
+    ScannerProtocolError,
+    ScannerTimeout,
+    ScannerVanished,
+    UareU4000,
+)
+
+__all__ = ["FingerImage", "ScannerError", "ScannerNotConnected", "ScannerProtocolError", "ScannerTimeout",
+           "ScannerVanished", "UareU4000", "ektp_register_scanners", "make_scanner"]
+
+_OPTIONS = ("serial", "timeout_ms", "finger_timeout_ms", "emulator")
+
+
+def _positive(options: dict[str, Any], key: str) -> int | None:
+    value = options.get(key)
+    if value is None:
+        return None
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            value = int(value, 0)
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise ValueError(f"option {key} must be a positive whole number of milliseconds, not {value!r}")
+    return value
+
+
+def make_scanner(name: str, options: dict[str, Any]) -> UareU4000:
+    """The registry's factory: an (unopened) :class:`UareU4000` for a profile's options."""
+    unknown = sorted(set(options) - set(_OPTIONS))
+    if unknown:
+        raise ValueError(f"unknown option {unknown[0]!r} (known: {', '.join(_OPTIONS)})")
+    serial = options.get("serial")
+    if serial is not None and not isinstance(serial, str):
+        raise ValueError(f"option serial must be a string, not {serial!r}")
+    emulated = options.get("emulator", False)
+    if not isinstance(emulated, bool):
+        raise ValueError(f"option emulator must be true or false, not {emulated!r}")
+    kwargs: dict[str, Any] = {}
+    for key in ("timeout_ms", "finger_timeout_ms"):
+        value = _positive(options, key)
+        if value is not None:
+            kwargs[key] = value
+    backend = None
+    emulator = None
+    if emulated:
+        # Imported here: a site with a real reader never loads the emulator.
+        from ektp_core.testing.usb import FakeUsbBackend
+
+        from .emulator import UareU4000Emulator
+
+        emulator = UareU4000Emulator(serial=serial or "")
+        backend = FakeUsbBackend(emulator)
+    scanner = UareU4000(name, serial=serial, backend=backend, **kwargs)
+    scanner.emulator = emulator
+    return scanner
+
+
+@hookimpl
+def ektp_register_scanners(registry: Any) -> None:
+    """Register the U.are.U 4000B driver."""
+    registry.add("uareu4000", make_scanner,
+                 description="DigitalPersona U.are.U 4000B fingerprint reader over USB; emulator = true for "
+                             "the built-in one")
