@@ -53,7 +53,7 @@ def scanner(emulator: UareU4000Emulator) -> Iterator[UareU4000]:
 def test_capture_returns_the_placed_image(scanner: UareU4000, emulator: UareU4000Emulator) -> None:
     image = pattern()
     emulator.place_finger(image)
-    captured = scanner.capture()
+    captured = scanner.capture_image()
     assert (captured.width, captured.height, captured.dpi) == (384, 290, 500)
     expected = bytearray(image.tobytes())
     # The device leaves the first row out (a NOT_PRESENT block): the driver repeats row 1 there.
@@ -74,7 +74,7 @@ def test_image_in_small_chunks_and_finger_placed_later(emulator: UareU4000Emulat
         timer = threading.Timer(0.2, emulator.place_finger, args=(image,))
         timer.start()
         try:
-            captured = reader.capture()
+            captured = reader.capture_image()
         finally:
             timer.join()
     assert captured.pixels == emulator.expected_capture(image)
@@ -83,7 +83,7 @@ def test_image_in_small_chunks_and_finger_placed_later(emulator: UareU4000Emulat
 def test_a_smaller_picture_is_centred_on_white(scanner: UareU4000, emulator: UareU4000Emulator) -> None:
     small = Image.new("L", (100, 50), 0)
     emulator.place_finger(small)
-    captured = scanner.capture()
+    captured = scanner.capture_image()
     assert captured.pixels == emulator.expected_capture(small)
     assert captured.pixels[0] == 255 and captured.pixels[145 * 384 + 192] == 0
 
@@ -92,15 +92,15 @@ def test_synthetic_finger_when_available(scanner: UareU4000, emulator: UareU4000
     pytest.importorskip("scipy")
     synthetic = pytest.importorskip("ektp_plugins.scanners.synthetic")
     emulator.place_finger(seed=7, position="right_index")
-    captured = scanner.capture()
+    captured = scanner.capture_image()
     assert captured.pixels == emulator.expected_capture(synthetic.finger(7, "right_index"))  # 416 x 416: cropped
 
 
 def test_no_finger_times_out(scanner: UareU4000, emulator: UareU4000Emulator) -> None:
     with pytest.raises(ScannerTimeout, match="no finger"):
-        scanner.capture(timeout_ms=200)
+        scanner.capture_image(timeout_ms=200)
     emulator.place_finger(pattern())  # the reader still works afterwards
-    assert isinstance(scanner.capture(), FingerImage)
+    assert isinstance(scanner.capture_image(), FingerImage)
 
 
 def test_unplug_mid_image(emulator: UareU4000Emulator) -> None:
@@ -110,7 +110,7 @@ def test_unplug_mid_image(emulator: UareU4000Emulator) -> None:
     reader.open()
     emulator.place_finger(pattern())
     with pytest.raises(ScannerVanished, match="reading the image"):
-        reader.capture()
+        reader.capture_image()
     assert not emulator.plugged
     reader.close()
     reader.close()  # twice is fine
@@ -122,12 +122,12 @@ def test_garbage_header(scanner: UareU4000, emulator: UareU4000Emulator) -> None
     emulator.garbage_header = True
     emulator.place_finger(pattern())
     with pytest.raises(ScannerProtocolError, match="rows") as raised:
-        scanner.capture()
+        scanner.capture_image()
     assert raised.value.code == "a5" * 64
     emulator.garbage_header = False  # the rest of the bad image was dropped: the next capture is clean
     image = pattern()
     emulator.place_finger(image)
-    assert scanner.capture().pixels == emulator.expected_capture(image)
+    assert scanner.capture_image().pixels == emulator.expected_capture(image)
 
 
 def test_kernel_driver_detached_and_given_back(emulator: UareU4000Emulator) -> None:
@@ -162,12 +162,12 @@ def test_confused_device_power_is_rebooted() -> None:
     with UareU4000(backend=FakeUsbBackend(emulator), finger_timeout_ms=1000) as reader:
         assert emulator.writes[0] == (p.REG_HWSTAT, b"\x04")
         emulator.place_finger(pattern())
-        assert reader.capture().pixels == emulator.expected_capture(pattern())
+        assert reader.capture_image().pixels == emulator.expected_capture(pattern())
 
 
 def test_capture_when_not_open() -> None:
     with pytest.raises(ScannerNotConnected, match="not open"):
-        UareU4000(backend=FakeUsbBackend(UareU4000Emulator())).capture(100)
+        UareU4000(backend=FakeUsbBackend(UareU4000Emulator())).capture_image(100)
 
 
 def test_plugin_factory_with_emulator() -> None:
@@ -182,7 +182,7 @@ def test_plugin_factory_with_emulator() -> None:
     assert isinstance(reader, UareU4000) and reader.emulator.serial == "X1"
     with reader:
         reader.emulator.place_finger(pattern())
-        assert reader.capture().width == 384
+        assert reader.capture_image().width == 384
     with pytest.raises(ValueError, match="unknown option"):
         make_scanner("x", {"vendor": 1})
     with pytest.raises(ValueError, match="finger_timeout_ms"):
