@@ -43,6 +43,9 @@ def test_print_on_the_emulated_evolis_matches_the_layout(ektp_deployment, ektp_s
     devices = {d["name"]: d for d in json.loads(run("devices", "--json").stdout)}
     assert devices["evolis-1"]["connected"] and devices["evolis-1"]["state"] == "READY"
     assert devices["proof"]["connected"]
+    scanner = devices["fingerprint-1"]
+    assert (scanner["kind"], scanner["connected"], scanner["state"], scanner["modalities"]) == (
+        "scanner", True, "READY", ["finger"])
     before = devices["evolis-1"]["card_count"]
 
     result = run("print", job_id)
