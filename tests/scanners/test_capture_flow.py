@@ -10,7 +10,7 @@ import pytest
 from ektp_core import security
 from ektp_core.capture import CaptureService
 from ektp_core.model import FINGER_POSITIONS, Modality, Operator, Role
-from ektp_core.scanning import ScannerError, ScannerVanished, UntrustedCapture
+from ektp_core.scanning import ScannerError, ScannerProtocolError, ScannerVanished, UntrustedCapture
 from ektp_core.testing import make_enrolment
 
 pytest.importorskip("scipy")
@@ -61,7 +61,7 @@ def test_failed_sbi_captures_store_nothing_and_keep_earlier_ones(recording, sbi)
     (face,) = scanner.capture("face", ("face",))
     service.add(eid, face, actor="op1")
     for mode, error in (("broken_chain", UntrustedCapture), ("bad_signature", UntrustedCapture),
-                        ("garbage", ScannerError), ("busy", ScannerError)):
+                        ("garbage", ScannerError), ("busy", ScannerError), ("wrong_size", ScannerProtocolError)):
         emulator.fail = mode
         with pytest.raises(error):
             for sample in scanner.capture("iris", ("left", "right")):

@@ -27,23 +27,24 @@ from ektp_core.model import FINGER_POSITIONS
 
 
 class TestSource:
-    """Small deterministic images standing in for the synthetic module."""
+    """Plain deterministic images standing in for the synthetic module (at the smallest sizes the
+    client accepts for each modality)."""
 
     __test__ = False
 
     def finger(self, seed: int, position: str, impression: int = 0) -> Image.Image:
-        img = Image.new("L", (64, 80), 255)
+        img = Image.new("L", (256, 256), 255)
         ImageDraw.Draw(img).text((2, 2), f"{seed}{position[:6]}{impression}", fill=0)
         return img
 
     def iris(self, seed: int, side: str) -> Image.Image:
-        img = Image.new("L", (64, 48), 128)
-        ImageDraw.Draw(img).ellipse((10, 5, 50, 43), fill=seed % 200, outline=0 if side == "left" else 255)
+        img = Image.new("L", (320, 240), 128)
+        ImageDraw.Draw(img).ellipse((60, 20, 260, 220), fill=seed % 200, outline=0 if side == "left" else 255)
         return img
 
     def face(self, seed: int) -> Image.Image:
-        img = Image.new("RGB", (48, 60), (200, 170, 150))
-        ImageDraw.Draw(img).ellipse((8, 8, 40, 52), outline=(seed % 255, 0, 0))
+        img = Image.new("RGB", (240, 320), (200, 170, 150))
+        ImageDraw.Draw(img).ellipse((40, 40, 200, 260), outline=(seed % 255, 0, 0))
         return img
 
 

@@ -9,6 +9,7 @@ continue across every capture of a session. A capture that fails any check retur
 from __future__ import annotations
 
 import http.client
+import io
 import json
 import uuid
 from collections.abc import Iterable, Iterator
@@ -77,6 +78,27 @@ def _check_error(item: dict[str, Any]) -> None:
         raise SbiProtocolError(f"bad SBI error code {error.get('errorCode')!r}") from None
     if code != 0:
         raise SbiDeviceError(code)
+
+
+#: The smallest and largest image (width, height) each modality may deliver: a 500 dpi finger is at
+#: least 256 px square, an ISO/IEC 19794-6 iris image 640 x 480, an ICAO face at least 480 x 640.
+IMAGE_BOUNDS = {"finger": ((256, 256), (2000, 2000)), "iris": ((320, 240), (2000, 2000)),
+                "face": ((240, 320), (4000, 6000))}
+
+
+def _check_image(modality: str, image: bytes) -> None:
+    """Refuse an image that does not decode, or whose size cannot be this modality's."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(image)) as decoded:
+            width, height = decoded.size
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise SbiProtocolError(f"a {modality} image does not decode ({exc})") from None
+    (min_w, min_h), (max_w, max_h) = IMAGE_BOUNDS.get(modality, ((1, 1), (10_000, 10_000)))
+    if not (min_w <= width <= max_w and min_h <= height <= max_h):
+        raise SbiProtocolError(f"a {modality} image of {width} x {height} pixels is the wrong size "
+                               f"(expected {min_w} x {min_h} to {max_w} x {max_h})")
 
 
 def _probe(port: int, timeout: float) -> int | None:
@@ -240,6 +262,7 @@ class SbiClient:
             raise SbiProtocolError(f"a biometric has a bad payload ({exc})") from None
         if str(item.get("hash", "")).upper() != p.chain_hash(previous, image):
             raise SbiHashChainError("a capture's hash does not continue the session's hash chain")
+        _check_image(modality, image)
         subtype = str(payload.get("bioSubType", ""))
         if modality == "finger":
             position = p.SUBTYPE_TO_POSITION.get(subtype, "")

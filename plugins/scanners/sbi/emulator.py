@@ -8,7 +8,8 @@ given. ``POST /control`` (JSON) picks the identity and impression and makes the 
 
 * ``fail``: ``null``, ``"busy"``, ``"not_ready"``, ``"low_quality"``, ``"timeout"`` (the capture sleeps
   past the request's timeout), ``"bad_signature"``, ``"broken_chain"`` (a wrong hash),
-  ``"restart_chain"`` (ignores ``previousHash``), ``"garbage"`` (not JSON);
+  ``"restart_chain"`` (ignores ``previousHash``), ``"garbage"`` (not JSON), ``"wrong_size"`` (signed
+  and chained correctly, but 32 x 32 pixel images);
 * ``identity_seed`` (int), ``impression`` (int).
 """
 
@@ -30,7 +31,7 @@ from ektp_core.errors import EktpError
 from . import protocol as p
 
 FAIL_MODES = (None, "busy", "not_ready", "low_quality", "timeout", "bad_signature", "broken_chain", "restart_chain",
-              "garbage")
+              "garbage", "wrong_size")
 SBI_METHODS = ["MOSIPDISC", "MOSIPDINFO", "CAPTURE", "RCAPTURE", "STREAM", "POST"]
 
 
@@ -165,6 +166,8 @@ class SbiEmulator:
                     return self._capture_error(102)
                 requested = int(bio.get("requestedScore", 0) or 0)
                 for index, (subtype, image) in enumerate(images):
+                    if self.fail == "wrong_size":
+                        image = image.resize((32, 32))
                     raw = _png(image)
                     quality = 20 + index if self.fail == "low_quality" else 80 + (self.identity_seed + index) % 15
                     payload = {
