@@ -28,7 +28,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import attrs
 from ektp_plugins.scanners import nbis
 from ektp_plugins.scanners.sbi import SbiScanner
 from ektp_plugins.scanners.sbi import protocol as p
@@ -84,16 +83,18 @@ def full_set(scanner: SbiScanner, service: CaptureService, enrolment_id: str, ti
     scanner.new_session()
     fingers = scanner.capture(Modality.FINGER, FINGER_POSITIONS)
     others = [*scanner.capture(Modality.IRIS, ("left", "right")), *scanner.capture(Modality.FACE, ("face",))]
+    elapsed_capture = time.perf_counter() - start
+    # The scanner attached each finger's template; time extraction on its own as well.
     for sample in fingers:
         t0 = time.perf_counter()
-        template = nbis.extract(Image.open(io.BytesIO(sample.image))).iso_bytes()
+        nbis.extract(Image.open(io.BytesIO(sample.image)))
         timings["extract"].append(time.perf_counter() - t0)
-        service.add(enrolment_id, attrs.evolve(sample, template=template), actor="bench")
-    for sample in others:
+    start_store = time.perf_counter()
+    for sample in [*fingers, *others]:
         service.add(enrolment_id, sample, actor="bench")
     service.add(enrolment_id, Sample(modality=Modality.SIGNATURE, position="signature", image=sample_signature(1),
                                      quality=100, device="pad"), actor="bench")
-    return time.perf_counter() - start
+    return elapsed_capture + (time.perf_counter() - start_store)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -161,3 +161,12 @@ def quality(image: Image.Image, dpi: int = 500) -> int:
         return int(_extractor(dpi, True).extract_minutiae(_png(image)).quality().score)
     except nbis.NbisError:
         return 0
+
+
+def iso_template_of(encoded_image: bytes, *, dpi: int = 500) -> bytes | None:
+    """The ISO/IEC 19794-2 template of an encoded (PNG, JPEG...) fingerprint image, or None when NBIS
+    finds no minutiae in it. Scanner drivers attach it to each finger they capture."""
+    import io
+
+    template = extract(Image.open(io.BytesIO(encoded_image)), dpi=dpi)
+    return template.iso_bytes() if template.minutiae else None

@@ -25,6 +25,18 @@ from .protocol import PORT_RANGE, SbiDeviceError
 OPTIONS = {"port", "ports", "timeout_ms", "trusted_keys", "trust_any_device"}
 
 
+def _template(modality: str, image: bytes) -> bytes | None:
+    # Fingers carry their minutiae template where the biometrics extra (NBIS) is installed; the image
+    # is kept either way, so a template can be extracted later.
+    if modality != "finger":
+        return None
+    try:
+        from ..nbis import iso_template_of
+    except ImportError:
+        return None
+    return iso_template_of(image)
+
+
 class SbiScanner:
     """The ``sbi`` scanner driver: finger, iris and face capture through one SBI service."""
 
@@ -86,10 +98,11 @@ class SbiScanner:
     def capture(self, modality: Modality | str, positions: Iterable[str], *, exceptions: Iterable[str] = (),
                 quality_threshold: int | None = None) -> list[Sample]:
         """Capture, every biometric's signature and the session's hash chain verified; all or nothing."""
+        captured = self.capture_verified(str(Modality(modality).value), positions, exceptions,
+                                         quality_threshold=quality_threshold)
         return [Sample(modality=Modality(c.modality), position=c.position, image=c.image, quality=c.quality,
-                       device=f"sbi:{c.device.device_id}")
-                for c in self.capture_verified(str(Modality(modality).value), positions, exceptions,
-                                               quality_threshold=quality_threshold)]
+                       device=f"sbi:{c.device.device_id}", template=_template(c.modality, c.image))
+                for c in captured]
 
     # -- SBI specifics -------------------------------------------------------------------------------------
 

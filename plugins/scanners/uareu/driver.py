@@ -43,6 +43,15 @@ from . import protocol as p
 log = logging.getLogger(__name__)
 
 
+def _template(png: bytes) -> bytes | None:
+    # The minutiae template (ISO/IEC 19794-2) where the biometrics extra (NBIS) is installed.
+    try:
+        from ..nbis import iso_template_of
+    except ImportError:
+        return None
+    return iso_template_of(png)
+
+
 def _quality(image: FingerImage) -> int:
     # The reader reports no quality; NBIS gives one where the biometrics extra is installed, else a
     # coarse estimate from the share of the sensor the finger covers (documented as such).
@@ -364,8 +373,9 @@ class UareU4000:
             if position in exceptions:
                 continue
             image = self.capture_image()
-            samples.append(Sample(modality=Modality.FINGER, position=position, image=image.png(),
-                                  quality=_quality(image), device=f"uareu4000:{self.serial or '?'}"))
+            png = image.png()
+            samples.append(Sample(modality=Modality.FINGER, position=position, image=png, quality=_quality(image),
+                                  device=f"uareu4000:{self.serial or '?'}", template=_template(png)))
         return samples
 
     def capture_image(self, timeout_ms: int | None = None) -> FingerImage:
