@@ -84,6 +84,9 @@ def _walk(group: click.Group, prefix: str) -> Iterator[tuple[str, click.Command]
 
 
 def _cli_commands() -> dict[str, click.Command]:
+    # Listing the commands makes the group ask the installed plugins for theirs (as `ektp --help` does),
+    # so the bundled plugins' commands (ektp sbi-emulator) are documented too.
+    cli.list_commands(click.Context(cli))
     return dict(_walk(cli, "ektp"))
 
 

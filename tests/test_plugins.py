@@ -129,7 +129,7 @@ def test_failing_registration_hook_is_reported_not_fatal() -> None:
 
     host = PluginHost()
     host.register(Bad(), "bad-scanner")
-    assert len(host.registry("scanners")) == 0
+    assert all(entry.plugin != "bad-scanner" for entry in host.registry("scanners"))
     assert "device table corrupt" in host.failures()["bad-scanner"]
 
 
