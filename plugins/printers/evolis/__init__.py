@@ -25,6 +25,7 @@ from __future__ import annotations
 from typing import Any
 
 from ektp_core import hookimpl
+from ektp_core.driver_options import DriverOptions
 
 from .driver import EVOLIS_VENDOR_ID, EvolisPrinter
 
@@ -34,40 +35,17 @@ _OPTIONS = ("vendor_id", "product_id", "serial", "timeout_ms", "print_timeout_ms
             "emulator", "emulator_state", "emulator_mechanism_seconds")
 
 
-def _number(options: dict[str, Any], key: str, default: int | None) -> int | None:
-    value = options.get(key, default)
-    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
-        return value
-    if isinstance(value, str):
-        try:
-            return int(value, 0)  # "0x0F49" as well as "3913"
-        except ValueError:
-            pass
-    raise ValueError(f"option {key} must be a whole number, not {value!r}")
-
-
-def _flag(options: dict[str, Any], key: str, default: bool) -> bool:
-    value = options.get(key, default)
-    if not isinstance(value, bool):
-        raise ValueError(f"option {key} must be true or false, not {value!r}")
-    return value
-
-
 def make_printer(name: str, options: dict[str, Any]) -> EvolisPrinter:
     """The registry's factory: an (unopened) :class:`EvolisPrinter` for a profile's options."""
-    unknown = sorted(set(options) - set(_OPTIONS))
-    if unknown:
-        raise ValueError(f"unknown option {unknown[0]!r} (known: {', '.join(_OPTIONS)})")
-    serial = options.get("serial")
-    if serial is not None and not isinstance(serial, str):
-        raise ValueError(f"option serial must be a string, not {serial!r}")
-    timeouts = {key: _number(options, key, None) for key in ("timeout_ms", "print_timeout_ms", "poll_interval_ms")}
+    checked = DriverOptions(options, _OPTIONS)
+    serial = checked.string("serial")
+    timeouts = {key: checked.number(key) for key in ("timeout_ms", "print_timeout_ms", "poll_interval_ms")}
     kwargs: dict[str, Any] = {key: value for key, value in timeouts.items() if value is not None}
-    vendor_id = _number(options, "vendor_id", EVOLIS_VENDOR_ID)
-    product_id = _number(options, "product_id", None)
+    vendor_id = checked.number("vendor_id", EVOLIS_VENDOR_ID)
+    product_id = checked.number("product_id")
     backend = None
     emulator = None
-    if _flag(options, "emulator", False):
+    if checked.flag("emulator", False):
         # Imported here: a site with a real printer never loads the emulator.
         from ektp_core.testing.usb import FakeUsbBackend
 
@@ -84,7 +62,7 @@ def make_printer(name: str, options: dict[str, Any]) -> EvolisPrinter:
     elif "emulator_state" in options or "emulator_mechanism_seconds" in options:
         raise ValueError("emulator_state and emulator_mechanism_seconds only apply with emulator = true")
     printer = EvolisPrinter(name, vendor_id=vendor_id or EVOLIS_VENDOR_ID, product_id=product_id, serial=serial,
-                            compress=_flag(options, "compress", True), backend=backend, **kwargs)
+                            compress=checked.flag("compress", True), backend=backend, **kwargs)
     printer.emulator = emulator
     return printer
 

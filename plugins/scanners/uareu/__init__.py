@@ -12,10 +12,10 @@ Registered as ``uareu4000`` in the scanners registry. Options:
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 from ektp_core import hookimpl
+from ektp_core.driver_options import DriverOptions
 
 from .driver import (
     FingerImage,
@@ -33,32 +33,14 @@ __all__ = ["FingerImage", "ScannerError", "ScannerNotConnected", "ScannerProtoco
 _OPTIONS = ("serial", "timeout_ms", "finger_timeout_ms", "emulator")
 
 
-def _positive(options: dict[str, Any], key: str) -> int | None:
-    value = options.get(key)
-    if value is None:
-        return None
-    if isinstance(value, str):
-        with contextlib.suppress(ValueError):
-            value = int(value, 0)
-    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-        raise ValueError(f"option {key} must be a positive whole number of milliseconds, not {value!r}")
-    return value
-
-
 def make_scanner(name: str, options: dict[str, Any]) -> UareU4000:
     """The registry's factory: an (unopened) :class:`UareU4000` for a profile's options."""
-    unknown = sorted(set(options) - set(_OPTIONS))
-    if unknown:
-        raise ValueError(f"unknown option {unknown[0]!r} (known: {', '.join(_OPTIONS)})")
-    serial = options.get("serial")
-    if serial is not None and not isinstance(serial, str):
-        raise ValueError(f"option serial must be a string, not {serial!r}")
-    emulated = options.get("emulator", False)
-    if not isinstance(emulated, bool):
-        raise ValueError(f"option emulator must be true or false, not {emulated!r}")
+    checked = DriverOptions(options, _OPTIONS)
+    serial = checked.string("serial")
+    emulated = checked.flag("emulator", False)
     kwargs: dict[str, Any] = {}
     for key in ("timeout_ms", "finger_timeout_ms"):
-        value = _positive(options, key)
+        value = checked.number(key, positive=True)
         if value is not None:
             kwargs[key] = value
     backend = None
