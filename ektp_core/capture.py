@@ -123,8 +123,9 @@ class CaptureService:
                                 max(0, rule.retries - attempt))
         lc = self.lifecycle
         at = lc.clock()
-        image_ref = f"{enrolment_id}-{sample.modality}-{sample.position}-{uuid.uuid4().hex[:8]}"
-        template_ref = f"{image_ref}-template" if sample.template is not None else None
+        # Opaque references: the blob rows carry the enrolment, and the id is bound into the cipher.
+        image_ref = uuid.uuid4().hex
+        template_ref = uuid.uuid4().hex if sample.template is not None else None
         capture = Capture(modality=sample.modality, position=sample.position, device=sample.device,
                           quality=sample.quality, blob_ref=image_ref, template_ref=template_ref)
         with lc.store.write() as conn:

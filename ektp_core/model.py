@@ -370,7 +370,7 @@ class Capture:
 
     modality: Modality = attrs.field(converter=_modality)
     position: str = attrs.field()
-    device: str = ""
+    device: str = attrs.field(default="")
     #: Quality 0-100 (NFIQ2 or the device's own score); None for an exception.
     quality: int | None = attrs.field(default=None)
     #: Reference to the stored (encrypted) image; the core never holds raw biometrics in memory for long.
@@ -383,6 +383,11 @@ class Capture:
     def _check_position(self, attribute: attrs.Attribute[str], value: str) -> None:
         if value not in POSITIONS[self.modality]:
             raise _refuse("position", value, f"expected one of {POSITIONS[self.modality]} for {self.modality}")
+
+    @device.validator
+    def _check_device(self, attribute: attrs.Attribute[str], value: str) -> None:
+        if not isinstance(value, str) or len(value) > 120:
+            raise _refuse("device", value, "expected a device name of at most 120 characters")
 
     @quality.validator
     def _check_quality(self, attribute: attrs.Attribute[int | None], value: int | None) -> None:

@@ -12,8 +12,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from .. import security
-from ..errors import NotFound
+from ..errors import EktpError, NotFound
 from .tables import blobs
+
+#: The longest blob reference the ``blobs`` table holds.
+MAX_REF_LENGTH = 64
 
 _INSERT = blobs.insert()
 _BY_REF = sa.select(blobs.c.enrolment_id, blobs.c.ciphertext).where(blobs.c.ref == sa.bindparam("ref"))
@@ -22,6 +25,9 @@ _BY_REF = sa.select(blobs.c.enrolment_id, blobs.c.ciphertext).where(blobs.c.ref 
 def put(conn: Connection, key: bytes, *, enrolment_id: str, ref: str, kind: str, data: bytes,
         at: dt.datetime) -> None:
     """Encrypt ``data`` and store it under ``ref`` in the caller's transaction."""
+    if not ref or len(ref) > MAX_REF_LENGTH:
+        # Checked here, not left to the database: SQLite would store a longer one, PostgreSQL refuse it.
+        raise EktpError(f"blob reference {ref!r} must be 1-{MAX_REF_LENGTH} characters")
     conn.execute(_INSERT, {"ref": ref, "enrolment_id": enrolment_id, "kind": kind,
                            "ciphertext": security.encrypt(key, data, record_id=enrolment_id), "created_at": at})
 

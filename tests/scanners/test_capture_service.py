@@ -118,3 +118,14 @@ def test_policy_from_the_profile(tmp_path) -> None:
         base.write_text(text + bad)
         with pytest.raises(ConfigError, match=key.replace(".", "\\.")):
             CapturePolicy.from_profile(load_profile(base))
+
+
+def test_blob_reference_length_is_checked_on_every_database(ektp_service) -> None:
+    from ektp_core.model import Capture
+
+    enrolment = make_enrolment()
+    ref = "x" * 65
+    capture = Capture(modality="face", position="face", device="cam", quality=90, blob_ref=ref)
+    with pytest.raises(EktpError, match="1-64 characters"):
+        ektp_service.record(enrolment, [capture], {ref: b"img"})
+    assert count(ektp_service, captures) == 0
