@@ -257,7 +257,9 @@ def devices_command(as_json: bool, deployment_dir: Path | None) -> None:
         click.echo("no devices in the profile ([[devices.printers]])")
     for r in rows:
         extra = ""
-        if r["connected"]:
+        if r["connected"] and r["kind"] == "printer":
             extra = f" {r.get('model', '')} serial {r.get('serial', '')} cards {r.get('card_count')}"
+        elif r["connected"]:
+            extra = f" {r.get('model', '')} serial {r.get('serial') or '-'} ({', '.join(r.get('modalities', []))})"
         click.echo(f"{r['kind']:8} {r['name']:16} {r['driver']:10} site {r['site']:10} {r['state']}{extra}"
                    f"{'  ' + r['message'] if r.get('message') else ''}")

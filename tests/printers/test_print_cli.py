@@ -146,3 +146,10 @@ def test_print_resolve_by_a_supervisor(ektp_service, run) -> None:
     assert ektp_service.jobs_by_id(stuck[0]).state is PrintJobState.QUEUED
     counts = json.loads(run("blanks", "count", "--json").stdout)
     assert (counts["in_stock"], counts["spoiled"], counts["reserved"]) == (1, 1, 0) and counts["balanced"]
+
+
+def test_devices_text_lists_printers_and_scanners(run) -> None:
+    lines = run("devices").stdout.splitlines()
+    assert any(line.startswith("printer") and "evolis-1" in line and "cards" in line for line in lines)
+    scanner = next(line for line in lines if line.startswith("scanner"))
+    assert "fingerprint-1" in scanner and "(finger)" in scanner and "cards" not in scanner
