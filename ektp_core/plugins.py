@@ -14,7 +14,6 @@ import os
 import sys
 from collections.abc import Iterable
 from importlib import metadata
-from types import ModuleType
 from typing import Any
 
 import attrs
@@ -187,7 +186,3 @@ class PluginHost:
             self._registries[kind] = registry
         return self._registries[kind]
 
-
-def module_hooks(module: ModuleType) -> list[str]:
-    """Names of the ektp hooks a module implements (for docs and the plugin template)."""
-    return sorted(n for n in dir(module) if n.startswith("ektp_") and callable(getattr(module, n)))

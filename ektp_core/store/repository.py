@@ -182,12 +182,3 @@ def list_jobs(conn: Connection, *, site_code: str | None = None, states: tuple[s
         query = query.where(print_jobs.c.state.in_(states))
     return [job_from_row(r) for r in conn.execute(query)]
 
-
-def find_enrolments(conn: Connection, *, nik: str | None = None, name: str | None = None,
-                    limit: int = 100) -> list[Enrolment]:
-    query = sa.select(enrolments).order_by(enrolments.c.created_at.desc()).limit(limit)
-    if nik:
-        query = query.where(enrolments.c.nik == nik)
-    if name:
-        query = query.where(enrolments.c.nama.like(f"%{name.upper()}%"))
-    return [enrolment_from_row(r) for r in conn.execute(query)]

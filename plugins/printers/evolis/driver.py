@@ -13,7 +13,6 @@ or an unplugged cable is UNKNOWN (the card may be anywhere) and the printer's ow
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import logging
 import threading
@@ -36,6 +35,7 @@ from ektp_core.printing import (
     RenderedCard,
 )
 
+from ... import usbdevice
 from . import protocol as p
 
 log = logging.getLogger(__name__)
@@ -139,15 +139,8 @@ class EvolisPrinter:
 
     def _release(self, dev: Any) -> None:
         with self._io:
-            # Unplugged: the kernel released the interface with the device.
-            with contextlib.suppress(usb.core.USBError, ValueError):
-                usb.util.release_interface(dev, self._interface)
-            if self._reattach:
-                self._reattach = False
-                # Gone, or a platform without kernel drivers to give the printer back to.
-                with contextlib.suppress(usb.core.USBError, NotImplementedError):
-                    dev.attach_kernel_driver(self._interface)
-            self._dispose(dev)
+            reattach, self._reattach = self._reattach, False
+            usbdevice.release(dev, self._interface, reattach=reattach)
 
     def _what(self) -> str:
         product = f"{self.product_id:04x}" if self.product_id is not None else "*"
@@ -155,63 +148,19 @@ class EvolisPrinter:
         return f"Evolis printer {self.name} ({ids}{', serial ' + self.serial if self.serial else ''})"
 
     def _find(self) -> Any:
-        criteria: dict[str, int] = {"idVendor": self.vendor_id}
-        if self.product_id is not None:
-            criteria["idProduct"] = self.product_id
-        try:
-            found = list(usb.core.find(find_all=True, backend=self.backend, **criteria))
-        except usb.core.NoBackendError as exc:
-            raise PrinterNotConnected(f"{self._what()}: no USB library (install libusb-1.0)") from exc
-        except usb.core.USBError as exc:
-            raise PrinterNotConnected(f"{self._what()}: cannot list USB devices: {_usb_reason(exc)}") from exc
-        if not found:
-            raise PrinterNotConnected(f"{self._what()}: not on the USB bus (is it on and plugged in?)")
-        serials: list[str] = []
-        chosen = None
-        for dev in found:
-            try:
-                serial = dev.serial_number or ""
-            except (usb.core.USBError, ValueError) as exc:
-                serial = f"? ({_usb_reason(exc)})"
-            serials.append(serial)
-            if chosen is None and (self.serial is None or serial == self.serial):
-                chosen = dev
-            else:
-                self._dispose(dev)  # reading the serial opened it; let it go
-        if chosen is None:
-            raise PrinterNotConnected(f"{self._what()}: no printer with that serial (found: {', '.join(serials)})")
-        if self.serial is None and len(found) > 1:
-            self._dispose(chosen)
-            raise PrinterNotConnected(f"{self._what()}: {len(found)} printers found (serials {', '.join(serials)}); "
-                                      "set the serial option to choose one")
-        return chosen
+        return usbdevice.find_one(backend=self.backend, vendor_id=self.vendor_id, product_id=self.product_id,
+                                  serial=self.serial, what=self._what(), noun="printer",
+                                  not_connected=PrinterNotConnected)
 
     def _claim(self, dev: Any) -> None:
-        try:
-            detach = bool(dev.is_kernel_driver_active(self._interface))
-        except NotImplementedError:  # Windows and macOS have no kernel driver to detach
-            detach = False
-        if detach:
-            dev.detach_kernel_driver(self._interface)
-            self._reattach = True
-        try:
-            config = dev.get_active_configuration()
-        except usb.core.USBError:
-            config = None
-        if config is None:
-            dev.set_configuration()
-            config = dev.get_active_configuration()
-        interface = config[(self._interface, 0)]
+        self._reattach = usbdevice.claim(dev, self._interface)
+        interface = dev.get_active_configuration()[(self._interface, 0)]
         self._ep_out = usb.util.find_descriptor(interface, custom_match=lambda e: _bulk(e, usb.util.ENDPOINT_OUT))
         self._ep_in = usb.util.find_descriptor(interface, custom_match=lambda e: _bulk(e, usb.util.ENDPOINT_IN))
         if self._ep_out is None or self._ep_in is None:
             raise usb.core.USBError("the printer interface has no bulk IN and OUT endpoints")
         self._packet = int(self._ep_in.wMaxPacketSize) or 64
-        usb.util.claim_interface(dev, self._interface)
 
-    def _dispose(self, dev: Any) -> None:
-        with contextlib.suppress(usb.core.USBError):
-            usb.util.dispose_resources(dev)
 
     def _drain(self) -> None:
         """Read and drop replies left by an earlier session, so the next reply is ours."""
@@ -421,11 +370,4 @@ def _bulk(endpoint: Any, direction: int) -> bool:
                 and usb.util.endpoint_type(endpoint.bmAttributes) == usb.util.ENDPOINT_TYPE_BULK)
 
 
-def _usb_reason(exc: BaseException) -> str:
-    """A USB error for people, with what to do about the usual ones."""
-    number = getattr(exc, "errno", None)
-    if number == errno.EACCES:
-        return f"{exc}: no permission (add a udev rule for the printer, or run as a member of its group)"
-    if number == errno.EBUSY:
-        return f"{exc}: another program (or driver) is using the printer"
-    return str(exc)
+_usb_reason = usbdevice.usb_reason

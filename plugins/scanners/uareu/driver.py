@@ -38,6 +38,7 @@ from ektp_core.scanning import (
     ScannerVanished,
 )
 
+from ... import usbdevice
 from . import protocol as p
 
 log = logging.getLogger(__name__)
@@ -182,63 +183,16 @@ class UareU4000:
             self._release(dev)
 
     def _find(self) -> Any:
-        try:
-            found = list(usb.core.find(find_all=True, backend=self.backend, idVendor=self.vendor_id,
-                                       idProduct=self.product_id))
-        except usb.core.NoBackendError as exc:
-            raise ScannerNotConnected(f"{self._what()}: no USB library (install libusb-1.0)") from exc
-        except usb.core.USBError as exc:
-            raise ScannerNotConnected(f"{self._what()}: cannot list USB devices: {exc}", code=str(exc)) from exc
-        if not found:
-            raise ScannerNotConnected(f"{self._what()}: not on the USB bus (is it plugged in?)")
-        chosen = None
-        serials: list[str] = []
-        for dev in found:
-            try:
-                serial = dev.serial_number or ""
-            except (usb.core.USBError, ValueError) as exc:
-                serial = f"? ({exc})"
-            serials.append(serial)
-            if chosen is None and (self.serial is None or serial == self.serial):
-                chosen = dev
-            else:
-                self._dispose(dev)
-        if chosen is None:
-            raise ScannerNotConnected(f"{self._what()}: no reader with that serial (found: {', '.join(serials)})")
-        if self.serial is None and len(found) > 1:
-            self._dispose(chosen)
-            raise ScannerNotConnected(f"{self._what()}: {len(found)} readers found; set the serial option")
-        return chosen
+        return usbdevice.find_one(backend=self.backend, vendor_id=self.vendor_id, product_id=self.product_id,
+                                  serial=self.serial, what=self._what(), noun="reader",
+                                  not_connected=ScannerNotConnected)
 
     def _claim(self, dev: Any) -> None:
-        try:
-            detach = bool(dev.is_kernel_driver_active(self._interface))
-        except NotImplementedError:  # Windows and macOS: no kernel driver to detach
-            detach = False
-        if detach:
-            dev.detach_kernel_driver(self._interface)
-            self._reattach = True
-        try:
-            config = dev.get_active_configuration()
-        except usb.core.USBError:
-            config = None
-        if config is None:
-            dev.set_configuration()
-        usb.util.claim_interface(dev, self._interface)
+        self._reattach = usbdevice.claim(dev, self._interface)
 
     def _release(self, dev: Any) -> None:
-        with contextlib.suppress(usb.core.USBError, ValueError):
-            usb.util.release_interface(dev, self._interface)
-        if self._reattach:
-            self._reattach = False
-            with contextlib.suppress(usb.core.USBError, NotImplementedError):
-                dev.attach_kernel_driver(self._interface)
-        self._dispose(dev)
-
-    @staticmethod
-    def _dispose(dev: Any) -> None:
-        with contextlib.suppress(usb.core.USBError):
-            usb.util.dispose_resources(dev)
+        reattach, self._reattach = self._reattach, False
+        usbdevice.release(dev, self._interface, reattach=reattach)
 
     # -- transport --------------------------------------------------------------------------------
 
