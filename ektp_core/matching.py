@@ -82,7 +82,8 @@ class MatchThresholds:
 
     def __attrs_post_init__(self) -> None:
         if not 0 <= self.adjudicate <= self.duplicate:
-            raise ValueError(f"thresholds must satisfy 0 <= adjudicate ({self.adjudicate}) <= duplicate ({self.duplicate})")
+            raise ValueError(f"thresholds must satisfy 0 <= adjudicate ({self.adjudicate}) "
+                             f"<= duplicate ({self.duplicate})")
         if self.handover < 0:
             raise ValueError(f"handover threshold must be >= 0, got {self.handover}")
 
@@ -92,7 +93,7 @@ class MatcherSettings:
     """Which matcher the deployment uses, its thresholds and its own options."""
 
     name: str = "nbis-bozorth3"
-    thresholds: MatchThresholds = MatchThresholds()
+    thresholds: MatchThresholds = attrs.field(factory=MatchThresholds)
     options: Mapping[str, Any] = attrs.field(factory=dict, converter=dict)
 
 

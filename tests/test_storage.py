@@ -12,10 +12,10 @@ from ektp_core.store.tables import metadata
 def test_migrations_match_the_declared_schema(ektp_database_url: str) -> None:
     store = Store(ektp_database_url)
     assert store.current_revision() is None
-    assert store.upgrade() == store.head_revision() == "0003"
+    assert store.upgrade() == store.head_revision() == "0004"
     with store.read() as conn:
         assert compare_metadata(MigrationContext.configure(conn), metadata) == []
-    assert store.upgrade() == "0003"  # running it again changes nothing
+    assert store.upgrade() == "0004"  # running it again changes nothing
     store.dispose()
 
 

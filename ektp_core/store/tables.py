@@ -179,3 +179,21 @@ printers = sa.Table(
     sa.Column("last_count", sa.Integer),
     sa.Column("updated_at", TS, nullable=False),
 )
+
+#: One row per enrolment handed to the central system: the attempts (so an outage loses nothing and
+#: shows), the receipt, the verdict with its reasons and candidates, and whether its printed card was
+#: reported back.
+central_submissions = sa.Table(
+    "central_submissions",
+    metadata,
+    sa.Column("enrolment_id", sa.String(64), sa.ForeignKey("enrolments.id"), primary_key=True),
+    sa.Column("verifier", sa.String(64), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("last_attempt_at", TS),
+    sa.Column("last_error", sa.Text),
+    sa.Column("received_at", TS),
+    sa.Column("verdict", sa.String(32)),
+    sa.Column("verdict_detail", sa.Text),
+    sa.Column("decided_at", TS),
+    sa.Column("card_reported_at", TS),
+)

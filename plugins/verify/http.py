@@ -1,0 +1,194 @@
+"""The ``http`` verifier: a client for the central-system API v1 (docs/central-api.md).
+
+Profile options (``[verification]``):
+
+* ``url`` (required): the API root, for example ``"https://central.example/api/v1"``;
+* ``token_env`` (default ``"EKTP_CENTRAL_TOKEN"``): the environment variable holding the bearer token
+  (the token itself is never written in a profile, nor logged);
+* ``timeout_seconds`` (default 10): per request;
+* ``retries`` (default 3): further attempts after a failure that may pass (refused connection, timeout,
+  5xx), with exponential ``backoff_seconds`` (default 0.5, doubled each time, capped at 8 s).
+
+Refusals that resending cannot fix (400, 401, 404, 409) are raised at once as
+:class:`~ektp_core.verifying.CentralRefused`; everything else, after the last retry, as
+:class:`~ektp_core.verifying.CentralUnavailable`.
+"""
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import logging
+import os
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ektp_core.model import EnrolmentState
+from ektp_core.verifying import CentralRefused, CentralUnavailable, Receipt, Submission, Verdict
+
+log = logging.getLogger(__name__)
+
+OPTIONS = {"url", "token_env", "timeout_seconds", "retries", "backoff_seconds"}
+_MAX_BACKOFF = 8.0
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _time(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+class HttpVerifier:
+    """Talks to a central system over the JSON API v1; see the module docstring for options."""
+
+    name = "http"
+
+    def __init__(self, options: Mapping[str, Any], *, sleep: Callable[[float], None] = time.sleep,
+                 environ: Mapping[str, str] | None = None) -> None:
+        unknown = set(options) - OPTIONS
+        if unknown:
+            raise ValueError(f"http verifier: unknown options {sorted(unknown)} (known: {sorted(OPTIONS)})")
+        url = options.get("url")
+        if not isinstance(url, str) or urllib.parse.urlsplit(url).scheme not in ("http", "https"):
+            raise ValueError(f"http verifier: url must be an http(s) URL of the API root, got {url!r}")
+        self.url = url.rstrip("/")
+        self.token_env = str(options.get("token_env", "EKTP_CENTRAL_TOKEN"))
+        self.timeout = float(options.get("timeout_seconds", 10))
+        self.retries = int(options.get("retries", 3))
+        self.backoff = float(options.get("backoff_seconds", 0.5))
+        if self.timeout <= 0 or self.retries < 0 or self.backoff < 0:
+            raise ValueError("http verifier: timeout_seconds must be > 0, retries and backoff_seconds >= 0")
+        self._environ = os.environ if environ is None else environ
+        self._sleep = sleep
+
+    def __repr__(self) -> str:  # never the token
+        return f"HttpVerifier(url={self.url!r}, token_env={self.token_env!r})"
+
+    # -- transport ------------------------------------------------------------------------------------------
+
+    def _token(self) -> str:
+        token = self._environ.get(self.token_env)
+        if not token:
+            raise CentralRefused("unauthorised", f"no token: set the environment variable {self.token_env}")
+        return token
+
+    def _request(self, method: str, path: str, body: Any = None, *, timeout: float | None = None,
+                 raw: bool = False) -> tuple[int, Any]:
+        """One API call with retries; returns (status, decoded JSON or bytes)."""
+        data = json.dumps(body, separators=(",", ":")).encode() if body is not None else None
+        headers = {"Authorization": f"Bearer {self._token()}", "Accept": "application/json"}
+        if data is not None:
+            headers["Content-Type"] = "application/json"
+        delay = self.backoff
+        last = ""
+        for attempt in range(self.retries + 1):
+            if attempt:
+                self._sleep(min(delay, _MAX_BACKOFF))
+                delay *= 2
+            request = urllib.request.Request(self.url + path, data=data, headers=headers, method=method)
+            try:
+                with urllib.request.urlopen(request, timeout=timeout or self.timeout) as response:
+                    payload = response.read()
+                    return response.status, payload if raw else json.loads(payload or b"null")
+            except urllib.error.HTTPError as exc:
+                payload = exc.read()
+                if exc.code < 500:
+                    return exc.code, payload if raw else self._json_or_text(payload)
+                last = f"HTTP {exc.code} from {self.url}: {self._message(self._json_or_text(payload))}"
+            except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
+                reason = getattr(exc, "reason", exc)
+                last = f"cannot reach {self.url}: {reason}"
+            except json.JSONDecodeError:
+                last = f"{self.url} answered with something that is not JSON"
+            log.info("central system call %s %s failed (attempt %d of %d): %s", method, path, attempt + 1,
+                     self.retries + 1, last)
+        raise CentralUnavailable(last)
+
+    @staticmethod
+    def _json_or_text(payload: bytes) -> Any:
+        try:
+            return json.loads(payload)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return {"error": {"code": "unknown", "message": payload[:200].decode("utf-8", "replace")}}
+
+    @staticmethod
+    def _message(body: Any) -> str:
+        if isinstance(body, dict) and isinstance(body.get("error"), dict):
+            return str(body["error"].get("message", ""))
+        return str(body)[:200]
+
+    def _refuse(self, status: int, body: Any) -> CentralRefused:
+        code = body["error"].get("code") if isinstance(body, dict) and isinstance(body.get("error"), dict) else None
+        fallback = {400: "malformed", 401: "unauthorised", 404: "not_found", 409: "conflict"}.get(status, "refused")
+        return CentralRefused(str(code or fallback), self._message(body))
+
+    def _expect(self, status: int, body: Any, *ok: int) -> Any:
+        if status not in ok:
+            if status == 503:
+                raise CentralUnavailable(f"central system busy: {self._message(body)}")
+            raise self._refuse(status, body)
+        return body
+
+    # -- ektp_core.verifying.Verifier ----------------------------------------------------------------------------
+
+    def submit(self, submission: Submission) -> Receipt:
+        """POST the enrolment; a resend of the same enrolment id gets the first answer."""
+        body = {
+            "enrolment_id": submission.enrolment_id,
+            "site": submission.site,
+            "biodata": dict(submission.biodata),
+            "fingers": {p: _b64(t) for p, t in submission.fingers.items()},
+            "finger_images": {p: _b64(i) for p, i in submission.finger_images.items()},
+            "face": _b64(submission.face) if submission.face is not None else None,
+            "exceptions": dict(submission.exceptions),
+        }
+        status, answer = self._request("POST", "/enrolments", body)
+        answer = self._expect(status, answer, 200, 201, 202)
+        if answer.get("enrolment_id") != submission.enrolment_id:
+            raise CentralUnavailable(f"central system acknowledged {answer.get('enrolment_id')!r}, "
+                                     f"not {submission.enrolment_id!r}")
+        return Receipt(submission.enrolment_id, _time(answer["received_at"]), bool(answer.get("first", True)))
+
+    def verdict(self, enrolment_id: str, *, wait: float = 0) -> Verdict | None:
+        """GET the enrolment; None while its status is still RECEIVED_AT_CENTRAL."""
+        wait = max(0.0, min(30.0, wait))
+        query = f"?wait={wait:g}" if wait else ""
+        status, answer = self._request("GET", f"/enrolments/{urllib.parse.quote(enrolment_id)}{query}",
+                                       timeout=self.timeout + wait)
+        answer = self._expect(status, answer, 200)
+        if answer.get("status") == EnrolmentState.RECEIVED_AT_CENTRAL.value:
+            return None
+        try:
+            return Verdict.from_dict(answer)
+        except ValueError as exc:
+            raise CentralUnavailable(f"central system sent a verdict this node cannot read: {exc}") from None
+
+    def adjudicate(self, enrolment_id: str, decision: EnrolmentState, *, supervisor: str, note: str) -> Verdict:
+        """POST a supervisor's decision."""
+        status, answer = self._request(
+            "POST", f"/enrolments/{urllib.parse.quote(enrolment_id)}/adjudication",
+            {"decision": decision.value, "supervisor": supervisor, "note": note})
+        return Verdict.from_dict(self._expect(status, answer, 200))
+
+    def card_printed(self, enrolment_id: str, printed_at: dt.datetime) -> None:
+        """POST that the enrolment's card was printed."""
+        status, answer = self._request("POST", "/cards", {"enrolment_id": enrolment_id,
+                                                         "printed_at": printed_at.isoformat()})
+        self._expect(status, answer, 200, 201)
+
+    def finger_image(self, enrolment_id: str, position: str) -> bytes | None:
+        """GET a finger image the central side holds; None when it has none."""
+        status, answer = self._request(
+            "GET", f"/enrolments/{urllib.parse.quote(enrolment_id)}/fingers/{urllib.parse.quote(position)}",
+            raw=True)
+        if status == 404:
+            return None
+        if status != 200:
+            raise self._refuse(status, self._json_or_text(answer))
+        return bytes(answer)
