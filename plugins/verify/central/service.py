@@ -1,0 +1,337 @@
+"""The central system's behaviour behind the HTTP API: idempotent submission, the verdict worker,
+long-polling, adjudication and printed cards.
+
+One lock serialises every change (and every use of the matcher, which need not be thread-safe); one
+worker thread decides received enrolments in the order they arrived, so each verdict sees every
+earlier accepted enrolment in the gallery. Requests that wait for a verdict sleep on a condition the
+worker signals after each commit.
+"""
+from __future__ import annotations
+
+import collections
+import datetime as dt
+import logging
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from ektp_core.matching import Matcher
+from ektp_core.model import Biodata, EnrolmentState
+
+from .settings import CentralSettings, read_register
+from .store import CentralStore, EnrolmentRecord, utc_text
+from .submission import Malformed, canonical_hash, enrolment_id_of, parse_submission
+from .verdicts import judge
+
+log = logging.getLogger("ektp.central")
+
+#: The longest a poll may wait (seconds), as the API document says.
+MAX_WAIT = 30.0
+#: Decisions a supervisor may give on an ADJUDICATE_RECORD enrolment.
+DECISIONS = (EnrolmentState.PRINT_READY_RECORD, EnrolmentState.DUPLICATE_RECORD)
+
+
+class ApiError(Exception):
+    """An error the API answers with: HTTP status, stable code, message for people."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _stderr_progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+class CentralService:
+    """The emulated central system over one data folder.
+
+    ``matcher`` is the deployment's matcher (see :func:`.settings.resolve_matcher`); its gallery is
+    rebuilt here from the stored templates. Call :meth:`start` to run the verdict worker and
+    :meth:`stop` to end it.
+    """
+
+    def __init__(self, data_dir: Path, *, matcher: Matcher, settings: CentralSettings,
+                 register_file: Path | None = None, clock: Callable[[], dt.datetime] = _now,
+                 progress: Callable[[str], None] = _stderr_progress) -> None:
+        self.settings = settings
+        self.rules = settings.rules
+        self.matcher = matcher
+        self.store = CentralStore(data_dir)
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._work = threading.Condition()
+        self._verdicts = threading.Condition()
+        self._queue: collections.deque[str] = collections.deque()
+        self._stopping = False
+        self._worker: threading.Thread | None = None
+        if register_file is not None:
+            people, cards = self.store.seed(read_register(register_file), utc_text(self._clock()))
+            progress(f"register: {people} people and {cards} printed cards added from {register_file} "
+                     f"({self.store.count_register()} NIKs in the register)")
+        self.gallery_size = self._rebuild_gallery(progress)
+        self._queue.extend(self.store.pending_ids())
+        if self._queue:
+            progress(f"{len(self._queue)} enrolments wait for a verdict")
+
+    # -- lifecycle ---------------------------------------------------------------------------------------
+
+    def _rebuild_gallery(self, progress: Callable[[str], None]) -> int:
+        total = self.store.count_gallery()
+        if total:
+            progress(f"loading the gallery: {total} enrolments")
+        started = last = time.monotonic()
+        loaded = 0
+        for enrolment_id, fingers in self.store.gallery():
+            self.matcher.add(enrolment_id, fingers)
+            loaded += 1
+            if time.monotonic() - last >= 2.0:  # a line every two seconds, not one per enrolment
+                last = time.monotonic()
+                progress(f"  {loaded}/{total} loaded")
+        if total:
+            progress(f"gallery loaded: {loaded} enrolments in {time.monotonic() - started:.1f} s")
+        return len(self.matcher)
+
+    def start(self) -> None:
+        """Start the verdict worker."""
+        if self._worker is None:
+            self._worker = threading.Thread(target=self._run, name="central-verdicts", daemon=True)
+            self._worker.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the worker (after the verdict it is working on) and wake every waiting poll."""
+        with self._work:
+            self._stopping = True
+            self._work.notify_all()
+        with self._verdicts:
+            self._verdicts.notify_all()
+        if self._worker is not None:
+            self._worker.join(timeout)
+            self._worker = None
+        self.store.close()
+
+    @property
+    def stopping(self) -> bool:
+        """True once :meth:`stop` was called."""
+        return self._stopping
+
+    # -- the worker --------------------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            with self._work:
+                while not self._queue and not self._stopping:
+                    self._work.wait()
+                if self._stopping:
+                    return
+                enrolment_id = self._queue.popleft()
+            try:
+                self.decide(enrolment_id)
+            except Exception:  # one enrolment that cannot be decided must not stop the others
+                log.exception("could not decide enrolment %s; it stays pending until the next start", enrolment_id)
+
+    def _enqueue(self, enrolment_id: str) -> None:
+        with self._work:
+            self._queue.append(enrolment_id)
+            self._work.notify()
+
+    def decide(self, enrolment_id: str) -> EnrolmentRecord | None:
+        """Give a pending enrolment its verdict (the worker calls this; tests may call it directly)."""
+        with self._lock:
+            record = self.store.find(enrolment_id)
+            if record is None or not record.pending:
+                return record
+            biodata = Biodata.from_dict(dict(record.biodata))
+            probe = self.store.probe(enrolment_id)
+            judgement = judge(biodata, probe, fingers_sent=record.fingers_sent, register=self.store,
+                              matcher=self.matcher, rules=self.rules,
+                              on=dt.date.fromisoformat(record.received_at[:10]))
+            record = self.store.save_verdict(enrolment_id, judgement, utc_text(self._clock()))
+            if judgement.joins_gallery and probe:
+                self._add_to_gallery(enrolment_id, probe)
+        log.info("verdict for %s: %s (%s)", enrolment_id, record.status.value,
+                 ", ".join(str(r["code"]) for r in record.reasons) or "no reasons")
+        with self._verdicts:
+            self._verdicts.notify_all()
+        return record
+
+    def _add_to_gallery(self, enrolment_id: str, probe: Mapping[str, bytes]) -> None:
+        # Stored first, added second: if the process dies in between, the next start loads it anyway.
+        self.matcher.add(enrolment_id, probe)
+        self.gallery_size = len(self.matcher)
+
+    # -- the API's operations ------------------------------------------------------------------------------
+
+    def submit(self, body: Any) -> tuple[int, dict[str, Any]]:
+        """``POST /enrolments``: (HTTP status, answer). Raises :class:`ApiError`."""
+        try:
+            enrolment_id = enrolment_id_of(body)
+        except Malformed as exc:
+            raise ApiError(400, "malformed", str(exc)) from None
+        digest = canonical_hash(body)
+        answer = self._resend(enrolment_id, digest)
+        if answer is not None:
+            return 200, answer
+        try:
+            parsed = parse_submission(body)
+        except Malformed as exc:
+            raise ApiError(400, "malformed", str(exc)) from None
+        with self._lock:
+            # Checked again under the lock: two copies of one new submission may arrive at once.
+            answer = self._resend(enrolment_id, digest)
+            if answer is not None:
+                return 200, answer
+            record = self.store.insert(parsed, digest, utc_text(self._clock()))
+        log.info("received %s from site %s (%d fingers, %d exceptions)", enrolment_id, parsed.site,
+                 len(parsed.fingers), len(parsed.exceptions))
+        self._enqueue(enrolment_id)
+        return 202, record.receipt(first=True)
+
+    def _resend(self, enrolment_id: str, digest: str) -> dict[str, Any] | None:
+        with self._lock:
+            record = self.store.find(enrolment_id)
+            if record is None:
+                return None
+            if record.body_hash != digest:
+                raise ApiError(409, "conflict", f"enrolment {enrolment_id} was already submitted with different "
+                                                "content; the central system never overwrites an enrolment")
+            if record.status is EnrolmentState.SEARCH_FAILURE_AT_CENTRAL:
+                # The lifecycle sends such an enrolment again: the resend asks for a new search.
+                self.store.requeue(enrolment_id)
+                self._enqueue(enrolment_id)
+                log.info("search requested again for %s", enrolment_id)
+            return record.receipt(first=False)
+
+    def poll(self, enrolment_id: str, wait: float = 0.0) -> EnrolmentRecord:
+        """``GET /enrolments/{id}``: the record, once it has a verdict or ``wait`` seconds passed."""
+        deadline = time.monotonic() + max(0.0, min(MAX_WAIT, wait))
+        with self._verdicts:
+            while True:
+                record = self.store.find(enrolment_id)
+                if record is None:
+                    raise ApiError(404, "not_found", f"no enrolment {enrolment_id}")
+                remaining = deadline - time.monotonic()
+                if not record.pending or remaining <= 0 or self._stopping:
+                    return record
+                self._verdicts.wait(remaining)
+
+    def find(self, enrolment_id: str) -> EnrolmentRecord:
+        """The record; raises the API's 404."""
+        record = self.store.find(enrolment_id)
+        if record is None:
+            raise ApiError(404, "not_found", f"no enrolment {enrolment_id}")
+        return record
+
+    def finger_image(self, enrolment_id: str, position: str) -> bytes:
+        """A submitted finger image; raises the API's 404."""
+        self.find(enrolment_id)
+        image = self.store.image(enrolment_id, position) if position != "face" else None
+        if image is None:
+            raise ApiError(404, "not_found", f"enrolment {enrolment_id} has no image of finger {position}")
+        return image
+
+    def adjudicate(self, enrolment_id: str, body: Any) -> EnrolmentRecord:
+        """``POST /enrolments/{id}/adjudication``: a supervisor's decision. Raises :class:`ApiError`."""
+        decision, supervisor, note = _adjudication(body)
+        with self._lock:
+            record = self.find(enrolment_id)
+            if record.adjudication is not None and (record.adjudication.get("decision"),
+                                                    record.adjudication.get("supervisor"),
+                                                    record.adjudication.get("note")) == (decision.value,
+                                                                                          supervisor, note):
+                return record  # the same decision sent again
+            if record.status is not EnrolmentState.ADJUDICATE_RECORD:
+                raise ApiError(409, "conflict", f"enrolment {enrolment_id} is {record.status.value}; only an "
+                                                "ADJUDICATE_RECORD enrolment can be adjudicated")
+            decided_at = utc_text(self._clock())
+            reasons = [dict(r) for r in record.reasons]
+            reasons.append({"code": "adjudicated", "message": f"supervisor {supervisor} decided {decision.value}"
+                                                              + (f": {note}" if note else "")})
+            if decision is EnrolmentState.PRINT_READY_RECORD and self.store.has_card(record.nik):
+                reasons.append({"code": "reprint",
+                                "message": f"NIK {record.nik} already holds a printed card: this is a reprint"})
+            record = self.store.adjudicate(enrolment_id, decision, reasons, {
+                "decision": decision.value, "supervisor": supervisor, "note": note, "decided_at": decided_at})
+            if decision is EnrolmentState.PRINT_READY_RECORD:
+                probe = self.store.probe(enrolment_id)
+                if probe:
+                    self._add_to_gallery(enrolment_id, probe)
+        log.info("adjudication of %s: %s by %s", enrolment_id, decision.value, supervisor)
+        with self._verdicts:
+            self._verdicts.notify_all()
+        return record
+
+    def card_printed(self, body: Any) -> tuple[int, dict[str, Any]]:
+        """``POST /cards``: (HTTP status, answer). Raises :class:`ApiError`."""
+        if not isinstance(body, dict):
+            raise ApiError(400, "malformed", "the body must be a JSON object")
+        unknown = sorted(set(body) - {"enrolment_id", "printed_at"})
+        if unknown:
+            raise ApiError(400, "malformed", f"unknown keys {unknown} (a card has enrolment_id and printed_at)")
+        enrolment_id = body.get("enrolment_id")
+        if not isinstance(enrolment_id, str) or not enrolment_id:
+            raise ApiError(400, "malformed", "enrolment_id: expected the enrolment id")
+        printed_at = _utc_timestamp(body.get("printed_at"))
+        with self._lock:
+            record = self.find(enrolment_id)
+            existing = self.store.card(enrolment_id)
+            if existing is not None:
+                return 200, {**existing, "first": False}
+            if record.status is not EnrolmentState.PRINT_READY_RECORD:
+                raise ApiError(409, "conflict", f"enrolment {enrolment_id} is {record.status.value}; only a "
+                                                "PRINT_READY_RECORD enrolment gets a card")
+            self.store.record_card(enrolment_id, record.nik, printed_at, utc_text(self._clock()))
+            card = self.store.card(enrolment_id)
+        assert card is not None
+        log.info("card printed for %s", enrolment_id)
+        return 201, {**card, "first": True}
+
+    def health(self) -> dict[str, Any]:
+        """``GET /health``."""
+        return {"status": "stopping" if self._stopping else "ok", "service": "ektp central emulator",
+                "gallery": self.gallery_size, "pending": self.store.count_pending()}
+
+
+def _adjudication(body: Any) -> tuple[EnrolmentState, str, str]:
+    if not isinstance(body, dict):
+        raise ApiError(400, "malformed", "the body must be a JSON object")
+    unknown = sorted(set(body) - {"decision", "supervisor", "note"})
+    if unknown:
+        raise ApiError(400, "malformed", f"unknown keys {unknown} (a decision has decision, supervisor and note)")
+    allowed = [d.value for d in DECISIONS]
+    if body.get("decision") not in allowed:
+        raise ApiError(400, "malformed", f"decision: expected one of {allowed}, got {body.get('decision')!r}")
+    supervisor = body.get("supervisor")
+    if not isinstance(supervisor, str) or not supervisor.strip() or len(supervisor) > 64:
+        raise ApiError(400, "malformed", "supervisor: expected the supervisor's account name (at most 64 characters)")
+    note = body.get("note", "")
+    if note is None:
+        note = ""
+    if not isinstance(note, str) or len(note) > 500:
+        raise ApiError(400, "malformed", "note: expected a text of at most 500 characters")
+    return EnrolmentState(body["decision"]), supervisor.strip(), note.strip()
+
+
+def _utc_timestamp(value: Any) -> str:
+    """An ISO 8601 timestamp as the API writes it (a time without zone is taken as UTC)."""
+    if not isinstance(value, str):
+        raise ApiError(400, "malformed", f"printed_at: expected an ISO 8601 timestamp, got {value!r}")
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise ApiError(400, "malformed", f"printed_at: {value!r} is not an ISO 8601 timestamp") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return utc_text(moment)
+
+
+__all__ = ["DECISIONS", "MAX_WAIT", "ApiError", "CentralService"]
