@@ -1,0 +1,449 @@
+"""The central-system emulator (plugins/verify/central): the API of docs/central-api.md with the real
+NBIS matcher on synthetic fingers.
+
+Mechanics (validation, tokens, idempotency, long polls, adjudication, cards, the register file) run
+in-process through Flask's test client; the verdict flow and a restart run ``ektp central-emulator``
+as its own process, as a deployment would.
+"""
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import signal
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from centralkit import TOKEN, CentralProcess, minutiae_png
+from click.testing import CliRunner
+from ektp_plugins.verify.central import central_emulator_command, ektp_register_commands, emulator_token
+from ektp_plugins.verify.central.app import create_app, make_app
+from ektp_plugins.verify.central.service import CentralService
+from ektp_plugins.verify.central.settings import CentralSettings, load_settings, resolve_matcher
+from flask import Flask
+from flask.testing import FlaskClient
+
+from ektp_core.errors import ConfigError
+from ektp_core.matching import MatcherSettings, MatchThresholds
+from ektp_core.model import Biodata
+from ektp_core.testing.samples import make_biodata, valid_nik
+
+pytest.importorskip("nbis")
+
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+FINGERS = ("right_thumb", "right_index")
+_templates: dict[tuple[int, str, int], bytes] = {}
+
+
+def template(seed: int, position: str, impression: int = 0) -> bytes:
+    """The ISO/IEC 19794-2 record of one synthetic finger impression (cached: tests reuse them)."""
+    key = (seed, position, impression)
+    if key not in _templates:
+        from ektp_plugins.scanners import synthetic
+
+        if hasattr(synthetic, "finger_minutiae"):  # the fast path: minutiae without drawing the finger
+            _templates[key] = synthetic.finger_minutiae(seed, position, impression).iso_bytes()
+        else:
+            from ektp_plugins.scanners.nbis import extract
+
+            _templates[key] = extract(synthetic.finger(seed, position, impression)).iso_bytes()
+    return _templates[key]
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def submission(enrolment_id: str, biodata: Biodata, *, seed: int, impression: int = 0,
+               fingers: tuple[str, ...] = FINGERS, images: bool = False) -> dict[str, Any]:
+    """A body as the ``http`` verifier sends it: fingers of synthetic person ``seed``."""
+    from ektp_plugins.scanners.nbis import Template
+
+    body: dict[str, Any] = {
+        "enrolment_id": enrolment_id, "site": "17.71.05", "biodata": biodata.to_dict(),
+        "fingers": {p: b64(template(seed, p, impression)) for p in fingers},
+        "finger_images": {}, "face": None, "exceptions": {},
+    }
+    if images:
+        body["finger_images"] = {p: b64(minutiae_png(Template.from_iso(template(seed, p, impression))))
+                                 for p in fingers}
+    return body
+
+
+def settings(**thresholds: float) -> CentralSettings:
+    return CentralSettings(matcher=MatcherSettings(thresholds=MatchThresholds(**thresholds)))
+
+
+# --------------------------------------------------------------------------------------------------
+# In-process: the Flask application over a service in a temporary folder
+# --------------------------------------------------------------------------------------------------
+
+
+class Central:
+    """An emulator in-process: its service and a test client."""
+
+    def __init__(self, data: Path, central_settings: CentralSettings, *, worker: bool = True,
+                 register_file: Path | None = None) -> None:
+        self.service = CentralService(data, matcher=resolve_matcher(central_settings.matcher),
+                                      settings=central_settings, register_file=register_file,
+                                      progress=lambda line: None)
+        self.app: Flask = make_app(self.service, TOKEN)
+        self.client: FlaskClient = self.app.test_client()
+        if worker:
+            self.service.start()
+
+    def post(self, path: str, body: Any, headers: dict[str, str] | None = None) -> tuple[int, Any]:
+        response = self.client.post(f"/api/v1{path}", data=json.dumps(body), headers=AUTH if headers is None
+                                    else headers, content_type="application/json")
+        return response.status_code, response.get_json()
+
+    def get(self, path: str, headers: dict[str, str] | None = None) -> tuple[int, Any]:
+        response = self.client.get(f"/api/v1{path}", headers=AUTH if headers is None else headers)
+        return response.status_code, response.get_json() if response.is_json else response.data
+
+    def verdict(self, enrolment_id: str) -> dict[str, Any]:
+        status, answer = self.get(f"/enrolments/{enrolment_id}?wait=20")
+        assert status == 200 and answer["status"] != "RECEIVED_AT_CENTRAL", answer
+        return dict(answer)
+
+
+@pytest.fixture
+def central(tmp_path: Path) -> Iterator[Central]:
+    running = Central(tmp_path / "central", settings())
+    yield running
+    running.service.stop()
+
+
+_NOT_ISO = base64.b64encode(b"FMR\x00 21\x00" + bytes(40)).decode()
+#: Each case: what it changes in a good body, and what the error message must say.
+MALFORMED: dict[str, tuple[Callable[[dict[str, Any], dict[str, Any]], Any], str]] = {
+    "not an object": (lambda good, bio: [1, 2], "JSON object"),
+    "no id": (lambda good, bio: {k: v for k, v in good.items() if k != "enrolment_id"}, "enrolment_id"),
+    "id with a slash": (lambda good, bio: {**good, "enrolment_id": "e/1"}, "enrolment_id"),
+    "unknown key": (lambda good, bio: {**good, "finger": {}}, "unknown keys ['finger']"),
+    "no site": (lambda good, bio: {**good, "site": ""}, "site"),
+    "bad base64": (lambda good, bio: {**good, "fingers": {"right_thumb": "%%%not base64%%%"}},
+                   "fingers.right_thumb: not valid base64"),
+    "not ISO": (lambda good, bio: {**good, "fingers": {"right_thumb": _NOT_ISO}},
+                "fingers.right_thumb: not an ISO/IEC 19794-2:2005 record"),
+    "truncated ISO": (lambda good, bio: {**good, "fingers": {"right_thumb": b64(template(1, "right_thumb")[:-20])}},
+                      "fingers.right_thumb: not an ISO/IEC 19794-2:2005 record"),
+    "unknown position": (lambda good, bio: {**good, "fingers": {"right_toe": good["fingers"]["right_thumb"]}},
+                         "fingers: unknown finger positions ['right_toe']"),
+    "no fingers": (lambda good, bio: {**good, "fingers": {}}, "at least one finger template is required"),
+    "finger and exception": (lambda good, bio: {**good, "exceptions": {"right_thumb": "amputated"}},
+                             "both sent and listed"),
+    "empty exception reason": (lambda good, bio: {**good, "exceptions": {"left_little": ""}},
+                               "exceptions.left_little"),
+    "image not PNG": (lambda good, bio: {**good, "finger_images": {"right_thumb": b64(b"GIF89a....")}},
+                      "not a PNG image"),
+    "face not an image": (lambda good, bio: {**good, "face": b64(b"hello")}, "face: not a JPEG or PNG image"),
+    "biodata not an object": (lambda good, bio: {**good, "biodata": "SITI"}, "biodata: expected an object"),
+    "biodata unknown field": (lambda good, bio: {**good, "biodata": {**bio, "hobby": "x"}}, "biodata.hobby"),
+    "biodata missing field": (lambda good, bio: {**good, "biodata": {k: v for k, v in bio.items() if k != "nama"}},
+                              "biodata.biodata: missing fields"),
+    "biodata bad NIK": (lambda good, bio: {**good, "biodata": {**bio, "nik": "1771000000000000"}}, "biodata.nik"),
+    "biodata bad date": (lambda good, bio: {**good, "biodata": {**bio, "tanggal_lahir": "1990-13-01"}},
+                         "biodata.tanggal_lahir"),
+    "biodata bad religion": (lambda good, bio: {**good, "biodata": {**bio, "agama": "JEDI"}}, "biodata.agama"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED))
+def test_malformed_bodies_are_refused_and_nothing_is_stored(central: Central, case: str) -> None:
+    good = submission("e-bad", make_biodata(), seed=1)
+    change, message = MALFORMED[case]
+    status, answer = central.post("/enrolments", change(good, dict(good["biodata"])))
+    assert status == 400, answer
+    assert answer["error"]["code"] == "malformed"
+    assert message in answer["error"]["message"]
+    assert central.get("/enrolments/e-bad")[0] == 404
+    assert central.get("/health")[1]["pending"] == 0
+
+
+def test_a_template_filed_under_another_finger(central: Central) -> None:
+    from ektp_plugins.scanners.nbis import Template
+
+    record = Template.from_iso(template(1, "right_thumb"))
+    if record.position == 0:  # the record names no finger: nothing to contradict
+        pytest.skip("this template source writes no finger position")
+    body = {**submission("e-bad", make_biodata(), seed=1), "fingers": {"left_thumb": b64(template(1, "right_thumb"))}}
+    status, answer = central.post("/enrolments", body)
+    assert status == 400 and "fingers.left_thumb: the record says finger position 1" in answer["error"]["message"]
+
+
+def test_a_body_that_is_not_json(central: Central) -> None:
+    response = central.client.post("/api/v1/enrolments", data=b"{not json", headers=AUTH)
+    assert response.status_code == 400 and response.get_json()["error"]["code"] == "malformed"
+
+
+def test_token_is_required_except_for_health(central: Central) -> None:
+    body = submission("e-token", make_biodata(), seed=1)
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN}):
+        status, answer = central.post("/enrolments", body, headers=headers)
+        assert status == 401 and answer["error"]["code"] == "unauthorised"
+        assert central.get("/enrolments/e-token", headers=headers)[0] == 401
+    status, health = central.get("/health", headers={})
+    assert status == 200 and health["status"] == "ok" and health["pending"] == 0
+    assert central.get("/enrolments/e-token")[0] == 404
+
+
+def test_errors_are_json(central: Central) -> None:
+    status, answer = central.get("/no-such-thing")
+    assert status == 404 and answer["error"]["code"] == "not_found"
+    response = central.client.delete("/api/v1/enrolments/e-1", headers=AUTH)
+    assert response.status_code == 405 and response.get_json()["error"]["code"] == "method_not_allowed"
+    status, answer = central.get("/enrolments/e-1?wait=31")
+    assert status == 400 and "wait" in answer["error"]["message"]
+
+
+def test_resend_gets_the_first_answer_and_different_content_a_conflict(central: Central) -> None:
+    body = submission("e-idem", make_biodata(), seed=1)
+    status, first = central.post("/enrolments", body)
+    assert status == 202
+    assert first["first"] is True and first["status"] == "RECEIVED_AT_CENTRAL"
+    verdict = central.verdict("e-idem")
+    reordered = dict(reversed(list(body.items())))  # the same content, keys in another order
+    status, again = central.post("/enrolments", reordered)
+    assert status == 200
+    assert again == {**first, "first": False}
+    assert central.verdict("e-idem") == verdict  # changed nothing
+    changed = {**body, "site": "17.71.06"}
+    status, answer = central.post("/enrolments", changed)
+    assert status == 409 and answer["error"]["code"] == "conflict"
+    assert central.get("/health")[1]["gallery"] == 1
+
+
+def test_long_poll_waits_for_the_verdict(tmp_path: Path) -> None:
+    central = Central(tmp_path / "central", settings(), worker=False)  # verdicts given by hand below
+    try:
+        central.post("/enrolments", submission("e-wait", make_biodata(), seed=1))
+        started = time.monotonic()
+        status, answer = central.get("/enrolments/e-wait")
+        assert status == 200 and answer["status"] == "RECEIVED_AT_CENTRAL" and answer["decided_at"] is None
+        assert central.get("/enrolments/e-wait/reasons")[0] == 404
+        assert central.get("/enrolments/e-wait?wait=0.3")[1]["status"] == "RECEIVED_AT_CENTRAL"
+        assert time.monotonic() - started >= 0.3
+        threading.Timer(0.5, central.service.decide, args=("e-wait",)).start()
+        started = time.monotonic()
+        status, answer = central.get("/enrolments/e-wait?wait=10")
+        took = time.monotonic() - started
+        assert answer["status"] == "PRINT_READY_RECORD" and answer["decided_at"]
+        assert 0.4 <= took < 5
+    finally:
+        central.service.stop()
+
+
+def test_adjudication_flow_and_finger_images(tmp_path: Path) -> None:
+    # The duplicate threshold out of reach: a genuine match lands in the grey zone.
+    central = Central(tmp_path / "central", settings(duplicate=10_000, adjudicate=25))
+    try:
+        first, twin, third = make_biodata(), make_biodata(nama="SITI AMINAH KEMBAR"), make_biodata()
+        central.post("/enrolments", submission("e-1", first, seed=5, images=True))
+        assert central.verdict("e-1")["status"] == "PRINT_READY_RECORD"
+        central.post("/enrolments", submission("e-2", twin, seed=5, impression=1, images=True))
+        grey = central.verdict("e-2")
+        assert grey["status"] == "ADJUDICATE_RECORD"
+        assert [c["enrolment_id"] for c in grey["candidates"]] == ["e-1"]
+        assert grey["candidates"][0]["nik"] == first.nik.value
+        assert [r["code"] for r in grey["reasons"]] == ["biometric_grey_zone"]
+        status, reasons = central.get("/enrolments/e-2/reasons")
+        assert status == 200 and reasons["candidates"] == grey["candidates"]
+
+        status, png = central.get("/enrolments/e-1/fingers/right_thumb")
+        assert status == 200 and png.startswith(b"\x89PNG")
+        assert central.get("/enrolments/e-1/fingers/left_thumb")[0] == 404
+        assert central.get("/enrolments/e-1/fingers/face")[0] == 404
+
+        assert central.post("/cards", {"enrolment_id": "e-2", "printed_at": "2026-11-28T03:00:00Z"})[0] == 409
+        decision = {"decision": "PRINT_READY_RECORD", "supervisor": "budi", "note": "different person: twins"}
+        assert central.post("/enrolments/e-1/adjudication", decision)[0] == 409  # not in ADJUDICATE_RECORD
+        assert central.post("/enrolments/e-2/adjudication", {**decision, "decision": "CARD_PRINTED"})[0] == 400
+        status, decided = central.post("/enrolments/e-2/adjudication", decision)
+        assert status == 200 and decided["status"] == "PRINT_READY_RECORD"
+        assert decided["adjudication"]["supervisor"] == "budi"
+        assert [r["code"] for r in decided["reasons"]] == ["biometric_grey_zone", "adjudicated"]
+        assert central.post("/enrolments/e-2/adjudication", decision) == (200, decided)  # a resend
+        status, answer = central.post("/enrolments/e-2/adjudication", {**decision, "decision": "DUPLICATE_RECORD"})
+        assert status == 409 and answer["error"]["code"] == "conflict"
+        assert central.get("/health")[1]["gallery"] == 2  # the adjudicated one joined
+
+        # The third recording of the same fingers now resembles both, and a supervisor calls it a duplicate.
+        central.post("/enrolments", submission("e-3", third, seed=5, impression=2))
+        assert {c["enrolment_id"] for c in central.verdict("e-3")["candidates"]} == {"e-1", "e-2"}
+        status, dup = central.post("/enrolments/e-3/adjudication", {"decision": "DUPLICATE_RECORD",
+                                                                     "supervisor": "budi"})
+        assert status == 200 and dup["status"] == "DUPLICATE_RECORD"
+        assert central.get("/health")[1]["gallery"] == 2  # a duplicate never joins
+        assert central.post("/enrolments/e-9/adjudication", decision)[0] == 404
+    finally:
+        central.service.stop()
+
+
+def test_cards_make_later_enrolments_reprints(central: Central) -> None:
+    me = make_biodata()
+    central.post("/enrolments", submission("e-1", me, seed=6))
+    assert central.verdict("e-1")["status"] == "PRINT_READY_RECORD"
+    card = {"enrolment_id": "e-1", "printed_at": "2026-11-28T03:00:00Z"}
+    status, first = central.post("/cards", card)
+    assert status == 201 and first["first"] is True and first["nik"] == me.nik.value
+    assert central.post("/cards", card) == (200, {**first, "first": False})
+    assert central.post("/cards", {**card, "enrolment_id": "e-404"})[0] == 404
+    assert central.post("/cards", {**card, "printed_at": "yesterday"})[0] == 400
+    central.post("/enrolments", submission("e-2", me, seed=6, impression=1))
+    again = central.verdict("e-2")
+    assert again["status"] == "PRINT_READY_RECORD"
+    assert [r["code"] for r in again["reasons"]] == ["same_person_rerecorded", "reprint"]
+
+
+def test_register_file_seeds_holders_and_cards(tmp_path: Path) -> None:
+    holder, carded = make_biodata(), make_biodata(jenis_kelamin="L")
+    lines = [json.dumps({"nik": holder.nik.value, "nama": "DEWI LESTARI", "jenis_kelamin": "P",
+                         "tanggal_lahir": "1990-01-01", "tempat_lahir": "BENGKULU"}),
+             "# a comment", "",
+             json.dumps({**carded.to_dict(), "card_printed": True, "card_printed_at": "2015-03-01T08:00:00+07:00"})]
+    seed = tmp_path / "register.jsonl"
+    seed.write_text("\n".join(lines) + "\n", "utf-8")
+    for _ in range(2):  # seeding again on a restart adds nothing and refuses nothing
+        central = Central(tmp_path / "central", settings(), register_file=seed)
+        try:
+            central.post("/enrolments", submission(f"e-h{_}", holder, seed=7 + 2 * _))
+            refused = central.verdict(f"e-h{_}")
+            assert refused["status"] == "ENROLL_FAILURE_AT_CENTRAL"
+            assert [r["code"] for r in refused["reasons"]] == ["nik_issued_to_other"]
+            central.post("/enrolments", submission(f"e-c{_}", carded, seed=8 + 2 * _))
+            reprint = central.verdict(f"e-c{_}")
+            assert reprint["status"] == "PRINT_READY_RECORD"
+            assert [r["code"] for r in reprint["reasons"]] == ["reprint"]
+        finally:
+            central.service.stop()
+    contradiction = tmp_path / "other.jsonl"
+    contradiction.write_text(json.dumps({"nik": holder.nik.value, "nama": "SOMEONE ELSE", "jenis_kelamin": "P",
+                                         "tanggal_lahir": "1990-01-01", "tempat_lahir": "BENGKULU"}) + "\n")
+    with pytest.raises(ValueError, match="another person"):
+        Central(tmp_path / "central", settings(), register_file=contradiction)
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text('{"nik": "1771000000000000", "nama": "X", "jenis_kelamin": "P", '
+                      '"tanggal_lahir": "1990-01-01", "tempat_lahir": "Y"}\n')
+    with pytest.raises(ConfigError, match="line 1: nik"):
+        Central(tmp_path / "broken-central", settings(), register_file=broken)
+
+
+def test_config_file_sets_matcher_and_eligibility(tmp_path: Path) -> None:
+    config = tmp_path / "profile.toml"
+    config.write_text('[verification]\nverifier = "http"\n[verification.matcher]\nduplicate_score = 55\n'
+                      'adjudicate_score = 30\n[lifecycle]\neligibility_age = 16\n', "utf-8")
+    loaded = load_settings(config)
+    assert loaded.matcher.thresholds.duplicate == 55 and loaded.matcher.thresholds.adjudicate == 30
+    assert loaded.rules.eligibility_age == 16
+    assert load_settings(None) == CentralSettings()
+    config.write_text("[verification.matcher]\nduplicate_score = 10\nadjudicate_score = 30\n", "utf-8")
+    with pytest.raises(ConfigError, match=r"verification\.matcher"):
+        load_settings(config)
+
+
+def test_generated_token_is_kept_and_a_given_one_wins(tmp_path: Path) -> None:
+    token, generated = emulator_token(tmp_path / "data", None)
+    assert generated and len(token) >= 32
+    assert (tmp_path / "data" / "token").stat().st_mode & 0o077 == 0
+    assert emulator_token(tmp_path / "data", None) == (token, True)
+    assert emulator_token(tmp_path / "data", "given") == ("given", False)
+
+
+def test_create_app_and_the_command_hook(tmp_path: Path) -> None:
+    app = create_app(tmp_path / "central", token=TOKEN)
+    try:
+        assert app.test_client().get("/api/v1/health").get_json()["gallery"] == 0
+    finally:
+        app.extensions["ektp_central"].stop()
+    with pytest.raises(ValueError, match="token"):
+        make_app(app.extensions["ektp_central"], "")
+
+    import click
+
+    group = click.Group()
+    ektp_register_commands(group)
+    assert group.commands["central-emulator"] is central_emulator_command
+    result = CliRunner().invoke(central_emulator_command, ["--config", str(tmp_path / "missing.toml")])
+    assert result.exit_code != 0
+
+
+# --------------------------------------------------------------------------------------------------
+# As its own process: ektp central-emulator
+# --------------------------------------------------------------------------------------------------
+
+
+def call(central: CentralProcess, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(central.url + path, data=data, method=method,
+                                     headers={**AUTH, "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def submit_and_wait(central: CentralProcess, body: dict[str, Any]) -> dict[str, Any]:
+    status, receipt = call(central, "POST", "/enrolments", body)
+    assert status == 202, receipt
+    status, verdict = call(central, "GET", f"/enrolments/{body['enrolment_id']}?wait=20")
+    assert status == 200 and verdict["status"] != "RECEIVED_AT_CENTRAL", verdict
+    return dict(verdict)
+
+
+def test_verdicts_and_restart_as_a_process(tmp_path: Path) -> None:
+    central = CentralProcess(tmp_path / "central").start()
+    try:
+        siti, budi = make_biodata(), make_biodata(jenis_kelamin="L")
+        first = submit_and_wait(central, submission("e-siti", siti, seed=11))
+        assert first["status"] == "PRINT_READY_RECORD" and first["reasons"] == []
+        assert submit_and_wait(central, submission("e-budi", budi, seed=12))["status"] == "PRINT_READY_RECORD"
+
+        # Siti's fingers under another NIK: a duplicate pointing at her enrolment.
+        planted = make_biodata(nama="RATNA SARI")
+        dup = submit_and_wait(central, submission("e-planted", planted, seed=11, impression=1))
+        assert dup["status"] == "DUPLICATE_RECORD"
+        assert [(c["enrolment_id"], c["nik"]) for c in dup["candidates"]] == [("e-siti", siti.nik.value)]
+        assert dup["candidates"][0]["score"] >= 40 and set(dup["candidates"][0]["finger_scores"]) <= set(FINGERS)
+        assert [r["code"] for r in dup["reasons"]] == ["biometric_duplicate"]
+
+        # Siti's NIK claimed by someone else, and biodata that contradicts its own NIK.
+        other = submit_and_wait(central, submission("e-claim", make_biodata(nik=siti.nik.value, nama="DEWI"),
+                                                    seed=13))
+        assert (other["status"], [r["code"] for r in other["reasons"]]) == (
+            "ENROLL_FAILURE_AT_CENTRAL", ["nik_issued_to_other"])
+        wrong_sex = make_biodata(nik=valid_nik(sex="L", birth_date=dt.date(1990, 1, 1)), jenis_kelamin="P")
+        contradicts = submit_and_wait(central, submission("e-contra", wrong_sex, seed=14))
+        assert [r["code"] for r in contradicts["reasons"]] == ["biodata_contradicts_nik"]
+        health = central.health()
+        assert health["gallery"] == 2 and health["pending"] == 0
+
+        # SIGTERM: a clean stop (exit status 0), the data kept.
+        assert central.process is not None
+        central.process.send_signal(signal.SIGTERM)
+        assert central.process.wait(timeout=20) == 0
+        central.process = None
+        log = central.log.read_text("utf-8", errors="replace")
+        assert "stopped" in log and TOKEN not in log and first["enrolment_id"] in log
+        assert template(11, "right_thumb")[:8].hex() not in log
+
+        central.start()
+        assert central.health()["gallery"] == 2
+        status, kept = call(central, "GET", "/enrolments/e-planted")
+        assert status == 200 and kept == dup
+        status, receipt = call(central, "POST", "/enrolments", submission("e-siti", siti, seed=11))
+        assert status == 200 and receipt["first"] is False and receipt["received_at"] == first["received_at"]
+        # The gallery was rebuilt from the database: Budi's fingers are still found.
+        again = submit_and_wait(central, submission("e-budi-2", make_biodata(jenis_kelamin="L"), seed=12,
+                                                    impression=2))
+        assert again["status"] == "DUPLICATE_RECORD"
+        assert again["candidates"][0]["enrolment_id"] == "e-budi"
+    finally:
+        central.stop()
