@@ -88,11 +88,15 @@ class MatchThresholds:
             raise ValueError(f"handover threshold must be >= 0, got {self.handover}")
 
 
+#: The matcher a profile gets when it names none.
+DEFAULT_MATCHER = "nbis-bozorth3"
+
+
 @attrs.frozen
 class MatcherSettings:
     """Which matcher the deployment uses, its thresholds and its own options."""
 
-    name: str = "nbis-bozorth3"
+    name: str = DEFAULT_MATCHER
     thresholds: MatchThresholds = attrs.field(factory=MatchThresholds)
     options: Mapping[str, Any] = attrs.field(factory=dict, converter=dict)
 
@@ -106,7 +110,7 @@ def matcher_settings(verification: Mapping[str, Any], *, path: str = "profile") 
     table = verification.get("matcher", {})
     if not isinstance(table, Mapping):
         raise ConfigError(path, "verification.matcher", "a table", table)
-    name = table.get("name", MatcherSettings.name)
+    name = table.get("name", DEFAULT_MATCHER)
     if not isinstance(name, str) or not name:
         raise ConfigError(path, "verification.matcher.name", "a matcher name", name)
     given: dict[str, float] = {}

@@ -67,7 +67,7 @@ class VerificationSettings:
         source = profile.source if profile is not None else "-"
         if not isinstance(raw, dict):
             raise ConfigError(source, "verification", "a table", raw)
-        verifier = raw.get("verifier", cls.verifier)
+        verifier = raw.get("verifier", "http")
         if not isinstance(verifier, str) or not verifier:
             raise ConfigError(source, "verification.verifier", "a verifier name", verifier)
         required_raw = raw.get("required", [m.value for m in Modality])

@@ -24,6 +24,14 @@ VERDICTS = frozenset({
 })
 
 
+#: What a verdict without reasons means, for the enrolment's reason column.
+_PLAIN = {
+    EnrolmentState.PRINT_READY_RECORD: "unique: no biometric match, biodata consistent with the register",
+    EnrolmentState.DUPLICATE_RECORD: "duplicate of another enrolment",
+    EnrolmentState.ADJUDICATE_RECORD: "possible duplicate: a supervisor decides",
+}
+
+
 class CentralUnavailable(EktpError):
     """The central system cannot be reached or is down (refused, timed out, 5xx, 503).
 
@@ -107,7 +115,7 @@ class Verdict:
 
     def summary(self) -> str:
         """One line for the enrolment's reason column and the audit log."""
-        return "; ".join(r.message for r in self.reasons) or self.status.value
+        return "; ".join(r.message for r in self.reasons) or _PLAIN.get(self.status, self.status.value)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form, the same shape as the API's verdict."""

@@ -3,30 +3,48 @@
 This is what ``ektp walk`` runs: it shows every state, the routing decision, the blank ledger and
 the audit chain. The card is printed on the profile's printer (the minimal profile has an
 emulated Evolis printer, spoken to over USB through pyusb, and a proof printer writing PDF and
-PNG). There is no central system yet: the walk plays the central system's verdict itself, and says
-so on screen.
+PNG). The resident's ten fingers are captured through the profile's fingerprint reader (the minimal
+profile's is an emulated U.are.U 4000B), the enrolment is verified by the central system named in
+the profile's ``[verification]`` (the walk starts ``ektp central-emulator`` as its own process when
+that is a local address nobody answers on), and the card is handed over after a 1:1 finger check.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import importlib
+import io
 import secrets
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 import sqlalchemy as sa
 
 from . import audit, security
+from .capture import CaptureService, QualityTooLow
 from .config import Deployment
-from .devices import choose_printer, make_printer, printer_settings
+from .devices import choose_printer, make_printer, make_scanner, printer_settings, scanner_settings
 from .errors import EktpError
 from .lifecycle import LifecycleService
-from .model import Biodata, Capture, Enrolment, EnrolmentState, Operator, PrintJobState, Role
+from .localservice import local_central
+from .model import (
+    FINGER_POSITIONS,
+    Biodata,
+    Capture,
+    Enrolment,
+    EnrolmentState,
+    Modality,
+    Operator,
+    PrintJobState,
+    Role,
+)
 from .print_service import PrintService
 from .printing import step_reporter
 from .routing import load_rules
 from .store.tables import enrolments, operators
 from .testing.images import sample_photo, sample_signature
+from .verification import VerificationService
 
 
 def _demo_resident(serial: int) -> Biodata:
@@ -75,14 +93,51 @@ def walk(deployment: Deployment, *, echo: Callable[[str], object] = print) -> En
     report = bio.nik.report
     echo(f"   {bio.nama}, NIK {bio.nik} ({report.district}, {report.regency}; {bio.jenis_kelamin_label}, "
          f"born {bio.tanggal_lahir:%d-%m-%Y})")
-    echo(f"   enrolment {enrolment.id}: {enrolment.state}")
+    capture = CaptureService(service)
+    scanner = _finger_scanner(deployment, host)
+    scanner.open()
+    try:
+        for position in FINGER_POSITIONS:
+            for attempt in range(1, capture.policy[Modality.FINGER].retries + 1):
+                # Each attempt is a new placing of the finger, as when an operator asks for it again.
+                _present_finger(scanner, serial, position, impression=attempt - 1)
+                [sample] = scanner.capture(Modality.FINGER, (position,))
+                try:
+                    capture.add(enrolment.id, sample, actor=operator, attempt=attempt)
+                except QualityTooLow as exc:
+                    if exc.attempts_left == 0:
+                        raise
+                    echo(f"   {position:<13} quality {sample.quality} too low, placed again")
+                    continue
+                echo(f"   {position:<13} {sample.device}: quality {sample.quality}, "
+                     f"{'template' if sample.template else 'NO template'}")
+                break
+    finally:
+        scanner.close()
+    for eye, sample in _irises(serial).items():
+        capture.add(enrolment.id, sample, actor=operator)
+        echo(f"   {eye + ' iris':<13} {sample.device}: quality {sample.quality}")
+    echo(f"   enrolment {enrolment.id}: {enrolment.state}, nothing missing: {not capture.missing(enrolment.id)}")
 
-    echo("\n== Verification (no central system configured yet: the walk gives the verdict itself)")
-    for state in (EnrolmentState.SENT_FOR_ENROLLMENT, EnrolmentState.RECEIVED_AT_CENTRAL,
-                  EnrolmentState.PRINT_READY_RECORD):
-        enrolment = service.transition(enrolment.id, state, actor=operator if state.name.startswith("SENT")
-                                       else "central-walk", reason="walk" if state.name.startswith("PRINT") else None)
-        echo(f"   -> {enrolment.state}")
+    echo("\n== Verification (central system: SIAK register and ABIS 1:N deduplication)")
+    token_env = "EKTP_CENTRAL_TOKEN"
+    with local_central(deployment, token_env=token_env, echo=lambda text: echo(f"   {text}")):
+        verification = VerificationService.for_deployment(service, host)
+        echo(f"   -> {verification.submit(enrolment.id, actor=operator)}")
+        for _ in range(30):
+            synced = verification.sync(actor=operator, wait=5)
+            if synced.unavailable:
+                raise EktpError(f"the central system went away: {synced.unavailable}")
+            if enrolment.id not in synced.still_waiting:
+                break
+        status = verification.status(enrolment.id)
+        enrolment = service.get(enrolment.id)
+        echo(f"   -> {enrolment.state}: {enrolment.reason}")
+        if status is not None and status.verdict is not None:
+            for c in status.verdict.candidates:
+                echo(f"      candidate {c.enrolment_id} (NIK {c.nik}), score {c.score:g}")
+        if enrolment.state is not EnrolmentState.PRINT_READY_RECORD:
+            raise EktpError(f"the walk's resident was not found print-ready: {enrolment.state} {enrolment.reason}")
 
     echo("\n== Pencetakan (printing)")
     routing = rules.route(enrolment)
@@ -119,13 +174,27 @@ def walk(deployment: Deployment, *, echo: Callable[[str], object] = print) -> En
                 proof.close()
             echo(f"   proof copy (PDF and PNG) written by {other.name} to {other.options.get('folder')}")
 
-    echo("\n== Penyerahan (handover)")
-    enrolment = service.transition(enrolment.id, EnrolmentState.CARD_ISSUED, actor=operator,
-                                   reason="handed to the resident")
-    echo(f"   -> {enrolment.state}")
+    echo("\n== Penyerahan (handover: the holder's finger is checked 1:1 before the card is given)")
+    scanner = _finger_scanner(deployment, host)
+    scanner.open()
+    try:
+        _present_finger(scanner, serial, "right_index", impression=2)
+        [live] = scanner.capture(Modality.FINGER, ("right_index",))
+    finally:
+        scanner.close()
+    if live.template is None:
+        raise EktpError("the handover finger gave no template")
+    score = verification.handover(enrolment.id, "right_index", live.template, operator=operator)
+    enrolment = service.get(enrolment.id)
+    echo(f"   right index matched (score {score:g}) -> {enrolment.state}")
+    with local_central(deployment, token_env=token_env, echo=lambda text: None):
+        reported = verification.report_cards()
+    echo(f"   printed card reported to the central system: {', '.join(reported) or 'none'}")
 
     echo("\n== Status timeline")
     for entry in service.history(enrolment.id):
+        if "to" not in entry.detail:
+            continue  # captures, refused handovers...: shown by `ektp audit log`, not in the state timeline
         echo(f"   {entry.at}  {entry.detail.get('from') or '(new)':>26} -> {entry.detail['to']:<26} by {entry.actor}")
 
     ledger = service.ledger(routing.site_code)
@@ -138,3 +207,37 @@ def walk(deployment: Deployment, *, echo: Callable[[str], object] = print) -> En
     echo(f"== Audit log: {verified.checked} entries, chain {chain}")
     store.dispose()
     return enrolment
+
+
+def _finger_scanner(deployment: Deployment, host: Any) -> Any:
+    for setting in scanner_settings(deployment.profile):
+        if setting.site in (None, deployment.site.code):
+            scanner = make_scanner(setting, host, deployment.root)
+            if "finger" in getattr(scanner, "modalities", ("finger",)):
+                return scanner
+    raise EktpError("the walk needs a fingerprint reader in the profile's [[devices.scanners]]")
+
+
+def _present_finger(scanner: Any, seed: int, position: str, *, impression: int) -> None:
+    # An emulated reader is given the resident's synthetic finger; at a real reader the resident
+    # places it, as the operator asks.
+    emulator = getattr(scanner, "emulator", None)
+    if emulator is not None:
+        emulator.place_finger(seed=seed, position=position, impression=impression)
+
+
+def _irises(seed: int) -> dict[str, Any]:
+    from .scanning import Sample
+
+    try:
+        iris = importlib.import_module("ektp_plugins.scanners.synthetic").iris
+    except ImportError as exc:
+        raise EktpError(f"the walk's irises are synthetic and need the simulated extra: {exc}") from None
+    samples = {}
+    for eye in ("left", "right"):
+        image = iris(seed, eye)
+        buffer = io.BytesIO()
+        image.save(buffer, "PNG")
+        samples[eye] = Sample(modality=Modality.IRIS, position=eye, image=buffer.getvalue(), quality=80,
+                              device="walk-synthetic-iris")
+    return samples

@@ -16,10 +16,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from ektp_plugins.verify.http import HttpVerifier
 
 from ektp_core.model import EnrolmentState
 from ektp_core.verifying import CentralRefused, CentralUnavailable, Submission
-from ektp_plugins.verify.http import HttpVerifier
 
 TOKEN = "s3cret-token-value"
 

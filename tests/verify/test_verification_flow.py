@@ -1,0 +1,260 @@
+"""Enrolments from BIO_CAPTURED to a verdict through the ``http`` verifier and the central-system
+emulator running as its own process; outages lose nothing; adjudication; the handover check."""
+from __future__ import annotations
+
+import json
+import signal
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from centralkit import TOKEN, CentralProcess, finger_sample, record_resident
+from click.testing import CliRunner
+
+from ektp_core import audit, security
+from ektp_core.cli import cli
+from ektp_core.deploy import create_deployment, profile_text
+from ektp_core.errors import EktpError, IllegalTransition
+from ektp_core.lifecycle import LifecycleService
+from ektp_core.model import EnrolmentState, Operator, Role
+from ektp_core.store.tables import central_submissions
+from ektp_core.verification import HandoverRefused, IncompleteEnrolment, VerificationService
+
+pytest.importorskip("nbis")
+E = EnrolmentState
+
+
+def _profile(tmp_path: Path, url: str, **matcher: float) -> Path:
+    text, _ = profile_text("minimal")
+    text = text[:text.index("\n[verification]")]  # replaced below, pointing at this test's emulator
+    text += f'\n[verification]\nverifier = "http"\nurl = "{url}"\nrequired = ["finger"]\n' \
+            'retries = 1\nbackoff_seconds = 0.05\ntimeout_seconds = 5\n'
+    if matcher:
+        text += "\n[verification.matcher]\n" + "".join(f"{k} = {v}\n" for k, v in matcher.items())
+    path = tmp_path / "profile-under-test.toml"
+    path.write_text(text, "utf-8")
+    return path
+
+
+class Node:
+    """A Dukcapil node's deployment with its lifecycle and verification services."""
+
+    def __init__(self, deployment: Any) -> None:
+        self.deployment = deployment
+        self.host = deployment.plugin_host()
+        self.store = deployment.open_store()
+        self.lc = LifecycleService(self.store, self.host.hook, deployment)
+        self.verification = VerificationService.for_deployment(self.lc, self.host)
+        for username, role in (("op1", Role.OPERATOR), ("sup1", Role.SUPERVISOR)):
+            self.lc.add_operator(Operator(username=username, full_name=username, role=role, site_code="17.71",
+                                          password_hash=security.hash_password("x" * 12, n=2**4)), actor="admin")
+
+    def state(self, enrolment_id: str) -> EnrolmentState:
+        return self.lc.get(enrolment_id).state
+
+    def settle(self, *enrolment_ids: str) -> None:
+        """Sync until every enrolment has its verdict (the emulator decides in the background)."""
+        for _ in range(20):
+            self.verification.sync(actor="op1", wait=5)
+            if all(self.state(e) is not E.RECEIVED_AT_CENTRAL for e in enrolment_ids):
+                return
+        raise AssertionError("no verdict after 20 syncs")
+
+
+@pytest.fixture
+def node_factory(tmp_path: Path, ektp_database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[
+        Callable[..., Node]]:
+    monkeypatch.setenv("EKTP_CENTRAL_TOKEN", TOKEN)
+    nodes: list[Node] = []
+
+    def make(url: str, **matcher: float) -> Node:
+        deployment = create_deployment(tmp_path / "node", profile=str(_profile(tmp_path, url, **matcher)),
+                                       database_url=ektp_database_url)
+        nodes.append(Node(deployment))
+        return nodes[-1]
+
+    yield make
+    for node in nodes:
+        node.store.dispose()
+
+
+@pytest.fixture
+def central(start_central: Callable[..., CentralProcess]) -> CentralProcess:
+    return start_central()
+
+
+def test_a_unique_resident_becomes_print_ready(central: CentralProcess, node_factory: Callable[..., Node]) -> None:
+    node = node_factory(central.url)
+    enrolment = record_resident(node.lc, seed=101)
+    assert node.verification.submit(enrolment, actor="op1") is E.RECEIVED_AT_CENTRAL
+    node.settle(enrolment)
+    assert node.state(enrolment) is E.PRINT_READY_RECORD
+    states = [entry.detail["to"] for entry in node.lc.history(enrolment) if "to" in entry.detail]
+    assert states == ["BIO_CAPTURED", "SENT_FOR_ENROLLMENT", "RECEIVED_AT_CENTRAL", "PRINT_READY_RECORD"]
+
+
+def test_a_planted_duplicate_is_caught_with_its_candidate(central: CentralProcess,
+                                                          node_factory: Callable[..., Node]) -> None:
+    node = node_factory(central.url)
+    first = record_resident(node.lc, seed=202)
+    node.verification.submit(first, actor="op1")
+    node.settle(first)
+    # The same person again, new impressions of the same fingers, under another NIK.
+    again = record_resident(node.lc, seed=202, impression=1, nama="SITI AMINAH BINTI UMAR")
+    node.verification.submit(again, actor="op1")
+    node.settle(again)
+    assert node.state(again) is E.DUPLICATE_RECORD
+    status = node.verification.status(again)
+    assert status is not None and status.verdict is not None
+    assert [c.enrolment_id for c in status.verdict.candidates][:1] == [first]
+    assert any(r.code == "biometric_duplicate" for r in status.verdict.reasons)
+    assert first in node.lc.get(again).reason or "duplicate" in (node.lc.get(again).reason or "").lower()
+
+
+def test_incomplete_enrolments_are_not_sent(central: CentralProcess, node_factory: Callable[..., Node]) -> None:
+    node = node_factory(central.url)
+    enrolment = record_resident(node.lc, seed=303, fingers=("right_thumb", "right_index"))
+    with pytest.raises(IncompleteEnrolment, match="right_middle"):
+        node.verification.submit(enrolment, actor="op1")
+    assert node.state(enrolment) is E.BIO_CAPTURED
+    assert node.verification.status(enrolment) is None
+    assert central.health()["pending"] + central.health()["gallery"] == 0
+
+
+def test_central_down_loses_nothing_and_a_resend_is_stored_once(
+        start_central: Callable[..., CentralProcess], node_factory: Callable[..., Node], tmp_path: Path) -> None:
+    central = CentralProcess(tmp_path / "central")  # not started: its port refuses connections
+    node = node_factory(central.url)
+    enrolment = record_resident(node.lc, seed=404)
+    assert node.verification.submit(enrolment, actor="op1") is E.SENT_FOR_ENROLLMENT
+    status = node.verification.status(enrolment)
+    assert status is not None and status.attempts == 1 and "cannot reach" in (status.last_error or "")
+    report = node.verification.sync(actor="op1")
+    assert report.unavailable and node.state(enrolment) is E.SENT_FOR_ENROLLMENT
+
+    # The central side comes up; the enrolment reaches it, but the node dies before it hears the answer.
+    start_central(data=central.data, port=central.port)
+    node.verification.verifier.submit(node.verification.submission(enrolment))
+    assert node.state(enrolment) is E.SENT_FOR_ENROLLMENT
+    # The next sync resends it: the central side answers with its first receipt and stores nothing twice.
+    node.settle(enrolment)
+    assert node.state(enrolment) is E.PRINT_READY_RECORD
+    health = central.health()
+    assert health["gallery"] == 1 and health["pending"] == 0
+    with node.store.read() as conn:
+        assert conn.execute(sa.select(central_submissions.c.attempts)).scalar_one() == 3
+
+
+def test_the_central_side_killed_before_its_verdict_still_decides_after_restart(
+        start_central: Callable[..., CentralProcess], node_factory: Callable[..., Node]) -> None:
+    central = start_central()
+    node = node_factory(central.url)
+    enrolments = [record_resident(node.lc, seed=500 + i) for i in range(3)]
+    for enrolment in enrolments:
+        node.verification.submit(enrolment, actor="op1")
+    central.stop(signal.SIGKILL)
+    assert node.verification.sync(actor="op1").unavailable
+    assert all(node.state(e) is E.RECEIVED_AT_CENTRAL for e in enrolments)
+    start_central(data=central.data, port=central.port)
+    node.settle(*enrolments)
+    assert [node.state(e) for e in enrolments] == [E.PRINT_READY_RECORD] * 3
+
+
+def test_adjudication_by_a_supervisor(start_central: Callable[..., CentralProcess],
+                                      node_factory: Callable[..., Node], tmp_path: Path) -> None:
+    # Thresholds that put a genuine match into the grey zone, so a supervisor must decide.
+    config = tmp_path / "central.toml"
+    config.write_text("[verification.matcher]\nduplicate_score = 100000\nadjudicate_score = 20\n", "utf-8")
+    central = start_central(config=config)
+    node = node_factory(central.url)
+    first = record_resident(node.lc, seed=606)
+    node.verification.submit(first, actor="op1")
+    node.settle(first)
+    twin = record_resident(node.lc, seed=606, impression=2, nama="SITI AMINA")
+    node.verification.submit(twin, actor="op1")
+    node.settle(twin)
+    assert node.state(twin) is E.ADJUDICATE_RECORD
+    [(waiting, verdict)] = node.verification.adjudication_queue()
+    assert waiting == twin and verdict is not None and verdict.candidates[0].enrolment_id == first
+
+    from ektp_core.adjudication import side_by_side
+    png = side_by_side(node.verification, twin)
+    assert png.startswith(b"\x89PNG")
+
+    with pytest.raises(EktpError, match="supervisor"):
+        node.verification.adjudicate(twin, E.PRINT_READY_RECORD, supervisor="op1", note="looks different")
+    assert node.state(twin) is E.ADJUDICATE_RECORD
+    node.verification.adjudicate(twin, E.DUPLICATE_RECORD, supervisor="sup1", note="same person, second NIK")
+    assert node.state(twin) is E.DUPLICATE_RECORD
+    entry = node.lc.history(twin)[-1]
+    assert entry.actor == "sup1" and "second NIK" in entry.detail["reason"]
+    # The central side knows the decision too.
+    assert node.verification.verifier.verdict(twin).status is E.DUPLICATE_RECORD
+    with pytest.raises(IllegalTransition):
+        node.verification.adjudicate(twin, E.PRINT_READY_RECORD, supervisor="sup1", note="again")
+
+
+def _printed(node: Node, enrolment: str) -> None:
+    lc = node.lc
+    job = lc.queue_print(enrolment, site_code="17.71", actor="op1", routing_reason="test")
+    lc.receive_blanks("17.71", ["BLK-HAND-0001"], actor="sup1")
+    lc.reserve_blank(job.id, actor="op1")
+    lc.mark_sent(job.id, actor="op1", printer="evolis-1")
+    lc.mark_printed(job.id, actor="op1")
+    assert node.state(enrolment) is E.CARD_PRINTED
+
+
+def test_handover_refuses_a_wrong_finger_and_accepts_the_holder(central: CentralProcess,
+                                                                node_factory: Callable[..., Node]) -> None:
+    node = node_factory(central.url)
+    enrolment = record_resident(node.lc, seed=707)
+    node.verification.submit(enrolment, actor="op1")
+    node.settle(enrolment)
+    _printed(node, enrolment)
+
+    stranger = finger_sample(708, "right_index", 1).template
+    assert stranger is not None
+    with pytest.raises(HandoverRefused, match="does not match"):
+        node.verification.handover(enrolment, "right_index", stranger, operator="op1")
+    assert node.state(enrolment) is E.CARD_PRINTED
+    with node.store.read() as conn:
+        refused = [e for e in audit.entries(conn, subject_id=enrolment) if e.action == "enrolment.handover_refused"]
+    assert len(refused) == 1 and refused[0].detail["position"] == "right_index"
+
+    holder = finger_sample(707, "right_index", 3).template
+    assert holder is not None
+    score = node.verification.handover(enrolment, "right_index", holder, operator="op1")
+    assert score >= node.verification.settings.matcher.thresholds.handover
+    assert node.state(enrolment) is E.CARD_ISSUED
+    # The printed card is reported to the central side on the next sync.
+    assert node.verification.sync(actor="op1").cards_reported == [enrolment]
+
+
+def test_the_cli_sends_syncs_and_shows_the_verdict(central: CentralProcess, node_factory: Callable[..., Node],
+                                                   tmp_path: Path) -> None:
+    node = node_factory(central.url)
+    enrolment = record_resident(node.lc, seed=808)
+    runner = CliRunner()
+    root = str(node.deployment.root)
+    result = runner.invoke(cli, ["verify", "submit", enrolment, "--as", "op1", "-d", root])
+    assert result.exit_code == 0, result.output
+    assert f"{enrolment}: RECEIVED_AT_CENTRAL" in result.output
+    for _ in range(10):
+        result = runner.invoke(cli, ["verify", "sync", "--wait", "5", "--json", "-d", root])
+        assert result.exit_code == 0, result.output
+        if node.state(enrolment) is not E.RECEIVED_AT_CENTRAL:
+            break
+    result = runner.invoke(cli, ["verify", "status", enrolment, "--json", "-d", root])
+    assert json.loads(result.output)["state"] == "PRINT_READY_RECORD"
+
+
+def test_the_cli_says_when_the_central_side_is_down(node_factory: Callable[..., Node], tmp_path: Path) -> None:
+    node = node_factory(CentralProcess(tmp_path / "nowhere").url)
+    enrolment = record_resident(node.lc, seed=909)
+    result = CliRunner().invoke(cli, ["verify", "submit", enrolment, "--as", "op1", "-d", str(node.deployment.root)])
+    assert result.exit_code == 3
+    assert "Nothing is lost" in result.output or "kept" in result.output
+    assert node.state(enrolment) is E.SENT_FOR_ENROLLMENT
+    assert len(node.verification.capture.captures(enrolment)) == 10  # nothing of the record was dropped
