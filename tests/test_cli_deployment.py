@@ -36,9 +36,9 @@ def test_init_creates_a_working_deployment(runner: CliRunner, tmp_path: Path, ek
     again = runner.invoke(cli, ["init", "site1", "--database-url", ektp_database_url])
     assert again.exit_code == 1 and "already holds a deployment" in again.output
     current = runner.invoke(cli, ["db", "current", "-d", "site1"])
-    assert "current 0003" in current.output
+    assert "current 0004" in current.output
     up = runner.invoke(cli, ["db", "upgrade", "-d", "site1"])
-    assert up.exit_code == 0 and "already at 0003" in up.output
+    assert up.exit_code == 0 and "already at 0004" in up.output
 
 
 def test_init_refuses_unknown_profile_and_site(runner: CliRunner, tmp_path: Path) -> None:
