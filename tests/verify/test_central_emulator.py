@@ -37,7 +37,8 @@ from ektp_core.testing.samples import make_biodata, valid_nik
 pytest.importorskip("nbis")
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-FINGERS = ("right_thumb", "right_index")
+# Four fingers: the fused score (mean of the two best) of a genuine pair is then well above 40.
+FINGERS = ("right_thumb", "right_index", "left_thumb", "left_index")
 _templates: dict[tuple[int, str, int], bytes] = {}
 
 
@@ -258,7 +259,7 @@ def test_adjudication_flow_and_finger_images(tmp_path: Path) -> None:
 
         status, png = central.get("/enrolments/e-1/fingers/right_thumb")
         assert status == 200 and png.startswith(b"\x89PNG")
-        assert central.get("/enrolments/e-1/fingers/left_thumb")[0] == 404
+        assert central.get("/enrolments/e-1/fingers/left_little")[0] == 404
         assert central.get("/enrolments/e-1/fingers/face")[0] == 404
 
         assert central.post("/cards", {"enrolment_id": "e-2", "printed_at": "2026-11-28T03:00:00Z"})[0] == 409
