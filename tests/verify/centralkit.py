@@ -14,11 +14,14 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from ektp_core import security
 from ektp_core.capture import CaptureService
+from ektp_core.deploy import profile_text
 from ektp_core.lifecycle import LifecycleService
-from ektp_core.model import FINGER_POSITIONS, Modality
+from ektp_core.model import FINGER_POSITIONS, EnrolmentState, Modality, Operator, Role
 from ektp_core.scanning import Sample
 from ektp_core.testing import make_enrolment
+from ektp_core.verification import VerificationService
 
 TOKEN = "test-central-token-0123456789"
 
@@ -93,8 +96,21 @@ def minutiae_png(template: Any) -> bytes:
     return buffer.getvalue()
 
 
-def finger_sample(seed: int, position: str, impression: int = 0) -> Sample:
-    """A finger as a scanner would hand it over: image, quality and ISO/IEC 19794-2 template."""
+def finger_sample(seed: int, position: str, impression: int = 0, *, image: bool = False) -> Sample:
+    """A finger as a scanner would hand it over: image, quality and ISO/IEC 19794-2 template.
+
+    Fast by default (a minutiae-level synthetic finger, its PNG a drawing of the minutiae); with
+    ``image`` a real synthetic fingerprint image and its NBIS (mindtct) template, as a reader gives.
+    """
+    if image:
+        from ektp_plugins.scanners import nbis
+        from ektp_plugins.scanners.synthetic import finger
+
+        picture = finger(seed, position, impression)
+        buffer = io.BytesIO()
+        picture.save(buffer, "PNG")
+        return Sample(modality=Modality.FINGER, position=position, image=buffer.getvalue(), quality=80,
+                      device="synthetic-image", template=nbis.extract(picture).iso_bytes())
     from ektp_plugins.scanners.synthetic._minutiae import finger_minutiae
 
     template = finger_minutiae(seed, position, impression)
@@ -103,10 +119,50 @@ def finger_sample(seed: int, position: str, impression: int = 0) -> Sample:
 
 
 def record_resident(lc: LifecycleService, *, seed: int, impression: int = 0, actor: str = "op1",
-                    fingers: tuple[str, ...] = FINGER_POSITIONS, **biodata: Any) -> str:
-    """Record a resident with ten synthetic fingers (of person ``seed``); returns the enrolment id."""
+                    fingers: tuple[str, ...] = FINGER_POSITIONS, image_fingers: tuple[str, ...] = (),
+                    **biodata: Any) -> str:
+    """Record a resident with ten synthetic fingers (of person ``seed``; ``image_fingers`` from real
+    synthetic images through NBIS); returns the enrolment id."""
     enrolment = lc.record(make_enrolment(**biodata))
     capture = CaptureService(lc)
     for position in fingers:
-        capture.add(enrolment.id, finger_sample(seed, position, impression), actor=actor)
+        sample = finger_sample(seed, position, impression, image=position in image_fingers)
+        capture.add(enrolment.id, sample, actor=actor)
     return enrolment.id
+
+
+def node_profile(tmp_path: Path, url: str, **matcher: float) -> Path:
+    text, _ = profile_text("minimal")
+    text = text[:text.index("\n[verification]")]  # replaced below, pointing at this test's emulator
+    text += f'\n[verification]\nverifier = "http"\nurl = "{url}"\nrequired = ["finger"]\n' \
+            'retries = 1\nbackoff_seconds = 0.05\ntimeout_seconds = 5\n'
+    if matcher:
+        text += "\n[verification.matcher]\n" + "".join(f"{k} = {v}\n" for k, v in matcher.items())
+    path = tmp_path / "profile-under-test.toml"
+    path.write_text(text, "utf-8")
+    return path
+
+
+class Node:
+    """A Dukcapil node's deployment with its lifecycle and verification services."""
+
+    def __init__(self, deployment: Any) -> None:
+        self.deployment = deployment
+        self.host = deployment.plugin_host()
+        self.store = deployment.open_store()
+        self.lc = LifecycleService(self.store, self.host.hook, deployment)
+        self.verification = VerificationService.for_deployment(self.lc, self.host)
+        for username, role in (("op1", Role.OPERATOR), ("sup1", Role.SUPERVISOR)):
+            self.lc.add_operator(Operator(username=username, full_name=username, role=role, site_code="17.71",
+                                          password_hash=security.hash_password("x" * 12, n=2**4)), actor="admin")
+
+    def state(self, enrolment_id: str) -> EnrolmentState:
+        return self.lc.get(enrolment_id).state
+
+    def settle(self, *enrolment_ids: str) -> None:
+        """Sync until every enrolment has its verdict (the emulator decides in the background)."""
+        for _ in range(20):
+            self.verification.sync(actor="op1", wait=5)
+            if all(self.state(e) is not EnrolmentState.RECEIVED_AT_CENTRAL for e in enrolment_ids):
+                return
+        raise AssertionError("no verdict after 20 syncs")

@@ -5,7 +5,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from centralkit import CentralProcess
+from centralkit import TOKEN, CentralProcess, Node, node_profile
+
+from ektp_core.deploy import create_deployment
 
 
 @pytest.fixture
@@ -21,3 +23,20 @@ def start_central(tmp_path: Path) -> Iterator[Callable[..., CentralProcess]]:
     yield start
     for central in started:
         central.stop()
+
+
+@pytest.fixture
+def node_factory(tmp_path: Path, ektp_database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[
+        Callable[..., Node]]:
+    monkeypatch.setenv("EKTP_CENTRAL_TOKEN", TOKEN)
+    nodes: list[Node] = []
+
+    def make(url: str, **matcher: float) -> Node:
+        deployment = create_deployment(tmp_path / "node", profile=str(node_profile(tmp_path, url, **matcher)),
+                                       database_url=ektp_database_url)
+        nodes.append(Node(deployment))
+        return nodes[-1]
+
+    yield make
+    for node in nodes:
+        node.store.dispose()

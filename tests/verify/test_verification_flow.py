@@ -4,80 +4,23 @@ from __future__ import annotations
 
 import json
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from centralkit import TOKEN, CentralProcess, finger_sample, record_resident
+from centralkit import CentralProcess, Node, finger_sample, record_resident
 from click.testing import CliRunner
 
-from ektp_core import audit, security
+from ektp_core import audit
 from ektp_core.cli import cli
-from ektp_core.deploy import create_deployment, profile_text
 from ektp_core.errors import EktpError, IllegalTransition
-from ektp_core.lifecycle import LifecycleService
-from ektp_core.model import EnrolmentState, Operator, Role
+from ektp_core.model import EnrolmentState
 from ektp_core.store.tables import central_submissions
-from ektp_core.verification import HandoverRefused, IncompleteEnrolment, VerificationService
+from ektp_core.verification import HandoverRefused, IncompleteEnrolment
 
 pytest.importorskip("nbis")
 E = EnrolmentState
-
-
-def _profile(tmp_path: Path, url: str, **matcher: float) -> Path:
-    text, _ = profile_text("minimal")
-    text = text[:text.index("\n[verification]")]  # replaced below, pointing at this test's emulator
-    text += f'\n[verification]\nverifier = "http"\nurl = "{url}"\nrequired = ["finger"]\n' \
-            'retries = 1\nbackoff_seconds = 0.05\ntimeout_seconds = 5\n'
-    if matcher:
-        text += "\n[verification.matcher]\n" + "".join(f"{k} = {v}\n" for k, v in matcher.items())
-    path = tmp_path / "profile-under-test.toml"
-    path.write_text(text, "utf-8")
-    return path
-
-
-class Node:
-    """A Dukcapil node's deployment with its lifecycle and verification services."""
-
-    def __init__(self, deployment: Any) -> None:
-        self.deployment = deployment
-        self.host = deployment.plugin_host()
-        self.store = deployment.open_store()
-        self.lc = LifecycleService(self.store, self.host.hook, deployment)
-        self.verification = VerificationService.for_deployment(self.lc, self.host)
-        for username, role in (("op1", Role.OPERATOR), ("sup1", Role.SUPERVISOR)):
-            self.lc.add_operator(Operator(username=username, full_name=username, role=role, site_code="17.71",
-                                          password_hash=security.hash_password("x" * 12, n=2**4)), actor="admin")
-
-    def state(self, enrolment_id: str) -> EnrolmentState:
-        return self.lc.get(enrolment_id).state
-
-    def settle(self, *enrolment_ids: str) -> None:
-        """Sync until every enrolment has its verdict (the emulator decides in the background)."""
-        for _ in range(20):
-            self.verification.sync(actor="op1", wait=5)
-            if all(self.state(e) is not E.RECEIVED_AT_CENTRAL for e in enrolment_ids):
-                return
-        raise AssertionError("no verdict after 20 syncs")
-
-
-@pytest.fixture
-def node_factory(tmp_path: Path, ektp_database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[
-        Callable[..., Node]]:
-    monkeypatch.setenv("EKTP_CENTRAL_TOKEN", TOKEN)
-    nodes: list[Node] = []
-
-    def make(url: str, **matcher: float) -> Node:
-        deployment = create_deployment(tmp_path / "node", profile=str(_profile(tmp_path, url, **matcher)),
-                                       database_url=ektp_database_url)
-        nodes.append(Node(deployment))
-        return nodes[-1]
-
-    yield make
-    for node in nodes:
-        node.store.dispose()
 
 
 @pytest.fixture

@@ -1,0 +1,110 @@
+"""``ektp adjudication`` and ``ektp handover`` as a supervisor and an operator use them."""
+from __future__ import annotations
+
+import json
+import signal
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from centralkit import CentralProcess, Node, record_resident
+from click.testing import CliRunner
+
+from ektp_core.cli import cli
+from ektp_core.model import EnrolmentState
+
+pytest.importorskip("nbis")
+E = EnrolmentState
+
+
+@pytest.fixture
+def grey_zone_node(start_central: Callable[..., CentralProcess], node_factory: Callable[..., Node],
+                   tmp_path: Path) -> tuple[CentralProcess, Node, str, str]:
+    """A node whose second enrolment (the first one's fingers again) waits for adjudication."""
+    config = tmp_path / "central.toml"
+    config.write_text("[verification.matcher]\nduplicate_score = 100000\nadjudicate_score = 20\n", "utf-8")
+    central = start_central(config=config)
+    node = node_factory(central.url)
+    first = record_resident(node.lc, seed=1201)
+    node.verification.submit(first, actor="op1")
+    node.settle(first)
+    twin = record_resident(node.lc, seed=1201, impression=1, nama="SITI AMINA")
+    node.verification.submit(twin, actor="op1")
+    node.settle(twin)
+    assert node.state(twin) is E.ADJUDICATE_RECORD
+    return central, node, first, twin
+
+
+def test_a_supervisor_adjudicates_from_the_command_line(grey_zone_node: tuple[CentralProcess, Node, str, str],
+                                                        tmp_path: Path) -> None:
+    _central, node, first, twin = grey_zone_node
+    runner = CliRunner()
+    root = str(node.deployment.root)
+    listed = runner.invoke(cli, ["adjudication", "list", "--json", "-d", root])
+    assert listed.exit_code == 0, listed.output
+    [waiting] = json.loads(listed.output)
+    assert waiting["enrolment_id"] == twin
+    assert waiting["verdict"]["candidates"][0]["enrolment_id"] == first
+
+    sheet = tmp_path / "sheet.png"
+    shown = runner.invoke(cli, ["adjudication", "show", twin, "--image", str(sheet), "-d", root])
+    assert shown.exit_code == 0, shown.output
+    assert sheet.read_bytes().startswith(b"\x89PNG")
+
+    refused = runner.invoke(cli, ["adjudication", "decide", twin, "--decision", "unique", "--note", "x",
+                                  "--as", "op1", "-d", root])
+    assert refused.exit_code == 1 and "supervisor" in refused.output
+    decided = runner.invoke(cli, ["adjudication", "decide", twin, "--decision", "unique",
+                                  "--note", "twins: different people", "--as", "sup1", "-d", root])
+    assert decided.exit_code == 0, decided.output
+    assert node.state(twin) is E.PRINT_READY_RECORD
+    assert runner.invoke(cli, ["adjudication", "list", "-d", root]).output.startswith("no enrolment waits")
+
+
+def test_a_decision_while_the_central_side_is_down_changes_nothing(
+        grey_zone_node: tuple[CentralProcess, Node, str, str]) -> None:
+    central, node, _first, twin = grey_zone_node
+    central.stop(signal.SIGKILL)
+    result = CliRunner().invoke(cli, ["adjudication", "decide", twin, "--decision", "duplicate", "--note", "same",
+                                      "--as", "sup1", "-d", str(node.deployment.root)])
+    assert result.exit_code == 3 and "unavailable" in result.output
+    assert node.state(twin) is E.ADJUDICATE_RECORD
+
+
+def _print_card(node: Node, enrolment: str) -> None:
+    lc = node.lc
+    job = lc.queue_print(enrolment, site_code="17.71", actor="op1", routing_reason="test")
+    lc.receive_blanks("17.71", ["BLK-CLI-0001"], actor="sup1")
+    lc.reserve_blank(job.id, actor="op1")
+    lc.mark_sent(job.id, actor="op1", printer="evolis-1")
+    lc.mark_printed(job.id, actor="op1")
+
+
+def test_handover_from_a_finger_image(start_central: Callable[..., CentralProcess],
+                                      node_factory: Callable[..., Node], tmp_path: Path) -> None:
+    from ektp_plugins.scanners.synthetic import finger
+
+    central = start_central()
+    node = node_factory(central.url)
+    enrolment = record_resident(node.lc, seed=1301, image_fingers=("left_index",))
+    node.verification.submit(enrolment, actor="op1")
+    node.settle(enrolment)
+    _print_card(node, enrolment)
+    root = str(node.deployment.root)
+    stranger, holder = tmp_path / "stranger.png", tmp_path / "holder.png"
+    finger(1302, "left_index", 1).save(stranger)
+    finger(1301, "left_index", 2).save(holder)
+
+    runner = CliRunner()
+    refused = runner.invoke(cli, ["handover", enrolment, "--finger", "left_index", "--image", str(stranger),
+                                  "--as", "op1", "-d", root])
+    assert refused.exit_code == 2 and "does not match" in refused.output
+    assert node.state(enrolment) is E.CARD_PRINTED
+    # The right finger, but offered as another finger of the enrolment: refused too.
+    other = runner.invoke(cli, ["handover", enrolment, "--finger", "right_thumb", "--image", str(holder),
+                                "--as", "op1", "-d", root])
+    assert other.exit_code == 2 and node.state(enrolment) is E.CARD_PRINTED
+    handed = runner.invoke(cli, ["handover", enrolment, "--finger", "left_index", "--image", str(holder),
+                                 "--as", "op1", "-d", root])
+    assert handed.exit_code == 0, handed.output
+    assert "CARD_ISSUED" in handed.output and node.state(enrolment) is E.CARD_ISSUED
