@@ -32,8 +32,8 @@ log = logging.getLogger("ektp.central")
 MAX_WAIT = 30.0
 #: Decisions a supervisor may give on an ADJUDICATE_RECORD enrolment.
 DECISIONS = (EnrolmentState.PRINT_READY_RECORD, EnrolmentState.DUPLICATE_RECORD)
-#: Gallery enrolments handed to a bulk loader at once on start (bounds the memory of one batch).
-GALLERY_BATCH = 5000
+#: Gallery enrolments loaded at once on start (small enough for steady progress lines).
+GALLERY_BATCH = 500
 
 
 class ApiError(Exception):
@@ -96,20 +96,27 @@ class CentralService:
         # A matcher with a bulk loader (NbisMatcher.add_many) builds its index far faster in batches.
         add_many = getattr(self.matcher, "add_many", None)
         batch: list[tuple[str, dict[str, bytes]]] = []
-        for enrolment_id, fingers in self.store.gallery():
+
+        def flush() -> None:
+            nonlocal batch, loaded, last
             if callable(add_many):
-                batch.append((enrolment_id, fingers))
-                if len(batch) >= GALLERY_BATCH:
-                    add_many(batch)
-                    batch = []
+                add_many(batch)
             else:
-                self.matcher.add(enrolment_id, fingers)
-            loaded += 1
-            if time.monotonic() - last >= 2.0:  # a line every two seconds, not one per enrolment
+                for enrolment_id, fingers in batch:
+                    self.matcher.add(enrolment_id, fingers)
+            loaded += len(batch)
+            batch = []
+            if time.monotonic() - last >= 2.0:  # a line every two seconds, not one per batch
                 last = time.monotonic()
-                progress(f"  {loaded}/{total} read")
-        if batch and callable(add_many):
-            add_many(batch)
+                rate = loaded / max(last - started, 1e-6)
+                progress(f"  {loaded}/{total} loaded ({rate:.0f}/s, about {(total - loaded) / rate:.0f} s left)")
+
+        for entry in self.store.gallery():
+            batch.append(entry)
+            if len(batch) >= GALLERY_BATCH:
+                flush()
+        if batch:
+            flush()
         if total:
             progress(f"gallery loaded: {loaded} enrolments in {time.monotonic() - started:.1f} s")
         return len(self.matcher)
