@@ -23,7 +23,7 @@ import pytest
 from centralkit import TOKEN, CentralProcess, minutiae_png
 from click.testing import CliRunner
 from ektp_plugins.verify.central import central_emulator_command, ektp_register_commands, emulator_token
-from ektp_plugins.verify.central.app import create_app, make_app
+from ektp_plugins.verify.central.app import ServiceSlot, create_app, make_app
 from ektp_plugins.verify.central.service import CentralService
 from ektp_plugins.verify.central.settings import CentralSettings, load_settings, resolve_matcher
 from flask import Flask
@@ -365,6 +365,10 @@ def test_create_app_and_the_command_hook(tmp_path: Path) -> None:
         app.extensions["ektp_central"].stop()
     with pytest.raises(ValueError, match="token"):
         make_app(app.extensions["ektp_central"], "")
+    loading = ServiceSlot()
+    loading.status = "loading its gallery"
+    answer = make_app(loading, TOKEN).test_client().get("/api/v1/health")
+    assert answer.status_code == 503 and "loading its gallery" in answer.get_json()["error"]["message"]
 
     import click
 

@@ -55,19 +55,38 @@ def _body() -> Any:
         raise ApiError(400, "malformed", f"the body is not UTF-8 JSON ({exc})") from None
 
 
-def make_app(service: CentralService, token: str) -> Flask:
+class ServiceSlot:
+    """Where the application finds its service: empty (every request ``503``) while :func:`serve` is
+    still loading the gallery, so the port is taken at once and clients are told to come back."""
+
+    def __init__(self, service: CentralService | None = None) -> None:
+        self.service = service
+        self.status = "starting"
+
+    def get(self) -> CentralService:
+        """The service, or the API's 503 while there is none yet."""
+        if self.service is None:
+            raise ApiError(503, "unavailable", f"the central emulator is {self.status}: try again shortly")
+        return self.service
+
+
+def make_app(service: CentralService | ServiceSlot, token: str) -> Flask:
     """The Flask application serving ``service``; every request but health needs ``token``."""
     if not token:
         raise ValueError("the central emulator needs a token: it never serves without one")
     expected = f"Bearer {token}".encode()
+    slot = service if isinstance(service, ServiceSlot) else ServiceSlot(service)
     app = Flask("ektp-central-emulator")
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
-    app.extensions["ektp_central"] = service
+    if slot.service is not None:
+        app.extensions["ektp_central"] = slot.service
 
     @app.before_request
     def _guard() -> Response | None:
         g.started = time.monotonic()
-        if service.stopping:
+        if slot.service is None:
+            return _error(503, "unavailable", f"the central emulator is {slot.status}: try again shortly")
+        if slot.service.stopping:
             return _error(503, "unavailable", "the central emulator is stopping")
         if request.path == f"{API}/health":
             return None
@@ -99,11 +118,11 @@ def make_app(service: CentralService, token: str) -> Flask:
 
     @app.get(f"{API}/health")
     def health() -> Response:
-        return _json(service.health())
+        return _json(slot.get().health())
 
     @app.post(f"{API}/enrolments")
     def submit() -> Response:
-        status, answer = service.submit(_body())
+        status, answer = slot.get().submit(_body())
         return _json(answer, status)
 
     @app.get(f"{API}/enrolments/<enrolment_id>")
@@ -115,11 +134,11 @@ def make_app(service: CentralService, token: str) -> Flask:
             raise ApiError(400, "malformed", f"wait: expected seconds 0-{MAX_WAIT:g}, got {text!r}") from None
         if not 0 <= wait <= MAX_WAIT:
             raise ApiError(400, "malformed", f"wait: expected seconds 0-{MAX_WAIT:g}, got {text!r}")
-        return _json(service.poll(enrolment_id, wait).as_polled())
+        return _json(slot.get().poll(enrolment_id, wait).as_polled())
 
     @app.get(f"{API}/enrolments/<enrolment_id>/reasons")
     def reasons(enrolment_id: str) -> Response:
-        record = service.find(enrolment_id)
+        record = slot.get().find(enrolment_id)
         if record.pending:
             raise ApiError(404, "not_found", f"enrolment {enrolment_id} has no verdict yet")
         polled = record.as_polled()
@@ -131,15 +150,15 @@ def make_app(service: CentralService, token: str) -> Flask:
         if position not in FINGER_POSITIONS:
             raise ApiError(404, "not_found", f"{position!r} is not a finger position "
                                              f"(expected one of {list(FINGER_POSITIONS)})")
-        return Response(service.finger_image(enrolment_id, position), mimetype="image/png")
+        return Response(slot.get().finger_image(enrolment_id, position), mimetype="image/png")
 
     @app.post(f"{API}/enrolments/<enrolment_id>/adjudication")
     def adjudicate(enrolment_id: str) -> Response:
-        return _json(service.adjudicate(enrolment_id, _body()).as_polled())
+        return _json(slot.get().adjudicate(enrolment_id, _body()).as_polled())
 
     @app.post(f"{API}/cards")
     def cards() -> Response:
-        status, answer = service.card_printed(_body())
+        status, answer = slot.get().card_printed(_body())
         return _json(answer, status)
 
     return app
@@ -170,34 +189,50 @@ class _QuietHandler(WSGIRequestHandler):
 def serve(*, host: str, port: int, data_dir: Path, token: str, settings: CentralSettings,
           register_file: Path | None = None, announce: Callable[[str], None] = print) -> None:
     """Run the emulator in the foreground until SIGTERM or Ctrl-C; then stop cleanly (the verdict in
-    progress is finished, waiting polls are answered, the database is closed)."""
+    progress is finished, waiting polls are answered, the database is closed).
+
+    The port is taken first (so a port in use fails at once) and answers ``503`` while the register
+    is seeded and the gallery loaded.
+    """
     matcher = resolve_matcher(settings.matcher)
-    service = CentralService(data_dir, matcher=matcher, settings=settings, register_file=register_file)
-    try:
-        server = make_server(host, port, make_app(service, token), threaded=True, request_handler=_QuietHandler)
-    except BaseException:
-        service.stop()
-        raise
+    slot = ServiceSlot()
+    slot.status = "loading its gallery"
+    server = make_server(host, port, make_app(slot, token), threaded=True, request_handler=_QuietHandler)
+    failure: list[BaseException] = []
+
+    def load() -> None:
+        try:
+            service = CentralService(data_dir, matcher=matcher, settings=settings, register_file=register_file)
+        except BaseException as exc:  # reported by the main thread, which then stops the server
+            failure.append(exc)
+            threading.Thread(target=server.shutdown, daemon=True).start()
+            return
+        service.start()
+        slot.service = service
+        thresholds = settings.matcher.thresholds
+        announce(f"ready: gallery {service.gallery_size}, register {service.store.count_register()}, pending "
+                 f"{service.store.count_pending()}; matcher {settings.matcher.name} "
+                 f"(duplicate >= {thresholds.duplicate:g}, adjudicate >= {thresholds.adjudicate:g})")
 
     def _terminate(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt  # SIGTERM ends the server exactly as Ctrl-C does
 
     previous = signal.signal(signal.SIGTERM, _terminate) if threading.current_thread() is threading.main_thread() \
         else None
-    service.start()
-    thresholds = settings.matcher.thresholds
     announce(f"ektp central emulator: http://{host}:{server.server_port}{API}")
-    announce(f"data: {data_dir} (gallery {service.gallery_size}, register {service.store.count_register()}, "
-             f"pending {service.store.count_pending()}); matcher {settings.matcher.name} "
-             f"(duplicate >= {thresholds.duplicate:g}, adjudicate >= {thresholds.adjudicate:g})")
-    announce("Ctrl-C or SIGTERM stops it")
+    announce(f"data: {data_dir}; Ctrl-C or SIGTERM stops it")
+    loader = threading.Thread(target=load, name="central-load", daemon=True)
+    loader.start()
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
-        service.stop()
+        if slot.service is not None:
+            slot.service.stop()
         server.server_close()
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
-        announce("ektp central emulator stopped")
+    if failure:
+        raise failure[0]
+    announce("ektp central emulator stopped")
