@@ -35,18 +35,20 @@ Array = NDArray[np.float64]
 SIZE = (416, 416)
 #: Minimum distance between two master minutiae, pixels at 500 dpi (about 0.8 mm: two ridge periods).
 MIN_SPACING = 17.0
-#: ISO/IEC 19794-2 finger position codes of the core's finger names.
 #: What an impression and its extraction do to the minutiae (calibrated against mindtct on :func:`finger` images,
 #: see docs/matching.md): distortion amplitude (px), share of true minutiae lost, spurious minutiae per master
-#: minutia, position (px) and angle (degrees) jitter, chance of a mistaken type.
+#: minutia inside the contact area and along its border, position (px) and angle (degrees) jitter, chance of a
+#: mistaken type.
 MASTER_COUNT = (70, 110)
 CONTACT = 1.0
 DISTORTION = 3.0
 DROPOUT = (0.15, 0.25)
 SPURIOUS = 0.1
+BORDER = 0.15
 JITTER_PX = 1.0
-JITTER_DEG = 3.0
+JITTER_DEG = 2.0
 TYPE_FLIP = 0.08
+#: ISO/IEC 19794-2 finger position codes of the core's finger names.
 _POSITION_CODES = {
     "right_thumb": 1, "right_index": 2, "right_middle": 3, "right_ring": 4, "right_little": 5,
     "left_thumb": 6, "left_index": 7, "left_middle": 8, "left_ring": 9, "left_little": 10,
@@ -209,6 +211,16 @@ def minutiae_arrays(seed: int, position: str, impression: int = 0) -> tuple[Arra
         xs, ys = np.concatenate([xs, fx]), np.concatenate([ys, fy])
         angles = np.concatenate([angles, _ridge_angles(rng, m.field, fx, fy)])
         bif = np.concatenate([bif, rng.random(spurious) < 0.5])
+    # ... and ridge endings where the ridges leave the contact area: mindtct finds many along its border.
+    border = int(rng.poisson(BORDER * len(m.x)))
+    if border:
+        r = rng.uniform(0.95, 1.05, border)
+        t = rng.random(border) * 2 * math.pi
+        fx = ecx + ux * eax + eax * sx * r * np.cos(t)
+        fy = ecy + uy * eay + eay * sy * r * np.sin(t)
+        xs, ys = np.concatenate([xs, fx]), np.concatenate([ys, fy])
+        angles = np.concatenate([angles, _ridge_angles(rng, m.field, fx, fy)])
+        bif = np.concatenate([bif, rng.random(border) < 0.15])
     # Elastic distortion, then the rigid placement on the sensor: the inverse of finger()'s output-to-master map
     # (it rotates by ``angle`` in image coordinates, so ISO counter-clockwise angles lose ``angle``).
     if amp:

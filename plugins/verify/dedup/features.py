@@ -43,19 +43,21 @@ def pair_histogram(xs: NDArray[np.float64], ys: NDArray[np.float64], angles: NDA
     out = np.zeros(DIMENSIONS, dtype=np.float64)
     if len(xs) < 2:
         return out.astype(np.float32)
-    dx = xs[None, :] - xs[:, None]
-    dy = ys[:, None] - ys[None, :]  # y up, the sense ISO angles are counted in
+    # Only pairs i < j are binned: the reversed pair (j, i) sees the line turned by 180 degrees, so it votes at
+    # (d, a_j + 180, a_i + 180), which is the same histogram with its angle axes swapped and shifted by half a turn.
+    first, second = np.triu_indices(len(xs), 1)
+    dx = xs[second] - xs[first]
+    dy = ys[first] - ys[second]  # y up, the sense ISO angles are counted in
     dist = np.hypot(dx, dy)
     mask = (dist >= D_MIN) & (dist < D_MAX)
     if not mask.any():
         return out.astype(np.float32)
-    line = np.degrees(np.arctan2(dy, dx))
-    a_i = np.mod(angles[:, None] - line, 360.0)[mask]
-    a_j = np.mod(angles[None, :] - line, 360.0)[mask]
+    first, second, dist = first[mask], second[mask], dist[mask]
+    line = np.degrees(np.arctan2(dy[mask], dx[mask]))
     # Bin coordinates with bin centres at integers; linear weights to the two nearest bins per axis.
-    fd = np.clip((dist[mask] - D_MIN) / ((D_MAX - D_MIN) / D_BINS) - 0.5, 0.0, D_BINS - 1.0)
-    fi = a_i / (360.0 / A_BINS) - 0.5
-    fj = a_j / (360.0 / A_BINS) - 0.5
+    fd = np.clip((dist - D_MIN) / ((D_MAX - D_MIN) / D_BINS) - 0.5, 0.0, D_BINS - 1.0)
+    fi = np.mod(angles[first] - line, 360.0) / (360.0 / A_BINS) - 0.5
+    fj = np.mod(angles[second] - line, 360.0) / (360.0 / A_BINS) - 0.5
     d0 = np.floor(fd).astype(np.intp)
     wd1 = fd - d0
     d1 = np.minimum(d0 + 1, D_BINS - 1)
@@ -63,10 +65,16 @@ def pair_histogram(xs: NDArray[np.float64], ys: NDArray[np.float64], angles: NDA
     wi1 = fi - i0
     j0 = np.floor(fj).astype(np.intp)
     wj1 = fj - j0
+    bins = []
+    weights = []
     for db, wd in ((d0, 1 - wd1), (d1, wd1)):
         for ib, wi in ((i0 % A_BINS, 1 - wi1), ((i0 + 1) % A_BINS, wi1)):
             for jb, wj in ((j0 % A_BINS, 1 - wj1), ((j0 + 1) % A_BINS, wj1)):
-                out += np.bincount((db * A_BINS + ib) * A_BINS + jb, weights=wd * wi * wj, minlength=DIMENSIONS)
+                bins.append((db * A_BINS + ib) * A_BINS + jb)
+                weights.append(wd * wi * wj)
+    half = np.bincount(np.concatenate(bins), weights=np.concatenate(weights), minlength=DIMENSIONS)
+    cube = half.reshape(D_BINS, A_BINS, A_BINS)
+    out = (cube + np.roll(cube.transpose(0, 2, 1), (A_BINS // 2, A_BINS // 2), axis=(1, 2))).reshape(-1)
     out = np.sqrt(out)
     norm = float(np.linalg.norm(out))
     return (out / norm if norm else out).astype(np.float32)

@@ -182,19 +182,20 @@ class Gallery:
             np.savez(file, **arrays)  # type: ignore[arg-type]
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> Gallery:
-        """Read a gallery that :meth:`save` wrote."""
-        with np.load(path, allow_pickle=False) as data:
-            if int(data["format"][0]) != _FORMAT:
-                raise ValueError(f"{path}: unknown gallery format {int(data['format'][0])}")
-            gallery = cls()
-            subjects = [str(s) for s in data["subjects"]]
-            fingers = {}
-            for position in FINGER_POSITIONS:
-                blob = data[f"{position}.blob"].tobytes()
-                ends = np.cumsum(data[f"{position}.lengths"])
-                starts = ends - data[f"{position}.lengths"]
-                templates = [blob[s:e] for s, e in zip(starts.tolist(), ends.tolist(), strict=True)]
-                fingers[position] = (data[f"{position}.which"].tolist(), data[f"{position}.vectors"], templates)
-        gallery.add_many(subjects, fingers)
+    def load(cls, *paths: str | os.PathLike[str]) -> Gallery:
+        """Read one or more galleries that :meth:`save` wrote into one (a subject in several keeps the last)."""
+        gallery = cls()
+        for path in paths:
+            with np.load(path, allow_pickle=False) as data:
+                if int(data["format"][0]) != _FORMAT:
+                    raise ValueError(f"{path}: unknown gallery format {int(data['format'][0])}")
+                subjects = [str(s) for s in data["subjects"]]
+                fingers = {}
+                for position in FINGER_POSITIONS:
+                    blob = data[f"{position}.blob"].tobytes()
+                    lengths = data[f"{position}.lengths"]
+                    ends = np.cumsum(lengths)
+                    templates = [blob[e - n : e] for e, n in zip(ends.tolist(), lengths.tolist(), strict=True)]
+                    fingers[position] = (data[f"{position}.which"].tolist(), data[f"{position}.vectors"], templates)
+            gallery.add_many(subjects, fingers)
         return gallery

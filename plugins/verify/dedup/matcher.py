@@ -176,9 +176,9 @@ class NbisMatcher:
         """Write the gallery (feature vectors and templates) to an ``.npz`` file."""
         self._gallery.save(path)
 
-    def load(self, path: str | os.PathLike[str]) -> None:
-        """Replace the gallery with one :meth:`save` wrote."""
-        self._gallery = Gallery.load(path)
+    def load(self, *paths: str | os.PathLike[str]) -> None:
+        """Replace the gallery with the subjects of one or more files :meth:`save` wrote."""
+        self._gallery = Gallery.load(*paths)
 
     # -- 1:N -------------------------------------------------------------------------------------------------
 
