@@ -221,6 +221,73 @@ def test_resend_gets_the_first_answer_and_different_content_a_conflict(central: 
     assert central.get("/health")[1]["gallery"] == 1
 
 
+def test_concurrent_copies_of_one_submission_are_stored_once(central: Central) -> None:
+    body = submission("e-race", make_biodata(), seed=2)
+    answers: list[tuple[int, Any]] = []
+
+    def send() -> None:
+        client = central.app.test_client()
+        response = client.post("/api/v1/enrolments", data=json.dumps(body), headers=AUTH,
+                               content_type="application/json")
+        answers.append((response.status_code, response.get_json()))
+
+    threads = [threading.Thread(target=send) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(status for status, _ in answers) == [200] * 7 + [202]
+    assert len({answer["received_at"] for _, answer in answers}) == 1
+    assert central.verdict("e-race")["status"] == "PRINT_READY_RECORD"
+    assert central.get("/health")[1]["gallery"] == 1
+
+
+def test_a_failed_search_is_searched_again_on_resend(central: Central, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("index unavailable")
+
+    matcher = central.service.matcher
+    monkeypatch.setattr(matcher, "identify", broken)  # fault injection into the real matcher
+    body = submission("e-search", make_biodata(), seed=3)
+    assert central.post("/enrolments", body)[0] == 202
+    failed = central.verdict("e-search")
+    assert failed["status"] == "SEARCH_FAILURE_AT_CENTRAL"
+    assert [r["code"] for r in failed["reasons"]] == ["search_failed"]
+    assert "index unavailable" in failed["reasons"][0]["message"]
+    monkeypatch.undo()
+    status, receipt = central.post("/enrolments", body)
+    assert status == 200 and receipt["first"] is False
+    assert central.verdict("e-search")["status"] == "PRINT_READY_RECORD"
+    assert central.get("/health")[1]["gallery"] == 1
+
+
+def test_unusable_fingers_and_all_ten_exceptions(central: Central) -> None:
+    from ektp_plugins.scanners.nbis import Template
+
+    from ektp_core.model import FINGER_POSITIONS
+
+    empty = b64(Template(416, 416).iso_bytes())  # a valid record without minutiae
+    body = {**submission("e-empty", make_biodata(), seed=4), "fingers": {"right_thumb": empty}}
+    assert central.post("/enrolments", body)[0] == 202
+    failed = central.verdict("e-empty")
+    assert (failed["status"], [r["code"] for r in failed["reasons"]]) == (
+        "ENROLL_FAILURE_AT_CENTRAL", ["no_usable_fingers"])
+    png = b64(minutiae_png(Template(416, 416)))
+    body = {**submission("e-image-only", make_biodata(), seed=4), "fingers": {}, "finger_images": {"left_thumb": png}}
+    assert central.post("/enrolments", body)[0] == 202
+    assert [r["code"] for r in central.verdict("e-image-only")["reasons"]] == ["no_usable_fingers"]
+    body = {**submission("e-none", make_biodata(), seed=4), "fingers": {},
+            "exceptions": {p: "amputated" for p in FINGER_POSITIONS}}
+    assert central.post("/enrolments", body)[0] == 202
+    none = central.verdict("e-none")
+    assert (none["status"], [r["code"] for r in none["reasons"]], none["candidates"]) == (
+        "ADJUDICATE_RECORD", ["no_fingers_to_search"], [])
+    status, decided = central.post("/enrolments/e-none/adjudication",
+                                   {"decision": "PRINT_READY_RECORD", "supervisor": "budi"})
+    assert status == 200 and decided["status"] == "PRINT_READY_RECORD"
+    assert central.get("/health")[1]["gallery"] == 0  # nothing to search against later
+
+
 def test_long_poll_waits_for_the_verdict(tmp_path: Path) -> None:
     central = Central(tmp_path / "central", settings(), worker=False)  # verdicts given by hand below
     try:

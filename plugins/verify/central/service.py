@@ -211,7 +211,7 @@ class CentralService:
             if answer is not None:
                 return 200, answer
             record = self.store.insert(parsed, digest, utc_text(self._clock()))
-        log.info("received %s from site %s (%d fingers, %d exceptions)", enrolment_id, parsed.site,
+        log.info("received %s from site %r (%d fingers, %d exceptions)", enrolment_id, parsed.site,
                  len(parsed.fingers), len(parsed.exceptions))
         self._enqueue(enrolment_id)
         return 202, record.receipt(first=True)
