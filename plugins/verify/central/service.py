@@ -76,11 +76,15 @@ class CentralService:
         self._queue: collections.deque[str] = collections.deque()
         self._stopping = False
         self._worker: threading.Thread | None = None
-        if register_file is not None:
-            people, cards = self.store.seed(read_register(register_file), utc_text(self._clock()))
-            progress(f"register: {people} people and {cards} printed cards added from {register_file} "
-                     f"({self.store.count_register()} NIKs in the register)")
-        self.gallery_size = self._rebuild_gallery(progress)
+        try:
+            if register_file is not None:
+                people, cards = self.store.seed(read_register(register_file), utc_text(self._clock()))
+                progress(f"register: {people} people and {cards} printed cards added from {register_file} "
+                         f"({self.store.count_register()} NIKs in the register)")
+            self.gallery_size = self._rebuild_gallery(progress)
+        except BaseException:
+            self.store.close()
+            raise
         self._queue.extend(self.store.pending_ids())
         if self._queue:
             progress(f"{len(self._queue)} enrolments wait for a verdict")
