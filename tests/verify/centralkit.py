@@ -111,7 +111,7 @@ def finger_sample(seed: int, position: str, impression: int = 0, *, image: bool 
         picture.save(buffer, "PNG")
         return Sample(modality=Modality.FINGER, position=position, image=buffer.getvalue(), quality=80,
                       device="synthetic-image", template=nbis.extract(picture).iso_bytes())
-    from ektp_plugins.scanners.synthetic._minutiae import finger_minutiae
+    from ektp_plugins.scanners.synthetic import finger_minutiae
 
     template = finger_minutiae(seed, position, impression)
     return Sample(modality=Modality.FINGER, position=position, image=minutiae_png(template), quality=80,
