@@ -35,8 +35,8 @@ def _number_at_least(low: float) -> Callable[[Any], bool]:
 
 #: The matcher's options, their defaults and what they accept.
 OPTIONS: dict[str, _Option] = {
-    "candidates_per_finger": _Option(40, _int_at_least(1), "an integer >= 1"),
-    "candidates_fused": _Option(40, _int_at_least(0), "an integer >= 0"),
+    "candidates_per_finger": _Option(25, _int_at_least(1), "an integer >= 1"),
+    "candidates_fused": _Option(50, _int_at_least(0), "an integer >= 0"),
     "fuse_fingers": _Option(2, _int_at_least(1), "an integer >= 1"),
     "promote_score": _Option(16.0, _number_at_least(0), "a number >= 0"),
     "promote_top": _Option(3, _int_at_least(0), "an integer >= 0"),
@@ -78,8 +78,8 @@ class NbisMatcher:
        fingers must agree for a high fused score. For candidates not promoted, fingers not compared count as 0
        (their score is a lower bound, below ``promote_score`` anyway).
 
-    Options (profile ``[verification.matcher]``; unknown keys are refused): ``candidates_per_finger`` (40),
-    ``candidates_fused`` (40), ``fuse_fingers`` (2), ``promote_score`` (16), ``promote_top`` (3), ``workers``
+    Options (profile ``[verification.matcher]``; unknown keys are refused): ``candidates_per_finger`` (25),
+    ``candidates_fused`` (50), ``fuse_fingers`` (2), ``promote_score`` (16), ``promote_top`` (3), ``workers``
     (1: threads running Bozorth3 comparisons), ``dpi`` (500: for :meth:`extract`).
 
     **Thread safety:** none inside. ``verify`` and ``extract`` may run concurrently with anything, but ``add``,
