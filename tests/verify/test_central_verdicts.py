@@ -10,7 +10,14 @@ import datetime as dt
 from collections.abc import Mapping
 
 import pytest
-from ektp_plugins.verify.central.verdicts import Person, Rules, judge, register_problems
+from ektp_plugins.verify.central.verdicts import (
+    Person,
+    Rules,
+    fused_score,
+    fusion_width,
+    judge,
+    register_problems,
+)
 
 from ektp_core.matching import Candidate, FingerSet, MatchThresholds
 from ektp_core.model import Biodata, EnrolmentState
@@ -25,16 +32,23 @@ class ScriptedMatcher:
 
     name = "scripted"
 
-    def __init__(self, candidates: list[Candidate] | None = None, error: Exception | None = None) -> None:
+    def __init__(self, candidates: list[Candidate] | None = None, error: Exception | None = None,
+                 scores: Mapping[bytes, float] | None = None, fuse_fingers: int | None = None) -> None:
         self.candidates = candidates or []
         self.error = error
+        #: ``verify`` answers by the reference template (0 for any other).
+        self.scores = dict(scores or {})
+        if fuse_fingers is not None:
+            self.fuse_fingers = fuse_fingers
         self.asked: list[tuple[FingerSet, int]] = []
+        self.verified: list[tuple[bytes, bytes]] = []
 
     def extract(self, image: bytes) -> bytes | None:
         return None
 
     def verify(self, probe: bytes, reference: bytes) -> float:
-        return 0.0
+        self.verified.append((probe, reference))
+        return self.scores.get(reference, 0.0)
 
     def identify(self, probe: FingerSet, *, limit: int = 10) -> list[Candidate]:
         self.asked.append((probe, limit))
@@ -56,10 +70,12 @@ class Register:
     """An in-memory register view: NIK holders, cards, and the people of gallery enrolments."""
 
     def __init__(self, people: Mapping[str, Person] | None = None, cards: set[str] | None = None,
-                 enrolled: Mapping[str, Person] | None = None) -> None:
+                 enrolled: Mapping[str, Person] | None = None, fingers: Mapping[str, FingerSet] | None = None) -> None:
         self.people = dict(people or {})
         self.cards = cards or set()
         self.enrolled = dict(enrolled or {})
+        #: The templates of gallery enrolments (by enrolment id; none for an enrolment not listed).
+        self.fingers = dict(fingers or {})
 
     def person(self, nik: str) -> Person | None:
         return self.people.get(nik)
@@ -69,6 +85,10 @@ class Register:
 
     def enrolled_person(self, enrolment_id: str) -> Person | None:
         return self.enrolled.get(enrolment_id)
+
+    def accepted_enrolments(self, nik: str) -> list[tuple[str, FingerSet]]:
+        return [(e, self.fingers[e]) for e, person in self.enrolled.items()
+                if person.nik == nik and self.fingers.get(e)]
 
 
 def _judge(biodata: Biodata, matcher: ScriptedMatcher, register: Register | None = None,
@@ -139,6 +159,131 @@ def test_a_match_with_the_same_nik_but_another_person_is_a_duplicate() -> None:
     matcher = ScriptedMatcher([Candidate("e-x", 120.0, {"right_thumb": 120.0})])
     verdict = _judge(me, matcher, Register(enrolled={"e-x": Person.of(impostor)}))
     assert verdict.status is EnrolmentState.DUPLICATE_RECORD
+
+
+def _enrolled_before(me: Biodata, **fingers: dict[str, bytes]) -> Register:
+    """A register where ``me`` holds the NIK and has accepted enrolments with the given templates."""
+    return Register(people={me.nik.value: Person.of(me)}, enrolled={e: Person.of(me) for e in fingers},
+                    fingers=fingers)
+
+
+def test_a_nik_rerecorded_with_fingers_unlike_its_earlier_enrolment_asks_a_supervisor() -> None:
+    me = make_biodata()
+    matcher = ScriptedMatcher(scores={b"first-thumb": 6.0})
+    register = _enrolled_before(me, **{"e-first": {"right_thumb": b"first-thumb"}})
+    verdict = _judge(me, matcher, register)
+    assert verdict.status is EnrolmentState.ADJUDICATE_RECORD
+    assert not verdict.joins_gallery
+    assert [r.code for r in verdict.reasons] == ["nik_fingers_differ"]
+    message = verdict.reasons[0].message
+    assert "do not match" in message and "e-first (score 6)" in message and "(25)" in message
+    [candidate] = verdict.candidates
+    assert (candidate.enrolment_id, candidate.nik, candidate.score) == ("e-first", me.nik.value, 6.0)
+    assert candidate.finger_scores == {"right_thumb": 6.0}
+    assert matcher.verified == [(b"probe-template", b"first-thumb")]
+
+
+@pytest.mark.parametrize(("adjudicate", "status", "codes"), [
+    (25.0, EnrolmentState.PRINT_READY_RECORD, ["same_person_rerecorded"]),
+    (35.0, EnrolmentState.ADJUDICATE_RECORD, ["nik_fingers_differ"]),
+])
+def test_the_takeover_threshold_is_the_adjudication_threshold(adjudicate: float, status: EnrolmentState,
+                                                             codes: list[str]) -> None:
+    me = make_biodata()
+    # identify did not even return the earlier enrolment: the 1:1 comparison alone decides.
+    matcher = ScriptedMatcher(scores={b"first-thumb": 30.0})
+    rules = Rules(thresholds=MatchThresholds(duplicate=40.0, adjudicate=adjudicate))
+    verdict = _judge(me, matcher, _enrolled_before(me, **{"e-first": {"right_thumb": b"first-thumb"}}), rules)
+    assert verdict.status is status
+    assert [r.code for r in verdict.reasons] == codes
+    assert "e-first" in verdict.reasons[0].message and "30" in verdict.reasons[0].message
+
+
+def test_one_matching_earlier_enrolment_of_the_nik_is_enough() -> None:
+    me = make_biodata()
+    matcher = ScriptedMatcher(scores={b"old": 4.0, b"new": 90.0})
+    register = _enrolled_before(me, **{"e-1": {"right_thumb": b"old"}, "e-2": {"right_thumb": b"new"}})
+    verdict = _judge(me, matcher, register)
+    assert verdict.status is EnrolmentState.PRINT_READY_RECORD
+    assert [(r.code, "e-2" in r.message) for r in verdict.reasons] == [("same_person_rerecorded", True)]
+    none = _judge(me, ScriptedMatcher(scores={b"old": 4.0, b"new": 9.5}), register)
+    assert none.status is EnrolmentState.ADJUDICATE_RECORD
+    assert [(c.enrolment_id, c.score) for c in none.candidates] == [("e-2", 9.5), ("e-1", 4.0)]  # best first
+    assert "enrolments of NIK" in none.reasons[0].message
+
+
+def test_a_search_match_with_the_earlier_enrolment_counts_even_if_the_1to1_scores_are_low() -> None:
+    me = make_biodata()
+    matcher = ScriptedMatcher([Candidate("e-first", 120.0, {"right_thumb": 120.0})])  # verify answers 0
+    verdict = _judge(me, matcher, _enrolled_before(me, **{"e-first": {"right_thumb": b"first-thumb"}}))
+    assert verdict.status is EnrolmentState.PRINT_READY_RECORD
+    assert [r.code for r in verdict.reasons] == ["same_person_rerecorded"]
+    assert "score 120" in verdict.reasons[0].message
+
+
+def test_the_1to1_fusion_follows_the_matchers_fuse_fingers() -> None:
+    me = make_biodata()
+    probe = {"right_thumb": b"p1", "right_index": b"p2", "left_thumb": b"p3"}
+    earlier = {"right_thumb": b"r1", "right_index": b"r2", "left_little": b"r10"}  # two fingers in common
+    register = _enrolled_before(me, **{"e-first": earlier})
+    rules = Rules(thresholds=MatchThresholds(duplicate=60.0, adjudicate=35.0))
+    two = ScriptedMatcher(scores={b"r1": 50.0, b"r2": 10.0}, fuse_fingers=2)
+    verdict = _judge(me, two, register, rules, probe=probe)
+    assert sorted(ref for _, ref in two.verified) == [b"r1", b"r2"]  # only the fingers both sides have
+    assert verdict.status is EnrolmentState.ADJUDICATE_RECORD  # mean of the two best: 30 < 35
+    assert verdict.candidates[0].score == 30.0
+    assert verdict.candidates[0].finger_scores == {"right_thumb": 50.0, "right_index": 10.0}
+    # A matcher without fuse_fingers: the best finger's score (50 >= 35).
+    best = ScriptedMatcher(scores={b"r1": 50.0, b"r2": 10.0})
+    assert _judge(me, best, register, rules, probe=probe).status is EnrolmentState.PRINT_READY_RECORD
+    assert (fusion_width(two), fusion_width(best)) == (2, 1)
+    assert fused_score({"a": 50.0, "b": 10.0, "c": 30.0}, 2) == 40.0
+    assert fused_score({"a": 50.0}, 2) == 50.0 and fused_score({}, 2) == 0.0
+
+
+def test_an_earlier_enrolment_without_common_fingers_cannot_be_compared() -> None:
+    me = make_biodata()
+    matcher = ScriptedMatcher()
+    verdict = _judge(me, matcher, _enrolled_before(me, **{"e-first": {"left_little": b"r10"}}))
+    assert verdict.status is EnrolmentState.PRINT_READY_RECORD and verdict.reasons == ()
+    assert matcher.verified == []
+
+
+def test_takeover_with_a_grey_zone_lists_both_and_a_duplicate_wins() -> None:
+    me = make_biodata()
+    other = Person.of(make_biodata(jenis_kelamin="L"))
+    register = _enrolled_before(me, **{"e-first": {"right_thumb": b"first-thumb"}})
+    register.enrolled["e-45"] = other
+    grey = _judge(me, ScriptedMatcher([Candidate("e-45", 30.0, {"right_thumb": 30.0})]), register)
+    assert grey.status is EnrolmentState.ADJUDICATE_RECORD
+    assert [r.code for r in grey.reasons] == ["biometric_grey_zone", "nik_fingers_differ"]
+    assert [c.enrolment_id for c in grey.candidates] == ["e-45", "e-first"]
+    duplicate = _judge(me, ScriptedMatcher([Candidate("e-45", 90.0, {"right_thumb": 90.0})]), register)
+    assert duplicate.status is EnrolmentState.DUPLICATE_RECORD
+    assert [r.code for r in duplicate.reasons] == ["biometric_duplicate"]
+
+
+def test_a_reprint_needs_the_holders_fingers() -> None:
+    me = make_biodata()
+    register = _enrolled_before(me, **{"e-first": {"right_thumb": b"first-thumb"}})
+    register.cards.add(me.nik.value)
+    same = _judge(me, ScriptedMatcher(scores={b"first-thumb": 80.0}), register)
+    assert same.status is EnrolmentState.PRINT_READY_RECORD
+    assert [r.code for r in same.reasons] == ["same_person_rerecorded", "reprint"]
+    other = _judge(me, ScriptedMatcher(scores={b"first-thumb": 3.0}), register)
+    assert other.status is EnrolmentState.ADJUDICATE_RECORD
+    assert [r.code for r in other.reasons] == ["nik_fingers_differ"]  # reprint is added only if a supervisor accepts
+
+
+def test_a_failing_1to1_comparison_is_a_search_failure() -> None:
+    class Broken(ScriptedMatcher):
+        def verify(self, probe: bytes, reference: bytes) -> float:
+            raise ValueError("not a template")
+
+    me = make_biodata()
+    verdict = _judge(me, Broken(), _enrolled_before(me, **{"e-first": {"right_thumb": b"first-thumb"}}))
+    assert verdict.status is EnrolmentState.SEARCH_FAILURE_AT_CENTRAL
+    assert "not a template" in verdict.reasons[0].message
 
 
 def test_nik_issued_to_another_person() -> None:

@@ -3,7 +3,8 @@ images, verdicts, the population register, printed cards, and the idempotency re
 enrolment's body hash).
 
 Every change is one transaction, so a restart finds either the state before a request or after it;
-the in-memory gallery of the matcher is rebuilt from :meth:`CentralStore.gallery` on start.
+the in-memory gallery of the matcher is rebuilt from :meth:`CentralStore.gallery` on start (unless
+the snapshot of :mod:`.snapshot` holds exactly :meth:`CentralStore.gallery_ids`).
 """
 from __future__ import annotations
 
@@ -244,6 +245,29 @@ class CentralStore:
                 fingers[row.position] = row.data
         if current is not None:
             yield current, fingers
+
+    def gallery_ids(self) -> list[tuple[int, str, str]]:
+        """(sequence number, enrolment id, body hash) of every enrolment :meth:`gallery` yields (a gallery
+        enrolment with at least one usable template), in the order received: what a snapshot must cover."""
+        usable = sa.exists().where(templates.c.enrolment_id == enrolments.c.enrolment_id, templates.c.minutiae > 0)
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(enrolments.c.seq, enrolments.c.enrolment_id, enrolments.c.body_hash)
+                                .where(enrolments.c.in_gallery.is_(True), usable)
+                                .order_by(enrolments.c.seq)).all()
+        return [(int(r.seq), r.enrolment_id, r.body_hash) for r in rows]
+
+    def accepted_enrolments(self, nik: str) -> list[tuple[str, dict[str, bytes]]]:
+        """The NIK's gallery enrolments in the order received, with their usable templates (enrolments
+        without any are left out)."""
+        query = (sa.select(templates.c.enrolment_id, templates.c.position, templates.c.data)
+                 .join(enrolments, enrolments.c.enrolment_id == templates.c.enrolment_id)
+                 .where(enrolments.c.nik == nik, enrolments.c.in_gallery.is_(True), templates.c.minutiae > 0)
+                 .order_by(enrolments.c.seq))
+        out: dict[str, dict[str, bytes]] = {}
+        with self.engine.connect() as conn:
+            for row in conn.execute(query):
+                out.setdefault(row.enrolment_id, {})[row.position] = row.data
+        return list(out.items())
 
     def image(self, enrolment_id: str, position: str) -> bytes | None:
         """A stored finger image (or the face, ``position="face"``)."""
