@@ -66,7 +66,8 @@ class PluginGroup(click.Group):
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         command = super().get_command(ctx, cmd_name)
-        if command is None:
+        # A built-in group is loaded with the plugins too: they may add sub-commands to it.
+        if command is None or isinstance(command, click.Group):
             self._load(ctx)
             command = super().get_command(ctx, cmd_name)
         return command

@@ -17,10 +17,12 @@ from .errors import EktpError
 from .model import FINGER_POSITIONS, Modality
 from .scanning import ScannerError
 from .verification import VerificationService
-from .verifying import CentralRefused, CentralUnavailable
+from .verifying import CentralUnavailable
 
 #: Exit status when the central system cannot be reached (nothing is lost; run the command again later).
 EXIT_UNAVAILABLE = 3
+#: Exit status of `ektp handover` when the finger does not match (the card is not handed over).
+EXIT_MISMATCH = 4
 
 
 @contextmanager
@@ -52,17 +54,22 @@ def verify_group() -> None:
 def verify_submit(enrolment_ids: tuple[str, ...], actor: str, deployment_dir: Path | None) -> None:
     """Send complete enrolments (BIO_CAPTURED) to the central system."""
     unavailable = False
+    failed = 0
     with _verification(deployment_dir) as (_d, _h, service):
         for enrolment_id in enrolment_ids:
             try:
                 state = service.submit(enrolment_id, actor=actor)
-            except (EktpError, CentralRefused) as exc:
-                fail(f"{enrolment_id}: {exc}")
+            except EktpError as exc:  # each enrolment on its own: the others are still sent
+                click.echo(f"{enrolment_id}: NOT SENT: {exc}", err=True)
+                failed += 1
+                continue
             click.echo(f"{enrolment_id}: {state}")
             unavailable = unavailable or state == "SENT_FOR_ENROLLMENT"
     if unavailable:
         fail("the central system could not be reached; the enrolments are kept and `ektp verify sync` "
              "sends them again", EXIT_UNAVAILABLE)
+    if failed:
+        fail(f"{failed} of {len(enrolment_ids)} enrolment(s) not sent (see above)")
 
 
 @verify_group.command("sync")
@@ -74,7 +81,10 @@ def verify_submit(enrolment_ids: tuple[str, ...], actor: str, deployment_dir: Pa
 def verify_sync(wait: float, as_json: bool, actor: str, deployment_dir: Path | None) -> None:
     """Resend what was not received, fetch verdicts, report printed cards."""
     with _verification(deployment_dir) as (_d, _h, service):
-        report = service.sync(actor=actor, wait=wait)
+        try:
+            report = service.sync(actor=actor, wait=wait)
+        except EktpError as exc:
+            fail(str(exc))
     if as_json:
         _echo_json({"sent": report.sent, "verdicts": report.verdicts, "still_waiting": report.still_waiting,
                     "failed": report.failed, "cards_reported": report.cards_reported,
@@ -106,11 +116,16 @@ def verify_status(enrolment_id: str, as_json: bool, deployment_dir: Path | None)
             fail(str(exc))
         status = service.status(enrolment_id)
     if as_json:
+        def when(value: Any) -> str | None:
+            return value.isoformat() if value is not None else None
+
         _echo_json({"enrolment_id": enrolment_id, "state": state.value,
                     "attempts": status.attempts if status else 0,
+                    "last_attempt_at": when(status.last_attempt_at) if status else None,
                     "last_error": status.last_error if status else None,
-                    "received_at": status.received_at.isoformat() if status and status.received_at else None,
-                    "verdict": status.verdict.to_dict() if status and status.verdict else None})
+                    "received_at": when(status.received_at) if status else None,
+                    "verdict": status.verdict.to_dict() if status and status.verdict else None,
+                    "card_reported_at": when(status.card_reported_at) if status else None})
         return
     click.echo(f"{enrolment_id}: {state}")
     if status is None:
@@ -144,28 +159,11 @@ def adjudication_list(as_json: bool, deployment_dir: Path | None) -> None:
     if not queue:
         click.echo("no enrolment waits for adjudication")
     for eid, verdict in queue:
-        candidates = ", ".join(f"{c.enrolment_id} ({c.score:g})" for c in verdict.candidates) if verdict else "?"
-        click.echo(f"{eid}: candidates {candidates}")
-
-
-@adjudication_group.command("show")
-@click.argument("enrolment_id")
-@click.option("--candidate", default=None, help="Candidate enrolment id (default: the best scoring one).")
-@click.option("--image", "image_path", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="Write the side-by-side comparison to this PNG file.")
-@deployment_option
-def adjudication_show(enrolment_id: str, candidate: str | None, image_path: Path,
-                      deployment_dir: Path | None) -> None:
-    """Write the enrolment's fingers and a candidate's side by side, with the scores, to a PNG."""
-    from .adjudication import side_by_side
-
-    with _verification(deployment_dir) as (_d, _h, service):
-        try:
-            png = side_by_side(service, enrolment_id, candidate)
-        except EktpError as exc:
-            fail(str(exc))
-    image_path.write_bytes(png)
-    click.echo(f"wrote {image_path}")
+        if verdict is None:
+            click.echo(f"{eid}: (no verdict kept)")
+            continue
+        candidates = ", ".join(f"{c.enrolment_id} ({c.score:g})" for c in verdict.candidates)
+        click.echo(f"{eid}: " + (f"candidates {candidates}" if candidates else verdict.summary()))
 
 
 @adjudication_group.command("decide")
@@ -178,13 +176,14 @@ def adjudication_show(enrolment_id: str, candidate: str | None, image_path: Path
 def adjudication_decide(enrolment_id: str, decision: str, note: str, actor: str,
                         deployment_dir: Path | None) -> None:
     """Decide a suspected duplicate; the decision goes to the central system and the audit log."""
-    state = "PRINT_READY_RECORD" if decision == "unique" else "DUPLICATE_RECORD"
+    wanted = "PRINT_READY_RECORD" if decision == "unique" else "DUPLICATE_RECORD"
     with _verification(deployment_dir) as (_d, _h, service):
         try:
-            service.adjudicate(enrolment_id, state, supervisor=actor, note=note)
-        except (CentralUnavailable, CentralRefused, EktpError) as exc:
+            state = service.adjudicate(enrolment_id, wanted, supervisor=actor, note=note)
+        except EktpError as exc:
             _central_errors(exc)
-    click.echo(f"{enrolment_id}: {state}")
+    click.echo(f"{enrolment_id}: {state}" + ("" if state == wanted else
+                                            " (the central system already held this earlier decision)"))
 
 
 @cli.command("handover")
@@ -216,7 +215,7 @@ def handover_command(enrolment_id: str, finger: str, image_path: Path | None, sc
                 return
             score = service.handover(enrolment_id, finger, template, operator=actor)
         except HandoverRefused as exc:
-            fail(str(exc), 2)
+            fail(str(exc), EXIT_MISMATCH)
         except (EktpError, ValueError) as exc:
             fail(str(exc))
     click.echo(f"{enrolment_id}: CARD_ISSUED ({finger} matched, score {score:g})")

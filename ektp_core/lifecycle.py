@@ -50,9 +50,11 @@ B = BlankState
 ENROLMENT_TRANSITIONS: dict[EnrolmentState, frozenset[EnrolmentState]] = {
     E.BIO_CAPTURED: frozenset({E.SENT_FOR_ENROLLMENT}),
     E.SENT_FOR_ENROLLMENT: frozenset({E.RECEIVED_AT_CENTRAL, E.ENROLL_FAILURE_AT_REGIONAL}),
+    # RECEIVED_AT_CENTRAL -> SENT_FOR_ENROLLMENT: the central system no longer knows the enrolment
+    # (it answers "not found"), so it is sent again.
     E.RECEIVED_AT_CENTRAL: frozenset({
-        E.PRINT_READY_RECORD, E.DUPLICATE_RECORD, E.ADJUDICATE_RECORD, E.ENROLL_FAILURE_AT_CENTRAL,
-        E.SEARCH_FAILURE_AT_CENTRAL, E.REQUEST_VALIDATION,
+        E.SENT_FOR_ENROLLMENT, E.PRINT_READY_RECORD, E.DUPLICATE_RECORD, E.ADJUDICATE_RECORD,
+        E.ENROLL_FAILURE_AT_CENTRAL, E.SEARCH_FAILURE_AT_CENTRAL, E.REQUEST_VALIDATION,
     }),
     # A supervisor's adjudication ends in one of the two verdicts.
     E.ADJUDICATE_RECORD: frozenset({E.PRINT_READY_RECORD, E.DUPLICATE_RECORD}),

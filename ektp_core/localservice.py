@@ -26,13 +26,14 @@ from .errors import EktpError
 _LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
-def answers(url: str, timeout: float = 1.0) -> bool:
-    """True when ``url`` answers an HTTP GET with any status (something listens there)."""
+def answers(url: str, timeout: float = 1.0, *, ready: bool = False) -> bool:
+    """True when something answers an HTTP GET at ``url`` (with ``ready``: answers 200, so a service
+    still loading, which answers 503, is not ready yet)."""
     try:
-        with urllib.request.urlopen(url, timeout=timeout):
-            return True
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return bool(response.status == 200) or not ready
     except urllib.error.HTTPError:
-        return True
+        return not ready
     except OSError:
         return False
 
@@ -49,22 +50,25 @@ class LocalService:
         self.env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self, timeout: float = 60.0) -> None:
-        """Start the process and wait until it answers; its output goes to ``log``."""
+    def start(self, timeout: float = 120.0) -> None:
+        """Start the process and wait until it answers 200; its output goes to ``log``."""
         self.log.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.log, "ab") as out:
-            self.process = subprocess.Popen(self.args, stdout=out, stderr=subprocess.STDOUT, env=self.env)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                tail = self.log.read_text("utf-8", errors="replace")[-800:]
-                raise EktpError(f"{self.name} stopped at start (exit {self.process.returncode}); its log "
-                                f"{self.log} ends with:\n{tail}")
-            if answers(self.health_url):
-                return
-            time.sleep(0.1)
-        self.stop()
-        raise EktpError(f"{self.name} did not answer at {self.health_url} within {timeout:g} s; see {self.log}")
+        try:
+            with open(self.log, "ab") as out:
+                self.process = subprocess.Popen(self.args, stdout=out, stderr=subprocess.STDOUT, env=self.env)
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                if self.process.poll() is not None:
+                    tail = self.log.read_text("utf-8", errors="replace")[-800:]
+                    raise EktpError(f"{self.name} stopped at start (exit {self.process.returncode}); its log "
+                                    f"{self.log} ends with:\n{tail}")
+                if answers(self.health_url, ready=True):
+                    return
+                time.sleep(0.1)
+            raise EktpError(f"{self.name} was not ready at {self.health_url} within {timeout:g} s; see {self.log}")
+        except BaseException:  # Ctrl-C or a failed start: never leave the child running
+            self.stop()
+            raise
 
     def stop(self) -> None:
         """Ask the process to stop (SIGTERM), and kill it if it does not within 15 s."""
@@ -93,7 +97,8 @@ def local_central(deployment: Any, *, token_env: str = "EKTP_CENTRAL_TOKEN",
         yield None
         return
     token_env = str(raw.get("token_env", token_env))
-    if not os.environ.get(token_env):
+    generated = not os.environ.get(token_env)
+    if generated:  # for this process's verifier only; taken away again at the end
         os.environ[token_env] = secrets.token_urlsafe(24)
     service = LocalService(
         "ektp central-emulator",
@@ -102,8 +107,10 @@ def local_central(deployment: Any, *, token_env: str = "EKTP_CENTRAL_TOKEN",
         url.rstrip("/") + "/health", log=deployment.root / "central-emulator.log",
         env={"EKTP_CENTRAL_TOKEN": os.environ[token_env]})
     echo(f"starting ektp central-emulator on {parts.hostname}:{parts.port} (log: {service.log})")
-    service.start()
     try:
+        service.start()
         yield service
     finally:
         service.stop()
+        if generated:
+            os.environ.pop(token_env, None)

@@ -21,9 +21,9 @@ from .capture import CaptureService
 from .errors import ConfigError, EktpError, IllegalTransition, NotFound
 from .lifecycle import LifecycleService
 from .matching import Matcher, MatcherSettings, matcher_settings
-from .model import FINGER_POSITIONS, EnrolmentState, Modality, Role
+from .model import FINGER_POSITIONS, EnrolmentState, Modality, PrintJobState, Role
 from .store import repository as repo
-from .store.tables import central_submissions, enrolments
+from .store.tables import central_submissions, enrolments, print_jobs
 from .verifying import CentralRefused, CentralUnavailable, Submission, Verdict, Verifier
 
 log = logging.getLogger(__name__)
@@ -107,10 +107,18 @@ class SyncReport:
     unavailable: str | None = None
 
 
+def _utc(value: dt.datetime | None) -> dt.datetime | None:
+    return repo.utc(value) if value is not None else None
+
+
 def _status_from_row(row: Any) -> SubmissionStatus:
     verdict = Verdict.from_dict(json.loads(row.verdict_detail)) if row.verdict_detail else None
-    return SubmissionStatus(row.enrolment_id, row.verifier, row.attempts, row.last_attempt_at, row.last_error,
-                            row.received_at, verdict, row.card_reported_at)
+    return SubmissionStatus(row.enrolment_id, row.verifier, row.attempts, _utc(row.last_attempt_at), row.last_error,
+                            _utc(row.received_at), verdict, _utc(row.card_reported_at))
+
+
+#: Refusals that stop a whole sync round (every later call would be refused the same way).
+_STOPPING = ("unauthorised", "redirected")
 
 
 class VerificationService:
@@ -162,16 +170,51 @@ class VerificationService:
                 central_submissions.c.enrolment_id == enrolment_id)).one_or_none()
         return _status_from_row(row) if row is not None else None
 
+    def _count_attempt(self, conn: Any, enrolment_id: str, error: str | None, at: dt.datetime) -> None:
+        # The row exists: _mark_sending made it in the transaction that moved the enrolment to SENT.
+        conn.execute(central_submissions.update().where(central_submissions.c.enrolment_id == enrolment_id)
+                     .values(attempts=central_submissions.c.attempts + 1, last_attempt_at=at.astimezone(dt.UTC),
+                             last_error=error[:2000] if error else None, verifier=self.verifier.name))
+
     def _note_attempt(self, enrolment_id: str, error: str | None, at: dt.datetime) -> None:
         with self.lifecycle.store.write() as conn:
-            updated = conn.execute(central_submissions.update()
-                                   .where(central_submissions.c.enrolment_id == enrolment_id)
-                                   .values(attempts=central_submissions.c.attempts + 1, last_attempt_at=at,
-                                           last_error=error, verifier=self.verifier.name))
-            if updated.rowcount == 0:
-                conn.execute(central_submissions.insert().values(
-                    enrolment_id=enrolment_id, verifier=self.verifier.name, attempts=1, last_attempt_at=at,
-                    last_error=error))
+            self._count_attempt(conn, enrolment_id, error, at)
+
+    def _mark_sending(self, enrolment_id: str, actor: str) -> None:
+        """SENT_FOR_ENROLLMENT and the submission row, in one transaction, before any request is made."""
+        lc = self.lifecycle
+        at = lc.clock()
+        transition = None
+        with lc.store.write() as conn:
+            current = repo.get_enrolment(conn, enrolment_id, lock=True)
+            if current.state not in SENDABLE:
+                raise IllegalTransition("enrolment", enrolment_id, current.state, "sent to the central system")
+            if current.state is not E.SENT_FOR_ENROLLMENT:
+                _, transition = lc._move_enrolment(conn, enrolment_id, E.SENT_FOR_ENROLLMENT, actor, at,
+                                                   f"to {self.verifier.name}")
+            exists = conn.execute(sa.select(central_submissions.c.enrolment_id).where(
+                central_submissions.c.enrolment_id == enrolment_id)).first()
+            if exists is None:
+                conn.execute(central_submissions.insert().values(enrolment_id=enrolment_id,
+                                                                 verifier=self.verifier.name, attempts=0))
+        if transition is not None:
+            lc._notify([transition])
+
+    def _finish_sending(self, enrolment_id: str, new: EnrolmentState, actor: str, at: dt.datetime,
+                        reason: str, *, error: str | None = None, received_at: dt.datetime | None = None) -> None:
+        """Count the attempt and move on from SENT_FOR_ENROLLMENT, unless someone else already did."""
+        lc = self.lifecycle
+        transition = None
+        with lc.store.write() as conn:
+            current = repo.get_enrolment(conn, enrolment_id, lock=True)
+            self._count_attempt(conn, enrolment_id, error, at)
+            if received_at is not None:
+                conn.execute(central_submissions.update().where(central_submissions.c.enrolment_id == enrolment_id)
+                             .values(received_at=received_at.astimezone(dt.UTC)))
+            if current.state is E.SENT_FOR_ENROLLMENT:  # a concurrent sync may have moved it already
+                _, transition = lc._move_enrolment(conn, enrolment_id, new, actor, at, reason[:2000])
+        if transition is not None:
+            lc._notify([transition])
 
     # -- sending ------------------------------------------------------------------------------------------
 
@@ -220,8 +263,8 @@ class VerificationService:
             raise IllegalTransition("enrolment", enrolment_id, enrolment.state, "sent to the central system")
         if enrolment.state is not E.SENT_FOR_ENROLLMENT:
             self._check_complete(enrolment_id)
-            # Recorded before the request: if the node dies mid-request, the next sync sends it again.
-            lc.transition(enrolment_id, E.SENT_FOR_ENROLLMENT, actor=actor, reason=f"to {self.verifier.name}")
+        # Recorded before the request: if the node dies mid-request, the next sync sends it again.
+        self._mark_sending(enrolment_id, actor)
         submission = self.submission(enrolment_id)
         at = lc.clock()
         try:
@@ -229,20 +272,18 @@ class VerificationService:
         except CentralUnavailable as exc:
             self._note_attempt(enrolment_id, str(exc), at)
             log.warning("enrolment %s not sent, central system unavailable: %s", enrolment_id, exc)
-            return E.SENT_FOR_ENROLLMENT
+            return lc.get(enrolment_id).state
         except CentralRefused as exc:
-            self._note_attempt(enrolment_id, str(exc), at)
             if exc.code == "malformed":
-                lc.transition(enrolment_id, E.ENROLL_FAILURE_AT_REGIONAL, actor=actor, reason=exc.detail)
-                return E.ENROLL_FAILURE_AT_REGIONAL
+                self._finish_sending(enrolment_id, E.ENROLL_FAILURE_AT_REGIONAL, actor, at, exc.detail,
+                                     error=str(exc))
+                return lc.get(enrolment_id).state
+            self._note_attempt(enrolment_id, str(exc), at)
             raise
-        self._note_attempt(enrolment_id, None, at)
-        with lc.store.write() as conn:
-            conn.execute(central_submissions.update().where(central_submissions.c.enrolment_id == enrolment_id)
-                         .values(received_at=receipt.received_at))
-        lc.transition(enrolment_id, E.RECEIVED_AT_CENTRAL, actor=actor,
-                      reason=f"received by {self.verifier.name}" + ("" if receipt.first else " (resend)"))
-        return E.RECEIVED_AT_CENTRAL
+        self._finish_sending(enrolment_id, E.RECEIVED_AT_CENTRAL, actor, at,
+                             f"received by {self.verifier.name}" + ("" if receipt.first else " (resend)"),
+                             received_at=receipt.received_at)
+        return lc.get(enrolment_id).state
 
     # -- verdicts --------------------------------------------------------------------------------------------
 
@@ -256,20 +297,27 @@ class VerificationService:
         self._apply(verdict, actor=actor)
         return verdict
 
-    def _apply(self, verdict: Verdict, *, actor: str) -> None:
+    def _apply(self, verdict: Verdict, *, actor: str, reason: str | None = None) -> bool:
+        """Keep a verdict and move the enrolment to it; False when there was nothing to move (already
+        applied by another sync, or a verdict that does not apply to the enrolment's state)."""
         lc = self.lifecycle
         at = lc.clock()
         with lc.store.write() as conn:
             current = repo.get_enrolment(conn, verdict.enrolment_id, lock=True)
-            if current.state is not E.RECEIVED_AT_CENTRAL:
-                return  # already applied (a second poll, or a concurrent sync)
+            applies = (current.state is E.RECEIVED_AT_CENTRAL or (
+                current.state is E.ADJUDICATE_RECORD
+                and verdict.status in (E.PRINT_READY_RECORD, E.DUPLICATE_RECORD)))
+            if not applies or verdict.status is current.state:
+                return False
             conn.execute(central_submissions.update()
                          .where(central_submissions.c.enrolment_id == verdict.enrolment_id)
                          .values(verdict=verdict.status.value, verdict_detail=json.dumps(verdict.to_dict()),
-                                 decided_at=verdict.decided_at or at))
-            _, t = lc._move_enrolment(conn, verdict.enrolment_id, verdict.status, actor, at, verdict.summary()[:2000],
+                                 decided_at=(verdict.decided_at or at).astimezone(dt.UTC)))
+            _, t = lc._move_enrolment(conn, verdict.enrolment_id, verdict.status, actor, at,
+                                      (reason or verdict.summary())[:2000],
                                       detail={"candidates": ",".join(c.enrolment_id for c in verdict.candidates)})
         lc._notify([t])
+        return True
 
     def _ids_in(self, states: Iterable[EnrolmentState]) -> list[str]:
         with self.lifecycle.store.read() as conn:
@@ -278,52 +326,99 @@ class VerificationService:
             return list(rows)
 
     def sync(self, *, actor: str, wait: float = 0) -> SyncReport:
-        """One round with the central system: resend what is SENT_FOR_ENROLLMENT, fetch the verdicts of
-        what it holds, report printed cards. Stops early (and says so) when the central side is down."""
+        """One round with the central system: resend what is SENT_FOR_ENROLLMENT (or failed a search),
+        fetch the verdicts of what it holds and of adjudications decided there, report printed cards.
+
+        Each enrolment is handled on its own: one refused call is reported in ``failed`` and the round
+        goes on. The round stops early (``unavailable``) when the central side is down or refuses the
+        node itself (token, redirect)."""
         report = SyncReport()
         try:
-            pending = self._ids_in([E.SENT_FOR_ENROLLMENT])
-            for n, enrolment_id in enumerate(pending, 1):
-                self.progress(f"sending {n}/{len(pending)}: {enrolment_id}")
-                try:
-                    state = self.submit(enrolment_id, actor=actor)
-                except CentralRefused as exc:
-                    report.failed[enrolment_id] = str(exc)
-                    continue
-                if state is E.SENT_FOR_ENROLLMENT:
-                    status = self.status(enrolment_id)
-                    raise CentralUnavailable(status.last_error if status and status.last_error else "unreachable")
-                report.sent.append(enrolment_id)
-            waiting = self._ids_in([E.RECEIVED_AT_CENTRAL])
-            for n, enrolment_id in enumerate(waiting, 1):
-                self.progress(f"asking for verdict {n}/{len(waiting)}: {enrolment_id}")
-                verdict = self.fetch_verdict(enrolment_id, actor=actor, wait=wait)
-                if verdict is None:
-                    report.still_waiting.append(enrolment_id)
-                else:
-                    report.verdicts[enrolment_id] = verdict.status.value
-            report.cards_reported.extend(self.report_cards())
+            self._sync_sends(report, actor)
+            self._sync_verdicts(report, actor, wait)
+            self._sync_cards(report)
         except CentralUnavailable as exc:
             return attrs.evolve(report, unavailable=str(exc))
         return report
 
-    def report_cards(self) -> list[str]:
-        """Tell the central side about printed cards it has not heard of yet."""
+    @staticmethod
+    def _refusal(report: SyncReport, enrolment_id: str, exc: CentralRefused | EktpError) -> None:
+        if isinstance(exc, CentralRefused) and exc.code in _STOPPING:
+            raise CentralUnavailable(str(exc))
+        report.failed[enrolment_id] = str(exc)
+
+    def _sync_sends(self, report: SyncReport, actor: str) -> None:
+        pending = self._ids_in([E.SENT_FOR_ENROLLMENT, E.SEARCH_FAILURE_AT_CENTRAL])
+        for n, enrolment_id in enumerate(pending, 1):
+            self.progress(f"sending {n}/{len(pending)}: {enrolment_id}")
+            try:
+                state = self.submit(enrolment_id, actor=actor)
+            except CentralUnavailable:
+                raise
+            except (CentralRefused, EktpError) as exc:
+                self._refusal(report, enrolment_id, exc)
+                continue
+            if state is E.SENT_FOR_ENROLLMENT:
+                status = self.status(enrolment_id)
+                raise CentralUnavailable(status.last_error if status and status.last_error else "unreachable")
+            report.sent.append(enrolment_id)
+
+    def _sync_verdicts(self, report: SyncReport, actor: str, wait: float) -> None:
+        waiting = self._ids_in([E.RECEIVED_AT_CENTRAL])
+        # Adjudications decided at the central side (or whose local step was interrupted) catch up too.
+        adjudicating = self._ids_in([E.ADJUDICATE_RECORD])
+        for n, enrolment_id in enumerate(waiting + adjudicating, 1):
+            self.progress(f"asking for verdict {n}/{len(waiting) + len(adjudicating)}: {enrolment_id}")
+            try:
+                verdict = self.fetch_verdict(enrolment_id, actor=actor, wait=wait if n <= len(waiting) else 0)
+            except CentralUnavailable:
+                raise
+            except CentralRefused as exc:
+                if exc.code == "not_found" and n <= len(waiting):
+                    # The central side lost it: back to SENT_FOR_ENROLLMENT, sent again on the next round.
+                    self.lifecycle.transition(enrolment_id, E.SENT_FOR_ENROLLMENT, actor=actor,
+                                              reason="the central system no longer knows it: to be sent again")
+                self._refusal(report, enrolment_id, exc)
+                continue
+            except EktpError as exc:
+                self._refusal(report, enrolment_id, exc)
+                continue
+            if n > len(waiting):
+                if verdict is not None and self.lifecycle.get(enrolment_id).state is verdict.status:
+                    report.verdicts[enrolment_id] = verdict.status.value
+                continue
+            if verdict is None:
+                report.still_waiting.append(enrolment_id)
+            else:
+                report.verdicts[enrolment_id] = verdict.status.value
+
+    def _sync_cards(self, report: SyncReport) -> None:
         printed = (E.CARD_PRINTED, E.CARD_SHIPPED, E.CARD_ISSUED)
         with self.lifecycle.store.read() as conn:
             rows = conn.execute(
-                sa.select(enrolments.c.id, enrolments.c.updated_at)
+                sa.select(enrolments.c.id, sa.func.max(print_jobs.c.updated_at).label("printed_at"))
                 .join(central_submissions, central_submissions.c.enrolment_id == enrolments.c.id)
+                .join(print_jobs, sa.and_(print_jobs.c.enrolment_id == enrolments.c.id,
+                                          print_jobs.c.state == PrintJobState.PRINTED.value))
                 .where(enrolments.c.state.in_([s.value for s in printed]),
-                       central_submissions.c.card_reported_at.is_(None))).all()
-        done = []
+                       central_submissions.c.card_reported_at.is_(None))
+                .group_by(enrolments.c.id)).all()
         for row in rows:
-            self.verifier.card_printed(row.id, row.updated_at or self.lifecycle.clock())
+            try:
+                self.verifier.card_printed(row.id, repo.utc(row.printed_at))
+            except CentralRefused as exc:
+                self._refusal(report, row.id, exc)
+                continue
             with self.lifecycle.store.write() as conn:
                 conn.execute(central_submissions.update().where(central_submissions.c.enrolment_id == row.id)
-                             .values(card_reported_at=self.lifecycle.clock()))
-            done.append(row.id)
-        return done
+                             .values(card_reported_at=self.lifecycle.clock().astimezone(dt.UTC)))
+            report.cards_reported.append(row.id)
+
+    def report_cards(self) -> list[str]:
+        """Tell the central side about printed cards it has not heard of yet; returns their enrolments."""
+        report = SyncReport()
+        self._sync_cards(report)
+        return report.cards_reported
 
     # -- adjudication ------------------------------------------------------------------------------------------
 
@@ -332,10 +427,14 @@ class VerificationService:
         return [(eid, status.verdict if status else None)
                 for eid in self._ids_in([E.ADJUDICATE_RECORD]) for status in [self.status(eid)]]
 
-    def adjudicate(self, enrolment_id: str, decision: EnrolmentState | str, *, supervisor: str, note: str) -> None:
+    def adjudicate(self, enrolment_id: str, decision: EnrolmentState | str, *, supervisor: str,
+                   note: str) -> EnrolmentState:
         """A supervisor's decision on an enrolment in ADJUDICATE_RECORD: PRINT_READY_RECORD (a different
-        person) or DUPLICATE_RECORD. The central side is told first; if it cannot be reached nothing
-        changes here and the decision can be given again."""
+        person) or DUPLICATE_RECORD. Returns the state the enrolment ends in.
+
+        The central side is told first; if it cannot be reached nothing changes here and the decision
+        can be given again. If it already holds a decision (an earlier attempt whose answer was lost),
+        that decision is applied here and said in the audit log."""
         decision = EnrolmentState(decision)
         if decision not in (E.PRINT_READY_RECORD, E.DUPLICATE_RECORD):
             raise EktpError(f"an adjudication decides PRINT_READY_RECORD or DUPLICATE_RECORD, not {decision}")
@@ -347,8 +446,23 @@ class VerificationService:
             current = repo.get_enrolment(conn, enrolment_id)
         if current.state is not E.ADJUDICATE_RECORD:
             raise IllegalTransition("enrolment", enrolment_id, current.state, f"adjudicated as {decision}")
-        self.verifier.adjudicate(enrolment_id, decision, supervisor=supervisor, note=note)
-        lc.transition(enrolment_id, decision, actor=supervisor, reason=f"adjudicated by {supervisor}: {note}")
+        try:
+            verdict = self.verifier.adjudicate(enrolment_id, decision, supervisor=supervisor, note=note)
+            reason = f"adjudicated by {supervisor}: {note}"
+        except CentralRefused as exc:
+            if exc.code != "conflict":
+                raise
+            held = self.verifier.verdict(enrolment_id)
+            if held is None or held.status not in (E.PRINT_READY_RECORD, E.DUPLICATE_RECORD):
+                raise
+            verdict = held
+            reason = (f"the central system already holds the decision {held.status} (given earlier); "
+                      f"{supervisor}: {note}")
+        if verdict.enrolment_id != enrolment_id or verdict.status not in (E.PRINT_READY_RECORD, E.DUPLICATE_RECORD):
+            raise EktpError(f"the central system answered the adjudication of {enrolment_id} with "
+                            f"{verdict.status} for {verdict.enrolment_id}: nothing changed here")
+        self._apply(verdict, actor=supervisor, reason=reason)
+        return lc.get(enrolment_id).state
 
     def finger_image(self, enrolment_id: str, position: str) -> bytes | None:
         """A finger image of any enrolment: this node's own record first, else the central side's copy."""
@@ -366,28 +480,44 @@ class VerificationService:
     def handover(self, enrolment_id: str, position: str, live_template: bytes, *, operator: str) -> float:
         """Hand the card over if the holder's live finger matches the enrolment's (1:1); returns the score.
 
-        A mismatch raises :class:`HandoverRefused`, leaves the card where it was and is audited.
+        Only an active operator, supervisor or administrator account may hand a card over. Every
+        refusal (a mismatch, a card not printed, a finger without a template) raises, leaves the card
+        where it was and is audited as ``enrolment.handover_refused``.
         """
-        if position not in FINGER_POSITIONS:
-            raise EktpError(f"unknown finger position {position!r} (expected one of {list(FINGER_POSITIONS)})")
         lc = self.lifecycle
-        enrolment = lc.get(enrolment_id)
-        if enrolment.state not in HANDOVER_FROM:
-            raise IllegalTransition("enrolment", enrolment_id, enrolment.state, "handed over (needs a printed card)")
+        with lc.store.read() as conn:
+            lc._require_role(conn, operator, (Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN), "hand a card over")
         try:
-            reference = self.capture.image(enrolment_id, Modality.FINGER, position, template=True)
-        except EktpError:
-            raise EktpError(f"enrolment {enrolment_id} has no {position} template (an exception?): "
-                            "use another finger") from None
-        score = float(self.matcher.verify(live_template, reference))
-        threshold = self.settings.matcher.thresholds.handover
-        if score < threshold:
-            with lc.store.write() as conn:
-                audit.append(conn, actor=operator, action="enrolment.handover_refused", subject_kind="enrolment",
-                             subject_id=enrolment_id, at=lc.clock(),
-                             detail={"position": position, "score": score, "threshold": threshold})
-            raise HandoverRefused(f"the {position.replace('_', ' ')} does not match enrolment {enrolment_id} "
-                                  f"(score {score:g} < {threshold:g}): card not handed over")
+            if position not in FINGER_POSITIONS:
+                raise EktpError(f"unknown finger position {position!r} (expected one of {list(FINGER_POSITIONS)})")
+            enrolment = lc.get(enrolment_id)
+            if enrolment.state not in HANDOVER_FROM:
+                raise IllegalTransition("enrolment", enrolment_id, enrolment.state,
+                                        "handed over (needs a printed card)")
+            try:
+                reference = self.capture.image(enrolment_id, Modality.FINGER, position, template=True)
+            except EktpError:
+                raise EktpError(f"enrolment {enrolment_id} has no {position} template (an exception?): "
+                                "use another finger") from None
+            score = float(self.matcher.verify(live_template, reference))
+            threshold = self.settings.matcher.thresholds.handover
+            if score < threshold:
+                raise HandoverRefused(f"the {position.replace('_', ' ')} does not match enrolment {enrolment_id} "
+                                      f"(score {score:g} < {threshold:g}): card not handed over")
+        except (EktpError, ValueError) as exc:
+            self._audit_refusal(enrolment_id, operator, position, exc)
+            raise
         lc.transition(enrolment_id, E.CARD_ISSUED, actor=operator,
                       reason=f"handed over: {position} matched (score {score:g} >= {threshold:g})")
         return score
+
+    def _audit_refusal(self, enrolment_id: str, operator: str, position: str, exc: Exception) -> None:
+        lc = self.lifecycle
+        try:
+            with lc.store.write() as conn:
+                repo.get_enrolment(conn, enrolment_id)
+                audit.append(conn, actor=operator, action="enrolment.handover_refused", subject_kind="enrolment",
+                             subject_id=enrolment_id, at=lc.clock(),
+                             detail={"position": position, "why": str(exc)[:500]})
+        except NotFound:
+            pass  # no such enrolment: nothing to audit it against

@@ -39,6 +39,15 @@ class CentralUnavailable(EktpError):
     """
 
 
+_ADVICE = {
+    "unauthorised": "Check the token in the environment variable named by [verification] token_env",
+    "conflict": "The central system already holds this id with different content, or another decision: "
+                "nothing was overwritten; ask the Dukcapil administrator",
+    "malformed": "The record was refused as it is; correct it and record it again",
+    "redirected": "Point [verification] url at the API's own address",
+}
+
+
 class CentralRefused(EktpError):
     """The central system refused a request for a reason that resending the same request cannot fix.
 
@@ -46,7 +55,8 @@ class CentralRefused(EktpError):
     """
 
     def __init__(self, code: str, message: str) -> None:
-        super().__init__(f"central system refused ({code}): {message}")
+        advice = _ADVICE.get(code, "")
+        super().__init__(f"central system refused ({code}): {message}" + (f". {advice}" if advice else ""))
         self.code = code
         self.detail = message
 

@@ -5,7 +5,8 @@ Registers:
 * the verifier ``http`` (:mod:`.http`): a client for the central-system API v1 (docs/central-api.md);
 * the matcher ``nbis-bozorth3`` (:mod:`.dedup`): NIST NBIS Bozorth3 with a per-finger candidate index
   for 1:N search (needs the ``biometrics`` extra);
-* the command ``ektp central-emulator`` (:mod:`.central`): a central system to develop and test against.
+* the command ``ektp central-emulator`` (:mod:`.central`): a central system to develop and test against;
+* the command ``ektp adjudication show`` (:mod:`.sheet`): fingers of a suspected duplicate side by side.
 
 Heavy modules (NBIS, numpy, Flask apps) are imported only when they are used.
 """
@@ -45,7 +46,11 @@ def ektp_register_matchers(registry: Registry[Any]) -> None:
 
 @hookimpl
 def ektp_register_commands(cli: click.Group) -> None:
-    """``ektp central-emulator``."""
+    """``ektp central-emulator`` and ``ektp adjudication show`` (the side-by-side sheet)."""
+    from ektp_core.cli_verify import adjudication_group
+
     from .central import ektp_register_commands as register_central
+    from .sheet import adjudication_show
 
     register_central(cli)
+    adjudication_group.add_command(adjudication_show)

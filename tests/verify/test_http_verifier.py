@@ -6,6 +6,7 @@ failure the central side can show (down, slow, 5xx, 503, 4xx) is exercised over 
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 import logging
 import socket
@@ -51,6 +52,18 @@ class Handler(BaseHTTPRequestHandler):
         action = self.server.script.pop(0) if self.server.script else ("json", 500, {"error": {"code": "x"}})
         if action[0] == "close":
             self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        if action[0] == "redirect":
+            self.send_response(302)
+            self.send_header("Location", action[1])
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        if action[0] == "raw":
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(action[1])))
+            self.end_headers()
+            self.wfile.write(action[1])
             return
         if action[0] == "sleep":
             time.sleep(action[1])
@@ -182,3 +195,58 @@ def test_an_unreadable_verdict_is_not_trusted(server: Scripted) -> None:
 def test_bad_options_are_refused(options: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match="http verifier"):
         HttpVerifier(options)
+
+
+def test_a_redirect_is_not_followed_and_the_token_stays_home(server: Scripted) -> None:
+    elsewhere = Scripted()
+    thread = threading.Thread(target=elsewhere.serve_forever, daemon=True)
+    thread.start()
+    try:
+        server.script = [("redirect", f"http://localhost:{elsewhere.server_address[1]}/steal")]
+        with pytest.raises(CentralRefused, match="redirect") as info:
+            _verifier(server.url, []).submit(SUBMISSION)
+        assert info.value.code == "redirected"
+        assert elsewhere.seen == []
+    finally:
+        elsewhere.shutdown()
+        elsewhere.server_close()
+
+
+def test_an_oversized_answer_is_refused(server: Scripted, monkeypatch: pytest.MonkeyPatch) -> None:
+    import ektp_plugins.verify.http as module
+
+    monkeypatch.setattr(module, "MAX_JSON_BYTES", 64)
+    server.script = [("json", 202, {**RECEIVED, "padding": "x" * 200})]
+    with pytest.raises(CentralUnavailable, match="larger than 64 bytes"):
+        _verifier(server.url, [], retries=0).submit(SUBMISSION)
+
+
+@pytest.mark.parametrize("answer", [("json", 202, ["not", "an", "object"]),
+                                    ("json", 202, {"enrolment_id": "e-1", "first": True}),
+                                    ("json", 202, {**RECEIVED, "received_at": "yesterday"}),
+                                    ("raw", b"\xff\xfe not json")])
+def test_an_unreadable_receipt_is_not_trusted(server: Scripted, answer: tuple[Any, ...]) -> None:
+    server.script = [answer]
+    with pytest.raises(CentralUnavailable):
+        _verifier(server.url, [], retries=0).submit(SUBMISSION)
+
+
+@pytest.mark.parametrize("bad_id", ["../../admin", "e 1", "", "x" * 200])
+def test_ids_that_would_change_the_url_are_refused_before_sending(server: Scripted, bad_id: str) -> None:
+    verifier = _verifier(server.url, [])
+    with pytest.raises(CentralRefused, match="cannot be sent"):
+        verifier.verdict(bad_id)
+    with pytest.raises(CentralRefused):
+        verifier.finger_image("e-1", "../../x")
+    assert server.seen == []
+
+
+def test_receipt_times_with_an_offset_become_utc(server: Scripted) -> None:
+    server.script = [("json", 202, {**RECEIVED, "received_at": "2026-11-28T08:02:03+07:00"})]
+    receipt = _verifier(server.url, []).submit(SUBMISSION)
+    assert receipt.received_at.utcoffset() == dt.timedelta(0) and receipt.received_at.hour == 1
+
+
+def test_user_and_password_in_the_url_are_refused() -> None:
+    with pytest.raises(ValueError, match="no user or password"):
+        HttpVerifier({"url": "https://admin:secret@central.example/api/v1"})

@@ -122,7 +122,7 @@ def test_adjudication_by_a_supervisor(start_central: Callable[..., CentralProces
     [(waiting, verdict)] = node.verification.adjudication_queue()
     assert waiting == twin and verdict is not None and verdict.candidates[0].enrolment_id == first
 
-    from ektp_core.adjudication import side_by_side
+    from ektp_plugins.verify.sheet import side_by_side
     png = side_by_side(node.verification, twin)
     assert png.startswith(b"\x89PNG")
 
@@ -201,3 +201,86 @@ def test_the_cli_says_when_the_central_side_is_down(node_factory: Callable[..., 
     assert "Nothing is lost" in result.output or "kept" in result.output
     assert node.state(enrolment) is E.SENT_FOR_ENROLLMENT
     assert len(node.verification.capture.captures(enrolment)) == 10  # nothing of the record was dropped
+
+
+def test_a_central_side_that_lost_the_enrolment_gets_it_again(
+        start_central: Callable[..., CentralProcess], node_factory: Callable[..., Node], tmp_path: Path) -> None:
+    central = start_central(data=tmp_path / "first")
+    node = node_factory(central.url)
+    enrolment = record_resident(node.lc, seed=1401)
+    node.verification.submit(enrolment, actor="op1")
+    central.stop()
+    # The central side comes back without its data (restored from an old backup, say): it answers 404.
+    start_central(data=tmp_path / "restored", port=central.port)
+    report = node.verification.sync(actor="op1")
+    assert enrolment in report.failed and "not_found" in report.failed[enrolment]
+    assert node.state(enrolment) is E.SENT_FOR_ENROLLMENT
+    node.settle(enrolment)
+    assert node.state(enrolment) is E.PRINT_READY_RECORD
+
+
+def test_a_missing_token_stops_the_round_and_loses_nothing(central: CentralProcess,
+                                                          node_factory: Callable[..., Node],
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    node = node_factory(central.url)
+    enrolments = [record_resident(node.lc, seed=1501 + i) for i in range(2)]
+    for enrolment in enrolments:
+        node.verification.submit(enrolment, actor="op1")
+    monkeypatch.delenv("EKTP_CENTRAL_TOKEN")
+    report = node.verification.sync(actor="op1")
+    assert report.unavailable and "EKTP_CENTRAL_TOKEN" in report.unavailable
+    assert all(node.state(e) is E.RECEIVED_AT_CENTRAL for e in enrolments)
+
+
+def test_a_decision_whose_answer_was_lost_is_caught_up(start_central: Callable[..., CentralProcess],
+                                                       node_factory: Callable[..., Node], tmp_path: Path) -> None:
+    config = tmp_path / "central.toml"
+    config.write_text("[verification.matcher]\nduplicate_score = 100000\nadjudicate_score = 20\n", "utf-8")
+    central = start_central(config=config)
+    node = node_factory(central.url)
+    first = record_resident(node.lc, seed=1601)
+    node.verification.submit(first, actor="op1")
+    node.settle(first)
+    twin = record_resident(node.lc, seed=1601, impression=1, nama="SITI AMINA")
+    node.verification.submit(twin, actor="op1")
+    node.settle(twin)
+    # The central side took a decision but the node never heard the answer (it crashed)...
+    node.verification.verifier.adjudicate(twin, E.DUPLICATE_RECORD, supervisor="sup1", note="same person")
+    assert node.state(twin) is E.ADJUDICATE_RECORD
+    # ...so another supervisor's different decision applies the one the central side holds, and says so.
+    assert node.verification.adjudicate(twin, E.PRINT_READY_RECORD, supervisor="sup1",
+                                        note="different person") is E.DUPLICATE_RECORD
+    assert "already holds the decision" in node.lc.history(twin)[-1].detail["reason"]
+    status = node.verification.status(twin)
+    assert status is not None and status.verdict is not None and status.verdict.status is E.DUPLICATE_RECORD
+
+
+def test_a_sync_catches_up_with_a_decision_taken_at_the_central_side(
+        start_central: Callable[..., CentralProcess], node_factory: Callable[..., Node], tmp_path: Path) -> None:
+    config = tmp_path / "central.toml"
+    config.write_text("[verification.matcher]\nduplicate_score = 100000\nadjudicate_score = 20\n", "utf-8")
+    central = start_central(config=config)
+    node = node_factory(central.url)
+    first = record_resident(node.lc, seed=1701)
+    node.verification.submit(first, actor="op1")
+    node.settle(first)
+    twin = record_resident(node.lc, seed=1701, impression=1, nama="SITI AMINA")
+    node.verification.submit(twin, actor="op1")
+    node.settle(twin)
+    node.verification.verifier.adjudicate(twin, E.PRINT_READY_RECORD, supervisor="sup1", note="twins")
+    report = node.verification.sync(actor="op1")
+    assert report.verdicts == {twin: "PRINT_READY_RECORD"}
+    assert node.state(twin) is E.PRINT_READY_RECORD
+
+
+def test_only_an_account_may_hand_a_card_over(central: CentralProcess, node_factory: Callable[..., Node]) -> None:
+    node = node_factory(central.url)
+    enrolment = record_resident(node.lc, seed=1801)
+    node.verification.submit(enrolment, actor="op1")
+    node.settle(enrolment)
+    _printed(node, enrolment)
+    holder = finger_sample(1801, "right_index", 2).template
+    assert holder is not None
+    with pytest.raises(EktpError, match="not an account"):
+        node.verification.handover(enrolment, "right_index", holder, operator="somebody")
+    assert node.state(enrolment) is E.CARD_PRINTED

@@ -98,12 +98,12 @@ def test_handover_from_a_finger_image(start_central: Callable[..., CentralProces
     runner = CliRunner()
     refused = runner.invoke(cli, ["handover", enrolment, "--finger", "left_index", "--image", str(stranger),
                                   "--as", "op1", "-d", root])
-    assert refused.exit_code == 2 and "does not match" in refused.output
+    assert refused.exit_code == 4 and "does not match" in refused.output
     assert node.state(enrolment) is E.CARD_PRINTED
     # The right finger, but offered as another finger of the enrolment: refused too.
     other = runner.invoke(cli, ["handover", enrolment, "--finger", "right_thumb", "--image", str(holder),
                                 "--as", "op1", "-d", root])
-    assert other.exit_code == 2 and node.state(enrolment) is E.CARD_PRINTED
+    assert other.exit_code == 4 and node.state(enrolment) is E.CARD_PRINTED
     handed = runner.invoke(cli, ["handover", enrolment, "--finger", "left_index", "--image", str(holder),
                                  "--as", "op1", "-d", root])
     assert handed.exit_code == 0, handed.output

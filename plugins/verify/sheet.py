@@ -1,4 +1,5 @@
-"""The side-by-side sheet a supervisor looks at to adjudicate a suspected duplicate.
+"""The side-by-side sheet a supervisor looks at to adjudicate a suspected duplicate, and the command
+``ektp adjudication show`` that writes it (images are a plugin's business: the core draws nothing).
 
 One row per finger: the enrolment's image on the left, the candidate's on the right, and the matcher's
 score for that finger between them. Images come from this node's records, else from the central side.
@@ -6,15 +7,18 @@ score for that finger between them. Images come from this node's records, else f
 from __future__ import annotations
 
 import io
-from typing import TYPE_CHECKING
+from pathlib import Path
 
+import click
 from PIL import Image, ImageDraw, ImageFont
 
-from .errors import EktpError
-from .model import FINGER_POSITIONS
+from ektp_core.cli import deployment_option, fail
+from ektp_core.errors import EktpError
+from ektp_core.model import FINGER_POSITIONS
+from ektp_core.verification import VerificationService
 
-if TYPE_CHECKING:
-    from .verification import VerificationService
+#: A finger image larger than this is not decoded (a decompression bomb from a peer must not hurt).
+MAX_PIXELS = 4_000_000
 
 _CELL = 240
 _LABEL = 210
@@ -28,8 +32,11 @@ def _thumbnail(data: bytes | None) -> Image.Image:
                                   font=ImageFont.load_default(14))
         return cell
     try:
-        image = Image.open(io.BytesIO(data)).convert("L")
-    except OSError:
+        image = Image.open(io.BytesIO(data))
+        if image.width * image.height > MAX_PIXELS:
+            raise ValueError("image too large")
+        image = image.convert("L")
+    except (OSError, ValueError, Image.DecompressionBombError):
         ImageDraw.Draw(cell).text((_CELL // 2, _CELL // 2), "rusak / unreadable", fill=90, anchor="mm",
                                   font=ImageFont.load_default(14))
         return cell
@@ -71,3 +78,23 @@ def side_by_side(service: VerificationService, enrolment_id: str, candidate_id: 
     buffer = io.BytesIO()
     sheet.save(buffer, "PNG")
     return buffer.getvalue()
+
+
+@click.command("show")
+@click.argument("enrolment_id")
+@click.option("--candidate", default=None, help="Candidate enrolment id (default: the best scoring one).")
+@click.option("--image", "image_path", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Write the side-by-side comparison to this PNG file.")
+@deployment_option
+def adjudication_show(enrolment_id: str, candidate: str | None, image_path: Path,
+                      deployment_dir: Path | None) -> None:
+    """Write the enrolment's fingers and a candidate's side by side, with the scores, to a PNG."""
+    from ektp_core.cli_verify import _verification
+
+    with _verification(deployment_dir) as (_d, _h, service):
+        try:
+            png = side_by_side(service, enrolment_id, candidate)
+        except EktpError as exc:
+            fail(str(exc))
+    image_path.write_bytes(png)
+    click.echo(f"wrote {image_path}")
