@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 from centralkit import TOKEN, CentralProcess, minutiae_png
 from click.testing import CliRunner
@@ -90,10 +91,10 @@ class Central:
     """An emulator in-process: its service and a test client."""
 
     def __init__(self, data: Path, central_settings: CentralSettings, *, worker: bool = True,
-                 register_file: Path | None = None) -> None:
+                 register_file: Path | None = None, progress: Callable[[str], None] | None = None) -> None:
         self.service = CentralService(data, matcher=resolve_matcher(central_settings.matcher),
                                       settings=central_settings, register_file=register_file,
-                                      progress=lambda line: None)
+                                      progress=progress or (lambda line: None))
         self.app: Flask = make_app(self.service, TOKEN)
         self.client: FlaskClient = self.app.test_client()
         if worker:
@@ -370,6 +371,154 @@ def test_cards_make_later_enrolments_reprints(central: Central) -> None:
     assert [r["code"] for r in again["reasons"]] == ["same_person_rerecorded", "reprint"]
 
 
+def test_a_nik_recorded_again_with_other_fingers_goes_to_a_supervisor(central: Central) -> None:
+    me = make_biodata()
+    central.post("/enrolments", submission("e-1", me, seed=31))
+    assert central.verdict("e-1")["status"] == "PRINT_READY_RECORD"
+    assert central.post("/cards", {"enrolment_id": "e-1", "printed_at": "2026-11-28T03:00:00Z"})[0] == 201
+    # Same NIK and biodata, someone else's fingers: no duplicate of anyone, but not the NIK's holder either.
+    central.post("/enrolments", submission("e-2", me, seed=32))
+    suspect = central.verdict("e-2")
+    assert suspect["status"] == "ADJUDICATE_RECORD"
+    assert [r["code"] for r in suspect["reasons"]] == ["nik_fingers_differ"]
+    assert "e-1" in suspect["reasons"][0]["message"] and "do not match" in suspect["reasons"][0]["message"]
+    [candidate] = suspect["candidates"]
+    assert (candidate["enrolment_id"], candidate["nik"]) == ("e-1", me.nik.value)
+    assert candidate["score"] < 25 and set(candidate["finger_scores"]) == set(FINGERS)
+    assert central.get("/health")[1]["gallery"] == 1
+
+    # The supervisor accepts it (say the first capture was the mistake): it joins the gallery, a reprint.
+    decision = {"decision": "PRINT_READY_RECORD", "supervisor": "budi", "note": "holder checked in person"}
+    status, decided = central.post("/enrolments/e-2/adjudication", decision)
+    assert status == 200 and decided["status"] == "PRINT_READY_RECORD"
+    assert [r["code"] for r in decided["reasons"]] == ["nik_fingers_differ", "adjudicated", "reprint"]
+    assert central.get("/health")[1]["gallery"] == 2
+    assert central.post("/cards", {"enrolment_id": "e-2", "printed_at": "2026-11-28T04:00:00Z"})[0] == 201
+    # Now the fingers of either accepted enrolment pass for the NIK.
+    central.post("/enrolments", submission("e-3", me, seed=32, impression=1))
+    again = central.verdict("e-3")
+    assert again["status"] == "PRINT_READY_RECORD"
+    assert [r["code"] for r in again["reasons"]] == ["same_person_rerecorded", "reprint"]
+    assert "e-2" in again["reasons"][0]["message"]
+    # A third person's fingers under the NIK, called a duplicate by the supervisor, never join.
+    central.post("/enrolments", submission("e-4", me, seed=33))
+    fourth = central.verdict("e-4")
+    assert [r["code"] for r in fourth["reasons"]] == ["nik_fingers_differ"]
+    assert {c["enrolment_id"] for c in fourth["candidates"]} == {"e-1", "e-2", "e-3"}
+    status, dup = central.post("/enrolments/e-4/adjudication", {"decision": "DUPLICATE_RECORD", "supervisor": "budi"})
+    assert status == 200 and dup["status"] == "DUPLICATE_RECORD"
+    assert central.get("/health")[1]["gallery"] == 3
+
+
+def test_face_image_for_adjudication(central: Central) -> None:
+    import io
+
+    from PIL import Image
+
+    pictures = {}
+    for kind in ("PNG", "JPEG"):
+        buffer = io.BytesIO()
+        Image.new("RGB", (48, 64), (200, 170, 150)).save(buffer, kind)
+        pictures[kind] = buffer.getvalue()
+    for enrolment_id, face in (("e-png", pictures["PNG"]), ("e-jpeg", pictures["JPEG"]), ("e-none", None)):
+        body = {**submission(enrolment_id, make_biodata(), seed=34), "face": b64(face) if face else None}
+        assert central.post("/enrolments", body)[0] == 202
+    response = central.client.get("/api/v1/enrolments/e-png/face", headers=AUTH)
+    assert (response.status_code, response.mimetype, response.data) == (200, "image/png", pictures["PNG"])
+    response = central.client.get("/api/v1/enrolments/e-jpeg/face", headers=AUTH)
+    assert (response.status_code, response.mimetype, response.data) == (200, "image/jpeg", pictures["JPEG"])
+    status, answer = central.get("/enrolments/e-none/face")
+    assert status == 404 and answer["error"]["code"] == "not_found" and "no face image" in answer["error"]["message"]
+    assert central.get("/enrolments/e-404/face")[0] == 404
+    assert central.get("/enrolments/e-png/face", headers={})[0] == 401
+
+
+def test_a_restart_loads_the_gallery_snapshot_only_while_it_fits_the_database(tmp_path: Path) -> None:
+    import sqlite3
+
+    from ektp_plugins.verify.central.snapshot import MARKER_FILE
+
+    data, lines = tmp_path / "central", []
+    probe = {p: template(42, p, 1) for p in FINGERS}
+
+    def restart() -> tuple[Central, list[tuple[str, float, dict[str, float]]]]:
+        lines.clear()
+        running = Central(data, settings(), worker=False, progress=lines.append)
+        found = running.service.matcher.identify(probe)
+        return running, [(c.subject, c.score, dict(c.finger_scores)) for c in found]
+
+    def said(text: str) -> bool:
+        return any(text in line for line in lines)
+
+    first = Central(data, settings(), progress=lines.append)
+    for n in range(1, 5):
+        first.post("/enrolments", submission(f"e-s{n}", make_biodata(), seed=40 + n))
+        assert first.verdict(f"e-s{n}")["status"] == "PRINT_READY_RECORD"
+    first.service.stop()
+    assert said("gallery snapshot saved: 4 enrolments") and (data / MARKER_FILE).exists()
+
+    second, loaded = restart()
+    assert said("gallery loaded from the snapshot: 4 enrolments") and not said("loading the gallery")
+    assert second.get("/health")[1]["gallery"] == 4
+    assert loaded[0][0] == "e-s2" and loaded[0][1] >= 40
+    second.service.stop()
+    assert not said("snapshot saved")  # nothing changed: the snapshot on disk still holds it
+
+    # The database changed behind its back: the snapshot no longer fits and is not trusted.
+    with sqlite3.connect(data / "central.sqlite3") as db:
+        db.execute("UPDATE enrolments SET in_gallery = 0 WHERE enrolment_id = 'e-s2'")
+    third, without = restart()
+    assert said("gallery snapshot not used (it holds 4 enrolments up to #4, the database 3 up to #4)")
+    assert said("loading the gallery: 3 enrolments")
+    assert third.get("/health")[1]["gallery"] == 3 and "e-s2" not in [c[0] for c in without]
+    third.service.stop()  # saves a snapshot of the 3
+    with sqlite3.connect(data / "central.sqlite3") as db:
+        db.execute("UPDATE enrolments SET in_gallery = 1 WHERE enrolment_id = 'e-s2'")
+    fourth, rebuilt = restart()
+    assert said("gallery snapshot not used (it holds 3 enrolments") and rebuilt == loaded  # identical gallery
+    fourth.service.stop()
+
+    # A snapshot file that cannot be read is rebuilt too, with the same gallery.
+    marker = json.loads((data / MARKER_FILE).read_text("utf-8"))
+    (data / marker["file"]).write_bytes((data / marker["file"]).read_bytes()[:100])
+    fifth, recovered = restart()
+    assert said(f"its file {marker['file']} cannot be loaded") and recovered == loaded
+    assert fifth.get("/health")[1]["gallery"] == 4
+    fifth.service.stop()
+    assert said("gallery snapshot saved: 4 enrolments")
+    assert [f.name for f in data.glob("gallery-*.npz")] == [json.loads((data / MARKER_FILE).read_text())["file"]]
+
+
+def test_snapshot_markers_are_checked_before_any_file_is_read(tmp_path: Path) -> None:
+    from ektp_plugins.verify.central.snapshot import MARKER_FILE, Coverage, GallerySnapshots
+    from ektp_plugins.verify.dedup import NbisMatcher
+
+    matcher = NbisMatcher()
+    gallery = [(1, "e-1", "a" * 64), (3, "e-3", "b" * 64)]
+    coverage = Coverage.of(matcher, gallery)
+    assert coverage.difference(Coverage.of(matcher, gallery)) == ""
+    other = Coverage.of(matcher, [(1, "e-1", "a" * 64), (3, "e-3", "c" * 64)])  # same ids, another body
+    assert "other enrolments" in coverage.difference(other)
+    assert "ektp 0.0.1" in attrs.evolve(coverage, software="0.0.1").difference(coverage)
+    snapshots = GallerySnapshots(tmp_path)
+    assert snapshots.load(matcher, coverage, ["e-1", "e-3"]) == "there is none"
+    for text, why in (("{not json", "unreadable"),
+                      (json.dumps({"format": 99}), "unknown marker format"),
+                      (json.dumps({"format": 1, "file": "../central.sqlite3"}), "no gallery file of this folder"),
+                      (json.dumps({"format": 1, "file": "gallery-x.npz"}), "incomplete")):
+        (tmp_path / MARKER_FILE).write_text(text, "utf-8")
+        assert why in snapshots.load(matcher, coverage, ["e-1", "e-3"])
+        assert len(matcher) == 0
+    # A marker that fits, next to a file holding another gallery: loaded, found out, emptied again.
+    other_matcher = NbisMatcher()
+    other_matcher.add("e-9", {"right_thumb": template(1, "right_thumb")})
+    snapshots.save(other_matcher, coverage)
+    assert snapshots.load(matcher, coverage, ["e-1", "e-3"]).endswith("holds other enrolments than its marker says")
+    assert len(matcher) == 0
+    snapshots.discard()
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_register_file_seeds_holders_and_cards(tmp_path: Path) -> None:
     holder, carded = make_biodata(), make_biodata(jenis_kelamin="L")
     lines = [json.dumps({"nik": holder.nik.value, "nama": "DEWI LESTARI", "jenis_kelamin": "P",
@@ -385,10 +534,11 @@ def test_register_file_seeds_holders_and_cards(tmp_path: Path) -> None:
             refused = central.verdict(f"e-h{_}")
             assert refused["status"] == "ENROLL_FAILURE_AT_CENTRAL"
             assert [r["code"] for r in refused["reasons"]] == ["nik_issued_to_other"]
-            central.post("/enrolments", submission(f"e-c{_}", carded, seed=8 + 2 * _))
+            # The same resident's fingers both times (other fingers under the NIK would be nik_fingers_differ).
+            central.post("/enrolments", submission(f"e-c{_}", carded, seed=8, impression=_))
             reprint = central.verdict(f"e-c{_}")
             assert reprint["status"] == "PRINT_READY_RECORD"
-            assert [r["code"] for r in reprint["reasons"]] == ["reprint"]
+            assert [r["code"] for r in reprint["reasons"]] == ["same_person_rerecorded"] * _ + ["reprint"]
         finally:
             central.service.stop()
     contradiction = tmp_path / "other.jsonl"
@@ -504,10 +654,12 @@ def test_verdicts_and_restart_as_a_process(tmp_path: Path) -> None:
         central.process = None
         log = central.log.read_text("utf-8", errors="replace")
         assert "stopped" in log and TOKEN not in log and first["enrolment_id"] in log
+        assert "gallery snapshot saved: 2 enrolments" in log
         assert template(11, "right_thumb")[:8].hex() not in log
 
         central.start()
         assert central.health()["gallery"] == 2
+        assert "gallery loaded from the snapshot: 2 enrolments" in central.log.read_text("utf-8", errors="replace")
         status, kept = call(central, "GET", "/enrolments/e-planted")
         assert status == 200 and kept == dup
         status, receipt = call(central, "POST", "/enrolments", submission("e-siti", siti, seed=11))

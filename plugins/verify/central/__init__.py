@@ -5,6 +5,7 @@ deployment end to end without the national data centre.
 * :mod:`.submission`: what makes a body ``400 malformed``, and its canonical hash (idempotency);
 * :mod:`.verdicts`: the verdict rules (register checks, then the biometric search), pure;
 * :mod:`.store`: its SQLite database (SQLAlchemy Core) in the ``--data`` folder;
+* :mod:`.snapshot`: the matcher's gallery kept on a clean stop, loaded on start when it fits the database;
 * :mod:`.service`: submission, the verdict worker, long polls, adjudication, cards;
 * :mod:`.app`: the Flask application (:func:`create_app`) and :func:`serve`.
 """

@@ -152,6 +152,11 @@ def make_app(service: CentralService | ServiceSlot, token: str) -> Flask:
                                              f"(expected one of {list(FINGER_POSITIONS)})")
         return Response(slot.get().finger_image(enrolment_id, position), mimetype="image/png")
 
+    @app.get(f"{API}/enrolments/<enrolment_id>/face")
+    def face(enrolment_id: str) -> Response:
+        image, mimetype = slot.get().face_image(enrolment_id)
+        return Response(image, mimetype=mimetype)
+
     @app.post(f"{API}/enrolments/<enrolment_id>/adjudication")
     def adjudicate(enrolment_id: str) -> Response:
         return _json(slot.get().adjudicate(enrolment_id, _body()).as_polled())

@@ -22,8 +22,9 @@ from ektp_core.matching import Matcher
 from ektp_core.model import Biodata, EnrolmentState
 
 from .settings import CentralSettings, read_register
+from .snapshot import Coverage, GallerySnapshots, supports_snapshots
 from .store import CentralStore, EnrolmentRecord, utc_text
-from .submission import Malformed, canonical_hash, enrolment_id_of, parse_submission
+from .submission import Malformed, canonical_hash, enrolment_id_of, image_mimetype, parse_submission
 from .verdicts import judge
 
 log = logging.getLogger("ektp.central")
@@ -58,8 +59,9 @@ class CentralService:
     """The emulated central system over one data folder.
 
     ``matcher`` is the deployment's matcher (see :func:`.settings.resolve_matcher`); its gallery is
-    rebuilt here from the stored templates. Call :meth:`start` to run the verdict worker and
-    :meth:`stop` to end it.
+    loaded here from the snapshot of the last clean stop when that holds exactly the database's gallery,
+    else rebuilt from the stored templates (:mod:`.snapshot`). Call :meth:`start` to run the verdict
+    worker and :meth:`stop` to end it (which saves the snapshot).
     """
 
     def __init__(self, data_dir: Path, *, matcher: Matcher, settings: CentralSettings,
@@ -69,7 +71,12 @@ class CentralService:
         self.rules = settings.rules
         self.matcher = matcher
         self.store = CentralStore(data_dir)
+        self.snapshots = GallerySnapshots(data_dir)
         self._clock = clock
+        self._progress = progress
+        self._closed = False
+        # True while the matcher's gallery is the one the snapshot on disk holds (nothing to save on stop).
+        self._snapshot_current = False
         self._lock = threading.RLock()
         self._work = threading.Condition()
         self._verdicts = threading.Condition()
@@ -81,7 +88,7 @@ class CentralService:
                 people, cards = self.store.seed(read_register(register_file), utc_text(self._clock()))
                 progress(f"register: {people} people and {cards} printed cards added from {register_file} "
                          f"({self.store.count_register()} NIKs in the register)")
-            self.gallery_size = self._rebuild_gallery(progress)
+            self.gallery_size = self._load_gallery(progress)
         except BaseException:
             self.store.close()
             raise
@@ -90,6 +97,49 @@ class CentralService:
             progress(f"{len(self._queue)} enrolments wait for a verdict")
 
     # -- lifecycle ---------------------------------------------------------------------------------------
+
+    def _load_gallery(self, progress: Callable[[str], None]) -> int:
+        """Fill the matcher's gallery: from the snapshot when it fits the database, else rebuilt."""
+        matcher = self.matcher
+        if not supports_snapshots(matcher) or len(matcher):
+            # Without save/load there is no snapshot; a matcher handed over holding subjects is added to.
+            return self._rebuild_gallery(progress)
+        gallery = self.store.gallery_ids()
+        if not gallery:
+            return self._rebuild_gallery(progress)
+        started = time.monotonic()
+        why = self.snapshots.load(matcher, Coverage.of(matcher, gallery), [i for _, i, _ in gallery])
+        if not why:
+            self._snapshot_current = True
+            progress(f"gallery loaded from the snapshot: {len(matcher)} enrolments in "
+                     f"{time.monotonic() - started:.1f} s")
+            return len(matcher)
+        progress(f"gallery snapshot not used ({why}): rebuilding the gallery from the database")
+        return self._rebuild_gallery(progress)
+
+    def _save_snapshot(self) -> None:
+        """Keep the gallery for the next start (called on a clean stop, the worker ended)."""
+        matcher = self.matcher
+        if not supports_snapshots(matcher):
+            return
+        gallery = self.store.gallery_ids()
+        if not gallery:
+            self.snapshots.discard()
+            return
+        contains = getattr(matcher, "__contains__", None)
+        if len(matcher) != len(gallery) or (callable(contains) and not all(contains(i) for _, i, _ in gallery)):
+            # A gallery out of step with the database (an add that failed after its commit) must not
+            # be kept under a marker saying otherwise; the next start rebuilds.
+            self.snapshots.discard()
+            self._progress(f"gallery snapshot not saved: the matcher holds {len(matcher)} enrolments, the "
+                           f"database {len(gallery)}; the next start rebuilds the gallery")
+            return
+        if self._snapshot_current and self.snapshots.marker.exists():
+            return  # loaded from the snapshot and unchanged since
+        started = time.monotonic()
+        self.snapshots.save(matcher, Coverage.of(matcher, gallery))
+        self._snapshot_current = True
+        self._progress(f"gallery snapshot saved: {len(gallery)} enrolments in {time.monotonic() - started:.1f} s")
 
     def _rebuild_gallery(self, progress: Callable[[str], None]) -> int:
         total = self.store.count_gallery()
@@ -132,7 +182,8 @@ class CentralService:
             self._worker.start()
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Stop the worker (after the verdict it is working on) and wake every waiting poll."""
+        """Stop the worker (after the verdict it is working on), wake every waiting poll, save the gallery
+        snapshot (:mod:`.snapshot`) and close the database. Calling it again does nothing more."""
         with self._work:
             self._stopping = True
             self._work.notify_all()
@@ -141,7 +192,17 @@ class CentralService:
         if self._worker is not None:
             self._worker.join(timeout)
             self._worker = None
-        self.store.close()
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            with self._lock:  # a verdict still running past the timeout finishes before the gallery is saved
+                self._save_snapshot()
+        except Exception:  # a snapshot is an optimisation: without one the next start rebuilds
+            log.exception("could not save the gallery snapshot; the next start rebuilds the gallery")
+            self.snapshots.discard()
+        finally:
+            self.store.close()
 
     @property
     def stopping(self) -> bool:
@@ -190,6 +251,7 @@ class CentralService:
 
     def _add_to_gallery(self, enrolment_id: str, probe: Mapping[str, bytes]) -> None:
         # Stored first, added second: if the process dies in between, the next start loads it anyway.
+        self._snapshot_current = False
         self.matcher.add(enrolment_id, probe)
         self.gallery_size = len(self.matcher)
 
@@ -262,6 +324,14 @@ class CentralService:
         if image is None:
             raise ApiError(404, "not_found", f"enrolment {enrolment_id} has no image of finger {position}")
         return image
+
+    def face_image(self, enrolment_id: str) -> tuple[bytes, str]:
+        """The submitted face image and its media type; raises the API's 404."""
+        self.find(enrolment_id)
+        image = self.store.image(enrolment_id, "face")
+        if image is None:
+            raise ApiError(404, "not_found", f"enrolment {enrolment_id} has no face image")
+        return image, image_mimetype(image)
 
     def adjudicate(self, enrolment_id: str, body: Any) -> EnrolmentRecord:
         """``POST /enrolments/{id}/adjudication``: a supervisor's decision. Raises :class:`ApiError`."""

@@ -60,6 +60,11 @@ def canonical_hash(body: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def image_mimetype(data: bytes) -> str:
+    """The media type of an image the API accepted: ``image/png`` or ``image/jpeg``."""
+    return "image/png" if data.startswith(_PNG) else "image/jpeg"
+
+
 def enrolment_id_of(body: Any) -> str:
     """The body's enrolment id, checked (needed before anything else: it is the idempotency key)."""
     if not isinstance(body, dict):
