@@ -256,7 +256,7 @@ class CentralStore:
                                 .order_by(enrolments.c.seq)).all()
         return [(int(r.seq), r.enrolment_id, r.body_hash) for r in rows]
 
-    def accepted_enrolments(self, nik: str) -> list[tuple[str, dict[str, bytes]]]:
+    def accepted_enrolments(self, nik: str) -> list[tuple[str, Mapping[str, bytes]]]:
         """The NIK's gallery enrolments in the order received, with their usable templates (enrolments
         without any are left out)."""
         query = (sa.select(templates.c.enrolment_id, templates.c.position, templates.c.data)
