@@ -125,8 +125,49 @@ class Profile:
         raise ConfigError(self.source, "sites", f"a site with code {code!r} (known: {[s.code for s in self.sites]})")
 
 
-PROFILE_KEYS = ("profile", "sites", "plugins", "lifecycle", "rules", "devices", "printing", "capture", "verification",
-                "web", "sync")
+PROFILE_KEYS = ("profile", "sites_from_regions", "sites", "plugins", "lifecycle", "rules", "devices", "printing",
+                "capture", "verification", "web", "sync")
+
+
+#: The kinds of site ``[sites_from_regions]`` can generate, and the defaults of each.
+GENERATED_KINDS = {"dukcapil": (True, True), "kecamatan": (True, False), "kelurahan": (True, False)}
+
+
+def _generated_sites(table: _Reader, source: str, region_code: str, region_name: str,
+                     dukcapil_code: str) -> dict[str, Site]:
+    """The sites ``[sites_from_regions]`` asks for, by code, in code order (the Dukcapil office first).
+
+    Kecamatan and kelurahan/desa come from the Kemendagri list (codes and official names), so a
+    profile never types them by hand; ``[[sites]]`` entries then add or override single sites.
+    """
+    out: dict[str, Site] = {}
+    kinds: dict[str, _Reader] = {kind: table.table(kind) for kind in GENERATED_KINDS if kind in table.data}
+    table.no_unknown(GENERATED_KINDS)
+    settings: dict[str, tuple[bool, bool]] = {}
+    for kind, reader in kinds.items():
+        records_default, prints_default = GENERATED_KINDS[kind]
+        settings[kind] = (reader.get("records", bool, "true or false", default=records_default),
+                          reader.get("prints", bool, "true or false", default=prints_default))
+        if kind == "dukcapil":
+            name = reader.get("name", str, "the Dukcapil office's name", default=f"Disdukcapil {region_name}")
+            out[dukcapil_code] = Site(code=dukcapil_code, name=name, kind=SiteKind.DUKCAPIL,
+                                      records=settings[kind][0], prints=settings[kind][1], region_code=region_code)
+        reader.no_unknown()
+    if "kecamatan" not in settings and "kelurahan" not in settings:
+        return out
+    for district in regions.children(region_code):
+        if "kecamatan" in settings:
+            records, prints = settings["kecamatan"]
+            out[district.code] = Site(code=district.code, name=f"Kecamatan {district.name}", kind=SiteKind.KECAMATAN,
+                                      records=records, prints=prints, region_code=district.code)
+        if "kelurahan" in settings:
+            records, prints = settings["kelurahan"]
+            for village in regions.children(district.code):
+                label = "Kelurahan" if village.type == "kelurahan" else "Desa"
+                out[village.code] = Site(code=village.code, name=f"{label} {village.name}",
+                                         kind=SiteKind.KELURAHAN, records=records, prints=prints,
+                                         region_code=village.code)
+    return out
 
 
 def parse_profile(data: dict[str, Any], source: str) -> Profile:
@@ -149,20 +190,24 @@ def parse_profile(data: dict[str, Any], source: str) -> Profile:
     dukcapil_code = head.get("dukcapil_code", str, "the Dukcapil office's site code", default=region_code)
     head.no_unknown()
 
+    generated = _generated_sites(top.table("sites_from_regions"), source, region_code, region_name, dukcapil_code)
     sites: list[Site] = []
     raw_sites = top.get("sites", list, "a list of [[sites]] tables", default=[])
     for index, raw in enumerate(raw_sites):
         if not isinstance(raw, dict):
             raise ConfigError(source, f"sites[{index}]", "a table", raw)
         r = _Reader(source, raw, f"sites[{index}].")
+        code = r.get("code", str, "a site code")
+        # A [[sites]] entry with a generated site's code overrides it: keys it leaves out keep the generated values.
+        base = generated.get(code)
         try:
             site = Site(
-                code=r.get("code", str, "a site code"),
-                name=r.get("name", str, "a site name"),
-                kind=r.get("kind", str, f"one of {[k.value for k in SiteKind]}"),
-                records=r.get("records", bool, "true or false", default=True),
-                prints=r.get("prints", bool, "true or false", default=False),
-                region_code=r.get("region_code", str, "a Kemendagri code", default=None),
+                code=code,
+                name=r.get("name", str, "a site name", default=base.name if base else ...),
+                kind=r.get("kind", str, f"one of {[k.value for k in SiteKind]}", default=base.kind if base else ...),
+                records=r.get("records", bool, "true or false", default=base.records if base else True),
+                prints=r.get("prints", bool, "true or false", default=base.prints if base else False),
+                region_code=r.get("region_code", str, "a Kemendagri code", default=base.region_code if base else None),
             )
         except InvalidValue as exc:
             raise ConfigError(source, f"sites[{index}].{exc.field}",
@@ -171,6 +216,8 @@ def parse_profile(data: dict[str, Any], source: str) -> Profile:
         if any(s.code == site.code for s in sites):
             raise ConfigError(source, f"sites[{index}].code", "a code not used by another site", site.code)
         sites.append(site)
+    explicit = {s.code: s for s in sites}
+    sites = [explicit.pop(code, site) for code, site in generated.items()] + list(explicit.values())
 
     if sites and not any(s.code == dukcapil_code for s in sites):
         raise ConfigError(source, "profile.dukcapil_code", f"the code of one of the sites {[s.code for s in sites]}",

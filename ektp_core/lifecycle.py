@@ -278,18 +278,21 @@ class LifecycleService:
         return [p for problems in results for p in (problems or [])]
 
     def record(self, enrolment: Enrolment, captures_: Sequence[Capture] = (),
-               images: Mapping[str, bytes] | None = None) -> Enrolment:
+               images: Mapping[str, bytes] | None = None, *,
+               within: Callable[[Connection, dt.datetime], None] | None = None) -> Enrolment:
         """Store a new enrolment in BIO_CAPTURED after the validation hooks pass.
 
-        ``images`` maps each capture's ``blob_ref`` to its raw bytes; they are stored encrypted in
-        the same transaction. Refused, with nothing stored: validation problems; an id already used
-        (a duplicate submission); a NIK that already has an enrolment in progress; a capture whose
-        image is missing.
+        ``images`` maps each capture's ``blob_ref`` (and ``template_ref``) to its raw bytes; they are
+        stored encrypted in the same transaction, and so is whatever ``within(conn, at)`` writes (the
+        sync inbox records the packet that brought the enrolment). Refused, with nothing stored:
+        validation problems; an id already used (a duplicate submission); a NIK that already has an
+        enrolment in progress; a capture whose image is missing.
         """
         images = dict(images or {})
         for capture in captures_:
-            if capture.blob_ref is not None and capture.blob_ref not in images:
-                raise EktpError(f"capture {capture.modality}/{capture.position}: no image for {capture.blob_ref}")
+            for ref in (capture.blob_ref, capture.template_ref):
+                if ref is not None and ref not in images:
+                    raise EktpError(f"capture {capture.modality}/{capture.position}: no image for {ref}")
         if enrolment.state is not E.BIO_CAPTURED:
             raise IllegalTransition("enrolment", enrolment.id, "(new)", enrolment.state)
         problems = self.validate(enrolment)
@@ -308,14 +311,19 @@ class LifecycleService:
                                f"({open_one.state}); finish or close it before recording again")
             conn.execute(_INSERT_ENROLMENT, repo.enrolment_to_row(enrolment))
             for capture in captures_:
+                kind = f"{capture.modality}/{capture.position}"
                 if capture.blob_ref is not None:
                     blob_store.put(conn, self.data_key, enrolment_id=enrolment.id, ref=capture.blob_ref,
-                                   kind=f"{capture.modality}/{capture.position}", data=images[capture.blob_ref],
-                                   at=at)
+                                   kind=kind, data=images[capture.blob_ref], at=at)
+                if capture.template_ref is not None:
+                    blob_store.put(conn, self.data_key, enrolment_id=enrolment.id, ref=capture.template_ref,
+                                   kind=f"{kind}/template", data=images[capture.template_ref], at=at)
                 conn.execute(captures.insert().values(**repo.capture_to_row(enrolment.id, capture)))
             t = self._record(conn, "enrolment", enrolment.id, None, E.BIO_CAPTURED.value, enrolment.operator, at,
                              detail={"site": enrolment.site_code, "nik": enrolment.biodata.nik.value,
                                      "captures": str(len(captures_))})
+            if within is not None:
+                within(conn, at)
         self._notify([t])
         return enrolment
 
@@ -349,11 +357,12 @@ class LifecycleService:
     # ---------------------------------------------------------------------------------------------
 
     def queue_print(self, enrolment_id: str, *, site_code: str, actor: str, routing_reason: str,
-                    job_id: str | None = None) -> PrintJob:
-        """Create a print job for a print-ready enrolment at the site the rules chose."""
+                    job_id: str | None = None, print_day: str | None = None) -> PrintJob:
+        """Create a print job for a print-ready enrolment at the site the rules chose (and, when the
+        rules fix one, the weekday the site prints it on)."""
         at = self.clock()
         job = PrintJob(id=job_id or uuid.uuid4().hex, enrolment_id=enrolment_id, site_code=site_code,
-                       routing_reason=routing_reason, created_at=at, updated_at=at)
+                       routing_reason=routing_reason, print_day=print_day, created_at=at, updated_at=at)
         with self.store.write() as conn:
             _, t1 = self._move_enrolment(conn, enrolment_id, E.SENT_FOR_CARD_PRINTING, actor, at,
                                          allowed_from=(E.PRINT_READY_RECORD,), detail={"job": job.id})
@@ -364,7 +373,8 @@ class LifecycleService:
                 raise Conflict(f"enrolment {enrolment_id} already has an open print job, or job id {job.id} "
                                "is taken; nothing was queued") from None
             t2 = self._record(conn, "print_job", job.id, None, J.QUEUED.value, actor, at,
-                              detail={"enrolment": enrolment_id, "site": site_code, "routing": routing_reason})
+                              detail={"enrolment": enrolment_id, "site": site_code, "routing": routing_reason,
+                                      **({"print_day": print_day} if print_day else {})})
         self._notify([t1, t2])
         return job
 
@@ -379,7 +389,8 @@ class LifecycleService:
             if enrolment.state is not E.SENT_FOR_CARD_PRINTING:
                 raise IllegalTransition("enrolment", enrolment.id, enrolment.state, "requeued for printing")
             job = PrintJob(id=uuid.uuid4().hex, enrolment_id=old.enrolment_id, site_code=old.site_code,
-                           routing_reason=old.routing_reason, created_at=at, updated_at=at)
+                           routing_reason=old.routing_reason, print_day=old.print_day, created_at=at,
+                           updated_at=at)
             try:
                 with conn.begin_nested():
                     conn.execute(print_jobs.insert().values(**repo.job_to_row(job)))

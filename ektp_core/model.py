@@ -427,6 +427,8 @@ class PrintJob:
     state: PrintJobState = attrs.field(default=PrintJobState.QUEUED, converter=_print_job_state)
     #: Why this site prints it (from the region rules).
     routing_reason: str = ""
+    #: The weekday (``monday``..``sunday``) the site prints this card on, when the rules fix one.
+    print_day: str | None = None
     blank_serial: str | None = None
     printer: str | None = None
     #: Why the job ended SPOILED, UNKNOWN or CANCELLED.

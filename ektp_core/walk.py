@@ -41,7 +41,7 @@ from .model import (
 )
 from .print_service import PrintService
 from .printing import step_reporter
-from .routing import load_rules
+from .routing import load_rules, site_snapshot
 from .store.tables import enrolments, operators
 from .testing.images import sample_photo, sample_signature
 from .verification import VerificationService
@@ -140,14 +140,17 @@ def walk(deployment: Deployment, *, echo: Callable[[str], object] = print) -> En
             raise EktpError(f"the walk's resident was not found print-ready: {enrolment.state} {enrolment.reason}")
 
     echo("\n== Pencetakan (printing)")
-    routing = rules.route(enrolment)
-    echo(f"   routed to site {routing.site_code}: {routing.reason}")
-    if service.ledger(routing.site_code).in_stock == 0:
+    # The walk's blanks arrive at the site that prints before the rules look (rules that fall back
+    # when a site has no blanks would otherwise send the card elsewhere).
+    planned = rules.route(enrolment, site_snapshot(deployment.profile, service))
+    if service.ledger(planned.site_code).in_stock == 0:
         serials = [f"BLK-{serial:06d}-{i:02d}" for i in range(10)]
-        service.receive_blanks(routing.site_code, serials, actor=supervisor, note="walk delivery")
+        service.receive_blanks(planned.site_code, serials, actor=supervisor, note="walk delivery")
         echo(f"   received 10 blanks ({serials[0]} .. {serials[-1]})")
+    routing = rules.route(enrolment, site_snapshot(deployment.profile, service))
+    echo(f"   routed to site {routing.site_code}: {routing.reason}")
     job = service.queue_print(enrolment.id, site_code=routing.site_code, actor=operator,
-                              routing_reason=routing.reason)
+                              routing_reason=routing.reason, print_day=routing.print_day)
     setting, printer = choose_printer(deployment, host, site_code=routing.site_code)
     printing = PrintService(service, host, deployment)
     printer.open()

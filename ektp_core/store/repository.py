@@ -99,7 +99,7 @@ def job_to_row(j: PrintJob) -> dict[str, Any]:
     return {
         "id": j.id, "enrolment_id": j.enrolment_id, "site_code": j.site_code, "state": j.state.value,
         "routing_reason": j.routing_reason, "blank_serial": j.blank_serial, "printer": j.printer, "reason": j.reason,
-        "created_at": j.created_at, "updated_at": j.updated_at,
+        "print_day": j.print_day, "created_at": j.created_at, "updated_at": j.updated_at,
     }
 
 
@@ -107,7 +107,8 @@ def job_from_row(row: Any) -> PrintJob:
     return PrintJob(
         id=row.id, enrolment_id=row.enrolment_id, site_code=row.site_code, state=row.state,
         routing_reason=row.routing_reason, blank_serial=row.blank_serial, printer=row.printer, reason=row.reason,
-        created_at=utc(row.created_at), updated_at=utc(row.updated_at) if row.updated_at else None,
+        print_day=row.print_day, created_at=utc(row.created_at),
+        updated_at=utc(row.updated_at) if row.updated_at else None,
     )
 
 

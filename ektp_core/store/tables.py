@@ -84,6 +84,8 @@ print_jobs = sa.Table(
     sa.Column("reason", sa.Text),
     sa.Column("created_at", TS, nullable=False),
     sa.Column("updated_at", TS),
+    # The weekday the site prints this card on (semi-vertical print days); NULL: any day.
+    sa.Column("print_day", sa.String(9)),
 )
 
 # At most one job per enrolment that may still produce a card: a second one would risk two cards.
@@ -196,4 +198,66 @@ central_submissions = sa.Table(
     sa.Column("verdict_detail", sa.Text),
     sa.Column("decided_at", TS),
     sa.Column("card_reported_at", TS),
+)
+
+# -- sync between site nodes and the Dukcapil node ---------------------------------------------------
+
+#: At the Dukcapil node: each site's Ed25519 public key, registered with a one-time join code.
+site_keys = sa.Table(
+    "site_keys",
+    metadata,
+    sa.Column("site_code", sa.String(32), primary_key=True),
+    sa.Column("public_key", sa.String(64), nullable=False),
+    sa.Column("registered_at", TS, nullable=False),
+    sa.Column("registered_by", sa.String(64), nullable=False),
+)
+
+#: At the Dukcapil node: one-time join codes (only their hash is kept).
+join_codes = sa.Table(
+    "join_codes",
+    metadata,
+    sa.Column("code_hash", sa.String(64), primary_key=True),
+    sa.Column("site_code", sa.String(32), nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("expires_at", TS, nullable=False),
+    sa.Column("created_by", sa.String(64), nullable=False),
+    sa.Column("used_at", TS),
+)
+
+#: At a site node: the Dukcapil node it reports to (its address and public keys, learnt at join).
+peers = sa.Table(
+    "peers",
+    metadata,
+    sa.Column("role", sa.String(16), primary_key=True),
+    sa.Column("url", sa.String(255), nullable=False),
+    sa.Column("signing_key", sa.String(64), nullable=False),
+    sa.Column("exchange_key", sa.String(64), nullable=False),
+    sa.Column("joined_at", TS, nullable=False),
+)
+
+#: At a site node: packets waiting for (or given) the Dukcapil node's receipt, in sequence order.
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("packet_id", sa.String(96), primary_key=True),
+    sa.Column("seq", sa.Integer, nullable=False, unique=True),
+    sa.Column("enrolment_id", sa.String(64), sa.ForeignKey("enrolments.id"), nullable=False, unique=True),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("packet", sa.LargeBinary, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("last_error", sa.Text),
+    sa.Column("sent_at", TS),
+    sa.Column("receipt", sa.Text),
+)
+
+#: At the Dukcapil node: every packet received, once, with the signed receipt it was answered with.
+inbox = sa.Table(
+    "inbox",
+    metadata,
+    sa.Column("packet_id", sa.String(96), primary_key=True),
+    sa.Column("site_code", sa.String(32), nullable=False, index=True),
+    sa.Column("enrolment_id", sa.String(64)),
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.Column("received_at", TS, nullable=False),
+    sa.Column("receipt", sa.Text, nullable=False),
 )

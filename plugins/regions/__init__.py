@@ -1,47 +1,51 @@
-"""Region rules: which site records and which site prints.
+"""Region rules: which site records and which site prints, and the ready regional profiles.
 
-The first rule here, ``dukcapil-only``, prints every card at the Dukcapil office, whatever site
-recorded it: the base of the semi-vertical set-up. The kecamatan and kelurahan rollouts follow.
+One module per rule set: ``dukcapil-only`` (every card at the Dukcapil office), ``semi-vertical``
+(Kota Bengkulu today, with optional print days per kecamatan), ``kecamatan-rollout`` and
+``kelurahan-rollout`` (DKI Jakarta style). Mobile units record only; every rule sends their cards
+where the resident's kecamatan prints (see :mod:`ektp_plugins.regions.base`).
 """
 
 from __future__ import annotations
 
+from importlib import resources
 from typing import Any
 
 from ektp_core import hookimpl
-from ektp_core.config import Profile
-from ektp_core.model import Enrolment, SiteKind
-from ektp_core.routing import Routing
 
+from .dukcapil_only import DukcapilOnlyRules
+from .kecamatan_rollout import KecamatanRolloutRules
+from .kelurahan_rollout import KelurahanRolloutRules
+from .semi_vertical import SemiVerticalRules
 
-class DukcapilOnlyRules:
-    """Every card is printed at the Dukcapil office (dinas); any site may record."""
+__all__ = ["DukcapilOnlyRules", "KecamatanRolloutRules", "KelurahanRolloutRules", "SemiVerticalRules"]
 
-    name = "dukcapil-only"
-
-    def __init__(self, profile: Profile, settings: dict[str, Any]) -> None:
-        if settings:
-            raise ValueError(f"dukcapil-only takes no settings (got {sorted(settings)})")
-        self.profile = profile
-
-    def _office(self) -> Any:
-        offices = [s for s in self.profile.sites if s.kind is SiteKind.DUKCAPIL]
-        return offices[0] if len(offices) == 1 else None
-
-    def check(self) -> list[str]:
-        offices = [s for s in self.profile.sites if s.kind is SiteKind.DUKCAPIL]
-        if len(offices) != 1:
-            return [f"dukcapil-only needs exactly one site of kind dukcapil, the profile has {len(offices)}"]
-        if not offices[0].prints:
-            return [f"site {offices[0].code} ({offices[0].name}) must print: set prints = true"]
-        return []
-
-    def route(self, enrolment: Enrolment) -> Routing:
-        office = self._office()
-        return Routing(office.code, f"all cards are printed at {office.name} (dukcapil-only rules)")
+#: The profiles in the top-level ``profiles/`` folder (installed as the package ``ektp_profiles``).
+PROFILES = {
+    "kota-bengkulu": "Kota Bengkulu today: record at the Dukcapil office and the nine kecamatan, print at the office "
+                     "(semi-vertical, print days)",
+    "kota-bengkulu-kecamatan": "Kota Bengkulu's kecamatan rollout: record and print at every kecamatan "
+                               "(kecamatan-rollout)",
+    "dki-jakarta-pusat": "Jakarta Pusat (31.71): record at every kelurahan, print at the kelurahan, kecamatan or "
+                         "Suku Dinas (kelurahan-rollout)",
+}
 
 
 @hookimpl
 def ektp_register_region_rules(registry: Any) -> None:
     """Register the bundled region rules."""
     registry.add("dukcapil-only", DukcapilOnlyRules, description="every card printed at the Dukcapil office")
+    registry.add("semi-vertical", SemiVerticalRules,
+                 description="record at kecamatan and the office, print at the office (optional print days)")
+    registry.add("kecamatan-rollout", KecamatanRolloutRules,
+                 description="print at every kecamatan with a printer and blanks, else at the office")
+    registry.add("kelurahan-rollout", KelurahanRolloutRules,
+                 description="print at the kelurahan, else its kecamatan, else the city office")
+
+
+@hookimpl
+def ektp_register_profiles(registry: Any) -> None:
+    """Register the regional profiles: Kota Bengkulu (today and the kecamatan rollout) and Jakarta Pusat."""
+    folder = resources.files("ektp_profiles")
+    for name, description in PROFILES.items():
+        registry.add(name, folder.joinpath(f"{name}.toml"), description=description)
