@@ -16,6 +16,7 @@ from pathlib import Path
 from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
@@ -131,9 +132,9 @@ def write_private_file(path: Path, data: bytes) -> None:
 
 
 def save_node_keys(keys_dir: Path) -> None:
-    """Create a node's signing key and data key in ``keys_dir`` (refuses to overwrite)."""
+    """Create a node's signing key, exchange key and data key in ``keys_dir`` (refuses to overwrite)."""
     signing, data = keys_dir / "node.ed25519", keys_dir / "data.key"
-    for path in (signing, data):
+    for path in (signing, data, keys_dir / EXCHANGE_KEY_FILE):
         if path.exists():
             raise EktpError(f"{path} already exists; keys are never overwritten (rotate them instead)")
     pem = new_signing_key().private_bytes(
@@ -141,6 +142,30 @@ def save_node_keys(keys_dir: Path) -> None:
     )
     write_private_file(signing, pem)
     write_private_file(data, new_data_key())
+    load_exchange_key(keys_dir)
+
+
+#: The node's X25519 key: sites seal biometrics in packets to the Dukcapil node's public half.
+EXCHANGE_KEY_FILE = "node.x25519"
+
+
+def load_exchange_key(keys_dir: Path) -> X25519PrivateKey:
+    """The node's X25519 key, made on first use (nodes created before sync had none)."""
+    path = keys_dir / EXCHANGE_KEY_FILE
+    if not path.exists():
+        pem = X25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass  # another process made it first: use theirs
+        else:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(pem)
+    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(key, X25519PrivateKey):
+        raise EktpError(f"{path} is not an X25519 key")
+    return key
 
 
 def load_signing_key(keys_dir: Path) -> Ed25519PrivateKey:

@@ -1,0 +1,250 @@
+"""Store and forward between a site node and the Dukcapil node: packets signed by the site, biometrics
+sealed to the Dukcapil node, stored once, answered with a signed receipt; refusals audited."""
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+from ektp_core import audit, packets, security
+from ektp_core.capture import CaptureService
+from ektp_core.deploy import create_deployment, profile_text
+from ektp_core.errors import ValidationFailed
+from ektp_core.lifecycle import LifecycleService
+from ektp_core.model import EnrolmentState, Modality
+from ektp_core.scanning import Sample
+from ektp_core.store.tables import enrolments, inbox, outbox
+from ektp_core.sync import Inbox, Outbox, sign_receipt
+from ektp_core.testing import make_enrolment
+
+SITE = "17.71.05"
+E = EnrolmentState
+
+
+def _profile(tmp_path: Path) -> Path:
+    text, _ = profile_text("minimal")
+    text = text.replace('[lifecycle]', '[[sites]]\ncode = "17.71.05"\nname = "Kecamatan Kampung Melayu"\n'
+                        'kind = "kecamatan"\nrecords = true\nprints = false\nregion_code = "17.71.05"\n\n'
+                        '[lifecycle]', 1)
+    path = tmp_path / "two-sites.toml"
+    path.write_text(text, "utf-8")
+    return path
+
+
+class Node:
+    def __init__(self, root: Path, profile: Path, site: str, url: str) -> None:
+        self.deployment = create_deployment(root, profile=str(profile), site_code=site, database_url=url)
+        self.host = self.deployment.plugin_host()
+        self.store = self.deployment.open_store()
+        self.lc = LifecycleService(self.store, self.host.hook, self.deployment)
+
+    def count(self, table: sa.Table) -> int:
+        with self.store.read() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
+
+    def audit_actions(self) -> list[str]:
+        with self.store.read() as conn:
+            return [e.action for e in audit.entries(conn)]
+
+
+@pytest.fixture
+def nodes(tmp_path: Path, ektp_database_url: str) -> Iterator[tuple[Node, Node]]:
+    from ektp_core.testing.databases import temporary_database
+
+    profile = _profile(tmp_path)
+    (tmp_path / "second").mkdir()
+    with temporary_database(tmp_path / "second") as second_url:
+        dukcapil = Node(tmp_path / "dukcapil", profile, "17.71", ektp_database_url)
+        site = Node(tmp_path / "site", profile, SITE, second_url)
+        yield dukcapil, site
+        site.store.dispose()
+    dukcapil.store.dispose()
+
+
+class Direct:
+    """A transport that hands packets straight to the Dukcapil node's inbox (the link can be cut)."""
+
+    def __init__(self, inbox_: Inbox) -> None:
+        self.inbox = inbox_
+        self.cut_after: int | None = None
+        self.delivered = 0
+
+    def send_packet(self, packet: bytes) -> Mapping[str, Any]:
+        if self.cut_after is not None and self.delivered >= self.cut_after:
+            raise ConnectionResetError("link cut")
+        self.delivered += 1
+        return sign_receipt(self.inbox.signing_key, self.inbox.accept(packet))
+
+
+def joined(dukcapil: Node, site: Node) -> tuple[Inbox, Outbox]:
+    inbox_ = Inbox.for_deployment(dukcapil.lc)
+    outbox_ = Outbox.for_deployment(site.lc, machine="pc-01")
+    code = inbox_.new_join_code(SITE, actor="admin")
+    keys = inbox_.join(code, site_code=SITE, public_key=security.public_key_text(outbox_.signing_key))
+    outbox_.joined(url="http://dukcapil.invalid/api/v1", **keys)
+    return inbox_, outbox_
+
+
+def record(site: Node, *, nik: str | None = None) -> str:
+    enrolment = site.lc.record(make_enrolment(site_code=SITE, **({"nik": nik} if nik else {})))
+    capture = CaptureService(site.lc)
+    capture.add(enrolment.id, Sample(modality=Modality.FINGER, position="right_thumb", image=b"\x89PNG finger",
+                                     quality=70, device="test", template=b"FMR\x00 template"), actor="op1")
+    capture.add(enrolment.id, Sample(modality=Modality.FACE, position="face", image=b"\xff\xd8 face jpeg",
+                                     quality=90, device="test"), actor="op1")
+    return enrolment.id
+
+
+def test_an_enrolment_travels_once_with_its_biometrics(nodes: tuple[Node, Node]) -> None:
+    dukcapil, site = nodes
+    inbox_, outbox_ = joined(dukcapil, site)
+    enrolment = record(site)
+    packet_id = outbox_.enqueue(enrolment, actor="op1")
+    assert site.lc.get(enrolment).state is E.SENT_FOR_ENROLLMENT
+    assert outbox_.enqueue(enrolment, actor="op1") == packet_id  # one packet per enrolment
+    report = outbox_.send(Direct(inbox_))
+    assert report.sent == [packet_id] and report.waiting == 0
+    copy = dukcapil.lc.get(enrolment)
+    assert copy.state is E.BIO_CAPTURED and copy.site_code == SITE
+    capture = CaptureService(dukcapil.lc)
+    assert capture.image(enrolment, "finger", "right_thumb") == b"\x89PNG finger"
+    assert capture.image(enrolment, "finger", "right_thumb", template=True) == b"FMR\x00 template"
+    assert capture.image(enrolment, "face", "face") == b"\xff\xd8 face jpeg"
+    assert "sync.packet_accepted" in site.audit_actions()
+
+
+def test_resent_duplicate_and_reordered_packets_are_stored_once(nodes: tuple[Node, Node]) -> None:
+    dukcapil, site = nodes
+    inbox_, outbox_ = joined(dukcapil, site)
+    ids = [outbox_.enqueue(record(site), actor="op1") for _ in range(3)]
+    with site.store.read() as conn:
+        raw = {r.packet_id: bytes(r.packet) for r in conn.execute(sa.select(outbox.c.packet_id, outbox.c.packet))}
+    # Delivered out of order, one of them twice, before the site itself sends them.
+    first = inbox_.accept(raw[ids[2]])
+    again = inbox_.accept(raw[ids[2]])
+    assert first.first and not again.first and again.body() == first.body()
+    inbox_.accept(raw[ids[0]])
+    report = outbox_.send(Direct(inbox_))
+    assert sorted(report.sent) == sorted(ids)
+    assert dukcapil.count(inbox) == 3
+    with dukcapil.store.read() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(enrolments)).scalar_one() == 3
+
+
+def test_a_link_cut_midway_loses_nothing(nodes: tuple[Node, Node]) -> None:
+    dukcapil, site = nodes
+    inbox_, outbox_ = joined(dukcapil, site)
+    ids = [outbox_.enqueue(record(site), actor="op1") for _ in range(5)]
+    link = Direct(inbox_)
+    link.cut_after = 2
+    report = outbox_.send(link)
+    assert len(report.sent) == 2 and report.waiting == 3 and "link cut" in (report.stopped or "")
+    link.cut_after = None
+    assert len(outbox_.send(link).sent) == 3
+    assert outbox_.waiting() == [] and dukcapil.count(inbox) == 5
+    with dukcapil.store.read() as conn:
+        received = set(conn.execute(sa.select(inbox.c.packet_id)).scalars())
+    assert received == set(ids)
+
+
+def _tamper(data: bytes, at: int) -> bytes:
+    return data[:at] + bytes([data[at] ^ 0x01]) + data[at + 1:]
+
+
+@pytest.mark.parametrize("where", ["header", "sealed", "signature"])
+def test_a_tampered_packet_is_refused_audited_and_not_stored(nodes: tuple[Node, Node], where: str) -> None:
+    dukcapil, site = nodes
+    inbox_, outbox_ = joined(dukcapil, site)
+    packet_id = outbox_.enqueue(record(site), actor="op1")
+    with site.store.read() as conn:
+        data = bytes(conn.execute(sa.select(outbox.c.packet).where(outbox.c.packet_id == packet_id)).scalar_one())
+    at = {"header": 20, "sealed": len(data) - 100, "signature": len(data) - 5}[where]
+    with pytest.raises(packets.PacketRefused) as info:
+        inbox_.accept(_tamper(data, at))
+    assert info.value.code in ("bad_signature", "malformed")
+    assert dukcapil.count(inbox) == 0 and dukcapil.count(enrolments) == 0
+    assert "sync.packet_refused" in dukcapil.audit_actions()
+    # The genuine packet still goes through afterwards.
+    assert inbox_.accept(data).status == "accepted"
+
+
+def test_a_packet_signed_by_another_key_or_from_an_unknown_site_is_refused(nodes: tuple[Node, Node]) -> None:
+    dukcapil, site = nodes
+    inbox_, outbox_ = joined(dukcapil, site)
+    intruder = Outbox(site.lc, signing_key=security.new_signing_key(), site_code=SITE, machine="pc-99")
+    packet_id = intruder.enqueue(record(site), actor="op1")
+    with site.store.read() as conn:
+        data = bytes(conn.execute(sa.select(outbox.c.packet).where(outbox.c.packet_id == packet_id)).scalar_one())
+    with pytest.raises(packets.PacketRefused) as info:
+        inbox_.accept(data)
+    assert info.value.code == "bad_signature"
+    stranger = Outbox(site.lc, signing_key=security.new_signing_key(), site_code="17.71.01", machine="pc-01")
+    foreign = packets.build(packets.PacketId.parse("17.71.01+pc-01+000000001+20261128T010203Z"),
+                            {"kind": "enrolment", "site": "17.71.01"}, {}, signer=stranger.signing_key,
+                            recipient=inbox_.exchange_key.public_key())
+    with pytest.raises(packets.PacketRefused) as info:
+        inbox_.accept(foreign)
+    assert info.value.code == "unknown_site"
+    assert dukcapil.count(inbox) == 0
+
+
+def test_biometrics_sealed_to_another_node_do_not_open(nodes: tuple[Node, Node]) -> None:
+    dukcapil, site = nodes
+    inbox_, outbox_ = joined(dukcapil, site)
+    other = X25519PrivateKey.generate()
+    outbox_.joined(url="http://x.invalid", signing_key=security.public_key_text(inbox_.signing_key),
+                   exchange_key=packets.exchange_public_text(other))
+    packet_id = outbox_.enqueue(record(site), actor="op1")
+    with site.store.read() as conn:
+        data = bytes(conn.execute(sa.select(outbox.c.packet).where(outbox.c.packet_id == packet_id)).scalar_one())
+    with pytest.raises(packets.PacketRefused) as info:
+        inbox_.accept(data)
+    assert info.value.code == "tampered"
+
+
+def test_the_same_id_with_other_content_is_a_conflict(nodes: tuple[Node, Node]) -> None:
+    dukcapil, site = nodes
+    inbox_, outbox_ = joined(dukcapil, site)
+    packet_id = outbox_.enqueue(record(site), actor="op1")
+    with site.store.read() as conn:
+        data = bytes(conn.execute(sa.select(outbox.c.packet).where(outbox.c.packet_id == packet_id)).scalar_one())
+    inbox_.accept(data)
+    _, header = packets.peek(data)
+    rebuilt = packets.build(packets.PacketId.parse(packet_id), {k: v for k, v in header.items()
+                                                                if k not in ("packet_id", "sealed_length")},
+                            {"finger/right_thumb/image": b"other"}, signer=outbox_.signing_key,
+                            recipient=inbox_.exchange_key.public_key())
+    with pytest.raises(packets.PacketRefused) as info:
+        inbox_.accept(rebuilt)
+    assert info.value.code == "conflict"
+    assert dukcapil.count(inbox) == 1
+
+
+def test_an_enrolment_the_dukcapil_node_refuses_gets_a_kept_refusal(nodes: tuple[Node, Node]) -> None:
+    dukcapil, site = nodes
+    inbox_, outbox_ = joined(dukcapil, site)
+    nik = "1771054101900077"
+    dukcapil.lc.record(make_enrolment(nik=nik))  # the same resident is already being recorded there
+    packet_id = outbox_.enqueue(record(site, nik=nik), actor="op1")
+    report = outbox_.send(Direct(inbox_))
+    assert packet_id in report.refused and "in progress" in report.refused[packet_id]
+    with site.store.read() as conn:
+        assert conn.execute(sa.select(outbox.c.sent_at).where(outbox.c.packet_id == packet_id)).scalar() is not None
+
+
+def test_join_codes_are_one_time_and_site_bound(nodes: tuple[Node, Node]) -> None:
+    dukcapil, site = nodes
+    inbox_ = Inbox.for_deployment(dukcapil.lc)
+    key = security.public_key_text(security.new_signing_key())
+    code = inbox_.new_join_code(SITE, actor="admin")
+    with pytest.raises(ValidationFailed, match="unknown join code"):
+        inbox_.join(code, site_code="17.71", public_key=key)
+    inbox_.join(code.lower(), site_code=SITE, public_key=key)
+    with pytest.raises(ValidationFailed, match="already used"):
+        inbox_.join(code, site_code=SITE, public_key=key)
+    assert inbox_.site_key(SITE) == key
+    assert dukcapil.audit_actions().count("sync.join_refused") == 2
