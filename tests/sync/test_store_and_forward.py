@@ -174,7 +174,7 @@ def test_a_tampered_packet_is_refused_audited_and_not_stored(nodes: tuple[Node, 
 
 def test_a_packet_signed_by_another_key_or_from_an_unknown_site_is_refused(nodes: tuple[Node, Node]) -> None:
     dukcapil, site = nodes
-    inbox_, outbox_ = joined(dukcapil, site)
+    inbox_, _outbox = joined(dukcapil, site)
     intruder = Outbox(site.lc, signing_key=security.new_signing_key(), site_code=SITE, machine="pc-99")
     packet_id = intruder.enqueue(record(site), actor="op1")
     with site.store.read() as conn:
@@ -237,7 +237,7 @@ def test_an_enrolment_the_dukcapil_node_refuses_gets_a_kept_refusal(nodes: tuple
 
 
 def test_join_codes_are_one_time_and_site_bound(nodes: tuple[Node, Node]) -> None:
-    dukcapil, site = nodes
+    dukcapil, _site = nodes
     inbox_ = Inbox.for_deployment(dukcapil.lc)
     key = security.public_key_text(security.new_signing_key())
     code = inbox_.new_join_code(SITE, actor="admin")
