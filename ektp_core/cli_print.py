@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sys
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from .config import Deployment
 from .devices import choose_printer, make_printer, make_scanner, printer_settings, scanner_settings
 from .lifecycle import LifecycleService
 from .model import PrintJobState
+from .print_routing import due_on
 from .print_service import PrintService
 from .printing import PrinterError, step_reporter
 
@@ -52,7 +54,7 @@ def print_queue(site_code: str | None, show_all: bool, as_json: bool, deployment
         jobs = lc.jobs(site_code=site_code or deployment.site_code, states=states)
         rows = [{"id": j.id, "state": j.state.value, "enrolment_id": j.enrolment_id, "site": j.site_code,
                  "blank_serial": j.blank_serial, "printer": j.printer, "routing_reason": j.routing_reason,
-                 "reason": j.reason, "created_at": j.created_at.isoformat()} for j in jobs]
+                 "reason": j.reason, "print_day": j.print_day, "created_at": j.created_at.isoformat()} for j in jobs]
     if as_json:
         _echo_json(rows)
         return
@@ -61,6 +63,8 @@ def print_queue(site_code: str | None, show_all: bool, as_json: bool, deployment
     for r in rows:
         click.echo(f"{r['id']}  {r['state']:9} enrolment {r['enrolment_id']}  blank {r['blank_serial'] or '-'}")
         click.echo(f"    routed: {r['routing_reason']}")
+        if r["print_day"]:
+            click.echo(f"    print day: {r['print_day'].title()}")
         if r["reason"]:
             click.echo(f"    note: {r['reason']}")
 
@@ -68,14 +72,17 @@ def print_queue(site_code: str | None, show_all: bool, as_json: bool, deployment
 @cli.command("print")
 @click.argument("job_ids", nargs=-1)
 @click.option("--queued", is_flag=True, help="Print every QUEUED job of the printer's site, oldest first.")
+@click.option("--any-day", is_flag=True,
+              help="With --queued: also print jobs whose print day is not today (semi-vertical print days).")
 @click.option("--printer", "printer_name", default=None,
               help="Printer name from the profile (default: the first printer at the job's site).")
 @actor_option
 @deployment_option
-def print_command(job_ids: tuple[str, ...], queued: bool, printer_name: str | None, actor: str,
+def print_command(job_ids: tuple[str, ...], queued: bool, any_day: bool, printer_name: str | None, actor: str,
                   deployment_dir: Path | None) -> None:
     """Print QUEUED jobs (JOB_ID..., or --queued). A failed card is never printed again automatically;
-    a run stops at the first card that does not print. The next card is prepared while one prints."""
+    a run stops at the first card that does not print. The next card is prepared while one prints.
+    With --queued, a job with a print day waits for its day unless --any-day is given."""
     if bool(job_ids) == queued:
         raise click.UsageError("give JOB_IDs or --queued (not both)")
     with _services(deployment_dir) as (deployment, host, lc):
@@ -86,7 +93,7 @@ def print_command(job_ids: tuple[str, ...], queued: bool, printer_name: str | No
             for jid in ids:
                 what = "is UNKNOWN: a supervisor must look" if key == "unknown" else "gave its blank back"
                 click.echo(f"after an interrupted run: job {jid} {what}", err=True)
-        wanted = list(job_ids) or [j.id for j in lc.jobs(site_code=setting.site, states=("QUEUED",))]
+        wanted = list(job_ids) or _due_jobs(lc, setting.site, any_day=any_day)
         for jid in wanted:
             if lc.jobs_by_id(jid).site_code != setting.site:
                 fail(f"job {jid} is routed to site {lc.jobs_by_id(jid).site_code}; printer {setting.name} "
@@ -121,6 +128,24 @@ def print_command(job_ids: tuple[str, ...], queued: bool, printer_name: str | No
                    f"{check.ledger_cards}: count the cards and tell a supervisor", err=True)
     ok = len(results) == len(wanted) and all(r.job.state is PrintJobState.PRINTED for r in results)
     sys.exit(0 if ok else 1)
+
+
+def _today() -> dt.date:
+    # The office's own calendar day (the node's local time), not UTC: print days are office days.
+    return dt.date.today()
+
+
+def _due_jobs(lc: LifecycleService, site: str, *, any_day: bool) -> list[str]:
+    """The QUEUED jobs of a site to print now; jobs waiting for another print day are named and left."""
+    today = _today()
+    due = []
+    for job in lc.jobs(site_code=site, states=("QUEUED",)):
+        if any_day or due_on(job.print_day, today):
+            due.append(job.id)
+        else:
+            click.echo(f"job {job.id} waits for its print day ({(job.print_day or '').title()}; today is "
+                       f"{today:%A}); --any-day prints it now", err=True)
+    return due
 
 
 @cli.command("print-resolve")
