@@ -57,10 +57,20 @@ def queue_print_ready(lc: Any, *, site_code: str = "17.71", seed: int = 0, nik: 
                       photo: bool = True, signature: bool = True, routing_reason: str = "test") -> str:
     """Record a sample resident with a photo and a signature, take them to PRINT_READY_RECORD and
     queue their card at ``site_code``; returns the print job's id. ``lc`` is a LifecycleService."""
+    enrolment_id = make_print_ready(lc, seed=seed, photo=photo, signature=signature, **({"nik": nik} if nik else {}))
+    job: str = lc.queue_print(enrolment_id, site_code=site_code, actor="operator1", routing_reason=routing_reason).id
+    return job
+
+
+def make_print_ready(lc: Any, *, recorded_at: str = "17.71", seed: int = 0, photo: bool = True,
+                     signature: bool = True, **biodata: Any) -> str:
+    """Record a sample resident at the site ``recorded_at`` (with a photo and a signature) and take
+    them to PRINT_READY_RECORD, without a print job; returns the enrolment's id. ``biodata``
+    overrides fields of the resident (``kecamatan="SELEBAR"``...)."""
     from ..model import Capture, EnrolmentState
     from .images import sample_photo, sample_signature
 
-    enrolment = make_enrolment(**({"nik": nik} if nik else {}))
+    enrolment = make_enrolment(site_code=recorded_at, **biodata)
     captures, images = [], {}
     if photo:
         ref = f"{enrolment.id}-face"
@@ -75,5 +85,4 @@ def queue_print_ready(lc: Any, *, site_code: str = "17.71", seed: int = 0, nik: 
     for state in (EnrolmentState.SENT_FOR_ENROLLMENT, EnrolmentState.RECEIVED_AT_CENTRAL,
                   EnrolmentState.PRINT_READY_RECORD):
         lc.transition(enrolment.id, state, actor="central")
-    job: str = lc.queue_print(enrolment.id, site_code=site_code, actor="operator1", routing_reason=routing_reason).id
-    return job
+    return enrolment.id
