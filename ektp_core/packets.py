@@ -40,7 +40,8 @@ _SIGNATURE = 64
 #: Limits that keep a broken or hostile packet from exhausting a node.
 MAX_HEADER = 1 << 20
 MAX_PACKET = 64 << 20
-_ID = re.compile(r"^(?P<site>[0-9]{2}(?:\.[0-9]{2,4}){0,3})\+(?P<machine>[A-Za-z0-9-]{1,32})\+"
+# Site codes are Kemendagri codes ("17.71.05") or a profile's own ("17.71-JB1"); never a "+".
+_ID = re.compile(r"^(?P<site>[0-9A-Za-z][0-9A-Za-z.-]{1,31})\+(?P<machine>[A-Za-z0-9-]{1,32})\+"
                  r"(?P<seq>[0-9]{1,12})\+(?P<stamp>[0-9]{8}T[0-9]{6}Z)$")
 _HKDF_INFO = b"ektp packet v1"
 

@@ -1,0 +1,19 @@
+"""The web plugin: the node's HTTP API v1 (joining, packets, receipts; OpenAPI) and its commands.
+
+Commands: ``ektp serve`` (run this node's API; the Dukcapil node serves its sites) and
+``ektp sync join-code|join|send|status``. The operators' web UI joins it later.
+"""
+from __future__ import annotations
+
+import click
+
+from ektp_core import hookimpl
+
+
+@hookimpl
+def ektp_register_commands(cli: click.Group) -> None:
+    """``ektp serve`` and ``ektp sync``."""
+    from .commands import serve_command, sync_group
+
+    cli.add_command(serve_command)
+    cli.add_command(sync_group)

@@ -1,0 +1,111 @@
+"""The node's HTTP API v1 (a Flask blueprint): joining, packets and receipts, and its OpenAPI document.
+
+The Dukcapil node serves it; site nodes call it through :mod:`.client`. Errors are JSON
+``{"error": {"code", "message"}}``; every refusal of a packet is audited by the core's inbox.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Blueprint, Flask, Response, current_app, jsonify, request
+
+from ektp_core import __version__, packets
+from ektp_core.errors import EktpError, NotFound, ValidationFailed
+from ektp_core.sync import Inbox, sign_receipt
+
+from .openapi import document
+
+log = logging.getLogger(__name__)
+API = "/api/v1"
+_STATUS = {"malformed": 400, "bad_signature": 403, "tampered": 403, "unknown_site": 403, "conflict": 409}
+
+
+class ApiError(Exception):
+    """An error answered as JSON."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def _error(status: int, code: str, message: str) -> tuple[Response, int]:
+    return jsonify({"error": {"code": code, "message": message}}), status
+
+
+def blueprint() -> Blueprint:
+    """The ``/api/v1`` blueprint; the app must hold an :class:`Inbox` in ``extensions["ektp_inbox"]``."""
+    bp = Blueprint("ektp_api", __name__, url_prefix=API)
+
+    def inbox() -> Inbox:
+        found: Inbox = current_app.extensions["ektp_inbox"]
+        return found
+
+    @bp.errorhandler(ApiError)
+    def api_error(exc: ApiError) -> tuple[Response, int]:
+        return _error(exc.status, exc.code, exc.message)
+
+    @bp.get("/health")
+    def health() -> Response:
+        site = inbox().lifecycle.deployment.site
+        return jsonify({"status": "ok", "site": site.code, "kind": str(site.kind)})
+
+    @bp.get("/keys")
+    def keys() -> Response:
+        return jsonify(inbox().public_keys())
+
+    @bp.get("/openapi.json")
+    def openapi() -> Response:
+        return jsonify(document(__version__))
+
+    @bp.post("/join")
+    def join() -> Response:
+        body: Any = request.get_json(silent=True)
+        if not isinstance(body, dict) or not all(isinstance(body.get(k), str) for k in ("site", "public_key", "code")):
+            raise ApiError(400, "malformed", "expected a JSON object with site, public_key and code")
+        try:
+            return jsonify(inbox().join(body["code"], site_code=body["site"], public_key=body["public_key"]))
+        except ValidationFailed as exc:
+            raise ApiError(400, "join_refused", str(exc)) from None
+        except (ValueError, EktpError) as exc:
+            raise ApiError(400, "malformed", str(exc)) from None
+
+    @bp.post("/packets")
+    def packet() -> tuple[Response, int]:
+        length = request.content_length
+        if length is not None and length > packets.MAX_PACKET:
+            raise ApiError(413, "too_large", f"packets are at most {packets.MAX_PACKET} bytes")
+        data = request.get_data(cache=False)
+        box = inbox()
+        try:
+            receipt = box.accept(data)
+        except packets.PacketRefused as exc:
+            log.warning("packet refused (%s): %s", exc.code, exc)
+            raise ApiError(_STATUS.get(exc.code, 400), exc.code, str(exc)) from None
+        except NotFound as exc:
+            raise ApiError(404, "not_found", str(exc)) from None
+        return jsonify(sign_receipt(box.signing_key, receipt)), 200
+
+    return bp
+
+
+def create_api_app(inbox_: Inbox) -> Flask:
+    """A Flask app serving only the API (the web UI adds its own blueprints to the same app later)."""
+    app = Flask("ektp_node")
+    app.config["MAX_CONTENT_LENGTH"] = packets.MAX_PACKET
+    app.extensions["ektp_inbox"] = inbox_
+    app.register_blueprint(blueprint())
+
+    @app.errorhandler(413)
+    def too_large(_exc: Any) -> tuple[Response, int]:
+        return _error(413, "too_large", f"packets are at most {packets.MAX_PACKET} bytes")
+
+    @app.errorhandler(404)
+    def not_found(_exc: Any) -> tuple[Response, int]:
+        return _error(404, "not_found", f"no such endpoint: {request.method} {request.path}")
+
+    @app.errorhandler(405)
+    def not_allowed(_exc: Any) -> tuple[Response, int]:
+        return _error(405, "method_not_allowed", f"{request.method} is not allowed on {request.path}")
+
+    return app

@@ -1,0 +1,160 @@
+"""``ektp serve`` and ``ektp sync ...``."""
+from __future__ import annotations
+
+import json
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import click
+import sqlalchemy as sa
+from werkzeug.serving import WSGIRequestHandler, make_server
+
+from ektp_core import security
+from ektp_core.cli import _deployment, deployment_option, fail
+from ektp_core.errors import EktpError
+from ektp_core.lifecycle import LifecycleService
+from ektp_core.store.tables import outbox
+from ektp_core.sync import Inbox, Outbox
+
+from .api import API, create_api_app
+from .client import HttpTransport, NodeRefused
+
+DEFAULT_PORT = 5000
+
+
+@contextmanager
+def _lifecycle(deployment_dir: Path | None) -> Iterator[LifecycleService]:
+    deployment = _deployment(deployment_dir)
+    store = deployment.open_store()
+    try:
+        yield LifecycleService(store, deployment.plugin_host().hook, deployment)
+    finally:
+        store.dispose()
+
+
+class _Handler(WSGIRequestHandler):
+    """werkzeug's handler, logging method, path and status only (never bodies: packets hold biometrics)."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        self.log("info", "%s %s %s", self.command, self.path.split("?")[0], code)
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(0, 65535),
+              help="Port to listen on (0: a free one).")
+@deployment_option
+def serve_command(host: str, port: int, deployment_dir: Path | None) -> None:
+    """Serve this node's HTTP API (/api/v1) until Ctrl-C or SIGTERM."""
+    with _lifecycle(deployment_dir) as lc:
+        app = create_api_app(Inbox.for_deployment(lc))
+        server = make_server(host, port, app, threaded=True, request_handler=_Handler)
+
+        def _terminate(signum: int, frame: FrameType | None) -> None:
+            raise KeyboardInterrupt
+
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, _terminate)
+        site = lc.deployment.site
+        click.echo(f"ektp node {site.code} ({site.name}): http://{host}:{server.server_port}{API}", err=True)
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            server.server_close()
+        click.echo("stopped", err=True)
+
+
+@click.group("sync")
+def sync_group() -> None:
+    """Store and forward between site nodes and the Dukcapil node."""
+
+
+@sync_group.command("join-code")
+@click.argument("site_code")
+@click.option("--as", "actor", default="cli", show_default=True, help="Account name for the audit log.")
+@deployment_option
+def join_code_command(site_code: str, actor: str, deployment_dir: Path | None) -> None:
+    """At the Dukcapil node: a one-time code (valid 48 hours) for SITE_CODE to join with."""
+    with _lifecycle(deployment_dir) as lc:
+        try:
+            code = Inbox.for_deployment(lc).new_join_code(site_code, actor=actor)
+        except EktpError as exc:
+            fail(str(exc))
+    click.echo(code)
+
+
+@sync_group.command("join")
+@click.argument("url")
+@click.argument("code")
+@deployment_option
+def join_command(url: str, code: str, deployment_dir: Path | None) -> None:
+    """At a site node: join the Dukcapil node at URL (its /api/v1 root) with a one-time CODE."""
+    with _lifecycle(deployment_dir) as lc:
+        box = Outbox.for_deployment(lc)
+        try:
+            keys = HttpTransport(url).join(site=box.site_code, public_key=security.public_key_text(box.signing_key),
+                                           code=code)
+        except NodeRefused as exc:
+            fail(str(exc))
+        except OSError as exc:
+            fail(f"cannot reach {url}: {exc}", 3)
+        box.joined(url=url, **keys)
+    click.echo(f"site {box.site_code} joined {url}")
+
+
+@sync_group.command("send")
+@click.option("--limit", type=click.IntRange(1), default=None, help="Send at most this many packets.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@deployment_option
+def send_command(limit: int | None, as_json: bool, deployment_dir: Path | None) -> None:
+    """At a site node: send the waiting packets to the Dukcapil node, oldest first."""
+    with _lifecycle(deployment_dir) as lc:
+        box = Outbox.for_deployment(lc)
+        try:
+            transport = HttpTransport(str(box.peer()["url"]))
+            report = box.send(transport, limit=limit, progress=lambda m: click.echo(m, err=True))
+        except NodeRefused as exc:
+            fail(f"{exc}; the packet waits")
+        except EktpError as exc:
+            fail(str(exc))
+    if as_json:
+        click.echo(json.dumps({"sent": report.sent, "refused": report.refused, "waiting": report.waiting,
+                               "stopped": report.stopped}))
+    else:
+        click.echo(f"sent {len(report.sent)}, refused {len(report.refused)}, waiting {report.waiting}")
+    if report.stopped:
+        fail(f"the link is down ({report.stopped}); {report.waiting} packet(s) wait, nothing is lost", 3)
+
+
+@sync_group.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@deployment_option
+def status_command(as_json: bool, deployment_dir: Path | None) -> None:
+    """At a site node: the Dukcapil node it reports to and its packets (waiting, sent, last error)."""
+    with _lifecycle(deployment_dir) as lc:
+        box = Outbox.for_deployment(lc)
+        try:
+            peer: dict[str, Any] | None = dict(box.peer())
+        except EktpError:
+            peer = None
+        with lc.store.read() as conn:
+            waiting = int(conn.execute(sa.select(sa.func.count()).select_from(outbox)
+                                       .where(outbox.c.sent_at.is_(None))).scalar_one())
+            sent = int(conn.execute(sa.select(sa.func.count()).select_from(outbox)
+                                    .where(outbox.c.sent_at.is_not(None))).scalar_one())
+            last = conn.execute(sa.select(outbox.c.last_error).where(outbox.c.last_error.is_not(None))
+                                .order_by(outbox.c.seq.desc()).limit(1)).scalar()
+    info = {"site": box.site_code, "machine": box.machine, "dukcapil": peer["url"] if peer else None,
+            "waiting": waiting, "sent": sent, "last_error": last}
+    if as_json:
+        click.echo(json.dumps(info))
+        return
+    click.echo(f"site {info['site']} ({info['machine']}) -> {info['dukcapil'] or 'not joined'}")
+    click.echo(f"packets waiting {waiting}, sent {sent}" + (f"; last error: {last}" if last else ""))
