@@ -76,15 +76,16 @@ def change_profile(deployment: Deployment, name_or_path: str, *, actor: str) -> 
     staged = current.with_name(current.name + ".new")
     staged.write_text(text, "utf-8")
     try:
-        new_profile = load_profile(staged)
         try:
-            new_profile.site(deployment.site_code)
-        except ConfigError:
+            new_profile = load_profile(staged)
+            new_deployment = attrs.evolve(deployment, profile=new_profile)
+            host = new_deployment.plugin_host()
+            rules = load_rules(new_profile, host)
+        except ConfigError as exc:
+            raise EktpError(f"the new profile ({source}) is not valid: {exc}; nothing was changed") from None
+        if not any(s.code == deployment.site_code for s in new_profile.sites):
             raise EktpError(f"{source} has no site {deployment.site_code}, the site this node serves; "
-                            "nothing was changed") from None
-        new_deployment = attrs.evolve(deployment, profile=new_profile)
-        host = new_deployment.plugin_host()
-        rules = load_rules(new_profile, host)
+                            "nothing was changed")
         store = new_deployment.open_store()
         try:
             lc = LifecycleService(store, host.hook, new_deployment)
