@@ -64,7 +64,10 @@ def ektp_register_scanners(registry: Registry[Any]) -> None:
 def ektp_register_region_rules(registry: Registry[Any]) -> None:
     """Add region rules (which site records, which site prints): ``registry.add(name, rules_class)``.
 
-    Called once when the deployment starts; the profile's ``[rules] name`` picks one.
+    Called once when the deployment starts; the profile's ``[rules] name`` picks one. A rules class
+    follows :class:`ektp_core.routing.RegionRules`: built with the profile and its settings, it
+    checks the profile and routes each print-ready enrolment given a read-only
+    :class:`ektp_core.routing.SiteState` (printers and blanks in stock).
     """
 
 
