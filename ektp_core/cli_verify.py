@@ -87,13 +87,15 @@ def verify_sync(wait: float, as_json: bool, actor: str, deployment_dir: Path | N
             fail(str(exc))
     if as_json:
         _echo_json({"sent": report.sent, "verdicts": report.verdicts, "still_waiting": report.still_waiting,
-                    "failed": report.failed, "cards_reported": report.cards_reported,
+                    "failed": report.failed, "routed": report.routed, "cards_reported": report.cards_reported,
                     "unavailable": report.unavailable})
     else:
         click.echo(f"sent {len(report.sent)}, verdicts {len(report.verdicts)}, still waiting "
                    f"{len(report.still_waiting)}, cards reported {len(report.cards_reported)}")
         for enrolment_id, verdict in report.verdicts.items():
             click.echo(f"  {enrolment_id}: {verdict}")
+        for enrolment_id, where in report.routed.items():
+            click.echo(f"  {enrolment_id}: print job queued at {where}")
         for enrolment_id, error in report.failed.items():
             click.echo(f"  {enrolment_id}: FAILED {error}")
     if report.unavailable:

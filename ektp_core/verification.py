@@ -103,6 +103,8 @@ class SyncReport:
     failed: dict[str, str] = attrs.field(factory=dict)
     verdicts: dict[str, str] = attrs.field(factory=dict)
     cards_reported: list[str] = attrs.field(factory=list)
+    #: Print jobs queued for print-ready enrolments: enrolment id -> "site: reason".
+    routed: dict[str, str] = attrs.field(factory=dict)
     #: Set when the central side was unreachable: the rest waits for the next sync.
     unavailable: str | None = None
 
@@ -325,9 +327,11 @@ class VerificationService:
                                 .order_by(enrolments.c.created_at, enrolments.c.id)).scalars()
             return list(rows)
 
-    def sync(self, *, actor: str, wait: float = 0) -> SyncReport:
+    def sync(self, *, actor: str, wait: float = 0, route: bool = True) -> SyncReport:
         """One round with the central system: resend what is SENT_FOR_ENROLLMENT (or failed a search),
-        fetch the verdicts of what it holds and of adjudications decided there, report printed cards.
+        fetch the verdicts of what it holds and of adjudications decided there, queue the print jobs
+        of print-ready enrolments where the region rules say (``route``; needs the plugin host of
+        :meth:`for_deployment`), report printed cards.
 
         Each enrolment is handled on its own: one refused call is reported in ``failed`` and the round
         goes on. The round stops early (``unavailable``) when the central side is down or refuses the
@@ -336,6 +340,8 @@ class VerificationService:
         try:
             self._sync_sends(report, actor)
             self._sync_verdicts(report, actor, wait)
+            if route:
+                self._route(report, actor)
             self._sync_cards(report)
         except CentralUnavailable as exc:
             return attrs.evolve(report, unavailable=str(exc))
@@ -391,6 +397,19 @@ class VerificationService:
                 report.still_waiting.append(enrolment_id)
             else:
                 report.verdicts[enrolment_id] = verdict.status.value
+
+    def _route(self, report: SyncReport, actor: str) -> None:
+        if self._host is None:
+            return
+        from .print_routing import PrintRouter
+
+        try:
+            routed = PrintRouter.for_deployment(self.lifecycle, self._host).route_ready(actor=actor)
+        except EktpError as exc:  # the rules do not load: verdicts are kept, jobs wait for a fix
+            report.failed["(routing)"] = str(exc)
+            return
+        for job in routed:
+            report.routed[job.enrolment_id] = f"{job.site_code}: {job.reason}"
 
     def _sync_cards(self, report: SyncReport) -> None:
         printed = (E.CARD_PRINTED, E.CARD_SHIPPED, E.CARD_ISSUED)

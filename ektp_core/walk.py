@@ -125,7 +125,8 @@ def walk(deployment: Deployment, *, echo: Callable[[str], object] = print) -> En
         verification = VerificationService.for_deployment(service, host)
         echo(f"   -> {verification.submit(enrolment.id, actor=operator)}")
         for _ in range(30):
-            synced = verification.sync(actor=operator, wait=5)
+            # The walk routes the card itself below, step by step; a node's sync routes it at once.
+            synced = verification.sync(actor=operator, wait=5, route=False)
             if synced.unavailable:
                 raise EktpError(f"the central system went away: {synced.unavailable}")
             if enrolment.id not in synced.still_waiting:

@@ -159,6 +159,12 @@ class Node:
     def state(self, enrolment_id: str) -> EnrolmentState:
         return self.lc.get(enrolment_id).state
 
+    def verdict(self, enrolment_id: str) -> EnrolmentState | None:
+        """The central system's verdict kept for the enrolment (its state may have moved on since:
+        a sync queues the print job of a print-ready enrolment at once)."""
+        status = self.verification.status(enrolment_id)
+        return status.verdict.status if status and status.verdict else None
+
     def settle(self, *enrolment_ids: str) -> None:
         """Sync until every enrolment has its verdict (the emulator decides in the background)."""
         for _ in range(20):
@@ -166,3 +172,14 @@ class Node:
             if all(self.state(e) is not EnrolmentState.RECEIVED_AT_CENTRAL for e in enrolment_ids):
                 return
         raise AssertionError("no verdict after 20 syncs")
+
+
+def print_card(node: Node, enrolment_id: str, serial: str) -> None:
+    """Print the enrolment's card (the job the sync routed, blank ``serial``): CARD_PRINTED."""
+    lc = node.lc
+    [job] = [j for j in lc.jobs(states=["QUEUED"]) if j.enrolment_id == enrolment_id]
+    lc.receive_blanks(job.site_code, [serial], actor="sup1")
+    lc.reserve_blank(job.id, actor="op1")
+    lc.mark_sent(job.id, actor="op1", printer="evolis-1")
+    lc.mark_printed(job.id, actor="op1")
+    assert node.state(enrolment_id) is EnrolmentState.CARD_PRINTED

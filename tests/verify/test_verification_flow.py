@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from centralkit import CentralProcess, Node, finger_sample, record_resident
+from centralkit import CentralProcess, Node, finger_sample, print_card, record_resident
 from click.testing import CliRunner
 
 from ektp_core import audit
@@ -33,9 +33,13 @@ def test_a_unique_resident_becomes_print_ready(central: CentralProcess, node_fac
     enrolment = record_resident(node.lc, seed=101)
     assert node.verification.submit(enrolment, actor="op1") is E.RECEIVED_AT_CENTRAL
     node.settle(enrolment)
-    assert node.state(enrolment) is E.PRINT_READY_RECORD
+    assert node.verdict(enrolment) is E.PRINT_READY_RECORD
     states = [entry.detail["to"] for entry in node.lc.history(enrolment) if "to" in entry.detail]
-    assert states == ["BIO_CAPTURED", "SENT_FOR_ENROLLMENT", "RECEIVED_AT_CENTRAL", "PRINT_READY_RECORD"]
+    assert states[:4] == ["BIO_CAPTURED", "SENT_FOR_ENROLLMENT", "RECEIVED_AT_CENTRAL", "PRINT_READY_RECORD"]
+    # The same sync queued the card where the region rules say, with the reason.
+    assert states[4:] == ["SENT_FOR_CARD_PRINTING"]
+    [job] = [j for j in node.lc.jobs() if j.enrolment_id == enrolment]
+    assert job.site_code == "17.71" and "dukcapil-only" in job.routing_reason
 
 
 def test_a_planted_duplicate_is_caught_with_its_candidate(central: CentralProcess,
@@ -83,7 +87,7 @@ def test_central_down_loses_nothing_and_a_resend_is_stored_once(
     assert node.state(enrolment) is E.SENT_FOR_ENROLLMENT
     # The next sync resends it: the central side answers with its first receipt and stores nothing twice.
     node.settle(enrolment)
-    assert node.state(enrolment) is E.PRINT_READY_RECORD
+    assert node.verdict(enrolment) is E.PRINT_READY_RECORD
     health = central.health()
     assert health["gallery"] == 1 and health["pending"] == 0
     with node.store.read() as conn:
@@ -102,7 +106,7 @@ def test_the_central_side_killed_before_its_verdict_still_decides_after_restart(
     assert all(node.state(e) is E.RECEIVED_AT_CENTRAL for e in enrolments)
     start_central(data=central.data, port=central.port)
     node.settle(*enrolments)
-    assert [node.state(e) for e in enrolments] == [E.PRINT_READY_RECORD] * 3
+    assert [node.verdict(e) for e in enrolments] == [E.PRINT_READY_RECORD] * 3
 
 
 def test_adjudication_by_a_supervisor(start_central: Callable[..., CentralProcess],
@@ -139,23 +143,13 @@ def test_adjudication_by_a_supervisor(start_central: Callable[..., CentralProces
         node.verification.adjudicate(twin, E.PRINT_READY_RECORD, supervisor="sup1", note="again")
 
 
-def _printed(node: Node, enrolment: str) -> None:
-    lc = node.lc
-    job = lc.queue_print(enrolment, site_code="17.71", actor="op1", routing_reason="test")
-    lc.receive_blanks("17.71", ["BLK-HAND-0001"], actor="sup1")
-    lc.reserve_blank(job.id, actor="op1")
-    lc.mark_sent(job.id, actor="op1", printer="evolis-1")
-    lc.mark_printed(job.id, actor="op1")
-    assert node.state(enrolment) is E.CARD_PRINTED
-
-
 def test_handover_refuses_a_wrong_finger_and_accepts_the_holder(central: CentralProcess,
                                                                 node_factory: Callable[..., Node]) -> None:
     node = node_factory(central.url)
     enrolment = record_resident(node.lc, seed=707)
     node.verification.submit(enrolment, actor="op1")
     node.settle(enrolment)
-    _printed(node, enrolment)
+    print_card(node, enrolment, "BLK-HAND-0001")
 
     stranger = finger_sample(708, "right_index", 1).template
     assert stranger is not None
@@ -190,7 +184,8 @@ def test_the_cli_sends_syncs_and_shows_the_verdict(central: CentralProcess, node
         if node.state(enrolment) is not E.RECEIVED_AT_CENTRAL:
             break
     result = runner.invoke(cli, ["verify", "status", enrolment, "--json", "-d", root])
-    assert json.loads(result.output)["state"] == "PRINT_READY_RECORD"
+    shown = json.loads(result.output)
+    assert shown["verdict"]["status"] == "PRINT_READY_RECORD" and shown["state"] == "SENT_FOR_CARD_PRINTING"
 
 
 def test_the_cli_says_when_the_central_side_is_down(node_factory: Callable[..., Node], tmp_path: Path) -> None:
@@ -216,7 +211,7 @@ def test_a_central_side_that_lost_the_enrolment_gets_it_again(
     assert enrolment in report.failed and "not_found" in report.failed[enrolment]
     assert node.state(enrolment) is E.SENT_FOR_ENROLLMENT
     node.settle(enrolment)
-    assert node.state(enrolment) is E.PRINT_READY_RECORD
+    assert node.verdict(enrolment) is E.PRINT_READY_RECORD
 
 
 def test_a_missing_token_stops_the_round_and_loses_nothing(central: CentralProcess,
@@ -270,7 +265,7 @@ def test_a_sync_catches_up_with_a_decision_taken_at_the_central_side(
     node.verification.verifier.adjudicate(twin, E.PRINT_READY_RECORD, supervisor="sup1", note="twins")
     report = node.verification.sync(actor="op1")
     assert report.verdicts == {twin: "PRINT_READY_RECORD"}
-    assert node.state(twin) is E.PRINT_READY_RECORD
+    assert node.verdict(twin) is E.PRINT_READY_RECORD and twin in report.routed
 
 
 def test_only_an_account_may_hand_a_card_over(central: CentralProcess, node_factory: Callable[..., Node]) -> None:
@@ -278,7 +273,7 @@ def test_only_an_account_may_hand_a_card_over(central: CentralProcess, node_fact
     enrolment = record_resident(node.lc, seed=1801)
     node.verification.submit(enrolment, actor="op1")
     node.settle(enrolment)
-    _printed(node, enrolment)
+    print_card(node, enrolment, "BLK-HAND-0001")
     holder = finger_sample(1801, "right_index", 2).template
     assert holder is not None
     with pytest.raises(EktpError, match="not an account"):

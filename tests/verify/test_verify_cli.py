@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from centralkit import CentralProcess, Node, record_resident
+from centralkit import CentralProcess, Node, print_card, record_resident
 from click.testing import CliRunner
 
 from ektp_core.cli import cli
@@ -71,15 +71,6 @@ def test_a_decision_while_the_central_side_is_down_changes_nothing(
     assert node.state(twin) is E.ADJUDICATE_RECORD
 
 
-def _print_card(node: Node, enrolment: str) -> None:
-    lc = node.lc
-    job = lc.queue_print(enrolment, site_code="17.71", actor="op1", routing_reason="test")
-    lc.receive_blanks("17.71", ["BLK-CLI-0001"], actor="sup1")
-    lc.reserve_blank(job.id, actor="op1")
-    lc.mark_sent(job.id, actor="op1", printer="evolis-1")
-    lc.mark_printed(job.id, actor="op1")
-
-
 def test_handover_from_a_finger_image(start_central: Callable[..., CentralProcess],
                                       node_factory: Callable[..., Node], tmp_path: Path) -> None:
     from ektp_plugins.scanners.synthetic import finger
@@ -89,7 +80,7 @@ def test_handover_from_a_finger_image(start_central: Callable[..., CentralProces
     enrolment = record_resident(node.lc, seed=1301, image_fingers=("left_index",))
     node.verification.submit(enrolment, actor="op1")
     node.settle(enrolment)
-    _print_card(node, enrolment)
+    print_card(node, enrolment, "BLK-CLI-0001")
     root = str(node.deployment.root)
     stranger, holder = tmp_path / "stranger.png", tmp_path / "holder.png"
     finger(1302, "left_index", 1).save(stranger)
