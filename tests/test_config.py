@@ -133,3 +133,36 @@ def test_profile_cross_checks(tmp_path: Path) -> None:
     settings = load_profile(write(tmp_path, GOOD.replace('name = "dukcapil-only"', 'name = "dukcapil-only"\nday = 1')))
     with pytest.raises(ConfigError, match="settings that dukcapil-only accepts"):
         load_rules(settings, PluginHost())
+
+
+GENERATED = """
+[profile]
+name = "g"
+region = "17.71"
+
+[sites_from_regions]
+dukcapil = {}
+kecamatan = {}
+
+[[sites]]
+code = "17.71.05"
+prints = true
+
+[rules]
+name = "dukcapil-only"
+"""
+
+
+def test_sites_generated_from_the_region_list_and_overridden_by_code(tmp_path: Path) -> None:
+    profile = load_profile(write(tmp_path, GENERATED))
+    assert [s.code for s in profile.sites] == ["17.71"] + [f"17.71.0{i}" for i in range(1, 10)]
+    assert profile.site("17.71").name == "Disdukcapil Kota Bengkulu" and profile.site("17.71").prints
+    melayu = profile.site("17.71.05")
+    assert (melayu.name, melayu.kind, melayu.prints, melayu.region_code) == (
+        "Kecamatan Kampung Melayu", "kecamatan", True, "17.71.05")
+    assert not profile.site("17.71.04").prints
+
+
+def test_generated_sites_still_need_the_dukcapil_office(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"key 'profile\.dukcapil_code'"):
+        load_profile(write(tmp_path, GENERATED.replace("dukcapil = {}\n", "")))
