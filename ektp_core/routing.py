@@ -92,9 +92,10 @@ def printer_sites(profile: Profile) -> frozenset[str]:
 
 def site_snapshot(profile: Profile, lifecycle: LifecycleService | None = None) -> SiteSnapshot:
     """The printers of ``profile`` and, when a lifecycle service is given, the blanks in stock at
-    every site that has a printer (read from the ledger; without a service every stock is 0)."""
+    every site that prints or has a printer (read from the ledger; without a service every stock is 0)."""
     printers = printer_sites(profile)
-    blanks = {code: lifecycle.ledger(code).in_stock for code in sorted(printers)} if lifecycle else {}
+    asked = sorted(printers | {s.code for s in profile.sites if s.prints})
+    blanks = {code: lifecycle.ledger(code).in_stock for code in asked} if lifecycle else {}
     return SiteSnapshot(printers=printers, blanks=blanks)
 
 
