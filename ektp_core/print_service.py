@@ -26,7 +26,7 @@ import sqlalchemy as sa
 
 from .errors import EktpError
 from .lifecycle import LifecycleService
-from .model import EnrolmentState, Modality, PrintJob, PrintJobState
+from .model import EnrolmentState, Modality, PrintJob, PrintJobState, SiteKind
 from .printing import CardData, CardPrinter, Outcome, PrinterError, PrinterStatus, Progress, RenderedCard
 from .store import blobs as blob_store
 from .store import repository as repo
@@ -150,6 +150,7 @@ class PrintService:
             raise NothingConsumed(f"print job {job_id} is {job.state}; only a QUEUED job can be printed")
         if lc.get(job.enrolment_id).state is not EnrolmentState.SENT_FOR_CARD_PRINTING:
             raise NothingConsumed(f"enrolment {job.enrolment_id} is not waiting for its card")
+        self._check_order(job_id)
         card_data = self.card_data(job, canvas)
         job = lc.reserve_blank(job_id, actor=actor)  # Conflict when the site has no blank: nothing consumed
         try:
@@ -158,6 +159,19 @@ class PrintService:
             lc.release_blank(job_id, actor=actor, reason="the card could not be rendered")
             raise
         return Prepared(job=job, card=rendered)
+
+    def _check_order(self, job_id: str) -> None:
+        # At a site node, a job exists because the Dukcapil node routed it here: it is printed only
+        # when the Dukcapil node's signed order for it holds (a job made or changed at the site is not).
+        deployment = self.lifecycle.deployment
+        if deployment is None or deployment.site.kind is SiteKind.DUKCAPIL:
+            return
+        from .feed import FeedRefused, check_signed_job
+
+        try:
+            check_signed_job(self.lifecycle, job_id)
+        except FeedRefused as exc:
+            raise NothingConsumed(str(exc)) from None
 
     def send(self, prepared: Prepared, printer: CardPrinter, *, printer_name: str, actor: str,
              progress: Progress | None = None) -> PrintResult:

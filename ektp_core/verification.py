@@ -23,7 +23,7 @@ from .lifecycle import LifecycleService
 from .matching import Matcher, MatcherSettings, matcher_settings
 from .model import FINGER_POSITIONS, EnrolmentState, Modality, PrintJobState, Role
 from .store import repository as repo
-from .store.tables import central_submissions, enrolments, print_jobs
+from .store.tables import central_submissions, enrolments, inbox, print_jobs
 from .verifying import CentralRefused, CentralUnavailable, Submission, Verdict, Verifier
 
 log = logging.getLogger(__name__)
@@ -353,8 +353,17 @@ class VerificationService:
             raise CentralUnavailable(str(exc))
         report.failed[enrolment_id] = str(exc)
 
+    def _received_from_sites(self) -> list[str]:
+        """Enrolments that came in packets from site nodes and wait to be sent on (BIO_CAPTURED)."""
+        with self.lifecycle.store.read() as conn:
+            return list(conn.execute(
+                sa.select(enrolments.c.id).join(inbox, inbox.c.enrolment_id == enrolments.c.id)
+                .where(enrolments.c.state == E.BIO_CAPTURED.value)
+                .order_by(enrolments.c.created_at, enrolments.c.id)).scalars())
+
     def _sync_sends(self, report: SyncReport, actor: str) -> None:
-        pending = self._ids_in([E.SENT_FOR_ENROLLMENT, E.SEARCH_FAILURE_AT_CENTRAL])
+        # What a site recorded reaches the central system through this node without anyone's click.
+        pending = self._ids_in([E.SENT_FOR_ENROLLMENT, E.SEARCH_FAILURE_AT_CENTRAL]) + self._received_from_sites()
         for n, enrolment_id in enumerate(pending, 1):
             self.progress(f"sending {n}/{len(pending)}: {enrolment_id}")
             try:

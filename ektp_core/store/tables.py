@@ -233,6 +233,19 @@ peers = sa.Table(
     sa.Column("signing_key", sa.String(64), nullable=False),
     sa.Column("exchange_key", sa.String(64), nullable=False),
     sa.Column("joined_at", TS, nullable=False),
+    #: The audit sequence number of the Dukcapil node up to which this site has read its feed.
+    sa.Column("feed_cursor", sa.Integer, nullable=False, server_default="0"),
+)
+
+#: At a site node: print jobs the Dukcapil node routed here, each kept with its signed order.
+signed_jobs = sa.Table(
+    "signed_jobs",
+    metadata,
+    sa.Column("job_id", sa.String(64), primary_key=True),
+    sa.Column("enrolment_id", sa.String(64), nullable=False, index=True),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("item", sa.Text, nullable=False),
+    sa.Column("received_at", TS, nullable=False),
 )
 
 #: At a site node: packets waiting for (or given) the Dukcapil node's receipt, in sequence order.

@@ -6,12 +6,14 @@ The Dukcapil node serves it; site nodes call it through :mod:`.client`. Errors a
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
-from ektp_core import __version__, packets
+from ektp_core import __version__, packets, security
 from ektp_core.errors import EktpError, NotFound, ValidationFailed
+from ektp_core.feed import Feed
 from ektp_core.sync import Inbox, sign_receipt
 
 from .openapi import document
@@ -19,6 +21,13 @@ from .openapi import document
 log = logging.getLogger(__name__)
 API = "/api/v1"
 _STATUS = {"malformed": 400, "bad_signature": 403, "tampered": 403, "unknown_site": 403, "conflict": 409}
+#: How far a signed request's time may be from the node's clock (seconds): a replay window.
+REQUEST_SKEW = 300
+
+
+def request_signature_text(method: str, path_and_query: str, stamp: str) -> bytes:
+    """What a site signs to call an authenticated endpoint (the feed)."""
+    return f"{method}\n{path_and_query}\n{stamp}".encode()
 
 
 class ApiError(Exception):
@@ -69,6 +78,33 @@ def blueprint() -> Blueprint:
             raise ApiError(400, "join_refused", str(exc)) from None
         except (ValueError, EktpError) as exc:
             raise ApiError(400, "malformed", str(exc)) from None
+
+    def signed_site() -> str:
+        """The site whose key signed this request; 401 otherwise (the feed holds account verifiers)."""
+        site = request.headers.get("X-Ektp-Site", "")
+        stamp = request.headers.get("X-Ektp-Time", "")
+        signature = request.headers.get("X-Ektp-Signature", "")
+        try:
+            if abs(time.time() - int(stamp)) > REQUEST_SKEW:
+                raise ApiError(401, "unauthorised", "request time too far from the node's clock (check the clock)")
+            key = inbox().site_key(site)
+            security.verify_signature(security.load_public_key(key),
+                                      request_signature_text(request.method, request.full_path.rstrip("?"), stamp),
+                                      signature)
+        except (ValueError, NotFound, security.TamperedData):
+            raise ApiError(401, "unauthorised", "not signed by a joined site's key") from None
+        return site
+
+    @bp.get("/feed")
+    def feed() -> Response:
+        site = signed_site()
+        try:
+            cursor = int(request.args.get("cursor", "0"))
+        except ValueError:
+            raise ApiError(400, "malformed", "cursor must be a whole number") from None
+        box = inbox()
+        page = Feed(box.lifecycle, box.signing_key).since(site, max(0, cursor))
+        return jsonify({"items": page.items, "cursor": page.cursor, "more": page.more})
 
     @bp.post("/packets")
     def packet() -> tuple[Response, int]:

@@ -3,17 +3,24 @@ from __future__ import annotations
 
 import http.client
 import json
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Mapping
 from typing import Any
 
-from ektp_core import packets
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from ektp_core import packets, security
 from ektp_core.errors import EktpError
+
+from .api import request_signature_text
 
 #: A receipt or a key answer is small; anything larger is refused.
 MAX_ANSWER = 1 << 16
+#: A feed page (200 items at most) stays well under this.
+MAX_FEED_PAGE = 16 << 20
 
 
 class _NoRedirects(urllib.request.HTTPRedirectHandler):
@@ -44,12 +51,14 @@ class HttpTransport:
         self.timeout = timeout
         self._opener = urllib.request.build_opener(_NoRedirects)
 
-    def _call(self, method: str, path: str, data: bytes | None, content_type: str) -> Any:
+    def _call(self, method: str, path: str, data: bytes | None, content_type: str,
+              headers: Mapping[str, str] | None = None, limit: int | None = None) -> Any:
         request = urllib.request.Request(self.url + path, data=data, method=method,
-                                         headers={"Content-Type": content_type, "Accept": "application/json"})
+                                         headers={"Content-Type": content_type, "Accept": "application/json",
+                                                  **(headers or {})})
         try:
             with self._opener.open(request, timeout=self.timeout) as response:
-                payload = response.read(MAX_ANSWER + 1)
+                payload = response.read((limit or MAX_ANSWER) + 1)
         except urllib.error.HTTPError as exc:
             body = exc.read(MAX_ANSWER) if exc.fp is not None else b""
             if exc.code >= 500 or exc.code == 429:
@@ -62,7 +71,7 @@ class HttpTransport:
             raise NodeRefused(code, message) from None
         except http.client.HTTPException as exc:  # a connection cut mid-answer
             raise ConnectionError(f"the link to {self.url} broke: {exc!r}") from None
-        if len(payload) > MAX_ANSWER:
+        if len(payload) > (limit or MAX_ANSWER):
             raise ConnectionError("the Dukcapil node's answer is too large")
         try:
             return json.loads(payload)
@@ -83,6 +92,19 @@ class HttpTransport:
         if not isinstance(answer, dict) or not {"signing_key", "exchange_key"} <= set(answer):
             raise EktpError("the Dukcapil node's join answer has no keys")
         return {"signing_key": str(answer["signing_key"]), "exchange_key": str(answer["exchange_key"])}
+
+
+    def feed(self, *, site: str, signing_key: Ed25519PrivateKey, cursor: int) -> Mapping[str, Any]:
+        """One page of the site's feed from ``cursor`` (the request signed with the site's key)."""
+        path = f"/feed?cursor={int(cursor)}"
+        stamp = str(int(time.time()))
+        root = urllib.parse.urlsplit(self.url).path
+        signature = security.sign(signing_key, request_signature_text("GET", root + path, stamp))
+        answer = self._call("GET", path, None, "application/json", limit=MAX_FEED_PAGE,
+                            headers={"X-Ektp-Site": site, "X-Ektp-Time": stamp, "X-Ektp-Signature": signature})
+        if not isinstance(answer, dict) or not isinstance(answer.get("items"), list):
+            raise ConnectionError("the Dukcapil node's feed answer is not a page")
+        return answer
 
 
 def is_link_error(exc: BaseException) -> bool:

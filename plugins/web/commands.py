@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import signal
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,8 +18,9 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 from ektp_core import security
 from ektp_core.cli import _deployment, deployment_option, fail
 from ektp_core.errors import EktpError
+from ektp_core.feed import FeedReader, FeedRefused
 from ektp_core.lifecycle import LifecycleService
-from ektp_core.store.tables import outbox
+from ektp_core.store.tables import outbox, signed_jobs
 from ektp_core.sync import Inbox, Outbox
 
 from .api import API, create_api_app
@@ -133,6 +135,82 @@ def send_command(limit: int | None, as_json: bool, deployment_dir: Path | None) 
         fail(f"the link is down ({report.stopped}); {report.waiting} packet(s) wait, nothing is lost", 3)
 
 
+def _pull(lc: LifecycleService, box: Outbox) -> dict[str, Any]:
+    """Read the feed page by page until it has nothing more; returns what was applied."""
+    transport = HttpTransport(str(box.peer()["url"]))
+    reader = FeedReader(lc)
+    totals: dict[str, Any] = {"applied": 0, "states": {}, "jobs": [], "accounts": []}
+    while True:
+        page = transport.feed(site=box.site_code, signing_key=box.signing_key, cursor=reader.cursor)
+        done = reader.apply(page["items"], int(page["cursor"]))
+        totals["applied"] += done.applied
+        totals["states"].update(done.states)
+        totals["jobs"] += done.jobs
+        totals["accounts"] += done.accounts
+        totals["cursor"] = done.cursor
+        if not page.get("more"):
+            return totals
+
+
+@sync_group.command("pull")
+@click.option("--json", "as_json", is_flag=True, help="Print what was applied as JSON.")
+@deployment_option
+def pull_command(as_json: bool, deployment_dir: Path | None) -> None:
+    """At a site node: fetch what concerns the site from the Dukcapil node's feed (verdicts and states of
+    its enrolments, print jobs routed here, accounts) and apply it; resumes from the last cursor."""
+    with _lifecycle(deployment_dir) as lc:
+        box = Outbox.for_deployment(lc)
+        try:
+            totals = _pull(lc, box)
+        except (NodeRefused, FeedRefused, EktpError) as exc:
+            fail(str(exc))
+        except OSError as exc:
+            fail(f"the link is down ({exc}); the feed resumes from its cursor next time", 3)
+    if as_json:
+        click.echo(json.dumps(totals))
+    else:
+        click.echo(f"applied {totals['applied']} item(s): {len(totals['states'])} state change(s), "
+                   f"{len(totals['jobs'])} new print job(s), {len(totals['accounts'])} account(s); "
+                   f"cursor {totals['cursor']}")
+
+
+@sync_group.command("run")
+@click.option("--interval", type=click.FloatRange(1), default=30.0, show_default=True,
+              help="Seconds between rounds.")
+@click.option("--once", is_flag=True, help="One round (send, then pull) and stop.")
+@deployment_option
+def run_command(interval: float, once: bool, deployment_dir: Path | None) -> None:
+    """At a site node: send waiting packets and pull the feed, again and again (a link that is down only
+    delays things), until Ctrl-C or SIGTERM."""
+    def _terminate(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminate)
+    try:
+        while True:
+            with _lifecycle(deployment_dir) as lc:
+                box = Outbox.for_deployment(lc)
+                try:
+                    report = box.send(HttpTransport(str(box.peer()["url"])))
+                    line = f"sent {len(report.sent)}, refused {len(report.refused)}, waiting {report.waiting}"
+                    if report.stopped is None:
+                        totals = _pull(lc, box)
+                        line += f"; pulled {totals['applied']} item(s), cursor {totals['cursor']}"
+                    else:
+                        line += f"; link down: {report.stopped}"
+                except (NodeRefused, FeedRefused, EktpError) as exc:
+                    line = f"error: {exc}"
+                except OSError as exc:
+                    line = f"link down: {exc}"
+            click.echo(f"{time.strftime('%H:%M:%S')} {line}", err=True)
+            if once:
+                return
+            time.sleep(interval)
+    except KeyboardInterrupt:
+        click.echo("stopped", err=True)
+
+
 @sync_group.command("status")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @deployment_option
@@ -151,10 +229,14 @@ def status_command(as_json: bool, deployment_dir: Path | None) -> None:
                                     .where(outbox.c.sent_at.is_not(None))).scalar_one())
             last = conn.execute(sa.select(outbox.c.last_error).where(outbox.c.last_error.is_not(None))
                                 .order_by(outbox.c.seq.desc()).limit(1)).scalar()
+            jobs = int(conn.execute(sa.select(sa.func.count()).select_from(signed_jobs)
+                                    .where(signed_jobs.c.state == "QUEUED")).scalar_one())
     info = {"site": box.site_code, "machine": box.machine, "dukcapil": peer["url"] if peer else None,
-            "waiting": waiting, "sent": sent, "last_error": last}
+            "waiting": waiting, "sent": sent, "last_error": last, "feed_cursor": peer["feed_cursor"] if peer else None,
+            "queued_jobs": jobs}
     if as_json:
         click.echo(json.dumps(info))
         return
     click.echo(f"site {info['site']} ({info['machine']}) -> {info['dukcapil'] or 'not joined'}")
     click.echo(f"packets waiting {waiting}, sent {sent}" + (f"; last error: {last}" if last else ""))
+    click.echo(f"feed cursor {info['feed_cursor']}, signed print jobs queued here {jobs}")

@@ -1,4 +1,5 @@
-"""Sync between site nodes and the Dukcapil node: site keys, join codes, peers, outbox, inbox.
+"""Sync between site nodes and the Dukcapil node: site keys, join codes, peers (with the feed cursor),
+outbox, inbox, and the signed print jobs a site receives.
 
 Revision ID: 0006
 Revises: 0005
@@ -44,8 +45,19 @@ def upgrade() -> None:
         sa.Column("signing_key", sa.String(64), nullable=False),
         sa.Column("exchange_key", sa.String(64), nullable=False),
         sa.Column("joined_at", TS, nullable=False),
+        sa.Column("feed_cursor", sa.Integer, nullable=False, server_default="0"),
         sa.PrimaryKeyConstraint("role", name="pk_peers"),
     )
+    op.create_table(
+        "signed_jobs",
+        sa.Column("job_id", sa.String(64), nullable=False),
+        sa.Column("enrolment_id", sa.String(64), nullable=False),
+        sa.Column("state", sa.String(16), nullable=False),
+        sa.Column("item", sa.Text, nullable=False),
+        sa.Column("received_at", TS, nullable=False),
+        sa.PrimaryKeyConstraint("job_id", name="pk_signed_jobs"),
+    )
+    op.create_index("ix_signed_jobs_enrolment_id", "signed_jobs", ["enrolment_id"])
     op.create_table(
         "outbox",
         sa.Column("packet_id", sa.String(96), nullable=False),
@@ -76,5 +88,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("inbox", "outbox", "peers", "join_codes", "site_keys"):
+    for table in ("inbox", "outbox", "signed_jobs", "peers", "join_codes", "site_keys"):
         op.drop_table(table)

@@ -1,0 +1,191 @@
+"""A regency end to end, every node its own process: an enrolment recorded at a kecamatan site reaches the
+Dukcapil node, is verified by the central-system emulator, its print job lands where the profile's
+rules say, and the way back (states, the signed print job, the site's accounts) reaches the site."""
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from ektp_plugins.verify.http import HttpVerifier
+from PIL import Image
+from test_nodes import SITES, Regency, ektp, join_all
+
+from ektp_core import security
+from ektp_core.capture import CaptureService
+from ektp_core.devices import choose_printer
+from ektp_core.feed import FeedRefused, check_signed_job
+from ektp_core.model import FINGER_POSITIONS, EnrolmentState, Modality, Operator, PrintJobState, Role
+from ektp_core.print_service import NothingConsumed, PrintService
+from ektp_core.scanning import Sample
+from ektp_core.store.tables import operators, signed_jobs
+from ektp_core.sync import Outbox
+from ektp_core.testing import make_enrolment
+from ektp_core.testing.databases import temporary_database
+from ektp_core.verification import VerificationService
+
+pytest.importorskip("nbis")
+SITE = SITES[1]  # 17.71.05, Kampung Melayu
+TOKEN = "regency-flow-token-0123456789"
+E = EnrolmentState
+
+
+def _png(size: tuple[int, int] = (64, 64)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("L", size, 128).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def central(tmp_path: Path) -> Iterator[str]:
+    with __import__("socket").socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = open(tmp_path / "central.log", "ab")  # noqa: SIM115 - kept open for the child's lifetime
+    process = subprocess.Popen([sys.executable, "-m", "ektp_core", "central-emulator", "--port", str(port),
+                                "--data", str(tmp_path / "central"), "--token", TOKEN], stdout=log, stderr=log)
+    url = f"http://127.0.0.1:{port}/api/v1"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=1) as response:
+                if response.status == 200:
+                    break
+        except OSError:
+            time.sleep(0.1)
+    yield url
+    process.terminate()
+    process.wait(timeout=20)
+
+
+@pytest.fixture(params=["kota-bengkulu", "kota-bengkulu-kecamatan"])
+def regency(request: pytest.FixtureRequest, tmp_path: Path, ektp_database_url: str) -> Iterator[Regency]:
+    from contextlib import ExitStack
+
+    with ExitStack() as stack:
+        urls = [ektp_database_url]
+        for n in range(len(SITES)):
+            folder = tmp_path / f"db{n}"
+            folder.mkdir()
+            urls.append(stack.enter_context(temporary_database(folder)))
+        world = Regency(tmp_path, urls, profile=request.param)
+        world.start()
+        yield world
+        world.stop()
+
+
+def record_at_site(world: Regency, seed: int) -> str:
+    from ektp_plugins.scanners.synthetic import finger_minutiae
+
+    lc = world.lifecycle(world.sites[SITE])
+    try:
+        enrolment = lc.record(make_enrolment(site_code=SITE))
+        capture = CaptureService(lc)
+        for position in FINGER_POSITIONS:
+            template = finger_minutiae(seed, position).iso_bytes()
+            capture.add(enrolment.id, Sample(modality=Modality.FINGER, position=position, image=_png(), quality=70,
+                                             device="test", template=template), actor="op1")
+        for modality, positions in ((Modality.IRIS, ("left", "right")), (Modality.FACE, ("face",)),
+                                    (Modality.SIGNATURE, ("signature",))):
+            for position in positions:
+                capture.add(enrolment.id, Sample(modality=modality, position=position, image=_png(), quality=90,
+                                                 device="test"), actor="op1")
+        Outbox.for_deployment(lc).enqueue(enrolment.id, actor="op1")
+    finally:
+        lc.store.dispose()
+    return enrolment.id
+
+
+def test_a_site_enrolment_is_verified_routed_and_comes_back(regency: Regency, central: str,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    join_all(regency)
+    dukcapil = regency.lifecycle(regency.dukcapil)
+    try:
+        # An account made at the Dukcapil node for an operator of the site.
+        dukcapil.add_operator(Operator(username="op.kampung", full_name="Operator Kampung Melayu", role=Role.OPERATOR,
+                                       site_code=SITE, password_hash=security.hash_password("rahasia-kampung-1",
+                                                                                            n=2**4)), actor="admin")
+        # The kecamatan has blanks (allocated by the Dukcapil office), so a kecamatan rollout prints there.
+        dukcapil.receive_blanks(SITE, ["BLK-KM-0001", "BLK-KM-0002"], actor="admin")
+        enrolment = record_at_site(regency, seed=4242)
+        ektp("sync", "send", "-d", str(regency.sites[SITE].root))
+
+        monkeypatch.setenv("EKTP_CENTRAL_TOKEN", TOKEN)
+        host = regency.dukcapil.plugin_host()
+        service = VerificationService(dukcapil, HttpVerifier({"url": central, "retries": 1}))
+        service._host = host  # routing after verdicts uses the profile's rules
+        for _ in range(20):
+            report = service.sync(actor="dukcapil", wait=5)
+            assert not report.failed and report.unavailable is None, report
+            if enrolment in report.routed:
+                break
+        [job] = [j for j in dukcapil.jobs() if j.enrolment_id == enrolment]
+    finally:
+        dukcapil.store.dispose()
+    expected_site = "17.71" if regency.profile == "kota-bengkulu" else SITE
+    assert job.site_code == expected_site and job.routing_reason
+
+    pulled = json.loads(ektp("sync", "pull", "--json", "-d", str(regency.sites[SITE].root)).stdout)
+    assert pulled["states"][enrolment] == "SENT_FOR_CARD_PRINTING"
+    assert "op.kampung" in pulled["accounts"]
+    site = regency.lifecycle(regency.sites[SITE])
+    try:
+        assert site.get(enrolment).state is E.SENT_FOR_CARD_PRINTING
+        with site.store.read() as conn:
+            verifier = conn.execute(sa.select(operators.c.password_hash)
+                                    .where(operators.c.username == "op.kampung")).scalar_one()
+        # The site checks the log-in offline, with the verifier; it never had the password.
+        assert security.verify_password("rahasia-kampung-1", verifier)
+        assert not security.verify_password("wrong", verifier)
+        if expected_site == SITE:
+            assert pulled["jobs"] == [job.id]
+            order = check_signed_job(site, job.id)
+            assert order["job_id"] == job.id and order["state"] == "QUEUED"
+            # The kecamatan prints it on its own printer, from its own blanks.
+            site.receive_blanks(SITE, ["BLK-SITE-0001"], actor="op.kampung")
+            host = regency.sites[SITE].plugin_host()
+            setting, printer = choose_printer(regency.sites[SITE], host, site_code=SITE)
+            printer.open()
+            try:
+                printed = PrintService(site, host, regency.sites[SITE]).print_job(
+                    job.id, printer, printer_name=setting.name, actor="op.kampung")
+            finally:
+                printer.close()
+            assert printed.job.state is PrintJobState.PRINTED and site.get(enrolment).state is E.CARD_PRINTED
+            with site.store.write() as conn:  # a job altered at the site is not printed
+                item = json.loads(conn.execute(sa.select(signed_jobs.c.item)).scalar_one())
+                item["routing_reason"] = "printed wherever"
+                conn.execute(signed_jobs.update().values(item=json.dumps(item)))
+            with pytest.raises(FeedRefused):
+                check_signed_job(site, job.id)
+        else:
+            assert pulled["jobs"] == []  # printed at the office: nothing for the site to print
+    finally:
+        site.store.dispose()
+    # Asking again from the cursor brings nothing twice.
+    again = json.loads(ektp("sync", "pull", "--json", "-d", str(regency.sites[SITE].root)).stdout)
+    assert again["applied"] == 0
+
+
+def test_a_site_does_not_print_a_job_the_dukcapil_node_did_not_sign(regency: Regency) -> None:
+    join_all(regency)
+    site = regency.lifecycle(regency.sites[SITE])
+    try:
+        enrolment = site.record(make_enrolment(site_code=SITE))
+        for state in (E.SENT_FOR_ENROLLMENT, E.RECEIVED_AT_CENTRAL, E.PRINT_READY_RECORD):
+            site.transition(enrolment.id, state, actor="someone")
+        job = site.queue_print(enrolment.id, site_code=SITE, actor="someone", routing_reason="made up at the site")
+        site.receive_blanks(SITE, ["BLK-FORGED-01"], actor="someone")
+        with pytest.raises(NothingConsumed, match="signed by the Dukcapil node"):
+            PrintService(site, regency.sites[SITE].plugin_host(), regency.sites[SITE]).prepare(
+                job.id, (1016, 648), actor="someone")
+        assert site.ledger(SITE).in_stock == 1  # nothing consumed
+    finally:
+        site.store.dispose()
