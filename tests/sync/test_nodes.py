@@ -103,13 +103,14 @@ class CuttingProxy:
 class Regency:
     """A Dukcapil node serving its API in its own process, and two site deployments."""
 
-    def __init__(self, root: Path, urls: list[str], *, profile: str = "kota-bengkulu") -> None:
+    def __init__(self, root: Path, urls: list[str], *, profile: str = "kota-bengkulu", office: str = "17.71",
+                 sites: tuple[str, ...] = SITES) -> None:
         self.root = root
         self.profile = profile
-        self.dukcapil = create_deployment(root / "dukcapil", profile=profile, site_code="17.71",
+        self.dukcapil = create_deployment(root / "dukcapil", profile=profile, site_code=office,
                                           database_url=urls[0])
         self.sites = {code: create_deployment(root / code, profile=profile, site_code=code,
-                                              database_url=url) for code, url in zip(SITES, urls[1:], strict=True)}
+                                              database_url=url) for code, url in zip(sites, urls[1:], strict=True)}
         self.port = _free_port()
         self.server: subprocess.Popen[bytes] | None = None
 

@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 from ektp_plugins.verify.http import HttpVerifier
 from PIL import Image
-from test_nodes import SITES, Regency, ektp, join_all
+from test_nodes import Regency, ektp, join_all
 
 from ektp_core import security
 from ektp_core.capture import CaptureService
@@ -32,7 +32,6 @@ from ektp_core.testing.databases import temporary_database
 from ektp_core.verification import VerificationService
 
 pytest.importorskip("nbis")
-SITE = SITES[1]  # 17.71.05, Kampung Melayu
 TOKEN = "regency-flow-token-0123456789"
 E = EnrolmentState
 
@@ -65,17 +64,23 @@ def central(tmp_path: Path) -> Iterator[str]:
     process.wait(timeout=20)
 
 
-@pytest.fixture(params=["kota-bengkulu", "kota-bengkulu-kecamatan"])
+#: (profile, the Dukcapil office, the recording site, where its cards print when it has blanks)
+REGENCIES = [("kota-bengkulu", "17.71", "17.71.05", "17.71"),
+             ("kota-bengkulu-kecamatan", "17.71", "17.71.05", "17.71.05"),
+             ("dki-jakarta-pusat", "31.71", "31.71.06.1001", "31.71.06.1001")]
+
+
+@pytest.fixture(params=REGENCIES, ids=[r[0] for r in REGENCIES])
 def regency(request: pytest.FixtureRequest, tmp_path: Path, ektp_database_url: str) -> Iterator[Regency]:
     from contextlib import ExitStack
 
+    profile, office, site, _prints_at = request.param
     with ExitStack() as stack:
-        urls = [ektp_database_url]
-        for n in range(len(SITES)):
-            folder = tmp_path / f"db{n}"
-            folder.mkdir()
-            urls.append(stack.enter_context(temporary_database(folder)))
-        world = Regency(tmp_path, urls, profile=request.param)
+        folder = tmp_path / "db-site"
+        folder.mkdir()
+        urls = [ektp_database_url, stack.enter_context(temporary_database(folder))]
+        world = Regency(tmp_path, urls, profile=profile, office=office, sites=(site,))
+        world.site, world.prints_at = site, _prints_at  # type: ignore[attr-defined]
         world.start()
         yield world
         world.stop()
@@ -84,9 +89,9 @@ def regency(request: pytest.FixtureRequest, tmp_path: Path, ektp_database_url: s
 def record_at_site(world: Regency, seed: int) -> str:
     from ektp_plugins.scanners.synthetic import finger_minutiae
 
-    lc = world.lifecycle(world.sites[SITE])
+    lc = world.lifecycle(world.sites[world.site])  # type: ignore[attr-defined]
     try:
-        enrolment = lc.record(make_enrolment(site_code=SITE))
+        enrolment = lc.record(make_enrolment(site_code=world.site))  # type: ignore[attr-defined]
         capture = CaptureService(lc)
         for position in FINGER_POSITIONS:
             template = finger_minutiae(seed, position).iso_bytes()
@@ -106,16 +111,17 @@ def record_at_site(world: Regency, seed: int) -> str:
 def test_a_site_enrolment_is_verified_routed_and_comes_back(regency: Regency, central: str,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     join_all(regency)
+    here = regency.site  # type: ignore[attr-defined]
     dukcapil = regency.lifecycle(regency.dukcapil)
     try:
         # An account made at the Dukcapil node for an operator of the site.
         dukcapil.add_operator(Operator(username="op.kampung", full_name="Operator Kampung Melayu", role=Role.OPERATOR,
-                                       site_code=SITE, password_hash=security.hash_password("rahasia-kampung-1",
+                                       site_code=here, password_hash=security.hash_password("rahasia-kampung-1",
                                                                                             n=2**4)), actor="admin")
         # The kecamatan has blanks (allocated by the Dukcapil office), so a kecamatan rollout prints there.
-        dukcapil.receive_blanks(SITE, ["BLK-KM-0001", "BLK-KM-0002"], actor="admin")
+        dukcapil.receive_blanks(here, ["BLK-KM-0001", "BLK-KM-0002"], actor="admin")
         enrolment = record_at_site(regency, seed=4242)
-        ektp("sync", "send", "-d", str(regency.sites[SITE].root))
+        ektp("sync", "send", "-d", str(regency.sites[here].root))
 
         monkeypatch.setenv("EKTP_CENTRAL_TOKEN", TOKEN)
         host = regency.dukcapil.plugin_host()
@@ -129,13 +135,13 @@ def test_a_site_enrolment_is_verified_routed_and_comes_back(regency: Regency, ce
         [job] = [j for j in dukcapil.jobs() if j.enrolment_id == enrolment]
     finally:
         dukcapil.store.dispose()
-    expected_site = "17.71" if regency.profile == "kota-bengkulu" else SITE
+    expected_site = regency.prints_at  # type: ignore[attr-defined]
     assert job.site_code == expected_site and job.routing_reason
 
-    pulled = json.loads(ektp("sync", "pull", "--json", "-d", str(regency.sites[SITE].root)).stdout)
+    pulled = json.loads(ektp("sync", "pull", "--json", "-d", str(regency.sites[here].root)).stdout)
     assert pulled["states"][enrolment] == "SENT_FOR_CARD_PRINTING"
     assert "op.kampung" in pulled["accounts"]
-    site = regency.lifecycle(regency.sites[SITE])
+    site = regency.lifecycle(regency.sites[here])
     try:
         assert site.get(enrolment).state is E.SENT_FOR_CARD_PRINTING
         with site.store.read() as conn:
@@ -144,17 +150,17 @@ def test_a_site_enrolment_is_verified_routed_and_comes_back(regency: Regency, ce
         # The site checks the log-in offline, with the verifier; it never had the password.
         assert security.verify_password("rahasia-kampung-1", verifier)
         assert not security.verify_password("wrong", verifier)
-        if expected_site == SITE:
+        if expected_site == here:
             assert pulled["jobs"] == [job.id]
             order = check_signed_job(site, job.id)
             assert order["job_id"] == job.id and order["state"] == "QUEUED"
             # The kecamatan prints it on its own printer, from its own blanks.
-            site.receive_blanks(SITE, ["BLK-SITE-0001"], actor="op.kampung")
-            host = regency.sites[SITE].plugin_host()
-            setting, printer = choose_printer(regency.sites[SITE], host, site_code=SITE)
+            site.receive_blanks(here, ["BLK-here-0001"], actor="op.kampung")
+            host = regency.sites[here].plugin_host()
+            setting, printer = choose_printer(regency.sites[here], host, site_code=here)
             printer.open()
             try:
-                printed = PrintService(site, host, regency.sites[SITE]).print_job(
+                printed = PrintService(site, host, regency.sites[here]).print_job(
                     job.id, printer, printer_name=setting.name, actor="op.kampung")
             finally:
                 printer.close()
@@ -170,22 +176,23 @@ def test_a_site_enrolment_is_verified_routed_and_comes_back(regency: Regency, ce
     finally:
         site.store.dispose()
     # Asking again from the cursor brings nothing twice.
-    again = json.loads(ektp("sync", "pull", "--json", "-d", str(regency.sites[SITE].root)).stdout)
+    again = json.loads(ektp("sync", "pull", "--json", "-d", str(regency.sites[here].root)).stdout)
     assert again["applied"] == 0
 
 
 def test_a_site_does_not_print_a_job_the_dukcapil_node_did_not_sign(regency: Regency) -> None:
     join_all(regency)
-    site = regency.lifecycle(regency.sites[SITE])
+    here = regency.site  # type: ignore[attr-defined]
+    site = regency.lifecycle(regency.sites[here])
     try:
-        enrolment = site.record(make_enrolment(site_code=SITE))
+        enrolment = site.record(make_enrolment(site_code=here))
         for state in (E.SENT_FOR_ENROLLMENT, E.RECEIVED_AT_CENTRAL, E.PRINT_READY_RECORD):
             site.transition(enrolment.id, state, actor="someone")
-        job = site.queue_print(enrolment.id, site_code=SITE, actor="someone", routing_reason="made up at the site")
-        site.receive_blanks(SITE, ["BLK-FORGED-01"], actor="someone")
+        job = site.queue_print(enrolment.id, site_code=here, actor="someone", routing_reason="made up at the site")
+        site.receive_blanks(here, ["BLK-FORGED-01"], actor="someone")
         with pytest.raises(NothingConsumed, match="signed by the Dukcapil node"):
-            PrintService(site, regency.sites[SITE].plugin_host(), regency.sites[SITE]).prepare(
+            PrintService(site, regency.sites[here].plugin_host(), regency.sites[here]).prepare(
                 job.id, (1016, 648), actor="someone")
-        assert site.ledger(SITE).in_stock == 1  # nothing consumed
+        assert site.ledger(here).in_stock == 1  # nothing consumed
     finally:
         site.store.dispose()
