@@ -196,3 +196,37 @@ def test_a_site_does_not_print_a_job_the_dukcapil_node_did_not_sign(regency: Reg
         assert site.ledger(here).in_stock == 1  # nothing consumed
     finally:
         site.store.dispose()
+
+
+@pytest.mark.parametrize("regency", [REGENCIES[1]], indirect=True, ids=[REGENCIES[1][0]])
+def test_a_site_cut_off_for_a_long_time_catches_up(regency: Regency, central: str,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    join_all(regency)
+    here = regency.site  # type: ignore[attr-defined]
+    regency.stop()  # the Dukcapil node is out of reach: the site keeps recording
+    backlog = [record_at_site(regency, seed=7000 + n) for n in range(20)]
+    cut = ektp("sync", "send", "-d", str(regency.sites[here].root), check=False)
+    assert cut.returncode == 3
+    regency.start()
+    sent = json.loads(ektp("sync", "send", "--json", "-d", str(regency.sites[here].root)).stdout)
+    assert len(sent["sent"]) == 20 and sent["waiting"] == 0
+
+    monkeypatch.setenv("EKTP_CENTRAL_TOKEN", TOKEN)
+    dukcapil = regency.lifecycle(regency.dukcapil)
+    try:
+        dukcapil.receive_blanks(here, [f"BLK-LONG-{n:04d}" for n in range(25)], actor="admin")
+        service = VerificationService(dukcapil, HttpVerifier({"url": central, "retries": 1}))
+        service._host = regency.dukcapil.plugin_host()
+        routed: dict[str, str] = {}
+        for _ in range(40):
+            report = service.sync(actor="dukcapil", wait=2)
+            assert not report.failed and report.unavailable is None, report
+            routed.update(report.routed)
+            if len(routed) == 20:
+                break
+        assert set(routed) == set(backlog) and all(where.startswith(here) for where in routed.values())
+    finally:
+        dukcapil.store.dispose()
+    pulled = json.loads(ektp("sync", "pull", "--json", "-d", str(regency.sites[here].root)).stdout)
+    assert {e for e, state in pulled["states"].items() if state == "SENT_FOR_CARD_PRINTING"} == set(backlog)
+    assert len(pulled["jobs"]) == 20
