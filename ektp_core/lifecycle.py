@@ -411,20 +411,21 @@ class LifecycleService:
         self._notify([t1, t2])
         return job
 
-    def reserve_blank(self, job_id: str, *, actor: str) -> PrintJob:
-        """Take the next blank in stock at the job's site (lowest serial first) for this job.
+    def reserve_blank(self, job_id: str, *, actor: str, serial: str | None = None) -> PrintJob:
+        """Take the next blank in stock at the job's site (lowest serial first) for this job, or the
+        blank ``serial`` (a site node reporting which blank it printed on).
 
-        Refused, nothing consumed: a site without blanks; a job not QUEUED.
+        Refused, nothing consumed: a site without blanks (or without that one in stock); a job not QUEUED.
         """
         at = self.clock()
         with self.store.write() as conn:
             job = repo.get_job(conn, job_id, lock=True)
             self._check("print job", job_id, PRINT_JOB_TRANSITIONS, job.state, J.RESERVED)
-            serial = conn.execute(
-                sa.select(blanks.c.serial).where(blanks.c.site_code == job.site_code,
-                                                 blanks.c.state == B.IN_STOCK.value)
-                .order_by(blanks.c.serial).limit(1).with_for_update(skip_locked=True)
-            ).scalar()
+            query = sa.select(blanks.c.serial).where(blanks.c.site_code == job.site_code,
+                                                     blanks.c.state == B.IN_STOCK.value)
+            if serial is not None:
+                query = query.where(blanks.c.serial == serial)
+            serial = conn.execute(query.order_by(blanks.c.serial).limit(1).with_for_update(skip_locked=True)).scalar()
             if serial is None:
                 raise Conflict(f"no blank cards in stock at site {job.site_code}; receive blanks first")
             tb = self._move_blank(conn, serial, B.RESERVED, actor, at, job_id=job.id, enrolment_id=job.enrolment_id)

@@ -31,10 +31,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from . import audit, packets, security
 from .errors import Conflict, EktpError, NotFound, ValidationFailed
 from .lifecycle import LifecycleService
-from .model import Biodata, Capture, CaptureException, Enrolment, EnrolmentState
+from .model import Biodata, Capture, CaptureException, Enrolment, EnrolmentState, PrintJobState
 from .store import blobs as blob_store
 from .store import repository as repo
-from .store.tables import enrolments, inbox, join_codes, outbox, peers, site_keys
+from .store.tables import blanks, enrolments, inbox, join_codes, outbox, peers, print_jobs, signed_jobs, site_keys
 
 E = EnrolmentState
 #: How long a join code stays valid.
@@ -170,8 +170,8 @@ class Outbox:
         lc = self.lifecycle
         at = lc.clock()
         with lc.store.write() as conn:
-            existing = conn.execute(sa.select(outbox.c.packet_id).where(outbox.c.enrolment_id == enrolment_id)
-                                    ).scalar_one_or_none()
+            existing = conn.execute(sa.select(outbox.c.packet_id).where(
+                outbox.c.kind == "enrolment", outbox.c.subject_id == enrolment_id)).scalar_one_or_none()
             if existing is not None:
                 return str(existing)
             enrolment = repo.get_enrolment(conn, enrolment_id, lock=True)
@@ -179,12 +179,43 @@ class Outbox:
             packet_id = packets.PacketId.new(self.site_code, self.machine, seq, at)
             header, blobs = self._contents(conn, enrolment)
             data = packets.build(packet_id, header, blobs, signer=self.signing_key, recipient=recipient)
-            conn.execute(outbox.insert().values(packet_id=str(packet_id), seq=seq, enrolment_id=enrolment_id,
+            conn.execute(outbox.insert().values(packet_id=str(packet_id), seq=seq, kind="enrolment",
+                                                subject_id=enrolment_id, enrolment_id=enrolment_id,
                                                 created_at=at, packet=data, attempts=0))
             _, t = lc._move_enrolment(conn, enrolment_id, E.SENT_FOR_ENROLLMENT, actor, at,
                                       f"to the Dukcapil node in packet {packet_id}")
         lc._notify([t])
         return str(packet_id)
+
+    def enqueue_outcomes(self) -> list[str]:
+        """A packet for every print job the Dukcapil node ordered here that ended PRINTED or SPOILED and
+        was not reported yet; returns their packet ids. Derived from the database each time, so an
+        outcome is reported even when the node stopped between printing and sending."""
+        peer = self.peer()
+        recipient = packets.load_exchange_public(peer["exchange_key"])
+        lc = self.lifecycle
+        made = []
+        with lc.store.write() as conn:
+            reported = sa.select(outbox.c.subject_id).where(outbox.c.kind == "print_outcome")
+            rows = conn.execute(sa.select(print_jobs).where(
+                print_jobs.c.state.in_([PrintJobState.PRINTED.value, PrintJobState.SPOILED.value]),
+                print_jobs.c.id.in_(sa.select(signed_jobs.c.job_id)), print_jobs.c.id.not_in(reported))
+                .order_by(print_jobs.c.updated_at, print_jobs.c.id)).all()
+            at = lc.clock()
+            for row in rows:
+                seq = int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(outbox.c.seq), 0))).scalar_one()) + 1
+                packet_id = packets.PacketId.new(self.site_code, self.machine, seq, at)
+                outcome = {"job_id": row.id, "enrolment_id": row.enrolment_id, "state": row.state,
+                           "blank_serial": row.blank_serial, "printer": row.printer, "reason": row.reason,
+                           "at": repo.utc(row.updated_at or row.created_at).isoformat()}
+                data = packets.build(packet_id, {"kind": "print_outcome", "site": self.site_code,
+                                                 "machine": self.machine, "outcome": outcome}, {},
+                                     signer=self.signing_key, recipient=recipient)
+                conn.execute(outbox.insert().values(packet_id=str(packet_id), seq=seq, kind="print_outcome",
+                                                    subject_id=row.id, enrolment_id=row.enrolment_id,
+                                                    created_at=at, packet=data, attempts=0))
+                made.append(str(packet_id))
+        return made
 
     def waiting(self) -> list[str]:
         """Packet ids still without a receipt, in sending order."""
@@ -194,8 +225,10 @@ class Outbox:
 
     def send(self, transport: Transport, *, limit: int | None = None,
              progress: Callable[[str], object] = lambda _m: None) -> SendReport:
-        """Send waiting packets oldest first until done, ``limit`` or the link fails."""
+        """Send waiting packets oldest first until done, ``limit`` or the link fails (print outcomes
+        not yet reported are queued first)."""
         peer = self.peer()
+        self.enqueue_outcomes()
         report = SendReport()
         ids = self.waiting()
         for n, packet_id in enumerate(ids[:limit] if limit else ids, 1):
@@ -340,6 +373,8 @@ class Inbox:
                                                 code="conflict")
                 return attrs.evolve(known[1], first=False)
             packet = packets.open_packet(data, sender=security.load_public_key(key), private=self.exchange_key)
+            if packet.header.get("kind") == "print_outcome":
+                return self._outcome(packet)
             enrolment, captures, images = self._contents(packet)
         except NotFound as exc:
             why = f"site {exc.key} has not joined this node (no registered key)"
@@ -349,6 +384,56 @@ class Inbox:
             self._refused(data, exc.code, str(exc))
             raise
         return self._store(packet, enrolment, captures, images)
+
+    def _outcome(self, packet: packets.Packet) -> Receipt:
+        """A site reports how a job the Dukcapil node routed there ended: the node's copy of the job,
+        its blank and the enrolment follow, step by step (each step skipped when already done, so a
+        resend after a crash midway finishes the work)."""
+        lc = self.lifecycle
+        actor = f"site:{packet.id.site}"
+        try:
+            o = packet.header["outcome"]
+            job_id, state, serial = str(o["job_id"]), PrintJobState(o["state"]), str(o["blank_serial"])
+            printer = str(o.get("printer") or "site printer")
+            reason = str(o.get("reason") or "")
+        except (KeyError, TypeError, ValueError):
+            raise packets.PacketRefused(f"packet {packet.id}: not a print outcome", code="malformed") from None
+        if state not in (PrintJobState.PRINTED, PrintJobState.SPOILED):
+            raise packets.PacketRefused(f"packet {packet.id}: outcome {state} is not final", code="malformed")
+        try:
+            job = lc.jobs_by_id(job_id)
+        except NotFound:
+            raise packets.PacketRefused(f"packet {packet.id}: no print job {job_id} here", code="malformed") from None
+        if job.site_code != packet.id.site:
+            raise packets.PacketRefused(f"packet {packet.id}: job {job_id} was routed to {job.site_code}, "
+                                        f"not to site {packet.id.site}", code="bad_signature")
+        try:
+            if job.state is PrintJobState.QUEUED:
+                with lc.store.read() as conn:
+                    known = conn.execute(sa.select(blanks.c.serial).where(blanks.c.serial == serial)).first()
+                if known is None:  # a blank the site received directly: the regency's ledger learns of it
+                    lc.receive_blanks(job.site_code, [serial], actor=actor, note=f"reported by site in {packet.id}")
+                job = lc.reserve_blank(job_id, actor=actor, serial=serial)
+            if job.state is PrintJobState.RESERVED:
+                job = lc.mark_sent(job_id, actor=actor, printer=printer)
+            if job.state is PrintJobState.SENT:
+                job = (lc.mark_printed(job_id, actor=actor) if state is PrintJobState.PRINTED
+                       else lc.mark_spoiled(job_id, actor=actor, reason=reason or "spoiled at the site"))
+            if job.state is not state or job.blank_serial != serial:
+                raise Conflict(f"job {job_id} is {job.state} on blank {job.blank_serial} here; the site reports "
+                               f"{state} on {serial}")
+        except (Conflict, ValidationFailed, EktpError) as exc:
+            return self._store_refusal(packet, job.enrolment_id, str(exc))
+        at = lc.clock()
+        receipt = Receipt(str(packet.id), "accepted", job.enrolment_id, at.astimezone(dt.UTC).isoformat())
+        with lc.store.write() as conn:
+            known_receipt = conn.execute(sa.select(inbox.c.receipt).where(inbox.c.packet_id == str(packet.id))).scalar()
+            if known_receipt is not None:
+                return attrs.evolve(Receipt(**json.loads(known_receipt)), first=False)
+            conn.execute(inbox.insert().values(packet_id=str(packet.id), site_code=packet.id.site,
+                                               enrolment_id=job.enrolment_id, digest=packet.digest, received_at=at,
+                                               receipt=json.dumps(receipt.body())))
+        return receipt
 
     def _known(self, packet_id: str) -> tuple[str, Receipt] | None:
         with self.lifecycle.store.read() as conn:

@@ -248,19 +248,23 @@ signed_jobs = sa.Table(
     sa.Column("received_at", TS, nullable=False),
 )
 
-#: At a site node: packets waiting for (or given) the Dukcapil node's receipt, in sequence order.
+#: At a site node: packets waiting for (or given) the Dukcapil node's receipt, in sequence order. One
+#: per (kind, subject): an ``enrolment`` (subject: the enrolment) or a ``print_outcome`` (the job).
 outbox = sa.Table(
     "outbox",
     metadata,
     sa.Column("packet_id", sa.String(96), primary_key=True),
     sa.Column("seq", sa.Integer, nullable=False, unique=True),
-    sa.Column("enrolment_id", sa.String(64), sa.ForeignKey("enrolments.id"), nullable=False, unique=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("subject_id", sa.String(64), nullable=False),
+    sa.Column("enrolment_id", sa.String(64), sa.ForeignKey("enrolments.id"), nullable=False, index=True),
     sa.Column("created_at", TS, nullable=False),
     sa.Column("packet", sa.LargeBinary, nullable=False),
     sa.Column("attempts", sa.Integer, nullable=False),
     sa.Column("last_error", sa.Text),
     sa.Column("sent_at", TS),
     sa.Column("receipt", sa.Text),
+    sa.UniqueConstraint("kind", "subject_id", name="uq_outbox_kind"),
 )
 
 #: At the Dukcapil node: every packet received, once, with the signed receipt it was answered with.

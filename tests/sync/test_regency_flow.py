@@ -155,7 +155,7 @@ def test_a_site_enrolment_is_verified_routed_and_comes_back(regency: Regency, ce
             order = check_signed_job(site, job.id)
             assert order["job_id"] == job.id and order["state"] == "QUEUED"
             # The kecamatan prints it on its own printer, from its own blanks.
-            site.receive_blanks(here, ["BLK-here-0001"], actor="op.kampung")
+            site.receive_blanks(here, ["BLK-SITE-0001"], actor="op.kampung")
             host = regency.sites[here].plugin_host()
             setting, printer = choose_printer(regency.sites[here], host, site_code=here)
             printer.open()
@@ -165,6 +165,20 @@ def test_a_site_enrolment_is_verified_routed_and_comes_back(regency: Regency, ce
             finally:
                 printer.close()
             assert printed.job.state is PrintJobState.PRINTED and site.get(enrolment).state is E.CARD_PRINTED
+            # The next send reports the printed card: the Dukcapil node's record and ledger follow.
+            reported = json.loads(ektp("sync", "send", "--json", "-d", str(regency.sites[here].root)).stdout)
+            assert len(reported["sent"]) == 1
+            office = regency.lifecycle(regency.dukcapil)
+            try:
+                assert office.jobs_by_id(job.id).state is PrintJobState.PRINTED
+                assert office.jobs_by_id(job.id).blank_serial == "BLK-SITE-0001"
+                assert office.get(enrolment).state is E.CARD_PRINTED
+                ledger = office.ledger(here)
+                assert ledger.balanced and ledger.printed == 1
+            finally:
+                office.store.dispose()
+            again = json.loads(ektp("sync", "send", "--json", "-d", str(regency.sites[here].root)).stdout)
+            assert again["sent"] == []  # reported once
             with site.store.write() as conn:  # a job altered at the site is not printed
                 item = json.loads(conn.execute(sa.select(signed_jobs.c.item)).scalar_one())
                 item["routing_reason"] = "printed wherever"
@@ -175,7 +189,8 @@ def test_a_site_enrolment_is_verified_routed_and_comes_back(regency: Regency, ce
             assert pulled["jobs"] == []  # printed at the office: nothing for the site to print
     finally:
         site.store.dispose()
-    # Asking again from the cursor brings nothing twice.
+    # Asking again from the cursor brings only what changed since (the reported card's job), never twice.
+    ektp("sync", "pull", "-d", str(regency.sites[here].root))
     again = json.loads(ektp("sync", "pull", "--json", "-d", str(regency.sites[here].root)).stdout)
     assert again["applied"] == 0
 

@@ -248,3 +248,31 @@ def test_join_codes_are_one_time_and_site_bound(nodes: tuple[Node, Node]) -> Non
         inbox_.join(code, site_code=SITE, public_key=key)
     assert inbox_.site_key(SITE) == key
     assert dukcapil.audit_actions().count("sync.join_refused") == 2
+
+
+def test_a_spoiled_card_at_the_site_is_reported_once(nodes: tuple[Node, Node]) -> None:
+    from ektp_core.feed import Feed, FeedReader
+
+    dukcapil, site = nodes
+    inbox_, outbox_ = joined(dukcapil, site)
+    enrolment = record(site)
+    outbox_.enqueue(enrolment, actor="op1")
+    outbox_.send(Direct(inbox_))
+    for state in (E.SENT_FOR_ENROLLMENT, E.RECEIVED_AT_CENTRAL, E.PRINT_READY_RECORD):
+        dukcapil.lc.transition(enrolment, state, actor="central")
+    job = dukcapil.lc.queue_print(enrolment, site_code=SITE, actor="router", routing_reason="printed at the kecamatan")
+    page = Feed(dukcapil.lc, inbox_.signing_key).since(SITE, 0)
+    applied = FeedReader(site.lc).apply(page.items, page.cursor)
+    assert applied.jobs == [job.id] and site.lc.get(enrolment).state is E.SENT_FOR_CARD_PRINTING
+
+    site.lc.receive_blanks(SITE, ["BLK-KEC-0001"], actor="op1")
+    site.lc.reserve_blank(job.id, actor="op1")
+    site.lc.mark_sent(job.id, actor="op1", printer="evolis-kec")
+    site.lc.mark_spoiled(job.id, actor="op1", reason="ribbon creased")
+    report = outbox_.send(Direct(inbox_))
+    assert len(report.sent) == 1 and outbox_.send(Direct(inbox_)).sent == []
+    mirrored = dukcapil.lc.jobs_by_id(job.id)
+    assert mirrored.state.value == "SPOILED" and mirrored.blank_serial == "BLK-KEC-0001"
+    assert "ribbon creased" in (mirrored.reason or "")
+    ledger = dukcapil.lc.ledger(SITE)
+    assert ledger.balanced and ledger.spoiled == 1 and ledger.received == 1

@@ -62,6 +62,8 @@ def upgrade() -> None:
         "outbox",
         sa.Column("packet_id", sa.String(96), nullable=False),
         sa.Column("seq", sa.Integer, nullable=False),
+        sa.Column("kind", sa.String(16), nullable=False),
+        sa.Column("subject_id", sa.String(64), nullable=False),
         sa.Column("enrolment_id", sa.String(64), nullable=False),
         sa.Column("created_at", TS, nullable=False),
         sa.Column("packet", sa.LargeBinary, nullable=False),
@@ -72,8 +74,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("packet_id", name="pk_outbox"),
         sa.ForeignKeyConstraint(["enrolment_id"], ["enrolments.id"], name="fk_outbox_enrolment_id_enrolments"),
         sa.UniqueConstraint("seq", name="uq_outbox_seq"),
-        sa.UniqueConstraint("enrolment_id", name="uq_outbox_enrolment_id"),
+        sa.UniqueConstraint("kind", "subject_id", name="uq_outbox_kind"),
     )
+    op.create_index("ix_outbox_enrolment_id", "outbox", ["enrolment_id"])
     op.create_table(
         "inbox",
         sa.Column("packet_id", sa.String(96), nullable=False),
