@@ -67,9 +67,13 @@ def resident_fingers(seed: int, impression: int = 0) -> dict[str, bytes]:
     return {p: synthetic.finger_minutiae(seed, p, impression).iso_bytes() for p in FINGER_POSITIONS}
 
 
+def _background() -> None:
+    """Pool initializer: building is background work on a shared machine (once per process: nice adds up)."""
+    os.nice(5)
+
+
 def _build_chunk(args: tuple[int, str]) -> str:
     start, path = args
-    os.nice(5)  # the machine is shared: building is background work
     matcher = NbisMatcher()
     matcher.add_many((f"r{GALLERY_BASE + i}", resident_fingers(GALLERY_BASE + i)) for i in range(start, start + CHUNK))
     tmp = f"{path}.{os.getpid()}.tmp"
@@ -87,7 +91,7 @@ def gallery_files(size: int, cache: Path, processes: int) -> list[Path]:
     if missing:
         log(f"building {len(missing) * CHUNK} residents into {folder} ({processes} processes)")
         begun = time.perf_counter()
-        with multiprocessing.get_context("spawn").Pool(processes) as pool:
+        with multiprocessing.get_context("spawn").Pool(processes, _background) as pool:
             for done, _ in enumerate(pool.imap_unordered(_build_chunk, missing), 1):
                 elapsed = time.perf_counter() - begun
                 eta = elapsed / done * (len(missing) - done)
@@ -215,7 +219,6 @@ def brute_force(args: argparse.Namespace, thresholds: MatchThresholds) -> dict[s
 
 
 def _image_template(job: tuple[int, str, int]) -> bytes:
-    os.nice(5)
     seed, position, impression = job
     return nbis.extract(synthetic.finger(seed, position, impression)).iso_bytes()
 
@@ -254,7 +257,7 @@ def image_check(args: argparse.Namespace, thresholds: MatchThresholds) -> dict[s
     todo = [j for j in jobs if repr(j) not in have]
     if todo:
         log(f"image check: {len(todo)} synthetic finger images through mindtct ({args.build_processes} processes)")
-        with multiprocessing.get_context("spawn").Pool(args.build_processes) as pool:
+        with multiprocessing.get_context("spawn").Pool(args.build_processes, _background) as pool:
             made = pool.imap(_image_template, todo, chunksize=4)
             for done, (job, blob) in enumerate(zip(todo, made, strict=True), 1):
                 have[repr(job)] = blob
