@@ -10,7 +10,6 @@ encrypted (AES-GCM, the enrolment id bound in as associated data).
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import attrs
@@ -124,8 +123,8 @@ class CaptureService:
         lc = self.lifecycle
         at = lc.clock()
         # Opaque references: the blob rows carry the enrolment, and the id is bound into the cipher.
-        image_ref = uuid.uuid4().hex
-        template_ref = uuid.uuid4().hex if sample.template is not None else None
+        image_ref = blob_store.new_ref()
+        template_ref = blob_store.new_ref() if sample.template is not None else None
         capture = Capture(modality=sample.modality, position=sample.position, device=sample.device,
                           quality=sample.quality, blob_ref=image_ref, template_ref=template_ref)
         with lc.store.write() as conn:

@@ -310,15 +310,17 @@ class LifecycleService:
                 raise Conflict(f"NIK {enrolment.biodata.nik} already has enrolment {open_one.id} in progress "
                                f"({open_one.state}); finish or close it before recording again")
             conn.execute(_INSERT_ENROLMENT, repo.enrolment_to_row(enrolment))
+            # One statement each for the blobs and the captures: a full enrolment has two dozen.
+            items = []
             for capture in captures_:
                 kind = f"{capture.modality}/{capture.position}"
                 if capture.blob_ref is not None:
-                    blob_store.put(conn, self.data_key, enrolment_id=enrolment.id, ref=capture.blob_ref,
-                                   kind=kind, data=images[capture.blob_ref], at=at)
+                    items.append((capture.blob_ref, kind, images[capture.blob_ref]))
                 if capture.template_ref is not None:
-                    blob_store.put(conn, self.data_key, enrolment_id=enrolment.id, ref=capture.template_ref,
-                                   kind=f"{kind}/template", data=images[capture.template_ref], at=at)
-                conn.execute(captures.insert().values(**repo.capture_to_row(enrolment.id, capture)))
+                    items.append((capture.template_ref, f"{kind}/template", images[capture.template_ref]))
+            blob_store.put_many(conn, self.data_key, enrolment_id=enrolment.id, items=items, at=at)
+            if captures_:
+                conn.execute(captures.insert(), [repo.capture_to_row(enrolment.id, c) for c in captures_])
             t = self._record(conn, "enrolment", enrolment.id, None, E.BIO_CAPTURED.value, enrolment.operator, at,
                              detail={"site": enrolment.site_code, "nik": enrolment.biodata.nik.value,
                                      "captures": str(len(captures_))})

@@ -9,7 +9,8 @@ A packet is bytes::
 * the **sealed biometrics** are every image and template of the enrolment, encrypted to the Dukcapil
   node's X25519 public key: an ephemeral X25519 key agreement, HKDF-SHA256, then AES-256-GCM with the
   packet id as associated data, so a sealed part moved into another packet does not open;
-* the **signature** is the site's Ed25519 signature over everything before it.
+* the **signature** is the site's Ed25519 signature over the SHA-256 of everything before it (prefixed
+  with a domain string), so a 1 MB packet is hashed once, and that hash also identifies its content.
 
 Only the Dukcapil node can read the biometrics; anyone can check who sent the packet; a changed
 byte anywhere is refused.
@@ -17,6 +18,7 @@ byte anywhere is refused.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 import re
@@ -44,6 +46,7 @@ MAX_PACKET = 64 << 20
 _ID = re.compile(r"^(?P<site>[0-9A-Za-z][0-9A-Za-z.-]{1,31})\+(?P<machine>[A-Za-z0-9-]{1,32})\+"
                  r"(?P<seq>[0-9]{1,12})\+(?P<stamp>[0-9]{8}T[0-9]{6}Z)$")
 _HKDF_INFO = b"ektp packet v1"
+_SIGNED = b"ektp packet v1 sha256:"
 
 
 class PacketRefused(EktpError):
@@ -87,7 +90,7 @@ class Packet:
     id: PacketId
     header: Mapping[str, Any]
     blobs: Mapping[str, bytes] = attrs.field(repr=False)
-    #: SHA-256 of the whole packet as received: a resend with other content under the same id differs.
+    #: :func:`content_digest`: a resend with other content under the same id differs.
     digest: str = ""
 
 
@@ -183,7 +186,7 @@ def build(packet_id: PacketId, header: Mapping[str, Any], blobs: Mapping[str, by
     if len(head) > MAX_HEADER:
         raise EktpError(f"packet header of {len(head)} bytes is over the {MAX_HEADER} limit")
     unsigned = MAGIC + _LENGTH.pack(len(head)) + head + sealed
-    return unsigned + signer.sign(unsigned)
+    return unsigned + signer.sign(_SIGNED + hashlib.sha256(unsigned).digest())
 
 
 def peek(data: bytes) -> tuple[PacketId, dict[str, Any]]:
@@ -207,19 +210,26 @@ def peek(data: bytes) -> tuple[PacketId, dict[str, Any]]:
     return packet_id, header
 
 
-def open_packet(data: bytes, *, sender: Ed25519PublicKey, private: X25519PrivateKey) -> Packet:
-    """Verify the site's signature first (nothing is decrypted before), then open the biometrics."""
-    import hashlib
+def content_digest(data: bytes) -> str:
+    """The SHA-256 (hex) of a packet's signed content: what its signature covers, and what tells a
+    resend (same content) from another packet under the same id."""
+    return hashlib.sha256(data[:-_SIGNATURE]).hexdigest()
 
+
+def open_packet(data: bytes, *, sender: Ed25519PublicKey, private: X25519PrivateKey,
+                digest: str | None = None) -> Packet:
+    """Verify the site's signature first (nothing is decrypted before), then open the biometrics.
+    ``digest`` is :func:`content_digest` of ``data`` when the caller computed it already."""
     packet_id, header = peek(data)
+    digest = digest or content_digest(data)
     try:
-        sender.verify(data[-_SIGNATURE:], data[:-_SIGNATURE])
+        sender.verify(data[-_SIGNATURE:], _SIGNED + bytes.fromhex(digest))
     except InvalidSignature:
         raise PacketRefused(f"packet {packet_id} does not carry a valid signature of site {packet_id.site}",
                             code="bad_signature") from None
     length = _LENGTH.unpack_from(data, 4)[0]
     blobs = unseal(private, data[8 + length:-_SIGNATURE], packet_id=str(packet_id))
-    return Packet(packet_id, header, blobs, hashlib.sha256(data).hexdigest())
+    return Packet(packet_id, header, blobs, digest)
 
 
 def blob_names(captures: Sequence[Mapping[str, Any]]) -> list[str]:

@@ -366,13 +366,14 @@ class Inbox:
             packet_id, _header = packets.peek(data)
             key = self.site_key(packet_id.site)
             known = self._known(str(packet_id))
-            digest = hashlib.sha256(data).hexdigest()
+            digest = packets.content_digest(data)
             if known is not None:
                 if known[0] != digest:
                     raise packets.PacketRefused(f"packet {packet_id} was already received with other content",
                                                 code="conflict")
                 return attrs.evolve(known[1], first=False)
-            packet = packets.open_packet(data, sender=security.load_public_key(key), private=self.exchange_key)
+            packet = packets.open_packet(data, sender=security.load_public_key(key), private=self.exchange_key,
+                                         digest=digest)
             if packet.header.get("kind") == "print_outcome":
                 return self._outcome(packet)
             enrolment, captures, images = self._contents(packet)
@@ -478,7 +479,7 @@ class Inbox:
                         continue
                     if name not in packet.blobs:
                         raise ValueError(f"capture {n} names {name!r}, which the packet does not carry")
-                    refs[key] = f"{enrolment.id[:24]}-{n}-{key}"[:64]
+                    refs[key] = blob_store.new_ref()
                     images[str(refs[key])] = packet.blobs[name]
                 exception = c.get("exception")
                 captures.append(Capture(

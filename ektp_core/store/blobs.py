@@ -7,6 +7,9 @@ data, so a blob copied onto another enrolment, or altered, fails to decrypt inst
 from __future__ import annotations
 
 import datetime as dt
+import os
+import time
+from collections.abc import Iterable
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -20,6 +23,25 @@ MAX_REF_LENGTH = 64
 
 _INSERT = blobs.insert()
 _BY_REF = sa.select(blobs.c.enrolment_id, blobs.c.ciphertext).where(blobs.c.ref == sa.bindparam("ref"))
+
+
+def new_ref() -> str:
+    """A new opaque blob reference: time-ordered (nanoseconds, then random), so new blobs are appended
+    at the end of the table's key instead of at random places in a large, growing table."""
+    return f"{time.time_ns():016x}{os.urandom(8).hex()}"
+
+
+def put_many(conn: Connection, key: bytes, *, enrolment_id: str,
+             items: Iterable[tuple[str, str, bytes]], at: dt.datetime) -> None:
+    """Encrypt and store several ``(ref, kind, data)`` blobs of one enrolment in one statement."""
+    rows = []
+    for ref, kind, data in items:
+        if not ref or len(ref) > MAX_REF_LENGTH:
+            raise EktpError(f"blob reference {ref!r} must be 1-{MAX_REF_LENGTH} characters")
+        rows.append({"ref": ref, "enrolment_id": enrolment_id, "kind": kind,
+                     "ciphertext": security.encrypt(key, data, record_id=enrolment_id), "created_at": at})
+    if rows:
+        conn.execute(_INSERT, rows)
 
 
 def put(conn: Connection, key: bytes, *, enrolment_id: str, ref: str, kind: str, data: bytes,
