@@ -128,12 +128,14 @@ class VerificationService:
 
     def __init__(self, lifecycle: LifecycleService, verifier: Verifier, *,
                  settings: VerificationSettings | None = None, matcher: Matcher | None = None,
-                 progress: Callable[[str], None] | None = None) -> None:
+                 host: Any = None, progress: Callable[[str], None] | None = None) -> None:
         self.lifecycle = lifecycle
         self.verifier = verifier
         self.settings = settings or VerificationSettings.from_profile(
             lifecycle.deployment.profile if lifecycle.deployment is not None else None)
         self._matcher = matcher
+        #: The plugin host: the profile's matcher and region rules come from its registries.
+        self._host = host
         self.capture = CaptureService(lifecycle)
         self.progress = progress or (lambda message: None)
 
@@ -147,11 +149,7 @@ class VerificationService:
         except (ValueError, TypeError) as exc:
             raise ConfigError(str(lifecycle.deployment.profile.source), "verification", str(exc),
                               dict(settings.options)) from None
-        service = cls(lifecycle, verifier, settings=settings, **kwargs)
-        service._host = host
-        return service
-
-    _host: Any = None
+        return cls(lifecycle, verifier, settings=settings, host=host, **kwargs)
 
     @property
     def matcher(self) -> Matcher:

@@ -125,8 +125,8 @@ def test_a_site_enrolment_is_verified_routed_and_comes_back(regency: Regency, ce
 
         monkeypatch.setenv("EKTP_CENTRAL_TOKEN", TOKEN)
         host = regency.dukcapil.plugin_host()
-        service = VerificationService(dukcapil, HttpVerifier({"url": central, "retries": 1}))
-        service._host = host  # routing after verdicts uses the profile's rules
+        # Routing after verdicts uses the profile's rules, from the plugin host.
+        service = VerificationService(dukcapil, HttpVerifier({"url": central, "retries": 1}), host=host)
         for _ in range(20):
             report = service.sync(actor="dukcapil", wait=5)
             assert not report.failed and report.unavailable is None, report
@@ -230,8 +230,8 @@ def test_a_site_cut_off_for_a_long_time_catches_up(regency: Regency, central: st
     dukcapil = regency.lifecycle(regency.dukcapil)
     try:
         dukcapil.receive_blanks(here, [f"BLK-LONG-{n:04d}" for n in range(25)], actor="admin")
-        service = VerificationService(dukcapil, HttpVerifier({"url": central, "retries": 1}))
-        service._host = regency.dukcapil.plugin_host()
+        service = VerificationService(dukcapil, HttpVerifier({"url": central, "retries": 1}),
+                                      host=regency.dukcapil.plugin_host())
         routed: dict[str, str] = {}
         for _ in range(40):
             report = service.sync(actor="dukcapil", wait=2)
