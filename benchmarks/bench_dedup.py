@@ -123,10 +123,18 @@ def percentile(values: Sequence[float], q: float) -> float:
     return float(np.percentile(values, q)) if len(values) else float("nan")
 
 
+def matcher_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The matcher options the command line sets."""
+    options: dict[str, Any] = {"workers": args.threads}
+    if args.fuse_fingers is not None:
+        options["fuse_fingers"] = args.fuse_fingers
+    return options
+
+
 def run_size(size: int, args: argparse.Namespace, thresholds: MatchThresholds) -> dict[str, Any]:
     """Build (or load) one gallery, then time and score the probes against it."""
     files = gallery_files(size, args.cache, args.build_processes)
-    matcher = NbisMatcher({"workers": args.threads})
+    matcher = NbisMatcher(matcher_options(args))
     begun = time.perf_counter()
     matcher.load(*files)
     load_seconds = time.perf_counter() - begun
@@ -138,7 +146,7 @@ def run_size(size: int, args: argparse.Namespace, thresholds: MatchThresholds) -
     dup_decisions: dict[Decision, int] = dict.fromkeys(Decision, 0)
     caught = rank1 = 0
     # Warm-up (lazily computed index terms, page faults): not timed.
-    for _, fingers in duplicate_probes(size, 2, np.random.default_rng(-1 % 2**32)):
+    for _, fingers in duplicate_probes(size, 2, np.random.default_rng(2**32 - 1)):
         matcher.identify(fingers)
     for n, (subject, fingers) in enumerate(duplicate_probes(size, args.probes, rng), 1):
         t = time.perf_counter()
@@ -269,7 +277,7 @@ def image_check(args: argparse.Namespace, thresholds: MatchThresholds) -> dict[s
         return {p: have[repr((seed, p, impression))] for p in FINGER_POSITIONS
                 if nbis.Template.from_iso(have[repr((seed, p, impression))]).minutiae}
 
-    matcher = NbisMatcher()
+    matcher = NbisMatcher(matcher_options(args))
     matcher.add_many((f"r{IMAGE_BASE + i}", fingers(IMAGE_BASE + i, 0)) for i in range(n))
     caught = false_dup = grey_dup = grey_uniq = 0
     for i in range(half):
@@ -324,6 +332,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="residents of the image-based check (default 40; 0 skips it)")
     parser.add_argument("--build-processes", type=int, default=2, help="processes building galleries (default 2)")
     parser.add_argument("--threads", type=int, default=1, help="the matcher's workers option (default 1)")
+    parser.add_argument("--fuse-fingers", type=int, default=None,
+                        help="the matcher's fuse_fingers option (default: the matcher's default)")
     parser.add_argument("--duplicate", type=float, default=40.0, help="duplicate threshold (default 40)")
     parser.add_argument("--adjudicate", type=float, default=25.0, help="adjudicate threshold (default 25)")
     parser.add_argument("--build-only", action="store_true", help="build the cached galleries and stop")
@@ -352,10 +362,8 @@ def main(argv: list[str] | None = None) -> int:
     report = {
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
         "thresholds": {"duplicate": thresholds.duplicate, "adjudicate": thresholds.adjudicate},
-        "options": {"candidates_per_finger": NbisMatcher().candidates_per_finger,
-                    "candidates_fused": NbisMatcher().candidates_fused, "fuse_fingers": NbisMatcher().fuse_fingers,
-                    "promote_score": NbisMatcher().promote_score, "promote_top": NbisMatcher().promote_top,
-                    "workers": args.threads},
+        "options": {k: getattr(NbisMatcher(matcher_options(args)), k) for k in (
+            "candidates_per_finger", "candidates_fused", "fuse_fingers", "promote_score", "promote_top", "workers")},
         "results": results, "baseline": baseline, "image_check": images, "calibration": calibration(results),
     }
     one_k = next((r for r in results if r["size"] == 1000), None)
