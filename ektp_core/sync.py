@@ -22,6 +22,7 @@ import json
 import secrets
 import socket
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 import attrs
@@ -37,6 +38,8 @@ from .store import repository as repo
 from .store.tables import blanks, enrolments, inbox, join_codes, outbox, peers, print_jobs, signed_jobs, site_keys
 
 E = EnrolmentState
+#: Packets a site sends at once by default (see :meth:`Outbox.send`).
+SEND_PARALLEL = 2
 #: How long a join code stays valid.
 JOIN_CODE_TTL = dt.timedelta(hours=48)
 
@@ -223,15 +226,28 @@ class Outbox:
             return list(conn.execute(sa.select(outbox.c.packet_id).where(outbox.c.sent_at.is_(None))
                                      .order_by(outbox.c.seq)).scalars())
 
-    def send(self, transport: Transport, *, limit: int | None = None,
+    def send(self, transport: Transport, *, limit: int | None = None, parallel: int = SEND_PARALLEL,
              progress: Callable[[str], object] = lambda _m: None) -> SendReport:
         """Send waiting packets oldest first until done, ``limit`` or the link fails (print outcomes
-        not yet reported are queued first)."""
+        not yet reported are queued first).
+
+        Up to ``parallel`` packets travel at once: packets are independent and a resend is answered
+        with the first receipt, so while the Dukcapil node stores one, the next is already on its way.
+        When the link fails, no new packet is started; those in flight finish or fail on their own.
+        """
+        if parallel < 1:
+            raise ValueError("parallel must be at least 1")
         peer = self.peer()
         self.enqueue_outcomes()
         report = SendReport()
         ids = self.waiting()
-        for n, packet_id in enumerate(ids[:limit] if limit else ids, 1):
+        todo = ids[:limit] if limit else ids
+        stopped: list[str] = []
+        done = 0
+
+        def one(packet_id: str) -> tuple[str, Mapping[str, Any], Receipt] | None:
+            if stopped:
+                return None  # the link failed meanwhile: leave it for the next send
             with self.lifecycle.store.read() as conn:
                 data = conn.execute(sa.select(outbox.c.packet).where(outbox.c.packet_id == packet_id)).scalar_one()
             try:
@@ -240,15 +256,23 @@ class Outbox:
             except (OSError, packets.PacketRefused) as exc:
                 # Down, or an answer this site cannot trust: the packet waits and is sent again.
                 self._attempt(packet_id, str(exc))
-                return attrs.evolve(report, waiting=len(ids) - len(report.sent) - len(report.refused),
-                                    stopped=str(exc))
+                stopped.append(str(exc))
+                return None
             self._receipt(packet_id, answer, receipt)
-            progress(f"sent {n}/{len(ids)}: {packet_id} {receipt.status}")
-            if receipt.status == "accepted":
-                report.sent.append(packet_id)
-            else:
-                report.refused[packet_id] = receipt.reason or "refused"
-        return attrs.evolve(report, waiting=len(self.waiting()))
+            return packet_id, answer, receipt
+
+        with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="outbox") as pool:
+            for result in pool.map(one, todo):
+                if result is None:
+                    continue
+                packet_id, _answer, receipt = result
+                done += 1
+                progress(f"sent {done}/{len(todo)}: {packet_id} {receipt.status}")
+                if receipt.status == "accepted":
+                    report.sent.append(packet_id)
+                else:
+                    report.refused[packet_id] = receipt.reason or "refused"
+        return attrs.evolve(report, waiting=len(self.waiting()), stopped=stopped[0] if stopped else None)
 
     def _attempt(self, packet_id: str, error: str) -> None:
         with self.lifecycle.store.write() as conn:

@@ -21,7 +21,7 @@ from ektp_core.errors import EktpError
 from ektp_core.feed import FeedReader, FeedRefused
 from ektp_core.lifecycle import LifecycleService
 from ektp_core.store.tables import outbox, signed_jobs
-from ektp_core.sync import Inbox, Outbox
+from ektp_core.sync import SEND_PARALLEL, Inbox, Outbox
 
 from .api import API, create_api_app
 from .client import HttpTransport, NodeRefused
@@ -113,15 +113,17 @@ def join_command(url: str, code: str, deployment_dir: Path | None) -> None:
 
 @sync_group.command("send")
 @click.option("--limit", type=click.IntRange(1), default=None, help="Send at most this many packets.")
+@click.option("--parallel", type=click.IntRange(1, 8), default=SEND_PARALLEL, show_default=True,
+              help="Packets on the way at once.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @deployment_option
-def send_command(limit: int | None, as_json: bool, deployment_dir: Path | None) -> None:
+def send_command(limit: int | None, parallel: int, as_json: bool, deployment_dir: Path | None) -> None:
     """At a site node: send the waiting packets to the Dukcapil node, oldest first."""
     with _lifecycle(deployment_dir) as lc:
         box = Outbox.for_deployment(lc)
         try:
             transport = HttpTransport(str(box.peer()["url"]))
-            report = box.send(transport, limit=limit, progress=lambda m: click.echo(m, err=True))
+            report = box.send(transport, limit=limit, parallel=parallel, progress=lambda m: click.echo(m, err=True))
         except NodeRefused as exc:
             fail(f"{exc}; the packet waits")
         except EktpError as exc:
