@@ -37,7 +37,7 @@ def _number_at_least(low: float) -> Callable[[Any], bool]:
 OPTIONS: dict[str, _Option] = {
     "candidates_per_finger": _Option(25, _int_at_least(1), "an integer >= 1"),
     "candidates_fused": _Option(50, _int_at_least(0), "an integer >= 0"),
-    "fuse_fingers": _Option(2, _int_at_least(1), "an integer >= 1"),
+    "fuse_fingers": _Option(4, _int_at_least(1), "an integer >= 1"),
     "promote_score": _Option(16.0, _number_at_least(0), "a number >= 0"),
     "promote_top": _Option(3, _int_at_least(0), "an integer >= 0"),
     "workers": _Option(1, _int_at_least(1), "an integer >= 1"),
@@ -74,12 +74,12 @@ class NbisMatcher:
        sides have.
     3. *Fusion.* A candidate's score is the mean of its ``fuse_fingers`` highest Bozorth3 finger scores (over
        ``min(fuse_fingers, fingers both sides have)`` fingers). It is therefore on the Bozorth3 scale of
-       :meth:`verify`: an impostor finger scores about 0-20, a genuine one typically 40 and far above, and two
-       fingers must agree for a high fused score. For candidates not promoted, fingers not compared count as 0
+       :meth:`verify`: an impostor finger scores about 0-20, a genuine one typically 40 and far above, and
+       several fingers must agree for a high fused score. For candidates not promoted, fingers not compared count as 0
        (their score is a lower bound, below ``promote_score`` anyway).
 
     Options (profile ``[verification.matcher]``; unknown keys are refused): ``candidates_per_finger`` (25),
-    ``candidates_fused`` (50), ``fuse_fingers`` (2), ``promote_score`` (16), ``promote_top`` (3), ``workers``
+    ``candidates_fused`` (50), ``fuse_fingers`` (4), ``promote_score`` (16), ``promote_top`` (3), ``workers``
     (1: threads running Bozorth3 comparisons), ``dpi`` (500: for :meth:`extract`).
 
     **Thread safety:** none inside. ``verify`` and ``extract`` may run concurrently with anything, but ``add``,
