@@ -109,19 +109,8 @@ def test_the_central_side_killed_before_its_verdict_still_decides_after_restart(
     assert [node.verdict(e) for e in enrolments] == [E.PRINT_READY_RECORD] * 3
 
 
-def test_adjudication_by_a_supervisor(start_central: Callable[..., CentralProcess],
-                                      node_factory: Callable[..., Node], tmp_path: Path) -> None:
-    # Thresholds that put a genuine match into the grey zone, so a supervisor must decide.
-    config = tmp_path / "central.toml"
-    config.write_text("[verification.matcher]\nduplicate_score = 100000\nadjudicate_score = 20\n", "utf-8")
-    central = start_central(config=config)
-    node = node_factory(central.url)
-    first = record_resident(node.lc, seed=606)
-    node.verification.submit(first, actor="op1")
-    node.settle(first)
-    twin = record_resident(node.lc, seed=606, impression=2, nama="SITI AMINA")
-    node.verification.submit(twin, actor="op1")
-    node.settle(twin)
+def test_adjudication_by_a_supervisor(grey_zone: Callable[..., tuple[CentralProcess, Node, str, str]]) -> None:
+    _central, node, first, twin = grey_zone(606, impression=2)
     assert node.state(twin) is E.ADJUDICATE_RECORD
     [(waiting, verdict)] = node.verification.adjudication_queue()
     assert waiting == twin and verdict is not None and verdict.candidates[0].enrolment_id == first
@@ -227,18 +216,9 @@ def test_a_missing_token_stops_the_round_and_loses_nothing(central: CentralProce
     assert all(node.state(e) is E.RECEIVED_AT_CENTRAL for e in enrolments)
 
 
-def test_a_decision_whose_answer_was_lost_is_caught_up(start_central: Callable[..., CentralProcess],
-                                                       node_factory: Callable[..., Node], tmp_path: Path) -> None:
-    config = tmp_path / "central.toml"
-    config.write_text("[verification.matcher]\nduplicate_score = 100000\nadjudicate_score = 20\n", "utf-8")
-    central = start_central(config=config)
-    node = node_factory(central.url)
-    first = record_resident(node.lc, seed=1601)
-    node.verification.submit(first, actor="op1")
-    node.settle(first)
-    twin = record_resident(node.lc, seed=1601, impression=1, nama="SITI AMINA")
-    node.verification.submit(twin, actor="op1")
-    node.settle(twin)
+def test_a_decision_whose_answer_was_lost_is_caught_up(
+        grey_zone: Callable[..., tuple[CentralProcess, Node, str, str]]) -> None:
+    _central, node, _first, twin = grey_zone(1601)
     # The central side took a decision but the node never heard the answer (it crashed)...
     node.verification.verifier.adjudicate(twin, E.DUPLICATE_RECORD, supervisor="sup1", note="same person")
     assert node.state(twin) is E.ADJUDICATE_RECORD
@@ -251,17 +231,8 @@ def test_a_decision_whose_answer_was_lost_is_caught_up(start_central: Callable[.
 
 
 def test_a_sync_catches_up_with_a_decision_taken_at_the_central_side(
-        start_central: Callable[..., CentralProcess], node_factory: Callable[..., Node], tmp_path: Path) -> None:
-    config = tmp_path / "central.toml"
-    config.write_text("[verification.matcher]\nduplicate_score = 100000\nadjudicate_score = 20\n", "utf-8")
-    central = start_central(config=config)
-    node = node_factory(central.url)
-    first = record_resident(node.lc, seed=1701)
-    node.verification.submit(first, actor="op1")
-    node.settle(first)
-    twin = record_resident(node.lc, seed=1701, impression=1, nama="SITI AMINA")
-    node.verification.submit(twin, actor="op1")
-    node.settle(twin)
+        grey_zone: Callable[..., tuple[CentralProcess, Node, str, str]]) -> None:
+    _central, node, _first, twin = grey_zone(1701)
     node.verification.verifier.adjudicate(twin, E.PRINT_READY_RECORD, supervisor="sup1", note="twins")
     report = node.verification.sync(actor="op1")
     assert report.verdicts == {twin: "PRINT_READY_RECORD"}

@@ -18,21 +18,10 @@ E = EnrolmentState
 
 
 @pytest.fixture
-def grey_zone_node(start_central: Callable[..., CentralProcess], node_factory: Callable[..., Node],
-                   tmp_path: Path) -> tuple[CentralProcess, Node, str, str]:
+def grey_zone_node(grey_zone: Callable[..., tuple[CentralProcess, Node, str, str]]) -> tuple[
+        CentralProcess, Node, str, str]:
     """A node whose second enrolment (the first one's fingers again) waits for adjudication."""
-    config = tmp_path / "central.toml"
-    config.write_text("[verification.matcher]\nduplicate_score = 100000\nadjudicate_score = 20\n", "utf-8")
-    central = start_central(config=config)
-    node = node_factory(central.url)
-    first = record_resident(node.lc, seed=1201)
-    node.verification.submit(first, actor="op1")
-    node.settle(first)
-    twin = record_resident(node.lc, seed=1201, impression=1, nama="SITI AMINA")
-    node.verification.submit(twin, actor="op1")
-    node.settle(twin)
-    assert node.state(twin) is E.ADJUDICATE_RECORD
-    return central, node, first, twin
+    return grey_zone(1201)
 
 
 def test_a_supervisor_adjudicates_from_the_command_line(grey_zone_node: tuple[CentralProcess, Node, str, str],
