@@ -151,6 +151,12 @@ def test_a_link_cut_midway_loses_nothing(nodes: tuple[Node, Node]) -> None:
     assert received == set(ids)
 
 
+def packet_bytes(site: Node, packet_id: str) -> bytes:
+    """The packet as the site's outbox holds it."""
+    with site.store.read() as conn:
+        return bytes(conn.execute(sa.select(outbox.c.packet).where(outbox.c.packet_id == packet_id)).scalar_one())
+
+
 def _tamper(data: bytes, at: int) -> bytes:
     return data[:at] + bytes([data[at] ^ 0x01]) + data[at + 1:]
 
@@ -160,8 +166,7 @@ def test_a_tampered_packet_is_refused_audited_and_not_stored(nodes: tuple[Node, 
     dukcapil, site = nodes
     inbox_, outbox_ = joined(dukcapil, site)
     packet_id = outbox_.enqueue(record(site), actor="op1")
-    with site.store.read() as conn:
-        data = bytes(conn.execute(sa.select(outbox.c.packet).where(outbox.c.packet_id == packet_id)).scalar_one())
+    data = packet_bytes(site, packet_id)
     at = {"header": 20, "sealed": len(data) - 100, "signature": len(data) - 5}[where]
     with pytest.raises(packets.PacketRefused) as info:
         inbox_.accept(_tamper(data, at))
@@ -177,8 +182,7 @@ def test_a_packet_signed_by_another_key_or_from_an_unknown_site_is_refused(nodes
     inbox_, _outbox = joined(dukcapil, site)
     intruder = Outbox(site.lc, signing_key=security.new_signing_key(), site_code=SITE, machine="pc-99")
     packet_id = intruder.enqueue(record(site), actor="op1")
-    with site.store.read() as conn:
-        data = bytes(conn.execute(sa.select(outbox.c.packet).where(outbox.c.packet_id == packet_id)).scalar_one())
+    data = packet_bytes(site, packet_id)
     with pytest.raises(packets.PacketRefused) as info:
         inbox_.accept(data)
     assert info.value.code == "bad_signature"
@@ -199,8 +203,7 @@ def test_biometrics_sealed_to_another_node_do_not_open(nodes: tuple[Node, Node])
     outbox_.joined(url="http://x.invalid", signing_key=security.public_key_text(inbox_.signing_key),
                    exchange_key=packets.exchange_public_text(other))
     packet_id = outbox_.enqueue(record(site), actor="op1")
-    with site.store.read() as conn:
-        data = bytes(conn.execute(sa.select(outbox.c.packet).where(outbox.c.packet_id == packet_id)).scalar_one())
+    data = packet_bytes(site, packet_id)
     with pytest.raises(packets.PacketRefused) as info:
         inbox_.accept(data)
     assert info.value.code == "tampered"
@@ -210,8 +213,7 @@ def test_the_same_id_with_other_content_is_a_conflict(nodes: tuple[Node, Node]) 
     dukcapil, site = nodes
     inbox_, outbox_ = joined(dukcapil, site)
     packet_id = outbox_.enqueue(record(site), actor="op1")
-    with site.store.read() as conn:
-        data = bytes(conn.execute(sa.select(outbox.c.packet).where(outbox.c.packet_id == packet_id)).scalar_one())
+    data = packet_bytes(site, packet_id)
     inbox_.accept(data)
     _, header = packets.peek(data)
     rebuilt = packets.build(packets.PacketId.parse(packet_id), {k: v for k, v in header.items()

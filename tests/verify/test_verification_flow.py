@@ -132,13 +132,18 @@ def test_adjudication_by_a_supervisor(grey_zone: Callable[..., tuple[CentralProc
         node.verification.adjudicate(twin, E.PRINT_READY_RECORD, supervisor="sup1", note="again")
 
 
-def test_handover_refuses_a_wrong_finger_and_accepts_the_holder(central: CentralProcess,
-                                                                node_factory: Callable[..., Node]) -> None:
-    node = node_factory(central.url)
-    enrolment = record_resident(node.lc, seed=707)
+def printed_resident(node: Node, seed: int) -> tuple[Node, str]:
+    """A resident recorded, verified and with the card printed, waiting for handover."""
+    enrolment = record_resident(node.lc, seed=seed)
     node.verification.submit(enrolment, actor="op1")
     node.settle(enrolment)
     print_card(node, enrolment, "BLK-HAND-0001")
+    return node, enrolment
+
+
+def test_handover_refuses_a_wrong_finger_and_accepts_the_holder(central: CentralProcess,
+                                                                node_factory: Callable[..., Node]) -> None:
+    node, enrolment = printed_resident(node_factory(central.url), 707)
 
     stranger = finger_sample(708, "right_index", 1).template
     assert stranger is not None
@@ -240,11 +245,7 @@ def test_a_sync_catches_up_with_a_decision_taken_at_the_central_side(
 
 
 def test_only_an_account_may_hand_a_card_over(central: CentralProcess, node_factory: Callable[..., Node]) -> None:
-    node = node_factory(central.url)
-    enrolment = record_resident(node.lc, seed=1801)
-    node.verification.submit(enrolment, actor="op1")
-    node.settle(enrolment)
-    print_card(node, enrolment, "BLK-HAND-0001")
+    node, enrolment = printed_resident(node_factory(central.url), 1801)
     holder = finger_sample(1801, "right_index", 2).template
     assert holder is not None
     with pytest.raises(EktpError, match="not an account"):
