@@ -80,6 +80,7 @@ import sqlalchemy as sa
 from ektp_core import packets, security
 from ektp_core.deploy import Deployment, create_deployment
 from ektp_core.lifecycle import LifecycleService
+from ektp_core.localservice import sigterm_as_interrupt
 from ektp_core.model import FINGER_POSITIONS, Capture, Modality
 from ektp_core.store.tables import outbox
 from ektp_core.sync import SEND_PARALLEL, Inbox, Outbox, check_receipt, sign_receipt
@@ -260,15 +261,10 @@ def baseline_server(port: int, database: str) -> None:
         def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
             self.log("info", "%s %s %s", self.command, self.path.split("?")[0], code)
 
-    import signal
-
-    def stop(_signum: int, _frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, stop)
     server = make_server("127.0.0.1", port, app, threaded=True, request_handler=Handler)
     try:
-        server.serve_forever()
+        with sigterm_as_interrupt():
+            server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:

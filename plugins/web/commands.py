@@ -1,14 +1,12 @@
 """``ektp serve`` and ``ektp sync ...``."""
 from __future__ import annotations
 
+import contextlib
 import json
-import signal
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import click
@@ -20,6 +18,7 @@ from ektp_core.cli import _deployment, deployment_option, fail
 from ektp_core.errors import EktpError
 from ektp_core.feed import FeedReader, FeedRefused
 from ektp_core.lifecycle import LifecycleService
+from ektp_core.localservice import sigterm_as_interrupt
 from ektp_core.store.tables import outbox, signed_jobs
 from ektp_core.sync import SEND_PARALLEL, Inbox, Outbox
 
@@ -56,20 +55,15 @@ def serve_command(host: str, port: int, deployment_dir: Path | None) -> None:
     with _lifecycle(deployment_dir) as lc:
         app = create_api_app(Inbox.for_deployment(lc))
         server = make_server(host, port, app, threaded=True, request_handler=_Handler)
-
-        def _terminate(signum: int, frame: FrameType | None) -> None:
-            raise KeyboardInterrupt
-
-        if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGTERM, _terminate)
         site = lc.deployment.site
         click.echo(f"ektp node {site.code} ({site.name}): http://{host}:{server.server_port}{API}", err=True)
-        try:
-            server.serve_forever()
-        except KeyboardInterrupt:
-            pass
-        finally:
-            server.server_close()
+        with sigterm_as_interrupt():
+            try:
+                server.serve_forever()
+            except KeyboardInterrupt:
+                pass
+            finally:
+                server.server_close()
         click.echo("stopped", err=True)
 
 
@@ -184,12 +178,7 @@ def pull_command(as_json: bool, deployment_dir: Path | None) -> None:
 def run_command(interval: float, once: bool, deployment_dir: Path | None) -> None:
     """At a site node: send waiting packets and pull the feed, again and again (a link that is down only
     delays things), until Ctrl-C or SIGTERM."""
-    def _terminate(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _terminate)
-    try:
+    with contextlib.suppress(KeyboardInterrupt), sigterm_as_interrupt():
         while True:
             with _lifecycle(deployment_dir) as lc:
                 box = Outbox.for_deployment(lc)
@@ -209,8 +198,7 @@ def run_command(interval: float, once: bool, deployment_dir: Path | None) -> Non
             if once:
                 return
             time.sleep(interval)
-    except KeyboardInterrupt:
-        click.echo("stopped", err=True)
+    click.echo("stopped", err=True)
 
 
 @sync_group.command("status")

@@ -9,18 +9,17 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-import signal
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.serving import WSGIRequestHandler, make_server
 
+from ektp_core.localservice import sigterm_as_interrupt
 from ektp_core.matching import Matcher
 from ektp_core.model import FINGER_POSITIONS
 
@@ -219,25 +218,19 @@ def serve(*, host: str, port: int, data_dir: Path, token: str, settings: Central
                  f"{service.store.count_pending()}; matcher {settings.matcher.name} "
                  f"(duplicate >= {thresholds.duplicate:g}, adjudicate >= {thresholds.adjudicate:g})")
 
-    def _terminate(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt  # SIGTERM ends the server exactly as Ctrl-C does
-
-    previous = signal.signal(signal.SIGTERM, _terminate) if threading.current_thread() is threading.main_thread() \
-        else None
     announce(f"ektp central emulator: http://{host}:{server.server_port}{API}")
     announce(f"data: {data_dir}; Ctrl-C or SIGTERM stops it")
     loader = threading.Thread(target=load, name="central-load", daemon=True)
     loader.start()
     try:
-        server.serve_forever()
+        with sigterm_as_interrupt():  # SIGTERM ends the server exactly as Ctrl-C does
+            server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
         if slot.service is not None:
             slot.service.stop()
         server.server_close()
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
     if failure:
         raise failure[0]
     announce("ektp central emulator stopped")
