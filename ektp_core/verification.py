@@ -22,6 +22,7 @@ from .errors import ConfigError, EktpError, IllegalTransition, NotFound
 from .lifecycle import LifecycleService
 from .matching import Matcher, MatcherSettings, matcher_settings
 from .model import FINGER_POSITIONS, EnrolmentState, Modality, PrintJobState, Role
+from .store import blobs as blob_store
 from .store import repository as repo
 from .store.tables import central_submissions, enrolments, inbox, print_jobs
 from .verifying import CentralRefused, CentralUnavailable, Submission, Verdict, Verifier
@@ -220,21 +221,29 @@ class VerificationService:
 
     def submission(self, enrolment_id: str) -> Submission:
         """The enrolment as it is sent: biodata, finger templates and images, the face, the exceptions."""
-        enrolment = self.lifecycle.get(enrolment_id)
+        lc = self.lifecycle
         fingers: dict[str, bytes] = {}
         images: dict[str, bytes] = {}
         exceptions: dict[str, str] = {}
         face: bytes | None = None
-        for c in self.capture.captures(enrolment_id):
-            if c.modality is Modality.FINGER:
+        # One read of the enrolment, its captures and their blobs (not one read per blob).
+        with lc.store.read() as conn:
+            enrolment = repo.get_enrolment(conn, enrolment_id)
+
+            def blob(ref: str) -> bytes:
+                return blob_store.get(conn, lc.data_key, ref=ref, enrolment_id=enrolment_id)
+
+            for c in repo.list_captures(conn, enrolment_id):
                 if c.exception is not None:
-                    exceptions[c.position] = c.exception.reason
+                    if c.modality is Modality.FINGER:
+                        exceptions[c.position] = c.exception.reason
                     continue
-                images[c.position] = self.capture.image(enrolment_id, c.modality, c.position)
-                if c.template_ref is not None:
-                    fingers[c.position] = self.capture.image(enrolment_id, c.modality, c.position, template=True)
-            elif c.modality is Modality.FACE and c.exception is None:
-                face = self.capture.image(enrolment_id, c.modality, c.position)
+                if c.modality is Modality.FINGER and c.blob_ref is not None:
+                    images[c.position] = blob(c.blob_ref)
+                    if c.template_ref is not None:
+                        fingers[c.position] = blob(c.template_ref)
+                elif c.modality is Modality.FACE and c.blob_ref is not None:
+                    face = blob(c.blob_ref)
         return Submission(enrolment_id=enrolment.id, site=enrolment.site_code, biodata=enrolment.biodata.to_dict(),
                           fingers=fingers, finger_images=images, face=face, exceptions=exceptions)
 
