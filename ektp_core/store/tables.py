@@ -278,3 +278,28 @@ inbox = sa.Table(
     sa.Column("received_at", TS, nullable=False),
     sa.Column("receipt", sa.Text, nullable=False),
 )
+
+#: Failed logins of each account at this node (kept per node: a lockout at one site does not lock the
+#: same account's mirror elsewhere).
+login_failures = sa.Table(
+    "login_failures",
+    metadata,
+    sa.Column("username", sa.String(64), primary_key=True),
+    sa.Column("failures", sa.Integer, nullable=False),
+    sa.Column("last_failure_at", TS, nullable=False),
+    sa.Column("locked_until", TS),
+)
+
+#: Sessions of the web UI, server side: the browser holds a random token, the table its SHA-256, so a
+#: stolen database does not give live sessions. Logout sets ``ended_at``; the token is then worthless.
+web_sessions = sa.Table(
+    "web_sessions",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("username", sa.String(64), nullable=False, index=True),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("last_seen_at", TS, nullable=False),
+    sa.Column("ended_at", TS),
+    sa.Column("end_reason", sa.String(16)),
+    sa.Column("source", sa.String(64)),
+)

@@ -11,7 +11,6 @@ from typing import Any
 
 import click
 import sqlalchemy as sa
-from werkzeug.serving import WSGIRequestHandler, make_server
 
 from ektp_core import security
 from ektp_core.cli import _deployment, deployment_option, fail
@@ -22,7 +21,7 @@ from ektp_core.localservice import sigterm_as_interrupt
 from ektp_core.store.tables import outbox, signed_jobs
 from ektp_core.sync import SEND_PARALLEL, Inbox, Outbox
 
-from .api import API, create_api_app
+from .api import API
 from .client import HttpTransport, NodeRefused
 
 DEFAULT_PORT = 5000
@@ -38,32 +37,52 @@ def _lifecycle(deployment_dir: Path | None) -> Iterator[LifecycleService]:
         store.dispose()
 
 
-class _Handler(WSGIRequestHandler):
-    """werkzeug's handler, logging method, path and status only (never bodies: packets hold biometrics)."""
+def _request_log(app: Any, echo: Any) -> Any:
+    """WSGI middleware logging method, path and status only: never query strings or bodies (packets hold
+    biometrics, forms hold residents' data and passwords)."""
 
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        self.log("info", "%s %s %s", self.command, self.path.split("?")[0], code)
+    def logged(environ: dict[str, Any], start_response: Any) -> Any:
+        def start(status: str, headers: Any, exc_info: Any = None) -> Any:
+            echo(f"{time.strftime('%H:%M:%S')} {environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')} "
+                 f"{status.split(' ', 1)[0]}")
+            return start_response(status, headers, exc_info)
+
+        return app(environ, start)
+
+    return logged
 
 
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(0, 65535),
               help="Port to listen on (0: a free one).")
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 64),
+              help="Requests served at once (waitress worker threads).")
+@click.option("--quiet", is_flag=True, help="Do not log each request.")
 @deployment_option
-def serve_command(host: str, port: int, deployment_dir: Path | None) -> None:
-    """Serve this node's HTTP API (/api/v1) until Ctrl-C or SIGTERM."""
+def serve_command(host: str, port: int, threads: int, quiet: bool, deployment_dir: Path | None) -> None:
+    """Serve this node's web UI (/) and HTTP API (/api/v1) with waitress until Ctrl-C or SIGTERM."""
+    from waitress import create_server
+
+    from .ui import create_app
+
     with _lifecycle(deployment_dir) as lc:
-        app = create_api_app(Inbox.for_deployment(lc))
-        server = make_server(host, port, app, threaded=True, request_handler=_Handler)
+        app = create_app(lc, lc.deployment.plugin_host())
+        wsgi = app.wsgi_app if quiet else _request_log(app.wsgi_app, lambda line: click.echo(line, err=True))
+        app.wsgi_app = wsgi  # type: ignore[method-assign]
+        server = create_server(app, host=host, port=port, threads=threads, ident="ektp",
+                               clear_untrusted_proxy_headers=True)
         site = lc.deployment.site
-        click.echo(f"ektp node {site.code} ({site.name}): http://{host}:{server.server_port}{API}", err=True)
+        bound = server.effective_port  # type: ignore[union-attr]
+        click.echo(f"ektp node {site.code} ({site.name}): web UI http://{host}:{bound}/ , API "
+                   f"http://{host}:{bound}{API}", err=True)
         with sigterm_as_interrupt():
             try:
-                server.serve_forever()
+                server.run()
             except KeyboardInterrupt:
                 pass
             finally:
-                server.server_close()
+                server.close()
         click.echo("stopped", err=True)
 
 

@@ -1,0 +1,323 @@
+"""The node's Flask application: the operators' UI (server-rendered pages) and the HTTP API v1.
+
+Every request to a UI page passes through :func:`_guard`: the session is looked up on the server,
+the view's declared roles are checked (a view without a declaration is refused), and every form
+post must carry the session's CSRF token. Every refusal is audited. Responses carry security
+headers; cookies are HttpOnly, SameSite=Strict and Secure unless ``[web] secure_cookies = false``.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import logging
+import secrets
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import attrs
+from flask import Flask, Response, current_app, g, redirect, render_template, request, session, url_for
+from werkzeug.exceptions import HTTPException
+
+from ektp_core import __version__, packets, security
+from ektp_core.accounts import AccountService, Session, SessionEnded
+from ektp_core.errors import EktpError
+from ektp_core.lifecycle import LifecycleService
+from ektp_core.model import SiteKind
+from ektp_core.sync import Inbox
+
+from ..api import API, blueprint as api_blueprint
+from . import access
+from .i18n import LOCALES, Catalogues
+
+log = logging.getLogger(__name__)
+SECRET_FILE = "web-secret"
+_UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_CSP = ("default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
+        "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'")
+
+
+@attrs.frozen(kw_only=True)
+class WebSettings:
+    """The profile's ``[web]`` table (see docs/profiles.md)."""
+
+    secure_cookies: bool = True
+    login_attempts_per_minute: int = 10
+    low_stock: int = 50
+    locales_dir: str | None = None
+
+    @classmethod
+    def from_profile(cls, profile: Any) -> WebSettings:
+        """Read ``[web]``; the account limits in it are read by :class:`~ektp_core.accounts.LoginPolicy`."""
+        web = dict((getattr(profile, "raw", None) or {}).get("web", {}))
+        secure = web.get("secure_cookies", True)
+        if not isinstance(secure, bool):
+            raise EktpError(f"profile [web] secure_cookies: expected true or false, got {secure!r}")
+        rate = web.get("login_attempts_per_minute", 10)
+        low = web.get("low_stock", 50)
+        for key, value in (("login_attempts_per_minute", rate), ("low_stock", low)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise EktpError(f"profile [web] {key}: expected a whole number >= 0, got {value!r}")
+        locales = web.get("locales_dir")
+        return cls(secure_cookies=secure, login_attempts_per_minute=rate, low_stock=low,
+                   locales_dir=str(locales) if locales else None)
+
+
+class LoginLimiter:
+    """At most N login attempts per minute from one address (a sliding window, in memory)."""
+
+    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.per_minute = per_minute
+        self.clock = clock
+        self._seen: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def allow(self, source: str) -> bool:
+        """Count an attempt from ``source``; False when it is over the limit."""
+        if self.per_minute == 0:
+            return True
+        now = self.clock()
+        with self._lock:
+            window = self._seen.setdefault(source, deque())
+            while window and now - window[0] > 60:
+                window.popleft()
+            if len(window) >= self.per_minute:
+                return False
+            window.append(now)
+            if len(self._seen) > 10_000:  # forget idle addresses rather than grow without bound
+                for key in [k for k, v in self._seen.items() if not v or now - v[-1] > 60]:
+                    del self._seen[key]
+            return True
+
+
+@attrs.define
+class Node:
+    """What every view needs: the node's lifecycle, plugins, deployment and the UI's settings."""
+
+    lifecycle: LifecycleService
+    host: Any
+    accounts: AccountService
+    settings: WebSettings
+    catalogues: Catalogues
+    limiter: LoginLimiter
+    #: Background work (print runs) that pages follow: name -> state, shown by the progress routes.
+    tasks: dict[str, Any] = attrs.field(factory=dict)
+
+    @property
+    def deployment(self) -> Any:
+        """The node's deployment."""
+        return self.lifecycle.deployment
+
+    @property
+    def site(self) -> Any:
+        """The node's site."""
+        return self.lifecycle.deployment.site
+
+    @property
+    def is_dukcapil(self) -> bool:
+        """True at the Dukcapil node (it serves the regency, adjudicates and routes print jobs)."""
+        return bool(self.site.kind is SiteKind.DUKCAPIL)
+
+
+def node() -> Node:
+    """The current app's :class:`Node`."""
+    found: Node = current_app.extensions["ektp_node"]
+    return found
+
+
+def current_user() -> Session | None:
+    """The logged-in session of this request, if any."""
+    return g.get("user")
+
+
+def _(key: str, **values: Any) -> str:
+    """The message ``key`` in the request's language."""
+    return node().catalogues.text(g.get("lang", "id"), key, **values)
+
+
+def source() -> str:
+    """The client's address (what the WSGI server saw; a TLS proxy in front must set it right)."""
+    return request.remote_addr or "-"
+
+
+def _secret_key(keys_dir: Path) -> bytes:
+    path = keys_dir / SECRET_FILE
+    if not path.exists():
+        keys_dir.mkdir(parents=True, exist_ok=True)
+        security.write_private_file(path, secrets.token_bytes(32))
+    return path.read_bytes()
+
+
+def csrf_token() -> str:
+    """The session's CSRF token (made on first use), for a hidden form field or the X-CSRF-Token header."""
+    token = session.get("csrf")
+    if not token:
+        token = session["csrf"] = secrets.token_urlsafe(24)
+    return str(token)
+
+
+def create_app(lifecycle: LifecycleService, host: Any) -> Flask:
+    """The node's whole web application over one lifecycle service and plugin host."""
+    from . import admin, adjudication, auth, dashboard, enrolments, handover, printing, record
+
+    deployment = lifecycle.deployment
+    settings = WebSettings.from_profile(deployment.profile)
+    folders = [LOCALES] + ([deployment.root / settings.locales_dir] if settings.locales_dir else [])
+    app = Flask("ektp_node", template_folder=str(Path(__file__).with_name("templates")),
+                static_folder=str(Path(__file__).with_name("static")), static_url_path="/static")
+    app.secret_key = _secret_key(deployment.keys_dir)
+    app.config.update(
+        MAX_CONTENT_LENGTH=packets.MAX_PACKET,
+        SESSION_COOKIE_NAME="ektp_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Strict",
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
+        PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=24),
+        TEMPLATES_AUTO_RELOAD=False,
+    )
+    accounts = AccountService(lifecycle)
+    app.extensions["ektp_node"] = Node(lifecycle=lifecycle, host=host, accounts=accounts, settings=settings,
+                                       catalogues=Catalogues(folders),
+                                       limiter=LoginLimiter(settings.login_attempts_per_minute))
+    app.extensions["ektp_inbox"] = Inbox.for_deployment(lifecycle)
+    app.register_blueprint(api_blueprint())
+    for module in (auth, dashboard, record, enrolments, printing, handover, adjudication, admin):
+        app.register_blueprint(module.bp)
+    # Static files are public (CSS, scripts, icons: nothing personal).
+    app.view_functions["static"] = access.public(app.view_functions["static"])
+
+    app.before_request(_guard)
+    app.after_request(_headers)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(EktpError, _ektp_error)
+    app.jinja_env.globals.update(_=_, csrf_token=csrf_token, node=node, current_user=current_user, nav_items=nav_items,
+                                 version=__version__)
+    app.jinja_env.filters["when"] = _when
+    app.jinja_env.autoescape = True
+    return app
+
+
+#: The menu, in the order of an office's day; an entry shows only to the roles its view allows.
+NAV = (("dashboard.index", "nav.dashboard"), ("record.start", "nav.record"), ("enrolments.index", "nav.enrolments"),
+       ("printing.queue", "nav.print_queue"), ("printing.blanks", "nav.blanks"), ("handover.index", "nav.handover"),
+       ("adjudication.index", "nav.adjudication"), ("admin.index", "nav.admin"))
+
+
+def nav_items() -> list[tuple[str, str]]:
+    """The menu entries the logged-in account may open."""
+    user = current_user()
+    if user is None:
+        return []
+    n = node()
+    shown = []
+    for endpoint, key in NAV:
+        rule = access.rule_of(current_app.view_functions.get(endpoint))
+        if rule is not None and user.role in rule.roles and (n.is_dukcapil or not rule.dukcapil_only):
+            shown.append((endpoint, key))
+    return shown
+
+
+def _when(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, str):
+        try:
+            value = dt.datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        return value.astimezone().strftime("%d-%m-%Y %H:%M")
+    return str(value)
+
+
+def _is_api() -> bool:
+    return request.path.startswith(API + "/") or request.path == API
+
+
+def _guard() -> Response | None:
+    """Language, session, CSRF and the view's roles, for every UI request."""
+    n = node()
+    g.lang = n.catalogues.pick(session.get("lang"), request.accept_languages)
+    if _is_api():
+        return None  # the API authenticates with signatures, not sessions
+    view = current_app.view_functions.get(request.endpoint or "")
+    if view is None:
+        return None  # 404/405 follow
+    rule = access.rule_of(view)
+    g.user = None
+    token = session.get("token")
+    if token:
+        try:
+            g.user = n.accounts.session(str(token))
+        except SessionEnded as exc:
+            session.pop("token", None)
+            if rule is None or not rule.public:
+                session["notice"] = "auth.session_" + ("idle" if exc.code == "idle" else "ended")
+    who = g.user.username if g.user is not None else ""
+    if request.method in _UNSAFE:
+        sent = request.form.get("csrf_token") or request.headers.get("X-CSRF-Token") or ""
+        expected = session.get("csrf") or ""
+        if not expected or not hmac.compare_digest(str(sent), str(expected)):
+            n.accounts.forbidden(who, request.path, source=source(), reason="csrf")
+            return _page(400, "errors.csrf")
+    if rule is None:
+        n.accounts.forbidden(who, request.path, source=source(), reason="no_rule")
+        return _page(403, "errors.forbidden")
+    if rule.public:
+        return None
+    if g.user is None:
+        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+    if g.user.role not in rule.roles:
+        n.accounts.forbidden(who, request.path, source=source(), reason="role")
+        return _page(403, "errors.forbidden")
+    if rule.dukcapil_only and not n.is_dukcapil:
+        n.accounts.forbidden(who, request.path, source=source(), reason="not_dukcapil")
+        return _page(403, "errors.dukcapil_only")
+    return None
+
+
+def _page(status: int, message_key: str, **values: Any) -> Response:
+    response = current_app.make_response(render_template("error.html", status=status,
+                                                         message=_(message_key, **values)))
+    response.status_code = status
+    return response
+
+
+def _http_error(exc: HTTPException) -> Any:
+    if _is_api():
+        from flask import jsonify
+
+        code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(exc.code or 500, "error")
+        return jsonify({"error": {"code": code, "message": exc.description}}), exc.code or 500
+    if "lang" not in g:
+        g.lang = node().catalogues.pick(session.get("lang"), request.accept_languages)
+    key = {404: "errors.not_found", 405: "errors.not_allowed", 413: "errors.too_large"}.get(exc.code or 500,
+                                                                                            "errors.generic")
+    return _page(exc.code or 500, key)
+
+
+def _ektp_error(exc: EktpError) -> Any:
+    # A domain refusal that a view did not handle itself: shown as it is (its messages are written for
+    # people), never as a stack trace.
+    log.info("refused: %s", exc)
+    return _page(409, "errors.refused", reason=str(exc))
+
+
+def _headers(response: Response) -> Response:
+    response.headers.setdefault("Content-Security-Policy", _CSP)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
+    response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
+    if request.is_secure:
+        response.headers["Strict-Transport-Security"] = "max-age=31536000"
+    if not request.path.startswith("/static/"):
+        # Pages hold residents' data: never kept by the browser or a proxy.
+        response.headers["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,92 @@
+"""The dashboard: the site's day at a glance (and, at the Dukcapil node, the regency's)."""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from flask import Blueprint, jsonify, redirect, render_template, request, url_for
+
+from ektp_core.devices import make_printer, make_scanner, printer_settings, scanner_settings
+from ektp_core.model import EnrolmentState
+
+from . import access
+from .app import _, node
+from .charts import grouped_bars
+from .stats import figures, stock
+
+bp = Blueprint("dashboard", __name__)
+#: Device status is asked at most this often (opening a USB printer takes time; pages must not wait).
+DEVICE_STATUS_TTL = 20.0
+
+
+@bp.get("/")
+@access.allow(access.EVERYONE)
+def home() -> Any:
+    """The start page is the dashboard."""
+    return redirect(url_for("dashboard.index"))
+
+
+@bp.get("/dashboard")
+@access.allow(access.EVERYONE)
+def index() -> Any:
+    """Figures of this site, or of the whole regency at the Dukcapil node (``?scope=site`` for the office)."""
+    n = node()
+    regency = n.is_dukcapil and request.args.get("scope") != "site"
+    site_code = None if regency else n.site.code
+    data = figures(n.lifecycle, site_code)
+    labels = [d.strftime("%d/%m") for d in data.days]
+    per_day = grouped_bars(labels, [(_("dash.recorded"), data.recorded_per_day),
+                                    (_("dash.printed"), data.printed_per_day)], title=_("dash.per_day"))
+    sites = {s.code: s for s in n.deployment.profile.sites}
+    per_site = None
+    if regency and data.per_site:
+        codes = list(data.per_site)
+        per_site = grouped_bars([c.rsplit(".", 1)[-1] for c in codes],
+                                [(_("dash.recorded"), [data.per_site[c][0] for c in codes]),
+                                 (_("dash.printed"), [data.per_site[c][1] for c in codes])],
+                                title=_("dash.per_site"))
+    printing_sites = [s.code for s in n.deployment.profile.sites if s.prints] if regency else [n.site.code]
+    ledgers = stock(n.lifecycle, printing_sites)
+    states = [(state.value, data.by_state.get(state.value, 0)) for state in EnrolmentState]
+    return render_template("dashboard.html", data=data, regency=regency, per_day=per_day, per_site=per_site,
+                           ledgers=ledgers, sites=sites, states=states, low_stock=n.settings.low_stock)
+
+
+@bp.get("/dashboard/devices")
+@access.allow(access.EVERYONE)
+def devices() -> Any:
+    """The status of this site's printers and scanners as JSON (the dashboard fetches it after loading)."""
+    n = node()
+    cached = n.tasks.get("device-status")
+    if cached is not None and time.monotonic() - cached[0] < DEVICE_STATUS_TTL:
+        return jsonify(cached[1])
+    found = []
+    profile, root, site = n.deployment.profile, n.deployment.root, n.site.code
+    for setting in printer_settings(profile):
+        if setting.site not in (None, site):
+            continue
+        found.append(_status("printer", setting.name, setting.driver, lambda s=setting: make_printer(s, n.host, root)))
+    for setting in scanner_settings(profile):
+        if setting.site not in (None, site):
+            continue
+        found.append(_status("scanner", setting.name, setting.driver, lambda s=setting: make_scanner(s, n.host, root)))
+    n.tasks["device-status"] = (time.monotonic(), found)
+    return jsonify(found)
+
+
+def _status(kind: str, name: str, driver: str, make: Any) -> dict[str, Any]:
+    entry: dict[str, Any] = {"kind": kind, "name": name, "driver": driver}
+    try:
+        device = make()
+        device.open()
+        try:
+            status = device.status()
+        finally:
+            device.close()
+    except Exception as exc:  # any driver's failure is shown as the device's state, never as a 500
+        entry.update(state="error", message=str(exc))
+        return entry
+    state = getattr(status, "state", None)
+    entry["state"] = str(getattr(state, "value", state) or "ready")
+    entry["message"] = str(getattr(status, "message", "") or getattr(status, "detail", "") or "")
+    return entry
