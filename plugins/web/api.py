@@ -9,7 +9,7 @@ import logging
 import time
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 
 from ektp_core import __version__, packets, security
 from ektp_core.errors import EktpError, NotFound, ValidationFailed
@@ -123,25 +123,3 @@ def blueprint() -> Blueprint:
         return jsonify(sign_receipt(box.signing_key, receipt)), 200
 
     return bp
-
-
-def create_api_app(inbox_: Inbox) -> Flask:
-    """A Flask app serving only the API (the web UI adds its own blueprints to the same app later)."""
-    app = Flask("ektp_node")
-    app.config["MAX_CONTENT_LENGTH"] = packets.MAX_PACKET
-    app.extensions["ektp_inbox"] = inbox_
-    app.register_blueprint(blueprint())
-
-    @app.errorhandler(413)
-    def too_large(_exc: Any) -> tuple[Response, int]:
-        return _error(413, "too_large", f"packets are at most {packets.MAX_PACKET} bytes")
-
-    @app.errorhandler(404)
-    def not_found(_exc: Any) -> tuple[Response, int]:
-        return _error(404, "not_found", f"no such endpoint: {request.method} {request.path}")
-
-    @app.errorhandler(405)
-    def not_allowed(_exc: Any) -> tuple[Response, int]:
-        return _error(405, "method_not_allowed", f"{request.method} is not allowed on {request.path}")
-
-    return app

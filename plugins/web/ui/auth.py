@@ -41,7 +41,7 @@ def login() -> Any:
             error, status = _("auth.missing"), 400
         else:
             try:
-                user, token = n.accounts.login(username, password, source=source())
+                _session, token = n.accounts.login(username, password, source=source())
             except LoginRefused as exc:
                 error, status = _("auth." + exc.code), 401 if exc.code == "bad_credentials" else 403
             else:
@@ -82,4 +82,4 @@ def language() -> Any:
     wanted = request.form.get("language", "")
     if wanted in node().catalogues.messages:
         session["lang"] = wanted
-    return redirect(_safe_next(request.form.get("next") or request.referrer and urlsplit(request.referrer).path))
+    return redirect(_safe_next(request.form.get("next") or (request.referrer and urlsplit(request.referrer).path)))

@@ -24,8 +24,10 @@ def grouped_bars(labels: Sequence[str], series: Sequence[tuple[str, Sequence[int
             value = values[i]
             h = plot_h * value / peak
             x = x0 + j * bar
-            parts.append(f'<rect class="bar-{"ab"[j % 2]}" x="{x:.1f}" y="{top + plot_h - h:.1f}" width="{bar - 1:.1f}" '
-                         f'height="{h:.1f}"><title>{escape(name)} {escape(label)}: {value}</title></rect>')
+            kind = "ab"[j % 2]
+            parts.append(f'<rect class="bar-{kind}" x="{x:.1f}" y="{top + plot_h - h:.1f}" '
+                         f'width="{bar - 1:.1f}" height="{h:.1f}">'
+                         f"<title>{escape(name)} {escape(label)}: {value}</title></rect>")
             if value and bar >= 12:
                 parts.append(f'<text x="{x + bar / 2 - 1:.1f}" y="{top + plot_h - h - 3:.1f}" '
                              f'text-anchor="middle">{value}</text>')
