@@ -29,7 +29,8 @@ from ektp_core.lifecycle import LifecycleService
 from ektp_core.model import SiteKind
 from ektp_core.sync import Inbox
 
-from ..api import API, blueprint as api_blueprint
+from ..api import API
+from ..api import blueprint as api_blueprint
 from . import access
 from .i18n import LOCALES, Catalogues
 
@@ -161,7 +162,7 @@ def csrf_token() -> str:
 
 def create_app(lifecycle: LifecycleService, host: Any) -> Flask:
     """The node's whole web application over one lifecycle service and plugin host."""
-    from . import admin, adjudication, auth, dashboard, enrolments, handover, printing, record
+    from . import adjudication, admin, auth, dashboard, enrolments, handover, printing, record
 
     deployment = lifecycle.deployment
     settings = WebSettings.from_profile(deployment.profile)
