@@ -59,8 +59,11 @@ def _request_log(app: Any, echo: Any) -> Any:
 @click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 64),
               help="Requests served at once (waitress worker threads).")
 @click.option("--quiet", is_flag=True, help="Do not log each request.")
+@click.option("--trusted-proxy", default=None, metavar="ADDR",
+              help="The address of a TLS proxy in front; its X-Forwarded-For/-Proto headers are believed.")
 @deployment_option
-def serve_command(host: str, port: int, threads: int, quiet: bool, deployment_dir: Path | None) -> None:
+def serve_command(host: str, port: int, threads: int, quiet: bool, trusted_proxy: str | None,
+                  deployment_dir: Path | None) -> None:
     """Serve this node's web UI (/) and HTTP API (/api/v1) with waitress until Ctrl-C or SIGTERM."""
     from waitress import create_server
 
@@ -70,8 +73,13 @@ def serve_command(host: str, port: int, threads: int, quiet: bool, deployment_di
         app = create_app(lc, lc.deployment.plugin_host())
         wsgi = app.wsgi_app if quiet else _request_log(app.wsgi_app, lambda line: click.echo(line, err=True))
         app.wsgi_app = wsgi  # type: ignore[method-assign]
+        proxy: dict[str, Any] = {}
+        if trusted_proxy:
+            # Only the proxy's own headers are believed: the client address (rate limits, audit) and https.
+            proxy = {"trusted_proxy": trusted_proxy, "trusted_proxy_count": 1,
+                     "trusted_proxy_headers": {"x-forwarded-for", "x-forwarded-proto"}}
         server = create_server(app, host=host, port=port, threads=threads, ident="ektp",
-                               clear_untrusted_proxy_headers=True)
+                               clear_untrusted_proxy_headers=True, **proxy)
         site = lc.deployment.site
         bound = server.effective_port  # type: ignore[union-attr]
         click.echo(f"ektp node {site.code} ({site.name}): web UI http://{host}:{bound}/ , API "
