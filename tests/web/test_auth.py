@@ -5,13 +5,13 @@ import datetime as dt
 
 import pytest
 import sqlalchemy as sa
+from ektp_plugins.web.ui import access
+from ektp_plugins.web.ui.app import node
 from flask import Blueprint, Flask
 
 from ektp_core.lifecycle import LifecycleService
 from ektp_core.model import Role
 from ektp_core.store.tables import audit_log, web_sessions
-from ektp_plugins.web.ui import access
-from ektp_plugins.web.ui.app import node
 
 from .webkit import PASSWORD, Browser, add_account
 
@@ -257,3 +257,38 @@ def test_the_ui_speaks_indonesian_first_and_english_on_request(browser) -> None:
     assert "Password" in b.get("/login").get_data(as_text=True)
     b.post("/language", {"language": "xx", "next": "/login"})  # unknown: ignored
     assert "Password" in b.get("/login").get_data(as_text=True)
+
+
+def test_a_plugins_pages_join_the_app_under_the_same_rules(ektp_service, ektp_host,  # type: ignore[no-untyped-def]
+                                                            ektp_register_plugin) -> None:
+    from ektp_plugins.web.ui import create_app
+
+    from ektp_core import hookimpl
+
+    stock = Blueprint("stock", __name__, url_prefix="/stok")
+
+    @stock.get("/")
+    @access.allow(access.SUPERVISORS)
+    def stock_page() -> str:
+        return "stok blangko"
+
+    @stock.get("/open")
+    def undeclared() -> str:
+        return "no rule"
+
+    class StockPlugin:
+        @hookimpl
+        def ektp_register_blueprints(self, registry):  # type: ignore[no-untyped-def]
+            registry.add("stock", stock)
+
+    ektp_register_plugin(StockPlugin(), "stock")
+    add_account(ektp_service, "spv1", Role.SUPERVISOR)
+    add_account(ektp_service, "op1", Role.OPERATOR)
+    app = create_app(ektp_service, ektp_host)
+    app.config["SESSION_COOKIE_SECURE"] = False
+    supervisor, operator = Browser(app), Browser(app)
+    supervisor.login("spv1")
+    operator.login("op1")
+    assert supervisor.get("/stok/").get_data(as_text=True) == "stok blangko"
+    assert operator.get("/stok/").status_code == 403
+    assert supervisor.get("/stok/open").status_code == 403

@@ -187,6 +187,10 @@ def create_app(lifecycle: LifecycleService, host: Any) -> Flask:
     app.register_blueprint(api_blueprint())
     for module in (auth, dashboard, record, enrolments, printing, handover, adjudication, admin):
         app.register_blueprint(module.bp)
+    # Other plugins' pages (ektp_register_blueprints); their views declare access rules like ours, or
+    # they are refused.
+    for entry in host.registry("blueprints"):
+        app.register_blueprint(entry.obj)
     # Static files are public (CSS, scripts, icons: nothing personal).
     app.view_functions["static"] = access.public(app.view_functions["static"])
 
