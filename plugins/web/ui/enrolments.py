@@ -1,6 +1,179 @@
-"""Placeholder blueprint: its pages are being written (see the module's owner)."""
+"""Enrolments: search (by NIK or name, with a state filter, paged) and one enrolment's whole story:
+biodata, the SIAK status timeline from the audit log, the central system's verdict with its reasons
+and candidates, print jobs and the captured images.
+
+A site node shows only its own enrolments; the Dukcapil node shows the regency's (filter by site).
+"""
 from __future__ import annotations
 
-from flask import Blueprint
+from typing import Any
+
+import attrs
+import sqlalchemy as sa
+from flask import Blueprint, abort, current_app, render_template, request, url_for
+
+from ektp_core.capture import CaptureService
+from ektp_core.errors import EktpError, NotFound
+from ektp_core.model import POSITIONS, Enrolment, EnrolmentState, Modality
+from ektp_core.store import repository as repo
+from ektp_core.store.tables import print_jobs
+
+from . import access
+from .app import _, current_user, node
+from .central import verification
+from .enrolment_query import PAGE_SIZE, SearchInvalid, parse_query, search
+from .images import image_response
 
 bp = Blueprint("enrolments", __name__)
+
+#: Biodata fields in card order, as the detail page lists them.
+BIODATA_FIELDS = ("nik", "nama", "tempat_lahir", "tanggal_lahir", "jenis_kelamin", "golongan_darah", "alamat", "rt",
+                  "rw", "kelurahan", "kecamatan", "kabupaten_kota", "provinsi", "agama", "status_perkawinan",
+                  "pekerjaan", "kewarganegaraan", "berlaku_hingga", "no_kk")
+#: Audit actions about an enrolment that are not state changes but belong in its story.
+SECONDARY = ("capture.saved", "capture.exception", "enrolment.handover_refused")
+
+
+def scoped_enrolment(enrolment_id: str) -> Enrolment:
+    """The enrolment if this node may show it (404 otherwise: another site's is as unknown as none)."""
+    n = node()
+    try:
+        enrolment = n.lifecycle.get(enrolment_id)
+    except NotFound:
+        abort(404)
+    if not n.is_dukcapil and enrolment.site_code != n.site.code:
+        abort(404)
+    return enrolment
+
+
+def _page_number(raw: str | None) -> int:
+    try:
+        return max(1, int(raw or 1))
+    except ValueError:
+        return 1
+
+
+@bp.get("/enrolments")
+@access.allow(access.DESK | access.SUPERVISORS)
+def index() -> Any:
+    """Search by NIK (exact, or the first digits) or by part of the name; filter by state (and site)."""
+    n = node()
+    text = request.args.get("q", "").strip()[:120]
+    state_text = request.args.get("state", "")
+    site_text = request.args.get("site", "") if n.is_dukcapil else ""
+    error = None
+    status = 200
+    state = None
+    if state_text:
+        try:
+            state = EnrolmentState(state_text)
+        except ValueError:
+            error, status = _("enr.bad_state"), 400
+    sites = {s.code: s for s in n.deployment.profile.sites}
+    if site_text and site_text not in sites:
+        error, status = _("enr.bad_site"), 400
+    try:
+        query = parse_query(text)
+    except SearchInvalid as exc:
+        error, status, query = _(exc.key), 400, None
+    page = None
+    if error is None:
+        site_code = (site_text or None) if n.is_dukcapil else n.site.code
+        page = search(n.lifecycle.store, query=query, state=state, site_code=site_code,
+                      page=_page_number(request.args.get("page")))
+    args = {k: v for k, v in (("q", text), ("state", state_text), ("site", site_text)) if v}
+    body = render_template("enrolments/index.html", page=page, error=error, q=text, state=state_text,
+                           site=site_text, sites=sites, states=list(EnrolmentState), args=args, page_size=PAGE_SIZE)
+    return body, status
+
+
+@attrs.frozen
+class Event:
+    """One line of the status timeline."""
+
+    at: str
+    actor: str
+    action: str
+    #: True for a SIAK state change, False for a capture, an exception or a refused handover.
+    state_change: bool
+    to_state: str | None = None
+    from_state: str | None = None
+    reason: str | None = None
+    detail: dict[str, Any] = attrs.field(factory=dict)
+
+
+def timeline(enrolment_id: str) -> list[Event]:
+    """The enrolment's audit entries, oldest first: state changes and the secondary events."""
+    events = []
+    for entry in node().lifecycle.history(enrolment_id):
+        detail = dict(entry.detail)
+        if entry.subject_kind == "enrolment" and "to" in detail:
+            events.append(Event(at=entry.at, actor=entry.actor, action=entry.action, state_change=True,
+                                to_state=str(detail["to"]), from_state=detail.get("from"),
+                                reason=detail.get("reason"), detail=detail))
+        elif entry.action in SECONDARY:
+            events.append(Event(at=entry.at, actor=entry.actor, action=entry.action, state_change=False,
+                                detail=detail))
+    return events
+
+
+def jobs_of(enrolment_id: str) -> list[Any]:
+    """The enrolment's print jobs, oldest first (indexed on enrolment_id)."""
+    with node().lifecycle.store.read() as conn:
+        rows = conn.execute(sa.select(print_jobs).where(print_jobs.c.enrolment_id == enrolment_id)
+                            .order_by(print_jobs.c.created_at)).all()
+    return [repo.job_from_row(r) for r in rows]
+
+
+def verdict_of(enrolment_id: str) -> tuple[Any, str | None]:
+    """What the node knows of the enrolment's trip to the central system, or the reason it cannot say."""
+    try:
+        return verification().status(enrolment_id), None
+    except EktpError as exc:
+        return None, str(exc)
+
+
+@bp.get("/enrolments/<enrolment_id>")
+@access.allow(access.DESK | access.SUPERVISORS)
+def detail(enrolment_id: str) -> Any:
+    """One enrolment: biodata, timeline, verdict, print jobs and captures."""
+    enrolment = scoped_enrolment(enrolment_id)
+    n = node()
+    captures = CaptureService(n.lifecycle).captures(enrolment_id)
+    by_slot = {(c.modality, c.position): c for c in captures}
+    slots = [(m, p, by_slot.get((m, p))) for m, positions in POSITIONS.items() for p in positions]
+    status, verdict_error = verdict_of(enrolment_id)
+    resume = None
+    if enrolment.state is EnrolmentState.BIO_CAPTURED and "record.resume" in current_app.view_functions:
+        resume = url_for("record.resume", enrolment_id=enrolment_id)
+    adjudicate = None
+    user = current_user()
+    if (enrolment.state is EnrolmentState.ADJUDICATE_RECORD and n.is_dukcapil and user is not None
+            and user.role in access.SUPERVISORS):
+        adjudicate = url_for("adjudication.show", enrolment_id=enrolment_id)
+    bio = enrolment.biodata.to_dict()
+    bio["jenis_kelamin"] = enrolment.biodata.jenis_kelamin_label
+    bio["berlaku_hingga"] = enrolment.biodata.berlaku_hingga_label
+    sites = {s.code: s for s in n.deployment.profile.sites}
+    return render_template("enrolments/detail.html", e=enrolment, bio=bio, fields=BIODATA_FIELDS,
+                           events=timeline(enrolment_id), status=status, verdict_error=verdict_error,
+                           jobs=jobs_of(enrolment_id), slots=slots, resume=resume, adjudicate=adjudicate, sites=sites,
+                           face=by_slot.get((Modality.FACE, "face")))
+
+
+@bp.get("/enrolments/<enrolment_id>/image/<modality>/<position>")
+@access.allow(access.DESK | access.SUPERVISORS)
+def image(enrolment_id: str, modality: str, position: str) -> Any:
+    """One capture's image, decrypted for this response only (never cached)."""
+    scoped_enrolment(enrolment_id)
+    try:
+        wanted = Modality(modality)
+    except ValueError:
+        abort(404)
+    if position not in POSITIONS[wanted]:
+        abort(404)
+    try:
+        data = CaptureService(node().lifecycle).image(enrolment_id, wanted, position)
+    except EktpError:
+        abort(404)
+    return image_response(data)
