@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from ektp_plugins.web.ui import create_app
 from flask import Flask
 
 from ektp_core.lifecycle import LifecycleService
 from ektp_core.model import Role
 from ektp_core.plugins import PluginHost
-from ektp_plugins.web.ui import create_app
 
 from .webkit import Browser, add_account
 
