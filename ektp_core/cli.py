@@ -309,6 +309,7 @@ def walk_command(directory: Path, fresh: bool) -> None:
 
 # The printing, verification and region commands live in their own modules; importing them registers them
 # on `cli`.
+from . import cli_accounts as _cli_accounts  # noqa: E402, F401
 from . import cli_backup as _cli_backup  # noqa: E402, F401
 from . import cli_print as _cli_print  # noqa: E402, F401
 from . import cli_regions as _cli_regions  # noqa: E402, F401
