@@ -1,6 +1,282 @@
-"""Placeholder blueprint: its pages are being written (see the module's owner)."""
+"""The print queue (antrean cetak) of this site: jobs with their routing reason, a card preview,
+printing on a chosen printer with live progress, supervisors' decisions on UNKNOWN jobs.
+
+Printing runs in a background thread (:mod:`.printing_runs`); the page follows it through a JSON
+status route. The blank (blangko) pages of the same blueprint are in :mod:`.blanks`.
+"""
 from __future__ import annotations
 
-from flask import Blueprint
+from typing import Any
+
+from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, url_for
+
+from ektp_core.devices import PrinterSetting, make_printer, printers_at
+from ektp_core.errors import EktpError, NotFound
+from ektp_core.model import PrintJob, PrintJobState, Role
+from ektp_core.print_service import PrintService
+from ektp_core.printing import EVOLIS_CANVAS
+
+from . import access
+from .app import _, current_user, node
+from .printing_data import queue_rows, rows_for
+from .printing_runs import PrintRun, PrintRuns, RunInProgress, explain, report_outcomes
 
 bp = Blueprint("printing", __name__)
+
+#: Job states and the badge each wears.
+BADGES = {"QUEUED": "info", "RESERVED": "info", "SENT": "warn", "UNKNOWN": "bad", "PRINTED": "ok",
+          "SPOILED": "bad", "CANCELLED": ""}
+#: A supervisor's answers for an UNKNOWN job (as ``ektp print-resolve --outcome``).
+OUTCOMES = ("printed", "spoiled", "not-taken")
+
+
+def runs() -> PrintRuns:
+    """This node's print runs (one registry per app)."""
+    found: PrintRuns = node().tasks.setdefault("print-runs", PrintRuns())
+    return found
+
+
+def site_printers() -> list[PrinterSetting]:
+    """The printers standing at this node's site, in profile order."""
+    n = node()
+    return printers_at(n.deployment, n.site.code)
+
+
+def proof_printer() -> PrinterSetting | None:
+    """This site's proof printer (PDF/PNG), when it has one."""
+    return next((p for p in site_printers() if p.driver == "proof"), None)
+
+
+def site_job(job_id: str) -> PrintJob:
+    """A job of this site's queue (404 for an unknown one or another site's)."""
+    n = node()
+    try:
+        job = n.lifecycle.jobs_by_id(job_id)
+    except NotFound:
+        abort(404)
+    if job.site_code != n.site.code:
+        abort(404)
+    return job
+
+
+def flash_note(level: str, key: str, values: dict[str, Any]) -> None:
+    """Flash a message kept as a catalogue key (from a run or a refusal)."""
+    flash(_(key, **values), level)
+
+
+# ------------------------------------------------------------------------------------------------
+# The queue
+# ------------------------------------------------------------------------------------------------
+
+
+@bp.get("/print")
+@access.allow(access.DESK)
+def queue() -> Any:
+    """The site's open jobs and the recently finished ones, the printers and their runs."""
+    n = node()
+    open_rows, recent_rows = queue_rows(n.lifecycle, n.site.code)
+    printers = site_printers()
+    service = PrintService(n.lifecycle, n.host, n.deployment)
+    checks = [service.reconcile(p.name) for p in printers]
+    active = {r.printer: r for r in runs().active()}
+    preview = request.args.get("preview") or None
+    if preview is not None and not any(r.job.id == preview for r in open_rows + recent_rows):
+        preview = None
+    user = current_user()
+    return render_template("printing/queue.html", open_rows=open_rows, recent_rows=recent_rows, printers=printers,
+                           checks=checks, active=active, ledger=n.lifecycle.ledger(n.site.code),
+                           low_stock=n.settings.low_stock, badges=BADGES, outcomes=OUTCOMES, preview=preview,
+                           supervisor=user is not None and user.role is Role.SUPERVISOR,
+                           queued=sum(1 for r in open_rows if r.job.state is PrintJobState.QUEUED))
+
+
+@bp.get("/print/jobs/<job_id>/preview.png")
+@access.allow(access.DESK)
+def preview(job_id: str) -> Any:
+    """The card's front as it would print now, on the proof canvas or a printer's (``?printer=``)."""
+    n = node()
+    try:
+        job = n.lifecycle.jobs_by_id(job_id)
+    except NotFound:
+        abort(404)
+    if not n.is_dukcapil and job.site_code != n.site.code:
+        abort(404)
+    printers = site_printers()
+    wanted = request.args.get("printer")
+    setting = next((p for p in printers if p.name == wanted), None) or proof_printer() or \
+        next(iter(printers), None)
+    canvas = EVOLIS_CANVAS
+    if setting is not None:
+        try:
+            canvas = make_printer(setting, n.host, n.deployment.root).canvas
+        except EktpError:
+            canvas = EVOLIS_CANVAS  # a misconfigured printer still lets the card be looked at
+    service = PrintService(n.lifecycle, n.host, n.deployment)
+    try:
+        card = service.render(service.card_data(job, canvas), job)
+    except EktpError as exc:
+        key, values = explain(exc)
+        return Response(_(key, **values), status=409, mimetype="text/plain")
+    response = Response(card.preview_png, mimetype="image/png")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+# ------------------------------------------------------------------------------------------------
+# Printing
+# ------------------------------------------------------------------------------------------------
+
+
+@bp.post("/print/run")
+@access.allow(access.DESK)
+def run() -> Any:
+    """Print one job (``job``) or every due QUEUED job (``all``) on the chosen printer, in the background."""
+    n = node()
+    user = current_user()
+    assert user is not None
+    printers = site_printers()
+    name = request.form.get("printer") or (printers[0].name if printers else "")
+    setting = next((p for p in printers if p.name == name), None)
+    if setting is None:
+        flash(_("print.err.no_printer", printer=name, site=n.site.code), "error")
+        return redirect(url_for("printing.queue"))
+    wanted = [j for j in request.form.getlist("job") if j]
+    if wanted:
+        for job_id in wanted:
+            job = site_job(job_id)
+            if job.state is not PrintJobState.QUEUED:
+                flash(_("print.err.not_queued_state", job=job_id, state=_("job." + job.state.value)), "error")
+                return redirect(url_for("printing.queue"))
+    elif request.form.get("all"):
+        any_day = bool(request.form.get("any_day"))
+        open_rows, _recent = queue_rows(n.lifecycle, n.site.code)
+        queued = [r for r in open_rows if r.job.state is PrintJobState.QUEUED]
+        wanted = [r.job.id for r in queued if any_day or r.due_today]
+        waiting = len(queued) - len(wanted)
+        if waiting:
+            flash(_("print.waiting_day", count=waiting), "info")
+        if not wanted:
+            flash(_("print.nothing_queued"), "info")
+            return redirect(url_for("printing.queue"))
+    else:
+        flash(_("print.err.choose_job"), "error")
+        return redirect(url_for("printing.queue"))
+    try:
+        started = runs().start(n.lifecycle, n.host, setting=setting, job_ids=wanted, actor=user.username,
+                               proof=proof_printer(), report_outcomes=not n.is_dukcapil)
+    except RunInProgress as exc:
+        busy = exc.run
+        flash(_("print.err.busy_run", printer=busy.printer, who=busy.started_by), "error")
+        return redirect(url_for("printing.progress", run_id=busy.id))
+    return redirect(url_for("printing.progress", run_id=started.id))
+
+
+def _run_or_404(run_id: str) -> PrintRun:
+    found = runs().get(run_id)
+    if found is None or found.site != node().site.code:
+        abort(404)
+    return found
+
+
+@bp.get("/print/runs/<run_id>")
+@access.allow(access.DESK)
+def progress(run_id: str) -> Any:
+    """A run's page: its cards and their states, the printer's steps; it polls :func:`status`."""
+    found = _run_or_404(run_id)
+    return render_template("printing/run.html", run=found.snapshot(), status=run_status(found), badges=BADGES)
+
+
+@bp.get("/print/runs/<run_id>/status")
+@access.allow(access.DESK)
+def status(run_id: str) -> Any:
+    """A run's state as JSON, in the reader's language (the run page polls it)."""
+    return jsonify(run_status(_run_or_404(run_id)))
+
+
+def run_status(found: PrintRun) -> dict[str, Any]:
+    """What the run page shows, translated."""
+    snap = found.snapshot()
+    rows = rows_for(node().lifecycle, snap["job_ids"])
+    finished = (PrintJobState.PRINTED, PrintJobState.SPOILED, PrintJobState.UNKNOWN)
+    ended = sum(1 for r in rows if r.job.state in finished)
+    total = max(1, len(snap["job_ids"]))
+    # The card being printed is the SENT one; its share is the driver's fraction.
+    printing_now = not snap["done"] and any(r.job.state is PrintJobState.SENT for r in rows)
+    current = snap["fraction"] if printing_now else 0.0
+    check = snap["check"]
+    return {
+        "done": snap["done"],
+        "failed": _(snap["failed"][1], **snap["failed"][2]) if snap["failed"] else None,
+        "step": snap["step"],
+        "fraction": snap["fraction"],
+        "overall": 1.0 if snap["done"] else min(1.0, (ended + current) / total),
+        "steps": snap["steps"][-30:],
+        "notes": [{"level": level, "text": _(key, **values)} for level, key, values in snap["notes"]],
+        "jobs": [{"id": r.job.id, "nama": r.nama, "nik": r.nik, "state": r.job.state.value,
+                  "label": _("job." + r.job.state.value), "badge": BADGES.get(r.job.state.value, ""),
+                  "blank": r.job.blank_serial or "", "reason": r.job.reason or ""} for r in rows],
+        "check": None if check is None else {"printer": check.printer, "ledger": check.ledger_cards,
+                                             "counted": check.printer_cards, "matches": check.matches},
+        "summary": _("print.run_done" if snap["done"] else "print.run_going", printer=snap["printer"],
+                     ended=ended, total=len(snap["job_ids"])),
+    }
+
+
+# ------------------------------------------------------------------------------------------------
+# Decisions on jobs
+# ------------------------------------------------------------------------------------------------
+
+
+@bp.post("/print/jobs/<job_id>/resolve")
+@access.allow(access.SUPERVISORS)
+def resolve(job_id: str) -> Any:
+    """A supervisor says what became of an UNKNOWN job's card (as ``ektp print-resolve``)."""
+    n = node()
+    user = current_user()
+    assert user is not None
+    job = site_job(job_id)
+    outcome = request.form.get("outcome", "")
+    reason = (request.form.get("reason") or "").strip()
+    if outcome not in OUTCOMES:
+        flash(_("print.err.outcome"), "error")
+    elif not reason:
+        flash(_("print.err.reason_required"), "error")
+    elif job.state is not PrintJobState.UNKNOWN:
+        flash(_("print.err.not_unknown", job=job_id, state=_("job." + job.state.value)), "error")
+    else:
+        try:
+            done = n.lifecycle.resolve_unknown(job_id, supervisor=user.username, printed=outcome == "printed",
+                                               reason=reason, card_taken=outcome != "not-taken")
+        except EktpError as exc:
+            key, values = explain(exc)
+            flash(_(key, **values), "error")
+        else:
+            flash(_("print.resolved", job=job_id, state=_("job." + done.state.value)), "ok")
+            if not n.is_dukcapil and done.state in (PrintJobState.PRINTED, PrintJobState.SPOILED):
+                note = report_outcomes(n.lifecycle)
+                if note is not None:
+                    flash_note(*note)
+    return redirect(url_for("printing.queue"))
+
+
+@bp.post("/print/jobs/<job_id>/requeue")
+@access.allow(access.DESK, dukcapil_only=True)
+def requeue(job_id: str) -> Any:
+    """A new QUEUED job for the resident of a SPOILED one (an operator's decision, never automatic).
+    Only the Dukcapil node: a site prints only jobs the Dukcapil node signed."""
+    n = node()
+    user = current_user()
+    assert user is not None
+    site_job(job_id)
+    try:
+        new = n.lifecycle.requeue(job_id, actor=user.username)
+    except EktpError as exc:
+        key, values = explain(exc)
+        flash(_(key, **values), "error")
+    else:
+        flash(_("print.requeued", job=job_id, new=new.id), "ok")
+    return redirect(url_for("printing.queue"))
+
+
+# The blank pages share this blueprint (endpoints printing.blanks...): imported last, they add their routes.
+from . import blanks  # noqa: E402,F401

@@ -1,0 +1,111 @@
+"""The blank-card (blangko) ledger of this site: the count, deliveries received, blanks spoiled, the
+spoiled list and the daily stock report (also as CSV). Routes of the ``printing`` blueprint."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, flash, redirect, render_template, request, url_for
+
+from ektp_core.errors import Conflict, EktpError, IllegalTransition, NotFound
+from ektp_core.model import Role
+
+from . import access
+from .app import _, current_user, node
+from .printing import bp
+from .printing_data import (
+    SerialsInvalid,
+    blank_site,
+    parse_serials,
+    report_csv,
+    report_range,
+    spoiled_blanks,
+    stock_report,
+)
+
+#: The stock report's columns (catalogue keys), in CSV order after the site.
+REPORT_COLUMNS = ("blanks.day", "blanks.opening", "blanks.received", "blanks.printed", "blanks.spoiled",
+                  "blanks.closing")
+
+
+@bp.get("/blanks")
+@access.allow(access.DESK)
+def blanks() -> Any:
+    """The ledger, the forms to receive and spoil blanks, the spoiled list and the stock report."""
+    n = node()
+    first, last, ok = report_range(request.args.get("from"), request.args.get("to"))
+    if not ok:
+        flash(_("blanks.err.dates"), "warn")
+    user = current_user()
+    days = stock_report(n.lifecycle, n.site.code, first, last)
+    return render_template("printing/blanks.html", ledger=n.lifecycle.ledger(n.site.code),
+                           low_stock=n.settings.low_stock, spoiled=spoiled_blanks(n.lifecycle, n.site.code),
+                           days=days, first=first, last=last, columns=REPORT_COLUMNS,
+                           supervisor=user is not None and user.role is Role.SUPERVISOR,
+                           serials=request.args.get("serials", ""))
+
+
+@bp.get("/blanks/report.csv")
+@access.allow(access.DESK)
+def report() -> Any:
+    """The daily stock report for the chosen dates, as a CSV download."""
+    n = node()
+    first, last, _ok = report_range(request.args.get("from"), request.args.get("to"))
+    days = stock_report(n.lifecycle, n.site.code, first, last)
+    text = report_csv(n.site.code, days, [_(key) for key in REPORT_COLUMNS])
+    response = Response("\ufeff" + text, mimetype="text/csv")  # the BOM lets spreadsheet programs read UTF-8
+    response.headers["Content-Disposition"] = (f'attachment; filename="stok-blangko-{n.site.code}-'
+                                               f'{first.isoformat()}-{last.isoformat()}.csv"')
+    return response
+
+
+@bp.post("/blanks/receive")
+@access.allow(access.SUPERVISORS)
+def receive() -> Any:
+    """Receive a delivery: serial ranges and single serials; all or nothing (as ``ektp blanks receive``)."""
+    n = node()
+    user = current_user()
+    assert user is not None
+    typed = request.form.get("serials", "")
+    note = (request.form.get("note") or "").strip() or None
+    try:
+        serials = parse_serials(typed)
+        count = n.lifecycle.receive_blanks(n.site.code, serials, actor=user.username, note=note)
+    except SerialsInvalid as exc:
+        flash(_(exc.key, **exc.values), "error")
+        return redirect(url_for("printing.blanks", serials=typed[:2000]))
+    except Conflict as exc:
+        flash(_("blanks.err.duplicate", detail=str(exc)), "error")
+        return redirect(url_for("printing.blanks", serials=typed[:2000]))
+    except EktpError as exc:  # a serial of the wrong shape (the ledger's own check)
+        flash(_("blanks.err.invalid", detail=str(exc)), "error")
+        return redirect(url_for("printing.blanks", serials=typed[:2000]))
+    ledger = n.lifecycle.ledger(n.site.code)
+    flash(_("blanks.received_ok", count=count, first=min(serials), last=max(serials), stock=ledger.in_stock), "ok")
+    return redirect(url_for("printing.blanks"))
+
+
+@bp.post("/blanks/spoil")
+@access.allow(access.DESK)
+def spoil() -> Any:
+    """Spoil a blank in stock (damaged, misprinted outside ektp); the reason is required."""
+    n = node()
+    user = current_user()
+    assert user is not None
+    serial = (request.form.get("serial") or "").strip().upper()
+    reason = (request.form.get("reason") or "").strip()
+    if not serial:
+        flash(_("blanks.err.serial_required"), "error")
+    elif not reason:
+        flash(_("blanks.err.reason_required"), "error")
+    elif blank_site(n.lifecycle, serial) != n.site.code:
+        flash(_("blanks.err.unknown", serial=serial, site=n.site.code), "error")
+    else:
+        try:
+            n.lifecycle.spoil_blank(serial, actor=user.username, reason=reason)
+        except IllegalTransition as exc:
+            flash(_("blanks.err.not_in_stock", serial=serial, detail=str(exc)), "error")
+        except NotFound:
+            flash(_("blanks.err.unknown", serial=serial, site=n.site.code), "error")
+        else:
+            flash(_("blanks.spoiled_ok", serial=serial), "ok")
+    return redirect(url_for("printing.blanks"))

@@ -1,0 +1,253 @@
+"""What the print queue and blank (blangko) pages read: jobs with their resident, delivery serials
+typed by a person, the spoiled list and the daily stock report. No Flask here."""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import attrs
+import sqlalchemy as sa
+
+from ektp_core.lifecycle import LifecycleService
+from ektp_core.model import BlankState, PrintJobState
+from ektp_core.print_routing import due_on
+from ektp_core.store.repository import job_from_row, utc
+from ektp_core.store.tables import blank_batches, blanks, enrolments, print_jobs
+
+#: Jobs still open: the queue shows all of them.
+OPEN_STATES = (PrintJobState.QUEUED, PrintJobState.RESERVED, PrintJobState.SENT, PrintJobState.UNKNOWN)
+#: Finished jobs shown under the open ones (the most recent first).
+RECENT_STATES = (PrintJobState.PRINTED, PrintJobState.SPOILED)
+RECENT_LIMIT = 30
+#: The most serials one delivery may hold (as ``ektp blanks receive --count``).
+MAX_DELIVERY = 100_000
+#: The longest stock report, in days.
+MAX_REPORT_DAYS = 366
+
+
+@attrs.frozen(kw_only=True)
+class QueueRow:
+    """A print job with its resident's name and NIK, as the queue lists it."""
+
+    job: Any
+    nama: str
+    nik: str
+    #: False when the job waits for another print day (semi-vertical rules).
+    due_today: bool
+
+
+def local_day(value: Any) -> dt.date:
+    """The office's calendar day of a stored timestamp (the node's local time zone)."""
+    return utc(value).astimezone().date()
+
+
+def today() -> dt.date:
+    """The office's calendar day now."""
+    return dt.datetime.now().astimezone().date()
+
+
+def _rows(lc: LifecycleService, query: Any) -> list[QueueRow]:
+    day = today()
+    with lc.store.read() as conn:
+        found = conn.execute(query).all()
+    rows = []
+    for row in found:
+        job = job_from_row(row)
+        rows.append(QueueRow(job=job, nama=row.nama or "", nik=row.nik or "",
+                             due_today=due_on(job.print_day, day)))
+    return rows
+
+
+def _jobs_query() -> Any:
+    return (sa.select(print_jobs, enrolments.c.nama, enrolments.c.nik)
+            .select_from(print_jobs.outerjoin(enrolments, enrolments.c.id == print_jobs.c.enrolment_id)))
+
+
+def queue_rows(lc: LifecycleService, site_code: str) -> tuple[list[QueueRow], list[QueueRow]]:
+    """The site's open jobs (oldest first) and its most recently finished ones (newest first)."""
+    open_q = (_jobs_query().where(print_jobs.c.site_code == site_code,
+                                  print_jobs.c.state.in_([s.value for s in OPEN_STATES]))
+              .order_by(print_jobs.c.created_at, print_jobs.c.id))
+    recent_q = (_jobs_query().where(print_jobs.c.site_code == site_code,
+                                    print_jobs.c.state.in_([s.value for s in RECENT_STATES]))
+                .order_by(print_jobs.c.updated_at.desc(), print_jobs.c.id).limit(RECENT_LIMIT))
+    return _rows(lc, open_q), _rows(lc, recent_q)
+
+
+def rows_for(lc: LifecycleService, job_ids: Sequence[str]) -> list[QueueRow]:
+    """The given jobs, in the given order (a run's page)."""
+    found = {r.job.id: r for r in _rows(lc, _jobs_query().where(print_jobs.c.id.in_(list(job_ids))))}
+    return [found[j] for j in job_ids if j in found]
+
+
+# ------------------------------------------------------------------------------------------------
+# Serials typed by a person
+# ------------------------------------------------------------------------------------------------
+
+
+class SerialsInvalid(ValueError):
+    """The serials typed cannot be read; ``key`` and ``values`` make the message."""
+
+    def __init__(self, key: str, **values: Any) -> None:
+        super().__init__(key)
+        self.key = key
+        self.values = values
+
+
+_RANGE = re.compile(r"^(?P<first>[^.]+)\.\.(?P<last>[^.]+)$")
+_TAIL = re.compile(r"^(?P<prefix>.*?)(?P<number>\d+)$")
+
+
+def parse_serials(text: str) -> list[str]:
+    """The serials of a delivery: ranges ``BLK-000101..BLK-000150`` and single serials, separated by
+    spaces, commas, semicolons or new lines. Order kept; a serial typed twice is kept twice (the
+    ledger refuses the delivery and names it)."""
+    cleaned = re.sub(r"\s*\.\.\s*", "..", text.strip().upper())
+    tokens = [t for t in re.split(r"[\s,;]+", cleaned) if t]
+    if not tokens:
+        raise SerialsInvalid("blanks.err.none")
+    serials: list[str] = []
+    for token in tokens:
+        if ".." in token:
+            serials.extend(_expand(token))
+        else:
+            serials.append(token)
+        if len(serials) > MAX_DELIVERY:
+            raise SerialsInvalid("blanks.err.too_many", limit=MAX_DELIVERY)
+    return serials
+
+
+def _expand(token: str) -> list[str]:
+    match = _RANGE.match(token)
+    if match is None:
+        raise SerialsInvalid("blanks.err.range", range=token)
+    first, last = _TAIL.match(match["first"]), _TAIL.match(match["last"])
+    if first is None or last is None:
+        raise SerialsInvalid("blanks.err.range_digits", range=token)
+    if first["prefix"] != last["prefix"] or len(first["number"]) != len(last["number"]):
+        raise SerialsInvalid("blanks.err.range_shape", range=token)
+    start, end = int(first["number"]), int(last["number"])
+    if end < start:
+        raise SerialsInvalid("blanks.err.range_order", range=token)
+    if end - start + 1 > MAX_DELIVERY:
+        raise SerialsInvalid("blanks.err.too_many", limit=MAX_DELIVERY)
+    width = len(first["number"])
+    return [f"{first['prefix']}{n:0{width}d}" for n in range(start, end + 1)]
+
+
+# ------------------------------------------------------------------------------------------------
+# Spoiled blanks and the daily stock report
+# ------------------------------------------------------------------------------------------------
+
+
+def spoiled_blanks(lc: LifecycleService, site_code: str, *, limit: int = 200) -> list[Any]:
+    """The site's spoiled blanks, newest first: serial, reason, the job it was spoiled in, when."""
+    with lc.store.read() as conn:
+        return list(conn.execute(
+            sa.select(blanks.c.serial, blanks.c.reason, blanks.c.job_id, blanks.c.updated_at)
+            .where(blanks.c.site_code == site_code, blanks.c.state == BlankState.SPOILED.value)
+            .order_by(blanks.c.updated_at.desc(), blanks.c.serial).limit(limit)).all())
+
+
+def blank_site(lc: LifecycleService, serial: str) -> str | None:
+    """The site a blank belongs to (None when the ledger does not know it)."""
+    with lc.store.read() as conn:
+        found = conn.execute(sa.select(blanks.c.site_code).where(blanks.c.serial == serial)).scalar()
+    return str(found) if found is not None else None
+
+
+@attrs.frozen(kw_only=True)
+class StockDay:
+    """One day of the stock report. Stock counts the blanks on hand: in stock and reserved."""
+
+    day: dt.date
+    opening: int
+    received: int
+    printed: int
+    spoiled: int
+
+    @property
+    def closing(self) -> int:
+        """Stock at the end of the day."""
+        return self.opening + self.received - self.printed - self.spoiled
+
+
+def _midnight(day: dt.date) -> dt.datetime:
+    # The office's midnight, in UTC: SQLite keeps timestamps as naive UTC text and compares them so.
+    return dt.datetime.combine(day, dt.time()).astimezone().astimezone(dt.UTC)
+
+
+def stock_report(lc: LifecycleService, site_code: str, first: dt.date, last: dt.date) -> list[StockDay]:
+    """Per office day from ``first`` to ``last``: opening stock, received, printed, spoiled, closing.
+
+    A PRINTED or SPOILED blank never changes again, so the time of its last change is when it was
+    printed or spoiled; deliveries carry their own time. Everything before ``first`` makes the
+    opening stock, read in the same snapshot.
+    """
+    start, end = _midnight(first), _midnight(last + dt.timedelta(days=1))
+    final = (BlankState.PRINTED.value, BlankState.SPOILED.value)
+    with lc.store.read() as conn:
+        received_before = int(conn.execute(
+            sa.select(sa.func.coalesce(sa.func.sum(blank_batches.c.count), 0))
+            .where(blank_batches.c.site_code == site_code, blank_batches.c.received_at < start)).scalar_one())
+        used_before = int(conn.execute(
+            sa.select(sa.func.count()).select_from(blanks)
+            .where(blanks.c.site_code == site_code, blanks.c.state.in_(final), blanks.c.updated_at < start))
+            .scalar_one())
+        deliveries = conn.execute(
+            sa.select(blank_batches.c.received_at, blank_batches.c.count)
+            .where(blank_batches.c.site_code == site_code, blank_batches.c.received_at >= start,
+                   blank_batches.c.received_at < end)).all()
+        used = conn.execute(
+            sa.select(blanks.c.state, blanks.c.updated_at)
+            .where(blanks.c.site_code == site_code, blanks.c.state.in_(final), blanks.c.updated_at >= start,
+                   blanks.c.updated_at < end)).all()
+    received: Counter[dt.date] = Counter()
+    for at, count in deliveries:
+        received[local_day(at)] += int(count)
+    printed: Counter[dt.date] = Counter()
+    spoiled: Counter[dt.date] = Counter()
+    for state, at in used:
+        (printed if state == BlankState.PRINTED.value else spoiled)[local_day(at)] += 1
+    days, stock = [], received_before - used_before
+    day = first
+    while day <= last:
+        row = StockDay(day=day, opening=stock, received=received[day], printed=printed[day], spoiled=spoiled[day])
+        days.append(row)
+        stock = row.closing
+        day += dt.timedelta(days=1)
+    return days
+
+
+def report_csv(site_code: str, days: Iterable[StockDay], header: Sequence[str]) -> str:
+    """The stock report as CSV (one row per day; ``header`` names the columns in the reader's language)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(["site", *header])
+    for d in days:
+        writer.writerow([site_code, d.day.isoformat(), d.opening, d.received, d.printed, d.spoiled, d.closing])
+    return buffer.getvalue()
+
+
+def report_range(raw_from: str | None, raw_to: str | None, *, default_days: int = 14) -> tuple[dt.date, dt.date, bool]:
+    """The report's dates from the form; bad or missing ones fall back to the last ``default_days``
+    (the third value is False when something typed could not be used)."""
+    last, first = today(), today() - dt.timedelta(days=default_days - 1)
+    ok = True
+    try:
+        if raw_to:
+            last = dt.date.fromisoformat(raw_to)
+        if raw_from:
+            first = dt.date.fromisoformat(raw_from)
+        elif raw_to:
+            first = last - dt.timedelta(days=default_days - 1)
+    except ValueError:
+        return today() - dt.timedelta(days=default_days - 1), today(), False
+    if first > last or (last - first).days + 1 > MAX_REPORT_DAYS:
+        return today() - dt.timedelta(days=default_days - 1), today(), False
+    return first, last, ok

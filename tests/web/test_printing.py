@@ -1,0 +1,252 @@
+"""The print queue pages over a real deployment (minimal profile: emulated Evolis over the fake USB
+bus, a proof printer): the queue, the card preview, printing in the background with progress,
+printer faults, supervisors' decisions on UNKNOWN jobs. Every case leaves the blank ledger balanced."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ektp_core.lifecycle import LifecycleService
+from ektp_core.model import EnrolmentState, PrintJobState
+from ektp_core.testing.samples import queue_print_ready
+from ektp_plugins.web.ui import printing_runs
+
+SITE = "17.71"
+
+
+def queued(lc: LifecycleService, seed: int = 0) -> str:
+    return queue_print_ready(lc, seed=seed, routing_reason="dukcapil-only: the Dukcapil office prints every card")
+
+
+def start(b: Any, **form: str) -> str:
+    """Post a print and return the run page's path."""
+    response = b.post("/print/run", {"printer": "evolis-1", **form})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return str(response.headers["Location"])
+
+
+def finish(b: Any, run_path: str, timeout: float = 60) -> dict[str, Any]:
+    """Poll the run's JSON status as the page does, until it is done."""
+    deadline = time.monotonic() + timeout
+    seen_steps: list[str] = []
+    while time.monotonic() < deadline:
+        response = b.get(run_path + "/status")
+        assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
+        status: dict[str, Any] = response.get_json()
+        seen_steps += status["steps"]
+        if status["done"]:
+            status["seen_steps"] = seen_steps
+            return status
+        time.sleep(0.05)
+    raise AssertionError("the print run did not finish")
+
+
+def balanced(lc: LifecycleService) -> Any:
+    ledger = lc.ledger(SITE)
+    assert ledger.balanced, ledger
+    return ledger
+
+
+@pytest.fixture
+def slow_printer(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """Printers the runs open get their emulator adjusted by ``settings`` (faults, a slow mechanism)."""
+    settings: dict[str, Any] = {}
+    real = printing_runs.make_printer
+
+    def make(setting: Any, host: Any, root: Path) -> Any:
+        printer = real(setting, host, root)
+        emulator = getattr(printer, "emulator", None)
+        if emulator is not None:
+            for key, value in settings.items():
+                setattr(emulator, key, value)
+        return printer
+
+    monkeypatch.setattr(printing_runs, "make_printer", make)
+    return settings
+
+
+def test_queue_shows_the_routing_reason_and_a_preview(browser, ektp_service: LifecycleService) -> None:
+    job_id = queued(ektp_service)
+    b = browser("op1")
+    page = b.get("/print").get_data(as_text=True)
+    assert "dukcapil-only: the Dukcapil office prints every card" in page
+    assert "SITI AMINAH" in page and job_id in page and "Dalam antrean" in page
+    assert 'name="job" value="' + job_id in page  # a print button for the queued job
+    shown = b.get(f"/print?preview={job_id}").get_data(as_text=True)
+    assert f"/print/jobs/{job_id}/preview.png" in shown
+    png = b.get(f"/print/jobs/{job_id}/preview.png")
+    assert png.status_code == 200 and png.mimetype == "image/png" and png.data.startswith(b"\x89PNG")
+    assert png.headers["Cache-Control"] == "no-store"
+    assert b.get("/print/jobs/no-such-job/preview.png").status_code == 404
+    # The queue is for the desk: an administrator is refused.
+    assert browser("adm1").get("/print").status_code == 403
+
+
+def test_print_one_job_with_progress(browser, ektp_service: LifecycleService, ektp_deployment) -> None:
+    job_id = queued(ektp_service)
+    ektp_service.receive_blanks(SITE, ["BLK-000001", "BLK-000002"], actor="spv1")
+    b = browser("op1")
+    run_path = start(b, job=job_id)
+    assert "/print/runs/" in run_path
+    status = finish(b, run_path)
+    assert status["failed"] is None, status
+    [job] = status["jobs"]
+    assert (job["id"], job["state"], job["blank"]) == (job_id, "PRINTED", "BLK-000001")
+    assert any("panel" in step for step in status["seen_steps"])  # the driver's steps reached the page
+    assert status["check"]["matches"] and status["check"]["ledger"] == 1 and status["overall"] == 1.0
+    assert any("PDF" in note["text"] for note in status["notes"])  # the proof copy
+    assert list((ektp_deployment.root / "proofs").glob("*.pdf"))
+    page = b.get(run_path).get_data(as_text=True)
+    assert "Tercetak" in page and "BLK-000001" in page
+    assert ektp_service.jobs_by_id(job_id).state is PrintJobState.PRINTED
+    assert ektp_service.get(ektp_service.jobs_by_id(job_id).enrolment_id).state is EnrolmentState.CARD_PRINTED
+    ledger = balanced(ektp_service)
+    assert (ledger.printed, ledger.in_stock) == (1, 1)
+    # Printing it again is refused before anything starts.
+    again = b.post("/print/run", {"printer": "evolis-1", "job": job_id}, follow_redirects=True)
+    assert "hanya yang dalam antrean bisa dicetak" in again.get_data(as_text=True)
+    assert balanced(ektp_service).printed == 1
+
+
+def test_print_all_queued_and_a_second_click_is_refused(browser, ektp_service: LifecycleService,
+                                                        slow_printer: dict[str, Any]) -> None:
+    jobs = [queued(ektp_service, seed=i) for i in range(2)]
+    ektp_service.receive_blanks(SITE, [f"BLK-00001{i}" for i in range(5)], actor="spv1")
+    slow_printer["mechanism_seconds"] = 0.6
+    b = browser("op1")
+    run_path = start(b, all="1")
+    second = b.post("/print/run", {"printer": "evolis-1", "all": "1"})
+    assert second.status_code == 302 and second.headers["Location"] == run_path  # to the run already going
+    shown = b.get(run_path).get_data(as_text=True)
+    assert "masih mencetak" in shown
+    status = finish(b, run_path)
+    assert [j["state"] for j in status["jobs"]] == ["PRINTED", "PRINTED"] and [j["id"] for j in status["jobs"]] == jobs
+    ledger = balanced(ektp_service)
+    assert (ledger.printed, ledger.in_stock, ledger.reserved) == (2, 3, 0)
+    nothing = b.post("/print/run", {"printer": "evolis-1", "all": "1"}, follow_redirects=True)
+    assert "Tidak ada pekerjaan dalam antrean" in nothing.get_data(as_text=True)
+
+
+def test_a_printer_that_is_unplugged(browser, ektp_service: LifecycleService, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ektp_core.devices import PrinterSetting
+
+    real = printing_runs.make_printer
+
+    def unplugged(setting: PrinterSetting, host: Any, root: Path) -> Any:
+        # The same driver without its emulator: no device on the bus, as with the cable out.
+        return real(PrinterSetting(name=setting.name, driver=setting.driver, site=setting.site), host, root)
+
+    monkeypatch.setattr(printing_runs, "make_printer", unplugged)
+    job_id = queued(ektp_service)
+    ektp_service.receive_blanks(SITE, ["BLK-000001"], actor="spv1")
+    b = browser("op1")
+    status = finish(b, start(b, job=job_id))
+    assert "tidak terhubung" in status["failed"]
+    assert ektp_service.jobs_by_id(job_id).state is PrintJobState.QUEUED
+    ledger = balanced(ektp_service)
+    assert (ledger.in_stock, ledger.reserved) == (1, 0)
+
+
+def test_ribbon_ends_mid_card_and_the_card_is_spoiled(browser, ektp_service: LifecycleService,
+                                                      slow_printer: dict[str, Any]) -> None:
+    job_id = queued(ektp_service)
+    ektp_service.receive_blanks(SITE, ["BLK-000001", "BLK-000002"], actor="spv1")
+    slow_printer["ribbon_end_on_next_card"] = True
+    b = browser("op1")
+    status = finish(b, start(b, job=job_id))
+    [job] = status["jobs"]
+    assert job["state"] == "SPOILED" and job["blank"] == "BLK-000001"
+    texts = " ".join(n["text"] for n in status["notes"])
+    assert "Pita (ribbon)" in texts and "rusak" in texts
+    assert status["check"]["matches"]  # the ruined card went through the printer and the ledger says so
+    ledger = balanced(ektp_service)
+    assert (ledger.spoiled, ledger.in_stock) == (1, 1)
+    # At the Dukcapil node an operator queues it again (never automatic).
+    requeued = b.post(f"/print/jobs/{job_id}/requeue", follow_redirects=True)
+    assert "Pekerjaan baru" in requeued.get_data(as_text=True)
+    open_jobs = ektp_service.jobs(site_code=SITE, states=("QUEUED",))
+    assert len(open_jobs) == 1 and open_jobs[0].id != job_id
+
+
+def test_empty_hopper_gives_the_blank_back(browser, ektp_service: LifecycleService,
+                                           slow_printer: dict[str, Any]) -> None:
+    job_id = queued(ektp_service)
+    ektp_service.receive_blanks(SITE, ["BLK-000001"], actor="spv1")
+    slow_printer["feeder"] = 0
+    b = browser("op1")
+    status = finish(b, start(b, job=job_id))
+    texts = " ".join(n["text"] for n in status["notes"]) + (status["failed"] or "")
+    assert "Hopper" in texts or "belum siap" in texts
+    assert ektp_service.jobs_by_id(job_id).state is PrintJobState.QUEUED
+    assert balanced(ektp_service).in_stock == 1
+
+
+def test_no_blanks_in_stock_consumes_nothing(browser, ektp_service: LifecycleService) -> None:
+    job_id = queued(ektp_service)
+    b = browser("op1")
+    status = finish(b, start(b, job=job_id))
+    assert "Tidak ada blangko" in status["failed"]
+    assert ektp_service.jobs_by_id(job_id).state is PrintJobState.QUEUED
+    assert ektp_service.ledger(SITE).received == 0
+
+
+def test_bad_print_requests(browser, ektp_service: LifecycleService) -> None:
+    job_id = queued(ektp_service)
+    b = browser("op1")
+    page = b.post("/print/run", {"printer": "no-such-printer", "job": job_id}, follow_redirects=True)
+    assert "Tidak ada printer bernama" in page.get_data(as_text=True)
+    assert b.post("/print/run", {"printer": "evolis-1", "job": "missing"}).status_code == 404
+    page = b.post("/print/run", {"printer": "evolis-1"}, follow_redirects=True)
+    assert "Pilih pekerjaan" in page.get_data(as_text=True)
+    assert b.post("/print/run", {"printer": "evolis-1", "job": job_id}, csrf=False).status_code == 400
+    assert b.get("/print/runs/unknown-run").status_code == 404
+    assert ektp_service.jobs_by_id(job_id).state is PrintJobState.QUEUED
+
+
+def unknown_job(lc: LifecycleService, seed: int = 0) -> str:
+    job_id = queued(lc, seed=seed)
+    lc.reserve_blank(job_id, actor="op1")
+    lc.mark_sent(job_id, actor="op1", printer="evolis-1")
+    lc.mark_unknown(job_id, actor="op1", reason="the printer stopped answering")
+    return job_id
+
+
+def test_only_a_supervisor_resolves_an_unknown_job(browser, ektp_service: LifecycleService) -> None:
+    ektp_service.receive_blanks(SITE, ["BLK-000001", "BLK-000002", "BLK-000003"], actor="spv1")
+    printed, spoiled, not_taken = (unknown_job(ektp_service, seed=i) for i in range(3))
+    op = browser("op1")
+    assert "Menunggu keputusan supervisor" in op.get("/print").get_data(as_text=True)
+    refused = op.post(f"/print/jobs/{printed}/resolve", {"outcome": "printed", "reason": "saw the card"})
+    assert refused.status_code == 403
+    spv = browser("spv1")
+    page = spv.get("/print").get_data(as_text=True)
+    assert f"/print/jobs/{printed}/resolve" in page
+    no_reason = spv.post(f"/print/jobs/{printed}/resolve", {"outcome": "printed", "reason": " "},
+                         follow_redirects=True)
+    assert "Alasan wajib diisi" in no_reason.get_data(as_text=True)
+    assert ektp_service.jobs_by_id(printed).state is PrintJobState.UNKNOWN
+    bad = spv.post(f"/print/jobs/{printed}/resolve", {"outcome": "maybe", "reason": "x"}, follow_redirects=True)
+    assert "Pilih apa yang terjadi" in bad.get_data(as_text=True)
+    for job_id, outcome, state in ((printed, "printed", PrintJobState.PRINTED),
+                                   (spoiled, "spoiled", PrintJobState.SPOILED),
+                                   (not_taken, "not-taken", PrintJobState.QUEUED)):
+        done = spv.post(f"/print/jobs/{job_id}/resolve", {"outcome": outcome, "reason": "looked at the printer"},
+                        follow_redirects=True)
+        assert "diputuskan" in done.get_data(as_text=True)
+        assert ektp_service.jobs_by_id(job_id).state is state
+    twice = spv.post(f"/print/jobs/{printed}/resolve", {"outcome": "spoiled", "reason": "again"},
+                     follow_redirects=True)
+    assert "hanya yang Tidak diketahui" in twice.get_data(as_text=True)
+    ledger = balanced(ektp_service)
+    assert (ledger.printed, ledger.spoiled, ledger.in_stock, ledger.reserved) == (1, 1, 1, 0)
+
+
+def test_english_messages(browser, ektp_service: LifecycleService) -> None:
+    queued(ektp_service)
+    b = browser("op1")
+    b.post("/language", {"language": "en", "next": "/print"})
+    page = b.get("/print").get_data(as_text=True)
+    assert "e-KTP print queue" in page and "Queued" in page
