@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,6 +16,7 @@ from .cli import cli, deployment_option, fail
 from .cli_print import _echo_json, _services, actor_option
 from .devices import make_scanner, scanner_settings
 from .errors import EktpError
+from .localservice import sigterm_as_interrupt
 from .model import FINGER_POSITIONS, Modality
 from .scanning import ScannerError
 from .verification import VerificationService
@@ -103,6 +106,36 @@ def verify_sync(wait: float, as_json: bool, actor: str, deployment_dir: Path | N
              EXIT_UNAVAILABLE)
     if report.failed:
         sys.exit(1)
+
+
+@verify_group.command("run")
+@click.option("--interval", type=click.FloatRange(1), default=30.0, show_default=True,
+              help="Seconds between rounds.")
+@click.option("--once", is_flag=True, help="One round and stop.")
+@actor_option
+@deployment_option
+def verify_run(interval: float, once: bool, actor: str, deployment_dir: Path | None) -> None:
+    """At the Dukcapil node: a verification sync round (send what sites and desks recorded, fetch
+    verdicts, queue the print jobs, report printed cards) again and again, until Ctrl-C or SIGTERM; a
+    central system that is down only delays things."""
+    with contextlib.suppress(KeyboardInterrupt), sigterm_as_interrupt():
+        while True:
+            # Opened again each round: a profile changed meanwhile is read, and nothing stays locked.
+            with _services(deployment_dir) as (_deployment, host, lc):
+                try:
+                    report = VerificationService.for_deployment(lc, host).sync(actor=actor)
+                    line = (f"sent {len(report.sent)}, verdicts {len(report.verdicts)}, still waiting "
+                            f"{len(report.still_waiting)}, print jobs queued {len(report.routed)}, failed "
+                            f"{len(report.failed)}, cards reported {len(report.cards_reported)}")
+                    if report.unavailable:
+                        line += f"; central system unavailable: {report.unavailable}"
+                except EktpError as exc:
+                    line = f"error: {exc}"
+            click.echo(f"{time.strftime('%H:%M:%S')} {line}", err=True)
+            if once:
+                return
+            time.sleep(interval)
+    click.echo("stopped", err=True)
 
 
 @verify_group.command("status")

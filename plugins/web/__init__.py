@@ -1,7 +1,7 @@
 """The web plugin: the node's HTTP API v1 (joining, packets, receipts; OpenAPI) and its commands.
 
 Commands: ``ektp serve`` (run this node's API; the Dukcapil node serves its sites) and
-``ektp sync join-code|join|send|status``. The operators' web UI joins it later.
+``ektp sync join-code|join|send|pull|run|status``, and ``ektp demo`` (a whole regency on one machine).
 """
 from __future__ import annotations
 
@@ -12,8 +12,10 @@ from ektp_core import hookimpl
 
 @hookimpl
 def ektp_register_commands(cli: click.Group) -> None:
-    """``ektp serve`` and ``ektp sync``."""
+    """``ektp serve``, ``ektp sync`` and ``ektp demo``."""
     from .commands import serve_command, sync_group
+    from .demo import demo_command
 
     cli.add_command(serve_command)
     cli.add_command(sync_group)
+    cli.add_command(demo_command)
