@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ektp_plugins.web.ui import printing_runs
 
 from ektp_core.lifecycle import LifecycleService
 from ektp_core.model import EnrolmentState, PrintJobState
 from ektp_core.testing.samples import queue_print_ready
-from ektp_plugins.web.ui import printing_runs
 
 SITE = "17.71"
 
