@@ -250,3 +250,24 @@ def test_english_messages(browser, ektp_service: LifecycleService) -> None:
     b.post("/language", {"language": "en", "next": "/print"})
     page = b.get("/print").get_data(as_text=True)
     assert "e-KTP print queue" in page and "Queued" in page
+
+
+@pytest.mark.ektp_profile("kota-bengkulu-kecamatan", site="17.71.01")
+def test_a_site_prints_only_jobs_the_dukcapil_node_signed(browser, ektp_service: LifecycleService) -> None:
+    # A job made at the site itself (not routed and signed by the Dukcapil node) is refused, nothing used.
+    job_id = queue_print_ready(ektp_service, site_code="17.71.01", routing_reason="made at the site")
+    ektp_service.receive_blanks("17.71.01", ["BLK-000001"], actor="spv1")
+    b = browser("op1")
+    page = b.get("/print").get_data(as_text=True)
+    assert "made at the site" in page and "evolis-17.71.01" in page and "evolis-dukcapil" not in page
+    response = b.post("/print/run", {"printer": "evolis-17.71.01", "job": job_id})
+    status = finish(b, str(response.headers["Location"]))
+    assert "tidak ditandatangani oleh Dukcapil" in status["failed"]
+    assert ektp_service.jobs_by_id(job_id).state is PrintJobState.QUEUED
+    ledger = ektp_service.ledger("17.71.01")
+    assert (ledger.in_stock, ledger.reserved, ledger.balanced) == (1, 0, True)
+    # Another site's printer is not offered, and asking for it is refused.
+    refused = b.post("/print/run", {"printer": "evolis-dukcapil", "job": job_id}, follow_redirects=True)
+    assert "Tidak ada printer bernama" in refused.get_data(as_text=True)
+    # A reprint is the Dukcapil node's decision: the route is for the Dukcapil node only.
+    assert b.post(f"/print/jobs/{job_id}/requeue").status_code == 403

@@ -197,6 +197,8 @@ def _execute(run: PrintRun, lifecycle: LifecycleService, host: Any, setting: Pri
     deployment = lifecycle.deployment
     service = PrintService(lifecycle, host, deployment)
     printed: list[str] = []
+    #: Jobs that ended PRINTED or SPOILED: their outcome goes back to the Dukcapil node from a site.
+    settled: list[str] = []
     try:
         printer = make_printer(setting, host, deployment.root)
         try:
@@ -211,6 +213,8 @@ def _execute(run: PrintRun, lifecycle: LifecycleService, host: Any, setting: Pri
                                          progress=run.progress)
             for result in outcome.results:
                 job = result.job
+                if job.state in (PrintJobState.PRINTED, PrintJobState.SPOILED):
+                    settled.append(job.id)
                 if job.state is PrintJobState.PRINTED:
                     printed.append(job.id)
                 elif result.error is not None:
@@ -238,7 +242,7 @@ def _execute(run: PrintRun, lifecycle: LifecycleService, host: Any, setting: Pri
                      ledger=run.check.ledger_cards)
         if printed and proof is not None and proof.name != setting.name:
             _proof_copies(run, lifecycle, service, host, proof, printed)
-        if report_outcomes:
+        if report_outcomes and settled:
             _report_outcomes(run, lifecycle)
     except Exception as exc:  # a driver bug: the job is UNKNOWN (the core saw to it); the page must say so
         log.exception("print run %s on %s failed", run.id, setting.name)
