@@ -1,4 +1,5 @@
-"""The README's two commands stay true: CI runs the README's test command, and the main job runs."""
+"""The README's two commands stay true: CI runs the README's test command, the main job is `ektp demo`,
+and the walk stays documented as the second command to try."""
 
 from __future__ import annotations
 
@@ -17,8 +18,14 @@ def _commands() -> list[str]:
 def test_readme_has_two_commands() -> None:
     commands = _commands()
     assert len(commands) == 2
-    assert "ektp walk" in commands[0]
+    assert commands[0].endswith("ektp demo")
     assert "tox" in commands[1]
+
+
+def test_the_walk_is_the_second_command_to_try() -> None:
+    text = (ROOT / "README.md").read_text("utf-8")
+    first_look = text.split("## A first look", 1)[1].split("\n## ", 1)[0]
+    assert "ektp walk --dir ektp-walk" in re.findall(r"```sh\n(.+?)\n```", first_look, flags=re.DOTALL)[0]
 
 
 def test_ci_runs_the_readme_test_command() -> None:

@@ -196,8 +196,7 @@ def receive_blanks(dukcapil: Deployment, sites: list[Deployment], printing_sites
 RESIDENTS = (
     ("17.71.05", 101, "SITI AMINAH", "P", dt.date(1990, 1, 1), "KANDANG", "KAMPUNG MELAYU"),
     ("17.71.05", 102, "BUDI SANTOSO", "L", dt.date(1985, 6, 17), "TELUK SEPANG", "KAMPUNG MELAYU"),
-    ("17.71.05", 103, "RAHMAWATI", "P", dt.date(2001, 3, 9), "SUMBER JAYA", "KAMPUNG MELAYU"),
-    ("17.71.03", 104, "ANDI PRATAMA", "L", dt.date(1998, 11, 23), "PASAR JITRA", "TELUK SEGARA"),
+    ("17.71.03", 103, "ANDI PRATAMA", "L", dt.date(1998, 11, 23), "PASAR JITRA", "TELUK SEGARA"),
 )
 
 
