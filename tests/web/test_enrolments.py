@@ -175,3 +175,31 @@ def test_the_dukcapil_node_filters_by_site(browser, ektp_service) -> None:  # ty
     html = b.get("/enrolments?site=17.71").get_data(as_text=True)
     assert here in html and 'name="site"' in html
     assert b.get("/enrolments?site=99.99").status_code == 400
+
+
+def test_a_nik_prefix_is_a_range_that_stops_at_the_next_prefix(ektp_service) -> None:  # type: ignore[no-untyped-def]
+    lc = ektp_service
+    base = valid_nik(birth_date=dt.date(1990, 1, 1), sex="P", serial=1)
+    ids = {serial: record(lc, serial=serial) for serial in (1, 9, 10, 19, 20)}
+    for prefix, wanted in ((base[:15], {1, 9}), (base[:14] + "1", {10, 19}), (base[:14], set(ids))):
+        page = enrolment_query.search(lc.store, query=("nik_prefix", prefix), state=None, site_code=None)
+        assert {r.id for r in page.rows} == {ids[s] for s in wanted}, prefix
+    everything = enrolment_query.search(lc.store, query=("nik_prefix", "9" * 3), state=None, site_code=None)
+    assert everything.rows == []
+
+
+def test_a_nik_search_reads_the_nik_index(ektp_service) -> None:  # type: ignore[no-untyped-def]
+    import sqlalchemy as sa
+
+    from ektp_core.store.tables import enrolments
+
+    store = ektp_service.store
+    if store.dialect != "sqlite":
+        pytest.skip("the query plan is read with SQLite's EXPLAIN QUERY PLAN")
+    for query in (("nik", "1771054101900001"), ("nik_prefix", "177105")):
+        where = enrolment_query.conditions(query=query, state=None, site_code=None)
+        select = sa.select(enrolments.c.id).where(*where).limit(26)
+        sql = str(select.compile(dialect=store.engine.dialect, compile_kwargs={"literal_binds": True}))
+        with store.read() as conn:
+            plan = " ".join(str(row) for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql).all())
+        assert "ix_enrolments_nik" in plan, plan

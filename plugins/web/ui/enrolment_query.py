@@ -2,8 +2,8 @@
 and always limited (a regency's table holds hundreds of thousands of rows).
 
 * a NIK (16 digits) is looked up exactly, a shorter run of digits as a prefix: a range on the
-  ``nik`` index (``nik >= '3171' AND nik < '3171:'``, ``:`` being the character after ``9``), which
-  every database serves from the index, unlike ``LIKE`` whose use of an index depends on collation;
+  ``nik`` index (``nik >= '1771' AND nik < '1772'``), which every database serves from the index
+  whatever its collation, unlike ``LIKE`` whose use of an index depends on it;
 * a name matches anywhere in ``nama``, ignoring case (names are stored upper-case, so the search text
   is upper-cased: the same on SQLite and PostgreSQL); a substring cannot use a B-tree index, so this
   one scans, but it still reads one page of rows and counts at most :data:`COUNT_CAP`;
@@ -98,7 +98,10 @@ def conditions(*, query: tuple[str, str] | None, state: EnrolmentState | None,
         if kind == "nik":
             where.append(enrolments.c.nik == value)
         elif kind == "nik_prefix":
-            where.extend([enrolments.c.nik >= value, enrolments.c.nik < value + ":"])
+            where.append(enrolments.c.nik >= value)
+            following = str(int(value) + 1).zfill(len(value))
+            if len(following) == len(value):  # "99" has no following prefix: everything above matches
+                where.append(enrolments.c.nik < following)
         else:
             where.append(enrolments.c.nama.like(f"%{_escape_like(value)}%", escape="\\"))
     if state is not None:
