@@ -271,3 +271,24 @@ def test_a_site_prints_only_jobs_the_dukcapil_node_signed(browser, ektp_service:
     assert "Tidak ada printer bernama" in refused.get_data(as_text=True)
     # A reprint is the Dukcapil node's decision: the route is for the Dukcapil node only.
     assert b.post(f"/print/jobs/{job_id}/requeue").status_code == 403
+
+
+def test_print_all_leaves_jobs_waiting_for_their_print_day(browser, ektp_service: LifecycleService) -> None:
+    import datetime as dt
+
+    from ektp_core.routing import WEEKDAYS
+    from ektp_core.testing.samples import make_print_ready
+
+    tomorrow = WEEKDAYS[(dt.date.today() + dt.timedelta(days=1)).weekday()]
+    enrolment_id = make_print_ready(ektp_service)
+    job = ektp_service.queue_print(enrolment_id, site_code=SITE, actor="op1", routing_reason="semi-vertical",
+                                   print_day=tomorrow)
+    ektp_service.receive_blanks(SITE, ["BLK-000001"], actor="spv1")
+    b = browser("op1")
+    assert "bukan hari ini" in b.get("/print").get_data(as_text=True)
+    page = b.post("/print/run", {"printer": "evolis-1", "all": "1"}, follow_redirects=True).get_data(as_text=True)
+    assert "menunggu hari cetaknya" in page and "Tidak ada pekerjaan dalam antrean" in page
+    assert ektp_service.jobs_by_id(job.id).state is PrintJobState.QUEUED
+    # With the box ticked (or by its own button) it prints now, as `ektp print --queued --any-day`.
+    status = finish(b, start(b, all="1", any_day="1"))
+    assert [j["state"] for j in status["jobs"]] == ["PRINTED"]

@@ -23,8 +23,8 @@ from .printing_data import (
 )
 
 #: The stock report's columns (catalogue keys), in CSV order after the site.
-REPORT_COLUMNS = ("blanks.day", "blanks.opening", "blanks.received", "blanks.printed", "blanks.spoiled",
-                  "blanks.closing")
+REPORT_COLUMNS = ("blanks.day", "blanks.opening", "blanks.col_received", "blanks.col_printed",
+                  "blanks.col_spoiled", "blanks.closing")
 
 
 @bp.get("/blanks")
