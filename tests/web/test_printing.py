@@ -292,3 +292,16 @@ def test_print_all_leaves_jobs_waiting_for_their_print_day(browser, ektp_service
     # With the box ticked (or by its own button) it prints now, as `ektp print --queued --any-day`.
     status = finish(b, start(b, all="1", any_day="1"))
     assert [j["state"] for j in status["jobs"]] == ["PRINTED"]
+
+
+def test_out_of_ribbon_before_the_card(browser, ektp_service: LifecycleService, slow_printer: dict[str, Any]) -> None:
+    job_id = queued(ektp_service)
+    ektp_service.receive_blanks(SITE, ["BLK-000001"], actor="spv1")
+    slow_printer["ribbon_left"] = 0
+    b = browser("op1")
+    status = finish(b, start(b, job=job_id))
+    texts = " ".join(n["text"] for n in status["notes"]) + (status["failed"] or "")
+    assert "ribbon" in texts.lower(), status
+    assert ektp_service.jobs_by_id(job_id).state is PrintJobState.QUEUED
+    ledger = balanced(ektp_service)
+    assert (ledger.in_stock, ledger.reserved, ledger.spoiled) == (1, 0, 0)
