@@ -98,7 +98,9 @@ def test_print_one_job_with_progress(browser, ektp_service: LifecycleService, ek
     assert any("panel" in step for step in status["seen_steps"])  # the driver's steps reached the page
     assert status["check"]["matches"] and status["check"]["ledger"] == 1 and status["overall"] == 1.0
     assert any("PDF" in note["text"] for note in status["notes"])  # the proof copy
-    assert list((ektp_deployment.root / "proofs").glob("*.pdf"))
+    # The proof copy goes beside the proof printer's own cards, never moving its counter.
+    assert list((ektp_deployment.root / "proofs" / "copies").glob("*.pdf"))
+    assert not list((ektp_deployment.root / "proofs").glob("*.pdf"))
     page = b.get(run_path).get_data(as_text=True)
     assert "Tercetak" in page and "BLK-000001" in page
     assert ektp_service.jobs_by_id(job_id).state is PrintJobState.PRINTED
@@ -305,3 +307,27 @@ def test_out_of_ribbon_before_the_card(browser, ektp_service: LifecycleService, 
     assert ektp_service.jobs_by_id(job_id).state is PrintJobState.QUEUED
     ledger = balanced(ektp_service)
     assert (ledger.in_stock, ledger.reserved, ledger.spoiled) == (1, 0, 0)
+
+
+def test_two_printers_print_at_once(browser, ektp_service: LifecycleService, slow_printer: dict[str, Any]) -> None:
+    # A run starting while another prints must not take that run's card for an interrupted one.
+    first, second = queued(ektp_service, seed=1), queued(ektp_service, seed=2)
+    ektp_service.receive_blanks(SITE, ["BLK-000001", "BLK-000002"], actor="spv1")
+    slow_printer["mechanism_seconds"] = 1.0
+    op, spv = browser("op1"), browser("spv1")
+    evolis = start(op, job=first)
+    deadline = time.monotonic() + 30
+    while ektp_service.jobs_by_id(first).state is not PrintJobState.SENT:
+        assert time.monotonic() < deadline, "the first card was never sent"
+        time.sleep(0.02)
+    proof = spv.post("/print/run", {"printer": "proof", "job": second})
+    assert proof.status_code == 302 and proof.headers["Location"] != evolis
+    assert finish(spv, str(proof.headers["Location"]))["jobs"][0]["state"] == "PRINTED"
+    assert finish(op, evolis)["jobs"][0]["state"] == "PRINTED"
+    assert ektp_service.jobs_by_id(first).printer == "evolis-1"
+    assert ektp_service.jobs_by_id(second).printer == "proof"
+    ledger = balanced(ektp_service)
+    assert (ledger.printed, ledger.in_stock) == (2, 0)
+    # The proof copy of the Evolis card did not move the proof printer's own counter.
+    page = op.get("/print").get_data(as_text=True)
+    assert "data-mismatch" not in page

@@ -17,6 +17,7 @@ import threading
 import uuid
 from collections import OrderedDict
 from collections.abc import Sequence
+from pathlib import PurePosixPath
 from typing import Any
 
 import attrs
@@ -254,20 +255,34 @@ def _execute(run: PrintRun, lifecycle: LifecycleService, host: Any, setting: Pri
             run.finished_at = lifecycle.clock()
 
 
+#: Runs on several printers may finish at once; their proof copies go into one folder, one at a time.
+_PROOF_COPIES = threading.Lock()
+
+
+def copies_setting(proof: PrinterSetting) -> PrinterSetting:
+    """Where proof copies go: the ``copies`` folder inside the proof printer's folder. Its own card
+    counter (the folder's index) then counts only the cards printed on it through the ledger, so
+    the copies never show as a counter mismatch."""
+    folder = str(PurePosixPath(str(proof.options.get("folder", "proofs"))) / "copies")
+    return attrs.evolve(proof, name=f"{proof.name}-copies", options={**proof.options, "folder": folder})
+
+
 def _proof_copies(run: PrintRun, lifecycle: LifecycleService, service: PrintService, host: Any,
                   proof: PrinterSetting, job_ids: list[str]) -> None:
     """A proof copy (PDF and PNG) of every card printed, for the office's file (as ``ektp walk`` does)."""
+    setting = copies_setting(proof)
     try:
-        printer = make_printer(proof, host, lifecycle.deployment.root)
-        printer.open()
-        try:
-            for job_id in job_ids:
-                job = lifecycle.jobs_by_id(job_id)
-                printer.print_card(service.render(service.card_data(job, printer.canvas), job))
-        finally:
-            printer.close()
+        with _PROOF_COPIES:
+            printer = make_printer(setting, host, lifecycle.deployment.root)
+            printer.open()
+            try:
+                for job_id in job_ids:
+                    job = lifecycle.jobs_by_id(job_id)
+                    printer.print_card(service.render(service.card_data(job, printer.canvas), job))
+            finally:
+                printer.close()
         run.note("info", "print.proof_written", count=len(job_ids), printer=proof.name,
-                 folder=str(proof.options.get("folder", "")))
+                 folder=str(setting.options["folder"]))
     except EktpError as exc:  # the real card printed; a missing proof copy is worth a warning, no more
         run.note("warn", "print.proof_failed", printer=proof.name, detail=str(exc))
 
