@@ -2,6 +2,7 @@
 U.are.U reader, the card printed, then the holder's finger checked 1:1 on the same reader."""
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 from ektp_plugins.web.ui.record_devices import resident_seed
 
@@ -11,7 +12,7 @@ from ektp_core.lifecycle import LifecycleService
 from ektp_core.model import Capture, EnrolmentState, Modality
 from ektp_core.store.tables import audit_log
 from ektp_core.testing.images import sample_photo, sample_signature
-from ektp_core.testing.samples import make_enrolment
+from ektp_core.testing.samples import make_enrolment, make_print_ready
 
 SITE = "17.71"
 FINGERS = ("right_index", "right_thumb")
@@ -117,3 +118,20 @@ def test_a_finger_without_a_template(browser, ektp_service: LifecycleService, ek
     refused = b.post(f"/handover/{enrolment_id}", {"position": "left_index"}, follow_redirects=True)
     assert "left_index template" in refused.get_data(as_text=True)
     assert ektp_service.get(enrolment_id).state is EnrolmentState.CARD_PRINTED
+
+
+@pytest.mark.ektp_profile("kota-bengkulu-kecamatan", site="17.71.01")
+def test_a_site_without_a_fingerprint_reader(browser, ektp_service: LifecycleService) -> None:
+    lc = ektp_service
+    enrolment_id = make_print_ready(lc, recorded_at="17.71.01")
+    job = lc.queue_print(enrolment_id, site_code="17.71.01", actor="op1", routing_reason="test")
+    lc.receive_blanks("17.71.01", ["BLK-000001"], actor="spv1")
+    lc.reserve_blank(job.id, actor="op1")
+    lc.mark_sent(job.id, actor="op1", printer="evolis-17.71.01")
+    lc.mark_printed(job.id, actor="op1")
+    b = browser("op1")
+    nik = lc.get(enrolment_id).biodata.nik.value
+    assert "Tidak ada pemindai sidik jari" in b.get(f"/handover?nik={nik}").get_data(as_text=True)
+    refused = b.post(f"/handover/{enrolment_id}", {"position": "right_index"}, follow_redirects=True)
+    assert "Tidak ada pemindai sidik jari" in refused.get_data(as_text=True)
+    assert lc.get(enrolment_id).state is EnrolmentState.CARD_PRINTED
