@@ -158,6 +158,7 @@ def _node_urls(run: DemoRun) -> list[str]:
     return [f"http://127.0.0.1:{run.port + n}" for n in range(3)]
 
 
+@pytest.mark.slow  # the demo's first run records and verifies residents: about a minute
 def test_every_node_serves_its_ui_and_api(demo: DemoRun) -> None:
     for base in _node_urls(demo):
         assert base + "/" in demo.output  # the URL is printed
@@ -167,6 +168,7 @@ def test_every_node_serves_its_ui_and_api(demo: DemoRun) -> None:
             assert response.status == 200 and json.loads(response.read())
 
 
+@pytest.mark.slow  # the demo's first run records and verifies residents: about a minute
 def test_printed_credentials_log_in_and_are_kept_private(demo: DemoRun) -> None:
     printed = demo.credentials()
     assert {"admin.dukcapil", "supervisor.dukcapil", "operator.dukcapil", "operator.kampung-melayu",
@@ -184,6 +186,7 @@ def test_printed_credentials_log_in_and_are_kept_private(demo: DemoRun) -> None:
     assert status == 401
 
 
+@pytest.mark.slow  # the demo's first run records and verifies residents: about a minute
 def test_the_kecamatan_node_received_its_accounts_through_the_feed(demo: DemoRun) -> None:
     deployment = load_deployment(demo.folder / "17.71.05")
     store = deployment.open_store()
@@ -198,6 +201,7 @@ def test_the_kecamatan_node_received_its_accounts_through_the_feed(demo: DemoRun
     assert count >= 2
 
 
+@pytest.mark.slow  # the demo's first run records and verifies residents: about a minute
 def test_seeded_residents_are_verified_and_one_is_printed(demo: DemoRun) -> None:
     deployment = load_deployment(demo.folder / "dukcapil")
     store = deployment.open_store()
@@ -212,6 +216,7 @@ def test_seeded_residents_are_verified_and_one_is_printed(demo: DemoRun) -> None
     assert list((demo.folder / "dukcapil" / "proofs").glob("*.pdf"))
 
 
+@pytest.mark.slow  # the demo's first run records and verifies residents: about a minute
 def test_ctrl_c_stops_every_child_and_a_second_run_reuses_the_data(demo: DemoRun) -> None:
     pids = demo.child_pids()
     assert len(pids) == 8  # two emulators, three nodes, the verification loop, two sync loops
@@ -252,3 +257,21 @@ def test_a_folder_that_is_not_a_demo_is_left_alone(tmp_path: Path) -> None:
                            str(free_base()), "--fresh"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 1 and "holds no ektp demo" in done.stderr
     assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+@pytest.mark.slow
+def test_the_kecamatan_rollout_prints_at_the_kecamatan_and_a_dead_child_stops_the_demo(tmp_path: Path) -> None:
+    run = DemoRun(tmp_path / "demo", free_base(), "--profile", "kota-bengkulu-kecamatan")
+    try:
+        run.wait_ready()
+        assert "printed the card of SITI AMINAH at 17.71.05 on evolis-17.71.05" in run.output
+        assert list((tmp_path / "demo" / "17.71.05" / "proofs").glob("*.pdf"))
+        pids = run.child_pids()
+        sbi = int(re.search(r"SBI emulator: started \(pid (\d+),", run.output).group(1))  # type: ignore[union-attr]
+        os.kill(sbi, signal.SIGKILL)
+        assert run.process.wait(timeout=60) == 1
+        time.sleep(0.5)
+        assert "SBI emulator stopped (exit -9)" in run.output and "ends with:" in run.output
+        assert all(gone(pid) for pid in pids)
+    finally:
+        run.kill()
