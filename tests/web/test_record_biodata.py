@@ -5,7 +5,7 @@ import datetime as dt
 
 from ektp_core.model import EnrolmentState
 
-from .recordkit import NIK, biodata_form, start_recording
+from .test_record_kit import NIK, biodata_form, start_recording
 
 
 def test_the_start_page_offers_a_new_recording(browser) -> None:

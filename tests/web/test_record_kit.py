@@ -1,4 +1,4 @@
-"""Helpers for the recording pages' tests: a resident's biodata form, images, a recording in progress."""
+"""Helpers for the recording pages' tests (no tests here): a resident's biodata form, images, a recording."""
 from __future__ import annotations
 
 import io
@@ -58,3 +58,31 @@ def signature_png(*, blank: bool = False) -> bytes:
         draw = ImageDraw.Draw(image)
         draw.line([(40, 150), (120, 40), (200, 160), (300, 60), (420, 140), (540, 80)], fill=(0, 0, 0, 255), width=4)
     return png(image)
+
+
+def fill_captures(lc: Any, enrolment_id: str, *, skip: tuple[tuple[str, str], ...] = ()) -> None:
+    """Store every slot directly (synthetic fingers with their templates, a photo, irises, a signature),
+    leaving out ``skip`` ((modality, position) pairs): the confirm tests need complete enrolments fast."""
+    from ektp_plugins.scanners.synthetic import finger_minutiae
+
+    from ektp_core.capture import CaptureService
+    from ektp_core.model import FINGER_POSITIONS, Modality
+    from ektp_core.scanning import Sample
+
+    service = CaptureService(lc)
+    small = png(Image.new("L", (300, 300), 200))
+    samples = [Sample(modality=Modality.FINGER, position=p, image=small, quality=80, device="synthetic",
+                      template=finger_minutiae(11, p, 0).iso_bytes()) for p in FINGER_POSITIONS]
+    samples += [Sample(modality=Modality.FACE, position="face", image=photo(), quality=80, device="synthetic"),
+                Sample(modality=Modality.IRIS, position="left", image=small, quality=80, device="synthetic"),
+                Sample(modality=Modality.IRIS, position="right", image=small, quality=80, device="synthetic"),
+                Sample(modality=Modality.SIGNATURE, position="signature", image=signature_png(), quality=80,
+                       device="synthetic")]
+    for sample in samples:
+        if (sample.modality.value, sample.position) not in skip:
+            service.add(enrolment_id, sample, actor="op1")
+
+
+def devices_of(app: Any) -> Any:
+    """The app's scanners as the recording pages use them (built when a capture page was first shown)."""
+    return app.extensions["ektp_node"].tasks["record.devices"]

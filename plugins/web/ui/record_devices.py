@@ -163,6 +163,8 @@ class DeskDevices:
                 driver.close()
             device.opened = False
             raise
+        except ScannerError as exc:
+            raise _plain(device, exc) from exc
         except EktpError:
             raise
         except Exception as exc:  # a driver bug must not become a 500 with a half-open device
@@ -185,6 +187,18 @@ class DeskDevices:
             return iter(())
         frames: Iterator[bytes] = device.driver.preview(modality.value, max_frames=PREVIEW_FRAMES)
         return frames
+
+
+#: SBI's numeric error codes that mean what the core's scanner errors say (see the sbi plugin's protocol).
+_SBI_CODES = {106: ScannerNotConnected, 110: ScannerBusy, 701: ScannerTimeout}
+
+
+def _plain(device: Device, exc: ScannerError) -> ScannerError:
+    """An SBI error code turned into the core's error of the same meaning (the page words them)."""
+    kind = _SBI_CODES.get(exc.code) if device.setting.driver == "sbi" and isinstance(exc.code, int) else None
+    if kind is None or isinstance(exc, kind):
+        return exc
+    return kind(str(exc), code=str(exc.code))
 
 
 def _sbi_control(driver: Any, settings: dict[str, Any]) -> None:

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import base64
 import io
-import statistics
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, ImageStat, UnidentifiedImageError
 
 from ektp_core.errors import EktpError
 from ektp_core.model import Modality
@@ -85,7 +84,7 @@ def signature(data: bytes) -> tuple[bytes, int]:
     flat = Image.alpha_composite(white, rgba).convert("L")
     width, height = flat.size
     ink = flat.point(lambda v: 255 if v < 160 else 0)
-    inked = sum(1 for v in ink.getdata() if v)
+    inked = ink.histogram()[255]
     box = ink.getbbox()
     if box is None or inked < MIN_INK * width * height:
         raise BadImage("rec.sig_blank")
@@ -100,7 +99,7 @@ def picture(data: bytes, modality: Modality) -> tuple[bytes, int]:
     image = _open(data, modality)
     image = image.convert("RGB" if modality is Modality.FACE else "L")
     grey = image.convert("L")
-    spread = statistics.pstdev(grey.resize((64, 64)).getdata())
+    spread = ImageStat.Stat(grey.resize((64, 64))).stddev[0]
     side, contrast = _FULL[modality]
     estimate = 100 * min(1.0, min(image.size) / side) * min(1.0, spread / contrast)
     return _png(image), max(0, min(100, round(estimate)))
