@@ -91,10 +91,12 @@ def _seed(folder: DemoFolder, deployments: list[Deployment], ports: Ports, child
     click.echo("Seeding the demo (first run):")
     made = seed.create_accounts(dukcapil, folder)
     click.echo(f"  {len(made)} account(s) created at the Dukcapil node")
-    wanted = {site.site.code: {u for u, _r, s, _n in seed.demo_accounts() if s == site.site.code} for site in sites}
-    for site in sites:
-        seed.wait_for(f"the accounts of {site.site.code} to arrive through the feed",
-                      lambda site=site: wanted[site.site.code] <= seed.accounts_at(site), timeout=60, alive=alive)
+
+    def arrived() -> bool:
+        return all({u for u, _r, code, _n in seed.demo_accounts() if code == site.site.code} <= seed.accounts_at(site)
+                   for site in sites)
+
+    seed.wait_for("the kecamatan accounts to arrive through the feed", arrived, timeout=60, alive=alive)
     click.echo("  the kecamatan nodes received their accounts through the feed")
     with seed.lifecycle(dukcapil) as lc:
         have_blanks = lc.ledger(OFFICE).received > 0

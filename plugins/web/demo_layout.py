@@ -31,6 +31,7 @@ OFFICE = "17.71"
 #: The kecamatan that get a node, with the slug their accounts are named after.
 KECAMATAN = (("17.71.05", "kampung-melayu"), ("17.71.03", "teluk-segara"))
 STATE_FILE = "demo.json"
+LOCK_FILE = ".demo.lock"
 CREDENTIALS_FILE = "credentials.txt"
 HOST = "127.0.0.1"
 
@@ -122,6 +123,8 @@ class DemoFolder:
     root: Path
     profile: str = DEFAULT_PROFILE
     seeded: bool = False
+    #: The open lock file: held while this process runs the demo.
+    lock: Any = attrs.field(default=None, eq=False, repr=False)
 
     @property
     def dukcapil_dir(self) -> Path:
@@ -170,43 +173,70 @@ class DemoFolder:
         return token
 
 
+def _lock(root: Path) -> Any:
+    """Hold ``root/.demo.lock`` for the life of this process: two demos on one folder would share its
+    databases and fight over its emulated devices."""
+    handle = open(root / LOCK_FILE, "a+")  # noqa: SIM115 - held open until the process ends
+    try:
+        import fcntl
+    except ImportError:  # not on POSIX: no lock, as before
+        return handle
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise EktpError(f"another ektp demo is running in {root}; stop it first (Ctrl-C in its terminal)") from None
+    return handle
+
+
 def open_folder(root: Path, *, profile: str | None, fresh: bool) -> tuple[DemoFolder, bool]:
     """The demo folder at ``root`` and whether it was just created; ``fresh`` deletes an earlier demo
     first. Refuses a folder that holds something other than a demo, and a profile other than the one
     an existing demo was made with."""
     root = root.resolve()
     state_path = root / STATE_FILE
-    if root.exists() and not state_path.exists() and any(root.iterdir()):
+    if root.exists() and not state_path.exists() and any(p.name != LOCK_FILE for p in root.iterdir()):
         raise EktpError(f"{root} is not empty and holds no ektp demo ({STATE_FILE}); choose another --dir "
                         "(nothing was changed)")
-    if fresh and state_path.exists():
-        shutil.rmtree(root)
-    if state_path.exists():
-        try:
-            state: dict[str, Any] = json.loads(state_path.read_text("utf-8"))
-        except ValueError as exc:
-            raise EktpError(f"{state_path} is damaged ({exc}); start again with --fresh") from None
-        folder = DemoFolder(root, profile=str(state.get("profile", DEFAULT_PROFILE)),
-                            seeded=bool(state.get("seeded")))
-        if profile is not None and profile != folder.profile:
-            raise EktpError(f"the demo in {root} uses the profile {folder.profile}; run it without --profile, "
-                            f"or give --fresh to start again with {profile}")
-        missing = [str(p) for p in folder.node_dirs() if not (p / DEPLOYMENT_FILE).exists()]
-        if missing:
-            raise EktpError(f"the demo in {root} lacks its node(s) {', '.join(missing)}; start again with --fresh")
-        return folder, False
-    folder = DemoFolder(root, profile=profile or DEFAULT_PROFILE)
     root.mkdir(parents=True, exist_ok=True)
+    lock = _lock(root)
     try:
-        create_deployment(folder.dukcapil_dir, profile=folder.profile, site_code=OFFICE)
-        for code, _slug in KECAMATAN:
-            create_deployment(folder.site_dir(code), profile=folder.profile, site_code=code)
-    except BaseException:  # half a demo is worse than none: the next run starts clean
-        for path in folder.node_dirs():
-            shutil.rmtree(path, ignore_errors=True)
+        if fresh and state_path.exists():
+            for entry in root.iterdir():  # everything but the lock this run holds
+                if entry.name == LOCK_FILE:
+                    continue
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry)
+                else:
+                    entry.unlink()
+        if state_path.exists():
+            try:
+                state: dict[str, Any] = json.loads(state_path.read_text("utf-8"))
+            except ValueError as exc:
+                raise EktpError(f"{state_path} is damaged ({exc}); start again with --fresh") from None
+            folder = DemoFolder(root, profile=str(state.get("profile", DEFAULT_PROFILE)),
+                                seeded=bool(state.get("seeded")), lock=lock)
+            if profile is not None and profile != folder.profile:
+                raise EktpError(f"the demo in {root} uses the profile {folder.profile}; run it without --profile, "
+                                f"or give --fresh to start again with {profile}")
+            missing = [str(p) for p in folder.node_dirs() if not (p / DEPLOYMENT_FILE).exists()]
+            if missing:
+                raise EktpError(f"the demo in {root} lacks its node(s) {', '.join(missing)}; start again with --fresh")
+            return folder, False
+        folder = DemoFolder(root, profile=profile or DEFAULT_PROFILE, lock=lock)
+        try:
+            create_deployment(folder.dukcapil_dir, profile=folder.profile, site_code=OFFICE)
+            for code, _slug in KECAMATAN:
+                create_deployment(folder.site_dir(code), profile=folder.profile, site_code=code)
+        except BaseException:  # half a demo is worse than none: the next run starts clean
+            for path in folder.node_dirs():
+                shutil.rmtree(path, ignore_errors=True)
+            raise
+        folder.save()
+        return folder, True
+    except BaseException:
+        lock.close()
         raise
-    folder.save()
-    return folder, True
 
 
 def write_profiles(folder: DemoFolder, ports: Ports) -> list[Deployment]:

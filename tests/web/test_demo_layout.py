@@ -59,6 +59,7 @@ def test_the_profiles_are_adjusted_for_the_demo(tmp_path: Path, profile: str) ->
         prints = deployment.site.code == OFFICE or profile == "kota-bengkulu-kecamatan"
         assert printers == ({"evolis", "proof"} if prints else set())
     # A second start on other ports writes the profiles again.
+    folder.lock.close()
     again, created = open_folder(tmp_path / "demo", profile=None, fresh=False)
     assert not created and again.profile == profile
     assert write_profiles(again, Ports(8000))[0].profile.raw["verification"]["url"] == "http://127.0.0.1:8003/api/v1"
@@ -74,6 +75,7 @@ def test_a_demo_folder_keeps_its_profile_and_fresh_starts_again(tmp_path: Path) 
     root = tmp_path / "demo"
     folder, _ = open_folder(root, profile="kota-bengkulu", fresh=False)
     (root / "dukcapil" / "marker").write_text("old")
+    folder.lock.close()
     with pytest.raises(EktpError, match="uses the profile kota-bengkulu"):
         open_folder(root, profile="kota-bengkulu-kecamatan", fresh=False)
     folder, created = open_folder(root, profile="kota-bengkulu-kecamatan", fresh=True)
@@ -83,7 +85,7 @@ def test_a_demo_folder_keeps_its_profile_and_fresh_starts_again(tmp_path: Path) 
 
 def test_a_folder_that_lost_a_node_is_refused(tmp_path: Path) -> None:
     root = tmp_path / "demo"
-    open_folder(root, profile=None, fresh=False)
+    open_folder(root, profile=None, fresh=False)[0].lock.close()
     (root / "17.71.05" / "ektp.toml").unlink()
     with pytest.raises(EktpError, match="lacks its node"):
         open_folder(root, profile=None, fresh=False)
@@ -102,3 +104,14 @@ def test_a_child_that_dies_at_start_says_why(tmp_path: Path) -> None:
     with pytest.raises(EktpError, match=r"a node stopped \(exit 1\); its log .* ends with:\n(.|\n)*error"):
         child.start(timeout=60)
     assert not child.alive()
+
+
+def test_one_demo_at_a_time_in_a_folder(tmp_path: Path) -> None:
+    folder, _ = open_folder(tmp_path / "demo", profile=None, fresh=False)
+    with pytest.raises(EktpError, match="another ektp demo is running"):
+        open_folder(tmp_path / "demo", profile=None, fresh=True)
+    assert (tmp_path / "demo" / "dukcapil" / "ektp.toml").exists()  # --fresh deleted nothing
+    folder.lock.close()
+    again, created = open_folder(tmp_path / "demo", profile=None, fresh=True)
+    assert created
+    again.lock.close()
