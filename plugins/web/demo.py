@@ -61,8 +61,9 @@ def _start_children(children: Children, folder: DemoFolder, ports: Ports, deploy
                          ready_url=f"http://{HOST}:{ports.sbi}/device", ready_status=False))
     for n, deployment in enumerate(deployments):
         name = "Dukcapil node" if n == 0 else f"kecamatan node {deployment.site.code}"
+        # Only the Dukcapil node talks to the central system: the kecamatan nodes never hold its token.
         children.start(Child(name, ["serve", "--host", HOST, "--port", str(ports.node(n)), "-d", str(deployment.root)],
-                             logs / f"serve-{deployment.site.code}.log", env=env,
+                             logs / f"serve-{deployment.site.code}.log", env=env if n == 0 else None,
                              ready_url=f"http://{HOST}:{ports.node(n)}/api/v1/health"))
 
 
@@ -75,7 +76,7 @@ def _start_loops(children: Children, folder: DemoFolder, deployments: list[Deplo
     for site in sites:
         children.start(Child(f"sync loop ({site.site.code})",
                              ["sync", "run", "--interval", str(SYNC_INTERVAL), "-d", str(site.root)],
-                             folder.logs / f"sync-run-{site.site.code}.log", env=env))
+                             folder.logs / f"sync-run-{site.site.code}.log"))
 
 
 def _seed(folder: DemoFolder, deployments: list[Deployment], ports: Ports, children: Children) -> None:

@@ -223,17 +223,17 @@ def _sbi_scanner(deployment: Deployment) -> Any:
     raise EktpError(f"the demo profile has no SBI scanner at {deployment.site.code}")
 
 
-def record_resident(site: Deployment, sbi_port: int, seed: int, biodata: Biodata, operator: str) -> str:
+def record_resident(site: Deployment, sbi_port: int, seed: int, biodata: Biodata, operator: str) -> tuple[str, bool]:
     """Record one resident at a kecamatan node (ten fingers, two irises and the face from the SBI
     emulator set to the identity ``seed``, a synthetic signature) and put the packet in the outbox;
-    returns the enrolment id."""
+    returns the enrolment id and whether it was recorded now (False: kept from a seed stopped midway)."""
     with lifecycle(site) as lc, lc.store.read() as conn:
         earlier = conn.execute(sa.select(enrolments.c.id).where(enrolments.c.nik == str(biodata.nik))).scalar()
     if earlier is not None:  # a seed stopped midway: the resident is kept, its packet made if missing
         with lifecycle(site) as lc:
             if lc.get(earlier).state is EnrolmentState.BIO_CAPTURED:
                 Outbox.for_deployment(lc).enqueue(earlier, actor=operator)
-        return str(earlier)
+        return str(earlier), False
     _sbi_control(sbi_port, identity_seed=seed, impression=0, fail=None)
     scanner = _sbi_scanner(site)
     scanner.open()
@@ -257,7 +257,7 @@ def record_resident(site: Deployment, sbi_port: int, seed: int, biodata: Biodata
         if missing:
             raise EktpError(f"the demo resident {biodata.nama} lacks {missing}")
         Outbox.for_deployment(lc).enqueue(enrolment_id, actor=operator)
-    return enrolment_id
+    return enrolment_id, True
 
 
 def record_residents(sites: list[Deployment], sbi_port: int, echo: Echo) -> dict[str, str]:
@@ -267,10 +267,10 @@ def record_residents(sites: list[Deployment], sbi_port: int, echo: Echo) -> dict
     recorded = {}
     for code, seed, name, sex, born, kelurahan, kecamatan in RESIDENTS:
         biodata = _biodata(seed, name, sex, born, kelurahan, kecamatan, code)
-        enrolment_id = record_resident(by_code[code], sbi_port, seed, biodata, f"operator.{slugs[code]}")
+        enrolment_id, new = record_resident(by_code[code], sbi_port, seed, biodata, f"operator.{slugs[code]}")
         recorded[enrolment_id] = code
-        echo(f"  recorded {name} (NIK {biodata.nik}) at {code} with the SBI emulator (identity {seed}); "
-             "packet in the outbox")
+        echo(f"  recorded {name} (NIK {biodata.nik}) at {code} with the SBI emulator (identity {seed}); packet "
+             "in the outbox" if new else f"  {name} (NIK {biodata.nik}) was recorded at {code} by an earlier run")
     _sbi_control(sbi_port, identity_seed=1, impression=0)  # back to the emulator's own default
     return recorded
 
