@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from .e2ekit import CHROMIUM_ENV, DEBIAN_CHROMIUM, VIEWPORT, ServedNode, add_accounts, find_chromium
+from .regency import Regency
 
 
 @pytest.fixture(scope="package")
@@ -84,3 +85,11 @@ def serve_node(tmp_path: Path) -> Iterator[Callable[..., ServedNode]]:
 def node(serve_node: Callable[..., ServedNode]) -> ServedNode:
     """The minimal profile's Dukcapil node (17.71), served."""
     return serve_node()
+
+
+@pytest.fixture
+def regency(tmp_path: Path) -> Iterator[Regency]:
+    """A Kota Bengkulu of two nodes with their emulators and loops (see :mod:`.regency`)."""
+    started = Regency(tmp_path / "regency").start()
+    yield started
+    started.stop()

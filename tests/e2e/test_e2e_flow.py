@@ -1,0 +1,69 @@
+"""The whole way of one resident, in the browser, across a regency of processes: an operator at the
+kecamatan records her with the desk's simulated devices; the record travels to the Dukcapil node and
+is verified by the central-system emulator; a Dukcapil operator prints the card where the profile
+says (semi-vertical Kota Bengkulu: at the office) and hands it over after a finger check."""
+from __future__ import annotations
+
+from typing import Any
+
+from .e2ekit import login, text
+from .flows import RESIDENT, record_resident, wait_until
+from .regency import OFFICE, Regency
+
+#: The record crosses two loops (sync every second, verification every second) on a busy machine.
+TRAVEL = 90.0
+
+
+def _state_on_page(page: Any, url: str) -> str:
+    page.goto(url)
+    return str(page.inner_text("#current-state")).strip()
+
+
+def test_a_resident_is_recorded_verified_printed_and_handed_over(new_page: Any, regency: Regency) -> None:
+    desk = new_page()
+    login(desk, regency.kecamatan.url, "op.kampung-melayu")
+    enrolment_id = record_resident(desk, regency.kecamatan.url)
+    assert desk.locator("#sent-state").is_visible()
+    assert text("state.SENT_FOR_ENROLLMENT") in desk.inner_text("#sent-state")
+
+    # At the Dukcapil office the record arrives, is verified and its card is queued for printing there.
+    office = new_page()
+    login(office, regency.office.url, "op1")
+    detail = f"{regency.office.url}/enrolments/{enrolment_id}"
+    queued = text("state.SENT_FOR_CARD_PRINTING")
+    wait_until(lambda: _state_on_page(office, detail) == queued, timeout=TRAVEL,
+               message=f"the enrolment never reached {queued} at the Dukcapil node")
+    timeline = office.inner_text("ol.timeline, .timeline")
+    assert text("state.PRINT_READY_RECORD") in timeline
+
+    # The print queue of the office holds the card; the operator prints it on the office's printer.
+    office.goto(f"{regency.office.url}/print")
+    row = office.locator(f"#queue tr:has-text('{RESIDENT['nik']}')")
+    assert row.count() == 1
+    with office.expect_navigation():
+        row.locator("button[name=job]").click()
+    assert "/print/runs/" in office.url
+    office.wait_for_selector("#run[data-done=true]", timeout=60_000)
+    office.reload()
+    assert office.locator("#run-failed .flash").count() == 0, office.inner_text("#run")
+    assert office.get_attribute("#run-jobs [data-state]", "data-state") == "PRINTED"
+    assert office.locator("#run-check [data-mismatch]").count() == 0
+
+    # The card really went through the office's printers: a proof file and the emulated Evolis's card.
+    proofs = list((regency.office.root / "proofs").rglob("*.pdf"))
+    assert proofs, "no PDF proof of the printed card"
+    job = regency.read(regency.office, lambda lc: next(j for j in lc.jobs() if j.enrolment_id == enrolment_id))
+    assert job.site_code == OFFICE and job.blank_serial
+    emulated = regency.office.root / "emulated-evolis" / OFFICE
+    assert any(p.is_file() for p in emulated.rglob("*")), f"the emulated Evolis at {emulated} printed nothing"
+
+    # Handover: find the card by NIK, the holder places a finger on the office's reader, CARD_ISSUED.
+    office.goto(f"{regency.office.url}/handover")
+    office.fill("#nik", RESIDENT["nik"])
+    with office.expect_navigation():
+        office.click("#nik-form button[type=submit]")
+    assert office.get_attribute("#enrolment-state", "data-state") == "CARD_PRINTED"
+    with office.expect_navigation():
+        office.click("#handover-form button[type=submit]")
+    assert office.locator(".flash.ok").count() >= 1, office.inner_text("main")
+    assert _state_on_page(office, detail) == text("state.CARD_ISSUED")
