@@ -138,3 +138,18 @@ def test_the_pages_read_in_english_too(browser) -> None:  # type: ignore[no-unty
     assert "Administration" in b.get("/admin").get_data(as_text=True)
     assert "Accounts &amp; roles" in b.get("/admin/accounts").get_data(as_text=True)
     assert "Verify the chain" in b.get("/admin/audit").get_data(as_text=True)
+
+
+def test_a_device_that_fails_shows_its_error_not_a_crash(browser, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from ektp_plugins.web.ui import admin
+
+    def unplugged(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise OSError("printer not found on USB")
+
+    monkeypatch.setattr(admin, "make_printer", unplugged)
+    b = browser("adm1")
+    name = re.findall(r'<tr data-device="([^"]+)"><td>Printer', b.get("/admin/devices").get_data(as_text=True))[0]
+    response = b.post("/admin/devices", {"kind": "printer", "name": name})
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert "printer not found on USB" in html and 'class="flash error"' in html
