@@ -112,8 +112,24 @@ def test_detail_shows_biodata_timeline_with_actor_verdict_and_jobs(browser, ektp
                       "SENT_FOR_CARD_PRINTING"]
     assert '<span class="actor">central</span>' in timeline and '<span class="actor">spv1</span>' in timeline
     assert job_id in html and "dicetak di Dukcapil" in html
+    assert 'data-action="print_job.queued"' in timeline
     assert "Belum dikirim ke sistem pusat" in html  # no submission row: never sent by this node
     assert 'id="resume"' not in html
+
+
+def test_the_print_steps_are_in_the_timeline(browser, ektp_service) -> None:  # type: ignore[no-untyped-def]
+    lc = ektp_service
+    enrolment_id = make_print_ready(lc)
+    job = lc.queue_print(enrolment_id, site_code="17.71", actor="spv1", routing_reason="di sini")
+    lc.receive_blanks("17.71", ["BLK-000001"], actor="spv1")
+    lc.reserve_blank(job.id, actor="op1")
+    lc.mark_sent(job.id, actor="op1", printer="evolis-meja-2")
+    lc.mark_printed(job.id, actor="op1")
+    html = browser("op1").get(f"/enrolments/{enrolment_id}").get_data(as_text=True)
+    actions = re.findall(r'data-(?:action|state)="([A-Za-z_.]+)"', html[html.index('id="timeline"'):])
+    assert actions[-6:] == ["SENT_FOR_CARD_PRINTING", "print_job.queued", "print_job.reserved", "print_job.sent",
+                            "print_job.printed", "CARD_PRINTED"]
+    assert "evolis-meja-2" in html and "BLK-000001" in html
 
 
 def test_detail_lists_captures_and_serves_images_uncached(browser, ektp_service) -> None:  # type: ignore[no-untyped-def]

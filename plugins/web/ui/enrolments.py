@@ -6,6 +6,7 @@ A site node shows only its own enrolments; the Dukcapil node shows the regency's
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import attrs
@@ -102,18 +103,21 @@ class Event:
     detail: dict[str, Any] = attrs.field(factory=dict)
 
 
-def timeline(enrolment_id: str) -> list[Event]:
-    """The enrolment's audit entries, oldest first: state changes and the secondary events."""
+def timeline(enrolment_id: str, job_ids: Sequence[str] = ()) -> list[Event]:
+    """The enrolment's audit entries, oldest first: its state changes and, between them, the secondary
+    events (captures, exceptions, refused handovers, and the steps of its print jobs)."""
+    lc = node().lifecycle
     events = []
-    for entry in node().lifecycle.history(enrolment_id):
+    entries = sorted([e for subject in (enrolment_id, *job_ids) for e in lc.history(subject)], key=lambda e: e.seq)
+    for entry in entries:
         detail = dict(entry.detail)
         if entry.subject_kind == "enrolment" and "to" in detail:
             events.append(Event(at=entry.at, actor=entry.actor, action=entry.action, state_change=True,
                                 to_state=str(detail["to"]), from_state=detail.get("from"),
                                 reason=detail.get("reason"), detail=detail))
-        elif entry.action in SECONDARY:
+        elif entry.action in SECONDARY or (entry.subject_kind == "print_job" and "to" in detail):
             events.append(Event(at=entry.at, actor=entry.actor, action=entry.action, state_change=False,
-                                detail=detail))
+                                to_state=detail.get("to"), reason=detail.get("reason"), detail=detail))
     return events
 
 
@@ -143,6 +147,7 @@ def detail(enrolment_id: str) -> Any:
     by_slot = {(c.modality, c.position): c for c in captures}
     slots = [(m, p, by_slot.get((m, p))) for m, positions in POSITIONS.items() for p in positions]
     status, verdict_error = verdict_of(enrolment_id)
+    jobs = jobs_of(enrolment_id)
     resume = None
     if enrolment.state is EnrolmentState.BIO_CAPTURED and "record.resume" in current_app.view_functions:
         resume = url_for("record.resume", enrolment_id=enrolment_id)
@@ -156,9 +161,9 @@ def detail(enrolment_id: str) -> Any:
     bio["berlaku_hingga"] = enrolment.biodata.berlaku_hingga_label
     sites = {s.code: s for s in n.deployment.profile.sites}
     return render_template("enrolments/detail.html", e=enrolment, bio=bio, fields=BIODATA_FIELDS,
-                           events=timeline(enrolment_id), status=status, verdict_error=verdict_error,
-                           jobs=jobs_of(enrolment_id), slots=slots, resume=resume, adjudicate=adjudicate, sites=sites,
-                           face=by_slot.get((Modality.FACE, "face")))
+                           events=timeline(enrolment_id, [j.id for j in jobs]), status=status,
+                           verdict_error=verdict_error, jobs=jobs, slots=slots, resume=resume, adjudicate=adjudicate,
+                           sites=sites, face=by_slot.get((Modality.FACE, "face")))
 
 
 @bp.get("/enrolments/<enrolment_id>/image/<modality>/<position>")
