@@ -56,7 +56,7 @@ def adjudicating(tmp_path: Path, ektp_database_url: str, monkeypatch: pytest.Mon
     monkeypatch.setenv("EKTP_CENTRAL_TOKEN", kit.TOKEN)
     started: list[Any] = []
 
-    def make() -> Setting:
+    def make(*, first_elsewhere: bool = False) -> Setting:
         config = tmp_path / "central.toml"
         # Every genuine match falls in the grey zone: the second recording of a person is adjudicated.
         config.write_text("[verification.matcher]\nduplicate_score = 100000\nadjudicate_score = 20\n", "utf-8")
@@ -66,9 +66,16 @@ def adjudicating(tmp_path: Path, ektp_database_url: str, monkeypatch: pytest.Mon
                                        database_url=ektp_database_url)
         node = kit.Node(deployment)
         started.append(node)
-        first = kit.record_resident(node.lc, seed=7)
-        node.verification.submit(first, actor="op1")
-        node.settle(first)
+        recorder = node
+        if first_elsewhere:
+            # Another regency's node recorded the person first: only the central system holds it.
+            other = create_deployment(tmp_path / "elsewhere", profile=str(kit.node_profile(tmp_path, central.url)),
+                                      database_url=f"sqlite:///{tmp_path / 'elsewhere.sqlite3'}")
+            recorder = kit.Node(other)
+            started.append(recorder)
+        first = kit.record_resident(recorder.lc, seed=7)
+        recorder.verification.submit(first, actor="op1")
+        recorder.settle(first)
         twin = kit.record_resident(node.lc, seed=7, impression=1, nama="SITI AMINA")
         node.verification.submit(twin, actor="op1")
         node.settle(twin)
@@ -157,6 +164,20 @@ def test_central_system_down_is_shown_and_changes_nothing(adjudicating) -> None:
     assert not audited(s.node, "enrolment.duplicate_record")
     # The node's own images still show; the candidate's come from this node's records too.
     assert b.get(f"/adjudication/{s.twin}/finger/{s.twin}/left_thumb").status_code == 200
+
+
+def test_a_candidate_held_only_centrally_is_compared_with_the_central_images(adjudicating) -> None:  # type: ignore[no-untyped-def]
+    s = adjudicating(first_elsewhere=True)
+    with pytest.raises(Exception, match="no enrolment"):
+        s.node.lc.get(s.first)
+    b = s.supervisor()
+    html = b.get(f"/adjudication/{s.twin}").get_data(as_text=True)
+    assert s.first in html and "tidak tersimpan di node ini" in html and 'id="biodata-compare"' not in html
+    image = b.get(f"/adjudication/{s.twin}/finger/{s.first}/right_index")
+    assert image.status_code == 200 and image.mimetype == "image/png"
+    assert b.get(f"/adjudication/{s.twin}/photo/{s.first}").status_code == 404
+    decided = b.post(f"/adjudication/{s.twin}/decide", {"decision": "duplicate", "note": "orang yang sama"})
+    assert decided.status_code == 302 and s.node.state(s.twin) is E.DUPLICATE_RECORD
 
 
 def test_an_operator_is_refused_and_it_is_audited(browser, ektp_service) -> None:  # type: ignore[no-untyped-def]
