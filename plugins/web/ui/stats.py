@@ -10,7 +10,6 @@ import sqlalchemy as sa
 
 from ektp_core.lifecycle import LedgerCount, LifecycleService
 from ektp_core.model import EnrolmentState, PrintJobState
-from ektp_core.store.repository import utc
 from ektp_core.store.tables import central_submissions, enrolments, outbox, print_jobs
 
 #: How many days the charts look back.
@@ -36,32 +35,47 @@ class Figures:
     unknown_jobs: int
 
 
-def _local_day(value: Any) -> dt.date:
-    return utc(value).astimezone().date()
+def _per_day(conn: Any, column: Any, where: list[Any], starts: list[dt.datetime]) -> dict[tuple[str, int], int]:
+    """Rows counted per (site, day) by the database: ``starts`` are the charts' local midnights and the next
+    one; day ``i`` is ``starts[i] <= column < starts[i + 1]``, and day ``len(starts) - 1`` holds rows stamped
+    after the last day (clock skew), counted for the sites but not for any day.
+
+    The day is a CASE over the boundaries rather than a date function: the same SQL on SQLite and PostgreSQL,
+    the office's time zone decided here, and no row travels to Python (a regency's fortnight is tens of
+    thousands of rows; turning each into a local date in Python made the dashboard the slowest page).
+    """
+    day = sa.case(*[(column < start, i) for i, start in enumerate(starts[1:])], else_=len(starts) - 1)
+    inner = sa.select(column.table.c.site_code.label("site"), day.label("day")).where(
+        column >= starts[0], *where).subquery()
+    # Day first: grouping by the site first lets SQLite walk the site index and fetch every row out of order
+    # (three times slower than reading the table through once).
+    rows = conn.execute(sa.select(inner.c.site, inner.c.day, sa.func.count()).group_by(inner.c.day, inner.c.site))
+    return {(str(site), int(d)): int(n) for site, d, n in rows}
 
 
 def figures(lifecycle: LifecycleService, site_code: str | None, *, today: dt.date | None = None) -> Figures:
     """Figures of ``site_code`` (None: every site, the regency's view at the Dukcapil node)."""
     today = today or dt.datetime.now().astimezone().date()
     days = [today - dt.timedelta(days=n) for n in range(DAYS - 1, -1, -1)]
-    since = dt.datetime.combine(days[0], dt.time(), tzinfo=dt.datetime.now().astimezone().tzinfo)
+    zone = dt.datetime.now().astimezone().tzinfo
+    # Each day's local midnight, and the one after today, in UTC (timestamps are stored in UTC).
+    starts = [dt.datetime.combine(d, dt.time(), tzinfo=zone).astimezone(dt.UTC)
+              for d in [*days, today + dt.timedelta(days=1)]]
+    recent_where: list[Any] = []
+    printed_where: list[Any] = [print_jobs.c.state == PrintJobState.PRINTED.value]
     with lifecycle.store.read() as conn:
         by_state_q = sa.select(enrolments.c.state, sa.func.count()).group_by(enrolments.c.state)
-        recent_q = sa.select(enrolments.c.site_code, enrolments.c.created_at).where(enrolments.c.created_at >= since)
-        printed_q = (sa.select(print_jobs.c.site_code, print_jobs.c.updated_at)
-                     .where(print_jobs.c.state == PrintJobState.PRINTED.value)
-                     .where(print_jobs.c.updated_at >= since))
         jobs_q = sa.select(print_jobs.c.state, sa.func.count()).where(
             print_jobs.c.state.in_([PrintJobState.QUEUED.value, PrintJobState.UNKNOWN.value])).group_by(
             print_jobs.c.state)
         if site_code is not None:
             by_state_q = by_state_q.where(enrolments.c.site_code == site_code)
-            recent_q = recent_q.where(enrolments.c.site_code == site_code)
-            printed_q = printed_q.where(print_jobs.c.site_code == site_code)
+            recent_where.append(enrolments.c.site_code == site_code)
+            printed_where.append(print_jobs.c.site_code == site_code)
             jobs_q = jobs_q.where(print_jobs.c.site_code == site_code)
         by_state = {str(s): int(n) for s, n in conn.execute(by_state_q)}
-        recent = conn.execute(recent_q).all()
-        printed = conn.execute(printed_q).all()
+        recent = _per_day(conn, enrolments.c.created_at, recent_where, starts)
+        printed = _per_day(conn, print_jobs.c.updated_at, printed_where, starts)
         jobs = {str(s): int(n) for s, n in conn.execute(jobs_q)}
         waiting_packets = int(conn.execute(sa.select(sa.func.count()).select_from(outbox)
                                            .where(outbox.c.sent_at.is_(None))).scalar_one())
@@ -71,17 +85,17 @@ def figures(lifecycle: LifecycleService, site_code: str | None, *, today: dt.dat
         waiting_central = int(conn.execute(
             sa.select(sa.func.count()).select_from(central_submissions.join(enrolments))
             .where(enrolments.c.state == EnrolmentState.SENT_FOR_ENROLLMENT.value)).scalar_one())
-    rec_days = Counter(_local_day(at) for _site, at in recent)
-    pr_days = Counter(_local_day(at) for _site, at in printed if at is not None)
+    rec_days: Counter[int] = Counter()
+    pr_days: Counter[int] = Counter()
     per_site: dict[str, list[int]] = {}
-    for site, _at in recent:
-        per_site.setdefault(site, [0, 0])[0] += 1
-    for site, at in printed:
-        if at is not None:
-            per_site.setdefault(site, [0, 0])[1] += 1
-    return Figures(by_state=by_state, recorded_today=rec_days.get(today, 0), printed_today=pr_days.get(today, 0),
-                   days=days, recorded_per_day=[rec_days.get(d, 0) for d in days],
-                   printed_per_day=[pr_days.get(d, 0) for d in days],
+    for counted, column, slot in ((recent, rec_days, 0), (printed, pr_days, 1)):
+        for (site, day), n in counted.items():
+            column[day] += n
+            per_site.setdefault(site, [0, 0])[slot] += n
+    return Figures(by_state=by_state, recorded_today=rec_days.get(DAYS - 1, 0),
+                   printed_today=pr_days.get(DAYS - 1, 0), days=days,
+                   recorded_per_day=[rec_days.get(i, 0) for i in range(DAYS)],
+                   printed_per_day=[pr_days.get(i, 0) for i in range(DAYS)],
                    per_site={k: (v[0], v[1]) for k, v in sorted(per_site.items())},
                    waiting_packets=waiting_packets, last_packet_error=last_error, waiting_central=waiting_central,
                    queued_jobs=jobs.get("QUEUED", 0), unknown_jobs=jobs.get("UNKNOWN", 0))
