@@ -169,3 +169,29 @@ def test_a_site_node_lists_its_accounts_read_only(browser, ektp_service) -> None
     assert create(b).status_code == 403
     assert b.post("/admin/accounts/op1/role", {"role": "admin"}).status_code == 403
     assert account(ektp_service, "op.baru") is None and account(ektp_service, "op1").role == "operator"  # type: ignore[union-attr]
+
+
+def lock_out(web_app, username: str, address: str) -> None:  # type: ignore[no-untyped-def]
+    # From an address of its own: the per-address rate limit is not what this test is about.
+    intruder = Browser(web_app)
+    intruder.get("/login")
+    for _ in range(5):
+        response = intruder.post("/login", {"username": username, "password": "salah-salah"},
+                                 environ_base={"REMOTE_ADDR": address})
+        assert response.status_code in (401, 403)
+
+
+def test_a_supervisor_unlocks_an_operator_of_the_site_but_not_an_admin(browser, web_app) -> None:  # type: ignore[no-untyped-def]
+    supervisor = browser("spv1")
+    lock_out(web_app, "op1", "10.0.0.1")
+    lock_out(web_app, "adm1", "10.0.0.2")
+    html = supervisor.get("/admin/locked").get_data(as_text=True)
+    assert 'data-account="op1"' in html and 'data-account="adm1"' not in html
+    supervisor.post("/admin/accounts/op1/unlock")
+    assert "Kunci login op1 dibuka" in supervisor.get("/admin/locked").get_data(as_text=True)
+    Browser(web_app).login("op1")
+    supervisor.post("/admin/accounts/adm1/unlock")
+    b = Browser(web_app)
+    b.get("/login")
+    assert b.post("/login", {"username": "adm1", "password": PASSWORD}).status_code == 403  # still locked
+    assert browser("op1").get("/admin/locked").status_code == 403

@@ -3,7 +3,8 @@
 Accounts are made at the Dukcapil node and reach their site through the feed, so creating and
 changing them happens there; a site node lists its own accounts read-only, except that a lockout can
 be lifted where it happened (failed logins are counted per node). An administrator cannot disable or
-demote their own account: the node would be left without anyone to undo it.
+demote their own account: the node would be left without anyone to undo it. A supervisor may lift
+the lockout of this site's operators and supervisors (``/admin/locked``): they see who is at the desk.
 """
 from __future__ import annotations
 
@@ -163,12 +164,33 @@ def set_active(username: str) -> Any:
     return redirect(url_for("admin.accounts"))
 
 
+def _locked_here() -> list[tuple[Operator, Any]]:
+    """The locked accounts a supervisor of this node may unlock: this site's operators and supervisors."""
+    n = node()
+    return [(op, until) for op, until in n.accounts.accounts(n.site.code)
+            if until is not None and op.role is not Role.ADMIN]
+
+
+@bp.get("/admin/locked")
+@access.allow(access.SUPERVISORS | access.ADMINS)
+def locked() -> Any:
+    """The locked accounts of this site, for a supervisor who checked who is at the desk."""
+    return render_template("admin/locked.html", accounts=_locked_here())
+
+
 @bp.post("/admin/accounts/<username>/unlock")
-@access.allow(access.ADMINS)
+@access.allow(access.SUPERVISORS | access.ADMINS)
 def unlock(username: str) -> Any:
-    """Lift a lockout before it runs out (at the node where it happened)."""
-    if node().accounts.unlock(username, actor=_me()):
+    """Lift a lockout before it runs out (at the node where it happened). An administrator may unlock
+    any account; a supervisor only this site's operators and supervisors."""
+    user = current_user()
+    assert user is not None
+    back = url_for("admin.accounts") if user.role is Role.ADMIN else url_for("admin.locked")
+    if user.role is not Role.ADMIN and username not in {op.username for op, _until in _locked_here()}:
+        flash(_("adm.not_locked", username=username), "info")
+        return redirect(back)
+    if node().accounts.unlock(username, actor=user.username):
         flash(_("adm.unlocked", username=username), "ok")
     else:
         flash(_("adm.not_locked", username=username), "info")
-    return redirect(url_for("admin.accounts"))
+    return redirect(back)
