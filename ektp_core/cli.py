@@ -313,6 +313,7 @@ from . import cli_accounts as _cli_accounts  # noqa: E402, F401
 from . import cli_backup as _cli_backup  # noqa: E402, F401
 from . import cli_print as _cli_print  # noqa: E402, F401
 from . import cli_regions as _cli_regions  # noqa: E402, F401
+from . import cli_scaffold as _cli_scaffold  # noqa: E402, F401
 from . import cli_verify as _cli_verify  # noqa: E402, F401
 
 

@@ -1,0 +1,205 @@
+"""``ektp new-plugin``: every kind generates a distribution whose own tests pass as generated, and an
+installed one is found through its entry point; bad input is refused with a clear message."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tomllib
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from ektp_core import scaffold
+from ektp_core.cli import cli
+from ektp_core.scaffold import KINDS, Names, ScaffoldError, new_plugin
+
+NAMES = {"printer": "acme-printer", "scanner": "acme-scanner", "region": "kota-contoh", "verifier": "acme-gateway"}
+
+
+def run_generated_tests(directory: Path, python: str = sys.executable) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(directory / "src"),
+                                                                    os.environ.get("PYTHONPATH")])),
+           "PYTHONDONTWRITEBYTECODE": "1"}
+    env.pop("EKTP_DEPLOYMENT", None)
+    return subprocess.run([python, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=directory, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_each_kind_generates_a_distribution_whose_tests_pass(tmp_path: Path, kind: str) -> None:
+    name = NAMES[kind]
+    generated = new_plugin(kind, name, tmp_path / f"ektp-{name}")
+    names = Names(name, kind)
+    directory = generated.directory
+    pyproject = tomllib.loads((directory / "pyproject.toml").read_text("utf-8"))
+    assert pyproject["project"]["name"] == f"ektp-{name}"
+    assert pyproject["project"]["entry-points"]["ektp"] == {name: names.package}
+    assert (directory / "src" / names.package / "__init__.py").is_file()
+    assert (directory / "src" / names.package / "profiles" / f"{name}.toml").is_file()
+    assert (directory / "tests" / "conftest.py").is_file()
+    leftovers = [p for p in directory.rglob("*") if p.is_file() and "{{" in p.read_text("utf-8")]
+    assert not leftovers, f"placeholders left in {leftovers}"
+    result = run_generated_tests(directory)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert " passed" in result.stdout and "failed" not in result.stdout
+    assert "TODO" not in "".join(p.read_text("utf-8") for p in directory.rglob("*.py"))
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_generated_code_is_ruff_clean(tmp_path: Path, kind: str) -> None:
+    ruff = shutil.which("ruff") or shutil.which("ruff", path=str(Path(sys.executable).parent))
+    if ruff is None:
+        pytest.skip("ruff is not installed here (tox -e lint has it)")
+    # A long name makes the longest lines: they must still fit.
+    name = f"bengkulu-selatan-kaur-seluma-{kind}-lebong"[:scaffold.NAME_MAX].rstrip("-")
+    generated = new_plugin(kind, name, tmp_path / "dist")
+    result = subprocess.run([ruff, "check", "--no-cache", "."], cwd=generated.directory, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_names_follow_the_plugin_name() -> None:
+    names = Names("acme-printer", "printer")
+    assert (names.distribution, names.package, names.class_prefix, names.title) == (
+        "ektp-acme-printer", "ektp_acme_printer", "Acme", "Acme Printer")
+    assert Names("kota-contoh", "region").class_prefix == "KotaContoh"
+    assert Names("printer", "printer").class_prefix == "Printer"
+    assert names.values()["env_prefix"] == "ACME_PRINTER"
+
+
+def test_the_command_generates_into_ektp_name_by_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["new-plugin", "region", "kota-contoh"])
+    assert result.exit_code == 0, result.output
+    assert "created ektp-kota-contoh: the region plugin kota-contoh" in result.output
+    assert 'entry point kota-contoh = "ektp_kota_contoh"' in result.output
+    assert (tmp_path / "ektp-kota-contoh" / "src" / "ektp_kota_contoh" / "rules.py").is_file()
+
+
+def test_the_command_takes_a_folder(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    result = CliRunner().invoke(cli, ["new-plugin", "printer", "acme-printer", "--dir", str(tmp_path / "empty")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "empty" / "src" / "ektp_acme_printer" / "emulator.py").is_file()
+
+
+@pytest.mark.parametrize(("name", "message"), [
+    ("Acme", "not usable: use lower-case letters and digits"),
+    ("acme_printer", "not usable"),
+    ("acme printer", "not usable"),
+    ("-acme", "not usable"),
+    ("acme--printer", "not usable"),
+    ("acme-", "not usable"),
+    ("9acme", "starting with a letter"),
+    ("ektp-acme", "leave 'ektp' out of the name"),
+    ("ektp", "leave 'ektp' out of the name"),
+    ("a" * 33, "longer than 32 characters"),
+    ("", "needs a NAME"),
+    ("printer-evolis", "already used by ektp"),
+    ("core", "a Python package named ektp_core already exists"),
+])
+def test_bad_names_are_refused(tmp_path: Path, name: str, message: str) -> None:
+    result = CliRunner().invoke(cli, ["new-plugin", "--dir", str(tmp_path / "out"), "--", "printer", name])
+    assert result.exit_code == 1
+    assert "error: " in result.output and message in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_unknown_kind_is_refused(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["new-plugin", "matcher", "acme", "--dir", str(tmp_path / "out")])
+    assert result.exit_code == 1
+    assert "unknown kind 'matcher': choose one of printer, scanner, region, verifier" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_folder_that_is_not_empty_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "notes.txt").write_text("mine")
+    result = CliRunner().invoke(cli, ["new-plugin", "region", "kota-contoh", "--dir", str(tmp_path / "out")])
+    assert result.exit_code == 1
+    assert "exists and is not empty" in result.output
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["notes.txt"]
+
+
+def test_a_file_in_the_way_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "out").write_text("a file")
+    with pytest.raises(ScaffoldError, match="exists and is not a folder"):
+        new_plugin("region", "kota-contoh", tmp_path / "out")
+
+
+def test_a_folder_that_cannot_be_written_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(self: Path, *args: object, **kwargs: object) -> int:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Path, "write_text", refuse)
+    with pytest.raises(ScaffoldError, match=r"cannot write .*Permission denied; nothing was kept"):
+        new_plugin("region", "kota-contoh", tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_unknown_placeholder_in_a_template_is_an_error() -> None:
+    assert scaffold.render("{{name}} {{package}}", {"name": "a", "package": "b"}) == "a b"
+    with pytest.raises(ScaffoldError, match=r"x.tmpl: unknown placeholder \{\{nmae\}\}"):
+        scaffold.render("{{nmae}}", {"name": "a"}, source="x.tmpl")
+
+
+def _can_build_wheels() -> bool:
+    try:
+        import setuptools
+    except ImportError:
+        return False
+    version = tuple(int(part) for part in setuptools.__version__.split(".")[:2])
+    if version >= (70, 1):  # bdist_wheel is part of setuptools from 70.1
+        return True
+    try:
+        import wheel  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@pytest.mark.slow
+def test_an_installed_plugin_is_listed_by_ektp_plugins(tmp_path: Path) -> None:
+    """Install a generated distribution (no network: no build isolation, no dependencies) into a
+    throw-away venv that sees this interpreter's packages, and ask that venv's ektp about it."""
+    if not _can_build_wheels():
+        pytest.skip("this interpreter has neither setuptools >= 70.1 nor wheel, so it cannot build a wheel")
+    generated = new_plugin("region", "kota-contoh", tmp_path / "ektp-kota-contoh")
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)], check=True,
+                   timeout=120)
+    python = str(venv / ("Scripts" if os.name == "nt" else "bin") / "python")
+    # --system-site-packages shows the base interpreter's packages; when this interpreter is itself a
+    # venv (tox, a developer's .venv), its packages (ektp, pip, setuptools) are added the same way.
+    purelib = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                             check=True, capture_output=True, text=True).stdout.strip()
+    Path(purelib, "ektp-parent.pth").write_text(
+        f"import site; site.addsitedir({sysconfig.get_paths()['purelib']!r})\n", "utf-8")
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "EKTP_DEPLOYMENT")}
+    install = subprocess.run([python, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+                              "--disable-pip-version-check", str(generated.directory)],
+                             capture_output=True, text=True, env=env, timeout=300)
+    assert install.returncode == 0, install.stdout + install.stderr
+    listed = subprocess.run([python, "-m", "ektp_core", "plugins"], capture_output=True, text=True, env=env,
+                            cwd=tmp_path, timeout=120)
+    assert listed.returncode == 0, listed.stderr
+    assert "kota-contoh 0.1.0  [entry point, loaded]" in listed.stdout
+    assert "    ektp_register_region_rules" in listed.stdout
+    profiles = subprocess.run([python, "-m", "ektp_core", "profiles"], capture_output=True, text=True, env=env,
+                              cwd=tmp_path, timeout=120)
+    assert "kota-contoh " in profiles.stdout and "(kota-contoh)" in profiles.stdout
+    office = tmp_path / "office"
+    init = subprocess.run([python, "-m", "ektp_core", "init", str(office), "--profile", "kota-contoh"],
+                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    assert init.returncode == 0, init.stdout + init.stderr
+    routed = subprocess.run([python, "-m", "ektp_core", "sites", "-d", str(office)], capture_output=True, text=True,
+                            env=env, timeout=120)
+    assert routed.returncode == 0 and "kota-contoh:" in routed.stdout, routed.stdout + routed.stderr
+    # Installed, the generated tests find the plugin through its entry point (no test is skipped).
+    result = run_generated_tests(generated.directory, python)
+    assert result.returncode == 0 and "skipped" not in result.stdout, result.stdout + result.stderr
