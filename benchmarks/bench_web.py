@@ -9,17 +9,18 @@ Setup (untimed):
   mobile unit and the office) in a temp dir, on SQLite (``--database-url``: a schema in a PostgreSQL
   database instead);
 * **seeded as two weeks of work**: ``--enrolments`` residents (default 20,000) recorded at the office, the
-  kecamatan and the mobile unit in office hours over the last 14 days, each taken through the
-  lifecycle as far as its timeline reaches by now: sent to the central system a few hours after
-  recording, received, a verdict (mostly print-ready; some adjudication, duplicates and failures),
-  queued for printing at the office (routed by the profile's rules, with each kecamatan's print day),
-  printed on that day, handed over a few days later. Every step is a real :class:`LifecycleService`
-  call (``record``, ``transition``, ``queue_print``, ``reserve_blank``, ``mark_sent``, ``mark_printed``)
-  with the clock set to the step's time, in time order, so the audit chain, the dashboard's per-day
-  figures and the print queue look like an office's. Blanks are received at the office in two
-  deliveries. The seeding store runs with ``synchronous=OFF`` (durability is not being measured and
-  setup would otherwise wait on an fsync per step); the served node opens its own store with ektp's
-  settings;
+  kecamatan and the mobile unit in office hours on the working days of the last 14 days, each with a full
+  set of capture rows (ten fingers with templates, two irises, a face, a signature; small stand-in images,
+  since no measured page reads an image) and taken through the lifecycle as far as its timeline reaches
+  by now: sent to the central system hours (sometimes days) after recording, received, a verdict (mostly
+  print-ready; some adjudication, duplicates and failures), queued for printing at the office (routed by
+  the profile's rules, with each kecamatan's print day), printed on that day (or a week later when the
+  day ran short), handed over a few days later. Every step is a real :class:`LifecycleService` call
+  (``record``, ``transition``, ``queue_print``, ``reserve_blank``, ``mark_sent``, ``mark_printed``) with
+  the clock set to the step's time, in time order, so the audit chain, the dashboard's per-day figures
+  and the print queue look like an office's. Blanks are received at the office in two deliveries. The
+  seeding store runs with ``synchronous=OFF`` (durability is not being measured and setup would
+  otherwise wait on an fsync per step); the served node opens its own store with ektp's settings;
 * **accounts**: ``--users`` operators (default 20) and a supervisor at the office, passwords hashed at
   the default scrypt cost (login is not timed, but it is the real login);
 * the node is served by ``ektp serve --quiet --threads 8`` in its own process; the run starts when
@@ -275,9 +276,12 @@ def plan(rng: random.Random, n: int, sites: list[str], districts: list[str], ope
     nik, birth, sex = resident_nik(rng, district, used)
     values = biodata_values(rng, district, nik, birth, sex, resident_name(rng))
     enrolment = make_enrolment(site_code=site, operator=rng.choice(operators), **values)
-    recorded = _office_time(rng, today - dt.timedelta(days=rng.randrange(DAYS)))
-    while recorded > now:
-        recorded -= dt.timedelta(days=1)
+    # Offices record on working days, in office hours, and never in the future.
+    while True:
+        day = today - dt.timedelta(days=rng.randrange(DAYS))
+        recorded = _office_time(rng, day)
+        if day.weekday() < 5 and recorded <= now:
+            break
     t = recorded
     steps: list[tuple[dt.datetime, str, Any]] = [(t, "record", None)]
     # The site syncs and the node sends it on: mostly the same day, days later when a kecamatan is offline.
@@ -676,11 +680,14 @@ def figures(ops: list[Desk], skipped: list[str]) -> dict[str, Any]:
             "ratio_target_met": bool(main_pages) and bool(trivial) and all(v["ratio_met"] for v in main_pages)}
 
 
+def load_average() -> list[float] | None:
+    """The machine's 1, 5 and 15 minute load averages (other work on the shared cores shows here)."""
+    return [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None
+
+
 def machine(dialect: str) -> dict[str, Any]:
-    load = os.getloadavg() if hasattr(os, "getloadavg") else None
     return {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version(),
-            "sqlite": sqlite3.sqlite_version, "database": dialect,
-            "load_average": [round(x, 2) for x in load] if load else None}
+            "sqlite": sqlite3.sqlite_version, "database": dialect, "load_average": load_average()}
 
 
 def render(report: dict[str, Any]) -> str:
@@ -716,7 +723,8 @@ def render(report: dict[str, Any]) -> str:
                  + ", ".join(f"{k} {v}" for k, v in sorted(seeded["by_state"].items(), key=lambda kv: -kv[1])))
     m = report["machine"]
     lines.append(f"\nmachine: {m['platform']}, {m['cpus']} CPUs (client and server share them), Python {m['python']}, "
-                 f"SQLite {m['sqlite']}, database {m['database']}, load average before the run {m['load_average']}; "
+                 f"SQLite {m['sqlite']}, database {m['database']}, load average before the run {m['load_average']}, "
+                 f"after {m.get('load_average_after')}; "
                  f"elapsed {report['elapsed_s']:.0f} s")
     return "\n".join(lines)
 
@@ -775,6 +783,7 @@ def main(argv: list[str] | None = None) -> int:
             with served(deployment, port, args.threads, root / "serve.log"):
                 workload = Workload(pages, record, seeded, args.think)
                 ops, wall = run_operators(port, seeded["operators"], workload, args.seconds, args.seed)
+                info["load_average_after"] = load_average()
     f = figures(ops, skipped)
     passed = f["p95_target_met"] and f["ratio_target_met"] and f["error_count"] == 0 and not skipped and bool(record)
     seeded.pop("enrolment_ids")
