@@ -18,6 +18,7 @@ from ektp_core.cli import fail
 from ektp_core.config import Deployment
 from ektp_core.errors import EktpError
 from ektp_core.localservice import sigterm_as_interrupt
+from ektp_core.model import PrintJobState
 
 from . import demo_seed as seed
 from .demo_children import Child, Children
@@ -99,26 +100,24 @@ def _seed(folder: DemoFolder, deployments: list[Deployment], ports: Ports, child
 
     seed.wait_for("the kecamatan accounts to arrive through the feed", arrived, timeout=60, alive=alive)
     click.echo("  the kecamatan nodes received their accounts through the feed")
-    with seed.lifecycle(dukcapil) as lc:
-        have_blanks = lc.ledger(OFFICE).received > 0
-    if not have_blanks:
-        seed.receive_blanks(dukcapil, sites, _printing_sites(dukcapil), click.echo)
+    seed.receive_blanks(dukcapil, sites, _printing_sites(dukcapil), click.echo)
     recorded = seed.record_residents(sites, ports.sbi, click.echo)
     seed.wait_for("the residents' verdicts and print jobs at the Dukcapil node",
                   lambda: seed.verified(dukcapil, list(recorded)), timeout=SEED_TIMEOUT, alive=alive)
     click.echo("  verified by the central-system emulator; print jobs queued where the profile prints")
     with seed.lifecycle(dukcapil) as lc:
-        job = next(j for j in sorted(lc.jobs(), key=lambda j: j.created_at) if j.enrolment_id in recorded)
-    where = job.site_code
-    node = dukcapil if where == OFFICE else next(s for s in sites if s.site.code == where)
-    operator = "operator.dukcapil" if where == OFFICE else f"operator.{dict(KECAMATAN)[where]}"
-    printed: list[str | None] = [None]
-
-    def print_there() -> bool:
-        printed[0] = seed.print_one(node, where, operator, click.echo)
-        return printed[0] is not None
-
-    seed.wait_for(f"a print job to reach {where}", print_there, timeout=60, alive=alive)
+        jobs = sorted((j for j in lc.jobs() if j.enrolment_id in recorded), key=lambda j: j.created_at)
+    if any(j.state is PrintJobState.PRINTED for j in jobs):
+        click.echo("  a card was printed by an earlier run")
+    elif not jobs:
+        click.echo("  no card to print: the central-system emulator found none of the residents print-ready")
+    else:
+        where = jobs[0].site_code
+        node = dukcapil if where == OFFICE else next(s for s in sites if s.site.code == where)
+        operator = "operator.dukcapil" if where == OFFICE else f"operator.{dict(KECAMATAN)[where]}"
+        # At a kecamatan that prints, the job arrives with the next pull of its feed.
+        seed.wait_for(f"a print job to reach {where}",
+                      lambda: seed.print_one(node, where, operator, click.echo) is not None, timeout=60, alive=alive)
     folder.seeded = True
     folder.save()
 

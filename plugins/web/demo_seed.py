@@ -176,15 +176,17 @@ def join_sites(dukcapil: Deployment, sites: list[Deployment], api_url: str, echo
 def receive_blanks(dukcapil: Deployment, sites: list[Deployment], printing_sites: list[str], echo: Echo) -> None:
     """50 blanks for every printing site: in the Dukcapil node's ledger (the rules read it to route
     cards) and, for a kecamatan that prints, in that node's own ledger too (deliveries do not travel
-    down the feed; the site reports each blank it prints on)."""
-    nodes = {OFFICE: dukcapil, **{d.site.code: d for d in sites}}
+    down the feed; the site reports each blank it prints on). A ledger that has blanks is left alone."""
+    nodes = {d.site.code: d for d in sites}
     with lifecycle(dukcapil) as duk:
         for code in printing_sites:
             serials = [f"DEMO-{code.replace('.', '')}-{n:04d}" for n in range(1, 51)]
-            duk.receive_blanks(code, serials, actor=ACTOR, note="demo delivery")
-            if code != OFFICE and code in nodes:
+            if duk.ledger(code).received == 0:
+                duk.receive_blanks(code, serials, actor=ACTOR, note="demo delivery")
+            if code in nodes:
                 with lifecycle(nodes[code]) as lc:
-                    lc.receive_blanks(code, serials, actor=ACTOR, note="demo delivery")
+                    if lc.ledger(code).received == 0:
+                        lc.receive_blanks(code, serials, actor=ACTOR, note="demo delivery")
             echo(f"  50 blanks received for {code} ({serials[0]} .. {serials[-1]})")
 
 
