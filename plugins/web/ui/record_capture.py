@@ -90,7 +90,7 @@ def _store(enrolment_id: str, sample: Sample) -> bool:
     key = (enrolment_id, sample.modality.value, sample.position)
     counted = attempts()
     attempt = counted.get(key, 0) + 1
-    label = _("rec.pos." + sample.position)
+    label = _(f"rec.pos.{sample.position}")
     try:
         capture_service().add(enrolment_id, sample, actor=username(), attempt=attempt)
     except QualityTooLow as exc:
@@ -245,7 +245,7 @@ def exception(enrolment_id: str) -> Any:
         flash(_("rec.not_stored", detail=str(exc)), "error")
         return _back(enrolment_id, kind, position)
     attempts().pop((enrolment_id, kind.value, position), None)
-    flash(_("rec.exc_recorded", slot=_("rec.pos." + position), supervisor=supervisor), "ok")
+    flash(_("rec.exc_recorded", slot=_(f"rec.pos.{position}"), supervisor=supervisor), "ok")
     return _back(enrolment_id, kind, position)
 
 

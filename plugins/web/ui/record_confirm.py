@@ -66,7 +66,7 @@ def confirm(enrolment_id: str) -> Any:
             return back
         missing = _missing(enrolment_id)
         if missing:
-            names = ", ".join(_("rec.pos." + p) for _m, p in missing)
+            names = ", ".join(_(f"rec.pos.{p}") for _m, p in missing)
             flash(_("rec.incomplete", slots=names), "error")
             return back
         n = node()
@@ -82,7 +82,7 @@ def _send_to_central(enrolment_id: str) -> None:
     try:
         state = VerificationService.for_deployment(n.lifecycle, n.host).submit(enrolment_id, actor=username())
     except IncompleteEnrolment as exc:
-        names = ", ".join(_("rec.pos." + p) for _m, p in exc.missing)
+        names = ", ".join(_(f"rec.pos.{p}") for _m, p in exc.missing)
         flash(_("rec.incomplete", slots=names), "error")
         return
     except CentralRefused as exc:
