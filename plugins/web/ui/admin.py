@@ -33,34 +33,33 @@ def _joined() -> dict[str, Any]:
     return {r.site_code: {"at": repo.utc(r.registered_at), "by": r.registered_by, "key": r.public_key} for r in rows}
 
 
+def _overview(**shown: Any) -> str:
+    n = node()
+    profile = n.deployment.profile
+    return render_template("admin/index.html", profile=profile, sites=profile.sites,
+                           joined=_joined() if n.is_dukcapil else {}, plugins=n.host.plugins(include_inactive=True),
+                           rules=dict(profile.rules), dukcapil=SiteKind.DUKCAPIL,
+                           **{"join_code": None, "join_site": None, **shown})
+
+
 @bp.get("/admin")
 @access.allow(access.ADMINS)
 def index() -> Any:
-    """Sites, the active profile and the plugins."""
-    n = node()
-    profile = n.deployment.profile
-    joined = _joined() if n.is_dukcapil else {}
-    plugins = n.host.plugins(include_inactive=True)
-    return render_template("admin/index.html", profile=profile, sites=profile.sites, joined=joined, plugins=plugins,
-                           rules=dict(profile.rules), dukcapil=SiteKind.DUKCAPIL, join_code=None, join_site=None)
+    """Sites (joined or not), the active profile and the plugins (loaded, failed, blocked)."""
+    return _overview()
 
 
 @bp.post("/admin/sites/<site_code>/join-code")
 @access.allow(access.ADMINS, dukcapil_only=True)
 def join_code(site_code: str) -> Any:
     """Make a one-time join code for a site; it is shown on this page once (only its hash is kept)."""
-    n = node()
-    profile = n.deployment.profile
-    site = next((s for s in profile.sites if s.code == site_code), None)
+    site = next((s for s in node().deployment.profile.sites if s.code == site_code), None)
     if site is None or site.kind is SiteKind.DUKCAPIL:
         abort(404)
     user = current_user()
-    assert user is not None
+    assert user is not None  # the guard let only a logged-in administrator through
     code = current_app.extensions["ektp_inbox"].new_join_code(site_code, actor=user.username)
-    body = render_template("admin/index.html", profile=profile, sites=profile.sites, joined=_joined(),
-                           plugins=n.host.plugins(include_inactive=True), rules=dict(profile.rules),
-                           dukcapil=SiteKind.DUKCAPIL, join_code=code, join_site=site)
-    return body
+    return _overview(join_code=code, join_site=site)
 
 
 def _devices() -> list[tuple[str, PrinterSetting, bool]]:
