@@ -63,6 +63,14 @@ def test_a_resident_is_recorded_verified_printed_and_handed_over(new_page: Any, 
     with office.expect_navigation():
         office.click("#nik-form button[type=submit]")
     assert office.get_attribute("#enrolment-state", "data-state") == "CARD_PRINTED"
+    # Somebody else's finger first (the emulated reader plays another person): refused, nothing issued.
+    office.check("#handover-form input[name=holder][value=other]")
+    with office.expect_navigation():
+        office.click("#handover-form button[type=submit]")
+    assert office.locator(".flash.error").count() >= 1, office.inner_text("main")
+    assert office.get_attribute("#enrolment-state", "data-state") == "CARD_PRINTED"
+    # Then the resident's own finger.
+    office.check("#handover-form input[name=holder][value=resident]")
     with office.expect_navigation():
         office.click("#handover-form button[type=submit]")
     assert office.locator(".flash.ok").count() >= 1, office.inner_text("main")
