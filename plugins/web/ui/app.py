@@ -208,7 +208,7 @@ def create_app(lifecycle: LifecycleService, host: Any) -> Flask:
 #: The menu, in the order of an office's day; an entry shows only to the roles its view allows.
 NAV = (("dashboard.index", "nav.dashboard"), ("record.start", "nav.record"), ("enrolments.index", "nav.enrolments"),
        ("printing.queue", "nav.print_queue"), ("printing.blanks", "nav.blanks"), ("handover.index", "nav.handover"),
-       ("adjudication.index", "nav.adjudication"), ("admin.index", "nav.admin"))
+       ("adjudication.index", "nav.adjudication"), ("admin.index", "nav.admin"), ("admin.locked", "nav.locked"))
 
 
 def nav_items() -> list[tuple[str, str]]:
