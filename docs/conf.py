@@ -26,7 +26,8 @@ extensions = [
 
 source_suffix = {".md": "markdown"}
 root_doc = "index"
-exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
+# examples/ holds a plugin distribution and tutorials/code/ the tutorials' tested code: sources, not pages.
+exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "examples", "tutorials/code"]
 
 # MyST: anchors for headings down to ### so pages can link to sections (page.md#section).
 myst_heading_anchors = 3
