@@ -44,7 +44,7 @@ def save_png(raw: bytes, path: Path) -> int:
 
 def take(out: Path, lang: str, echo: Callable[[str], object] = print) -> list[Path]:
     """Bring up the regency, walk the pages and save the screenshots into ``out``; the files written."""
-    from e2e.e2ekit import VIEWPORT, find_chromium, login
+    from e2e.e2ekit import LAUNCH_ARGS, VIEWPORT, find_chromium, login
     from e2e.flows import RESIDENT, record_resident, wait_until
     from e2e.regency import Regency
     from playwright.sync_api import sync_playwright
@@ -67,7 +67,7 @@ def take(out: Path, lang: str, echo: Callable[[str], object] = print) -> list[Pa
     with tempfile.TemporaryDirectory(prefix="ektp-screenshots-") as tmp, sync_playwright() as playwright:
         echo("Starting the regency (two nodes, emulators, loops)...")
         regency = Regency(Path(tmp)).start()
-        browser = playwright.chromium.launch(executable_path=chromium)
+        browser = playwright.chromium.launch(executable_path=chromium, args=LAUNCH_ARGS)
         try:
             locale = {"id": "id-ID", "en": "en-GB"}[lang]
 

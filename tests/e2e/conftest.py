@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from .e2ekit import CHROMIUM_ENV, DEBIAN_CHROMIUM, VIEWPORT, ServedNode, add_accounts, find_chromium
+from .e2ekit import CHROMIUM_ENV, DEBIAN_CHROMIUM, LAUNCH_ARGS, VIEWPORT, ServedNode, add_accounts, find_chromium
 from .regency import Regency
 
 
@@ -32,7 +32,7 @@ def chromium() -> Iterator[Any]:
     # Package scope, not session: Playwright's sync API keeps an event loop for as long as it runs,
     # and the rest of the suite should not run beside it.
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=path)
+        browser = playwright.chromium.launch(executable_path=path, args=LAUNCH_ARGS)
         try:
             yield browser
         finally:

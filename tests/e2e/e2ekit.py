@@ -25,6 +25,8 @@ from ektp_core.model import Role
 #: The environment variable naming the Chromium binary (``.ci/run`` sets it).
 CHROMIUM_ENV = "EKTP_CHROMIUM"
 DEBIAN_CHROMIUM = "/usr/bin/chromium"
+#: Chromium's switches: /dev/shm is small in containers (CI), so shared memory goes to /tmp instead.
+LAUNCH_ARGS = ["--disable-dev-shm-usage"]
 #: Every browser works at the resolution of the offices' desk PCs.
 VIEWPORT = {"width": 1366, "height": 768}
 #: The three accounts every served node gets (their password is ``webkit.PASSWORD``).
