@@ -708,6 +708,8 @@ def render(report: dict[str, Any]) -> str:
                   f"enrolments recorded through the form: {f['recorded']}"]
     if f["skipped"]:
         lines.append(f"  SKIPPED (not in the app's URL map at run time): {', '.join(f['skipped'])}")
+    if f["left_out"]:
+        lines.append(f"  LEFT OUT by --leave-out: {', '.join(f['left_out'])} (such a run does not pass)")
     if not report["recording"]:
         lines.append("  SKIPPED: recording (the app has no biodata form POST endpoint yet)")
     if f["errors"]:
@@ -755,6 +757,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="a PostgreSQL database to run on instead of SQLite; the benchmark works in a schema "
                              "ektp_bench_web_<pid> that it creates and drops (needs CREATE on the database)")
     parser.add_argument("--dir", type=Path, default=None, help="parent folder of the temp dir")
+    parser.add_argument("--leave-out", default="", metavar="PAGES",
+                        help="main pages to leave out of the mix, by label, comma-separated (to see the others "
+                             "without one slow page; such a run does not pass)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed or a request failed")
     args = parser.parse_args(argv)
@@ -762,6 +767,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--enrolments and --users must be at least 1, --seconds above 0")
     if args.users > 250:
         parser.error("--users: at most 250 (one loopback address each)")
+    left_out = [x.strip() for x in args.leave_out.split(",") if x.strip()]
+    if unknown := [x for x in left_out if x not in PAGES]:
+        parser.error(f"--leave-out: unknown page {unknown[0]!r} (pages: {', '.join(PAGES)})")
     if args.database_url and args.database_url.startswith("sqlite"):
         parser.error("--database-url is for PostgreSQL; the SQLite database is created in the temp dir")
     started = time.perf_counter()
@@ -776,6 +784,8 @@ def main(argv: list[str] | None = None) -> int:
             pages, skipped, record = resolve_pages(deployment)
             if skipped:
                 log(f"pages not in the app, skipped: {', '.join(skipped)}")
+            for label in left_out:
+                pages.pop(label, None)
             if not record:
                 log("the app has no recording form POST yet: recording is left out of this run")
             info = machine(sa.engine.make_url(url).get_backend_name())
@@ -785,7 +795,9 @@ def main(argv: list[str] | None = None) -> int:
                 ops, wall = run_operators(port, seeded["operators"], workload, args.seconds, args.seed)
                 info["load_average_after"] = load_average()
     f = figures(ops, skipped)
-    passed = f["p95_target_met"] and f["ratio_target_met"] and f["error_count"] == 0 and not skipped and bool(record)
+    f["left_out"] = left_out
+    passed = (f["p95_target_met"] and f["ratio_target_met"] and f["error_count"] == 0 and not skipped
+              and not left_out and bool(record))
     seeded.pop("enrolment_ids")
     seeded.pop("used_niks")
     report = {"enrolments": args.enrolments, "users": args.users, "seconds": args.seconds, "think_s": args.think,
