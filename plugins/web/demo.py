@@ -160,6 +160,8 @@ def demo_command(directory: Path, port: int, profile: str | None, fresh: bool) -
     click.echo(f"{'Created' if created else 'Reusing'} the demo in {folder.root} (profile {folder.profile})")
     children = Children(click.echo)
     status = 0
+    # Ctrl-C stops the demo even when it was started with SIGINT ignored (a background job of a script).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     with sigterm_as_interrupt():
         try:
             click.echo("Starting the services:")

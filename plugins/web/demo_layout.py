@@ -89,7 +89,8 @@ def _scanner_block(site: str, sbi_port: int) -> str:
     return (f'[[devices.scanners]]\nname = "sbi-{site}"\ndriver = "sbi"\nsite = "{site}"\n'
             f"# The demo's SBI emulator generates its device key at each start, so the demo trusts any\n"
             f"# device on this port; a real desk lists its devices' keys in trusted_keys instead.\n"
-            f"options = {{ port = {sbi_port}, trust_any_device = true }}\n\n")
+            f"# A minute per capture: the emulator draws its synthetic fingers on this machine's CPU.\n"
+            f"options = {{ port = {sbi_port}, trust_any_device = true, timeout_ms = 60000 }}\n\n")
 
 
 def adjusted_profile(text: str, profile: str, ports: Ports) -> str:

@@ -37,6 +37,7 @@ from ektp_core.model import (
     Role,
 )
 from ektp_core.print_service import PrintService
+from ektp_core.scanning import ScannerError
 from ektp_core.store.tables import enrolments, operators, peers
 from ektp_core.sync import Inbox, Outbox
 from ektp_core.testing.images import sample_signature
@@ -181,13 +182,15 @@ def receive_blanks(dukcapil: Deployment, sites: list[Deployment], printing_sites
     with lifecycle(dukcapil) as duk:
         for code in printing_sites:
             serials = [f"DEMO-{code.replace('.', '')}-{n:04d}" for n in range(1, 51)]
+            received = False
             if duk.ledger(code).received == 0:
-                duk.receive_blanks(code, serials, actor=ACTOR, note="demo delivery")
+                received = bool(duk.receive_blanks(code, serials, actor=ACTOR, note="demo delivery"))
             if code in nodes:
                 with lifecycle(nodes[code]) as lc:
                     if lc.ledger(code).received == 0:
-                        lc.receive_blanks(code, serials, actor=ACTOR, note="demo delivery")
-            echo(f"  50 blanks received for {code} ({serials[0]} .. {serials[-1]})")
+                        received = bool(lc.receive_blanks(code, serials, actor=ACTOR, note="demo delivery"))
+            if received:
+                echo(f"  50 blanks received for {code} ({serials[0]} .. {serials[-1]})")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -237,15 +240,20 @@ def record_resident(site: Deployment, sbi_port: int, seed: int, biodata: Biodata
                 Outbox.for_deployment(lc).enqueue(earlier, actor=operator)
         return str(earlier), False
     _sbi_control(sbi_port, identity_seed=seed, impression=0, fail=None)
-    scanner = _sbi_scanner(site)
-    scanner.open()
-    try:
-        scanner.new_session()
-        samples = (scanner.capture(Modality.FINGER, FINGER_POSITIONS)
-                   + scanner.capture(Modality.IRIS, ("left", "right"))
-                   + scanner.capture(Modality.FACE, ("face",)))
-    finally:
-        scanner.close()
+    for attempt in range(1, 4):
+        scanner = _sbi_scanner(site)
+        scanner.open()
+        try:
+            scanner.new_session()
+            samples = (scanner.capture(Modality.FINGER, FINGER_POSITIONS)
+                       + scanner.capture(Modality.IRIS, ("left", "right"))
+                       + scanner.capture(Modality.FACE, ("face",)))
+            break
+        except ScannerError:
+            if attempt == 3:  # a busy machine can make a capture time out: captured again, as at a desk
+                raise
+        finally:
+            scanner.close()
     with lifecycle(site) as lc:
         enrolment_id = uuid.uuid4().hex
         ref = f"{enrolment_id}-signature"
