@@ -104,6 +104,14 @@ class ServedNode:
         self.stop()
         raise RuntimeError(f"ektp serve did not start within {timeout:g} s:\n{self.tail()}")
 
+    def read(self, what: Any) -> Any:
+        """``what(lifecycle)`` on the node's database, beside the running server (SQLite allows it)."""
+        store = self.deployment.open_store()
+        try:
+            return what(LifecycleService(store, self.deployment.plugin_host().hook, self.deployment))
+        finally:
+            store.dispose()
+
     def audit(self, action: str) -> list[Any]:
         """The node's audit entries with ``action``, oldest first (read from its database)."""
         from ektp_core import audit

@@ -170,11 +170,7 @@ class Regency:
 
     def read(self, node: ServedNode, what: Any) -> Any:
         """``what(lifecycle)`` on a node's database (read while the node runs: SQLite allows it)."""
-        store = node.deployment.open_store()
-        try:
-            return what(LifecycleService(store, node.deployment.plugin_host().hook, node.deployment))
-        finally:
-            store.dispose()
+        return node.read(what)
 
     def stop(self) -> None:
         """Stop the loops, the nodes and the emulators, newest first."""
