@@ -622,8 +622,17 @@ def wait_for(url: str, proc: subprocess.Popen[bytes], logfile: Path) -> None:
     raise SystemExit(f"server at {url} did not start:\n{logfile.read_text()}")
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """CPU time (user + system) a process has used so far; None where /proc is not there."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextlib.contextmanager
-def served(deployment: Deployment, port: int, threads: int, logfile: Path) -> Iterator[None]:
+def served(deployment: Deployment, port: int, threads: int, logfile: Path) -> Iterator[subprocess.Popen[bytes]]:
     """``ektp serve`` in its own process, stopped (SIGTERM) on the way out."""
     env = {k: v for k, v in os.environ.items() if k != "EKTP_DATABASE_URL"}
     with open(logfile, "ab") as out:
@@ -632,7 +641,7 @@ def served(deployment: Deployment, port: int, threads: int, logfile: Path) -> It
                                 env={**env, "PYTHONUNBUFFERED": "1"})
     try:
         wait_for(f"http://127.0.0.1:{port}{HEALTH}", proc, logfile)
-        yield
+        yield proc
     finally:
         proc.terminate()
         try:
@@ -716,6 +725,12 @@ def render(report: dict[str, Any]) -> str:
         lines.append(f"  ERRORS ({f['error_count']}): " + ", ".join(f"{k} x{n}" for k, n in f["errors"].items()))
     else:
         lines.append("  errors: none (every answer 2xx or 3xx)")
+    if report["machine"].get("server_cpu_s") is not None:
+        cpu = report["machine"]["server_cpu_s"]
+        share = 100 * cpu / report["wall_s"]
+        lines.append(f"  server process CPU: {cpu:.1f} s in {report['wall_s']:.1f} s ({share:.0f} % "
+                     f"of one core; one Python process is held to about one core by the GIL), "
+                     f"{1000 * cpu / max(1, total):.1f} ms per request")
     lines += ["", f"  main pages' p95 < {TARGET_P95_MS:.0f} ms: {'met' if f['p95_target_met'] else 'MISSED'}; "
                   f"every page's p95 <= {TARGET_RATIO:.0f} x trivial p95 ({f['trivial_p95_ms']:.1f} ms): "
                   f"{'met' if f['ratio_target_met'] else 'MISSED'}; "
@@ -790,10 +805,15 @@ def main(argv: list[str] | None = None) -> int:
                 log("the app has no recording form POST yet: recording is left out of this run")
             info = machine(sa.engine.make_url(url).get_backend_name())
             port = free_port()
-            with served(deployment, port, args.threads, root / "serve.log"):
+            with served(deployment, port, args.threads, root / "serve.log") as server:
                 workload = Workload(pages, record, seeded, args.think)
+                cpu_before = cpu_seconds(server.pid)
                 ops, wall = run_operators(port, seeded["operators"], workload, args.seconds, args.seed)
+                cpu_after = cpu_seconds(server.pid)
                 info["load_average_after"] = load_average()
+                # One Python process: with the GIL it can use about one core, however many threads it has.
+                info["server_cpu_s"] = (cpu_after - cpu_before) if cpu_before is not None and cpu_after is not None \
+                    else None
     f = figures(ops, skipped)
     f["left_out"] = left_out
     passed = (f["p95_target_met"] and f["ratio_target_met"] and f["error_count"] == 0 and not skipped
