@@ -116,3 +116,22 @@ def test_one_demo_at_a_time_in_a_folder(tmp_path: Path) -> None:
     again, created = open_folder(tmp_path / "demo", profile=None, fresh=True)
     assert created
     again.lock.close()
+
+
+def test_verify_run_once_runs_one_round_and_stops(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from ektp_core.cli import cli
+    from ektp_core.deploy import create_deployment
+
+    deployment = create_deployment(tmp_path / "node", profile="minimal")
+    with socket.socket() as s:  # a port nobody listens on once closed
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    profile = deployment.root / "profile.toml"
+    profile.write_text(profile.read_text().replace("127.0.0.1:4800", f"127.0.0.1:{port}"))
+    result = CliRunner().invoke(cli, ["verify", "run", "--once", "-d", str(deployment.root)],
+                                env={"EKTP_CENTRAL_TOKEN": "t"})
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and "sent 0, verdicts 0" in lines[0] and "cards reported 0" in lines[0]
