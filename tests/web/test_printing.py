@@ -331,3 +331,26 @@ def test_two_printers_print_at_once(browser, ektp_service: LifecycleService, slo
     # The proof copy of the Evolis card did not move the proof printer's own counter.
     page = op.get("/print").get_data(as_text=True)
     assert "data-mismatch" not in page
+
+
+def test_a_driver_bug_leaves_the_card_for_a_supervisor(browser, ektp_service: LifecycleService,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    real = printing_runs.make_printer
+
+    def broken(setting: Any, host: Any, root: Path) -> Any:
+        printer = real(setting, host, root)
+
+        def print_card(card: Any, *, progress: Any = None) -> Any:
+            raise RuntimeError("driver bug")
+
+        printer.print_card = print_card
+        return printer
+
+    monkeypatch.setattr(printing_runs, "make_printer", broken)
+    job_id = queued(ektp_service)
+    ektp_service.receive_blanks(SITE, ["BLK-000001"], actor="spv1")
+    b = browser("op1")
+    status = finish(b, start(b, job=job_id))
+    assert "Kesalahan tak terduga" in status["failed"] and "driver bug" in status["failed"]
+    assert ektp_service.jobs_by_id(job_id).state is PrintJobState.UNKNOWN  # never printed again by itself
+    assert balanced(ektp_service).reserved == 1
