@@ -354,3 +354,22 @@ def test_a_driver_bug_leaves_the_card_for_a_supervisor(browser, ektp_service: Li
     assert "Kesalahan tak terduga" in status["failed"] and "driver bug" in status["failed"]
     assert ektp_service.jobs_by_id(job_id).state is PrintJobState.UNKNOWN  # never printed again by itself
     assert balanced(ektp_service).reserved == 1
+
+
+def test_an_interrupted_run_is_settled_when_printing_starts(browser, ektp_service: LifecycleService) -> None:
+    # The node stopped mid-run: one card was sent, the next one's blank reserved.
+    sent, reserved, fresh = (queued(ektp_service, seed=i) for i in range(3))
+    ektp_service.receive_blanks(SITE, ["BLK-000001", "BLK-000002", "BLK-000003"], actor="spv1")
+    ektp_service.reserve_blank(sent, actor="op1")
+    ektp_service.mark_sent(sent, actor="op1", printer="evolis-1")
+    ektp_service.reserve_blank(reserved, actor="op1")
+    b = browser("op1")
+    assert b.get("/print").get_data(as_text=True).count("data-interrupted") == 2
+    status = finish(b, start(b, job=fresh))
+    texts = " ".join(n["text"] for n in status["notes"])
+    assert f"pekerjaan {sent} berstatus Tidak diketahui" in texts and f"pekerjaan {reserved} mengembalikan" in texts
+    assert ektp_service.jobs_by_id(sent).state is PrintJobState.UNKNOWN
+    assert ektp_service.jobs_by_id(reserved).state is PrintJobState.QUEUED
+    assert ektp_service.jobs_by_id(fresh).state is PrintJobState.PRINTED
+    ledger = balanced(ektp_service)
+    assert (ledger.reserved, ledger.printed, ledger.in_stock) == (1, 1, 1)
