@@ -18,7 +18,8 @@ from ektp_core import scaffold
 from ektp_core.cli import cli
 from ektp_core.scaffold import KINDS, Names, ScaffoldError, new_plugin
 
-NAMES = {"printer": "acme-printer", "scanner": "acme-scanner", "region": "kota-contoh", "verifier": "acme-gateway"}
+# Not the tutorials' names (tests/test_tutorials.py runs those): the templates must work for any name.
+NAMES = {"printer": "seluma-printer", "scanner": "acme-scanner", "region": "kaur-rules", "verifier": "rl-gateway"}
 
 
 def run_generated_tests(directory: Path, python: str = sys.executable) -> subprocess.CompletedProcess[str]:

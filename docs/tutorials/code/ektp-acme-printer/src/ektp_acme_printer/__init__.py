@@ -1,0 +1,41 @@
+"""Acme Printer: an ektp plugin with a card-printer driver for a line protocol.
+
+Registers:
+
+* the printer driver ``acme-printer``
+  (:class:`~ektp_acme_printer.driver.AcmePrinter`);
+* the example profile ``acme-printer``: one Dukcapil office with an emulated printer.
+
+The protocol is described in :mod:`ektp_acme_printer.protocol`;
+:mod:`ektp_acme_printer.emulator` answers it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ektp_core import hookimpl
+
+from .driver import AcmePrinter
+from .emulator import AcmeEmulator
+
+__all__ = ["NAME", "PROFILE_FILE", "AcmeEmulator", "AcmePrinter"]
+
+#: The plugin's name: its entry point, its driver and its example profile.
+NAME = "acme-printer"
+#: The example profile.
+PROFILE_FILE = Path(__file__).with_name("profiles") / f"{NAME}.toml"
+
+
+@hookimpl
+def ektp_register_printers(registry: Any) -> None:
+    """The driver, chosen in a profile's ``[[devices.printers]]`` with ``driver = NAME``."""
+    registry.add(NAME, AcmePrinter,
+                 description="card printer over TCP (line protocol)")
+
+
+@hookimpl
+def ektp_register_profiles(registry: Any) -> None:
+    """The example profile: one Dukcapil office with an emulated Acme Printer printer."""
+    registry.add(NAME, PROFILE_FILE, description="one Dukcapil office printing on an emulated printer")
