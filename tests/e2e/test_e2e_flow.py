@@ -74,4 +74,10 @@ def test_a_resident_is_recorded_verified_printed_and_handed_over(new_page: Any, 
     with office.expect_navigation():
         office.click("#handover-form button[type=submit]")
     assert office.locator(".flash.ok").count() >= 1, office.inner_text("main")
-    assert _state_on_page(office, detail) == text("state.CARD_ISSUED")
+    issued = text("state.CARD_ISSUED")
+    assert _state_on_page(office, detail) == issued
+
+    # The kecamatan that recorded her learns it through the feed: its own page says the card is issued.
+    back_home = f"{regency.kecamatan.url}/enrolments/{enrolment_id}"
+    wait_until(lambda: _state_on_page(desk, back_home) == issued, timeout=TRAVEL,
+               message="the kecamatan node never learnt that the card was issued")
