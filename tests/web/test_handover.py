@@ -135,3 +135,25 @@ def test_a_site_without_a_fingerprint_reader(browser, ektp_service: LifecycleSer
     refused = b.post(f"/handover/{enrolment_id}", {"position": "right_index"}, follow_redirects=True)
     assert "Tidak ada pemindai sidik jari" in refused.get_data(as_text=True)
     assert lc.get(enrolment_id).state is EnrolmentState.CARD_PRINTED
+
+
+def test_a_scan_without_a_template(browser, ektp_service: LifecycleService, ektp_host,
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from ektp_plugins.web.ui import handover
+
+    from ektp_core.scanning import Sample, ScannerError
+
+    enrolment_id, _nik = recorded(ektp_service, ektp_host)
+    monkeypatch.setattr(handover, "_capture", lambda *a: Sample(modality=Modality.FINGER, position="right_index",
+                                                                image=b"", quality=10, device="test"))
+    b = browser("op1")
+    page = b.post(f"/handover/{enrolment_id}", {"position": "right_index"}, follow_redirects=True)
+    assert "tidak menghasilkan templat" in page.get_data(as_text=True)
+
+    def unplugged(*args: object) -> Sample:
+        raise ScannerError("the reader went away")
+
+    monkeypatch.setattr(handover, "_capture", unplugged)
+    page = b.post(f"/handover/{enrolment_id}", {"position": "right_index"}, follow_redirects=True)
+    assert "the reader went away" in page.get_data(as_text=True)
+    assert ektp_service.get(enrolment_id).state is EnrolmentState.CARD_PRINTED
