@@ -81,6 +81,7 @@ def test_the_server_checks_every_field_again(browser, ektp_service) -> None:
                     "Pilih salah satu nilai", "Wajib diisi", "16 angka"):
         assert message in text, message
     assert 'value="Jl. Pantai Indah No. 7"' in text  # what was typed is shown again
+    assert '<option value="KANDANG">' in text  # the NIK's kelurahan, without the script
     assert ektp_service.deployment is not None
     with ektp_service.store.read() as conn:
         from ektp_core.store.tables import enrolments

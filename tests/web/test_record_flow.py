@@ -107,19 +107,18 @@ def test_a_resident_recorded_in_the_browser_reaches_the_central_system(browser, 
     _upload(b, enrolment_id, "face", "face", photo())
     # Ten fingers from the emulated U.are.U, one at a time, each stored as it is taken.
     assert b.get(f"/record/{enrolment_id}").headers["Location"].endswith("/step/finger")
-    pages = []
+    captures = CaptureService(ektp_service)
     for position in FINGER_POSITIONS:
         for _attempt in range(3):
             page = b.post(f"/record/{enrolment_id}/capture", {"modality": "finger", "position": position,
                                                               "device": "fingerprint-1"}, follow_redirects=True)
-            pages.append(re.findall(r'class="flash [a-z]+" role="status">([^<]*)<', page.get_data(as_text=True)))
-            if "tersimpan: mutu" in page.get_data(as_text=True):
+            assert page.status_code == 200
+            if any(c.position == position for c in captures.captures(enrolment_id)):
                 break
         else:
             raise AssertionError(f"{position} never reached the threshold")
     # Irises uploaded; the signature from the pad.
-    have = sorted(c.position for c in CaptureService(ektp_service).captures(enrolment_id))
-    assert b.get(f"/record/{enrolment_id}").headers["Location"].endswith("/step/iris"), (have, pages)
+    assert b.get(f"/record/{enrolment_id}").headers["Location"].endswith("/step/iris")
     for side in ("left", "right"):
         _upload(b, enrolment_id, "iris", side, iris_png(side))
     drawn = "data:image/png;base64," + base64.b64encode(signature_png()).decode()

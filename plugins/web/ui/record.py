@@ -66,8 +66,12 @@ def start() -> Any:
 def _form_page(values: dict[str, str], errors: dict[str, list[tuple[str, dict[str, Any]]]], draft: str,
                status: int = 200, *, other: str | None = None) -> Any:
     shown = {field: [_(key, **args) for key, args in problems] for field, problems in errors.items()}
+    # The kelurahan of the NIK's kecamatan, for a page shown again (the script fills them as one types).
+    kelurahan = nik_findings(values["nik"], today=_today(), minimum_age=_minimum_age())["kelurahan"] \
+        if values.get("nik") else []
     page = render_template("record/biodata.html", values=values, errors=shown, draft=draft, choices=choices(),
-                           fields=FIELDS, choice_fields=CHOICES, minimum_age=_minimum_age(), other=other)
+                           fields=FIELDS, choice_fields=CHOICES, minimum_age=_minimum_age(), other=other,
+                           kelurahan=kelurahan)
     return page, status
 
 

@@ -6,6 +6,8 @@ eye, records an exception that a supervisor approves on the spot with their pass
 """
 from __future__ import annotations
 
+import functools
+import secrets
 from collections.abc import Iterator
 from typing import Any
 
@@ -52,8 +54,9 @@ def _modality(value: str) -> Modality:
 
 
 def _back(enrolment_id: str, modality: Modality, position: str = "") -> Any:
-    anchor = f"slot-{position}" if position else None
-    return redirect(url_for("record.step", enrolment_id=enrolment_id, modality=modality.value, _anchor=anchor))
+    # Back to the step's page, whose first missing slot has the focus (Enter takes the next one); the
+    # message about ``position`` is at the top.
+    return redirect(url_for("record.step", enrolment_id=enrolment_id, modality=modality.value))
 
 
 @bp.get("/record/<enrolment_id>/step/<modality>")
@@ -79,8 +82,10 @@ def step(enrolment_id: str, modality: str) -> Any:
         groups = (("both_eyes", ("left", "right")),)
     index = STEPS.index(kind)
     following = STEPS[index + 1] if index + 1 < len(STEPS) else None
+    listed = slots(taken, kind)
     return render_template(
-        "record/step.html", **common(enrolment, taken), modality=kind, slots=slots(taken, kind), devices=here,
+        "record/step.html", **common(enrolment, taken), modality=kind, slots=listed, devices=here,
+        first_missing=next((position for position, c in listed if c is None), None),
         groups=groups, rule=service.policy[kind], tries=tries, reasons=EXCEPTION_REASONS,
         upload=not here, following=following, device_problems=desk.problems)
 
@@ -127,6 +132,8 @@ def capture(enrolment_id: str) -> Any:
         device = desk.get(request.form.get("device", ""))
         if kind not in device.modalities:
             raise ScannerNotConnected(f"{device.name} does not capture {kind.value}")
+        if not device.slaps:
+            positions = positions[:1]  # a single-finger reader: one placing, one finger
         samples = desk.capture(device, kind, positions, exceptions=excepted, enrolment_id=enrolment_id,
                                attempt=attempts().get((enrolment_id, kind.value, positions[0]), 0) + 1)
     except ScannerBusy:
@@ -203,8 +210,13 @@ def _supervisor_ok(name: str, password: str) -> bool:
             return (account.active and locked_until is None and account.role is Role.SUPERVISOR
                     and security.verify_password(password, account.password_hash))
     # The same work as a real check, so the answer's timing does not tell which names exist.
-    security.verify_password(password, security.hash_password("-", n=2**10))
+    security.verify_password(password, _dummy_verifier())
     return False
+
+
+@functools.cache
+def _dummy_verifier() -> str:
+    return security.hash_password(secrets.token_urlsafe(16))
 
 
 @bp.post("/record/<enrolment_id>/exception")
