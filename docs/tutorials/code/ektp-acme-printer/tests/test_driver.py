@@ -49,7 +49,7 @@ def emulator(tmp_path: Path) -> Iterator[Emulator]:
 @pytest.fixture
 def printer(emulator: Emulator) -> Iterator[Printer]:
     host, port = emulator.address
-    printer = Printer("test", {"host": host, "port": port, "timeout_ms": 1000})
+    printer = Printer("test", {"host": host, "port": port, "timeout_ms": 10000})
     printer.open()
     yield printer
     printer.close()
@@ -109,10 +109,11 @@ def test_a_jam_or_the_end_of_the_ribbon_spoils_the_card(printer: Printer,
     assert printer.status().card_count == 1  # the ruined card went through the printer
 
 
-def test_no_answer_during_a_card_is_a_timeout(printer: Printer,
-                                              emulator: Emulator) -> None:
+def test_no_answer_during_a_card_is_a_timeout(emulator: Emulator) -> None:
+    printer = Printer("test", {"port": emulator.address[1], "timeout_ms": 300})
+    printer.open()
     emulator.hang_next()
-    with pytest.raises(PrinterTimeout) as raised:
+    with pytest.raises(PrinterTimeout, match=r"did not answer within 0\.3 s") as raised:
         printer.print_card(rendered_card(printer.canvas))
     assert raised.value.outcome is Outcome.UNKNOWN
     assert printer.status().state is PrinterState.OFFLINE  # the driver hung up; open() again to go on
