@@ -8,7 +8,7 @@ from pathlib import Path
 from ektp_plugins.web.ui.i18n import LOCALES, Catalogues
 
 UI = LOCALES.parent
-_LITERAL = re.compile(r"""\b_\(\s*["']([a-z_]+\.[A-Za-z0-9_.]+)["']""")
+_LITERAL = re.compile(r"""\b_\(\s*["']([a-z_]+\.[A-Za-z0-9_.]*)["']""")
 
 
 def test_every_catalogue_has_the_keys_of_the_indonesian_one() -> None:
@@ -24,7 +24,9 @@ def test_every_message_the_pages_use_is_in_the_catalogue() -> None:
     for path in [*UI.rglob("*.html"), *UI.glob("*.py")]:
         for key in _LITERAL.findall(path.read_text("utf-8")):
             used.setdefault(key, path.name)
-    missing = {key: where for key, where in used.items() if key not in known}
+    # A key ending in "." is a prefix completed at run time ("state." + the state): some key must start with it.
+    missing = {key: where for key, where in used.items()
+               if (key not in known if not key.endswith(".") else not any(k.startswith(key) for k in known))}
     assert missing == {}
     assert len(used) > 30  # the pattern still finds the pages' messages
 

@@ -14,8 +14,9 @@ document.addEventListener("DOMContentLoaded", () => {
   // A submit button is disabled once pressed, so a double click does not send twice.
   for (const form of document.querySelectorAll("form")) {
     form.addEventListener("submit", () => {
-      for (const button of form.querySelectorAll("button[type=submit]")) {
-        setTimeout(() => { button.disabled = true; }, 0);
+      // form.elements also holds buttons outside the form that name it (form="...").
+      for (const button of form.elements) {
+        if (button.type === "submit") setTimeout(() => { button.disabled = true; }, 0);
       }
     });
   }
