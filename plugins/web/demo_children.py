@@ -51,7 +51,7 @@ class Child:
         code = self.process.returncode if self.process is not None else None
         return EktpError(f"{self.name} stopped (exit {code}); its log {self.log} ends with:\n{log_tail(self.log)}")
 
-    def start(self, timeout: float = 90.0) -> None:
+    def start(self, timeout: float = 180.0) -> None:
         """Start the process and wait until it answers at ``ready_url`` (or, without one, until it has
         lived a second); raises with the log's tail if it dies or never answers."""
         self.log.parent.mkdir(parents=True, exist_ok=True)
@@ -111,8 +111,8 @@ class Children:
         return next((c for c in self.started if not c.alive()), None)
 
     def stop(self) -> None:
-        """SIGTERM to every child, newest first in steps (the loops, then the nodes, then the emulators),
-        waiting for each step; a child still running after the grace period is killed."""
+        """Stop every child, newest first (the loops, then the nodes, then the emulators they talk to):
+        SIGTERM, then a kill if it still runs after :data:`STOP_GRACE` seconds."""
         for child in reversed(self.started):
             child.terminate()
             child.wait_or_kill(time.monotonic() + STOP_GRACE)
