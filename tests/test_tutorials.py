@@ -30,7 +30,8 @@ _IGNORED = ("__pycache__", ".pytest_cache", ".egg-info", "build")
 
 def _files(folder: Path) -> dict[str, str]:
     return {p.relative_to(folder).as_posix(): p.read_text("utf-8") for p in sorted(folder.rglob("*"))
-            if p.is_file() and not any(part.endswith(_IGNORED) for part in p.relative_to(folder).parts)}
+            if p.is_file() and not any(part.endswith(_IGNORED) or part.startswith(".")  # caches: .ruff_cache...
+                                       for part in p.relative_to(folder).parts)}
 
 
 def _includes(page: str) -> list[tuple[str, dict[str, str]]]:
