@@ -133,7 +133,7 @@ def test_a_resident_recorded_in_the_browser_reaches_the_central_system(browser, 
     assert ektp_service.get(enrolment_id).state is EnrolmentState.RECEIVED_AT_CENTRAL
     # A second confirmation (a double click, the back button) sends nothing twice.
     again = b.post(f"/record/{enrolment_id}/confirm", {}, follow_redirects=True).get_data(as_text=True)
-    assert "sudah dikirim" in again
+    assert "tidak dikirim dua kali" in again
     assert _transitions(ektp_service, enrolment_id) == ["BIO_CAPTURED", "SENT_FOR_ENROLLMENT", "RECEIVED_AT_CENTRAL"]
     # Sent: the capture pages no longer take anything.
     assert b.get(f"/record/{enrolment_id}/step/finger").status_code == 409
@@ -154,5 +154,31 @@ def test_with_the_central_system_down_the_recording_waits_for_the_next_sync(brow
     # Not in the list of recordings in progress any more; its summary says where it stands.
     assert f"/record/{enrolment_id}" not in b.get("/record").get_data(as_text=True)
     again = b.post(f"/record/{enrolment_id}/confirm", {}, follow_redirects=True).get_data(as_text=True)
-    assert "sudah dikirim" in again
+    assert "tidak dikirim dua kali" in again
     assert _transitions(ektp_service, enrolment_id) == ["BIO_CAPTURED", "SENT_FOR_ENROLLMENT"]
+
+
+def test_two_confirmations_at_once_send_once(browser, ektp_service) -> None:
+    import threading
+
+    from ektp_core.verification import VerificationService
+
+    first, second = browser("op1"), browser("op1")
+    enrolment_id = start_recording(first)
+    fill_captures(ektp_service, enrolment_id)
+    second.get(f"/record/{enrolment_id}/summary")
+    answers: list[str] = []
+
+    def confirm(b) -> None:
+        answers.append(b.post(f"/record/{enrolment_id}/confirm", {}, follow_redirects=True).get_data(as_text=True))
+
+    threads = [threading.Thread(target=confirm, args=(b,)) for b in (first, second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(answers) == 2 and sum("tidak dikirim dua kali" in a for a in answers) == 1
+    assert _transitions(ektp_service, enrolment_id) == ["BIO_CAPTURED", "SENT_FOR_ENROLLMENT"]
+    status = VerificationService.for_deployment(ektp_service, ektp_service.deployment.plugin_host()).status(
+        enrolment_id)
+    assert status is not None and status.attempts == 1

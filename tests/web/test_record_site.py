@@ -72,7 +72,7 @@ def test_a_confirmed_recording_goes_into_the_outbox_once(browser, ektp_service) 
     assert "masuk antrean kirim ke Disdukcapil" in queued
     assert ektp_service.get(enrolment_id).state is EnrolmentState.SENT_FOR_ENROLLMENT
     again = b.post(f"/record/{enrolment_id}/confirm", {}, follow_redirects=True).get_data(as_text=True)
-    assert "sudah dikirim" in again and _packets(ektp_service) == 1
+    assert "tidak dikirim dua kali" in again and _packets(ektp_service) == 1
 
 
 @pytest.mark.parametrize("records_here", [False])
