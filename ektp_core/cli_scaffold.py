@@ -13,7 +13,7 @@ from .scaffold import KINDS, ScaffoldError, new_plugin
 @cli.command("new-plugin")
 @click.argument("kind", metavar="KIND")
 @click.argument("name", metavar="NAME")
-@click.option("--dir", "directory", type=click.Path(path_type=Path), default=None,
+@click.option("--dir", "directory", type=click.Path(path_type=Path), default=None, metavar="DIR",
               help="The folder to create the distribution in; it must not exist or be empty "
                    "(default: ./ektp-NAME).")
 def new_plugin_command(kind: str, name: str, directory: Path | None) -> None:
