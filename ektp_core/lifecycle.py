@@ -65,7 +65,9 @@ ENROLMENT_TRANSITIONS: dict[EnrolmentState, frozenset[EnrolmentState]] = {
     E.PRINT_READY_RECORD: frozenset({E.SENT_FOR_CARD_PRINTING}),
     # Back to PRINT_READY_RECORD only when its queued job is cancelled (for example re-routed).
     E.SENT_FOR_CARD_PRINTING: frozenset({E.CARD_PRINTED, E.PRINT_READY_RECORD}),
-    E.CARD_PRINTED: frozenset({E.CARD_SHIPPED, E.CARD_ISSUED}),
+    # Back to SENT_FOR_CARD_PRINTING only when a supervisor spoils the printed card (a misprint found on
+    # inspection): the card is printed again.
+    E.CARD_PRINTED: frozenset({E.CARD_SHIPPED, E.CARD_ISSUED, E.SENT_FOR_CARD_PRINTING}),
     E.CARD_SHIPPED: frozenset({E.CARD_ISSUED}),
     E.DUPLICATE_RECORD: frozenset(),
     E.ENROLL_FAILURE_AT_CENTRAL: frozenset(),
@@ -90,7 +92,8 @@ PRINT_JOB_TRANSITIONS: dict[PrintJobState, frozenset[PrintJobState]] = {
     # UNKNOWN -> QUEUED: a supervisor found that the printer never took the card (its counter did not
     # move, the blank is still unused); the blank returns to stock and the job can be printed again.
     J.UNKNOWN: frozenset({J.PRINTED, J.SPOILED, J.QUEUED}),
-    J.PRINTED: frozenset(),
+    # PRINTED -> SPOILED: a supervisor found the printed card unusable before it was handed over.
+    J.PRINTED: frozenset({J.SPOILED}),
     J.SPOILED: frozenset(),
     J.CANCELLED: frozenset(),
 }
@@ -98,7 +101,8 @@ PRINT_JOB_TRANSITIONS: dict[PrintJobState, frozenset[PrintJobState]] = {
 BLANK_TRANSITIONS: dict[BlankState, frozenset[BlankState]] = {
     B.IN_STOCK: frozenset({B.RESERVED, B.SPOILED}),
     B.RESERVED: frozenset({B.PRINTED, B.SPOILED, B.IN_STOCK}),
-    B.PRINTED: frozenset(),
+    # PRINTED -> SPOILED with its job (above): the blank is accounted for as spoiled, never reused.
+    B.PRINTED: frozenset({B.SPOILED}),
     B.SPOILED: frozenset(),
 }
 
@@ -466,6 +470,42 @@ class LifecycleService:
     def mark_spoiled(self, job_id: str, *, actor: str, reason: str) -> PrintJob:
         """The printer failed: job SPOILED, blank SPOILED with the reason. The job waits for an operator."""
         return self._finish(job_id, J.SPOILED, actor, reason)
+
+    def spoil_printed(self, job_id: str, *, supervisor: str, reason: str) -> PrintJob:
+        """A card that printed but cannot be handed over (a misprint found on inspection, damaged before
+        handover): job and blank SPOILED with the reason, the enrolment back to SENT_FOR_CARD_PRINTING so
+        :meth:`requeue` can print it again. Only while the card is CARD_PRINTED (not shipped or issued),
+        and only with a supervisor's approval: a printed card is an accountable document."""
+        with self.store.write() as conn:
+            self._require_role(conn, supervisor, (Role.SUPERVISOR, Role.ADMIN), "spoil a printed card")
+            transitions = self._spoil_printed(conn, job_id, supervisor, reason)
+        self._notify(transitions)
+        return repo_job(self.store, job_id)
+
+    def spoil_after_print_reported(self, job_id: str, *, actor: str, reason: str) -> PrintJob:
+        """The Dukcapil node applies a site's report that a supervisor there spoiled a printed card (the
+        site checked the supervisor; the packet's signature vouches for the site)."""
+        with self.store.write() as conn:
+            transitions = self._spoil_printed(conn, job_id, actor, reason)
+        self._notify(transitions)
+        return repo_job(self.store, job_id)
+
+    def was_printed(self, job_id: str) -> bool:
+        """True when the job's history shows it PRINTED (a SPOILED job spoiled after printing)."""
+        return any(entry.detail.get("to") == J.PRINTED.value for entry in self.history(job_id))
+
+    def _spoil_printed(self, conn: Connection, job_id: str, actor: str, reason: str) -> list[Transition]:
+        if not reason.strip():
+            raise EktpError("a spoiled card needs a reason")
+        at = self.clock()
+        job = repo.get_job(conn, job_id, lock=True)
+        if job.state is not J.PRINTED or job.blank_serial is None:
+            raise IllegalTransition("print job", job_id, job.state, "spoiled after printing (only a PRINTED job)")
+        _, te = self._move_enrolment(conn, job.enrolment_id, E.SENT_FOR_CARD_PRINTING, actor, at, reason,
+                                     allowed_from=(E.CARD_PRINTED,), detail={"job": job.id, "spoiled_card": True})
+        _, tj = self._move_job(conn, job, J.SPOILED, actor, at, reason)
+        tb = self._move_blank(conn, job.blank_serial, B.SPOILED, actor, at, reason)
+        return [tj, tb, te]
 
     def _finish(self, job_id: str, outcome: PrintJobState, actor: str, reason: str | None) -> PrintJob:
         at = self.clock()

@@ -199,10 +199,13 @@ class Outbox:
         lc = self.lifecycle
         made = []
         with lc.store.write() as conn:
+            # One outcome per (job, final state): a card PRINTED and later spoiled by a supervisor is
+            # reported twice, PRINTED then SPOILED.
             reported = sa.select(outbox.c.subject_id).where(outbox.c.kind == "print_outcome")
-            rows = conn.execute(sa.select(print_jobs).where(
+            subject = print_jobs.c.id + ":" + print_jobs.c.state
+            rows = conn.execute(sa.select(print_jobs, subject.label("subject")).where(
                 print_jobs.c.state.in_([PrintJobState.PRINTED.value, PrintJobState.SPOILED.value]),
-                print_jobs.c.id.in_(sa.select(signed_jobs.c.job_id)), print_jobs.c.id.not_in(reported))
+                print_jobs.c.id.in_(sa.select(signed_jobs.c.job_id)), subject.not_in(reported))
                 .order_by(print_jobs.c.updated_at, print_jobs.c.id)).all()
             at = lc.clock()
             for row in rows:
@@ -215,7 +218,7 @@ class Outbox:
                                                  "machine": self.machine, "outcome": outcome}, {},
                                      signer=self.signing_key, recipient=recipient)
                 conn.execute(outbox.insert().values(packet_id=str(packet_id), seq=seq, kind="print_outcome",
-                                                    subject_id=row.id, enrolment_id=row.enrolment_id,
+                                                    subject_id=row.subject, enrolment_id=row.enrolment_id,
                                                     created_at=at, packet=data, attempts=0))
                 made.append(str(packet_id))
         return made
@@ -444,6 +447,12 @@ class Inbox:
             if job.state is PrintJobState.SENT:
                 job = (lc.mark_printed(job_id, actor=actor) if state is PrintJobState.PRINTED
                        else lc.mark_spoiled(job_id, actor=actor, reason=reason or "spoiled at the site"))
+            elif job.state is PrintJobState.PRINTED and state is PrintJobState.SPOILED:
+                # A supervisor at the site spoiled the printed card (a misprint): the same here.
+                job = lc.spoil_after_print_reported(job_id, actor=actor, reason=reason or "spoiled at the site")
+            elif (job.state is PrintJobState.SPOILED and state is PrintJobState.PRINTED
+                  and job.blank_serial == serial and lc.was_printed(job_id)):
+                state = job.state  # the PRINTED report arrived after the later spoil: already superseded
             if job.state is not state or job.blank_serial != serial:
                 raise Conflict(f"job {job_id} is {job.state} on blank {job.blank_serial} here; the site reports "
                                f"{state} on {serial}")

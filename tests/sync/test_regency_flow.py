@@ -21,6 +21,7 @@ from test_nodes import Regency, ektp, join_all
 from ektp_core import security
 from ektp_core.capture import CaptureService
 from ektp_core.devices import choose_printer
+from ektp_core.errors import EktpError
 from ektp_core.feed import FeedRefused, check_signed_job
 from ektp_core.model import FINGER_POSITIONS, EnrolmentState, Modality, Operator, PrintJobState, Role
 from ektp_core.print_service import NothingConsumed, PrintService
@@ -179,6 +180,26 @@ def test_a_site_enrolment_is_verified_routed_and_comes_back(regency: Regency, ce
                 office.store.dispose()
             again = json.loads(ektp("sync", "send", "--json", "-d", str(regency.sites[here].root)).stdout)
             assert again["sent"] == []  # reported once
+            # A supervisor at the site finds the card misprinted and spoils it: reported as a second outcome.
+            site.add_operator(Operator(username="spv.kampung", full_name="Supervisor", role=Role.SUPERVISOR,
+                                       site_code=here, password_hash=security.hash_password("x", n=2**4)),
+                              actor="admin")
+            with pytest.raises(EktpError, match="supervisor"):
+                site.spoil_printed(job.id, supervisor="op.kampung", reason="colours smeared")
+            site.spoil_printed(job.id, supervisor="spv.kampung", reason="colours smeared")
+            assert site.get(enrolment).state is E.SENT_FOR_CARD_PRINTING
+            spoiled = json.loads(ektp("sync", "send", "--json", "-d", str(regency.sites[here].root)).stdout)
+            assert len(spoiled["sent"]) == 1
+            office = regency.lifecycle(regency.dukcapil)
+            try:
+                assert office.jobs_by_id(job.id).state is PrintJobState.SPOILED
+                assert office.get(enrolment).state is E.SENT_FOR_CARD_PRINTING
+                ledger = office.ledger(here)
+                assert ledger.balanced and (ledger.printed, ledger.spoiled) == (0, 1)
+                # The Dukcapil node orders the card again; the new job is the site's to print.
+                assert office.requeue(job.id, actor="admin").site_code == here
+            finally:
+                office.store.dispose()
             with site.store.write() as conn:  # a job altered at the site is not printed
                 item = json.loads(conn.execute(sa.select(signed_jobs.c.item)).scalar_one())
                 item["routing_reason"] = "printed wherever"

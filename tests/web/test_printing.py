@@ -373,3 +373,32 @@ def test_an_interrupted_run_is_settled_when_printing_starts(browser, ektp_servic
     assert ektp_service.jobs_by_id(fresh).state is PrintJobState.PRINTED
     ledger = balanced(ektp_service)
     assert (ledger.reserved, ledger.printed, ledger.in_stock) == (1, 1, 1)
+
+
+def test_a_supervisor_spoils_a_misprinted_card_and_it_is_printed_again(browser,  # type: ignore[no-untyped-def]
+                                                                       ektp_service: LifecycleService) -> None:
+    job_id = queued(ektp_service)
+    ektp_service.receive_blanks(SITE, ["BLK-000001", "BLK-000002"], actor="spv1")
+    op = browser("op1")
+    assert finish(op, start(op, job=job_id))["jobs"][0]["state"] == "PRINTED"
+    # Operators do not see the form and cannot post it.
+    assert f"/print/jobs/{job_id}/spoil" not in op.get("/print").get_data(as_text=True)
+    assert op.post(f"/print/jobs/{job_id}/spoil", {"reason": "smudged"}).status_code == 403
+    spv = browser("spv1")
+    assert f"/print/jobs/{job_id}/spoil" in spv.get("/print").get_data(as_text=True)
+    no_reason = spv.post(f"/print/jobs/{job_id}/spoil", {"reason": ""}, follow_redirects=True)
+    assert "Alasan wajib diisi" in no_reason.get_data(as_text=True)
+    assert ektp_service.jobs_by_id(job_id).state is PrintJobState.PRINTED
+    done = spv.post(f"/print/jobs/{job_id}/spoil", {"reason": "foto terlalu gelap"}, follow_redirects=True)
+    assert "dicatat rusak" in done.get_data(as_text=True)
+    assert ektp_service.jobs_by_id(job_id).state is PrintJobState.SPOILED
+    ledger = balanced(ektp_service)
+    assert (ledger.printed, ledger.spoiled, ledger.in_stock) == (0, 1, 1)
+    twice = spv.post(f"/print/jobs/{job_id}/spoil", {"reason": "again"}, follow_redirects=True)
+    assert ektp_service.jobs_by_id(job_id).state is PrintJobState.SPOILED and twice.status_code == 200
+    # The card is ordered again and prints on the next blank.
+    assert spv.post(f"/print/jobs/{job_id}/requeue").status_code == 302
+    [again] = [j for j in ektp_service.jobs(states=["QUEUED"])]
+    assert finish(op, start(op, job=again.id))["jobs"][0]["state"] == "PRINTED"
+    ledger = balanced(ektp_service)
+    assert (ledger.printed, ledger.spoiled, ledger.in_stock) == (1, 1, 0)

@@ -259,6 +259,33 @@ def resolve(job_id: str) -> Any:
     return redirect(url_for("printing.queue"))
 
 
+@bp.post("/print/jobs/<job_id>/spoil")
+@access.allow(access.SUPERVISORS)
+def spoil_printed(job_id: str) -> Any:
+    """A supervisor spoils a printed card found unusable before handover (a misprint, a scratch): job and
+    blank SPOILED with the reason; the card is then printed again (requeued at the Dukcapil node)."""
+    n = node()
+    user = current_user()
+    assert user is not None
+    site_job(job_id)
+    reason = (request.form.get("reason") or "").strip()
+    if not reason:
+        flash(_("print.err.reason_required"), "error")
+        return redirect(url_for("printing.queue"))
+    try:
+        done = n.lifecycle.spoil_printed(job_id, supervisor=user.username, reason=reason)
+    except EktpError as exc:
+        key, values = explain(exc)
+        flash(_(key, **values), "error")
+    else:
+        flash(_("print.spoiled_printed", job=job_id, state=_("job." + done.state.value)), "ok")
+        if not n.is_dukcapil:
+            note = report_outcomes(n.lifecycle)
+            if note is not None:
+                flash_note(*note)
+    return redirect(url_for("printing.queue"))
+
+
 @bp.post("/print/jobs/<job_id>/requeue")
 @access.allow(access.DESK, dukcapil_only=True)
 def requeue(job_id: str) -> Any:

@@ -39,6 +39,8 @@ class QueueRow:
     nik: str
     #: False when the job waits for another print day (semi-vertical rules).
     due_today: bool
+    #: A PRINTED card whose enrolment is still CARD_PRINTED (not handed over): a supervisor may spoil it.
+    spoilable: bool = False
 
 
 def local_day(value: Any) -> dt.date:
@@ -59,12 +61,13 @@ def _rows(lc: LifecycleService, query: Any) -> list[QueueRow]:
     for row in found:
         job = job_from_row(row)
         rows.append(QueueRow(job=job, nama=row.nama or "", nik=row.nik or "",
-                             due_today=due_on(job.print_day, day)))
+                             due_today=due_on(job.print_day, day),
+                             spoilable=job.state.value == "PRINTED" and row.enrolment_state == "CARD_PRINTED"))
     return rows
 
 
 def _jobs_query() -> Any:
-    return (sa.select(print_jobs, enrolments.c.nama, enrolments.c.nik)
+    return (sa.select(print_jobs, enrolments.c.nama, enrolments.c.nik, enrolments.c.state.label("enrolment_state"))
             .select_from(print_jobs.outerjoin(enrolments, enrolments.c.id == print_jobs.c.enrolment_id)))
 
 
