@@ -211,17 +211,27 @@ NAV = (("dashboard.index", "nav.dashboard"), ("record.start", "nav.record"), ("e
        ("adjudication.index", "nav.adjudication"), ("admin.index", "nav.admin"), ("admin.locked", "nav.locked"))
 
 
-def nav_items() -> list[tuple[str, str]]:
-    """The menu entries the logged-in account may open."""
+#: Pages that belong to a menu entry other than their blueprint's first one.
+_SECTIONS = {"printing.blanks": "blanks", "printing.receive": "blanks", "printing.spoil": "blanks",
+             "printing.report": "blanks", "admin.locked": "locked", "admin.unlock": "locked"}
+
+
+def _section(endpoint: str) -> str:
+    return _SECTIONS.get(endpoint) or endpoint.split(".")[0]
+
+
+def nav_items() -> list[tuple[str, str, bool]]:
+    """The menu entries the logged-in account may open: (endpoint, message key, is the current page's)."""
     user = current_user()
     if user is None:
         return []
     n = node()
+    here = _section(request.endpoint or "")
     shown = []
     for endpoint, key in NAV:
         rule = access.rule_of(current_app.view_functions.get(endpoint))
         if rule is not None and user.role in rule.roles and (n.is_dukcapil or not rule.dukcapil_only):
-            shown.append((endpoint, key))
+            shown.append((endpoint, key, _section(endpoint) == here))
     return shown
 
 

@@ -7,7 +7,7 @@ from markupsafe import Markup, escape
 
 
 def grouped_bars(labels: Sequence[str], series: Sequence[tuple[str, Sequence[int]]], *, title: str,
-                 width: int = 620, height: int = 200) -> Markup:
+                 width: int = 1200, height: int = 240) -> Markup:
     """Bars for up to two series over ``labels`` (days, kecamatan), with their values written on them."""
     top, bottom, left = 18, 34, 30
     plot_h = height - top - bottom
