@@ -128,8 +128,9 @@ def check_name(name: str) -> str:
         raise ScaffoldError(f"the name {name!r} is not usable: use lower-case letters and digits, words joined by "
                             "single hyphens, starting with a letter (for example acme-printer)")
     if name == "ektp" or name.startswith("ektp-"):
+        suggestion = name.removeprefix("ektp-") if name != "ektp" else "acme-printer"
         raise ScaffoldError(f"leave 'ektp' out of the name: {name!r} would give the distribution "
-                            f"ektp-{name}; try {name.removeprefix('ektp-') or 'acme-printer'!r}")
+                            f"ektp-{name}; try {suggestion!r}")
     for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
         if ep.name == name:
             owner = ep.dist.name if ep.dist else "an installed distribution"
