@@ -1,6 +1,7 @@
 """``ektp account``: the first administrator, and getting back in when nobody can log in."""
 from __future__ import annotations
 
+import contextlib
 import json
 
 from click.testing import CliRunner
@@ -67,10 +68,8 @@ def test_unlock(ektp_deployment, ektp_service) -> None:  # type: ignore[no-untyp
                                        password_hash=security.hash_password("benar-sekali", n=2**10)), actor="t")
     accounts = AccountService(ektp_service)
     for _ in range(5):
-        try:
+        with contextlib.suppress(LoginRefused):
             accounts.login("spv1", "salah")
-        except LoginRefused:
-            pass
     assert json.loads(run(ektp_deployment, "account", "list", "--json").output)[0]["locked_until"]
     assert "unlocked" in run(ektp_deployment, "account", "unlock", "spv1").output
     accounts.login("spv1", "benar-sekali")

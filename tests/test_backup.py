@@ -111,7 +111,7 @@ def test_a_wrong_passphrase_or_a_damaged_file_restores_nothing(ektp_deployment, 
 
     cut = tmp_path / "cut.ektpbak"
     cut.write_bytes(file.read_bytes()[:-100])
-    with pytest.raises(BackupError, match="cut short|damaged"):
+    with pytest.raises(BackupError, match=r"cut short|damaged"):
         restore_backup(cut, tmp_path / "c", PASSPHRASE)
     assert not (tmp_path / "c").exists()
 
