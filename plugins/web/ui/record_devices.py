@@ -185,7 +185,11 @@ class DeskDevices:
         """JPEG frames of the device's live preview (SBI STREAM); empty when it has none."""
         if not device.streams:
             return iter(())
-        frames: Iterator[bytes] = device.driver.preview(modality.value, max_frames=PREVIEW_FRAMES)
+        try:
+            frames: Iterator[bytes] = device.driver.preview(modality.value, max_frames=PREVIEW_FRAMES)
+        except EktpError as exc:  # no service to ask: an empty picture, the capture button says why
+            log.info("no preview from %s: %s", device.name, exc)
+            return iter(())
         return frames
 
 
