@@ -28,7 +28,7 @@ def devices() -> DeskDevices:
         found = n.tasks.get("record.devices")
         if found is None:
             found = n.tasks["record.devices"] = DeskDevices(n.deployment, n.host)
-    return found  # type: ignore[no-any-return]
+    return found
 
 
 def attempts() -> dict[tuple[str, str, str], int]:

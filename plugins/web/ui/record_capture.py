@@ -7,6 +7,7 @@ eye, records an exception that a supervisor approves on the spot with their pass
 from __future__ import annotations
 
 import functools
+import importlib
 import secrets
 from collections.abc import Iterator
 from typing import Any
@@ -186,13 +187,7 @@ def upload(enrolment_id: str) -> Any:
     except BadImage as exc:
         flash(_(exc.key, **exc.values), "error")
         return _back(enrolment_id, kind, position)
-    template = None
-    if kind is Modality.FINGER:
-        try:
-            from ektp_plugins.scanners.nbis import iso_template_of
-        except ImportError:
-            iso_template_of = None  # type: ignore[assignment]
-        template = iso_template_of(image) if iso_template_of is not None else None
+    template = _finger_template(image) if kind is Modality.FINGER else None
     device = "signature-pad" if drawn else f"upload:{username()}"
     sample = Sample(modality=kind, position=position, image=image, quality=quality, device=device, template=template)
     try:
@@ -200,6 +195,16 @@ def upload(enrolment_id: str) -> Any:
     except EktpError as exc:
         flash(_("rec.not_stored", detail=str(exc)), "error")
     return _back(enrolment_id, kind, position)
+
+
+def _finger_template(png: bytes) -> bytes | None:
+    """The minutiae template of an uploaded finger, where the biometrics extra (NBIS) is installed."""
+    try:
+        nbis = importlib.import_module("ektp_plugins.scanners.nbis")
+    except ImportError:
+        return None
+    template: bytes | None = nbis.iso_template_of(png)
+    return template
 
 
 def _supervisor_ok(name: str, password: str) -> bool:
