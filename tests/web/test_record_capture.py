@@ -11,7 +11,7 @@ from ektp_core.capture import CaptureService
 from ektp_core.model import Modality
 
 from .test_record_kit import devices_of, fill_captures, photo, signature_png, start_recording
-from .webkit import PASSWORD
+from .webkit import PASSWORD, add_account
 
 
 def _captures(lc, enrolment_id):
@@ -105,6 +105,11 @@ def test_an_exception_needs_the_supervisors_password(browser, ektp_service) -> N
     b.post(f"/record/{enrolment_id}/exception", {**form, "supervisor": "op1", "supervisor_password": PASSWORD})
     assert ("finger", "left_little") not in _captures(ektp_service, enrolment_id)
     assert len(_forbidden(ektp_service)) == 2
+    # A supervisor whose account was switched off approves nothing.
+    add_account(ektp_service, "spv.old", "supervisor", active=False)
+    b.post(f"/record/{enrolment_id}/exception", {**form, "supervisor": "spv.old", "supervisor_password": PASSWORD})
+    assert ("finger", "left_little") not in _captures(ektp_service, enrolment_id)
+    assert len(_forbidden(ektp_service)) == 3
     right = b.post(f"/record/{enrolment_id}/exception", {**form, "supervisor_password": PASSWORD},
                    follow_redirects=True).get_data(as_text=True)
     assert "pengecualian dicatat, disetujui spv1" in right

@@ -135,7 +135,9 @@ def test_a_resident_recorded_in_the_browser_reaches_the_central_system(browser, 
     again = b.post(f"/record/{enrolment_id}/confirm", {}, follow_redirects=True).get_data(as_text=True)
     assert "tidak dikirim dua kali" in again
     assert _transitions(ektp_service, enrolment_id) == ["BIO_CAPTURED", "SENT_FOR_ENROLLMENT", "RECEIVED_AT_CENTRAL"]
-    # Sent: the capture pages no longer take anything.
+    # Sent: "continue" opens the summary, which says where it stands; the capture pages take nothing.
+    assert b.get(f"/record/{enrolment_id}").headers["Location"].endswith(f"/record/{enrolment_id}/summary")
+    assert 'id="sent-state"' in b.get(f"/record/{enrolment_id}/summary").get_data(as_text=True)
     assert b.get(f"/record/{enrolment_id}/step/finger").status_code == 409
     late = b.post(f"/record/{enrolment_id}/capture", {"modality": "finger", "position": "right_thumb",
                                                       "device": "fingerprint-1"})
