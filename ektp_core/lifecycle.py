@@ -514,6 +514,10 @@ class LifecycleService:
             if job.state is J.UNKNOWN:
                 raise IllegalTransition("print job", job_id, job.state,
                                         f"{outcome} (only a supervisor resolves UNKNOWN)")
+            if job.state is J.PRINTED:
+                # The printer's outcome is final; spoiling a printed card is a supervisor's spoil_printed.
+                raise IllegalTransition("print job", job_id, job.state,
+                                        f"{outcome} (a printed card is spoiled only by a supervisor)")
             if outcome is J.PRINTED:
                 transitions = self._finish_printed(conn, job, actor, at, reason)
             else:
