@@ -80,7 +80,8 @@ import attrs
 import sqlalchemy as sa
 
 from ektp_core import regions, security
-from ektp_core.deploy import Deployment, create_deployment
+from ektp_core.config import Deployment
+from ektp_core.deploy import create_deployment
 from ektp_core.lifecycle import LifecycleService
 from ektp_core.model import FINGER_POSITIONS, Capture, Enrolment, EnrolmentState, Modality, Operator, Role
 from ektp_core.routing import WEEKDAYS, load_rules, site_snapshot
@@ -97,7 +98,7 @@ DAYS = 14
 E = EnrolmentState
 
 #: The main pages an operator opens: label -> (endpoint, its URL values). Missing endpoints are skipped.
-PAGES = {
+PAGES: dict[str, tuple[str, dict[str, Any]]] = {
     "dashboard": ("dashboard.index", {}),
     "search by NIK prefix": ("enrolments.index", {}),
     "search by name": ("enrolments.index", {}),
