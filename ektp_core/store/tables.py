@@ -303,3 +303,9 @@ web_sessions = sa.Table(
     sa.Column("end_reason", sa.String(16)),
     sa.Column("source", sa.String(64)),
 )
+
+# What the dashboard and the stock report count by time (migration 0008): without them a regency's
+# fortnight is a scan of every enrolment, job and blank.
+sa.Index("ix_enrolments_created_at", enrolments.c.created_at)
+sa.Index("ix_print_jobs_state_updated_at", print_jobs.c.state, print_jobs.c.updated_at)
+sa.Index("ix_blanks_site_state_updated_at", blanks.c.site_code, blanks.c.state, blanks.c.updated_at)

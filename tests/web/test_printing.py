@@ -402,3 +402,20 @@ def test_a_supervisor_spoils_a_misprinted_card_and_it_is_printed_again(browser, 
     assert finish(op, start(op, job=again.id))["jobs"][0]["state"] == "PRINTED"
     ledger = balanced(ektp_service)
     assert (ledger.printed, ledger.spoiled, ledger.in_stock) == (1, 1, 0)
+
+
+def test_a_long_queue_is_paged_with_the_counts_of_the_whole_queue(browser,  # type: ignore[no-untyped-def]
+                                                                   ektp_service: LifecycleService) -> None:
+    from ektp_plugins.web.ui.printing_data import QUEUE_PAGE
+
+    ids = [queued(ektp_service, seed=i) for i in range(QUEUE_PAGE + 7)]
+    b = browser("op1")
+    first = b.get("/print").get_data(as_text=True)
+    assert first.count('<tr data-job="') - first.count('id="recent"') >= QUEUE_PAGE
+    assert "Halaman 1 dari 2" in first
+    assert f": {QUEUE_PAGE + 7}</span>" in first  # the QUEUED count is the whole queue's
+    second = b.get("/print?page=2").get_data(as_text=True)
+    shown = [job_id for job_id in ids if f'data-job="{job_id}"' in second]
+    assert len(shown) == 7 and shown == ids[-7:]  # oldest first: the last ones on the last page
+    assert "Halaman 2 dari 2" in b.get("/print?page=99").get_data(as_text=True)
+    assert b.get("/print?page=x").status_code == 200

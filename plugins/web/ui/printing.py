@@ -18,7 +18,7 @@ from ektp_core.printing import EVOLIS_CANVAS
 
 from . import access
 from .app import _, current_user, node
-from .printing_data import queue_rows, rows_for
+from .printing_data import queue_rows, queued_job_ids, rows_for
 from .printing_runs import PrintRun, PrintRuns, RunInProgress, explain, report_outcomes
 
 bp = Blueprint("printing", __name__)
@@ -74,7 +74,12 @@ def flash_note(level: str, key: str, values: dict[str, Any]) -> None:
 def queue() -> Any:
     """The site's open jobs and the recently finished ones, the printers and their runs."""
     n = node()
-    open_rows, recent_rows = queue_rows(n.lifecycle, n.site.code)
+    try:
+        page_number = int(request.args.get("page", "1"))
+    except ValueError:
+        page_number = 1
+    page, recent_rows = queue_rows(n.lifecycle, n.site.code, page=page_number)
+    open_rows = page.rows
     printers = site_printers()
     service = PrintService(n.lifecycle, n.host, n.deployment)
     checks = [service.reconcile(p.name) for p in printers]
@@ -86,8 +91,8 @@ def queue() -> Any:
     return render_template("printing/queue.html", open_rows=open_rows, recent_rows=recent_rows, printers=printers,
                            checks=checks, active=active, ledger=n.lifecycle.ledger(n.site.code),
                            low_stock=n.settings.low_stock, badges=BADGES, outcomes=OUTCOMES, preview=preview,
-                           supervisor=user is not None and user.role is Role.SUPERVISOR,
-                           queued=sum(1 for r in open_rows if r.job.state is PrintJobState.QUEUED))
+                           supervisor=user is not None and user.role is Role.SUPERVISOR, page=page,
+                           queued=page.due_today)
 
 
 @bp.get("/print/jobs/<job_id>/preview.png")
@@ -149,10 +154,9 @@ def run() -> Any:
                 return redirect(url_for("printing.queue"))
     elif request.form.get("all"):
         any_day = bool(request.form.get("any_day"))
-        open_rows, _recent = queue_rows(n.lifecycle, n.site.code)
-        queued = [r for r in open_rows if r.job.state is PrintJobState.QUEUED]
-        wanted = [r.job.id for r in queued if any_day or r.due_today]
-        waiting = len(queued) - len(wanted)
+        wanted, waiting = queued_job_ids(n.lifecycle, n.site.code, any_day=any_day)
+        if any_day:
+            waiting = 0
         if waiting:
             flash(_("print.waiting_day", count=waiting), "info")
         if not wanted:

@@ -42,12 +42,13 @@ def _in_progress() -> list[dict[str, Any]]:
     """This site's recordings still in progress (BIO_CAPTURED), newest first, with how many slots are filled."""
     n = node()
     with n.lifecycle.store.read() as conn:
-        filled = (sa.select(captures.c.enrolment_id, sa.func.count().label("n"))
-                  .group_by(captures.c.enrolment_id).subquery())
+        # Counted per listed enrolment through the captures' enrolment index: a GROUP BY over the whole
+        # captures table (hundreds of thousands of rows at an office) made this page slow.
+        filled = (sa.select(sa.func.count()).select_from(captures)
+                  .where(captures.c.enrolment_id == enrolments.c.id).scalar_subquery())
         rows = conn.execute(
             sa.select(enrolments.c.id, enrolments.c.nik, enrolments.c.nama, enrolments.c.operator,
-                      enrolments.c.created_at, sa.func.coalesce(filled.c.n, 0).label("filled"))
-            .select_from(enrolments.outerjoin(filled, filled.c.enrolment_id == enrolments.c.id))
+                      enrolments.c.created_at, filled.label("filled"))
             .where(enrolments.c.site_code == n.site.code, enrolments.c.state == EnrolmentState.BIO_CAPTURED.value)
             .order_by(enrolments.c.created_at.desc()).limit(200)).all()
     return [{"id": r.id, "nik": r.nik, "nama": r.nama, "operator": r.operator, "created_at": r.created_at,
