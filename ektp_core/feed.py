@@ -26,7 +26,7 @@ from .errors import EktpError
 from .lifecycle import LifecycleService
 from .model import EnrolmentState
 from .store import repository as repo
-from .store.tables import audit_log, enrolments, operators, peers, print_jobs, signed_jobs
+from .store.tables import audit_log, enrolments, operators, peers, print_jobs, signed_jobs, web_sessions
 
 #: Items per answer at most; the site asks again from the cursor it got.
 PAGE = 200
@@ -233,9 +233,16 @@ class FeedReader:
             username = str(item["username"])
             values = {"full_name": item["full_name"], "role": item["role"], "site_code": item["site_code"],
                       "password_hash": item["password_hash"], "active": bool(item["active"])}
+            before = conn.execute(sa.select(operators.c.password_hash, operators.c.role, operators.c.active)
+                                  .where(operators.c.username == username)).first()
             updated = conn.execute(operators.update().where(operators.c.username == username).values(**values))
             if updated.rowcount == 0:
                 conn.execute(operators.insert().values(username=username, created_at=at, **values))
+            elif before is not None and (before.password_hash, before.role, bool(before.active)) != (
+                    values["password_hash"], values["role"], values["active"]):
+                # A new password, role or a disabled account ends the sessions open here, as at the Dukcapil node.
+                conn.execute(web_sessions.update().where(web_sessions.c.username == username)
+                             .where(web_sessions.c.ended_at.is_(None)).values(ended_at=at, end_reason="changed"))
             audit.append(conn, actor="sync", action="sync.account_received", subject_kind="operator",
                          subject_id=username, at=at, detail={"role": item["role"], "active": bool(item["active"])})
             result.accounts.append(username)

@@ -189,6 +189,14 @@ def build(packet_id: PacketId, header: Mapping[str, Any], blobs: Mapping[str, by
     return unsigned + signer.sign(_SIGNED + hashlib.sha256(unsigned).digest())
 
 
+def resign(data: bytes, signer: Ed25519PrivateKey) -> bytes:
+    """The same packet signed with another key (a site that rotated its key re-signs what waits in its
+    outbox). The content, and so :func:`content_digest`, stays the same: a resend is still a resend."""
+    peek(data)
+    unsigned = data[:-_SIGNATURE]
+    return unsigned + signer.sign(_SIGNED + hashlib.sha256(unsigned).digest())
+
+
 def peek(data: bytes) -> tuple[PacketId, dict[str, Any]]:
     """The id and header of a packet, unverified (to find the sender's key). Raises PacketRefused."""
     if len(data) > MAX_PACKET:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 import secrets
 import socket
 from collections.abc import Callable, Mapping
@@ -144,6 +145,46 @@ class Outbox:
             conn.execute(peers.delete().where(peers.c.role == "dukcapil"))
             conn.execute(peers.insert().values(role="dukcapil", url=url, signing_key=signing_key,
                                                exchange_key=exchange_key, joined_at=self.lifecycle.clock()))
+
+    def rotate_key(self, register: Callable[[str], Mapping[str, str]], *, actor: str) -> int:
+        """Give this site a new signing key; returns how many waiting packets were signed again.
+
+        ``register`` hands the new public key to the Dukcapil node (``ektp sync rotate-key`` joins again
+        with a one-time code) and returns its public keys. The new key is kept in ``node.ed25519.next``
+        until the end, so a rotation that stopped midway finishes with the same key when run again. The
+        packets still waiting are signed again with the new key (their content is unchanged), then the
+        old key is kept as ``node.ed25519.<time>.old`` and the new one takes its place.
+        """
+        from cryptography.hazmat.primitives import serialization
+
+        keys_dir = self.lifecycle.deployment.keys_dir
+        current, pending = keys_dir / "node.ed25519", keys_dir / "node.ed25519.next"
+        if pending.exists():
+            key = serialization.load_pem_private_key(pending.read_bytes(), password=None)
+            if not isinstance(key, Ed25519PrivateKey):
+                raise EktpError(f"{pending} is not an Ed25519 key")
+            new = key
+        else:
+            new = security.new_signing_key()
+            security.write_private_file(pending, new.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+        peer = self.peer()
+        keys = register(security.public_key_text(new))
+        self.joined(url=str(peer["url"]), signing_key=keys["signing_key"], exchange_key=keys["exchange_key"])
+        lc = self.lifecycle
+        at = lc.clock()
+        with lc.store.write() as conn:
+            waiting = conn.execute(sa.select(outbox.c.packet_id, outbox.c.packet).where(outbox.c.sent_at.is_(None))
+                                   ).all()
+            for row in waiting:
+                conn.execute(outbox.update().where(outbox.c.packet_id == row.packet_id)
+                             .values(packet=packets.resign(bytes(row.packet), new)))
+            audit.append(conn, actor=actor, action="sync.key_rotated", subject_kind="site", subject_id=self.site_code,
+                         at=at, detail={"public_key": security.public_key_text(new), "resigned": len(waiting)})
+        os.replace(current, keys_dir / f"node.ed25519.{at.strftime('%Y%m%dT%H%M%SZ')}.old")
+        os.replace(pending, current)
+        self.signing_key = new
+        return len(waiting)
 
     def _contents(self, conn: Any, enrolment: Enrolment) -> tuple[dict[str, Any], dict[str, bytes]]:
         listed, blobs = [], {}

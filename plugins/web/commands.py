@@ -132,6 +132,28 @@ def join_command(url: str, code: str, deployment_dir: Path | None) -> None:
     click.echo(f"site {box.site_code} joined {url}")
 
 
+@sync_group.command("rotate-key")
+@click.argument("code")
+@click.option("--as", "actor", default="cli", show_default=True, help="Account name for the audit log.")
+@deployment_option
+def rotate_key_command(code: str, actor: str, deployment_dir: Path | None) -> None:
+    """At a site node: replace the site's signing key, registering the new one at the Dukcapil node with a
+    one-time CODE (from `ektp sync join-code` there); packets still waiting are signed again."""
+    with _lifecycle(deployment_dir) as lc:
+        box = Outbox.for_deployment(lc)
+        try:
+            transport = HttpTransport(str(box.peer()["url"]))
+            resigned = box.rotate_key(lambda key: transport.join(site=box.site_code, public_key=key, code=code),
+                                      actor=actor)
+        except NodeRefused as exc:
+            fail(f"{exc}; the old key stays in use")
+        except OSError as exc:
+            fail(f"cannot reach the Dukcapil node ({exc}); the old key stays in use, run this again", 3)
+        except EktpError as exc:
+            fail(str(exc))
+    click.echo(f"site {box.site_code} has a new signing key; {resigned} waiting packet(s) signed again")
+
+
 @sync_group.command("send")
 @click.option("--limit", type=click.IntRange(1), default=None, help="Send at most this many packets.")
 @click.option("--parallel", type=click.IntRange(1, 8), default=SEND_PARALLEL, show_default=True,

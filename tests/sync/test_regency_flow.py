@@ -19,6 +19,7 @@ from PIL import Image
 from test_nodes import Regency, ektp, join_all
 
 from ektp_core import security
+from ektp_core.accounts import AccountService, LoginRefused, SessionEnded
 from ektp_core.capture import CaptureService
 from ektp_core.devices import choose_printer
 from ektp_core.errors import EktpError
@@ -151,6 +152,21 @@ def test_a_site_enrolment_is_verified_routed_and_comes_back(regency: Regency, ce
         # The site checks the log-in offline, with the verifier; it never had the password.
         assert security.verify_password("rahasia-kampung-1", verifier)
         assert not security.verify_password("wrong", verifier)
+        # The operator logs in at the site; a new password set at the Dukcapil node ends that session at
+        # the site's next pull, and the old password no longer works there.
+        accounts_here = AccountService(site)
+        _session, token = accounts_here.login("op.kampung", "rahasia-kampung-1")
+        office_accounts = regency.lifecycle(regency.dukcapil)
+        try:
+            AccountService(office_accounts).change("op.kampung", actor="admin", password="sandi-baru-kampung-2")
+        finally:
+            office_accounts.store.dispose()
+        ektp("sync", "pull", "-d", str(regency.sites[here].root))
+        with pytest.raises(SessionEnded):
+            accounts_here.session(token)
+        with pytest.raises(LoginRefused):
+            accounts_here.login("op.kampung", "rahasia-kampung-1")
+        accounts_here.login("op.kampung", "sandi-baru-kampung-2")
         if expected_site == here:
             assert pulled["jobs"] == [job.id]
             order = check_signed_job(site, job.id)

@@ -109,14 +109,24 @@ def queue_rows(lc: LifecycleService, site_code: str, *, page: int = 1) -> tuple[
     page = min(max(1, page), pages)
     urgency = sa.case((print_jobs.c.state != PrintJobState.QUEUED.value, 0),
                       (sa.or_(print_jobs.c.print_day.is_(None), print_jobs.c.print_day == today_code), 1), else_=2)
-    open_q = (_jobs_query().where(*mine).order_by(urgency, print_jobs.c.created_at, print_jobs.c.id)
-              .limit(QUEUE_PAGE).offset((page - 1) * QUEUE_PAGE))
-    recent_q = (_jobs_query().where(print_jobs.c.site_code == site_code,
-                                    print_jobs.c.state.in_([s.value for s in RECENT_STATES]))
-                .order_by(print_jobs.c.updated_at.desc(), print_jobs.c.id).limit(RECENT_LIMIT))
+    # The page's job ids are chosen on the jobs alone (through the queue index); only those few rows are
+    # then joined to their residents.
+    open_ids = (sa.select(print_jobs.c.id).where(*mine).order_by(urgency, print_jobs.c.created_at, print_jobs.c.id)
+                .limit(QUEUE_PAGE).offset((page - 1) * QUEUE_PAGE))
+    with lc.store.read() as conn:
+        open_order = list(conn.execute(open_ids).scalars())
+        # One walk down the index per final state, newest first, merged here: an IN over both states
+        # would make the database sort every finished job of the site.
+        recent: list[tuple[Any, str]] = []
+        for state in RECENT_STATES:
+            recent += [(utc(at), job_id) for job_id, at in conn.execute(
+                sa.select(print_jobs.c.id, print_jobs.c.updated_at)
+                .where(print_jobs.c.site_code == site_code, print_jobs.c.state == state.value)
+                .order_by(print_jobs.c.updated_at.desc()).limit(RECENT_LIMIT)) if at is not None]
+    recent_order = [job_id for _at, job_id in sorted(recent, reverse=True)[:RECENT_LIMIT]]
     due = by_day.get("", 0) + by_day.get(today_code, 0)
-    return (QueuePage(rows=_rows(lc, open_q), page=page, pages=pages, by_state=by_state, by_day=by_day,
-                      due_today=due), _rows(lc, recent_q))
+    return (QueuePage(rows=rows_for(lc, open_order), page=page, pages=pages, by_state=by_state, by_day=by_day,
+                      due_today=due), rows_for(lc, recent_order))
 
 
 def queued_job_ids(lc: LifecycleService, site_code: str, *, any_day: bool) -> tuple[list[str], int]:

@@ -1,0 +1,48 @@
+"""The dashboard's figures: per day (the office's local days) and per site, today's counts, the regency's view."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from ektp_plugins.web.ui.stats import DAYS, figures
+
+from ektp_core.lifecycle import LifecycleService
+from ektp_core.testing import make_enrolment
+from ektp_core.testing.samples import queue_print_ready, valid_nik
+
+TODAY = dt.date(2026, 11, 27)
+
+
+def at(day: dt.date, hour: int) -> dt.datetime:
+    """A local time of the office, in UTC as the store keeps it."""
+    return dt.datetime.combine(day, dt.time(hour)).astimezone().astimezone(dt.UTC)
+
+
+@pytest.mark.ektp_profile("kota-bengkulu")
+def test_counts_per_local_day_and_per_site(ektp_service: LifecycleService) -> None:
+    lc = ektp_service
+    plan = [(TODAY, 8, "17.71.05"), (TODAY, 23, "17.71.05"), (TODAY, 0, "17.71.01"),
+            (TODAY - dt.timedelta(days=1), 23, "17.71.01"), (TODAY - dt.timedelta(days=13), 9, "17.71"),
+            (TODAY - dt.timedelta(days=14), 9, "17.71"),  # outside the charts' fortnight
+            (TODAY + dt.timedelta(days=1), 1, "17.71")]  # stamped tomorrow (a clock ahead): not today
+    for n, (day, hour, site) in enumerate(plan):
+        lc.clock = lambda day=day, hour=hour: at(day, hour)  # type: ignore[misc]
+        lc.record(make_enrolment(site_code=site, nik=valid_nik(serial=n + 1)))
+    lc.clock = lambda: at(TODAY, 10)  # type: ignore[method-assign]
+    lc.receive_blanks("17.71", ["BLK-1", "BLK-2"], actor="spv")
+    job = queue_print_ready(lc, seed=1, nik=valid_nik(serial=99))
+    lc.reserve_blank(job, actor="op")
+    lc.mark_sent(job, actor="op", printer="evolis-dukcapil")
+    lc.mark_printed(job, actor="op")
+
+    regency = figures(lc, None, today=TODAY)
+    assert regency.days[-1] == TODAY and len(regency.days) == DAYS
+    assert regency.recorded_today == 4  # three at the kecamatan plus the printed resident
+    assert regency.recorded_per_day[-2] == 1 and regency.recorded_per_day[0] == 1
+    assert sum(regency.recorded_per_day) == 6
+    assert regency.printed_today == 1 and sum(regency.printed_per_day) == 1
+    assert regency.per_site == {"17.71": (2, 1), "17.71.01": (2, 0), "17.71.05": (2, 0)}
+    kecamatan = figures(lc, "17.71.05", today=TODAY)
+    assert kecamatan.recorded_today == 2 and kecamatan.printed_today == 0
+    assert kecamatan.per_site == {"17.71.05": (2, 0)}
+    assert kecamatan.by_state == {"BIO_CAPTURED": 2}
