@@ -8,11 +8,10 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
+from test_nodes import Regency, ektp, join_all, record_and_queue
 
 from ektp_core import security
 from ektp_core.testing.databases import temporary_database
-
-from .test_nodes import Regency, ektp, join_all, record_and_queue
 
 
 @pytest.fixture

@@ -46,3 +46,12 @@ def test_counts_per_local_day_and_per_site(ektp_service: LifecycleService) -> No
     assert kecamatan.recorded_today == 2 and kecamatan.printed_today == 0
     assert kecamatan.per_site == {"17.71.05": (2, 0)}
     assert kecamatan.by_state == {"BIO_CAPTURED": 2}
+
+
+def test_the_page_shows_the_figures_and_when_they_were_counted(browser, ektp_service: LifecycleService) -> None:  # type: ignore[no-untyped-def]
+    ektp_service.record(make_enrolment(site_code="17.71"))
+    b = browser("op1")
+    page = b.get("/dashboard").get_data(as_text=True)
+    assert 'id="recorded-today">1<' in page and 'id="as-of">per ' in page
+    assert 'data-state="BIO_CAPTURED">1<' in page
+    assert "<svg" in page  # the chart is drawn on the server

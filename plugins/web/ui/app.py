@@ -105,7 +105,7 @@ class Node:
     catalogues: Catalogues
     limiter: LoginLimiter
     #: Background work (print runs) that pages follow: name -> state, shown by the progress routes.
-    tasks: dict[str, Any] = attrs.field(factory=dict)
+    tasks: dict[Any, Any] = attrs.field(factory=dict)
 
     @property
     def deployment(self) -> Any:

@@ -1,6 +1,7 @@
 """The dashboard: the site's day at a glance (and, at the Dukcapil node, the regency's)."""
 from __future__ import annotations
 
+import datetime as dt
 import time
 from typing import Any
 
@@ -12,7 +13,7 @@ from ektp_core.model import EnrolmentState
 from . import access
 from .app import _, node
 from .charts import grouped_bars
-from .stats import figures, stock
+from .stats import Figures, figures, stock
 
 bp = Blueprint("dashboard", __name__)
 #: Device status is asked at most this often (opening a USB printer takes time; pages must not wait).
@@ -33,7 +34,7 @@ def index() -> Any:
     n = node()
     regency = n.is_dukcapil and request.args.get("scope") != "site"
     site_code = None if regency else n.site.code
-    data = figures(n.lifecycle, site_code)
+    data, as_of = _figures(site_code)
     labels = [d.strftime("%d/%m") for d in data.days]
     per_day = grouped_bars(labels, [(_("dash.recorded"), data.recorded_per_day),
                                     (_("dash.printed"), data.printed_per_day)], title=_("dash.per_day"))
@@ -49,7 +50,25 @@ def index() -> Any:
     ledgers = stock(n.lifecycle, printing_sites)
     states = [(state.value, data.by_state.get(state.value, 0)) for state in EnrolmentState]
     return render_template("dashboard.html", data=data, regency=regency, per_day=per_day, per_site=per_site,
-                           ledgers=ledgers, sites=sites, states=states, low_stock=n.settings.low_stock)
+                           ledgers=ledgers, sites=sites, states=states, low_stock=n.settings.low_stock,
+                           as_of=as_of)
+
+
+#: The dashboard's figures are counted at most this often per scope (seconds): every operator of an
+#: office opens it, and a summary a few seconds old serves them all (the page says as of when).
+FIGURES_TTL = 10.0
+
+
+def _figures(site_code: str | None) -> tuple[Figures, dt.datetime]:
+    n = node()
+    key = ("figures", site_code, dt.date.today())
+    cached = n.tasks.get(key)
+    if cached is not None and time.monotonic() - cached[0] < FIGURES_TTL:
+        return cached[1], cached[2]
+    data = figures(n.lifecycle, site_code)
+    as_of = dt.datetime.now().astimezone()
+    n.tasks[key] = (time.monotonic(), data, as_of)
+    return data, as_of
 
 
 @bp.get("/dashboard/devices")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import itertools
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -72,7 +73,7 @@ def _jobs_query() -> Any:
 
 
 #: Open jobs shown on one page of the queue (an office can have thousands waiting for their print day).
-QUEUE_PAGE = 50
+QUEUE_PAGE = 25
 
 
 @attrs.frozen(kw_only=True)
@@ -266,24 +267,25 @@ def stock_report(lc: LifecycleService, site_code: str, first: dt.date, last: dt.
             sa.select(blank_batches.c.received_at, blank_batches.c.count)
             .where(blank_batches.c.site_code == site_code, blank_batches.c.received_at >= start,
                    blank_batches.c.received_at < end)).all()
-        # Counted per day by the database: a CASE over the days' local midnights, so no blank travels to
-        # Python (an office uses thousands in a month).
+        # Counted per day by the database, one range count per day and state answered from the
+        # (site, state, time) index: no blank travels to Python (an office uses thousands a month).
         dates = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
-        bounds = [_midnight(d + dt.timedelta(days=1)) for d in dates]
-        day_of = sa.case(*[(blanks.c.updated_at < bound, i) for i, bound in enumerate(bounds)], else_=len(bounds))
-        inner = (sa.select(blanks.c.state.label("state"), day_of.label("day"))
-                 .where(blanks.c.site_code == site_code, blanks.c.state.in_(final), blanks.c.updated_at >= start,
-                        blanks.c.updated_at < end).subquery())
-        used = conn.execute(sa.select(inner.c.state, inner.c.day, sa.func.count())
-                            .group_by(inner.c.day, inner.c.state)).all()
+        bounds = [_midnight(d) for d in [*dates, last + dt.timedelta(days=1)]]
+        used: dict[tuple[str, dt.date], int] = {}
+        for state in final:
+            for day, (lo, hi) in zip(dates, itertools.pairwise(bounds), strict=True):
+                n = int(conn.execute(sa.select(sa.func.count()).select_from(blanks).where(
+                    blanks.c.site_code == site_code, blanks.c.state == state, blanks.c.updated_at >= lo,
+                    blanks.c.updated_at < hi)).scalar_one())
+                if n:
+                    used[(state, day)] = n
     received: Counter[dt.date] = Counter()
     for at, count in deliveries:
         received[local_day(at)] += int(count)
     printed: Counter[dt.date] = Counter()
     spoiled: Counter[dt.date] = Counter()
-    for state, index, count in used:
-        if int(index) < len(dates):
-            (printed if state == BlankState.PRINTED.value else spoiled)[dates[int(index)]] += int(count)
+    for (state, day), count in used.items():
+        (printed if state == BlankState.PRINTED.value else spoiled)[day] += count
     days, stock = [], received_before - used_before
     day = first
     while day <= last:

@@ -114,11 +114,8 @@ def _store(enrolment_id: str, sample: Sample) -> bool:
 @access.allow(access.DESK)
 def capture(enrolment_id: str) -> Any:
     """Capture one finger (or a slap, both irises, the face) from a device of this site and store it."""
-    if (page := not_recording()) is not None:
-        return page
-    enrolment = recording(enrolment_id)
-    if isinstance(enrolment, Response):
-        return enrolment
+    if (refused := _open_recording(enrolment_id)) is not None:
+        return refused
     kind = _modality(request.form.get("modality", ""))
     positions = tuple(p for p in request.form.getlist("position") if p in POSITIONS[kind])
     # A slap skips the fingers already recorded as exceptions (the SBI request names them as such).
@@ -158,20 +155,35 @@ def capture(enrolment_id: str) -> Any:
     return _back(enrolment_id, kind, positions[0])
 
 
+def _open_recording(enrolment_id: str) -> Response | None:
+    """None when this site records and the enrolment is one it is recording; otherwise the page to answer
+    with (the site does not record, or the enrolment is not there or no longer recording)."""
+    if (page := not_recording()) is not None:
+        return page
+    enrolment = recording(enrolment_id)
+    return enrolment if isinstance(enrolment, Response) else None
+
+
+def _form_slot(enrolment_id: str, kinds: tuple[Modality, ...] | None = None) -> tuple[Modality, str] | Response:
+    """The modality and position a form names, or the page that refuses them."""
+    kind = _modality(request.form.get("modality", ""))
+    position = request.form.get("position", "")
+    if (kinds is not None and kind not in kinds) or position not in POSITIONS[kind]:
+        flash(_("rec.no_position"), "error")
+        return _back(enrolment_id, kind)
+    return kind, position
+
+
 @bp.post("/record/<enrolment_id>/upload")
 @access.allow(access.DESK)
 def upload(enrolment_id: str) -> Any:
     """The signature pad's drawing, or a picture where the site has no device for that modality."""
-    if (page := not_recording()) is not None:
-        return page
-    enrolment = recording(enrolment_id)
-    if isinstance(enrolment, Response):
-        return enrolment
-    kind = _modality(request.form.get("modality", ""))
-    position = request.form.get("position", "")
-    if position not in POSITIONS[kind]:
-        flash(_("rec.no_position"), "error")
-        return _back(enrolment_id, kind)
+    if (refused := _open_recording(enrolment_id)) is not None:
+        return refused
+    slot = _form_slot(enrolment_id)
+    if isinstance(slot, Response):
+        return slot
+    kind, position = slot
     if kind is not Modality.SIGNATURE and devices().for_modality(kind):
         # A device is there: its capture (and its quality score) is the record, not a file.
         flash(_("rec.upload_not_here"), "error")
@@ -228,16 +240,12 @@ def _dummy_verifier() -> str:
 @access.allow(access.DESK)
 def exception(enrolment_id: str) -> Any:
     """A finger or eye that cannot be captured, approved by a supervisor typing their password here."""
-    if (page := not_recording()) is not None:
-        return page
-    enrolment = recording(enrolment_id)
-    if isinstance(enrolment, Response):
-        return enrolment
-    kind = _modality(request.form.get("modality", ""))
-    position = request.form.get("position", "")
-    if kind not in (Modality.FINGER, Modality.IRIS) or position not in POSITIONS[kind]:
-        flash(_("rec.no_position"), "error")
-        return _back(enrolment_id, kind)
+    if (refused := _open_recording(enrolment_id)) is not None:
+        return refused
+    slot = _form_slot(enrolment_id, (Modality.FINGER, Modality.IRIS))
+    if isinstance(slot, Response):
+        return slot
+    kind, position = slot
     reason = request.form.get("reason", "")
     note = " ".join(request.form.get("note", "").split())[:150]
     supervisor = request.form.get("supervisor", "").strip().lower()[:64]
