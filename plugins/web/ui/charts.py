@@ -13,7 +13,8 @@ def grouped_bars(labels: Sequence[str], series: Sequence[tuple[str, Sequence[int
     plot_h = height - top - bottom
     peak = max([1, *(v for _name, values in series for v in values)])
     slot = (width - left - 4) / max(1, len(labels))
-    bar = max(2.0, (slot - 6) / max(1, len(series)))
+    # Bars keep a readable width even when there are few labels (one kecamatan, one day).
+    bar = min(36.0, max(2.0, (slot - 6) / max(1, len(series))))
     parts = [f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">',
              f"<title>{escape(title)}</title>",
              f'<line class="axis" x1="{left}" y1="{top + plot_h}" x2="{width - 4}" y2="{top + plot_h}"/>',
