@@ -93,14 +93,20 @@ class LocalService:
 
     def stop(self) -> None:
         """Ask the process to stop (SIGTERM), and kill it if it does not within 15 s."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process)
+
+
+def stop_process(process: subprocess.Popen[Any] | None, *, grace: float = 15) -> None:
+    """Stop a child service as Ctrl-C would (SIGTERM), and kill it if it has not stopped after ``grace``
+    seconds. Nothing happens to a process that already ended."""
+    if process is None or process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 @contextmanager

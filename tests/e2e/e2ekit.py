@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from ektp_plugins.web.ui.i18n import Catalogues
 
 from ektp_core.deploy import create_deployment
 from ektp_core.lifecycle import LifecycleService
+from ektp_core.localservice import stop_process
 from ektp_core.model import Role
 
 #: The environment variable naming the Chromium binary (``.ci/run`` sets it).
@@ -132,13 +132,7 @@ class ServedNode:
 
     def stop(self) -> None:
         """SIGTERM (the server stops as on Ctrl-C), then kill if it lingers."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
         self.process = None
 
 

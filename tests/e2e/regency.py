@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -23,6 +22,7 @@ from typing import Any
 
 from ektp_core.deploy import profile_text
 from ektp_core.lifecycle import LifecycleService
+from ektp_core.localservice import stop_process
 from ektp_core.model import Role
 
 from .e2ekit import ServedNode, add_accounts
@@ -93,13 +93,7 @@ class Process:
 
     def stop(self) -> None:
         """SIGTERM, then kill if it lingers."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
         self.process = None
 
 

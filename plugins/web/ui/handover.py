@@ -12,11 +12,11 @@ import secrets
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from ektp_core import nik as nik_rules
 from ektp_core.capture import CaptureService
-from ektp_core.errors import EktpError, IllegalTransition, NotFound
+from ektp_core.errors import EktpError, IllegalTransition
 from ektp_core.model import FINGER_POSITIONS, Enrolment, EnrolmentState, Modality, PrintJobState
 from ektp_core.scanning import Sample, ScannerError
 from ektp_core.store import repository as repo
@@ -25,6 +25,7 @@ from ektp_core.verification import HANDOVER_FROM, HandoverRefused, VerificationS
 
 from . import access
 from .app import _, current_user, node
+from .enrolments import scoped_enrolment
 from .images import image_response
 
 bp = Blueprint("handover", __name__)
@@ -46,17 +47,6 @@ def _find(nik: str) -> Enrolment | None:
     with n.lifecycle.store.read() as conn:
         found = conn.execute(query.order_by(enrolments.c.created_at.desc()).limit(1)).scalar()
         return repo.get_enrolment(conn, found) if found else None
-
-
-def _scoped(enrolment_id: str) -> Enrolment:
-    n = node()
-    try:
-        enrolment = n.lifecycle.get(enrolment_id)
-    except NotFound:
-        abort(404)
-    if not n.is_dukcapil and enrolment.site_code != n.site.code:
-        abort(404)
-    return enrolment
 
 
 def _fingers(enrolment_id: str) -> list[str]:
@@ -113,7 +103,7 @@ def index() -> Any:
 @access.allow(access.DESK)
 def photo(enrolment_id: str) -> Any:
     """The resident's pas foto, never cached."""
-    _scoped(enrolment_id)
+    scoped_enrolment(enrolment_id)
     try:
         data = CaptureService(node().lifecycle).image(enrolment_id, Modality.FACE, "face")
     except EktpError:
@@ -128,7 +118,7 @@ def check(enrolment_id: str) -> Any:
     n = node()
     user = current_user()
     assert user is not None
-    enrolment = _scoped(enrolment_id)
+    enrolment = scoped_enrolment(enrolment_id)
     back = redirect(url_for("handover.index", nik=enrolment.biodata.nik.value))
     position = request.form.get("position", "")
     if position not in FINGER_POSITIONS:
