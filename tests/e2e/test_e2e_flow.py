@@ -15,8 +15,13 @@ TRAVEL = 90.0
 
 
 def _state_on_page(page: Any, url: str) -> str:
+    """The enrolment's state as its detail page shows it, or "" while the node does not have it yet
+    (the page is then a 404 without a state; waiting on the element would only burn the timeout)."""
     page.goto(url)
-    return str(page.inner_text("#current-state")).strip()
+    state = page.locator("#current-state")
+    if state.count() == 0:
+        return ""
+    return str(state.inner_text()).strip()
 
 
 def test_a_resident_is_recorded_verified_printed_and_handed_over(new_page: Any, regency: Regency) -> None:
