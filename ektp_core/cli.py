@@ -311,6 +311,7 @@ def walk_command(directory: Path, fresh: bool) -> None:
 # on `cli`.
 from . import cli_accounts as _cli_accounts  # noqa: E402, F401
 from . import cli_backup as _cli_backup  # noqa: E402, F401
+from . import cli_keys as _cli_keys  # noqa: E402, F401
 from . import cli_print as _cli_print  # noqa: E402, F401
 from . import cli_regions as _cli_regions  # noqa: E402, F401
 from . import cli_scaffold as _cli_scaffold  # noqa: E402, F401

@@ -22,6 +22,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from . import audit
+from .datakeys import DataKeyring, as_keyring
 from .errors import Conflict, EktpError, IllegalTransition, NotFound, ValidationFailed
 from .events import Transition, ValidationProblem
 from .model import (
@@ -144,23 +145,24 @@ class LifecycleService:
     """
 
     def __init__(self, store: Store, hook: Any, deployment: Any = None,
-                 *, clock: Callable[[], dt.datetime] = _now, data_key: bytes | None = None) -> None:
+                 *, clock: Callable[[], dt.datetime] = _now,
+                 data_key: DataKeyring | bytes | None = None) -> None:
         self.store = store
         self.hook = hook
         self.deployment = deployment
         self.clock = clock
-        #: The node's AES key for biometrics at rest (from the deployment's keys when not given).
-        self._data_key = data_key
+        #: The node's data keys for biometrics at rest (from the deployment's keys when not given).
+        self._data_key = as_keyring(data_key) if data_key is not None else None
 
     @property
-    def data_key(self) -> bytes:
-        """The AES-256 key that encrypts this node's biometric blobs."""
+    def data_key(self) -> DataKeyring:
+        """The keyring that encrypts this node's biometric blobs (current key) and reads them (any key
+        it has). Loaded from the deployment's ``keys/`` once; it follows a rotation made by another
+        process by itself (:mod:`ektp_core.datakeys`)."""
         if self._data_key is None:
             if self.deployment is None:
                 raise EktpError("no data key: pass data_key= or a deployment with keys")
-            from .security import load_data_key
-
-            self._data_key = load_data_key(self.deployment.keys_dir)
+            self._data_key = DataKeyring.load(self.deployment.keys_dir)
         return self._data_key
 
     # ---------------------------------------------------------------------------------------------
