@@ -25,6 +25,7 @@ from . import audit, security
 from .errors import EktpError
 from .lifecycle import LifecycleService
 from .model import EnrolmentState
+from .node_keys import SiteKeys
 from .store import repository as repo
 from .store.tables import audit_log, enrolments, operators, peers, print_jobs, signed_jobs, web_sessions
 
@@ -127,13 +128,22 @@ def check_item(item: Mapping[str, Any], dukcapil_key: str) -> dict[str, Any]:
 
 def check_signed_job(lifecycle: LifecycleService, job_id: str) -> dict[str, Any]:
     """The Dukcapil node's signed order for a print job at this site; raises when there is none or its
-    signature does not hold (a site prints only jobs the Dukcapil node signed)."""
+    signature does not hold (a site prints only jobs the Dukcapil node signed).
+
+    The order was checked with the key pinned when it arrived; since then the Dukcapil node may have
+    rotated its keys, so a signature by an earlier key of the chain this site verified holds too."""
     with lifecycle.store.read() as conn:
         row = conn.execute(sa.select(signed_jobs.c.item).where(signed_jobs.c.job_id == job_id)).scalar()
         peer = conn.execute(sa.select(peers.c.signing_key).where(peers.c.role == "dukcapil")).scalar()
     if row is None or peer is None:
         raise FeedRefused(f"print job {job_id} has no order signed by the Dukcapil node: not printed")
-    return check_item(json.loads(row), str(peer))
+    item = json.loads(row)
+    for key in SiteKeys(lifecycle).trusted():  # the pinned key first
+        try:
+            return check_item(item, key)
+        except FeedRefused:
+            continue
+    raise FeedRefused(f"print job {job_id}: its order is not signed by the Dukcapil node: not printed")
 
 
 @attrs.frozen

@@ -92,6 +92,8 @@ class Packet:
     blobs: Mapping[str, bytes] = attrs.field(repr=False)
     #: :func:`content_digest`: a resend with other content under the same id differs.
     digest: str = ""
+    #: Which of the keys given to :func:`open_packet` opened the biometrics (0: the first, the current one).
+    sealed_to: int = 0
 
 
 # -- keys ------------------------------------------------------------------------------------------
@@ -160,18 +162,34 @@ def seal(recipient: X25519PublicKey, blobs: Mapping[str, bytes], *, packet_id: s
     return eph_raw + nonce + AESGCM(key).encrypt(nonce, _pack_blobs(blobs), packet_id.encode("ascii"))
 
 
-def unseal(private: X25519PrivateKey, sealed: bytes, *, packet_id: str) -> dict[str, bytes]:
+def unseal(private: X25519PrivateKey | Sequence[X25519PrivateKey], sealed: bytes, *,
+           packet_id: str) -> dict[str, bytes]:
     """The blobs of :func:`seal`; :class:`PacketRefused` when they were not sealed to this node or
-    were changed or moved."""
+    were changed or moved. ``private`` may be several keys (the current one first): see
+    :func:`unseal_with`."""
+    return unseal_with(private, sealed, packet_id=packet_id)[0]
+
+
+def unseal_with(private: X25519PrivateKey | Sequence[X25519PrivateKey], sealed: bytes, *,
+                packet_id: str) -> tuple[dict[str, bytes], int]:
+    """The blobs of :func:`seal` and the position in ``private`` of the key that opened them.
+
+    The Dukcapil node passes its current exchange key and the archived ones: a packet sealed before
+    a site learnt of a key rotation still opens. Each wrong key fails on the GCM tag, so trying
+    them costs one key agreement and one pass over the data each, and never yields wrong blobs."""
+    keys = [private] if isinstance(private, X25519PrivateKey) else list(private)
     if len(sealed) < 32 + 12 + 16:
         raise PacketRefused("sealed biometrics too short", code="malformed")
     eph_raw, nonce, body = sealed[:32], sealed[32:44], sealed[44:]
-    try:
-        key = _key(private.exchange(X25519PublicKey.from_public_bytes(eph_raw)), eph_raw)
-        return _unpack_blobs(AESGCM(key).decrypt(nonce, body, packet_id.encode("ascii")))
-    except (InvalidTag, ValueError):
-        raise PacketRefused("the biometrics were not sealed to this node, or were changed on the way",
-                            code="tampered") from None
+    for index, key in enumerate(keys):
+        try:
+            aes = _key(key.exchange(X25519PublicKey.from_public_bytes(eph_raw)), eph_raw)
+            opened = AESGCM(aes).decrypt(nonce, body, packet_id.encode("ascii"))
+        except (InvalidTag, ValueError):
+            continue
+        return _unpack_blobs(opened), index
+    raise PacketRefused("the biometrics were not sealed to this node, or were changed on the way",
+                        code="tampered")
 
 
 # -- building and reading ------------------------------------------------------------------------------
@@ -224,10 +242,11 @@ def content_digest(data: bytes) -> str:
     return hashlib.sha256(data[:-_SIGNATURE]).hexdigest()
 
 
-def open_packet(data: bytes, *, sender: Ed25519PublicKey, private: X25519PrivateKey,
-                digest: str | None = None) -> Packet:
+def open_packet(data: bytes, *, sender: Ed25519PublicKey,
+                private: X25519PrivateKey | Sequence[X25519PrivateKey], digest: str | None = None) -> Packet:
     """Verify the site's signature first (nothing is decrypted before), then open the biometrics.
-    ``digest`` is :func:`content_digest` of ``data`` when the caller computed it already."""
+    ``digest`` is :func:`content_digest` of ``data`` when the caller computed it already; ``private``
+    is the exchange key, or the current and archived ones (:attr:`Packet.sealed_to` says which opened)."""
     packet_id, header = peek(data)
     digest = digest or content_digest(data)
     try:
@@ -236,8 +255,8 @@ def open_packet(data: bytes, *, sender: Ed25519PublicKey, private: X25519Private
         raise PacketRefused(f"packet {packet_id} does not carry a valid signature of site {packet_id.site}",
                             code="bad_signature") from None
     length = _LENGTH.unpack_from(data, 4)[0]
-    blobs = unseal(private, data[8 + length:-_SIGNATURE], packet_id=str(packet_id))
-    return Packet(packet_id, header, blobs, digest)
+    blobs, sealed_to = unseal_with(private, data[8 + length:-_SIGNATURE], packet_id=str(packet_id))
+    return Packet(packet_id, header, blobs, digest, sealed_to)
 
 
 def blob_names(captures: Sequence[Mapping[str, Any]]) -> list[str]:

@@ -22,15 +22,17 @@ import json
 import os
 import secrets
 import socket
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 import attrs
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from . import audit, packets, security
+from . import audit, node_keys, packets, security
 from .errors import Conflict, EktpError, NotFound, ValidationFailed
 from .lifecycle import LifecycleService
 from .model import Biodata, Capture, CaptureException, Enrolment, EnrolmentState, PrintJobState
@@ -137,16 +139,22 @@ class Outbox:
                             "one-time code from the Dukcapil office")
         return dict(row._mapping)
 
-    def joined(self, *, url: str, signing_key: str, exchange_key: str) -> None:
-        """Remember the Dukcapil node (after a successful join)."""
+    def joined(self, *, url: str, signing_key: str, exchange_key: str, chain: Sequence[Any] = (),
+               version: int | None = None) -> None:
+        """Remember the Dukcapil node (after a successful join): its keys are pinned on the one-time
+        code's word, with the history of key statements that ends at them (``chain`` and ``version``,
+        from the join answer), so the site knows their version. A history that does not verify, or does
+        not end at these keys and version, refuses the join."""
         security.load_public_key(signing_key)
         packets.load_exchange_public(exchange_key)
+        at = self.lifecycle.clock()
         with self.lifecycle.store.write() as conn:
             conn.execute(peers.delete().where(peers.c.role == "dukcapil"))
             conn.execute(peers.insert().values(role="dukcapil", url=url, signing_key=signing_key,
-                                               exchange_key=exchange_key, joined_at=self.lifecycle.clock()))
+                                               exchange_key=exchange_key, joined_at=at))
+            node_keys.SiteKeys(self.lifecycle).remember(conn, chain, signing_key, exchange_key, version, at)
 
-    def rotate_key(self, register: Callable[[str], Mapping[str, str]], *, actor: str) -> int:
+    def rotate_key(self, register: Callable[[str], Mapping[str, Any]], *, actor: str) -> int:
         """Give this site a new signing key; returns how many waiting packets were signed again.
 
         ``register`` hands the new public key to the Dukcapil node (``ektp sync rotate-key`` joins again
@@ -168,9 +176,11 @@ class Outbox:
             new = security.new_signing_key()
             security.write_private_file(pending, new.private_bytes(
                 serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
-        peer = self.peer()
+        self.peer()
         keys = register(security.public_key_text(new))
-        self.joined(url=str(peer["url"]), signing_key=keys["signing_key"], exchange_key=keys["exchange_key"])
+        # The Dukcapil node answers with its keys: pinned ones, or newer ones that must chain to them
+        # (a rotation of its own keys the site had not heard of yet). Never taken on trust here.
+        node_keys.SiteKeys(self.lifecycle).accept(keys, actor=actor)
         lc = self.lifecycle
         at = lc.clock()
         with lc.store.write() as conn:
@@ -271,17 +281,37 @@ class Outbox:
                                      .order_by(outbox.c.seq)).scalars())
 
     def send(self, transport: Transport, *, limit: int | None = None, parallel: int = SEND_PARALLEL,
-             progress: Callable[[str], object] = lambda _m: None) -> SendReport:
+             progress: Callable[[str], object] = lambda _m: None,
+             refresh_keys: Callable[[], object] | None = None) -> SendReport:
         """Send waiting packets oldest first until done, ``limit`` or the link fails (print outcomes
         not yet reported are queued first).
 
         Up to ``parallel`` packets travel at once: packets are independent and a resend is answered
         with the first receipt, so while the Dukcapil node stores one, the next is already on its way.
         When the link fails, no new packet is started; those in flight finish or fail on their own.
+
+        A receipt the pinned key does not verify may come from a Dukcapil node that has just rotated its
+        keys: ``refresh_keys`` (fetch and verify its key chain, :class:`node_keys.SiteKeys`) is then
+        called once, and the receipt checked again with the key pinned after it.
         """
         if parallel < 1:
             raise ValueError("parallel must be at least 1")
-        peer = self.peer()
+        peer = dict(self.peer())
+        refreshing = threading.Lock()
+        refreshed: list[bool] = []
+
+        def check(answer: Mapping[str, Any], packet_id: str) -> Receipt:
+            try:
+                return check_receipt(answer, peer["signing_key"], packet_id)
+            except packets.PacketRefused:
+                if refresh_keys is None:
+                    raise
+                with refreshing:
+                    if not refreshed:
+                        refreshed.append(True)
+                        refresh_keys()
+                        peer.update(self.peer())
+                return check_receipt(answer, peer["signing_key"], packet_id)
         self.enqueue_outcomes()
         report = SendReport()
         ids = self.waiting()
@@ -296,7 +326,7 @@ class Outbox:
                 data = conn.execute(sa.select(outbox.c.packet).where(outbox.c.packet_id == packet_id)).scalar_one()
             try:
                 answer = transport.send_packet(bytes(data))
-                receipt = check_receipt(answer, peer["signing_key"], packet_id)
+                receipt = check(answer, packet_id)
             except (OSError, packets.PacketRefused) as exc:
                 # Down, or an answer this site cannot trust: the packet waits and is sent again.
                 self._attempt(packet_id, str(exc))
@@ -346,25 +376,59 @@ def _machine_name() -> str:
 
 
 class Inbox:
-    """The Dukcapil node's side: join codes, site keys, and packets stored once."""
+    """The Dukcapil node's side: join codes, site keys, and packets stored once.
 
-    def __init__(self, lifecycle: LifecycleService, *, signing_key: Ed25519PrivateKey,
-                 exchange_key: Any) -> None:
+    Its keys are given (``signing_key``, ``exchange_key`` and the archived exchange keys that still
+    open packets), or, for a deployment, read from its keys folder and read again when a rotation
+    (:func:`node_keys.rotate`) changed them, so a running server follows a rotation.
+    """
+
+    def __init__(self, lifecycle: LifecycleService, *, signing_key: Ed25519PrivateKey | None = None,
+                 exchange_key: X25519PrivateKey | None = None,
+                 archived_exchange_keys: tuple[X25519PrivateKey, ...] = (),
+                 keyring: node_keys.NodeKeyring | None = None) -> None:
         self.lifecycle = lifecycle
-        self.signing_key = signing_key
-        self.exchange_key = exchange_key
+        if keyring is None:
+            if signing_key is None or exchange_key is None:
+                raise ValueError("an Inbox needs its keys or a keyring")
+            fixed = node_keys.KeySet(0, signing_key, exchange_key, archived_exchange_keys)
+            self._keys: Callable[[], node_keys.KeySet] = lambda: fixed
+        else:
+            self._keys = keyring.current
 
     @classmethod
     def for_deployment(cls, lifecycle: LifecycleService) -> Inbox:
-        """The inbox of the Dukcapil deployment (its signing and exchange keys)."""
-        keys = lifecycle.deployment.keys_dir
-        return cls(lifecycle, signing_key=security.load_signing_key(keys),
-                   exchange_key=security.load_exchange_key(keys))
+        """The inbox of the Dukcapil deployment (its keys folder, followed through rotations)."""
+        def version(signing_key: str) -> int:
+            with lifecycle.store.read() as conn:
+                return node_keys.version_of(conn, signing_key)
+
+        return cls(lifecycle, keyring=node_keys.NodeKeyring(lifecycle.deployment.keys_dir, version))
+
+    def keys(self) -> node_keys.KeySet:
+        """The keys in force now (one consistent set: sign and report the version from the same one)."""
+        return self._keys()
+
+    @property
+    def signing_key(self) -> Ed25519PrivateKey:
+        """The current signing key (receipts, feed items)."""
+        return self.keys().signing
+
+    @property
+    def exchange_key(self) -> X25519PrivateKey:
+        """The current exchange key (sites seal biometrics to its public half)."""
+        return self.keys().exchange
+
+    def published_keys(self) -> dict[str, Any]:
+        """``GET /api/v1/keys``: the public keys, their version and the chain of key statements."""
+        keys = self.keys()
+        with self.lifecycle.store.read() as conn:
+            return node_keys.published(conn, keys)
 
     def public_keys(self) -> dict[str, str]:
         """What a site needs to know of this node: its signing and exchange public keys."""
-        return {"signing_key": security.public_key_text(self.signing_key),
-                "exchange_key": packets.exchange_public_text(self.exchange_key)}
+        answer = self.published_keys()
+        return {"signing_key": answer["signing_key"], "exchange_key": answer["exchange_key"]}
 
     # -- joining ----------------------------------------------------------------------------------------
 
@@ -440,8 +504,11 @@ class Inbox:
                     raise packets.PacketRefused(f"packet {packet_id} was already received with other content",
                                                 code="conflict")
                 return attrs.evolve(known[1], first=False)
-            packet = packets.open_packet(data, sender=security.load_public_key(key), private=self.exchange_key,
+            keys = self.keys()
+            packet = packets.open_packet(data, sender=security.load_public_key(key), private=keys.opening,
                                          digest=digest)
+            if packet.sealed_to:
+                self._sealed_to_archived_key(packet, keys)
             if packet.header.get("kind") == "print_outcome":
                 return self._outcome(packet)
             enrolment, captures, images = self._contents(packet)
@@ -453,6 +520,14 @@ class Inbox:
             self._refused(data, exc.code, str(exc))
             raise
         return self._store(packet, enrolment, captures, images)
+
+    def _sealed_to_archived_key(self, packet: packets.Packet, keys: node_keys.KeySet) -> None:
+        """Audit a packet that opened only with an archived exchange key: the site sealed it before it
+        learnt of a rotation. While these still come, the archived key must be kept."""
+        with self.lifecycle.store.write() as conn:
+            audit.append(conn, actor=f"site:{packet.id.site}", action="sync.packet_archived_key",
+                         subject_kind="packet", subject_id=str(packet.id), at=self.lifecycle.clock(),
+                         detail={"exchange_key": packets.exchange_public_text(keys.opening[packet.sealed_to])})
 
     def _outcome(self, packet: packets.Packet) -> Receipt:
         """A site reports how a job the Dukcapil node routed there ended: the node's copy of the job,

@@ -279,6 +279,23 @@ inbox = sa.Table(
     sa.Column("receipt", sa.Text, nullable=False),
 )
 
+#: The Dukcapil node's key transitions (see :mod:`ektp_core.node_keys`): each replacement of its signing
+#: and exchange keys, as a statement signed by the previous signing key and the new one. The Dukcapil
+#: node keeps those it made (``completed_at``: when the new keys took over); a site keeps those it
+#: verified, walking from the key it pinned (``completed_at``: when it pinned the new keys). Unique
+#: previous keys: a chain never forks.
+node_key_transitions = sa.Table(
+    "node_key_transitions",
+    metadata,
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("previous_signing_key", sa.String(64), nullable=False, unique=True),
+    sa.Column("signing_key", sa.String(64), nullable=False, unique=True),
+    sa.Column("exchange_key", sa.String(64), nullable=False),
+    sa.Column("statement", sa.Text, nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("completed_at", TS),
+)
+
 #: Failed logins of each account at this node (kept per node: a lockout at one site does not lock the
 #: same account's mirror elsewhere).
 login_failures = sa.Table(

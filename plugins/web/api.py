@@ -61,7 +61,8 @@ def blueprint() -> Blueprint:
 
     @bp.get("/keys")
     def keys() -> Response:
-        return jsonify(inbox().public_keys())
+        # The public keys, their version and the chain of key statements a site walks from its pinned key.
+        return jsonify(inbox().published_keys())
 
     @bp.get("/openapi.json")
     def openapi() -> Response:
@@ -73,7 +74,9 @@ def blueprint() -> Blueprint:
         if not isinstance(body, dict) or not all(isinstance(body.get(k), str) for k in ("site", "public_key", "code")):
             raise ApiError(400, "malformed", "expected a JSON object with site, public_key and code")
         try:
-            return jsonify(inbox().join(body["code"], site_code=body["site"], public_key=body["public_key"]))
+            box = inbox()
+            box.join(body["code"], site_code=body["site"], public_key=body["public_key"])
+            return jsonify(box.published_keys())
         except ValidationFailed as exc:
             raise ApiError(400, "join_refused", str(exc)) from None
         except (ValueError, EktpError) as exc:
@@ -103,8 +106,10 @@ def blueprint() -> Blueprint:
         except ValueError:
             raise ApiError(400, "malformed", "cursor must be a whole number") from None
         box = inbox()
-        page = Feed(box.lifecycle, box.signing_key).since(site, max(0, cursor))
-        return jsonify({"items": page.items, "cursor": page.cursor, "more": page.more})
+        keys = box.keys()
+        page = Feed(box.lifecycle, keys.signing).since(site, max(0, cursor))
+        # keys_version (not signed: a hint) tells a site whose pinned key fails that new keys are published.
+        return jsonify({"items": page.items, "cursor": page.cursor, "more": page.more, "keys_version": keys.version})
 
     @bp.post("/packets")
     def packet() -> tuple[Response, int]:
@@ -120,6 +125,7 @@ def blueprint() -> Blueprint:
             raise ApiError(_STATUS.get(exc.code, 400), exc.code, str(exc)) from None
         except NotFound as exc:
             raise ApiError(404, "not_found", str(exc)) from None
-        return jsonify(sign_receipt(box.signing_key, receipt)), 200
+        keys = box.keys()
+        return jsonify({**sign_receipt(keys.signing, receipt), "keys_version": keys.version}), 200
 
     return bp

@@ -19,6 +19,8 @@ from .api import request_signature_text
 
 #: A receipt or a key answer is small; anything larger is refused.
 MAX_ANSWER = 1 << 16
+#: The keys with their chain of statements (under 1 KB each; a node rotates a few times in its life).
+MAX_KEYS_ANSWER = 1 << 20
 #: A feed page (200 items at most) stays well under this.
 MAX_FEED_PAGE = 16 << 20
 
@@ -85,14 +87,17 @@ class HttpTransport:
             raise ConnectionError("the Dukcapil node's receipt is not a JSON object")
         return answer
 
-    def join(self, *, site: str, public_key: str, code: str) -> dict[str, str]:
-        """Register this site's key with a one-time code; returns the Dukcapil node's public keys."""
+    def join(self, *, site: str, public_key: str, code: str) -> dict[str, Any]:
+        """Register this site's key with a one-time code; returns the Dukcapil node's public keys (and
+        the chain of its key statements, see :meth:`node_keys`)."""
         answer = self._call("POST", "/join", json.dumps({"site": site, "public_key": public_key, "code": code})
-                            .encode(), "application/json")
-        if not isinstance(answer, dict) or not {"signing_key", "exchange_key"} <= set(answer):
-            raise EktpError("the Dukcapil node's join answer has no keys")
-        return {"signing_key": str(answer["signing_key"]), "exchange_key": str(answer["exchange_key"])}
+                            .encode(), "application/json", limit=MAX_KEYS_ANSWER)
+        return _keys_answer(answer, "join")
 
+    def node_keys(self) -> dict[str, Any]:
+        """The Dukcapil node's public keys, their version and the chain of key statements (unverified:
+        :meth:`ektp_core.node_keys.SiteKeys.accept` walks it from the pinned key)."""
+        return _keys_answer(self._call("GET", "/keys", None, "application/json", limit=MAX_KEYS_ANSWER), "keys")
 
     def feed(self, *, site: str, signing_key: Ed25519PrivateKey, cursor: int) -> Mapping[str, Any]:
         """One page of the site's feed from ``cursor`` (the request signed with the site's key)."""
@@ -105,6 +110,16 @@ class HttpTransport:
         if not isinstance(answer, dict) or not isinstance(answer.get("items"), list):
             raise ConnectionError("the Dukcapil node's feed answer is not a page")
         return answer
+
+
+def _keys_answer(answer: Any, what: str) -> dict[str, Any]:
+    if not isinstance(answer, dict) or not {"signing_key", "exchange_key"} <= set(answer):
+        raise EktpError(f"the Dukcapil node's {what} answer has no keys")
+    chain = answer.get("chain", [])
+    if not isinstance(chain, list):
+        raise EktpError(f"the Dukcapil node's {what} answer has a key chain that is not a list")
+    return {"signing_key": str(answer["signing_key"]), "exchange_key": str(answer["exchange_key"]),
+            "version": answer.get("version"), "chain": chain}
 
 
 def is_link_error(exc: BaseException) -> bool:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import time
 from collections.abc import Iterator
@@ -12,13 +13,14 @@ from typing import Any
 import click
 import sqlalchemy as sa
 
-from ektp_core import security
+from ektp_core import node_keys, security
 from ektp_core.cli import _deployment, deployment_option, fail
 from ektp_core.errors import EktpError
 from ektp_core.feed import FeedReader, FeedRefused
 from ektp_core.lifecycle import LifecycleService
 from ektp_core.localservice import sigterm_as_interrupt
-from ektp_core.store.tables import outbox, signed_jobs
+from ektp_core.model import SiteKind
+from ektp_core.store.tables import audit_log, node_key_transitions, outbox, signed_jobs
 from ektp_core.sync import SEND_PARALLEL, Inbox, Outbox
 
 from .api import API
@@ -128,7 +130,10 @@ def join_command(url: str, code: str, deployment_dir: Path | None) -> None:
             fail(str(exc))
         except OSError as exc:
             fail(f"cannot reach {url}: {exc}", 3)
-        box.joined(url=url, **keys)
+        try:
+            box.joined(url=url, **keys)
+        except EktpError as exc:
+            fail(str(exc))
     click.echo(f"site {box.site_code} joined {url}")
 
 
@@ -154,6 +159,44 @@ def rotate_key_command(code: str, actor: str, deployment_dir: Path | None) -> No
     click.echo(f"site {box.site_code} has a new signing key; {resigned} waiting packet(s) signed again")
 
 
+@sync_group.command("rotate-node-keys")
+@click.option("--as", "actor", required=True, help="Account name for the audit log.")
+@click.option("--json", "as_json", is_flag=True, help="Print what happened as JSON.")
+@deployment_option
+def rotate_node_keys_command(actor: str, as_json: bool, deployment_dir: Path | None) -> None:
+    """At the Dukcapil node: replace its signing (Ed25519) and exchange (X25519) keys. The change is
+    announced in a statement signed by the old and the new signing key; sites verify it and take the new
+    keys at their next sync. A rotation that stopped midway is finished (with the same new keys)."""
+    with _lifecycle(deployment_dir) as lc:
+        try:
+            done = node_keys.rotate(lc, actor=actor)
+        except EktpError as exc:
+            fail(str(exc))
+        keys_dir = lc.deployment.keys_dir
+    if as_json:
+        click.echo(json.dumps({"version": done.version, "signing_key": done.signing_key,
+                               "exchange_key": done.exchange_key, "previous_signing_key": done.previous_signing_key,
+                               "archived": [str(keys_dir / name) for name in done.archived],
+                               "resumed": done.resumed}))
+        return
+    click.echo(("finished the rotation that had stopped midway: " if done.resumed else "")
+               + f"the Dukcapil node's keys are now version {done.version}")
+    click.echo(f"  signing key  {done.signing_key} (was {done.previous_signing_key})")
+    click.echo(f"  exchange key {done.exchange_key}")
+    click.echo("  old private keys kept as " + ", ".join(str(keys_dir / name) for name in done.archived))
+    click.echo("sites take the new keys at their next `ektp sync run`, `send` or `pull` (each checks the signed "
+               "statement); packets they sealed to the old exchange key are still accepted")
+
+
+def _refresh_keys(lc: LifecycleService, transport: HttpTransport) -> node_keys.KeyUpdate | None:
+    """Fetch the Dukcapil node's keys and move the pinned ones along its verified chain (at a site)."""
+    update = node_keys.SiteKeys(lc).accept(transport.node_keys())
+    if update is not None:
+        click.echo(f"the Dukcapil node's keys moved to version {update.version} ({update.links} signed statement(s) "
+                   "verified from the pinned key)", err=True)
+    return update
+
+
 @sync_group.command("send")
 @click.option("--limit", type=click.IntRange(1), default=None, help="Send at most this many packets.")
 @click.option("--parallel", type=click.IntRange(1, 8), default=SEND_PARALLEL, show_default=True,
@@ -166,11 +209,15 @@ def send_command(limit: int | None, parallel: int, as_json: bool, deployment_dir
         box = Outbox.for_deployment(lc)
         try:
             transport = HttpTransport(str(box.peer()["url"]))
-            report = box.send(transport, limit=limit, parallel=parallel, progress=lambda m: click.echo(m, err=True))
+            _refresh_keys(lc, transport)
+            report = box.send(transport, limit=limit, parallel=parallel, progress=lambda m: click.echo(m, err=True),
+                              refresh_keys=lambda: _refresh_keys(lc, transport))
         except NodeRefused as exc:
             fail(f"{exc}; the packet waits")
         except EktpError as exc:
             fail(str(exc))
+        except OSError as exc:
+            fail(f"the link is down ({exc}); the packets wait, nothing is lost", 3)
     if as_json:
         click.echo(json.dumps({"sent": report.sent, "refused": report.refused, "waiting": report.waiting,
                                "stopped": report.stopped}))
@@ -183,11 +230,19 @@ def send_command(limit: int | None, parallel: int, as_json: bool, deployment_dir
 def _pull(lc: LifecycleService, box: Outbox) -> dict[str, Any]:
     """Read the feed page by page until it has nothing more; returns what was applied."""
     transport = HttpTransport(str(box.peer()["url"]))
+    _refresh_keys(lc, transport)
     reader = FeedReader(lc)
     totals: dict[str, Any] = {"applied": 0, "states": {}, "jobs": [], "accounts": []}
     while True:
         page = transport.feed(site=box.site_code, signing_key=box.signing_key, cursor=reader.cursor)
-        done = reader.apply(page["items"], int(page["cursor"]))
+        try:
+            done = reader.apply(page["items"], int(page["cursor"]))
+        except FeedRefused:
+            # Signed with keys the Dukcapil node rotated to after this run fetched them? Learn them (only
+            # along a verified chain) and check the page once more; a page still refused is refused.
+            if _refresh_keys(lc, transport) is None:
+                raise
+            done = reader.apply(page["items"], int(page["cursor"]))
         totals["applied"] += done.applied
         totals["states"].update(done.states)
         totals["jobs"] += done.jobs
@@ -232,7 +287,9 @@ def run_command(interval: float, once: bool, deployment_dir: Path | None) -> Non
             with _lifecycle(deployment_dir) as lc:
                 box = Outbox.for_deployment(lc)
                 try:
-                    report = box.send(HttpTransport(str(box.peer()["url"])))
+                    transport = HttpTransport(str(box.peer()["url"]))
+                    _refresh_keys(lc, transport)
+                    report = box.send(transport, refresh_keys=functools.partial(_refresh_keys, lc, transport))
                     line = f"sent {len(report.sent)}, refused {len(report.refused)}, waiting {report.waiting}"
                     if report.stopped is None:
                         totals = _pull(lc, box)
@@ -254,8 +311,12 @@ def run_command(interval: float, once: bool, deployment_dir: Path | None) -> Non
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @deployment_option
 def status_command(as_json: bool, deployment_dir: Path | None) -> None:
-    """At a site node: the Dukcapil node it reports to and its packets (waiting, sent, last error)."""
+    """At a site node: the Dukcapil node it reports to, the version of its keys pinned here, and the
+    site's packets (waiting, sent, last error). At the Dukcapil node: its keys (version, archived keys)."""
     with _lifecycle(deployment_dir) as lc:
+        if lc.deployment.site.kind is SiteKind.DUKCAPIL:
+            _node_status(lc, as_json)
+            return
         box = Outbox.for_deployment(lc)
         try:
             peer: dict[str, Any] | None = dict(box.peer())
@@ -270,12 +331,50 @@ def status_command(as_json: bool, deployment_dir: Path | None) -> None:
                                 .order_by(outbox.c.seq.desc()).limit(1)).scalar()
             jobs = int(conn.execute(sa.select(sa.func.count()).select_from(signed_jobs)
                                     .where(signed_jobs.c.state == "QUEUED")).scalar_one())
+        site_keys = node_keys.SiteKeys(lc)
+        version = site_keys.version() if peer else None
+        older = site_keys.waiting_sealed_to_older_key() if peer else 0
     info = {"site": box.site_code, "machine": box.machine, "dukcapil": peer["url"] if peer else None,
             "waiting": waiting, "sent": sent, "last_error": last, "feed_cursor": peer["feed_cursor"] if peer else None,
-            "queued_jobs": jobs}
+            "queued_jobs": jobs, "dukcapil_signing_key": peer["signing_key"] if peer else None,
+            "dukcapil_keys_version": version, "waiting_sealed_to_older_key": older}
     if as_json:
         click.echo(json.dumps(info))
         return
     click.echo(f"site {info['site']} ({info['machine']}) -> {info['dukcapil'] or 'not joined'}")
     click.echo(f"packets waiting {waiting}, sent {sent}" + (f"; last error: {last}" if last else ""))
     click.echo(f"feed cursor {info['feed_cursor']}, signed print jobs queued here {jobs}")
+    if peer:
+        click.echo(f"Dukcapil node's keys pinned here: version {'0 or as joined' if version is None else version}, "
+                   f"signing key {peer['signing_key']}"
+                   + (f"; {older} waiting packet(s) sealed to an older exchange key" if older else ""))
+
+
+def _node_status(lc: LifecycleService, as_json: bool) -> None:
+    """`ektp sync status` at the Dukcapil node: its keys, their version and the archived keys."""
+    inbox = Inbox.for_deployment(lc)
+    keys = inbox.published_keys()
+    keys_dir = lc.deployment.keys_dir
+    with lc.store.read() as conn:
+        since = conn.execute(sa.select(node_key_transitions.c.completed_at)
+                             .where(node_key_transitions.c.version == keys["version"])).scalar()
+        unfinished = conn.execute(sa.select(node_key_transitions.c.version)
+                                  .where(node_key_transitions.c.completed_at.is_(None))).scalar()
+        last_old = conn.execute(sa.select(audit_log.c.at).where(audit_log.c.action == "sync.packet_archived_key")
+                                .order_by(audit_log.c.seq.desc()).limit(1)).scalar()
+    archived = sorted(p.name for p in keys_dir.glob("node.*.old"))
+    info = {"site": lc.deployment.site.code, "role": "dukcapil", "keys_version": keys["version"],
+            "signing_key": keys["signing_key"], "exchange_key": keys["exchange_key"],
+            "since": since.isoformat() if since is not None else None, "unfinished_rotation": unfinished,
+            "archived_keys": archived, "last_packet_sealed_to_archived_key": str(last_old) if last_old else None}
+    if as_json:
+        click.echo(json.dumps(info))
+        return
+    click.echo(f"Dukcapil node {info['site']}: keys version {keys['version']}"
+               + (f" (since {info['since']})" if info["since"] else ""))
+    click.echo(f"signing key {keys['signing_key']}, exchange key {keys['exchange_key']}")
+    if unfinished is not None:
+        click.echo(f"a rotation to version {unfinished} stopped midway: run `ektp sync rotate-node-keys` again")
+    click.echo(f"archived keys: {', '.join(archived) if archived else 'none'}")
+    if last_old:
+        click.echo(f"last packet that needed an archived exchange key: {last_old}")

@@ -47,7 +47,12 @@ def document(version: str) -> dict[str, Any]:
             "Health": {"type": "object", "properties": {"status": {"const": "ok"}, "site": {"type": "string"},
                                                          "kind": {"type": "string"}}},
             "Keys": {"type": "object", "required": ["signing_key", "exchange_key"],
-                     "properties": {"signing_key": {"type": "string"}, "exchange_key": {"type": "string"}}},
+                     "properties": {"signing_key": {"type": "string"}, "exchange_key": {"type": "string"},
+                                    "version": {"type": "integer", "description": "0 until the first rotation"},
+                                    "chain": {"type": "array", "items": {"type": "object"},
+                                              "description": "Key statements, oldest first: each signed by the "
+                                                             "previous signing key and the new one "
+                                                             "(docs/sync.md)"}}},
             "JoinRequest": {"type": "object", "required": ["site", "public_key", "code"],
                             "properties": {"site": {"type": "string"}, "public_key": {"type": "string"},
                                            "code": {"type": "string"}}},
@@ -59,6 +64,9 @@ def document(version: str) -> dict[str, Any]:
                                        "received_at": {"type": "string", "format": "date-time"},
                                        "reason": {"type": ["string", "null"]},
                                        "first": {"type": "boolean"},
+                                       "keys_version": {"type": "integer",
+                                                        "description": "Not signed: the version of the key "
+                                                                       "that signed (a hint to fetch /keys)"},
                                        "signature": {"type": "string",
                                                      "description": "Ed25519 over the canonical JSON of the "
                                                                     "other fields but first"}}},
