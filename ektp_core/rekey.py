@@ -201,6 +201,7 @@ def forget(store: Any, keys_dir: Path, key_id: str, *, actor: str, site: str = "
         if _marker(keys_dir) is not None:
             raise EktpError("a data key rotation has not finished; run `ektp keys rotate-data-key` to finish it "
                             "first")
+        path = datakeys.check_forgettable(keys_dir, key_id)
         with store.write() as conn:
             usage = blob_store.key_usage(conn)
             if usage.get(key_id):
@@ -210,7 +211,6 @@ def forget(store: Any, keys_dir: Path, key_id: str, *, actor: str, site: str = "
                 raise EktpError(f"{usage[blob_store.ORIGINAL_FORMAT]} blobs are in the original format, which names "
                                 f"no key, so they may be under data key {key_id}; it cannot be forgotten (run "
                                 "`ektp keys rotate-data-key` to re-encrypt them)")
-            path = datakeys.check_forgettable(keys_dir, key_id)
             audit.append(conn, actor=actor, action="data_key.forgotten", subject_kind="data_key", subject_id=key_id,
                          detail={"site": site}, at=_now())
             # Deleted last, inside the transaction: a failed delete leaves no audit entry claiming it.

@@ -1,0 +1,388 @@
+"""Rotating a node's data key: every blob re-encrypted under the new key and read back identical, a
+stopped rotation resumed, a tampered blob refused, retired keys forgotten only when unused, a running
+service following the rotation, and backups of a rotated node."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from click.testing import CliRunner
+
+from ektp_core import audit, datakeys, rekey, security
+from ektp_core.backup import create_backup, restore_backup
+from ektp_core.capture import CaptureService
+from ektp_core.cli import cli
+from ektp_core.config import Deployment, load_deployment
+from ektp_core.datakeys import DataKeyring, UnknownDataKey
+from ektp_core.errors import EktpError
+from ektp_core.lifecycle import LifecycleService
+from ektp_core.model import Modality, Operator, Role
+from ektp_core.print_service import PrintService
+from ektp_core.scanning import Sample
+from ektp_core.security import TamperedData
+from ektp_core.store import blobs as blob_store
+from ektp_core.store.tables import blobs
+from ektp_core.testing import make_enrolment
+from ektp_core.testing.databases import temporary_database
+from ektp_core.testing.samples import queue_print_ready, valid_nik
+
+FINGERS = ("right_thumb", "right_index", "left_index")
+
+
+# --------------------------------------------------------------------------------------------------
+# A node with biometrics: photos and signatures of print-ready residents, fingerprints being recorded,
+# and (as on a node made before keyrings) one enrolment's blobs in the original EK1 format.
+# --------------------------------------------------------------------------------------------------
+
+
+def _fill(lc: LifecycleService) -> dict[str, str]:
+    """Biometrics of several residents; the print jobs and the fingerprinted enrolment by name."""
+    jobs = {f"job{seed}": queue_print_ready(lc, seed=seed, nik=valid_nik(serial=seed + 1)) for seed in range(4)}
+    lc.add_operator(Operator(username="op1", full_name="Op One", role=Role.OPERATOR, site_code="17.71",
+                             password_hash=security.hash_password("x" * 12, n=2**4)), actor="admin")
+    eid = lc.record(make_enrolment()).id
+    capture = CaptureService(lc)
+    for position in FINGERS:
+        capture.add(eid, Sample(modality=Modality.FINGER, position=position, image=f"finger {position}".encode() * 50,
+                                quality=80, device="test", template=f"FMR {position}".encode()), actor="op1")
+    return {**jobs, "fingers": eid}
+
+
+def _to_original_format(lc: LifecycleService, enrolment_id: str) -> None:
+    """Rewrite one enrolment's blobs as a node made before keyrings stored them (EK1, the current key)."""
+    key = security.load_data_key(lc.deployment.keys_dir)
+    with lc.store.write() as conn:
+        for row in conn.execute(sa.select(blobs.c.ref).where(blobs.c.enrolment_id == enrolment_id)).all():
+            plain = blob_store.get(conn, lc.data_key, ref=row.ref, enrolment_id=enrolment_id)
+            conn.execute(blobs.update().where(blobs.c.ref == row.ref).values(
+                ciphertext=security.encrypt(key, plain, record_id=enrolment_id)))
+
+
+def _rows(lc: LifecycleService) -> dict[str, tuple[str, bytes]]:
+    with lc.store.read() as conn:
+        return {r.ref: (r.enrolment_id, bytes(r.ciphertext))
+                for r in conn.execute(sa.select(blobs.c.ref, blobs.c.enrolment_id, blobs.c.ciphertext))}
+
+
+def _plaintexts(deployment: Deployment) -> dict[str, bytes]:
+    """Every blob decrypted by a service opened now (reading keys/ afresh)."""
+    store = deployment.open_store()
+    try:
+        lc = LifecycleService(store, deployment.plugin_host().hook, deployment)
+        with store.read() as conn:
+            return {ref: blob_store.get(conn, lc.data_key, ref=ref, enrolment_id=eid)
+                    for ref, (eid, _c) in _rows(lc).items()}
+    finally:
+        store.dispose()
+
+
+def _actions(lc: LifecycleService) -> list[str]:
+    with lc.store.read() as conn:
+        return [e.action for e in audit.entries(conn) if e.action.startswith("data_key.")]
+
+
+@pytest.fixture
+def node(ektp_deployment: Deployment, ektp_service: LifecycleService) -> tuple[Deployment, LifecycleService, dict]:
+    named = _fill(ektp_service)
+    _to_original_format(ektp_service, named["fingers"])
+    return ektp_deployment, ektp_service, named
+
+
+# --------------------------------------------------------------------------------------------------
+# The keyring itself
+# --------------------------------------------------------------------------------------------------
+
+
+def test_blobs_name_their_key_and_original_format_blobs_stay_readable() -> None:
+    old, new = security.new_data_key(), security.new_data_key()
+    original = security.encrypt(old, b"photo", record_id="e1")  # as written before keyrings
+    ring = DataKeyring(new, [old])
+    assert ring.current_id == datakeys.key_id(new) and ring.ids == [datakeys.key_id(new), datakeys.key_id(old)]
+    assert ring.decrypt(original, record_id="e1") == b"photo"
+    blob = ring.encrypt(b"photo", record_id="e1")
+    assert blob[:3] == b"EK2" and datakeys.blob_key_id(blob) == ring.current_id and b"photo" not in blob
+    assert ring.decrypt(blob, record_id="e1") == b"photo"
+    with pytest.raises(TamperedData, match="e2"):  # moved to another enrolment
+        ring.decrypt(blob, record_id="e2")
+    with pytest.raises(TamperedData):
+        ring.decrypt(blob[:-1] + bytes([blob[-1] ^ 1]), record_id="e1")
+    # The key id is authenticated: pointing the blob at the other key of the ring does not decode it.
+    relabelled = b"EK2" + bytes.fromhex(datakeys.key_id(old)) + blob[7:]
+    with pytest.raises(TamperedData):
+        ring.decrypt(relabelled, record_id="e1")
+    with pytest.raises(UnknownDataKey, match="deadbeef"):
+        ring.decrypt(b"EK2" + bytes.fromhex("deadbeef") + blob[7:], record_id="e1")
+    with pytest.raises(TamperedData, match="wrong header"):
+        ring.decrypt(b"EK9" + blob[3:], record_id="e1")
+    with pytest.raises(TamperedData):  # the old-format reader refuses what it cannot read
+        security.decrypt(new, blob, record_id="e1")
+
+
+def test_a_key_file_that_is_not_the_key_its_name_says_is_refused(tmp_path: Path) -> None:
+    security.save_node_keys(tmp_path)
+    security.write_private_file(tmp_path / "data.0badc0de.key", security.new_data_key())
+    with pytest.raises(EktpError, match="does not hold data key 0badc0de"):
+        DataKeyring.load(tmp_path)
+
+
+# --------------------------------------------------------------------------------------------------
+# A rotation
+# --------------------------------------------------------------------------------------------------
+
+
+def test_after_a_rotation_every_blob_is_under_the_new_key_and_reads_back_identical(node, ektp_host) -> None:
+    deployment, lc, named = node
+    keys = deployment.keys_dir
+    before = _plaintexts(deployment)
+    old_id = lc.data_key.current_id
+    capture = CaptureService(lc)
+    photos = {name: PrintService(lc, ektp_host, deployment).card_data(lc.jobs_by_id(job), (1016, 648)).photo
+              for name, job in named.items() if name.startswith("job")}
+    fingers = {p: capture.image(named["fingers"], "finger", p) for p in FINGERS}
+    with lc.store.read() as conn:
+        assert blob_store.key_usage(conn) == {old_id: len(before) - 6, "EK1": 6}
+
+    seen: list[tuple[int, int]] = []
+    report = rekey.rotate(lc.store, keys, actor="admin1", site="17.71", batch=3,
+                          progress=lambda done, total: seen.append((done, total)))
+
+    assert report.key_id != old_id and report.retired == [old_id] and not report.resumed
+    assert report.reencrypted == len(before) and report.skipped == 0
+    assert seen[0] == (0, len(before)) and seen[-1] == (len(before), len(before))
+    assert datakeys.key_id(security.load_data_key(keys)) == report.key_id
+    for name in ("data.key", f"data.{old_id}.key", f"data.{report.key_id}.key"):
+        assert stat.S_IMODE((keys / name).stat().st_mode) == 0o600
+    assert not (keys / rekey.MARKER_FILE).exists()
+    header = datakeys.header_for(report.key_id)
+    assert all(c.startswith(header) for _e, c in _rows(lc).values())
+    assert _plaintexts(deployment) == before  # nothing lost, nothing encrypted twice
+    # Through the normal services, on the service opened before the rotation too.
+    for name, job in named.items():
+        if name.startswith("job"):
+            card = PrintService(lc, ektp_host, deployment).card_data(lc.jobs_by_id(job), (1016, 648))
+            assert card.photo == photos[name]
+    assert {p: capture.image(named["fingers"], "finger", p) for p in FINGERS} == fingers
+    status = rekey.status(lc.store, keys)
+    assert [(k.key_id, k.current, k.blobs) for k in status.keys] == [(report.key_id, True, len(before)),
+                                                                    (old_id, False, 0)]
+    assert status.original_format == 0 and status.rotating_to is None
+    assert _actions(lc) == ["data_key.rotation_started", "data_key.rotated"]
+    with lc.store.read() as conn:
+        assert audit.verify(conn).ok
+
+
+def test_a_rotation_stopped_midway_resumes_and_ends_correct(node, monkeypatch) -> None:
+    deployment, lc, _named = node
+    keys = deployment.keys_dir
+    before, rows_before = _plaintexts(deployment), _rows(lc)
+    real = blob_store.reencrypt_batch
+    calls = []
+
+    def power_cut_after_two_batches(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("power cut")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(blob_store, "reencrypt_batch", power_cut_after_two_batches)
+    with pytest.raises(RuntimeError, match="power cut"):
+        rekey.rotate(lc.store, keys, actor="admin1", batch=4)
+    monkeypatch.setattr(blob_store, "reencrypt_batch", real)
+
+    target = rekey.status(lc.store, keys).rotating_to
+    assert target is not None and datakeys.key_id(security.load_data_key(keys)) == target
+    rows = _rows(lc)
+    moved = [ref for ref, (_e, c) in rows.items() if c.startswith(datakeys.header_for(target))]
+    assert len(moved) == 8  # two batches of four, the third rolled back
+    assert all(rows[ref] == rows_before[ref] for ref in rows if ref not in moved)
+    assert _plaintexts(deployment) == before  # readable in the middle of a rotation
+    with pytest.raises(EktpError, match="has not finished"):
+        rekey.forget(lc.store, keys, lc.data_key.ids[-1], actor="admin1")
+
+    report = rekey.rotate(lc.store, keys, actor="admin1", batch=4)
+    assert report.resumed and report.key_id == target  # the same rotation, no third key
+    assert report.skipped == 8 and report.reencrypted == len(before) - 8
+    assert len(DataKeyring.load(keys).ids) == 2
+    assert all(c.startswith(datakeys.header_for(target)) for _e, c in _rows(lc).values())
+    assert _plaintexts(deployment) == before
+    assert _actions(lc) == ["data_key.rotation_started", "data_key.rotated"]
+
+
+def test_a_rotation_stopped_before_the_new_key_became_current_resumes_with_that_key(node, monkeypatch) -> None:
+    deployment, lc, _named = node
+    keys = deployment.keys_dir
+    before = _plaintexts(deployment)
+    old_id = lc.data_key.current_id
+
+    def crash(*_a, **_k):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(datakeys, "make_current", crash)
+    with pytest.raises(OSError):
+        rekey.rotate(lc.store, keys, actor="admin1")
+    monkeypatch.undo()
+    target = rekey.status(lc.store, keys).rotating_to
+    assert target and target != old_id and DataKeyring.load(keys).current_id == old_id  # old key still current
+    report = rekey.rotate(lc.store, keys, actor="admin1")
+    assert report.resumed and report.key_id == target and report.retired == [old_id]
+    assert _plaintexts(deployment) == before
+
+
+def test_a_tampered_blob_stops_the_rotation_and_is_named(node) -> None:
+    deployment, lc, _named = node
+    keys = deployment.keys_dir
+    rows = _rows(lc)
+    refs = sorted(rows)
+    bad, moved = refs[5], refs[9]
+    eid, cipher = rows[bad]
+    other_eid = next(e for e, _c in rows.values() if e != rows[moved][0])
+    with lc.store.write() as conn:
+        conn.execute(blobs.update().where(blobs.c.ref == bad).values(ciphertext=cipher[:-1] + bytes([cipher[-1] ^ 1])))
+    tampered = _rows(lc)
+
+    with pytest.raises(rekey.RotationStopped, match=f"blob {bad} of enrolment {eid} cannot be read") as stopped:
+        rekey.rotate(lc.store, keys, actor="admin1", batch=2)
+    assert "4 of" in str(stopped.value) and "run `ektp keys rotate-data-key` again" in str(stopped.value)
+    target = DataKeyring.load(keys).current_id
+    after = _rows(lc)
+    # The two batches before it are re-encrypted; its own batch (refs[4] too) and the rest are unchanged.
+    assert [r for r in refs if after[r][1].startswith(datakeys.header_for(target))] == refs[:4]
+    assert all(after[r] == tampered[r] for r in refs[4:])
+    assert _actions(lc)[-1] == "data_key.rotation_stopped"
+
+    # Put the good blob back (as from a backup); now a blob moved to another enrolment is refused.
+    with lc.store.write() as conn:
+        conn.execute(blobs.update().where(blobs.c.ref == bad).values(ciphertext=cipher))
+        conn.execute(blobs.update().where(blobs.c.ref == moved).values(enrolment_id=other_eid))
+    with pytest.raises(rekey.RotationStopped, match=f"blob {moved} of enrolment {other_eid}"):
+        rekey.rotate(lc.store, keys, actor="admin1", batch=2)
+    with lc.store.write() as conn:
+        conn.execute(blobs.update().where(blobs.c.ref == moved).values(enrolment_id=rows[moved][0]))
+    report = rekey.rotate(lc.store, keys, actor="admin1", batch=2)
+    assert report.resumed and report.key_id == target
+    assert all(c.startswith(datakeys.header_for(target)) for _e, c in _rows(lc).values())
+
+
+def test_forgetting_a_key_is_refused_while_a_blob_may_use_it(node) -> None:
+    deployment, lc, named = node
+    keys = deployment.keys_dir
+    old_key = security.load_data_key(keys)
+    old_id = datakeys.key_id(old_key)
+    report = rekey.rotate(lc.store, keys, actor="admin1")
+    # A process that had not yet seen the new key wrote one blob with the old one.
+    eid, _c = next(iter(_rows(lc).values()))
+    late = blob_store.new_ref()
+    with lc.store.write() as conn:
+        blob_store.put(conn, DataKeyring(old_key), enrolment_id=eid, ref=late, kind="face/face", data=b"late",
+                       at=lc.clock())
+    with pytest.raises(EktpError, match=f"data key {old_id} still encrypts 1 blobs"):
+        rekey.forget(lc.store, keys, old_id, actor="admin1")
+    with pytest.raises(EktpError, match="is the current key"):
+        rekey.forget(lc.store, keys, report.key_id, actor="admin1")
+    with lc.store.write() as conn:  # an EK1 blob names no key: it could be under any of them
+        conn.execute(blobs.update().where(blobs.c.ref == late).values(
+            ciphertext=security.encrypt(old_key, b"late", record_id=eid)))
+    with pytest.raises(EktpError, match="original format"):
+        rekey.forget(lc.store, keys, old_id, actor="admin1")
+    assert (keys / f"data.{old_id}.key").exists()
+
+    result = CliRunner().invoke(cli, ["keys", "status", "-d", str(deployment.root)])
+    assert result.exit_code == 0 and "original format (EK1, names no key): 1 blobs" in result.output
+    # A new rotation takes that blob too (the keyring runs no rotation now, so a new key is made).
+    second = rekey.rotate(lc.store, keys, actor="admin1")
+    assert not second.resumed and sorted(second.retired) == sorted([old_id, report.key_id])
+    result = CliRunner().invoke(cli, ["keys", "forget-data-key", old_id, "--as", "admin1", "-d", str(deployment.root)])
+    assert result.exit_code == 0, result.output
+    assert not (keys / f"data.{old_id}.key").exists()
+    result = CliRunner().invoke(cli, ["keys", "forget-data-key", old_id, "-d", str(deployment.root)])
+    assert result.exit_code == 1 and "has no data key" in result.output
+    assert _actions(lc)[-1] == "data_key.forgotten"
+    assert old_id not in DataKeyring.load(keys).ids
+    assert CaptureService(lc).image(named["fingers"], "finger", "right_index").startswith(b"finger right_index")
+
+
+def test_two_rotations_at_once_are_refused(node) -> None:
+    deployment, lc, _named = node
+    with datakeys.rotation_lock(deployment.keys_dir), pytest.raises(EktpError, match="another `ektp keys`"):
+        rekey.rotate(lc.store, deployment.keys_dir, actor="admin1")
+
+
+# --------------------------------------------------------------------------------------------------
+# A service that was running during the rotation (another process ran it)
+# --------------------------------------------------------------------------------------------------
+
+
+def test_a_service_opened_before_a_rotation_by_another_process_keeps_working(node) -> None:
+    deployment, lc, named = node
+    capture = CaptureService(lc)
+    first = capture.image(named["fingers"], "finger", "right_thumb")  # the keyring is loaded now
+    old_id = lc.data_key.current_id
+    before = _plaintexts(deployment)
+
+    done = subprocess.run([sys.executable, "-m", "ektp_core", "keys", "rotate-data-key", "--as", "admin1",
+                           "--batch-size", "5", "-d", str(deployment.root)],
+                          capture_output=True, text=True, timeout=120, env={**os.environ, "NO_COLOR": "1"})
+    assert done.returncode == 0, done.stderr
+    assert "re-encrypted 5 of" in done.stderr
+    new_id = datakeys.key_id(security.load_data_key(deployment.keys_dir))
+    assert f"re-encrypted {len(before)} blobs under data key {new_id}" in done.stdout
+    assert f"the old data key is retired ({old_id})" in done.stdout
+
+    # The old service meets a key id it does not know, reads keys/ once, and reads on.
+    assert capture.image(named["fingers"], "finger", "right_thumb") == first
+    # It writes new blobs with the new key (it noticed data.key was replaced).
+    capture.add(named["fingers"], Sample(modality=Modality.FINGER, position="left_thumb", image=b"new finger" * 30,
+                                         quality=80, device="test"), actor="op1")
+    assert lc.data_key.current_id == new_id
+    assert all(c.startswith(datakeys.header_for(new_id)) for _e, c in _rows(lc).values())
+    assert capture.image(named["fingers"], "finger", "left_thumb") == b"new finger" * 30
+
+    status = CliRunner().invoke(cli, ["keys", "status", "--json", "-d", str(deployment.root)])
+    assert status.exit_code == 0 and f'"key_id": "{old_id}", "current": false, "blobs": 0' in status.output
+
+
+# --------------------------------------------------------------------------------------------------
+# Backups
+# --------------------------------------------------------------------------------------------------
+
+
+def test_a_backup_taken_midway_through_a_rotation_restores_readable_and_the_rotation_finishes(
+        node, tmp_path: Path, monkeypatch) -> None:
+    deployment, lc, _named = node
+    before = _plaintexts(deployment)
+    real = blob_store.reencrypt_batch
+    calls = []
+
+    def stop_after_one(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(blob_store, "reencrypt_batch", stop_after_one)
+    with pytest.raises(KeyboardInterrupt):
+        rekey.rotate(lc.store, deployment.keys_dir, actor="admin1", batch=5)
+    monkeypatch.undo()
+
+    file = tmp_path / "node.ektpbak"
+    report = create_backup(deployment, file, "kunci cadangan yang panjang")
+    kept = {name for name in report.files if name.startswith("keys/data.")}
+    assert len(kept) == 4  # data.key, the retired key, the new key, the rotation marker
+    (tmp_path / "db2").mkdir()
+    with temporary_database(tmp_path / "db2") as url:
+        restore_backup(file, tmp_path / "restored", "kunci cadangan yang panjang", database_url=url)
+        restored = load_deployment(tmp_path / "restored")
+        assert _plaintexts(restored) == before  # both keys came back
+        store = restored.open_store()
+        try:
+            finished = rekey.rotate(store, restored.keys_dir, actor="admin1")
+        finally:
+            store.dispose()
+        assert finished.resumed and finished.reencrypted == len(before) - 5
+        assert _plaintexts(restored) == before
