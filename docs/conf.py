@@ -10,6 +10,8 @@ from pathlib import Path
 
 # The package is normally installed (``pip install -e .``); this makes a plain checkout work too.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# Local extensions: ektp_hooks generates the hook reference (docs/hooks.md) from ektp_core/hookspecs.py.
+sys.path.insert(0, str(Path(__file__).resolve().parent / "_ext"))
 
 from ektp_core import __version__
 
@@ -22,6 +24,7 @@ version = ".".join(__version__.split(".")[:2])
 extensions = [
     "myst_parser",
     "sphinx.ext.autodoc",
+    "ektp_hooks",
 ]
 
 source_suffix = {".md": "markdown"}
@@ -33,7 +36,8 @@ exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "examples", "tutorials/c
 myst_heading_anchors = 3
 myst_enable_extensions = ["colon_fence", "deflist"]
 
-# autodoc pulls hook docstrings straight from ektp_core.hookspecs, so the reference never drifts.
+# autodoc settings, for pages that pull docstrings from the code. The hook reference has its own
+# extension (docs/_ext/ektp_hooks.py), so it never drifts from ektp_core.hookspecs either.
 autodoc_member_order = "bysource"
 autodoc_typehints = "signature"
 
