@@ -235,9 +235,9 @@ def ektp_register_verifiers(registry: Registry[Any]) -> None:
     """Add verifiers, the adapters to a central system (SIAK/ABIS), picked by name.
 
     Called:
-        When a plugin host first builds its ``verifiers`` registry: the ``ektp verify`` commands,
-        ``ektp handover``, ``ektp walk``, and the web UI's recording, handover and central-system
-        pages.
+        When a plugin host first builds its ``verifiers`` registry: the ``ektp verify`` and
+        ``ektp adjudication`` commands, ``ektp handover``, ``ektp walk``, and the web UI's
+        recording, handover and central-system pages.
 
     Args:
         registry: the ``verifiers`` :class:`~ektp_core.registry.Registry`. Add each adapter with
@@ -361,7 +361,7 @@ def ektp_register_blueprints(registry: Registry[Any]) -> None:
 
     Called:
         When a plugin host first builds its ``blueprints`` registry: once, when the web UI's app
-        is created (``ektp serve``, ``ektp demo``).
+        is created (``ektp serve``, which ``ektp demo`` also starts for each of its nodes).
 
     Args:
         registry: the ``blueprints`` :class:`~ektp_core.registry.Registry`. Add each Flask

@@ -445,3 +445,45 @@ def test_a_hook_left_out_fails_the_build(tmp_path: Path) -> None:
     result = _build(tmp_path, "# Hooks\n\n```{toctree}\nother\n```\n\n```{eval-rst}\n.. ektp-hooks:: lifecycle\n```\n")
     assert result.returncode != 0
     assert "ektp_register_profiles is not rendered by any ektp-hooks directive" in result.stderr
+
+
+def test_historic_and_deprecated_hooks_say_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "deprecated_specs.py").write_text(textwrap.dedent('''\
+        import pluggy
+
+        hookspec = pluggy.HookspecMarker("ektp")
+
+
+        @hookspec(historic=True, warn_on_impl=DeprecationWarning("use ektp_new_thing instead"))
+        def ektp_old_thing(name: str) -> None:
+            """Do the old thing.
+
+            Called:
+                Never any more.
+
+            Args:
+                name: the thing's name.
+
+            Returns:
+                Nothing.
+
+            Results:
+                Every implementation is called.
+
+            Example:
+                from ektp_core import hookimpl
+
+
+                @hookimpl
+                def ektp_old_thing(name):
+                    print(name)
+            """
+        '''), "utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (entry,) = ektp_hooks.collect_hooks("deprecated_specs")
+    sys.modules.pop("deprecated_specs", None)
+    assert entry.historic and entry.deprecated == "use ektp_new_thing instead"
+    text = "\n".join(ektp_hooks.render_hook(entry, "deprecated_specs"))
+    assert ":Deprecated: use ektp_new_thing instead" in text
+    assert ":Historic: yes" in text and ":Bundled implementations: none" in text
+    assert ".. py:function:: ektp_old_thing(name: str) -> None" in text
