@@ -280,7 +280,8 @@ def _field(name: str, text: str) -> list[str]:
 def render_hook(entry: HookEntry, module: str = DEFAULT_MODULE) -> list[str]:
     """The reStructuredText of one hook's entry (everything under its section title)."""
     doc = entry.doc
-    out = [f".. py:function:: {entry.signature}", f"   :module: {module}", ""]
+    # The section title is the hook's entry in the page's contents; the signature need not be one too.
+    out = [f".. py:function:: {entry.signature}", f"   :module: {module}", "   :no-contents-entry:", ""]
     body: list[str] = [doc.summary, ""]
     if doc.description:
         body += [doc.description, ""]
