@@ -114,6 +114,8 @@ class Statement:
                         signed_by_new=str(raw["signed_by_new"]))
             if found.body() != body:
                 raise ValueError("unexpected fields in the body")
+            if dt.datetime.fromisoformat(found.at).tzinfo is None:
+                raise ValueError(f"time {found.at!r} without a zone")
             for key in (found.previous_signing_key, found.signing_key):
                 security.load_public_key(key)
             for key in (found.previous_exchange_key, found.exchange_key):

@@ -20,6 +20,7 @@ from ektp_core.feed import FeedReader, FeedRefused
 from ektp_core.lifecycle import LifecycleService
 from ektp_core.localservice import sigterm_as_interrupt
 from ektp_core.model import SiteKind
+from ektp_core.store.repository import utc
 from ektp_core.store.tables import audit_log, node_key_transitions, outbox, signed_jobs
 from ektp_core.sync import SEND_PARALLEL, Inbox, Outbox
 
@@ -345,7 +346,7 @@ def status_command(as_json: bool, deployment_dir: Path | None) -> None:
     click.echo(f"packets waiting {waiting}, sent {sent}" + (f"; last error: {last}" if last else ""))
     click.echo(f"feed cursor {info['feed_cursor']}, signed print jobs queued here {jobs}")
     if peer:
-        click.echo(f"Dukcapil node's keys pinned here: version {'0 or as joined' if version is None else version}, "
+        click.echo(f"Dukcapil node's keys pinned here: {'as joined' if version is None else f'version {version}'}, "
                    f"signing key {peer['signing_key']}"
                    + (f"; {older} waiting packet(s) sealed to an older exchange key" if older else ""))
 
@@ -365,13 +366,13 @@ def _node_status(lc: LifecycleService, as_json: bool) -> None:
     archived = sorted(p.name for p in keys_dir.glob("node.*.old"))
     info = {"site": lc.deployment.site.code, "role": "dukcapil", "keys_version": keys["version"],
             "signing_key": keys["signing_key"], "exchange_key": keys["exchange_key"],
-            "since": since.isoformat() if since is not None else None, "unfinished_rotation": unfinished,
+            "since": utc(since).isoformat() if since is not None else None, "unfinished_rotation": unfinished,
             "archived_keys": archived, "last_packet_sealed_to_archived_key": str(last_old) if last_old else None}
     if as_json:
         click.echo(json.dumps(info))
         return
     click.echo(f"Dukcapil node {info['site']}: keys version {keys['version']}"
-               + (f" (since {info['since']})" if info["since"] else ""))
+               + (f" (since {utc(since).strftime('%Y-%m-%d %H:%M UTC')})" if since is not None else ""))
     click.echo(f"signing key {keys['signing_key']}, exchange key {keys['exchange_key']}")
     if unfinished is not None:
         click.echo(f"a rotation to version {unfinished} stopped midway: run `ektp sync rotate-node-keys` again")
