@@ -110,13 +110,13 @@ def ektp_register_printers(registry: Registry[Any]) -> None:
 
 
         def proof_cr80(name, options):
-            # The proof printer on the exact CR80 canvas (1011 x 638) unless the profile asks for another.
+            # The proof printer on the CR80 canvas (1011 x 638) unless the profile asks otherwise.
             return ProofPrinter(name, {"canvas": "cr80", **options})
 
 
         @hookimpl
         def ektp_register_printers(registry):
-            registry.add("proof-cr80", proof_cr80, description="proof cards at the CR80 size, as PNG and PDF")
+            registry.add("proof-cr80", proof_cr80, description="proof cards at the CR80 size")
     """
 
 
@@ -154,7 +154,7 @@ def ektp_register_scanners(registry: Registry[Any]) -> None:
 
         @hookimpl
         def ektp_register_scanners(registry):
-            registry.add("uareu-training", training_reader, description="emulated U.are.U 4000B for training")
+            registry.add("uareu-training", training_reader, description="emulated U.are.U 4000B")
     """
 
 
@@ -196,7 +196,7 @@ def ektp_register_region_rules(registry: Registry[Any]) -> None:
 
 
         class PrintAtKecamatan:
-            # Cards are printed at the resident's kecamatan when it can, else at the Dukcapil office.
+            # Print at the resident's kecamatan when it can, else at the Dukcapil office.
 
             name = "print-at-kecamatan"
 
@@ -212,16 +212,18 @@ def ektp_register_region_rules(registry: Registry[Any]) -> None:
                 return [f"site {self.office.code} ({self.office.name}) must print"]
 
             def prints_at(self, site, sites):
-                if site.prints and sites.has_printer(site.code) and sites.blanks_in_stock(site.code) > 0:
+                office = self.office
+                if site.prints and sites.has_printer(site.code) and sites.blanks_in_stock(site.code):
                     return Routing(site.code, f"printed where it was recorded, {site.name}")
-                return Routing(self.office.code, f"{site.name} cannot print now: printed at {self.office.name}")
+                return Routing(office.code, f"{site.name} cannot print now: printed at {office.name}")
 
             def route(self, enrolment, sites):
                 district = enrolment.biodata.nik.district_code
                 for site in self.profile.sites:
                     if site.region_code == district:
                         return self.prints_at(site, sites)
-                return Routing(self.office.code, f"no site for kecamatan {district}: printed at {self.office.name}")
+                return Routing(self.office.code, f"no site for kecamatan {district}: printed at "
+                                                 f"{self.office.name}")
 
 
         @hookimpl
@@ -257,16 +259,22 @@ def ektp_register_verifiers(registry: Registry[Any]) -> None:
         from ektp_core import hookimpl
         from ektp_plugins.verify.http import HttpVerifier
 
+        GATEWAY = {
+            "url": "https://siak-gateway.prov.example.go.id/api/v1",
+            "token_env": "EKTP_GATEWAY_TOKEN",
+        }
+
 
         def provincial_gateway(options):
-            # The central-system API client, aimed at the province's gateway unless the profile says otherwise.
-            defaults = {"url": "https://siak-gateway.prov.example.go.id/api/v1", "token_env": "EKTP_GATEWAY_TOKEN"}
-            return HttpVerifier({**defaults, **options})
+            # The central-system API client, aimed at the province's gateway unless the profile
+            # says otherwise.
+            return HttpVerifier({**GATEWAY, **options})
 
 
         @hookimpl
         def ektp_register_verifiers(registry):
-            registry.add("provincial-gateway", provincial_gateway, description="the province's SIAK gateway")
+            registry.add("provincial-gateway", provincial_gateway,
+                         description="the province's SIAK gateway")
     """
 
 
@@ -299,13 +307,13 @@ def ektp_register_matchers(registry: Registry[Any]) -> None:
 
 
         def bozorth3_server(options):
-            # Bozorth3 on the Dukcapil server: four comparison threads unless the profile says otherwise.
+            # Bozorth3 on the Dukcapil server: four threads unless the profile says otherwise.
             return NbisMatcher({"workers": 4, **options})
 
 
         @hookimpl
         def ektp_register_matchers(registry):
-            registry.add("bozorth3-server", bozorth3_server, description="NBIS Bozorth3, four threads")
+            registry.add("bozorth3-server", bozorth3_server, description="NBIS Bozorth3, 4 threads")
     """
 
 
@@ -342,11 +350,13 @@ def ektp_register_commands(cli: click.Group) -> None:
 
 
         @click.command("site-info", help="Show the site this node serves and what it does there.")
-        @click.option("--deployment", "-d", "deployment_dir", type=click.Path(file_okay=False, path_type=Path),
-                      default=None, help="Deployment folder (default: $EKTP_DEPLOYMENT, else the current folder).")
+        @click.option("--deployment", "-d", "deployment_dir", default=None,
+                      type=click.Path(file_okay=False, path_type=Path),
+                      help="Deployment folder (default: $EKTP_DEPLOYMENT, else the current folder).")
         def site_info(deployment_dir):
             site = find_deployment(deployment_dir).site
-            click.echo(f"{site.code} {site.name} ({site.kind}): records={site.records} prints={site.prints}")
+            click.echo(f"{site.code} {site.name} ({site.kind}): "
+                       f"records={site.records} prints={site.prints}")
 
 
         @hookimpl
@@ -385,12 +395,16 @@ def ektp_register_blueprints(registry: Registry[Any]) -> None:
 
         helpdesk = Blueprint("helpdesk", __name__, url_prefix="/bantuan")
 
-        CONTACTS = [("Dukcapil helpdesk", "0736-21000"), ("Blank-card stock (province)", "0736-22000")]
-        PAGE = "<h1>Bantuan</h1><ul>{% for who, phone in contacts %}<li>{{ who }}: {{ phone }}</li>{% endfor %}</ul>"
+        CONTACTS = [
+            ("Dukcapil helpdesk", "0736-21000"),
+            ("Blank-card stock (province)", "0736-22000"),
+        ]
+        PAGE = ("<h1>Bantuan</h1><ul>{% for who, phone in contacts %}"
+                "<li>{{ who }}: {{ phone }}</li>{% endfor %}</ul>")
 
 
         @helpdesk.get("/")
-        @access.allow(access.EVERYONE)  # every view says who may use it; one that does not is refused
+        @access.allow(access.EVERYONE)  # every view says who may use it, or it is refused
         def contacts():
             return render_template_string(PAGE, contacts=CONTACTS)
 
@@ -441,11 +455,13 @@ def ektp_validate_enrolment(enrolment: Enrolment, deployment: Deployment) -> lis
         def ektp_validate_enrolment(enrolment, deployment):
             problems = []
             if enrolment.biodata.nama.upper().startswith("LATIHAN"):
-                problems.append(ValidationProblem("training records (LATIHAN ...) are never stored", field="nama"))
+                problems.append(ValidationProblem("training records (LATIHAN ...) are never stored",
+                                                  field="nama"))
             if deployment is not None:
-                site = next((s for s in deployment.profile.sites if s.code == enrolment.site_code), None)
+                code = enrolment.site_code
+                site = next((s for s in deployment.profile.sites if s.code == code), None)
                 if site is None or not site.records:
-                    problems.append(ValidationProblem(f"site {enrolment.site_code} does not record residents"))
+                    problems.append(ValidationProblem(f"site {code} does not record residents"))
             return problems
     """
     raise NotImplementedError
@@ -496,16 +512,16 @@ def ektp_render_card(card: CardData, job: PrintJob, deployment: Deployment) -> R
 
         @hookimpl(tryfirst=True)
         def ektp_render_card(card, deployment):
-            # Training offices (their profile's name starts with "latihan-") print SPECIMEN across every card.
+            # Training offices (profile name "latihan-...") print SPECIMEN across every card.
             if deployment is None or not deployment.profile.name.startswith("latihan-"):
-                return None  # a real office: the next renderer (finally the default layout) draws the card
+                return None  # a real office: the next renderer (finally the default layout) draws it
             rendered = render_card(card)
             size = (rendered.width, rendered.height)
-            stamp = ImageFont.load_default(size=size[1] // 6)
+            where, stamp = (size[0] // 10, size[1] // 3), ImageFont.load_default(size=size[1] // 6)
             k = Image.frombytes("L", size, rendered.k)  # the black resin panel
-            ImageDraw.Draw(k).text((size[0] // 10, size[1] // 3), "SPECIMEN", fill=255, font=stamp)
+            ImageDraw.Draw(k).text(where, "SPECIMEN", fill=255, font=stamp)
             preview = Image.open(io.BytesIO(rendered.preview_png)).convert("RGB")
-            ImageDraw.Draw(preview).text((size[0] // 10, size[1] // 3), "SPECIMEN", fill=(0, 0, 0), font=stamp)
+            ImageDraw.Draw(preview).text(where, "SPECIMEN", fill=(0, 0, 0), font=stamp)
             png = io.BytesIO()
             preview.save(png, format="PNG")
             return attrs.evolve(rendered, k=k.tobytes(), preview_png=png.getvalue())
@@ -556,12 +572,15 @@ def ektp_after_transition(transition: Transition, deployment: Deployment) -> Non
         @hookimpl
         def ektp_after_transition(transition, deployment):
             # Print jobs that need a supervisor go to a file the office's dashboard screen watches.
-            if deployment is None or transition.kind != "print_job" or transition.to_state != "UNKNOWN":
+            if deployment is None or transition.kind != "print_job":
                 return
-            alert = {"job": transition.subject_id, "reason": transition.reason, "at": transition.at.isoformat()}
+            if transition.to_state != "UNKNOWN":
+                return
+            job = transition.subject_id
+            alert = {"job": job, "reason": transition.reason, "at": transition.at.isoformat()}
             try:
                 with open(deployment.root / "supervisor-alerts.jsonl", "a", encoding="utf-8") as out:
                     print(json.dumps(alert), file=out)
             except OSError:
-                log.exception("could not write the supervisor alert for print job %s", transition.subject_id)
+                log.exception("could not write the supervisor alert for print job %s", job)
     """

@@ -192,7 +192,7 @@ def test_examples_are_lint_clean(tmp_path: Path) -> None:
     for name in HOOKS:
         (tmp_path / f"{name}.py").write_text(ENTRIES[name].doc.example, "utf-8")
     # The project's rules except import sorting, which depends on where the example module lives.
-    result = subprocess.run([str(ruff), "check", "--no-cache", "--isolated", "--line-length", "120",
+    result = subprocess.run([str(ruff), "check", "--no-cache", "--isolated", "--line-length", "96",
                              "--select", "E,F,W,B,UP,SIM,RUF", str(tmp_path)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 
