@@ -112,7 +112,11 @@ def _load(keys_dir: Path) -> _Keys:
     current_path = keys_dir / CURRENT_FILE
     # The stamp is taken before reading: should a rotation replace the file in between, the stamp is
     # the old file's and the next check reloads; taken after, an old key could pass for the new one.
-    stamp = _stamp(current_path)
+    try:
+        stamp = _stamp(current_path)
+    except FileNotFoundError:
+        raise EktpError(f"{current_path} is missing: without it no biometrics can be stored or read; restore "
+                        "keys/ from a backup") from None
     current = _read_key(current_path)
     keys = {key_id(current): current}
     for path in sorted(keys_dir.glob("data.*.key")):

@@ -152,7 +152,7 @@ def rotate(store: Any, keys_dir: Path, *, actor: str, site: str = "", batch: int
         with store.read() as conn:
             total = blob_store.count_not_under(conn, target)
             skipped = sum(blob_store.key_usage(conn).values()) - total
-        done = 0
+        done, left = 0, total
         progress(done, total)
         for _pass in range(MAX_PASSES):
             after = ""

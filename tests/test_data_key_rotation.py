@@ -177,6 +177,24 @@ def test_after_a_rotation_every_blob_is_under_the_new_key_and_reads_back_identic
         assert audit.verify(conn).ok
 
 
+def test_a_blob_written_with_the_old_key_during_the_rotation_is_re_encrypted_too(node) -> None:
+    deployment, lc, named = node
+    old_key = security.load_data_key(deployment.keys_dir)
+    eid = named["fingers"]
+
+    def stale_writer(done: int, _total: int) -> None:
+        # A process that has not seen the new key yet stores a blob behind the rotation's position.
+        if done == 4:
+            with lc.store.write() as conn:
+                blob_store.put(conn, DataKeyring(old_key), enrolment_id=eid, ref="0" * 32, kind="finger/late",
+                               data=b"late finger", at=lc.clock())
+
+    report = rekey.rotate(lc.store, deployment.keys_dir, actor="admin1", batch=4, progress=stale_writer)
+    assert report.reencrypted == 15
+    assert all(c.startswith(datakeys.header_for(report.key_id)) for _e, c in _rows(lc).values())
+    assert _plaintexts(deployment)["0" * 32] == b"late finger"
+
+
 def test_a_rotation_stopped_midway_resumes_and_ends_correct(node, monkeypatch) -> None:
     deployment, lc, _named = node
     keys = deployment.keys_dir
@@ -232,6 +250,30 @@ def test_a_rotation_stopped_before_the_new_key_became_current_resumes_with_that_
     report = rekey.rotate(lc.store, keys, actor="admin1")
     assert report.resumed and report.key_id == target and report.retired == [old_id]
     assert _plaintexts(deployment) == before
+
+
+def test_a_missing_retired_key_is_shown_and_stops_the_rotation_until_it_is_back(node, monkeypatch) -> None:
+    deployment, lc, _named = node
+    keys = deployment.keys_dir
+    old_id = lc.data_key.current_id
+    def power_cut(*_a, **_k):
+        raise RuntimeError("power cut")
+
+    monkeypatch.setattr(blob_store, "reencrypt_batch", power_cut)  # the new key is installed, nothing re-encrypted
+    with pytest.raises(RuntimeError):
+        rekey.rotate(lc.store, keys, actor="admin1")
+    monkeypatch.undo()
+    kept = keys / f"data.{old_id}.key"
+    hidden = kept.rename(keys.parent / "elsewhere.key")
+    status = rekey.status(lc.store, keys)
+    assert status.missing == {old_id: 8} and status.original_format == 6 and old_id not in [k.key_id for k in
+                                                                                             status.keys]
+    result = CliRunner().invoke(cli, ["keys", "status", "-d", str(deployment.root)])
+    assert f"{old_id}  MISSING" in result.output and "has not finished" in result.output
+    with pytest.raises(rekey.RotationStopped, match="cannot be read"):
+        rekey.rotate(lc.store, keys, actor="admin1")
+    hidden.rename(kept)
+    assert rekey.rotate(lc.store, keys, actor="admin1").reencrypted == 14
 
 
 def test_a_tampered_blob_stops_the_rotation_and_is_named(node) -> None:
