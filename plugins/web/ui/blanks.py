@@ -11,14 +11,15 @@ from ektp_core.model import Role
 
 from . import access
 from .app import _, current_user, node
-from .printing import bp
+from .printing import bp, figures_cache
 from .printing_data import (
     SerialsInvalid,
     blank_site,
     parse_serials,
     report_csv,
     report_range,
-    spoiled_blanks,
+    spoiled_rows,
+    stock_days,
     stock_report,
 )
 
@@ -36,9 +37,16 @@ def blanks() -> Any:
     if not ok:
         flash(_("blanks.err.dates"), "warn")
     user = current_user()
-    days = stock_report(n.lifecycle, n.site.code, first, last)
-    return render_template("printing/blanks.html", ledger=n.lifecycle.ledger(n.site.code),
-                           low_stock=n.settings.low_stock, spoiled=spoiled_blanks(n.lifecycle, n.site.code),
+    site = n.site.code
+    cache = figures_cache()
+    with n.lifecycle.store.read() as conn:
+        # The ledger, the report and the spoiled list change only with blanks and deliveries: kept
+        # while the audit log shows nothing touched them (printing_cache), exact either way.
+        ledger = cache.get(conn, ("ledger", site), lambda _c: n.lifecycle.ledger(site))
+        days = cache.get(conn, ("stock", site, first, last), lambda c: stock_days(c, site, first, last))
+        spoiled = cache.get(conn, ("spoiled", site), lambda c: spoiled_rows(c, site))
+    return render_template("printing/blanks.html", ledger=ledger,
+                           low_stock=n.settings.low_stock, spoiled=spoiled,
                            days=days, first=first, last=last, columns=REPORT_COLUMNS,
                            supervisor=user is not None and user.role is Role.SUPERVISOR,
                            serials=request.args.get("serials", ""))

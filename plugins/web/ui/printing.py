@@ -8,17 +8,20 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
 from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, url_for
 
 from ektp_core.devices import PrinterSetting, make_printer, printers_at
 from ektp_core.errors import EktpError, NotFound
 from ektp_core.model import PrintJob, PrintJobState, Role
-from ektp_core.print_service import PrintService
+from ektp_core.print_service import CounterCheck, PrintService
 from ektp_core.printing import EVOLIS_CANVAS
+from ektp_core.store.tables import printers as printers_table
 
 from . import access
 from .app import _, current_user, node
-from .printing_data import queue_rows, queued_job_ids, rows_for
+from .printing_cache import AuditCache
+from .printing_data import queue_figures, queue_page, queued_job_ids, rows_for, today
 from .printing_runs import PrintRun, PrintRuns, RunInProgress, explain, report_outcomes
 
 bp = Blueprint("printing", __name__)
@@ -78,21 +81,55 @@ def queue() -> Any:
         page_number = int(request.args.get("page", "1"))
     except ValueError:
         page_number = 1
-    page, recent_rows = queue_rows(n.lifecycle, n.site.code, page=page_number)
-    open_rows = page.rows
     printers = site_printers()
-    service = PrintService(n.lifecycle, n.host, n.deployment)
-    checks = [service.reconcile(p.name) for p in printers]
+    names = tuple(p.name for p in printers)
+    day = today()
+    with n.lifecycle.store.read() as conn:
+        # Counts of the whole queue, the page's ids and the ledgers: kept while exact (printing_cache).
+        figures = figures_cache().get(
+            conn, ("queue", n.site.code, day, page_number, names),
+            lambda c: queue_figures(c, n.site.code, page=page_number, day=day, printers=names))
+        ledger = figures_cache().get(conn, ("ledger", n.site.code), lambda _c: n.lifecycle.ledger(n.site.code))
+        # The printers' own counters are not audited: read each time.
+        counted = {row.name: row for row in conn.execute(sa.select(printers_table).where(
+            printers_table.c.name.in_(names)))}
+    page, recent_rows = queue_page(n.lifecycle, figures)
+    open_rows = page.rows
+    checks = [counter_check(name, cards, counted.get(name)) for name, cards in figures.printer_cards]
     active = {r.printer: r for r in runs().active()}
     preview = request.args.get("preview") or None
     if preview is not None and not any(r.job.id == preview for r in open_rows + recent_rows):
         preview = None
     user = current_user()
     return render_template("printing/queue.html", open_rows=open_rows, recent_rows=recent_rows, printers=printers,
-                           checks=checks, active=active, ledger=n.lifecycle.ledger(n.site.code),
+                           checks=checks, active=active, ledger=ledger,
                            low_stock=n.settings.low_stock, badges=BADGES, outcomes=OUTCOMES, preview=preview,
                            supervisor=user is not None and user.role is Role.SUPERVISOR, page=page,
-                           queued=page.due_today)
+                           queued=page.due_today, labels=state_labels(), preview_href=url_for("printing.queue"))
+
+
+def figures_cache() -> AuditCache:
+    """This node's cache of print queue and blank figures (one per app)."""
+    found: AuditCache = node().tasks.setdefault("printing-figures", AuditCache())
+    return found
+
+
+def counter_check(name: str, ledger_cards: int, row: Any) -> CounterCheck:
+    """A printer's counter against the ledger, as :meth:`PrintService.reconcile` makes it (the ledger's
+    count comes from the cached figures, the printer's counter from its row read now)."""
+    counted = None
+    if row is not None and row.baseline_count is not None and row.last_count is not None:
+        counted = row.last_count - row.baseline_count
+    return CounterCheck(printer=name, ledger_cards=ledger_cards, printer_cards=counted)
+
+
+def state_labels() -> dict[str, str]:
+    """Job states and weekdays in the reader's language, looked up once per page, not once per row."""
+    from ektp_core.routing import WEEKDAYS
+
+    labels = {state.value: _("job." + state.value) for state in PrintJobState}
+    labels.update({day: _("weekday." + day) for day in WEEKDAYS})
+    return labels
 
 
 @bp.get("/print/jobs/<job_id>/preview.png")

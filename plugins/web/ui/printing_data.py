@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import heapq
 import io
 import itertools
 import re
@@ -74,6 +75,11 @@ def _jobs_query() -> Any:
 
 #: Open jobs shown on one page of the queue (an office can have thousands waiting for their print day).
 QUEUE_PAGE = 25
+#: Up to this position within an urgency class a page is merged from the index's ordered walks; a
+#: deeper page lets the database sort the class (cheaper than walking thousands of ids to Python).
+MERGE_DEPTH = 1000
+#: The job states of the first urgency class: jobs in flight or waiting for a supervisor.
+IN_FLIGHT = (PrintJobState.RESERVED, PrintJobState.SENT, PrintJobState.UNKNOWN)
 
 
 @attrs.frozen(kw_only=True)
@@ -91,43 +97,121 @@ class QueuePage:
     due_today: int
 
 
-def queue_rows(lc: LifecycleService, site_code: str, *, page: int = 1) -> tuple[QueuePage, list[QueueRow]]:
-    """A page of the site's open jobs (UNKNOWN and unfinished ones first, then those due today, oldest
-    first) and its most recently finished ones (newest first)."""
+@attrs.frozen(kw_only=True)
+class QueueFigures:
+    """What a queue page reads from the jobs alone (kept by :mod:`.printing_cache` while exact): the
+    counts of the whole queue, the ids of the page's open jobs and of the recently finished ones, and
+    the cards the ledger says each printer made. The residents' names are joined fresh per request."""
+
+    page: int
+    pages: int
+    by_state: tuple[tuple[str, int], ...]
+    by_day: tuple[tuple[str, int], ...]
+    due_today: int
+    open_ids: tuple[str, ...]
+    recent_ids: tuple[str, ...]
+    #: (printer, PRINTED and SPOILED jobs on it), as :meth:`PrintService.reconcile` counts them.
+    printer_cards: tuple[tuple[str, int], ...]
+
+
+def queue_figures(conn: sa.Connection, site_code: str, *, page: int = 1, day: dt.date | None = None,
+                  printers: Sequence[str] = ()) -> QueueFigures:
+    """The counts, the page's open job ids (UNKNOWN and unfinished ones first, then those due on ``day``
+    (default today), oldest first), the most recently finished job ids (newest first) and the ledger's
+    cards per printer, all read in ``conn``'s snapshot."""
     from ektp_core.routing import WEEKDAYS
 
-    today_code = WEEKDAYS[today().weekday()]
-    mine = [print_jobs.c.site_code == site_code, print_jobs.c.state.in_([s.value for s in OPEN_STATES])]
-    with lc.store.read() as conn:
-        by_state = {str(st): int(n) for st, n in conn.execute(
-            sa.select(print_jobs.c.state, sa.func.count()).where(*mine).group_by(print_jobs.c.state))}
-        by_day = {str(day or ""): int(n) for day, n in conn.execute(
-            sa.select(print_jobs.c.print_day, sa.func.count())
-            .where(print_jobs.c.site_code == site_code, print_jobs.c.state == PrintJobState.QUEUED.value)
-            .group_by(print_jobs.c.print_day))}
+    today_code = WEEKDAYS[(day or today()).weekday()]
+    # One walk of the queue index counts every (state, print day); the per-state and per-day figures
+    # and the urgency classes are made from it.
+    groups = [(str(state), print_day, int(n)) for state, print_day, n in conn.execute(
+        sa.select(print_jobs.c.state, print_jobs.c.print_day, sa.func.count())
+        .where(print_jobs.c.site_code == site_code, print_jobs.c.state.in_([s.value for s in OPEN_STATES]))
+        .group_by(print_jobs.c.state, print_jobs.c.print_day))]
+    by_state: Counter[str] = Counter()
+    by_day: Counter[str] = Counter()
+    for state, print_day, n in groups:
+        by_state[state] += n
+        if state == PrintJobState.QUEUED.value:
+            by_day[str(print_day or "")] += n
     total = sum(by_state.values())
     pages = max(1, -(-total // QUEUE_PAGE))
     page = min(max(1, page), pages)
-    urgency = sa.case((print_jobs.c.state != PrintJobState.QUEUED.value, 0),
-                      (sa.or_(print_jobs.c.print_day.is_(None), print_jobs.c.print_day == today_code), 1), else_=2)
-    # The page's job ids are chosen on the jobs alone (through the queue index); only those few rows are
-    # then joined to their residents.
-    open_ids = (sa.select(print_jobs.c.id).where(*mine).order_by(urgency, print_jobs.c.created_at, print_jobs.c.id)
-                .limit(QUEUE_PAGE).offset((page - 1) * QUEUE_PAGE))
-    with lc.store.read() as conn:
-        open_order = list(conn.execute(open_ids).scalars())
-        # One walk down the index per final state, newest first, merged here: an IN over both states
-        # would make the database sort every finished job of the site.
-        recent: list[tuple[Any, str]] = []
-        for state in RECENT_STATES:
-            recent += [(utc(at), job_id) for job_id, at in conn.execute(
-                sa.select(print_jobs.c.id, print_jobs.c.updated_at)
-                .where(print_jobs.c.site_code == site_code, print_jobs.c.state == state.value)
-                .order_by(print_jobs.c.updated_at.desc()).limit(RECENT_LIMIT)) if at is not None]
-    recent_order = [job_id for _at, job_id in sorted(recent, reverse=True)[:RECENT_LIMIT]]
+    queued = PrintJobState.QUEUED.value
+    # The urgency classes, each a list of (filter, count): the jobs in flight by state, then the QUEUED
+    # jobs due today (no print day, or today's), then the others by print day.
+    classes: list[list[tuple[list[Any], int]]] = [
+        [([print_jobs.c.state == s.value], by_state[s.value]) for s in IN_FLIGHT if by_state[s.value]],
+        [], []]
+    for state, print_day, n in groups:
+        if state != queued:
+            continue
+        when = print_jobs.c.print_day.is_(None) if print_day is None else print_jobs.c.print_day == print_day
+        classes[1 if print_day is None or print_day == today_code else 2].append(
+            ([print_jobs.c.state == queued, when], n))
+    open_ids = _page_ids(conn, site_code, classes, (page - 1) * QUEUE_PAGE, QUEUE_PAGE)
+    # One walk down the index per final state, newest first, merged here: an IN over both states
+    # would make the database sort every finished job of the site.
+    recent: list[tuple[Any, str]] = []
+    for state in RECENT_STATES:
+        recent += [(utc(at), job_id) for job_id, at in conn.execute(
+            sa.select(print_jobs.c.id, print_jobs.c.updated_at)
+            .where(print_jobs.c.site_code == site_code, print_jobs.c.state == state.value)
+            .order_by(print_jobs.c.updated_at.desc()).limit(RECENT_LIMIT)) if at is not None]
+    recent_ids = tuple(job_id for _at, job_id in sorted(recent, reverse=True)[:RECENT_LIMIT])
+    finished = [PrintJobState.PRINTED.value, PrintJobState.SPOILED.value]
+    cards = tuple((name, int(conn.execute(sa.select(sa.func.count()).select_from(print_jobs).where(
+        print_jobs.c.printer == name, print_jobs.c.state.in_(finished))).scalar_one())) for name in printers)
     due = by_day.get("", 0) + by_day.get(today_code, 0)
-    return (QueuePage(rows=rows_for(lc, open_order), page=page, pages=pages, by_state=by_state, by_day=by_day,
-                      due_today=due), rows_for(lc, recent_order))
+    return QueueFigures(page=page, pages=pages, by_state=tuple(sorted(by_state.items())),
+                        by_day=tuple(sorted(by_day.items())), due_today=due, open_ids=open_ids,
+                        recent_ids=recent_ids, printer_cards=cards)
+
+
+def _page_ids(conn: sa.Connection, site_code: str, classes: list[list[tuple[list[Any], int]]], offset: int,
+              limit: int) -> tuple[str, ...]:
+    """The ids at ``offset`` .. ``offset + limit`` of the queue in urgency order (class by class, each
+    oldest first by creation time, then id). Within a class each (state, print day) is one ordered walk
+    of the (site, state, print day, created) index, merged here: no sort of the whole queue."""
+    found: list[str] = []
+    start = 0  # the position of the current class's first job in the whole queue
+    for sources in classes:
+        size = sum(n for _where, n in sources)
+        lo, hi = max(0, offset - start), min(size, offset + limit - start)
+        start += size
+        if lo >= hi:
+            continue
+        base = [print_jobs.c.site_code == site_code]
+        order = (print_jobs.c.created_at, print_jobs.c.id)
+        if hi > MERGE_DEPTH:
+            either = sa.or_(*[sa.and_(*where) for where, _n in sources])
+            found += conn.execute(sa.select(print_jobs.c.id).where(*base, either).order_by(*order)
+                                  .limit(hi - lo).offset(lo)).scalars()
+            continue
+        walks = [conn.execute(sa.select(print_jobs.c.created_at, print_jobs.c.id).where(*base, *where)
+                              .order_by(*order).limit(hi)).all() for where, _n in sources]
+        merged = heapq.merge(*[[(utc(at), job_id) for at, job_id in walk] for walk in walks])
+        found += [job_id for _at, job_id in itertools.islice(merged, lo, hi)]
+    return tuple(found)
+
+
+def queue_rows(lc: LifecycleService, site_code: str, *, page: int = 1) -> tuple[QueuePage, list[QueueRow]]:
+    """A page of the site's open jobs (UNKNOWN and unfinished ones first, then those due today, oldest
+    first) and its most recently finished ones (newest first), read now (no cache)."""
+    with lc.store.read() as conn:
+        figures = queue_figures(conn, site_code, page=page)
+    return queue_page(lc, figures)
+
+
+def queue_page(lc: LifecycleService, figures: QueueFigures) -> tuple[QueuePage, list[QueueRow]]:
+    """The page's rows joined to their residents now (names, NIK, the enrolment's state), with the
+    figures' counts; and the recently finished rows."""
+    rows = rows_for(lc, figures.open_ids + figures.recent_ids)  # one query for both lists
+    by_id = {r.job.id: r for r in rows}
+    return (QueuePage(rows=[by_id[j] for j in figures.open_ids if j in by_id], page=figures.page,
+                      pages=figures.pages, by_state=dict(figures.by_state), by_day=dict(figures.by_day),
+                      due_today=figures.due_today),
+            [by_id[j] for j in figures.recent_ids if j in by_id])
 
 
 def queued_job_ids(lc: LifecycleService, site_code: str, *, any_day: bool) -> tuple[list[str], int]:
@@ -212,10 +296,15 @@ def _expand(token: str) -> list[str]:
 def spoiled_blanks(lc: LifecycleService, site_code: str, *, limit: int = 200) -> list[Any]:
     """The site's spoiled blanks, newest first: serial, reason, the job it was spoiled in, when."""
     with lc.store.read() as conn:
-        return list(conn.execute(
-            sa.select(blanks.c.serial, blanks.c.reason, blanks.c.job_id, blanks.c.updated_at)
-            .where(blanks.c.site_code == site_code, blanks.c.state == BlankState.SPOILED.value)
-            .order_by(blanks.c.updated_at.desc(), blanks.c.serial).limit(limit)).all())
+        return list(spoiled_rows(conn, site_code, limit=limit))
+
+
+def spoiled_rows(conn: sa.Connection, site_code: str, *, limit: int = 200) -> tuple[Any, ...]:
+    """:func:`spoiled_blanks` in ``conn``'s snapshot."""
+    return tuple(conn.execute(
+        sa.select(blanks.c.serial, blanks.c.reason, blanks.c.job_id, blanks.c.updated_at)
+        .where(blanks.c.site_code == site_code, blanks.c.state == BlankState.SPOILED.value)
+        .order_by(blanks.c.updated_at.desc(), blanks.c.serial).limit(limit)).all())
 
 
 def blank_site(lc: LifecycleService, serial: str) -> str | None:
@@ -246,6 +335,14 @@ def _midnight(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time()).astimezone().astimezone(dt.UTC)
 
 
+#: Blanks of a site that reached a state in a time range: one range count on the (site, state, time)
+#: index. Built once: the report runs it for every day and state.
+_USED_BETWEEN = (sa.select(sa.func.count()).select_from(blanks)
+                 .where(blanks.c.site_code == sa.bindparam("site"), blanks.c.state == sa.bindparam("state"),
+                        blanks.c.updated_at >= sa.bindparam("lo", type_=blanks.c.updated_at.type),
+                        blanks.c.updated_at < sa.bindparam("hi", type_=blanks.c.updated_at.type)))
+
+
 def stock_report(lc: LifecycleService, site_code: str, first: dt.date, last: dt.date) -> list[StockDay]:
     """Per office day from ``first`` to ``last``: opening stock, received, printed, spoiled, closing.
 
@@ -253,32 +350,36 @@ def stock_report(lc: LifecycleService, site_code: str, first: dt.date, last: dt.
     printed or spoiled; deliveries carry their own time. Everything before ``first`` makes the
     opening stock, read in the same snapshot.
     """
+    with lc.store.read() as conn:
+        return list(stock_days(conn, site_code, first, last))
+
+
+def stock_days(conn: sa.Connection, site_code: str, first: dt.date, last: dt.date) -> tuple[StockDay, ...]:
+    """:func:`stock_report` in ``conn``'s snapshot."""
     start, end = _midnight(first), _midnight(last + dt.timedelta(days=1))
     final = (BlankState.PRINTED.value, BlankState.SPOILED.value)
-    with lc.store.read() as conn:
-        received_before = int(conn.execute(
-            sa.select(sa.func.coalesce(sa.func.sum(blank_batches.c.count), 0))
-            .where(blank_batches.c.site_code == site_code, blank_batches.c.received_at < start)).scalar_one())
-        used_before = int(conn.execute(
-            sa.select(sa.func.count()).select_from(blanks)
-            .where(blanks.c.site_code == site_code, blanks.c.state.in_(final), blanks.c.updated_at < start))
-            .scalar_one())
-        deliveries = conn.execute(
-            sa.select(blank_batches.c.received_at, blank_batches.c.count)
-            .where(blank_batches.c.site_code == site_code, blank_batches.c.received_at >= start,
-                   blank_batches.c.received_at < end)).all()
-        # Counted per day by the database, one range count per day and state answered from the
-        # (site, state, time) index: no blank travels to Python (an office uses thousands a month).
-        dates = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
-        bounds = [_midnight(d) for d in [*dates, last + dt.timedelta(days=1)]]
-        used: dict[tuple[str, dt.date], int] = {}
-        for state in final:
-            for day, (lo, hi) in zip(dates, itertools.pairwise(bounds), strict=True):
-                n = int(conn.execute(sa.select(sa.func.count()).select_from(blanks).where(
-                    blanks.c.site_code == site_code, blanks.c.state == state, blanks.c.updated_at >= lo,
-                    blanks.c.updated_at < hi)).scalar_one())
-                if n:
-                    used[(state, day)] = n
+    received_before = int(conn.execute(
+        sa.select(sa.func.coalesce(sa.func.sum(blank_batches.c.count), 0))
+        .where(blank_batches.c.site_code == site_code, blank_batches.c.received_at < start)).scalar_one())
+    used_before = int(conn.execute(
+        sa.select(sa.func.count()).select_from(blanks)
+        .where(blanks.c.site_code == site_code, blanks.c.state.in_(final), blanks.c.updated_at < start))
+        .scalar_one())
+    deliveries = conn.execute(
+        sa.select(blank_batches.c.received_at, blank_batches.c.count)
+        .where(blank_batches.c.site_code == site_code, blank_batches.c.received_at >= start,
+               blank_batches.c.received_at < end)).all()
+    # Counted per day by the database, one range count per day and state answered from the
+    # (site, state, time) index: no blank travels to Python (an office uses thousands a month).
+    dates = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+    bounds = [_midnight(d) for d in [*dates, last + dt.timedelta(days=1)]]
+    used: dict[tuple[str, dt.date], int] = {}
+    for state in final:
+        for day, (lo, hi) in zip(dates, itertools.pairwise(bounds), strict=True):
+            n = int(conn.execute(_USED_BETWEEN, {"site": site_code, "state": state, "lo": lo, "hi": hi})
+                    .scalar_one())
+            if n:
+                used[(state, day)] = n
     received: Counter[dt.date] = Counter()
     for at, count in deliveries:
         received[local_day(at)] += int(count)
@@ -293,7 +394,7 @@ def stock_report(lc: LifecycleService, site_code: str, first: dt.date, last: dt.
         days.append(row)
         stock = row.closing
         day += dt.timedelta(days=1)
-    return days
+    return tuple(days)
 
 
 def report_csv(site_code: str, days: Iterable[StockDay], header: Sequence[str]) -> str:

@@ -9,9 +9,10 @@ from __future__ import annotations
 import re
 import uuid
 from typing import Any
+from urllib.parse import quote
 
 import sqlalchemy as sa
-from flask import flash, jsonify, redirect, render_template, request, url_for
+from flask import current_app, flash, jsonify, redirect, render_template, request, url_for
 
 from ektp_core.errors import Conflict, ValidationFailed
 from ektp_core.model import POSITIONS, Enrolment, EnrolmentState
@@ -51,8 +52,13 @@ def _in_progress() -> list[dict[str, Any]]:
                       enrolments.c.created_at, filled.label("filled"))
             .where(enrolments.c.site_code == n.site.code, enrolments.c.state == EnrolmentState.BIO_CAPTURED.value)
             .order_by(enrolments.c.created_at.desc()).limit(200)).all()
+    # The link and the time are made here, once per row, not by url_for and a filter in the template:
+    # the list holds up to 200 rows and this page is opened before every recording.
+    resume = url_for("record.resume", enrolment_id="-")[:-1]
+    when = current_app.jinja_env.filters["when"]
     return [{"id": r.id, "nik": r.nik, "nama": r.nama, "operator": r.operator, "created_at": r.created_at,
-             "filled": int(r.filled), "slots": _SLOTS} for r in rows]
+             "started": when(r.created_at), "href": resume + quote(r.id, safe=""), "filled": int(r.filled),
+             "slots": _SLOTS} for r in rows]
 
 
 @bp.get("/record")

@@ -1,0 +1,115 @@
+"""Figures of the print queue and blank pages kept between requests, exact as of the audit log's head.
+
+Counting a site's whole print queue, its blank ledger and its stock report costs milliseconds that
+grow with the office's history, and twenty operators open these pages all day while the jobs and
+blanks under them change a few times a minute (the audit log itself moves on far more often: every
+login, recording and capture). So a value is kept with the audit position (sequence and hash) it was
+computed at, and used again only while it is **still exact**:
+
+* the audit head is where it was; or
+* every entry appended since is one of :data:`HARMLESS` (logins, new recordings, captures: they
+  never touch print jobs, blanks or deliveries), and the entry the value was computed at is still in
+  the chain with the same hash (a restored backup makes another chain).
+
+Every change to print jobs, blanks and deliveries is audited in the same transaction as the change
+(``LifecycleService``, the sync feed), and the head and the value are read in one snapshot; any
+other entry, an unknown one included, means the value is computed again. There is no time window:
+a value is never older than the data, so the pages need not say that figures may lag.
+"""
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Any, TypeVar
+
+import attrs
+import sqlalchemy as sa
+
+from ektp_core.store.tables import audit_head, audit_log
+
+T = TypeVar("T")
+
+#: Audit actions known to leave print jobs, blanks and deliveries alone. Anything else invalidates.
+HARMLESS = frozenset({
+    "auth.login", "auth.login_failed", "auth.logout", "auth.locked", "auth.unlocked", "auth.forbidden",
+    "operator.created", "operator.updated",
+    "enrolment.bio_captured", "capture.saved", "capture.exception",
+})
+#: Past this many new entries the gap is not read: computing again is cheaper.
+MAX_GAP = 2000
+#: Values kept per cache (pages, report ranges); the least recently used go first.
+MAX_ENTRIES = 64
+
+
+@attrs.define
+class _Entry:
+    seq: int
+    digest: str
+    value: Any
+
+
+class AuditCache:
+    """Values computed from a read snapshot, kept while the audit log shows they are still exact.
+
+    Values must be immutable: they are shared between the server's threads.
+    """
+
+    def __init__(self, *, harmless: frozenset[str] = HARMLESS, max_gap: int = MAX_GAP,
+                 max_entries: int = MAX_ENTRIES) -> None:
+        self.harmless = harmless
+        self.max_gap = max_gap
+        self.max_entries = max_entries
+        self._entries: OrderedDict[Hashable, _Entry] = OrderedDict()
+        self._lock = threading.Lock()
+        #: Values computed (misses), for tests and curiosity.
+        self.computed = 0
+
+    def get(self, conn: sa.Connection, key: Hashable, compute: Callable[[sa.Connection], T]) -> T:
+        """The value for ``key``: the kept one if still exact at ``conn``'s snapshot, else ``compute(conn)``.
+
+        ``conn`` must be a read transaction (``Store.read()``): the head and the value come from the
+        same snapshot.
+        """
+        seq, digest = head(conn)
+        with self._lock:
+            entry = self._entries.get(key)
+        if entry is not None and self._still_exact(conn, entry, seq, digest):
+            with self._lock:
+                if entry.seq < seq:  # moved forward: the next check reads a shorter gap
+                    self._entries[key] = _Entry(seq, digest, entry.value)
+                if key in self._entries:
+                    self._entries.move_to_end(key)
+            value: T = entry.value
+            return value
+        value = compute(conn)
+        with self._lock:
+            self.computed += 1
+            kept = self._entries.get(key)
+            if kept is None or kept.seq <= seq:  # never replace a newer value with an older one
+                self._entries[key] = _Entry(seq, digest, value)
+                self._entries.move_to_end(key)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+        return value
+
+    def _still_exact(self, conn: sa.Connection, entry: _Entry, seq: int, digest: str) -> bool:
+        if entry.seq == seq:
+            return entry.digest == digest
+        if entry.seq > seq or seq - entry.seq > self.max_gap:
+            return False
+        if entry.seq > 0:
+            kept = conn.execute(sa.select(audit_log.c.hash).where(audit_log.c.seq == entry.seq)).scalar()
+            if kept != entry.digest:
+                return False
+        changed = conn.execute(
+            sa.select(audit_log.c.seq)
+            .where(audit_log.c.seq > entry.seq, audit_log.c.seq <= seq, audit_log.c.action.not_in(self.harmless))
+            .limit(1)).first()
+        return changed is None
+
+
+def head(conn: sa.Connection) -> tuple[int, str]:
+    """The audit log's head: (sequence, hash); (0, "") before the first entry."""
+    row = conn.execute(sa.select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)).first()
+    return (int(row.seq), str(row.hash)) if row is not None else (0, "")
