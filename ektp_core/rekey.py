@@ -167,10 +167,10 @@ def rotate(store: Any, keys_dir: Path, *, actor: str, site: str = "", batch: int
                                                                 "enrolment": exc.enrolment_id, "reencrypted": done},
                                      at=_now())
                     raise RotationStopped(
-                        f"{exc}. The rotation stopped: {done} of {total} blobs re-encrypted, that blob and the "
-                        "ones after it are unchanged and still readable under the retired key. Restore that "
-                        "blob (or its enrolment) from a backup, then run `ektp keys rotate-data-key` again: "
-                        "it resumes") from None
+                        f"{exc}. The rotation stopped: {done} of {total} blobs re-encrypted; nothing in that "
+                        "blob's batch or after it was changed, and every other blob stays readable under its "
+                        "key. Restore that blob (or the key it names) from a backup, then run "
+                        "`ektp keys rotate-data-key` again: it resumes") from None
                 if last is None:
                     break
                 done, after = done + count, last
