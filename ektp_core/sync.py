@@ -526,8 +526,9 @@ class Inbox:
         learnt of a rotation. While these still come, the archived key must be kept."""
         with self.lifecycle.store.write() as conn:
             audit.append(conn, actor=f"site:{packet.id.site}", action="sync.packet_archived_key",
-                         subject_kind="packet", subject_id=str(packet.id), at=self.lifecycle.clock(),
-                         detail={"exchange_key": packets.exchange_public_text(keys.opening[packet.sealed_to])})
+                         subject_kind="site", subject_id=packet.id.site, at=self.lifecycle.clock(),
+                         detail={"packet": str(packet.id),
+                                 "exchange_key": packets.exchange_public_text(keys.opening[packet.sealed_to])})
 
     def _outcome(self, packet: packets.Packet) -> Receipt:
         """A site reports how a job the Dukcapil node routed there ended: the node's copy of the job,
