@@ -283,16 +283,19 @@ class NodeKeyring:
 def published(conn: sa.Connection, keys: KeySet) -> dict[str, Any]:
     """What ``GET /api/v1/keys`` answers: the current public keys, their version, and the chain of
     every completed transition (a site walks it from the key it pinned)."""
-    rows = conn.execute(sa.select(node_key_transitions.c.statement)
-                        .where(node_key_transitions.c.completed_at.is_not(None))
-                        .order_by(node_key_transitions.c.version)).scalars().all()
-    chain = [json.loads(text) for text in rows]
+    rows = conn.execute(sa.select(node_key_transitions.c.statement, node_key_transitions.c.completed_at)
+                        .order_by(node_key_transitions.c.version)).all()
+    chain = [json.loads(row.statement) for row in rows if row.completed_at is not None]
+    # A site is only ever shown keys it can chain to: the end of the completed chain, even while a
+    # rotation that stopped midway has already put its new key files in place.
     if chain:
-        # The end of the completed chain: during the instant a rotation moves its files the live key
-        # may be newer, but a site is only ever shown keys it can chain to.
         last = Statement.from_json(chain[-1])
         return {"signing_key": last.signing_key, "exchange_key": last.exchange_key, "version": last.version,
                 "chain": chain}
+    if rows:  # the first rotation has not completed: the keys it replaces are still the published ones
+        first = Statement.from_json(json.loads(rows[0].statement))
+        return {"signing_key": first.previous_signing_key, "exchange_key": first.previous_exchange_key,
+                "version": 0, "chain": []}
     return {"signing_key": _public(keys.signing), "exchange_key": _public(keys.exchange), "version": 0,
             "chain": []}
 

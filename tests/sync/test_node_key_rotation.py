@@ -253,6 +253,31 @@ def test_a_rotation_stopped_midway_finishes_with_the_same_keys(nodes: tuple[Node
     assert SiteKeys(site.lc).accept(inbox_.published_keys()).version == 2  # type: ignore[union-attr]
 
 
+def test_a_rotation_stopped_before_it_was_marked_done_finishes_on_rerun(nodes: tuple[Node, Node],
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    dukcapil, site = nodes
+    inbox_, outbox_ = joined(dukcapil, site)
+    waiting = outbox_.enqueue(record(site), actor="op1")
+
+    def power_cut(*_a: Any, **_kw: Any) -> Any:
+        raise KeyboardInterrupt
+
+    # Both keys moved, then the power went before the rotation was recorded as completed.
+    monkeypatch.setattr(node_keys.audit, "append", power_cut)
+    with pytest.raises(KeyboardInterrupt):
+        node_keys.rotate(dukcapil.lc, actor="admin")
+    monkeypatch.undo()
+    live = security.public_key_text(security.load_signing_key(dukcapil.deployment.keys_dir))
+    assert inbox_.published_keys()["version"] == 0  # not shown to sites yet
+    # The site's receipt does not verify yet: the packet waits (nothing lost), and is accepted once done.
+    report = outbox_.send(Direct(inbox_), refresh_keys=lambda: SiteKeys(site.lc).accept(inbox_.published_keys()))
+    assert report.sent == [] and report.waiting == 1
+    done = node_keys.rotate(dukcapil.lc, actor="admin")
+    assert done.resumed and done.signing_key == live and inbox_.published_keys()["version"] == 1
+    report = outbox_.send(Direct(inbox_), refresh_keys=lambda: SiteKeys(site.lc).accept(inbox_.published_keys()))
+    assert report.sent == [waiting]
+
+
 def test_a_site_cannot_rotate_the_dukcapil_nodes_keys(nodes: tuple[Node, Node]) -> None:
     dukcapil, site = nodes
     joined(dukcapil, site)
