@@ -2,7 +2,9 @@
 
 * Passwords are stored as scrypt verifiers (``scrypt$n$r$p$salt$hash``), never in clear.
 * Biometric blobs are encrypted with AES-256-GCM, the record id bound in as associated data, so a
-  blob moved to another record fails to decrypt instead of decoding as someone else's.
+  blob moved to another record fails to decrypt instead of decoding as someone else's. This module
+  has the original single-key format (``EK1``); :mod:`ektp_core.datakeys` the keyring and the format
+  that names its key (``EK2``), which the node writes.
 * Nodes sign what they send with Ed25519.
 """
 
@@ -177,7 +179,8 @@ def load_signing_key(keys_dir: Path) -> Ed25519PrivateKey:
 
 
 def load_data_key(keys_dir: Path) -> bytes:
-    """The node's AES key for biometrics at rest."""
+    """The node's current AES key for biometrics at rest (``keys/data.key``). Blobs are read and written
+    through :class:`ektp_core.datakeys.DataKeyring`, which also holds the keys a rotation retired."""
     key = (keys_dir / "data.key").read_bytes()
     if len(key) != 32:
         raise EktpError(f"{keys_dir / 'data.key'} is not a 256-bit key")
