@@ -406,11 +406,15 @@ def rotate(lifecycle: Any, *, actor: str) -> Rotation:
         statement = make_statement(version=done + 1, node=site.code, previous=previous,
                                    previous_exchange=_public(security.load_exchange_key(keys_dir)),
                                    signing=signing, exchange=_public(exchange), at=at)
-        with store.write() as conn:
-            conn.execute(node_key_transitions.insert().values(
-                version=statement.version, previous_signing_key=statement.previous_signing_key,
-                signing_key=statement.signing_key, exchange_key=statement.exchange_key,
-                statement=json.dumps(statement.to_json()), created_at=at))
+        try:
+            with store.write() as conn:
+                conn.execute(node_key_transitions.insert().values(
+                    version=statement.version, previous_signing_key=statement.previous_signing_key,
+                    signing_key=statement.signing_key, exchange_key=statement.exchange_key,
+                    statement=json.dumps(statement.to_json()), created_at=at))
+        except sa.exc.IntegrityError:
+            raise EktpError(f"another rotation recorded version {statement.version} meanwhile: see `ektp sync status`, "
+                            "then run this again if it says a rotation stopped midway") from None
     stamp = f"{_stamp(dt.datetime.fromisoformat(statement.at))}.v{statement.version - 1}.old"
     archived = [f"{EXCHANGE_FILE}.{stamp}", f"{SIGNING_FILE}.{stamp}"]
     # The exchange key first: from then on the inbox opens packets sealed to either key.

@@ -178,9 +178,6 @@ class Outbox:
                 serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
         self.peer()
         keys = register(security.public_key_text(new))
-        # The Dukcapil node answers with its keys: pinned ones, or newer ones that must chain to them
-        # (a rotation of its own keys the site had not heard of yet). Never taken on trust here.
-        node_keys.SiteKeys(self.lifecycle).accept(keys, actor=actor)
         lc = self.lifecycle
         at = lc.clock()
         with lc.store.write() as conn:
@@ -194,6 +191,10 @@ class Outbox:
         os.replace(current, keys_dir / f"node.ed25519.{at.strftime('%Y%m%dT%H%M%SZ')}.old")
         os.replace(pending, current)
         self.signing_key = new
+        # The Dukcapil node answered with its keys: the pinned ones, or newer ones that must chain to
+        # them (it rotated its own keys meanwhile). Never taken on trust; checked once this site's own
+        # rotation is complete, since the Dukcapil node already trusts only the new site key.
+        node_keys.SiteKeys(lc).accept(keys, actor=actor)
         return len(waiting)
 
     def _contents(self, conn: Any, enrolment: Enrolment) -> tuple[dict[str, Any], dict[str, bytes]]:

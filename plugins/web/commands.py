@@ -155,6 +155,9 @@ def rotate_key_command(code: str, actor: str, deployment_dir: Path | None) -> No
             fail(f"{exc}; the old key stays in use")
         except OSError as exc:
             fail(f"cannot reach the Dukcapil node ({exc}); the old key stays in use, run this again", 3)
+        except node_keys.ChainRefused as exc:
+            fail(f"site {box.site_code} has its new signing key, but the Dukcapil node's keys in the answer were "
+                 f"refused: {exc}")
         except EktpError as exc:
             fail(str(exc))
     click.echo(f"site {box.site_code} has a new signing key; {resigned} waiting packet(s) signed again")

@@ -117,8 +117,38 @@ def test_a_site_that_slept_through_two_rotations_walks_both(nodes: tuple[Node, N
     assert update is not None and (update.from_version, update.version, update.links) == (None, 2, 2)
     assert pinned(site) == (second.signing_key, second.exchange_key, [1, 2])
     assert SiteKeys(site.lc).trusted()[0] == second.signing_key and len(SiteKeys(site.lc).trusted()) == 3
+    assert SiteKeys(site.lc).waiting_sealed_to_older_key() == 1
     # The packet sealed two exchange keys ago still opens.
     assert outbox_.send(Direct(inbox_)).sent == [waiting]
+    assert SiteKeys(site.lc).waiting_sealed_to_older_key() == 0
+
+
+def test_a_site_rotating_its_own_key_learns_the_rotated_node_keys(nodes: tuple[Node, Node]) -> None:
+    dukcapil, site = nodes
+    inbox_, outbox_ = joined(dukcapil, site)
+    done = node_keys.rotate(dukcapil.lc, actor="admin")
+    code = inbox_.new_join_code(SITE, actor="admin")
+
+    def register(key: str) -> dict[str, Any]:
+        inbox_.join(code, site_code=SITE, public_key=key)
+        return inbox_.published_keys()
+
+    outbox_.rotate_key(register, actor="admin")
+    assert pinned(site) == (done.signing_key, done.exchange_key, [1])
+    # A join answer with keys that do not chain to the pinned ones is refused there too.
+    other = security.public_key_text(security.new_signing_key())
+    code = inbox_.new_join_code(SITE, actor="admin")
+    with pytest.raises(ChainRefused):
+        outbox_.rotate_key(lambda key: {**register_with(inbox_, code, key), "signing_key": other}, actor="admin")
+    assert pinned(site)[0] == done.signing_key
+    # The site's own rotation completed all the same (the Dukcapil node already trusts its new key).
+    assert inbox_.site_key(SITE) == security.public_key_text(security.load_signing_key(site.deployment.keys_dir))
+    assert not (site.deployment.keys_dir / "node.ed25519.next").exists()
+
+
+def register_with(inbox_: Inbox, code: str, key: str) -> dict[str, Any]:
+    inbox_.join(code, site_code=SITE, public_key=key)
+    return inbox_.published_keys()
 
 
 def test_a_site_joining_after_rotations_learns_their_version(nodes: tuple[Node, Node]) -> None:
