@@ -24,6 +24,7 @@ import datetime as dt
 import json
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
@@ -50,6 +51,8 @@ EXCHANGE_FILE = security.EXCHANGE_KEY_FILE
 PENDING = ".next"
 #: How many statements a chain may hold (a node rotates a few times in its life; more is hostile).
 MAX_CHAIN = 1000
+#: A running server reads its keys again at least this often (besides whenever the key files change).
+RELOAD_SECONDS = 10.0
 
 K = TypeVar("K", Ed25519PrivateKey, X25519PrivateKey)
 
@@ -232,34 +235,56 @@ def archived_exchange_files(keys_dir: Path) -> list[Path]:
     return sorted(keys_dir.glob(f"{EXCHANGE_FILE}.*.old"), reverse=True)
 
 
-def version_of(conn: sa.Connection, signing_key: str) -> int:
-    """The version of the Dukcapil node's key set whose signing key is ``signing_key`` (0: never rotated)."""
-    found = conn.execute(sa.select(node_key_transitions.c.version)
-                         .where(node_key_transitions.c.signing_key == signing_key)).scalar()
-    return int(found or 0)
+def published_signing_key(conn: sa.Connection) -> tuple[int, str | None]:
+    """The version and signing public key sites are shown now: the end of the completed chain, the keys
+    the first rotation replaces while it is unfinished, or ``(0, None)`` when the node never rotated."""
+    rows = conn.execute(sa.select(node_key_transitions.c.version, node_key_transitions.c.previous_signing_key,
+                                  node_key_transitions.c.signing_key, node_key_transitions.c.completed_at)
+                        .order_by(node_key_transitions.c.version)).all()
+    completed = [row for row in rows if row.completed_at is not None]
+    if completed:
+        return int(completed[-1].version), str(completed[-1].signing_key)
+    if rows:
+        return 0, str(rows[0].previous_signing_key)
+    return 0, None
 
 
-def load_key_set(keys_dir: Path, version: Callable[[str], int]) -> KeySet:
-    """The keys in ``keys_dir`` now; ``version`` maps the signing public key to its version."""
-    signing = security.load_signing_key(keys_dir)
+def load_key_set(keys_dir: Path, published: Callable[[], tuple[int, str | None]]) -> KeySet:
+    """The keys in ``keys_dir`` now, signing with the key sites are shown (``published``).
+
+    That is the live key except while a rotation has moved its new key in but has not completed: the
+    node then goes on signing with the previous key, kept in the archive, so sites can verify every
+    receipt and feed item at any moment of a rotation, or after one that stopped midway."""
+    live = security.load_signing_key(keys_dir)
+    version, wanted = published()
+    signing = live
+    if wanted is not None and security.public_key_text(live) != wanted:
+        for path in sorted(keys_dir.glob(f"{SIGNING_FILE}.*.old"), reverse=True):
+            archived = _load_signing(path)
+            if security.public_key_text(archived) == wanted:
+                signing = archived
+                break
     exchange = security.load_exchange_key(keys_dir)
-    archived = tuple(_load_exchange(path) for path in archived_exchange_files(keys_dir))
-    return KeySet(version(security.public_key_text(signing)), signing, exchange, archived)
+    opening = tuple(_load_exchange(path) for path in archived_exchange_files(keys_dir))
+    return KeySet(version, signing, exchange, opening)
 
 
 class NodeKeyring:
     """The Dukcapil node's keys as its server uses them: read again whenever the key files change, so
-    `ektp sync rotate-node-keys` takes effect in a running `ektp serve` without a restart."""
+    `ektp sync rotate-node-keys` takes effect in a running `ektp serve` without a restart (a completed
+    rotation touches the keys folder for that)."""
 
-    def __init__(self, keys_dir: Path, version: Callable[[str], int]) -> None:
+    def __init__(self, keys_dir: Path, published: Callable[[], tuple[int, str | None]]) -> None:
         self.keys_dir = keys_dir
-        self._version = version
+        self._published = published
         self._lock = threading.Lock()
         self._stamp: tuple[int, ...] | None = None
+        self._loaded = 0.0
         self._keys: KeySet | None = None
 
     def _files_stamp(self) -> tuple[int, ...]:
-        # The folder's mtime moves when a key is renamed, archived or deleted; the files' when rewritten.
+        # The folder's mtime moves when a key is renamed, archived or deleted (and when a rotation
+        # completes); the files' when rewritten.
         stamps: list[int] = []
         for path in (self.keys_dir, self.keys_dir / SIGNING_FILE, self.keys_dir / EXCHANGE_FILE):
             try:
@@ -271,12 +296,14 @@ class NodeKeyring:
         return tuple(stamps)
 
     def current(self) -> KeySet:
-        """The keys in force (read again when the files changed since last time)."""
+        """The keys in force (read again when the files changed since last time, and every
+        :data:`RELOAD_SECONDS` anyway: a folder whose times are coarse may not show a change)."""
         stamp = self._files_stamp()
+        now = time.monotonic()
         with self._lock:
-            if self._keys is None or stamp != self._stamp:
-                self._keys = load_key_set(self.keys_dir, self._version)
-                self._stamp = stamp
+            if self._keys is None or stamp != self._stamp or now - self._loaded > RELOAD_SECONDS:
+                self._keys = load_key_set(self.keys_dir, self._published)
+                self._stamp, self._loaded = stamp, now
             return self._keys
 
 
@@ -434,6 +461,8 @@ def rotate(lifecycle: Any, *, actor: str) -> Rotation:
                                  "exchange_key": statement.exchange_key,
                                  "previous_signing_key": statement.previous_signing_key,
                                  "archived": archived, "resumed": resumed})
+    # Running servers notice the folder's new mtime and sign with the new key from now on.
+    os.utime(keys_dir)
     return Rotation(statement.version, statement.previous_signing_key, statement.signing_key,
                     statement.exchange_key, archived, resumed)
 

@@ -400,11 +400,11 @@ class Inbox:
     @classmethod
     def for_deployment(cls, lifecycle: LifecycleService) -> Inbox:
         """The inbox of the Dukcapil deployment (its keys folder, followed through rotations)."""
-        def version(signing_key: str) -> int:
+        def published() -> tuple[int, str | None]:
             with lifecycle.store.read() as conn:
-                return node_keys.version_of(conn, signing_key)
+                return node_keys.published_signing_key(conn)
 
-        return cls(lifecycle, keyring=node_keys.NodeKeyring(lifecycle.deployment.keys_dir, version))
+        return cls(lifecycle, keyring=node_keys.NodeKeyring(lifecycle.deployment.keys_dir, published))
 
     def keys(self) -> node_keys.KeySet:
         """The keys in force now (one consistent set: sign and report the version from the same one)."""

@@ -298,14 +298,20 @@ def test_a_rotation_stopped_before_it_was_marked_done_finishes_on_rerun(nodes: t
         node_keys.rotate(dukcapil.lc, actor="admin")
     monkeypatch.undo()
     live = security.public_key_text(security.load_signing_key(dukcapil.deployment.keys_dir))
-    assert inbox_.published_keys()["version"] == 0  # not shown to sites yet
-    # The site's receipt does not verify yet: the packet waits (nothing lost), and is accepted once done.
+    original = pinned(site)
+    # Not shown to sites yet, and the node goes on signing with the key they know (kept in the archive):
+    # the packet sealed to the old exchange key goes through with a receipt the site verifies.
+    assert inbox_.published_keys()["version"] == 0 and inbox_.public_keys()["signing_key"] == original[0]
+    assert security.public_key_text(inbox_.signing_key) == original[0] != live
     report = outbox_.send(Direct(inbox_), refresh_keys=lambda: SiteKeys(site.lc).accept(inbox_.published_keys()))
-    assert report.sent == [] and report.waiting == 1
+    assert report.sent == [waiting] and pinned(site) == original
     done = node_keys.rotate(dukcapil.lc, actor="admin")
     assert done.resumed and done.signing_key == live and inbox_.published_keys()["version"] == 1
+    # Completed: the running inbox signs with the new key, and the site follows on its next send.
+    assert security.public_key_text(inbox_.signing_key) == live
+    after = outbox_.enqueue(record(site), actor="op1")
     report = outbox_.send(Direct(inbox_), refresh_keys=lambda: SiteKeys(site.lc).accept(inbox_.published_keys()))
-    assert report.sent == [waiting]
+    assert report.sent == [after] and pinned(site)[0] == live
 
 
 def test_a_site_cannot_rotate_the_dukcapil_nodes_keys(nodes: tuple[Node, Node]) -> None:
