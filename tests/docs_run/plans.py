@@ -22,10 +22,11 @@ The mapping, page by page, of what cannot be used here verbatim:
 from __future__ import annotations
 
 import re
+import shutil
 import signal
 from pathlib import Path
 
-from .runner import Http, Listening, Plan, Run, Said, Step, free_port, free_ports
+from .runner import DocRunFailed, Http, Listening, Plan, Run, Said, Step, free_port, free_ports
 
 ADMIN_PASSWORD = "sandi-admin-yang-kuat-1"
 TYPED_TWICE = (("New password", ADMIN_PASSWORD), ("Repeat for confirmation", ADMIN_PASSWORD))
@@ -180,16 +181,20 @@ SYNC = Plan(
 # -- docs/demo.md ------------------------------------------------------------------------------------
 
 def _demo_ports(run: Run) -> None:
+    if shutil.which("curl") is None:
+        raise DocRunFailed("docs/demo.md's commands use curl, which is not installed here (apt-get install curl)")
     first = free_ports(5)
-    run.vars["demo_port"], run.vars["sbi_port"] = str(first), str(first + 4)
+    run.vars["demo_port"] = str(first)
+    run.vars.update({f"port_{n}": str(first + n) for n in range(5)})
 
 
 DEMO = Plan(
     state="A checkout with ektp installed (this environment stands for .venv); the demo's five ports "
           "5000-5004 are five free ports (--port).",
     setup=_demo_ports,
-    replace=(("ektp demo", "ektp demo --port {demo_port}"), ("http://127.0.0.1:5004", "http://127.0.0.1:{sbi_port}")),
-    steps={".venv/bin/ektp demo": Step(service=Said(r"^ektp demo is ready"), timeout=600)},
+    replace=(("^ektp demo$", "ektp demo --port {demo_port}"), ("/home/you/ektp-demo", "{root}/ektp-demo"),
+             *((f"http://127.0.0.1:500{n}", f"http://127.0.0.1:{{port_{n}}}") for n in range(5))),
+    steps={".venv/bin/ektp demo": Step(service=Said(r"^ektp demo is ready"), timeout=600, output_block="Demo of ")},
 )
 
 
@@ -227,12 +232,25 @@ def _storage_setup(run: Run) -> None:
     run.vars["db"] = run.database("kantor")
 
 
+def _password_hidden(run: Run, output: str) -> None:
+    """'The password in the URL is never printed by ektp commands' (on PostgreSQL, the server's URL
+    has one)."""
+    from sqlalchemy.engine import make_url
+
+    password = make_url(run.vars["db"]).password
+    assert "database  " in output, output
+    if password:
+        assert str(password) not in output and ":***@" in output, output
+
+
 STORAGE = Plan(
     state="A PostgreSQL server with an empty database: a fresh database on EKTP_TEST_DATABASE_URL's "
           "server, else SQLite.",
     setup=_storage_setup,
     database=True,
     replace=(('"postgresql+psycopg://ektp:SECRET@db.example/ektp"', '"{db}"'),),
+    steps={'ektp init kantor --database-url "postgresql+psycopg://ektp:SECRET@db.example/ektp"':
+           Step(after=_password_hidden)},
 )
 
 

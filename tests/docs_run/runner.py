@@ -28,7 +28,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .extract import Shown
+from .extract import ROOT, Shown, fenced_blocks
 
 #: Substitutions on every page, before the page's own: the server's venv and the quickstart's
 #: ``.venv`` are this environment, and commands shown as the service user run as the test's user.
@@ -112,6 +112,7 @@ class Step:
     lock: str | None = None                # one of LOCKS, held while it runs
     timeout: float = COMMAND_TIMEOUT
     example_output: str = ""               # why the output shown is an example this run cannot give
+    output_block: str = ""                 # its output is shown in the page's block starting with this line
     before: Callable[[Run], None] | None = None
     after: Callable[[Run, str], None] | None = None  # gets the command's output
 
@@ -273,9 +274,9 @@ class Run:
                     if k not in ("EKTP_DEPLOYMENT", "EKTP_DATABASE_URL", "EKTP_TEST_DATABASE_URL", "PYTHONPATH")}
         if venv:
             python = layered_venv(root / ".docs-run-venv")
-            if can_build_without_isolation():  # no package index needed for the build backend
+            if can_build_without_isolation():  # the build backend is here: no package index needed
                 self.env["PIP_NO_BUILD_ISOLATION"] = "0"
-            self.env["PIP_NO_INDEX"] = "1"
+                self.env["PIP_NO_INDEX"] = "1"
         self.python = python
         shims = root / ".docs-run-bin"
         _write_shims(shims, python)
@@ -442,9 +443,13 @@ class Run:
 
     # the shown commands
     def substitute(self, text: str) -> str:
-        """The shown text with the page's substitutions made (their vars filled in)."""
+        """The shown text with the page's substitutions made (their vars filled in). A substitution
+        whose first part starts with ``^`` is a regular expression (for a whole command, say)."""
         for old, new in self.replace:
-            if old in text:
+            if old.startswith("^"):
+                filled = self.format(new)
+                text = re.sub(old, lambda _: filled, text)  # noqa: B023 - used at once, in this iteration
+            elif old in text:
                 text = text.replace(old, self.format(new))
         return text
 
@@ -502,9 +507,16 @@ class Run:
         return Record(shown, text, "ran")
 
     def _check(self, shown: Shown, text: str, output: str, step: Step) -> None:
-        if not shown.output or step.example_output:
+        shown_output = shown.output
+        if step.output_block:
+            blocks = [body for _, _, body in fenced_blocks((ROOT / shown.page).read_text("utf-8"))
+                      if body and body[0].startswith(step.output_block)]
+            if not blocks:
+                raise DocRunFailed(f"{shown.page}: no block starting with {step.output_block!r} (its output)")
+            shown_output = tuple(blocks[0])
+        if not shown_output or step.example_output:
             return
-        expected = tuple(self.substitute(line) for line in shown.output)
+        expected = tuple(self.substitute(line) for line in shown_output)
         missing = missing_output(expected, output)
         if missing is not None:
             raise DocRunFailed(f"{shown.page}:{shown.line}: `{shown.text}` (run as `{text}`) shows the line\n"
