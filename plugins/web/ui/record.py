@@ -11,17 +11,16 @@ import uuid
 from typing import Any
 from urllib.parse import quote
 
-import sqlalchemy as sa
 from flask import current_app, flash, jsonify, redirect, render_template, request, url_for
 
 from ektp_core.errors import Conflict, ValidationFailed
 from ektp_core.model import POSITIONS, Enrolment, EnrolmentState
-from ektp_core.store.tables import captures, enrolments
 
 from . import access
 from .app import _, node
 from .record_base import bp, capture_service, enrolment_here, first_missing_step, not_recording, username
 from .record_forms import CHOICES, FIELDS, choices, nik_findings, open_enrolment, read_form
+from .record_progress import InProgressList
 
 # The views of the other steps register on the same blueprint when imported.
 from . import record_capture, record_confirm  # noqa: F401  isort: skip
@@ -42,22 +41,15 @@ def _minimum_age() -> int:
 def _in_progress() -> list[dict[str, Any]]:
     """This site's recordings still in progress (BIO_CAPTURED), newest first, with how many slots are filled."""
     n = node()
+    kept: InProgressList = n.tasks.setdefault("record-in-progress", InProgressList())
     with n.lifecycle.store.read() as conn:
-        # Counted per listed enrolment through the captures' enrolment index: a GROUP BY over the whole
-        # captures table (hundreds of thousands of rows at an office) made this page slow.
-        filled = (sa.select(sa.func.count()).select_from(captures)
-                  .where(captures.c.enrolment_id == enrolments.c.id).scalar_subquery())
-        rows = conn.execute(
-            sa.select(enrolments.c.id, enrolments.c.nik, enrolments.c.nama, enrolments.c.operator,
-                      enrolments.c.created_at, filled.label("filled"))
-            .where(enrolments.c.site_code == n.site.code, enrolments.c.state == EnrolmentState.BIO_CAPTURED.value)
-            .order_by(enrolments.c.created_at.desc()).limit(200)).all()
+        rows = kept.rows(conn, n.site.code)
     # The link and the time are made here, once per row, not by url_for and a filter in the template:
     # the list holds up to 200 rows and this page is opened before every recording.
     resume = url_for("record.resume", enrolment_id="-")[:-1]
     when = current_app.jinja_env.filters["when"]
     return [{"id": r.id, "nik": r.nik, "nama": r.nama, "operator": r.operator, "created_at": r.created_at,
-             "started": when(r.created_at), "href": resume + quote(r.id, safe=""), "filled": int(r.filled),
+             "started": when(r.created_at), "href": resume + quote(r.id, safe=""), "filled": r.filled,
              "slots": _SLOTS} for r in rows]
 
 
