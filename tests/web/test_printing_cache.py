@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 from ektp_plugins.web.ui import printing_data
 from ektp_plugins.web.ui.printing_cache import AuditCache
-from ektp_plugins.web.ui.printing_data import queue_figures
+from ektp_plugins.web.ui.printing_data import ledger_counts, queue_figures
 
 from ektp_core import audit
 from ektp_core.lifecycle import LifecycleService
@@ -87,8 +87,10 @@ def test_the_blank_pages_follow_a_spoiled_blank_and_a_delivery(browser, web_app,
     lc.receive_blanks(SITE, ["BLK-300000"], actor="spv1")
     delivered = b.get("/blanks").get_data(as_text=True)
     assert 'data-count="received">4<' in delivered and 'data-count="in_stock">3<' in delivered
-    # The print queue's stock figure is the same ledger, just as current.
+    # The print queue's stock figure is the same ledger, just as current, and counted as the service does.
     assert 'id="in-stock">3<' in b.get("/print").get_data(as_text=True)
+    with lc.store.read() as conn:
+        assert ledger_counts(conn, SITE) == lc.ledger(SITE)
 
 
 def _append(lc: LifecycleService, action: str, kind: str = "login") -> None:

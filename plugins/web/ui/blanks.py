@@ -15,6 +15,7 @@ from .printing import bp, figures_cache
 from .printing_data import (
     SerialsInvalid,
     blank_site,
+    ledger_counts,
     parse_serials,
     report_csv,
     report_range,
@@ -42,7 +43,7 @@ def blanks() -> Any:
     with n.lifecycle.store.read() as conn:
         # The ledger, the report and the spoiled list change only with blanks and deliveries: kept
         # while the audit log shows nothing touched them (printing_cache), exact either way.
-        ledger = cache.get(conn, ("ledger", site), lambda _c: n.lifecycle.ledger(site))
+        ledger = cache.get(conn, ("ledger", site), lambda c: ledger_counts(c, site))
         days = cache.get(conn, ("stock", site, first, last), lambda c: stock_days(c, site, first, last))
         spoiled = cache.get(conn, ("spoiled", site), lambda c: spoiled_rows(c, site))
     return render_template("printing/blanks.html", ledger=ledger,

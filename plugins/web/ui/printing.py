@@ -21,7 +21,7 @@ from ektp_core.store.tables import printers as printers_table
 from . import access
 from .app import _, current_user, node
 from .printing_cache import AuditCache
-from .printing_data import queue_figures, queue_page, queued_job_ids, rows_for, today
+from .printing_data import ledger_counts, queue_figures, queue_page, queued_job_ids, rows_for, today
 from .printing_runs import PrintRun, PrintRuns, RunInProgress, explain, report_outcomes
 
 bp = Blueprint("printing", __name__)
@@ -89,7 +89,7 @@ def queue() -> Any:
         figures = figures_cache().get(
             conn, ("queue", n.site.code, day, page_number, names),
             lambda c: queue_figures(c, n.site.code, page=page_number, day=day, printers=names))
-        ledger = figures_cache().get(conn, ("ledger", n.site.code), lambda _c: n.lifecycle.ledger(n.site.code))
+        ledger = figures_cache().get(conn, ("ledger", n.site.code), lambda c: ledger_counts(c, n.site.code))
         # The printers' own counters are not audited: read each time.
         counted = {row.name: row for row in conn.execute(sa.select(printers_table).where(
             printers_table.c.name.in_(names)))}

@@ -68,8 +68,9 @@ class AuditCache:
     def get(self, conn: sa.Connection, key: Hashable, compute: Callable[[sa.Connection], T]) -> T:
         """The value for ``key``: the kept one if still exact at ``conn``'s snapshot, else ``compute(conn)``.
 
-        ``conn`` must be a read transaction (``Store.read()``): the head and the value come from the
-        same snapshot.
+        ``conn`` must be a read transaction (``Store.read()``) and ``compute`` must read through it: the
+        head and the value come from the same snapshot (and a request takes one pooled connection, not
+        two).
         """
         seq, digest = head(conn)
         with self._lock:

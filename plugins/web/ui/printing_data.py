@@ -15,7 +15,7 @@ from typing import Any
 import attrs
 import sqlalchemy as sa
 
-from ektp_core.lifecycle import LifecycleService
+from ektp_core.lifecycle import LedgerCount, LifecycleService
 from ektp_core.model import BlankState, PrintJobState
 from ektp_core.print_routing import due_on
 from ektp_core.store.repository import job_from_row, utc
@@ -305,6 +305,18 @@ def spoiled_rows(conn: sa.Connection, site_code: str, *, limit: int = 200) -> tu
         sa.select(blanks.c.serial, blanks.c.reason, blanks.c.job_id, blanks.c.updated_at)
         .where(blanks.c.site_code == site_code, blanks.c.state == BlankState.SPOILED.value)
         .order_by(blanks.c.updated_at.desc(), blanks.c.serial).limit(limit)).all())
+
+
+def ledger_counts(conn: sa.Connection, site_code: str) -> LedgerCount:
+    """The site's blank ledger counted in ``conn``'s snapshot, as :meth:`LifecycleService.ledger` counts
+    it (the pages read it inside their own read transaction: a second connection per request could
+    leave every server thread waiting on the pool for it)."""
+    received = int(conn.execute(sa.select(sa.func.coalesce(sa.func.sum(blank_batches.c.count), 0))
+                                .where(blank_batches.c.site_code == site_code)).scalar_one())
+    counts = {str(state): int(n) for state, n in conn.execute(
+        sa.select(blanks.c.state, sa.func.count()).where(blanks.c.site_code == site_code).group_by(blanks.c.state))}
+    return LedgerCount(received=received, in_stock=counts.get("IN_STOCK", 0), reserved=counts.get("RESERVED", 0),
+                       printed=counts.get("PRINTED", 0), spoiled=counts.get("SPOILED", 0))
 
 
 def blank_site(lc: LifecycleService, serial: str) -> str | None:
