@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 import shutil
 import signal
+from collections.abc import Callable
 from pathlib import Path
 
 from .runner import DocRunFailed, Http, Listening, Plan, Run, Said, Step, free_port, free_ports
@@ -200,9 +201,35 @@ DEMO = Plan(
 
 # -- the walk: README.md, docs/quickstart.md, docs/plugins.md ----------------------------------------
 
+def _says(*parts: str) -> Callable[[Run, str], None]:
+    """A check that the output says each part (what a page's comment says the command shows)."""
+    def check(run: Run, output: str) -> None:
+        missing = [part for part in parts if part not in output]
+        assert not missing, f"the output lacks {missing}:\n{output}"
+    return check
+
+
+def _ledger_balanced(run: Run, output: str) -> None:
+    """'received = in stock + reserved + printed + spoiled'."""
+    found = re.search(r"received (\d+) = in stock (\d+) \+ reserved (\d+) \+ printed (\d+) \+ spoiled (\d+)", output)
+    assert found, output
+    received, *parts = (int(n) for n in found.groups())
+    assert received == sum(parts) and received > 0, output
+
+
+def _proof_and_card(run: Run, output: str) -> None:
+    """'the PDF proof and what the printer printed'."""
+    assert re.search(r"(?m)^\S+\.pdf$", output) and re.search(r"(?m)^card-\d+\.png$", output), output
+
+
 README = Plan(
     state="A checkout with ektp installed; the demo line is run by docs/demo.md.",
-    steps={"ektp walk --dir ektp-walk --fresh": WALK},
+    steps={"ektp walk --dir ektp-walk --fresh": WALK,
+           "ektp nik 1771054101900001": Step(after=_says("Kampung Melayu", "Kota Bengkulu", "PEREMPUAN",
+                                                          "1990-01-01")),
+           "ektp devices -d ektp-walk": Step(after=_says("Evolis", "proof printer", "U.are.U 4000")),
+           "ektp blanks count -d ektp-walk": Step(after=_ledger_balanced),
+           "ls ektp-walk/proofs ektp-walk/emulated-evolis/cards": Step(after=_proof_and_card)},
 )
 QUICKSTART = Plan(
     state="A checkout with ektp installed (this environment stands for .venv); the demo line is run by "
