@@ -326,6 +326,19 @@ WEB_UI = Plan(
 )
 
 
+def _lists_every_command(run: Run, output: str) -> None:
+    assert "docs/deployment.md:" in output and "NEITHER RUN NOR EXCUSED" not in output, output[-3000:]
+
+
+TESTING = Plan(
+    state="A checkout of the repository, whose tests/docs_run the commands use (they only read it; a "
+          "page's run goes to a temporary folder).",
+    checkout=True,
+    steps={"python -m docs_run": Step(after=_lists_every_command),
+           "python -m docs_run docs/sync.md": Step(after=_says("== docs/sync.md", "service  ektp sync run"))},
+)
+
+
 # -- the tutorials -----------------------------------------------------------------------------------
 
 TUTORIAL_TESTS = Step(timeout=600)
@@ -370,6 +383,7 @@ PLANS: dict[str, Plan] = {
     "docs/security.md": SECURITY,
     "docs/storage.md": STORAGE,
     "docs/sync.md": SYNC,
+    "docs/testing.md": TESTING,
     "docs/web-ui.md": WEB_UI,
     "docs/tutorials/printer-driver.md": PRINTER_DRIVER,
     "docs/tutorials/region-rules.md": REGION_RULES,

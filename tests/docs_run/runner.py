@@ -544,6 +544,7 @@ class Plan:
     prompts: Mapping[str, str] = field(default_factory=dict)
     venv: bool = False
     database: bool = False
+    checkout: bool = False  # the commands start in this checkout (and only read it), not the scratch folder
 
 
 def run_page(page: str, plan: Plan, commands: list[Shown], excused: Collection[tuple[str, str]],
@@ -554,7 +555,7 @@ def run_page(page: str, plan: Plan, commands: list[Shown], excused: Collection[t
     with ExitStack() as stack:
         run = Run(page, root, stack, venv=plan.venv)
         run.replace = (*COMMON_REPLACE, *plan.replace)
-        run.cwd = root / plan.cwd
+        run.cwd = ROOT if plan.checkout else root / plan.cwd
         run.cwd.mkdir(parents=True, exist_ok=True)
         if plan.setup is not None:
             plan.setup(run)
