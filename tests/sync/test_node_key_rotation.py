@@ -103,6 +103,14 @@ def test_a_site_that_pinned_the_old_keys_goes_on_after_a_rotation(nodes: tuple[N
     assert check_signed_job(site.lc, job.id)["job_id"] == job.id
     # Nothing new: the pinned keys stay, nothing is audited.
     assert SiteKeys(site.lc).accept(inbox_.published_keys()) is None
+    # What `ektp sync status` shows on both sides.
+    node_status = json.loads(ektp("sync", "status", "--json", "-d", str(dukcapil.deployment.root)).stdout)
+    assert node_status["keys_version"] == 1 and node_status["unfinished_rotation"] is None
+    assert sorted(node_status["archived_keys"]) == sorted(done.archived)
+    assert node_status["last_packet_sealed_to_archived_key"] is not None
+    site_status = json.loads(ektp("sync", "status", "--json", "-d", str(site.deployment.root)).stdout)
+    assert site_status["dukcapil_keys_version"] == 1 and site_status["dukcapil_signing_key"] == done.signing_key
+    assert site_status["waiting_sealed_to_older_key"] == 0
 
 
 def test_a_site_that_slept_through_two_rotations_walks_both(nodes: tuple[Node, Node]) -> None:
