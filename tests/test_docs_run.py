@@ -63,6 +63,8 @@ def test_every_plan_entry_names_a_shown_command() -> None:
     unexcused_mirrors = [f"{page}: `{text}`" for page, plan in PLANS.items() for text in plan.mirror
                          if (page, text) not in EXCUSES]
     assert not unexcused_mirrors, "a mirror stands in for an excused command only:\n" + "\n".join(unexcused_mirrors)
+    both = [f"{page}: `{text}`" for page, plan in PLANS.items() for text in plan.steps if (page, text) in EXCUSES]
+    assert not both, "commands both excused and given a step (which is it?):\n" + "\n".join(both)
     idle = [page for page in PLANS if all(shown.key in EXCUSES for shown in _commands_of(page))]
     assert not idle, f"plans for pages with nothing left to run: {idle}"
 
