@@ -357,8 +357,9 @@ def _pending(path: Path, make: Callable[[], K], load: Callable[[Path], K]) -> K:
     return key
 
 
-def _archive(live: Path, archive: Path) -> None:
-    """Keep ``live`` as ``archive`` (the live file stays in place until the new key replaces it)."""
+def archive_key_file(live: Path, archive: Path) -> None:
+    """Keep the key file ``live`` also as ``archive`` (0600; the live file stays in place until a new
+    key replaces it, so a rotation stopped in between still has its key); done already is fine."""
     if archive.exists():
         if archive.read_bytes() != live.read_bytes():
             raise EktpError(f"{archive} exists and holds another key: move it away and run this again")
@@ -395,7 +396,7 @@ def _swap(keys_dir: Path, name: str, load: Callable[[Path], Ed25519PrivateKey | 
     if not pending.exists() or _public(load(pending)) != new:
         raise EktpError(f"the new key of the unfinished rotation ({pending}) is missing or another key: restore it "
                         "from a backup")
-    _archive(live, keys_dir / archive)
+    archive_key_file(live, keys_dir / archive)
     os.replace(pending, live)
     _sync_folder(keys_dir)
 

@@ -188,7 +188,14 @@ class Outbox:
                              .values(packet=packets.resign(bytes(row.packet), new)))
             audit.append(conn, actor=actor, action="sync.key_rotated", subject_kind="site", subject_id=self.site_code,
                          at=at, detail={"public_key": security.public_key_text(new), "resigned": len(waiting)})
-        os.replace(current, keys_dir / f"node.ed25519.{at.strftime('%Y%m%dT%H%M%SZ')}.old")
+        # Archived first (a hard link), then replaced: a rotation stopped in between still has a live key.
+        # Two rotations in one second get two archives (never one overwriting the other).
+        stamp, n = at.strftime('%Y%m%dT%H%M%SZ'), 1
+        archive = keys_dir / f"node.ed25519.{stamp}.old"
+        while archive.exists() and archive.read_bytes() != current.read_bytes():
+            n += 1
+            archive = keys_dir / f"node.ed25519.{stamp}-{n}.old"
+        node_keys.archive_key_file(current, archive)
         os.replace(pending, current)
         self.signing_key = new
         # The Dukcapil node answered with its keys: the pinned ones, or newer ones that must chain to
@@ -605,8 +612,8 @@ class Inbox:
             subject, site = "(unreadable)", "?"
         with self.lifecycle.store.write() as conn:
             audit.append(conn, actor=f"site:{site}", action="sync.packet_refused", subject_kind="packet",
-                         subject_id=subject[:96], at=self.lifecycle.clock(),
-                         detail={"code": code, "why": why[:500], "bytes": len(data),
+                         subject_id=subject[:64], at=self.lifecycle.clock(),
+                         detail={"packet": subject[:96], "code": code, "why": why[:500], "bytes": len(data),
                                  "sha256": hashlib.sha256(data).hexdigest()})
 
     def _contents(self, packet: packets.Packet) -> tuple[Enrolment, list[Capture], dict[str, bytes]]:
