@@ -28,7 +28,8 @@ PG_SERVER = ("sets up a PostgreSQL server as root; the run uses SQLite, or a fre
 SYSTEMD = "systemd, as root; the units' ExecStart commands run as services where the units are shown"
 TOX = "runs the whole test suite; CI runs exactly this line (.ci/run, kept equal by tests/test_readme.py)"
 TOX_PG = "the test suite on a PostgreSQL server: .ci/run runs tox -e pg against one"
-BENCHMARK = "a benchmark: minutes of load, and its result is a figure to read, not a pass or a failure"
+BENCHMARK = ("a benchmark: tens of seconds to minutes of load, and its result is a figure to read, not a pass "
+             "or a failure (tests/test_bench_web.py runs bench_web end to end at a tiny size)")
 
 EXCUSES: dict[tuple[str, str], str | RunOn] = {
     # README.md
