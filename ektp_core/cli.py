@@ -264,7 +264,8 @@ def audit_verify(as_json: bool, deployment_dir: Path | None) -> None:
         click.echo(json.dumps({"ok": result.ok, "checked": result.checked, "first_bad_seq": result.first_bad_seq,
                                "problem": result.problem}))
     elif result.ok:
-        click.echo(f"audit log intact: {result.checked} entries, every link verified")
+        entries = "1 entry" if result.checked == 1 else f"{result.checked} entries"
+        click.echo(f"audit log intact: {entries}, every link verified")
     else:
         click.echo(f"audit log BROKEN at entry {result.first_bad_seq}: {result.problem} "
                    f"({result.checked} entries before it verified)")
