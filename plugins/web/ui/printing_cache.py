@@ -77,9 +77,9 @@ class AuditCache:
             entry = self._entries.get(key)
         if entry is not None and self._still_exact(conn, entry, seq, digest):
             with self._lock:
-                if entry.seq < seq:  # moved forward: the next check reads a shorter gap
-                    self._entries[key] = _Entry(seq, digest, entry.value)
-                if key in self._entries:
+                if self._entries.get(key) is entry:
+                    if entry.seq < seq:  # moved forward: the next check reads a shorter gap
+                        self._entries[key] = _Entry(seq, digest, entry.value)
                     self._entries.move_to_end(key)
             value: T = entry.value
             return value
