@@ -15,7 +15,7 @@ from ektp_plugins.web.ui.printing_data import ledger_counts, queue_figures
 
 from ektp_core import audit
 from ektp_core.lifecycle import LifecycleService
-from ektp_core.model import Enrolment
+from ektp_core.model import Enrolment, EnrolmentState
 from ektp_core.routing import WEEKDAYS
 from ektp_core.store.tables import print_jobs
 from ektp_core.testing.samples import make_enrolment, make_print_ready, queue_print_ready, valid_nik
@@ -60,6 +60,15 @@ def test_queue_figures_are_kept_through_logins_and_recordings_and_follow_every_p
     recent = after.split('id="recent"', 1)[1]
     assert f'data-job="{first}"' in recent and f'data-job="{second}"' not in recent
     assert "evolis-1" in after.split('id="counters"', 1)[1].split("</table>", 1)[0]
+    # The rows are kept too, and follow their enrolments: a card handed over can no longer be spoiled.
+    spv = browser("spv1")
+    spoil_form = f'action="/print/jobs/{first}/spoil"'
+    assert spoil_form in spv.get("/print").get_data(as_text=True)
+    computed = cache_of(web_app).computed
+    record_one(lc, serial=903)
+    assert spoil_form in spv.get("/print").get_data(as_text=True) and cache_of(web_app).computed == computed
+    lc.transition(lc.jobs_by_id(first).enrolment_id, EnrolmentState.CARD_ISSUED, actor="op1", reason="diserahkan")
+    assert spoil_form not in spv.get("/print").get_data(as_text=True)
     # A job queued a moment ago, too.
     third = queue_print_ready(lc, seed=2)
     latest = b.get("/print").get_data(as_text=True)

@@ -21,7 +21,7 @@ from ektp_core.store.tables import printers as printers_table
 from . import access
 from .app import _, current_user, node
 from .printing_cache import AuditCache
-from .printing_data import ledger_counts, queue_figures, queue_page, queued_job_ids, rows_for, today
+from .printing_data import ledger_counts, queue_figures, queue_page, queued_job_ids, rows_for, rows_in, today
 from .printing_runs import PrintRun, PrintRuns, RunInProgress, explain, report_outcomes
 
 bp = Blueprint("printing", __name__)
@@ -90,10 +90,15 @@ def queue() -> Any:
             conn, ("queue", n.site.code, day, page_number, names),
             lambda c: queue_figures(c, n.site.code, page=page_number, day=day, printers=names))
         ledger = figures_cache().get(conn, ("ledger", n.site.code), lambda c: ledger_counts(c, n.site.code))
+        # The page's jobs with their residents: kept too, until an entry names one of the jobs (any
+        # print job entry) or one of their enrolments.
+        ids = figures.open_ids + figures.recent_ids
+        rows = figures_cache().get(conn, ("rows", n.site.code, day, ids), lambda c: tuple(rows_in(c, ids, day=day)),
+                                   enrolments=lambda found: frozenset(r.job.enrolment_id for r in found))
         # The printers' own counters are not audited: read each time.
         counted = {row.name: row for row in conn.execute(sa.select(printers_table).where(
             printers_table.c.name.in_(names)))}
-    page, recent_rows = queue_page(n.lifecycle, figures)
+    page, recent_rows = queue_page(figures, rows)
     open_rows = page.rows
     checks = [counter_check(name, cards, counted.get(name)) for name, cards in figures.printer_cards]
     active = {r.printer: r for r in runs().active()}

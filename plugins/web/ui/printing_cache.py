@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Collection, Hashable
 from typing import Any, TypeVar
 
 import attrs
@@ -65,8 +65,13 @@ class AuditCache:
         #: Values computed (misses), for tests and curiosity.
         self.computed = 0
 
-    def get(self, conn: sa.Connection, key: Hashable, compute: Callable[[sa.Connection], T]) -> T:
+    def get(self, conn: sa.Connection, key: Hashable, compute: Callable[[sa.Connection], T], *,
+            enrolments: Callable[[T], Collection[str]] | None = None) -> T:
         """The value for ``key``: the kept one if still exact at ``conn``'s snapshot, else ``compute(conn)``.
+
+        ``enrolments``, for a value that also shows some enrolments' own fields (names, states): the
+        ids of those enrolments. Entries about any other enrolment then leave the value alone; an
+        entry naming one of them means computing again.
 
         ``conn`` must be a read transaction (``Store.read()``) and ``compute`` must read through it: the
         head and the value come from the same snapshot (and a request takes one pooled connection, not
@@ -75,7 +80,8 @@ class AuditCache:
         seq, digest = head(conn)
         with self._lock:
             entry = self._entries.get(key)
-        if entry is not None and self._still_exact(conn, entry, seq, digest):
+        watched = enrolments(entry.value) if entry is not None and enrolments is not None else None
+        if entry is not None and self._still_exact(conn, entry, seq, digest, watched):
             with self._lock:
                 if self._entries.get(key) is entry:
                     if entry.seq < seq:  # moved forward: the next check reads a shorter gap
@@ -94,7 +100,8 @@ class AuditCache:
                 self._entries.popitem(last=False)
         return value
 
-    def _still_exact(self, conn: sa.Connection, entry: _Entry, seq: int, digest: str) -> bool:
+    def _still_exact(self, conn: sa.Connection, entry: _Entry, seq: int, digest: str,
+                     watched: Collection[str] | None) -> bool:
         if entry.seq == seq:
             return entry.digest == digest
         if entry.seq > seq or seq - entry.seq > self.max_gap:
@@ -103,11 +110,13 @@ class AuditCache:
             kept = conn.execute(sa.select(audit_log.c.hash).where(audit_log.c.seq == entry.seq)).scalar()
             if kept != entry.digest:
                 return False
-        changed = conn.execute(
-            sa.select(audit_log.c.seq)
-            .where(audit_log.c.seq > entry.seq, audit_log.c.seq <= seq, audit_log.c.action.not_in(self.harmless))
-            .limit(1)).first()
-        return changed is None
+        gap = (audit_log.c.seq > entry.seq, audit_log.c.seq <= seq, audit_log.c.action.not_in(self.harmless))
+        if watched is None:
+            return conn.execute(sa.select(audit_log.c.seq).where(*gap).limit(1)).first() is None
+        for kind, subject in conn.execute(sa.select(audit_log.c.subject_kind, audit_log.c.subject_id).where(*gap)):
+            if kind != "enrolment" or subject in watched:
+                return False
+        return True
 
 
 def head(conn: sa.Connection) -> tuple[int, str]:

@@ -55,12 +55,10 @@ def today() -> dt.date:
     return dt.datetime.now().astimezone().date()
 
 
-def _rows(lc: LifecycleService, query: Any) -> list[QueueRow]:
-    day = today()
-    with lc.store.read() as conn:
-        found = conn.execute(query).all()
+def _rows(conn: sa.Connection, query: Any, day: dt.date | None = None) -> list[QueueRow]:
+    day = day or today()
     rows = []
-    for row in found:
+    for row in conn.execute(query).all():
         job = job_from_row(row)
         rows.append(QueueRow(job=job, nama=row.nama or "", nik=row.nik or "",
                              due_today=due_on(job.print_day, day),
@@ -200,13 +198,13 @@ def queue_rows(lc: LifecycleService, site_code: str, *, page: int = 1) -> tuple[
     first) and its most recently finished ones (newest first), read now (no cache)."""
     with lc.store.read() as conn:
         figures = queue_figures(conn, site_code, page=page)
-    return queue_page(lc, figures)
+        rows = rows_in(conn, figures.open_ids + figures.recent_ids)
+    return queue_page(figures, rows)
 
 
-def queue_page(lc: LifecycleService, figures: QueueFigures) -> tuple[QueuePage, list[QueueRow]]:
-    """The page's rows joined to their residents now (names, NIK, the enrolment's state), with the
-    figures' counts; and the recently finished rows."""
-    rows = rows_for(lc, figures.open_ids + figures.recent_ids)  # one query for both lists
+def queue_page(figures: QueueFigures, rows: Iterable[QueueRow]) -> tuple[QueuePage, list[QueueRow]]:
+    """The page of open jobs with the figures' counts, and the recently finished jobs, from ``rows``
+    (:func:`rows_in` of the figures' open and recent ids)."""
     by_id = {r.job.id: r for r in rows}
     return (QueuePage(rows=[by_id[j] for j in figures.open_ids if j in by_id], page=figures.page,
                       pages=figures.pages, by_state=dict(figures.by_state), by_day=dict(figures.by_day),
@@ -229,7 +227,13 @@ def queued_job_ids(lc: LifecycleService, site_code: str, *, any_day: bool) -> tu
 
 def rows_for(lc: LifecycleService, job_ids: Sequence[str]) -> list[QueueRow]:
     """The given jobs, in the given order (a run's page)."""
-    found = {r.job.id: r for r in _rows(lc, _jobs_query().where(print_jobs.c.id.in_(list(job_ids))))}
+    with lc.store.read() as conn:
+        return rows_in(conn, job_ids)
+
+
+def rows_in(conn: sa.Connection, job_ids: Sequence[str], *, day: dt.date | None = None) -> list[QueueRow]:
+    """:func:`rows_for` in ``conn``'s snapshot (``day`` decides which jobs are due; default today)."""
+    found = {r.job.id: r for r in _rows(conn, _jobs_query().where(print_jobs.c.id.in_(list(job_ids))), day)}
     return [found[j] for j in job_ids if j in found]
 
 
