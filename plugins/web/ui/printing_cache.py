@@ -11,6 +11,9 @@ computed at, and used again only while it is **still exact**:
   never touch print jobs, blanks or deliveries), and the entry the value was computed at is still in
   the chain with the same hash (a restored backup makes another chain).
 
+A value that also shows some enrolments' own fields (the queue's rows: names, NIK, states) names
+those enrolments: entries about other enrolments leave it alone, an entry naming one of them does not.
+
 Every change to print jobs, blanks and deliveries is audited in the same transaction as the change
 (``LifecycleService``, the sync feed), and the head and the value are read in one snapshot; any
 other entry, an unknown one included, means the value is computed again. There is no time window:

@@ -193,15 +193,6 @@ def _page_ids(conn: sa.Connection, site_code: str, classes: list[list[tuple[list
     return tuple(found)
 
 
-def queue_rows(lc: LifecycleService, site_code: str, *, page: int = 1) -> tuple[QueuePage, list[QueueRow]]:
-    """A page of the site's open jobs (UNKNOWN and unfinished ones first, then those due today, oldest
-    first) and its most recently finished ones (newest first), read now (no cache)."""
-    with lc.store.read() as conn:
-        figures = queue_figures(conn, site_code, page=page)
-        rows = rows_in(conn, figures.open_ids + figures.recent_ids)
-    return queue_page(figures, rows)
-
-
 def queue_page(figures: QueueFigures, rows: Iterable[QueueRow]) -> tuple[QueuePage, list[QueueRow]]:
     """The page of open jobs with the figures' counts, and the recently finished jobs, from ``rows``
     (:func:`rows_in` of the figures' open and recent ids)."""
@@ -297,14 +288,8 @@ def _expand(token: str) -> list[str]:
 # ------------------------------------------------------------------------------------------------
 
 
-def spoiled_blanks(lc: LifecycleService, site_code: str, *, limit: int = 200) -> list[Any]:
-    """The site's spoiled blanks, newest first: serial, reason, the job it was spoiled in, when."""
-    with lc.store.read() as conn:
-        return list(spoiled_rows(conn, site_code, limit=limit))
-
-
 def spoiled_rows(conn: sa.Connection, site_code: str, *, limit: int = 200) -> tuple[Any, ...]:
-    """:func:`spoiled_blanks` in ``conn``'s snapshot."""
+    """The site's spoiled blanks, newest first: serial, reason, the job it was spoiled in, when."""
     return tuple(conn.execute(
         sa.select(blanks.c.serial, blanks.c.reason, blanks.c.job_id, blanks.c.updated_at)
         .where(blanks.c.site_code == site_code, blanks.c.state == BlankState.SPOILED.value)
