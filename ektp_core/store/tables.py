@@ -332,3 +332,5 @@ sa.Index("ix_print_jobs_site_queue", print_jobs.c.site_code, print_jobs.c.state,
          print_jobs.c.created_at)
 sa.Index("ix_print_jobs_printer_state", print_jobs.c.printer, print_jobs.c.state)
 sa.Index("ix_print_jobs_site_state_updated_at", print_jobs.c.site_code, print_jobs.c.state, print_jobs.c.updated_at)
+# A site's recordings in progress, newest first (migration 0010): the recording start page.
+sa.Index("ix_enrolments_site_state_created_at", enrolments.c.site_code, enrolments.c.state, enrolments.c.created_at)
