@@ -5,17 +5,17 @@ import datetime as dt
 import time
 from typing import Any
 
-import sqlalchemy as sa
 from flask import Blueprint, jsonify, redirect, render_template, request, url_for
 
 from ektp_core.devices import make_printer, make_scanner, printer_settings, scanner_settings
 from ektp_core.model import EnrolmentState
-from ektp_core.store.tables import audit_head
 
 from . import access
 from .app import _, node
 from .charts import grouped_bars
-from .stats import Figures, figures, stock
+from .dashboard_figures import DashboardFigures
+from .printing import figures_cache
+from .printing_data import ledger_counts
 
 bp = Blueprint("dashboard", __name__)
 #: Device status is asked at most this often (opening a USB printer takes time; pages must not wait).
@@ -36,7 +36,15 @@ def index() -> Any:
     n = node()
     regency = n.is_dukcapil and request.args.get("scope") != "site"
     site_code = None if regency else n.site.code
-    data, as_of = _figures(site_code)
+    printing_sites = [s.code for s in n.deployment.profile.sites if s.prints] if regency else [n.site.code]
+    ledger_cache = figures_cache()
+    with n.lifecycle.store.read() as conn:
+        # Both exact at this snapshot: the counts brought forward from the audit log (dashboard_figures),
+        # the ledgers kept while no entry touched blanks (printing_cache).
+        data = figures_keeper().figures(conn, site_code, dt.datetime.now().astimezone().date())
+        ledgers = {code: ledger_cache.get(conn, ("ledger", code), lambda c, code=code: ledger_counts(c, code))
+                   for code in printing_sites}
+    as_of = dt.datetime.now().astimezone()
     labels = [d.strftime("%d/%m") for d in data.days]
     per_day = grouped_bars(labels, [(_("dash.recorded"), data.recorded_per_day),
                                     (_("dash.printed"), data.printed_per_day)], title=_("dash.per_day"))
@@ -48,32 +56,16 @@ def index() -> Any:
                                 [(_("dash.recorded"), [data.per_site[c][0] for c in codes]),
                                  (_("dash.printed"), [data.per_site[c][1] for c in codes])],
                                 title=_("dash.per_site"))
-    printing_sites = [s.code for s in n.deployment.profile.sites if s.prints] if regency else [n.site.code]
-    ledgers = stock(n.lifecycle, printing_sites)
     states = [(state.value, data.by_state.get(state.value, 0)) for state in EnrolmentState]
     return render_template("dashboard.html", data=data, regency=regency, per_day=per_day, per_site=per_site,
                            ledgers=ledgers, sites=sites, states=states, low_stock=n.settings.low_stock,
                            as_of=as_of)
 
 
-#: The dashboard's figures are counted again when anything changed (the audit log moved on), but at
-#: most this often per view (seconds): twenty operators of a busy office open the page all day, and a
-#: summary up to three seconds old serves them all. The page says when the figures were counted.
-FIGURES_FRESH = 3.0
-
-
-def _figures(site_code: str | None) -> tuple[Figures, dt.datetime]:
-    n = node()
-    key = ("figures", site_code, dt.date.today())
-    with n.lifecycle.store.read() as conn:
-        version = conn.execute(sa.select(audit_head.c.seq).where(audit_head.c.id == 1)).scalar()
-    cached = n.tasks.get(key)
-    if cached is not None and (cached[1] == version or time.monotonic() - cached[0] < FIGURES_FRESH):
-        return cached[2], cached[3]
-    data = figures(n.lifecycle, site_code)
-    as_of = dt.datetime.now().astimezone()
-    n.tasks[key] = (time.monotonic(), version, data, as_of)
-    return data, as_of
+def figures_keeper() -> DashboardFigures:
+    """This app's dashboard counts (one per node, shared by the server's threads)."""
+    found: DashboardFigures = node().tasks.setdefault("dashboard-figures", DashboardFigures())
+    return found
 
 
 @bp.get("/dashboard/devices")
