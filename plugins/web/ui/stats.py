@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import itertools
 from typing import Any
 
@@ -61,10 +62,15 @@ def _per_day(conn: Any, column: Any, where: list[Any], starts: list[dt.datetime]
 
 def day_starts(today: dt.date) -> list[dt.datetime]:
     """The charts' days' local midnights and the one after today, in UTC (timestamps are stored in UTC)."""
-    zone = dt.datetime.now().astimezone().tzinfo
+    return list(_day_starts(today, dt.datetime.now().astimezone().tzinfo))
+
+
+@functools.lru_cache(maxsize=8)
+def _day_starts(today: dt.date, zone: dt.tzinfo | None) -> tuple[dt.datetime, ...]:
+    # Kept per (day, zone): every dashboard request asks, and the answer changes only at midnight.
     days = [today - dt.timedelta(days=n) for n in range(DAYS - 1, -1, -1)]
-    return [dt.datetime.combine(d, dt.time(), tzinfo=zone).astimezone(dt.UTC)
-            for d in [*days, today + dt.timedelta(days=1)]]
+    return tuple(dt.datetime.combine(d, dt.time(), tzinfo=zone).astimezone(dt.UTC)
+                 for d in [*days, today + dt.timedelta(days=1)])
 
 
 @attrs.frozen(kw_only=True)
