@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import time
 from typing import Any
 
@@ -42,7 +43,7 @@ def index() -> Any:
         # Both exact at this snapshot: the counts brought forward from the audit log (dashboard_figures),
         # the ledgers kept while no entry touched blanks (printing_cache).
         data = figures_keeper().figures(conn, site_code, dt.datetime.now().astimezone().date())
-        ledgers = {code: ledger_cache.get(conn, ("ledger", code), lambda c, code=code: ledger_counts(c, code))
+        ledgers = {code: ledger_cache.get(conn, ("ledger", code), functools.partial(ledger_counts, site_code=code))
                    for code in printing_sites}
     as_of = dt.datetime.now().astimezone()
     labels = [d.strftime("%d/%m") for d in data.days]
