@@ -6,6 +6,7 @@ and stopped again afterwards. A service that already answers is used as it is.
 """
 from __future__ import annotations
 
+import http.client
 import os
 import secrets
 import signal
@@ -55,7 +56,10 @@ def answers(url: str, timeout: float = 1.0, *, ready: bool = False) -> bool:
             return bool(response.status == 200) or not ready
     except urllib.error.HTTPError:
         return not ready
-    except OSError:
+    except (OSError, http.client.HTTPException):
+        # HTTPException: not an HTTP answer. Polling a port in the ephemeral range before the
+        # service listens can connect the probe to itself (a TCP self-connect), which then reads
+        # its own request back as the "status line": nobody is there yet.
         return False
 
 

@@ -11,6 +11,7 @@ with exit 0. Where a console block shows output, the real output must contain th
 from __future__ import annotations
 
 import contextlib
+import http.client
 import os
 import re
 import select
@@ -62,7 +63,7 @@ class Http:
         try:
             with urllib.request.urlopen(run.format(self.url), timeout=2) as response:
                 return bool(response.status == 200)
-        except (urllib.error.URLError, OSError):
+        except (OSError, http.client.HTTPException):  # HTTPException: a self-connected probe
             return False
 
 

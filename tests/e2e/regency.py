@@ -9,6 +9,7 @@ they record their own resident through the browser.
 """
 from __future__ import annotations
 
+import http.client
 import os
 import re
 import socket
@@ -84,7 +85,7 @@ class Process:
             except urllib.error.HTTPError:
                 if any_answer:
                     break
-            except OSError:
+            except (OSError, http.client.HTTPException):  # HTTPException: a self-connected probe
                 pass
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{ready_url} did not answer within {timeout:g} s")

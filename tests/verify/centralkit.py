@@ -2,6 +2,7 @@
 recorded with synthetic fingers."""
 from __future__ import annotations
 
+import http.client
 import io
 import json
 import os
@@ -63,7 +64,7 @@ class CentralProcess:
                 with urllib.request.urlopen(f"{self.url}/health", timeout=1) as response:
                     if response.status == 200:
                         return self
-            except OSError:
+            except (OSError, http.client.HTTPException):  # HTTPException: a self-connected probe
                 time.sleep(0.1)
         raise RuntimeError("central emulator did not come up within 60 s")
 
