@@ -47,7 +47,7 @@ MAX_GAP = 2000
 UNRELATED_KINDS = frozenset({"login", "operator", "blank", "blank_batch"})
 #: Actions about an enrolment that change no count kept here (captures; the outbox's receipts).
 UNRELATED_ACTIONS = frozenset({"capture.saved", "capture.exception", "sync.packet_accepted",
-                               "sync.packet_duplicate", "sync.packet_refused"})
+                               "sync.packet_refused"})
 _STATES = frozenset(s.value for s in EnrolmentState)
 
 
