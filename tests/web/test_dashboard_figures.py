@@ -12,7 +12,7 @@ from ektp_plugins.web.ui.stats import Figures, figures_in
 from ektp_core import audit
 from ektp_core.lifecycle import LifecycleService
 from ektp_core.model import EnrolmentState
-from ektp_core.store.tables import central_submissions, outbox
+from ektp_core.store.tables import central_submissions, enrolments, outbox
 from ektp_core.testing import make_enrolment
 from ektp_core.testing.samples import make_print_ready, queue_print_ready, valid_nik
 
@@ -100,6 +100,21 @@ def test_counts_brought_forward_equal_a_full_count_after_every_kind_of_change(ek
     figures = check(TODAY + dt.timedelta(days=1))
     assert figures[None].recorded_today == 1 and figures[None].days[-1] == TODAY + dt.timedelta(days=1)
     assert check.keeper.full_counts == 4 * len(SCOPES)
+
+
+def test_a_state_mirrored_by_the_feed_is_brought_forward(ektp_service: LifecycleService) -> None:
+    lc = ektp_service
+    check = Check(lc)
+    enrolment_id = record(lc, "17.71", 1, at(TODAY, 9))
+    check()
+    with lc.store.write() as conn:  # as the sync feed mirrors the Dukcapil node's state at a site
+        conn.execute(enrolments.update().where(enrolments.c.id == enrolment_id)
+                     .values(state="SENT_FOR_ENROLLMENT", updated_at=at(TODAY, 10)))
+        audit.append(conn, actor="sync", action="sync.state_mirrored", subject_kind="enrolment",
+                     subject_id=enrolment_id, detail={"from": "BIO_CAPTURED", "to": "SENT_FOR_ENROLLMENT",
+                                                      "dukcapil_seq": 1}, at=at(TODAY, 10))
+    assert check()["17.71"].by_state == {"SENT_FOR_ENROLLMENT": 1}
+    assert check.keeper.full_counts == len(SCOPES)
 
 
 def test_a_recording_stamped_after_today_is_left_to_a_full_count(ektp_service: LifecycleService) -> None:
