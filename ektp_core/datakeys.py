@@ -42,7 +42,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from .errors import EktpError
-from .security import TamperedData, new_data_key
+from .security import TamperedData, fsync_dir, new_data_key
 
 #: The current key's file.
 CURRENT_FILE = "data.key"
@@ -237,15 +237,6 @@ def as_keyring(key: DataKeyring | bytes) -> DataKeyring:
 # --------------------------------------------------------------------------------------------------
 
 
-def _fsync_dir(folder: Path) -> None:
-    # Makes a rename durable on POSIX; Windows cannot open a directory and does not need it.
-    if os.name != "posix":
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def write_atomically(path: Path, data: bytes) -> None:
@@ -262,7 +253,7 @@ def write_atomically(path: Path, data: bytes) -> None:
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def keep_by_id(keys_dir: Path, key: bytes) -> str:
@@ -318,7 +309,7 @@ def forget_key(path: Path) -> None:
     """Delete a retired key's file (the caller has checked, with :func:`check_forgettable` and the
     blobs, that nothing uses it)."""
     path.unlink()
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 @contextlib.contextmanager

@@ -372,14 +372,6 @@ def archive_key_file(live: Path, archive: Path) -> None:
         os.replace(partial, archive)
 
 
-def _sync_folder(folder: Path) -> None:
-    # The renames must survive a power cut before the rotation is recorded as done.
-    if hasattr(os, "O_DIRECTORY"):
-        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 def _swap(keys_dir: Path, name: str, load: Callable[[Path], Ed25519PrivateKey | X25519PrivateKey], previous: str,
@@ -398,7 +390,7 @@ def _swap(keys_dir: Path, name: str, load: Callable[[Path], Ed25519PrivateKey | 
                         "from a backup")
     archive_key_file(live, keys_dir / archive)
     os.replace(pending, live)
-    _sync_folder(keys_dir)
+    security.fsync_dir(keys_dir)  # the renames must survive a power cut before the rotation is done
 
 
 def rotate(lifecycle: Any, *, actor: str) -> Rotation:

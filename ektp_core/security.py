@@ -133,6 +133,18 @@ def write_private_file(path: Path, data: bytes) -> None:
         fh.write(data)
 
 
+def fsync_dir(folder: Path) -> None:
+    """Make the renames and new files in ``folder`` durable (a power cut right after must not undo
+    them). POSIX only: Windows cannot open a directory and does not need it."""
+    if os.name != "posix":
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def save_node_keys(keys_dir: Path) -> None:
     """Create a node's signing key, exchange key and data key in ``keys_dir`` (refuses to overwrite)."""
     signing, data = keys_dir / "node.ed25519", keys_dir / "data.key"

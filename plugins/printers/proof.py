@@ -51,6 +51,7 @@ from ektp_core.printing import (
     Progress,
     RenderedCard,
 )
+from ektp_core.security import fsync_dir
 
 log = logging.getLogger(__name__)
 
@@ -63,15 +64,6 @@ _CARD_FILE = re.compile(r"^(\d{6}-\d{8}T\d{6}Z(?:-\d+)?)(?:-back)?\.(?:png|pdf)$
 _MM_PER_INCH = 25.4
 
 
-def _fsync_dir(folder: Path) -> None:
-    # Makes a rename durable on POSIX; Windows cannot open a directory and does not need it.
-    if os.name != "posix":
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _write_temp(folder: Path, data: bytes) -> Path:
@@ -92,7 +84,7 @@ def _atomic_write(path: Path, data: bytes) -> None:
     except OSError:
         temp.unlink(missing_ok=True)
         raise
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def card_pixels(dpi: int) -> tuple[int, int]:
@@ -226,7 +218,7 @@ class ProofPrinter:
                 for temp, filename in zip(temps, files, strict=True):
                     os.replace(temp, self.folder / filename)
                     written.append(self.folder / filename)
-                _fsync_dir(self.folder)
+                fsync_dir(self.folder)
                 step("counting", 0.85)
                 entry = {"number": number, "stem": stem, "files": sorted(files),
                          "printed_at": self._clock().astimezone(dt.UTC).isoformat(timespec="seconds"),

@@ -38,7 +38,7 @@ import sqlalchemy as sa
 from ektp_core.model import EnrolmentState
 from ektp_core.store.tables import audit_log, enrolments
 
-from .printing_cache import head
+from .printing_cache import head, same_chain_within
 from .stats import DAYS, Figures, Printed, Recorded, combine, count_printed, count_recorded, count_waiting, day_starts
 
 #: Past this many new entries the gap is not read: counting again is cheaper.
@@ -106,13 +106,10 @@ class DashboardFigures:
 
     def _bring_forward(self, conn: sa.Connection, site_code: str | None, kept: _Kept, seq: int,
                        digest: str) -> _Kept | None:
+        if not same_chain_within(conn, kept.seq, kept.digest, seq, digest, max_gap=self.max_gap):
+            return None
         if kept.seq == seq:
-            return kept if kept.digest == digest else None
-        if kept.seq > seq or seq - kept.seq > self.max_gap:
-            return None
-        if kept.seq > 0 and conn.execute(sa.select(audit_log.c.hash).where(audit_log.c.seq == kept.seq)
-                                         ).scalar() != kept.digest:
-            return None
+            return kept
         rows = conn.execute(sa.select(audit_log.c.at, audit_log.c.action, audit_log.c.subject_kind,
                                       audit_log.c.subject_id, audit_log.c.detail)
                             .where(audit_log.c.seq > kept.seq, audit_log.c.seq <= seq)

@@ -105,14 +105,10 @@ class AuditCache:
 
     def _still_exact(self, conn: sa.Connection, entry: _Entry, seq: int, digest: str,
                      watched: Collection[str] | None) -> bool:
-        if entry.seq == seq:
-            return entry.digest == digest
-        if entry.seq > seq or seq - entry.seq > self.max_gap:
+        if not same_chain_within(conn, entry.seq, entry.digest, seq, digest, max_gap=self.max_gap):
             return False
-        if entry.seq > 0:
-            kept = conn.execute(sa.select(audit_log.c.hash).where(audit_log.c.seq == entry.seq)).scalar()
-            if kept != entry.digest:
-                return False
+        if entry.seq == seq:
+            return True
         gap = (audit_log.c.seq > entry.seq, audit_log.c.seq <= seq, audit_log.c.action.not_in(self.harmless))
         if watched is None:
             return conn.execute(sa.select(audit_log.c.seq).where(*gap).limit(1)).first() is None
@@ -120,6 +116,20 @@ class AuditCache:
             if kind != "enrolment" or subject in watched:
                 return False
         return True
+
+
+def same_chain_within(conn: sa.Connection, kept_seq: int, kept_digest: str, seq: int, digest: str, *,
+                      max_gap: int) -> bool:
+    """True when figures kept at audit position (``kept_seq``, ``kept_digest``) may be brought forward
+    to the head (``seq``, ``digest``): the same chain (the kept entry still has its hash, so no backup
+    was restored under them), not ahead of the head, and at most ``max_gap`` entries behind it."""
+    if kept_seq == seq:
+        return kept_digest == digest
+    if kept_seq > seq or seq - kept_seq > max_gap:
+        return False
+    if kept_seq == 0:
+        return True
+    return bool(conn.execute(sa.select(audit_log.c.hash).where(audit_log.c.seq == kept_seq)).scalar() == kept_digest)
 
 
 def head(conn: sa.Connection) -> tuple[int, str]:

@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from ektp_core.model import EnrolmentState
 from ektp_core.store.tables import audit_log, captures, enrolments
 
-from .printing_cache import head
+from .printing_cache import head, same_chain_within
 
 #: The most recordings the start page lists.
 LIMIT = 200
@@ -111,13 +111,10 @@ class InProgressList:
 
     def _bring_forward(self, conn: sa.Connection, site_code: str, kept: _Kept, seq: int,
                        digest: str) -> _Kept | None:
+        if not same_chain_within(conn, kept.seq, kept.digest, seq, digest, max_gap=self.max_gap):
+            return None
         if kept.seq == seq:
-            return kept if kept.digest == digest else None
-        if kept.seq > seq or seq - kept.seq > self.max_gap:
-            return None
-        if kept.seq > 0 and conn.execute(sa.select(audit_log.c.hash).where(audit_log.c.seq == kept.seq)
-                                         ).scalar() != kept.digest:
-            return None
+            return kept
         touched: set[str] = set()
         for kind, subject in conn.execute(sa.select(audit_log.c.subject_kind, audit_log.c.subject_id)
                                           .where(audit_log.c.seq > kept.seq, audit_log.c.seq <= seq)):
