@@ -10,7 +10,7 @@ from ektp_core import audit
 from ektp_core.capture import CaptureService
 from ektp_core.model import Modality
 
-from .test_record_kit import devices_of, fill_captures, photo, signature_png, start_recording
+from .test_record_kit import devices_of, fill_captures, photo, pin_resident, signature_png, start_recording
 from .webkit import PASSWORD, add_account
 
 
@@ -43,10 +43,11 @@ def test_the_photo_step_offers_an_upload_when_there_is_no_camera(browser, ektp_s
     assert _captures(ektp_service, enrolment_id)[("face", "face")].blob_ref == stored.blob_ref
 
 
-def test_a_finger_from_the_emulated_reader_is_stored_at_once(browser, ektp_service) -> None:
+def test_a_finger_from_the_emulated_reader_is_stored_at_once(browser, ektp_service, web_app, monkeypatch) -> None:
     b = browser("op1")
     enrolment_id = start_recording(b)
     page = b.get(f"/record/{enrolment_id}/step/finger").get_data(as_text=True)
+    pin_resident(web_app, monkeypatch)
     assert "fingerprint-1" in page and 'id="slot-right_thumb"' in page
     # The reader is there: a file may not stand in for its capture.
     assert 'name="file"' not in page
@@ -63,14 +64,14 @@ def test_quality_too_low_is_not_stored_and_the_retry_is(browser, ektp_service, w
     b = browser("op1")
     enrolment_id = start_recording(b)
     b.get(f"/record/{enrolment_id}/step/finger")
-    emulator = devices_of(web_app).get("fingerprint-1").driver.emulator
-    real = emulator.place_finger
+    emulator, real = pin_resident(web_app, monkeypatch)
+    pinned = emulator.place_finger
 
     def light_touch(*args, impression=0, **kwargs):
         # The resident barely touches the glass on the first try: a faint, empty picture.
         if impression == 0:
             return real(Image.new("L", (384, 290), 250))
-        return real(*args, impression=impression, **kwargs)
+        return pinned(*args, impression=impression, **kwargs)
 
     monkeypatch.setattr(emulator, "place_finger", light_touch)
     form = {"modality": "finger", "position": "right_index", "device": "fingerprint-1"}

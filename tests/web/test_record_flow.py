@@ -24,7 +24,7 @@ from ektp_core.capture import CaptureService
 from ektp_core.deploy import create_deployment, profile_text
 from ektp_core.model import FINGER_POSITIONS, EnrolmentState
 
-from .test_record_kit import fill_captures, iris_png, photo, signature_png, start_recording
+from .test_record_kit import fill_captures, iris_png, photo, pin_resident, signature_png, start_recording
 
 TOKEN = "record-test-central-token-0123456789"
 
@@ -99,7 +99,8 @@ def _transitions(lc, enrolment_id: str) -> list[str]:
 
 
 @pytest.mark.parametrize("central_wanted", [True])
-def test_a_resident_recorded_in_the_browser_reaches_the_central_system(browser, ektp_service) -> None:
+def test_a_resident_recorded_in_the_browser_reaches_the_central_system(browser, ektp_service, web_app,
+                                                                      monkeypatch) -> None:
     b = browser("op1")
     enrolment_id = start_recording(b)
     # Photo: no camera in the minimal profile, so a file.
@@ -107,6 +108,8 @@ def test_a_resident_recorded_in_the_browser_reaches_the_central_system(browser, 
     _upload(b, enrolment_id, "face", "face", photo())
     # Ten fingers from the emulated U.are.U, one at a time, each stored as it is taken.
     assert b.get(f"/record/{enrolment_id}").headers["Location"].endswith("/step/finger")
+    b.get(f"/record/{enrolment_id}/step/finger")
+    pin_resident(web_app, monkeypatch)  # one whose fingers reach the threshold within three impressions
     captures = CaptureService(ektp_service)
     for position in FINGER_POSITIONS:
         for _attempt in range(3):

@@ -86,3 +86,25 @@ def fill_captures(lc: Any, enrolment_id: str, *, skip: tuple[tuple[str, str], ..
 def devices_of(app: Any) -> Any:
     """The app's scanners as the recording pages use them (built when a capture page was first shown)."""
     return app.extensions["ektp_node"].tasks["record.devices"]
+
+
+#: A synthetic resident whose fingers on the emulated U.are.U come out above the quality threshold
+#: (40): the right thumb and right index at once, all ten within three impressions. The emulated reader otherwise shows the resident of the
+#: enrolment id, a random one, and for about one resident in seven the first impression of a finger
+#: is too faint, as at a real desk; tests that expect a capture to be stored pin this resident.
+CLEAR_FINGERS = 5
+
+
+def pin_resident(web_app: Any, monkeypatch: Any, seed: int = CLEAR_FINGERS) -> tuple[Any, Any]:
+    """The emulated reader shows synthetic resident ``seed``, whatever the enrolment; returns the emulator
+    and its real ``place_finger``. Call it once the recording pages have opened the site's devices."""
+    emulator = devices_of(web_app).get("fingerprint-1").driver.emulator
+    real = emulator.place_finger
+
+    def pinned(*args: Any, **kwargs: Any) -> Any:
+        if "seed" in kwargs:
+            kwargs["seed"] = seed
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(emulator, "place_finger", pinned)
+    return emulator, real
