@@ -89,9 +89,10 @@ def devices_of(app: Any) -> Any:
 
 
 #: A synthetic resident whose fingers on the emulated U.are.U come out above the quality threshold
-#: (40): the right thumb and right index at once, all ten within three impressions. The emulated reader otherwise shows the resident of the
-#: enrolment id, a random one, and for about one resident in seven the first impression of a finger
-#: is too faint, as at a real desk; tests that expect a capture to be stored pin this resident.
+#: (40): the right thumb and right index at once, all ten within three impressions. The emulated
+#: reader otherwise shows the resident of the enrolment id, a random one, and for about one resident
+#: in seven the first impression of a finger is too faint, as at a real desk; tests that expect a
+#: capture to be stored pin this resident.
 CLEAR_FINGERS = 5
 
 
