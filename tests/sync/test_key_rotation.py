@@ -3,29 +3,10 @@ that were waiting are signed again and go through, and the old key is no longer 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import ExitStack
-from pathlib import Path
 
-import pytest
 from test_nodes import Regency, ektp, join_all, record_and_queue
 
 from ektp_core import security
-from ektp_core.testing.databases import temporary_database
-
-
-@pytest.fixture
-def regency(tmp_path: Path, ektp_database_url: str) -> Iterator[Regency]:
-    with ExitStack() as stack:
-        urls = [ektp_database_url]
-        for n in range(2):
-            folder = tmp_path / f"db{n}"
-            folder.mkdir()
-            urls.append(stack.enter_context(temporary_database(folder)))
-        world = Regency(tmp_path, urls)
-        world.start()
-        yield world
-        world.stop()
 
 
 def test_a_site_rotates_its_key_and_nothing_waiting_is_lost(regency: Regency) -> None:

@@ -8,7 +8,6 @@ import datetime as dt
 import json
 import stat
 from collections.abc import Iterator
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -376,19 +375,6 @@ def test_archived_keys_are_in_the_backup_and_work_after_a_restore(nodes: tuple[N
 # Real nodes: `ektp serve` follows the rotation made by `ektp sync rotate-node-keys` in another process
 # ---------------------------------------------------------------------------------------------------
 
-
-@pytest.fixture
-def regency(tmp_path: Path, ektp_database_url: str) -> Iterator[Regency]:
-    with ExitStack() as stack:
-        urls = [ektp_database_url]
-        for n in range(2):
-            folder = tmp_path / f"db{n}"
-            folder.mkdir()
-            urls.append(stack.enter_context(temporary_database(folder)))
-        world = Regency(tmp_path, urls)
-        world.start()
-        yield world
-        world.stop()
 
 
 def test_rotate_node_keys_over_http(regency: Regency) -> None:

@@ -12,11 +12,9 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
-from contextlib import ExitStack, suppress
+from contextlib import suppress
 from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 
 from ektp_core import audit
@@ -28,7 +26,6 @@ from ektp_core.scanning import Sample
 from ektp_core.store.tables import inbox, outbox
 from ektp_core.sync import Outbox
 from ektp_core.testing import make_enrolment
-from ektp_core.testing.databases import temporary_database
 
 SITES = ("17.71.01", "17.71.05")
 
@@ -140,19 +137,6 @@ class Regency:
         store = deployment.open_store()  # type: ignore[attr-defined]
         return LifecycleService(store, deployment.plugin_host().hook, deployment)  # type: ignore[attr-defined]
 
-
-@pytest.fixture
-def regency(tmp_path: Path, ektp_database_url: str) -> Iterator[Regency]:
-    with ExitStack() as stack:
-        urls = [ektp_database_url]
-        for n in range(len(SITES)):
-            folder = tmp_path / f"db{n}"
-            folder.mkdir()
-            urls.append(stack.enter_context(temporary_database(folder)))
-        world = Regency(tmp_path, urls)
-        world.start()
-        yield world
-        world.stop()
 
 
 def join_all(world: Regency, url: str | None = None) -> None:
