@@ -35,12 +35,12 @@ from ektp_plugins.scanners.sbi.emulator import EmulatorThread, SbiEmulator
 from ektp_plugins.scanners.uareu import make_scanner
 from PIL import Image
 
-from ektp_core.capture import CaptureService
-from ektp_core.deploy import create_deployment
-from ektp_core.lifecycle import LifecycleService
-from ektp_core.model import FINGER_POSITIONS, Modality
-from ektp_core.scanning import Sample
-from ektp_core.testing.images import sample_signature
+from ektp_core.services.capture import CaptureService
+from ektp_core.services.node_init import create_deployment
+from ektp_core.lifecycle.service import LifecycleService
+from ektp_core.domain.model import FINGER_POSITIONS, Modality
+from ektp_core.devices.scanners import Sample
+from ektp_plugins.simulators.images import sample_signature
 from ektp_core.testing.samples import make_enrolment, valid_nik
 
 
@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
             timings["raw"].append(raw_delivery(running.port, bodies))
             enrolment = lc.record(make_enrolment(nik=valid_nik(serial=100 + i)))
             timings["full"].append(full_set(scanner, service, enrolment.id, timings))
-        from ektp_plugins.scanners.synthetic import finger
+        from ektp_plugins.simulators.synthetic import finger
 
         for position in FINGER_POSITIONS[:3]:
             image = finger(3, position, 1)

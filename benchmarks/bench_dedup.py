@@ -3,7 +3,7 @@
 
 Galleries of synthetic residents (ten fingers each, minutiae-level synthesis: ``synthetic.finger_minutiae``) of
 1,000, 10,000 and 100,000 residents are built once and cached. Against each, the benchmark times ``identify`` on
-all ten fingers per enrolment and measures accuracy with ``ektp_core.matching.decide``: planted repeat enrolments
+all ten fingers per enrolment and measures accuracy with ``ektp_core.devices.matchers.decide``: planted repeat enrolments
 (new impressions of a gallery resident's fingers, some with fingers missing) must come out DUPLICATE with the right
 resident; residents never enrolled must not. The baseline is brute-force Bozorth3 (every finger of every resident)
 on the 1,000 gallery. A small image-based check (synthetic images through mindtct) runs the same decisions on
@@ -29,13 +29,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from ektp_plugins.scanners import nbis, synthetic
-from ektp_plugins.scanners.synthetic import _minutiae
+from ektp_plugins.scanners import nbis
+from ektp_plugins.simulators import synthetic
+from ektp_plugins.simulators.synthetic import _minutiae
 from ektp_plugins.verify.dedup import NbisMatcher
 from ektp_plugins.verify.dedup import features as dedup_features
 
-from ektp_core.matching import Candidate, Decision, MatchThresholds, decide
-from ektp_core.model import FINGER_POSITIONS
+from ektp_core.devices.matchers import Candidate, Decision, MatchThresholds, decide
+from ektp_core.domain.model import FINGER_POSITIONS
 
 #: Bump when the generator or the stored gallery changes in a way its constants do not show.
 CACHE_VERSION = 1

@@ -2,7 +2,7 @@
 """Throughput of the enrolment lifecycle against bare SQLAlchemy Core doing the same writes.
 
 Each measured enrolment goes BIO_CAPTURED -> SENT_FOR_ENROLLMENT -> RECEIVED_AT_CENTRAL ->
-PRINT_READY_RECORD through :class:`ektp_core.lifecycle.LifecycleService`: four durable
+PRINT_READY_RECORD through :class:`ektp_core.lifecycle.service.LifecycleService`: four durable
 transactions, each writing the state change and one audit entry. The baseline writes the same rows
 with the same number of transactions and nothing else (no checks, no hashing, no hooks), on a
 second database created the same way. The figures that matter are the ratio of the two and the
@@ -34,11 +34,11 @@ from typing import Any
 import pluggy
 import sqlalchemy as sa
 
-from ektp_core import audit
+from ektp_core.lifecycle import audit
 from ektp_core.config import Deployment
-from ektp_core.deploy import create_deployment
-from ektp_core.lifecycle import LifecycleService
-from ektp_core.model import Enrolment, EnrolmentState
+from ektp_core.services.node_init import create_deployment
+from ektp_core.lifecycle.service import LifecycleService
+from ektp_core.domain.model import Enrolment, EnrolmentState
 from ektp_core.store import Store
 from ektp_core.store import repository as repo
 from ektp_core.store.tables import audit_log, enrolments

@@ -8,7 +8,7 @@ Setup (before any timing: building packets is recording-time work, not sending):
   ``ektp serve`` in its own process; a **site node** (``17.71.05``, SQLite in a temp dir) joins it
   over HTTP with a one-time join code, as ``ektp sync join`` does;
 * ``--count`` enrolments (default 10,000) recorded at the site and put in its outbox. Each is an
-  enrolment as ektp records it: ten finger images made by ``ektp_plugins.scanners.synthetic.finger``,
+  enrolment as ektp records it: ten finger images made by ``ektp_plugins.simulators.synthetic.finger``,
   fitted to the U.are.U 4000B's 384 x 290 frame and PNG-encoded at 500 dpi like the reader's driver
   (about 85 KB each), each with its ISO/IEC 19794-2 template from the synthetic minutiae; two iris
   PNGs (``synthetic.iris``, 640 x 480, about 165 KB each); a face JPEG (``synthetic.face``, quality
@@ -77,13 +77,14 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ektp_core import packets, security
-from ektp_core.deploy import Deployment, create_deployment
-from ektp_core.lifecycle import LifecycleService
-from ektp_core.localservice import sigterm_as_interrupt
-from ektp_core.model import FINGER_POSITIONS, Capture, Modality
+from ektp_core.sync import packets
+from ektp_core.keys import crypto
+from ektp_core.services.node_init import Deployment, create_deployment
+from ektp_core.lifecycle.service import LifecycleService
+from ektp_plugins.demo.processes import sigterm_as_interrupt
+from ektp_core.domain.model import FINGER_POSITIONS, Capture, Modality
 from ektp_core.store.tables import outbox
-from ektp_core.sync import SEND_PARALLEL, Inbox, Outbox, check_receipt, sign_receipt
+from ektp_core.sync.nodes import SEND_PARALLEL, Inbox, Outbox, check_receipt, sign_receipt
 from ektp_core.testing.samples import make_enrolment, valid_nik
 
 TARGET_RATIO = 1.5
@@ -114,7 +115,7 @@ def free_port() -> int:
 def make_material() -> dict[str, Any]:
     """The images, generated once: finger PNGs as the U.are.U reader delivers them, with templates;
     iris PNGs, face JPEGs and signature PNGs."""
-    from ektp_plugins.scanners.synthetic import face, finger, finger_minutiae, iris, signature
+    from ektp_plugins.simulators.synthetic import face, finger, finger_minutiae, iris, signature
     from ektp_plugins.scanners.uareu import protocol as uareu
     from ektp_plugins.scanners.uareu.emulator import fit
     from PIL import Image
@@ -328,7 +329,7 @@ def protocol_chunk(box: Outbox, transport: Any, ids: list[str], parallel: int) -
 
 def timed_run(lc: LifecycleService, box: Outbox, protocol_url: str, baseline_url: str, ids: list[str],
               chunk: int, parallel: int) -> tuple[float, float]:
-    from ektp_plugins.web.client import HttpTransport
+    from ektp_core.sync.http import HttpTransport
 
     protocol = HttpTransport(protocol_url, timeout=120)
     baseline = HttpTransport(baseline_url, timeout=120)
@@ -362,10 +363,10 @@ def phases(root: Path, served_node: Deployment, site_lc: LifecycleService, site_
     lc = lifecycle_of(probe)
     keys = served_node.keys_dir
     # The served node's keys, so the backlog's packets (sealed to it) open here.
-    box = Inbox(lc, signing_key=security.load_signing_key(keys), exchange_key=security.load_exchange_key(keys))
+    box = Inbox(lc, signing_key=crypto.load_signing_key(keys), exchange_key=crypto.load_exchange_key(keys))
     box.join(box.new_join_code(SITE, actor="admin"), site_code=SITE,
-             public_key=security.public_key_text(site_box.signing_key))
-    dukcapil_key = security.public_key_text(box.signing_key)
+             public_key=crypto.public_key_text(site_box.signing_key))
+    dukcapil_key = crypto.public_key_text(box.signing_key)
     with site_lc.store.read() as conn:
         rows = conn.execute(sa.select(outbox.c.packet_id, outbox.c.packet).order_by(outbox.c.seq)
                             .limit(sample)).all()
@@ -386,7 +387,7 @@ def phases(root: Path, served_node: Deployment, site_lc: LifecycleService, site_
                 with timed("site key + resend lookup (2 reads)"):
                     key = box.site_key(packet_id.site)
                     box._known(str(packet_id))
-                sender = security.load_public_key(key)
+                sender = crypto.load_public_key(key)
                 with timed("sha256 of packet"):
                     digest = packets.content_digest(data)
                 with timed("verify signature (Ed25519 over the digest)"):
@@ -485,7 +486,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"{protocol_url}/health", root / "serve.log"), \
                 served([__file__, "--serve-baseline", str(baseline_port), str(root / "baseline.sqlite3")],
                        f"{baseline_url}/health", root / "baseline.log"):
-            from ektp_plugins.web.client import HttpTransport
+            from ektp_core.sync.http import HttpTransport
 
             # Join as `ektp sync join` does: a one-time code from the Dukcapil node, the site's key over HTTP.
             node_lc = lifecycle_of(dukcapil)
@@ -493,7 +494,7 @@ def main(argv: list[str] | None = None) -> int:
             node_lc.store.dispose()
             site_lc = lifecycle_of(site)
             box = Outbox.for_deployment(site_lc, machine="bench-pc")
-            keys = HttpTransport(protocol_url).join(site=SITE, public_key=security.public_key_text(box.signing_key),
+            keys = HttpTransport(protocol_url).join(site=SITE, public_key=crypto.public_key_text(box.signing_key),
                                                     code=code)
             box.joined(url=protocol_url, **keys)
             ids = build_backlog(site_lc, box, material, args.count)

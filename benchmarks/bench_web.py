@@ -79,12 +79,13 @@ from typing import Any
 import attrs
 import sqlalchemy as sa
 
-from ektp_core import regions, security
+from ektp_core.domain import regions
+from ektp_core.keys import crypto
 from ektp_core.config import Deployment
-from ektp_core.deploy import create_deployment
-from ektp_core.lifecycle import LifecycleService
-from ektp_core.model import FINGER_POSITIONS, Capture, Enrolment, EnrolmentState, Modality, Operator, Role
-from ektp_core.routing import WEEKDAYS, load_rules, site_snapshot
+from ektp_core.services.node_init import create_deployment
+from ektp_core.lifecycle.service import LifecycleService
+from ektp_core.domain.model import FINGER_POSITIONS, Capture, Enrolment, EnrolmentState, Modality, Operator, Role
+from ektp_core.devices.region_rules import WEEKDAYS, load_rules, site_snapshot
 from ektp_core.store.tables import enrolments
 from ektp_core.testing.samples import make_enrolment, valid_nik
 
@@ -167,7 +168,7 @@ def stand_in_captures() -> Callable[[str], tuple[list[Capture], dict[str, bytes]
     about 1.2 MB an enrolment)."""
     from PIL import Image
 
-    from ektp_core.testing.images import sample_photo, sample_signature
+    from ektp_plugins.simulators.images import sample_photo, sample_signature
 
     def png(size: tuple[int, int], grey: int) -> bytes:
         out = io.BytesIO()
@@ -327,7 +328,7 @@ def seed(deployment: Deployment, count: int, users: int, *, rng: random.Random,
     operators = [f"op{i:02d}" for i in range(1, users + 1)]
     for username, role in [(u, Role.OPERATOR) for u in operators] + [("spv01", Role.SUPERVISOR)]:
         lc.add_operator(Operator(username=username, full_name=username.upper(), role=role, site_code=DUKCAPIL,
-                                 password_hash=security.hash_password(PASSWORD)), actor="bench")
+                                 password_hash=crypto.hash_password(PASSWORD)), actor="bench")
     profile = deployment.profile
     sites = [s.code for s in profile.sites if s.records]
     districts = [r.code for r in regions.children(DUKCAPIL)]

@@ -8,10 +8,10 @@ from __future__ import annotations
 from importlib import resources
 from typing import Any
 
-from . import hookimpl
-from . import nik as nik_rules
-from .events import ValidationProblem
-from .model import Enrolment
+from ektp_core import hookimpl
+from ektp_core.domain import nik as nik_rules
+from ektp_core.events import ValidationProblem
+from ektp_core.domain.model import Enrolment
 
 
 @hookimpl

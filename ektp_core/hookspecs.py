@@ -26,11 +26,11 @@ import pluggy
 if TYPE_CHECKING:
     import click
 
-    from .config import Deployment
-    from .events import Transition, ValidationProblem
-    from .model import Enrolment, PrintJob
-    from .printing import CardData, RenderedCard
-    from .registry import Registry
+    from ektp_core.config import Deployment
+    from ektp_core.events import Transition, ValidationProblem
+    from ektp_core.domain.model import Enrolment, PrintJob
+    from ektp_core.devices.printers import CardData, RenderedCard
+    from ektp_core.registry import Registry
 
 hookspec = pluggy.HookspecMarker("ektp")
 
@@ -94,7 +94,7 @@ def ektp_register_printers(registry: Registry[Any]) -> None:
             ``factory(name=..., options=...)`` with the ``[[devices.printers]]`` entry's ``name``
             and its ``options`` table (relative ``folder`` and ``emulator_state`` paths made
             absolute inside the deployment folder); it builds, but does not open, a
-            :class:`~ektp_core.printing.CardPrinter`, and raises ``ValueError`` for options it
+            :class:`~ektp_core.devices.printers.CardPrinter`, and raises ``ValueError`` for options it
             does not accept.
 
     Returns:
@@ -133,7 +133,7 @@ def ektp_register_scanners(registry: Registry[Any]) -> None:
         registry: the ``scanners`` :class:`~ektp_core.registry.Registry`. Add each driver with
             ``registry.add(name, factory, description="...")``; the core calls
             ``factory(name=..., options=...)`` as for printers, and gets back an unopened
-            :class:`~ektp_core.scanning.BiometricScanner`.
+            :class:`~ektp_core.devices.scanners.BiometricScanner`.
 
     Returns:
         Nothing: what counts is what the implementation adds to ``registry``.
@@ -164,20 +164,20 @@ def ektp_register_region_rules(registry: Registry[Any]) -> None:
 
     Called:
         When a plugin host first builds its ``region_rules`` registry, that is when a deployment
-        loads its rules (:func:`ektp_core.routing.load_rules`): ``ektp route``, ``ektp sites``,
+        loads its rules (:func:`ektp_core.devices.region_rules.load_rules`): ``ektp route``, ``ektp sites``,
         ``ektp profile use``, ``ektp walk``, and routing the print-ready enrolments after
         ``ektp verify sync`` or in the web UI.
 
     Args:
         registry: the ``region_rules`` :class:`~ektp_core.registry.Registry`. Add each rules
             class with ``registry.add(name, rules_class)``. The class follows
-            :class:`ektp_core.routing.RegionRules`: it is built as ``rules_class(profile,
+            :class:`ektp_core.devices.region_rules.RegionRules`: it is built as ``rules_class(profile,
             settings)``, where ``settings`` holds the keys of ``[rules]`` other than ``name``
             (raise ``ValueError`` for settings it does not accept); ``check()`` lists the
             problems with the profile, each naming the site; ``route(enrolment, sites)`` and
-            ``prints_at(site, sites)`` return an :class:`ektp_core.routing.Routing` (the site
+            ``prints_at(site, sites)`` return an :class:`ektp_core.devices.region_rules.Routing` (the site
             that prints, the reason shown to operators, optionally the weekday). ``sites`` is a
-            read-only :class:`ektp_core.routing.SiteState` (``has_printer(code)``,
+            read-only :class:`ektp_core.devices.region_rules.SiteState` (``has_printer(code)``,
             ``blanks_in_stock(code)``), so rules stay pure functions of the profile, the
             enrolment and that state.
 
@@ -191,8 +191,8 @@ def ektp_register_region_rules(registry: Registry[Any]) -> None:
 
     Example:
         from ektp_core import hookimpl
-        from ektp_core.model import SiteKind
-        from ektp_core.routing import Routing
+        from ektp_core.domain.model import SiteKind
+        from ektp_core.devices.region_rules import Routing
 
 
         class PrintAtKecamatan:
@@ -246,7 +246,7 @@ def ektp_register_verifiers(registry: Registry[Any]) -> None:
             ``registry.add(name, factory)``. The core calls ``factory(options)`` with the
             profile's ``[verification]`` keys other than ``verifier``, ``required`` and
             ``matcher``; it raises ``ValueError`` for a bad option and returns an
-            :class:`ektp_core.verifying.Verifier`.
+            :class:`ektp_core.devices.verifiers.Verifier`.
 
     Returns:
         Nothing: what counts is what the implementation adds to ``registry``.
@@ -291,8 +291,8 @@ def ektp_register_matchers(registry: Registry[Any]) -> None:
         registry: the ``matchers`` :class:`~ektp_core.registry.Registry`. Add each matcher with
             ``registry.add(name, factory)``. The core calls ``factory(options)`` with the
             ``[verification.matcher]`` keys other than ``name`` and the ``*_score`` thresholds;
-            it returns an :class:`ektp_core.matching.Matcher`. Thresholds are applied by the core
-            (:func:`ektp_core.matching.decide`), never by the matcher.
+            it returns an :class:`ektp_core.devices.matchers.Matcher`. Thresholds are applied by the core
+            (:func:`ektp_core.devices.matchers.decide`), never by the matcher.
 
     Returns:
         Nothing: what counts is what the implementation adds to ``registry``.
@@ -331,7 +331,7 @@ def ektp_register_commands(cli: click.Group) -> None:
     Args:
         cli: the top-level :class:`click.Group` of the ``ektp`` command. Add commands with
             ``cli.add_command(command)``, or to a built-in group through its object, for example
-            ``ektp_core.cli_verify.adjudication_group.add_command(command)``.
+            ``ektp_core.cli.verification.adjudication_group.add_command(command)``.
 
     Returns:
         Nothing: what counts is what the implementation adds to ``cli``.
@@ -425,12 +425,12 @@ def ektp_validate_enrolment(enrolment: Enrolment, deployment: Deployment) -> lis
     """Check a new enrolment before it is stored.
 
     Called:
-        Once per new enrolment by :meth:`ektp_core.lifecycle.LifecycleService.record`, before
+        Once per new enrolment by :meth:`ektp_core.lifecycle.service.LifecycleService.record`, before
         anything is written: at the site that records it, and again at the Dukcapil node when the
         site's packet arrives (a refused packet gets a refusal receipt naming the problems).
 
     Args:
-        enrolment: the :class:`~ektp_core.model.Enrolment` about to be stored (state
+        enrolment: the :class:`~ektp_core.domain.model.Enrolment` about to be stored (state
             ``BIO_CAPTURED``, with its ``biodata`` and the ``site_code`` that recorded it).
         deployment: the :class:`~ektp_core.config.Deployment` the lifecycle service runs for, or
             None when the service was built without one (some tests do).
@@ -477,21 +477,21 @@ def ektp_render_card(card: CardData, job: PrintJob, deployment: Deployment) -> R
     """Lay out the card of a print job.
 
     Called:
-        Once per print job by :class:`ektp_core.print_service.PrintService`, after a blank is
+        Once per print job by :class:`ektp_core.services.printing.PrintService`, after a blank is
         reserved for it and before bytes go to the printer (a failure gives the blank back); also
         each time the web UI shows a job's card preview, with no blank reserved.
 
     Args:
-        card: the :class:`~ektp_core.printing.CardData`: the biodata, the decrypted photo and
+        card: the :class:`~ektp_core.devices.printers.CardData`: the biodata, the decrypted photo and
             signature (encoded images), the place and date of issue, the printer's ``canvas``
             (``(1016, 648)`` for Evolis) and ``dpi``, and whether to render the ``back``.
-        job: the :class:`~ektp_core.model.PrintJob` (its ``blank_serial`` says which blank; None
+        job: the :class:`~ektp_core.domain.model.PrintJob` (its ``blank_serial`` says which blank; None
             in a preview).
         deployment: the :class:`~ektp_core.config.Deployment` the print service runs for, or None
             when the service was built without one.
 
     Returns:
-        A :class:`~ektp_core.printing.RenderedCard` (the colour image and the K and overlay panels
+        A :class:`~ektp_core.devices.printers.RenderedCard` (the colour image and the K and overlay panels
         as raw planes, plus a preview PNG), or None to let the next plugin try.
 
     Results:

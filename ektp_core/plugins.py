@@ -19,9 +19,9 @@ from typing import Any
 import attrs
 import pluggy
 
-from . import hookspecs
-from .errors import PluginError
-from .registry import Registry
+from ektp_core import hookspecs
+from ektp_core.errors import PluginError
+from ektp_core.registry import Registry
 
 log = logging.getLogger(__name__)
 

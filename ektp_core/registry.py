@@ -7,7 +7,7 @@ from typing import Generic, TypeVar
 
 import attrs
 
-from .errors import PluginError
+from ektp_core.errors import PluginError
 
 T = TypeVar("T")
 

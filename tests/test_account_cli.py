@@ -6,8 +6,8 @@ import json
 
 from click.testing import CliRunner
 
-from ektp_core import security
-from ektp_core.accounts import AccountService, LoginRefused
+from ektp_core.keys import crypto
+from ektp_core.services.accounts import AccountService, LoginRefused
 from ektp_core.cli import cli
 
 
@@ -62,10 +62,10 @@ def test_bad_input_changes_nothing(ektp_deployment, ektp_service) -> None:  # ty
 
 
 def test_unlock(ektp_deployment, ektp_service) -> None:  # type: ignore[no-untyped-def]
-    from ektp_core.model import Operator
+    from ektp_core.domain.model import Operator
 
     ektp_service.add_operator(Operator(username="spv1", full_name="Spv", role="supervisor", site_code="17.71",
-                                       password_hash=security.hash_password("benar-sekali", n=2**10)), actor="t")
+                                       password_hash=crypto.hash_password("benar-sekali", n=2**10)), actor="t")
     accounts = AccountService(ektp_service)
     for _ in range(5):
         with contextlib.suppress(LoginRefused):

@@ -24,19 +24,20 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from ektp_core import audit, security
-from ektp_core.deploy import create_deployment
+from ektp_core.lifecycle import audit
+from ektp_core.keys import crypto
+from ektp_core.services.node_init import create_deployment
 from ektp_core.errors import Conflict
-from ektp_core.lifecycle import (
+from ektp_core.lifecycle.service import (
     BLANK_TRANSITIONS,
     ENROLMENT_TRANSITIONS,
     PRINT_JOB_TRANSITIONS,
     LifecycleService,
 )
-from ektp_core.model import BlankState as B
-from ektp_core.model import EnrolmentState as E
-from ektp_core.model import Operator, Role
-from ektp_core.model import PrintJobState as J
+from ektp_core.domain.model import BlankState as B
+from ektp_core.domain.model import EnrolmentState as E
+from ektp_core.domain.model import Operator, Role
+from ektp_core.domain.model import PrintJobState as J
 from ektp_core.store.tables import audit_head, audit_log, blank_batches, blanks, enrolments, print_jobs
 from ektp_core.testing import make_enrolment, valid_nik
 
@@ -58,8 +59,8 @@ CHILD = textwrap.dedent('''
 
     from ektp_core.config import load_deployment
     from ektp_core.errors import Conflict
-    from ektp_core.lifecycle import LifecycleService
-    from ektp_core.model import EnrolmentState as E, PrintJobState as J
+    from ektp_core.lifecycle.service import LifecycleService
+    from ektp_core.domain.model import EnrolmentState as E, PrintJobState as J
     from ektp_core.store.tables import audit_head
     from ektp_core.testing import make_enrolment, valid_nik
 
@@ -310,7 +311,7 @@ def test_sigkill_leaves_every_record_before_or_after_a_transition(tmp_path: Path
     store = deployment.open_store()
     service = LifecycleService(store, deployment.plugin_host().hook, deployment)
     service.add_operator(Operator(username=SUPERVISOR, full_name="SUPERVISOR", role=Role.SUPERVISOR, site_code=SITE,
-                                  password_hash=security.hash_password("rahasia-supervisor", n=2**4)),
+                                  password_hash=crypto.hash_password("rahasia-supervisor", n=2**4)),
                          actor="admin")
     rng = random.Random(20251127)
     started = time.monotonic()

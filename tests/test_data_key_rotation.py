@@ -14,18 +14,19 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-from ektp_core import audit, datakeys, rekey, security
-from ektp_core.backup import create_backup, restore_backup
-from ektp_core.capture import CaptureService
+from ektp_core.lifecycle import audit
+from ektp_core.keys import data_keys, data_key_rotation, crypto
+from ektp_plugins.backup.archive import create_backup, restore_backup
+from ektp_core.services.capture import CaptureService
 from ektp_core.cli import cli
 from ektp_core.config import Deployment, load_deployment
-from ektp_core.datakeys import DataKeyring, UnknownDataKey
+from ektp_core.keys.data_keys import DataKeyring, UnknownDataKey
 from ektp_core.errors import EktpError
-from ektp_core.lifecycle import LifecycleService
-from ektp_core.model import Modality, Operator, Role
-from ektp_core.print_service import PrintService
-from ektp_core.scanning import Sample
-from ektp_core.security import TamperedData
+from ektp_core.lifecycle.service import LifecycleService
+from ektp_core.domain.model import Modality, Operator, Role
+from ektp_core.services.printing import PrintService
+from ektp_core.devices.scanners import Sample
+from ektp_core.keys.crypto import TamperedData
 from ektp_core.store import blobs as blob_store
 from ektp_core.store.tables import blobs
 from ektp_core.testing import make_enrolment
@@ -45,7 +46,7 @@ def _fill(lc: LifecycleService) -> dict[str, str]:
     """Biometrics of several residents; the print jobs and the fingerprinted enrolment by name."""
     jobs = {f"job{seed}": queue_print_ready(lc, seed=seed, nik=valid_nik(serial=seed + 1)) for seed in range(4)}
     lc.add_operator(Operator(username="op1", full_name="Op One", role=Role.OPERATOR, site_code="17.71",
-                             password_hash=security.hash_password("x" * 12, n=2**4)), actor="admin")
+                             password_hash=crypto.hash_password("x" * 12, n=2**4)), actor="admin")
     eid = lc.record(make_enrolment()).id
     capture = CaptureService(lc)
     for position in FINGERS:
@@ -56,12 +57,12 @@ def _fill(lc: LifecycleService) -> dict[str, str]:
 
 def _to_original_format(lc: LifecycleService, enrolment_id: str) -> None:
     """Rewrite one enrolment's blobs as a node made before keyrings stored them (EK1, the current key)."""
-    key = security.load_data_key(lc.deployment.keys_dir)
+    key = crypto.load_data_key(lc.deployment.keys_dir)
     with lc.store.write() as conn:
         for row in conn.execute(sa.select(blobs.c.ref).where(blobs.c.enrolment_id == enrolment_id)).all():
             plain = blob_store.get(conn, lc.data_key, ref=row.ref, enrolment_id=enrolment_id)
             conn.execute(blobs.update().where(blobs.c.ref == row.ref).values(
-                ciphertext=security.encrypt(key, plain, record_id=enrolment_id)))
+                ciphertext=crypto.encrypt(key, plain, record_id=enrolment_id)))
 
 
 def _rows(lc: LifecycleService) -> dict[str, tuple[str, bytes]]:
@@ -100,20 +101,20 @@ def node(ektp_deployment: Deployment, ektp_service: LifecycleService) -> tuple[D
 
 
 def test_blobs_name_their_key_and_original_format_blobs_stay_readable() -> None:
-    old, new = security.new_data_key(), security.new_data_key()
-    original = security.encrypt(old, b"photo", record_id="e1")  # as written before keyrings
+    old, new = crypto.new_data_key(), crypto.new_data_key()
+    original = crypto.encrypt(old, b"photo", record_id="e1")  # as written before keyrings
     ring = DataKeyring(new, [old])
-    assert ring.current_id == datakeys.key_id(new) and ring.ids == [datakeys.key_id(new), datakeys.key_id(old)]
+    assert ring.current_id == data_keys.key_id(new) and ring.ids == [data_keys.key_id(new), data_keys.key_id(old)]
     assert ring.decrypt(original, record_id="e1") == b"photo"
     blob = ring.encrypt(b"photo", record_id="e1")
-    assert blob[:3] == b"EK2" and datakeys.blob_key_id(blob) == ring.current_id and b"photo" not in blob
+    assert blob[:3] == b"EK2" and data_keys.blob_key_id(blob) == ring.current_id and b"photo" not in blob
     assert ring.decrypt(blob, record_id="e1") == b"photo"
     with pytest.raises(TamperedData, match="e2"):  # moved to another enrolment
         ring.decrypt(blob, record_id="e2")
     with pytest.raises(TamperedData):
         ring.decrypt(blob[:-1] + bytes([blob[-1] ^ 1]), record_id="e1")
     # The key id is authenticated: pointing the blob at the other key of the ring does not decode it.
-    relabelled = b"EK2" + bytes.fromhex(datakeys.key_id(old)) + blob[7:]
+    relabelled = b"EK2" + bytes.fromhex(data_keys.key_id(old)) + blob[7:]
     with pytest.raises(TamperedData):
         ring.decrypt(relabelled, record_id="e1")
     with pytest.raises(UnknownDataKey, match="deadbeef"):
@@ -121,12 +122,12 @@ def test_blobs_name_their_key_and_original_format_blobs_stay_readable() -> None:
     with pytest.raises(TamperedData, match="wrong header"):
         ring.decrypt(b"EK9" + blob[3:], record_id="e1")
     with pytest.raises(TamperedData):  # the old-format reader refuses what it cannot read
-        security.decrypt(new, blob, record_id="e1")
+        crypto.decrypt(new, blob, record_id="e1")
 
 
 def test_a_key_file_that_is_not_the_key_its_name_says_is_refused(tmp_path: Path) -> None:
-    security.save_node_keys(tmp_path)
-    security.write_private_file(tmp_path / "data.0badc0de.key", security.new_data_key())
+    crypto.save_node_keys(tmp_path)
+    crypto.write_private_file(tmp_path / "data.0badc0de.key", crypto.new_data_key())
     with pytest.raises(EktpError, match="does not hold data key 0badc0de"):
         DataKeyring.load(tmp_path)
 
@@ -149,17 +150,17 @@ def test_after_a_rotation_every_blob_is_under_the_new_key_and_reads_back_identic
         assert blob_store.key_usage(conn) == {old_id: len(before) - 6, "EK1": 6}
 
     seen: list[tuple[int, int]] = []
-    report = rekey.rotate(lc.store, keys, actor="admin1", site="17.71", batch=3,
+    report = data_key_rotation.rotate(lc.store, keys, actor="admin1", site="17.71", batch=3,
                           progress=lambda done, total: seen.append((done, total)))
 
     assert report.key_id != old_id and report.retired == [old_id] and not report.resumed
     assert report.reencrypted == len(before) and report.skipped == 0
     assert seen[0] == (0, len(before)) and seen[-1] == (len(before), len(before))
-    assert datakeys.key_id(security.load_data_key(keys)) == report.key_id
+    assert data_keys.key_id(crypto.load_data_key(keys)) == report.key_id
     for name in ("data.key", f"data.{old_id}.key", f"data.{report.key_id}.key"):
         assert stat.S_IMODE((keys / name).stat().st_mode) == 0o600
-    assert not (keys / rekey.MARKER_FILE).exists()
-    header = datakeys.header_for(report.key_id)
+    assert not (keys / data_key_rotation.MARKER_FILE).exists()
+    header = data_keys.header_for(report.key_id)
     assert all(c.startswith(header) for _e, c in _rows(lc).values())
     assert _plaintexts(deployment) == before  # nothing lost, nothing encrypted twice
     # Through the normal services, on the service opened before the rotation too.
@@ -168,7 +169,7 @@ def test_after_a_rotation_every_blob_is_under_the_new_key_and_reads_back_identic
             card = PrintService(lc, ektp_host, deployment).card_data(lc.jobs_by_id(job), (1016, 648))
             assert card.photo == photos[name]
     assert {p: capture.image(named["fingers"], "finger", p) for p in FINGERS} == fingers
-    status = rekey.status(lc.store, keys)
+    status = data_key_rotation.status(lc.store, keys)
     assert [(k.key_id, k.current, k.blobs) for k in status.keys] == [(report.key_id, True, len(before)),
                                                                     (old_id, False, 0)]
     assert status.original_format == 0 and status.rotating_to is None
@@ -179,7 +180,7 @@ def test_after_a_rotation_every_blob_is_under_the_new_key_and_reads_back_identic
 
 def test_a_blob_written_with_the_old_key_during_the_rotation_is_re_encrypted_too(node) -> None:
     deployment, lc, named = node
-    old_key = security.load_data_key(deployment.keys_dir)
+    old_key = crypto.load_data_key(deployment.keys_dir)
     eid = named["fingers"]
 
     def stale_writer(done: int, _total: int) -> None:
@@ -189,9 +190,9 @@ def test_a_blob_written_with_the_old_key_during_the_rotation_is_re_encrypted_too
                 blob_store.put(conn, DataKeyring(old_key), enrolment_id=eid, ref="0" * 32, kind="finger/late",
                                data=b"late finger", at=lc.clock())
 
-    report = rekey.rotate(lc.store, deployment.keys_dir, actor="admin1", batch=4, progress=stale_writer)
+    report = data_key_rotation.rotate(lc.store, deployment.keys_dir, actor="admin1", batch=4, progress=stale_writer)
     assert report.reencrypted == 15
-    assert all(c.startswith(datakeys.header_for(report.key_id)) for _e, c in _rows(lc).values())
+    assert all(c.startswith(data_keys.header_for(report.key_id)) for _e, c in _rows(lc).values())
     assert _plaintexts(deployment)["0" * 32] == b"late finger"
 
 
@@ -210,24 +211,24 @@ def test_a_rotation_stopped_midway_resumes_and_ends_correct(node, monkeypatch) -
 
     monkeypatch.setattr(blob_store, "reencrypt_batch", power_cut_after_two_batches)
     with pytest.raises(RuntimeError, match="power cut"):
-        rekey.rotate(lc.store, keys, actor="admin1", batch=4)
+        data_key_rotation.rotate(lc.store, keys, actor="admin1", batch=4)
     monkeypatch.setattr(blob_store, "reencrypt_batch", real)
 
-    target = rekey.status(lc.store, keys).rotating_to
-    assert target is not None and datakeys.key_id(security.load_data_key(keys)) == target
+    target = data_key_rotation.status(lc.store, keys).rotating_to
+    assert target is not None and data_keys.key_id(crypto.load_data_key(keys)) == target
     rows = _rows(lc)
-    moved = [ref for ref, (_e, c) in rows.items() if c.startswith(datakeys.header_for(target))]
+    moved = [ref for ref, (_e, c) in rows.items() if c.startswith(data_keys.header_for(target))]
     assert len(moved) == 8  # two batches of four, the third rolled back
     assert all(rows[ref] == rows_before[ref] for ref in rows if ref not in moved)
     assert _plaintexts(deployment) == before  # readable in the middle of a rotation
     with pytest.raises(EktpError, match="has not finished"):
-        rekey.forget(lc.store, keys, lc.data_key.ids[-1], actor="admin1")
+        data_key_rotation.forget(lc.store, keys, lc.data_key.ids[-1], actor="admin1")
 
-    report = rekey.rotate(lc.store, keys, actor="admin1", batch=4)
+    report = data_key_rotation.rotate(lc.store, keys, actor="admin1", batch=4)
     assert report.resumed and report.key_id == target  # the same rotation, no third key
     assert report.skipped == 8 and report.reencrypted == len(before) - 8
     assert len(DataKeyring.load(keys).ids) == 2
-    assert all(c.startswith(datakeys.header_for(target)) for _e, c in _rows(lc).values())
+    assert all(c.startswith(data_keys.header_for(target)) for _e, c in _rows(lc).values())
     assert _plaintexts(deployment) == before
     assert _actions(lc) == ["data_key.rotation_started", "data_key.rotated"]
 
@@ -243,11 +244,11 @@ def test_a_rotation_stopped_before_the_new_key_became_current_resumes_with_that_
 
     monkeypatch.setattr(datakeys, "make_current", crash)
     with pytest.raises(OSError):
-        rekey.rotate(lc.store, keys, actor="admin1")
+        data_key_rotation.rotate(lc.store, keys, actor="admin1")
     monkeypatch.undo()
-    target = rekey.status(lc.store, keys).rotating_to
+    target = data_key_rotation.status(lc.store, keys).rotating_to
     assert target and target != old_id and DataKeyring.load(keys).current_id == old_id  # old key still current
-    report = rekey.rotate(lc.store, keys, actor="admin1")
+    report = data_key_rotation.rotate(lc.store, keys, actor="admin1")
     assert report.resumed and report.key_id == target and report.retired == [old_id]
     assert _plaintexts(deployment) == before
 
@@ -261,19 +262,19 @@ def test_a_missing_retired_key_is_shown_and_stops_the_rotation_until_it_is_back(
 
     monkeypatch.setattr(blob_store, "reencrypt_batch", power_cut)  # the new key is installed, nothing re-encrypted
     with pytest.raises(RuntimeError):
-        rekey.rotate(lc.store, keys, actor="admin1")
+        data_key_rotation.rotate(lc.store, keys, actor="admin1")
     monkeypatch.undo()
     kept = keys / f"data.{old_id}.key"
     hidden = kept.rename(keys.parent / "elsewhere.key")
-    status = rekey.status(lc.store, keys)
+    status = data_key_rotation.status(lc.store, keys)
     assert status.missing == {old_id: 8} and status.original_format == 6 and old_id not in [k.key_id for k in
                                                                                              status.keys]
     result = CliRunner().invoke(cli, ["keys", "status", "-d", str(deployment.root)])
     assert f"{old_id}  MISSING" in result.output and "has not finished" in result.output
-    with pytest.raises(rekey.RotationStopped, match="cannot be read"):
-        rekey.rotate(lc.store, keys, actor="admin1")
+    with pytest.raises(data_key_rotation.RotationStopped, match="cannot be read"):
+        data_key_rotation.rotate(lc.store, keys, actor="admin1")
     hidden.rename(kept)
-    assert rekey.rotate(lc.store, keys, actor="admin1").reencrypted == 14
+    assert data_key_rotation.rotate(lc.store, keys, actor="admin1").reencrypted == 14
 
 
 def test_a_tampered_blob_stops_the_rotation_and_is_named(node) -> None:
@@ -288,13 +289,13 @@ def test_a_tampered_blob_stops_the_rotation_and_is_named(node) -> None:
         conn.execute(blobs.update().where(blobs.c.ref == bad).values(ciphertext=cipher[:-1] + bytes([cipher[-1] ^ 1])))
     tampered = _rows(lc)
 
-    with pytest.raises(rekey.RotationStopped, match=f"blob {bad} of enrolment {eid} cannot be read") as stopped:
-        rekey.rotate(lc.store, keys, actor="admin1", batch=2)
+    with pytest.raises(data_key_rotation.RotationStopped, match=f"blob {bad} of enrolment {eid} cannot be read") as stopped:
+        data_key_rotation.rotate(lc.store, keys, actor="admin1", batch=2)
     assert "4 of" in str(stopped.value) and "run `ektp keys rotate-data-key` again" in str(stopped.value)
     target = DataKeyring.load(keys).current_id
     after = _rows(lc)
     # The two batches before it are re-encrypted; its own batch (refs[4] too) and the rest are unchanged.
-    assert [r for r in refs if after[r][1].startswith(datakeys.header_for(target))] == refs[:4]
+    assert [r for r in refs if after[r][1].startswith(data_keys.header_for(target))] == refs[:4]
     assert all(after[r] == tampered[r] for r in refs[4:])
     assert _actions(lc)[-1] == "data_key.rotation_stopped"
 
@@ -302,21 +303,21 @@ def test_a_tampered_blob_stops_the_rotation_and_is_named(node) -> None:
     with lc.store.write() as conn:
         conn.execute(blobs.update().where(blobs.c.ref == bad).values(ciphertext=cipher))
         conn.execute(blobs.update().where(blobs.c.ref == moved).values(enrolment_id=other_eid))
-    with pytest.raises(rekey.RotationStopped, match=f"blob {moved} of enrolment {other_eid}"):
-        rekey.rotate(lc.store, keys, actor="admin1", batch=2)
+    with pytest.raises(data_key_rotation.RotationStopped, match=f"blob {moved} of enrolment {other_eid}"):
+        data_key_rotation.rotate(lc.store, keys, actor="admin1", batch=2)
     with lc.store.write() as conn:
         conn.execute(blobs.update().where(blobs.c.ref == moved).values(enrolment_id=rows[moved][0]))
-    report = rekey.rotate(lc.store, keys, actor="admin1", batch=2)
+    report = data_key_rotation.rotate(lc.store, keys, actor="admin1", batch=2)
     assert report.resumed and report.key_id == target
-    assert all(c.startswith(datakeys.header_for(target)) for _e, c in _rows(lc).values())
+    assert all(c.startswith(data_keys.header_for(target)) for _e, c in _rows(lc).values())
 
 
 def test_forgetting_a_key_is_refused_while_a_blob_may_use_it(node) -> None:
     deployment, lc, named = node
     keys = deployment.keys_dir
-    old_key = security.load_data_key(keys)
-    old_id = datakeys.key_id(old_key)
-    report = rekey.rotate(lc.store, keys, actor="admin1")
+    old_key = crypto.load_data_key(keys)
+    old_id = data_keys.key_id(old_key)
+    report = data_key_rotation.rotate(lc.store, keys, actor="admin1")
     # A process that had not yet seen the new key wrote one blob with the old one.
     eid, _c = next(iter(_rows(lc).values()))
     late = blob_store.new_ref()
@@ -324,20 +325,20 @@ def test_forgetting_a_key_is_refused_while_a_blob_may_use_it(node) -> None:
         blob_store.put(conn, DataKeyring(old_key), enrolment_id=eid, ref=late, kind="face/face", data=b"late",
                        at=lc.clock())
     with pytest.raises(EktpError, match=f"data key {old_id} still encrypts 1 blobs"):
-        rekey.forget(lc.store, keys, old_id, actor="admin1")
+        data_key_rotation.forget(lc.store, keys, old_id, actor="admin1")
     with pytest.raises(EktpError, match="is the current key"):
-        rekey.forget(lc.store, keys, report.key_id, actor="admin1")
+        data_key_rotation.forget(lc.store, keys, report.key_id, actor="admin1")
     with lc.store.write() as conn:  # an EK1 blob names no key: it could be under any of them
         conn.execute(blobs.update().where(blobs.c.ref == late).values(
-            ciphertext=security.encrypt(old_key, b"late", record_id=eid)))
+            ciphertext=crypto.encrypt(old_key, b"late", record_id=eid)))
     with pytest.raises(EktpError, match="original format"):
-        rekey.forget(lc.store, keys, old_id, actor="admin1")
+        data_key_rotation.forget(lc.store, keys, old_id, actor="admin1")
     assert (keys / f"data.{old_id}.key").exists()
 
     result = CliRunner().invoke(cli, ["keys", "status", "-d", str(deployment.root)])
     assert result.exit_code == 0 and "original format (EK1, names no key): 1 blobs" in result.output
     # A new rotation takes that blob too (the keyring runs no rotation now, so a new key is made).
-    second = rekey.rotate(lc.store, keys, actor="admin1")
+    second = data_key_rotation.rotate(lc.store, keys, actor="admin1")
     assert not second.resumed and sorted(second.retired) == sorted([old_id, report.key_id])
     result = CliRunner().invoke(cli, ["keys", "forget-data-key", old_id, "--as", "admin1", "-d", str(deployment.root)])
     assert result.exit_code == 0, result.output
@@ -351,8 +352,8 @@ def test_forgetting_a_key_is_refused_while_a_blob_may_use_it(node) -> None:
 
 def test_two_rotations_at_once_are_refused(node) -> None:
     deployment, lc, _named = node
-    with datakeys.rotation_lock(deployment.keys_dir), pytest.raises(EktpError, match="another `ektp keys`"):
-        rekey.rotate(lc.store, deployment.keys_dir, actor="admin1")
+    with data_keys.rotation_lock(deployment.keys_dir), pytest.raises(EktpError, match="another `ektp keys`"):
+        data_key_rotation.rotate(lc.store, deployment.keys_dir, actor="admin1")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -372,7 +373,7 @@ def test_a_service_opened_before_a_rotation_by_another_process_keeps_working(nod
                           capture_output=True, text=True, timeout=120, env={**os.environ, "NO_COLOR": "1"})
     assert done.returncode == 0, done.stderr
     assert "re-encrypted 5 of" in done.stderr
-    new_id = datakeys.key_id(security.load_data_key(deployment.keys_dir))
+    new_id = data_keys.key_id(crypto.load_data_key(deployment.keys_dir))
     assert f"re-encrypted {len(before)} blobs under data key {new_id}" in done.stdout
     assert f"the old data key is retired ({old_id})" in done.stdout
 
@@ -382,7 +383,7 @@ def test_a_service_opened_before_a_rotation_by_another_process_keeps_working(nod
     capture.add(named["fingers"], Sample(modality=Modality.FINGER, position="left_thumb", image=b"new finger" * 30,
                                          quality=80, device="test"), actor="op1")
     assert lc.data_key.current_id == new_id
-    assert all(c.startswith(datakeys.header_for(new_id)) for _e, c in _rows(lc).values())
+    assert all(c.startswith(data_keys.header_for(new_id)) for _e, c in _rows(lc).values())
     assert capture.image(named["fingers"], "finger", "left_thumb") == b"new finger" * 30
 
     status = CliRunner().invoke(cli, ["keys", "status", "--json", "-d", str(deployment.root)])
@@ -409,7 +410,7 @@ def test_a_backup_taken_midway_through_a_rotation_restores_readable_and_the_rota
 
     monkeypatch.setattr(blob_store, "reencrypt_batch", stop_after_one)
     with pytest.raises(KeyboardInterrupt):
-        rekey.rotate(lc.store, deployment.keys_dir, actor="admin1", batch=5)
+        data_key_rotation.rotate(lc.store, deployment.keys_dir, actor="admin1", batch=5)
     monkeypatch.undo()
 
     file = tmp_path / "node.ektpbak"
@@ -423,7 +424,7 @@ def test_a_backup_taken_midway_through_a_rotation_restores_readable_and_the_rota
         assert _plaintexts(restored) == before  # both keys came back
         store = restored.open_store()
         try:
-            finished = rekey.rotate(store, restored.keys_dir, actor="admin1")
+            finished = data_key_rotation.rotate(store, restored.keys_dir, actor="admin1")
         finally:
             store.dispose()
         assert finished.resumed and finished.reencrypted == len(before) - 5

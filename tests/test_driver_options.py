@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ektp_core.driver_options import DriverOptions
+from ektp_core.devices.options import DriverOptions
 
 
 def test_driver_options() -> None:

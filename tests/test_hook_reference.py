@@ -202,7 +202,7 @@ def test_every_hook_has_an_example_test() -> None:
 
 
 def _exercise_profiles(module: Any, deployment: Deployment, tmp_path: Path) -> None:
-    from ektp_core.deploy import profile_text
+    from ektp_core.services.node_init import profile_text
 
     host = _host(module)
     _registered(host, "profiles")
@@ -211,8 +211,8 @@ def _exercise_profiles(module: Any, deployment: Deployment, tmp_path: Path) -> N
 
 
 def _exercise_printers(module: Any, deployment: Deployment, tmp_path: Path) -> None:
-    from ektp_core.devices import PrinterSetting, make_printer
-    from ektp_core.printing import CR80_300DPI
+    from ektp_core.devices.declared import PrinterSetting, make_printer
+    from ektp_core.devices.printers import CR80_300DPI
 
     host = _host(module)
     _registered(host, "printers")
@@ -225,7 +225,7 @@ def _exercise_printers(module: Any, deployment: Deployment, tmp_path: Path) -> N
 
 
 def _exercise_scanners(module: Any, deployment: Deployment, tmp_path: Path) -> None:
-    from ektp_core.devices import ScannerSetting, make_scanner
+    from ektp_core.devices.declared import ScannerSetting, make_scanner
 
     host = _host(module)
     _registered(host, "scanners")
@@ -236,7 +236,7 @@ def _exercise_scanners(module: Any, deployment: Deployment, tmp_path: Path) -> N
 
 def _exercise_region_rules(module: Any, deployment: Deployment, tmp_path: Path) -> None:
     from ektp_core.errors import ConfigError
-    from ektp_core.routing import SiteSnapshot, load_rules
+    from ektp_core.devices.region_rules import SiteSnapshot, load_rules
     from ektp_core.testing import make_enrolment
 
     host = _host(module)
@@ -316,9 +316,9 @@ def _exercise_validate_enrolment(module: Any, deployment: Deployment, tmp_path: 
 def _exercise_render_card(module: Any, deployment: Deployment, tmp_path: Path) -> None:
     from ektp_plugins.printers.layout import render_card
 
-    from ektp_core.model import PrintJob
-    from ektp_core.printing import CardData, RenderedCard
-    from ektp_core.testing.images import sample_photo, sample_signature
+    from ektp_core.domain.model import PrintJob
+    from ektp_core.devices.printers import CardData, RenderedCard
+    from ektp_plugins.simulators.images import sample_photo, sample_signature
     from ektp_core.testing.samples import make_biodata
 
     host = _host(module)

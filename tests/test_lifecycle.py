@@ -5,13 +5,15 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from ektp_core import audit, hookimpl, security
+from ektp_core.lifecycle import audit
+from ektp_core import hookimpl
+from ektp_core.keys import crypto
 from ektp_core.errors import Conflict, EktpError, IllegalTransition, NotFound, ValidationFailed
 from ektp_core.events import ValidationProblem
-from ektp_core.lifecycle import ENROLMENT_TRANSITIONS, LifecycleService
-from ektp_core.model import EnrolmentState as E
-from ektp_core.model import Operator, Role
-from ektp_core.model import PrintJobState as J
+from ektp_core.lifecycle.service import ENROLMENT_TRANSITIONS, LifecycleService
+from ektp_core.domain.model import EnrolmentState as E
+from ektp_core.domain.model import Operator, Role
+from ektp_core.domain.model import PrintJobState as J
 from ektp_core.store.tables import enrolments
 from ektp_core.testing import make_enrolment
 
@@ -197,7 +199,7 @@ def test_unknown_job_is_resolved_only_by_a_supervisor(ektp_service: LifecycleSer
         ektp_service.mark_printed(job.id, actor="op")
     for username, role in (("op1", Role.OPERATOR), ("sup1", Role.SUPERVISOR)):
         ektp_service.add_operator(Operator(username=username, full_name=username, role=role, site_code=SITE,
-                                           password_hash=security.hash_password("x" * 12, n=2**4)), actor="admin")
+                                           password_hash=crypto.hash_password("x" * 12, n=2**4)), actor="admin")
     with pytest.raises(EktpError, match="supervisor"):
         ektp_service.resolve_unknown(job.id, supervisor="op1", printed=True, reason="card seen")
     job = ektp_service.resolve_unknown(job.id, supervisor="sup1", printed=True, reason="card seen in tray")

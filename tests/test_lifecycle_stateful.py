@@ -23,20 +23,21 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from ektp_core import audit, security
-from ektp_core.deploy import create_deployment
+from ektp_core.lifecycle import audit
+from ektp_core.keys import crypto
+from ektp_core.services.node_init import create_deployment
 from ektp_core.errors import Conflict, EktpError, IllegalTransition
-from ektp_core.lifecycle import (
+from ektp_core.lifecycle.service import (
     BLANK_TRANSITIONS,
     ENROLMENT_TRANSITIONS,
     OPEN_ENROLMENT_STATES,
     PRINT_JOB_TRANSITIONS,
     LifecycleService,
 )
-from ektp_core.model import BlankState as B
-from ektp_core.model import EnrolmentState as E
-from ektp_core.model import Operator, Role
-from ektp_core.model import PrintJobState as J
+from ektp_core.domain.model import BlankState as B
+from ektp_core.domain.model import EnrolmentState as E
+from ektp_core.domain.model import Operator, Role
+from ektp_core.domain.model import PrintJobState as J
 from ektp_core.store.tables import audit_head, blank_batches, blanks, enrolments, print_jobs
 from ektp_core.testing import make_enrolment, valid_nik
 
@@ -164,7 +165,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         for username, role in ((SUPERVISOR, Role.SUPERVISOR), (OPERATOR, Role.OPERATOR)):
             self.service.add_operator(
                 Operator(username=username, full_name=username.upper(), role=role, site_code=SITES[0],
-                         password_hash=security.hash_password("rahasia-" + username, n=2**4)),
+                         password_hash=crypto.hash_password("rahasia-" + username, n=2**4)),
                 actor="admin")
             self.audit_seq += 1
         self.accounts = True

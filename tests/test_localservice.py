@@ -9,7 +9,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from ektp_core.localservice import answers
+from ektp_plugins.demo.processes import answers
 
 
 @contextmanager

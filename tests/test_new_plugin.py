@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from ektp_core import scaffold
+from ektp_plugins.devkit import scaffold
 from ektp_core.cli import cli
-from ektp_core.scaffold import KINDS, Names, ScaffoldError, new_plugin
+from ektp_plugins.devkit.scaffold import KINDS, Names, ScaffoldError, new_plugin
 
 # Not the tutorials' names (tests/test_tutorials.py runs those): the templates must work for any name.
 NAMES = {"printer": "seluma-printer", "scanner": "acme-scanner", "region": "kaur-rules", "verifier": "rl-gateway"}

@@ -8,7 +8,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from ektp_core import nik
+from ektp_core.domain import nik
 from ektp_core.cli import cli
 
 KAMPUNG_MELAYU_WOMAN = "1771054101900001"

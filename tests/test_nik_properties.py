@@ -1,4 +1,4 @@
-"""Property tests for the NIK rules (``ektp_core.nik.parse``) and the ``Nik`` value type.
+"""Property tests for the NIK rules (``ektp_core.domain.nik.parse``) and the ``Nik`` value type.
 
 ``PP KK CC DDMMYY SSSS``: a known province, regency and district codes that are not 00, a real birth
 date (day + 40 for women), a serial other than 0000. A region code missing from the Kemendagri list
@@ -15,10 +15,10 @@ from hypothesis import assume, example, given
 from hypothesis import strategies as st
 from lokal.provinces import PROVINCES
 
-from ektp_core import nik as nik_rules
-from ektp_core import regions
+from ektp_core.domain import nik as nik_rules
+from ektp_core.domain import regions
 from ektp_core.errors import InvalidValue
-from ektp_core.model import Nik
+from ektp_core.domain.model import Nik
 
 #: Fixes the century inference: a two-digit year up to 25 is 20yy, above it 19yy.
 TODAY = dt.date(2025, 6, 30)

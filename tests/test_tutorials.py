@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from ektp_core.scaffold import new_plugin
+from ektp_plugins.devkit.scaffold import new_plugin
 
 ROOT = Path(__file__).resolve().parents[1]
 TUTORIALS = ROOT / "docs" / "tutorials"

@@ -1,5 +1,5 @@
 """Storage: SQLAlchemy 2 Core tables, the engine set-up, Alembic migrations and the repository."""
 
-from .db import Store
+from ektp_core.store.db import Store
 
 __all__ = ["Store"]

@@ -2,7 +2,7 @@
 
 Each blob is AES-256-GCM encrypted with the node's current data key and the enrolment id as
 associated data, so a blob copied onto another enrolment, or altered, fails to decrypt instead of
-decoding. A blob names the key that encrypted it (:mod:`ektp_core.datakeys`), so blobs under a
+decoding. A blob names the key that encrypted it (:mod:`ektp_core.keys.data_keys`), so blobs under a
 retired key stay readable while a rotation re-encrypts them (:func:`reencrypt_batch`).
 """
 
@@ -16,10 +16,10 @@ from collections.abc import Iterable
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from ..datakeys import HEADER_V1, HEADER_V2, ID_BYTES, DataKeyring, as_keyring, header_for
-from ..errors import EktpError, NotFound
-from ..security import TamperedData
-from .tables import blobs
+from ektp_core.keys.data_keys import HEADER_V1, HEADER_V2, ID_BYTES, DataKeyring, as_keyring, header_for
+from ektp_core.errors import EktpError, NotFound
+from ektp_core.keys.crypto import TamperedData
+from ektp_core.store.tables import blobs
 
 #: The longest blob reference the ``blobs`` table holds.
 MAX_REF_LENGTH = 64

@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 
-from ..config import Deployment
-from ..deploy import create_deployment
-from ..lifecycle import LifecycleService
-from ..plugins import PluginHost
-from .databases import temporary_database
+from ektp_core.config import Deployment
+from ektp_core.services.node_init import create_deployment
+from ektp_core.lifecycle.service import LifecycleService
+from ektp_core.plugins import PluginHost
+from ektp_core.testing.databases import temporary_database
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -7,7 +7,7 @@ import itertools
 import uuid
 from typing import Any
 
-from ..model import Biodata, Enrolment
+from ektp_core.domain.model import Biodata, Enrolment
 
 _serials = itertools.count(1)
 
@@ -67,8 +67,8 @@ def make_print_ready(lc: Any, *, recorded_at: str = "17.71", seed: int = 0, phot
     """Record a sample resident at the site ``recorded_at`` (with a photo and a signature) and take
     them to PRINT_READY_RECORD, without a print job; returns the enrolment's id. ``biodata``
     overrides fields of the resident (``kecamatan="SELEBAR"``...)."""
-    from ..model import Capture, EnrolmentState
-    from .images import sample_photo, sample_signature
+    from ektp_core.domain.model import Capture, EnrolmentState
+    from ektp_plugins.simulators.images import sample_photo, sample_signature
 
     enrolment = make_enrolment(site_code=recorded_at, **biodata)
     captures, images = [], {}

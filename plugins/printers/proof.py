@@ -12,7 +12,7 @@ a real printer is bought, and it behaves like a printer the rest of ektp can tru
   written (atomically, the same way) only after the card's files are complete. A crash at any
   point leaves either a counted card with all its files or no counted card: files of a card that
   never reached the index are renamed ``*.uncounted`` the next time the printer opens.
-* A folder that cannot be created or written gives :class:`~ektp_core.printing.PrinterNotConnected`.
+* A folder that cannot be created or written gives :class:`~ektp_core.devices.printers.PrinterNotConnected`.
 
 One process prints to a folder at a time (two processes sharing one folder could number two cards
 alike).
@@ -39,7 +39,7 @@ from typing import Any
 from PIL import Image
 
 from ektp_core import __version__, hookimpl
-from ektp_core.printing import (
+from ektp_core.devices.printers import (
     CR80_300DPI,
     CR80_MM,
     EVOLIS_CANVAS,
@@ -51,7 +51,7 @@ from ektp_core.printing import (
     Progress,
     RenderedCard,
 )
-from ektp_core.security import fsync_dir
+from ektp_core.keys.crypto import fsync_dir
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +116,7 @@ def pdf_bytes(pages: list[Image.Image]) -> bytes:
 
 
 class ProofPrinter:
-    """A :class:`~ektp_core.printing.CardPrinter` that writes each card to a folder as PNG and PDF."""
+    """A :class:`~ektp_core.devices.printers.CardPrinter` that writes each card to a folder as PNG and PDF."""
 
     def __init__(self, name: str, options: dict[str, Any], *,
                  clock: Callable[[], dt.datetime] | None = None) -> None:

@@ -13,10 +13,10 @@ from typing import Any
 
 from ektp_core import hookimpl
 
-from .dukcapil_only import DukcapilOnlyRules
-from .kecamatan_rollout import KecamatanRolloutRules
-from .kelurahan_rollout import KelurahanRolloutRules
-from .semi_vertical import SemiVerticalRules
+from ektp_plugins.regions.dukcapil_only import DukcapilOnlyRules
+from ektp_plugins.regions.kecamatan_rollout import KecamatanRolloutRules
+from ektp_plugins.regions.kelurahan_rollout import KelurahanRolloutRules
+from ektp_plugins.regions.semi_vertical import SemiVerticalRules
 
 __all__ = ["DukcapilOnlyRules", "KecamatanRolloutRules", "KelurahanRolloutRules", "SemiVerticalRules"]
 

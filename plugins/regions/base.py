@@ -9,10 +9,10 @@ from typing import Any
 import attrs
 
 from ektp_core.config import Profile
-from ektp_core.model import Enrolment, Site, SiteKind
-from ektp_core.routing import Routing, SiteState, printer_sites
+from ektp_core.domain.model import Enrolment, Site, SiteKind
+from ektp_core.devices.region_rules import Routing, SiteState, printer_sites
 
-from .residents import ResidentAreas
+from ektp_plugins.regions.residents import ResidentAreas
 
 _REGION_CODE = re.compile(r"^\d{2}\.\d{2}(\.\d{2}(\.\d{4})?)?$")
 

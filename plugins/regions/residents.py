@@ -12,8 +12,8 @@ import re
 
 import attrs
 
-from ektp_core import regions
-from ektp_core.model import Biodata
+from ektp_core.domain import regions
+from ektp_core.domain.model import Biodata
 
 _AREA_PREFIX = re.compile(r"^(KECAMATAN|KEC\.?|KELURAHAN|KEL\.?|DESA|DS\.?)\s+")
 _REGENCY_PREFIX = re.compile(r"^(KABUPATEN ADMINISTRASI|KOTA ADMINISTRASI|KOTA ADM\.?|KABUPATEN|KAB\.?|KOTA)\s+")

@@ -20,12 +20,12 @@ import click
 from ektp_core import hookimpl
 from ektp_core.registry import Registry
 
-from .http import HttpVerifier
+from ektp_plugins.verify.http import HttpVerifier
 
 
 def _nbis_matcher(options: Mapping[str, Any]) -> Any:
     try:
-        from .dedup import NbisMatcher
+        from ektp_plugins.verify.dedup import NbisMatcher
     except ImportError as exc:
         raise ValueError(f"the nbis-bozorth3 matcher needs the biometrics extra (pip install 'ektp[biometrics]'): "
                          f"{exc}") from None
@@ -47,10 +47,10 @@ def ektp_register_matchers(registry: Registry[Any]) -> None:
 @hookimpl
 def ektp_register_commands(cli: click.Group) -> None:
     """``ektp central-emulator`` and ``ektp adjudication show`` (the side-by-side sheet)."""
-    from ektp_core.cli_verify import adjudication_group
+    from ektp_core.cli.verification import adjudication_group
 
-    from .central import ektp_register_commands as register_central
-    from .sheet import adjudication_show
+    from ektp_plugins.verify.central import ektp_register_commands as register_central
+    from ektp_plugins.verify.sheet import adjudication_show
 
     register_central(cli)
     adjudication_group.add_command(adjudication_show)

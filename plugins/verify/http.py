@@ -10,8 +10,8 @@ Profile options (``[verification]``):
   5xx), with exponential ``backoff_seconds`` (default 0.5, doubled each time, capped at 8 s).
 
 Refusals that resending cannot fix (400, 401, 404, 409, and any redirect, which is never followed so
-the token cannot leak to another host) are raised at once as :class:`~ektp_core.verifying.CentralRefused`;
-everything else, after the last retry, as :class:`~ektp_core.verifying.CentralUnavailable`. Answers
+the token cannot leak to another host) are raised at once as :class:`~ektp_core.devices.verifiers.CentralRefused`;
+everything else, after the last retry, as :class:`~ektp_core.devices.verifiers.CentralUnavailable`. Answers
 are size-limited, ids are checked before they go into a URL, and the token is never logged.
 """
 from __future__ import annotations
@@ -30,8 +30,8 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ektp_core.model import EnrolmentState
-from ektp_core.verifying import CentralRefused, CentralUnavailable, Receipt, Submission, Verdict
+from ektp_core.domain.model import EnrolmentState
+from ektp_core.devices.verifiers import CentralRefused, CentralUnavailable, Receipt, Submission, Verdict
 
 log = logging.getLogger(__name__)
 
@@ -191,7 +191,7 @@ class HttpVerifier:
         except ValueError as exc:
             raise CentralUnavailable(f"central system sent a verdict this node cannot read: {exc}") from None
 
-    # -- ektp_core.verifying.Verifier ----------------------------------------------------------------------------
+    # -- ektp_core.devices.verifiers.Verifier ----------------------------------------------------------------------------
 
     def submit(self, submission: Submission) -> Receipt:
         """POST the enrolment; a resend of the same enrolment id gets the first answer."""

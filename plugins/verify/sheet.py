@@ -14,8 +14,8 @@ from PIL import Image, ImageDraw, ImageFont
 
 from ektp_core.cli import deployment_option, fail
 from ektp_core.errors import EktpError
-from ektp_core.model import FINGER_POSITIONS
-from ektp_core.verification import VerificationService
+from ektp_core.domain.model import FINGER_POSITIONS
+from ektp_core.services.verification import VerificationService
 
 #: A finger image larger than this is not decoded (a decompression bomb from a peer must not hurt).
 MAX_PIXELS = 4_000_000
@@ -89,7 +89,7 @@ def side_by_side(service: VerificationService, enrolment_id: str, candidate_id: 
 def adjudication_show(enrolment_id: str, candidate: str | None, image_path: Path,
                       deployment_dir: Path | None) -> None:
     """Write the enrolment's fingers and a candidate's side by side, with the scores, to a PNG."""
-    from ektp_core.cli_verify import _verification
+    from ektp_core.cli.verification import _verification
 
     with _verification(deployment_dir) as (_d, _h, service):
         try:

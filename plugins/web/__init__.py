@@ -13,8 +13,8 @@ from ektp_core import hookimpl
 @hookimpl
 def ektp_register_commands(cli: click.Group) -> None:
     """``ektp serve``, ``ektp sync`` and ``ektp demo``."""
-    from .commands import serve_command, sync_group
-    from .demo import demo_command
+    from ektp_plugins.web.commands import serve_command, sync_group
+    from ektp_plugins.demo.command import demo_command
 
     cli.add_command(serve_command)
     cli.add_command(sync_group)

@@ -11,12 +11,14 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from ektp_core import __version__, packets, security
+from ektp_core import __version__
+from ektp_core.sync import packets
+from ektp_core.keys import crypto
 from ektp_core.errors import EktpError, NotFound, ValidationFailed
-from ektp_core.feed import Feed
-from ektp_core.sync import Inbox, sign_receipt
+from ektp_core.sync.feed import Feed
+from ektp_core.sync.nodes import Inbox, sign_receipt
 
-from .openapi import document
+from ektp_plugins.web.openapi import document
 
 log = logging.getLogger(__name__)
 API = "/api/v1"
@@ -91,10 +93,10 @@ def blueprint() -> Blueprint:
             if abs(time.time() - int(stamp)) > REQUEST_SKEW:
                 raise ApiError(401, "unauthorised", "request time too far from the node's clock (check the clock)")
             key = inbox().site_key(site)
-            security.verify_signature(security.load_public_key(key),
+            crypto.verify_signature(crypto.load_public_key(key),
                                       request_signature_text(request.method, request.full_path.rstrip("?"), stamp),
                                       signature)
-        except (ValueError, NotFound, security.TamperedData):
+        except (ValueError, NotFound, crypto.TamperedData):
             raise ApiError(401, "unauthorised", "not signed by a joined site's key") from None
         return site
 

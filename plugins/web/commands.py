@@ -13,19 +13,19 @@ from typing import Any
 import click
 import sqlalchemy as sa
 
-from ektp_core import node_keys, security
+from ektp_core.keys import node_keys, crypto
 from ektp_core.cli import _deployment, deployment_option, fail
 from ektp_core.errors import EktpError
-from ektp_core.feed import FeedReader, FeedRefused
-from ektp_core.lifecycle import LifecycleService
-from ektp_core.localservice import sigterm_as_interrupt
-from ektp_core.model import SiteKind
+from ektp_core.sync.feed import FeedReader, FeedRefused
+from ektp_core.lifecycle.service import LifecycleService
+from ektp_plugins.demo.processes import sigterm_as_interrupt
+from ektp_core.domain.model import SiteKind
 from ektp_core.store.repository import utc
 from ektp_core.store.tables import audit_log, node_key_transitions, outbox, signed_jobs
-from ektp_core.sync import SEND_PARALLEL, Inbox, Outbox
+from ektp_core.sync.nodes import SEND_PARALLEL, Inbox, Outbox
 
-from .api import API
-from .client import HttpTransport, NodeRefused
+from ektp_plugins.web.api import API
+from ektp_core.sync.http import HttpTransport, NodeRefused
 
 DEFAULT_PORT = 5000
 
@@ -70,7 +70,7 @@ def serve_command(host: str, port: int, threads: int, quiet: bool, trusted_proxy
     """Serve this node's web UI (/) and HTTP API (/api/v1) with waitress until Ctrl-C or SIGTERM."""
     from waitress import create_server
 
-    from .ui import create_app
+    from ektp_plugins.web.ui import create_app
 
     with _lifecycle(deployment_dir) as lc:
         app = create_app(lc, lc.deployment.plugin_host())
@@ -125,7 +125,7 @@ def join_command(url: str, code: str, deployment_dir: Path | None) -> None:
     with _lifecycle(deployment_dir) as lc:
         box = Outbox.for_deployment(lc)
         try:
-            keys = HttpTransport(url).join(site=box.site_code, public_key=security.public_key_text(box.signing_key),
+            keys = HttpTransport(url).join(site=box.site_code, public_key=crypto.public_key_text(box.signing_key),
                                            code=code)
         except NodeRefused as exc:
             fail(str(exc))

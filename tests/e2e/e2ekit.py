@@ -17,10 +17,10 @@ from typing import Any
 
 from ektp_plugins.web.ui.i18n import Catalogues
 
-from ektp_core.deploy import create_deployment
-from ektp_core.lifecycle import LifecycleService
-from ektp_core.localservice import stop_process
-from ektp_core.model import Role
+from ektp_core.services.node_init import create_deployment
+from ektp_core.lifecycle.service import LifecycleService
+from ektp_plugins.demo.processes import stop_process
+from ektp_core.domain.model import Role
 
 #: The environment variable naming the Chromium binary (``.ci/run`` sets it).
 CHROMIUM_ENV = "EKTP_CHROMIUM"
@@ -114,7 +114,7 @@ class ServedNode:
 
     def audit(self, action: str) -> list[Any]:
         """The node's audit entries with ``action``, oldest first (read from its database)."""
-        from ektp_core import audit
+        from ektp_core.lifecycle import audit
 
         store = self.deployment.open_store()
         try:

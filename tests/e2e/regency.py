@@ -21,10 +21,10 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from ektp_core.deploy import profile_text
-from ektp_core.lifecycle import LifecycleService
-from ektp_core.localservice import stop_process
-from ektp_core.model import Role
+from ektp_core.services.node_init import profile_text
+from ektp_core.lifecycle.service import LifecycleService
+from ektp_plugins.demo.processes import stop_process
+from ektp_core.domain.model import Role
 
 from .e2ekit import ServedNode, add_accounts
 

@@ -21,7 +21,7 @@ from ektp_plugins.printers.evolis.driver import EvolisPrinter
 from ektp_plugins.printers.evolis.emulator import EMULATED_PRODUCT_ID, EvolisEmulator
 
 from ektp_core.errors import PluginError
-from ektp_core.printing import (
+from ektp_core.devices.printers import (
     CardJam,
     CardPrinter,
     CoverOpen,
@@ -37,7 +37,7 @@ from ektp_core.printing import (
     RibbonEnded,
 )
 from ektp_core.registry import Registry
-from ektp_core.testing.usb import FakeUsbBackend
+from ektp_plugins.simulators.usb import FakeUsbBackend
 
 W, H = 1016, 648
 TIMEOUT_MS = 250  # short: the timeout tests really wait for it

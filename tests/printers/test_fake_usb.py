@@ -13,7 +13,7 @@ import usb.control
 import usb.core
 import usb.util
 
-from ektp_core.testing.usb import EmulatedDevice, FakeUsbBackend
+from ektp_plugins.simulators.usb import EmulatedDevice, FakeUsbBackend
 
 VID, PID = 0x1234, 0x5678
 

@@ -13,9 +13,9 @@ from click.testing import CliRunner
 from PIL import Image
 
 from ektp_core.cli import cli
-from ektp_core.lifecycle import LifecycleService
-from ektp_core.model import EnrolmentState
-from ektp_core.print_service import PrintService
+from ektp_core.lifecycle.service import LifecycleService
+from ektp_core.domain.model import EnrolmentState
+from ektp_core.services.printing import PrintService
 from ektp_core.testing.samples import queue_print_ready
 
 SITE = "17.71"
@@ -123,11 +123,11 @@ def test_proof_printer_prints_through_the_ledger(ektp_deployment, ektp_service, 
 
 
 def test_print_resolve_by_a_supervisor(ektp_service, run) -> None:
-    from ektp_core import security
-    from ektp_core.model import Operator, PrintJobState, Role
+    from ektp_core.keys import crypto
+    from ektp_core.domain.model import Operator, PrintJobState, Role
 
     ektp_service.add_operator(Operator(username="sup1", full_name="Sup", role=Role.SUPERVISOR, site_code=SITE,
-                                       password_hash=security.hash_password("x" * 12, n=2**4)), actor="admin")
+                                       password_hash=crypto.hash_password("x" * 12, n=2**4)), actor="admin")
     run("blanks", "receive", "BLK-000001", "BLK-000002")
     stuck = []
     for seed in range(2):

@@ -69,19 +69,20 @@ import attrs
 import pytest
 import sqlalchemy as sa
 
-from ektp_core import audit, security
-from ektp_core.deploy import create_deployment
-from ektp_core.devices import PrinterSetting, make_printer
-from ektp_core.lifecycle import LifecycleService
-from ektp_core.model import BlankState as B
-from ektp_core.model import Capture, Operator, Role
-from ektp_core.model import EnrolmentState as E
-from ektp_core.model import PrintJobState as J
-from ektp_core.print_service import PrintService
-from ektp_core.printing import EVOLIS_CANVAS, PrinterStatus
+from ektp_core.lifecycle import audit
+from ektp_core.keys import crypto
+from ektp_core.services.node_init import create_deployment
+from ektp_core.devices.declared import PrinterSetting, make_printer
+from ektp_core.lifecycle.service import LifecycleService
+from ektp_core.domain.model import BlankState as B
+from ektp_core.domain.model import Capture, Operator, Role
+from ektp_core.domain.model import EnrolmentState as E
+from ektp_core.domain.model import PrintJobState as J
+from ektp_core.services.printing import PrintService
+from ektp_core.devices.printers import EVOLIS_CANVAS, PrinterStatus
 from ektp_core.store.tables import blanks, enrolments, print_jobs
 from ektp_core.testing import make_enrolment, valid_nik
-from ektp_core.testing.images import sample_photo, sample_signature
+from ektp_plugins.simulators.images import sample_photo, sample_signature
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
 
@@ -143,9 +144,9 @@ CHILD = textwrap.dedent('''
 
 
     from ektp_core.config import load_deployment
-    from ektp_core.devices import PrinterSetting, make_printer
-    from ektp_core.lifecycle import LifecycleService
-    from ektp_core.print_service import PrintService
+    from ektp_core.devices.declared import PrinterSetting, make_printer
+    from ektp_core.lifecycle.service import LifecycleService
+    from ektp_core.services.printing import PrintService
 
     SITE, NAME = "17.71", "evolis-crash"
     deployment = load_deployment(Path(sys.argv[1]))
@@ -261,7 +262,7 @@ def deployment_with_residents(tmp_path: Path, database_url: str, residents: int)
     host = deployment.plugin_host()
     lc = LifecycleService(deployment.open_store(), host.hook, deployment)
     lc.add_operator(Operator(username=SUPERVISOR, full_name="SUPERVISOR", role=Role.SUPERVISOR, site_code=SITE,
-                             password_hash=security.hash_password("rahasia-supervisor", n=2**4)), actor="admin")
+                             password_hash=crypto.hash_password("rahasia-supervisor", n=2**4)), actor="admin")
     lc.receive_blanks(SITE, [f"BLK-{i:06d}" for i in range(1, 2 * residents + 1)], actor="admin")
     queue_residents(lc, residents)
     return deployment, host, lc

@@ -7,10 +7,10 @@ import pytest
 
 from ektp_core import hookimpl
 from ektp_core.errors import Conflict
-from ektp_core.lifecycle import LifecycleService
-from ektp_core.model import Capture, EnrolmentState, PrintJobState
-from ektp_core.print_service import NothingConsumed, PrintService
-from ektp_core.printing import (
+from ektp_core.lifecycle.service import LifecycleService
+from ektp_core.domain.model import Capture, EnrolmentState, PrintJobState
+from ektp_core.services.printing import NothingConsumed, PrintService
+from ektp_core.devices.printers import (
     CardJam,
     NoCard,
     PrinterState,

@@ -15,7 +15,7 @@ from ektp_plugins.printers.proof import ProofPrinter
 from PIL import Image
 
 from ektp_core.plugins import PluginHost
-from ektp_core.printing import (
+from ektp_core.devices.printers import (
     CR80_300DPI,
     EVOLIS_CANVAS,
     CardData,
@@ -26,7 +26,7 @@ from ektp_core.printing import (
     PrinterState,
     RenderedCard,
 )
-from ektp_core.testing.images import sample_photo, sample_signature
+from ektp_plugins.simulators.images import sample_photo, sample_signature
 from ektp_core.testing.samples import make_biodata
 
 CARD_POINTS = (85.60 / 25.4 * 72, 53.98 / 25.4 * 72)  # 242.65 x 153.01

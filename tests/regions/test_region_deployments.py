@@ -12,10 +12,10 @@ from click.testing import CliRunner
 
 from ektp_core.cli import cli
 from ektp_core.config import Deployment
-from ektp_core.deploy import create_deployment
-from ektp_core.lifecycle import LifecycleService
-from ektp_core.model import EnrolmentState, PrintJobState
-from ektp_core.print_routing import PrintRouter
+from ektp_core.services.node_init import create_deployment
+from ektp_core.lifecycle.service import LifecycleService
+from ektp_core.domain.model import EnrolmentState, PrintJobState
+from ektp_core.lifecycle.routing import PrintRouter
 from ektp_core.testing.samples import make_print_ready
 
 #: profile, where a resident records, where blanks are delivered, where the card must print, the print day
@@ -93,7 +93,7 @@ def test_route_and_print_days_in_the_cli(ektp_deployment: Deployment, ektp_servi
     assert "print day: Monday" in queue.output and "Kecamatan Selebar on Monday" in queue.output
     assert json.loads(runner.invoke(cli, ["print-queue", "--json", "-d", root]).output)[0]["print_day"] == "monday"
     # On a Tuesday the office leaves Selebar's card for Monday, and says so.
-    monkeypatch.setattr("ektp_core.cli_print._today", lambda: dt.date(2026, 12, 1))
+    monkeypatch.setattr("ektp_core.cli.printing._today", lambda: dt.date(2026, 12, 1))
     tuesday = runner.invoke(cli, ["print", "--queued", "-d", root])
     assert tuesday.exit_code == 0, tuesday.output
     assert f"job {row['job_id']} waits for its print day (Monday; today is Tuesday); --any-day prints it now" \

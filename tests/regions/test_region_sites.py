@@ -9,7 +9,7 @@ from regionkit import from_text, profile
 
 from ektp_core.config import load_profile
 from ektp_core.errors import ConfigError
-from ektp_core.model import SiteKind
+from ektp_core.domain.model import SiteKind
 
 BASE = """
 [profile]

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import pytest
 
-from ektp_core import security
-from ektp_core.capture import CaptureService
-from ektp_core.model import FINGER_POSITIONS, Modality, Operator, Role
-from ektp_core.scanning import ScannerError, ScannerProtocolError, ScannerVanished, UntrustedCapture
+from ektp_core.keys import crypto
+from ektp_core.services.capture import CaptureService
+from ektp_core.domain.model import FINGER_POSITIONS, Modality, Operator, Role
+from ektp_core.devices.scanners import ScannerError, ScannerProtocolError, ScannerVanished, UntrustedCapture
 from ektp_core.testing import make_enrolment
 
 pytest.importorskip("scipy")
@@ -26,7 +26,7 @@ SITE = "17.71"
 @pytest.fixture
 def recording(ektp_service):
     ektp_service.add_operator(Operator(username="sup1", full_name="Sup", role=Role.SUPERVISOR, site_code=SITE,
-                                       password_hash=security.hash_password("x" * 12, n=2**4)), actor="admin")
+                                       password_hash=crypto.hash_password("x" * 12, n=2**4)), actor="admin")
     enrolment = ektp_service.record(make_enrolment())
     return CaptureService(ektp_service), enrolment.id
 
@@ -95,6 +95,6 @@ def test_usb_reader_fingers_with_templates_that_match(recording) -> None:
 
 
 def _synthetic_finger(seed: int, position: str):
-    from ektp_plugins.scanners.synthetic import finger
+    from ektp_plugins.simulators.synthetic import finger
 
     return finger(seed, position)

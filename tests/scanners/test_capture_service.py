@@ -6,13 +6,13 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from ektp_core import security
-from ektp_core.capture import CapturePolicy, CaptureService, QualityTooLow
+from ektp_core.keys import crypto
+from ektp_core.services.capture import CapturePolicy, CaptureService, QualityTooLow
 from ektp_core.config import load_profile
 from ektp_core.errors import ConfigError, EktpError, IllegalTransition
-from ektp_core.model import EnrolmentState, Modality, Operator, Role
-from ektp_core.scanning import Sample
-from ektp_core.security import TamperedData
+from ektp_core.domain.model import EnrolmentState, Modality, Operator, Role
+from ektp_core.devices.scanners import Sample
+from ektp_core.keys.crypto import TamperedData
 from ektp_core.store.tables import blobs, captures
 from ektp_core.testing import make_enrolment
 
@@ -30,7 +30,7 @@ def sample(position: str = "right_index", quality: int = 80, modality: Modality 
 def svc(ektp_service):
     for username, role in (("op1", Role.OPERATOR), ("sup1", Role.SUPERVISOR)):
         ektp_service.add_operator(Operator(username=username, full_name=username, role=role, site_code=SITE,
-                                           password_hash=security.hash_password("x" * 12, n=2**4)), actor="admin")
+                                           password_hash=crypto.hash_password("x" * 12, n=2**4)), actor="admin")
     enrolment = ektp_service.record(make_enrolment())
     return CaptureService(ektp_service), enrolment.id
 
@@ -121,7 +121,7 @@ def test_policy_from_the_profile(tmp_path) -> None:
 
 
 def test_blob_reference_length_is_checked_on_every_database(ektp_service) -> None:
-    from ektp_core.model import Capture
+    from ektp_core.domain.model import Capture
 
     enrolment = make_enrolment()
     ref = "x" * 65

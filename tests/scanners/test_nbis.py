@@ -10,9 +10,10 @@ from PIL import Image
 pytest.importorskip("nbis")
 pytest.importorskip("scipy")
 
-from ektp_plugins.scanners import nbis, synthetic
+from ektp_plugins.scanners import nbis
+from ektp_plugins.simulators import synthetic
 
-from ektp_core.model import FINGER_POSITIONS
+from ektp_core.domain.model import FINGER_POSITIONS
 
 FINGERS = 20
 

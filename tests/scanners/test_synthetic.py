@@ -8,7 +8,7 @@ import pytest
 
 pytest.importorskip("scipy")
 
-from ektp_plugins.scanners import synthetic
+from ektp_plugins.simulators import synthetic
 
 
 def test_finger_is_deterministic_grayscale_500dpi_sized() -> None:

@@ -6,10 +6,11 @@ import pytest
 
 pytest.importorskip("scipy")
 
-from ektp_plugins.scanners import nbis, synthetic
-from ektp_plugins.scanners.synthetic import _finger, _minutiae
+from ektp_plugins.scanners import nbis
+from ektp_plugins.simulators import synthetic
+from ektp_plugins.simulators.synthetic import _finger, _minutiae
 
-from ektp_core.model import FINGER_POSITIONS
+from ektp_core.domain.model import FINGER_POSITIONS
 
 
 def test_same_arguments_same_template_and_impressions_differ() -> None:

@@ -22,7 +22,7 @@ from ektp_plugins.scanners.uareu.driver import (
 from ektp_plugins.scanners.uareu.emulator import UareU4000Emulator
 from PIL import Image, ImageDraw
 
-from ektp_core.testing.usb import FakeUsbBackend
+from ektp_plugins.simulators.usb import FakeUsbBackend
 
 
 def pattern(width: int = p.IMAGE_WIDTH, height: int = p.IMAGE_HEIGHT) -> Any:
@@ -90,7 +90,7 @@ def test_a_smaller_picture_is_centred_on_white(scanner: UareU4000, emulator: Uar
 
 def test_synthetic_finger_when_available(scanner: UareU4000, emulator: UareU4000Emulator) -> None:
     pytest.importorskip("scipy")
-    synthetic = pytest.importorskip("ektp_plugins.scanners.synthetic")
+    synthetic = pytest.importorskip("ektp_plugins.simulators.synthetic")
     emulator.place_finger(seed=7, position="right_index")
     captured = scanner.capture_image()
     assert captured.pixels == emulator.expected_capture(synthetic.finger(7, "right_index"))  # 416 x 416: cropped

@@ -17,13 +17,14 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from test_nodes import Regency, ektp, join_all, record_and_queue
 from test_store_and_forward import SITE, Direct, Node, joined, packet_bytes, record
 
-from ektp_core import node_keys, packets, security
+from ektp_core.keys import node_keys, crypto
+from ektp_core.sync import packets
 from ektp_core.errors import EktpError
-from ektp_core.feed import Feed, FeedReader, FeedRefused, check_signed_job
-from ektp_core.model import EnrolmentState
-from ektp_core.node_keys import ChainRefused, SiteKeys
+from ektp_core.sync.feed import Feed, FeedReader, FeedRefused, check_signed_job
+from ektp_core.domain.model import EnrolmentState
+from ektp_core.keys.node_keys import ChainRefused, SiteKeys
 from ektp_core.store.tables import node_key_transitions, peers
-from ektp_core.sync import Inbox, Outbox
+from ektp_core.sync.nodes import Inbox, Outbox
 from ektp_core.testing.databases import temporary_database
 
 E = EnrolmentState
@@ -143,13 +144,13 @@ def test_a_site_rotating_its_own_key_learns_the_rotated_node_keys(nodes: tuple[N
     outbox_.rotate_key(register, actor="admin")
     assert pinned(site) == (done.signing_key, done.exchange_key, [1])
     # A join answer with keys that do not chain to the pinned ones is refused there too.
-    other = security.public_key_text(security.new_signing_key())
+    other = crypto.public_key_text(crypto.new_signing_key())
     code = inbox_.new_join_code(SITE, actor="admin")
     with pytest.raises(ChainRefused):
         outbox_.rotate_key(lambda key: {**register_with(inbox_, code, key), "signing_key": other}, actor="admin")
     assert pinned(site)[0] == done.signing_key
     # The site's own rotation completed all the same (the Dukcapil node already trusts its new key).
-    assert inbox_.site_key(SITE) == security.public_key_text(security.load_signing_key(site.deployment.keys_dir))
+    assert inbox_.site_key(SITE) == crypto.public_key_text(crypto.load_signing_key(site.deployment.keys_dir))
     assert not (site.deployment.keys_dir / "node.ed25519.next").exists()
 
 
@@ -164,7 +165,7 @@ def test_a_site_joining_after_rotations_learns_their_version(nodes: tuple[Node, 
     inbox_ = Inbox.for_deployment(dukcapil.lc)
     outbox_ = Outbox.for_deployment(site.lc, machine="pc-01")
     code = inbox_.new_join_code(SITE, actor="admin")
-    inbox_.join(code, site_code=SITE, public_key=security.public_key_text(outbox_.signing_key))
+    inbox_.join(code, site_code=SITE, public_key=crypto.public_key_text(outbox_.signing_key))
     outbox_.joined(url="http://dukcapil.invalid/api/v1", **inbox_.published_keys())
     assert SiteKeys(site.lc).version() == 1
     node_keys.rotate(dukcapil.lc, actor="admin")
@@ -191,7 +192,7 @@ def test_a_forged_link_is_refused_and_changes_nothing(nodes: tuple[Node, Node]) 
     node_keys.rotate(dukcapil.lc, actor="admin")
     genuine = inbox_.published_keys()
     # An intruder's keys, announced as following the pinned key: not signed by the pinned key.
-    intruder = security.new_signing_key()
+    intruder = crypto.new_signing_key()
     exchange = packets.exchange_public_text(X25519PrivateKey.generate())
     forged = node_keys.make_statement(version=1, node="17.71", previous=intruder, previous_exchange=old["exchange_key"],
                                       signing=intruder, exchange=exchange, at=dt.datetime.now(dt.UTC))
@@ -216,7 +217,7 @@ def test_a_forged_link_is_refused_and_changes_nothing(nodes: tuple[Node, Node]) 
 def test_a_chain_from_another_node_is_refused(nodes: tuple[Node, Node]) -> None:
     dukcapil, site = nodes
     joined(dukcapil, site)
-    other_old, other_new = security.new_signing_key(), security.new_signing_key()
+    other_old, other_new = crypto.new_signing_key(), crypto.new_signing_key()
     exchange = packets.exchange_public_text(X25519PrivateKey.generate())
     foreign = node_keys.make_statement(version=1, node="31.71", previous=other_old,
                                        previous_exchange=packets.exchange_public_text(X25519PrivateKey.generate()),
@@ -257,7 +258,7 @@ def test_a_rotation_stopped_midway_finishes_with_the_same_keys(nodes: tuple[Node
     monkeypatch.setattr(node_keys, "make_statement", power_cut)
     with pytest.raises(KeyboardInterrupt):
         node_keys.rotate(dukcapil.lc, actor="admin")
-    pending = security.public_key_text(node_keys._load_signing(keys_dir / "node.ed25519.next"))
+    pending = crypto.public_key_text(node_keys._load_signing(keys_dir / "node.ed25519.next"))
     assert inbox_.public_keys() == original and dukcapil.count(node_key_transitions) == 0
     monkeypatch.undo()
 
@@ -282,7 +283,7 @@ def test_a_rotation_stopped_midway_finishes_with_the_same_keys(nodes: tuple[Node
 
     done = node_keys.rotate(dukcapil.lc, actor="admin")
     assert done.resumed and done.version == 1 and done.signing_key == pending
-    assert security.public_key_text(security.load_signing_key(keys_dir)) == pending
+    assert crypto.public_key_text(crypto.load_signing_key(keys_dir)) == pending
     assert not list(keys_dir.glob("*.next")) and dukcapil.count(node_key_transitions) == 1
     assert dukcapil.audit_actions().count("sync.node_keys_rotated") == 1
     # Run again, it is a new rotation (version 2), not the same one twice.
@@ -304,18 +305,18 @@ def test_a_rotation_stopped_before_it_was_marked_done_finishes_on_rerun(nodes: t
     with pytest.raises(KeyboardInterrupt):
         node_keys.rotate(dukcapil.lc, actor="admin")
     monkeypatch.undo()
-    live = security.public_key_text(security.load_signing_key(dukcapil.deployment.keys_dir))
+    live = crypto.public_key_text(crypto.load_signing_key(dukcapil.deployment.keys_dir))
     original = pinned(site)
     # Not shown to sites yet, and the node goes on signing with the key they know (kept in the archive):
     # the packet sealed to the old exchange key goes through with a receipt the site verifies.
     assert inbox_.published_keys()["version"] == 0 and inbox_.public_keys()["signing_key"] == original[0]
-    assert security.public_key_text(inbox_.signing_key) == original[0] != live
+    assert crypto.public_key_text(inbox_.signing_key) == original[0] != live
     report = outbox_.send(Direct(inbox_), refresh_keys=lambda: SiteKeys(site.lc).accept(inbox_.published_keys()))
     assert report.sent == [waiting] and pinned(site) == original
     done = node_keys.rotate(dukcapil.lc, actor="admin")
     assert done.resumed and done.signing_key == live and inbox_.published_keys()["version"] == 1
     # Completed: the running inbox signs with the new key, and the site follows on its next send.
-    assert security.public_key_text(inbox_.signing_key) == live
+    assert crypto.public_key_text(inbox_.signing_key) == live
     after = outbox_.enqueue(record(site), actor="op1")
     report = outbox_.send(Direct(inbox_), refresh_keys=lambda: SiteKeys(site.lc).accept(inbox_.published_keys()))
     assert report.sent == [after] and pinned(site)[0] == live
@@ -346,9 +347,9 @@ def test_a_feed_page_signed_with_unknown_keys_is_refused_until_the_chain_verifie
 
 
 def test_archived_keys_are_in_the_backup_and_work_after_a_restore(nodes: tuple[Node, Node], tmp_path: Path) -> None:
-    from ektp_core.backup import create_backup, restore_backup
+    from ektp_plugins.backup.archive import create_backup, restore_backup
     from ektp_core.config import load_deployment
-    from ektp_core.lifecycle import LifecycleService
+    from ektp_core.lifecycle.service import LifecycleService
 
     dukcapil, site = nodes
     inbox_, outbox_ = joined(dukcapil, site)

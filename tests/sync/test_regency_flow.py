@@ -18,20 +18,20 @@ from ektp_plugins.verify.http import HttpVerifier
 from PIL import Image
 from test_nodes import Regency, ektp, join_all
 
-from ektp_core import security
-from ektp_core.accounts import AccountService, LoginRefused, SessionEnded
-from ektp_core.capture import CaptureService
-from ektp_core.devices import choose_printer
+from ektp_core.keys import crypto
+from ektp_core.services.accounts import AccountService, LoginRefused, SessionEnded
+from ektp_core.services.capture import CaptureService
+from ektp_core.devices.declared import choose_printer
 from ektp_core.errors import EktpError
-from ektp_core.feed import FeedRefused, check_signed_job
-from ektp_core.model import FINGER_POSITIONS, EnrolmentState, Modality, Operator, PrintJobState, Role
-from ektp_core.print_service import NothingConsumed, PrintService
-from ektp_core.scanning import Sample
+from ektp_core.sync.feed import FeedRefused, check_signed_job
+from ektp_core.domain.model import FINGER_POSITIONS, EnrolmentState, Modality, Operator, PrintJobState, Role
+from ektp_core.services.printing import NothingConsumed, PrintService
+from ektp_core.devices.scanners import Sample
 from ektp_core.store.tables import operators, signed_jobs
-from ektp_core.sync import Outbox
+from ektp_core.sync.nodes import Outbox
 from ektp_core.testing import make_enrolment
 from ektp_core.testing.databases import temporary_database
-from ektp_core.verification import VerificationService
+from ektp_core.services.verification import VerificationService
 
 pytest.importorskip("nbis")
 TOKEN = "regency-flow-token-0123456789"
@@ -89,7 +89,7 @@ def regency(request: pytest.FixtureRequest, tmp_path: Path, ektp_database_url: s
 
 
 def record_at_site(world: Regency, seed: int) -> str:
-    from ektp_plugins.scanners.synthetic import finger_minutiae
+    from ektp_plugins.simulators.synthetic import finger_minutiae
 
     lc = world.lifecycle(world.sites[world.site])  # type: ignore[attr-defined]
     try:
@@ -118,7 +118,7 @@ def test_a_site_enrolment_is_verified_routed_and_comes_back(regency: Regency, ce
     try:
         # An account made at the Dukcapil node for an operator of the site.
         dukcapil.add_operator(Operator(username="op.kampung", full_name="Operator Kampung Melayu", role=Role.OPERATOR,
-                                       site_code=here, password_hash=security.hash_password("rahasia-kampung-1",
+                                       site_code=here, password_hash=crypto.hash_password("rahasia-kampung-1",
                                                                                             n=2**4)), actor="admin")
         # The kecamatan has blanks (allocated by the Dukcapil office), so a kecamatan rollout prints there.
         dukcapil.receive_blanks(here, ["BLK-KM-0001", "BLK-KM-0002"], actor="admin")
@@ -150,8 +150,8 @@ def test_a_site_enrolment_is_verified_routed_and_comes_back(regency: Regency, ce
             verifier = conn.execute(sa.select(operators.c.password_hash)
                                     .where(operators.c.username == "op.kampung")).scalar_one()
         # The site checks the log-in offline, with the verifier; it never had the password.
-        assert security.verify_password("rahasia-kampung-1", verifier)
-        assert not security.verify_password("wrong", verifier)
+        assert crypto.verify_password("rahasia-kampung-1", verifier)
+        assert not crypto.verify_password("wrong", verifier)
         # The operator logs in at the site; a new password set at the Dukcapil node ends that session at
         # the site's next pull, and the old password no longer works there.
         accounts_here = AccountService(site)
@@ -198,7 +198,7 @@ def test_a_site_enrolment_is_verified_routed_and_comes_back(regency: Regency, ce
             assert again["sent"] == []  # reported once
             # A supervisor at the site finds the card misprinted and spoils it: reported as a second outcome.
             site.add_operator(Operator(username="spv.kampung", full_name="Supervisor", role=Role.SUPERVISOR,
-                                       site_code=here, password_hash=security.hash_password("x", n=2**4)),
+                                       site_code=here, password_hash=crypto.hash_password("x", n=2**4)),
                               actor="admin")
             with pytest.raises(EktpError, match="supervisor"):
                 site.spoil_printed(job.id, supervisor="op.kampung", reason="colours smeared")

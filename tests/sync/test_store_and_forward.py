@@ -10,15 +10,17 @@ import pytest
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from ektp_core import audit, packets, security
-from ektp_core.capture import CaptureService
-from ektp_core.deploy import create_deployment, profile_text
+from ektp_core.lifecycle import audit
+from ektp_core.sync import packets
+from ektp_core.keys import crypto
+from ektp_core.services.capture import CaptureService
+from ektp_core.services.node_init import create_deployment, profile_text
 from ektp_core.errors import ValidationFailed
-from ektp_core.lifecycle import LifecycleService
-from ektp_core.model import EnrolmentState, Modality
-from ektp_core.scanning import Sample
+from ektp_core.lifecycle.service import LifecycleService
+from ektp_core.domain.model import EnrolmentState, Modality
+from ektp_core.devices.scanners import Sample
 from ektp_core.store.tables import enrolments, inbox, outbox
-from ektp_core.sync import Inbox, Outbox, sign_receipt
+from ektp_core.sync.nodes import Inbox, Outbox, sign_receipt
 from ektp_core.testing import make_enrolment
 
 SITE = "17.71.05"
@@ -84,7 +86,7 @@ def joined(dukcapil: Node, site: Node) -> tuple[Inbox, Outbox]:
     inbox_ = Inbox.for_deployment(dukcapil.lc)
     outbox_ = Outbox.for_deployment(site.lc, machine="pc-01")
     code = inbox_.new_join_code(SITE, actor="admin")
-    keys = inbox_.join(code, site_code=SITE, public_key=security.public_key_text(outbox_.signing_key))
+    keys = inbox_.join(code, site_code=SITE, public_key=crypto.public_key_text(outbox_.signing_key))
     outbox_.joined(url="http://dukcapil.invalid/api/v1", **keys)
     return inbox_, outbox_
 
@@ -180,13 +182,13 @@ def test_a_tampered_packet_is_refused_audited_and_not_stored(nodes: tuple[Node, 
 def test_a_packet_signed_by_another_key_or_from_an_unknown_site_is_refused(nodes: tuple[Node, Node]) -> None:
     dukcapil, site = nodes
     inbox_, _outbox = joined(dukcapil, site)
-    intruder = Outbox(site.lc, signing_key=security.new_signing_key(), site_code=SITE, machine="pc-99")
+    intruder = Outbox(site.lc, signing_key=crypto.new_signing_key(), site_code=SITE, machine="pc-99")
     packet_id = intruder.enqueue(record(site), actor="op1")
     data = packet_bytes(site, packet_id)
     with pytest.raises(packets.PacketRefused) as info:
         inbox_.accept(data)
     assert info.value.code == "bad_signature"
-    stranger = Outbox(site.lc, signing_key=security.new_signing_key(), site_code="17.71.01", machine="pc-01")
+    stranger = Outbox(site.lc, signing_key=crypto.new_signing_key(), site_code="17.71.01", machine="pc-01")
     foreign = packets.build(packets.PacketId.parse("17.71.01+pc-01+000000001+20261128T010203Z"),
                             {"kind": "enrolment", "site": "17.71.01"}, {}, signer=stranger.signing_key,
                             recipient=inbox_.exchange_key.public_key())
@@ -200,7 +202,7 @@ def test_biometrics_sealed_to_another_node_do_not_open(nodes: tuple[Node, Node])
     dukcapil, site = nodes
     inbox_, outbox_ = joined(dukcapil, site)
     other = X25519PrivateKey.generate()
-    outbox_.joined(url="http://x.invalid", signing_key=security.public_key_text(inbox_.signing_key),
+    outbox_.joined(url="http://x.invalid", signing_key=crypto.public_key_text(inbox_.signing_key),
                    exchange_key=packets.exchange_public_text(other))
     packet_id = outbox_.enqueue(record(site), actor="op1")
     data = packet_bytes(site, packet_id)
@@ -241,7 +243,7 @@ def test_an_enrolment_the_dukcapil_node_refuses_gets_a_kept_refusal(nodes: tuple
 def test_join_codes_are_one_time_and_site_bound(nodes: tuple[Node, Node]) -> None:
     dukcapil, _site = nodes
     inbox_ = Inbox.for_deployment(dukcapil.lc)
-    key = security.public_key_text(security.new_signing_key())
+    key = crypto.public_key_text(crypto.new_signing_key())
     code = inbox_.new_join_code(SITE, actor="admin")
     with pytest.raises(ValidationFailed, match="unknown join code"):
         inbox_.join(code, site_code="17.71", public_key=key)
@@ -253,7 +255,7 @@ def test_join_codes_are_one_time_and_site_bound(nodes: tuple[Node, Node]) -> Non
 
 
 def test_a_spoiled_card_at_the_site_is_reported_once(nodes: tuple[Node, Node]) -> None:
-    from ektp_core.feed import Feed, FeedReader
+    from ektp_core.sync.feed import Feed, FeedReader
 
     dukcapil, site = nodes
     inbox_, outbox_ = joined(dukcapil, site)

@@ -15,14 +15,14 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from ektp_core import security
-from ektp_core.capture import CaptureService
-from ektp_core.deploy import profile_text
-from ektp_core.lifecycle import LifecycleService
-from ektp_core.model import FINGER_POSITIONS, EnrolmentState, Modality, Operator, Role
-from ektp_core.scanning import Sample
+from ektp_core.keys import crypto
+from ektp_core.services.capture import CaptureService
+from ektp_core.services.node_init import profile_text
+from ektp_core.lifecycle.service import LifecycleService
+from ektp_core.domain.model import FINGER_POSITIONS, EnrolmentState, Modality, Operator, Role
+from ektp_core.devices.scanners import Sample
 from ektp_core.testing import make_enrolment
-from ektp_core.verification import VerificationService
+from ektp_core.services.verification import VerificationService
 
 TOKEN = "test-central-token-0123456789"
 
@@ -105,14 +105,14 @@ def finger_sample(seed: int, position: str, impression: int = 0, *, image: bool 
     """
     if image:
         from ektp_plugins.scanners import nbis
-        from ektp_plugins.scanners.synthetic import finger
+        from ektp_plugins.simulators.synthetic import finger
 
         picture = finger(seed, position, impression)
         buffer = io.BytesIO()
         picture.save(buffer, "PNG")
         return Sample(modality=Modality.FINGER, position=position, image=buffer.getvalue(), quality=80,
                       device="synthetic-image", template=nbis.extract(picture).iso_bytes())
-    from ektp_plugins.scanners.synthetic import finger_minutiae
+    from ektp_plugins.simulators.synthetic import finger_minutiae
 
     template = finger_minutiae(seed, position, impression)
     return Sample(modality=Modality.FINGER, position=position, image=minutiae_png(template), quality=80,
@@ -155,7 +155,7 @@ class Node:
         self.verification = VerificationService.for_deployment(self.lc, self.host)
         for username, role in (("op1", Role.OPERATOR), ("sup1", Role.SUPERVISOR)):
             self.lc.add_operator(Operator(username=username, full_name=username, role=role, site_code="17.71",
-                                          password_hash=security.hash_password("x" * 12, n=2**4)), actor="admin")
+                                          password_hash=crypto.hash_password("x" * 12, n=2**4)), actor="admin")
 
     def state(self, enrolment_id: str) -> EnrolmentState:
         return self.lc.get(enrolment_id).state

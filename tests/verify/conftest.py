@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from centralkit import TOKEN, CentralProcess, Node, node_profile
 
-from ektp_core.deploy import create_deployment
+from ektp_core.services.node_init import create_deployment
 
 
 @pytest.fixture

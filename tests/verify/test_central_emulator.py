@@ -31,8 +31,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from ektp_core.errors import ConfigError
-from ektp_core.matching import MatcherSettings, MatchThresholds
-from ektp_core.model import Biodata
+from ektp_core.devices.matchers import MatcherSettings, MatchThresholds
+from ektp_core.domain.model import Biodata
 from ektp_core.testing.samples import make_biodata, valid_nik
 
 pytest.importorskip("nbis")
@@ -47,7 +47,7 @@ def template(seed: int, position: str, impression: int = 0) -> bytes:
     """The ISO/IEC 19794-2 record of one synthetic finger impression (cached: tests reuse them)."""
     key = (seed, position, impression)
     if key not in _templates:
-        from ektp_plugins.scanners import synthetic
+        from ektp_plugins.simulators import synthetic
 
         if hasattr(synthetic, "finger_minutiae"):  # the fast path: minutiae without drawing the finger
             _templates[key] = synthetic.finger_minutiae(seed, position, impression).iso_bytes()
@@ -265,7 +265,7 @@ def test_a_failed_search_is_searched_again_on_resend(central: Central, monkeypat
 def test_unusable_fingers_and_all_ten_exceptions(central: Central) -> None:
     from ektp_plugins.scanners.nbis import Template
 
-    from ektp_core.model import FINGER_POSITIONS
+    from ektp_core.domain.model import FINGER_POSITIONS
 
     empty = b64(Template(416, 416).iso_bytes())  # a valid record without minutiae
     body = {**submission("e-empty", make_biodata(), seed=4), "fingers": {"right_thumb": empty}}

@@ -19,8 +19,8 @@ from ektp_plugins.verify.central.verdicts import (
     register_problems,
 )
 
-from ektp_core.matching import Candidate, FingerSet, MatchThresholds
-from ektp_core.model import Biodata, EnrolmentState
+from ektp_core.devices.matchers import Candidate, FingerSet, MatchThresholds
+from ektp_core.domain.model import Biodata, EnrolmentState
 from ektp_core.testing.samples import make_biodata, valid_nik
 
 TODAY = dt.date(2026, 11, 28)

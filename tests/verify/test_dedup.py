@@ -9,11 +9,11 @@ import pytest
 pytest.importorskip("nbis")
 pytest.importorskip("scipy")
 
-from ektp_plugins.scanners import synthetic
+from ektp_plugins.simulators import synthetic
 from ektp_plugins.verify.dedup import NbisMatcher
 
-from ektp_core.matching import Decision, Matcher, MatchThresholds, decide
-from ektp_core.model import FINGER_POSITIONS
+from ektp_core.devices.matchers import Decision, Matcher, MatchThresholds, decide
+from ektp_core.domain.model import FINGER_POSITIONS
 
 RESIDENTS = 200
 BASE = 500_000

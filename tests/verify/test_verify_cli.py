@@ -11,7 +11,7 @@ from centralkit import CentralProcess, Node, print_card, record_resident
 from click.testing import CliRunner
 
 from ektp_core.cli import cli
-from ektp_core.model import EnrolmentState
+from ektp_core.domain.model import EnrolmentState
 
 pytest.importorskip("nbis")
 E = EnrolmentState
@@ -62,7 +62,7 @@ def test_a_decision_while_the_central_side_is_down_changes_nothing(
 
 def test_handover_from_a_finger_image(start_central: Callable[..., CentralProcess],
                                       node_factory: Callable[..., Node], tmp_path: Path) -> None:
-    from ektp_plugins.scanners.synthetic import finger
+    from ektp_plugins.simulators.synthetic import finger
 
     central = start_central()
     node = node_factory(central.url)

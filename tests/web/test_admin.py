@@ -6,7 +6,7 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from ektp_core.lifecycle import LifecycleService
+from ektp_core.lifecycle.service import LifecycleService
 from ektp_core.store.tables import audit_log, join_codes
 
 

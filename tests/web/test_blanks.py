@@ -9,7 +9,7 @@ import io
 import pytest
 from ektp_plugins.web.ui.printing_data import SerialsInvalid, parse_serials
 
-from ektp_core.lifecycle import LifecycleService
+from ektp_core.lifecycle.service import LifecycleService
 from ektp_core.testing.samples import queue_print_ready
 
 SITE = "17.71"

@@ -6,7 +6,7 @@ import datetime as dt
 import pytest
 from ektp_plugins.web.ui.stats import DAYS, figures
 
-from ektp_core.lifecycle import LifecycleService
+from ektp_core.lifecycle.service import LifecycleService
 from ektp_core.testing import make_enrolment
 from ektp_core.testing.samples import queue_print_ready, valid_nik
 

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from ektp_plugins.web.demo import READY_LINE
+from ektp_plugins.demo.command import READY_LINE
 
 from ektp_core.config import load_deployment
-from ektp_core.model import EnrolmentState
+from ektp_core.domain.model import EnrolmentState
 from ektp_core.store.tables import enrolments, operators
 
 PORTS = 5  # the Dukcapil node, two kecamatan nodes, the central and SBI emulators

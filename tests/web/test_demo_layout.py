@@ -6,8 +6,8 @@ import socket
 from pathlib import Path
 
 import pytest
-from ektp_plugins.web.demo_children import Child
-from ektp_plugins.web.demo_layout import (
+from ektp_plugins.demo.children import Child
+from ektp_plugins.demo.layout import (
     KECAMATAN,
     OFFICE,
     Ports,
@@ -16,12 +16,12 @@ from ektp_plugins.web.demo_layout import (
     open_folder,
     write_profiles,
 )
-from ektp_plugins.web.demo_seed import Account, read_credentials, write_credentials
+from ektp_plugins.demo.seed import Account, read_credentials, write_credentials
 
-from ektp_core.deploy import profile_text
-from ektp_core.devices import printer_settings, scanner_settings
+from ektp_core.services.node_init import profile_text
+from ektp_core.devices.declared import printer_settings, scanner_settings
 from ektp_core.errors import EktpError
-from ektp_core.model import Role
+from ektp_core.domain.model import Role
 
 
 def test_ports_follow_the_dukcapil_node() -> None:
@@ -122,7 +122,7 @@ def test_verify_run_once_runs_one_round_and_stops(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
     from ektp_core.cli import cli
-    from ektp_core.deploy import create_deployment
+    from ektp_core.services.node_init import create_deployment
 
     deployment = create_deployment(tmp_path / "node", profile="minimal")
     with socket.socket() as s:  # a port nobody listens on once closed

@@ -7,12 +7,12 @@ import pytest
 import sqlalchemy as sa
 from ektp_plugins.web.ui.record_devices import resident_seed
 
-from ektp_core.capture import CaptureService, QualityTooLow
-from ektp_core.devices import make_scanner, scanner_settings
-from ektp_core.lifecycle import LifecycleService
-from ektp_core.model import Capture, EnrolmentState, Modality
+from ektp_core.services.capture import CaptureService, QualityTooLow
+from ektp_core.devices.declared import make_scanner, scanner_settings
+from ektp_core.lifecycle.service import LifecycleService
+from ektp_core.domain.model import Capture, EnrolmentState, Modality
 from ektp_core.store.tables import audit_log
-from ektp_core.testing.images import sample_photo, sample_signature
+from ektp_plugins.simulators.images import sample_photo, sample_signature
 from ektp_core.testing.samples import make_enrolment, make_print_ready
 
 SITE = "17.71"
@@ -145,7 +145,7 @@ def test_a_scan_without_a_template(browser, ektp_service: LifecycleService, ektp
                                    monkeypatch: pytest.MonkeyPatch) -> None:
     from ektp_plugins.web.ui import handover
 
-    from ektp_core.scanning import Sample, ScannerError
+    from ektp_core.devices.scanners import Sample, ScannerError
 
     enrolment_id, _nik = recorded(ektp_service, ektp_host)
     monkeypatch.setattr(handover, "_capture", lambda *a: Sample(modality=Modality.FINGER, position="right_index",

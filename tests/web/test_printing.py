@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from ektp_plugins.web.ui import printing_runs
 
-from ektp_core.lifecycle import LifecycleService
-from ektp_core.model import EnrolmentState, PrintJobState
+from ektp_core.lifecycle.service import LifecycleService
+from ektp_core.domain.model import EnrolmentState, PrintJobState
 from ektp_core.testing.samples import queue_print_ready
 
 SITE = "17.71"
@@ -133,7 +133,7 @@ def test_print_all_queued_and_a_second_click_is_refused(browser, ektp_service: L
 
 
 def test_a_printer_that_is_unplugged(browser, ektp_service: LifecycleService, monkeypatch: pytest.MonkeyPatch) -> None:
-    from ektp_core.devices import PrinterSetting
+    from ektp_core.devices.declared import PrinterSetting
 
     real = printing_runs.make_printer
 
@@ -278,7 +278,7 @@ def test_a_site_prints_only_jobs_the_dukcapil_node_signed(browser, ektp_service:
 def test_print_all_leaves_jobs_waiting_for_their_print_day(browser, ektp_service: LifecycleService) -> None:
     import datetime as dt
 
-    from ektp_core.routing import WEEKDAYS
+    from ektp_core.devices.region_rules import WEEKDAYS
     from ektp_core.testing.samples import make_print_ready
 
     tomorrow = WEEKDAYS[(dt.date.today() + dt.timedelta(days=1)).weekday()]

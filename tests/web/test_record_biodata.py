@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from ektp_core.model import EnrolmentState
+from ektp_core.domain.model import EnrolmentState
 
 from .test_record_kit import NIK, biodata_form, start_recording
 

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from ektp_core import audit
-from ektp_core.capture import CaptureService
-from ektp_core.deploy import create_deployment, profile_text
-from ektp_core.model import FINGER_POSITIONS, EnrolmentState
+from ektp_core.lifecycle import audit
+from ektp_core.services.capture import CaptureService
+from ektp_core.services.node_init import create_deployment, profile_text
+from ektp_core.domain.model import FINGER_POSITIONS, EnrolmentState
 
 from .test_record_kit import fill_captures, iris_png, photo, pin_resident, signature_png, start_recording
 
@@ -166,7 +166,7 @@ def test_with_the_central_system_down_the_recording_waits_for_the_next_sync(brow
 def test_two_confirmations_at_once_send_once(browser, ektp_service) -> None:
     import threading
 
-    from ektp_core.verification import VerificationService
+    from ektp_core.services.verification import VerificationService
 
     first, second = browser("op1"), browser("op1")
     enrolment_id = start_recording(first)

@@ -7,7 +7,7 @@ from typing import Any
 
 from PIL import Image, ImageDraw
 
-from ektp_core.testing.images import sample_photo
+from ektp_plugins.simulators.images import sample_photo
 
 #: A woman born 1 January 1990 whose NIK was issued in Kampung Melayu (17.71.05).
 NIK = "1771054101900001"
@@ -46,7 +46,7 @@ def photo() -> bytes:
 
 
 def iris_png(side: str) -> bytes:
-    from ektp_plugins.scanners.synthetic import iris
+    from ektp_plugins.simulators.synthetic import iris
 
     return png(iris(7, side))
 
@@ -63,11 +63,11 @@ def signature_png(*, blank: bool = False) -> bytes:
 def fill_captures(lc: Any, enrolment_id: str, *, skip: tuple[tuple[str, str], ...] = ()) -> None:
     """Store every slot directly (synthetic fingers with their templates, a photo, irises, a signature),
     leaving out ``skip`` ((modality, position) pairs): the confirm tests need complete enrolments fast."""
-    from ektp_plugins.scanners.synthetic import finger_minutiae
+    from ektp_plugins.simulators.synthetic import finger_minutiae
 
-    from ektp_core.capture import CaptureService
-    from ektp_core.model import FINGER_POSITIONS, Modality
-    from ektp_core.scanning import Sample
+    from ektp_core.services.capture import CaptureService
+    from ektp_core.domain.model import FINGER_POSITIONS, Modality
+    from ektp_core.devices.scanners import Sample
 
     service = CaptureService(lc)
     small = png(Image.new("L", (300, 300), 200))

@@ -12,8 +12,8 @@ import pytest
 from ektp_plugins.scanners.sbi.emulator import EmulatorThread, SbiEmulator
 from ektp_plugins.web.ui.record_devices import resident_seed
 
-from ektp_core.capture import CaptureService
-from ektp_core.deploy import create_deployment, profile_text
+from ektp_core.services.capture import CaptureService
+from ektp_core.services.node_init import create_deployment, profile_text
 
 from .test_record_kit import devices_of, start_recording
 from .webkit import PASSWORD

@@ -10,11 +10,12 @@ import pytest
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from ektp_core import packets, security
-from ektp_core.deploy import create_deployment, profile_text
-from ektp_core.model import EnrolmentState
+from ektp_core.sync import packets
+from ektp_core.keys import crypto
+from ektp_core.services.node_init import create_deployment, profile_text
+from ektp_core.domain.model import EnrolmentState
 from ektp_core.store.tables import outbox
-from ektp_core.sync import Outbox
+from ektp_core.sync.nodes import Outbox
 
 from .test_record_kit import biodata_form, fill_captures, start_recording
 
@@ -46,7 +47,7 @@ def test_without_a_reader_the_fingers_are_uploaded(browser, ektp_service) -> Non
     enrolment_id = start_recording(b)
     page = b.get(f"/record/{enrolment_id}/step/finger").get_data(as_text=True)
     assert 'id="no-device"' in page and 'name="file"' in page
-    from ektp_plugins.scanners.synthetic import finger
+    from ektp_plugins.simulators.synthetic import finger
 
     from .test_record_kit import png
 
@@ -66,7 +67,7 @@ def test_a_confirmed_recording_goes_into_the_outbox_once(browser, ektp_service) 
     assert "belum masuk antrean kirim" in refused and "ektp sync join" in refused
     assert ektp_service.get(enrolment_id).state is EnrolmentState.BIO_CAPTURED
     Outbox.for_deployment(ektp_service).joined(
-        url="http://127.0.0.1:9/api/v1", signing_key=security.public_key_text(security.new_signing_key()),
+        url="http://127.0.0.1:9/api/v1", signing_key=crypto.public_key_text(crypto.new_signing_key()),
         exchange_key=packets.exchange_public_text(X25519PrivateKey.generate()))
     queued = b.post(f"/record/{enrolment_id}/confirm", {}, follow_redirects=True).get_data(as_text=True)
     assert "masuk antrean kirim ke Disdukcapil" in queued

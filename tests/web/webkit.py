@@ -7,9 +7,9 @@ from typing import Any
 from flask import Flask
 from flask.testing import FlaskClient
 
-from ektp_core import security
-from ektp_core.lifecycle import LifecycleService
-from ektp_core.model import Operator, Role
+from ektp_core.keys import crypto
+from ektp_core.lifecycle.service import LifecycleService
+from ektp_core.domain.model import Operator, Role
 
 #: Every test account's password (hashed with a cheap scrypt cost: tests log in hundreds of times).
 PASSWORD = "kata-sandi-uji"
@@ -22,7 +22,7 @@ def add_account(lc: LifecycleService, username: str, role: Role | str, *, site_c
     site = site_code or lc.deployment.site_code
     return lc.add_operator(Operator(username=username, full_name=username.replace(".", " ").title(), role=role,
                                     site_code=site, active=active,
-                                    password_hash=security.hash_password(password, n=2**10)), actor="test")
+                                    password_hash=crypto.hash_password(password, n=2**10)), actor="test")
 
 
 def csrf_of(html: str | bytes) -> str:

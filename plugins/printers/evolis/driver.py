@@ -1,8 +1,8 @@
-"""The Evolis card printer driver: ``ektp_core.printing.CardPrinter`` over USB with pyusb.
+"""The Evolis card printer driver: ``ektp_core.devices.printers.CardPrinter`` over USB with pyusb.
 
 The transport is a pyusb backend given to the constructor (None: the system's libusb), so tests and
 demos run this same code against :class:`~ektp_plugins.printers.evolis.emulator.EvolisEmulator`
-behind :class:`~ektp_core.testing.usb.FakeUsbBackend`.
+behind :class:`~ektp_plugins.simulators.usb.FakeUsbBackend`.
 
 Every exchange is one command and one reply, every read has a bounded timeout, and every failure is a
 ``PrinterError`` whose ``outcome`` follows one rule: until the ``Se`` command (sequence end) is sent,
@@ -23,7 +23,7 @@ from typing import Any
 import usb.core
 import usb.util
 
-from ektp_core.printing import (
+from ektp_core.devices.printers import (
     EVOLIS_CANVAS,
     Outcome,
     PrinterError,
@@ -35,8 +35,8 @@ from ektp_core.printing import (
     RenderedCard,
 )
 
-from ... import usbdevice
-from . import protocol as p
+from ektp_plugins import usbdevice
+from ektp_plugins.printers.evolis import protocol as p
 
 log = logging.getLogger(__name__)
 

@@ -61,7 +61,7 @@ import re
 
 import attrs
 
-from ektp_core.printing import (
+from ektp_core.devices.printers import (
     CardJam,
     CoverOpen,
     NoCard,

@@ -1,16 +1,16 @@
 """The default KTP-el card layout (plugin ``card-layout``).
 
 Implements ``ektp_render_card`` as the last resort (``trylast``): a plugin that implements the same
-hook and returns a :class:`~ektp_core.printing.RenderedCard` replaces this layout; one that returns
+hook and returns a :class:`~ektp_core.devices.printers.RenderedCard` replaces this layout; one that returns
 None lets it draw the card. The layout itself is in :mod:`.renderer`.
 """
 
 from __future__ import annotations
 
 from ektp_core import hookimpl
-from ektp_core.printing import CardData, RenderedCard
+from ektp_core.devices.printers import CardData, RenderedCard
 
-from .renderer import CardLayout, CardLayoutError, layout_card, preview_image, render_card, render_card_with_layout
+from ektp_plugins.printers.layout.renderer import CardLayout, CardLayoutError, layout_card, preview_image, render_card, render_card_with_layout
 
 __all__ = ["CardLayout", "CardLayoutError", "ektp_render_card", "layout_card", "preview_image", "render_card",
            "render_card_with_layout"]

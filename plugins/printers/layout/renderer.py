@@ -44,8 +44,8 @@ import attrs
 from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
 
 from ektp_core.errors import EktpError
-from ektp_core.model import Biodata
-from ektp_core.printing import CardData, RenderedCard
+from ektp_core.domain.model import Biodata
+from ektp_core.devices.printers import CardData, RenderedCard
 
 FONT_DIR = Path(__file__).resolve().parent / "fonts"
 FONT_FILES = {False: "LiberationSans-Regular.ttf", True: "LiberationSans-Bold.ttf"}

@@ -16,11 +16,11 @@ from typing import Any
 import click
 
 from ektp_core import hookimpl
-from ektp_core.model import Modality
-from ektp_core.scanning import Sample, ScannerNotConnected, ScannerState, ScannerStatus
+from ektp_core.domain.model import Modality
+from ektp_core.devices.scanners import Sample, ScannerNotConnected, ScannerState, ScannerStatus
 
-from .client import SbiCapture, SbiClient
-from .protocol import PORT_RANGE, SbiDeviceError
+from ektp_plugins.scanners.sbi.client import SbiCapture, SbiClient
+from ektp_plugins.scanners.sbi.protocol import PORT_RANGE, SbiDeviceError
 
 OPTIONS = {"port", "ports", "timeout_ms", "trusted_keys", "trust_any_device"}
 
@@ -31,7 +31,7 @@ def _template(modality: str, image: bytes) -> bytes | None:
     if modality != "finger":
         return None
     try:
-        from ..nbis import iso_template_of
+        from ektp_plugins.scanners.nbis import iso_template_of
     except ImportError:
         return None
     return iso_template_of(image)
@@ -65,7 +65,7 @@ class SbiScanner:
                                      trusted_keys=self.trusted_keys, trust_any_device=self.trust_any_device)
         return self._client
 
-    # -- ektp_core.scanning.BiometricScanner ----------------------------------------------------------
+    # -- ektp_core.devices.scanners.BiometricScanner ----------------------------------------------------------
 
     def open(self) -> None:
         """Find the SBI service (the configured port, else 4501-4600) and verify its device info."""
@@ -130,7 +130,7 @@ def sbi_scanner(name: str, options: dict[str, Any]) -> SbiScanner:
 @click.option("--seed", default=1, show_default=True, help="The synthetic identity captured.")
 def sbi_emulator_command(port: int, seed: int) -> None:
     """Run a MOSIP SBI emulator (finger slap, iris, face) until Ctrl-C; POST /control to change it."""
-    from .emulator import serve
+    from ektp_plugins.scanners.sbi.emulator import serve
 
     click.echo(f"SBI emulator on http://127.0.0.1:{port} (identity seed {seed}); Ctrl-C stops it")
     serve(port=port, seed=seed)

@@ -17,8 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import protocol as p
-from .protocol import SbiDeviceError, SbiHashChainError, SbiProtocolError, SbiSignatureError
+from ektp_plugins.scanners.sbi import protocol as p
+from ektp_plugins.scanners.sbi.protocol import SbiDeviceError, SbiHashChainError, SbiProtocolError, SbiSignatureError
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 Implements MOSIPDISC (``/device``), MOSIPDINFO (``/info``), RCAPTURE and CAPTURE (``/capture``)
 and STREAM (``/stream``, multipart/x-mixed-replace JPEG frames, a bounded number) as described in
 MOSIP's SBI specification (sources in :mod:`.protocol`). The images come from
-``ektp_plugins.scanners.synthetic`` unless a ``source`` object with the same three functions is
+``ektp_plugins.simulators.synthetic`` unless a ``source`` object with the same three functions is
 given. ``POST /control`` (JSON) picks the identity and impression and makes the device fail:
 
 * ``fail``: ``null``, ``"busy"``, ``"not_ready"``, ``"low_quality"``, ``"timeout"`` (the capture sleeps
@@ -28,7 +28,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from ektp_core.errors import EktpError
 
-from . import protocol as p
+from ektp_plugins.scanners.sbi import protocol as p
 
 FAIL_MODES = (None, "busy", "not_ready", "low_quality", "timeout", "bad_signature", "broken_chain", "restart_chain",
               "garbage", "wrong_size")
@@ -44,11 +44,11 @@ class ImageSource(Protocol):
 
 
 def _default_source() -> Any:
-    from ektp_plugins.scanners import synthetic  # another module of issue 4
+    from ektp_plugins.simulators import synthetic  # another module of issue 4
 
     missing = [name for name in ("finger", "iris", "face") if not hasattr(synthetic, name)]
     if missing:
-        raise EktpError(f"ektp_plugins.scanners.synthetic does not provide {', '.join(missing)}; "
+        raise EktpError(f"ektp_plugins.simulators.synthetic does not provide {', '.join(missing)}; "
                         "give the emulator another image source")
     return synthetic
 

@@ -4,7 +4,7 @@ The protocol (see :mod:`.protocol` for it and its source, libfprint's ``uru4000`
 through vendor control requests, events on an interrupt endpoint, the image on a bulk endpoint. The
 pyusb backend is a constructor argument (None: the system's libusb), so tests and demos run this code
 against :class:`~ektp_plugins.scanners.uareu.emulator.UareU4000Emulator` behind
-:class:`~ektp_core.testing.usb.FakeUsbBackend`.
+:class:`~ektp_plugins.simulators.usb.FakeUsbBackend`.
 
 Decisions: the 4000B needs no challenge-response authentication (libfprint's profile for it has
 ``auth_cr`` false), so none is done; encrypted images are refused (:class:`ScannerProtocolError`),
@@ -26,8 +26,8 @@ import attrs
 import usb.core
 import usb.util
 
-from ektp_core.model import Modality
-from ektp_core.scanning import (
+from ektp_core.domain.model import Modality
+from ektp_core.devices.scanners import (
     Sample,
     ScannerError,
     ScannerNotConnected,
@@ -38,8 +38,8 @@ from ektp_core.scanning import (
     ScannerVanished,
 )
 
-from ... import usbdevice
-from . import protocol as p
+from ektp_plugins import usbdevice
+from ektp_plugins.scanners.uareu import protocol as p
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ log = logging.getLogger(__name__)
 def _template(png: bytes) -> bytes | None:
     # The minutiae template (ISO/IEC 19794-2) where the biometrics extra (NBIS) is installed.
     try:
-        from ..nbis import iso_template_of
+        from ektp_plugins.scanners.nbis import iso_template_of
     except ImportError:
         return None
     return iso_template_of(png)
@@ -57,7 +57,7 @@ def _quality(image: FingerImage) -> int:
     # The reader reports no quality; NBIS gives one where the biometrics extra is installed, else a
     # coarse estimate from the share of the sensor the finger covers (documented as such).
     try:
-        from ..nbis import quality
+        from ektp_plugins.scanners.nbis import quality
 
         return int(quality(image.to_pil()))
     except ImportError:
@@ -307,7 +307,7 @@ class UareU4000:
 
     # -- capture ----------------------------------------------------------------------------------
 
-    # -- ektp_core.scanning.BiometricScanner -----------------------------------------------------------
+    # -- ektp_core.devices.scanners.BiometricScanner -----------------------------------------------------------
 
     def status(self) -> ScannerStatus:
         """READY when the reader is open and answering; OFFLINE otherwise."""

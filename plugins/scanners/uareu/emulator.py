@@ -1,11 +1,11 @@
-"""An emulated U.are.U 4000B for :class:`~ektp_core.testing.usb.FakeUsbBackend`.
+"""An emulated U.are.U 4000B for :class:`~ektp_plugins.simulators.usb.FakeUsbBackend`.
 
 It answers the register requests of :mod:`.protocol` (HWSTAT power states, REG_MODE, the version
 block), sends the interrupt packets (scan power on, finger on, finger off) on endpoint 0x81 and the
 image (the real 64-byte header, then the rows sent) on bulk endpoint 0x82 in ``chunk_size`` pieces.
 (libfprint reads the image as one transfer of 64 + 290 x 384 bytes; the pieces here make the driver's
 reassembly across reads do its work.) A test puts a finger down with
-:meth:`UareU4000Emulator.place_finger` (a PIL image, or one drawn by ``ektp_plugins.scanners.synthetic``
+:meth:`UareU4000Emulator.place_finger` (a PIL image, or one drawn by ``ektp_plugins.simulators.synthetic``
 when that module is installed) and lifts it with :meth:`~UareU4000Emulator.lift_finger`.
 
 What the emulated sensor does to a picture, as the real one does: colours inverted on the wire, the
@@ -29,14 +29,14 @@ import time
 from collections import deque
 from typing import Any
 
-from ektp_core.testing.usb import (
+from ektp_plugins.simulators.usb import (
     ConfigurationDescriptor,
     EmulatedDevice,
     EndpointDescriptor,
     InterfaceDescriptor,
 )
 
-from . import protocol as p
+from ektp_plugins.scanners.uareu import protocol as p
 
 TRANSFER_INTERRUPT = 0x03
 DEFAULT_CHUNK_SIZE = 16 * 1024
@@ -124,13 +124,13 @@ class UareU4000Emulator(EmulatedDevice):
     def place_finger(self, image: Any = None, *, seed: int = 0, position: str = "right_index", impression: int = 0,
                      lift_after_capture: bool = True) -> None:
         """Put a finger on the glass: ``image`` (a PIL image), or when None the synthetic finger
-        ``(seed, position, impression)`` from ``ektp_plugins.scanners.synthetic``. With
+        ``(seed, position, impression)`` from ``ektp_plugins.simulators.synthetic``. With
         ``lift_after_capture`` the finger is lifted as soon as the driver waits for that."""
         if image is None:
             try:
-                from ektp_plugins.scanners.synthetic import finger  # type: ignore[import-not-found,attr-defined,unused-ignore]
+                from ektp_plugins.simulators.synthetic import finger  # type: ignore[import-not-found,attr-defined,unused-ignore]
             except ImportError as exc:  # being written alongside this driver; needs numpy/scipy
-                raise RuntimeError("no image given and ektp_plugins.scanners.synthetic.finger is not "
+                raise RuntimeError("no image given and ektp_plugins.simulators.synthetic.finger is not "
                                    "available") from exc
             image = finger(seed, position, impression=impression)
         pixels = fit(image)

@@ -66,8 +66,8 @@ def central_emulator_command(port: int, host: str, data_dir: Path, token: str | 
     """Run a central-system emulator (the API of docs/central-api.md) until Ctrl-C or SIGTERM."""
     import logging
 
-    from .app import serve
-    from .settings import load_settings
+    from ektp_plugins.verify.central.app import serve
+    from ektp_plugins.verify.central.settings import load_settings
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:

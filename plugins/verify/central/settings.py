@@ -2,7 +2,7 @@
 
 From the TOML file only two tables are read, so a deployment's own profile can be given as it is:
 ``[verification.matcher]`` (matcher name, thresholds and options, by
-:func:`ektp_core.matching.matcher_settings`) and ``[lifecycle] eligibility_age``.
+:func:`ektp_core.devices.matchers.matcher_settings`) and ``[lifecycle] eligibility_age``.
 """
 from __future__ import annotations
 
@@ -15,12 +15,12 @@ from typing import Any
 
 import attrs
 
-from ektp_core import nik as nik_rules
+from ektp_core.domain import nik as nik_rules
 from ektp_core.errors import ConfigError, EktpError
-from ektp_core.matching import Matcher, MatcherSettings, matcher_settings
-from ektp_core.model import Biodata
+from ektp_core.devices.matchers import Matcher, MatcherSettings, matcher_settings
+from ektp_core.domain.model import Biodata
 
-from .verdicts import Person, Rules
+from ektp_plugins.verify.central.verdicts import Person, Rules
 
 #: The Biodata fields a register line must carry (the person the NIK was issued to).
 _PERSON_FIELDS = ("nik", "nama", "jenis_kelamin", "tanggal_lahir", "tempat_lahir")
@@ -74,7 +74,7 @@ def resolve_matcher(settings: MatcherSettings) -> Matcher:
     matcher = factory(dict(settings.options))
     if not isinstance(matcher, Matcher):
         raise EktpError(f"matcher {settings.name!r}: its factory returned {type(matcher).__name__}, "
-                        "which does not implement ektp_core.matching.Matcher")
+                        "which does not implement ektp_core.devices.matchers.Matcher")
     return matcher
 
 

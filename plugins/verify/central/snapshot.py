@@ -23,7 +23,7 @@ from typing import Any, Protocol, TypeGuard
 import attrs
 
 from ektp_core import __version__
-from ektp_core.matching import Matcher
+from ektp_core.devices.matchers import Matcher
 
 #: The marker file inside the data folder.
 MARKER_FILE = "gallery-snapshot.json"

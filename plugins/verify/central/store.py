@@ -18,10 +18,10 @@ import attrs
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from ektp_core.model import EnrolmentState
+from ektp_core.domain.model import EnrolmentState
 
-from .submission import ParsedSubmission
-from .verdicts import Judgement, Person
+from ektp_plugins.verify.central.submission import ParsedSubmission
+from ektp_plugins.verify.central.verdicts import Judgement, Person
 
 #: The database file inside the data folder.
 DATABASE_FILE = "central.sqlite3"

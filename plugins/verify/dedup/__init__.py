@@ -4,6 +4,6 @@ See :class:`NbisMatcher` and docs/matching.md. Needs numpy and nbis-py (the ``bi
 """
 from __future__ import annotations
 
-from .matcher import OPTIONS, NbisMatcher
+from ektp_plugins.verify.dedup.matcher import OPTIONS, NbisMatcher
 
 __all__ = ["OPTIONS", "NbisMatcher"]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from ...scanners import nbis
+from ektp_plugins.scanners import nbis
 
 D_MIN, D_MAX = 12.0, 156.0
 D_BINS = 8

@@ -14,9 +14,9 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from ektp_core.model import FINGER_POSITIONS
+from ektp_core.domain.model import FINGER_POSITIONS
 
-from .features import DIMENSIONS
+from ektp_plugins.verify.dedup.features import DIMENSIONS
 
 _FORMAT = 1
 

@@ -10,12 +10,12 @@ from typing import Any
 
 import numpy as np
 
-from ektp_core.matching import Candidate, FingerSet, check_fingers
-from ektp_core.model import FINGER_POSITIONS
+from ektp_core.devices.matchers import Candidate, FingerSet, check_fingers
+from ektp_core.domain.model import FINGER_POSITIONS
 
-from ...scanners import nbis
-from .features import DIMENSIONS, features
-from .index import Gallery
+from ektp_plugins.scanners import nbis
+from ektp_plugins.verify.dedup.features import DIMENSIONS, features
+from ektp_plugins.verify.dedup.index import Gallery
 
 
 @dataclass(frozen=True)

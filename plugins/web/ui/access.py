@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 import attrs
 
-from ektp_core.model import Role
+from ektp_core.domain.model import Role
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -12,16 +12,16 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
-from ektp_core.capture import CaptureService
+from ektp_core.services.capture import CaptureService
 from ektp_core.errors import EktpError, IllegalTransition, NotFound
-from ektp_core.model import FINGER_POSITIONS, Enrolment, EnrolmentState, Modality
-from ektp_core.verifying import CentralRefused, CentralUnavailable, VerdictCandidate
+from ektp_core.domain.model import FINGER_POSITIONS, Enrolment, EnrolmentState, Modality
+from ektp_core.devices.verifiers import CentralRefused, CentralUnavailable, VerdictCandidate
 
-from . import access
-from .app import _, current_user, node
-from .central import verification
-from .enrolments import BIODATA_FIELDS
-from .images import image_response
+from ektp_plugins.web.ui import access
+from ektp_plugins.web.ui.app import _, current_user, node
+from ektp_plugins.web.ui.central import verification
+from ektp_plugins.web.ui.enrolments import BIODATA_FIELDS
+from ektp_plugins.web.ui.images import image_response
 
 bp = Blueprint("adjudication", __name__)
 E = EnrolmentState

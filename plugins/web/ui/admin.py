@@ -10,14 +10,14 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, render_template, request
 
-from ektp_core import audit
-from ektp_core.devices import PrinterSetting, make_printer, make_scanner, printer_settings, scanner_settings
-from ektp_core.model import SiteKind
+from ektp_core.lifecycle import audit
+from ektp_core.devices.declared import PrinterSetting, make_printer, make_scanner, printer_settings, scanner_settings
+from ektp_core.domain.model import SiteKind
 from ektp_core.store import repository as repo
 from ektp_core.store.tables import audit_log, site_keys
 
-from . import access
-from .app import current_user, node
+from ektp_plugins.web.ui import access
+from ektp_plugins.web.ui.app import current_user, node
 
 bp = Blueprint("admin", __name__)
 
@@ -143,4 +143,4 @@ def audit_page() -> Any:
                            verified=verified)
 
 
-from . import admin_accounts  # noqa: E402,F401  (its routes join this blueprint)
+from ektp_plugins.web.ui import admin_accounts  # noqa: E402,F401  (its routes join this blueprint)

@@ -12,13 +12,13 @@ from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
 
-from ektp_core import security
+from ektp_core.keys import crypto
 from ektp_core.errors import Conflict, EktpError, InvalidValue, NotFound
-from ektp_core.model import Operator, Role
+from ektp_core.domain.model import Operator, Role
 
-from . import access
-from .admin import bp
-from .app import _, current_user, node
+from ektp_plugins.web.ui import access
+from ektp_plugins.web.ui.admin import bp
+from ektp_plugins.web.ui.app import _, current_user, node
 
 #: The fewest characters a new password may have (the core refuses fewer than 8).
 MIN_PASSWORD = 10
@@ -91,7 +91,7 @@ def create_account() -> Any:
         return _render(form, _(problem), 400)
     try:
         operator = Operator(username=form["username"], full_name=form["full_name"], role=form["role"],
-                            site_code=form["site_code"], password_hash=security.hash_password(password))
+                            site_code=form["site_code"], password_hash=crypto.hash_password(password))
     except InvalidValue as exc:
         key = "adm.bad_username" if exc.field == "username" else "adm.bad_name"
         return _render(form, _(key), 400)

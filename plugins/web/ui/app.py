@@ -22,17 +22,19 @@ import attrs
 from flask import Flask, Response, current_app, g, redirect, render_template, request, session, url_for
 from werkzeug.exceptions import HTTPException
 
-from ektp_core import __version__, packets, security
-from ektp_core.accounts import AccountService, Session, SessionEnded
+from ektp_core import __version__
+from ektp_core.sync import packets
+from ektp_core.keys import crypto
+from ektp_core.services.accounts import AccountService, Session, SessionEnded
 from ektp_core.errors import EktpError
-from ektp_core.lifecycle import LifecycleService
-from ektp_core.model import SiteKind
-from ektp_core.sync import Inbox
+from ektp_core.lifecycle.service import LifecycleService
+from ektp_core.domain.model import SiteKind
+from ektp_core.sync.nodes import Inbox
 
-from ..api import API
-from ..api import blueprint as api_blueprint
-from . import access
-from .i18n import LOCALES, Catalogues
+from ektp_plugins.web.api import API
+from ektp_plugins.web.api import blueprint as api_blueprint
+from ektp_plugins.web.ui import access
+from ektp_plugins.web.ui.i18n import LOCALES, Catalogues
 
 log = logging.getLogger(__name__)
 SECRET_FILE = "web-secret"
@@ -52,7 +54,7 @@ class WebSettings:
 
     @classmethod
     def from_profile(cls, profile: Any) -> WebSettings:
-        """Read ``[web]``; the account limits in it are read by :class:`~ektp_core.accounts.LoginPolicy`."""
+        """Read ``[web]``; the account limits in it are read by :class:`~ektp_core.services.accounts.LoginPolicy`."""
         web = dict((getattr(profile, "raw", None) or {}).get("web", {}))
         secure = web.get("secure_cookies", True)
         if not isinstance(secure, bool):
@@ -148,7 +150,7 @@ def _secret_key(keys_dir: Path) -> bytes:
     path = keys_dir / SECRET_FILE
     if not path.exists():
         keys_dir.mkdir(parents=True, exist_ok=True)
-        security.write_private_file(path, secrets.token_bytes(32))
+        crypto.write_private_file(path, secrets.token_bytes(32))
     return path.read_bytes()
 
 
@@ -162,7 +164,7 @@ def csrf_token() -> str:
 
 def create_app(lifecycle: LifecycleService, host: Any) -> Flask:
     """The node's whole web application over one lifecycle service and plugin host."""
-    from . import adjudication, admin, auth, dashboard, enrolments, handover, printing, record
+    from ektp_plugins.web.ui import adjudication, admin, auth, dashboard, enrolments, handover, printing, record
 
     deployment = lifecycle.deployment
     settings = WebSettings.from_profile(deployment.profile)

@@ -6,10 +6,10 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, redirect, render_template, request, session, url_for
 
-from ektp_core.accounts import LoginRefused
+from ektp_core.services.accounts import LoginRefused
 
-from . import access
-from .app import _, current_user, node, source
+from ektp_plugins.web.ui import access
+from ektp_plugins.web.ui.app import _, current_user, node, source
 
 bp = Blueprint("auth", __name__)
 

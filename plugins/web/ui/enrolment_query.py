@@ -18,7 +18,7 @@ from typing import Any
 import attrs
 import sqlalchemy as sa
 
-from ektp_core.model import EnrolmentState
+from ektp_core.domain.model import EnrolmentState
 from ektp_core.store import repository as repo
 from ektp_core.store.tables import enrolments
 

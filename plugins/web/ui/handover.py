@@ -14,19 +14,19 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
-from ektp_core import nik as nik_rules
-from ektp_core.capture import CaptureService
+from ektp_core.domain import nik as nik_rules
+from ektp_core.services.capture import CaptureService
 from ektp_core.errors import EktpError, IllegalTransition
-from ektp_core.model import FINGER_POSITIONS, Enrolment, EnrolmentState, Modality, PrintJobState
-from ektp_core.scanning import Sample, ScannerError
+from ektp_core.domain.model import FINGER_POSITIONS, Enrolment, EnrolmentState, Modality, PrintJobState
+from ektp_core.devices.scanners import Sample, ScannerError
 from ektp_core.store import repository as repo
 from ektp_core.store.tables import enrolments, print_jobs
-from ektp_core.verification import HANDOVER_FROM, HandoverRefused, VerificationService
+from ektp_core.services.verification import HANDOVER_FROM, HandoverRefused, VerificationService
 
-from . import access
-from .app import _, current_user, node
-from .enrolments import scoped_enrolment
-from .images import image_response
+from ektp_plugins.web.ui import access
+from ektp_plugins.web.ui.app import _, current_user, node
+from ektp_plugins.web.ui.enrolments import scoped_enrolment
+from ektp_plugins.web.ui.images import image_response
 
 bp = Blueprint("handover", __name__)
 
@@ -68,7 +68,7 @@ def _printed_job(enrolment_id: str) -> str | None:
 
 def _reader() -> Any:
     """The site's fingerprint reader as the recording pages keep it (None when the site has none)."""
-    from .record_base import devices
+    from ektp_plugins.web.ui.record_base import devices
 
     found = devices().for_modality(Modality.FINGER)
     return found[0] if found else None
@@ -158,7 +158,7 @@ def check(enrolment_id: str) -> Any:
 
 def _capture(reader: Any, enrolment_id: str, position: str, holder: str) -> Sample:
     """One finger from the reader. With the emulated reader, ``holder`` says whose finger is placed."""
-    from .record_base import devices
+    from ektp_plugins.web.ui.record_base import devices
 
     emulator = getattr(reader.driver, "emulator", None)
     if emulator is None or holder != "other":

@@ -11,18 +11,18 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, url_for
 
-from ektp_core.devices import PrinterSetting, make_printer, printers_at
+from ektp_core.devices.declared import PrinterSetting, make_printer, printers_at
 from ektp_core.errors import EktpError, NotFound
-from ektp_core.model import PrintJob, PrintJobState, Role
-from ektp_core.print_service import CounterCheck, PrintService
-from ektp_core.printing import EVOLIS_CANVAS
+from ektp_core.domain.model import PrintJob, PrintJobState, Role
+from ektp_core.services.printing import CounterCheck, PrintService
+from ektp_core.devices.printers import EVOLIS_CANVAS
 from ektp_core.store.tables import printers as printers_table
 
-from . import access
-from .app import _, current_user, node
-from .printing_cache import AuditCache
-from .printing_data import ledger_counts, queue_figures, queue_page, queued_job_ids, rows_for, rows_in, today
-from .printing_runs import PrintRun, PrintRuns, RunInProgress, explain, report_outcomes
+from ektp_plugins.web.ui import access
+from ektp_plugins.web.ui.app import _, current_user, node
+from ektp_plugins.web.ui.printing_cache import AuditCache
+from ektp_plugins.web.ui.printing_data import ledger_counts, queue_figures, queue_page, queued_job_ids, rows_for, rows_in, today
+from ektp_plugins.web.ui.printing_runs import PrintRun, PrintRuns, RunInProgress, explain, report_outcomes
 
 bp = Blueprint("printing", __name__)
 
@@ -130,7 +130,7 @@ def counter_check(name: str, ledger_cards: int, row: Any) -> CounterCheck:
 
 def state_labels() -> dict[str, str]:
     """Job states and weekdays in the reader's language, looked up once per page, not once per row."""
-    from ektp_core.routing import WEEKDAYS
+    from ektp_core.devices.region_rules import WEEKDAYS
 
     labels = {state.value: _("job." + state.value) for state in PrintJobState}
     labels.update({day: _("weekday." + day) for day in WEEKDAYS})
@@ -352,4 +352,4 @@ def requeue(job_id: str) -> Any:
 
 
 # The blank pages share this blueprint (endpoints printing.blanks...): imported last, they add their routes.
-from . import blanks  # noqa: E402,F401
+from ektp_plugins.web.ui import blanks  # noqa: E402,F401

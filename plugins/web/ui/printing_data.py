@@ -15,9 +15,9 @@ from typing import Any
 import attrs
 import sqlalchemy as sa
 
-from ektp_core.lifecycle import LedgerCount, LifecycleService
-from ektp_core.model import BlankState, PrintJobState
-from ektp_core.print_routing import due_on
+from ektp_core.lifecycle.service import LedgerCount, LifecycleService
+from ektp_core.domain.model import BlankState, PrintJobState
+from ektp_core.lifecycle.routing import due_on
 from ektp_core.store.repository import job_from_row, utc
 from ektp_core.store.tables import blank_batches, blanks, enrolments, print_jobs
 
@@ -117,7 +117,7 @@ def queue_figures(conn: sa.Connection, site_code: str, *, page: int = 1, day: dt
     """The counts, the page's open job ids (UNKNOWN and unfinished ones first, then those due on ``day``
     (default today), oldest first), the most recently finished job ids (newest first) and the ledger's
     cards per printer, all read in ``conn``'s snapshot."""
-    from ektp_core.routing import WEEKDAYS
+    from ektp_core.devices.region_rules import WEEKDAYS
 
     today_code = WEEKDAYS[(day or today()).weekday()]
     # One walk of the queue index counts every (state, print day); the per-state and per-day figures

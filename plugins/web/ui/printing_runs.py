@@ -1,7 +1,7 @@
 """Print runs in the background: the web page starts one, a thread prints, the page follows it.
 
 A run prints one job or a queue on one printer of this site through
-:meth:`~ektp_core.print_service.PrintService.print_many`, exactly as ``ektp print`` does: the printer is
+:meth:`~ektp_core.services.printing.PrintService.print_many`, exactly as ``ektp print`` does: the printer is
 opened, the next card is prepared while one prints, the run stops at the first card that does not
 print, and afterwards the printer's counter is reconciled with the ledger. A proof copy is written
 when the site has a proof printer, and at a site node the outcomes are queued for the Dukcapil node.
@@ -22,12 +22,12 @@ from typing import Any
 
 import attrs
 
-from ektp_core.devices import PrinterSetting, make_printer
+from ektp_core.devices.declared import PrinterSetting, make_printer
 from ektp_core.errors import Conflict, EktpError, IllegalTransition
-from ektp_core.lifecycle import LifecycleService
-from ektp_core.model import PrintJobState
-from ektp_core.print_service import CounterCheck, NothingConsumed, PrintService
-from ektp_core.printing import (
+from ektp_core.lifecycle.service import LifecycleService
+from ektp_core.domain.model import PrintJobState
+from ektp_core.services.printing import CounterCheck, NothingConsumed, PrintService
+from ektp_core.devices.printers import (
     CardJam,
     CoverOpen,
     NoCard,
@@ -297,7 +297,7 @@ def _report_outcomes(run: PrintRun, lifecycle: LifecycleService) -> None:
 def report_outcomes(lifecycle: LifecycleService) -> Note | None:
     """At a site node: queue the packets that tell the Dukcapil node what became of its print jobs
     (sent by the next ``ektp sync``); a note for the page, or None when there was nothing to say."""
-    from ektp_core.sync import Outbox
+    from ektp_core.sync.nodes import Outbox
 
     try:
         made = Outbox.for_deployment(lifecycle).enqueue_outcomes()

@@ -14,16 +14,16 @@ from urllib.parse import quote
 from flask import current_app, flash, jsonify, redirect, render_template, request, url_for
 
 from ektp_core.errors import Conflict, ValidationFailed
-from ektp_core.model import POSITIONS, Enrolment, EnrolmentState
+from ektp_core.domain.model import POSITIONS, Enrolment, EnrolmentState
 
-from . import access
-from .app import _, node
-from .record_base import bp, capture_service, enrolment_here, first_missing_step, not_recording, username
-from .record_forms import CHOICES, FIELDS, choices, nik_findings, open_enrolment, read_form
-from .record_progress import InProgressList
+from ektp_plugins.web.ui import access
+from ektp_plugins.web.ui.app import _, node
+from ektp_plugins.web.ui.record_base import bp, capture_service, enrolment_here, first_missing_step, not_recording, username
+from ektp_plugins.web.ui.record_forms import CHOICES, FIELDS, choices, nik_findings, open_enrolment, read_form
+from ektp_plugins.web.ui.record_progress import InProgressList
 
 # The views of the other steps register on the same blueprint when imported.
-from . import record_capture, record_confirm  # noqa: F401  isort: skip
+from ektp_plugins.web.ui import record_capture, record_confirm  # noqa: F401  isort: skip
 
 __all__ = ["bp"]
 _DRAFT = re.compile(r"^[0-9a-f]{32}$")

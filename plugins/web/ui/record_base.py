@@ -6,13 +6,13 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, render_template
 
-from ektp_core.capture import CaptureService
+from ektp_core.services.capture import CaptureService
 from ektp_core.errors import NotFound
-from ektp_core.model import POSITIONS, Capture, Enrolment, EnrolmentState, Modality
-from ektp_core.verification import VerificationSettings
+from ektp_core.domain.model import POSITIONS, Capture, Enrolment, EnrolmentState, Modality
+from ektp_core.services.verification import VerificationSettings
 
-from .app import _, current_user, node
-from .record_devices import DeskDevices
+from ektp_plugins.web.ui.app import _, current_user, node
+from ektp_plugins.web.ui.record_devices import DeskDevices
 
 bp = Blueprint("record", __name__)
 

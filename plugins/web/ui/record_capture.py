@@ -14,29 +14,17 @@ from typing import Any
 
 from flask import Response, abort, flash, redirect, render_template, request, stream_with_context, url_for
 
-from ektp_core import security
-from ektp_core.capture import QualityTooLow
+from ektp_core.keys import crypto
+from ektp_core.services.capture import QualityTooLow
 from ektp_core.errors import EktpError
-from ektp_core.model import POSITIONS, Modality, Role
-from ektp_core.scanning import Sample, ScannerError, ScannerNotConnected, ScannerTimeout
+from ektp_core.domain.model import POSITIONS, Modality, Role
+from ektp_core.devices.scanners import Sample, ScannerError, ScannerNotConnected, ScannerTimeout
 
-from . import access
-from .app import _, node, source
-from .record_base import (
-    STEPS,
-    attempts,
-    bp,
-    capture_service,
-    common,
-    devices,
-    enrolment_here,
-    not_recording,
-    recording,
-    slots,
-    username,
-)
-from .record_devices import ScannerBusy
-from .record_images import BadImage, from_data_url, picture
+from ektp_plugins.web.ui import access
+from ektp_plugins.web.ui.app import _, node, source
+from ektp_plugins.web.ui.record_base import STEPS, attempts, bp, capture_service, common, devices, enrolment_here, not_recording, recording, slots, username
+from ektp_plugins.web.ui.record_devices import ScannerBusy
+from ektp_plugins.web.ui.record_images import BadImage, from_data_url, picture
 
 #: Why a biometric cannot be taken (stored as the exception's reason, with the operator's note).
 EXCEPTION_REASONS = ("missing", "damaged")
@@ -225,15 +213,15 @@ def _supervisor_ok(name: str, password: str) -> bool:
     for account, locked_until in n.accounts.accounts(n.site.code):
         if account.username == name:
             return (account.active and locked_until is None and account.role is Role.SUPERVISOR
-                    and security.verify_password(password, account.password_hash))
+                    and crypto.verify_password(password, account.password_hash))
     # The same work as a real check, so the answer's timing does not tell which names exist.
-    security.verify_password(password, _dummy_verifier())
+    crypto.verify_password(password, _dummy_verifier())
     return False
 
 
 @functools.cache
 def _dummy_verifier() -> str:
-    return security.hash_password(secrets.token_urlsafe(16))
+    return crypto.hash_password(secrets.token_urlsafe(16))
 
 
 @bp.post("/record/<enrolment_id>/exception")

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from ektp_core.printing import (
+from ektp_core.devices.printers import (
     CardJam,
     CardPrinter,
     CoverOpen,

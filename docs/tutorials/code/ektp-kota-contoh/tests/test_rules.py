@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from ektp_core.config import load_profile
-from ektp_core.routing import SiteSnapshot
+from ektp_core.devices.region_rules import SiteSnapshot
 from ektp_core.testing import make_enrolment
 
 from ektp_kota_contoh import PROFILE_FILE

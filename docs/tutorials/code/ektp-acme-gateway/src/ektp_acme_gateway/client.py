@@ -1,4 +1,4 @@
-"""The ``acme-gateway`` verifier: an ektp :class:`~ektp_core.verifying.Verifier` for an HTTP API.
+"""The ``acme-gateway`` verifier: an ektp :class:`~ektp_core.devices.verifiers.Verifier` for an HTTP API.
 
 The API (JSON over HTTP; every request carries the header ``X-Api-Key``)::
 
@@ -19,9 +19,9 @@ are ``{"error": "message"}`` with 400 (malformed), 401 (bad key), 404, 409 or 5x
 
 What ektp makes of it: ``unique`` is PRINT_READY_RECORD, ``duplicate`` DUPLICATE_RECORD, ``review``
 ADJUDICATE_RECORD and ``invalid`` REQUEST_VALIDATION. A refused connection, a timeout, 429 and 5xx
-are retried, then raised as :class:`~ektp_core.verifying.CentralUnavailable` (the enrolment waits
+are retried, then raised as :class:`~ektp_core.devices.verifiers.CentralUnavailable` (the enrolment waits
 for the next sync); 400, 401, 404, 409 and redirects (never followed: the key would go to another
-host) are :class:`~ektp_core.verifying.CentralRefused`.
+host) are :class:`~ektp_core.devices.verifiers.CentralRefused`.
 
 Options (``[verification]`` in the profile, next to ``verifier = "acme-gateway"``):
 
@@ -46,8 +46,8 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ektp_core.model import EnrolmentState
-from ektp_core.verifying import (
+from ektp_core.domain.model import EnrolmentState
+from ektp_core.devices.verifiers import (
     CentralRefused,
     CentralUnavailable,
     Reason,
@@ -204,7 +204,7 @@ class AcmeGatewayVerifier:
         reasons = (Reason(str(state), note),) if note else ()
         return Verdict(enrolment_id, STATES[state], reasons=reasons, candidates=matches, decided_at=decided)
 
-    # -- ektp_core.verifying.Verifier ------------------------------------------------------------------------
+    # -- ektp_core.devices.verifiers.Verifier ------------------------------------------------------------------------
 
     def submit(self, submission: Submission) -> Receipt:
         """PUT the record; a resend of the same record is acknowledged as held already."""

@@ -1,4 +1,4 @@
-"""The ``acme-printer`` driver: an ektp :class:`~ektp_core.printing.CardPrinter`.
+"""The ``acme-printer`` driver: an ektp :class:`~ektp_core.devices.printers.CardPrinter`.
 
 It speaks the line protocol of :mod:`ektp_acme_printer.protocol`
 over TCP. The printer tells its canvas
@@ -15,10 +15,10 @@ Options (the ``options`` of a ``[[devices.printers]]`` table in the profile):
   (relative paths are inside the deployment folder; without it the emulator forgets on close).
 
 What the printer's errors mean for the card follows the protocol's table; in addition, a printer
-that stops answering during a card is a :class:`~ektp_core.printing.PrinterTimeout` and a connection
-lost during a card a :class:`~ektp_core.printing.PrinterVanished` (the card's fate is unknown: a
+that stops answering during a card is a :class:`~ektp_core.devices.printers.PrinterTimeout` and a connection
+lost during a card a :class:`~ektp_core.devices.printers.PrinterVanished` (the card's fate is unknown: a
 supervisor looks), and a printer that cannot be reached is
-:class:`~ektp_core.printing.PrinterNotConnected` (nothing was taken).
+:class:`~ektp_core.devices.printers.PrinterNotConnected` (nothing was taken).
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ import threading
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from ektp_core.driver_options import DriverOptions
-from ektp_core.printing import (
+from ektp_core.devices.options import DriverOptions
+from ektp_core.devices.printers import (
     EVOLIS_CANVAS,
     Outcome,
     PrinterError,
@@ -152,7 +152,7 @@ class AcmePrinter:
             raise ConnectionError("the printer closed the connection")
         return protocol.parse_reply(reply)
 
-    # -- ektp_core.printing.CardPrinter --------------------------------------------------------------
+    # -- ektp_core.devices.printers.CardPrinter --------------------------------------------------------------
 
     def status(self) -> PrinterStatus:
         """The printer's state and counters; OFFLINE (never an exception) when it cannot be asked."""

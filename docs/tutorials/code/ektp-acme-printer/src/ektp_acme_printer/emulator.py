@@ -25,7 +25,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from ektp_core.printing import EVOLIS_CANVAS
+from ektp_core.devices.printers import EVOLIS_CANVAS
 from PIL import Image, UnidentifiedImageError
 
 from . import protocol

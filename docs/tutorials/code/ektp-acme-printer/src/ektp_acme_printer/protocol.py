@@ -34,7 +34,7 @@ Any other code leaves the card's fate unknown.
 from __future__ import annotations
 
 import attrs
-from ektp_core.printing import (
+from ektp_core.devices.printers import (
     CardJam,
     CoverOpen,
     NoCard,

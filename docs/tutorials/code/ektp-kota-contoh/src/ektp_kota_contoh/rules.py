@@ -12,7 +12,7 @@ Settings (the keys of ``[rules]`` next to ``name``):
   1 to 10000.
 
 Rules are pure: what they know about the sites at routing time comes in the
-:class:`~ektp_core.routing.SiteState` the core hands them (printers and blank stock), so a test
+:class:`~ektp_core.devices.region_rules.SiteState` the core hands them (printers and blank stock), so a test
 can give them any situation without a database.
 """
 
@@ -21,8 +21,8 @@ from __future__ import annotations
 from typing import Any
 
 from ektp_core.config import Profile
-from ektp_core.model import Enrolment, Site, SiteKind
-from ektp_core.routing import Routing, SiteState, printer_sites
+from ektp_core.domain.model import Enrolment, Site, SiteKind
+from ektp_core.devices.region_rules import Routing, SiteState, printer_sites
 
 SETTINGS = ("min_blanks",)
 MAX_BLANKS = 10_000

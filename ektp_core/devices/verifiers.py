@@ -1,0 +1,179 @@
+"""What a verifier (the adapter to a central system) is, and what it hands back.
+
+A verifier is registered by name through ``ektp_register_verifiers`` as a factory
+``factory(options) -> Verifier``; the profile's ``[verification] verifier`` picks it and every key of
+``[verification]`` except ``verifier``, ``required`` and ``matcher`` is passed to it as an option.
+The :class:`~ektp_core.services.verification.VerificationService` drives it.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any, Protocol, runtime_checkable
+
+import attrs
+
+from ektp_core.errors import EktpError
+from ektp_core.domain.model import EnrolmentState
+
+#: The verdicts a central system gives, by SIAK's state names.
+VERDICTS = frozenset({
+    EnrolmentState.PRINT_READY_RECORD, EnrolmentState.DUPLICATE_RECORD, EnrolmentState.ADJUDICATE_RECORD,
+    EnrolmentState.ENROLL_FAILURE_AT_CENTRAL, EnrolmentState.SEARCH_FAILURE_AT_CENTRAL,
+    EnrolmentState.REQUEST_VALIDATION,
+})
+
+
+#: What a verdict without reasons means, for the enrolment's reason column.
+_PLAIN = {
+    EnrolmentState.PRINT_READY_RECORD: "unique: no biometric match, biodata consistent with the register",
+    EnrolmentState.DUPLICATE_RECORD: "duplicate of another enrolment",
+    EnrolmentState.ADJUDICATE_RECORD: "possible duplicate: a supervisor decides",
+}
+
+
+class CentralUnavailable(EktpError):
+    """The central system cannot be reached or is down (refused, timed out, 5xx, 503).
+
+    Nothing is lost: the enrolment stays SENT_FOR_ENROLLMENT and is sent again later.
+    """
+
+
+_ADVICE = {
+    "unauthorised": "Check the token in the environment variable named by [verification] token_env",
+    "conflict": "The central system already holds this id with different content, or another decision: "
+                "nothing was overwritten; ask the Dukcapil administrator",
+    "malformed": "The record was refused as it is; correct it and record it again",
+    "redirected": "Point [verification] url at the API's own address",
+}
+
+
+class CentralRefused(EktpError):
+    """The central system refused a request for a reason that resending the same request cannot fix.
+
+    ``code`` is the API's error code: ``malformed``, ``unauthorised``, ``conflict``, ``not_found``.
+    """
+
+    def __init__(self, code: str, message: str) -> None:
+        advice = _ADVICE.get(code, "")
+        super().__init__(f"central system refused ({code}): {message}" + (f". {advice}" if advice else ""))
+        self.code = code
+        self.detail = message
+
+
+@attrs.frozen
+class Submission:
+    """One enrolment as it is sent to the central system."""
+
+    enrolment_id: str
+    site: str
+    biodata: Mapping[str, Any]
+    #: Finger position -> ISO/IEC 19794-2 template.
+    fingers: Mapping[str, bytes] = attrs.field(factory=dict, repr=False)
+    #: Finger position -> encoded image, for adjudication.
+    finger_images: Mapping[str, bytes] = attrs.field(factory=dict, repr=False)
+    face: bytes | None = attrs.field(default=None, repr=False)
+    #: Finger position -> the reason no finger was captured there.
+    exceptions: Mapping[str, str] = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class Receipt:
+    """The central system's acknowledgement that it holds an enrolment."""
+
+    enrolment_id: str
+    received_at: dt.datetime
+    #: False when this was a resend and the central side already had it.
+    first: bool = True
+
+
+@attrs.frozen
+class Reason:
+    """One reason for a verdict: a stable code and a message for people."""
+
+    code: str
+    message: str
+
+
+def _scores(raw: Any) -> dict[str, float]:
+    return {str(k): float(v) for k, v in (raw or {}).items()}
+
+
+@attrs.frozen
+class VerdictCandidate:
+    """Another enrolment a verdict points at (a suspected or proven duplicate)."""
+
+    enrolment_id: str
+    nik: str
+    score: float
+    finger_scores: Mapping[str, float] = attrs.field(factory=dict, converter=_scores)
+
+
+@attrs.frozen
+class Verdict:
+    """The central system's decision on one enrolment, with its reasons and candidates."""
+
+    enrolment_id: str
+    status: EnrolmentState
+    reasons: tuple[Reason, ...] = ()
+    candidates: tuple[VerdictCandidate, ...] = ()
+    decided_at: dt.datetime | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if self.status not in VERDICTS:
+            raise ValueError(f"{self.status} is not a verdict (expected one of {sorted(VERDICTS)})")
+
+    def summary(self) -> str:
+        """One line for the enrolment's reason column and the audit log."""
+        return "; ".join(r.message for r in self.reasons) or _PLAIN.get(self.status, self.status.value)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready form, the same shape as the API's verdict."""
+        return {
+            "enrolment_id": self.enrolment_id,
+            "status": self.status.value,
+            "reasons": [attrs.asdict(r) for r in self.reasons],
+            "candidates": [attrs.asdict(c) for c in self.candidates],
+            "decided_at": self.decided_at.isoformat() if self.decided_at else None,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Verdict:
+        """Read :meth:`to_dict`'s form (and the API's); raises ValueError on anything else."""
+        try:
+            decided = data.get("decided_at")
+            return cls(
+                enrolment_id=str(data["enrolment_id"]),
+                status=EnrolmentState(data["status"]),
+                reasons=tuple(Reason(str(r["code"]), str(r["message"])) for r in data.get("reasons") or ()),
+                candidates=tuple(
+                    VerdictCandidate(enrolment_id=str(c["enrolment_id"]), nik=str(c.get("nik", "")),
+                                     score=float(c["score"]), finger_scores=_scores(c.get("finger_scores")))
+                    for c in data.get("candidates") or ()),
+                decided_at=dt.datetime.fromisoformat(decided.replace("Z", "+00:00")) if decided else None,
+            )
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise ValueError(f"not a verdict: {exc!r}") from None
+
+
+@runtime_checkable
+class Verifier(Protocol):
+    """An adapter to a central system. Every method raises :class:`CentralUnavailable` when the central
+    side cannot be reached and :class:`CentralRefused` when it refuses for good."""
+
+    name: str
+
+    def submit(self, submission: Submission) -> Receipt:
+        """Hand one enrolment over. Must be idempotent: a resend of the same id gets the first answer."""
+
+    def verdict(self, enrolment_id: str, *, wait: float = 0) -> Verdict | None:
+        """The verdict, or None while the central side is still deciding (waiting up to ``wait`` seconds)."""
+
+    def adjudicate(self, enrolment_id: str, decision: EnrolmentState, *, supervisor: str, note: str) -> Verdict:
+        """Tell the central side a supervisor's decision on an enrolment in ADJUDICATE_RECORD."""
+
+    def card_printed(self, enrolment_id: str, printed_at: dt.datetime) -> None:
+        """Tell the central side that the enrolment's card was printed (later ones are reprints)."""
+
+    def finger_image(self, enrolment_id: str, position: str) -> bytes | None:
+        """A finger image the central side holds for an enrolment (for adjudication), or None."""

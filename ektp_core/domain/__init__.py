@@ -1,0 +1,1 @@
+"""The domain: frozen value types of the KTP-el, NIK rules, Kemendagri regions, SIAK code lists."""

@@ -1,0 +1,680 @@
+"""The state machines of enrolments, print jobs and blanks, and the service that moves records.
+
+Every change is one database transaction that also appends its audit entry; an illegal change
+raises :class:`~ektp_core.errors.IllegalTransition` and changes nothing. Plugins hear about a
+change (``ektp_after_transition``) only after it has committed.
+
+A print is **never retried automatically**: a job whose outcome is unknown (the process died or the
+printer vanished mid-card) stays UNKNOWN until a supervisor says what came out of the printer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import attrs
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+
+from ektp_core.lifecycle import audit
+from ektp_core.keys.data_keys import DataKeyring, as_keyring
+from ektp_core.errors import Conflict, EktpError, IllegalTransition, NotFound, ValidationFailed
+from ektp_core.events import Transition, ValidationProblem
+from ektp_core.domain.model import BlankState, Capture, Enrolment, EnrolmentState, Operator, PrintJob, PrintJobState, Role, Site
+from ektp_core.store import Store
+from ektp_core.store import blobs as blob_store
+from ektp_core.store import repository as repo
+from ektp_core.store.tables import blank_batches, blanks, captures, enrolments, operators, print_jobs, sites
+
+log = logging.getLogger(__name__)
+
+E = EnrolmentState
+J = PrintJobState
+B = BlankState
+
+#: Legal enrolment moves, SIAK's path: capture -> central verdict -> printing -> handover.
+ENROLMENT_TRANSITIONS: dict[EnrolmentState, frozenset[EnrolmentState]] = {
+    E.BIO_CAPTURED: frozenset({E.SENT_FOR_ENROLLMENT}),
+    E.SENT_FOR_ENROLLMENT: frozenset({E.RECEIVED_AT_CENTRAL, E.ENROLL_FAILURE_AT_REGIONAL}),
+    # RECEIVED_AT_CENTRAL -> SENT_FOR_ENROLLMENT: the central system no longer knows the enrolment
+    # (it answers "not found"), so it is sent again.
+    E.RECEIVED_AT_CENTRAL: frozenset({
+        E.SENT_FOR_ENROLLMENT, E.PRINT_READY_RECORD, E.DUPLICATE_RECORD, E.ADJUDICATE_RECORD,
+        E.ENROLL_FAILURE_AT_CENTRAL, E.SEARCH_FAILURE_AT_CENTRAL, E.REQUEST_VALIDATION,
+    }),
+    # A supervisor's adjudication ends in one of the two verdicts.
+    E.ADJUDICATE_RECORD: frozenset({E.PRINT_READY_RECORD, E.DUPLICATE_RECORD}),
+    # Failures that are not the resident's fault are sent again.
+    E.ENROLL_FAILURE_AT_REGIONAL: frozenset({E.SENT_FOR_ENROLLMENT}),
+    E.SEARCH_FAILURE_AT_CENTRAL: frozenset({E.SENT_FOR_ENROLLMENT}),
+    E.REQUEST_VALIDATION: frozenset({E.SENT_FOR_ENROLLMENT}),
+    E.PRINT_READY_RECORD: frozenset({E.SENT_FOR_CARD_PRINTING}),
+    # Back to PRINT_READY_RECORD only when its queued job is cancelled (for example re-routed).
+    E.SENT_FOR_CARD_PRINTING: frozenset({E.CARD_PRINTED, E.PRINT_READY_RECORD}),
+    # Back to SENT_FOR_CARD_PRINTING only when a supervisor spoils the printed card (a misprint found on
+    # inspection): the card is printed again.
+    E.CARD_PRINTED: frozenset({E.CARD_SHIPPED, E.CARD_ISSUED, E.SENT_FOR_CARD_PRINTING}),
+    E.CARD_SHIPPED: frozenset({E.CARD_ISSUED}),
+    E.DUPLICATE_RECORD: frozenset(),
+    E.ENROLL_FAILURE_AT_CENTRAL: frozenset(),
+    E.CARD_ISSUED: frozenset(),
+}
+
+#: Enrolments that still hold a resident's place: a second recording of the same NIK is refused.
+#: A printed card not yet handed over still holds it; a reprint starts after CARD_ISSUED.
+OPEN_ENROLMENT_STATES = frozenset(ENROLMENT_TRANSITIONS) - {
+    E.DUPLICATE_RECORD, E.ENROLL_FAILURE_AT_CENTRAL, E.CARD_ISSUED,
+}
+
+_OPEN_STATE_VALUES = sorted(s.value for s in OPEN_ENROLMENT_STATES)
+
+PRINT_JOB_TRANSITIONS: dict[PrintJobState, frozenset[PrintJobState]] = {
+    J.QUEUED: frozenset({J.RESERVED, J.CANCELLED}),
+    # RESERVED -> QUEUED gives the blank back: nothing was sent to the printer yet.
+    J.RESERVED: frozenset({J.SENT, J.QUEUED, J.SPOILED}),
+    # SENT -> QUEUED only when the printer itself reports that it took no card (hopper empty, cover
+    # open, busy): the blank goes back to stock and the job can be printed again.
+    J.SENT: frozenset({J.PRINTED, J.SPOILED, J.UNKNOWN, J.QUEUED}),
+    # UNKNOWN -> QUEUED: a supervisor found that the printer never took the card (its counter did not
+    # move, the blank is still unused); the blank returns to stock and the job can be printed again.
+    J.UNKNOWN: frozenset({J.PRINTED, J.SPOILED, J.QUEUED}),
+    # PRINTED -> SPOILED: a supervisor found the printed card unusable before it was handed over.
+    J.PRINTED: frozenset({J.SPOILED}),
+    J.SPOILED: frozenset(),
+    J.CANCELLED: frozenset(),
+}
+
+BLANK_TRANSITIONS: dict[BlankState, frozenset[BlankState]] = {
+    B.IN_STOCK: frozenset({B.RESERVED, B.SPOILED}),
+    B.RESERVED: frozenset({B.PRINTED, B.SPOILED, B.IN_STOCK}),
+    # PRINTED -> SPOILED with its job (above): the blank is accounted for as spoiled, never reused.
+    B.PRINTED: frozenset({B.SPOILED}),
+    B.SPOILED: frozenset(),
+}
+
+
+# Built once (statement construction costs more than execution; see benchmarks/).
+_SET_ENROLMENT_STATE = (enrolments.update().where(enrolments.c.id == sa.bindparam("b_id"))
+                        .values(state=sa.bindparam("b_state"), reason=sa.bindparam("b_reason"),
+                                updated_at=sa.bindparam("b_at")))
+_ENROLMENT_EXISTS = sa.select(enrolments.c.id).where(enrolments.c.id == sa.bindparam("b_id"))
+_OPEN_FOR_NIK = sa.select(enrolments.c.id, enrolments.c.state).where(
+    enrolments.c.nik == sa.bindparam("b_nik"), enrolments.c.state.in_(sa.bindparam("b_states", expanding=True)))
+_INSERT_ENROLMENT = enrolments.insert()
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@attrs.frozen
+class LedgerCount:
+    """The blank ledger of one site (or all sites): ``received = in stock + reserved + printed + spoiled``."""
+
+    received: int
+    in_stock: int
+    reserved: int
+    printed: int
+    spoiled: int
+
+    @property
+    def balanced(self) -> bool:
+        """True when every blank received is accounted for."""
+        return self.received == self.in_stock + self.reserved + self.printed + self.spoiled
+
+
+class LifecycleService:
+    """Moves enrolments, print jobs and blanks through their states, one transaction per move.
+
+    ``hook`` is the plugin host's hook relay; ``deployment`` is passed through to hooks.
+    """
+
+    def __init__(self, store: Store, hook: Any, deployment: Any = None,
+                 *, clock: Callable[[], dt.datetime] = _now,
+                 data_key: DataKeyring | bytes | None = None) -> None:
+        self.store = store
+        self.hook = hook
+        self.deployment = deployment
+        self.clock = clock
+        #: The node's data keys for biometrics at rest (from the deployment's keys when not given).
+        self._data_key = as_keyring(data_key) if data_key is not None else None
+
+    @property
+    def data_key(self) -> DataKeyring:
+        """The keyring that encrypts this node's biometric blobs (current key) and reads them (any key
+        it has). Loaded from the deployment's ``keys/`` once; it follows a rotation made by another
+        process by itself (:mod:`ektp_core.keys.data_keys`)."""
+        if self._data_key is None:
+            if self.deployment is None:
+                raise EktpError("no data key: pass data_key= or a deployment with keys")
+            self._data_key = DataKeyring.load(self.deployment.keys_dir)
+        return self._data_key
+
+    # ---------------------------------------------------------------------------------------------
+    # Internals
+    # ---------------------------------------------------------------------------------------------
+
+    def _record(self, conn: Connection, kind: str, subject_id: str, old: str | None, new: str, actor: str,
+                at: dt.datetime, reason: str | None = None, detail: dict[str, Any] | None = None) -> Transition:
+        info = {"from": old, "to": new, **({"reason": reason} if reason else {}), **(detail or {})}
+        entry = audit.append(conn, actor=actor, action=f"{kind}.{new.lower()}", subject_kind=kind,
+                             subject_id=subject_id, detail=info, at=at)
+        return Transition(kind=kind, subject_id=subject_id, from_state=old, to_state=new, actor=actor, at=at,
+                          reason=reason, audit_seq=entry.seq, detail=detail or {})
+
+    def _notify(self, transitions: Iterable[Transition]) -> None:
+        # Each listener is called on its own: pluggy would stop at the first one that raises, and one
+        # broken listener must never silence the others. The change is committed either way.
+        impls = self.hook.ektp_after_transition.get_hookimpls()
+        for t in transitions:
+            args = {"transition": t, "deployment": self.deployment}
+            for impl in reversed(impls):  # pluggy's own order: last registered first
+                try:
+                    impl.function(*[args[a] for a in impl.argnames])
+                except Exception:
+                    log.exception("ektp_after_transition of plugin %s failed for %s %s -> %s",
+                                  impl.plugin_name, t.kind, t.subject_id, t.to_state)
+
+    @staticmethod
+    def _check(kind: str, subject_id: str, table: dict[Any, frozenset[Any]], current: Any, new: Any) -> None:
+        if new not in table[current]:
+            raise IllegalTransition(kind, subject_id, str(current), str(new))
+
+    def _move_enrolment(self, conn: Connection, enrolment_id: str, new: EnrolmentState, actor: str,
+                        at: dt.datetime, reason: str | None = None, *, allowed_from: Sequence[EnrolmentState] = (),
+                        detail: dict[str, Any] | None = None) -> tuple[Enrolment, Transition]:
+        current = repo.get_enrolment(conn, enrolment_id, lock=True)
+        if allowed_from and current.state not in allowed_from:
+            raise IllegalTransition("enrolment", enrolment_id, current.state, new)
+        self._check("enrolment", enrolment_id, ENROLMENT_TRANSITIONS, current.state, new)
+        conn.execute(_SET_ENROLMENT_STATE, {"b_id": enrolment_id, "b_state": new.value, "b_reason": reason, "b_at": at})
+        t = self._record(conn, "enrolment", enrolment_id, current.state.value, new.value, actor, at, reason, detail)
+        return current.with_state(new, at=at, reason=reason), t
+
+    def _move_job(self, conn: Connection, job: PrintJob, new: PrintJobState, actor: str, at: dt.datetime,
+                  reason: str | None = None, **values: Any) -> tuple[PrintJob, Transition]:
+        self._check("print job", job.id, PRINT_JOB_TRANSITIONS, job.state, new)
+        changes = {"state": new.value, "updated_at": at, **values}
+        if reason is not None:
+            changes["reason"] = reason
+        conn.execute(print_jobs.update().where(print_jobs.c.id == job.id).values(**changes))
+        t = self._record(conn, "print_job", job.id, job.state.value, new.value, actor, at, reason,
+                         {k: v for k, v in values.items() if isinstance(v, str)})
+        updated = attrs.evolve(job, state=new, updated_at=at, reason=reason if reason is not None else job.reason,
+                               **{k: v for k, v in values.items() if k in ("blank_serial", "printer")})
+        return updated, t
+
+    def _move_blank(self, conn: Connection, serial: str, new: BlankState, actor: str, at: dt.datetime,
+                    reason: str | None = None, **values: Any) -> Transition:
+        blank = repo.get_blank(conn, serial, lock=True)
+        self._check("blank", serial, BLANK_TRANSITIONS, blank.state, new)
+        conn.execute(blanks.update().where(blanks.c.serial == serial)
+                     .values(state=new.value, updated_at=at, reason=reason, **values))
+        return self._record(conn, "blank", serial, blank.state.value, new.value, actor, at, reason, None)
+
+    def _require_role(self, conn: Connection, username: str, roles: Iterable[Role], doing: str) -> Operator:
+        try:
+            op = repo.get_operator(conn, username)
+        except NotFound:
+            raise EktpError(f"{username!r} is not an account here; only a supervisor may {doing}") from None
+        if not op.active or op.role not in set(roles):
+            raise EktpError(f"{username} ({op.role}) may not {doing}; a supervisor must")
+        return op
+
+    # ---------------------------------------------------------------------------------------------
+    # Sites and accounts
+    # ---------------------------------------------------------------------------------------------
+
+    def sync_sites(self, site_list: Iterable[Site], *, actor: str = "system") -> int:
+        """Make the sites table match the profile (insert or update); returns how many changed."""
+        changed = 0
+        at = self.clock()
+        with self.store.write() as conn:
+            existing = {s.code: s for s in repo.list_sites(conn)}
+            for site in site_list:
+                row = repo.site_to_row(site)
+                if site.code not in existing:
+                    conn.execute(sites.insert().values(**row))
+                elif existing[site.code] != site:
+                    conn.execute(sites.update().where(sites.c.code == site.code).values(**row))
+                else:
+                    continue
+                audit.append(conn, actor=actor, action="site.saved", subject_kind="site", subject_id=site.code,
+                             detail=row, at=at)
+                changed += 1
+        return changed
+
+    def add_operator(self, operator: Operator, *, actor: str) -> Operator:
+        """Create an account; a username already taken is refused and nothing changes."""
+        at = self.clock()
+        with self.store.write() as conn:
+            if conn.execute(sa.select(operators.c.username).where(operators.c.username == operator.username)).first():
+                raise Conflict(f"the username {operator.username!r} is already taken")
+            conn.execute(operators.insert().values(
+                username=operator.username, full_name=operator.full_name, role=operator.role.value,
+                site_code=operator.site_code, password_hash=operator.password_hash, active=operator.active,
+                created_at=at))
+            audit.append(conn, actor=actor, action="operator.created", subject_kind="operator",
+                         subject_id=operator.username, detail={"role": operator.role.value,
+                                                               "site": operator.site_code}, at=at)
+        return operator
+
+    # ---------------------------------------------------------------------------------------------
+    # Enrolments
+    # ---------------------------------------------------------------------------------------------
+
+    def validate(self, enrolment: Enrolment) -> list[ValidationProblem]:
+        """Every validation hook's problems with an enrolment, collected."""
+        results = self.hook.ektp_validate_enrolment(enrolment=enrolment, deployment=self.deployment)
+        return [p for problems in results for p in (problems or [])]
+
+    def record(self, enrolment: Enrolment, captures_: Sequence[Capture] = (),
+               images: Mapping[str, bytes] | None = None, *,
+               within: Callable[[Connection, dt.datetime], None] | None = None) -> Enrolment:
+        """Store a new enrolment in BIO_CAPTURED after the validation hooks pass.
+
+        ``images`` maps each capture's ``blob_ref`` (and ``template_ref``) to its raw bytes; they are
+        stored encrypted in the same transaction, and so is whatever ``within(conn, at)`` writes (the
+        sync inbox records the packet that brought the enrolment). Refused, with nothing stored:
+        validation problems; an id already used (a duplicate submission); a NIK that already has an
+        enrolment in progress; a capture whose image is missing.
+        """
+        images = dict(images or {})
+        for capture in captures_:
+            for ref in (capture.blob_ref, capture.template_ref):
+                if ref is not None and ref not in images:
+                    raise EktpError(f"capture {capture.modality}/{capture.position}: no image for {ref}")
+        if enrolment.state is not E.BIO_CAPTURED:
+            raise IllegalTransition("enrolment", enrolment.id, "(new)", enrolment.state)
+        problems = self.validate(enrolment)
+        if problems:
+            raise ValidationFailed([f"{p.field}: {p.message}" if p.field else p.message for p in problems])
+        at = self.clock()
+        enrolment = attrs.evolve(enrolment, created_at=at, updated_at=at)
+        with self.store.write() as conn:
+            audit.lock(conn)
+            if conn.execute(_ENROLMENT_EXISTS, {"b_id": enrolment.id}).first():
+                raise Conflict(f"enrolment {enrolment.id} already exists; the second submission was not stored")
+            open_one = conn.execute(_OPEN_FOR_NIK, {"b_nik": enrolment.biodata.nik.value,
+                                                    "b_states": _OPEN_STATE_VALUES}).first()
+            if open_one:
+                raise Conflict(f"NIK {enrolment.biodata.nik} already has enrolment {open_one.id} in progress "
+                               f"({open_one.state}); finish or close it before recording again")
+            conn.execute(_INSERT_ENROLMENT, repo.enrolment_to_row(enrolment))
+            # One statement each for the blobs and the captures: a full enrolment has two dozen.
+            items = []
+            for capture in captures_:
+                kind = f"{capture.modality}/{capture.position}"
+                if capture.blob_ref is not None:
+                    items.append((capture.blob_ref, kind, images[capture.blob_ref]))
+                if capture.template_ref is not None:
+                    items.append((capture.template_ref, f"{kind}/template", images[capture.template_ref]))
+            blob_store.put_many(conn, self.data_key, enrolment_id=enrolment.id, items=items, at=at)
+            if captures_:
+                conn.execute(captures.insert(), [repo.capture_to_row(enrolment.id, c) for c in captures_])
+            t = self._record(conn, "enrolment", enrolment.id, None, E.BIO_CAPTURED.value, enrolment.operator, at,
+                             detail={"site": enrolment.site_code, "nik": enrolment.biodata.nik.value,
+                                     "captures": str(len(captures_))})
+            if within is not None:
+                within(conn, at)
+        self._notify([t])
+        return enrolment
+
+    def transition(self, enrolment_id: str, new: EnrolmentState | str, *, actor: str,
+                   reason: str | None = None) -> Enrolment:
+        """Move an enrolment to ``new``; illegal moves raise and change nothing."""
+        new = EnrolmentState(new)
+        if new in (E.SENT_FOR_CARD_PRINTING, E.CARD_PRINTED):
+            raise EktpError(f"{new} is set by the print queue (queue_print / print outcome), not directly")
+        at = self.clock()
+        with self.store.write() as conn:
+            # While a card is being printed, only the print queue moves the enrolment (cancel_job, outcomes).
+            enrolment, t = self._move_enrolment(
+                conn, enrolment_id, new, actor, at, reason,
+                allowed_from=[s for s in ENROLMENT_TRANSITIONS if s is not E.SENT_FOR_CARD_PRINTING])
+        self._notify([t])
+        return enrolment
+
+    def get(self, enrolment_id: str) -> Enrolment:
+        """One enrolment."""
+        with self.store.read() as conn:
+            return repo.get_enrolment(conn, enrolment_id)
+
+    def history(self, subject_id: str) -> list[audit.AuditEntry]:
+        """The audit entries about one enrolment, job or blank, oldest first (its status timeline)."""
+        with self.store.read() as conn:
+            return list(audit.entries(conn, subject_id=subject_id))
+
+    # ---------------------------------------------------------------------------------------------
+    # Print jobs
+    # ---------------------------------------------------------------------------------------------
+
+    def queue_print(self, enrolment_id: str, *, site_code: str, actor: str, routing_reason: str,
+                    job_id: str | None = None, print_day: str | None = None) -> PrintJob:
+        """Create a print job for a print-ready enrolment at the site the rules chose (and, when the
+        rules fix one, the weekday the site prints it on)."""
+        at = self.clock()
+        job = PrintJob(id=job_id or uuid.uuid4().hex, enrolment_id=enrolment_id, site_code=site_code,
+                       routing_reason=routing_reason, print_day=print_day, created_at=at, updated_at=at)
+        with self.store.write() as conn:
+            _, t1 = self._move_enrolment(conn, enrolment_id, E.SENT_FOR_CARD_PRINTING, actor, at,
+                                         allowed_from=(E.PRINT_READY_RECORD,), detail={"job": job.id})
+            try:
+                with conn.begin_nested():
+                    conn.execute(print_jobs.insert().values(**repo.job_to_row(job)))
+            except IntegrityError:
+                raise Conflict(f"enrolment {enrolment_id} already has an open print job, or job id {job.id} "
+                               "is taken; nothing was queued") from None
+            t2 = self._record(conn, "print_job", job.id, None, J.QUEUED.value, actor, at,
+                              detail={"enrolment": enrolment_id, "site": site_code, "routing": routing_reason,
+                                      **({"print_day": print_day} if print_day else {})})
+        self._notify([t1, t2])
+        return job
+
+    def requeue(self, job_id: str, *, actor: str) -> PrintJob:
+        """A new job for the enrolment of a SPOILED job (an operator's decision, never automatic)."""
+        at = self.clock()
+        with self.store.write() as conn:
+            old = repo.get_job(conn, job_id, lock=True)
+            if old.state is not J.SPOILED:
+                raise IllegalTransition("print job", job_id, old.state, "requeued (only a SPOILED job can be)")
+            enrolment = repo.get_enrolment(conn, old.enrolment_id, lock=True)
+            if enrolment.state is not E.SENT_FOR_CARD_PRINTING:
+                raise IllegalTransition("enrolment", enrolment.id, enrolment.state, "requeued for printing")
+            job = PrintJob(id=uuid.uuid4().hex, enrolment_id=old.enrolment_id, site_code=old.site_code,
+                           routing_reason=old.routing_reason, print_day=old.print_day, created_at=at,
+                           updated_at=at)
+            try:
+                with conn.begin_nested():
+                    conn.execute(print_jobs.insert().values(**repo.job_to_row(job)))
+            except IntegrityError:
+                raise Conflict(f"enrolment {old.enrolment_id} already has an open print job") from None
+            t = self._record(conn, "print_job", job.id, None, J.QUEUED.value, actor, at,
+                             detail={"enrolment": old.enrolment_id, "requeue_of": job_id})
+        self._notify([t])
+        return job
+
+    def cancel_job(self, job_id: str, *, actor: str, reason: str) -> PrintJob:
+        """Cancel a QUEUED job (nothing reserved yet); the enrolment is print-ready again."""
+        at = self.clock()
+        with self.store.write() as conn:
+            job = repo.get_job(conn, job_id, lock=True)
+            job, t1 = self._move_job(conn, job, J.CANCELLED, actor, at, reason)
+            _, t2 = self._move_enrolment(conn, job.enrolment_id, E.PRINT_READY_RECORD, actor, at, reason)
+        self._notify([t1, t2])
+        return job
+
+    def reserve_blank(self, job_id: str, *, actor: str, serial: str | None = None) -> PrintJob:
+        """Take the next blank in stock at the job's site (lowest serial first) for this job, or the
+        blank ``serial`` (a site node reporting which blank it printed on).
+
+        Refused, nothing consumed: a site without blanks (or without that one in stock); a job not QUEUED.
+        """
+        at = self.clock()
+        with self.store.write() as conn:
+            job = repo.get_job(conn, job_id, lock=True)
+            self._check("print job", job_id, PRINT_JOB_TRANSITIONS, job.state, J.RESERVED)
+            query = sa.select(blanks.c.serial).where(blanks.c.site_code == job.site_code,
+                                                     blanks.c.state == B.IN_STOCK.value)
+            if serial is not None:
+                query = query.where(blanks.c.serial == serial)
+            serial = conn.execute(query.order_by(blanks.c.serial).limit(1).with_for_update(skip_locked=True)).scalar()
+            if serial is None:
+                raise Conflict(f"no blank cards in stock at site {job.site_code}; receive blanks first")
+            tb = self._move_blank(conn, serial, B.RESERVED, actor, at, job_id=job.id, enrolment_id=job.enrolment_id)
+            job, tj = self._move_job(conn, job, J.RESERVED, actor, at, blank_serial=serial)
+        self._notify([tb, tj])
+        return job
+
+    def release_blank(self, job_id: str, *, actor: str, reason: str) -> PrintJob:
+        """Give a RESERVED job's blank back to stock (nothing was sent to the printer)."""
+        at = self.clock()
+        with self.store.write() as conn:
+            job = repo.get_job(conn, job_id, lock=True)
+            if job.state is not J.RESERVED or job.blank_serial is None:
+                # A SENT job may already have a card in the printer: never give its blank back here.
+                raise IllegalTransition("print job", job_id, job.state, "QUEUED (only a RESERVED job gives "
+                                        "its blank back; a SENT one needs the printer's word or a supervisor)")
+            tb = self._move_blank(conn, job.blank_serial, B.IN_STOCK, actor, at, reason, job_id=None,
+                                  enrolment_id=None)
+            job, tj = self._move_job(conn, job, J.QUEUED, actor, at, reason, blank_serial=None)
+        self._notify([tb, tj])
+        return job
+
+    def mark_sent(self, job_id: str, *, actor: str, printer: str) -> PrintJob:
+        """Record that bytes are about to go to ``printer``: from here on, the outcome needs evidence."""
+        at = self.clock()
+        with self.store.write() as conn:
+            job = repo.get_job(conn, job_id, lock=True)
+            job, t = self._move_job(conn, job, J.SENT, actor, at, printer=printer)
+        self._notify([t])
+        return job
+
+    def mark_printed(self, job_id: str, *, actor: str, reason: str | None = None) -> PrintJob:
+        """The printer confirmed the card: job PRINTED, blank PRINTED, enrolment CARD_PRINTED."""
+        return self._finish(job_id, J.PRINTED, actor, reason)
+
+    def mark_spoiled(self, job_id: str, *, actor: str, reason: str) -> PrintJob:
+        """The printer failed: job SPOILED, blank SPOILED with the reason. The job waits for an operator."""
+        return self._finish(job_id, J.SPOILED, actor, reason)
+
+    def spoil_printed(self, job_id: str, *, supervisor: str, reason: str) -> PrintJob:
+        """A card that printed but cannot be handed over (a misprint found on inspection, damaged before
+        handover): job and blank SPOILED with the reason, the enrolment back to SENT_FOR_CARD_PRINTING so
+        :meth:`requeue` can print it again. Only while the card is CARD_PRINTED (not shipped or issued),
+        and only with a supervisor's approval: a printed card is an accountable document."""
+        with self.store.write() as conn:
+            self._require_role(conn, supervisor, (Role.SUPERVISOR, Role.ADMIN), "spoil a printed card")
+            transitions = self._spoil_printed(conn, job_id, supervisor, reason)
+        self._notify(transitions)
+        return repo_job(self.store, job_id)
+
+    def spoil_after_print_reported(self, job_id: str, *, actor: str, reason: str) -> PrintJob:
+        """The Dukcapil node applies a site's report that a supervisor there spoiled a printed card (the
+        site checked the supervisor; the packet's signature vouches for the site)."""
+        with self.store.write() as conn:
+            transitions = self._spoil_printed(conn, job_id, actor, reason)
+        self._notify(transitions)
+        return repo_job(self.store, job_id)
+
+    def was_printed(self, job_id: str) -> bool:
+        """True when the job's history shows it PRINTED (a SPOILED job spoiled after printing)."""
+        return any(entry.detail.get("to") == J.PRINTED.value for entry in self.history(job_id))
+
+    def _spoil_printed(self, conn: Connection, job_id: str, actor: str, reason: str) -> list[Transition]:
+        if not reason.strip():
+            raise EktpError("a spoiled card needs a reason")
+        at = self.clock()
+        job = repo.get_job(conn, job_id, lock=True)
+        if job.state is not J.PRINTED or job.blank_serial is None:
+            raise IllegalTransition("print job", job_id, job.state, "spoiled after printing (only a PRINTED job)")
+        _, te = self._move_enrolment(conn, job.enrolment_id, E.SENT_FOR_CARD_PRINTING, actor, at, reason,
+                                     allowed_from=(E.CARD_PRINTED,), detail={"job": job.id, "spoiled_card": True})
+        _, tj = self._move_job(conn, job, J.SPOILED, actor, at, reason)
+        tb = self._move_blank(conn, job.blank_serial, B.SPOILED, actor, at, reason)
+        return [tj, tb, te]
+
+    def _finish(self, job_id: str, outcome: PrintJobState, actor: str, reason: str | None) -> PrintJob:
+        at = self.clock()
+        with self.store.write() as conn:
+            job = repo.get_job(conn, job_id, lock=True)
+            if job.state is J.UNKNOWN:
+                raise IllegalTransition("print job", job_id, job.state,
+                                        f"{outcome} (only a supervisor resolves UNKNOWN)")
+            if job.state is J.PRINTED:
+                # The printer's outcome is final; spoiling a printed card is a supervisor's spoil_printed.
+                raise IllegalTransition("print job", job_id, job.state,
+                                        f"{outcome} (a printed card is spoiled only by a supervisor)")
+            if outcome is J.PRINTED:
+                transitions = self._finish_printed(conn, job, actor, at, reason)
+            else:
+                transitions = self._finish_spoiled(conn, job, actor, at, reason or "")
+        self._notify(transitions)
+        return repo_job(self.store, job_id)
+
+    def return_unprinted(self, job_id: str, *, actor: str, reason: str) -> PrintJob:
+        """The printer reported that it took no card for a SENT job: the blank goes back to stock
+        and the job is QUEUED again (printing it again is still an operator's decision)."""
+        at = self.clock()
+        with self.store.write() as conn:
+            job = repo.get_job(conn, job_id, lock=True)
+            self._check("print job", job_id, PRINT_JOB_TRANSITIONS, job.state, J.QUEUED)
+            if job.state is not J.SENT or job.blank_serial is None:
+                raise IllegalTransition("print job", job_id, job.state, "QUEUED (only a SENT job the printer refused)")
+            tb = self._move_blank(conn, job.blank_serial, B.IN_STOCK, actor, at, reason, job_id=None,
+                                  enrolment_id=None)
+            job, tj = self._move_job(conn, job, J.QUEUED, actor, at, reason, blank_serial=None, printer=None)
+        self._notify([tb, tj])
+        return job
+
+    def mark_unknown(self, job_id: str, *, actor: str, reason: str) -> PrintJob:
+        """The outcome of a SENT job cannot be known (crash, printer vanished): a supervisor must look."""
+        at = self.clock()
+        with self.store.write() as conn:
+            job = repo.get_job(conn, job_id, lock=True)
+            job, t = self._move_job(conn, job, J.UNKNOWN, actor, at, reason)
+        self._notify([t])
+        return job
+
+    def resolve_unknown(self, job_id: str, *, supervisor: str, printed: bool, reason: str,
+                        card_taken: bool = True) -> PrintJob:
+        """A supervisor says what became of the card of an UNKNOWN job: ``printed``; or not printed
+        and spoiled; or, with ``card_taken=False``, never taken by the printer at all (its counter did
+        not move): then the blank returns to stock and the job is QUEUED to be printed again."""
+        if printed and not card_taken:
+            raise EktpError("a printed card was taken by the printer: card_taken=False contradicts printed=True")
+        at = self.clock()
+        with self.store.write() as conn:
+            self._require_role(conn, supervisor, (Role.SUPERVISOR, Role.ADMIN), "resolve an UNKNOWN print job")
+            job = repo.get_job(conn, job_id, lock=True)
+            if job.state is not J.UNKNOWN:
+                raise IllegalTransition("print job", job_id, job.state, "resolved (only UNKNOWN jobs are)")
+            if not card_taken:
+                assert job.blank_serial is not None  # UNKNOWN jobs always hold their blank
+                tb = self._move_blank(conn, job.blank_serial, B.IN_STOCK, supervisor, at, reason, job_id=None,
+                                      enrolment_id=None)
+                job, tj = self._move_job(conn, job, J.QUEUED, supervisor, at, reason, blank_serial=None,
+                                         printer=None)
+                transitions = [tb, tj]
+            else:
+                finish = self._finish_printed if printed else self._finish_spoiled
+                transitions = finish(conn, job, supervisor, at, reason)
+        self._notify(transitions)
+        return repo_job(self.store, job_id)
+
+    def recover_interrupted(self, *, site_code: str | None = None, actor: str = "system") -> dict[str, list[str]]:
+        """After a crash: SENT jobs become UNKNOWN (a card may have come out); RESERVED jobs give their
+        blank back (nothing was sent). Called when a printing node starts."""
+        done: dict[str, list[str]] = {"unknown": [], "released": []}
+        with self.store.read() as conn:
+            stuck = repo.list_jobs(conn, site_code=site_code, states=(J.SENT.value, J.RESERVED.value))
+        for job in stuck:
+            if job.state is J.SENT:
+                self.mark_unknown(job.id, actor=actor, reason="the printing process stopped while the card was sent")
+                done["unknown"].append(job.id)
+            else:
+                self.release_blank(job.id, actor=actor, reason="the printing process stopped before sending")
+                done["released"].append(job.id)
+        return done
+
+    def _finish_printed(self, conn: Connection, job: PrintJob, actor: str, at: dt.datetime,
+                        reason: str | None) -> list[Transition]:
+        if job.blank_serial is None:  # SENT and UNKNOWN jobs always hold a blank; this guards the invariant
+            raise IllegalTransition("print job", job.id, job.state, "PRINTED without a reserved blank")
+        _, tj = self._move_job(conn, job, J.PRINTED, actor, at, reason)
+        tb = self._move_blank(conn, job.blank_serial, B.PRINTED, actor, at, reason)
+        _, te = self._move_enrolment(conn, job.enrolment_id, E.CARD_PRINTED, actor, at, reason,
+                                     detail={"job": job.id, "blank": job.blank_serial})
+        return [tj, tb, te]
+
+    def _finish_spoiled(self, conn: Connection, job: PrintJob, actor: str, at: dt.datetime,
+                        reason: str) -> list[Transition]:
+        if not reason:
+            raise EktpError("a spoiled card needs a reason")
+        _, tj = self._move_job(conn, job, J.SPOILED, actor, at, reason)
+        out = [tj]
+        if job.blank_serial is not None:
+            out.append(self._move_blank(conn, job.blank_serial, B.SPOILED, actor, at, reason))
+        return out
+
+    def jobs_by_id(self, job_id: str) -> PrintJob:
+        """One print job."""
+        return repo_job(self.store, job_id)
+
+    def jobs(self, *, site_code: str | None = None, states: Sequence[str] = ()) -> list[PrintJob]:
+        """Print jobs, oldest first."""
+        with self.store.read() as conn:
+            return repo.list_jobs(conn, site_code=site_code, states=tuple(states))
+
+    # ---------------------------------------------------------------------------------------------
+    # Blank ledger
+    # ---------------------------------------------------------------------------------------------
+
+    def receive_blanks(self, site_code: str, serials: Sequence[str], *, actor: str, note: str | None = None) -> int:
+        """Add a delivery of blanks to a site's stock. A serial already in the ledger refuses the
+        whole delivery, naming the serial; nothing is stored."""
+        from ektp_core.domain.model import Blank  # local: validation only
+
+        if not serials:
+            raise EktpError("a delivery needs at least one blank serial")
+        if len(set(serials)) != len(serials):
+            dup = next(s for s in serials if list(serials).count(s) > 1)
+            raise Conflict(f"serial {dup} appears twice in the delivery; nothing was received")
+        for s in serials:
+            Blank(serial=s, site_code=site_code)
+        at = self.clock()
+        with self.store.write() as conn:
+            audit.lock(conn)
+            existing = conn.execute(sa.select(blanks.c.serial).where(blanks.c.serial.in_(list(serials)))).first()
+            if existing:
+                raise Conflict(f"blank {existing.serial} is already in the ledger; nothing was received")
+            inserted = conn.execute(blank_batches.insert().values(
+                site_code=site_code, count=len(serials), received_at=at, received_by=actor, note=note)
+            ).inserted_primary_key
+            assert inserted is not None
+            batch_id = inserted[0]
+            conn.execute(blanks.insert(), [
+                {"serial": s, "site_code": site_code, "batch_id": batch_id, "state": B.IN_STOCK.value,
+                 "updated_at": at} for s in serials])
+            audit.append(conn, actor=actor, action="blanks.received", subject_kind="blank_batch",
+                         subject_id=str(batch_id), detail={"site": site_code, "count": len(serials),
+                                                           "first": min(serials), "last": max(serials)}, at=at)
+        return len(serials)
+
+    def spoil_blank(self, serial: str, *, actor: str, reason: str) -> None:
+        """A blank in stock found damaged: SPOILED with the reason."""
+        if not reason:
+            raise EktpError("a spoiled blank needs a reason")
+        at = self.clock()
+        with self.store.write() as conn:
+            blank = repo.get_blank(conn, serial, lock=True)
+            if blank.state is not B.IN_STOCK:
+                # A reserved blank belongs to its print job: the job's outcome decides what becomes of it.
+                raise IllegalTransition("blank", serial, blank.state, "SPOILED (only a blank in stock can be "
+                                        "spoiled directly; a reserved one is spoiled through its print job)")
+            t = self._move_blank(conn, serial, B.SPOILED, actor, at, reason)
+        self._notify([t])
+
+    def ledger(self, site_code: str | None = None) -> LedgerCount:
+        """The counts of the blank ledger, read in one snapshot."""
+        with self.store.read() as conn:
+            q_received = sa.select(sa.func.coalesce(sa.func.sum(blank_batches.c.count), 0))
+            q_states = sa.select(blanks.c.state, sa.func.count()).group_by(blanks.c.state)
+            if site_code:
+                q_received = q_received.where(blank_batches.c.site_code == site_code)
+                q_states = q_states.where(blanks.c.site_code == site_code)
+            received = int(conn.execute(q_received).scalar_one())
+            counts = {row[0]: int(row[1]) for row in conn.execute(q_states)}
+        return LedgerCount(received=received, in_stock=counts.get("IN_STOCK", 0), reserved=counts.get("RESERVED", 0),
+                           printed=counts.get("PRINTED", 0), spoiled=counts.get("SPOILED", 0))
+
+
+def repo_job(store: Store, job_id: str) -> PrintJob:
+    """Read one print job in its own short transaction."""
+    with store.read() as conn:
+        return repo.get_job(conn, job_id)
