@@ -33,14 +33,14 @@ from ektp_plugins.scanners.sbi import SbiScanner
 from ektp_plugins.scanners.sbi import protocol as p
 from ektp_plugins.scanners.sbi.emulator import EmulatorThread, SbiEmulator
 from ektp_plugins.scanners.uareu import make_scanner
+from ektp_plugins.simulators.images import sample_signature
 from PIL import Image
 
+from ektp_core.devices.scanners import Sample
+from ektp_core.domain.model import FINGER_POSITIONS, Modality
+from ektp_core.lifecycle.service import LifecycleService
 from ektp_core.services.capture import CaptureService
 from ektp_core.services.node_init import create_deployment
-from ektp_core.lifecycle.service import LifecycleService
-from ektp_core.domain.model import FINGER_POSITIONS, Modality
-from ektp_core.devices.scanners import Sample
-from ektp_plugins.simulators.images import sample_signature
 from ektp_core.testing.samples import make_enrolment, valid_nik
 
 

@@ -34,11 +34,11 @@ from typing import Any
 import pluggy
 import sqlalchemy as sa
 
-from ektp_core.lifecycle import audit
 from ektp_core.config import Deployment
-from ektp_core.services.node_init import create_deployment
-from ektp_core.lifecycle.service import LifecycleService
 from ektp_core.domain.model import Enrolment, EnrolmentState
+from ektp_core.lifecycle import audit
+from ektp_core.lifecycle.service import LifecycleService
+from ektp_core.services.node_init import create_deployment
 from ektp_core.store import Store
 from ektp_core.store import repository as repo
 from ektp_core.store.tables import audit_log, enrolments

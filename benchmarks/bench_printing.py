@@ -33,9 +33,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from ektp_core.services.node_init import create_deployment
 from ektp_core.devices.declared import PrinterSetting, make_printer
 from ektp_core.lifecycle.service import LifecycleService
+from ektp_core.services.node_init import create_deployment
 from ektp_core.services.printing import PrintService
 from ektp_core.testing.samples import queue_print_ready, valid_nik
 

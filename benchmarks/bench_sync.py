@@ -76,14 +76,14 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-
-from ektp_core.sync import packets
-from ektp_core.keys import crypto
-from ektp_core.services.node_init import Deployment, create_deployment
-from ektp_core.lifecycle.service import LifecycleService
 from ektp_plugins.demo.processes import sigterm_as_interrupt
+
 from ektp_core.domain.model import FINGER_POSITIONS, Capture, Modality
+from ektp_core.keys import crypto
+from ektp_core.lifecycle.service import LifecycleService
+from ektp_core.services.node_init import Deployment, create_deployment
 from ektp_core.store.tables import outbox
+from ektp_core.sync import packets
 from ektp_core.sync.nodes import SEND_PARALLEL, Inbox, Outbox, check_receipt, sign_receipt
 from ektp_core.testing.samples import make_enrolment, valid_nik
 
@@ -115,9 +115,9 @@ def free_port() -> int:
 def make_material() -> dict[str, Any]:
     """The images, generated once: finger PNGs as the U.are.U reader delivers them, with templates;
     iris PNGs, face JPEGs and signature PNGs."""
-    from ektp_plugins.simulators.synthetic import face, finger, finger_minutiae, iris, signature
     from ektp_plugins.scanners.uareu import protocol as uareu
     from ektp_plugins.scanners.uareu.emulator import fit
+    from ektp_plugins.simulators.synthetic import face, finger, finger_minutiae, iris, signature
     from PIL import Image
 
     def png(image: Image.Image, dpi: int | None = None) -> bytes:

@@ -79,13 +79,13 @@ from typing import Any
 import attrs
 import sqlalchemy as sa
 
-from ektp_core.domain import regions
-from ektp_core.keys import crypto
 from ektp_core.config import Deployment
-from ektp_core.services.node_init import create_deployment
-from ektp_core.lifecycle.service import LifecycleService
-from ektp_core.domain.model import FINGER_POSITIONS, Capture, Enrolment, EnrolmentState, Modality, Operator, Role
 from ektp_core.devices.region_rules import WEEKDAYS, load_rules, site_snapshot
+from ektp_core.domain import regions
+from ektp_core.domain.model import FINGER_POSITIONS, Capture, Enrolment, EnrolmentState, Modality, Operator, Role
+from ektp_core.keys import crypto
+from ektp_core.lifecycle.service import LifecycleService
+from ektp_core.services.node_init import create_deployment
 from ektp_core.store.tables import enrolments
 from ektp_core.testing.samples import make_enrolment, valid_nik
 
@@ -166,9 +166,8 @@ def stand_in_captures() -> Callable[[str], tuple[list[Capture], dict[str, bytes]
     """A full set of capture rows (ten fingers with templates, two irises, a face, a signature) over small
     stand-in images: the pages measured read capture rows, never the images (storing real ones would take
     about 1.2 MB an enrolment)."""
-    from PIL import Image
-
     from ektp_plugins.simulators.images import sample_photo, sample_signature
+    from PIL import Image
 
     def png(size: tuple[int, int], grey: int) -> bytes:
         out = io.BytesIO()

@@ -1,24 +1,16 @@
-"""The core's own hook implementations: NIK and eligibility checks, the built-in profile.
+"""The core's own hook implementations: the NIK and eligibility checks every enrolment passes.
 
 Registered before every other plugin as an essential plugin; it cannot be blocked.
 """
 
 from __future__ import annotations
 
-from importlib import resources
 from typing import Any
 
 from ektp_core import hookimpl
 from ektp_core.domain import nik as nik_rules
-from ektp_core.events import ValidationProblem
 from ektp_core.domain.model import Enrolment
-
-
-@hookimpl
-def ektp_register_profiles(registry: Any) -> None:
-    """The minimal built-in profile: one Dukcapil office that records and prints."""
-    registry.add("minimal", resources.files("ektp_core").joinpath("profiles", "minimal.toml"),
-                 description="one Dukcapil office that records and prints (Kota Bengkulu)")
+from ektp_core.events import ValidationProblem
 
 
 @hookimpl

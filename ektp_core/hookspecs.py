@@ -27,9 +27,9 @@ if TYPE_CHECKING:
     import click
 
     from ektp_core.config import Deployment
-    from ektp_core.events import Transition, ValidationProblem
-    from ektp_core.domain.model import Enrolment, PrintJob
     from ektp_core.devices.printers import CardData, RenderedCard
+    from ektp_core.domain.model import Enrolment, PrintJob
+    from ektp_core.events import Transition, ValidationProblem
     from ektp_core.registry import Registry
 
 hookspec = pluggy.HookspecMarker("ektp")

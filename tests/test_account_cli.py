@@ -6,9 +6,9 @@ import json
 
 from click.testing import CliRunner
 
+from ektp_core.cli import cli
 from ektp_core.keys import crypto
 from ektp_core.services.accounts import AccountService, LoginRefused
-from ektp_core.cli import cli
 
 
 def run(deployment, *args: str, password: str | None = None):  # type: ignore[no-untyped-def]

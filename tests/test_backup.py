@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-
-from ektp_core.lifecycle import audit
 from ektp_plugins.backup.archive import BackupError, create_backup, read_header, restore_backup
-from ektp_core.services.capture import CaptureService
+
 from ektp_core.config import load_deployment
+from ektp_core.lifecycle import audit
 from ektp_core.lifecycle.service import LifecycleService
+from ektp_core.services.capture import CaptureService
 from ektp_core.store.tables import metadata
 from ektp_core.testing.databases import temporary_database
 from ektp_core.testing.samples import queue_print_ready, valid_nik

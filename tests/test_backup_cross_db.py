@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ektp_plugins.backup.archive import create_backup, restore_backup
 from test_backup import PASSPHRASE, _check_restored, _fill, _snapshot
 
-from ektp_plugins.backup.archive import create_backup, restore_backup
 from ektp_core.config import load_deployment
-from ektp_core.services.node_init import create_deployment
 from ektp_core.lifecycle.service import LifecycleService
+from ektp_core.services.node_init import create_deployment
 from ektp_core.testing.databases import server_url, temporary_database
 
 pytestmark = [pytest.mark.postgres,

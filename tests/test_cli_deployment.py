@@ -58,7 +58,7 @@ def test_commands_without_a_deployment_say_so(runner: CliRunner) -> None:
 
 
 def test_password_never_shown(runner: CliRunner, tmp_path: Path) -> None:
-    from ektp_core.cli import _safe_url
+    from ektp_core.cli.node import _safe_url
 
     assert "s3cret" not in _safe_url("postgresql+psycopg://ektp:s3cret@db/ektp")
 

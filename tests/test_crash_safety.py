@@ -24,20 +24,20 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from ektp_core.lifecycle import audit
-from ektp_core.keys import crypto
-from ektp_core.services.node_init import create_deployment
+from ektp_core.domain.model import BlankState as B
+from ektp_core.domain.model import EnrolmentState as E
+from ektp_core.domain.model import Operator, Role
+from ektp_core.domain.model import PrintJobState as J
 from ektp_core.errors import Conflict
+from ektp_core.keys import crypto
+from ektp_core.lifecycle import audit
 from ektp_core.lifecycle.service import (
     BLANK_TRANSITIONS,
     ENROLMENT_TRANSITIONS,
     PRINT_JOB_TRANSITIONS,
     LifecycleService,
 )
-from ektp_core.domain.model import BlankState as B
-from ektp_core.domain.model import EnrolmentState as E
-from ektp_core.domain.model import Operator, Role
-from ektp_core.domain.model import PrintJobState as J
+from ektp_core.services.node_init import create_deployment
 from ektp_core.store.tables import audit_head, audit_log, blank_batches, blanks, enrolments, print_jobs
 from ektp_core.testing import make_enrolment, valid_nik
 

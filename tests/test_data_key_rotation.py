@@ -13,20 +13,20 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
-
-from ektp_core.lifecycle import audit
-from ektp_core.keys import data_keys, data_key_rotation, crypto
 from ektp_plugins.backup.archive import create_backup, restore_backup
-from ektp_core.services.capture import CaptureService
+
 from ektp_core.cli import cli
 from ektp_core.config import Deployment, load_deployment
-from ektp_core.keys.data_keys import DataKeyring, UnknownDataKey
-from ektp_core.errors import EktpError
-from ektp_core.lifecycle.service import LifecycleService
-from ektp_core.domain.model import Modality, Operator, Role
-from ektp_core.services.printing import PrintService
 from ektp_core.devices.scanners import Sample
+from ektp_core.domain.model import Modality, Operator, Role
+from ektp_core.errors import EktpError
+from ektp_core.keys import crypto, data_key_rotation, data_keys
 from ektp_core.keys.crypto import TamperedData
+from ektp_core.keys.data_keys import DataKeyring, UnknownDataKey
+from ektp_core.lifecycle import audit
+from ektp_core.lifecycle.service import LifecycleService
+from ektp_core.services.capture import CaptureService
+from ektp_core.services.printing import PrintService
 from ektp_core.store import blobs as blob_store
 from ektp_core.store.tables import blobs
 from ektp_core.testing import make_enrolment
@@ -242,7 +242,7 @@ def test_a_rotation_stopped_before_the_new_key_became_current_resumes_with_that_
     def crash(*_a, **_k):
         raise OSError("disk full")
 
-    monkeypatch.setattr(datakeys, "make_current", crash)
+    monkeypatch.setattr(data_keys, "make_current", crash)
     with pytest.raises(OSError):
         data_key_rotation.rotate(lc.store, keys, actor="admin1")
     monkeypatch.undo()

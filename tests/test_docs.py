@@ -16,8 +16,8 @@ import click
 import pytest
 
 from ektp_core import config, hookspecs
-from ektp_core.lifecycle import service
 from ektp_core.cli import cli
+from ektp_core.lifecycle import service
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"

@@ -235,8 +235,8 @@ def _exercise_scanners(module: Any, deployment: Deployment, tmp_path: Path) -> N
 
 
 def _exercise_region_rules(module: Any, deployment: Deployment, tmp_path: Path) -> None:
-    from ektp_core.errors import ConfigError
     from ektp_core.devices.region_rules import SiteSnapshot, load_rules
+    from ektp_core.errors import ConfigError
     from ektp_core.testing import make_enrolment
 
     host = _host(module)
@@ -315,10 +315,10 @@ def _exercise_validate_enrolment(module: Any, deployment: Deployment, tmp_path: 
 
 def _exercise_render_card(module: Any, deployment: Deployment, tmp_path: Path) -> None:
     from ektp_plugins.printers.layout import render_card
-
-    from ektp_core.domain.model import PrintJob
-    from ektp_core.devices.printers import CardData, RenderedCard
     from ektp_plugins.simulators.images import sample_photo, sample_signature
+
+    from ektp_core.devices.printers import CardData, RenderedCard
+    from ektp_core.domain.model import PrintJob
     from ektp_core.testing.samples import make_biodata
 
     host = _host(module)

@@ -5,15 +5,15 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from ektp_core.lifecycle import audit
 from ektp_core import hookimpl
-from ektp_core.keys import crypto
-from ektp_core.errors import Conflict, EktpError, IllegalTransition, NotFound, ValidationFailed
-from ektp_core.events import ValidationProblem
-from ektp_core.lifecycle.service import ENROLMENT_TRANSITIONS, LifecycleService
 from ektp_core.domain.model import EnrolmentState as E
 from ektp_core.domain.model import Operator, Role
 from ektp_core.domain.model import PrintJobState as J
+from ektp_core.errors import Conflict, EktpError, IllegalTransition, NotFound, ValidationFailed
+from ektp_core.events import ValidationProblem
+from ektp_core.keys import crypto
+from ektp_core.lifecycle import audit
+from ektp_core.lifecycle.service import ENROLMENT_TRANSITIONS, LifecycleService
 from ektp_core.store.tables import enrolments
 from ektp_core.testing import make_enrolment
 

@@ -8,8 +8,8 @@ import attrs
 import pytest
 
 from ektp_core.domain import codes
-from ektp_core.errors import InvalidValue
 from ektp_core.domain.model import Blank, Capture, CaptureException, Enrolment, Nik, Operator, Site
+from ektp_core.errors import InvalidValue
 from ektp_core.testing import make_biodata
 
 

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
 from ektp_plugins.devkit import scaffold
-from ektp_core.cli import cli
 from ektp_plugins.devkit.scaffold import KINDS, Names, ScaffoldError, new_plugin
+
+from ektp_core.cli import cli
 
 # Not the tutorials' names (tests/test_tutorials.py runs those): the templates must work for any name.
 NAMES = {"printer": "seluma-printer", "scanner": "acme-scanner", "region": "kaur-rules", "verifier": "rl-gateway"}

@@ -8,8 +8,8 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from ektp_core.domain import nik
 from ektp_core.cli import cli
+from ektp_core.domain import nik
 
 KAMPUNG_MELAYU_WOMAN = "1771054101900001"
 

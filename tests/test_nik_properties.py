@@ -17,8 +17,8 @@ from lokal.provinces import PROVINCES
 
 from ektp_core.domain import nik as nik_rules
 from ektp_core.domain import regions
-from ektp_core.errors import InvalidValue
 from ektp_core.domain.model import Nik
+from ektp_core.errors import InvalidValue
 
 #: Fixes the century inference: a two-digit year up to 25 is 20yy, above it 19yy.
 TODAY = dt.date(2025, 6, 30)

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from ektp_core.keys import crypto
-from ektp_core.errors import EktpError, IllegalTransition
 from ektp_core.domain.model import BlankState, EnrolmentState, Operator, PrintJobState, Role
+from ektp_core.errors import EktpError, IllegalTransition
+from ektp_core.keys import crypto
 from ektp_core.store import repository as repo
 from ektp_core.testing import queue_print_ready
 

@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from ektp_plugins.devkit.scaffold import new_plugin
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -8,12 +8,11 @@ from pathlib import Path
 
 import click
 
+from ektp_core.cli.options import actor_option, deployment_option, echo_json, fail, services
+from ektp_core.domain.model import Operator, Role
+from ektp_core.errors import EktpError
 from ektp_core.keys import crypto
 from ektp_core.services.accounts import AccountService
-from ektp_core.cli import cli, deployment_option, fail
-from ektp_core.cli.printing import _echo_json, _services, actor_option
-from ektp_core.errors import EktpError
-from ektp_core.domain.model import Operator, Role
 
 password_option = click.option(
     "--password-env", default=None, metavar="VAR",
@@ -34,7 +33,7 @@ def _new_password(var: str | None) -> str:
     return value
 
 
-@cli.group("account")
+@click.group("account")
 def account_group() -> None:
     """Accounts of the deployment (made at the Dukcapil node; sites receive theirs through sync)."""
 
@@ -50,7 +49,7 @@ def account_group() -> None:
 def add_command(username: str, role: str, site_code: str | None, full_name: str | None, password_env: str | None,
                 actor: str, deployment_dir: Path | None) -> None:
     """Create an account bound to one site."""
-    with _services(deployment_dir) as (deployment, _host, lc):
+    with services(deployment_dir) as (deployment, _host, lc):
         site = site_code or deployment.site_code
         try:
             deployment.profile.site(site)
@@ -68,12 +67,12 @@ def add_command(username: str, role: str, site_code: str | None, full_name: str 
 @deployment_option
 def list_command(as_json: bool, deployment_dir: Path | None) -> None:
     """Every account with its site, role, and whether it is active or locked."""
-    with _services(deployment_dir) as (_deployment, _host, lc):
+    with services(deployment_dir) as (_deployment, _host, lc):
         rows = [{"username": op.username, "full_name": op.full_name, "role": op.role.value, "site": op.site_code,
                  "active": op.active, "locked_until": locked.isoformat() if locked else None}
                 for op, locked in AccountService(lc).accounts()]
     if as_json:
-        _echo_json(rows)
+        echo_json(rows)
         return
     for row in rows:
         flags = ("" if row["active"] else " disabled") + (f" locked until {row['locked_until']}"
@@ -82,7 +81,7 @@ def list_command(as_json: bool, deployment_dir: Path | None) -> None:
 
 
 def _change(deployment_dir: Path | None, username: str, actor: str, **change: object) -> None:
-    with _services(deployment_dir) as (_deployment, _host, lc):
+    with services(deployment_dir) as (_deployment, _host, lc):
         try:
             AccountService(lc).change(username, actor=actor, **change)  # type: ignore[arg-type]
         except EktpError as exc:
@@ -126,6 +125,10 @@ def enable_command(username: str, actor: str, deployment_dir: Path | None) -> No
 @deployment_option
 def unlock_command(username: str, actor: str, deployment_dir: Path | None) -> None:
     """Lift a lockout after failed logins, before it runs out."""
-    with _services(deployment_dir) as (_deployment, _host, lc):
+    with services(deployment_dir) as (_deployment, _host, lc):
         done = AccountService(lc).unlock(username, actor=actor)
     click.echo(f"{username} unlocked" if done else f"{username} was not locked")
+
+
+#: What this module adds to the ``ektp`` command.
+COMMANDS = (account_group,)

@@ -7,13 +7,12 @@ from pathlib import Path
 
 import click
 
-from ektp_core.keys import data_key_rotation
-from ektp_core.cli import _deployment, cli, deployment_option, fail
-from ektp_core.cli.printing import actor_option
+from ektp_core.cli.options import actor_option, deployment_option, fail, open_deployment
 from ektp_core.errors import EktpError
+from ektp_core.keys import data_key_rotation
 
 
-@cli.group("keys")
+@click.group("keys")
 def keys_group() -> None:
     """The node's data keys, which encrypt biometrics at rest."""
 
@@ -23,7 +22,7 @@ def keys_group() -> None:
 @deployment_option
 def status_command(as_json: bool, deployment_dir: Path | None) -> None:
     """Each data key (current and retired) with its id and how many blobs it still encrypts."""
-    deployment = _deployment(deployment_dir)
+    deployment = open_deployment(deployment_dir)
     store = deployment.open_store()
     try:
         report = data_key_rotation.status(store, deployment.keys_dir)
@@ -57,7 +56,7 @@ def status_command(as_json: bool, deployment_dir: Path | None) -> None:
 def rotate_command(batch_size: int, actor: str, deployment_dir: Path | None) -> None:
     """Make a new data key and re-encrypt every blob under it; the old key is retired (kept to read
     anything not yet re-encrypted). Stopped midway, running it again finishes the same rotation."""
-    deployment = _deployment(deployment_dir)
+    deployment = open_deployment(deployment_dir)
     store = deployment.open_store()
     last = [-1]
 
@@ -91,7 +90,7 @@ def rotate_command(batch_size: int, actor: str, deployment_dir: Path | None) -> 
 @deployment_option
 def forget_command(key_id: str, actor: str, deployment_dir: Path | None) -> None:
     """Delete the retired data key ID; refused while any blob may still be encrypted with it."""
-    deployment = _deployment(deployment_dir)
+    deployment = open_deployment(deployment_dir)
     store = deployment.open_store()
     try:
         path = data_key_rotation.forget(store, deployment.keys_dir, key_id.strip().lower(), actor=actor,
@@ -101,3 +100,7 @@ def forget_command(key_id: str, actor: str, deployment_dir: Path | None) -> None
     finally:
         store.dispose()
     click.echo(f"data key {key_id} forgotten ({path.name} deleted); backups made before still hold it")
+
+
+#: What this module adds to the ``ektp`` command.
+COMMANDS = (keys_group,)

@@ -3,60 +3,37 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import click
 
-from ektp_core.cli import _deployment, cli, deployment_option, fail
-from ektp_core.config import Deployment
+from ektp_core.cli.options import actor_option, deployment_option, echo_json, fail, open_deployment, services
 from ektp_core.devices.declared import choose_printer, make_printer, make_scanner, printer_settings, scanner_settings
-from ektp_core.lifecycle.service import LifecycleService
+from ektp_core.devices.printers import PrinterError, step_reporter
 from ektp_core.domain.model import PrintJobState
 from ektp_core.lifecycle.routing import due_on
+from ektp_core.lifecycle.service import LifecycleService
 from ektp_core.services.printing import PrintService
-from ektp_core.devices.printers import PrinterError, step_reporter
 
 OPEN_JOB_STATES = (PrintJobState.QUEUED, PrintJobState.RESERVED, PrintJobState.SENT, PrintJobState.UNKNOWN)
 
-actor_option = click.option("--as", "actor", default="cli", show_default=True,
-                            help="Account name recorded in the audit log for this action.")
-
-
-@contextmanager
-def _services(deployment_dir: Path | None) -> Iterator[tuple[Deployment, Any, LifecycleService]]:
-    deployment = _deployment(deployment_dir)
-    host = deployment.plugin_host()
-    store = deployment.open_store()
-    try:
-        yield deployment, host, LifecycleService(store, host.hook, deployment)
-    finally:
-        store.dispose()
-
-
-def _echo_json(value: Any) -> None:
-    click.echo(json.dumps(value, ensure_ascii=False, default=str))
-
-
-@cli.command("print-queue")
+@click.command("print-queue")
 @click.option("--site", "site_code", default=None, help="Site code (default: this node's site).")
 @click.option("--all", "show_all", is_flag=True, help="Also show finished jobs (PRINTED, SPOILED, CANCELLED).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
 @deployment_option
 def print_queue(site_code: str | None, show_all: bool, as_json: bool, deployment_dir: Path | None) -> None:
     """List the print jobs of a site, oldest first, with the reason for their routing."""
-    with _services(deployment_dir) as (deployment, _host, lc):
+    with services(deployment_dir) as (deployment, _host, lc):
         states = () if show_all else tuple(s.value for s in OPEN_JOB_STATES)
         jobs = lc.jobs(site_code=site_code or deployment.site_code, states=states)
         rows = [{"id": j.id, "state": j.state.value, "enrolment_id": j.enrolment_id, "site": j.site_code,
                  "blank_serial": j.blank_serial, "printer": j.printer, "routing_reason": j.routing_reason,
                  "reason": j.reason, "print_day": j.print_day, "created_at": j.created_at.isoformat()} for j in jobs]
     if as_json:
-        _echo_json(rows)
+        echo_json(rows)
         return
     if not rows:
         click.echo("no print jobs waiting")
@@ -69,7 +46,7 @@ def print_queue(site_code: str | None, show_all: bool, as_json: bool, deployment
             click.echo(f"    note: {r['reason']}")
 
 
-@cli.command("print")
+@click.command("print")
 @click.argument("job_ids", nargs=-1)
 @click.option("--queued", is_flag=True, help="Print every QUEUED job of the printer's site, oldest first.")
 @click.option("--any-day", is_flag=True,
@@ -85,7 +62,7 @@ def print_command(job_ids: tuple[str, ...], queued: bool, any_day: bool, printer
     With --queued, a job with a print day waits for its day unless --any-day is given."""
     if bool(job_ids) == queued:
         raise click.UsageError("give JOB_IDs or --queued (not both)")
-    with _services(deployment_dir) as (deployment, host, lc):
+    with services(deployment_dir) as (deployment, host, lc):
         site = lc.jobs_by_id(job_ids[0]).site_code if job_ids else deployment.site_code
         setting, printer = choose_printer(deployment, host, name=printer_name, site_code=site)
         recovered = lc.recover_interrupted(site_code=setting.site, actor=actor)
@@ -148,7 +125,7 @@ def _due_jobs(lc: LifecycleService, site: str, *, any_day: bool) -> list[str]:
     return due
 
 
-@cli.command("print-resolve")
+@click.command("print-resolve")
 @click.argument("job_id")
 @click.option("--outcome", type=click.Choice(["printed", "spoiled", "not-taken"]), required=True,
               help="printed: the card came out right; spoiled: the printer took the card and ruined it; "
@@ -158,13 +135,13 @@ def _due_jobs(lc: LifecycleService, site: str, *, any_day: bool) -> list[str]:
 @deployment_option
 def print_resolve(job_id: str, outcome: str, supervisor: str, reason: str, deployment_dir: Path | None) -> None:
     """A supervisor resolves an UNKNOWN print job after looking at the printer and its output."""
-    with _services(deployment_dir) as (_d, _h, lc):
+    with services(deployment_dir) as (_d, _h, lc):
         job = lc.resolve_unknown(job_id, supervisor=supervisor, printed=outcome == "printed", reason=reason,
                                  card_taken=outcome != "not-taken")
     click.echo(f"job {job.id} resolved as {job.state}")
 
 
-@cli.group("blanks")
+@click.group("blanks")
 def blanks_group() -> None:
     """The blank-card (blangko) ledger: receive, count, spoil."""
 
@@ -187,7 +164,7 @@ def blanks_receive(serials: tuple[str, ...], first: str | None, count: int | Non
         wanted += _serial_run(first, count)
     if not wanted:
         raise click.UsageError("give serials, or --first and --count")
-    with _services(deployment_dir) as (deployment, _host, lc):
+    with services(deployment_dir) as (deployment, _host, lc):
         site = site_code or deployment.site_code
         lc.receive_blanks(site, wanted, actor=actor, note=note)
         ledger = lc.ledger(site)
@@ -208,7 +185,7 @@ def _serial_run(first: str, count: int) -> list[str]:
 @deployment_option
 def blanks_count(site_code: str | None, as_json: bool, deployment_dir: Path | None) -> None:
     """The daily stock report: received = in stock + reserved + printed + spoiled, and the printers' counters."""
-    with _services(deployment_dir) as (deployment, host, lc):
+    with services(deployment_dir) as (deployment, host, lc):
         site = None if site_code == "all" else (site_code or deployment.site_code)
         ledger = lc.ledger(site)
         service = PrintService(lc, host, deployment)
@@ -220,7 +197,7 @@ def blanks_count(site_code: str | None, as_json: bool, deployment_dir: Path | No
               "printers": [{"printer": c.printer, "ledger_cards": c.ledger_cards, "printer_cards": c.printer_cards,
                             "matches": c.matches} for c in checks]}
     if as_json:
-        _echo_json(report)
+        echo_json(report)
     else:
         click.echo(f"site {report['site']}: received {ledger.received} = in stock {ledger.in_stock} + reserved "
                    f"{ledger.reserved} + printed {ledger.printed} + spoiled {ledger.spoiled}: "
@@ -239,17 +216,17 @@ def blanks_count(site_code: str | None, as_json: bool, deployment_dir: Path | No
 @deployment_option
 def blanks_spoil(serial: str, reason: str, actor: str, deployment_dir: Path | None) -> None:
     """Mark a blank in stock as spoiled (damaged, misprinted outside ektp...)."""
-    with _services(deployment_dir) as (_d, _h, lc):
+    with services(deployment_dir) as (_d, _h, lc):
         lc.spoil_blank(serial, actor=actor, reason=reason)
     click.echo(f"blank {serial} SPOILED: {reason}")
 
 
-@cli.command("devices")
+@click.command("devices")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
 @deployment_option
 def devices_command(as_json: bool, deployment_dir: Path | None) -> None:
     """The profile's printers and scanners at every site, with what each says about itself."""
-    deployment = _deployment(deployment_dir)
+    deployment = open_deployment(deployment_dir)
     host = deployment.plugin_host()
     rows = []
     for kind, settings, make in (("printer", printer_settings(deployment.profile), make_printer),
@@ -276,7 +253,7 @@ def devices_command(as_json: bool, deployment_dir: Path | None) -> None:
                 row.update(state="OFFLINE", message=str(exc))
             rows.append(row)
     if as_json:
-        _echo_json(rows)
+        echo_json(rows)
         return
     if not rows:
         click.echo("no devices in the profile ([[devices.printers]])")
@@ -288,3 +265,7 @@ def devices_command(as_json: bool, deployment_dir: Path | None) -> None:
             extra = f" {r.get('model', '')} serial {r.get('serial') or '-'} ({', '.join(r.get('modalities', []))})"
         click.echo(f"{r['kind']:8} {r['name']:16} {r['driver']:10} site {r['site']:10} {r['state']}{extra}"
                    f"{'  ' + r['message'] if r.get('message') else ''}")
+
+
+#: What this module adds to the ``ektp`` command.
+COMMANDS = (print_queue, print_command, print_resolve, blanks_group, devices_command)

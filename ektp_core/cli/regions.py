@@ -7,18 +7,17 @@ from typing import Any
 
 import click
 
-from ektp_core.cli import _deployment, cli, deployment_option
-from ektp_core.cli.printing import _echo_json, _services, actor_option
-from ektp_core.lifecycle.routing import PrintRouter
+from ektp_core.cli.options import actor_option, deployment_option, echo_json, open_deployment, services
 from ektp_core.devices.region_rules import load_rules, site_snapshot
+from ektp_core.lifecycle.routing import PrintRouter
 
 
-@cli.command("sites")
+@click.command("sites")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
 @deployment_option
 def sites_command(as_json: bool, deployment_dir: Path | None) -> None:
     """The deployment's sites: what each does, and where the cards recorded there are printed now."""
-    with _services(deployment_dir) as (deployment, host, lc):
+    with services(deployment_dir) as (deployment, host, lc):
         rules = load_rules(deployment.profile, host)
         state = site_snapshot(deployment.profile, lc)
         rows: list[dict[str, Any]] = []
@@ -29,7 +28,7 @@ def sites_command(as_json: bool, deployment_dir: Path | None) -> None:
                          "print_day": routing.print_day, "region_code": site.region_code,
                          "printer": state.has_printer(site.code), "blanks_in_stock": state.blanks_in_stock(site.code)})
     if as_json:
-        _echo_json(rows)
+        echo_json(rows)
         return
     click.echo(f"{deployment.profile.name}: {deployment.profile.region_name} ({deployment.profile.region_code}), "
                f"{len(rows)} sites, rules {deployment.profile.rules.get('name')}")
@@ -39,16 +38,16 @@ def sites_command(as_json: bool, deployment_dir: Path | None) -> None:
         click.echo(f"{'':17}{r['prints_at_reason']}")
 
 
-@cli.command("route")
+@click.command("route")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of the jobs queued.")
 @actor_option
 @deployment_option
 def route_command(as_json: bool, actor: str, deployment_dir: Path | None) -> None:
     """Queue a print job for every print-ready enrolment at the site the region rules name (safe to repeat)."""
-    with _services(deployment_dir) as (_d, host, lc):
+    with services(deployment_dir) as (_d, host, lc):
         routed = PrintRouter.for_deployment(lc, host).route_ready(actor=actor)
     if as_json:
-        _echo_json([r.as_dict() for r in routed])
+        echo_json([r.as_dict() for r in routed])
         return
     if not routed:
         click.echo("no print-ready enrolments waiting for a print job")
@@ -58,7 +57,7 @@ def route_command(as_json: bool, actor: str, deployment_dir: Path | None) -> Non
         click.echo(f"    {r.reason}")
 
 
-@cli.group("profile")
+@click.group("profile")
 def profile_group() -> None:
     """The deployment's profile."""
 
@@ -72,7 +71,7 @@ def profile_use(profile_name: str, actor: str, deployment_dir: Path | None) -> N
     print jobs are re-routed by the new rules, and the change is audited."""
     from ektp_core.services.profile_change import PREVIOUS_PROFILE, change_profile
 
-    deployment = _deployment(deployment_dir)
+    deployment = open_deployment(deployment_dir)
     change = change_profile(deployment, profile_name, actor=actor)
     click.echo(f"profile {change.old_name} -> {change.new_name} ({change.sites_saved} sites saved; the old profile "
                f"is kept as {PREVIOUS_PROFILE})")
@@ -90,3 +89,7 @@ def profile_use(profile_name: str, actor: str, deployment_dir: Path | None) -> N
 
 def _where(site: str, print_day: str | None) -> str:
     return f"{site} ({print_day.title()})" if print_day else site
+
+
+#: What this module adds to the ``ektp`` command.
+COMMANDS = (sites_command, route_command, profile_group)

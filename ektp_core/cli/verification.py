@@ -12,15 +12,13 @@ from typing import Any
 
 import click
 
-from ektp_core.cli import cli, deployment_option, fail
-from ektp_core.cli.printing import _echo_json, _services, actor_option
+from ektp_core.cli.options import actor_option, deployment_option, echo_json, fail, services, sigterm_as_interrupt
 from ektp_core.devices.declared import make_scanner, scanner_settings
-from ektp_core.errors import EktpError
-from ektp_plugins.demo.processes import sigterm_as_interrupt
-from ektp_core.domain.model import FINGER_POSITIONS, Modality
 from ektp_core.devices.scanners import ScannerError
-from ektp_core.services.verification import VerificationService
 from ektp_core.devices.verifiers import CentralUnavailable
+from ektp_core.domain.model import FINGER_POSITIONS, Modality
+from ektp_core.errors import EktpError
+from ektp_core.services.verification import VerificationService
 
 #: Exit status when the central system cannot be reached (nothing is lost; run the command again later).
 EXIT_UNAVAILABLE = 3
@@ -30,7 +28,7 @@ EXIT_MISMATCH = 4
 
 @contextmanager
 def _verification(deployment_dir: Path | None) -> Iterator[tuple[Any, Any, VerificationService]]:
-    with _services(deployment_dir) as (deployment, host, lc):
+    with services(deployment_dir) as (deployment, host, lc):
         try:
             service = VerificationService.for_deployment(
                 lc, host, progress=lambda message: click.echo(message, err=True))
@@ -45,7 +43,7 @@ def _central_errors(exc: Exception) -> None:
     fail(str(exc))
 
 
-@cli.group("verify")
+@click.group("verify")
 def verify_group() -> None:
     """Send enrolments to the central system and bring back its verdicts."""
 
@@ -89,7 +87,7 @@ def verify_sync(wait: float, as_json: bool, actor: str, deployment_dir: Path | N
         except EktpError as exc:
             fail(str(exc))
     if as_json:
-        _echo_json({"sent": report.sent, "verdicts": report.verdicts, "still_waiting": report.still_waiting,
+        echo_json({"sent": report.sent, "verdicts": report.verdicts, "still_waiting": report.still_waiting,
                     "failed": report.failed, "routed": report.routed, "cards_reported": report.cards_reported,
                     "unavailable": report.unavailable})
     else:
@@ -121,7 +119,7 @@ def verify_run(interval: float, once: bool, actor: str, deployment_dir: Path | N
     with contextlib.suppress(KeyboardInterrupt), sigterm_as_interrupt():
         while True:
             # Opened again each round: a profile changed meanwhile is read, and nothing stays locked.
-            with _services(deployment_dir) as (_deployment, host, lc):
+            with services(deployment_dir) as (_deployment, host, lc):
                 try:
                     report = VerificationService.for_deployment(lc, host).sync(actor=actor)
                     line = (f"sent {len(report.sent)}, verdicts {len(report.verdicts)}, still waiting "
@@ -154,7 +152,7 @@ def verify_status(enrolment_id: str, as_json: bool, deployment_dir: Path | None)
         def when(value: Any) -> str | None:
             return value.isoformat() if value is not None else None
 
-        _echo_json({"enrolment_id": enrolment_id, "state": state.value,
+        echo_json({"enrolment_id": enrolment_id, "state": state.value,
                     "attempts": status.attempts if status else 0,
                     "last_attempt_at": when(status.last_attempt_at) if status else None,
                     "last_error": status.last_error if status else None,
@@ -176,7 +174,7 @@ def verify_status(enrolment_id: str, as_json: bool, deployment_dir: Path | None)
             click.echo(f"  candidate {c.enrolment_id} (NIK {c.nik}) score {c.score:g}")
 
 
-@cli.group("adjudication")
+@click.group("adjudication")
 def adjudication_group() -> None:
     """Supervisors decide on suspected duplicates (ADJUDICATE_RECORD)."""
 
@@ -189,7 +187,7 @@ def adjudication_list(as_json: bool, deployment_dir: Path | None) -> None:
     with _verification(deployment_dir) as (_d, _h, service):
         queue = service.adjudication_queue()
     if as_json:
-        _echo_json([{"enrolment_id": eid, "verdict": v.to_dict() if v else None} for eid, v in queue])
+        echo_json([{"enrolment_id": eid, "verdict": v.to_dict() if v else None} for eid, v in queue])
         return
     if not queue:
         click.echo("no enrolment waits for adjudication")
@@ -221,7 +219,7 @@ def adjudication_decide(enrolment_id: str, decision: str, note: str, actor: str,
                                             " (the central system already held this earlier decision)"))
 
 
-@cli.command("handover")
+@click.command("handover")
 @click.argument("enrolment_id")
 @click.option("--finger", type=click.Choice(FINGER_POSITIONS), default="right_index", show_default=True,
               help="The finger the holder puts on the scanner.")
@@ -274,3 +272,6 @@ def _scan_finger(deployment: Any, host: Any, scanner_name: str | None, finger: s
     fail(f"no finger scanner {scanner_name or ''} in the profile; give --image".replace("  ", " "))
     raise AssertionError("unreachable")
 
+
+#: What this module adds to the ``ektp`` command.
+COMMANDS = (verify_group, adjudication_group, handover_command)

@@ -17,8 +17,8 @@ from typing import Any
 import attrs
 
 from ektp_core.domain import regions
-from ektp_core.errors import ConfigError, DeploymentNotFound, InvalidValue
 from ektp_core.domain.model import FINGER_POSITIONS, Site, SiteKind
+from ektp_core.errors import ConfigError, DeploymentNotFound, InvalidValue
 
 DEPLOYMENT_FILE = "ektp.toml"
 PROFILE_FILE = "profile.toml"

@@ -12,8 +12,8 @@ from typing import Any
 
 import attrs
 
-from ektp_core.errors import ConfigError, PluginError
 from ektp_core.devices.printers import CardPrinter
+from ektp_core.errors import ConfigError, PluginError
 
 #: Options that name a folder; a relative one is inside the deployment folder.
 PATH_OPTIONS = ("folder", "emulator_state")

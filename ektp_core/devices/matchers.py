@@ -13,8 +13,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
-from ektp_core.errors import ConfigError
 from ektp_core.domain.model import FINGER_POSITIONS
+from ektp_core.errors import ConfigError
 
 #: A person's fingers: finger position (``right_thumb`` ... ``left_little``) -> ISO/IEC 19794-2 template.
 FingerSet = Mapping[str, bytes]

@@ -15,8 +15,8 @@ from typing import Protocol, runtime_checkable
 
 import attrs
 
-from ektp_core.errors import EktpError
 from ektp_core.domain.model import Biodata
+from ektp_core.errors import EktpError
 
 #: ID-1 (CR80) card: 85.60 x 53.98 mm.
 CR80_MM = (85.60, 53.98)

@@ -12,8 +12,8 @@ from typing import Protocol, runtime_checkable
 
 import attrs
 
-from ektp_core.errors import EktpError
 from ektp_core.domain.model import Modality
+from ektp_core.errors import EktpError
 
 
 @attrs.frozen(kw_only=True)

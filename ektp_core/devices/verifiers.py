@@ -13,8 +13,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
-from ektp_core.errors import EktpError
 from ektp_core.domain.model import EnrolmentState
+from ektp_core.errors import EktpError
 
 #: The verdicts a central system gives, by SIAK's state names.
 VERDICTS = frozenset({

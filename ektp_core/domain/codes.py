@@ -18,7 +18,7 @@ LEGACY_SPELLINGS: dict[str, dict[str, str]] = {
 @cache
 def code_lists() -> dict[str, dict[int, str]]:
     """Every SIAK code list: ``{list name: {code: label}}``."""
-    text = resources.files("ektp_core").joinpath("data", "siak_codes.tsv").read_text("utf-8")
+    text = resources.files("ektp_core.domain").joinpath("data", "siak_codes.tsv").read_text("utf-8")
     lists: dict[str, dict[int, str]] = {}
     for line in text.splitlines():
         if not line.strip() or line.startswith("#"):

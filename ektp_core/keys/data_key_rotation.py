@@ -27,10 +27,10 @@ from typing import Any
 
 import attrs
 
-from ektp_core.lifecycle import audit
+from ektp_core.errors import EktpError
 from ektp_core.keys import data_keys
 from ektp_core.keys.data_keys import DataKeyring
-from ektp_core.errors import EktpError
+from ektp_core.lifecycle import audit
 from ektp_core.store import blobs as blob_store
 
 #: Marks a rotation that has not finished (it holds the id of the key it re-encrypts to).

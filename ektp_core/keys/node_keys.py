@@ -35,12 +35,12 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from ektp_core.lifecycle import audit
-from ektp_core.sync import packets
-from ektp_core.keys import crypto
-from ektp_core.errors import EktpError
 from ektp_core.domain.model import SiteKind
+from ektp_core.errors import EktpError
+from ektp_core.keys import crypto
+from ektp_core.lifecycle import audit
 from ektp_core.store.tables import node_key_transitions, outbox, peers
+from ektp_core.sync import packets
 
 #: What a statement says it is; part of the signed body, so no other signed object passes for one.
 STATEMENT_KIND = "ektp.node_keys"

@@ -15,10 +15,10 @@ import attrs
 import sqlalchemy as sa
 
 from ektp_core.config import Profile
+from ektp_core.devices.region_rules import RegionRules, SiteState, load_rules, site_snapshot
+from ektp_core.domain.model import EnrolmentState
 from ektp_core.errors import Conflict, IllegalTransition
 from ektp_core.lifecycle.service import LifecycleService
-from ektp_core.domain.model import EnrolmentState
-from ektp_core.devices.region_rules import RegionRules, SiteState, load_rules, site_snapshot
 from ektp_core.store.tables import enrolments
 
 

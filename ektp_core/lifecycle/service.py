@@ -21,11 +21,21 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from ektp_core.lifecycle import audit
-from ektp_core.keys.data_keys import DataKeyring, as_keyring
+from ektp_core.domain.model import (
+    BlankState,
+    Capture,
+    Enrolment,
+    EnrolmentState,
+    Operator,
+    PrintJob,
+    PrintJobState,
+    Role,
+    Site,
+)
 from ektp_core.errors import Conflict, EktpError, IllegalTransition, NotFound, ValidationFailed
 from ektp_core.events import Transition, ValidationProblem
-from ektp_core.domain.model import BlankState, Capture, Enrolment, EnrolmentState, Operator, PrintJob, PrintJobState, Role, Site
+from ektp_core.keys.data_keys import DataKeyring, as_keyring
+from ektp_core.lifecycle import audit
 from ektp_core.store import Store
 from ektp_core.store import blobs as blob_store
 from ektp_core.store import repository as repo

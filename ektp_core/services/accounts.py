@@ -20,10 +20,10 @@ from typing import Any
 import attrs
 import sqlalchemy as sa
 
-from ektp_core.lifecycle import audit
-from ektp_core.keys import crypto
-from ektp_core.errors import EktpError, NotFound
 from ektp_core.domain.model import Operator, Role
+from ektp_core.errors import EktpError, NotFound
+from ektp_core.keys import crypto
+from ektp_core.lifecycle import audit
 from ektp_core.store import repository as repo
 from ektp_core.store.tables import login_failures, operators, web_sessions
 

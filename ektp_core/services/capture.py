@@ -15,11 +15,11 @@ from typing import Any
 import attrs
 import sqlalchemy as sa
 
-from ektp_core.lifecycle import audit
-from ektp_core.errors import ConfigError, EktpError, IllegalTransition
-from ektp_core.lifecycle.service import LifecycleService
-from ektp_core.domain.model import POSITIONS, Capture, CaptureException, EnrolmentState, Modality, Role
 from ektp_core.devices.scanners import Sample
+from ektp_core.domain.model import POSITIONS, Capture, CaptureException, EnrolmentState, Modality, Role
+from ektp_core.errors import ConfigError, EktpError, IllegalTransition
+from ektp_core.lifecycle import audit
+from ektp_core.lifecycle.service import LifecycleService
 from ektp_core.store import blobs as blob_store
 from ektp_core.store import repository as repo
 from ektp_core.store.tables import blobs, captures

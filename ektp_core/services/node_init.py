@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ektp_core.keys import crypto
 from ektp_core.config import DEPLOYMENT_FILE, PROFILE_FILE, Deployment, load_deployment, load_profile
 from ektp_core.errors import EktpError
+from ektp_core.keys import crypto
 from ektp_core.lifecycle.service import LifecycleService
 from ektp_core.plugins import PluginHost
 

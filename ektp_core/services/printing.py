@@ -24,10 +24,18 @@ from typing import Any
 import attrs
 import sqlalchemy as sa
 
+from ektp_core.devices.printers import (
+    CardData,
+    CardPrinter,
+    Outcome,
+    PrinterError,
+    PrinterStatus,
+    Progress,
+    RenderedCard,
+)
+from ektp_core.domain.model import EnrolmentState, Modality, PrintJob, PrintJobState, SiteKind
 from ektp_core.errors import EktpError
 from ektp_core.lifecycle.service import LifecycleService
-from ektp_core.domain.model import EnrolmentState, Modality, PrintJob, PrintJobState, SiteKind
-from ektp_core.devices.printers import CardData, CardPrinter, Outcome, PrinterError, PrinterStatus, Progress, RenderedCard
 from ektp_core.store import blobs as blob_store
 from ektp_core.store import repository as repo
 from ektp_core.store.tables import print_jobs, printers

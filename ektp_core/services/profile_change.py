@@ -27,14 +27,14 @@ from pathlib import Path
 
 import attrs
 
-from ektp_core.lifecycle import audit
 from ektp_core.config import Deployment, load_profile
-from ektp_core.services.node_init import profile_text
-from ektp_core.errors import ConfigError, EktpError
-from ektp_core.lifecycle.service import LifecycleService
-from ektp_core.domain.model import PrintJob, PrintJobState
-from ektp_core.lifecycle.routing import PrintRouter, RoutedJob
 from ektp_core.devices.region_rules import RegionRules, load_rules, site_snapshot
+from ektp_core.domain.model import PrintJob, PrintJobState
+from ektp_core.errors import ConfigError, EktpError
+from ektp_core.lifecycle import audit
+from ektp_core.lifecycle.routing import PrintRouter, RoutedJob
+from ektp_core.lifecycle.service import LifecycleService
+from ektp_core.services.node_init import profile_text
 
 #: The file the replaced profile is kept in, inside the deployment folder.
 PREVIOUS_PROFILE = "profile.previous.toml"

@@ -16,16 +16,16 @@ from typing import Any
 import attrs
 import sqlalchemy as sa
 
-from ektp_core.lifecycle import audit
-from ektp_core.services.capture import CaptureService
-from ektp_core.errors import ConfigError, EktpError, IllegalTransition, NotFound
-from ektp_core.lifecycle.service import LifecycleService
 from ektp_core.devices.matchers import Matcher, MatcherSettings, matcher_settings
+from ektp_core.devices.verifiers import CentralRefused, CentralUnavailable, Submission, Verdict, Verifier
 from ektp_core.domain.model import FINGER_POSITIONS, EnrolmentState, Modality, PrintJobState, Role
+from ektp_core.errors import ConfigError, EktpError, IllegalTransition, NotFound
+from ektp_core.lifecycle import audit
+from ektp_core.lifecycle.service import LifecycleService
+from ektp_core.services.capture import CaptureService
 from ektp_core.store import blobs as blob_store
 from ektp_core.store import repository as repo
 from ektp_core.store.tables import central_submissions, enrolments, inbox, print_jobs
-from ektp_core.devices.verifiers import CentralRefused, CentralUnavailable, Submission, Verdict, Verifier
 
 log = logging.getLogger(__name__)
 E = EnrolmentState

@@ -16,9 +16,9 @@ from collections.abc import Iterable
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from ektp_core.keys.data_keys import HEADER_V1, HEADER_V2, ID_BYTES, DataKeyring, as_keyring, header_for
 from ektp_core.errors import EktpError, NotFound
 from ektp_core.keys.crypto import TamperedData
+from ektp_core.keys.data_keys import HEADER_V1, HEADER_V2, ID_BYTES, DataKeyring, as_keyring, header_for
 from ektp_core.store.tables import blobs
 
 #: The longest blob reference the ``blobs`` table holds.

@@ -16,8 +16,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from ektp_core.errors import NotFound
 from ektp_core.domain.model import Biodata, Blank, Capture, CaptureException, Enrolment, Operator, PrintJob, Site
+from ektp_core.errors import NotFound
 from ektp_core.store.tables import blanks, captures, enrolments, operators, print_jobs, sites
 
 

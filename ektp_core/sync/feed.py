@@ -21,12 +21,12 @@ import attrs
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from ektp_core.lifecycle import audit
-from ektp_core.keys import crypto
-from ektp_core.errors import EktpError
-from ektp_core.lifecycle.service import LifecycleService
 from ektp_core.domain.model import EnrolmentState
+from ektp_core.errors import EktpError
+from ektp_core.keys import crypto
 from ektp_core.keys.node_keys import SiteKeys
+from ektp_core.lifecycle import audit
+from ektp_core.lifecycle.service import LifecycleService
 from ektp_core.store import repository as repo
 from ektp_core.store.tables import audit_log, enrolments, operators, peers, print_jobs, signed_jobs, web_sessions
 

@@ -1,4 +1,5 @@
-"""A site node's HTTP client for the Dukcapil node's API v1: join, and deliver packets."""
+"""A site node's HTTP client for the Dukcapil node's API v1 (join, deliver packets, read the feed), and the
+signed-request format both ends share. The server side is the web plugin's ``/api/v1``."""
 from __future__ import annotations
 
 import http.client
@@ -12,11 +13,9 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from ektp_core.sync import packets
-from ektp_core.keys import crypto
 from ektp_core.errors import EktpError
-
-from ektp_plugins.web.api import request_signature_text
+from ektp_core.keys import crypto
+from ektp_core.sync import packets
 
 #: A receipt or a key answer is small; anything larger is refused.
 MAX_ANSWER = 1 << 16
@@ -24,6 +23,15 @@ MAX_ANSWER = 1 << 16
 MAX_KEYS_ANSWER = 1 << 20
 #: A feed page (200 items at most) stays well under this.
 MAX_FEED_PAGE = 16 << 20
+
+
+#: How far a signed request's time may be from the receiving node's clock (seconds): a replay window.
+REQUEST_SKEW = 300
+
+
+def request_signature_text(method: str, path_and_query: str, stamp: str) -> bytes:
+    """What a site signs to call an authenticated endpoint (the feed)."""
+    return f"{method}\n{path_and_query}\n{stamp}".encode()
 
 
 class _NoRedirects(urllib.request.HTTPRedirectHandler):

@@ -32,15 +32,25 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from ektp_core.lifecycle import audit
-from ektp_core.keys import node_keys, crypto
-from ektp_core.sync import packets
-from ektp_core.errors import Conflict, EktpError, NotFound, ValidationFailed
-from ektp_core.lifecycle.service import LifecycleService
 from ektp_core.domain.model import Biodata, Capture, CaptureException, Enrolment, EnrolmentState, PrintJobState
+from ektp_core.errors import Conflict, EktpError, NotFound, ValidationFailed
+from ektp_core.keys import crypto, node_keys
+from ektp_core.lifecycle import audit
+from ektp_core.lifecycle.service import LifecycleService
 from ektp_core.store import blobs as blob_store
 from ektp_core.store import repository as repo
-from ektp_core.store.tables import blanks, enrolments, inbox, join_codes, outbox, peers, print_jobs, signed_jobs, site_keys
+from ektp_core.store.tables import (
+    blanks,
+    enrolments,
+    inbox,
+    join_codes,
+    outbox,
+    peers,
+    print_jobs,
+    signed_jobs,
+    site_keys,
+)
+from ektp_core.sync import packets
 
 E = EnrolmentState
 #: Packets a site sends at once by default (see :meth:`Outbox.send`).

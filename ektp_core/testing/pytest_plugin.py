@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 
 from ektp_core.config import Deployment
-from ektp_core.services.node_init import create_deployment
 from ektp_core.lifecycle.service import LifecycleService
 from ektp_core.plugins import PluginHost
+from ektp_core.services.node_init import create_deployment
 from ektp_core.testing.databases import temporary_database
 
 

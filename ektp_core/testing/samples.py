@@ -67,8 +67,9 @@ def make_print_ready(lc: Any, *, recorded_at: str = "17.71", seed: int = 0, phot
     """Record a sample resident at the site ``recorded_at`` (with a photo and a signature) and take
     them to PRINT_READY_RECORD, without a print job; returns the enrolment's id. ``biodata``
     overrides fields of the resident (``kecamatan="SELEBAR"``...)."""
-    from ektp_core.domain.model import Capture, EnrolmentState
     from ektp_plugins.simulators.images import sample_photo, sample_signature
+
+    from ektp_core.domain.model import Capture, EnrolmentState
 
     enrolment = make_enrolment(site_code=recorded_at, **biodata)
     captures, images = [], {}

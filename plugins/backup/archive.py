@@ -36,9 +36,9 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
-from ektp_core.lifecycle import audit
 from ektp_core.config import DEPLOYMENT_FILE, Deployment, load_deployment
 from ektp_core.errors import EktpError
+from ektp_core.lifecycle import audit
 from ektp_core.store import Store
 
 MAGIC = b"EKB1"

@@ -6,9 +6,9 @@ import os
 from pathlib import Path
 
 import click
-
 from ektp_plugins.backup.archive import BackupError, create_backup, read_header, restore_backup
-from ektp_core.cli import _deployment, cli, deployment_option, fail
+
+from ektp_core.cli.options import deployment_option, fail, open_deployment
 from ektp_core.errors import EktpError
 from ektp_core.lifecycle.service import LifecycleService
 
@@ -29,14 +29,14 @@ def _passphrase(var: str, *, confirm: bool) -> str:
     return str(click.prompt("Backup passphrase", hide_input=True, confirmation_prompt=confirm))
 
 
-@cli.command("backup")
+@click.command("backup")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @passphrase_option
 @deployment_option
 def backup_command(file: Path, passphrase_env: str, deployment_dir: Path | None) -> None:
     """Write a backup of this node (every row, its configuration and keys) to FILE, encrypted with a
     passphrase. The node may keep working meanwhile: the rows are read in one consistent snapshot."""
-    deployment = _deployment(deployment_dir)
+    deployment = open_deployment(deployment_dir)
     if file.exists():
         fail(f"{file} exists; give a new file name (a backup never overwrites one)")
     passphrase = _passphrase(passphrase_env, confirm=True)
@@ -49,7 +49,7 @@ def backup_command(file: Path, passphrase_env: str, deployment_dir: Path | None)
                f"tables, {len(report.files)} files -> {file} ({file.stat().st_size} bytes)")
 
 
-@cli.command("restore")
+@click.command("restore")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--database-url", default=None,
@@ -71,7 +71,7 @@ def restore_command(file: Path, directory: Path, database_url: str | None, passp
                                 progress=lambda m: click.echo(f"  {m}", err=True))
     except EktpError as exc:
         fail(f"{exc}; nothing was restored")
-    deployment = _deployment(directory)
+    deployment = open_deployment(directory)
     store = deployment.open_store()
     try:
         lc = LifecycleService(store, deployment.plugin_host().hook, deployment)

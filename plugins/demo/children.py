@@ -9,8 +9,9 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from ektp_core.errors import EktpError
 from ektp_plugins.demo.processes import answers
+
+from ektp_core.errors import EktpError
 
 #: How long a child has to stop after SIGTERM before it is killed.
 STOP_GRACE = 10.0

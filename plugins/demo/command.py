@@ -13,16 +13,24 @@ import time
 from pathlib import Path
 
 import click
-
-from ektp_core.cli import fail
-from ektp_core.config import Deployment
-from ektp_core.errors import EktpError
-from ektp_plugins.demo.processes import sigterm_as_interrupt
-from ektp_core.domain.model import PrintJobState
-
 from ektp_plugins.demo import seed as seed
 from ektp_plugins.demo.children import Child, Children
-from ektp_plugins.demo.layout import HOST, KECAMATAN, OFFICE, PROFILES, DemoFolder, Ports, check_ports_free, open_folder, write_profiles
+from ektp_plugins.demo.layout import (
+    HOST,
+    KECAMATAN,
+    OFFICE,
+    PROFILES,
+    DemoFolder,
+    Ports,
+    check_ports_free,
+    open_folder,
+    write_profiles,
+)
+
+from ektp_core.cli.options import fail, sigterm_as_interrupt
+from ektp_core.config import Deployment
+from ektp_core.domain.model import PrintJobState
+from ektp_core.errors import EktpError
 
 #: The line a supervisor (or a test) waits for: everything is up and seeded.
 READY_LINE = "ektp demo is ready"

@@ -20,8 +20,8 @@ from typing import Any
 import attrs
 
 from ektp_core.config import DEPLOYMENT_FILE, PROFILE_FILE, Deployment, load_deployment
-from ektp_core.services.node_init import create_deployment, profile_text
 from ektp_core.errors import EktpError
+from ektp_core.services.node_init import create_deployment, profile_text
 
 #: The bundled profiles a demo can use.
 PROFILES = ("kota-bengkulu", "kota-bengkulu-kecamatan")

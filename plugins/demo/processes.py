@@ -12,7 +12,6 @@ import secrets
 import signal
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.parse
@@ -20,32 +19,12 @@ import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from ektp_core.config import PROFILE_FILE
 from ektp_core.errors import EktpError
 
 _LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
-
-
-@contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """Within it, SIGTERM raises ``KeyboardInterrupt``, so a service asked to stop by its supervisor
-    (systemd, a test, ``ektp walk``) shuts down exactly as on Ctrl-C. Only the main thread can take
-    signals; elsewhere this changes nothing. The previous handler is put back afterwards."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def answers(url: str, timeout: float = 1.0, *, ready: bool = False) -> bool:

@@ -18,13 +18,12 @@ from typing import Any
 
 import attrs
 import sqlalchemy as sa
+from ektp_plugins.demo.layout import HOST, KECAMATAN, OFFICE, DemoFolder
+from ektp_plugins.simulators.images import sample_signature
 
-from ektp_core.keys import crypto
-from ektp_core.services.capture import CaptureService
 from ektp_core.config import Deployment
 from ektp_core.devices.declared import choose_printer, make_printer, make_scanner, printer_settings, scanner_settings
-from ektp_core.errors import EktpError
-from ektp_core.lifecycle.service import LifecycleService
+from ektp_core.devices.scanners import ScannerError
 from ektp_core.domain.model import (
     FINGER_POSITIONS,
     Biodata,
@@ -36,15 +35,15 @@ from ektp_core.domain.model import (
     PrintJobState,
     Role,
 )
+from ektp_core.errors import EktpError
+from ektp_core.keys import crypto
+from ektp_core.lifecycle.service import LifecycleService
+from ektp_core.services.capture import CaptureService
 from ektp_core.services.printing import PrintService
-from ektp_core.devices.scanners import ScannerError
 from ektp_core.store.tables import enrolments, operators, peers
-from ektp_core.sync.nodes import Inbox, Outbox
-from ektp_plugins.simulators.images import sample_signature
-from ektp_core.testing.samples import valid_nik
-
 from ektp_core.sync.http import HttpTransport
-from ektp_plugins.demo.layout import HOST, KECAMATAN, OFFICE, DemoFolder
+from ektp_core.sync.nodes import Inbox, Outbox
+from ektp_core.testing.samples import valid_nik
 
 ACTOR = "ektp-demo"
 Echo = Callable[[str], object]

@@ -15,27 +15,41 @@ import datetime as dt
 import importlib
 import io
 import secrets
+import shutil
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import click
 import sqlalchemy as sa
-
-from ektp_core.lifecycle import audit
-from ektp_core.keys import crypto
-from ektp_core.services.capture import CaptureService, QualityTooLow
-from ektp_core.config import Deployment
-from ektp_core.devices.declared import choose_printer, make_printer, make_scanner, printer_settings, scanner_settings
-from ektp_core.errors import EktpError
-from ektp_core.lifecycle.service import LifecycleService
 from ektp_plugins.demo.processes import local_central
-from ektp_core.domain.model import FINGER_POSITIONS, Biodata, Capture, Enrolment, EnrolmentState, Modality, Operator, PrintJobState, Role
-from ektp_core.services.printing import PrintService
+from ektp_plugins.simulators.images import sample_photo, sample_signature
+
+from ektp_core.cli.node import init_command
+from ektp_core.config import DEPLOYMENT_FILE, Deployment, find_deployment
+from ektp_core.devices.declared import choose_printer, make_printer, make_scanner, printer_settings, scanner_settings
 from ektp_core.devices.printers import step_reporter
 from ektp_core.devices.region_rules import load_rules, site_snapshot
-from ektp_core.store.tables import enrolments, operators
-from ektp_plugins.simulators.images import sample_photo, sample_signature
+from ektp_core.domain.model import (
+    FINGER_POSITIONS,
+    Biodata,
+    Capture,
+    Enrolment,
+    EnrolmentState,
+    Modality,
+    Operator,
+    PrintJobState,
+    Role,
+)
+from ektp_core.errors import EktpError
+from ektp_core.keys import crypto
+from ektp_core.lifecycle import audit
+from ektp_core.lifecycle.service import LifecycleService
+from ektp_core.services.capture import CaptureService, QualityTooLow
+from ektp_core.services.printing import PrintService
 from ektp_core.services.verification import VerificationService
+from ektp_core.store.tables import enrolments, operators
 
 
 def _demo_resident(serial: int) -> Biodata:
@@ -236,3 +250,18 @@ def _irises(seed: int) -> dict[str, Any]:
         samples[eye] = Sample(modality=Modality.IRIS, position=eye, image=buffer.getvalue(), quality=80,
                               device="walk-synthetic-iris")
     return samples
+
+
+@click.command("walk")
+@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=Path("ektp-walk"),
+              show_default=True, help="Deployment folder to create (or reuse).")
+@click.option("--fresh", is_flag=True, help="Delete the folder first.")
+def walk_command(directory: Path, fresh: bool) -> None:
+    """Create a deployment (if needed) and walk one resident from recording to CARD_ISSUED."""
+    if fresh and directory.exists():
+        shutil.rmtree(directory)
+    if not (directory / DEPLOYMENT_FILE).exists():
+        ctx = click.get_current_context()
+        ctx.invoke(init_command, directory=directory, profile_name="minimal", site_code=None,
+                   database_url="sqlite:///ektp.sqlite3")
+    walk(find_deployment(directory), echo=click.echo)

@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-
-from ektp_core.cli import cli, fail
 from ektp_plugins.devkit.scaffold import KINDS, ScaffoldError, new_plugin
 
+from ektp_core.cli.options import fail
 
-@cli.command("new-plugin")
+
+@click.command("new-plugin")
 @click.argument("kind", metavar="KIND")
 @click.argument("name", metavar="NAME")
 @click.option("--dir", "directory", type=click.Path(path_type=Path), default=None, metavar="DIR",

@@ -178,7 +178,7 @@ def _walk(folder: Traversable, prefix: tuple[str, ...] = ()) -> Iterator[tuple[t
 
 def templates(kind: str) -> dict[tuple[str, ...], Traversable]:
     """The template files of a kind (the shared ones first, the kind's own replacing them), by output path."""
-    root = resources.files("ektp_core").joinpath("scaffold_templates")
+    root = resources.files("ektp_plugins.devkit").joinpath("templates")
     files: dict[tuple[str, ...], Traversable] = {}
     for part in ("common", check_kind(kind)):
         files.update(dict(_walk(root.joinpath(part))))

@@ -1,4 +1,4 @@
-"""Region rules: which site records and which site prints, and the ready regional profiles.
+"""Region rules: which site records and which site prints each card.
 
 One module per rule set: ``dukcapil-only`` (every card at the Dukcapil office), ``semi-vertical``
 (Kota Bengkulu today, with optional print days per kecamatan), ``kecamatan-rollout`` and
@@ -8,27 +8,16 @@ where the resident's kecamatan prints (see :mod:`ektp_plugins.regions.base`).
 
 from __future__ import annotations
 
-from importlib import resources
 from typing import Any
-
-from ektp_core import hookimpl
 
 from ektp_plugins.regions.dukcapil_only import DukcapilOnlyRules
 from ektp_plugins.regions.kecamatan_rollout import KecamatanRolloutRules
 from ektp_plugins.regions.kelurahan_rollout import KelurahanRolloutRules
 from ektp_plugins.regions.semi_vertical import SemiVerticalRules
 
-__all__ = ["DukcapilOnlyRules", "KecamatanRolloutRules", "KelurahanRolloutRules", "SemiVerticalRules"]
+from ektp_core import hookimpl
 
-#: The profiles in the top-level ``profiles/`` folder (installed as the package ``ektp_profiles``).
-PROFILES = {
-    "kota-bengkulu": "Kota Bengkulu today: record at the Dukcapil office and the nine kecamatan, print at the office "
-                     "(semi-vertical, print days)",
-    "kota-bengkulu-kecamatan": "Kota Bengkulu's kecamatan rollout: record and print at every kecamatan "
-                               "(kecamatan-rollout)",
-    "dki-jakarta-pusat": "Jakarta Pusat (31.71): record at every kelurahan, print at the kelurahan, kecamatan or "
-                         "Suku Dinas (kelurahan-rollout)",
-}
+__all__ = ["DukcapilOnlyRules", "KecamatanRolloutRules", "KelurahanRolloutRules", "SemiVerticalRules"]
 
 
 @hookimpl
@@ -42,10 +31,3 @@ def ektp_register_region_rules(registry: Any) -> None:
     registry.add("kelurahan-rollout", KelurahanRolloutRules,
                  description="print at the kelurahan, else its kecamatan, else the city office")
 
-
-@hookimpl
-def ektp_register_profiles(registry: Any) -> None:
-    """Register the regional profiles: Kota Bengkulu (today and the kecamatan rollout) and Jakarta Pusat."""
-    folder = resources.files("ektp_profiles")
-    for name, description in PROFILES.items():
-        registry.add(name, folder.joinpath(f"{name}.toml"), description=description)

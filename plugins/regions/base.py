@@ -7,12 +7,11 @@ import re
 from typing import Any
 
 import attrs
+from ektp_plugins.regions.residents import ResidentAreas
 
 from ektp_core.config import Profile
-from ektp_core.domain.model import Enrolment, Site, SiteKind
 from ektp_core.devices.region_rules import Routing, SiteState, printer_sites
-
-from ektp_plugins.regions.residents import ResidentAreas
+from ektp_core.domain.model import Enrolment, Site, SiteKind
 
 _REGION_CODE = re.compile(r"^\d{2}\.\d{2}(\.\d{2}(\.\d{4})?)?$")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from ektp_core.config import Profile
-from ektp_core.domain.model import Enrolment, Site, SiteKind
 from ektp_core.devices.region_rules import Routing, SiteState
+from ektp_core.domain.model import Enrolment, Site, SiteKind
 
 
 class DukcapilOnlyRules:

@@ -6,9 +6,9 @@ office, and the job's reason says which was missing.
 
 from __future__ import annotations
 
-from ektp_core.domain.model import Site, SiteKind
-
 from ektp_plugins.regions.base import FallbackChainRules, district_of
+
+from ektp_core.domain.model import Site, SiteKind
 
 
 class KecamatanRolloutRules(FallbackChainRules):

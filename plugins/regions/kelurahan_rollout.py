@@ -3,9 +3,9 @@ kelurahan when it has a printer and blanks, else at its kecamatan, else at the c
 
 from __future__ import annotations
 
-from ektp_core.domain.model import Site, SiteKind
-
 from ektp_plugins.regions.base import FallbackChainRules, district_of
+
+from ektp_core.domain.model import Site, SiteKind
 
 
 class KelurahanRolloutRules(FallbackChainRules):

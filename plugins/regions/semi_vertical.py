@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from ektp_plugins.regions.base import SiteRules, district_of
+
+from ektp_core.devices.region_rules import Routing, SiteState, weekday_name
 from ektp_core.domain import regions
 from ektp_core.domain.model import Site, SiteKind
-from ektp_core.devices.region_rules import Routing, SiteState, weekday_name
-
-from ektp_plugins.regions.base import SiteRules, district_of
 
 
 class SemiVerticalRules(SiteRules):

@@ -16,11 +16,10 @@ from collections.abc import Mapping
 from typing import Any
 
 import click
+from ektp_plugins.verify.http import HttpVerifier
 
 from ektp_core import hookimpl
 from ektp_core.registry import Registry
-
-from ektp_plugins.verify.http import HttpVerifier
 
 
 def _nbis_matcher(options: Mapping[str, Any]) -> Any:
@@ -47,10 +46,10 @@ def ektp_register_matchers(registry: Registry[Any]) -> None:
 @hookimpl
 def ektp_register_commands(cli: click.Group) -> None:
     """``ektp central-emulator`` and ``ektp adjudication show`` (the side-by-side sheet)."""
-    from ektp_core.cli.verification import adjudication_group
-
     from ektp_plugins.verify.central import ektp_register_commands as register_central
     from ektp_plugins.verify.sheet import adjudication_show
+
+    from ektp_core.cli.verification import adjudication_group
 
     register_central(cli)
     adjudication_group.add_command(adjudication_show)

@@ -30,8 +30,8 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ektp_core.domain.model import EnrolmentState
 from ektp_core.devices.verifiers import CentralRefused, CentralUnavailable, Receipt, Submission, Verdict
+from ektp_core.domain.model import EnrolmentState
 
 log = logging.getLogger(__name__)
 

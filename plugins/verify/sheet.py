@@ -12,9 +12,9 @@ from pathlib import Path
 import click
 from PIL import Image, ImageDraw, ImageFont
 
-from ektp_core.cli import deployment_option, fail
-from ektp_core.errors import EktpError
+from ektp_core.cli.options import deployment_option, fail
 from ektp_core.domain.model import FINGER_POSITIONS
+from ektp_core.errors import EktpError
 from ektp_core.services.verification import VerificationService
 
 #: A finger image larger than this is not decoded (a decompression bomb from a peer must not hurt).

@@ -9,27 +9,20 @@ import logging
 import time
 from typing import Any
 
+from ektp_plugins.web.openapi import document
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from ektp_core import __version__
-from ektp_core.sync import packets
-from ektp_core.keys import crypto
 from ektp_core.errors import EktpError, NotFound, ValidationFailed
+from ektp_core.keys import crypto
+from ektp_core.sync import packets
 from ektp_core.sync.feed import Feed
+from ektp_core.sync.http import REQUEST_SKEW, request_signature_text
 from ektp_core.sync.nodes import Inbox, sign_receipt
-
-from ektp_plugins.web.openapi import document
 
 log = logging.getLogger(__name__)
 API = "/api/v1"
 _STATUS = {"malformed": 400, "bad_signature": 403, "tampered": 403, "unknown_site": 403, "conflict": 409}
-#: How far a signed request's time may be from the node's clock (seconds): a replay window.
-REQUEST_SKEW = 300
-
-
-def request_signature_text(method: str, path_and_query: str, stamp: str) -> bytes:
-    """What a site signs to call an authenticated endpoint (the feed)."""
-    return f"{method}\n{path_and_query}\n{stamp}".encode()
 
 
 class ApiError(Exception):

@@ -15,12 +15,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ektp_plugins.demo.processes import stop_process
 from ektp_plugins.web.ui.i18n import Catalogues
 
-from ektp_core.services.node_init import create_deployment
-from ektp_core.lifecycle.service import LifecycleService
-from ektp_plugins.demo.processes import stop_process
 from ektp_core.domain.model import Role
+from ektp_core.lifecycle.service import LifecycleService
+from ektp_core.services.node_init import create_deployment
 
 #: The environment variable naming the Chromium binary (``.ci/run`` sets it).
 CHROMIUM_ENV = "EKTP_CHROMIUM"

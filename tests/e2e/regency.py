@@ -21,10 +21,11 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from ektp_core.services.node_init import profile_text
-from ektp_core.lifecycle.service import LifecycleService
 from ektp_plugins.demo.processes import stop_process
+
 from ektp_core.domain.model import Role
+from ektp_core.lifecycle.service import LifecycleService
+from ektp_core.services.node_init import profile_text
 
 from .e2ekit import ServedNode, add_accounts
 

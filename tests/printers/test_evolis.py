@@ -19,8 +19,8 @@ from ektp_plugins.printers.evolis import ektp_register_printers, make_printer
 from ektp_plugins.printers.evolis import protocol as p
 from ektp_plugins.printers.evolis.driver import EvolisPrinter
 from ektp_plugins.printers.evolis.emulator import EMULATED_PRODUCT_ID, EvolisEmulator
+from ektp_plugins.simulators.usb import FakeUsbBackend
 
-from ektp_core.errors import PluginError
 from ektp_core.devices.printers import (
     CardJam,
     CardPrinter,
@@ -36,8 +36,8 @@ from ektp_core.devices.printers import (
     RenderedCard,
     RibbonEnded,
 )
+from ektp_core.errors import PluginError
 from ektp_core.registry import Registry
-from ektp_plugins.simulators.usb import FakeUsbBackend
 
 W, H = 1016, 648
 TIMEOUT_MS = 250  # short: the timeout tests really wait for it

@@ -12,7 +12,6 @@ import pytest
 import usb.control
 import usb.core
 import usb.util
-
 from ektp_plugins.simulators.usb import EmulatedDevice, FakeUsbBackend
 
 VID, PID = 0x1234, 0x5678

@@ -21,15 +21,15 @@ from ektp_plugins.printers.layout.renderer import (
     render_card,
     render_card_with_layout,
 )
+from ektp_plugins.simulators.images import BLUE_BACKGROUND, RED_BACKGROUND, sample_photo, sample_signature
 from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 
 from ektp_core import hookimpl
+from ektp_core.devices.printers import CR80_300DPI, EVOLIS_CANVAS, CardData, RenderedCard
 from ektp_core.domain.model import PrintJob
 from ektp_core.plugins import PluginHost
-from ektp_core.devices.printers import CR80_300DPI, EVOLIS_CANVAS, CardData, RenderedCard
-from ektp_plugins.simulators.images import BLUE_BACKGROUND, RED_BACKGROUND, sample_photo, sample_signature
 from ektp_core.testing.samples import make_biodata
 
 CANVASES = [pytest.param(EVOLIS_CANVAS, id="evolis"), pytest.param(CR80_300DPI, id="cr80")]

@@ -13,8 +13,8 @@ from click.testing import CliRunner
 from PIL import Image
 
 from ektp_core.cli import cli
-from ektp_core.lifecycle.service import LifecycleService
 from ektp_core.domain.model import EnrolmentState
+from ektp_core.lifecycle.service import LifecycleService
 from ektp_core.services.printing import PrintService
 from ektp_core.testing.samples import queue_print_ready
 
@@ -123,8 +123,8 @@ def test_proof_printer_prints_through_the_ledger(ektp_deployment, ektp_service, 
 
 
 def test_print_resolve_by_a_supervisor(ektp_service, run) -> None:
-    from ektp_core.keys import crypto
     from ektp_core.domain.model import Operator, PrintJobState, Role
+    from ektp_core.keys import crypto
 
     ektp_service.add_operator(Operator(username="sup1", full_name="Sup", role=Role.SUPERVISOR, site_code=SITE,
                                        password_hash=crypto.hash_password("x" * 12, n=2**4)), actor="admin")

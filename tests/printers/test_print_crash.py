@@ -68,21 +68,21 @@ from typing import Any
 import attrs
 import pytest
 import sqlalchemy as sa
+from ektp_plugins.simulators.images import sample_photo, sample_signature
 
-from ektp_core.lifecycle import audit
-from ektp_core.keys import crypto
-from ektp_core.services.node_init import create_deployment
 from ektp_core.devices.declared import PrinterSetting, make_printer
-from ektp_core.lifecycle.service import LifecycleService
+from ektp_core.devices.printers import EVOLIS_CANVAS, PrinterStatus
 from ektp_core.domain.model import BlankState as B
 from ektp_core.domain.model import Capture, Operator, Role
 from ektp_core.domain.model import EnrolmentState as E
 from ektp_core.domain.model import PrintJobState as J
+from ektp_core.keys import crypto
+from ektp_core.lifecycle import audit
+from ektp_core.lifecycle.service import LifecycleService
+from ektp_core.services.node_init import create_deployment
 from ektp_core.services.printing import PrintService
-from ektp_core.devices.printers import EVOLIS_CANVAS, PrinterStatus
 from ektp_core.store.tables import blanks, enrolments, print_jobs
 from ektp_core.testing import make_enrolment, valid_nik
-from ektp_plugins.simulators.images import sample_photo, sample_signature
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
 

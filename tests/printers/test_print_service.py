@@ -6,10 +6,6 @@ from __future__ import annotations
 import pytest
 
 from ektp_core import hookimpl
-from ektp_core.errors import Conflict
-from ektp_core.lifecycle.service import LifecycleService
-from ektp_core.domain.model import Capture, EnrolmentState, PrintJobState
-from ektp_core.services.printing import NothingConsumed, PrintService
 from ektp_core.devices.printers import (
     CardJam,
     NoCard,
@@ -18,6 +14,10 @@ from ektp_core.devices.printers import (
     PrinterVanished,
     RenderedCard,
 )
+from ektp_core.domain.model import Capture, EnrolmentState, PrintJobState
+from ektp_core.errors import Conflict
+from ektp_core.lifecycle.service import LifecycleService
+from ektp_core.services.printing import NothingConsumed, PrintService
 from ektp_core.testing import make_enrolment
 
 SITE = "17.71"

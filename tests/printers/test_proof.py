@@ -12,9 +12,9 @@ import pytest
 from ektp_plugins.printers import proof
 from ektp_plugins.printers.layout import render_card
 from ektp_plugins.printers.proof import ProofPrinter
+from ektp_plugins.simulators.images import sample_photo, sample_signature
 from PIL import Image
 
-from ektp_core.plugins import PluginHost
 from ektp_core.devices.printers import (
     CR80_300DPI,
     EVOLIS_CANVAS,
@@ -26,7 +26,7 @@ from ektp_core.devices.printers import (
     PrinterState,
     RenderedCard,
 )
-from ektp_plugins.simulators.images import sample_photo, sample_signature
+from ektp_core.plugins import PluginHost
 from ektp_core.testing.samples import make_biodata
 
 CARD_POINTS = (85.60 / 25.4 * 72, 53.98 / 25.4 * 72)  # 242.65 x 153.01

@@ -12,10 +12,10 @@ from click.testing import CliRunner
 
 from ektp_core.cli import cli
 from ektp_core.config import Deployment
-from ektp_core.services.node_init import create_deployment
-from ektp_core.lifecycle.service import LifecycleService
 from ektp_core.domain.model import EnrolmentState, PrintJobState
 from ektp_core.lifecycle.routing import PrintRouter
+from ektp_core.lifecycle.service import LifecycleService
+from ektp_core.services.node_init import create_deployment
 from ektp_core.testing.samples import make_print_ready
 
 #: profile, where a resident records, where blanks are delivered, where the card must print, the print day

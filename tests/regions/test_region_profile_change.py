@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from ektp_core.lifecycle import audit
 from ektp_core.cli import cli
 from ektp_core.config import Deployment, load_deployment
-from ektp_core.errors import EktpError
-from ektp_core.lifecycle.service import LifecycleService
 from ektp_core.domain.model import EnrolmentState, PrintJobState
+from ektp_core.errors import EktpError
+from ektp_core.lifecycle import audit
 from ektp_core.lifecycle.routing import PrintRouter
+from ektp_core.lifecycle.service import LifecycleService
 from ektp_core.services.profile_change import change_profile
 from ektp_core.testing.samples import make_print_ready
 

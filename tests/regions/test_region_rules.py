@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from regionkit import profile, rules
 
-from ektp_core.errors import ConfigError
-from ektp_core.domain.model import Enrolment
 from ektp_core.devices.region_rules import SiteSnapshot
+from ektp_core.domain.model import Enrolment
+from ektp_core.errors import ConfigError
 from ektp_core.testing.samples import make_enrolment
 
 JAKARTA = {"kabupaten_kota": "KOTA ADM. JAKARTA PUSAT", "provinsi": "DKI JAKARTA"}

@@ -8,8 +8,8 @@ import pytest
 from regionkit import from_text, profile
 
 from ektp_core.config import load_profile
-from ektp_core.errors import ConfigError
 from ektp_core.domain.model import SiteKind
+from ektp_core.errors import ConfigError
 
 BASE = """
 [profile]

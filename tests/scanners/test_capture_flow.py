@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import pytest
 
+from ektp_core.devices.scanners import ScannerError, ScannerProtocolError, ScannerVanished, UntrustedCapture
+from ektp_core.domain.model import FINGER_POSITIONS, Modality, Operator, Role
 from ektp_core.keys import crypto
 from ektp_core.services.capture import CaptureService
-from ektp_core.domain.model import FINGER_POSITIONS, Modality, Operator, Role
-from ektp_core.devices.scanners import ScannerError, ScannerProtocolError, ScannerVanished, UntrustedCapture
 from ektp_core.testing import make_enrolment
 
 pytest.importorskip("scipy")

@@ -6,13 +6,13 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from ektp_core.keys import crypto
-from ektp_core.services.capture import CapturePolicy, CaptureService, QualityTooLow
 from ektp_core.config import load_profile
-from ektp_core.errors import ConfigError, EktpError, IllegalTransition
-from ektp_core.domain.model import EnrolmentState, Modality, Operator, Role
 from ektp_core.devices.scanners import Sample
+from ektp_core.domain.model import EnrolmentState, Modality, Operator, Role
+from ektp_core.errors import ConfigError, EktpError, IllegalTransition
+from ektp_core.keys import crypto
 from ektp_core.keys.crypto import TamperedData
+from ektp_core.services.capture import CapturePolicy, CaptureService, QualityTooLow
 from ektp_core.store.tables import blobs, captures
 from ektp_core.testing import make_enrolment
 
@@ -101,7 +101,7 @@ def test_tampered_or_moved_blob_is_detected_not_decoded(svc, ektp_service) -> No
 
     with ektp_service.store.read() as conn, pytest.raises(TamperedData):
         blob_store.get(conn, ektp_service.data_key, ref=row.ref, enrolment_id=other)
-    assert security  # the module under test
+    assert crypto  # the module under test
 
 
 def test_policy_from_the_profile(tmp_path) -> None:

@@ -22,8 +22,8 @@ from ektp_plugins.scanners.sbi.protocol import (
 )
 from PIL import Image, ImageDraw
 
-from ektp_core.errors import EktpError
 from ektp_core.domain.model import FINGER_POSITIONS
+from ektp_core.errors import EktpError
 
 
 class TestSource:

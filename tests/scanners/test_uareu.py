@@ -20,9 +20,8 @@ from ektp_plugins.scanners.uareu.driver import (
     UareU4000,
 )
 from ektp_plugins.scanners.uareu.emulator import UareU4000Emulator
-from PIL import Image, ImageDraw
-
 from ektp_plugins.simulators.usb import FakeUsbBackend
+from PIL import Image, ImageDraw
 
 
 def pattern(width: int = p.IMAGE_WIDTH, height: int = p.IMAGE_HEIGHT) -> Any:

@@ -17,13 +17,13 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from test_nodes import Regency, ektp, join_all, record_and_queue
 from test_store_and_forward import SITE, Direct, Node, joined, packet_bytes, record
 
-from ektp_core.keys import node_keys, crypto
-from ektp_core.sync import packets
-from ektp_core.errors import EktpError
-from ektp_core.sync.feed import Feed, FeedReader, FeedRefused, check_signed_job
 from ektp_core.domain.model import EnrolmentState
+from ektp_core.errors import EktpError
+from ektp_core.keys import crypto, node_keys
 from ektp_core.keys.node_keys import ChainRefused, SiteKeys
 from ektp_core.store.tables import node_key_transitions, peers
+from ektp_core.sync import packets
+from ektp_core.sync.feed import Feed, FeedReader, FeedRefused, check_signed_job
 from ektp_core.sync.nodes import Inbox, Outbox
 from ektp_core.testing.databases import temporary_database
 
@@ -348,6 +348,7 @@ def test_a_feed_page_signed_with_unknown_keys_is_refused_until_the_chain_verifie
 
 def test_archived_keys_are_in_the_backup_and_work_after_a_restore(nodes: tuple[Node, Node], tmp_path: Path) -> None:
     from ektp_plugins.backup.archive import create_backup, restore_backup
+
     from ektp_core.config import load_deployment
     from ektp_core.lifecycle.service import LifecycleService
 

@@ -17,12 +17,12 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from ektp_core.devices.scanners import Sample
+from ektp_core.domain.model import Modality
 from ektp_core.lifecycle import audit
+from ektp_core.lifecycle.service import LifecycleService
 from ektp_core.services.capture import CaptureService
 from ektp_core.services.node_init import create_deployment
-from ektp_core.lifecycle.service import LifecycleService
-from ektp_core.domain.model import Modality
-from ektp_core.devices.scanners import Sample
 from ektp_core.store.tables import inbox, outbox
 from ektp_core.sync.nodes import Outbox
 from ektp_core.testing import make_enrolment

@@ -18,20 +18,20 @@ from ektp_plugins.verify.http import HttpVerifier
 from PIL import Image
 from test_nodes import Regency, ektp, join_all
 
+from ektp_core.devices.declared import choose_printer
+from ektp_core.devices.scanners import Sample
+from ektp_core.domain.model import FINGER_POSITIONS, EnrolmentState, Modality, Operator, PrintJobState, Role
+from ektp_core.errors import EktpError
 from ektp_core.keys import crypto
 from ektp_core.services.accounts import AccountService, LoginRefused, SessionEnded
 from ektp_core.services.capture import CaptureService
-from ektp_core.devices.declared import choose_printer
-from ektp_core.errors import EktpError
-from ektp_core.sync.feed import FeedRefused, check_signed_job
-from ektp_core.domain.model import FINGER_POSITIONS, EnrolmentState, Modality, Operator, PrintJobState, Role
 from ektp_core.services.printing import NothingConsumed, PrintService
-from ektp_core.devices.scanners import Sample
+from ektp_core.services.verification import VerificationService
 from ektp_core.store.tables import operators, signed_jobs
+from ektp_core.sync.feed import FeedRefused, check_signed_job
 from ektp_core.sync.nodes import Outbox
 from ektp_core.testing import make_enrolment
 from ektp_core.testing.databases import temporary_database
-from ektp_core.services.verification import VerificationService
 
 pytest.importorskip("nbis")
 TOKEN = "regency-flow-token-0123456789"

@@ -10,16 +10,16 @@ import pytest
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from ektp_core.lifecycle import audit
-from ektp_core.sync import packets
+from ektp_core.devices.scanners import Sample
+from ektp_core.domain.model import EnrolmentState, Modality
+from ektp_core.errors import ValidationFailed
 from ektp_core.keys import crypto
+from ektp_core.lifecycle import audit
+from ektp_core.lifecycle.service import LifecycleService
 from ektp_core.services.capture import CaptureService
 from ektp_core.services.node_init import create_deployment, profile_text
-from ektp_core.errors import ValidationFailed
-from ektp_core.lifecycle.service import LifecycleService
-from ektp_core.domain.model import EnrolmentState, Modality
-from ektp_core.devices.scanners import Sample
 from ektp_core.store.tables import enrolments, inbox, outbox
+from ektp_core.sync import packets
 from ektp_core.sync.nodes import Inbox, Outbox, sign_receipt
 from ektp_core.testing import make_enrolment
 

@@ -15,14 +15,14 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from ektp_core.devices.scanners import Sample
+from ektp_core.domain.model import FINGER_POSITIONS, EnrolmentState, Modality, Operator, Role
 from ektp_core.keys import crypto
+from ektp_core.lifecycle.service import LifecycleService
 from ektp_core.services.capture import CaptureService
 from ektp_core.services.node_init import profile_text
-from ektp_core.lifecycle.service import LifecycleService
-from ektp_core.domain.model import FINGER_POSITIONS, EnrolmentState, Modality, Operator, Role
-from ektp_core.devices.scanners import Sample
-from ektp_core.testing import make_enrolment
 from ektp_core.services.verification import VerificationService
+from ektp_core.testing import make_enrolment
 
 TOKEN = "test-central-token-0123456789"
 

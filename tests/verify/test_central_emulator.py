@@ -30,9 +30,9 @@ from ektp_plugins.verify.central.settings import CentralSettings, load_settings,
 from flask import Flask
 from flask.testing import FlaskClient
 
-from ektp_core.errors import ConfigError
 from ektp_core.devices.matchers import MatcherSettings, MatchThresholds
 from ektp_core.domain.model import Biodata
+from ektp_core.errors import ConfigError
 from ektp_core.testing.samples import make_biodata, valid_nik
 
 pytest.importorskip("nbis")

@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 from ektp_plugins.verify.http import HttpVerifier
 
-from ektp_core.domain.model import EnrolmentState
 from ektp_core.devices.verifiers import CentralRefused, CentralUnavailable, Submission
+from ektp_core.domain.model import EnrolmentState
 
 TOKEN = "s3cret-token-value"
 

@@ -12,12 +12,12 @@ import sqlalchemy as sa
 from centralkit import CentralProcess, Node, finger_sample, print_card, record_resident
 from click.testing import CliRunner
 
-from ektp_core.lifecycle import audit
 from ektp_core.cli import cli
-from ektp_core.errors import EktpError, IllegalTransition
 from ektp_core.domain.model import EnrolmentState
-from ektp_core.store.tables import central_submissions
+from ektp_core.errors import EktpError, IllegalTransition
+from ektp_core.lifecycle import audit
 from ektp_core.services.verification import HandoverRefused, IncompleteEnrolment
+from ektp_core.store.tables import central_submissions
 
 pytest.importorskip("nbis")
 E = EnrolmentState

@@ -8,8 +8,8 @@ import pytest
 from ektp_plugins.web.ui import create_app
 from flask import Flask
 
-from ektp_core.lifecycle.service import LifecycleService
 from ektp_core.domain.model import Role
+from ektp_core.lifecycle.service import LifecycleService
 from ektp_core.plugins import PluginHost
 
 from .webkit import Browser, add_account

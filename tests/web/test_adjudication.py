@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from ektp_plugins.web.ui import create_app
 from flask import Flask
 
-from ektp_core.services.node_init import create_deployment
 from ektp_core.domain.model import EnrolmentState, Role
+from ektp_core.services.node_init import create_deployment
 from ektp_core.store.tables import audit_log
 
 from .webkit import Browser, add_account

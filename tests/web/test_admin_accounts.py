@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from ektp_core.lifecycle.service import LifecycleService
 from ektp_core.domain.model import Role
+from ektp_core.lifecycle.service import LifecycleService
 from ektp_core.store.tables import audit_log, operators
 
 from .webkit import PASSWORD, Browser

@@ -9,8 +9,8 @@ from ektp_plugins.web.ui import access
 from ektp_plugins.web.ui.app import node
 from flask import Blueprint, Flask
 
-from ektp_core.lifecycle.service import LifecycleService
 from ektp_core.domain.model import Role
+from ektp_core.lifecycle.service import LifecycleService
 from ektp_core.store.tables import audit_log, web_sessions
 
 from .webkit import PASSWORD, Browser, add_account

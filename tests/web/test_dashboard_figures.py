@@ -9,9 +9,9 @@ import pytest
 from ektp_plugins.web.ui.dashboard_figures import DashboardFigures
 from ektp_plugins.web.ui.stats import Figures, figures_in
 
+from ektp_core.domain.model import EnrolmentState
 from ektp_core.lifecycle import audit
 from ektp_core.lifecycle.service import LifecycleService
-from ektp_core.domain.model import EnrolmentState
 from ektp_core.store.tables import central_submissions, enrolments, outbox
 from ektp_core.testing import make_enrolment
 from ektp_core.testing.samples import make_print_ready, queue_print_ready, valid_nik

@@ -18,10 +18,10 @@ from ektp_plugins.demo.layout import (
 )
 from ektp_plugins.demo.seed import Account, read_credentials, write_credentials
 
-from ektp_core.services.node_init import profile_text
 from ektp_core.devices.declared import printer_settings, scanner_settings
-from ektp_core.errors import EktpError
 from ektp_core.domain.model import Role
+from ektp_core.errors import EktpError
+from ektp_core.services.node_init import profile_text
 
 
 def test_ports_follow_the_dukcapil_node() -> None:

@@ -6,14 +6,14 @@ import datetime as dt
 import re
 
 import pytest
+from ektp_plugins.simulators.images import sample_photo
 from ektp_plugins.web.ui import enrolment_query
 
-from ektp_core.services.capture import CaptureService
-from ektp_core.lifecycle.service import LifecycleService
-from ektp_core.domain.model import EnrolmentState, Modality
 from ektp_core.devices.scanners import Sample
+from ektp_core.domain.model import EnrolmentState, Modality
+from ektp_core.lifecycle.service import LifecycleService
+from ektp_core.services.capture import CaptureService
 from ektp_core.testing import make_enrolment
-from ektp_plugins.simulators.images import sample_photo
 from ektp_core.testing.samples import make_print_ready, valid_nik
 
 E = EnrolmentState

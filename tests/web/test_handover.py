@@ -5,14 +5,14 @@ from __future__ import annotations
 import attrs
 import pytest
 import sqlalchemy as sa
+from ektp_plugins.simulators.images import sample_photo, sample_signature
 from ektp_plugins.web.ui.record_devices import resident_seed
 
-from ektp_core.services.capture import CaptureService, QualityTooLow
 from ektp_core.devices.declared import make_scanner, scanner_settings
-from ektp_core.lifecycle.service import LifecycleService
 from ektp_core.domain.model import Capture, EnrolmentState, Modality
+from ektp_core.lifecycle.service import LifecycleService
+from ektp_core.services.capture import CaptureService, QualityTooLow
 from ektp_core.store.tables import audit_log
-from ektp_plugins.simulators.images import sample_photo, sample_signature
 from ektp_core.testing.samples import make_enrolment, make_print_ready
 
 SITE = "17.71"

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from ektp_plugins.web.ui import printing_runs
 
-from ektp_core.lifecycle.service import LifecycleService
 from ektp_core.domain.model import EnrolmentState, PrintJobState
+from ektp_core.lifecycle.service import LifecycleService
 from ektp_core.testing.samples import queue_print_ready
 
 SITE = "17.71"

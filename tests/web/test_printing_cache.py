@@ -13,10 +13,10 @@ from ektp_plugins.web.ui import printing_data
 from ektp_plugins.web.ui.printing_cache import AuditCache
 from ektp_plugins.web.ui.printing_data import ledger_counts, queue_figures
 
+from ektp_core.devices.region_rules import WEEKDAYS
+from ektp_core.domain.model import Enrolment, EnrolmentState
 from ektp_core.lifecycle import audit
 from ektp_core.lifecycle.service import LifecycleService
-from ektp_core.domain.model import Enrolment, EnrolmentState
-from ektp_core.devices.region_rules import WEEKDAYS
 from ektp_core.store.tables import print_jobs
 from ektp_core.testing.samples import make_enrolment, make_print_ready, queue_print_ready, valid_nik
 

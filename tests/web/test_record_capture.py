@@ -6,9 +6,9 @@ import base64
 
 from PIL import Image
 
+from ektp_core.domain.model import Modality
 from ektp_core.lifecycle import audit
 from ektp_core.services.capture import CaptureService
-from ektp_core.domain.model import Modality
 
 from .test_record_kit import devices_of, fill_captures, photo, pin_resident, signature_png, start_recording
 from .webkit import PASSWORD, add_account

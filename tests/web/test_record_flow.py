@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
+from ektp_core.domain.model import FINGER_POSITIONS, EnrolmentState
 from ektp_core.lifecycle import audit
 from ektp_core.services.capture import CaptureService
 from ektp_core.services.node_init import create_deployment, profile_text
-from ektp_core.domain.model import FINGER_POSITIONS, EnrolmentState
 
 from .test_record_kit import fill_captures, iris_png, photo, pin_resident, signature_png, start_recording
 

@@ -5,9 +5,8 @@ import io
 import re
 from typing import Any
 
-from PIL import Image, ImageDraw
-
 from ektp_plugins.simulators.images import sample_photo
+from PIL import Image, ImageDraw
 
 #: A woman born 1 January 1990 whose NIK was issued in Kampung Melayu (17.71.05).
 NIK = "1771054101900001"
@@ -65,9 +64,9 @@ def fill_captures(lc: Any, enrolment_id: str, *, skip: tuple[tuple[str, str], ..
     leaving out ``skip`` ((modality, position) pairs): the confirm tests need complete enrolments fast."""
     from ektp_plugins.simulators.synthetic import finger_minutiae
 
-    from ektp_core.services.capture import CaptureService
-    from ektp_core.domain.model import FINGER_POSITIONS, Modality
     from ektp_core.devices.scanners import Sample
+    from ektp_core.domain.model import FINGER_POSITIONS, Modality
+    from ektp_core.services.capture import CaptureService
 
     service = CaptureService(lc)
     small = png(Image.new("L", (300, 300), 200))

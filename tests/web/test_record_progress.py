@@ -7,10 +7,10 @@ from typing import Any
 
 from ektp_plugins.web.ui.record_progress import InProgressList, read_in_progress
 
-from ektp_core.lifecycle import audit
-from ektp_core.services.capture import CaptureService
-from ektp_core.lifecycle.service import LifecycleService
 from ektp_core.domain.model import EnrolmentState
+from ektp_core.lifecycle import audit
+from ektp_core.lifecycle.service import LifecycleService
+from ektp_core.services.capture import CaptureService
 from ektp_core.testing.samples import make_enrolment, valid_nik
 
 SITE = "17.71"

@@ -7,9 +7,9 @@ from typing import Any
 from flask import Flask
 from flask.testing import FlaskClient
 
+from ektp_core.domain.model import Operator, Role
 from ektp_core.keys import crypto
 from ektp_core.lifecycle.service import LifecycleService
-from ektp_core.domain.model import Operator, Role
 
 #: Every test account's password (hashed with a cheap scrypt cost: tests log in hundreds of times).
 PASSWORD = "kata-sandi-uji"

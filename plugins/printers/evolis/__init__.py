@@ -24,10 +24,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from ektp_plugins.printers.evolis.driver import EVOLIS_VENDOR_ID, EvolisPrinter
+
 from ektp_core import hookimpl
 from ektp_core.devices.options import DriverOptions
-
-from ektp_plugins.printers.evolis.driver import EVOLIS_VENDOR_ID, EvolisPrinter
 
 __all__ = ["EvolisPrinter", "ektp_register_printers", "make_printer"]
 
@@ -47,9 +47,8 @@ def make_printer(name: str, options: dict[str, Any]) -> EvolisPrinter:
     emulator = None
     if checked.flag("emulator", False):
         # Imported here: a site with a real printer never loads the emulator.
-        from ektp_plugins.simulators.usb import FakeUsbBackend
-
         from ektp_plugins.printers.evolis.emulator import DEFAULT_SERIAL, EMULATED_PRODUCT_ID, EvolisEmulator
+        from ektp_plugins.simulators.usb import FakeUsbBackend
 
         seconds = options.get("emulator_mechanism_seconds", 0)
         if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds < 0:

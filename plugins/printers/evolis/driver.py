@@ -22,6 +22,8 @@ from typing import Any
 
 import usb.core
 import usb.util
+from ektp_plugins import usbdevice
+from ektp_plugins.printers.evolis import protocol as p
 
 from ektp_core.devices.printers import (
     EVOLIS_CANVAS,
@@ -34,9 +36,6 @@ from ektp_core.devices.printers import (
     Progress,
     RenderedCard,
 )
-
-from ektp_plugins import usbdevice
-from ektp_plugins.printers.evolis import protocol as p
 
 log = logging.getLogger(__name__)
 

@@ -42,10 +42,8 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-
-from ektp_plugins.simulators.usb import EmulatedDevice
-
 from ektp_plugins.printers.evolis import protocol as p
+from ektp_plugins.simulators.usb import EmulatedDevice
 
 EVOLIS_VENDOR_ID = 0x0F49
 #: The emulator's USB product id. Not a real Evolis product id: chosen to be recognisably a test value.

@@ -7,10 +7,17 @@ None lets it draw the card. The layout itself is in :mod:`.renderer`.
 
 from __future__ import annotations
 
+from ektp_plugins.printers.layout.renderer import (
+    CardLayout,
+    CardLayoutError,
+    layout_card,
+    preview_image,
+    render_card,
+    render_card_with_layout,
+)
+
 from ektp_core import hookimpl
 from ektp_core.devices.printers import CardData, RenderedCard
-
-from ektp_plugins.printers.layout.renderer import CardLayout, CardLayoutError, layout_card, preview_image, render_card, render_card_with_layout
 
 __all__ = ["CardLayout", "CardLayoutError", "ektp_render_card", "layout_card", "preview_image", "render_card",
            "render_card_with_layout"]

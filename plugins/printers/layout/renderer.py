@@ -43,9 +43,9 @@ from pathlib import Path
 import attrs
 from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
 
-from ektp_core.errors import EktpError
-from ektp_core.domain.model import Biodata
 from ektp_core.devices.printers import CardData, RenderedCard
+from ektp_core.domain.model import Biodata
+from ektp_core.errors import EktpError
 
 FONT_DIR = Path(__file__).resolve().parent / "fonts"
 FONT_FILES = {False: "LiberationSans-Regular.ttf", True: "LiberationSans-Bold.ttf"}

@@ -14,13 +14,12 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 import click
-
-from ektp_core import hookimpl
-from ektp_core.domain.model import Modality
-from ektp_core.devices.scanners import Sample, ScannerNotConnected, ScannerState, ScannerStatus
-
 from ektp_plugins.scanners.sbi.client import SbiCapture, SbiClient
 from ektp_plugins.scanners.sbi.protocol import PORT_RANGE, SbiDeviceError
+
+from ektp_core import hookimpl
+from ektp_core.devices.scanners import Sample, ScannerNotConnected, ScannerState, ScannerStatus
+from ektp_core.domain.model import Modality
 
 OPTIONS = {"port", "ports", "timeout_ms", "trusted_keys", "trust_any_device"}
 

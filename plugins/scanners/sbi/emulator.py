@@ -22,13 +22,12 @@ import time
 from collections.abc import Iterator
 from typing import Any, Protocol
 
+from ektp_plugins.scanners.sbi import protocol as p
 from flask import Flask, Response, request
 from PIL import Image
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from ektp_core.errors import EktpError
-
-from ektp_plugins.scanners.sbi import protocol as p
 
 FAIL_MODES = (None, "busy", "not_ready", "low_quality", "timeout", "bad_signature", "broken_chain", "restart_chain",
               "garbage", "wrong_size")

@@ -37,8 +37,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.x509.oid import NameOID
 
-from ektp_core.domain.model import FINGER_POSITIONS
 from ektp_core.devices.scanners import ScannerError, ScannerProtocolError, UntrustedCapture
+from ektp_core.domain.model import FINGER_POSITIONS
 
 SPEC_VERSION = "0.9.5"
 PORT_RANGE = range(4501, 4601)

@@ -14,10 +14,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from ektp_plugins.scanners.uareu.driver import (
+    FingerImage,
+    ScannerError,
+    ScannerNotConnected,
+    ScannerProtocolError,
+    ScannerTimeout,
+    ScannerVanished,
+    UareU4000,
+)
+
 from ektp_core import hookimpl
 from ektp_core.devices.options import DriverOptions
-
-from ektp_plugins.scanners.uareu.driver import FingerImage, ScannerError, ScannerNotConnected, ScannerProtocolError, ScannerTimeout, ScannerVanished, UareU4000
 
 __all__ = ["FingerImage", "ScannerError", "ScannerNotConnected", "ScannerProtocolError", "ScannerTimeout",
            "ScannerVanished", "UareU4000", "ektp_register_scanners", "make_scanner"]
@@ -39,9 +47,8 @@ def make_scanner(name: str, options: dict[str, Any]) -> UareU4000:
     emulator = None
     if emulated:
         # Imported here: a site with a real reader never loads the emulator.
-        from ektp_plugins.simulators.usb import FakeUsbBackend
-
         from ektp_plugins.scanners.uareu.emulator import UareU4000Emulator
+        from ektp_plugins.simulators.usb import FakeUsbBackend
 
         emulator = UareU4000Emulator(serial=serial or "")
         backend = FakeUsbBackend(emulator)

@@ -25,8 +25,9 @@ from typing import Any
 import attrs
 import usb.core
 import usb.util
+from ektp_plugins import usbdevice
+from ektp_plugins.scanners.uareu import protocol as p
 
-from ektp_core.domain.model import Modality
 from ektp_core.devices.scanners import (
     Sample,
     ScannerError,
@@ -37,9 +38,7 @@ from ektp_core.devices.scanners import (
     ScannerTimeout,
     ScannerVanished,
 )
-
-from ektp_plugins import usbdevice
-from ektp_plugins.scanners.uareu import protocol as p
+from ektp_core.domain.model import Modality
 
 log = logging.getLogger(__name__)
 

@@ -29,14 +29,13 @@ import time
 from collections import deque
 from typing import Any
 
+from ektp_plugins.scanners.uareu import protocol as p
 from ektp_plugins.simulators.usb import (
     ConfigurationDescriptor,
     EmulatedDevice,
     EndpointDescriptor,
     InterfaceDescriptor,
 )
-
-from ektp_plugins.scanners.uareu import protocol as p
 
 TRANSFER_INTERRUPT = 0x03
 DEFAULT_CHUNK_SIZE = 16 * 1024

@@ -25,10 +25,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from numpy.typing import NDArray
-
 from ektp_plugins.scanners import nbis
 from ektp_plugins.simulators.synthetic._finger import RIDGE_PERIOD, _pattern_class, _rng
+from numpy.typing import NDArray
 
 Array = NDArray[np.float64]
 

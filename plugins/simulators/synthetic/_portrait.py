@@ -6,10 +6,9 @@ import math
 import zlib
 
 import numpy as np
+from ektp_plugins.simulators.images import sample_signature
 from PIL import Image, ImageDraw, ImageFilter
 from scipy import ndimage
-
-from ektp_plugins.simulators.images import sample_signature
 
 _SKIN = [(241, 194, 160), (224, 172, 135), (198, 142, 104), (170, 116, 80), (141, 92, 60), (110, 72, 48)]
 _HAIR = [(24, 20, 18), (40, 30, 24), (60, 44, 30), (20, 20, 22)]

@@ -15,16 +15,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ektp_plugins.verify.central.service import MAX_WAIT, ApiError, CentralService
+from ektp_plugins.verify.central.settings import CentralSettings, resolve_matcher
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from ektp_plugins.demo.processes import sigterm_as_interrupt
+from ektp_core.cli.options import sigterm_as_interrupt
 from ektp_core.devices.matchers import Matcher
 from ektp_core.domain.model import FINGER_POSITIONS
-
-from ektp_plugins.verify.central.service import MAX_WAIT, ApiError, CentralService
-from ektp_plugins.verify.central.settings import CentralSettings, resolve_matcher
 
 log = logging.getLogger("ektp.central")
 

@@ -18,14 +18,20 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ektp_core.devices.matchers import Matcher
-from ektp_core.domain.model import Biodata, EnrolmentState
-
 from ektp_plugins.verify.central.settings import CentralSettings, read_register
 from ektp_plugins.verify.central.snapshot import Coverage, GallerySnapshots, supports_snapshots
 from ektp_plugins.verify.central.store import CentralStore, EnrolmentRecord, utc_text
-from ektp_plugins.verify.central.submission import Malformed, canonical_hash, enrolment_id_of, image_mimetype, parse_submission
+from ektp_plugins.verify.central.submission import (
+    Malformed,
+    canonical_hash,
+    enrolment_id_of,
+    image_mimetype,
+    parse_submission,
+)
 from ektp_plugins.verify.central.verdicts import judge
+
+from ektp_core.devices.matchers import Matcher
+from ektp_core.domain.model import Biodata, EnrolmentState
 
 log = logging.getLogger("ektp.central")
 

@@ -14,13 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-
-from ektp_core.domain import nik as nik_rules
-from ektp_core.errors import ConfigError, EktpError
-from ektp_core.devices.matchers import Matcher, MatcherSettings, matcher_settings
-from ektp_core.domain.model import Biodata
-
 from ektp_plugins.verify.central.verdicts import Person, Rules
+
+from ektp_core.devices.matchers import Matcher, MatcherSettings, matcher_settings
+from ektp_core.domain import nik as nik_rules
+from ektp_core.domain.model import Biodata
+from ektp_core.errors import ConfigError, EktpError
 
 #: The Biodata fields a register line must carry (the person the NIK was issued to).
 _PERSON_FIELDS = ("nik", "nama", "jenis_kelamin", "tanggal_lahir", "tempat_lahir")

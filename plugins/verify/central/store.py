@@ -16,12 +16,11 @@ from typing import Any
 
 import attrs
 import sqlalchemy as sa
+from ektp_plugins.verify.central.submission import ParsedSubmission
+from ektp_plugins.verify.central.verdicts import Judgement, Person
 from sqlalchemy.engine import Connection, Engine
 
 from ektp_core.domain.model import EnrolmentState
-
-from ektp_plugins.verify.central.submission import ParsedSubmission
-from ektp_plugins.verify.central.verdicts import Judgement, Person
 
 #: The database file inside the data folder.
 DATABASE_FILE = "central.sqlite3"

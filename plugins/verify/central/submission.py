@@ -16,8 +16,8 @@ from typing import Any
 
 import attrs
 
-from ektp_core.errors import InvalidValue
 from ektp_core.domain.model import FINGER_POSITIONS, Biodata
+from ektp_core.errors import InvalidValue
 
 #: The top-level keys a submission may carry (anything else is refused, so a typo is not silently ignored).
 KEYS = frozenset({"enrolment_id", "site", "biodata", "fingers", "finger_images", "face", "exceptions"})

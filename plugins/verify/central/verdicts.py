@@ -14,8 +14,8 @@ from typing import Any, Protocol
 
 import attrs
 
-from ektp_core.domain import nik as nik_rules
 from ektp_core.devices.matchers import Decision, FingerSet, Matcher, MatchThresholds, decide
+from ektp_core.domain import nik as nik_rules
 from ektp_core.domain.model import FINGER_POSITIONS, Biodata, EnrolmentState
 
 #: The statuses this module gives (SIAK names).

@@ -13,9 +13,8 @@ information, at this coarse level. Bozorth3 looks at the details afterwards.
 from __future__ import annotations
 
 import numpy as np
-from numpy.typing import NDArray
-
 from ektp_plugins.scanners import nbis
+from numpy.typing import NDArray
 
 D_MIN, D_MAX = 12.0, 156.0
 D_BINS = 8

@@ -12,11 +12,10 @@ import os
 from collections.abc import Iterable, Sequence
 
 import numpy as np
+from ektp_plugins.verify.dedup.features import DIMENSIONS
 from numpy.typing import NDArray
 
 from ektp_core.domain.model import FINGER_POSITIONS
-
-from ektp_plugins.verify.dedup.features import DIMENSIONS
 
 _FORMAT = 1
 

@@ -9,13 +9,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-
-from ektp_core.devices.matchers import Candidate, FingerSet, check_fingers
-from ektp_core.domain.model import FINGER_POSITIONS
-
 from ektp_plugins.scanners import nbis
 from ektp_plugins.verify.dedup.features import DIMENSIONS, features
 from ektp_plugins.verify.dedup.index import Gallery
+
+from ektp_core.devices.matchers import Candidate, FingerSet, check_fingers
+from ektp_core.domain.model import FINGER_POSITIONS
 
 
 @dataclass(frozen=True)

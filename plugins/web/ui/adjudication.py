@@ -10,18 +10,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-
-from ektp_core.services.capture import CaptureService
-from ektp_core.errors import EktpError, IllegalTransition, NotFound
-from ektp_core.domain.model import FINGER_POSITIONS, Enrolment, EnrolmentState, Modality
-from ektp_core.devices.verifiers import CentralRefused, CentralUnavailable, VerdictCandidate
-
 from ektp_plugins.web.ui import access
 from ektp_plugins.web.ui.app import _, current_user, node
 from ektp_plugins.web.ui.central import verification
 from ektp_plugins.web.ui.enrolments import BIODATA_FIELDS
 from ektp_plugins.web.ui.images import image_response
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+
+from ektp_core.devices.verifiers import CentralRefused, CentralUnavailable, VerdictCandidate
+from ektp_core.domain.model import FINGER_POSITIONS, Enrolment, EnrolmentState, Modality
+from ektp_core.errors import EktpError, IllegalTransition, NotFound
+from ektp_core.services.capture import CaptureService
 
 bp = Blueprint("adjudication", __name__)
 E = EnrolmentState

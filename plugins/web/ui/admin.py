@@ -8,16 +8,15 @@ import time
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, current_app, render_template, request
-
-from ektp_core.lifecycle import audit
-from ektp_core.devices.declared import PrinterSetting, make_printer, make_scanner, printer_settings, scanner_settings
-from ektp_core.domain.model import SiteKind
-from ektp_core.store import repository as repo
-from ektp_core.store.tables import audit_log, site_keys
-
 from ektp_plugins.web.ui import access
 from ektp_plugins.web.ui.app import current_user, node
+from flask import Blueprint, abort, current_app, render_template, request
+
+from ektp_core.devices.declared import PrinterSetting, make_printer, make_scanner, printer_settings, scanner_settings
+from ektp_core.domain.model import SiteKind
+from ektp_core.lifecycle import audit
+from ektp_core.store import repository as repo
+from ektp_core.store.tables import audit_log, site_keys
 
 bp = Blueprint("admin", __name__)
 

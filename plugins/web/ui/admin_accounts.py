@@ -10,15 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import flash, redirect, render_template, request, url_for
-
-from ektp_core.keys import crypto
-from ektp_core.errors import Conflict, EktpError, InvalidValue, NotFound
-from ektp_core.domain.model import Operator, Role
-
 from ektp_plugins.web.ui import access
 from ektp_plugins.web.ui.admin import bp
 from ektp_plugins.web.ui.app import _, current_user, node
+from flask import flash, redirect, render_template, request, url_for
+
+from ektp_core.domain.model import Operator, Role
+from ektp_core.errors import Conflict, EktpError, InvalidValue, NotFound
+from ektp_core.keys import crypto
 
 #: The fewest characters a new password may have (the core refuses fewer than 8).
 MIN_PASSWORD = 10

@@ -19,22 +19,21 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-from flask import Flask, Response, current_app, g, redirect, render_template, request, session, url_for
-from werkzeug.exceptions import HTTPException
-
-from ektp_core import __version__
-from ektp_core.sync import packets
-from ektp_core.keys import crypto
-from ektp_core.services.accounts import AccountService, Session, SessionEnded
-from ektp_core.errors import EktpError
-from ektp_core.lifecycle.service import LifecycleService
-from ektp_core.domain.model import SiteKind
-from ektp_core.sync.nodes import Inbox
-
 from ektp_plugins.web.api import API
 from ektp_plugins.web.api import blueprint as api_blueprint
 from ektp_plugins.web.ui import access
 from ektp_plugins.web.ui.i18n import LOCALES, Catalogues
+from flask import Flask, Response, current_app, g, redirect, render_template, request, session, url_for
+from werkzeug.exceptions import HTTPException
+
+from ektp_core import __version__
+from ektp_core.domain.model import SiteKind
+from ektp_core.errors import EktpError
+from ektp_core.keys import crypto
+from ektp_core.lifecycle.service import LifecycleService
+from ektp_core.services.accounts import AccountService, Session, SessionEnded
+from ektp_core.sync import packets
+from ektp_core.sync.nodes import Inbox
 
 log = logging.getLogger(__name__)
 SECRET_FILE = "web-secret"

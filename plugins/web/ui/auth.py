@@ -4,12 +4,11 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
+from ektp_plugins.web.ui import access
+from ektp_plugins.web.ui.app import _, current_user, node, source
 from flask import Blueprint, redirect, render_template, request, session, url_for
 
 from ektp_core.services.accounts import LoginRefused
-
-from ektp_plugins.web.ui import access
-from ektp_plugins.web.ui.app import _, current_user, node, source
 
 bp = Blueprint("auth", __name__)
 

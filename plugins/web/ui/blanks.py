@@ -4,15 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, flash, redirect, render_template, request, url_for
-
-from ektp_core.errors import Conflict, EktpError, IllegalTransition, NotFound
-from ektp_core.domain.model import Role
-
 from ektp_plugins.web.ui import access
 from ektp_plugins.web.ui.app import _, current_user, node
 from ektp_plugins.web.ui.printing import bp, figures_cache
-from ektp_plugins.web.ui.printing_data import SerialsInvalid, blank_site, ledger_counts, parse_serials, report_csv, report_range, spoiled_rows, stock_days, stock_report
+from ektp_plugins.web.ui.printing_data import (
+    SerialsInvalid,
+    blank_site,
+    ledger_counts,
+    parse_serials,
+    report_csv,
+    report_range,
+    spoiled_rows,
+    stock_days,
+    stock_report,
+)
+from flask import Response, flash, redirect, render_template, request, url_for
+
+from ektp_core.domain.model import Role
+from ektp_core.errors import Conflict, EktpError, IllegalTransition, NotFound
 
 #: The stock report's columns (catalogue keys), in CSV order after the site.
 REPORT_COLUMNS = ("blanks.day", "blanks.opening", "blanks.col_received", "blanks.col_printed",

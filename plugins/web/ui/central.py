@@ -1,9 +1,9 @@
 """The verification service for the pages that show verdicts and decide adjudications."""
 from __future__ import annotations
 
-from ektp_core.services.verification import VerificationService
-
 from ektp_plugins.web.ui.app import node
+
+from ektp_core.services.verification import VerificationService
 
 
 def verification() -> VerificationService:

@@ -6,17 +6,16 @@ import functools
 import time
 from typing import Any
 
-from flask import Blueprint, jsonify, redirect, render_template, request, url_for
-
-from ektp_core.devices.declared import make_printer, make_scanner, printer_settings, scanner_settings
-from ektp_core.domain.model import EnrolmentState
-
 from ektp_plugins.web.ui import access
 from ektp_plugins.web.ui.app import _, node
 from ektp_plugins.web.ui.charts import grouped_bars
 from ektp_plugins.web.ui.dashboard_figures import DashboardFigures
 from ektp_plugins.web.ui.printing import figures_cache
 from ektp_plugins.web.ui.printing_data import ledger_counts
+from flask import Blueprint, jsonify, redirect, render_template, request, url_for
+
+from ektp_core.devices.declared import make_printer, make_scanner, printer_settings, scanner_settings
+from ektp_core.domain.model import EnrolmentState
 
 bp = Blueprint("dashboard", __name__)
 #: Device status is asked at most this often (opening a USB printer takes time; pages must not wait).

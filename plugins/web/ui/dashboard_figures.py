@@ -34,12 +34,21 @@ from typing import Any
 
 import attrs
 import sqlalchemy as sa
+from ektp_plugins.web.ui.printing_cache import head, same_chain_within
+from ektp_plugins.web.ui.stats import (
+    DAYS,
+    Figures,
+    Printed,
+    Recorded,
+    combine,
+    count_printed,
+    count_recorded,
+    count_waiting,
+    day_starts,
+)
 
 from ektp_core.domain.model import EnrolmentState
 from ektp_core.store.tables import audit_log, enrolments
-
-from ektp_plugins.web.ui.printing_cache import head, same_chain_within
-from ektp_plugins.web.ui.stats import DAYS, Figures, Printed, Recorded, combine, count_printed, count_recorded, count_waiting, day_starts
 
 #: Past this many new entries the gap is not read: counting again is cheaper.
 MAX_GAP = 2000

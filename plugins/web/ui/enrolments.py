@@ -11,19 +11,18 @@ from typing import Any
 
 import attrs
 import sqlalchemy as sa
-from flask import Blueprint, abort, current_app, render_template, request, url_for
-
-from ektp_core.services.capture import CaptureService
-from ektp_core.errors import EktpError, NotFound
-from ektp_core.domain.model import POSITIONS, Enrolment, EnrolmentState, Modality
-from ektp_core.store import repository as repo
-from ektp_core.store.tables import print_jobs
-
 from ektp_plugins.web.ui import access
 from ektp_plugins.web.ui.app import _, current_user, node
 from ektp_plugins.web.ui.central import verification
 from ektp_plugins.web.ui.enrolment_query import PAGE_SIZE, SearchInvalid, parse_query, search
 from ektp_plugins.web.ui.images import image_response
+from flask import Blueprint, abort, current_app, render_template, request, url_for
+
+from ektp_core.domain.model import POSITIONS, Enrolment, EnrolmentState, Modality
+from ektp_core.errors import EktpError, NotFound
+from ektp_core.services.capture import CaptureService
+from ektp_core.store import repository as repo
+from ektp_core.store.tables import print_jobs
 
 bp = Blueprint("enrolments", __name__)
 

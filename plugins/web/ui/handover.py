@@ -12,21 +12,20 @@ import secrets
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Blueprint, flash, redirect, render_template, request, url_for
-
-from ektp_core.domain import nik as nik_rules
-from ektp_core.services.capture import CaptureService
-from ektp_core.errors import EktpError, IllegalTransition
-from ektp_core.domain.model import FINGER_POSITIONS, Enrolment, EnrolmentState, Modality, PrintJobState
-from ektp_core.devices.scanners import Sample, ScannerError
-from ektp_core.store import repository as repo
-from ektp_core.store.tables import enrolments, print_jobs
-from ektp_core.services.verification import HANDOVER_FROM, HandoverRefused, VerificationService
-
 from ektp_plugins.web.ui import access
 from ektp_plugins.web.ui.app import _, current_user, node
 from ektp_plugins.web.ui.enrolments import scoped_enrolment
 from ektp_plugins.web.ui.images import image_response
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+
+from ektp_core.devices.scanners import Sample, ScannerError
+from ektp_core.domain import nik as nik_rules
+from ektp_core.domain.model import FINGER_POSITIONS, Enrolment, EnrolmentState, Modality, PrintJobState
+from ektp_core.errors import EktpError, IllegalTransition
+from ektp_core.services.capture import CaptureService
+from ektp_core.services.verification import HANDOVER_FROM, HandoverRefused, VerificationService
+from ektp_core.store import repository as repo
+from ektp_core.store.tables import enrolments, print_jobs
 
 bp = Blueprint("handover", __name__)
 

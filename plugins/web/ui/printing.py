@@ -9,20 +9,27 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, url_for
-
-from ektp_core.devices.declared import PrinterSetting, make_printer, printers_at
-from ektp_core.errors import EktpError, NotFound
-from ektp_core.domain.model import PrintJob, PrintJobState, Role
-from ektp_core.services.printing import CounterCheck, PrintService
-from ektp_core.devices.printers import EVOLIS_CANVAS
-from ektp_core.store.tables import printers as printers_table
-
 from ektp_plugins.web.ui import access
 from ektp_plugins.web.ui.app import _, current_user, node
 from ektp_plugins.web.ui.printing_cache import AuditCache
-from ektp_plugins.web.ui.printing_data import ledger_counts, queue_figures, queue_page, queued_job_ids, rows_for, rows_in, today
+from ektp_plugins.web.ui.printing_data import (
+    ledger_counts,
+    queue_figures,
+    queue_page,
+    queued_job_ids,
+    rows_for,
+    rows_in,
+    today,
+)
 from ektp_plugins.web.ui.printing_runs import PrintRun, PrintRuns, RunInProgress, explain, report_outcomes
+from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, url_for
+
+from ektp_core.devices.declared import PrinterSetting, make_printer, printers_at
+from ektp_core.devices.printers import EVOLIS_CANVAS
+from ektp_core.domain.model import PrintJob, PrintJobState, Role
+from ektp_core.errors import EktpError, NotFound
+from ektp_core.services.printing import CounterCheck, PrintService
+from ektp_core.store.tables import printers as printers_table
 
 bp = Blueprint("printing", __name__)
 

@@ -15,9 +15,9 @@ from typing import Any
 import attrs
 import sqlalchemy as sa
 
-from ektp_core.lifecycle.service import LedgerCount, LifecycleService
 from ektp_core.domain.model import BlankState, PrintJobState
 from ektp_core.lifecycle.routing import due_on
+from ektp_core.lifecycle.service import LedgerCount, LifecycleService
 from ektp_core.store.repository import job_from_row, utc
 from ektp_core.store.tables import blank_batches, blanks, enrolments, print_jobs
 

@@ -23,10 +23,6 @@ from typing import Any
 import attrs
 
 from ektp_core.devices.declared import PrinterSetting, make_printer
-from ektp_core.errors import Conflict, EktpError, IllegalTransition
-from ektp_core.lifecycle.service import LifecycleService
-from ektp_core.domain.model import PrintJobState
-from ektp_core.services.printing import CounterCheck, NothingConsumed, PrintService
 from ektp_core.devices.printers import (
     CardJam,
     CoverOpen,
@@ -38,6 +34,10 @@ from ektp_core.devices.printers import (
     PrinterVanished,
     RibbonEnded,
 )
+from ektp_core.domain.model import PrintJobState
+from ektp_core.errors import Conflict, EktpError, IllegalTransition
+from ektp_core.lifecycle.service import LifecycleService
+from ektp_core.services.printing import CounterCheck, NothingConsumed, PrintService
 
 log = logging.getLogger(__name__)
 

@@ -11,16 +11,22 @@ import uuid
 from typing import Any
 from urllib.parse import quote
 
-from flask import current_app, flash, jsonify, redirect, render_template, request, url_for
-
-from ektp_core.errors import Conflict, ValidationFailed
-from ektp_core.domain.model import POSITIONS, Enrolment, EnrolmentState
-
 from ektp_plugins.web.ui import access
 from ektp_plugins.web.ui.app import _, node
-from ektp_plugins.web.ui.record_base import bp, capture_service, enrolment_here, first_missing_step, not_recording, username
+from ektp_plugins.web.ui.record_base import (
+    bp,
+    capture_service,
+    enrolment_here,
+    first_missing_step,
+    not_recording,
+    username,
+)
 from ektp_plugins.web.ui.record_forms import CHOICES, FIELDS, choices, nik_findings, open_enrolment, read_form
 from ektp_plugins.web.ui.record_progress import InProgressList
+from flask import current_app, flash, jsonify, redirect, render_template, request, url_for
+
+from ektp_core.domain.model import POSITIONS, Enrolment, EnrolmentState
+from ektp_core.errors import Conflict, ValidationFailed
 
 # The views of the other steps register on the same blueprint when imported.
 from ektp_plugins.web.ui import record_capture, record_confirm  # noqa: F401  isort: skip

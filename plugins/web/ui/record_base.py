@@ -4,15 +4,14 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, render_template
-
-from ektp_core.services.capture import CaptureService
-from ektp_core.errors import NotFound
-from ektp_core.domain.model import POSITIONS, Capture, Enrolment, EnrolmentState, Modality
-from ektp_core.services.verification import VerificationSettings
-
 from ektp_plugins.web.ui.app import _, current_user, node
 from ektp_plugins.web.ui.record_devices import DeskDevices
+from flask import Blueprint, Response, abort, current_app, render_template
+
+from ektp_core.domain.model import POSITIONS, Capture, Enrolment, EnrolmentState, Modality
+from ektp_core.errors import NotFound
+from ektp_core.services.capture import CaptureService
+from ektp_core.services.verification import VerificationSettings
 
 bp = Blueprint("record", __name__)
 

@@ -12,19 +12,30 @@ import secrets
 from collections.abc import Iterator
 from typing import Any
 
-from flask import Response, abort, flash, redirect, render_template, request, stream_with_context, url_for
-
-from ektp_core.keys import crypto
-from ektp_core.services.capture import QualityTooLow
-from ektp_core.errors import EktpError
-from ektp_core.domain.model import POSITIONS, Modality, Role
-from ektp_core.devices.scanners import Sample, ScannerError, ScannerNotConnected, ScannerTimeout
-
 from ektp_plugins.web.ui import access
 from ektp_plugins.web.ui.app import _, node, source
-from ektp_plugins.web.ui.record_base import STEPS, attempts, bp, capture_service, common, devices, enrolment_here, not_recording, recording, slots, username
+from ektp_plugins.web.ui.record_base import (
+    STEPS,
+    attempts,
+    bp,
+    capture_service,
+    common,
+    devices,
+    enrolment_here,
+    not_recording,
+    recording,
+    slots,
+    username,
+)
 from ektp_plugins.web.ui.record_devices import ScannerBusy
 from ektp_plugins.web.ui.record_images import BadImage, from_data_url, picture
+from flask import Response, abort, flash, redirect, render_template, request, stream_with_context, url_for
+
+from ektp_core.devices.scanners import Sample, ScannerError, ScannerNotConnected, ScannerTimeout
+from ektp_core.domain.model import POSITIONS, Modality, Role
+from ektp_core.errors import EktpError
+from ektp_core.keys import crypto
+from ektp_core.services.capture import QualityTooLow
 
 #: Why a biometric cannot be taken (stored as the exception's reason, with the operator's note).
 EXCEPTION_REASONS = ("missing", "damaged")

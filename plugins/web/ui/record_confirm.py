@@ -8,17 +8,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import flash, redirect, render_template, url_for
-
-from ektp_core.errors import EktpError
-from ektp_core.domain.model import EnrolmentState
-from ektp_core.sync.nodes import Outbox
-from ektp_core.services.verification import IncompleteEnrolment, VerificationService
-from ektp_core.devices.verifiers import CentralRefused
-
 from ektp_plugins.web.ui import access
 from ektp_plugins.web.ui.app import _, node
-from ektp_plugins.web.ui.record_base import STEPS, bp, capture_service, common, confirm_lock, enrolment_here, not_recording, required, slots, username
+from ektp_plugins.web.ui.record_base import (
+    STEPS,
+    bp,
+    capture_service,
+    common,
+    confirm_lock,
+    enrolment_here,
+    not_recording,
+    required,
+    slots,
+    username,
+)
+from flask import flash, redirect, render_template, url_for
+
+from ektp_core.devices.verifiers import CentralRefused
+from ektp_core.domain.model import EnrolmentState
+from ektp_core.errors import EktpError
+from ektp_core.services.verification import IncompleteEnrolment, VerificationService
+from ektp_core.sync.nodes import Outbox
 
 E = EnrolmentState
 

@@ -24,9 +24,9 @@ from typing import Any
 import attrs
 
 from ektp_core.devices.declared import ScannerSetting, make_scanner, scanner_settings
-from ektp_core.errors import EktpError
-from ektp_core.domain.model import Modality
 from ektp_core.devices.scanners import Sample, ScannerError, ScannerNotConnected, ScannerTimeout, ScannerVanished
+from ektp_core.domain.model import Modality
+from ektp_core.errors import EktpError
 
 log = logging.getLogger(__name__)
 #: Seconds a request waits beyond the driver's own timeout before it gives up on the device.

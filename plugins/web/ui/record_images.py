@@ -13,8 +13,8 @@ import io
 
 from PIL import Image, ImageOps, ImageStat, UnidentifiedImageError
 
-from ektp_core.errors import EktpError
 from ektp_core.domain.model import Modality
+from ektp_core.errors import EktpError
 
 #: Largest upload accepted (a camera's JPEG is a few megabytes).
 MAX_UPLOAD = 8 * 1024 * 1024

@@ -25,11 +25,10 @@ from typing import Any
 
 import attrs
 import sqlalchemy as sa
+from ektp_plugins.web.ui.printing_cache import head, same_chain_within
 
 from ektp_core.domain.model import EnrolmentState
 from ektp_core.store.tables import audit_log, captures, enrolments
-
-from ektp_plugins.web.ui.printing_cache import head, same_chain_within
 
 #: The most recordings the start page lists.
 LIMIT = 200

@@ -9,8 +9,8 @@ from typing import Any
 import attrs
 import sqlalchemy as sa
 
-from ektp_core.lifecycle.service import LedgerCount, LifecycleService
 from ektp_core.domain.model import EnrolmentState, PrintJobState
+from ektp_core.lifecycle.service import LedgerCount, LifecycleService
 from ektp_core.store.tables import central_submissions, enrolments, outbox, print_jobs
 
 #: How many days the charts look back.

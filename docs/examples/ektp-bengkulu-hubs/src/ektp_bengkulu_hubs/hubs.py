@@ -26,8 +26,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from ektp_core.config import Profile
-from ektp_core.domain.model import Enrolment, Site, SiteKind
 from ektp_core.devices.region_rules import Routing, SiteState, printer_sites, weekday_name
+from ektp_core.domain.model import Enrolment, Site, SiteKind
 
 SETTINGS = ("hubs", "hub_day")
 

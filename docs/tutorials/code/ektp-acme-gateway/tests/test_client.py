@@ -7,9 +7,9 @@ import socket
 from collections.abc import Iterator
 
 import pytest
+from ektp_core.devices.verifiers import CentralRefused, CentralUnavailable, Submission, Verifier
 from ektp_core.domain.model import EnrolmentState
 from ektp_core.testing import make_biodata
-from ektp_core.devices.verifiers import CentralRefused, CentralUnavailable, Submission, Verifier
 
 from ektp_acme_gateway import AcmeGatewayServer as Server
 from ektp_acme_gateway import AcmeGatewayVerifier as Client

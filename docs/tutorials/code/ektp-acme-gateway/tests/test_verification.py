@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 from ektp_core.config import Deployment
-from ektp_core.lifecycle.service import LifecycleService
 from ektp_core.domain.model import Capture, EnrolmentState
+from ektp_core.lifecycle.service import LifecycleService
 from ektp_core.plugins import PluginHost
-from ektp_core.testing import make_enrolment
 from ektp_core.services.verification import VerificationService, VerificationSettings
+from ektp_core.testing import make_enrolment
 
 from ektp_acme_gateway import NAME, PROFILE_FILE
 from ektp_acme_gateway import AcmeGatewayServer as Server

@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 from ektp_core.config import Deployment
 from ektp_core.devices.declared import choose_printer
-from ektp_core.lifecycle.service import LifecycleService
+from ektp_core.devices.printers import CardJam
 from ektp_core.domain.model import PrintJobState
+from ektp_core.lifecycle.service import LifecycleService
 from ektp_core.plugins import PluginHost
 from ektp_core.services.printing import PrintService
-from ektp_core.devices.printers import CardJam
 from ektp_core.testing import queue_print_ready
 
 from ektp_acme_printer import NAME, PROFILE_FILE

@@ -46,7 +46,6 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ektp_core.domain.model import EnrolmentState
 from ektp_core.devices.verifiers import (
     CentralRefused,
     CentralUnavailable,
@@ -56,6 +55,7 @@ from ektp_core.devices.verifiers import (
     Verdict,
     VerdictCandidate,
 )
+from ektp_core.domain.model import EnrolmentState
 
 OPTIONS = ("url", "api_key_env", "timeout_seconds", "retries")
 DEFAULT_KEY_ENV = "ACME_GATEWAY_API_KEY"
