@@ -84,7 +84,9 @@ from ektp_core.lifecycle.service import LifecycleService
 from ektp_core.services.node_init import Deployment, create_deployment
 from ektp_core.store.tables import outbox
 from ektp_core.sync import packets
-from ektp_core.sync.nodes import SEND_PARALLEL, Inbox, Outbox, check_receipt, sign_receipt
+from ektp_core.sync.inbox import Inbox
+from ektp_core.sync.outbox import SEND_PARALLEL, Outbox
+from ektp_core.sync.receipts import check_receipt, sign_receipt
 from ektp_core.testing.samples import make_enrolment, valid_nik
 
 TARGET_RATIO = 1.5

@@ -80,10 +80,11 @@ import attrs
 import sqlalchemy as sa
 
 from ektp_core.config import Deployment
-from ektp_core.devices.region_rules import WEEKDAYS, load_rules, site_snapshot
+from ektp_core.devices.region_rules import WEEKDAYS
 from ektp_core.domain import regions
 from ektp_core.domain.model import FINGER_POSITIONS, Capture, Enrolment, EnrolmentState, Modality, Operator, Role
 from ektp_core.keys import crypto
+from ektp_core.lifecycle.routing import load_rules, site_snapshot
 from ektp_core.lifecycle.service import LifecycleService
 from ektp_core.services.node_init import create_deployment
 from ektp_core.store.tables import enrolments

@@ -164,7 +164,7 @@ def ektp_register_region_rules(registry: Registry[Any]) -> None:
 
     Called:
         When a plugin host first builds its ``region_rules`` registry, that is when a deployment
-        loads its rules (:func:`ektp_core.devices.region_rules.load_rules`): ``ektp route``, ``ektp sites``,
+        loads its rules (:func:`ektp_core.lifecycle.routing.load_rules`): ``ektp route``, ``ektp sites``,
         ``ektp profile use``, ``ektp walk``, and routing the print-ready enrolments after
         ``ektp verify sync`` or in the web UI.
 

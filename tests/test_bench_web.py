@@ -15,7 +15,7 @@ from types import ModuleType
 import pytest
 
 from ektp_core.domain.model import EnrolmentState
-from ektp_core.lifecycle.service import ENROLMENT_TRANSITIONS
+from ektp_core.lifecycle.states import ENROLMENT_TRANSITIONS
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "benchmarks" / "bench_web.py"

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from ektp_core.config import find_deployment, load_deployment, load_profile
-from ektp_core.devices.region_rules import load_rules
 from ektp_core.errors import ConfigError, DeploymentNotFound
+from ektp_core.lifecycle.routing import load_rules
 from ektp_core.plugins import PluginHost
 
 GOOD = """

@@ -20,11 +20,12 @@ from ektp_core.config import Deployment, load_deployment
 from ektp_core.devices.scanners import Sample
 from ektp_core.domain.model import Modality, Operator, Role
 from ektp_core.errors import EktpError
-from ektp_core.keys import crypto, data_key_rotation, data_keys
+from ektp_core.keys import crypto, data_keys
 from ektp_core.keys.crypto import TamperedData
 from ektp_core.keys.data_keys import DataKeyring, UnknownDataKey
 from ektp_core.lifecycle import audit
 from ektp_core.lifecycle.service import LifecycleService
+from ektp_core.services import data_key_rotation
 from ektp_core.services.capture import CaptureService
 from ektp_core.services.printing import PrintService
 from ektp_core.store import blobs as blob_store

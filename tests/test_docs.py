@@ -17,7 +17,7 @@ import pytest
 
 from ektp_core import config, hookspecs
 from ektp_core.cli import cli
-from ektp_core.lifecycle import service
+from ektp_core.lifecycle import states
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -166,13 +166,13 @@ def test_every_deployment_key_is_documented() -> None:
 
 
 # --------------------------------------------------------------------------------------------------
-# The transition tables in docs/service.md are the ones in ektp_core/lifecycle/service.py
+# The transition tables in docs/lifecycle.md are the ones in ektp_core/lifecycle/states.py
 # --------------------------------------------------------------------------------------------------
 
 
 def _doc_table(title: str) -> dict[str, set[str]]:
-    text = _read("service.md")
-    assert f"### {title}\n" in text, f"docs/service.md has no '### {title}' section"
+    text = _read("lifecycle.md")
+    assert f"### {title}\n" in text, f"docs/lifecycle.md has no '### {title}' section"
     section = text.split(f"### {title}\n", 1)[1].split("\n#", 1)[0]
     rows: dict[str, set[str]] = {}
     for line in section.splitlines():
@@ -183,9 +183,9 @@ def _doc_table(title: str) -> dict[str, set[str]]:
 
 
 @pytest.mark.parametrize(("title", "table"), [
-    ("Enrolment transitions", service.ENROLMENT_TRANSITIONS),
-    ("Print job transitions", service.PRINT_JOB_TRANSITIONS),
-    ("Blank transitions", service.BLANK_TRANSITIONS),
+    ("Enrolment transitions", states.ENROLMENT_TRANSITIONS),
+    ("Print job transitions", states.PRINT_JOB_TRANSITIONS),
+    ("Blank transitions", states.BLANK_TRANSITIONS),
 ])
 def test_transition_tables_match_the_code(title: str, table: dict[object, frozenset[object]]) -> None:
     expected = {str(state): {str(s) for s in targets} for state, targets in table.items()}

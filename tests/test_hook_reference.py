@@ -235,8 +235,9 @@ def _exercise_scanners(module: Any, deployment: Deployment, tmp_path: Path) -> N
 
 
 def _exercise_region_rules(module: Any, deployment: Deployment, tmp_path: Path) -> None:
-    from ektp_core.devices.region_rules import SiteSnapshot, load_rules
+    from ektp_core.devices.region_rules import SiteSnapshot
     from ektp_core.errors import ConfigError
+    from ektp_core.lifecycle.routing import load_rules
     from ektp_core.testing import make_enrolment
 
     host = _host(module)

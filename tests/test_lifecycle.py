@@ -13,7 +13,8 @@ from ektp_core.errors import Conflict, EktpError, IllegalTransition, NotFound, V
 from ektp_core.events import ValidationProblem
 from ektp_core.keys import crypto
 from ektp_core.lifecycle import audit
-from ektp_core.lifecycle.service import ENROLMENT_TRANSITIONS, LifecycleService
+from ektp_core.lifecycle.service import LifecycleService
+from ektp_core.lifecycle.states import ENROLMENT_TRANSITIONS
 from ektp_core.store.tables import enrolments
 from ektp_core.testing import make_enrolment
 

@@ -9,7 +9,7 @@ import click
 
 from ektp_core.cli.options import actor_option, deployment_option, fail, open_deployment
 from ektp_core.errors import EktpError
-from ektp_core.keys import data_key_rotation
+from ektp_core.services import data_key_rotation
 
 
 @click.group("keys")

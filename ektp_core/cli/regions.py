@@ -8,8 +8,7 @@ from typing import Any
 import click
 
 from ektp_core.cli.options import actor_option, deployment_option, echo_json, open_deployment, services
-from ektp_core.devices.region_rules import load_rules, site_snapshot
-from ektp_core.lifecycle.routing import PrintRouter
+from ektp_core.lifecycle.routing import PrintRouter, load_rules, site_snapshot
 
 
 @click.command("sites")

@@ -17,13 +17,15 @@ import sqlalchemy as sa
 from ektp_core.cli.options import deployment_option, fail, open_deployment, sigterm_as_interrupt
 from ektp_core.domain.model import SiteKind
 from ektp_core.errors import EktpError
-from ektp_core.keys import crypto, node_keys
+from ektp_core.keys import crypto
 from ektp_core.lifecycle.service import LifecycleService
 from ektp_core.store.repository import utc
 from ektp_core.store.tables import audit_log, node_key_transitions, outbox, signed_jobs
+from ektp_core.sync import node_keys
 from ektp_core.sync.feed import FeedReader, FeedRefused
 from ektp_core.sync.http import HttpTransport, NodeRefused
-from ektp_core.sync.nodes import SEND_PARALLEL, Inbox, Outbox
+from ektp_core.sync.inbox import Inbox
+from ektp_core.sync.outbox import SEND_PARALLEL, Outbox
 
 
 @contextmanager

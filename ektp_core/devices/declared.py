@@ -12,6 +12,7 @@ from typing import Any
 
 import attrs
 
+from ektp_core.config import Profile
 from ektp_core.devices.printers import CardPrinter
 from ektp_core.errors import ConfigError, PluginError
 
@@ -75,6 +76,11 @@ def device_settings(profile: Any, kind: str) -> list[PrinterSetting]:
             raise ConfigError(profile.source, f"{where}.name", f"a name no other of the {kind} uses", item["name"])
         out.append(PrinterSetting(name=item["name"], driver=item["driver"], site=item["site"], options=dict(options)))
     return out
+
+
+def printer_sites(profile: Profile) -> frozenset[str]:
+    """The codes of the sites where the profile declares at least one printer."""
+    return frozenset(p.site for p in printer_settings(profile))
 
 
 def printers_at(deployment: Any, site_code: str | None = None) -> list[PrinterSetting]:

@@ -9,15 +9,12 @@ situation without a database.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import attrs
 
 from ektp_core.config import Profile
 from ektp_core.domain.model import Enrolment, Site
-
-if TYPE_CHECKING:
-    from ektp_core.lifecycle.service import LifecycleService
 
 #: Days a print day may name, Monday first (``datetime.date.weekday()`` order).
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -83,22 +80,6 @@ class SiteSnapshot:
         return int(self.blanks.get(site_code, 0))
 
 
-def printer_sites(profile: Profile) -> frozenset[str]:
-    """The codes of the sites where the profile declares at least one printer."""
-    from ektp_core.devices.declared import printer_settings
-
-    return frozenset(p.site for p in printer_settings(profile))
-
-
-def site_snapshot(profile: Profile, lifecycle: LifecycleService | None = None) -> SiteSnapshot:
-    """The printers of ``profile`` and, when a lifecycle service is given, the blanks in stock at
-    every site that prints or has a printer (read from the ledger; without a service every stock is 0)."""
-    printers = printer_sites(profile)
-    asked = sorted(printers | {s.code for s in profile.sites if s.prints})
-    blanks = {code: lifecycle.ledger(code).in_stock for code in asked} if lifecycle else {}
-    return SiteSnapshot(printers=printers, blanks=blanks)
-
-
 class RegionRules(Protocol):
     """What a region-rules plugin provides. Construct with the profile; ``check`` runs at load time.
 
@@ -122,23 +103,3 @@ class RegionRules(Protocol):
         """Where the cards of residents recorded at ``site`` are printed (for a mobile unit: where
         they go when the resident's address names no kecamatan of the regency)."""
         ...
-
-
-def load_rules(profile: Profile, host: Any) -> RegionRules:
-    """The rules the profile names (``[rules] name``), checked against the profile."""
-    from ektp_core.errors import ConfigError
-
-    name = profile.rules.get("name")
-    if not isinstance(name, str):
-        raise ConfigError(profile.source, "rules.name", "the name of the region rules (see `ektp plugins`)", name)
-    cls = host.registry("region_rules").get(name)
-    settings = {k: v for k, v in profile.rules.items() if k != "name"}
-    try:
-        rules: RegionRules = cls(profile, settings)
-    except (ValueError, TypeError) as exc:
-        raise ConfigError(profile.source, "rules", f"settings that {name} accepts ({exc})") from None
-    problems = rules.check()
-    if problems:
-        raise ConfigError(profile.source, "rules", "a profile the rules accept: " + "; ".join(problems))
-    return rules
-

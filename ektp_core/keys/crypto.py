@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import base64
 import hmac
+import json
 import os
 from pathlib import Path
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives import serialization
@@ -40,6 +42,11 @@ def _b64(data: bytes) -> str:
 
 def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def canonical_json(value: Any) -> bytes:
+    """The one byte form of a JSON value that is signed and checked (sorted keys, no spaces, UTF-8)."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode("utf-8")
 
 
 def hash_password(password: str, *, n: int = SCRYPT_N) -> str:

@@ -15,9 +15,10 @@ import attrs
 import sqlalchemy as sa
 
 from ektp_core.config import Profile
-from ektp_core.devices.region_rules import RegionRules, SiteState, load_rules, site_snapshot
+from ektp_core.devices.declared import printer_sites
+from ektp_core.devices.region_rules import RegionRules, SiteSnapshot, SiteState
 from ektp_core.domain.model import EnrolmentState
-from ektp_core.errors import Conflict, IllegalTransition
+from ektp_core.errors import ConfigError, Conflict, IllegalTransition
 from ektp_core.lifecycle.service import LifecycleService
 from ektp_core.store.tables import enrolments
 
@@ -85,3 +86,29 @@ def due_on(print_day: str | None, day: dt.date) -> bool:
     from ektp_core.devices.region_rules import WEEKDAYS
 
     return print_day is None or WEEKDAYS[day.weekday()] == print_day
+
+
+def site_snapshot(profile: Profile, lifecycle: LifecycleService | None = None) -> SiteSnapshot:
+    """The printers of ``profile`` and, when a lifecycle service is given, the blanks in stock at
+    every site that prints or has a printer (read from the ledger; without a service every stock is 0)."""
+    printers = printer_sites(profile)
+    asked = sorted(printers | {s.code for s in profile.sites if s.prints})
+    blanks = {code: lifecycle.ledger(code).in_stock for code in asked} if lifecycle else {}
+    return SiteSnapshot(printers=printers, blanks=blanks)
+
+
+def load_rules(profile: Profile, host: Any) -> RegionRules:
+    """The rules the profile names (``[rules] name``), checked against the profile."""
+    name = profile.rules.get("name")
+    if not isinstance(name, str):
+        raise ConfigError(profile.source, "rules.name", "the name of the region rules (see `ektp plugins`)", name)
+    cls = host.registry("region_rules").get(name)
+    settings = {k: v for k, v in profile.rules.items() if k != "name"}
+    try:
+        rules: RegionRules = cls(profile, settings)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(profile.source, "rules", f"settings that {name} accepts ({exc})") from None
+    problems = rules.check()
+    if problems:
+        raise ConfigError(profile.source, "rules", "a profile the rules accept: " + "; ".join(problems))
+    return rules

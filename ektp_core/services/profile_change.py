@@ -28,11 +28,11 @@ from pathlib import Path
 import attrs
 
 from ektp_core.config import Deployment, load_profile
-from ektp_core.devices.region_rules import RegionRules, load_rules, site_snapshot
+from ektp_core.devices.region_rules import RegionRules
 from ektp_core.domain.model import PrintJob, PrintJobState
 from ektp_core.errors import ConfigError, EktpError
 from ektp_core.lifecycle import audit
-from ektp_core.lifecycle.routing import PrintRouter, RoutedJob
+from ektp_core.lifecycle.routing import PrintRouter, RoutedJob, load_rules, site_snapshot
 from ektp_core.lifecycle.service import LifecycleService
 from ektp_core.services.node_init import profile_text
 

@@ -279,7 +279,7 @@ inbox = sa.Table(
     sa.Column("receipt", sa.Text, nullable=False),
 )
 
-#: The Dukcapil node's key transitions (see :mod:`ektp_core.keys.node_keys`): each replacement of its signing
+#: The Dukcapil node's key transitions (see :mod:`ektp_core.sync.node_keys`): each replacement of its signing
 #: and exchange keys, as a statement signed by the previous signing key and the new one. The Dukcapil
 #: node keeps those it made (``completed_at``: when the new keys took over); a site keeps those it
 #: verified, walking from the key it pinned (``completed_at``: when it pinned the new keys). Unique

@@ -24,20 +24,17 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from ektp_core.domain.model import EnrolmentState
 from ektp_core.errors import EktpError
 from ektp_core.keys import crypto
-from ektp_core.keys.node_keys import SiteKeys
 from ektp_core.lifecycle import audit
 from ektp_core.lifecycle.service import LifecycleService
 from ektp_core.store import repository as repo
 from ektp_core.store.tables import audit_log, enrolments, operators, peers, print_jobs, signed_jobs, web_sessions
+from ektp_core.sync.node_keys import SiteKeys
 
 #: Items per answer at most; the site asks again from the cursor it got.
 PAGE = 200
 #: Audit entries looked at per answer at most (a site with little news still moves its cursor on).
 SCAN = 5000
 
-
-def _canonical(value: Any) -> bytes:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode("utf-8")
 
 
 class FeedRefused(EktpError):
@@ -62,7 +59,7 @@ class Feed:
         self.signing_key = signing_key
 
     def _sign(self, item: dict[str, Any]) -> dict[str, Any]:
-        return {**item, "signature": crypto.sign(self.signing_key, _canonical(item))}
+        return {**item, "signature": crypto.sign(self.signing_key, crypto.canonical_json(item))}
 
     def since(self, site_code: str, cursor: int, *, page: int = PAGE) -> Page:
         """The items for ``site_code`` after ``cursor`` (an audit sequence number; 0 from the start)."""
@@ -121,7 +118,7 @@ def check_item(item: Mapping[str, Any], dukcapil_key: str) -> dict[str, Any]:
     """The item without its signature, if the signature holds; :class:`FeedRefused` otherwise."""
     body = {k: v for k, v in item.items() if k != "signature"}
     try:
-        crypto.verify_signature(crypto.load_public_key(dukcapil_key), _canonical(body), str(item["signature"]))
+        crypto.verify_signature(crypto.load_public_key(dukcapil_key), crypto.canonical_json(body), str(item["signature"]))
     except (KeyError, ValueError, crypto.TamperedData):
         raise FeedRefused(f"feed item {item.get('seq')} is not signed by the Dukcapil node: not applied") from None
     return body

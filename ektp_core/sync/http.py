@@ -105,7 +105,7 @@ class HttpTransport:
 
     def node_keys(self) -> dict[str, Any]:
         """The Dukcapil node's public keys, their version and the chain of key statements (unverified:
-        :meth:`ektp_core.keys.node_keys.SiteKeys.accept` walks it from the pinned key)."""
+        :meth:`ektp_core.sync.node_keys.SiteKeys.accept` walks it from the pinned key)."""
         return _keys_answer(self._call("GET", "/keys", None, "application/json", limit=MAX_KEYS_ANSWER), "keys")
 
     def feed(self, *, site: str, signing_key: Ed25519PrivateKey, cursor: int) -> Mapping[str, Any]:

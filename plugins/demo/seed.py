@@ -42,7 +42,8 @@ from ektp_core.services.capture import CaptureService
 from ektp_core.services.printing import PrintService
 from ektp_core.store.tables import enrolments, operators, peers
 from ektp_core.sync.http import HttpTransport
-from ektp_core.sync.nodes import Inbox, Outbox
+from ektp_core.sync.inbox import Inbox
+from ektp_core.sync.outbox import Outbox
 from ektp_core.testing.samples import valid_nik
 
 ACTOR = "ektp-demo"

@@ -30,7 +30,6 @@ from ektp_core.cli.node import init_command
 from ektp_core.config import DEPLOYMENT_FILE, Deployment, find_deployment
 from ektp_core.devices.declared import choose_printer, make_printer, make_scanner, printer_settings, scanner_settings
 from ektp_core.devices.printers import step_reporter
-from ektp_core.devices.region_rules import load_rules, site_snapshot
 from ektp_core.domain.model import (
     FINGER_POSITIONS,
     Biodata,
@@ -45,6 +44,7 @@ from ektp_core.domain.model import (
 from ektp_core.errors import EktpError
 from ektp_core.keys import crypto
 from ektp_core.lifecycle import audit
+from ektp_core.lifecycle.routing import load_rules, site_snapshot
 from ektp_core.lifecycle.service import LifecycleService
 from ektp_core.services.capture import CaptureService, QualityTooLow
 from ektp_core.services.printing import PrintService

@@ -10,7 +10,8 @@ import attrs
 from ektp_plugins.regions.residents import ResidentAreas
 
 from ektp_core.config import Profile
-from ektp_core.devices.region_rules import Routing, SiteState, printer_sites
+from ektp_core.devices.declared import printer_sites
+from ektp_core.devices.region_rules import Routing, SiteState
 from ektp_core.domain.model import Enrolment, Site, SiteKind
 
 _REGION_CODE = re.compile(r"^\d{2}\.\d{2}(\.\d{2}(\.\d{4})?)?$")

@@ -18,7 +18,8 @@ from ektp_core.keys import crypto
 from ektp_core.sync import packets
 from ektp_core.sync.feed import Feed
 from ektp_core.sync.http import REQUEST_SKEW, request_signature_text
-from ektp_core.sync.nodes import Inbox, sign_receipt
+from ektp_core.sync.inbox import Inbox
+from ektp_core.sync.receipts import sign_receipt
 
 log = logging.getLogger(__name__)
 API = "/api/v1"

@@ -6,7 +6,8 @@ import tomllib
 from typing import Any
 
 from ektp_core.config import Profile, parse_profile
-from ektp_core.devices.region_rules import RegionRules, load_rules
+from ektp_core.devices.region_rules import RegionRules
+from ektp_core.lifecycle.routing import load_rules
 from ektp_core.plugins import PluginHost
 
 _HOST = PluginHost()

@@ -19,12 +19,13 @@ from test_store_and_forward import SITE, Direct, Node, joined, packet_bytes, rec
 
 from ektp_core.domain.model import EnrolmentState
 from ektp_core.errors import EktpError
-from ektp_core.keys import crypto, node_keys
-from ektp_core.keys.node_keys import ChainRefused, SiteKeys
+from ektp_core.keys import crypto
 from ektp_core.store.tables import node_key_transitions, peers
-from ektp_core.sync import packets
+from ektp_core.sync import node_keys, packets
 from ektp_core.sync.feed import Feed, FeedReader, FeedRefused, check_signed_job
-from ektp_core.sync.nodes import Inbox, Outbox
+from ektp_core.sync.inbox import Inbox
+from ektp_core.sync.node_keys import ChainRefused, SiteKeys
+from ektp_core.sync.outbox import Outbox
 from ektp_core.testing.databases import temporary_database
 
 E = EnrolmentState

@@ -24,7 +24,7 @@ from ektp_core.lifecycle.service import LifecycleService
 from ektp_core.services.capture import CaptureService
 from ektp_core.services.node_init import create_deployment
 from ektp_core.store.tables import inbox, outbox
-from ektp_core.sync.nodes import Outbox
+from ektp_core.sync.outbox import Outbox
 from ektp_core.testing import make_enrolment
 
 SITES = ("17.71.01", "17.71.05")

@@ -29,7 +29,7 @@ from ektp_core.services.printing import NothingConsumed, PrintService
 from ektp_core.services.verification import VerificationService
 from ektp_core.store.tables import operators, signed_jobs
 from ektp_core.sync.feed import FeedRefused, check_signed_job
-from ektp_core.sync.nodes import Outbox
+from ektp_core.sync.outbox import Outbox
 from ektp_core.testing import make_enrolment
 from ektp_core.testing.databases import temporary_database
 

@@ -20,7 +20,9 @@ from ektp_core.services.capture import CaptureService
 from ektp_core.services.node_init import create_deployment, profile_text
 from ektp_core.store.tables import enrolments, inbox, outbox
 from ektp_core.sync import packets
-from ektp_core.sync.nodes import Inbox, Outbox, sign_receipt
+from ektp_core.sync.inbox import Inbox
+from ektp_core.sync.outbox import Outbox
+from ektp_core.sync.receipts import sign_receipt
 from ektp_core.testing import make_enrolment
 
 SITE = "17.71.05"

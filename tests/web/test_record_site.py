@@ -15,7 +15,7 @@ from ektp_core.keys import crypto
 from ektp_core.services.node_init import create_deployment, profile_text
 from ektp_core.store.tables import outbox
 from ektp_core.sync import packets
-from ektp_core.sync.nodes import Outbox
+from ektp_core.sync.outbox import Outbox
 
 from .test_record_kit import biodata_form, fill_captures, start_recording
 

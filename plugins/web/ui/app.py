@@ -33,7 +33,7 @@ from ektp_core.keys import crypto
 from ektp_core.lifecycle.service import LifecycleService
 from ektp_core.services.accounts import AccountService, Session, SessionEnded
 from ektp_core.sync import packets
-from ektp_core.sync.nodes import Inbox
+from ektp_core.sync.inbox import Inbox
 
 log = logging.getLogger(__name__)
 SECRET_FILE = "web-secret"

@@ -297,7 +297,7 @@ def _report_outcomes(run: PrintRun, lifecycle: LifecycleService) -> None:
 def report_outcomes(lifecycle: LifecycleService) -> Note | None:
     """At a site node: queue the packets that tell the Dukcapil node what became of its print jobs
     (sent by the next ``ektp sync``); a note for the page, or None when there was nothing to say."""
-    from ektp_core.sync.nodes import Outbox
+    from ektp_core.sync.outbox import Outbox
 
     try:
         made = Outbox.for_deployment(lifecycle).enqueue_outcomes()

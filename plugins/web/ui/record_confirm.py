@@ -28,7 +28,7 @@ from ektp_core.devices.verifiers import CentralRefused
 from ektp_core.domain.model import EnrolmentState
 from ektp_core.errors import EktpError
 from ektp_core.services.verification import IncompleteEnrolment, VerificationService
-from ektp_core.sync.nodes import Outbox
+from ektp_core.sync.outbox import Outbox
 
 E = EnrolmentState
 

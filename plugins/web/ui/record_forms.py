@@ -16,7 +16,8 @@ from ektp_core.domain import codes, regions
 from ektp_core.domain import nik as nik_rules
 from ektp_core.domain.model import Biodata
 from ektp_core.errors import InvalidValue
-from ektp_core.lifecycle.service import OPEN_ENROLMENT_STATES, LifecycleService
+from ektp_core.lifecycle.service import LifecycleService
+from ektp_core.lifecycle.states import OPEN_ENROLMENT_STATES
 from ektp_core.store.tables import enrolments
 
 #: The form's fields in the order of the card (and of the tab key).

@@ -26,7 +26,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from ektp_core.config import Profile
-from ektp_core.devices.region_rules import Routing, SiteState, printer_sites, weekday_name
+from ektp_core.devices.declared import printer_sites
+from ektp_core.devices.region_rules import Routing, SiteState, weekday_name
 from ektp_core.domain.model import Enrolment, Site, SiteKind
 
 SETTINGS = ("hubs", "hub_day")

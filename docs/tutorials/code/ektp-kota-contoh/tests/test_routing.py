@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 from ektp_core.config import Deployment
-from ektp_core.devices.region_rules import load_rules
-from ektp_core.lifecycle.routing import PrintRouter
+from ektp_core.lifecycle.routing import PrintRouter, load_rules
 from ektp_core.lifecycle.service import LifecycleService
 from ektp_core.plugins import PluginHost
 from ektp_core.testing.samples import make_print_ready

@@ -21,7 +21,8 @@ from __future__ import annotations
 from typing import Any
 
 from ektp_core.config import Profile
-from ektp_core.devices.region_rules import Routing, SiteState, printer_sites
+from ektp_core.devices.declared import printer_sites
+from ektp_core.devices.region_rules import Routing, SiteState
 from ektp_core.domain.model import Enrolment, Site, SiteKind
 
 SETTINGS = ("min_blanks",)

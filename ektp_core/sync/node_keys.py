@@ -63,9 +63,6 @@ class ChainRefused(EktpError):
     """A key statement or chain that does not verify from the key this site pinned: nothing changed."""
 
 
-def _canonical(value: Any) -> bytes:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode("utf-8")
-
 
 def _stamp(at: dt.datetime) -> str:
     return at.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -131,7 +128,7 @@ class Statement:
 
     def verify(self) -> None:
         """Both signatures hold (the previous signing key's and the new one's); :class:`ChainRefused` otherwise."""
-        signed = _SIGNED + _canonical(self.body())
+        signed = _SIGNED + crypto.canonical_json(self.body())
         for who, key, signature in (("previous", self.previous_signing_key, self.signed_by_previous),
                                     ("new", self.signing_key, self.signed_by_new)):
             try:
@@ -147,7 +144,7 @@ def make_statement(*, version: int, node: str, previous: Ed25519PrivateKey, prev
     unsigned = Statement(version=version, node=node, previous_signing_key=crypto.public_key_text(previous),
                          previous_exchange_key=previous_exchange, signing_key=crypto.public_key_text(signing),
                          exchange_key=exchange, at=at.astimezone(dt.UTC).isoformat())
-    signed = _SIGNED + _canonical(unsigned.body())
+    signed = _SIGNED + crypto.canonical_json(unsigned.body())
     return attrs.evolve(unsigned, signed_by_previous=crypto.sign(previous, signed),
                         signed_by_new=crypto.sign(signing, signed))
 
