@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import pluggy
 
+from ektp_core import _compat
+
 __version__ = "0.1.0"
 
 #: Marker for hook implementations in plugins: ``@ektp_core.hookimpl``.
 hookimpl = pluggy.HookimplMarker("ektp")
+
+_compat.install()
 
 __all__ = ["__version__", "hookimpl"]
