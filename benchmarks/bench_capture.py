@@ -92,8 +92,11 @@ def full_set(scanner: SbiScanner, service: CaptureService, enrolment_id: str, ti
     start_store = time.perf_counter()
     for sample in [*fingers, *others]:
         service.add(enrolment_id, sample, actor="bench")
-    service.add(enrolment_id, Sample(modality=Modality.SIGNATURE, position="signature", image=sample_signature(1),
-                                     quality=100, device="pad"), actor="bench")
+    service.add(
+        enrolment_id,
+        Sample(modality=Modality.SIGNATURE, position="signature", image=sample_signature(1), quality=100, device="pad"),
+        actor="bench",
+    )
     return elapsed_capture + (time.perf_counter() - start_store)
 
 
@@ -108,8 +111,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no access log lines in the report
     timings: dict[str, list[float]] = {"extract": [], "quality": [], "raw": [], "full": [], "usb": [], "usb_raw": []}
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="ektp-bench-capture-") as tmp, \
-            EmulatorThread(SbiEmulator(identity_seed=3)) as running:
+    with (
+        tempfile.TemporaryDirectory(prefix="ektp-bench-capture-") as tmp,
+        EmulatorThread(SbiEmulator(identity_seed=3)) as running,
+    ):
         deployment = create_deployment(Path(tmp) / "d", database_url=f"sqlite:///{tmp}/db.sqlite3")
         host = deployment.plugin_host()
         store = deployment.open_store()
@@ -146,12 +151,17 @@ def main(argv: list[str] | None = None) -> int:
             reader.close()
         store.dispose()
     med = {k: statistics.median(v) for k, v in timings.items() if v}
-    report = {"full_set_s": med["full"], "raw_delivery_s": med["raw"], "ratio": med["full"] / med["raw"],
-              "extract_per_finger_s": med["extract"], "nfiq2_per_finger_s": med["quality"],
-              "usb_finger_s": med["usb"], "usb_emulator_image_s": med["usb_raw"],
-              "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
-                          "python": platform.python_version()},
-              "elapsed_s": time.perf_counter() - started}
+    report = {
+        "full_set_s": med["full"],
+        "raw_delivery_s": med["raw"],
+        "ratio": med["full"] / med["raw"],
+        "extract_per_finger_s": med["extract"],
+        "nfiq2_per_finger_s": med["quality"],
+        "usb_finger_s": med["usb"],
+        "usb_emulator_image_s": med["usb_raw"],
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()},
+        "elapsed_s": time.perf_counter() - started,
+    }
     if args.json:
         print(json.dumps(report, indent=2))
         return 0

@@ -56,10 +56,23 @@ def log(message: str) -> None:
 
 def cache_key() -> str:
     """What the cached galleries depend on: the generator's and the features' constants."""
-    names = ("MASTER_COUNT", "MIN_SPACING", "CONTACT", "DISTORTION", "DROPOUT", "SPURIOUS", "BORDER", "JITTER_PX",
-             "JITTER_DEG", "TYPE_FLIP")
-    parts = [CACHE_VERSION, [getattr(_minutiae, n) for n in names],
-             [dedup_features.D_MIN, dedup_features.D_MAX, dedup_features.D_BINS, dedup_features.A_BINS]]
+    names = (
+        "MASTER_COUNT",
+        "MIN_SPACING",
+        "CONTACT",
+        "DISTORTION",
+        "DROPOUT",
+        "SPURIOUS",
+        "BORDER",
+        "JITTER_PX",
+        "JITTER_DEG",
+        "TYPE_FLIP",
+    )
+    parts = [
+        CACHE_VERSION,
+        [getattr(_minutiae, n) for n in names],
+        [dedup_features.D_MIN, dedup_features.D_MAX, dedup_features.D_BINS, dedup_features.A_BINS],
+    ]
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:12]
 
 
@@ -202,8 +215,13 @@ def brute_force(args: argparse.Namespace, thresholds: MatchThresholds) -> dict[s
     extractor = nbis._extractor(500, False)
     log(f"baseline: loading {size} residents for brute-force Bozorth3")
     gallery = [
-        (f"r{GALLERY_BASE + i}", {p: extractor.load_iso_19794_2_2005(nbis.Template.from_iso(t)._nbis_bytes())
-                                  for p, t in resident_fingers(GALLERY_BASE + i).items()})
+        (
+            f"r{GALLERY_BASE + i}",
+            {
+                p: extractor.load_iso_19794_2_2005(nbis.Template.from_iso(t)._nbis_bytes())
+                for p, t in resident_fingers(GALLERY_BASE + i).items()
+            },
+        )
         for i in range(size)
     ]
     rng = np.random.default_rng(size)  # the same first probes as the indexed run on this gallery
@@ -212,8 +230,9 @@ def brute_force(args: argparse.Namespace, thresholds: MatchThresholds) -> dict[s
     probes = list(duplicate_probes(size, args.baseline_probes, rng))
     for subject, fingers in probes:
         t = time.perf_counter()
-        loaded = {p: extractor.load_iso_19794_2_2005(nbis.Template.from_iso(b)._nbis_bytes())
-                  for p, b in fingers.items()}
+        loaded = {
+            p: extractor.load_iso_19794_2_2005(nbis.Template.from_iso(b)._nbis_bytes()) for p, b in fingers.items()
+        }
         candidates = []
         for gid, gfingers in gallery:
             scores = {p: float(loaded[p].compare(gfingers[p])) for p in loaded if p in gfingers}
@@ -223,8 +242,13 @@ def brute_force(args: argparse.Namespace, thresholds: MatchThresholds) -> dict[s
         decision, support = decide(candidates[:10], thresholds)
         caught += decision is Decision.DUPLICATE and any(c.subject == subject for c in support)
         log(f"  baseline probe {len(times)}: {times[-1]:.2f} s")
-    return {"size": size, "probes": len(times), "mean_seconds": statistics.mean(times),
-            "p95_seconds": percentile(times, 95), "caught_pct": 100 * caught / max(len(times), 1)}
+    return {
+        "size": size,
+        "probes": len(times),
+        "mean_seconds": statistics.mean(times),
+        "p95_seconds": percentile(times, 95),
+        "caught_pct": 100 * caught / max(len(times), 1),
+    }
 
 
 def _image_template(job: tuple[int, str, int]) -> bytes:
@@ -234,8 +258,12 @@ def _image_template(job: tuple[int, str, int]) -> bytes:
 
 def _save_blobs(path: Path, keys: list[str], blobs: list[bytes]) -> None:
     tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, keys=np.array(keys, dtype=np.str_), lengths=np.array([len(b) for b in blobs], dtype=np.int64),
-             blob=np.frombuffer(b"".join(blobs), dtype=np.uint8))
+    np.savez(
+        tmp,
+        keys=np.array(keys, dtype=np.str_),
+        lengths=np.array([len(b) for b in blobs], dtype=np.int64),
+        blob=np.frombuffer(b"".join(blobs), dtype=np.uint8),
+    )
     os.replace(tmp, path)
 
 
@@ -250,8 +278,10 @@ def score_summary(values: Sequence[float]) -> str:
     """p5 / median / p95 / max of a list of scores."""
     if not values:
         return "-"
-    return (f"p5 {percentile(values, 5):.0f}, median {percentile(values, 50):.0f}, p95 {percentile(values, 95):.0f}, "
-            f"max {max(values):.0f} (n={len(values)})")
+    return (
+        f"p5 {percentile(values, 5):.0f}, median {percentile(values, 50):.0f}, p95 {percentile(values, 95):.0f}, "
+        f"max {max(values):.0f} (n={len(values)})"
+    )
 
 
 def image_check(args: argparse.Namespace, thresholds: MatchThresholds) -> dict[str, Any]:
@@ -275,8 +305,11 @@ def image_check(args: argparse.Namespace, thresholds: MatchThresholds) -> dict[s
         _save_blobs(path, list(have), list(have.values()))
 
     def fingers(seed: int, impression: int) -> dict[str, bytes]:
-        return {p: have[repr((seed, p, impression))] for p in FINGER_POSITIONS
-                if nbis.Template.from_iso(have[repr((seed, p, impression))]).minutiae}
+        return {
+            p: have[repr((seed, p, impression))]
+            for p in FINGER_POSITIONS
+            if nbis.Template.from_iso(have[repr((seed, p, impression))]).minutiae
+        }
 
     matcher = NbisMatcher(matcher_options(args))
     matcher.add_many((f"r{IMAGE_BASE + i}", fingers(IMAGE_BASE + i, 0)) for i in range(n))
@@ -294,16 +327,28 @@ def image_check(args: argparse.Namespace, thresholds: MatchThresholds) -> dict[s
         ("image (mindtct)", lambda s, p, k: nbis.Template.from_iso(have[repr((s, p, k))])),
         ("minutiae-level", lambda s, p, k: synthetic.finger_minutiae(s, p, k)),
     ):
-        genuine = [nbis.match(template(IMAGE_BASE + i, p, 0), template(IMAGE_BASE + i, p, 1))
-                   for i in range(half) for p in FINGER_POSITIONS]
-        impostor = [nbis.match(template(IMAGE_BASE + i, p, 0), template(IMAGE_BASE + 1000 + i, p, 1))
-                    for i in range(half) for p in FINGER_POSITIONS]
+        genuine = [
+            nbis.match(template(IMAGE_BASE + i, p, 0), template(IMAGE_BASE + i, p, 1))
+            for i in range(half)
+            for p in FINGER_POSITIONS
+        ]
+        impostor = [
+            nbis.match(template(IMAGE_BASE + i, p, 0), template(IMAGE_BASE + 1000 + i, p, 1))
+            for i in range(half)
+            for p in FINGER_POSITIONS
+        ]
         counts = [len(template(IMAGE_BASE + i, p, 0).minutiae) for i in range(n) for p in FINGER_POSITIONS]
         pipelines[name] = {"genuine": genuine, "impostor": impostor, "minutiae": counts}
-    return {"residents": n, "duplicate_probes": half, "unique_probes": half,
-            "caught_pct": 100 * caught / max(half, 1), "duplicates_grey_pct": 100 * grey_dup / max(half, 1),
-            "false_duplicate_pct": 100 * false_dup / max(half, 1), "unique_grey_pct": 100 * grey_uniq / max(half, 1),
-            "pipelines": pipelines}
+    return {
+        "residents": n,
+        "duplicate_probes": half,
+        "unique_probes": half,
+        "caught_pct": 100 * caught / max(half, 1),
+        "duplicates_grey_pct": 100 * grey_dup / max(half, 1),
+        "false_duplicate_pct": 100 * false_dup / max(half, 1),
+        "unique_grey_pct": 100 * grey_uniq / max(half, 1),
+        "pipelines": pipelines,
+    }
 
 
 def calibration(results: list[dict[str, Any]]) -> list[dict[str, float]]:
@@ -323,18 +368,31 @@ def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print the table (or JSON)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="1000,10000,100000", help="gallery sizes (default 1000,10000,100000)")
-    parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "ektp-bench" / "dedup",
-                        help="where built galleries are kept (default ~/.cache/ektp-bench/dedup)")
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        default=Path.home() / ".cache" / "ektp-bench" / "dedup",
+        help="where built galleries are kept (default ~/.cache/ektp-bench/dedup)",
+    )
     parser.add_argument("--probes", type=int, default=200, help="planted duplicate enrolments per size (default 200)")
     parser.add_argument("--uniques", type=int, default=200, help="unique enrolments per size (default 200)")
-    parser.add_argument("--baseline-probes", type=int, default=10,
-                        help="enrolments for brute force on the 1,000 gallery (default 10; 0 skips it)")
-    parser.add_argument("--image-residents", type=int, default=40,
-                        help="residents of the image-based check (default 40; 0 skips it)")
+    parser.add_argument(
+        "--baseline-probes",
+        type=int,
+        default=10,
+        help="enrolments for brute force on the 1,000 gallery (default 10; 0 skips it)",
+    )
+    parser.add_argument(
+        "--image-residents", type=int, default=40, help="residents of the image-based check (default 40; 0 skips it)"
+    )
     parser.add_argument("--build-processes", type=int, default=2, help="processes building galleries (default 2)")
     parser.add_argument("--threads", type=int, default=1, help="the matcher's workers option (default 1)")
-    parser.add_argument("--fuse-fingers", type=int, default=None,
-                        help="the matcher's fuse_fingers option (default: the matcher's default)")
+    parser.add_argument(
+        "--fuse-fingers",
+        type=int,
+        default=None,
+        help="the matcher's fuse_fingers option (default: the matcher's default)",
+    )
     parser.add_argument("--duplicate", type=float, default=40.0, help="duplicate threshold (default 40)")
     parser.add_argument("--adjudicate", type=float, default=25.0, help="adjudicate threshold (default 25)")
     parser.add_argument("--build-only", action="store_true", help="build the cached galleries and stop")
@@ -363,9 +421,21 @@ def main(argv: list[str] | None = None) -> int:
     report = {
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
         "thresholds": {"duplicate": thresholds.duplicate, "adjudicate": thresholds.adjudicate},
-        "options": {k: getattr(NbisMatcher(matcher_options(args)), k) for k in (
-            "candidates_per_finger", "candidates_fused", "fuse_fingers", "promote_score", "promote_top", "workers")},
-        "results": results, "baseline": baseline, "image_check": images, "calibration": calibration(results),
+        "options": {
+            k: getattr(NbisMatcher(matcher_options(args)), k)
+            for k in (
+                "candidates_per_finger",
+                "candidates_fused",
+                "fuse_fingers",
+                "promote_score",
+                "promote_top",
+                "workers",
+            )
+        },
+        "results": results,
+        "baseline": baseline,
+        "image_check": images,
+        "calibration": calibration(results),
     }
     one_k = next((r for r in results if r["size"] == 1000), None)
     if baseline and one_k:
@@ -383,46 +453,66 @@ def main(argv: list[str] | None = None) -> int:
 def print_table(report: dict[str, Any]) -> None:
     """The human-readable report."""
     t = report["thresholds"]
-    print(f"Deduplication, nbis-bozorth3 ({report['machine']['cpus']} CPUs, Python {report['machine']['python']}); "
-          f"thresholds duplicate {t['duplicate']:g}, adjudicate {t['adjudicate']:g}; options {report['options']}")
+    print(
+        f"Deduplication, nbis-bozorth3 ({report['machine']['cpus']} CPUs, Python {report['machine']['python']}); "
+        f"thresholds duplicate {t['duplicate']:g}, adjudicate {t['adjudicate']:g}; options {report['options']}"
+    )
     print()
-    print(f"{'gallery':>8} {'build s':>8} {'mean s':>7} {'p95 s':>6} {'max s':>6} {'caught %':>9} {'rank-1 %':>9} "
-          f"{'dup grey %':>10} {'false dup %':>11} {'uniq grey %':>11}  probes (dup/unique)")
+    print(
+        f"{'gallery':>8} {'build s':>8} {'mean s':>7} {'p95 s':>6} {'max s':>6} {'caught %':>9} {'rank-1 %':>9} "
+        f"{'dup grey %':>10} {'false dup %':>11} {'uniq grey %':>11}  probes (dup/unique)"
+    )
     for r in report["results"]:
-        print(f"{r['size']:>8} {r['build_seconds']:>8.0f} {r['mean_seconds']:>7.3f} {r['p95_seconds']:>6.3f} "
-              f"{r['max_seconds']:>6.3f} {r['caught_pct']:>9.2f} {r['rank1_pct']:>9.2f} "
-              f"{r['duplicates_grey_pct']:>10.2f} {r['false_duplicate_pct']:>11.2f} {r['unique_grey_pct']:>11.2f}  "
-              f"{r['duplicate_probes']}/{r['unique_probes']}")
+        print(
+            f"{r['size']:>8} {r['build_seconds']:>8.0f} {r['mean_seconds']:>7.3f} {r['p95_seconds']:>6.3f} "
+            f"{r['max_seconds']:>6.3f} {r['caught_pct']:>9.2f} {r['rank1_pct']:>9.2f} "
+            f"{r['duplicates_grey_pct']:>10.2f} {r['false_duplicate_pct']:>11.2f} {r['unique_grey_pct']:>11.2f}  "
+            f"{r['duplicate_probes']}/{r['unique_probes']}"
+        )
     b = report["baseline"]
     if b:
         print()
-        print(f"Baseline, brute-force Bozorth3 on the {b['size']} gallery ({b['probes']} enrolments): "
-              f"mean {b['mean_seconds']:.2f} s, p95 {b['p95_seconds']:.2f} s per enrolment, "
-              f"caught {b['caught_pct']:.0f}%")
+        print(
+            f"Baseline, brute-force Bozorth3 on the {b['size']} gallery ({b['probes']} enrolments): "
+            f"mean {b['mean_seconds']:.2f} s, p95 {b['p95_seconds']:.2f} s per enrolment, "
+            f"caught {b['caught_pct']:.0f}%"
+        )
         if "ratio_to_indexed_1000" in b:
-            print(f"  brute force / indexed on 1,000: {b['ratio_to_indexed_1000']:.1f}x; brute force on 100,000 "
-                  f"would take about {b['extrapolated_100000_seconds']:.0f} s per enrolment (x100, extrapolated)")
+            print(
+                f"  brute force / indexed on 1,000: {b['ratio_to_indexed_1000']:.1f}x; brute force on 100,000 "
+                f"would take about {b['extrapolated_100000_seconds']:.0f} s per enrolment (x100, extrapolated)"
+            )
     print()
-    print("Fused scores: " + "; ".join(
-        f"{r['size']}: true resident of duplicates {score_summary(r['scores']['duplicate_true'])}, "
-        f"best of uniques {score_summary(r['scores']['unique_best'])}" for r in report["results"]))
+    print(
+        "Fused scores: "
+        + "; ".join(
+            f"{r['size']}: true resident of duplicates {score_summary(r['scores']['duplicate_true'])}, "
+            f"best of uniques {score_summary(r['scores']['unique_best'])}"
+            for r in report["results"]
+        )
+    )
     print()
     print("If the duplicate threshold were ... (caught % / false duplicate %, per gallery size)")
     for row in report["calibration"]:
         cells = "  ".join(
             f"{r['size']}: {row['caught_' + str(r['size'])]:6.2f} / {row['false_' + str(r['size'])]:5.2f}"
-            for r in report["results"])
+            for r in report["results"]
+        )
         print(f"  {row['threshold']:>4.0f}  {cells}")
     images = report["image_check"]
     if images:
         print()
-        print(f"Image-based check ({images['residents']} residents from synthetic images through mindtct, "
-              f"{images['duplicate_probes']} planted re-enrolments, {images['unique_probes']} unique): caught "
-              f"{images['caught_pct']:.1f}%, duplicates in grey zone {images['duplicates_grey_pct']:.1f}%, false "
-              f"duplicates {images['false_duplicate_pct']:.1f}%, uniques in grey zone {images['unique_grey_pct']:.1f}%")
+        print(
+            f"Image-based check ({images['residents']} residents from synthetic images through mindtct, "
+            f"{images['duplicate_probes']} planted re-enrolments, {images['unique_probes']} unique): caught "
+            f"{images['caught_pct']:.1f}%, duplicates in grey zone {images['duplicates_grey_pct']:.1f}%, false "
+            f"duplicates {images['false_duplicate_pct']:.1f}%, uniques in grey zone {images['unique_grey_pct']:.1f}%"
+        )
         for name, d in images["pipelines"].items():
-            print(f"  {name:>16}: genuine {score_summary(d['genuine'])}; impostor {score_summary(d['impostor'])}; "
-                  f"minutiae per finger median {statistics.median(d['minutiae']):.0f}")
+            print(
+                f"  {name:>16}: genuine {score_summary(d['genuine'])}; impostor {score_summary(d['impostor'])}; "
+                f"minutiae per finger median {statistics.median(d['minutiae']):.0f}"
+            )
 
 
 if __name__ == "__main__":

@@ -170,24 +170,41 @@ class Baseline:
 
     _insert_enrolment = enrolments.insert()
     _insert_audit = audit_log.insert()
-    _update_state = (enrolments.update().where(enrolments.c.id == sa.bindparam("enrolment_id"))
-                     .values(state=sa.bindparam("state"), reason=sa.bindparam("reason"),
-                             updated_at=sa.bindparam("updated_at")))
+    _update_state = (
+        enrolments.update()
+        .where(enrolments.c.id == sa.bindparam("enrolment_id"))
+        .values(state=sa.bindparam("state"), reason=sa.bindparam("reason"), updated_at=sa.bindparam("updated_at"))
+    )
 
     def __init__(self, store: Store) -> None:
         self.store = store
         with store.read() as conn:
             self._seq = int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(audit_log.c.seq), 0))).scalar_one())
 
-    def _audit_row(self, actor: str, subject_id: str, old: str | None, new: str, at: dt.datetime,
-                   extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    def _audit_row(
+        self,
+        actor: str,
+        subject_id: str,
+        old: str | None,
+        new: str,
+        at: dt.datetime,
+        extra: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         self._seq += 1
         detail = json.dumps({"from": old, "to": new, **(extra or {})}, sort_keys=True, separators=(",", ":"))
         # Stand-ins of the right length: the baseline does no hashing, not even here.
         fake = uuid.uuid4().hex * 2
-        return {"seq": self._seq, "at": at.isoformat(), "actor": actor, "action": f"enrolment.{new.lower()}",
-                "subject_kind": "enrolment", "subject_id": subject_id, "detail": detail, "prev_hash": fake,
-                "hash": fake}
+        return {
+            "seq": self._seq,
+            "at": at.isoformat(),
+            "actor": actor,
+            "action": f"enrolment.{new.lower()}",
+            "subject_kind": "enrolment",
+            "subject_id": subject_id,
+            "detail": detail,
+            "prev_hash": fake,
+            "hash": fake,
+        }
 
     def plan(self, batch: Sequence[Enrolment]) -> list[Plan]:
         plans = []
@@ -195,15 +212,23 @@ class Baseline:
             at = dt.datetime.now(dt.UTC)
             row = repo.enrolment_to_row(enrolment.with_state(EnrolmentState.BIO_CAPTURED, at=at))
             row["created_at"] = at
-            audits = [self._audit_row(OPERATOR, enrolment.id, None, EnrolmentState.BIO_CAPTURED.value, at,
-                                      {"site": enrolment.site_code, "nik": enrolment.biodata.nik.value,
-                                       "captures": "0"})]
+            audits = [
+                self._audit_row(
+                    OPERATOR,
+                    enrolment.id,
+                    None,
+                    EnrolmentState.BIO_CAPTURED.value,
+                    at,
+                    {"site": enrolment.site_code, "nik": enrolment.biodata.nik.value, "captures": "0"},
+                )
+            ]
             updates = []
             old = EnrolmentState.BIO_CAPTURED.value
             for new in PATH:
                 updates.append({"enrolment_id": enrolment.id, "state": new.value, "reason": None, "updated_at": at})
-                audits.append(self._audit_row(OPERATOR if new is PATH[0] else CENTRAL, enrolment.id, old,
-                                              new.value, at))
+                audits.append(
+                    self._audit_row(OPERATOR if new is PATH[0] else CENTRAL, enrolment.id, old, new.value, at)
+                )
                 old = new.value
             plans.append(Plan(row, updates, audits))
         return plans
@@ -330,10 +355,12 @@ class Side:
         return statistics.median(self.seconds)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"enrolments_per_s": round(self.n / self.median, 1),
-                "ms_per_enrolment": round(1000 * self.median / self.n, 3),
-                "ms_per_transaction": round(1000 * self.median / (self.n * TXNS_PER_ENROLMENT), 3),
-                "round_seconds": [round(s, 4) for s in self.seconds]}
+        return {
+            "enrolments_per_s": round(self.n / self.median, 1),
+            "ms_per_enrolment": round(1000 * self.median / self.n, 3),
+            "ms_per_transaction": round(1000 * self.median / (self.n * TXNS_PER_ENROLMENT), 3),
+            "round_seconds": [round(s, 4) for s in self.seconds],
+        }
 
 
 def machine_info(dialect: str, server_version: str | None) -> dict[str, Any]:
@@ -366,24 +393,37 @@ def database_settings(store: Store) -> dict[str, str]:
     """What the store's connections really run with (the same on every side, or the comparison is void)."""
     if store.dialect != "sqlite":
         with store.read() as conn:
-            return {"isolation": str(conn.exec_driver_sql("SHOW transaction_isolation").scalar_one()),
-                    "synchronous_commit": str(conn.exec_driver_sql("SHOW synchronous_commit").scalar_one())}
+            return {
+                "isolation": str(conn.exec_driver_sql("SHOW transaction_isolation").scalar_one()),
+                "synchronous_commit": str(conn.exec_driver_sql("SHOW synchronous_commit").scalar_one()),
+            }
     with store.read() as conn:
         journal = str(conn.exec_driver_sql("PRAGMA journal_mode").scalar_one())
         sync = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}.get(
-            int(conn.exec_driver_sql("PRAGMA synchronous").scalar_one()), "?")
+            int(conn.exec_driver_sql("PRAGMA synchronous").scalar_one()), "?"
+        )
     # Store.write() emits BEGIN IMMEDIATE; both sides write only through it.
     return {"journal_mode": journal, "synchronous": sync, "write_transactions": "BEGIN IMMEDIATE"}
 
 
 def count_state(store: Store, state: EnrolmentState) -> int:
     with store.read() as conn:
-        return int(conn.execute(sa.select(sa.func.count()).select_from(enrolments)
-                                .where(enrolments.c.state == state.value)).scalar_one())
+        return int(
+            conn.execute(
+                sa.select(sa.func.count()).select_from(enrolments).where(enrolments.c.state == state.value)
+            ).scalar_one()
+        )
 
 
-def benchmark(n: int, rounds: int, warmup: int, chunk: int, server_url: str | None, workdir: str | None,
-              progress: Callable[[str], None]) -> dict[str, Any]:
+def benchmark(
+    n: int,
+    rounds: int,
+    warmup: int,
+    chunk: int,
+    server_url: str | None,
+    workdir: str | None,
+    progress: Callable[[str], None],
+) -> dict[str, Any]:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="ektp-bench-", dir=workdir) as tmp, quiet_environment():
         scratch = Scratch(Path(tmp), server_url)
@@ -393,8 +433,9 @@ def benchmark(n: int, rounds: int, warmup: int, chunk: int, server_url: str | No
             scratch.drop()
 
 
-def _benchmark(scratch: Scratch, n: int, rounds: int, warmup: int, chunk: int, progress: Callable[[str], None],
-               started: float) -> dict[str, Any]:
+def _benchmark(
+    scratch: Scratch, n: int, rounds: int, warmup: int, chunk: int, progress: Callable[[str], None], started: float
+) -> dict[str, Any]:
     progress("creating three throw-away deployments (lifecycle, baseline, batched baseline)")
     life_dep = new_deployment(scratch, "lifecycle")
     life_store: Store = life_dep.open_store()
@@ -440,8 +481,10 @@ def _benchmark(scratch: Scratch, n: int, rounds: int, warmup: int, chunk: int, p
                         spent[name] += batched.run_batched(batched_plans[part])
             for name, seconds in spent.items():
                 times[name].append(seconds)
-            progress(f"round {r + 1}/{rounds}: lifecycle {spent['lifecycle']:.3f}s, baseline {spent['baseline']:.3f}s, "
-                     f"batched {spent['batched']:.3f}s")
+            progress(
+                f"round {r + 1}/{rounds}: lifecycle {spent['lifecycle']:.3f}s, baseline {spent['baseline']:.3f}s, "
+                f"batched {spent['batched']:.3f}s"
+            )
         life_s, base_s, batched_s = times["lifecycle"], times["baseline"], times["batched"]
 
         # A separate pass with the hook relay wrapped in timers, so the throughput rounds carry no instrumentation.
@@ -490,13 +533,18 @@ def _benchmark(scratch: Scratch, n: int, rounds: int, warmup: int, chunk: int, p
         "hook_share_target": HOOK_SHARE_TARGET,
         "hook_share_pass": hook_share < HOOK_SHARE_TARGET,
         "hooks": {
-            name: {"calls": timed.calls[name], "implementations": impls[name],
-                   "us_per_call": round(1e6 * timed.seconds[name] / max(timed.calls[name], 1), 2),
-                   "share": round(timed.seconds[name] / instrumented_s, 5)}
+            name: {
+                "calls": timed.calls[name],
+                "implementations": impls[name],
+                "us_per_call": round(1e6 * timed.seconds[name] / max(timed.calls[name], 1), 2),
+                "share": round(timed.seconds[name] / instrumented_s, 5),
+            }
             for name in sorted(timed.seconds)
         },
-        "instrumented_pass": {"enrolments_per_s": round(n / instrumented_s, 1),
-                              "ms_per_enrolment": round(1000 * instrumented_s / n, 3)},
+        "instrumented_pass": {
+            "enrolments_per_s": round(n / instrumented_s, 1),
+            "ms_per_enrolment": round(1000 * instrumented_s / n, 3),
+        },
         "audit_entries_verified": chain.checked,
         "machine": machine_info(life_store.dialect, server_version),
         "database_settings": settings[0],
@@ -530,8 +578,10 @@ def render(result: dict[str, Any]) -> str:
         f"{100 * result['hook_share_target']:.0f}%     {verdict(result['hook_share_pass'])}",
     ]
     for name, h in result["hooks"].items():
-        lines.append(f"  {name:28} {h['calls']:>6} calls, {h['implementations']} impl(s), "
-                     f"{h['us_per_call']:>8.2f} us/call, {100 * h['share']:.2f}%")
+        lines.append(
+            f"  {name:28} {h['calls']:>6} calls, {h['implementations']} impl(s), "
+            f"{h['us_per_call']:>8.2f} us/call, {100 * h['share']:.2f}%"
+        )
     inst = result["instrumented_pass"]
     lines += [
         f"  (measured in a separate timed pass: {inst['enrolments_per_s']:.1f} enrol/s, "
@@ -558,14 +608,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=200, help="enrolments per round and side (default 200)")
     parser.add_argument("--rounds", type=int, default=5, help="measured rounds (default 5)")
     parser.add_argument("--warmup", type=int, default=20, help="warm-up enrolments per side (default 20)")
-    parser.add_argument("--chunk", type=int, default=25,
-                        help="within a round the sides take turns in slices of this many enrolments (default 25)")
-    parser.add_argument("--database-url", default=None,
-                        help="a PostgreSQL database to run on instead of SQLite; the benchmark works in schemas "
-                             "ektp_bench_<pid>_* that it creates and drops (needs CREATE on the database)")
-    parser.add_argument("--dir", default=None,
-                        help="where the temporary deployments go (default: the system temp dir); SQLite's "
-                             "figures depend on the file system's fsync")
+    parser.add_argument(
+        "--chunk",
+        type=int,
+        default=25,
+        help="within a round the sides take turns in slices of this many enrolments (default 25)",
+    )
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help="a PostgreSQL database to run on instead of SQLite; the benchmark works in schemas "
+        "ektp_bench_<pid>_* that it creates and drops (needs CREATE on the database)",
+    )
+    parser.add_argument(
+        "--dir",
+        default=None,
+        help="where the temporary deployments go (default: the system temp dir); SQLite's "
+        "figures depend on the file system's fsync",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     parser.add_argument("--strict", action="store_true", help="exit with status 1 when a target is missed")
     args = parser.parse_args(argv)

@@ -140,8 +140,14 @@ def make_material() -> dict[str, Any]:
     for seed in range(PORTRAITS):
         jpeg = io.BytesIO()
         face(seed).convert("RGB").save(jpeg, format="JPEG", quality=85)
-        portraits.append({"face": jpeg.getvalue(), "left": png(iris(seed, "left")),
-                          "right": png(iris(seed, "right")), "signature": png(signature(seed))})
+        portraits.append(
+            {
+                "face": jpeg.getvalue(),
+                "left": png(iris(seed, "left")),
+                "right": png(iris(seed, "right")),
+                "signature": png(signature(seed)),
+            }
+        )
     return {"hands": hands, "portraits": portraits}
 
 
@@ -151,16 +157,20 @@ def enrolment_parts(material: dict[str, Any], n: int) -> tuple[list[Capture], di
     captures: list[Capture] = []
     images: dict[str, bytes] = {}
 
-    def add(modality: Modality, position: str, data: bytes, quality: int, device: str,
-            template: bytes | None = None) -> None:
+    def add(
+        modality: Modality, position: str, data: bytes, quality: int, device: str, template: bytes | None = None
+    ) -> None:
         ref = f"b{n}-{modality.value}-{position}"
         images[ref] = data
         tref = None
         if template is not None:
             tref = ref + "-t"
             images[tref] = template
-        captures.append(Capture(modality=modality, position=position, device=device, quality=quality,
-                                blob_ref=ref, template_ref=tref))
+        captures.append(
+            Capture(
+                modality=modality, position=position, device=device, quality=quality, blob_ref=ref, template_ref=tref
+            )
+        )
 
     for position in FINGER_POSITIONS:
         image, template = hand[position]
@@ -196,8 +206,9 @@ def wait_for(url: str, proc: subprocess.Popen[bytes], logfile: Path) -> None:
 def served(args: list[str], health: str, logfile: Path) -> Iterator[None]:
     """A server subprocess, stopped (SIGTERM) on the way out."""
     with open(logfile, "ab") as out:
-        proc = subprocess.Popen([sys.executable, *args], stdout=out, stderr=out,
-                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        proc = subprocess.Popen(
+            [sys.executable, *args], stdout=out, stderr=out, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+        )
     try:
         wait_for(health, proc, logfile)
         yield
@@ -209,16 +220,18 @@ def served(args: list[str], health: str, logfile: Path) -> Iterator[None]:
             proc.kill()
 
 
-BASELINE_TABLE = ("CREATE TABLE IF NOT EXISTS bodies (id INTEGER PRIMARY KEY, received_at TEXT NOT NULL, "
-                  "body BLOB NOT NULL)")
+BASELINE_TABLE = (
+    "CREATE TABLE IF NOT EXISTS bodies (id INTEGER PRIMARY KEY, received_at TEXT NOT NULL, body BLOB NOT NULL)"
+)
 
 
 def store_body(conn: sqlite3.Connection, data: bytes) -> int:
     """The baseline's whole storage of one packet: one durable transaction inserting the body."""
     conn.execute("BEGIN IMMEDIATE")
     try:
-        row = conn.execute("INSERT INTO bodies (received_at, body) VALUES (?, ?)",
-                           (dt.datetime.now(dt.UTC).isoformat(), data)).lastrowid
+        row = conn.execute(
+            "INSERT INTO bodies (received_at, body) VALUES (?, ?)", (dt.datetime.now(dt.UTC).isoformat(), data)
+        ).lastrowid
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
@@ -296,8 +309,9 @@ def build_backlog(lc: LifecycleService, box: Outbox, material: dict[str, Any], c
 
 def packet_sizes(lc: LifecycleService) -> list[int]:
     with lc.store.read() as conn:
-        return [int(s) for s in conn.execute(sa.select(sa.func.length(outbox.c.packet)).order_by(outbox.c.seq))
-                .scalars()]
+        return [
+            int(s) for s in conn.execute(sa.select(sa.func.length(outbox.c.packet)).order_by(outbox.c.seq)).scalars()
+        ]
 
 
 # -- the timed sides ---------------------------------------------------------------------------------------------
@@ -313,8 +327,7 @@ def baseline_chunk(lc: LifecycleService, transport: Any, ids: list[str]) -> floa
         if answer.get("status") != "stored":
             raise SystemExit(f"the baseline server did not store {packet_id}: {answer}")
         with lc.store.write() as conn:
-            conn.execute(outbox.update().where(outbox.c.packet_id == packet_id)
-                         .values(attempts=outbox.c.attempts + 1))
+            conn.execute(outbox.update().where(outbox.c.packet_id == packet_id).values(attempts=outbox.c.attempts + 1))
     return time.perf_counter() - start
 
 
@@ -324,20 +337,23 @@ def protocol_chunk(box: Outbox, transport: Any, ids: list[str], parallel: int) -
     report = box.send(transport, limit=len(ids), parallel=parallel)
     elapsed = time.perf_counter() - start
     if report.sent != ids or report.stopped or report.refused:
-        raise SystemExit(f"the protocol did not send the chunk cleanly: stopped={report.stopped} "
-                         f"refused={dict(list(report.refused.items())[:3])} sent {len(report.sent)}/{len(ids)}")
+        raise SystemExit(
+            f"the protocol did not send the chunk cleanly: stopped={report.stopped} "
+            f"refused={dict(list(report.refused.items())[:3])} sent {len(report.sent)}/{len(ids)}"
+        )
     return elapsed
 
 
-def timed_run(lc: LifecycleService, box: Outbox, protocol_url: str, baseline_url: str, ids: list[str],
-              chunk: int, parallel: int) -> tuple[float, float]:
+def timed_run(
+    lc: LifecycleService, box: Outbox, protocol_url: str, baseline_url: str, ids: list[str], chunk: int, parallel: int
+) -> tuple[float, float]:
     from ektp_core.sync.http import HttpTransport
 
     protocol = HttpTransport(protocol_url, timeout=120)
     baseline = HttpTransport(baseline_url, timeout=120)
     totals = {"protocol": 0.0, "baseline": 0.0}
     for k, first in enumerate(range(0, len(ids), chunk)):
-        part = ids[first:first + chunk]
+        part = ids[first : first + chunk]
         sides: list[tuple[str, Callable[[], float]]] = [
             ("baseline", lambda part=part: baseline_chunk(lc, baseline, part)),  # type: ignore[misc]
             ("protocol", lambda part=part: protocol_chunk(box, protocol, part, parallel)),  # type: ignore[misc]
@@ -347,8 +363,10 @@ def timed_run(lc: LifecycleService, box: Outbox, protocol_url: str, baseline_url
         for name, run in sides:
             seconds = run()
             totals[name] += seconds
-            log(f"{name:8s} packets {first + 1}-{first + len(part)}: {seconds:7.2f} s "
-                f"({seconds / len(part) * 1000:6.1f} ms/packet)")
+            log(
+                f"{name:8s} packets {first + 1}-{first + len(part)}: {seconds:7.2f} s "
+                f"({seconds / len(part) * 1000:6.1f} ms/packet)"
+            )
         done = first + len(part)
         log(f"{done}/{len(ids)} sent by both; ratio so far {totals['protocol'] / totals['baseline']:.2f}")
     return totals["protocol"], totals["baseline"]
@@ -357,21 +375,23 @@ def timed_run(lc: LifecycleService, box: Outbox, protocol_url: str, baseline_url
 # -- where the protocol's time goes -----------------------------------------------------------------------------
 
 
-def phases(root: Path, served_node: Deployment, site_lc: LifecycleService, site_box: Outbox,
-           sample: int) -> dict[str, float]:
+def phases(
+    root: Path, served_node: Deployment, site_lc: LifecycleService, site_box: Outbox, sample: int
+) -> dict[str, float]:
     """Median milliseconds of each phase of accepting a packet, in-process, on ``sample`` packets."""
-    probe = create_deployment(root / "probe", profile=PROFILE, site_code=DUKCAPIL,
-                              database_url=f"sqlite:///{root / 'probe.sqlite3'}")
+    probe = create_deployment(
+        root / "probe", profile=PROFILE, site_code=DUKCAPIL, database_url=f"sqlite:///{root / 'probe.sqlite3'}"
+    )
     lc = lifecycle_of(probe)
     keys = served_node.keys_dir
     # The served node's keys, so the backlog's packets (sealed to it) open here.
     box = Inbox(lc, signing_key=crypto.load_signing_key(keys), exchange_key=crypto.load_exchange_key(keys))
-    box.join(box.new_join_code(SITE, actor="admin"), site_code=SITE,
-             public_key=crypto.public_key_text(site_box.signing_key))
+    box.join(
+        box.new_join_code(SITE, actor="admin"), site_code=SITE, public_key=crypto.public_key_text(site_box.signing_key)
+    )
     dukcapil_key = crypto.public_key_text(box.signing_key)
     with site_lc.store.read() as conn:
-        rows = conn.execute(sa.select(outbox.c.packet_id, outbox.c.packet).order_by(outbox.c.seq)
-                            .limit(sample)).all()
+        rows = conn.execute(sa.select(outbox.c.packet_id, outbox.c.packet).order_by(outbox.c.seq).limit(sample)).all()
     timings: dict[str, list[float]] = {}
 
     @contextlib.contextmanager
@@ -408,8 +428,12 @@ def phases(root: Path, served_node: Deployment, site_lc: LifecycleService, site_
     finally:
         lc.store.dispose()
     med = {k: statistics.median(v) for k, v in timings.items()}
-    unseal = max(0.0, med["open_packet (peek+verify+unseal)"] - med["verify signature (Ed25519 over the digest)"]
-                 - med["peek (parse header)"])
+    unseal = max(
+        0.0,
+        med["open_packet (peek+verify+unseal)"]
+        - med["verify signature (Ed25519 over the digest)"]
+        - med["peek (parse header)"],
+    )
     total = med.pop("accept total (phases below, run once each)")
     # Listed in the order a packet meets them; the total last.
     ordered: dict[str, float] = {}
@@ -418,8 +442,7 @@ def phases(root: Path, served_node: Deployment, site_lc: LifecycleService, site_
             ordered[name] = ms
         if name.startswith("open_packet"):
             ordered["  of which unseal (X25519 + AES-GCM, by difference)"] = unseal
-    return {**ordered, "accept total (each phase above once)": total,
-            "site: check receipt": med["site: check receipt"]}
+    return {**ordered, "accept total (each phase above once)": total, "site: check receipt": med["site: check receipt"]}
 
 
 def site_and_baseline(root: Path, lc: LifecycleService, sample: int) -> dict[str, float]:
@@ -435,8 +458,7 @@ def site_and_baseline(root: Path, lc: LifecycleService, sample: int) -> dict[str
     for packet_id in rows:
         t0 = time.perf_counter()
         with lc.store.read() as conn:
-            data = bytes(conn.execute(sa.select(outbox.c.packet).where(outbox.c.packet_id == packet_id))
-                         .scalar_one())
+            data = bytes(conn.execute(sa.select(outbox.c.packet).where(outbox.c.packet_id == packet_id)).scalar_one())
         read.append((time.perf_counter() - t0) * 1000)
         t0 = time.perf_counter()
         store_body(baseline, data)
@@ -446,9 +468,11 @@ def site_and_baseline(root: Path, lc: LifecycleService, sample: int) -> dict[str
             conn.execute(outbox.update().where(outbox.c.packet_id == packet_id).values(attempts=outbox.c.attempts))
         update.append((time.perf_counter() - t0) * 1000)
     baseline.close()
-    return {"site: read packet from outbox": statistics.median(read),
-            "site: one UPDATE transaction (baseline's marking)": statistics.median(update),
-            "baseline server: store body (one insert tx)": statistics.median(stored)}
+    return {
+        "site: read packet from outbox": statistics.median(read),
+        "site: one UPDATE transaction (baseline's marking)": statistics.median(update),
+        "baseline server: store body (one insert tx)": statistics.median(stored),
+    }
 
 
 # -- main ----------------------------------------------------------------------------------------------------------
@@ -459,13 +483,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--count", type=int, default=10_000, help="enrolments in the backlog (default 10000)")
     parser.add_argument("--chunk", type=int, default=500, help="packets per interleaved chunk (default 500)")
     parser.add_argument("--sample", type=int, default=50, help="packets for the phase breakdown (default 50)")
-    parser.add_argument("--parallel", type=int, default=SEND_PARALLEL,
-                        help=f"packets the site sends at once (default {SEND_PARALLEL}, ektp's default; 1: one "
-                             "after another, like the baseline)")
+    parser.add_argument(
+        "--parallel",
+        type=int,
+        default=SEND_PARALLEL,
+        help=f"packets the site sends at once (default {SEND_PARALLEL}, ektp's default; 1: one "
+        "after another, like the baseline)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--strict", action="store_true", help="exit 1 when the ratio misses the target")
-    parser.add_argument("--tmp", type=Path, default=None, help="parent folder for the temp dir (needs ~3.5 GB "
-                        "per 1000 enrolments)")
+    parser.add_argument(
+        "--tmp", type=Path, default=None, help="parent folder for the temp dir (needs ~3.5 GB per 1000 enrolments)"
+    )
     parser.add_argument("--serve-baseline", nargs=2, metavar=("PORT", "DB"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve_baseline:
@@ -476,18 +505,31 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="ektp-bench-sync-", dir=args.tmp) as tmp:
         root = Path(tmp)
-        dukcapil = create_deployment(root / "dukcapil", profile=PROFILE, site_code=DUKCAPIL,
-                                     database_url=f"sqlite:///{root / 'dukcapil.sqlite3'}")
-        site = create_deployment(root / "site", profile=PROFILE, site_code=SITE,
-                                 database_url=f"sqlite:///{root / 'site.sqlite3'}")
+        dukcapil = create_deployment(
+            root / "dukcapil",
+            profile=PROFILE,
+            site_code=DUKCAPIL,
+            database_url=f"sqlite:///{root / 'dukcapil.sqlite3'}",
+        )
+        site = create_deployment(
+            root / "site", profile=PROFILE, site_code=SITE, database_url=f"sqlite:///{root / 'site.sqlite3'}"
+        )
         protocol_port, baseline_port = free_port(), free_port()
         protocol_url = f"http://127.0.0.1:{protocol_port}/api/v1"
         baseline_url = f"http://127.0.0.1:{baseline_port}/api/v1"
         material = make_material()
-        with served(["-m", "ektp_core", "serve", "--port", str(protocol_port), "-d", str(dukcapil.root)],
-                    f"{protocol_url}/health", root / "serve.log"), \
-                served([__file__, "--serve-baseline", str(baseline_port), str(root / "baseline.sqlite3")],
-                       f"{baseline_url}/health", root / "baseline.log"):
+        with (
+            served(
+                ["-m", "ektp_core", "serve", "--port", str(protocol_port), "-d", str(dukcapil.root)],
+                f"{protocol_url}/health",
+                root / "serve.log",
+            ),
+            served(
+                [__file__, "--serve-baseline", str(baseline_port), str(root / "baseline.sqlite3")],
+                f"{baseline_url}/health",
+                root / "baseline.log",
+            ),
+        ):
             from ektp_core.sync.http import HttpTransport
 
             # Join as `ektp sync join` does: a one-time code from the Dukcapil node, the site's key over HTTP.
@@ -496,28 +538,40 @@ def main(argv: list[str] | None = None) -> int:
             node_lc.store.dispose()
             site_lc = lifecycle_of(site)
             box = Outbox.for_deployment(site_lc, machine="bench-pc")
-            keys = HttpTransport(protocol_url).join(site=SITE, public_key=crypto.public_key_text(box.signing_key),
-                                                    code=code)
+            keys = HttpTransport(protocol_url).join(
+                site=SITE, public_key=crypto.public_key_text(box.signing_key), code=code
+            )
             box.joined(url=protocol_url, **keys)
             ids = build_backlog(site_lc, box, material, args.count)
             sizes = packet_sizes(site_lc)
             log(f"backlog ready: {len(ids)} packets, mean {statistics.mean(sizes) / 1000:.1f} KB; sending")
-            protocol_s, baseline_s = timed_run(site_lc, box, protocol_url, baseline_url, ids, args.chunk,
-                                               args.parallel)
+            protocol_s, baseline_s = timed_run(site_lc, box, protocol_url, baseline_url, ids, args.chunk, args.parallel)
         breakdown = phases(root, dukcapil, site_lc, box, min(args.sample, len(ids)))
         breakdown.update(site_and_baseline(root, site_lc, min(args.sample, len(ids))))
         site_lc.store.dispose()
     count = len(ids)
     ratio = protocol_s / baseline_s
-    report = {"count": count, "mean_packet_bytes": statistics.mean(sizes), "total_mb": sum(sizes) / 1e6,
-              "protocol_s": protocol_s, "baseline_s": baseline_s,
-              "protocol_ms_per_packet": protocol_s / count * 1000, "baseline_ms_per_packet": baseline_s / count * 1000,
-              "ratio": ratio, "parallel": args.parallel, "target_ratio": TARGET_RATIO,
-              "meets_target": ratio <= TARGET_RATIO,
-              "breakdown_ms": breakdown,
-              "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
-                          "python": platform.python_version(), "sqlite": sqlite3.sqlite_version},
-              "elapsed_s": time.perf_counter() - started}
+    report = {
+        "count": count,
+        "mean_packet_bytes": statistics.mean(sizes),
+        "total_mb": sum(sizes) / 1e6,
+        "protocol_s": protocol_s,
+        "baseline_s": baseline_s,
+        "protocol_ms_per_packet": protocol_s / count * 1000,
+        "baseline_ms_per_packet": baseline_s / count * 1000,
+        "ratio": ratio,
+        "parallel": args.parallel,
+        "target_ratio": TARGET_RATIO,
+        "meets_target": ratio <= TARGET_RATIO,
+        "breakdown_ms": breakdown,
+        "machine": {
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "sqlite": sqlite3.sqlite_version,
+        },
+        "elapsed_s": time.perf_counter() - started,
+    }
     status = 1 if args.strict and not report["meets_target"] else 0
     if args.json:
         print(json.dumps(report, indent=2))
@@ -525,8 +579,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"ektp sync benchmark: a backlog of {count} enrolments, site -> Dukcapil node over loopback\n")
     print(f"  mean packet size                           {report['mean_packet_bytes'] / 1000:10.1f} KB")
     print(f"  total sent (each side)                     {report['total_mb']:10.1f} MB")
-    for side, label in (("protocol", f"protocol (Outbox.send, {args.parallel} at once)"),
-                        ("baseline", "baseline (same bytes -> bare Flask+SQLite)")):
+    for side, label in (
+        ("protocol", f"protocol (Outbox.send, {args.parallel} at once)"),
+        ("baseline", "baseline (same bytes -> bare Flask+SQLite)"),
+    ):
         print(f"  {label:42s} {report[side + '_s']:10.2f} s  {report[side + '_ms_per_packet']:7.1f} ms/packet")
     verdict = "meets" if report["meets_target"] else "MISSES"
     print(f"  ratio protocol/baseline                    {ratio:10.2f}   ({verdict} the target <= {TARGET_RATIO})")
@@ -534,8 +590,10 @@ def main(argv: list[str] | None = None) -> int:
     for name, ms in breakdown.items():
         print(f"    {name:52s} {ms:8.2f}")
     m = report["machine"]
-    print(f"\nmachine: {m['platform']}, {m['cpus']} CPUs, Python {m['python']}, SQLite {m['sqlite']}; "
-          f"elapsed {report['elapsed_s']:.1f} s")
+    print(
+        f"\nmachine: {m['platform']}, {m['cpus']} CPUs, Python {m['python']}, SQLite {m['sqlite']}; "
+        f"elapsed {report['elapsed_s']:.1f} s"
+    )
     return status
 
 

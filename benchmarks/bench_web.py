@@ -111,16 +111,67 @@ PAGES: dict[str, tuple[str, dict[str, Any]]] = {
     "record form": ("record.new", {}),
 }
 #: How often each action is picked (the trivial route as often as a busy page, so its p95 is as solid).
-MIX = {"dashboard": 2, "search by NIK prefix": 2, "search by name": 2, "enrolment detail": 3, "print queue": 1,
-       "blanks": 1, "record": 1, "health": 3}
+MIX = {
+    "dashboard": 2,
+    "search by NIK prefix": 2,
+    "search by name": 2,
+    "enrolment detail": 3,
+    "print queue": 1,
+    "blanks": 1,
+    "record": 1,
+    "health": 3,
+}
 RECORD = "record (biodata POST)"
 TRIVIAL = "health (trivial route)"
 
-FIRST_NAMES = ("SITI", "NUR", "DEWI", "SRI", "RINA", "AYU", "PUTRI", "INDAH", "FITRI", "WULAN", "AHMAD", "MUHAMMAD",
-               "BUDI", "AGUS", "RUDI", "HENDRA", "JOKO", "DEDI", "ANDI", "RIZKY", "YUSUF", "IMAM", "ARIF", "BAMBANG")
-FAMILY_NAMES = ("AMINAH", "SANTOSO", "RAHMAWATI", "HIDAYAT", "SAPUTRA", "LESTARI", "PRATAMA", "WAHYUNI", "SETIAWAN",
-                "KURNIAWAN", "HASANAH", "SUSANTI", "SYAHPUTRA", "MARLINA", "FAUZI", "NOVITASARI", "HARAHAP",
-                "SIREGAR", "ZULKARNAIN", "EFENDI")
+FIRST_NAMES = (
+    "SITI",
+    "NUR",
+    "DEWI",
+    "SRI",
+    "RINA",
+    "AYU",
+    "PUTRI",
+    "INDAH",
+    "FITRI",
+    "WULAN",
+    "AHMAD",
+    "MUHAMMAD",
+    "BUDI",
+    "AGUS",
+    "RUDI",
+    "HENDRA",
+    "JOKO",
+    "DEDI",
+    "ANDI",
+    "RIZKY",
+    "YUSUF",
+    "IMAM",
+    "ARIF",
+    "BAMBANG",
+)
+FAMILY_NAMES = (
+    "AMINAH",
+    "SANTOSO",
+    "RAHMAWATI",
+    "HIDAYAT",
+    "SAPUTRA",
+    "LESTARI",
+    "PRATAMA",
+    "WAHYUNI",
+    "SETIAWAN",
+    "KURNIAWAN",
+    "HASANAH",
+    "SUSANTI",
+    "SYAHPUTRA",
+    "MARLINA",
+    "FAUZI",
+    "NOVITASARI",
+    "HARAHAP",
+    "SIREGAR",
+    "ZULKARNAIN",
+    "EFENDI",
+)
 
 
 def log(message: str) -> None:
@@ -179,21 +230,36 @@ def stand_in_captures() -> Callable[[str], tuple[list[Capture], dict[str, bytes]
     captures: list[Capture] = []
     for k, position in enumerate(FINGER_POSITIONS):
         images[position], images[position + "-t"] = png((96, 72), 100 + k), bytes(range(40 + k))
-        captures.append(Capture(modality=Modality.FINGER, position=position, device="uareu-4000b", quality=70,
-                                blob_ref=position, template_ref=position + "-t"))
+        captures.append(
+            Capture(
+                modality=Modality.FINGER,
+                position=position,
+                device="uareu-4000b",
+                quality=70,
+                blob_ref=position,
+                template_ref=position + "-t",
+            )
+        )
     for side in ("left", "right"):
         images["iris-" + side] = png((64, 48), 60)
-        captures.append(Capture(modality=Modality.IRIS, position=side, device="iris-cam", quality=80,
-                                blob_ref="iris-" + side))
+        captures.append(
+            Capture(modality=Modality.IRIS, position=side, device="iris-cam", quality=80, blob_ref="iris-" + side)
+        )
     captures.append(Capture(modality=Modality.FACE, position="face", device="webcam", quality=90, blob_ref="face"))
-    captures.append(Capture(modality=Modality.SIGNATURE, position="signature", device="pad", quality=100,
-                            blob_ref="signature"))
+    captures.append(
+        Capture(modality=Modality.SIGNATURE, position="signature", device="pad", quality=100, blob_ref="signature")
+    )
 
     def of(enrolment_id: str) -> tuple[list[Capture], dict[str, bytes]]:
         # Blob references are unique across the database: each enrolment's carry its id.
-        own = [attrs.evolve(c, blob_ref=f"{enrolment_id}-{c.blob_ref}",
-                            template_ref=f"{enrolment_id}-{c.template_ref}" if c.template_ref else None)
-               for c in captures]
+        own = [
+            attrs.evolve(
+                c,
+                blob_ref=f"{enrolment_id}-{c.blob_ref}",
+                template_ref=f"{enrolment_id}-{c.template_ref}" if c.template_ref else None,
+            )
+            for c in captures
+        ]
         return own, {f"{enrolment_id}-{ref}": data for ref, data in images.items()}
 
     return of
@@ -217,8 +283,9 @@ class Plan:
     steps: list[tuple[dt.datetime, str, Any]]
 
 
-def resident_nik(rng: random.Random, district: str, used: set[str], *, serial_from: int = 1) -> tuple[str, dt.date,
-                                                                                                        str]:
+def resident_nik(
+    rng: random.Random, district: str, used: set[str], *, serial_from: int = 1
+) -> tuple[str, dt.date, str]:
     """A fresh valid NIK of an adult born in ``district``: (NIK, birth date, sex)."""
     while True:
         birth = dt.date(1950, 1, 1) + dt.timedelta(days=rng.randrange(365 * 57))
@@ -244,14 +311,24 @@ def _district(code: str) -> tuple[str, tuple[str, ...]]:
 def biodata_values(rng: random.Random, district: str, nik: str, birth: dt.date, sex: str, name: str) -> dict[str, Any]:
     """The biodata of a resident of ``district``, as the form sends it."""
     kec_name, kelurahan = _district(district)
-    return {"nik": nik, "nama": name, "tempat_lahir": "BENGKULU", "tanggal_lahir": birth, "jenis_kelamin": sex,
-            "golongan_darah": rng.choice(("A", "B", "AB", "O", "O+", "A+")),
-            "alamat": f"JL. MERDEKA NO. {rng.randrange(1, 200)}", "rt": f"{rng.randrange(1, 20):03d}",
-            "rw": f"{rng.randrange(1, 10):03d}", "kelurahan": rng.choice(kelurahan),
-            "kecamatan": kec_name, "kabupaten_kota": "KOTA BENGKULU", "provinsi": "BENGKULU",
-            "agama": rng.choice(("ISLAM", "ISLAM", "ISLAM", "KRISTEN", "KATOLIK", "BUDDHA")),
-            "status_perkawinan": rng.choice(("KAWIN", "BELUM KAWIN")),
-            "pekerjaan": rng.choice(("WIRASWASTA", "PELAJAR/MAHASISWA", "KARYAWAN SWASTA", "PETANI/PEKEBUN"))}
+    return {
+        "nik": nik,
+        "nama": name,
+        "tempat_lahir": "BENGKULU",
+        "tanggal_lahir": birth,
+        "jenis_kelamin": sex,
+        "golongan_darah": rng.choice(("A", "B", "AB", "O", "O+", "A+")),
+        "alamat": f"JL. MERDEKA NO. {rng.randrange(1, 200)}",
+        "rt": f"{rng.randrange(1, 20):03d}",
+        "rw": f"{rng.randrange(1, 10):03d}",
+        "kelurahan": rng.choice(kelurahan),
+        "kecamatan": kec_name,
+        "kabupaten_kota": "KOTA BENGKULU",
+        "provinsi": "BENGKULU",
+        "agama": rng.choice(("ISLAM", "ISLAM", "ISLAM", "KRISTEN", "KATOLIK", "BUDDHA")),
+        "status_perkawinan": rng.choice(("KAWIN", "BELUM KAWIN")),
+        "pekerjaan": rng.choice(("WIRASWASTA", "PELAJAR/MAHASISWA", "KARYAWAN SWASTA", "PETANI/PEKEBUN")),
+    }
 
 
 def _office_time(rng: random.Random, day: dt.date) -> dt.datetime:
@@ -269,8 +346,16 @@ def _next_print_day(rng: random.Random, after: dt.datetime, weekday: str | None)
     return _office_time(rng, day)
 
 
-def plan(rng: random.Random, n: int, sites: list[str], districts: list[str], operators: list[str],
-         print_days: dict[str, str], now: dt.datetime, used: set[str]) -> Plan:
+def plan(
+    rng: random.Random,
+    n: int,
+    sites: list[str],
+    districts: list[str],
+    operators: list[str],
+    print_days: dict[str, str],
+    now: dt.datetime,
+    used: set[str],
+) -> Plan:
     """The ``n``-th resident: where and when recorded, and what happened since."""
     today = now.astimezone().date()
     site = sites[n % len(sites)]
@@ -315,8 +400,9 @@ def plan(rng: random.Random, n: int, sites: list[str], districts: list[str], ope
     return Plan(enrolment, steps)
 
 
-def seed(deployment: Deployment, count: int, users: int, *, rng: random.Random,
-         progress: Callable[[str], None]) -> dict[str, Any]:
+def seed(
+    deployment: Deployment, count: int, users: int, *, rng: random.Random, progress: Callable[[str], None]
+) -> dict[str, Any]:
     """Accounts and two weeks of enrolments, print jobs and blanks; returns what the operators need."""
     store = deployment.open_store()
     if store.dialect == "sqlite":
@@ -327,8 +413,16 @@ def seed(deployment: Deployment, count: int, users: int, *, rng: random.Random,
     lc = LifecycleService(store, host.hook, deployment, clock=clock)
     operators = [f"op{i:02d}" for i in range(1, users + 1)]
     for username, role in [(u, Role.OPERATOR) for u in operators] + [("spv01", Role.SUPERVISOR)]:
-        lc.add_operator(Operator(username=username, full_name=username.upper(), role=role, site_code=DUKCAPIL,
-                                 password_hash=crypto.hash_password(PASSWORD)), actor="bench")
+        lc.add_operator(
+            Operator(
+                username=username,
+                full_name=username.upper(),
+                role=role,
+                site_code=DUKCAPIL,
+                password_hash=crypto.hash_password(PASSWORD),
+            ),
+            actor="bench",
+        )
     profile = deployment.profile
     sites = [s.code for s in profile.sites if s.records]
     districts = [r.code for r in regions.children(DUKCAPIL)]
@@ -337,8 +431,7 @@ def seed(deployment: Deployment, count: int, users: int, *, rng: random.Random,
     now = dt.datetime.now(dt.UTC)
     used: set[str] = set()
     plans = [plan(rng, n, sites, districts, operators, print_days, now, used) for n in range(count)]
-    events = [(when, n, k) for n, p in enumerate(plans) for k, (when, _what, _arg) in enumerate(p.steps)
-              if when <= now]
+    events = [(when, n, k) for n, p in enumerate(plans) for k, (when, _what, _arg) in enumerate(p.steps) if when <= now]
     heapq.heapify(events)
     prints = sum(1 for _w, n, k in events if plans[n].steps[k][1] == "print")
     # Two deliveries of blanks: one before the fortnight, one in the middle; some left in stock at the end.
@@ -356,8 +449,7 @@ def seed(deployment: Deployment, count: int, users: int, *, rng: random.Random,
         when, n, k = heapq.heappop(events)
         if not second_done and when >= second_at:
             clock.now = second_at
-            lc.receive_blanks(DUKCAPIL, [f"BLK{n:09d}" for n in range(first, stock)], actor="spv01",
-                              note="delivery 2")
+            lc.receive_blanks(DUKCAPIL, [f"BLK{n:09d}" for n in range(first, stock)], actor="spv01", note="delivery 2")
             second_done = True
         clock.now = when
         p = plans[n]
@@ -371,8 +463,13 @@ def seed(deployment: Deployment, count: int, users: int, *, rng: random.Random,
             lc.transition(eid, arg, actor=actor)
         elif what == "queue":
             routing = rules.route(p.enrolment, snapshot)
-            jobs[n] = lc.queue_print(eid, site_code=routing.site_code, actor="sync", routing_reason=routing.reason,
-                                     print_day=routing.print_day).id
+            jobs[n] = lc.queue_print(
+                eid,
+                site_code=routing.site_code,
+                actor="sync",
+                routing_reason=routing.reason,
+                print_day=routing.print_day,
+            ).id
         elif what == "print":
             lc.reserve_blank(jobs[n], actor=p.enrolment.operator)
             lc.mark_sent(jobs[n], actor=p.enrolment.operator, printer="evolis-dukcapil")
@@ -386,11 +483,20 @@ def seed(deployment: Deployment, count: int, users: int, *, rng: random.Random,
         clock.now = now
         lc.receive_blanks(DUKCAPIL, [f"BLK{n:09d}" for n in range(first, stock)], actor="spv01", note="delivery 2")
     with store.read() as conn:
-        by_state = {str(s): int(c) for s, c in conn.execute(
-            sa.select(enrolments.c.state, sa.func.count()).group_by(enrolments.c.state))}
+        by_state = {
+            str(s): int(c)
+            for s, c in conn.execute(sa.select(enrolments.c.state, sa.func.count()).group_by(enrolments.c.state))
+        }
     store.dispose()
-    return {"enrolment_ids": [p.enrolment.id for p in plans], "districts": districts, "operators": operators,
-            "by_state": by_state, "steps": done, "seed_s": time.perf_counter() - started, "used_niks": used}
+    return {
+        "enrolment_ids": [p.enrolment.id for p in plans],
+        "districts": districts,
+        "operators": operators,
+        "by_state": by_state,
+        "steps": done,
+        "seed_s": time.perf_counter() - started,
+        "used_niks": used,
+    }
 
 
 # -- the pages that exist --------------------------------------------------------------------------------------
@@ -491,8 +597,9 @@ class Desk:
         found = _CSRF.search(page)
         if status != 200 or not found:
             raise RuntimeError(f"{self.username}: the login page answered {status}")
-        status, _page, _loc, _ms = self.request("POST", "/login", {"username": self.username, "password": PASSWORD,
-                                                                   "csrf_token": found.group(1).decode()})
+        status, _page, _loc, _ms = self.request(
+            "POST", "/login", {"username": self.username, "password": PASSWORD, "csrf_token": found.group(1).decode()}
+        )
         if status != 302:
             raise RuntimeError(f"{self.username}: login answered {status}")
         status, page, _loc, _ms = self.request("GET", "/dashboard")
@@ -517,8 +624,9 @@ class Desk:
 class Workload:
     """What the operators pick from, and how a recording's form is filled."""
 
-    def __init__(self, pages: dict[str, str], record: dict[str, Any], seeded: dict[str, Any], think: tuple[float,
-                 float]) -> None:
+    def __init__(
+        self, pages: dict[str, str], record: dict[str, Any], seeded: dict[str, Any], think: tuple[float, float]
+    ) -> None:
         self.pages = pages
         self.record = record
         self.ids = seeded["enrolment_ids"]
@@ -576,8 +684,9 @@ class Workload:
             op.recorded += 1
 
 
-def run_operators(port: int, usernames: list[str], workload: Workload, seconds: float,
-                  seed_value: int) -> tuple[list[Desk], float]:
+def run_operators(
+    port: int, usernames: list[str], workload: Workload, seconds: float, seed_value: int
+) -> tuple[list[Desk], float]:
     """Log everyone in, then let them work for ``seconds``; returns the operators and the measured wall time."""
     ops = [Desk(i, port, name, random.Random(seed_value * 1000 + i)) for i, name in enumerate(usernames)]
     for op in ops:
@@ -638,9 +747,24 @@ def served(deployment: Deployment, port: int, threads: int, logfile: Path) -> It
     """``ektp serve`` in its own process, stopped (SIGTERM) on the way out."""
     env = {k: v for k, v in os.environ.items() if k != "EKTP_DATABASE_URL"}
     with open(logfile, "ab") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "ektp_core", "serve", "--quiet", "--port", str(port),
-                                 "--threads", str(threads), "-d", str(deployment.root)], stdout=out, stderr=out,
-                                env={**env, "PYTHONUNBUFFERED": "1"})
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "ektp_core",
+                "serve",
+                "--quiet",
+                "--port",
+                str(port),
+                "--threads",
+                str(threads),
+                "-d",
+                str(deployment.root),
+            ],
+            stdout=out,
+            stderr=out,
+            env={**env, "PYTHONUNBUFFERED": "1"},
+        )
     try:
         wait_for(f"http://127.0.0.1:{port}{HEALTH}", proc, logfile)
         yield proc
@@ -675,20 +799,31 @@ def figures(ops: list[Desk], skipped: list[str]) -> dict[str, Any]:
         p95 = percentile(ms, 95)
         main = label != TRIVIAL
         ratio = p95 / trivial_p95 if trivial else float("nan")
-        pages[label] = {"count": len(ms), "p50_ms": percentile(ms, 50), "p95_ms": p95, "max_ms": max(ms),
-                        "ratio_to_trivial_p95": ratio,
-                        "p95_met": (p95 < TARGET_P95_MS) if main else None,
-                        "ratio_met": (ratio <= TARGET_RATIO) if main else None}
+        pages[label] = {
+            "count": len(ms),
+            "p50_ms": percentile(ms, 50),
+            "p95_ms": p95,
+            "max_ms": max(ms),
+            "ratio_to_trivial_p95": ratio,
+            "p95_met": (p95 < TARGET_P95_MS) if main else None,
+            "ratio_met": (ratio <= TARGET_RATIO) if main else None,
+        }
     errors: dict[str, int] = {}
     for op in ops:
         for label, status in op.errors:
             key = f"{label}: {status}"
             errors[key] = errors.get(key, 0) + 1
     main_pages = [v for k, v in pages.items() if k != TRIVIAL]
-    return {"pages": pages, "trivial_p95_ms": trivial_p95, "errors": errors, "error_count": sum(errors.values()),
-            "skipped": skipped, "recorded": sum(op.recorded for op in ops),
-            "p95_target_met": bool(main_pages) and all(v["p95_met"] for v in main_pages),
-            "ratio_target_met": bool(main_pages) and bool(trivial) and all(v["ratio_met"] for v in main_pages)}
+    return {
+        "pages": pages,
+        "trivial_p95_ms": trivial_p95,
+        "errors": errors,
+        "error_count": sum(errors.values()),
+        "skipped": skipped,
+        "recorded": sum(op.recorded for op in ops),
+        "p95_target_met": bool(main_pages) and all(v["p95_met"] for v in main_pages),
+        "ratio_target_met": bool(main_pages) and bool(trivial) and all(v["ratio_met"] for v in main_pages),
+    }
 
 
 def load_average() -> list[float] | None:
@@ -697,26 +832,42 @@ def load_average() -> list[float] | None:
 
 
 def machine(dialect: str) -> dict[str, Any]:
-    return {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version(),
-            "sqlite": sqlite3.sqlite_version, "database": dialect, "load_average": load_average()}
+    return {
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "database": dialect,
+        "load_average": load_average(),
+    }
 
 
 def render(report: dict[str, Any]) -> str:
     f = report["figures"]
-    lines = [f"ektp web UI benchmark: {report['users']} operators for {report['seconds']:.0f} s against a Dukcapil "
-             f"node ({report['enrolments']} enrolments seeded), ektp serve (waitress, {report['threads']} threads)",
-             "", f"  {'page':28s}{'count':>7}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}{'p95/trivial':>13}  targets"]
+    lines = [
+        f"ektp web UI benchmark: {report['users']} operators for {report['seconds']:.0f} s against a Dukcapil "
+        f"node ({report['enrolments']} enrolments seeded), ektp serve (waitress, {report['threads']} threads)",
+        "",
+        f"  {'page':28s}{'count':>7}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}{'p95/trivial':>13}  targets",
+    ]
     for label, v in f["pages"].items():
         if label == TRIVIAL:
             verdict = "(baseline)"
         else:
-            verdict = (f"p95<{TARGET_P95_MS:.0f} {'met' if v['p95_met'] else 'MISSED'}, "
-                       f"ratio<={TARGET_RATIO:.0f} {'met' if v['ratio_met'] else 'MISSED'}")
-        lines.append(f"  {label:28s}{v['count']:>7}{v['p50_ms']:>9.1f}{v['p95_ms']:>9.1f}{v['max_ms']:>9.1f}"
-                     f"{v['ratio_to_trivial_p95']:>13.2f}  {verdict}")
+            verdict = (
+                f"p95<{TARGET_P95_MS:.0f} {'met' if v['p95_met'] else 'MISSED'}, "
+                f"ratio<={TARGET_RATIO:.0f} {'met' if v['ratio_met'] else 'MISSED'}"
+            )
+        lines.append(
+            f"  {label:28s}{v['count']:>7}{v['p50_ms']:>9.1f}{v['p95_ms']:>9.1f}{v['max_ms']:>9.1f}"
+            f"{v['ratio_to_trivial_p95']:>13.2f}  {verdict}"
+        )
     total = sum(v["count"] for v in f["pages"].values())
-    lines += ["", f"  requests: {total} in {report['wall_s']:.1f} s ({total / report['wall_s']:.1f}/s); "
-                  f"enrolments recorded through the form: {f['recorded']}"]
+    lines += [
+        "",
+        f"  requests: {total} in {report['wall_s']:.1f} s ({total / report['wall_s']:.1f}/s); "
+        f"enrolments recorded through the form: {f['recorded']}",
+    ]
     if f["skipped"]:
         lines.append(f"  SKIPPED (not in the app's URL map at run time): {', '.join(f['skipped'])}")
     if f["left_out"]:
@@ -730,21 +881,30 @@ def render(report: dict[str, Any]) -> str:
     if report["machine"].get("server_cpu_s") is not None:
         cpu = report["machine"]["server_cpu_s"]
         share = 100 * cpu / report["wall_s"]
-        lines.append(f"  server process CPU: {cpu:.1f} s in {report['wall_s']:.1f} s ({share:.0f} % "
-                     f"of one core; one Python process is held to about one core by the GIL), "
-                     f"{1000 * cpu / max(1, total):.1f} ms per request")
-    lines += ["", f"  main pages' p95 < {TARGET_P95_MS:.0f} ms: {'met' if f['p95_target_met'] else 'MISSED'}; "
-                  f"every page's p95 <= {TARGET_RATIO:.0f} x trivial p95 ({f['trivial_p95_ms']:.1f} ms): "
-                  f"{'met' if f['ratio_target_met'] else 'MISSED'}; "
-                  f"{'PASS' if report['passed'] else 'FAIL'}"]
+        lines.append(
+            f"  server process CPU: {cpu:.1f} s in {report['wall_s']:.1f} s ({share:.0f} % "
+            f"of one core; one Python process is held to about one core by the GIL), "
+            f"{1000 * cpu / max(1, total):.1f} ms per request"
+        )
+    lines += [
+        "",
+        f"  main pages' p95 < {TARGET_P95_MS:.0f} ms: {'met' if f['p95_target_met'] else 'MISSED'}; "
+        f"every page's p95 <= {TARGET_RATIO:.0f} x trivial p95 ({f['trivial_p95_ms']:.1f} ms): "
+        f"{'met' if f['ratio_target_met'] else 'MISSED'}; "
+        f"{'PASS' if report['passed'] else 'FAIL'}",
+    ]
     seeded = report["seeded"]
-    lines.append(f"  seeded: {seeded['steps']} lifecycle steps in {seeded['seed_s']:.0f} s; by state: "
-                 + ", ".join(f"{k} {v}" for k, v in sorted(seeded["by_state"].items(), key=lambda kv: -kv[1])))
+    lines.append(
+        f"  seeded: {seeded['steps']} lifecycle steps in {seeded['seed_s']:.0f} s; by state: "
+        + ", ".join(f"{k} {v}" for k, v in sorted(seeded["by_state"].items(), key=lambda kv: -kv[1]))
+    )
     m = report["machine"]
-    lines.append(f"\nmachine: {m['platform']}, {m['cpus']} CPUs (client and server share them), Python {m['python']}, "
-                 f"SQLite {m['sqlite']}, database {m['database']}, load average before the run {m['load_average']}, "
-                 f"after {m.get('load_average_after')}; "
-                 f"elapsed {report['elapsed_s']:.0f} s")
+    lines.append(
+        f"\nmachine: {m['platform']}, {m['cpus']} CPUs (client and server share them), Python {m['python']}, "
+        f"SQLite {m['sqlite']}, database {m['database']}, load average before the run {m['load_average']}, "
+        f"after {m.get('load_average_after')}; "
+        f"elapsed {report['elapsed_s']:.0f} s"
+    )
     return "\n".join(lines)
 
 
@@ -766,17 +926,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--enrolments", type=int, default=20_000, help="enrolments seeded (default 20000)")
     parser.add_argument("--users", type=int, default=20, help="simulated operators (default 20)")
     parser.add_argument("--seconds", type=float, default=60, help="how long they work (default 60)")
-    parser.add_argument("--think", type=think_range, default=(0.2, 1.0),
-                        help="think time between requests, LOW-HIGH seconds, uniform (default 0.2-1.0)")
+    parser.add_argument(
+        "--think",
+        type=think_range,
+        default=(0.2, 1.0),
+        help="think time between requests, LOW-HIGH seconds, uniform (default 0.2-1.0)",
+    )
     parser.add_argument("--threads", type=int, default=8, help="ektp serve --threads (default 8)")
     parser.add_argument("--seed", type=int, default=1, help="random seed of the data and the operators (default 1)")
-    parser.add_argument("--database-url", default=None,
-                        help="a PostgreSQL database to run on instead of SQLite; the benchmark works in a schema "
-                             "ektp_bench_web_<pid> that it creates and drops (needs CREATE on the database)")
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help="a PostgreSQL database to run on instead of SQLite; the benchmark works in a schema "
+        "ektp_bench_web_<pid> that it creates and drops (needs CREATE on the database)",
+    )
     parser.add_argument("--dir", type=Path, default=None, help="parent folder of the temp dir")
-    parser.add_argument("--leave-out", default="", metavar="PAGES",
-                        help="main pages to leave out of the mix, by label, comma-separated (to see the others "
-                             "without one slow page; such a run does not pass)")
+    parser.add_argument(
+        "--leave-out",
+        default="",
+        metavar="PAGES",
+        help="main pages to leave out of the mix, by label, comma-separated (to see the others "
+        "without one slow page; such a run does not pass)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed or a request failed")
     args = parser.parse_args(argv)
@@ -814,19 +985,36 @@ def main(argv: list[str] | None = None) -> int:
                 cpu_after = cpu_seconds(server.pid)
                 info["load_average_after"] = load_average()
                 # One Python process: with the GIL it can use about one core, however many threads it has.
-                info["server_cpu_s"] = (cpu_after - cpu_before) if cpu_before is not None and cpu_after is not None \
-                    else None
+                info["server_cpu_s"] = (
+                    (cpu_after - cpu_before) if cpu_before is not None and cpu_after is not None else None
+                )
     f = figures(ops, skipped)
     f["left_out"] = left_out
-    passed = (f["p95_target_met"] and f["ratio_target_met"] and f["error_count"] == 0 and not skipped
-              and not left_out and bool(record))
+    passed = (
+        f["p95_target_met"]
+        and f["ratio_target_met"]
+        and f["error_count"] == 0
+        and not skipped
+        and not left_out
+        and bool(record)
+    )
     seeded.pop("enrolment_ids")
     seeded.pop("used_niks")
-    report = {"enrolments": args.enrolments, "users": args.users, "seconds": args.seconds, "think_s": args.think,
-              "threads": args.threads, "wall_s": wall, "figures": f, "recording": bool(record),
-              "targets": {"p95_ms": TARGET_P95_MS, "ratio": TARGET_RATIO}, "passed": passed,
-              "seeded": {k: v for k, v in seeded.items() if k not in ("districts", "operators")},
-              "machine": info, "elapsed_s": time.perf_counter() - started}
+    report = {
+        "enrolments": args.enrolments,
+        "users": args.users,
+        "seconds": args.seconds,
+        "think_s": args.think,
+        "threads": args.threads,
+        "wall_s": wall,
+        "figures": f,
+        "recording": bool(record),
+        "targets": {"p95_ms": TARGET_P95_MS, "ratio": TARGET_RATIO},
+        "passed": passed,
+        "seeded": {k: v for k, v in seeded.items() if k not in ("districts", "operators")},
+        "machine": info,
+        "elapsed_s": time.perf_counter() - started,
+    }
     print(json.dumps(report, indent=2) if args.json else render(report))
     return 1 if args.strict and not passed else 0
 

@@ -32,14 +32,16 @@ REMOVED_IN = "0.3"
 class MovedModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     """Answers an import of an old path with the module at its new path (one module object, two names)."""
 
-    def find_spec(self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
-                  ) -> importlib.machinery.ModuleSpec | None:
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
         return importlib.util.spec_from_loader(fullname, self) if fullname in MOVED else None
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType:
         new = MOVED[spec.name]
-        warnings.warn(f"{spec.name} is now {new}; the old path goes in ektp {REMOVED_IN}",
-                      DeprecationWarning, stacklevel=2)
+        warnings.warn(
+            f"{spec.name} is now {new}; the old path goes in ektp {REMOVED_IN}", DeprecationWarning, stacklevel=2
+        )
         return importlib.import_module(new)
 
     def exec_module(self, module: ModuleType) -> None:

@@ -17,13 +17,19 @@ from ektp_core.events import ValidationProblem
 def ektp_validate_enrolment(enrolment: Enrolment, deployment: Any) -> list[ValidationProblem]:
     """The NIK must agree with the biodata, and the resident must be eligible for a KTP-el."""
     bio = enrolment.biodata
-    problems = [ValidationProblem(p, "nik") for p in nik_rules.check_against_biodata(
-        bio.nik.report, sex=bio.jenis_kelamin, birth_date=bio.tanggal_lahir)]
+    problems = [
+        ValidationProblem(p, "nik")
+        for p in nik_rules.check_against_biodata(bio.nik.report, sex=bio.jenis_kelamin, birth_date=bio.tanggal_lahir)
+    ]
     minimum = nik_rules.DEFAULT_ELIGIBILITY_AGE
     if deployment is not None:
         minimum = deployment.profile.lifecycle.eligibility_age
-    why = nik_rules.eligibility_problem(birth_date=bio.tanggal_lahir, status_perkawinan=bio.status_perkawinan,
-                                        on=enrolment.created_at.date(), minimum_age=minimum)
+    why = nik_rules.eligibility_problem(
+        birth_date=bio.tanggal_lahir,
+        status_perkawinan=bio.status_perkawinan,
+        on=enrolment.created_at.date(),
+        minimum_age=minimum,
+    )
     if why:
         problems.append(ValidationProblem(why, "tanggal_lahir"))
     return problems

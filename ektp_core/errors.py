@@ -27,9 +27,7 @@ class IllegalTransition(EktpError):
         self.subject_id = subject_id
         self.current = current
         self.requested = requested
-        super().__init__(
-            f"{kind} {subject_id} cannot go from {current} to {requested}; nothing was changed"
-        )
+        super().__init__(f"{kind} {subject_id} cannot go from {current} to {requested}; nothing was changed")
 
 
 class NotFound(EktpError, LookupError):

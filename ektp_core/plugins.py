@@ -90,12 +90,19 @@ class PluginHost:
         if load_entry_points:
             self._load_entry_points()
         problems = [i for i in self._infos.values() if i.status == "failed"]
-        missing = sorted(n for n in self.required if self._infos.get(n, None) is None
-                         or self._infos[n].status != "loaded")
+        missing = sorted(
+            n for n in self.required if self._infos.get(n, None) is None or self._infos[n].status != "loaded"
+        )
         if missing:
-            raise PluginError("the profile requires plugins that are not loaded: " + ", ".join(
-                f"{n} ({self._infos[n].error or self._infos[n].status})" if n in self._infos else f"{n} (not installed)"
-                for n in missing))
+            raise PluginError(
+                "the profile requires plugins that are not loaded: "
+                + ", ".join(
+                    f"{n} ({self._infos[n].error or self._infos[n].status})"
+                    if n in self._infos
+                    else f"{n} (not installed)"
+                    for n in missing
+                )
+            )
         if fatal_errors and problems:
             raise PluginError("plugins failed to load: " + "; ".join(f"{p.name}: {p.error}" for p in problems))
 
@@ -111,8 +118,9 @@ class PluginHost:
                 first = self._infos[ep.name].distribution or self._infos[ep.name].source
                 error = f"the plugin name {ep.name!r} is already used by {first}; this one was not loaded"
                 log.error("plugin %s from %s: %s", ep.name, dist, error)
-                self._infos[f"{ep.name} ({dist})"] = PluginInfo(ep.name, version, (), "entry point", dist, error,
-                                                               "failed")
+                self._infos[f"{ep.name} ({dist})"] = PluginInfo(
+                    ep.name, version, (), "entry point", dist, error, "failed"
+                )
                 continue
             if ep.name in self.block:
                 self._infos[ep.name] = PluginInfo(ep.name, version, (), "entry point", dist, None, "blocked")
@@ -185,4 +193,3 @@ class PluginHost:
                         self._infos[impl.plugin_name] = attrs.evolve(old, error=error, status="failed")
             self._registries[kind] = registry
         return self._registries[kind]
-

@@ -43,9 +43,7 @@ class Registry(Generic[T]):
             )
         if name in self._entries:
             first = self._entries[name].plugin
-            raise PluginError(
-                f"{self.kind} {name!r} is registered twice: by {first} and by {self.current_plugin}"
-            )
+            raise PluginError(f"{self.kind} {name!r} is registered twice: by {first} and by {self.current_plugin}")
         self._entries[name] = Entry(name, obj, self.current_plugin, description)
 
     def get(self, name: str) -> T:

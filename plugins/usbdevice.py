@@ -31,8 +31,16 @@ def dispose(dev: Any) -> None:
         usb.util.dispose_resources(dev)
 
 
-def find_one(*, backend: Any, vendor_id: int, product_id: int | None, serial: str | None, what: str, noun: str,
-             not_connected: type[Exception]) -> Any:
+def find_one(
+    *,
+    backend: Any,
+    vendor_id: int,
+    product_id: int | None,
+    serial: str | None,
+    what: str,
+    noun: str,
+    not_connected: type[Exception],
+) -> Any:
     """The one device matching the ids (and ``serial``); ``not_connected`` is raised, naming the
     serials found, when there is none, or several and no serial to choose by."""
     criteria: dict[str, int] = {"idVendor": vendor_id}
@@ -62,8 +70,9 @@ def find_one(*, backend: Any, vendor_id: int, product_id: int | None, serial: st
         raise not_connected(f"{what}: no {noun} with that serial (found: {', '.join(serials)})")
     if serial is None and len(found) > 1:
         dispose(chosen)
-        raise not_connected(f"{what}: {len(found)} {noun}s found (serials {', '.join(serials)}); "
-                            "set the serial option to choose one")
+        raise not_connected(
+            f"{what}: {len(found)} {noun}s found (serials {', '.join(serials)}); set the serial option to choose one"
+        )
     return chosen
 
 

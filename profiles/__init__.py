@@ -15,11 +15,11 @@ from ektp_core.registry import Registry
 PROFILES = {
     "minimal": "one Dukcapil office that records and prints (Kota Bengkulu)",
     "kota-bengkulu": "Kota Bengkulu today: record at the Dukcapil office and the nine kecamatan, print at the office "
-                     "(semi-vertical, print days)",
+    "(semi-vertical, print days)",
     "kota-bengkulu-kecamatan": "Kota Bengkulu's kecamatan rollout: record and print at every kecamatan "
-                               "(kecamatan-rollout)",
+    "(kecamatan-rollout)",
     "dki-jakarta-pusat": "Jakarta Pusat (31.71): record at every kelurahan, print at the kelurahan, kecamatan or "
-                         "Suku Dinas (kelurahan-rollout)",
+    "Suku Dinas (kelurahan-rollout)",
 }
 
 

@@ -14,16 +14,22 @@ settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--database-only", action="store_true",
-                     help="run only the tests that use a database (tox -e pg: the rest do not touch PostgreSQL "
-                          "and already ran on SQLite)")
+    parser.addoption(
+        "--database-only",
+        action="store_true",
+        help="run only the tests that use a database (tox -e pg: the rest do not touch PostgreSQL "
+        "and already ran on SQLite)",
+    )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if not config.getoption("--database-only"):
         return
     # item.fixturenames holds every fixture a test uses, directly or through other fixtures.
-    keep = [item for item in items
-            if "ektp_database_url" in getattr(item, "fixturenames", ()) or item.get_closest_marker("postgres")]
+    keep = [
+        item
+        for item in items
+        if "ektp_database_url" in getattr(item, "fixturenames", ()) or item.get_closest_marker("postgres")
+    ]
     config.hook.pytest_deselected(items=[item for item in items if item not in keep])
     items[:] = keep

@@ -1,5 +1,6 @@
 """Backups and restores: every record comes back, the ledger balances, a damaged file or a wrong
 passphrase restores nothing."""
+
 from __future__ import annotations
 
 import os
@@ -50,8 +51,9 @@ def _snapshot(url: str) -> dict[str, list[tuple[object, ...]]]:
         engine.dispose()
 
 
-def test_a_restore_brings_back_every_record_and_the_ledger_balances(ektp_deployment, ektp_service,
-                                                                    tmp_path: Path) -> None:
+def test_a_restore_brings_back_every_record_and_the_ledger_balances(
+    ektp_deployment, ektp_service, tmp_path: Path
+) -> None:
     _fill(ektp_service)
     before = _snapshot(ektp_deployment.database_url)
     assert len(before["enrolments"]) == 6 and len(before["blobs"]) == 12
@@ -92,8 +94,7 @@ def _check_restored(target: Path, before: dict[str, list[tuple[object, ...]]]) -
         store.dispose()
 
 
-def test_a_wrong_passphrase_or_a_damaged_file_restores_nothing(ektp_deployment, ektp_service,
-                                                               tmp_path: Path) -> None:
+def test_a_wrong_passphrase_or_a_damaged_file_restores_nothing(ektp_deployment, ektp_service, tmp_path: Path) -> None:
     _fill(ektp_service)
     file = tmp_path / "node.ektpbak"
     create_backup(ektp_deployment, file, PASSPHRASE)
@@ -134,16 +135,23 @@ def test_the_commands(ektp_deployment, ektp_service, tmp_path: Path) -> None:
     file = tmp_path / "cmd.ektpbak"
 
     def ektp(*args: str, **kw: object) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "ektp_core", *args], capture_output=True, text=True,
-                              env=kw.get("env", env), stdin=subprocess.DEVNULL, timeout=120)  # type: ignore[arg-type]
+        return subprocess.run(
+            [sys.executable, "-m", "ektp_core", *args],
+            capture_output=True,
+            text=True,
+            env=kw.get("env", env),
+            stdin=subprocess.DEVNULL,
+            timeout=120,
+        )  # type: ignore[arg-type]
 
     made = ektp("backup", str(file), "-d", str(ektp_deployment.root))
     assert made.returncode == 0, made.stderr
     assert "rows in" in made.stdout
     again = ektp("backup", str(file), "-d", str(ektp_deployment.root))
     assert again.returncode == 1 and "exists" in again.stderr
-    no_secret = ektp("restore", str(file), str(tmp_path / "x"), env={k: v for k, v in env.items()
-                                                                      if k != "EKTP_BACKUP_PASSPHRASE"})
+    no_secret = ektp(
+        "restore", str(file), str(tmp_path / "x"), env={k: v for k, v in env.items() if k != "EKTP_BACKUP_PASSPHRASE"}
+    )
     assert no_secret.returncode == 1 and "EKTP_BACKUP_PASSPHRASE" in no_secret.stderr
     (tmp_path / "db2").mkdir()
     with temporary_database(tmp_path / "db2") as url:

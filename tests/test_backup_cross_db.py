@@ -1,6 +1,7 @@
 """A backup is logical (rows, not database files), so it restores into the other kind of database:
 an office moving its Dukcapil node from SQLite to PostgreSQL, or a PostgreSQL node's backup read back
 on a laptop with SQLite. Needs a PostgreSQL server (``tox -e pg``)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -16,8 +17,10 @@ from ektp_core.lifecycle.service import LifecycleService
 from ektp_core.services.node_init import create_deployment
 from ektp_core.testing.databases import server_url, temporary_database
 
-pytestmark = [pytest.mark.postgres,
-              pytest.mark.skipif(server_url() is None, reason="needs EKTP_TEST_DATABASE_URL (a PostgreSQL server)")]
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.skipif(server_url() is None, reason="needs EKTP_TEST_DATABASE_URL (a PostgreSQL server)"),
+]
 
 
 def _same_across_databases(value: Any) -> Any:
@@ -32,9 +35,13 @@ def _same_across_databases(value: Any) -> Any:
 
 def _normalised(url: str) -> dict[str, list[tuple[object, ...]]]:
     # Sorted here, not by the databases: text keys sort by the server's collation on PostgreSQL.
-    return {table: sorted((tuple(_same_across_databases(v) for v in row) for row in rows),
-                          key=lambda row: [(v is None, str(v)) for v in row])
-            for table, rows in _snapshot(url).items()}
+    return {
+        table: sorted(
+            (tuple(_same_across_databases(v) for v in row) for row in rows),
+            key=lambda row: [(v is None, str(v)) for v in row],
+        )
+        for table, rows in _snapshot(url).items()
+    }
 
 
 def _fill_sqlite_node(root: Path) -> Path:

@@ -1,6 +1,7 @@
 """benchmarks/bench_web.py keeps working: a tiny run end to end (seeding, ektp serve, logins, every page and
 the recording form), and its seeding's timelines. No timing is asserted: absolute figures prove nothing on a
 test runner."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -32,9 +33,27 @@ def bench() -> ModuleType:
 
 
 def test_a_tiny_run_visits_every_page_and_records_without_errors(tmp_path: Path) -> None:
-    done = subprocess.run([sys.executable, str(SCRIPT), "--enrolments", "60", "--users", "3", "--seconds", "4",
-                           "--think", "0.02-0.08", "--dir", str(tmp_path), "--json"],
-                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(SCRIPT),
+            "--enrolments",
+            "60",
+            "--users",
+            "3",
+            "--seconds",
+            "4",
+            "--think",
+            "0.02-0.08",
+            "--dir",
+            str(tmp_path),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout)
     figures = report["figures"]
@@ -72,8 +91,12 @@ def test_every_seeded_timeline_is_legal_and_in_time_order(bench: ModuleType) -> 
         assert plan.steps[0][0] <= now and plan.steps[0][1] == "record"
         state = EnrolmentState.BIO_CAPTURED
         for _when, what, arg in plan.steps[1:]:
-            target = {"move": arg, "queue": EnrolmentState.SENT_FOR_CARD_PRINTING,
-                      "print": EnrolmentState.CARD_PRINTED, "issue": EnrolmentState.CARD_ISSUED}[what]
+            target = {
+                "move": arg,
+                "queue": EnrolmentState.SENT_FOR_CARD_PRINTING,
+                "print": EnrolmentState.CARD_PRINTED,
+                "issue": EnrolmentState.CARD_ISSUED,
+            }[what]
             assert target in ENROLMENT_TRANSITIONS[state], (state, target)
             state = target
     assert len(used) == 300  # every resident a different NIK

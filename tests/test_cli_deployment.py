@@ -107,12 +107,22 @@ def test_audit_verify_notices_removed_tail(runner: CliRunner, ektp_deployment, e
 def test_walk_end_to_end_as_a_real_process(tmp_path: Path) -> None:
     """The README's main job, run as a user would: a separate process, the installed command."""
     env = {k: v for k, v in os.environ.items() if k not in ("EKTP_DEPLOYMENT", "EKTP_DATABASE_URL")}
-    done = subprocess.run([sys.executable, "-m", "ektp_core", "walk", "--dir", str(tmp_path / "w")],
-                          capture_output=True, text=True, env=env, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "ektp_core", "walk", "--dir", str(tmp_path / "w")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert "CARD_ISSUED" in done.stdout and "balanced" in done.stdout and "chain intact" in done.stdout
-    again = subprocess.run([sys.executable, "-m", "ektp_core", "walk", "--dir", str(tmp_path / "w")],
-                           capture_output=True, text=True, env=env, timeout=120)
+    again = subprocess.run(
+        [sys.executable, "-m", "ektp_core", "walk", "--dir", str(tmp_path / "w")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert again.returncode == 0, again.stderr
     assert "printed 2" in again.stdout
     assert load_deployment(tmp_path / "w").site_code == "17.71"

@@ -39,20 +39,26 @@ def test_good_profile(tmp_path: Path) -> None:
     assert profile.site("17.71").prints and profile.lifecycle.eligibility_age == 17
 
 
-@pytest.mark.parametrize("change, key, expected", [
-    (('region = "17.71"', 'region = "17.98"'), "profile.region", "a code in Kepmendagri"),
-    (('region = "17.71"', 'region = "17"'), "profile.region", "regency or city code"),
-    (('region = "17.71"', 'region = 1771'), "profile.region", "Kemendagri regency code"),
-    (('kind = "dukcapil"', 'kind = "castle"'), "sites[0].kind", "expected one of"),
-    (('prints = true', 'prints = "yes"'), "sites[0].prints", "true or false"),
-    (('prints = true', 'prints = true\ncolour = "red"'), "sites[0].colour", "no such key"),
-    (('name = "t"', 'name = "t"\nbogus = 1'), "profile.bogus", "no such key"),
-    (('[rules]', '[lifecycle]\neligibility_age = 99\n[rules]'), "lifecycle.eligibility_age", "from 10 to 25"),
-    (('[rules]', '[lifecycle]\nchip_fingers = ["nose"]\n[rules]'), "lifecycle.chip_fingers",
-     "two different fingers of"),
-    (('[rules]', '[plugins]\nallow = "all"\n[rules]'), "plugins.allow", "a list of strings"),
-    (('[profile]', '[profil]\n[profile]'), "profil", "no such key"),
-])
+@pytest.mark.parametrize(
+    "change, key, expected",
+    [
+        (('region = "17.71"', 'region = "17.98"'), "profile.region", "a code in Kepmendagri"),
+        (('region = "17.71"', 'region = "17"'), "profile.region", "regency or city code"),
+        (('region = "17.71"', "region = 1771"), "profile.region", "Kemendagri regency code"),
+        (('kind = "dukcapil"', 'kind = "castle"'), "sites[0].kind", "expected one of"),
+        (("prints = true", 'prints = "yes"'), "sites[0].prints", "true or false"),
+        (("prints = true", 'prints = true\ncolour = "red"'), "sites[0].colour", "no such key"),
+        (('name = "t"', 'name = "t"\nbogus = 1'), "profile.bogus", "no such key"),
+        (("[rules]", "[lifecycle]\neligibility_age = 99\n[rules]"), "lifecycle.eligibility_age", "from 10 to 25"),
+        (
+            ("[rules]", '[lifecycle]\nchip_fingers = ["nose"]\n[rules]'),
+            "lifecycle.chip_fingers",
+            "two different fingers of",
+        ),
+        (("[rules]", '[plugins]\nallow = "all"\n[rules]'), "plugins.allow", "a list of strings"),
+        (("[profile]", "[profil]\n[profile]"), "profil", "no such key"),
+    ],
+)
 def test_bad_profile_names_file_key_and_expectation(tmp_path: Path, change, key: str, expected: str) -> None:
     path = write(tmp_path, GOOD.replace(*change))
     with pytest.raises(ConfigError) as info:
@@ -71,7 +77,7 @@ def test_missing_section_and_bad_toml(tmp_path: Path) -> None:
 
 
 def test_duplicate_site_codes(tmp_path: Path) -> None:
-    site = GOOD[GOOD.index("[[sites]]"):GOOD.index("[rules]")]
+    site = GOOD[GOOD.index("[[sites]]") : GOOD.index("[rules]")]
     with pytest.raises(ConfigError, match=r"sites\[1\].code"):
         load_profile(write(tmp_path, GOOD.replace("[rules]", site + "[rules]")))
 
@@ -108,8 +114,9 @@ def test_deployment_site_must_exist(ektp_deployment) -> None:
         load_deployment(ektp_deployment.root)
 
 
-def test_database_url_from_the_environment_replaces_the_file(ektp_deployment, monkeypatch: pytest.MonkeyPatch,
-                                                             tmp_path: Path) -> None:
+def test_database_url_from_the_environment_replaces_the_file(
+    ektp_deployment, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     other = f"sqlite:///{tmp_path / 'other.sqlite3'}"
     monkeypatch.setenv("EKTP_DATABASE_URL", other)
     assert load_deployment(ektp_deployment.root).database_url == other
@@ -126,8 +133,11 @@ def test_profile_cross_checks(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"profile\.dukcapil_code"):
         load_profile(write(tmp_path, GOOD.replace('region = "17.71"', 'region = "17.71"\ndukcapil_code = "DKC"')))
     with pytest.raises(ConfigError, match="two different fingers"):
-        load_profile(write(tmp_path, GOOD.replace(
-            "[rules]", '[lifecycle]\nchip_fingers = ["right_index", "right_index"]\n[rules]')))
+        load_profile(
+            write(
+                tmp_path, GOOD.replace("[rules]", '[lifecycle]\nchip_fingers = ["right_index", "right_index"]\n[rules]')
+            )
+        )
     with pytest.raises(ConfigError, match=r"sites\[0\]\.kind': expected one of"):
         load_profile(write(tmp_path, GOOD.replace('kind = "dukcapil"', 'kind = "castle"')))
     settings = load_profile(write(tmp_path, GOOD.replace('name = "dukcapil-only"', 'name = "dukcapil-only"\nday = 1')))
@@ -159,7 +169,11 @@ def test_sites_generated_from_the_region_list_and_overridden_by_code(tmp_path: P
     assert profile.site("17.71").name == "Disdukcapil Kota Bengkulu" and profile.site("17.71").prints
     melayu = profile.site("17.71.05")
     assert (melayu.name, melayu.kind, melayu.prints, melayu.region_code) == (
-        "Kecamatan Kampung Melayu", "kecamatan", True, "17.71.05")
+        "Kecamatan Kampung Melayu",
+        "kecamatan",
+        True,
+        "17.71.05",
+    )
     assert not profile.site("17.71.04").prints
 
 

@@ -49,7 +49,7 @@ MIN_TRIALS, MAX_TRIALS = 8, 15
 TIME_BUDGET = 40.0  # seconds for all trials together
 
 # The child: one operator's session, as fast as it goes. Argument: deployment folder, trial number, seed.
-CHILD = textwrap.dedent('''
+CHILD = textwrap.dedent("""
     import datetime as dt
     import random
     import sys
@@ -148,7 +148,7 @@ CHILD = textwrap.dedent('''
             jid = rng.choice(sorted(jobs))
             job_step(jid, jobs[jid])
         done()
-''')
+""")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -207,23 +207,29 @@ def check_consistency(service: LifecycleService) -> dict[str, Any]:
         b = blank_rows[j.blank_serial]
         assert (b.state, b.job_id, b.enrolment_id) == (B.PRINTED, j.id, j.enrolment_id)
         assert enrolment_rows[j.enrolment_id] in (E.CARD_PRINTED, E.CARD_SHIPPED, E.CARD_ISSUED)
-    assert len({j.enrolment_id for j in printed}) == len(printed) == sum(
-        b.state == B.PRINTED for b in blank_rows.values())
-    open_jobs = collections.Counter(j.enrolment_id for j in job_rows if j.state in (J.QUEUED, J.RESERVED, J.SENT,
-                                                                                   J.UNKNOWN))
+    assert (
+        len({j.enrolment_id for j in printed}) == len(printed) == sum(b.state == B.PRINTED for b in blank_rows.values())
+    )
+    open_jobs = collections.Counter(
+        j.enrolment_id for j in job_rows if j.state in (J.QUEUED, J.RESERVED, J.SENT, J.UNKNOWN)
+    )
     assert all(n == 1 for n in open_jobs.values())
     for eid in open_jobs:
         assert enrolment_rows[eid] == E.SENT_FOR_CARD_PRINTING
-    return {"entries": len(entries), "enrolments": len(enrolment_rows), "jobs": len(job_rows),
-            "printed": len(printed), "head": entries[-1].seq if entries else 0}
+    return {
+        "entries": len(entries),
+        "enrolments": len(enrolment_rows),
+        "jobs": len(job_rows),
+        "printed": len(printed),
+        "head": entries[-1].seq if entries else 0,
+    }
 
 
 def check_last_step(service: LifecycleService, acknowledged: int) -> None:
     """Nothing the child reported as committed is lost, and what follows it is one whole operation."""
     with service.store.read() as conn:
         head = conn.execute(sa.select(audit_head.c.seq)).scalar_one()
-        after = list(conn.execute(sa.select(audit_log.c.at, audit_log.c.actor)
-                                  .where(audit_log.c.seq > acknowledged)))
+        after = list(conn.execute(sa.select(audit_log.c.at, audit_log.c.actor).where(audit_log.c.seq > acknowledged)))
     assert head >= acknowledged, f"the child saw entry {acknowledged} committed, the database ends at {head}"
     # one operation reads the clock once: every entry it writes carries the same time
     assert len({(r.at, r.actor) for r in after}) <= 1, after
@@ -241,7 +247,11 @@ class Child:
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         self.proc = subprocess.Popen(
             [sys.executable, str(script), str(deployment_dir), str(trial), str(seed)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
         self.lines: list[str] = []
         self.first = threading.Event()
         self.reader = threading.Thread(target=self._read, daemon=True)
@@ -280,8 +290,9 @@ def _resolve_and_continue(service: LifecycleService, trial: int, rng: random.Ran
 
     for job in service.jobs(states=(J.UNKNOWN.value,)):
         printed = rng.random() < 0.5
-        resolved = service.resolve_unknown(job.id, supervisor=SUPERVISOR, printed=printed,
-                                           reason="checked the printer's output tray")
+        resolved = service.resolve_unknown(
+            job.id, supervisor=SUPERVISOR, printed=printed, reason="checked the printer's output tray"
+        )
         assert resolved.state is (J.PRINTED if printed else J.SPOILED)
 
     # finish one queued card, if there is one
@@ -310,9 +321,16 @@ def test_sigkill_leaves_every_record_before_or_after_a_transition(tmp_path: Path
     script.write_text(CHILD, "utf-8")
     store = deployment.open_store()
     service = LifecycleService(store, deployment.plugin_host().hook, deployment)
-    service.add_operator(Operator(username=SUPERVISOR, full_name="SUPERVISOR", role=Role.SUPERVISOR, site_code=SITE,
-                                  password_hash=crypto.hash_password("rahasia-supervisor", n=2**4)),
-                         actor="admin")
+    service.add_operator(
+        Operator(
+            username=SUPERVISOR,
+            full_name="SUPERVISOR",
+            role=Role.SUPERVISOR,
+            site_code=SITE,
+            password_hash=crypto.hash_password("rahasia-supervisor", n=2**4),
+        ),
+        actor="admin",
+    )
     rng = random.Random(20251127)
     started = time.monotonic()
     steps_total = 0

@@ -46,13 +46,31 @@ FINGERS = ("right_thumb", "right_index", "left_index")
 def _fill(lc: LifecycleService) -> dict[str, str]:
     """Biometrics of several residents; the print jobs and the fingerprinted enrolment by name."""
     jobs = {f"job{seed}": queue_print_ready(lc, seed=seed, nik=valid_nik(serial=seed + 1)) for seed in range(4)}
-    lc.add_operator(Operator(username="op1", full_name="Op One", role=Role.OPERATOR, site_code="17.71",
-                             password_hash=crypto.hash_password("x" * 12, n=2**4)), actor="admin")
+    lc.add_operator(
+        Operator(
+            username="op1",
+            full_name="Op One",
+            role=Role.OPERATOR,
+            site_code="17.71",
+            password_hash=crypto.hash_password("x" * 12, n=2**4),
+        ),
+        actor="admin",
+    )
     eid = lc.record(make_enrolment()).id
     capture = CaptureService(lc)
     for position in FINGERS:
-        capture.add(eid, Sample(modality=Modality.FINGER, position=position, image=f"finger {position}".encode() * 50,
-                                quality=80, device="test", template=f"FMR {position}".encode()), actor="op1")
+        capture.add(
+            eid,
+            Sample(
+                modality=Modality.FINGER,
+                position=position,
+                image=f"finger {position}".encode() * 50,
+                quality=80,
+                device="test",
+                template=f"FMR {position}".encode(),
+            ),
+            actor="op1",
+        )
     return {**jobs, "fingers": eid}
 
 
@@ -62,14 +80,19 @@ def _to_original_format(lc: LifecycleService, enrolment_id: str) -> None:
     with lc.store.write() as conn:
         for row in conn.execute(sa.select(blobs.c.ref).where(blobs.c.enrolment_id == enrolment_id)).all():
             plain = blob_store.get(conn, lc.data_key, ref=row.ref, enrolment_id=enrolment_id)
-            conn.execute(blobs.update().where(blobs.c.ref == row.ref).values(
-                ciphertext=crypto.encrypt(key, plain, record_id=enrolment_id)))
+            conn.execute(
+                blobs.update()
+                .where(blobs.c.ref == row.ref)
+                .values(ciphertext=crypto.encrypt(key, plain, record_id=enrolment_id))
+            )
 
 
 def _rows(lc: LifecycleService) -> dict[str, tuple[str, bytes]]:
     with lc.store.read() as conn:
-        return {r.ref: (r.enrolment_id, bytes(r.ciphertext))
-                for r in conn.execute(sa.select(blobs.c.ref, blobs.c.enrolment_id, blobs.c.ciphertext))}
+        return {
+            r.ref: (r.enrolment_id, bytes(r.ciphertext))
+            for r in conn.execute(sa.select(blobs.c.ref, blobs.c.enrolment_id, blobs.c.ciphertext))
+        }
 
 
 def _plaintexts(deployment: Deployment) -> dict[str, bytes]:
@@ -78,8 +101,10 @@ def _plaintexts(deployment: Deployment) -> dict[str, bytes]:
     try:
         lc = LifecycleService(store, deployment.plugin_host().hook, deployment)
         with store.read() as conn:
-            return {ref: blob_store.get(conn, lc.data_key, ref=ref, enrolment_id=eid)
-                    for ref, (eid, _c) in _rows(lc).items()}
+            return {
+                ref: blob_store.get(conn, lc.data_key, ref=ref, enrolment_id=eid)
+                for ref, (eid, _c) in _rows(lc).items()
+            }
     finally:
         store.dispose()
 
@@ -144,15 +169,19 @@ def test_after_a_rotation_every_blob_is_under_the_new_key_and_reads_back_identic
     before = _plaintexts(deployment)
     old_id = lc.data_key.current_id
     capture = CaptureService(lc)
-    photos = {name: PrintService(lc, ektp_host, deployment).card_data(lc.jobs_by_id(job), (1016, 648)).photo
-              for name, job in named.items() if name.startswith("job")}
+    photos = {
+        name: PrintService(lc, ektp_host, deployment).card_data(lc.jobs_by_id(job), (1016, 648)).photo
+        for name, job in named.items()
+        if name.startswith("job")
+    }
     fingers = {p: capture.image(named["fingers"], "finger", p) for p in FINGERS}
     with lc.store.read() as conn:
         assert blob_store.key_usage(conn) == {old_id: len(before) - 6, "EK1": 6}
 
     seen: list[tuple[int, int]] = []
-    report = data_key_rotation.rotate(lc.store, keys, actor="admin1", site="17.71", batch=3,
-                          progress=lambda done, total: seen.append((done, total)))
+    report = data_key_rotation.rotate(
+        lc.store, keys, actor="admin1", site="17.71", batch=3, progress=lambda done, total: seen.append((done, total))
+    )
 
     assert report.key_id != old_id and report.retired == [old_id] and not report.resumed
     assert report.reencrypted == len(before) and report.skipped == 0
@@ -171,8 +200,10 @@ def test_after_a_rotation_every_blob_is_under_the_new_key_and_reads_back_identic
             assert card.photo == photos[name]
     assert {p: capture.image(named["fingers"], "finger", p) for p in FINGERS} == fingers
     status = data_key_rotation.status(lc.store, keys)
-    assert [(k.key_id, k.current, k.blobs) for k in status.keys] == [(report.key_id, True, len(before)),
-                                                                    (old_id, False, 0)]
+    assert [(k.key_id, k.current, k.blobs) for k in status.keys] == [
+        (report.key_id, True, len(before)),
+        (old_id, False, 0),
+    ]
     assert status.original_format == 0 and status.rotating_to is None
     assert _actions(lc) == ["data_key.rotation_started", "data_key.rotated"]
     with lc.store.read() as conn:
@@ -188,8 +219,15 @@ def test_a_blob_written_with_the_old_key_during_the_rotation_is_re_encrypted_too
         # A process that has not seen the new key yet stores a blob behind the rotation's position.
         if done == 4:
             with lc.store.write() as conn:
-                blob_store.put(conn, DataKeyring(old_key), enrolment_id=eid, ref="0" * 32, kind="finger/late",
-                               data=b"late finger", at=lc.clock())
+                blob_store.put(
+                    conn,
+                    DataKeyring(old_key),
+                    enrolment_id=eid,
+                    ref="0" * 32,
+                    kind="finger/late",
+                    data=b"late finger",
+                    at=lc.clock(),
+                )
 
     report = data_key_rotation.rotate(lc.store, deployment.keys_dir, actor="admin1", batch=4, progress=stale_writer)
     assert report.reencrypted == 15
@@ -258,6 +296,7 @@ def test_a_missing_retired_key_is_shown_and_stops_the_rotation_until_it_is_back(
     deployment, lc, _named = node
     keys = deployment.keys_dir
     old_id = lc.data_key.current_id
+
     def power_cut(*_a, **_k):
         raise RuntimeError("power cut")
 
@@ -268,8 +307,9 @@ def test_a_missing_retired_key_is_shown_and_stops_the_rotation_until_it_is_back(
     kept = keys / f"data.{old_id}.key"
     hidden = kept.rename(keys.parent / "elsewhere.key")
     status = data_key_rotation.status(lc.store, keys)
-    assert status.missing == {old_id: 8} and status.original_format == 6 and old_id not in [k.key_id for k in
-                                                                                             status.keys]
+    assert (
+        status.missing == {old_id: 8} and status.original_format == 6 and old_id not in [k.key_id for k in status.keys]
+    )
     result = CliRunner().invoke(cli, ["keys", "status", "-d", str(deployment.root)])
     assert f"{old_id}  MISSING" in result.output and "has not finished" in result.output
     with pytest.raises(data_key_rotation.RotationStopped, match="cannot be read"):
@@ -290,7 +330,9 @@ def test_a_tampered_blob_stops_the_rotation_and_is_named(node) -> None:
         conn.execute(blobs.update().where(blobs.c.ref == bad).values(ciphertext=cipher[:-1] + bytes([cipher[-1] ^ 1])))
     tampered = _rows(lc)
 
-    with pytest.raises(data_key_rotation.RotationStopped, match=f"blob {bad} of enrolment {eid} cannot be read") as stopped:
+    with pytest.raises(
+        data_key_rotation.RotationStopped, match=f"blob {bad} of enrolment {eid} cannot be read"
+    ) as stopped:
         data_key_rotation.rotate(lc.store, keys, actor="admin1", batch=2)
     assert "4 of" in str(stopped.value) and "run `ektp keys rotate-data-key` again" in str(stopped.value)
     target = DataKeyring.load(keys).current_id
@@ -323,15 +365,17 @@ def test_forgetting_a_key_is_refused_while_a_blob_may_use_it(node) -> None:
     eid, _c = next(iter(_rows(lc).values()))
     late = blob_store.new_ref()
     with lc.store.write() as conn:
-        blob_store.put(conn, DataKeyring(old_key), enrolment_id=eid, ref=late, kind="face/face", data=b"late",
-                       at=lc.clock())
+        blob_store.put(
+            conn, DataKeyring(old_key), enrolment_id=eid, ref=late, kind="face/face", data=b"late", at=lc.clock()
+        )
     with pytest.raises(EktpError, match=f"data key {old_id} still encrypts 1 blobs"):
         data_key_rotation.forget(lc.store, keys, old_id, actor="admin1")
     with pytest.raises(EktpError, match="is the current key"):
         data_key_rotation.forget(lc.store, keys, report.key_id, actor="admin1")
     with lc.store.write() as conn:  # an EK1 blob names no key: it could be under any of them
-        conn.execute(blobs.update().where(blobs.c.ref == late).values(
-            ciphertext=crypto.encrypt(old_key, b"late", record_id=eid)))
+        conn.execute(
+            blobs.update().where(blobs.c.ref == late).values(ciphertext=crypto.encrypt(old_key, b"late", record_id=eid))
+        )
     with pytest.raises(EktpError, match="original format"):
         data_key_rotation.forget(lc.store, keys, old_id, actor="admin1")
     assert (keys / f"data.{old_id}.key").exists()
@@ -369,9 +413,25 @@ def test_a_service_opened_before_a_rotation_by_another_process_keeps_working(nod
     old_id = lc.data_key.current_id
     before = _plaintexts(deployment)
 
-    done = subprocess.run([sys.executable, "-m", "ektp_core", "keys", "rotate-data-key", "--as", "admin1",
-                           "--batch-size", "5", "-d", str(deployment.root)],
-                          capture_output=True, text=True, timeout=120, env={**os.environ, "NO_COLOR": "1"})
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ektp_core",
+            "keys",
+            "rotate-data-key",
+            "--as",
+            "admin1",
+            "--batch-size",
+            "5",
+            "-d",
+            str(deployment.root),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
     assert done.returncode == 0, done.stderr
     assert "re-encrypted 5 of" in done.stderr
     new_id = data_keys.key_id(crypto.load_data_key(deployment.keys_dir))
@@ -381,8 +441,11 @@ def test_a_service_opened_before_a_rotation_by_another_process_keeps_working(nod
     # The old service meets a key id it does not know, reads keys/ once, and reads on.
     assert capture.image(named["fingers"], "finger", "right_thumb") == first
     # It writes new blobs with the new key (it noticed data.key was replaced).
-    capture.add(named["fingers"], Sample(modality=Modality.FINGER, position="left_thumb", image=b"new finger" * 30,
-                                         quality=80, device="test"), actor="op1")
+    capture.add(
+        named["fingers"],
+        Sample(modality=Modality.FINGER, position="left_thumb", image=b"new finger" * 30, quality=80, device="test"),
+        actor="op1",
+    )
     assert lc.data_key.current_id == new_id
     assert all(c.startswith(data_keys.header_for(new_id)) for _e, c in _rows(lc).values())
     assert capture.image(named["fingers"], "finger", "left_thumb") == b"new finger" * 30
@@ -397,7 +460,8 @@ def test_a_service_opened_before_a_rotation_by_another_process_keeps_working(nod
 
 
 def test_a_backup_taken_midway_through_a_rotation_restores_readable_and_the_rotation_finishes(
-        node, tmp_path: Path, monkeypatch) -> None:
+    node, tmp_path: Path, monkeypatch
+) -> None:
     deployment, lc, _named = node
     before = _plaintexts(deployment)
     real = blob_store.reencrypt_batch

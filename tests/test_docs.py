@@ -35,7 +35,8 @@ def _read(name: str) -> str:
 
 def _declared_hooks() -> set[str]:
     return {
-        name for name, obj in inspect.getmembers(hookspecs, inspect.isfunction)
+        name
+        for name, obj in inspect.getmembers(hookspecs, inspect.isfunction)
         if name.startswith("ektp_") and obj.__module__ == hookspecs.__name__
     }
 
@@ -48,14 +49,18 @@ def test_hook_reference_places_every_kind_of_hook_once() -> None:
     text = _read("hooks.md")
     for kind in ("registration", "lifecycle"):
         assert len(re.findall(rf"^\.\. ektp-hooks:: {kind}[ \t]*$", text, flags=re.MULTILINE)) == 1, (
-            f"docs/hooks.md must render the {kind} hooks with one '.. ektp-hooks:: {kind}' directive")
+            f"docs/hooks.md must render the {kind} hooks with one '.. ektp-hooks:: {kind}' directive"
+        )
     assert not re.search(r"^\.\. ektp-hooks::\s*(all)?\s*$", text, flags=re.MULTILINE), "hooks rendered twice"
 
 
 def test_hook_reference_has_no_hand_written_hook_entries() -> None:
     text = _read("hooks.md")
-    written = sorted(h for h in _declared_hooks() if re.search(rf"^#+ `{h}`", text, flags=re.MULTILINE)
-                     or f"ektp_core.hookspecs.{h}" in text)
+    written = sorted(
+        h
+        for h in _declared_hooks()
+        if re.search(rf"^#+ `{h}`", text, flags=re.MULTILINE) or f"ektp_core.hookspecs.{h}" in text
+    )
     assert not written, f"docs/hooks.md has hand-written entries beside the generated ones: {written}"
 
 
@@ -144,7 +149,8 @@ def test_profile_top_level_keys_are_documented() -> None:
     text = _read("profiles.md")
     for key in handled:
         assert re.search(rf"^#+ `\[{{1,2}}{key}\]{{1,2}}`", text, flags=re.MULTILINE), (
-            f"docs/profiles.md needs a section for the profile key [{key}]")
+            f"docs/profiles.md needs a section for the profile key [{key}]"
+        )
     for key in config.PROFILE_KEYS:  # the keys reserved for plugins are at least mentioned
         assert f"[{key}]" in text, f"docs/profiles.md does not mention the profile key [{key}]"
 
@@ -182,11 +188,14 @@ def _doc_table(title: str) -> dict[str, set[str]]:
     return rows
 
 
-@pytest.mark.parametrize(("title", "table"), [
-    ("Enrolment transitions", states.ENROLMENT_TRANSITIONS),
-    ("Print job transitions", states.PRINT_JOB_TRANSITIONS),
-    ("Blank transitions", states.BLANK_TRANSITIONS),
-])
+@pytest.mark.parametrize(
+    ("title", "table"),
+    [
+        ("Enrolment transitions", states.ENROLMENT_TRANSITIONS),
+        ("Print job transitions", states.PRINT_JOB_TRANSITIONS),
+        ("Blank transitions", states.BLANK_TRANSITIONS),
+    ],
+)
 def test_transition_tables_match_the_code(title: str, table: dict[object, frozenset[object]]) -> None:
     expected = {str(state): {str(s) for s in targets} for state, targets in table.items()}
     assert _doc_table(title) == expected

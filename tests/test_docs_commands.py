@@ -1,5 +1,6 @@
 """Every ``ektp`` command the docs tell a person to type exists, with the options it is shown with.
 (That each one runs is tests/test_docs_run.py's job.)"""
+
 from __future__ import annotations
 
 import re
@@ -45,8 +46,11 @@ def test_a_documented_command_exists_with_its_options(page: str, line: str) -> N
         command, words = sub, words[1:]
     if isinstance(command, click.Group) and not words:
         return
-    known = {name for param in command.params
-             for name in [*getattr(param, "opts", []), *getattr(param, "secondary_opts", [])]}
+    known = {
+        name
+        for param in command.params
+        for name in [*getattr(param, "opts", []), *getattr(param, "secondary_opts", [])]
+    }
     known |= {"--help"}
     for word in words:
         if word.startswith("-") and not re.match(r"^-\d", word):

@@ -10,6 +10,7 @@ entry naming a command no longer shown, fails here.
 The pages run at the same time (a few threads, each running its commands as child processes), so
 the whole set takes about as long as its slowest pages.
 """
+
 from __future__ import annotations
 
 import re
@@ -29,8 +30,16 @@ SHOWN_KEYS = {shown.key for shown in COMMANDS}
 #: walk pages wait for each other (their walks share the port 4800).
 WORKERS = 5
 #: The slowest pages first, so they do not start last; the walks first of all, since they run one by one.
-SLOW_FIRST = ["docs/plugins.md", "README.md", "docs/quickstart.md", "docs/demo.md", "docs/deployment.md",
-              "docs/tutorials/verifier.md", "docs/tutorials/printer-driver.md", "docs/tutorials/region-rules.md"]
+SLOW_FIRST = [
+    "docs/plugins.md",
+    "README.md",
+    "docs/quickstart.md",
+    "docs/demo.md",
+    "docs/deployment.md",
+    "docs/tutorials/verifier.md",
+    "docs/tutorials/printer-driver.md",
+    "docs/tutorials/region-rules.md",
+]
 
 
 def _commands_of(page: str) -> list[Shown]:
@@ -38,6 +47,7 @@ def _commands_of(page: str) -> list[Shown]:
 
 
 # -- the lists are complete and current -------------------------------------------------------------
+
 
 def test_the_docs_show_commands() -> None:
     assert len(COMMANDS) > 100
@@ -47,8 +57,10 @@ def test_the_docs_show_commands() -> None:
 def test_every_shown_command_is_run_or_excused() -> None:
     """A command on a page without a plan, and not excused, is neither run nor excused."""
     loose = [f"{s.page}:{s.line}: `{s.text}`" for s in COMMANDS if s.key not in EXCUSES and s.page not in PLANS]
-    assert not loose, ("commands the docs show that no test runs: add the page to tests/docs_run/plans.py, or an "
-                       "excuse with its reason to tests/docs_run/excuses.py:\n" + "\n".join(loose))
+    assert not loose, (
+        "commands the docs show that no test runs: add the page to tests/docs_run/plans.py, or an "
+        "excuse with its reason to tests/docs_run/excuses.py:\n" + "\n".join(loose)
+    )
 
 
 def test_every_excuse_names_a_shown_command() -> None:
@@ -57,11 +69,16 @@ def test_every_excuse_names_a_shown_command() -> None:
 
 
 def test_every_plan_entry_names_a_shown_command() -> None:
-    stale = [f"{page}: `{text}`" for page, plan in PLANS.items() for text in [*plan.steps, *plan.mirror]
-             if (page, text) not in SHOWN_KEYS]
+    stale = [
+        f"{page}: `{text}`"
+        for page, plan in PLANS.items()
+        for text in [*plan.steps, *plan.mirror]
+        if (page, text) not in SHOWN_KEYS
+    ]
     assert not stale, "plan entries for commands the docs no longer show (remove them):\n" + "\n".join(stale)
-    unexcused_mirrors = [f"{page}: `{text}`" for page, plan in PLANS.items() for text in plan.mirror
-                         if (page, text) not in EXCUSES]
+    unexcused_mirrors = [
+        f"{page}: `{text}`" for page, plan in PLANS.items() for text in plan.mirror if (page, text) not in EXCUSES
+    ]
     assert not unexcused_mirrors, "a mirror stands in for an excused command only:\n" + "\n".join(unexcused_mirrors)
     both = [f"{page}: `{text}`" for page, plan in PLANS.items() for text in plan.steps if (page, text) in EXCUSES]
     assert not both, "commands both excused and given a step (which is it?):\n" + "\n".join(both)
@@ -87,10 +104,10 @@ def test_every_excuse_gives_a_reason() -> None:
 
 # -- the pieces ----------------------------------------------------------------------------------------
 
+
 def test_a_chain_is_split_outside_quotes_only() -> None:
     assert split_chain("a && cd b") == [("a", False), ("cd b", False)]
-    assert split_chain("x -d '{\"a\": 1}; b' ; c || d") == [("x -d '{\"a\": 1}; b'", False), ("c", False),
-                                                            ("d", False)]
+    assert split_chain("x -d '{\"a\": 1}; b' ; c || d") == [("x -d '{\"a\": 1}; b'", False), ("c", False), ("d", False)]
     assert split_chain("server --port 1 &") == [("server --port 1", True)]
     assert split_chain('echo "a && b"') == [('echo "a && b"', False)]
     assert strip_comment("ektp sync send   # oldest first") == "ektp sync send"
@@ -100,10 +117,13 @@ def test_a_chain_is_split_outside_quotes_only() -> None:
 
 def test_console_blocks_give_prompts_and_output(tmp_path: Path) -> None:
     page = tmp_path / "page.md"
-    page.write_text("Text.\n\n```console\n$ ektp a \\\n    --b\nline 1\n...\nsite$   ektp c && cd d   # note\n```\n\n"
-                    "1. A list:\n\n   ```sh\n   ektp e\n   # a comment\n   ```\n\n"
-                    "```ini\n[Service]\nExecStart=/x/ektp f\n```\n"
-                    "\n````md\n```sh\nnot a command\n```\n````\n", "utf-8")
+    page.write_text(
+        "Text.\n\n```console\n$ ektp a \\\n    --b\nline 1\n...\nsite$   ektp c && cd d   # note\n```\n\n"
+        "1. A list:\n\n   ```sh\n   ektp e\n   # a comment\n   ```\n\n"
+        "```ini\n[Service]\nExecStart=/x/ektp f\n```\n"
+        "\n````md\n```sh\nnot a command\n```\n````\n",
+        "utf-8",
+    )
     import docs_run.extract as extract
 
     original = extract.ROOT
@@ -113,8 +133,12 @@ def test_console_blocks_give_prompts_and_output(tmp_path: Path) -> None:
     finally:
         extract.ROOT = original
     assert [(s.text, s.prompt, s.output, s.unit) for s in found] == [
-        ("ektp a --b", "", ("line 1", "..."), False), ("ektp c", "site", (), False), ("cd d", "site", (), False),
-        ("ektp e", "", (), False), ("/x/ektp f", "", (), True)]
+        ("ektp a --b", "", ("line 1", "..."), False),
+        ("ektp c", "site", (), False),
+        ("cd d", "site", (), False),
+        ("ektp e", "", (), False),
+        ("/x/ektp f", "", (), True),
+    ]
     assert [s.line for s in found] == [4, 8, 8, 14, 20]
     assert len(fenced_blocks(page.read_text("utf-8"))) == 4
 
@@ -127,38 +151,52 @@ def test_shown_output_is_matched_line_by_line_with_ellipses() -> None:
     assert missing_output(("  site 17.71 Kota",), actual) == "  site 17.71 Kota"  # spacing counts
     assert missing_output(("created",), actual) == "created"  # a whole line, not a part
     # What differs on every run: a key, a join code, a timestamp.
-    assert missing_output(("key ekZHiUOHQhtw11hzVXUZ_gLh_M54k9DDLkZ50fREUhY at 20261128T052544Z, "
-                           "code 3FA2C1-09B7D4-77E0AA-1C5B2F",),
-                          "key gbYAogYXmz8hkMbFZ39caiABRfkEuDEIe1m_iwLHMFQ at 20270101T000000Z, code "
-                          "AF4470-C10EA2-717A62-66A1A7") is None
+    assert (
+        missing_output(
+            ("key ekZHiUOHQhtw11hzVXUZ_gLh_M54k9DDLkZ50fREUhY at 20261128T052544Z, code 3FA2C1-09B7D4-77E0AA-1C5B2F",),
+            "key gbYAogYXmz8hkMbFZ39caiABRfkEuDEIe1m_iwLHMFQ at 20270101T000000Z, code AF4470-C10EA2-717A62-66A1A7",
+        )
+        is None
+    )
     assert missing_output(("key ekZHiUOHQhtw11hzVXUZ_gLh_M54k9DDLkZ50fREUhY",), "key short") is not None
 
 
 # -- the runs --------------------------------------------------------------------------------------------
+
 
 def _slug(page: str) -> str:
     return re.sub(r"[^\w]+", "-", page.removesuffix(".md"))
 
 
 @pytest.fixture(scope="session")
-def doc_runs(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
-        dict[str, Future[list[Record]]]]:
+def doc_runs(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Future[list[Record]]]]:
     """The selected pages' runs, started together on first use; each test waits for its own."""
-    wanted = {item.callspec.params["page"] for item in request.session.items
-              if getattr(item, "originalname", "") == "test_the_page_runs" and hasattr(item, "callspec")}
+    wanted = {
+        item.callspec.params["page"]
+        for item in request.session.items
+        if getattr(item, "originalname", "") == "test_the_page_runs" and hasattr(item, "callspec")
+    }
     order = sorted(wanted, key=lambda page: (SLOW_FIRST.index(page) if page in SLOW_FIRST else len(SLOW_FIRST), page))
     excused = set(EXCUSES)
     pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="docs-run")
-    futures = {page: pool.submit(run_page, page, PLANS[page], _commands_of(page), excused,
-                                 tmp_path_factory.mktemp(_slug(page))) for page in order}
+    futures = {
+        page: pool.submit(
+            run_page, page, PLANS[page], _commands_of(page), excused, tmp_path_factory.mktemp(_slug(page))
+        )
+        for page in order
+    }
     try:
         yield futures
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-@pytest.mark.parametrize("page", [pytest.param(page, marks=[pytest.mark.postgres] if plan.database else [])
-                                  for page, plan in sorted(PLANS.items())])
+@pytest.mark.parametrize(
+    "page",
+    [pytest.param(page, marks=[pytest.mark.postgres] if plan.database else []) for page, plan in sorted(PLANS.items())],
+)
 def test_the_page_runs(page: str, doc_runs: dict[str, Future[list[Record]]]) -> None:
     records = doc_runs[page].result()
     commands = _commands_of(page)

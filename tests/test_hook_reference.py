@@ -46,10 +46,14 @@ EXAMPLE_PLUGIN = "hook-example"
 
 def test_the_hookspecs_are_found() -> None:
     assert {"ektp_register_profiles", "ektp_validate_enrolment", "ektp_render_card", "ektp_after_transition"} <= set(
-        HOOKS)
+        HOOKS
+    )
     # every function of the module named like a hook is a hookspec (a marker forgotten would hide it)
-    named = {n for n, f in inspect.getmembers(hookspecs, inspect.isfunction)
-             if n.startswith("ektp_") and f.__module__ == hookspecs.__name__}
+    named = {
+        n
+        for n, f in inspect.getmembers(hookspecs, inspect.isfunction)
+        if n.startswith("ektp_") and f.__module__ == hookspecs.__name__
+    }
     assert named == set(HOOKS)
 
 
@@ -84,13 +88,19 @@ def test_results_section_matches_firstresult(name: str) -> None:
 
 
 def _spec(**sections: str) -> str:
-    body = "".join(f"\n{name}:\n{textwrap.indent(textwrap.dedent(text).strip(), '    ')}\n"
-                   for name, text in sections.items())
+    body = "".join(
+        f"\n{name}:\n{textwrap.indent(textwrap.dedent(text).strip(), '    ')}\n" for name, text in sections.items()
+    )
     return "Do something.\n" + body
 
 
-GOOD = {"Called": "Once.", "Args": "registry: the registry.", "Returns": "Nothing.", "Results": "All.",
-        "Example": "@hookimpl\ndef ektp_x(registry):\n    pass"}
+GOOD = {
+    "Called": "Once.",
+    "Args": "registry: the registry.",
+    "Returns": "Nothing.",
+    "Results": "All.",
+    "Example": "@hookimpl\ndef ektp_x(registry):\n    pass",
+}
 
 
 def test_a_well_formed_docstring_is_parsed() -> None:
@@ -100,14 +110,17 @@ def test_a_well_formed_docstring_is_parsed() -> None:
     assert doc.example == "@hookimpl\ndef ektp_x(registry):\n    pass\n"
 
 
-@pytest.mark.parametrize(("sections", "error"), [
-    ({k: v for k, v in GOOD.items() if k != "Example"}, "no Example: section"),
-    ({**GOOD, "Notes": "extra"}, "unknown section 'Notes'"),
-    ({"Args": GOOD["Args"], **{k: v for k, v in GOOD.items() if k != "Args"}}, "must come in the order"),
-    ({**GOOD, "Args": "just prose without a name"}, "entries are 'name: description'"),
-    ({**GOOD, "Args": "a: one.\na: again."}, "described twice"),
-    ({**GOOD, "Returns": " "}, "Returns: section is empty"),
-])
+@pytest.mark.parametrize(
+    ("sections", "error"),
+    [
+        ({k: v for k, v in GOOD.items() if k != "Example"}, "no Example: section"),
+        ({**GOOD, "Notes": "extra"}, "unknown section 'Notes'"),
+        ({"Args": GOOD["Args"], **{k: v for k, v in GOOD.items() if k != "Args"}}, "must come in the order"),
+        ({**GOOD, "Args": "just prose without a name"}, "entries are 'name: description'"),
+        ({**GOOD, "Args": "a: one.\na: again."}, "described twice"),
+        ({**GOOD, "Returns": " "}, "Returns: section is empty"),
+    ],
+)
 def test_a_malformed_docstring_is_refused(sections: dict[str, str], error: str) -> None:
     with pytest.raises(ektp_hooks.HookDocError, match=error):
         ektp_hooks.parse_docstring(_spec(**sections), hook="ektp_x")
@@ -122,8 +135,10 @@ def test_args_that_do_not_match_the_signature_are_reported() -> None:
     entry = ENTRIES["ektp_render_card"]
     doc = replace(entry.doc, args={"card": "x", "deployment": "y", "printer": "z"})
     problems = ektp_hooks.check_hook(replace(entry, doc=doc))
-    assert problems == ["ektp_render_card: Args: does not describe job",
-                        "ektp_render_card: Args: describes printer, which the hook does not take"]
+    assert problems == [
+        "ektp_render_card: Args: does not describe job",
+        "ektp_render_card: Args: describes printer, which the hook does not take",
+    ]
     doc = replace(entry.doc, args={"job": "x", "card": "y", "deployment": "z"})
     assert "should follow the signature's order" in ektp_hooks.check_hook(replace(entry, doc=doc))[0]
 
@@ -192,8 +207,21 @@ def test_examples_are_lint_clean(tmp_path: Path) -> None:
     for name in HOOKS:
         (tmp_path / f"{name}.py").write_text(ENTRIES[name].doc.example, "utf-8")
     # The project's rules except import sorting, which depends on where the example module lives.
-    result = subprocess.run([str(ruff), "check", "--no-cache", "--isolated", "--line-length", "96",
-                             "--select", "E,F,W,B,UP,SIM,RUF", str(tmp_path)], capture_output=True, text=True)
+    result = subprocess.run(
+        [
+            str(ruff),
+            "check",
+            "--no-cache",
+            "--isolated",
+            "--line-length",
+            "96",
+            "--select",
+            "E,F,W,B,UP,SIM,RUF",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -216,8 +244,9 @@ def _exercise_printers(module: Any, deployment: Deployment, tmp_path: Path) -> N
 
     host = _host(module)
     _registered(host, "printers")
-    setting = PrinterSetting(name="proof-1", driver="proof-cr80", site=deployment.site_code,
-                             options={"folder": "proofs"})
+    setting = PrinterSetting(
+        name="proof-1", driver="proof-cr80", site=deployment.site_code, options={"folder": "proofs"}
+    )
     printer = make_printer(setting, host, tmp_path)
     assert printer.canvas == CR80_300DPI
     with pytest.raises(Exception, match="unknown option"):
@@ -229,8 +258,9 @@ def _exercise_scanners(module: Any, deployment: Deployment, tmp_path: Path) -> N
 
     host = _host(module)
     _registered(host, "scanners")
-    scanner = make_scanner(ScannerSetting(name="jari", driver="uareu-training", site=deployment.site_code), host,
-                           tmp_path)
+    scanner = make_scanner(
+        ScannerSetting(name="jari", driver="uareu-training", site=deployment.site_code), host, tmp_path
+    )
     assert scanner.emulator is not None
 
 
@@ -245,8 +275,9 @@ def _exercise_region_rules(module: Any, deployment: Deployment, tmp_path: Path) 
     profile = attrs.evolve(deployment.profile, rules={"name": "print-at-kecamatan"})
     rules = load_rules(profile, host)
     office = profile.site(profile.dukcapil_code)
-    routing = rules.route(make_enrolment(site_code=office.code), SiteSnapshot(printers={office.code},
-                                                                              blanks={office.code: 3}))
+    routing = rules.route(
+        make_enrolment(site_code=office.code), SiteSnapshot(printers={office.code}, blanks={office.code: 3})
+    )
     assert routing.site_code == office.code and routing.reason
     with pytest.raises(ConfigError, match="takes no settings"):
         load_rules(attrs.evolve(profile, rules={"name": "print-at-kecamatan", "weekday": "monday"}), host)
@@ -311,7 +342,8 @@ def _exercise_validate_enrolment(module: Any, deployment: Deployment, tmp_path: 
     assert problems(make_enrolment(site_code=site), None) == []
     assert [p.field for p in problems(make_enrolment(site_code=site, nama="LATIHAN SATU"), deployment)] == ["nama"]
     assert [p.message for p in problems(make_enrolment(site_code="99.99"), deployment)] == [
-        "site 99.99 does not record residents"]
+        "site 99.99 does not record residents"
+    ]
 
 
 def _exercise_render_card(module: Any, deployment: Deployment, tmp_path: Path) -> None:
@@ -323,8 +355,13 @@ def _exercise_render_card(module: Any, deployment: Deployment, tmp_path: Path) -
     from ektp_core.testing.samples import make_biodata
 
     host = _host(module)
-    card = CardData(biodata=make_biodata(), photo=sample_photo(5, birth_year=1990), signature=sample_signature(5),
-                    issue_place="KOTA BENGKULU", issue_date=dt.date(2024, 5, 2))
+    card = CardData(
+        biodata=make_biodata(),
+        photo=sample_photo(5, birth_year=1990),
+        signature=sample_signature(5),
+        issue_place="KOTA BENGKULU",
+        issue_date=dt.date(2024, 5, 2),
+    )
     job = PrintJob(id="job-1", enrolment_id="enrolment-1", site_code=deployment.site_code, blank_serial="B0001")
     # a real office: the example lets the next renderer draw the card (here there is none)
     assert host.hook.ektp_render_card(card=card, job=job, deployment=deployment) is None
@@ -338,15 +375,23 @@ def _exercise_render_card(module: Any, deployment: Deployment, tmp_path: Path) -
 def _exercise_after_transition(module: Any, deployment: Deployment, tmp_path: Path) -> None:
     host = _host(module)
     at = dt.datetime(2024, 5, 2, 9, 30, tzinfo=dt.UTC)
-    unknown = Transition(kind="print_job", subject_id="job-7", from_state="SENT", to_state="UNKNOWN",
-                         actor="operator1", at=at, reason="the printer stopped answering")
+    unknown = Transition(
+        kind="print_job",
+        subject_id="job-7",
+        from_state="SENT",
+        to_state="UNKNOWN",
+        actor="operator1",
+        at=at,
+        reason="the printer stopped answering",
+    )
     printed = attrs.evolve(unknown, subject_id="job-8", to_state="PRINTED", reason=None)
     for transition in (unknown, printed):
         host.hook.ektp_after_transition(transition=transition, deployment=deployment)
     host.hook.ektp_after_transition(transition=unknown, deployment=None)  # no deployment: nothing written
     lines = (deployment.root / "supervisor-alerts.jsonl").read_text("utf-8").splitlines()
     assert [json.loads(line) for line in lines] == [
-        {"job": "job-7", "reason": "the printer stopped answering", "at": "2024-05-02T09:30:00+00:00"}]
+        {"job": "job-7", "reason": "the printer stopped answering", "at": "2024-05-02T09:30:00+00:00"}
+    ]
 
 
 EXERCISE: dict[str, Callable[[Any, Deployment, Path], None]] = {
@@ -365,8 +410,9 @@ EXERCISE: dict[str, Callable[[Any, Deployment, Path], None]] = {
 
 
 @pytest.mark.parametrize("name", HOOKS)
-def test_example_works_when_its_hook_is_called(name: str, load_example: Callable[[str], Any],
-                                               ektp_deployment: Deployment, tmp_path: Path) -> None:
+def test_example_works_when_its_hook_is_called(
+    name: str, load_example: Callable[[str], Any], ektp_deployment: Deployment, tmp_path: Path
+) -> None:
     if name == "ektp_register_matchers":
         pytest.importorskip("nbis", reason="the nbis-bozorth3 matcher needs the biometrics extra")
     EXERCISE[name](load_example(name), ektp_deployment, tmp_path)
@@ -391,7 +437,10 @@ def test_rendering_has_every_hook() -> None:
     assert registration == {n for n in HOOKS if n.startswith("ektp_register_")}
     assert set(REGISTRIES.values()) | {"ektp_register_commands"} == registration
     assert {e.name for e in ektp_hooks.select(entries, "lifecycle")} == {
-        "ektp_validate_enrolment", "ektp_render_card", "ektp_after_transition"}
+        "ektp_validate_enrolment",
+        "ektp_render_card",
+        "ektp_after_transition",
+    }
 
 
 def test_rendering_says_firstresult_and_bundled_implementations() -> None:
@@ -418,22 +467,31 @@ def _build(tmp_path: Path, page: str) -> subprocess.CompletedProcess[str]:
     pytest.importorskip("myst_parser")
     source = tmp_path / "src"
     source.mkdir()
-    (source / "conf.py").write_text(textwrap.dedent(f"""\
+    (source / "conf.py").write_text(
+        textwrap.dedent(f"""\
         import sys
         sys.path.insert(0, {str(EXT)!r})
         extensions = ["myst_parser", "ektp_hooks"]
         myst_heading_anchors = 3
-        """), "utf-8")
+        """),
+        "utf-8",
+    )
     (source / "index.md").write_text(page, "utf-8")
     (source / "other.md").write_text("# Other\n\nSee [the renderer](index.md#ektp_render_card).\n", "utf-8")
-    return subprocess.run([sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html",
-                           str(source), str(tmp_path / "html")], capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html", str(source), str(tmp_path / "html")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_sphinx_builds_an_entry_anchor_and_search_entry_per_hook(tmp_path: Path) -> None:
-    page = ("# Hooks\n\n```{toctree}\nother\n```\n\n```{eval-rst}\n.. ektp-hook-table::\n```\n\n"
-            "## Registration\n\n```{eval-rst}\n.. ektp-hooks:: registration\n```\n\n"
-            "## Lifecycle\n\n```{eval-rst}\n.. ektp-hooks:: lifecycle\n```\n")
+    page = (
+        "# Hooks\n\n```{toctree}\nother\n```\n\n```{eval-rst}\n.. ektp-hook-table::\n```\n\n"
+        "## Registration\n\n```{eval-rst}\n.. ektp-hooks:: registration\n```\n\n"
+        "## Lifecycle\n\n```{eval-rst}\n.. ektp-hooks:: lifecycle\n```\n"
+    )
     result = _build(tmp_path, page)
     assert result.returncode == 0, result.stderr
     html = (tmp_path / "html" / "index.html").read_text("utf-8")
@@ -452,7 +510,8 @@ def test_a_hook_left_out_fails_the_build(tmp_path: Path) -> None:
 
 
 def test_historic_and_deprecated_hooks_say_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    (tmp_path / "deprecated_specs.py").write_text(textwrap.dedent('''\
+    (tmp_path / "deprecated_specs.py").write_text(
+        textwrap.dedent('''\
         import pluggy
 
         hookspec = pluggy.HookspecMarker("ektp")
@@ -482,7 +541,9 @@ def test_historic_and_deprecated_hooks_say_so(tmp_path: Path, monkeypatch: pytes
                 def ektp_old_thing(name):
                     print(name)
             """
-        '''), "utf-8")
+        '''),
+        "utf-8",
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     (entry,) = ektp_hooks.collect_hooks("deprecated_specs")
     sys.modules.pop("deprecated_specs", None)

@@ -122,8 +122,10 @@ def test_after_transition_hook_sees_committed_changes(ektp_service: LifecycleSer
     ektp_register_plugin(Listener(), "listener")
     e = ektp_service.record(make_enrolment())
     ektp_service.transition(e.id, E.SENT_FOR_ENROLLMENT, actor="op")
-    assert [s[:3] for s in seen] == [("enrolment", None, "BIO_CAPTURED"),
-                                     ("enrolment", "BIO_CAPTURED", "SENT_FOR_ENROLLMENT")]
+    assert [s[:3] for s in seen] == [
+        ("enrolment", None, "BIO_CAPTURED"),
+        ("enrolment", "BIO_CAPTURED", "SENT_FOR_ENROLLMENT"),
+    ]
     assert seen[0][3] < seen[1][3]
 
 
@@ -176,7 +178,8 @@ def test_spoiled_card_needs_requeue_by_an_operator(ektp_service: LifecycleServic
     eid = _print_ready(ektp_service)
     ektp_service.receive_blanks(SITE, ["BLK-0001", "BLK-0002"], actor="sup")
     job = ektp_service.reserve_blank(
-        ektp_service.queue_print(eid, site_code=SITE, actor="op", routing_reason="x").id, actor="op")
+        ektp_service.queue_print(eid, site_code=SITE, actor="op", routing_reason="x").id, actor="op"
+    )
     ektp_service.mark_sent(job.id, actor="op", printer="p")
     ektp_service.mark_spoiled(job.id, actor="op", reason="ribbon ended mid-card")
     ledger = ektp_service.ledger(SITE)
@@ -193,14 +196,23 @@ def test_unknown_job_is_resolved_only_by_a_supervisor(ektp_service: LifecycleSer
     eid = _print_ready(ektp_service)
     ektp_service.receive_blanks(SITE, ["BLK-0001"], actor="sup")
     job = ektp_service.reserve_blank(
-        ektp_service.queue_print(eid, site_code=SITE, actor="op", routing_reason="x").id, actor="op")
+        ektp_service.queue_print(eid, site_code=SITE, actor="op", routing_reason="x").id, actor="op"
+    )
     ektp_service.mark_sent(job.id, actor="op", printer="p")
     ektp_service.mark_unknown(job.id, actor="op", reason="printer vanished")
     with pytest.raises(IllegalTransition):
         ektp_service.mark_printed(job.id, actor="op")
     for username, role in (("op1", Role.OPERATOR), ("sup1", Role.SUPERVISOR)):
-        ektp_service.add_operator(Operator(username=username, full_name=username, role=role, site_code=SITE,
-                                           password_hash=crypto.hash_password("x" * 12, n=2**4)), actor="admin")
+        ektp_service.add_operator(
+            Operator(
+                username=username,
+                full_name=username,
+                role=role,
+                site_code=SITE,
+                password_hash=crypto.hash_password("x" * 12, n=2**4),
+            ),
+            actor="admin",
+        )
     with pytest.raises(EktpError, match="supervisor"):
         ektp_service.resolve_unknown(job.id, supervisor="op1", printed=True, reason="card seen")
     job = ektp_service.resolve_unknown(job.id, supervisor="sup1", printed=True, reason="card seen in tray")
@@ -210,10 +222,14 @@ def test_unknown_job_is_resolved_only_by_a_supervisor(ektp_service: LifecycleSer
 
 def test_recovery_after_crash(ektp_service: LifecycleService) -> None:
     ektp_service.receive_blanks(SITE, ["BLK-0001", "BLK-0002"], actor="sup")
-    a = ektp_service.reserve_blank(ektp_service.queue_print(_print_ready(ektp_service), site_code=SITE, actor="op",
-                                                            routing_reason="x").id, actor="op")
-    b = ektp_service.reserve_blank(ektp_service.queue_print(_print_ready(ektp_service), site_code=SITE, actor="op",
-                                                            routing_reason="x").id, actor="op")
+    a = ektp_service.reserve_blank(
+        ektp_service.queue_print(_print_ready(ektp_service), site_code=SITE, actor="op", routing_reason="x").id,
+        actor="op",
+    )
+    b = ektp_service.reserve_blank(
+        ektp_service.queue_print(_print_ready(ektp_service), site_code=SITE, actor="op", routing_reason="x").id,
+        actor="op",
+    )
     ektp_service.mark_sent(a.id, actor="op", printer="p")
     done = ektp_service.recover_interrupted()
     assert done == {"unknown": [a.id], "released": [b.id]}
@@ -239,8 +255,7 @@ def test_cancelled_job_makes_the_enrolment_print_ready_again(ektp_service: Lifec
     ektp_service.queue_print(eid, site_code=SITE, actor="op", routing_reason="y")
 
 
-def test_one_broken_listener_does_not_silence_the_others(ektp_service: LifecycleService,
-                                                         ektp_register_plugin) -> None:
+def test_one_broken_listener_does_not_silence_the_others(ektp_service: LifecycleService, ektp_register_plugin) -> None:
     heard = []
 
     class Broken:
@@ -274,8 +289,10 @@ def test_print_queue_owns_enrolments_being_printed(ektp_service: LifecycleServic
 
 def test_reserved_blank_cannot_be_spoiled_directly(ektp_service: LifecycleService) -> None:
     ektp_service.receive_blanks(SITE, ["BLK-0001"], actor="sup")
-    job = ektp_service.reserve_blank(ektp_service.queue_print(_print_ready(ektp_service), site_code=SITE,
-                                                              actor="op", routing_reason="x").id, actor="op")
+    job = ektp_service.reserve_blank(
+        ektp_service.queue_print(_print_ready(ektp_service), site_code=SITE, actor="op", routing_reason="x").id,
+        actor="op",
+    )
     with pytest.raises(IllegalTransition, match="through its print job"):
         ektp_service.spoil_blank(job.blank_serial, actor="sup", reason="scratched")
     ektp_service.receive_blanks(SITE, ["BLK-0002"], actor="sup")

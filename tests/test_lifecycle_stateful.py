@@ -99,8 +99,9 @@ class LifecycleMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.tmpdir = tempfile.mkdtemp(prefix="ektp-stateful-")
-        deployment = create_deployment(Path(self.tmpdir) / "deployment", profile="minimal",
-                                       database_url=f"sqlite:///{self.tmpdir}/db.sqlite3")
+        deployment = create_deployment(
+            Path(self.tmpdir) / "deployment", profile="minimal", database_url=f"sqlite:///{self.tmpdir}/db.sqlite3"
+        )
         self.store = deployment.open_store()
         self.service = LifecycleService(self.store, deployment.plugin_host().hook, deployment)
         self.enrolments: dict[str, E] = {}
@@ -164,9 +165,15 @@ class LifecycleMachine(RuleBasedStateMachine):
             return
         for username, role in ((SUPERVISOR, Role.SUPERVISOR), (OPERATOR, Role.OPERATOR)):
             self.service.add_operator(
-                Operator(username=username, full_name=username.upper(), role=role, site_code=SITES[0],
-                         password_hash=crypto.hash_password("rahasia-" + username, n=2**4)),
-                actor="admin")
+                Operator(
+                    username=username,
+                    full_name=username.upper(),
+                    role=role,
+                    site_code=SITES[0],
+                    password_hash=crypto.hash_password("rahasia-" + username, n=2**4),
+                ),
+                actor="admin",
+            )
             self.audit_seq += 1
         self.accounts = True
 
@@ -199,8 +206,10 @@ class LifecycleMachine(RuleBasedStateMachine):
     def record_same_nik_again(self, pick: int) -> None:
         eid = _choose(self._ids(), pick)
         again = make_enrolment(nik=self.niks[eid])
-        if any(self.niks[other] == self.niks[eid] and state in OPEN_ENROLMENT_STATES
-               for other, state in self.enrolments.items()):
+        if any(
+            self.niks[other] == self.niks[eid] and state in OPEN_ENROLMENT_STATES
+            for other, state in self.enrolments.items()
+        ):
             with self.refused(Conflict):
                 self.service.record(again)
         else:
@@ -439,8 +448,9 @@ class LifecycleMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.jobs)
     @rule(pick=picks, prefer_legal=st.booleans(), printed=st.booleans(), as_supervisor=st.booleans())
     def resolve_unknown(self, pick: int, prefer_legal: bool, printed: bool, as_supervisor: bool) -> None:
-        self._resolve(self._pick_job(pick, frozenset({J.UNKNOWN}), prefer_legal),
-                      printed=printed, as_supervisor=as_supervisor)
+        self._resolve(
+            self._pick_job(pick, frozenset({J.UNKNOWN}), prefer_legal), printed=printed, as_supervisor=as_supervisor
+        )
 
     @precondition(lambda self: self.jobs)
     @rule(pick=picks, prefer_legal=st.booleans())
@@ -472,13 +482,18 @@ class LifecycleMachine(RuleBasedStateMachine):
 
     def _printing_work(self) -> list[str]:
         """Print-ready enrolments and jobs that can move on (SPOILED ones may be requeued)."""
-        return [*self._ids(frozenset({E.PRINT_READY_RECORD})),
-                *self._jobs(frozenset({J.QUEUED, J.RESERVED, J.SENT, J.UNKNOWN, J.SPOILED}))]
+        return [
+            *self._ids(frozenset({E.PRINT_READY_RECORD})),
+            *self._jobs(frozenset({J.QUEUED, J.RESERVED, J.SENT, J.UNKNOWN, J.SPOILED})),
+        ]
 
     @precondition(lambda self: self._printing_work())
-    @rule(pick=picks, steps=st.integers(1, 8),
-          outcomes=st.lists(st.sampled_from(["printed", "spoiled", "unknown"]), min_size=8, max_size=8),
-          site=st.sampled_from(SITES))
+    @rule(
+        pick=picks,
+        steps=st.integers(1, 8),
+        outcomes=st.lists(st.sampled_from(["printed", "spoiled", "unknown"]), min_size=8, max_size=8),
+        site=st.sampled_from(SITES),
+    )
     def printing_steps(self, pick: int, steps: int, outcomes: list[str], site: str) -> None:
         """Up to ``steps`` steps along the printing path for one record, so that deep paths are common."""
         key = _choose(self._printing_work(), pick)
@@ -500,8 +515,11 @@ class LifecycleMachine(RuleBasedStateMachine):
                 {"printed": self._printed, "spoiled": self._spoiled, "unknown": self._unknown}[outcome](key)
             elif job.state is J.UNKNOWN:
                 self._resolve(key, printed=outcome == "printed", as_supervisor=True)
-            elif job.state is J.SPOILED and self.enrolments[job.enrolment_id] is E.SENT_FOR_CARD_PRINTING and not any(
-                    j.enrolment_id == job.enrolment_id and j.state in OPEN_JOB for j in self.jobs.values()):
+            elif (
+                job.state is J.SPOILED
+                and self.enrolments[job.enrolment_id] is E.SENT_FOR_CARD_PRINTING
+                and not any(j.enrolment_id == job.enrolment_id and j.state in OPEN_JOB for j in self.jobs.values())
+            ):
                 self._requeue(key)
                 key = next(reversed(self.jobs))
             else:
@@ -515,13 +533,21 @@ class LifecycleMachine(RuleBasedStateMachine):
     def database_matches_the_model(self) -> None:
         with self.store.read() as conn:
             db_enrolments = {r.id: r.state for r in conn.execute(sa.select(enrolments.c.id, enrolments.c.state))}
-            db_jobs = {r.id: (r.state, r.enrolment_id, r.site_code, r.blank_serial)
-                       for r in conn.execute(sa.select(print_jobs))}
-            db_blanks = {r.serial: (r.state, r.site_code, r.job_id, r.enrolment_id)
-                         for r in conn.execute(sa.select(blanks))}
-            db_received = {r.site_code: int(r.n) for r in conn.execute(
-                sa.select(blank_batches.c.site_code, sa.func.sum(blank_batches.c.count).label("n"))
-                .group_by(blank_batches.c.site_code))}
+            db_jobs = {
+                r.id: (r.state, r.enrolment_id, r.site_code, r.blank_serial)
+                for r in conn.execute(sa.select(print_jobs))
+            }
+            db_blanks = {
+                r.serial: (r.state, r.site_code, r.job_id, r.enrolment_id) for r in conn.execute(sa.select(blanks))
+            }
+            db_received = {
+                r.site_code: int(r.n)
+                for r in conn.execute(
+                    sa.select(blank_batches.c.site_code, sa.func.sum(blank_batches.c.count).label("n")).group_by(
+                        blank_batches.c.site_code
+                    )
+                )
+            }
         assert db_enrolments == {i: s.value for i, s in self.enrolments.items()}
         assert db_jobs == {i: (j.state.value, j.enrolment_id, j.site, j.blank) for i, j in self.jobs.items()}
         assert db_blanks == {s: (b.state.value, b.site, b.job_id, b.enrolment_id) for s, b in self.blanks.items()}
@@ -537,7 +563,9 @@ class LifecycleMachine(RuleBasedStateMachine):
             assert ledger.balanced, (site, ledger)
             mine = [b for b in self.blanks.values() if b.site == site]
             assert (ledger.received, ledger.in_stock, ledger.reserved, ledger.printed, ledger.spoiled) == (
-                len(mine), *(sum(b.state is s for b in mine) for s in (B.IN_STOCK, B.RESERVED, B.PRINTED, B.SPOILED)))
+                len(mine),
+                *(sum(b.state is s for b in mine) for s in (B.IN_STOCK, B.RESERVED, B.PRINTED, B.SPOILED)),
+            )
 
     @invariant()
     def one_card_per_enrolment(self) -> None:
@@ -613,7 +641,9 @@ class LifecycleMachine(RuleBasedStateMachine):
 
 
 LifecycleMachine.TestCase.settings = settings(
-    max_examples=50, stateful_step_count=40, deadline=None,
+    max_examples=50,
+    stateful_step_count=40,
+    deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
 test_lifecycle_random_walks = LifecycleMachine.TestCase
@@ -639,7 +669,8 @@ def _job_in(service: LifecycleService, state: J) -> tuple[str, str]:
 
 @pytest.mark.parametrize("job_state", [J.QUEUED, J.RESERVED, J.SENT])
 def test_transition_back_to_print_ready_with_an_open_job_is_refused(
-        ektp_service: LifecycleService, job_state: J) -> None:
+    ektp_service: LifecycleService, job_state: J
+) -> None:
     """Only cancel_job takes a record out of the print queue; by hand it would leave an open job behind."""
     eid, jid = _job_in(ektp_service, job_state)
     with pytest.raises(IllegalTransition):

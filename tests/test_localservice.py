@@ -1,5 +1,6 @@
 """``localservice.answers``: the readiness probe every started service (the demo's children, the
 central emulator) is waited for with."""
+
 from __future__ import annotations
 
 import http.server
@@ -13,8 +14,9 @@ from ektp_plugins.demo.processes import answers
 
 
 @contextmanager
-def _serving(handler: type[socketserver.BaseRequestHandler], server_class: type = socketserver.TCPServer
-             ) -> Iterator[str]:
+def _serving(
+    handler: type[socketserver.BaseRequestHandler], server_class: type = socketserver.TCPServer
+) -> Iterator[str]:
     server = server_class(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

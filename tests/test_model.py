@@ -19,19 +19,22 @@ def test_sample_biodata_is_valid_and_round_trips() -> None:
     assert bio.berlaku_hingga_label == "SEUMUR HIDUP" and bio.jenis_kelamin_label == "PEREMPUAN"
 
 
-@pytest.mark.parametrize("field, value", [
-    ("agama", "JEDI"),
-    ("status_perkawinan", "PACARAN"),
-    ("golongan_darah", "C"),
-    ("pekerjaan", "ASTRONOT GALAKSI"),
-    ("jenis_kelamin", "X"),
-    ("nama", "   "),
-    ("rt", "0"),
-    ("rw", "12345"),
-    ("no_kk", "123"),
-    ("kewarganegaraan", "MARS"),
-    ("tanggal_lahir", "1990-01-01"),
-])
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("agama", "JEDI"),
+        ("status_perkawinan", "PACARAN"),
+        ("golongan_darah", "C"),
+        ("pekerjaan", "ASTRONOT GALAKSI"),
+        ("jenis_kelamin", "X"),
+        ("nama", "   "),
+        ("rt", "0"),
+        ("rw", "12345"),
+        ("no_kk", "123"),
+        ("kewarganegaraan", "MARS"),
+        ("tanggal_lahir", "1990-01-01"),
+    ],
+)
 def test_invalid_biodata_names_field_and_value(field: str, value: object) -> None:
     with pytest.raises(InvalidValue) as info:
         make_biodata(**{field: value})
@@ -78,12 +81,17 @@ def test_capture_rules() -> None:
         Capture(modality="finger", position="left_eye", quality=80)
     with pytest.raises(InvalidValue, match="quality"):
         Capture(modality="iris", position="left", quality=101)
-    missing = Capture(modality="finger", position="right_little",
-                      exception=CaptureException(reason="amputated", approved_by="sup1"))
+    missing = Capture(
+        modality="finger", position="right_little", exception=CaptureException(reason="amputated", approved_by="sup1")
+    )
     assert missing.quality is None
     with pytest.raises(InvalidValue, match="quality"):
-        Capture(modality="finger", position="right_little", quality=50,
-                exception=CaptureException(reason="amputated", approved_by="sup1"))
+        Capture(
+            modality="finger",
+            position="right_little",
+            quality=50,
+            exception=CaptureException(reason="amputated", approved_by="sup1"),
+        )
     with pytest.raises(InvalidValue, match="modality"):
         Capture(modality="smell", position="face", quality=1)
 

@@ -23,12 +23,20 @@ NAMES = {"printer": "seluma-printer", "scanner": "acme-scanner", "region": "kaur
 
 
 def run_generated_tests(directory: Path, python: str = sys.executable) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(directory / "src"),
-                                                                    os.environ.get("PYTHONPATH")])),
-           "PYTHONDONTWRITEBYTECODE": "1"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(directory / "src"), os.environ.get("PYTHONPATH")])),
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
     env.pop("EKTP_DEPLOYMENT", None)
-    return subprocess.run([python, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=directory, env=env,
-                          capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [python, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=directory,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 @pytest.mark.parametrize("kind", sorted(KINDS))
@@ -58,17 +66,22 @@ def test_generated_code_is_ruff_clean(tmp_path: Path, kind: str) -> None:
     if ruff is None:
         pytest.skip("ruff is not installed in this environment (tox -e lint has it)")
     # A long name makes the longest lines: they must still fit.
-    name = f"bengkulu-selatan-kaur-seluma-{kind}-lebong"[:scaffold.NAME_MAX].rstrip("-")
+    name = f"bengkulu-selatan-kaur-seluma-{kind}-lebong"[: scaffold.NAME_MAX].rstrip("-")
     generated = new_plugin(kind, name, tmp_path / "dist")
-    result = subprocess.run([ruff, "check", "--no-cache", "."], cwd=generated.directory, capture_output=True,
-                            text=True, timeout=120)
+    result = subprocess.run(
+        [ruff, "check", "--no-cache", "."], cwd=generated.directory, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_names_follow_the_plugin_name() -> None:
     names = Names("acme-printer", "printer")
     assert (names.distribution, names.package, names.class_prefix, names.title) == (
-        "ektp-acme-printer", "ektp_acme_printer", "Acme", "Acme Printer")
+        "ektp-acme-printer",
+        "ektp_acme_printer",
+        "Acme",
+        "Acme Printer",
+    )
     assert Names("kota-contoh", "region").class_prefix == "KotaContoh"
     assert Names("printer", "printer").class_prefix == "Printer"
     assert names.values()["env_prefix"] == "ACME_PRINTER"
@@ -90,21 +103,27 @@ def test_the_command_takes_a_folder(tmp_path: Path) -> None:
     assert (tmp_path / "empty" / "src" / "ektp_acme_printer" / "emulator.py").is_file()
 
 
-@pytest.mark.parametrize(("name", "message"), [
-    ("Acme", "not usable: use lower-case letters and digits"),
-    ("acme_printer", "not usable"),
-    ("acme printer", "not usable"),
-    ("-acme", "not usable"),
-    ("acme--printer", "not usable"),
-    ("acme-", "not usable"),
-    ("9acme", "starting with a letter"),
-    ("ektp-acme", "leave 'ektp' out of the name: 'ektp-acme' would give the distribution ektp-ektp-acme; try 'acme'"),
-    ("ektp", "leave 'ektp' out of the name: 'ektp' would give the distribution ektp-ektp; try 'acme-printer'"),
-    ("a" * 33, "longer than 32 characters"),
-    ("", "needs a NAME"),
-    ("printer-evolis", "already used by ektp"),
-    ("core", "a Python package named ektp_core already exists"),
-])
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("Acme", "not usable: use lower-case letters and digits"),
+        ("acme_printer", "not usable"),
+        ("acme printer", "not usable"),
+        ("-acme", "not usable"),
+        ("acme--printer", "not usable"),
+        ("acme-", "not usable"),
+        ("9acme", "starting with a letter"),
+        (
+            "ektp-acme",
+            "leave 'ektp' out of the name: 'ektp-acme' would give the distribution ektp-ektp-acme; try 'acme'",
+        ),
+        ("ektp", "leave 'ektp' out of the name: 'ektp' would give the distribution ektp-ektp; try 'acme-printer'"),
+        ("a" * 33, "longer than 32 characters"),
+        ("", "needs a NAME"),
+        ("printer-evolis", "already used by ektp"),
+        ("core", "a Python package named ektp_core already exists"),
+    ],
+)
 def test_bad_names_are_refused(tmp_path: Path, name: str, message: str) -> None:
     result = CliRunner().invoke(cli, ["new-plugin", "--dir", str(tmp_path / "out"), "--", "printer", name])
     assert result.exit_code == 1
@@ -173,34 +192,63 @@ def test_an_installed_plugin_is_listed_by_ektp_plugins(tmp_path: Path) -> None:
         pytest.skip("this interpreter has neither setuptools >= 70.1 nor wheel, so it cannot build a wheel")
     generated = new_plugin("region", "kota-contoh", tmp_path / "ektp-kota-contoh")
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)], check=True,
-                   timeout=120)
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)], check=True, timeout=120
+    )
     python = str(venv / ("Scripts" if os.name == "nt" else "bin") / "python")
     # --system-site-packages shows the base interpreter's packages; when this interpreter is itself a
     # venv (tox, a developer's .venv), its packages (ektp, pip, setuptools) are added the same way.
-    purelib = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                             check=True, capture_output=True, text=True).stdout.strip()
+    purelib = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     Path(purelib, "ektp-parent.pth").write_text(
-        f"import site; site.addsitedir({sysconfig.get_paths()['purelib']!r})\n", "utf-8")
+        f"import site; site.addsitedir({sysconfig.get_paths()['purelib']!r})\n", "utf-8"
+    )
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "EKTP_DEPLOYMENT")}
-    install = subprocess.run([python, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-                              "--disable-pip-version-check", str(generated.directory)],
-                             capture_output=True, text=True, env=env, timeout=300)
+    install = subprocess.run(
+        [
+            python,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "--disable-pip-version-check",
+            str(generated.directory),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert install.returncode == 0, install.stdout + install.stderr
-    listed = subprocess.run([python, "-m", "ektp_core", "plugins"], capture_output=True, text=True, env=env,
-                            cwd=tmp_path, timeout=120)
+    listed = subprocess.run(
+        [python, "-m", "ektp_core", "plugins"], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120
+    )
     assert listed.returncode == 0, listed.stderr
     assert "kota-contoh 0.1.0  [entry point, loaded]" in listed.stdout
     assert "    ektp_register_region_rules" in listed.stdout
-    profiles = subprocess.run([python, "-m", "ektp_core", "profiles"], capture_output=True, text=True, env=env,
-                              cwd=tmp_path, timeout=120)
+    profiles = subprocess.run(
+        [python, "-m", "ektp_core", "profiles"], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120
+    )
     assert "kota-contoh " in profiles.stdout and "(kota-contoh)" in profiles.stdout
     office = tmp_path / "office"
-    init = subprocess.run([python, "-m", "ektp_core", "init", str(office), "--profile", "kota-contoh"],
-                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    init = subprocess.run(
+        [python, "-m", "ektp_core", "init", str(office), "--profile", "kota-contoh"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+    )
     assert init.returncode == 0, init.stdout + init.stderr
-    routed = subprocess.run([python, "-m", "ektp_core", "sites", "-d", str(office)], capture_output=True, text=True,
-                            env=env, timeout=120)
+    routed = subprocess.run(
+        [python, "-m", "ektp_core", "sites", "-d", str(office)], capture_output=True, text=True, env=env, timeout=120
+    )
     assert routed.returncode == 0 and "kota-contoh:" in routed.stdout, routed.stdout + routed.stderr
     # Installed, the generated tests find the plugin through its entry point (no test is skipped).
     result = run_generated_tests(generated.directory, python)

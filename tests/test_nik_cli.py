@@ -42,19 +42,22 @@ def test_invalid_nik_exit_1_with_errors() -> None:
     assert codes == {"birth_date", "serial"}
 
 
-@pytest.mark.parametrize("text, code", [
-    ("12345", "format"),
-    ("17710541019000011", "format"),
-    ("177105410190000A", "format"),
-    ("9971054101900001", "province"),
-    ("1700054101900001", "wilayah"),
-    ("1771004101900001", "wilayah"),
-    ("1771057201900001", "birth_date"),
-    ("1771053501900001", "birth_date"),
-    ("1771053002900001", "birth_date"),
-    ("1771050113900001", "birth_date"),
-    ("1771054101900000", "serial"),
-])
+@pytest.mark.parametrize(
+    "text, code",
+    [
+        ("12345", "format"),
+        ("17710541019000011", "format"),
+        ("177105410190000A", "format"),
+        ("9971054101900001", "province"),
+        ("1700054101900001", "wilayah"),
+        ("1771004101900001", "wilayah"),
+        ("1771057201900001", "birth_date"),
+        ("1771053501900001", "birth_date"),
+        ("1771053002900001", "birth_date"),
+        ("1771050113900001", "birth_date"),
+        ("1771054101900000", "serial"),
+    ],
+)
 def test_each_rule_has_its_error(text: str, code: str) -> None:
     report = nik.parse(text)
     assert not report.valid
@@ -98,5 +101,7 @@ def test_eligibility() -> None:
     assert nik.eligibility_problem(birth_date=dt.date(2009, 11, 27), status_perkawinan="BELUM KAWIN", on=on) is None
     assert "16" in nik.eligibility_problem(birth_date=dt.date(2009, 11, 28), status_perkawinan="BELUM KAWIN", on=on)
     assert nik.eligibility_problem(birth_date=dt.date(2010, 1, 1), status_perkawinan="CERAI HIDUP", on=on) is None
-    assert nik.eligibility_problem(birth_date=dt.date(2010, 1, 1), status_perkawinan="BELUM KAWIN", on=on,
-                                   minimum_age=16) is None
+    assert (
+        nik.eligibility_problem(birth_date=dt.date(2010, 1, 1), status_perkawinan="BELUM KAWIN", on=on, minimum_age=16)
+        is None
+    )

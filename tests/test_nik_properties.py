@@ -92,7 +92,7 @@ def wrong_format(draw: st.DrawFn) -> str:
     text = draw(_valid_text())
     i = draw(st.integers(0, 15))
     c = draw(non_digits)
-    return text[:i] + c + (text[i + 1:] if kind == "replaced" else text[i:])
+    return text[:i] + c + (text[i + 1 :] if kind == "replaced" else text[i:])
 
 
 @st.composite
@@ -186,7 +186,10 @@ def test_valid_nik_round_trips_without_a_reference_date(pair: tuple[str, dict[st
     assert report.valid
     assert report.birth_date is not None
     assert (report.birth_date.day, report.birth_date.month, report.birth_date.year % 100) == (
-        birth.day, birth.month, birth.year % 100)
+        birth.day,
+        birth.month,
+        birth.year % 100,
+    )
     assert report.sex == facts["sex"]
     assert report.birth_date <= dt.date(dt.date.today().year, 12, 31)
 
@@ -279,29 +282,32 @@ def test_invalid_nik_is_refused_with_its_error_code(code: str, data: st.DataObje
     _assert_refused(data.draw(INVALID[code], label=code), code)
 
 
-@pytest.mark.parametrize(("text", "code"), [
-    ("", "format"),
-    ("177105410190000", "format"),
-    ("17710541019000011", "format"),
-    ("17710541019O0001", "format"),
-    ("1771054101900001a", "format"),
-    ("1771054101\u0669\u06600001", "format"),  # Arabic-Indic digits are not digits here
-    ("２771054101900001", "format"),  # a fullwidth digit
-    ("9971054101900001", "province"),
-    ("1700054101900001", "wilayah"),
-    ("1771004101900001", "wilayah"),
-    ("1771053201900001", "birth_date"),
-    ("1771054001900001", "birth_date"),
-    ("1771057201900001", "birth_date"),
-    ("1771050001900001", "birth_date"),
-    ("1771050100900001", "birth_date"),
-    ("1771050113900001", "birth_date"),
-    ("1771053002900001", "birth_date"),  # 30 February
-    ("1771057002900001", "birth_date"),  # 30 February, a woman
-    ("1771052902010001", "birth_date"),  # 29 February 2001
-    ("1771053104900001", "birth_date"),  # 31 April
-    ("1771050101900000", "serial"),
-])
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("", "format"),
+        ("177105410190000", "format"),
+        ("17710541019000011", "format"),
+        ("17710541019O0001", "format"),
+        ("1771054101900001a", "format"),
+        ("1771054101\u0669\u06600001", "format"),  # Arabic-Indic digits are not digits here
+        ("２771054101900001", "format"),  # a fullwidth digit
+        ("9971054101900001", "province"),
+        ("1700054101900001", "wilayah"),
+        ("1771004101900001", "wilayah"),
+        ("1771053201900001", "birth_date"),
+        ("1771054001900001", "birth_date"),
+        ("1771057201900001", "birth_date"),
+        ("1771050001900001", "birth_date"),
+        ("1771050100900001", "birth_date"),
+        ("1771050113900001", "birth_date"),
+        ("1771053002900001", "birth_date"),  # 30 February
+        ("1771057002900001", "birth_date"),  # 30 February, a woman
+        ("1771052902010001", "birth_date"),  # 29 February 2001
+        ("1771053104900001", "birth_date"),  # 31 April
+        ("1771050101900000", "serial"),
+    ],
+)
 def test_known_invalid_niks(text: str, code: str) -> None:
     _assert_refused(text, code)
 
@@ -390,13 +396,17 @@ def nik_and_biodata(draw: st.DrawFn) -> tuple[str, str, dt.date, str, dt.date]:
 
 @given(nik_and_biodata())
 def test_check_against_biodata_agrees_exactly_when_sex_and_date_match(
-        case: tuple[str, str, dt.date, str, dt.date]) -> None:
+    case: tuple[str, str, dt.date, str, dt.date],
+) -> None:
     text, nik_sex, nik_birth, bio_sex, bio_birth = case
     report = nik_rules.parse(text)
     problems = nik_rules.check_against_biodata(report, sex=bio_sex, birth_date=bio_birth)
     same_sex = nik_sex == bio_sex
     same_date = (nik_birth.day, nik_birth.month, nik_birth.year % 100) == (
-        bio_birth.day, bio_birth.month, bio_birth.year % 100)
+        bio_birth.day,
+        bio_birth.month,
+        bio_birth.year % 100,
+    )
     assert (problems == []) == (same_sex and same_date)
     assert len(problems) == (not same_sex) + (not same_date)
     if not same_sex:

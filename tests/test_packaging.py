@@ -1,5 +1,6 @@
 """The wheel holds every file of the packages (a module, template or catalogue left out of it works in a
 checkout and breaks the installed ektp: the web UI's package once was)."""
+
 from __future__ import annotations
 
 import shutil
@@ -37,8 +38,12 @@ def test_the_wheel_holds_every_file_of_the_packages(tmp_path: Path) -> None:
         if (ROOT / name).is_file():
             (source / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / name, source / name)
-    built = subprocess.run([sys.executable, "-m", "pip", "wheel", str(source), "--no-deps", "-q", "-w",
-                            str(tmp_path / "dist")], capture_output=True, text=True, timeout=600)
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", str(source), "--no-deps", "-q", "-w", str(tmp_path / "dist")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert built.returncode == 0, built.stderr
     [wheel] = (tmp_path / "dist").glob("ektp-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())

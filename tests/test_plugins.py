@@ -30,11 +30,15 @@ def _fake_distribution(root: Path, name: str, entry_points: dict[str, str], modu
 @pytest.fixture
 def third_party(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     root = tmp_path / "site"
-    _fake_distribution(root, "ektp-thirdparty", {
-        "good-printer": "good_printer_plugin",
-        "broken": "broken_plugin",
-    }, {
-        "good_printer_plugin": """
+    _fake_distribution(
+        root,
+        "ektp-thirdparty",
+        {
+            "good-printer": "good_printer_plugin",
+            "broken": "broken_plugin",
+        },
+        {
+            "good_printer_plugin": """
             from ektp_core import hookimpl
 
             class Magicard:
@@ -44,10 +48,11 @@ def third_party(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
             def ektp_register_printers(registry):
                 registry.add("magicard", Magicard, description="a second printer protocol")
         """,
-        "broken_plugin": """
+            "broken_plugin": """
             raise ImportError("libmissing.so: cannot open shared object file")
         """,
-    })
+        },
+    )
     monkeypatch.syspath_prepend(str(root))
     return root
 
@@ -174,16 +179,18 @@ def test_tracing_never_shows_the_database_password(monkeypatch: pytest.MonkeyPat
 
     monkeypatch.setenv("EKTP_TRACE_HOOKS", "1")
     profile = load_profile(Path(__file__).parents[1] / "ektp_core" / "profiles" / "minimal.toml")
-    deployment = Deployment(root=tmp_path, profile=profile, database_url="postgresql+psycopg://ektp:s3cret@db/ektp",
-                            site_code="17.71")
+    deployment = Deployment(
+        root=tmp_path, profile=profile, database_url="postgresql+psycopg://ektp:s3cret@db/ektp", site_code="17.71"
+    )
     host = PluginHost()
     host.hook.ektp_after_transition(transition=None, deployment=deployment)
     err = capsys.readouterr().err
     assert "ektp_after_transition" in err and "s3cret" not in err and "***" in err
 
 
-def test_same_entry_point_name_from_two_distributions_is_reported(tmp_path: Path,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_same_entry_point_name_from_two_distributions_is_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     root = tmp_path / "site"
     _fake_distribution(root, "ektp-regions-fork", {"regions": "fork_regions"}, {"fork_regions": ""})
     monkeypatch.syspath_prepend(str(root))

@@ -1,4 +1,5 @@
 """A printed card found unusable before handover: a supervisor spoils it and it is printed again."""
+
 from __future__ import annotations
 
 import pytest
@@ -14,8 +15,16 @@ from ektp_core.testing import queue_print_ready
 def printed(ektp_service):  # type: ignore[no-untyped-def]
     lc = ektp_service
     for username, role in (("op1", Role.OPERATOR), ("spv1", Role.SUPERVISOR)):
-        lc.add_operator(Operator(username=username, full_name=username, role=role, site_code="17.71",
-                                 password_hash=crypto.hash_password("x", n=2**4)), actor="test")
+        lc.add_operator(
+            Operator(
+                username=username,
+                full_name=username,
+                role=role,
+                site_code="17.71",
+                password_hash=crypto.hash_password("x", n=2**4),
+            ),
+            actor="test",
+        )
     lc.receive_blanks("17.71", ["BLK-000001", "BLK-000002"], actor="spv1")
     job = queue_print_ready(lc)
     lc.reserve_blank(job, actor="op1")
@@ -66,8 +75,16 @@ def test_what_is_refused_changes_nothing(ektp_service, printed) -> None:  # type
 
 def test_only_a_printed_job_is_spoiled_after_printing(ektp_service) -> None:  # type: ignore[no-untyped-def]
     lc = ektp_service
-    lc.add_operator(Operator(username="spv1", full_name="s", role=Role.SUPERVISOR, site_code="17.71",
-                             password_hash=crypto.hash_password("x", n=2**4)), actor="test")
+    lc.add_operator(
+        Operator(
+            username="spv1",
+            full_name="s",
+            role=Role.SUPERVISOR,
+            site_code="17.71",
+            password_hash=crypto.hash_password("x", n=2**4),
+        ),
+        actor="test",
+    )
     job = queue_print_ready(lc)
     with pytest.raises(IllegalTransition):
         lc.spoil_printed(job, supervisor="spv1", reason="never printed")

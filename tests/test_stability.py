@@ -1,4 +1,5 @@
 """docs/stability.md lists the public API; every name it lists must exist (the page cannot drift)."""
+
 from __future__ import annotations
 
 import importlib

@@ -28,9 +28,15 @@ _IGNORED = ("__pycache__", ".pytest_cache", ".egg-info", "build")
 
 
 def _files(folder: Path) -> dict[str, str]:
-    return {p.relative_to(folder).as_posix(): p.read_text("utf-8") for p in sorted(folder.rglob("*"))
-            if p.is_file() and not any(part.endswith(_IGNORED) or part.startswith(".")  # caches: .ruff_cache...
-                                       for part in p.relative_to(folder).parts)}
+    return {
+        p.relative_to(folder).as_posix(): p.read_text("utf-8")
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+        and not any(
+            part.endswith(_IGNORED) or part.startswith(".")  # caches: .ruff_cache...
+            for part in p.relative_to(folder).parts
+        )
+    }
 
 
 def _includes(page: str) -> list[tuple[str, dict[str, str]]]:
@@ -48,9 +54,11 @@ def test_the_tutorial_code_is_what_new_plugin_generates(tmp_path: Path, page: st
     kept = CODE / f"ektp-{name}"
     generated = new_plugin(kind, name, tmp_path / f"ektp-{name}").directory
     expected, actual = _files(generated), _files(kept)
-    hint = (f"docs/tutorials/code/ektp-{name} is not what `ektp new-plugin {kind} {name}` generates: regenerate it "
-            f"(rm -r docs/tutorials/code/ektp-{name} && cd docs/tutorials/code && ektp new-plugin {kind} {name}) "
-            f"and check docs/tutorials/{page} still describes it")
+    hint = (
+        f"docs/tutorials/code/ektp-{name} is not what `ektp new-plugin {kind} {name}` generates: regenerate it "
+        f"(rm -r docs/tutorials/code/ektp-{name} && cd docs/tutorials/code && ektp new-plugin {kind} {name}) "
+        f"and check docs/tutorials/{page} still describes it"
+    )
     assert sorted(actual) == sorted(expected), hint
     for relative, text in expected.items():
         assert actual[relative] == text, f"{relative}: {hint}"
@@ -79,10 +87,19 @@ def test_everything_the_tutorial_includes_exists(page: str) -> None:
 def test_the_tutorial_code_passes_its_tests(page: str) -> None:
     _kind, name = PAGES[page]
     kept = CODE / f"ektp-{name}"
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1",
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(kept / "src"), os.environ.get("PYTHONPATH")]))}
+    env = {
+        **os.environ,
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(kept / "src"), os.environ.get("PYTHONPATH")])),
+    }
     env.pop("EKTP_DEPLOYMENT", None)
-    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=kept, env=env,
-                            capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=kept,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert " passed" in result.stdout

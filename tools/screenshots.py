@@ -9,6 +9,7 @@ over her card, and saves each main page as the operators see it on a 1366x768 de
 is synthetic. It drives Debian's Chromium (``$EKTP_CHROMIUM`` or /usr/bin/chromium) with Playwright,
 never Playwright's own browsers. Each PNG is reduced to a 256-colour palette to stay small.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,8 +24,23 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 #: Every screenshot the guide embeds, in the order of an office's day (file name without ".png").
-PAGES = ("login", "dashboard", "record-biodata", "record-face", "record-finger", "record-iris", "record-signature",
-         "record-summary", "enrolment", "print-queue", "print-run", "blanks", "handover", "adjudication", "admin")
+PAGES = (
+    "login",
+    "dashboard",
+    "record-biodata",
+    "record-face",
+    "record-finger",
+    "record-iris",
+    "record-signature",
+    "record-summary",
+    "enrolment",
+    "print-queue",
+    "print-run",
+    "blanks",
+    "handover",
+    "adjudication",
+    "admin",
+)
 #: The largest PNG kept in the repository.
 MAX_BYTES = 250_000
 

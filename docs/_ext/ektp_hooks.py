@@ -137,8 +137,10 @@ def parse_docstring(doc: str | None, *, hook: str = "hook") -> HookDoc:
         if match:
             name = match.group(1)
             if name not in SECTIONS:
-                raise HookDocError(f"{hook}: unknown section {name!r} on docstring line {number} "
-                                   f"(the sections are {', '.join(SECTIONS)})")
+                raise HookDocError(
+                    f"{hook}: unknown section {name!r} on docstring line {number} "
+                    f"(the sections are {', '.join(SECTIONS)})"
+                )
             if name in sections:
                 raise HookDocError(f"{hook}: section {name!r} appears twice")
             current = sections[name] = []
@@ -150,8 +152,9 @@ def parse_docstring(doc: str | None, *, hook: str = "hook") -> HookDoc:
     if missing:
         raise HookDocError(f"{hook}: the docstring has no {', '.join(s + ':' for s in missing)} section")
     if list(sections) != list(SECTIONS):
-        raise HookDocError(f"{hook}: the sections must come in the order {', '.join(SECTIONS)}; "
-                           f"found {', '.join(sections)}")
+        raise HookDocError(
+            f"{hook}: the sections must come in the order {', '.join(SECTIONS)}; found {', '.join(sections)}"
+        )
     texts = {}
     for name, body in sections.items():
         text = textwrap.dedent("\n".join(_strip_blank(body)))
@@ -207,8 +210,11 @@ def check_hook(entry: HookEntry) -> list[str]:
 def hookspec_functions(module: ModuleType) -> list[Callable[..., Any]]:
     """The hookspecs of a module, in the order they are defined."""
     marker = f"{PROJECT}_spec"
-    return [obj for name, obj in vars(module).items()
-            if inspect.isfunction(obj) and name.startswith(f"{PROJECT}_") and hasattr(obj, marker)]
+    return [
+        obj
+        for name, obj in vars(module).items()
+        if inspect.isfunction(obj) and name.startswith(f"{PROJECT}_") and hasattr(obj, marker)
+    ]
 
 
 def bundled_implementations() -> dict[str, tuple[str, ...]]:
@@ -230,12 +236,16 @@ def bundled_failures() -> dict[str, str]:
     """Bundled plugins that failed to load (the reference would otherwise silently omit them)."""
     from ektp_core.plugins import PluginHost
 
-    return {i.name: i.error or i.status for i in PluginHost().plugins(include_inactive=True)
-            if i.distribution == PROJECT and i.status == "failed"}
+    return {
+        i.name: i.error or i.status
+        for i in PluginHost().plugins(include_inactive=True)
+        if i.distribution == PROJECT and i.status == "failed"
+    }
 
 
-def collect_hooks(module: ModuleType | str = DEFAULT_MODULE, *,
-                  implementations: dict[str, tuple[str, ...]] | None = None) -> list[HookEntry]:
+def collect_hooks(
+    module: ModuleType | str = DEFAULT_MODULE, *, implementations: dict[str, tuple[str, ...]] | None = None
+) -> list[HookEntry]:
     """Every hook of ``module`` with its parsed docstring; raises :class:`HookDocError` on a bad one."""
     if isinstance(module, str):
         module = importlib.import_module(module)
@@ -247,13 +257,20 @@ def collect_hooks(module: ModuleType | str = DEFAULT_MODULE, *,
         params = tuple((p.name, _annotation(p.annotation)) for p in signature.parameters.values())
         lines, line = inspect.getsourcelines(func)
         deprecated = opts.get("warn_on_impl")
-        entries.append(HookEntry(
-            name=name, params=params, returns=_annotation(signature.return_annotation),
-            firstresult=bool(opts.get("firstresult")), historic=bool(opts.get("historic")),
-            deprecated=str(deprecated) if deprecated is not None else None,
-            doc=parse_docstring(func.__doc__, hook=name), source=inspect.getsourcefile(func) or "",
-            line=line + next((i for i, text in enumerate(lines) if text.lstrip().startswith("def ")), 0),
-            implemented_by=(implementations or {}).get(name, ())))
+        entries.append(
+            HookEntry(
+                name=name,
+                params=params,
+                returns=_annotation(signature.return_annotation),
+                firstresult=bool(opts.get("firstresult")),
+                historic=bool(opts.get("historic")),
+                deprecated=str(deprecated) if deprecated is not None else None,
+                doc=parse_docstring(func.__doc__, hook=name),
+                source=inspect.getsourcefile(func) or "",
+                line=line + next((i for i, text in enumerate(lines) if text.lstrip().startswith("def ")), 0),
+                implemented_by=(implementations or {}).get(name, ()),
+            )
+        )
     return entries
 
 
@@ -290,16 +307,18 @@ def render_hook(entry: HookEntry, module: str = DEFAULT_MODULE) -> list[str]:
     if from_registry:
         kind += f"; fills the ``{from_registry}`` registry"
     body += _field("Kind", kind)
-    body += _field("First result only", f"yes (``firstresult``): {entry.results}" if entry.firstresult
-                   else f"no: {entry.results}")
-    body += _field("Historic", "yes: a plugin registered late is also called with every earlier call"
-                   if entry.historic else "no")
+    body += _field(
+        "First result only", f"yes (``firstresult``): {entry.results}" if entry.firstresult else f"no: {entry.results}"
+    )
+    body += _field(
+        "Historic", "yes: a plugin registered late is also called with every earlier call" if entry.historic else "no"
+    )
     if entry.deprecated:
         body += _field("Deprecated", entry.deprecated)
     implementers = ", ".join(f"``{n}``" for n in entry.implemented_by) or "none"
     body += _field("Bundled implementations", implementers)
     body += ["", ".. rubric:: Called", "", doc.sections["Called"], ""]
-    for (name, annotation) in entry.params:
+    for name, annotation in entry.params:
         body += _field(f"param {name}", doc.args[name])
         if annotation:
             body += _field(f"type {name}", annotation)
@@ -315,13 +334,25 @@ def render_hook(entry: HookEntry, module: str = DEFAULT_MODULE) -> list[str]:
 
 def render_table(entries: Iterable[HookEntry]) -> list[str]:
     """A ``list-table`` with one row per hook, linking to its entry."""
-    out = [".. list-table::", "   :header-rows: 1", "   :widths: 30 20 30 20", "",
-           "   * - Hook", "     - Kind", "     - Results", "     - Bundled implementations"]
+    out = [
+        ".. list-table::",
+        "   :header-rows: 1",
+        "   :widths: 30 20 30 20",
+        "",
+        "   * - Hook",
+        "     - Kind",
+        "     - Results",
+        "     - Bundled implementations",
+    ]
     for entry in entries:
         implementers = ", ".join(f"``{n}``" for n in entry.implemented_by) or "none"
         results = f"``firstresult``: {entry.results}" if entry.firstresult else entry.results
-        out += [f"   * - :ref:`{entry.name} <{entry.name}>`", f"     - {entry.kind}",
-                f"     - {results}", f"     - {implementers}"]
+        out += [
+            f"   * - :ref:`{entry.name} <{entry.name}>`",
+            f"     - {entry.kind}",
+            f"     - {results}",
+            f"     - {implementers}",
+        ]
     return [*out, ""]
 
 
@@ -361,8 +392,12 @@ def setup(app: Any) -> dict[str, Any]:
             try:
                 failures = bundled_failures()
                 for plugin, error in sorted(failures.items()):
-                    logger.warning("bundled plugin %s failed to load (%s): the hook reference would omit it",
-                                   plugin, error, location=directive.get_location())
+                    logger.warning(
+                        "bundled plugin %s failed to load (%s): the hook reference would omit it",
+                        plugin,
+                        error,
+                        location=directive.get_location(),
+                    )
                 cache[module] = collect_hooks(module, implementations=bundled_implementations())
             except (HookDocError, ImportError) as exc:
                 logger.warning("hook reference: %s", exc, location=directive.get_location())
@@ -373,8 +408,7 @@ def setup(app: Any) -> dict[str, Any]:
         return cache[module]
 
     def parse(directive: SphinxDirective, lines: list[str], source: str, line: int, parent: Any) -> None:
-        directive.state.nested_parse(StringList(lines, source=source, items=[(source, line)] * len(lines)),
-                                     0, parent)
+        directive.state.nested_parse(StringList(lines, source=source, items=[(source, line)] * len(lines)), 0, parent)
 
     class HookTable(SphinxDirective):
         """``.. ektp-hook-table::``: one row per hook."""
@@ -447,11 +481,17 @@ def setup(app: Any) -> dict[str, Any]:
             for func in hookspec_functions(importlib.import_module(module)):
                 where = rendered.get(func.__name__, set())
                 if not where:
-                    logger.warning("hook reference: %s is not rendered by any ektp-hooks directive",
-                                   func.__name__, location=(inspect.getsourcefile(func), None))
+                    logger.warning(
+                        "hook reference: %s is not rendered by any ektp-hooks directive",
+                        func.__name__,
+                        location=(inspect.getsourcefile(func), None),
+                    )
                 elif len(where) > 1:
-                    logger.warning("hook reference: %s is rendered in several documents: %s",
-                                   func.__name__, ", ".join(sorted(where)))
+                    logger.warning(
+                        "hook reference: %s is rendered in several documents: %s",
+                        func.__name__,
+                        ", ".join(sorted(where)),
+                    )
 
     app.add_directive("ektp-hooks", Hooks)
     app.add_directive("ektp-hook-table", HookTable)
@@ -459,9 +499,20 @@ def setup(app: Any) -> dict[str, Any]:
     app.connect("env-purge-doc", purge)
     app.connect("env-merge-info", merge)
     app.connect("env-check-consistency", check)
-    return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True,
-            "env_version": 1}
+    return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True, "env_version": 1}
 
 
-__all__ = ["SECTIONS", "HookDoc", "HookDocError", "HookEntry", "bundled_implementations", "check_hook",
-           "collect_hooks", "parse_docstring", "render_hook", "render_table", "select", "setup"]
+__all__ = [
+    "SECTIONS",
+    "HookDoc",
+    "HookDocError",
+    "HookEntry",
+    "bundled_implementations",
+    "check_hook",
+    "collect_hooks",
+    "parse_docstring",
+    "render_hook",
+    "render_table",
+    "select",
+    "setup",
+]

@@ -15,8 +15,11 @@ from ektp_core.keys import crypto
 from ektp_core.services.accounts import AccountService
 
 password_option = click.option(
-    "--password-env", default=None, metavar="VAR",
-    help="Read the new password from this environment variable (default: ask on the terminal, twice).")
+    "--password-env",
+    default=None,
+    metavar="VAR",
+    help="Read the new password from this environment variable (default: ask on the terminal, twice).",
+)
 
 
 def _new_password(var: str | None) -> str:
@@ -46,16 +49,27 @@ def account_group() -> None:
 @password_option
 @actor_option
 @deployment_option
-def add_command(username: str, role: str, site_code: str | None, full_name: str | None, password_env: str | None,
-                actor: str, deployment_dir: Path | None) -> None:
+def add_command(
+    username: str,
+    role: str,
+    site_code: str | None,
+    full_name: str | None,
+    password_env: str | None,
+    actor: str,
+    deployment_dir: Path | None,
+) -> None:
     """Create an account bound to one site."""
     with services(deployment_dir) as (deployment, _host, lc):
         site = site_code or deployment.site_code
         try:
             deployment.profile.site(site)
-            operator = Operator(username=username, full_name=full_name or username.replace(".", " ").title(),
-                                role=role, site_code=site,
-                                password_hash=crypto.hash_password(_new_password(password_env)))
+            operator = Operator(
+                username=username,
+                full_name=full_name or username.replace(".", " ").title(),
+                role=role,
+                site_code=site,
+                password_hash=crypto.hash_password(_new_password(password_env)),
+            )
             lc.add_operator(operator, actor=actor)
         except (EktpError, ValueError) as exc:
             fail(str(exc))
@@ -68,15 +82,24 @@ def add_command(username: str, role: str, site_code: str | None, full_name: str 
 def list_command(as_json: bool, deployment_dir: Path | None) -> None:
     """Every account with its site, role, and whether it is active or locked."""
     with services(deployment_dir) as (_deployment, _host, lc):
-        rows = [{"username": op.username, "full_name": op.full_name, "role": op.role.value, "site": op.site_code,
-                 "active": op.active, "locked_until": locked.isoformat() if locked else None}
-                for op, locked in AccountService(lc).accounts()]
+        rows = [
+            {
+                "username": op.username,
+                "full_name": op.full_name,
+                "role": op.role.value,
+                "site": op.site_code,
+                "active": op.active,
+                "locked_until": locked.isoformat() if locked else None,
+            }
+            for op, locked in AccountService(lc).accounts()
+        ]
     if as_json:
         echo_json(rows)
         return
     for row in rows:
-        flags = ("" if row["active"] else " disabled") + (f" locked until {row['locked_until']}"
-                                                          if row["locked_until"] else "")
+        flags = ("" if row["active"] else " disabled") + (
+            f" locked until {row['locked_until']}" if row["locked_until"] else ""
+        )
         click.echo(f"{row['username']:<24} {row['role']:<10} {row['site']:<12} {row['full_name']}{flags}")
 
 

@@ -65,8 +65,13 @@ def cli() -> None:
 
 #: The core's own commands (plugins add theirs through ``ektp_register_commands``).
 CORE_COMMANDS: tuple[click.Command, ...] = (
-    *node.COMMANDS, *accounts.COMMANDS, *keys.COMMANDS, *printing.COMMANDS, *regions.COMMANDS,
-    *verification.COMMANDS, *sync.COMMANDS,
+    *node.COMMANDS,
+    *accounts.COMMANDS,
+    *keys.COMMANDS,
+    *printing.COMMANDS,
+    *regions.COMMANDS,
+    *verification.COMMANDS,
+    *sync.COMMANDS,
 )
 for _command in CORE_COMMANDS:
     cli.add_command(_command)
@@ -76,4 +81,3 @@ def main() -> None:
     """Console-script entry point."""
     os.environ.setdefault("PYTHONIOENCODING", "utf-8")
     cli(prog_name="ektp")
-

@@ -39,18 +39,26 @@ def status_command(as_json: bool, deployment_dir: Path | None) -> None:
     if report.original_format:
         click.echo(f"  original format (EK1, names no key): {report.original_format} blobs")
     for kid, count in report.missing.items():
-        click.echo(f"  {kid}  MISSING  {count:>8} blobs name this key, but keys/data.{kid}.key is not there: "
-                   "restore it from a backup")
+        click.echo(
+            f"  {kid}  MISSING  {count:>8} blobs name this key, but keys/data.{kid}.key is not there: "
+            "restore it from a backup"
+        )
     if report.unreadable:
         click.echo(f"  {report.unreadable} blobs are in no format ektp writes (damaged)")
     if report.rotating_to:
-        click.echo(f"a rotation to key {report.rotating_to} has not finished: run `ektp keys rotate-data-key` to "
-                   "finish it")
+        click.echo(
+            f"a rotation to key {report.rotating_to} has not finished: run `ektp keys rotate-data-key` to finish it"
+        )
 
 
 @keys_group.command("rotate-data-key")
-@click.option("--batch-size", type=click.IntRange(1, 10_000), default=data_key_rotation.BATCH, show_default=True,
-              help="Blobs re-encrypted per transaction.")
+@click.option(
+    "--batch-size",
+    type=click.IntRange(1, 10_000),
+    default=data_key_rotation.BATCH,
+    show_default=True,
+    help="Blobs re-encrypted per transaction.",
+)
 @actor_option
 @deployment_option
 def rotate_command(batch_size: int, actor: str, deployment_dir: Path | None) -> None:
@@ -66,8 +74,9 @@ def rotate_command(batch_size: int, actor: str, deployment_dir: Path | None) -> 
             click.echo(f"  re-encrypted {done} of {total}", err=True)
 
     try:
-        report = data_key_rotation.rotate(store, deployment.keys_dir, actor=actor, site=deployment.site_code,
-                              batch=batch_size, progress=progress)
+        report = data_key_rotation.rotate(
+            store, deployment.keys_dir, actor=actor, site=deployment.site_code, batch=batch_size, progress=progress
+        )
     except EktpError as exc:
         fail(str(exc))
     finally:
@@ -76,12 +85,16 @@ def rotate_command(batch_size: int, actor: str, deployment_dir: Path | None) -> 
         click.echo(f"resumed the unfinished rotation to data key {report.key_id}")
     else:
         click.echo(f"new data key {report.key_id}")
-    click.echo(f"re-encrypted {report.reencrypted} blobs under data key {report.key_id}"
-               + (f" ({report.skipped} were already under it)" if report.skipped else ""))
+    click.echo(
+        f"re-encrypted {report.reencrypted} blobs under data key {report.key_id}"
+        + (f" ({report.skipped} were already under it)" if report.skipped else "")
+    )
     if report.retired:
-        click.echo(f"the old data key is retired ({', '.join(report.retired)}): no blob uses it now. It stays in "
-                   "keys/ for database copies taken before this rotation without their keys (pg_dump, disk "
-                   "snapshots); delete it with `ektp keys forget-data-key ID` when none is kept")
+        click.echo(
+            f"the old data key is retired ({', '.join(report.retired)}): no blob uses it now. It stays in "
+            "keys/ for database copies taken before this rotation without their keys (pg_dump, disk "
+            "snapshots); delete it with `ektp keys forget-data-key ID` when none is kept"
+        )
 
 
 @keys_group.command("forget-data-key")
@@ -93,8 +106,9 @@ def forget_command(key_id: str, actor: str, deployment_dir: Path | None) -> None
     deployment = open_deployment(deployment_dir)
     store = deployment.open_store()
     try:
-        path = data_key_rotation.forget(store, deployment.keys_dir, key_id.strip().lower(), actor=actor,
-                            site=deployment.site_code)
+        path = data_key_rotation.forget(
+            store, deployment.keys_dir, key_id.strip().lower(), actor=actor, site=deployment.site_code
+        )
     except EktpError as exc:
         fail(str(exc))
     finally:

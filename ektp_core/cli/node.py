@@ -23,8 +23,12 @@ from ektp_core.plugins import PluginHost
 @click.command("nik")
 @click.argument("number")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@click.option("--today", type=click.DateTime(["%Y-%m-%d"]), default=None,
-              help="Reference date for the century of the birth year (default: today).")
+@click.option(
+    "--today",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="Reference date for the century of the birth year (default: today).",
+)
 def nik_command(number: str, as_json: bool, today: dt.datetime | None) -> None:
     """Check a NIK and show what it encodes. Exit 0 when valid (warnings allowed), 1 when not."""
     from ektp_core.domain import nik as nik_rules
@@ -111,11 +115,20 @@ def profiles_command(as_json: bool) -> None:
 
 @click.command("init")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--profile", "profile_name", default="minimal", show_default=True,
-              help="A ready profile's name (see `ektp profiles`) or a path to a profile TOML file.")
+@click.option(
+    "--profile",
+    "profile_name",
+    default="minimal",
+    show_default=True,
+    help="A ready profile's name (see `ektp profiles`) or a path to a profile TOML file.",
+)
 @click.option("--site", "site_code", default=None, help="The site this node serves (default: the Dukcapil office).")
-@click.option("--database-url", default="sqlite:///ektp.sqlite3", show_default=True,
-              help="SQLAlchemy URL; a relative SQLite path is inside the folder.")
+@click.option(
+    "--database-url",
+    default="sqlite:///ektp.sqlite3",
+    show_default=True,
+    help="SQLAlchemy URL; a relative SQLite path is inside the folder.",
+)
 def init_command(directory: Path, profile_name: str, site_code: str | None, database_url: str) -> None:
     """Create a deployment folder: configuration, profile, database (migrated) and node keys."""
     from ektp_core.services.node_init import create_deployment, profile_text
@@ -191,14 +204,24 @@ def audit_verify(as_json: bool, deployment_dir: Path | None) -> None:
         result = audit.verify(conn)
     store.dispose()
     if as_json:
-        click.echo(json.dumps({"ok": result.ok, "checked": result.checked, "first_bad_seq": result.first_bad_seq,
-                               "problem": result.problem}))
+        click.echo(
+            json.dumps(
+                {
+                    "ok": result.ok,
+                    "checked": result.checked,
+                    "first_bad_seq": result.first_bad_seq,
+                    "problem": result.problem,
+                }
+            )
+        )
     elif result.ok:
         entries = "1 entry" if result.checked == 1 else f"{result.checked} entries"
         click.echo(f"audit log intact: {entries}, every link verified")
     else:
-        click.echo(f"audit log BROKEN at entry {result.first_bad_seq}: {result.problem} "
-                   f"({result.checked} entries before it verified)")
+        click.echo(
+            f"audit log BROKEN at entry {result.first_bad_seq}: {result.problem} "
+            f"({result.checked} entries before it verified)"
+        )
     sys.exit(0 if result.ok else 1)
 
 

@@ -20,12 +20,17 @@ from ektp_core.lifecycle.service import LifecycleService
 from ektp_core.plugins import PluginHost
 
 deployment_option = click.option(
-    "--deployment", "-d", "deployment_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+    "--deployment",
+    "-d",
+    "deployment_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
     help="Deployment folder (default: $EKTP_DEPLOYMENT, else the current folder).",
 )
 
-actor_option = click.option("--as", "actor", default="cli", show_default=True,
-                            help="Account name recorded in the audit log for this action.")
+actor_option = click.option(
+    "--as", "actor", default="cli", show_default=True, help="Account name recorded in the audit log for this action."
+)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

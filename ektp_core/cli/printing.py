@@ -19,6 +19,7 @@ from ektp_core.services.printing import PrintService
 
 OPEN_JOB_STATES = (PrintJobState.QUEUED, PrintJobState.RESERVED, PrintJobState.SENT, PrintJobState.UNKNOWN)
 
+
 @click.command("print-queue")
 @click.option("--site", "site_code", default=None, help="Site code (default: this node's site).")
 @click.option("--all", "show_all", is_flag=True, help="Also show finished jobs (PRINTED, SPOILED, CANCELLED).")
@@ -29,9 +30,21 @@ def print_queue(site_code: str | None, show_all: bool, as_json: bool, deployment
     with services(deployment_dir) as (deployment, _host, lc):
         states = () if show_all else tuple(s.value for s in OPEN_JOB_STATES)
         jobs = lc.jobs(site_code=site_code or deployment.site_code, states=states)
-        rows = [{"id": j.id, "state": j.state.value, "enrolment_id": j.enrolment_id, "site": j.site_code,
-                 "blank_serial": j.blank_serial, "printer": j.printer, "routing_reason": j.routing_reason,
-                 "reason": j.reason, "print_day": j.print_day, "created_at": j.created_at.isoformat()} for j in jobs]
+        rows = [
+            {
+                "id": j.id,
+                "state": j.state.value,
+                "enrolment_id": j.enrolment_id,
+                "site": j.site_code,
+                "blank_serial": j.blank_serial,
+                "printer": j.printer,
+                "routing_reason": j.routing_reason,
+                "reason": j.reason,
+                "print_day": j.print_day,
+                "created_at": j.created_at.isoformat(),
+            }
+            for j in jobs
+        ]
     if as_json:
         echo_json(rows)
         return
@@ -49,14 +62,27 @@ def print_queue(site_code: str | None, show_all: bool, as_json: bool, deployment
 @click.command("print")
 @click.argument("job_ids", nargs=-1)
 @click.option("--queued", is_flag=True, help="Print every QUEUED job of the printer's site, oldest first.")
-@click.option("--any-day", is_flag=True,
-              help="With --queued: also print jobs whose print day is not today (semi-vertical print days).")
-@click.option("--printer", "printer_name", default=None,
-              help="Printer name from the profile (default: the first printer at the job's site).")
+@click.option(
+    "--any-day",
+    is_flag=True,
+    help="With --queued: also print jobs whose print day is not today (semi-vertical print days).",
+)
+@click.option(
+    "--printer",
+    "printer_name",
+    default=None,
+    help="Printer name from the profile (default: the first printer at the job's site).",
+)
 @actor_option
 @deployment_option
-def print_command(job_ids: tuple[str, ...], queued: bool, any_day: bool, printer_name: str | None, actor: str,
-                  deployment_dir: Path | None) -> None:
+def print_command(
+    job_ids: tuple[str, ...],
+    queued: bool,
+    any_day: bool,
+    printer_name: str | None,
+    actor: str,
+    deployment_dir: Path | None,
+) -> None:
     """Print QUEUED jobs (JOB_ID..., or --queued). A failed card is never printed again automatically;
     a run stops at the first card that does not print. The next card is prepared while one prints.
     With --queued, a job with a print day waits for its day unless --any-day is given."""
@@ -73,8 +99,10 @@ def print_command(job_ids: tuple[str, ...], queued: bool, any_day: bool, printer
         wanted = list(job_ids) or _due_jobs(lc, setting.site, any_day=any_day)
         for jid in wanted:
             if lc.jobs_by_id(jid).site_code != setting.site:
-                fail(f"job {jid} is routed to site {lc.jobs_by_id(jid).site_code}; printer {setting.name} "
-                     f"stands at {setting.site}")
+                fail(
+                    f"job {jid} is routed to site {lc.jobs_by_id(jid).site_code}; printer {setting.name} "
+                    f"stands at {setting.site}"
+                )
         if not wanted:
             click.echo("no QUEUED jobs to print")
             return
@@ -85,8 +113,13 @@ def print_command(job_ids: tuple[str, ...], queued: bool, any_day: bool, printer
             fail(f"printer {setting.name}: {exc} (nothing was reserved)")
         try:
             click.echo(f"printing {len(wanted)} card(s) on {setting.name} ...", err=True)
-            run = service.print_many(wanted, printer, printer_name=setting.name, actor=actor,
-                                     progress=step_reporter(lambda text: click.echo(f"  {text}", err=True)))
+            run = service.print_many(
+                wanted,
+                printer,
+                printer_name=setting.name,
+                actor=actor,
+                progress=step_reporter(lambda text: click.echo(f"  {text}", err=True)),
+            )
             check = service.reconcile(setting.name)
         finally:
             printer.close()
@@ -98,11 +131,15 @@ def print_command(job_ids: tuple[str, ...], queued: bool, any_day: bool, printer
         else:
             click.echo(f"job {job.id} {job.state}: {job.reason}")
     if run.stopped:
-        click.echo(f"stopped after {len(results)} of {len(wanted)} card(s): {run.stopped}; the rest stay QUEUED",
-                   err=True)
+        click.echo(
+            f"stopped after {len(results)} of {len(wanted)} card(s): {run.stopped}; the rest stay QUEUED", err=True
+        )
     if not check.matches:
-        click.echo(f"warning: printer {check.printer} counted {check.printer_cards} cards, the ledger "
-                   f"{check.ledger_cards}: count the cards and tell a supervisor", err=True)
+        click.echo(
+            f"warning: printer {check.printer} counted {check.printer_cards} cards, the ledger "
+            f"{check.ledger_cards}: count the cards and tell a supervisor",
+            err=True,
+        )
     ok = len(results) == len(wanted) and all(r.job.state is PrintJobState.PRINTED for r in results)
     sys.exit(0 if ok else 1)
 
@@ -120,24 +157,36 @@ def _due_jobs(lc: LifecycleService, site: str, *, any_day: bool) -> list[str]:
         if any_day or due_on(job.print_day, today):
             due.append(job.id)
         else:
-            click.echo(f"job {job.id} waits for its print day ({(job.print_day or '').title()}; today is "
-                       f"{today:%A}); --any-day prints it now", err=True)
+            click.echo(
+                f"job {job.id} waits for its print day ({(job.print_day or '').title()}; today is "
+                f"{today:%A}); --any-day prints it now",
+                err=True,
+            )
     return due
 
 
 @click.command("print-resolve")
 @click.argument("job_id")
-@click.option("--outcome", type=click.Choice(["printed", "spoiled", "not-taken"]), required=True,
-              help="printed: the card came out right; spoiled: the printer took the card and ruined it; "
-                   "not-taken: the printer never took the card (its counter did not move).")
+@click.option(
+    "--outcome",
+    type=click.Choice(["printed", "spoiled", "not-taken"]),
+    required=True,
+    help="printed: the card came out right; spoiled: the printer took the card and ruined it; "
+    "not-taken: the printer never took the card (its counter did not move).",
+)
 @click.option("--supervisor", required=True, help="The supervisor's account name.")
 @click.option("--reason", required=True, help="What the supervisor saw.")
 @deployment_option
 def print_resolve(job_id: str, outcome: str, supervisor: str, reason: str, deployment_dir: Path | None) -> None:
     """A supervisor resolves an UNKNOWN print job after looking at the printer and its output."""
     with services(deployment_dir) as (_d, _h, lc):
-        job = lc.resolve_unknown(job_id, supervisor=supervisor, printed=outcome == "printed", reason=reason,
-                                 card_taken=outcome != "not-taken")
+        job = lc.resolve_unknown(
+            job_id,
+            supervisor=supervisor,
+            printed=outcome == "printed",
+            reason=reason,
+            card_taken=outcome != "not-taken",
+        )
     click.echo(f"job {job.id} resolved as {job.state}")
 
 
@@ -154,8 +203,15 @@ def blanks_group() -> None:
 @click.option("--note", default=None, help="Delivery note (letter number, batch...).")
 @actor_option
 @deployment_option
-def blanks_receive(serials: tuple[str, ...], first: str | None, count: int | None, site_code: str | None,
-                   note: str | None, actor: str, deployment_dir: Path | None) -> None:
+def blanks_receive(
+    serials: tuple[str, ...],
+    first: str | None,
+    count: int | None,
+    site_code: str | None,
+    note: str | None,
+    actor: str,
+    deployment_dir: Path | None,
+) -> None:
     """Add a delivery of blanks to stock (serials, or --first with --count). All or nothing."""
     wanted = list(serials)
     if first is not None or count is not None:
@@ -189,23 +245,41 @@ def blanks_count(site_code: str | None, as_json: bool, deployment_dir: Path | No
         site = None if site_code == "all" else (site_code or deployment.site_code)
         ledger = lc.ledger(site)
         service = PrintService(lc, host, deployment)
-        checks = [service.reconcile(p.name) for p in printer_settings(deployment.profile)
-                  if site is None or p.site == site]
-    report = {"site": site or "all", "received": ledger.received, "in_stock": ledger.in_stock,
-              "reserved": ledger.reserved, "printed": ledger.printed, "spoiled": ledger.spoiled,
-              "balanced": ledger.balanced,
-              "printers": [{"printer": c.printer, "ledger_cards": c.ledger_cards, "printer_cards": c.printer_cards,
-                            "matches": c.matches} for c in checks]}
+        checks = [
+            service.reconcile(p.name) for p in printer_settings(deployment.profile) if site is None or p.site == site
+        ]
+    report = {
+        "site": site or "all",
+        "received": ledger.received,
+        "in_stock": ledger.in_stock,
+        "reserved": ledger.reserved,
+        "printed": ledger.printed,
+        "spoiled": ledger.spoiled,
+        "balanced": ledger.balanced,
+        "printers": [
+            {
+                "printer": c.printer,
+                "ledger_cards": c.ledger_cards,
+                "printer_cards": c.printer_cards,
+                "matches": c.matches,
+            }
+            for c in checks
+        ],
+    }
     if as_json:
         echo_json(report)
     else:
-        click.echo(f"site {report['site']}: received {ledger.received} = in stock {ledger.in_stock} + reserved "
-                   f"{ledger.reserved} + printed {ledger.printed} + spoiled {ledger.spoiled}: "
-                   f"{'balanced' if ledger.balanced else 'NOT BALANCED'}")
+        click.echo(
+            f"site {report['site']}: received {ledger.received} = in stock {ledger.in_stock} + reserved "
+            f"{ledger.reserved} + printed {ledger.printed} + spoiled {ledger.spoiled}: "
+            f"{'balanced' if ledger.balanced else 'NOT BALANCED'}"
+        )
         for c in checks:
             counted = "no counter" if c.printer_cards is None else f"printer counted {c.printer_cards}"
-            click.echo(f"  {c.printer}: ledger {c.ledger_cards} cards, {counted}"
-                       f"{'' if c.matches else '  <-- MISMATCH: count the cards'}")
+            click.echo(
+                f"  {c.printer}: ledger {c.ledger_cards} cards, {counted}"
+                f"{'' if c.matches else '  <-- MISMATCH: count the cards'}"
+            )
     sys.exit(0 if ledger.balanced and all(c.matches for c in checks) else 1)
 
 
@@ -229,12 +303,19 @@ def devices_command(as_json: bool, deployment_dir: Path | None) -> None:
     deployment = open_deployment(deployment_dir)
     host = deployment.plugin_host()
     rows = []
-    for kind, settings, make in (("printer", printer_settings(deployment.profile), make_printer),
-                                 ("scanner", scanner_settings(deployment.profile), make_scanner)):
+    for kind, settings, make in (
+        ("printer", printer_settings(deployment.profile), make_printer),
+        ("scanner", scanner_settings(deployment.profile), make_scanner),
+    ):
         for setting in settings:
             status: Any
-            row: dict[str, Any] = {"kind": kind, "name": setting.name, "driver": setting.driver,
-                                   "site": setting.site, "connected": False}
+            row: dict[str, Any] = {
+                "kind": kind,
+                "name": setting.name,
+                "driver": setting.driver,
+                "site": setting.site,
+                "connected": False,
+            }
             try:
                 device = make(setting, host, deployment.root)
                 device.open()
@@ -242,11 +323,20 @@ def devices_command(as_json: bool, deployment_dir: Path | None) -> None:
                     status = device.status()
                 finally:
                     device.close()
-                row.update(connected=True, state=status.state.value, message=status.message, model=status.model,
-                           serial=status.serial)
+                row.update(
+                    connected=True,
+                    state=status.state.value,
+                    message=status.message,
+                    model=status.model,
+                    serial=status.serial,
+                )
                 if kind == "printer":
-                    row.update(firmware=status.firmware, card_count=status.card_count, ribbon=status.ribbon,
-                               ribbon_remaining=status.ribbon_remaining)
+                    row.update(
+                        firmware=status.firmware,
+                        card_count=status.card_count,
+                        ribbon=status.ribbon,
+                        ribbon_remaining=status.ribbon_remaining,
+                    )
                 else:
                     row.update(modalities=[m.value for m in getattr(status, "modalities", ())])
             except Exception as exc:  # one broken device must not hide the others
@@ -263,8 +353,10 @@ def devices_command(as_json: bool, deployment_dir: Path | None) -> None:
             extra = f" {r.get('model', '')} serial {r.get('serial', '')} cards {r.get('card_count')}"
         elif r["connected"]:
             extra = f" {r.get('model', '')} serial {r.get('serial') or '-'} ({', '.join(r.get('modalities', []))})"
-        click.echo(f"{r['kind']:8} {r['name']:16} {r['driver']:10} site {r['site']:10} {r['state']}{extra}"
-                   f"{'  ' + r['message'] if r.get('message') else ''}")
+        click.echo(
+            f"{r['kind']:8} {r['name']:16} {r['driver']:10} site {r['site']:10} {r['state']}{extra}"
+            f"{'  ' + r['message'] if r.get('message') else ''}"
+        )
 
 
 #: What this module adds to the ``ektp`` command.

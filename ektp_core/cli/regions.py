@@ -22,15 +22,28 @@ def sites_command(as_json: bool, deployment_dir: Path | None) -> None:
         rows: list[dict[str, Any]] = []
         for site in deployment.profile.sites:
             routing = rules.prints_at(site, state)
-            rows.append({"code": site.code, "name": site.name, "kind": site.kind.value, "records": site.records,
-                         "prints": site.prints, "prints_at": routing.site_code, "prints_at_reason": routing.reason,
-                         "print_day": routing.print_day, "region_code": site.region_code,
-                         "printer": state.has_printer(site.code), "blanks_in_stock": state.blanks_in_stock(site.code)})
+            rows.append(
+                {
+                    "code": site.code,
+                    "name": site.name,
+                    "kind": site.kind.value,
+                    "records": site.records,
+                    "prints": site.prints,
+                    "prints_at": routing.site_code,
+                    "prints_at_reason": routing.reason,
+                    "print_day": routing.print_day,
+                    "region_code": site.region_code,
+                    "printer": state.has_printer(site.code),
+                    "blanks_in_stock": state.blanks_in_stock(site.code),
+                }
+            )
     if as_json:
         echo_json(rows)
         return
-    click.echo(f"{deployment.profile.name}: {deployment.profile.region_name} ({deployment.profile.region_code}), "
-               f"{len(rows)} sites, rules {deployment.profile.rules.get('name')}")
+    click.echo(
+        f"{deployment.profile.name}: {deployment.profile.region_name} ({deployment.profile.region_code}), "
+        f"{len(rows)} sites, rules {deployment.profile.rules.get('name')}"
+    )
     for r in rows:
         does = "+".join(w for w, on in (("records", r["records"]), ("prints", r["prints"])) if on) or "-"
         click.echo(f"{r['code']:16} {r['kind']:9} {does:15} -> {r['prints_at']:16} {r['name']}")
@@ -72,18 +85,24 @@ def profile_use(profile_name: str, actor: str, deployment_dir: Path | None) -> N
 
     deployment = open_deployment(deployment_dir)
     change = change_profile(deployment, profile_name, actor=actor)
-    click.echo(f"profile {change.old_name} -> {change.new_name} ({change.sites_saved} sites saved; the old profile "
-               f"is kept as {PREVIOUS_PROFILE})")
+    click.echo(
+        f"profile {change.old_name} -> {change.new_name} ({change.sites_saved} sites saved; the old profile "
+        f"is kept as {PREVIOUS_PROFILE})"
+    )
     click.echo(f"re-routed {len(change.moved)} queued job(s), {change.unchanged} stay where they were")
     for m in change.moved:
-        click.echo(f"  enrolment {m.enrolment_id}: {_where(m.old_site, m.old_print_day)} -> "
-                   f"{_where(m.new_site, m.new_print_day)} (job {m.new_job_id})")
+        click.echo(
+            f"  enrolment {m.enrolment_id}: {_where(m.old_site, m.old_print_day)} -> "
+            f"{_where(m.new_site, m.new_print_day)} (job {m.new_job_id})"
+        )
         click.echo(f"      {m.reason}")
     for r in change.routed:
         click.echo(f"  enrolment {r.enrolment_id} (print-ready, no job) -> {r.site_code} (job {r.job_id})")
     for job in change.left_alone:
-        click.echo(f"  left alone: job {job.id} {job.state} at {job.site_code} (a blank is taken or a card may be "
-                   "in the printer)")
+        click.echo(
+            f"  left alone: job {job.id} {job.state} at {job.site_code} (a blank is taken or a card may be "
+            "in the printer)"
+        )
 
 
 def _where(site: str, print_day: str | None) -> str:

@@ -66,8 +66,9 @@ def join_command(url: str, code: str, deployment_dir: Path | None) -> None:
     with _lifecycle(deployment_dir) as lc:
         box = Outbox.for_deployment(lc)
         try:
-            keys = HttpTransport(url).join(site=box.site_code, public_key=crypto.public_key_text(box.signing_key),
-                                           code=code)
+            keys = HttpTransport(url).join(
+                site=box.site_code, public_key=crypto.public_key_text(box.signing_key), code=code
+            )
         except NodeRefused as exc:
             fail(str(exc))
         except OSError as exc:
@@ -90,15 +91,18 @@ def rotate_key_command(code: str, actor: str, deployment_dir: Path | None) -> No
         box = Outbox.for_deployment(lc)
         try:
             transport = HttpTransport(str(box.peer()["url"]))
-            resigned = box.rotate_key(lambda key: transport.join(site=box.site_code, public_key=key, code=code),
-                                      actor=actor)
+            resigned = box.rotate_key(
+                lambda key: transport.join(site=box.site_code, public_key=key, code=code), actor=actor
+            )
         except NodeRefused as exc:
             fail(f"{exc}; the old key stays in use")
         except OSError as exc:
             fail(f"cannot reach the Dukcapil node ({exc}); the old key stays in use, run this again", 3)
         except node_keys.ChainRefused as exc:
-            fail(f"site {box.site_code} has its new signing key, but the Dukcapil node's keys in the answer were "
-                 f"refused: {exc}")
+            fail(
+                f"site {box.site_code} has its new signing key, but the Dukcapil node's keys in the answer were "
+                f"refused: {exc}"
+            )
         except EktpError as exc:
             fail(str(exc))
     click.echo(f"site {box.site_code} has a new signing key; {resigned} waiting packet(s) signed again")
@@ -119,33 +123,53 @@ def rotate_node_keys_command(actor: str, as_json: bool, deployment_dir: Path | N
             fail(str(exc))
         keys_dir = lc.deployment.keys_dir
     if as_json:
-        click.echo(json.dumps({"version": done.version, "signing_key": done.signing_key,
-                               "exchange_key": done.exchange_key, "previous_signing_key": done.previous_signing_key,
-                               "archived": [str(keys_dir / name) for name in done.archived],
-                               "resumed": done.resumed}))
+        click.echo(
+            json.dumps(
+                {
+                    "version": done.version,
+                    "signing_key": done.signing_key,
+                    "exchange_key": done.exchange_key,
+                    "previous_signing_key": done.previous_signing_key,
+                    "archived": [str(keys_dir / name) for name in done.archived],
+                    "resumed": done.resumed,
+                }
+            )
+        )
         return
-    click.echo(("finished the rotation that had stopped midway: " if done.resumed else "")
-               + f"the Dukcapil node's keys are now version {done.version}")
+    click.echo(
+        ("finished the rotation that had stopped midway: " if done.resumed else "")
+        + f"the Dukcapil node's keys are now version {done.version}"
+    )
     click.echo(f"  signing key  {done.signing_key} (was {done.previous_signing_key})")
     click.echo(f"  exchange key {done.exchange_key}")
     click.echo("  old private keys kept as " + ", ".join(str(keys_dir / name) for name in done.archived))
-    click.echo("sites take the new keys at their next `ektp sync run`, `send` or `pull` (each checks the signed "
-               "statement); packets they sealed to the old exchange key are still accepted")
+    click.echo(
+        "sites take the new keys at their next `ektp sync run`, `send` or `pull` (each checks the signed "
+        "statement); packets they sealed to the old exchange key are still accepted"
+    )
 
 
 def _refresh_keys(lc: LifecycleService, transport: HttpTransport) -> node_keys.KeyUpdate | None:
     """Fetch the Dukcapil node's keys and move the pinned ones along its verified chain (at a site)."""
     update = node_keys.SiteKeys(lc).accept(transport.node_keys())
     if update is not None:
-        click.echo(f"the Dukcapil node's keys moved to version {update.version} ({update.links} signed statement(s) "
-                   "verified from the pinned key)", err=True)
+        click.echo(
+            f"the Dukcapil node's keys moved to version {update.version} ({update.links} signed statement(s) "
+            "verified from the pinned key)",
+            err=True,
+        )
     return update
 
 
 @sync_group.command("send")
 @click.option("--limit", type=click.IntRange(1), default=None, help="Send at most this many packets.")
-@click.option("--parallel", type=click.IntRange(1, 8), default=SEND_PARALLEL, show_default=True,
-              help="Packets on the way at once.")
+@click.option(
+    "--parallel",
+    type=click.IntRange(1, 8),
+    default=SEND_PARALLEL,
+    show_default=True,
+    help="Packets on the way at once.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @deployment_option
 def send_command(limit: int | None, parallel: int, as_json: bool, deployment_dir: Path | None) -> None:
@@ -155,8 +179,13 @@ def send_command(limit: int | None, parallel: int, as_json: bool, deployment_dir
         try:
             transport = HttpTransport(str(box.peer()["url"]))
             _refresh_keys(lc, transport)
-            report = box.send(transport, limit=limit, parallel=parallel, progress=lambda m: click.echo(m, err=True),
-                              refresh_keys=lambda: _refresh_keys(lc, transport))
+            report = box.send(
+                transport,
+                limit=limit,
+                parallel=parallel,
+                progress=lambda m: click.echo(m, err=True),
+                refresh_keys=lambda: _refresh_keys(lc, transport),
+            )
         except NodeRefused as exc:
             fail(f"{exc}; the packet waits")
         except EktpError as exc:
@@ -164,8 +193,11 @@ def send_command(limit: int | None, parallel: int, as_json: bool, deployment_dir
         except OSError as exc:
             fail(f"the link is down ({exc}); the packets wait, nothing is lost", 3)
     if as_json:
-        click.echo(json.dumps({"sent": report.sent, "refused": report.refused, "waiting": report.waiting,
-                               "stopped": report.stopped}))
+        click.echo(
+            json.dumps(
+                {"sent": report.sent, "refused": report.refused, "waiting": report.waiting, "stopped": report.stopped}
+            )
+        )
     else:
         click.echo(f"sent {len(report.sent)}, refused {len(report.refused)}, waiting {report.waiting}")
     if report.stopped:
@@ -214,14 +246,15 @@ def pull_command(as_json: bool, deployment_dir: Path | None) -> None:
     if as_json:
         click.echo(json.dumps(totals))
     else:
-        click.echo(f"applied {totals['applied']} item(s): {len(totals['states'])} state change(s), "
-                   f"{len(totals['jobs'])} new print job(s), {len(totals['accounts'])} account(s); "
-                   f"cursor {totals['cursor']}")
+        click.echo(
+            f"applied {totals['applied']} item(s): {len(totals['states'])} state change(s), "
+            f"{len(totals['jobs'])} new print job(s), {len(totals['accounts'])} account(s); "
+            f"cursor {totals['cursor']}"
+        )
 
 
 @sync_group.command("run")
-@click.option("--interval", type=click.FloatRange(1), default=30.0, show_default=True,
-              help="Seconds between rounds.")
+@click.option("--interval", type=click.FloatRange(1), default=30.0, show_default=True, help="Seconds between rounds.")
 @click.option("--once", is_flag=True, help="One round (send, then pull) and stop.")
 @deployment_option
 def run_command(interval: float, once: bool, deployment_dir: Path | None) -> None:
@@ -268,21 +301,43 @@ def status_command(as_json: bool, deployment_dir: Path | None) -> None:
         except EktpError:
             peer = None
         with lc.store.read() as conn:
-            waiting = int(conn.execute(sa.select(sa.func.count()).select_from(outbox)
-                                       .where(outbox.c.sent_at.is_(None))).scalar_one())
-            sent = int(conn.execute(sa.select(sa.func.count()).select_from(outbox)
-                                    .where(outbox.c.sent_at.is_not(None))).scalar_one())
-            last = conn.execute(sa.select(outbox.c.last_error).where(outbox.c.last_error.is_not(None))
-                                .order_by(outbox.c.seq.desc()).limit(1)).scalar()
-            jobs = int(conn.execute(sa.select(sa.func.count()).select_from(signed_jobs)
-                                    .where(signed_jobs.c.state == "QUEUED")).scalar_one())
+            waiting = int(
+                conn.execute(
+                    sa.select(sa.func.count()).select_from(outbox).where(outbox.c.sent_at.is_(None))
+                ).scalar_one()
+            )
+            sent = int(
+                conn.execute(
+                    sa.select(sa.func.count()).select_from(outbox).where(outbox.c.sent_at.is_not(None))
+                ).scalar_one()
+            )
+            last = conn.execute(
+                sa.select(outbox.c.last_error)
+                .where(outbox.c.last_error.is_not(None))
+                .order_by(outbox.c.seq.desc())
+                .limit(1)
+            ).scalar()
+            jobs = int(
+                conn.execute(
+                    sa.select(sa.func.count()).select_from(signed_jobs).where(signed_jobs.c.state == "QUEUED")
+                ).scalar_one()
+            )
         site_keys = node_keys.SiteKeys(lc)
         version = site_keys.version() if peer else None
         older = site_keys.waiting_sealed_to_older_key() if peer else 0
-    info = {"site": box.site_code, "machine": box.machine, "dukcapil": peer["url"] if peer else None,
-            "waiting": waiting, "sent": sent, "last_error": last, "feed_cursor": peer["feed_cursor"] if peer else None,
-            "queued_jobs": jobs, "dukcapil_signing_key": peer["signing_key"] if peer else None,
-            "dukcapil_keys_version": version, "waiting_sealed_to_older_key": older}
+    info = {
+        "site": box.site_code,
+        "machine": box.machine,
+        "dukcapil": peer["url"] if peer else None,
+        "waiting": waiting,
+        "sent": sent,
+        "last_error": last,
+        "feed_cursor": peer["feed_cursor"] if peer else None,
+        "queued_jobs": jobs,
+        "dukcapil_signing_key": peer["signing_key"] if peer else None,
+        "dukcapil_keys_version": version,
+        "waiting_sealed_to_older_key": older,
+    }
     if as_json:
         click.echo(json.dumps(info))
         return
@@ -290,9 +345,11 @@ def status_command(as_json: bool, deployment_dir: Path | None) -> None:
     click.echo(f"packets waiting {waiting}, sent {sent}" + (f"; last error: {last}" if last else ""))
     click.echo(f"feed cursor {info['feed_cursor']}, signed print jobs queued here {jobs}")
     if peer:
-        click.echo(f"Dukcapil node's keys pinned here: {'as joined' if version is None else f'version {version}'}, "
-                   f"signing key {peer['signing_key']}"
-                   + (f"; {older} waiting packet(s) sealed to an older exchange key" if older else ""))
+        click.echo(
+            f"Dukcapil node's keys pinned here: {'as joined' if version is None else f'version {version}'}, "
+            f"signing key {peer['signing_key']}"
+            + (f"; {older} waiting packet(s) sealed to an older exchange key" if older else "")
+        )
 
 
 def _node_status(lc: LifecycleService, as_json: bool) -> None:
@@ -301,22 +358,37 @@ def _node_status(lc: LifecycleService, as_json: bool) -> None:
     keys = inbox.published_keys()
     keys_dir = lc.deployment.keys_dir
     with lc.store.read() as conn:
-        since = conn.execute(sa.select(node_key_transitions.c.completed_at)
-                             .where(node_key_transitions.c.version == keys["version"])).scalar()
-        unfinished = conn.execute(sa.select(node_key_transitions.c.version)
-                                  .where(node_key_transitions.c.completed_at.is_(None))).scalar()
-        last_old = conn.execute(sa.select(audit_log.c.at).where(audit_log.c.action == "sync.packet_archived_key")
-                                .order_by(audit_log.c.seq.desc()).limit(1)).scalar()
+        since = conn.execute(
+            sa.select(node_key_transitions.c.completed_at).where(node_key_transitions.c.version == keys["version"])
+        ).scalar()
+        unfinished = conn.execute(
+            sa.select(node_key_transitions.c.version).where(node_key_transitions.c.completed_at.is_(None))
+        ).scalar()
+        last_old = conn.execute(
+            sa.select(audit_log.c.at)
+            .where(audit_log.c.action == "sync.packet_archived_key")
+            .order_by(audit_log.c.seq.desc())
+            .limit(1)
+        ).scalar()
     archived = sorted(p.name for p in keys_dir.glob("node.*.old"))
-    info = {"site": lc.deployment.site.code, "role": "dukcapil", "keys_version": keys["version"],
-            "signing_key": keys["signing_key"], "exchange_key": keys["exchange_key"],
-            "since": utc(since).isoformat() if since is not None else None, "unfinished_rotation": unfinished,
-            "archived_keys": archived, "last_packet_sealed_to_archived_key": str(last_old) if last_old else None}
+    info = {
+        "site": lc.deployment.site.code,
+        "role": "dukcapil",
+        "keys_version": keys["version"],
+        "signing_key": keys["signing_key"],
+        "exchange_key": keys["exchange_key"],
+        "since": utc(since).isoformat() if since is not None else None,
+        "unfinished_rotation": unfinished,
+        "archived_keys": archived,
+        "last_packet_sealed_to_archived_key": str(last_old) if last_old else None,
+    }
     if as_json:
         click.echo(json.dumps(info))
         return
-    click.echo(f"Dukcapil node {info['site']}: keys version {keys['version']}"
-               + (f" (since {utc(since).strftime('%Y-%m-%d %H:%M UTC')})" if since is not None else ""))
+    click.echo(
+        f"Dukcapil node {info['site']}: keys version {keys['version']}"
+        + (f" (since {utc(since).strftime('%Y-%m-%d %H:%M UTC')})" if since is not None else "")
+    )
     click.echo(f"signing key {keys['signing_key']}, exchange key {keys['exchange_key']}")
     if unfinished is not None:
         click.echo(f"a rotation to version {unfinished} stopped midway: run `ektp sync rotate-node-keys` again")

@@ -31,7 +31,8 @@ def _verification(deployment_dir: Path | None) -> Iterator[tuple[Any, Any, Verif
     with services(deployment_dir) as (deployment, host, lc):
         try:
             service = VerificationService.for_deployment(
-                lc, host, progress=lambda message: click.echo(message, err=True))
+                lc, host, progress=lambda message: click.echo(message, err=True)
+            )
         except EktpError as exc:
             fail(str(exc))
         yield deployment, host, service
@@ -67,15 +68,22 @@ def verify_submit(enrolment_ids: tuple[str, ...], actor: str, deployment_dir: Pa
             click.echo(f"{enrolment_id}: {state}")
             unavailable = unavailable or state == "SENT_FOR_ENROLLMENT"
     if unavailable:
-        fail("the central system could not be reached; the enrolments are kept and `ektp verify sync` "
-             "sends them again", EXIT_UNAVAILABLE)
+        fail(
+            "the central system could not be reached; the enrolments are kept and `ektp verify sync` sends them again",
+            EXIT_UNAVAILABLE,
+        )
     if failed:
         fail(f"{failed} of {len(enrolment_ids)} enrolment(s) not sent (see above)")
 
 
 @verify_group.command("sync")
-@click.option("--wait", type=click.FloatRange(0, 30), default=0.0, show_default=True,
-              help="Seconds to wait for each pending verdict.")
+@click.option(
+    "--wait",
+    type=click.FloatRange(0, 30),
+    default=0.0,
+    show_default=True,
+    help="Seconds to wait for each pending verdict.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @actor_option
 @deployment_option
@@ -87,12 +95,22 @@ def verify_sync(wait: float, as_json: bool, actor: str, deployment_dir: Path | N
         except EktpError as exc:
             fail(str(exc))
     if as_json:
-        echo_json({"sent": report.sent, "verdicts": report.verdicts, "still_waiting": report.still_waiting,
-                    "failed": report.failed, "routed": report.routed, "cards_reported": report.cards_reported,
-                    "unavailable": report.unavailable})
+        echo_json(
+            {
+                "sent": report.sent,
+                "verdicts": report.verdicts,
+                "still_waiting": report.still_waiting,
+                "failed": report.failed,
+                "routed": report.routed,
+                "cards_reported": report.cards_reported,
+                "unavailable": report.unavailable,
+            }
+        )
     else:
-        click.echo(f"sent {len(report.sent)}, verdicts {len(report.verdicts)}, still waiting "
-                   f"{len(report.still_waiting)}, cards reported {len(report.cards_reported)}")
+        click.echo(
+            f"sent {len(report.sent)}, verdicts {len(report.verdicts)}, still waiting "
+            f"{len(report.still_waiting)}, cards reported {len(report.cards_reported)}"
+        )
         for enrolment_id, verdict in report.verdicts.items():
             click.echo(f"  {enrolment_id}: {verdict}")
         for enrolment_id, where in report.routed.items():
@@ -100,15 +118,16 @@ def verify_sync(wait: float, as_json: bool, actor: str, deployment_dir: Path | N
         for enrolment_id, error in report.failed.items():
             click.echo(f"  {enrolment_id}: FAILED {error}")
     if report.unavailable:
-        fail(f"central system unavailable: {report.unavailable}. Nothing is lost: run `ektp verify sync` later.",
-             EXIT_UNAVAILABLE)
+        fail(
+            f"central system unavailable: {report.unavailable}. Nothing is lost: run `ektp verify sync` later.",
+            EXIT_UNAVAILABLE,
+        )
     if report.failed:
         sys.exit(1)
 
 
 @verify_group.command("run")
-@click.option("--interval", type=click.FloatRange(1), default=30.0, show_default=True,
-              help="Seconds between rounds.")
+@click.option("--interval", type=click.FloatRange(1), default=30.0, show_default=True, help="Seconds between rounds.")
 @click.option("--once", is_flag=True, help="One round and stop.")
 @actor_option
 @deployment_option
@@ -122,9 +141,11 @@ def verify_run(interval: float, once: bool, actor: str, deployment_dir: Path | N
             with services(deployment_dir) as (_deployment, host, lc):
                 try:
                     report = VerificationService.for_deployment(lc, host).sync(actor=actor)
-                    line = (f"sent {len(report.sent)}, verdicts {len(report.verdicts)}, still waiting "
-                            f"{len(report.still_waiting)}, print jobs queued {len(report.routed)}, failed "
-                            f"{len(report.failed)}, cards reported {len(report.cards_reported)}")
+                    line = (
+                        f"sent {len(report.sent)}, verdicts {len(report.verdicts)}, still waiting "
+                        f"{len(report.still_waiting)}, print jobs queued {len(report.routed)}, failed "
+                        f"{len(report.failed)}, cards reported {len(report.cards_reported)}"
+                    )
                     if report.unavailable:
                         line += f"; central system unavailable: {report.unavailable}"
                 except EktpError as exc:
@@ -149,16 +170,22 @@ def verify_status(enrolment_id: str, as_json: bool, deployment_dir: Path | None)
             fail(str(exc))
         status = service.status(enrolment_id)
     if as_json:
+
         def when(value: Any) -> str | None:
             return value.isoformat() if value is not None else None
 
-        echo_json({"enrolment_id": enrolment_id, "state": state.value,
-                    "attempts": status.attempts if status else 0,
-                    "last_attempt_at": when(status.last_attempt_at) if status else None,
-                    "last_error": status.last_error if status else None,
-                    "received_at": when(status.received_at) if status else None,
-                    "verdict": status.verdict.to_dict() if status and status.verdict else None,
-                    "card_reported_at": when(status.card_reported_at) if status else None})
+        echo_json(
+            {
+                "enrolment_id": enrolment_id,
+                "state": state.value,
+                "attempts": status.attempts if status else 0,
+                "last_attempt_at": when(status.last_attempt_at) if status else None,
+                "last_error": status.last_error if status else None,
+                "received_at": when(status.received_at) if status else None,
+                "verdict": status.verdict.to_dict() if status and status.verdict else None,
+                "card_reported_at": when(status.card_reported_at) if status else None,
+            }
+        )
         return
     click.echo(f"{enrolment_id}: {state}")
     if status is None:
@@ -201,13 +228,16 @@ def adjudication_list(as_json: bool, deployment_dir: Path | None) -> None:
 
 @adjudication_group.command("decide")
 @click.argument("enrolment_id")
-@click.option("--decision", type=click.Choice(["unique", "duplicate"]), required=True,
-              help="unique: a different person (PRINT_READY_RECORD); duplicate: the same person (DUPLICATE_RECORD).")
+@click.option(
+    "--decision",
+    type=click.Choice(["unique", "duplicate"]),
+    required=True,
+    help="unique: a different person (PRINT_READY_RECORD); duplicate: the same person (DUPLICATE_RECORD).",
+)
 @click.option("--note", required=True, help="Why (kept in the audit log).")
 @actor_option
 @deployment_option
-def adjudication_decide(enrolment_id: str, decision: str, note: str, actor: str,
-                        deployment_dir: Path | None) -> None:
+def adjudication_decide(enrolment_id: str, decision: str, note: str, actor: str, deployment_dir: Path | None) -> None:
     """Decide a suspected duplicate; the decision goes to the central system and the audit log."""
     wanted = "PRINT_READY_RECORD" if decision == "unique" else "DUPLICATE_RECORD"
     with _verification(deployment_dir) as (_d, _h, service):
@@ -215,22 +245,44 @@ def adjudication_decide(enrolment_id: str, decision: str, note: str, actor: str,
             state = service.adjudicate(enrolment_id, wanted, supervisor=actor, note=note)
         except EktpError as exc:
             _central_errors(exc)
-    click.echo(f"{enrolment_id}: {state}" + ("" if state == wanted else
-                                            " (the central system already held this earlier decision)"))
+    click.echo(
+        f"{enrolment_id}: {state}"
+        + ("" if state == wanted else " (the central system already held this earlier decision)")
+    )
 
 
 @click.command("handover")
 @click.argument("enrolment_id")
-@click.option("--finger", type=click.Choice(FINGER_POSITIONS), default="right_index", show_default=True,
-              help="The finger the holder puts on the scanner.")
-@click.option("--image", "image_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="Use this finger image (PNG) instead of the site's scanner.")
-@click.option("--scanner", "scanner_name", default=None, help="Scanner name from the profile (default: the first "
-              "that takes fingers).")
+@click.option(
+    "--finger",
+    type=click.Choice(FINGER_POSITIONS),
+    default="right_index",
+    show_default=True,
+    help="The finger the holder puts on the scanner.",
+)
+@click.option(
+    "--image",
+    "image_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Use this finger image (PNG) instead of the site's scanner.",
+)
+@click.option(
+    "--scanner",
+    "scanner_name",
+    default=None,
+    help="Scanner name from the profile (default: the first that takes fingers).",
+)
 @actor_option
 @deployment_option
-def handover_command(enrolment_id: str, finger: str, image_path: Path | None, scanner_name: str | None,
-                     actor: str, deployment_dir: Path | None) -> None:
+def handover_command(
+    enrolment_id: str,
+    finger: str,
+    image_path: Path | None,
+    scanner_name: str | None,
+    actor: str,
+    deployment_dir: Path | None,
+) -> None:
     """Check the holder's finger against the enrolment, then hand the card over (CARD_ISSUED)."""
     from ektp_core.services.verification import HandoverRefused
 

@@ -19,7 +19,6 @@ PROFILE_FILE = "profile.toml"
 ENV_DEPLOYMENT = "EKTP_DEPLOYMENT"
 
 
-
 @attrs.frozen(kw_only=True)
 class Deployment:
     """One node's folder: configuration, profile, database and keys."""
@@ -68,7 +67,7 @@ def _database_url(raw: str, root: Path) -> str:
     # A relative SQLite path is relative to the deployment folder, not to wherever the command runs.
     prefix = "sqlite:///"
     if raw.startswith(prefix) and not raw.startswith(prefix + "/") and raw != "sqlite://":
-        return prefix + str((root / raw[len(prefix):]).resolve())
+        return prefix + str((root / raw[len(prefix) :]).resolve())
     return raw
 
 
@@ -98,8 +97,9 @@ def load_deployment(root: Path) -> Deployment:
     try:
         deployment.site  # noqa: B018 - checks the site exists
     except ConfigError:
-        raise ConfigError(str(path), "deployment.site", f"one of the profile's sites {[s.code for s in profile.sites]}",
-                          site_code) from None
+        raise ConfigError(
+            str(path), "deployment.site", f"one of the profile's sites {[s.code for s in profile.sites]}", site_code
+        ) from None
     return deployment
 
 

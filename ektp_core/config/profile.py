@@ -63,16 +63,29 @@ class Profile:
         raise ConfigError(self.source, "sites", f"a site with code {code!r} (known: {[s.code for s in self.sites]})")
 
 
-PROFILE_KEYS = ("profile", "sites_from_regions", "sites", "plugins", "lifecycle", "rules", "devices", "printing",
-                "capture", "verification", "web", "sync")
+PROFILE_KEYS = (
+    "profile",
+    "sites_from_regions",
+    "sites",
+    "plugins",
+    "lifecycle",
+    "rules",
+    "devices",
+    "printing",
+    "capture",
+    "verification",
+    "web",
+    "sync",
+)
 
 
 #: The kinds of site ``[sites_from_regions]`` can generate, and the defaults of each.
 GENERATED_KINDS = {"dukcapil": (True, True), "kecamatan": (True, False), "kelurahan": (True, False)}
 
 
-def _generated_sites(table: TableReader, source: str, region_code: str, region_name: str,
-                     dukcapil_code: str) -> dict[str, Site]:
+def _generated_sites(
+    table: TableReader, source: str, region_code: str, region_name: str, dukcapil_code: str
+) -> dict[str, Site]:
     """The sites ``[sites_from_regions]`` asks for, by code, in code order (the Dukcapil office first).
 
     Kecamatan and kelurahan/desa come from the Kemendagri list (codes and official names), so a
@@ -84,27 +97,46 @@ def _generated_sites(table: TableReader, source: str, region_code: str, region_n
     settings: dict[str, tuple[bool, bool]] = {}
     for kind, reader in kinds.items():
         records_default, prints_default = GENERATED_KINDS[kind]
-        settings[kind] = (reader.get("records", bool, "true or false", default=records_default),
-                          reader.get("prints", bool, "true or false", default=prints_default))
+        settings[kind] = (
+            reader.get("records", bool, "true or false", default=records_default),
+            reader.get("prints", bool, "true or false", default=prints_default),
+        )
         if kind == "dukcapil":
             name = reader.get("name", str, "the Dukcapil office's name", default=f"Disdukcapil {region_name}")
-            out[dukcapil_code] = Site(code=dukcapil_code, name=name, kind=SiteKind.DUKCAPIL,
-                                      records=settings[kind][0], prints=settings[kind][1], region_code=region_code)
+            out[dukcapil_code] = Site(
+                code=dukcapil_code,
+                name=name,
+                kind=SiteKind.DUKCAPIL,
+                records=settings[kind][0],
+                prints=settings[kind][1],
+                region_code=region_code,
+            )
         reader.no_unknown()
     if "kecamatan" not in settings and "kelurahan" not in settings:
         return out
     for district in regions.children(region_code):
         if "kecamatan" in settings:
             records, prints = settings["kecamatan"]
-            out[district.code] = Site(code=district.code, name=f"Kecamatan {district.name}", kind=SiteKind.KECAMATAN,
-                                      records=records, prints=prints, region_code=district.code)
+            out[district.code] = Site(
+                code=district.code,
+                name=f"Kecamatan {district.name}",
+                kind=SiteKind.KECAMATAN,
+                records=records,
+                prints=prints,
+                region_code=district.code,
+            )
         if "kelurahan" in settings:
             records, prints = settings["kelurahan"]
             for village in regions.children(district.code):
                 label = "Kelurahan" if village.type == "kelurahan" else "Desa"
-                out[village.code] = Site(code=village.code, name=f"{label} {village.name}",
-                                         kind=SiteKind.KELURAHAN, records=records, prints=prints,
-                                         region_code=village.code)
+                out[village.code] = Site(
+                    code=village.code,
+                    name=f"{label} {village.name}",
+                    kind=SiteKind.KELURAHAN,
+                    records=records,
+                    prints=prints,
+                    region_code=village.code,
+                )
     return out
 
 
@@ -115,11 +147,11 @@ def parse_profile(data: dict[str, Any], source: str) -> Profile:
     head = top.table("profile", required=True)
     name = head.get("name", str, "a profile name")
     title = head.get("title", str, "a title", default=name)
-    raw_region = head.get("region", str, "a Kemendagri regency code such as \"17.71\"")
+    raw_region = head.get("region", str, 'a Kemendagri regency code such as "17.71"')
     try:
         region_code = regions.normalise_code(raw_region)
     except ValueError:
-        raise ConfigError(source, "profile.region", "a Kemendagri regency code such as \"17.71\"", raw_region) from None
+        raise ConfigError(source, "profile.region", 'a Kemendagri regency code such as "17.71"', raw_region) from None
     if region_code.count(".") != 1:
         raise ConfigError(source, "profile.region", "a regency or city code (PP.KK)", raw_region)
     region_name = regions.name_of(region_code)
@@ -148,8 +180,9 @@ def parse_profile(data: dict[str, Any], source: str) -> Profile:
                 region_code=r.get("region_code", str, "a Kemendagri code", default=base.region_code if base else None),
             )
         except InvalidValue as exc:
-            raise ConfigError(source, f"sites[{index}].{exc.field}",
-                              exc.reason.removeprefix("expected "), exc.value) from None
+            raise ConfigError(
+                source, f"sites[{index}].{exc.field}", exc.reason.removeprefix("expected "), exc.value
+            ) from None
         r.no_unknown()
         if any(s.code == site.code for s in sites):
             raise ConfigError(source, f"sites[{index}].code", "a code not used by another site", site.code)
@@ -158,12 +191,15 @@ def parse_profile(data: dict[str, Any], source: str) -> Profile:
     sites = [explicit.pop(code, site) for code, site in generated.items()] + list(explicit.values())
 
     if sites and not any(s.code == dukcapil_code for s in sites):
-        raise ConfigError(source, "profile.dukcapil_code", f"the code of one of the sites {[s.code for s in sites]}",
-                          dukcapil_code)
+        raise ConfigError(
+            source, "profile.dukcapil_code", f"the code of one of the sites {[s.code for s in sites]}", dukcapil_code
+        )
 
     p = top.table("plugins")
     plugins = PluginSettings(
-        allow=p.strings("allow"), block=p.strings("block"), required=p.strings("required"),
+        allow=p.strings("allow"),
+        block=p.strings("block"),
+        required=p.strings("required"),
         fatal_errors=p.get("fatal_errors", bool, "true or false", default=False),
     )
     p.no_unknown()
@@ -174,16 +210,24 @@ def parse_profile(data: dict[str, Any], source: str) -> Profile:
         raise ConfigError(source, "lifecycle.eligibility_age", "a number of years from 10 to 25", age)
     chip = lc.strings("chip_fingers", ("right_thumb", "right_index"))
     if len(chip) != 2 or chip[0] == chip[1] or any(f not in FINGER_POSITIONS for f in chip):
-        raise ConfigError(source, "lifecycle.chip_fingers", f"two different fingers of {list(FINGER_POSITIONS)}",
-                          list(chip))
+        raise ConfigError(
+            source, "lifecycle.chip_fingers", f"two different fingers of {list(FINGER_POSITIONS)}", list(chip)
+        )
     lc.no_unknown()
 
     rules = top.get("rules", dict, "a table", default={})
     return Profile(
-        name=name, title=title, region_code=region_code, region_name=region_name, dukcapil_code=dukcapil_code,
-        sites=tuple(sites), plugins=plugins,
+        name=name,
+        title=title,
+        region_code=region_code,
+        region_name=region_name,
+        dukcapil_code=dukcapil_code,
+        sites=tuple(sites),
+        plugins=plugins,
         lifecycle=LifecycleSettings(eligibility_age=age, chip_fingers=(chip[0], chip[1])),
-        rules=rules, source=source, raw=data,
+        rules=rules,
+        source=source,
+        raw=data,
     )
 
 

@@ -112,21 +112,26 @@ def _make(setting: PrinterSetting, host: Any, root: Path, kind: str) -> Any:
         raise PluginError(f"{kind[:-1]} {setting.name} (driver {setting.driver}): bad options: {exc}") from None
 
 
-def choose_printer(deployment: Any, host: Any, *, name: str | None = None,
-                   site_code: str | None = None) -> tuple[PrinterSetting, CardPrinter]:
+def choose_printer(
+    deployment: Any, host: Any, *, name: str | None = None, site_code: str | None = None
+) -> tuple[PrinterSetting, CardPrinter]:
     """The named printer, or the first printer at the site; a clear error when there is none."""
     settings = printer_settings(deployment.profile)
     site = site_code or deployment.site_code
     if name is not None:
         matches = [p for p in settings if p.name == name]
         if not matches:
-            raise ConfigError(deployment.profile.source, "devices.printers",
-                              f"a printer named {name!r} (configured: {[p.name for p in settings]})")
+            raise ConfigError(
+                deployment.profile.source,
+                "devices.printers",
+                f"a printer named {name!r} (configured: {[p.name for p in settings]})",
+            )
         setting = matches[0]
     else:
         here = [p for p in settings if p.site == site]
         if not here:
-            raise ConfigError(deployment.profile.source, "devices.printers",
-                              f"a printer at site {site} (none is configured there)")
+            raise ConfigError(
+                deployment.profile.source, "devices.printers", f"a printer at site {site} (none is configured there)"
+            )
         setting = here[0]
     return setting, make_printer(setting, host, deployment.root)

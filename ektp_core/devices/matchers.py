@@ -5,6 +5,7 @@ A matcher is registered by name through ``ektp_register_matchers`` as a factory
 ``factory(options) -> Matcher``; the profile's ``[verification.matcher]`` table picks it and sets its
 thresholds. The core never compares templates itself.
 """
+
 from __future__ import annotations
 
 import enum
@@ -82,8 +83,9 @@ class MatchThresholds:
 
     def __attrs_post_init__(self) -> None:
         if not 0 <= self.adjudicate <= self.duplicate:
-            raise ValueError(f"thresholds must satisfy 0 <= adjudicate ({self.adjudicate}) "
-                             f"<= duplicate ({self.duplicate})")
+            raise ValueError(
+                f"thresholds must satisfy 0 <= adjudicate ({self.adjudicate}) <= duplicate ({self.duplicate})"
+            )
         if self.handover < 0:
             raise ValueError(f"handover threshold must be >= 0, got {self.handover}")
 

@@ -67,8 +67,11 @@ class RenderedCard:
 
     def __attrs_post_init__(self) -> None:
         pixels = self.width * self.height
-        for name, plane, size in (("rgb", self.rgb, pixels * 3), ("k", self.k, pixels),
-                                  ("overlay", self.overlay, pixels)):
+        for name, plane, size in (
+            ("rgb", self.rgb, pixels * 3),
+            ("k", self.k, pixels),
+            ("overlay", self.overlay, pixels),
+        ):
             if len(plane) != size:
                 raise EktpError(f"rendered card: the {name} plane has {len(plane)} bytes, expected {size}")
         if self.back_k is not None and len(self.back_k) != pixels:

@@ -100,8 +100,9 @@ class BiometricScanner(Protocol):
         """Ask the scanner how it is."""
         ...
 
-    def capture(self, modality: Modality, positions: tuple[str, ...], *,
-                exceptions: tuple[str, ...] = ()) -> list[Sample]:
+    def capture(
+        self, modality: Modality, positions: tuple[str, ...], *, exceptions: tuple[str, ...] = ()
+    ) -> list[Sample]:
         """Capture ``positions`` of ``modality`` (fingers of a slap, both irises, the face...),
         skipping the ``exceptions``. All or nothing: an error leaves no sample behind."""
         ...

@@ -5,6 +5,7 @@ A verifier is registered by name through ``ektp_register_verifiers`` as a factor
 ``[verification]`` except ``verifier``, ``required`` and ``matcher`` is passed to it as an option.
 The :class:`~ektp_core.services.verification.VerificationService` drives it.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -17,11 +18,16 @@ from ektp_core.domain.model import EnrolmentState
 from ektp_core.errors import EktpError
 
 #: The verdicts a central system gives, by SIAK's state names.
-VERDICTS = frozenset({
-    EnrolmentState.PRINT_READY_RECORD, EnrolmentState.DUPLICATE_RECORD, EnrolmentState.ADJUDICATE_RECORD,
-    EnrolmentState.ENROLL_FAILURE_AT_CENTRAL, EnrolmentState.SEARCH_FAILURE_AT_CENTRAL,
-    EnrolmentState.REQUEST_VALIDATION,
-})
+VERDICTS = frozenset(
+    {
+        EnrolmentState.PRINT_READY_RECORD,
+        EnrolmentState.DUPLICATE_RECORD,
+        EnrolmentState.ADJUDICATE_RECORD,
+        EnrolmentState.ENROLL_FAILURE_AT_CENTRAL,
+        EnrolmentState.SEARCH_FAILURE_AT_CENTRAL,
+        EnrolmentState.REQUEST_VALIDATION,
+    }
+)
 
 
 #: What a verdict without reasons means, for the enrolment's reason column.
@@ -42,7 +48,7 @@ class CentralUnavailable(EktpError):
 _ADVICE = {
     "unauthorised": "Check the token in the environment variable named by [verification] token_env",
     "conflict": "The central system already holds this id with different content, or another decision: "
-                "nothing was overwritten; ask the Dukcapil administrator",
+    "nothing was overwritten; ask the Dukcapil administrator",
     "malformed": "The record was refused as it is; correct it and record it again",
     "redirected": "Point [verification] url at the API's own address",
 }
@@ -147,9 +153,14 @@ class Verdict:
                 status=EnrolmentState(data["status"]),
                 reasons=tuple(Reason(str(r["code"]), str(r["message"])) for r in data.get("reasons") or ()),
                 candidates=tuple(
-                    VerdictCandidate(enrolment_id=str(c["enrolment_id"]), nik=str(c.get("nik", "")),
-                                     score=float(c["score"]), finger_scores=_scores(c.get("finger_scores")))
-                    for c in data.get("candidates") or ()),
+                    VerdictCandidate(
+                        enrolment_id=str(c["enrolment_id"]),
+                        nik=str(c.get("nik", "")),
+                        score=float(c["score"]),
+                        finger_scores=_scores(c.get("finger_scores")),
+                    )
+                    for c in data.get("candidates") or ()
+                ),
                 decided_at=dt.datetime.fromisoformat(decided.replace("Z", "+00:00")) if decided else None,
             )
         except (KeyError, TypeError, AttributeError) as exc:

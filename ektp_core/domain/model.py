@@ -91,8 +91,16 @@ class Modality(enum.StrEnum):
 
 #: Finger positions, ISO/IEC 19794-2 numbering order (right thumb first).
 FINGER_POSITIONS = (
-    "right_thumb", "right_index", "right_middle", "right_ring", "right_little",
-    "left_thumb", "left_index", "left_middle", "left_ring", "left_little",
+    "right_thumb",
+    "right_index",
+    "right_middle",
+    "right_ring",
+    "right_little",
+    "left_thumb",
+    "left_index",
+    "left_middle",
+    "left_ring",
+    "left_little",
 )
 POSITIONS: dict[Modality, tuple[str, ...]] = {
     Modality.FINGER: FINGER_POSITIONS,
@@ -232,20 +240,26 @@ SEUMUR_HIDUP = "SEUMUR HIDUP"
 def _kewarganegaraan(value: Any) -> Kewarganegaraan:
     return _enum(Kewarganegaraan, "kewarganegaraan", value)  # type: ignore[no-any-return]
 
+
 def _modality(value: Any) -> Modality:
     return _enum(Modality, "modality", value)  # type: ignore[no-any-return]
+
 
 def _enrolment_state(value: Any) -> EnrolmentState:
     return _enum(EnrolmentState, "state", value)  # type: ignore[no-any-return]
 
+
 def _print_job_state(value: Any) -> PrintJobState:
     return _enum(PrintJobState, "state", value)  # type: ignore[no-any-return]
+
 
 def _blank_state(value: Any) -> BlankState:
     return _enum(BlankState, "state", value)  # type: ignore[no-any-return]
 
+
 def _site_kind(value: Any) -> SiteKind:
     return _enum(SiteKind, "kind", value)  # type: ignore[no-any-return]
+
 
 def _role(value: Any) -> Role:
     return _enum(Role, "role", value)  # type: ignore[no-any-return]
@@ -270,9 +284,7 @@ class Biodata:
     kabupaten_kota: str = attrs.field(converter=_upper, validator=_nonblank(80))
     provinsi: str = attrs.field(converter=_upper, validator=_nonblank(80))
     agama: str = attrs.field(converter=_agama, validator=_in_code_list("agama"))
-    status_perkawinan: str = attrs.field(
-        converter=_status_perkawinan, validator=_in_code_list("status_perkawinan")
-    )
+    status_perkawinan: str = attrs.field(converter=_status_perkawinan, validator=_in_code_list("status_perkawinan"))
     pekerjaan: str = attrs.field(converter=_pekerjaan, validator=_in_code_list("pekerjaan"))
     kewarganegaraan: Kewarganegaraan = attrs.field(default=Kewarganegaraan.WNI, converter=_kewarganegaraan)
     #: None for citizens (the card says SEUMUR HIDUP); the ITAP's end date for foreigners.

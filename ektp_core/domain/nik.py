@@ -104,17 +104,21 @@ def _parse(text: str, today: dt.date) -> NikReport:
         regency = regions.name_of(info.regency_code or "")
         district = regions.name_of(info.district_code or "")
         if info.regency_code and not info.regency_code.endswith("00") and regency is None:
-            warnings.append(NikIssue(
-                "regency_unknown",
-                f"regency code {info.regency_code} is not in {regions.DATA_EDITION} "
-                "(it may be an old code from before a split; old NIKs keep their code)",
-            ))
+            warnings.append(
+                NikIssue(
+                    "regency_unknown",
+                    f"regency code {info.regency_code} is not in {regions.DATA_EDITION} "
+                    "(it may be an old code from before a split; old NIKs keep their code)",
+                )
+            )
         elif info.district_code and not info.district_code.endswith("00") and district is None:
-            warnings.append(NikIssue(
-                "district_unknown",
-                f"district code {info.district_code} is not in {regions.DATA_EDITION} "
-                "(it may be an old code; old NIKs keep their code)",
-            ))
+            warnings.append(
+                NikIssue(
+                    "district_unknown",
+                    f"district code {info.district_code} is not in {regions.DATA_EDITION} "
+                    "(it may be an old code; old NIKs keep their code)",
+                )
+            )
     return NikReport(
         text=str(text),
         errors=errors,
@@ -145,9 +149,7 @@ def check_against_biodata(report: NikReport, *, sex: str, birth_date: dt.date) -
     nb = report.birth_date
     theirs = (birth_date.day, birth_date.month, birth_date.year % 100)
     if nb is not None and (nb.day, nb.month, nb.year % 100) != theirs:
-        problems.append(
-            f"the NIK encodes birth date {nb:%d-%m-%y} but the biodata says {birth_date:%d-%m-%Y}"
-        )
+        problems.append(f"the NIK encodes birth date {nb:%d-%m-%y} but the biodata says {birth_date:%d-%m-%Y}")
     return problems
 
 

@@ -64,9 +64,7 @@ def verify_password(password: str, verifier: str) -> bool:
         scheme, n, r, p, salt, digest = verifier.split("$")
         if scheme != "scrypt":
             return False
-        candidate = Scrypt(salt=_unb64(salt), length=32, n=int(n), r=int(r), p=int(p)).derive(
-            password.encode("utf-8")
-        )
+        candidate = Scrypt(salt=_unb64(salt), length=32, n=int(n), r=int(r), p=int(p)).derive(password.encode("utf-8"))
     except (ValueError, TypeError):
         return False
     return hmac.compare_digest(candidate, _unb64(digest))
@@ -175,7 +173,8 @@ def load_exchange_key(keys_dir: Path) -> X25519PrivateKey:
     path = keys_dir / EXCHANGE_KEY_FILE
     if not path.exists():
         pem = X25519PrivateKey.generate().private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:

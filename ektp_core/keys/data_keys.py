@@ -75,7 +75,7 @@ def blob_key_id(blob: bytes) -> str | None:
     Raises :class:`TamperedData` for a blob in no format ektp writes.
     """
     if blob[:3] == HEADER_V2 and len(blob) >= 3 + ID_BYTES + _NONCE + _TAG:
-        return blob[3:3 + ID_BYTES].hex()
+        return blob[3 : 3 + ID_BYTES].hex()
     if blob[:3] == HEADER_V1 and len(blob) >= 3 + _NONCE + _TAG:
         return None
     raise TamperedData("the blob is not an ektp encrypted blob (wrong header or too short)")
@@ -115,8 +115,9 @@ def _load(keys_dir: Path) -> _Keys:
     try:
         stamp = _stamp(current_path)
     except FileNotFoundError:
-        raise EktpError(f"{current_path} is missing: without it no biometrics can be stored or read; restore "
-                        "keys/ from a backup") from None
+        raise EktpError(
+            f"{current_path} is missing: without it no biometrics can be stored or read; restore keys/ from a backup"
+        ) from None
     current = _read_key(current_path)
     keys = {key_id(current): current}
     for path in sorted(keys_dir.glob("data.*.key")):
@@ -125,8 +126,10 @@ def _load(keys_dir: Path) -> _Keys:
             continue
         key = _read_key(path)
         if key_id(key) != match.group(1):
-            raise EktpError(f"{path} does not hold data key {match.group(1)} (it holds key {key_id(key)}); "
-                            "a key file was renamed or overwritten: restore keys/ from a backup")
+            raise EktpError(
+                f"{path} does not hold data key {match.group(1)} (it holds key {key_id(key)}); "
+                "a key file was renamed or overwritten: restore keys/ from a backup"
+            )
         keys[match.group(1)] = key
     return _Keys(current_id=key_id(current), keys=keys, stamp=stamp)
 
@@ -194,8 +197,10 @@ class DataKeyring:
             self.reload()
             key = self._keys.keys.get(key_id_)
         if key is None:
-            raise UnknownDataKey(f"the blob is encrypted with data key {key_id_}, which this node does not have "
-                                 f"(keys/data.{key_id_}.key is missing): restore it from a backup")
+            raise UnknownDataKey(
+                f"the blob is encrypted with data key {key_id_}, which this node does not have "
+                f"(keys/data.{key_id_}.key is missing): restore it from a backup"
+            )
         return key
 
     def encrypt(self, plaintext: bytes, *, record_id: str, key_id: str | None = None) -> bytes:
@@ -221,8 +226,9 @@ class DataKeyring:
             raise failed
         start = 3 + ID_BYTES
         try:
-            return AESGCM(self.key(named)).decrypt(blob[start:start + _NONCE], blob[start + _NONCE:],
-                                                   blob[:start] + record_id.encode("utf-8"))
+            return AESGCM(self.key(named)).decrypt(
+                blob[start : start + _NONCE], blob[start + _NONCE :], blob[:start] + record_id.encode("utf-8")
+            )
         except InvalidTag:
             raise failed from None
 
@@ -235,8 +241,6 @@ def as_keyring(key: DataKeyring | bytes) -> DataKeyring:
 # --------------------------------------------------------------------------------------------------
 # Changing the key files (used by a rotation)
 # --------------------------------------------------------------------------------------------------
-
-
 
 
 def write_atomically(path: Path, data: bytes) -> None:
@@ -286,8 +290,10 @@ def make_current(keys_dir: Path, key_id_: str) -> None:
     process encrypts new blobs with it. The key it replaces must already be kept by its id."""
     state = _load(keys_dir)
     if not key_file(keys_dir, state.current_id).exists():
-        raise EktpError(f"the current data key {state.current_id} is not kept as "
-                        f"{key_file(keys_dir, state.current_id).name}; it would be lost")
+        raise EktpError(
+            f"the current data key {state.current_id} is not kept as "
+            f"{key_file(keys_dir, state.current_id).name}; it would be lost"
+        )
     key = _read_key(key_file(keys_dir, key_id_))
     if key_id(key) != key_id_:
         raise EktpError(f"{key_file(keys_dir, key_id_)} does not hold data key {key_id_}")
@@ -327,8 +333,9 @@ def rotation_lock(keys_dir: Path) -> Iterator[None]:
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise EktpError("another `ektp keys` command is changing this node's data keys; wait for it "
-                            "to finish") from None
+            raise EktpError(
+                "another `ektp keys` command is changing this node's data keys; wait for it to finish"
+            ) from None
         yield
     finally:
         handle.close()

@@ -24,8 +24,9 @@ GENESIS = "0" * 64
 # Built once: constructing a statement costs several times more than executing it (benchmarks/).
 _HEAD_FOR_UPDATE = sa.select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1).with_for_update()
 _INSERT_ENTRY = audit_log.insert()
-_MOVE_HEAD = (audit_head.update().where(audit_head.c.id == 1)
-              .values(seq=sa.bindparam("new_seq"), hash=sa.bindparam("new_hash")))
+_MOVE_HEAD = (
+    audit_head.update().where(audit_head.c.id == 1).values(seq=sa.bindparam("new_seq"), hash=sa.bindparam("new_hash"))
+)
 
 
 @attrs.frozen(kw_only=True)
@@ -47,11 +48,15 @@ def _canonical(detail: dict[str, Any]) -> str:
     return json.dumps(detail, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
-def entry_hash(*, seq: int, at: str, actor: str, action: str, subject_kind: str, subject_id: str,
-               detail_json: str, prev_hash: str) -> str:
+def entry_hash(
+    *, seq: int, at: str, actor: str, action: str, subject_kind: str, subject_id: str, detail_json: str, prev_hash: str
+) -> str:
     """SHA-256 over every field of an entry and the previous entry's hash."""
-    payload = json.dumps([seq, at, actor, action, subject_kind, subject_id, detail_json, prev_hash],
-                         separators=(",", ":"), ensure_ascii=False)
+    payload = json.dumps(
+        [seq, at, actor, action, subject_kind, subject_id, detail_json, prev_hash],
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
@@ -81,20 +86,56 @@ def append(
     at_text = at.astimezone(dt.UTC).isoformat()
     detail = detail or {}
     detail_json = _canonical(detail)
-    digest = entry_hash(seq=seq, at=at_text, actor=actor, action=action, subject_kind=subject_kind,
-                        subject_id=subject_id, detail_json=detail_json, prev_hash=head.hash)
-    conn.execute(_INSERT_ENTRY, {"seq": seq, "at": at_text, "actor": actor, "action": action,
-                                 "subject_kind": subject_kind, "subject_id": subject_id, "detail": detail_json,
-                                 "prev_hash": head.hash, "hash": digest})
+    digest = entry_hash(
+        seq=seq,
+        at=at_text,
+        actor=actor,
+        action=action,
+        subject_kind=subject_kind,
+        subject_id=subject_id,
+        detail_json=detail_json,
+        prev_hash=head.hash,
+    )
+    conn.execute(
+        _INSERT_ENTRY,
+        {
+            "seq": seq,
+            "at": at_text,
+            "actor": actor,
+            "action": action,
+            "subject_kind": subject_kind,
+            "subject_id": subject_id,
+            "detail": detail_json,
+            "prev_hash": head.hash,
+            "hash": digest,
+        },
+    )
     conn.execute(_MOVE_HEAD, {"new_seq": seq, "new_hash": digest})
-    return AuditEntry(seq=seq, at=at_text, actor=actor, action=action, subject_kind=subject_kind,
-                      subject_id=subject_id, detail=detail, prev_hash=head.hash, hash=digest)
+    return AuditEntry(
+        seq=seq,
+        at=at_text,
+        actor=actor,
+        action=action,
+        subject_kind=subject_kind,
+        subject_id=subject_id,
+        detail=detail,
+        prev_hash=head.hash,
+        hash=digest,
+    )
 
 
 def _row_to_entry(row: Any) -> AuditEntry:
-    return AuditEntry(seq=row.seq, at=row.at, actor=row.actor, action=row.action, subject_kind=row.subject_kind,
-                      subject_id=row.subject_id, detail=json.loads(row.detail), prev_hash=row.prev_hash,
-                      hash=row.hash)
+    return AuditEntry(
+        seq=row.seq,
+        at=row.at,
+        actor=row.actor,
+        action=row.action,
+        subject_kind=row.subject_kind,
+        subject_id=row.subject_id,
+        detail=json.loads(row.detail),
+        prev_hash=row.prev_hash,
+        hash=row.hash,
+    )
 
 
 def entries(conn: Connection, *, subject_id: str | None = None, batch: int = 1000) -> Iterator[AuditEntry]:
@@ -135,9 +176,16 @@ def verify(conn: Connection) -> VerifyResult:
             return VerifyResult(False, checked, expected_seq, f"entry {expected_seq} is missing (next is {row.seq})")
         if row.prev_hash != prev:
             return VerifyResult(False, checked, row.seq, "its previous-hash does not match the entry before it")
-        digest = entry_hash(seq=row.seq, at=row.at, actor=row.actor, action=row.action,
-                            subject_kind=row.subject_kind, subject_id=row.subject_id, detail_json=row.detail,
-                            prev_hash=row.prev_hash)
+        digest = entry_hash(
+            seq=row.seq,
+            at=row.at,
+            actor=row.actor,
+            action=row.action,
+            subject_kind=row.subject_kind,
+            subject_id=row.subject_id,
+            detail_json=row.detail,
+            prev_hash=row.prev_hash,
+        )
         if digest != row.hash:
             return VerifyResult(False, checked, row.seq, "its content does not match its hash (it was altered)")
         prev = row.hash
@@ -145,6 +193,10 @@ def verify(conn: Connection) -> VerifyResult:
         checked += 1
     head = conn.execute(sa.select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)).one()
     if head.seq != checked or head.hash != prev:
-        return VerifyResult(False, checked, checked + 1 if head.seq > checked else head.seq,
-                            f"the log ends at entry {checked} but the head says {head.seq} (entries were removed)")
+        return VerifyResult(
+            False,
+            checked,
+            checked + 1 if head.seq > checked else head.seq,
+            f"the log ends at entry {checked} but the head says {head.seq} (entries were removed)",
+        )
     return VerifyResult(True, checked)

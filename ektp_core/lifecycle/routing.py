@@ -55,9 +55,11 @@ class PrintRouter:
     def waiting(self) -> list[str]:
         """The ids of the print-ready enrolments without a print job, oldest verdict first."""
         with self.lifecycle.store.read() as conn:
-            rows = conn.execute(sa.select(enrolments.c.id)
-                                .where(enrolments.c.state == EnrolmentState.PRINT_READY_RECORD.value)
-                                .order_by(enrolments.c.updated_at, enrolments.c.id))
+            rows = conn.execute(
+                sa.select(enrolments.c.id)
+                .where(enrolments.c.state == EnrolmentState.PRINT_READY_RECORD.value)
+                .order_by(enrolments.c.updated_at, enrolments.c.id)
+            )
             return [row.id for row in rows]
 
     def route_ready(self, *, actor: str, sites: SiteState | None = None) -> list[RoutedJob]:
@@ -73,8 +75,13 @@ class PrintRouter:
                 continue  # another worker routed it since the list was read
             routing = self.rules.route(enrolment, state)
             try:
-                job = self.lifecycle.queue_print(enrolment_id, site_code=routing.site_code, actor=actor,
-                                                 routing_reason=routing.reason, print_day=routing.print_day)
+                job = self.lifecycle.queue_print(
+                    enrolment_id,
+                    site_code=routing.site_code,
+                    actor=actor,
+                    routing_reason=routing.reason,
+                    print_day=routing.print_day,
+                )
             except (IllegalTransition, Conflict):
                 continue  # queued by another worker between our read and our write: theirs stands
             queued.append(RoutedJob(enrolment_id, job.id, job.site_code, routing.reason, routing.print_day))

@@ -55,12 +55,15 @@ B = BlankState
 _OPEN_STATE_VALUES = sorted(s.value for s in OPEN_ENROLMENT_STATES)
 
 # Built once (statement construction costs more than execution; see benchmarks/).
-_SET_ENROLMENT_STATE = (enrolments.update().where(enrolments.c.id == sa.bindparam("b_id"))
-                        .values(state=sa.bindparam("b_state"), reason=sa.bindparam("b_reason"),
-                                updated_at=sa.bindparam("b_at")))
+_SET_ENROLMENT_STATE = (
+    enrolments.update()
+    .where(enrolments.c.id == sa.bindparam("b_id"))
+    .values(state=sa.bindparam("b_state"), reason=sa.bindparam("b_reason"), updated_at=sa.bindparam("b_at"))
+)
 _ENROLMENT_EXISTS = sa.select(enrolments.c.id).where(enrolments.c.id == sa.bindparam("b_id"))
 _OPEN_FOR_NIK = sa.select(enrolments.c.id, enrolments.c.state).where(
-    enrolments.c.nik == sa.bindparam("b_nik"), enrolments.c.state.in_(sa.bindparam("b_states", expanding=True)))
+    enrolments.c.nik == sa.bindparam("b_nik"), enrolments.c.state.in_(sa.bindparam("b_states", expanding=True))
+)
 _INSERT_ENROLMENT = enrolments.insert()
 
 
@@ -90,9 +93,15 @@ class LifecycleService:
     ``hook`` is the plugin host's hook relay; ``deployment`` is passed through to hooks.
     """
 
-    def __init__(self, store: Store, hook: Any, deployment: Any = None,
-                 *, clock: Callable[[], dt.datetime] = _now,
-                 data_key: DataKeyring | bytes | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        hook: Any,
+        deployment: Any = None,
+        *,
+        clock: Callable[[], dt.datetime] = _now,
+        data_key: DataKeyring | bytes | None = None,
+    ) -> None:
         self.store = store
         self.hook = hook
         self.deployment = deployment
@@ -115,13 +124,39 @@ class LifecycleService:
     # Internals
     # ---------------------------------------------------------------------------------------------
 
-    def _record(self, conn: Connection, kind: str, subject_id: str, old: str | None, new: str, actor: str,
-                at: dt.datetime, reason: str | None = None, detail: dict[str, Any] | None = None) -> Transition:
+    def _record(
+        self,
+        conn: Connection,
+        kind: str,
+        subject_id: str,
+        old: str | None,
+        new: str,
+        actor: str,
+        at: dt.datetime,
+        reason: str | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> Transition:
         info = {"from": old, "to": new, **({"reason": reason} if reason else {}), **(detail or {})}
-        entry = audit.append(conn, actor=actor, action=f"{kind}.{new.lower()}", subject_kind=kind,
-                             subject_id=subject_id, detail=info, at=at)
-        return Transition(kind=kind, subject_id=subject_id, from_state=old, to_state=new, actor=actor, at=at,
-                          reason=reason, audit_seq=entry.seq, detail=detail or {})
+        entry = audit.append(
+            conn,
+            actor=actor,
+            action=f"{kind}.{new.lower()}",
+            subject_kind=kind,
+            subject_id=subject_id,
+            detail=info,
+            at=at,
+        )
+        return Transition(
+            kind=kind,
+            subject_id=subject_id,
+            from_state=old,
+            to_state=new,
+            actor=actor,
+            at=at,
+            reason=reason,
+            audit_seq=entry.seq,
+            detail=detail or {},
+        )
 
     def _notify(self, transitions: Iterable[Transition]) -> None:
         # Each listener is called on its own: pluggy would stop at the first one that raises, and one
@@ -133,17 +168,31 @@ class LifecycleService:
                 try:
                     impl.function(*[args[a] for a in impl.argnames])
                 except Exception:
-                    log.exception("ektp_after_transition of plugin %s failed for %s %s -> %s",
-                                  impl.plugin_name, t.kind, t.subject_id, t.to_state)
+                    log.exception(
+                        "ektp_after_transition of plugin %s failed for %s %s -> %s",
+                        impl.plugin_name,
+                        t.kind,
+                        t.subject_id,
+                        t.to_state,
+                    )
 
     @staticmethod
     def _check(kind: str, subject_id: str, table: dict[Any, frozenset[Any]], current: Any, new: Any) -> None:
         if new not in table[current]:
             raise IllegalTransition(kind, subject_id, str(current), str(new))
 
-    def _move_enrolment(self, conn: Connection, enrolment_id: str, new: EnrolmentState, actor: str,
-                        at: dt.datetime, reason: str | None = None, *, allowed_from: Sequence[EnrolmentState] = (),
-                        detail: dict[str, Any] | None = None) -> tuple[Enrolment, Transition]:
+    def _move_enrolment(
+        self,
+        conn: Connection,
+        enrolment_id: str,
+        new: EnrolmentState,
+        actor: str,
+        at: dt.datetime,
+        reason: str | None = None,
+        *,
+        allowed_from: Sequence[EnrolmentState] = (),
+        detail: dict[str, Any] | None = None,
+    ) -> tuple[Enrolment, Transition]:
         current = repo.get_enrolment(conn, enrolment_id, lock=True)
         if allowed_from and current.state not in allowed_from:
             raise IllegalTransition("enrolment", enrolment_id, current.state, new)
@@ -152,25 +201,58 @@ class LifecycleService:
         t = self._record(conn, "enrolment", enrolment_id, current.state.value, new.value, actor, at, reason, detail)
         return current.with_state(new, at=at, reason=reason), t
 
-    def _move_job(self, conn: Connection, job: PrintJob, new: PrintJobState, actor: str, at: dt.datetime,
-                  reason: str | None = None, **values: Any) -> tuple[PrintJob, Transition]:
+    def _move_job(
+        self,
+        conn: Connection,
+        job: PrintJob,
+        new: PrintJobState,
+        actor: str,
+        at: dt.datetime,
+        reason: str | None = None,
+        **values: Any,
+    ) -> tuple[PrintJob, Transition]:
         self._check("print job", job.id, PRINT_JOB_TRANSITIONS, job.state, new)
         changes = {"state": new.value, "updated_at": at, **values}
         if reason is not None:
             changes["reason"] = reason
         conn.execute(print_jobs.update().where(print_jobs.c.id == job.id).values(**changes))
-        t = self._record(conn, "print_job", job.id, job.state.value, new.value, actor, at, reason,
-                         {k: v for k, v in values.items() if isinstance(v, str)})
-        updated = attrs.evolve(job, state=new, updated_at=at, reason=reason if reason is not None else job.reason,
-                               **{k: v for k, v in values.items() if k in ("blank_serial", "printer")})
+        t = self._record(
+            conn,
+            "print_job",
+            job.id,
+            job.state.value,
+            new.value,
+            actor,
+            at,
+            reason,
+            {k: v for k, v in values.items() if isinstance(v, str)},
+        )
+        updated = attrs.evolve(
+            job,
+            state=new,
+            updated_at=at,
+            reason=reason if reason is not None else job.reason,
+            **{k: v for k, v in values.items() if k in ("blank_serial", "printer")},
+        )
         return updated, t
 
-    def _move_blank(self, conn: Connection, serial: str, new: BlankState, actor: str, at: dt.datetime,
-                    reason: str | None = None, **values: Any) -> Transition:
+    def _move_blank(
+        self,
+        conn: Connection,
+        serial: str,
+        new: BlankState,
+        actor: str,
+        at: dt.datetime,
+        reason: str | None = None,
+        **values: Any,
+    ) -> Transition:
         blank = repo.get_blank(conn, serial, lock=True)
         self._check("blank", serial, BLANK_TRANSITIONS, blank.state, new)
-        conn.execute(blanks.update().where(blanks.c.serial == serial)
-                     .values(state=new.value, updated_at=at, reason=reason, **values))
+        conn.execute(
+            blanks.update()
+            .where(blanks.c.serial == serial)
+            .values(state=new.value, updated_at=at, reason=reason, **values)
+        )
         return self._record(conn, "blank", serial, blank.state.value, new.value, actor, at, reason, None)
 
     def _require_role(self, conn: Connection, username: str, roles: Iterable[Role], doing: str) -> Operator:
@@ -200,8 +282,9 @@ class LifecycleService:
                     conn.execute(sites.update().where(sites.c.code == site.code).values(**row))
                 else:
                     continue
-                audit.append(conn, actor=actor, action="site.saved", subject_kind="site", subject_id=site.code,
-                             detail=row, at=at)
+                audit.append(
+                    conn, actor=actor, action="site.saved", subject_kind="site", subject_id=site.code, detail=row, at=at
+                )
                 changed += 1
         return changed
 
@@ -211,13 +294,26 @@ class LifecycleService:
         with self.store.write() as conn:
             if conn.execute(sa.select(operators.c.username).where(operators.c.username == operator.username)).first():
                 raise Conflict(f"the username {operator.username!r} is already taken")
-            conn.execute(operators.insert().values(
-                username=operator.username, full_name=operator.full_name, role=operator.role.value,
-                site_code=operator.site_code, password_hash=operator.password_hash, active=operator.active,
-                created_at=at))
-            audit.append(conn, actor=actor, action="operator.created", subject_kind="operator",
-                         subject_id=operator.username, detail={"role": operator.role.value,
-                                                               "site": operator.site_code}, at=at)
+            conn.execute(
+                operators.insert().values(
+                    username=operator.username,
+                    full_name=operator.full_name,
+                    role=operator.role.value,
+                    site_code=operator.site_code,
+                    password_hash=operator.password_hash,
+                    active=operator.active,
+                    created_at=at,
+                )
+            )
+            audit.append(
+                conn,
+                actor=actor,
+                action="operator.created",
+                subject_kind="operator",
+                subject_id=operator.username,
+                detail={"role": operator.role.value, "site": operator.site_code},
+                at=at,
+            )
         return operator
 
     # ---------------------------------------------------------------------------------------------
@@ -229,9 +325,14 @@ class LifecycleService:
         results = self.hook.ektp_validate_enrolment(enrolment=enrolment, deployment=self.deployment)
         return [p for problems in results for p in (problems or [])]
 
-    def record(self, enrolment: Enrolment, captures_: Sequence[Capture] = (),
-               images: Mapping[str, bytes] | None = None, *,
-               within: Callable[[Connection, dt.datetime], None] | None = None) -> Enrolment:
+    def record(
+        self,
+        enrolment: Enrolment,
+        captures_: Sequence[Capture] = (),
+        images: Mapping[str, bytes] | None = None,
+        *,
+        within: Callable[[Connection, dt.datetime], None] | None = None,
+    ) -> Enrolment:
         """Store a new enrolment in BIO_CAPTURED after the validation hooks pass.
 
         ``images`` maps each capture's ``blob_ref`` (and ``template_ref``) to its raw bytes; they are
@@ -256,11 +357,14 @@ class LifecycleService:
             audit.lock(conn)
             if conn.execute(_ENROLMENT_EXISTS, {"b_id": enrolment.id}).first():
                 raise Conflict(f"enrolment {enrolment.id} already exists; the second submission was not stored")
-            open_one = conn.execute(_OPEN_FOR_NIK, {"b_nik": enrolment.biodata.nik.value,
-                                                    "b_states": _OPEN_STATE_VALUES}).first()
+            open_one = conn.execute(
+                _OPEN_FOR_NIK, {"b_nik": enrolment.biodata.nik.value, "b_states": _OPEN_STATE_VALUES}
+            ).first()
             if open_one:
-                raise Conflict(f"NIK {enrolment.biodata.nik} already has enrolment {open_one.id} in progress "
-                               f"({open_one.state}); finish or close it before recording again")
+                raise Conflict(
+                    f"NIK {enrolment.biodata.nik} already has enrolment {open_one.id} in progress "
+                    f"({open_one.state}); finish or close it before recording again"
+                )
             conn.execute(_INSERT_ENROLMENT, repo.enrolment_to_row(enrolment))
             # One statement each for the blobs and the captures: a full enrolment has two dozen.
             items = []
@@ -273,16 +377,28 @@ class LifecycleService:
             blob_store.put_many(conn, self.data_key, enrolment_id=enrolment.id, items=items, at=at)
             if captures_:
                 conn.execute(captures.insert(), [repo.capture_to_row(enrolment.id, c) for c in captures_])
-            t = self._record(conn, "enrolment", enrolment.id, None, E.BIO_CAPTURED.value, enrolment.operator, at,
-                             detail={"site": enrolment.site_code, "nik": enrolment.biodata.nik.value,
-                                     "captures": str(len(captures_))})
+            t = self._record(
+                conn,
+                "enrolment",
+                enrolment.id,
+                None,
+                E.BIO_CAPTURED.value,
+                enrolment.operator,
+                at,
+                detail={
+                    "site": enrolment.site_code,
+                    "nik": enrolment.biodata.nik.value,
+                    "captures": str(len(captures_)),
+                },
+            )
             if within is not None:
                 within(conn, at)
         self._notify([t])
         return enrolment
 
-    def transition(self, enrolment_id: str, new: EnrolmentState | str, *, actor: str,
-                   reason: str | None = None) -> Enrolment:
+    def transition(
+        self, enrolment_id: str, new: EnrolmentState | str, *, actor: str, reason: str | None = None
+    ) -> Enrolment:
         """Move an enrolment to ``new``; illegal moves raise and change nothing."""
         new = EnrolmentState(new)
         if new in (E.SENT_FOR_CARD_PRINTING, E.CARD_PRINTED):
@@ -291,8 +407,14 @@ class LifecycleService:
         with self.store.write() as conn:
             # While a card is being printed, only the print queue moves the enrolment (cancel_job, outcomes).
             enrolment, t = self._move_enrolment(
-                conn, enrolment_id, new, actor, at, reason,
-                allowed_from=[s for s in ENROLMENT_TRANSITIONS if s is not E.SENT_FOR_CARD_PRINTING])
+                conn,
+                enrolment_id,
+                new,
+                actor,
+                at,
+                reason,
+                allowed_from=[s for s in ENROLMENT_TRANSITIONS if s is not E.SENT_FOR_CARD_PRINTING],
+            )
         self._notify([t])
         return enrolment
 
@@ -310,25 +432,61 @@ class LifecycleService:
     # Print jobs
     # ---------------------------------------------------------------------------------------------
 
-    def queue_print(self, enrolment_id: str, *, site_code: str, actor: str, routing_reason: str,
-                    job_id: str | None = None, print_day: str | None = None) -> PrintJob:
+    def queue_print(
+        self,
+        enrolment_id: str,
+        *,
+        site_code: str,
+        actor: str,
+        routing_reason: str,
+        job_id: str | None = None,
+        print_day: str | None = None,
+    ) -> PrintJob:
         """Create a print job for a print-ready enrolment at the site the rules chose (and, when the
         rules fix one, the weekday the site prints it on)."""
         at = self.clock()
-        job = PrintJob(id=job_id or uuid.uuid4().hex, enrolment_id=enrolment_id, site_code=site_code,
-                       routing_reason=routing_reason, print_day=print_day, created_at=at, updated_at=at)
+        job = PrintJob(
+            id=job_id or uuid.uuid4().hex,
+            enrolment_id=enrolment_id,
+            site_code=site_code,
+            routing_reason=routing_reason,
+            print_day=print_day,
+            created_at=at,
+            updated_at=at,
+        )
         with self.store.write() as conn:
-            _, t1 = self._move_enrolment(conn, enrolment_id, E.SENT_FOR_CARD_PRINTING, actor, at,
-                                         allowed_from=(E.PRINT_READY_RECORD,), detail={"job": job.id})
+            _, t1 = self._move_enrolment(
+                conn,
+                enrolment_id,
+                E.SENT_FOR_CARD_PRINTING,
+                actor,
+                at,
+                allowed_from=(E.PRINT_READY_RECORD,),
+                detail={"job": job.id},
+            )
             try:
                 with conn.begin_nested():
                     conn.execute(print_jobs.insert().values(**repo.job_to_row(job)))
             except IntegrityError:
-                raise Conflict(f"enrolment {enrolment_id} already has an open print job, or job id {job.id} "
-                               "is taken; nothing was queued") from None
-            t2 = self._record(conn, "print_job", job.id, None, J.QUEUED.value, actor, at,
-                              detail={"enrolment": enrolment_id, "site": site_code, "routing": routing_reason,
-                                      **({"print_day": print_day} if print_day else {})})
+                raise Conflict(
+                    f"enrolment {enrolment_id} already has an open print job, or job id {job.id} "
+                    "is taken; nothing was queued"
+                ) from None
+            t2 = self._record(
+                conn,
+                "print_job",
+                job.id,
+                None,
+                J.QUEUED.value,
+                actor,
+                at,
+                detail={
+                    "enrolment": enrolment_id,
+                    "site": site_code,
+                    "routing": routing_reason,
+                    **({"print_day": print_day} if print_day else {}),
+                },
+            )
         self._notify([t1, t2])
         return job
 
@@ -342,16 +500,30 @@ class LifecycleService:
             enrolment = repo.get_enrolment(conn, old.enrolment_id, lock=True)
             if enrolment.state is not E.SENT_FOR_CARD_PRINTING:
                 raise IllegalTransition("enrolment", enrolment.id, enrolment.state, "requeued for printing")
-            job = PrintJob(id=uuid.uuid4().hex, enrolment_id=old.enrolment_id, site_code=old.site_code,
-                           routing_reason=old.routing_reason, print_day=old.print_day, created_at=at,
-                           updated_at=at)
+            job = PrintJob(
+                id=uuid.uuid4().hex,
+                enrolment_id=old.enrolment_id,
+                site_code=old.site_code,
+                routing_reason=old.routing_reason,
+                print_day=old.print_day,
+                created_at=at,
+                updated_at=at,
+            )
             try:
                 with conn.begin_nested():
                     conn.execute(print_jobs.insert().values(**repo.job_to_row(job)))
             except IntegrityError:
                 raise Conflict(f"enrolment {old.enrolment_id} already has an open print job") from None
-            t = self._record(conn, "print_job", job.id, None, J.QUEUED.value, actor, at,
-                             detail={"enrolment": old.enrolment_id, "requeue_of": job_id})
+            t = self._record(
+                conn,
+                "print_job",
+                job.id,
+                None,
+                J.QUEUED.value,
+                actor,
+                at,
+                detail={"enrolment": old.enrolment_id, "requeue_of": job_id},
+            )
         self._notify([t])
         return job
 
@@ -375,8 +547,9 @@ class LifecycleService:
         with self.store.write() as conn:
             job = repo.get_job(conn, job_id, lock=True)
             self._check("print job", job_id, PRINT_JOB_TRANSITIONS, job.state, J.RESERVED)
-            query = sa.select(blanks.c.serial).where(blanks.c.site_code == job.site_code,
-                                                     blanks.c.state == B.IN_STOCK.value)
+            query = sa.select(blanks.c.serial).where(
+                blanks.c.site_code == job.site_code, blanks.c.state == B.IN_STOCK.value
+            )
             if serial is not None:
                 query = query.where(blanks.c.serial == serial)
             serial = conn.execute(query.order_by(blanks.c.serial).limit(1).with_for_update(skip_locked=True)).scalar()
@@ -394,10 +567,14 @@ class LifecycleService:
             job = repo.get_job(conn, job_id, lock=True)
             if job.state is not J.RESERVED or job.blank_serial is None:
                 # A SENT job may already have a card in the printer: never give its blank back here.
-                raise IllegalTransition("print job", job_id, job.state, "QUEUED (only a RESERVED job gives "
-                                        "its blank back; a SENT one needs the printer's word or a supervisor)")
-            tb = self._move_blank(conn, job.blank_serial, B.IN_STOCK, actor, at, reason, job_id=None,
-                                  enrolment_id=None)
+                raise IllegalTransition(
+                    "print job",
+                    job_id,
+                    job.state,
+                    "QUEUED (only a RESERVED job gives "
+                    "its blank back; a SENT one needs the printer's word or a supervisor)",
+                )
+            tb = self._move_blank(conn, job.blank_serial, B.IN_STOCK, actor, at, reason, job_id=None, enrolment_id=None)
             job, tj = self._move_job(conn, job, J.QUEUED, actor, at, reason, blank_serial=None)
         self._notify([tb, tj])
         return job
@@ -449,8 +626,16 @@ class LifecycleService:
         job = repo.get_job(conn, job_id, lock=True)
         if job.state is not J.PRINTED or job.blank_serial is None:
             raise IllegalTransition("print job", job_id, job.state, "spoiled after printing (only a PRINTED job)")
-        _, te = self._move_enrolment(conn, job.enrolment_id, E.SENT_FOR_CARD_PRINTING, actor, at, reason,
-                                     allowed_from=(E.CARD_PRINTED,), detail={"job": job.id, "spoiled_card": True})
+        _, te = self._move_enrolment(
+            conn,
+            job.enrolment_id,
+            E.SENT_FOR_CARD_PRINTING,
+            actor,
+            at,
+            reason,
+            allowed_from=(E.CARD_PRINTED,),
+            detail={"job": job.id, "spoiled_card": True},
+        )
         _, tj = self._move_job(conn, job, J.SPOILED, actor, at, reason)
         tb = self._move_blank(conn, job.blank_serial, B.SPOILED, actor, at, reason)
         return [tj, tb, te]
@@ -460,12 +645,14 @@ class LifecycleService:
         with self.store.write() as conn:
             job = repo.get_job(conn, job_id, lock=True)
             if job.state is J.UNKNOWN:
-                raise IllegalTransition("print job", job_id, job.state,
-                                        f"{outcome} (only a supervisor resolves UNKNOWN)")
+                raise IllegalTransition(
+                    "print job", job_id, job.state, f"{outcome} (only a supervisor resolves UNKNOWN)"
+                )
             if job.state is J.PRINTED:
                 # The printer's outcome is final; spoiling a printed card is a supervisor's spoil_printed.
-                raise IllegalTransition("print job", job_id, job.state,
-                                        f"{outcome} (a printed card is spoiled only by a supervisor)")
+                raise IllegalTransition(
+                    "print job", job_id, job.state, f"{outcome} (a printed card is spoiled only by a supervisor)"
+                )
             if outcome is J.PRINTED:
                 transitions = self._finish_printed(conn, job, actor, at, reason)
             else:
@@ -482,8 +669,7 @@ class LifecycleService:
             self._check("print job", job_id, PRINT_JOB_TRANSITIONS, job.state, J.QUEUED)
             if job.state is not J.SENT or job.blank_serial is None:
                 raise IllegalTransition("print job", job_id, job.state, "QUEUED (only a SENT job the printer refused)")
-            tb = self._move_blank(conn, job.blank_serial, B.IN_STOCK, actor, at, reason, job_id=None,
-                                  enrolment_id=None)
+            tb = self._move_blank(conn, job.blank_serial, B.IN_STOCK, actor, at, reason, job_id=None, enrolment_id=None)
             job, tj = self._move_job(conn, job, J.QUEUED, actor, at, reason, blank_serial=None, printer=None)
         self._notify([tb, tj])
         return job
@@ -497,8 +683,9 @@ class LifecycleService:
         self._notify([t])
         return job
 
-    def resolve_unknown(self, job_id: str, *, supervisor: str, printed: bool, reason: str,
-                        card_taken: bool = True) -> PrintJob:
+    def resolve_unknown(
+        self, job_id: str, *, supervisor: str, printed: bool, reason: str, card_taken: bool = True
+    ) -> PrintJob:
         """A supervisor says what became of the card of an UNKNOWN job: ``printed``; or not printed
         and spoiled; or, with ``card_taken=False``, never taken by the printer at all (its counter did
         not move): then the blank returns to stock and the job is QUEUED to be printed again."""
@@ -512,10 +699,10 @@ class LifecycleService:
                 raise IllegalTransition("print job", job_id, job.state, "resolved (only UNKNOWN jobs are)")
             if not card_taken:
                 assert job.blank_serial is not None  # UNKNOWN jobs always hold their blank
-                tb = self._move_blank(conn, job.blank_serial, B.IN_STOCK, supervisor, at, reason, job_id=None,
-                                      enrolment_id=None)
-                job, tj = self._move_job(conn, job, J.QUEUED, supervisor, at, reason, blank_serial=None,
-                                         printer=None)
+                tb = self._move_blank(
+                    conn, job.blank_serial, B.IN_STOCK, supervisor, at, reason, job_id=None, enrolment_id=None
+                )
+                job, tj = self._move_job(conn, job, J.QUEUED, supervisor, at, reason, blank_serial=None, printer=None)
                 transitions = [tb, tj]
             else:
                 finish = self._finish_printed if printed else self._finish_spoiled
@@ -538,18 +725,21 @@ class LifecycleService:
                 done["released"].append(job.id)
         return done
 
-    def _finish_printed(self, conn: Connection, job: PrintJob, actor: str, at: dt.datetime,
-                        reason: str | None) -> list[Transition]:
+    def _finish_printed(
+        self, conn: Connection, job: PrintJob, actor: str, at: dt.datetime, reason: str | None
+    ) -> list[Transition]:
         if job.blank_serial is None:  # SENT and UNKNOWN jobs always hold a blank; this guards the invariant
             raise IllegalTransition("print job", job.id, job.state, "PRINTED without a reserved blank")
         _, tj = self._move_job(conn, job, J.PRINTED, actor, at, reason)
         tb = self._move_blank(conn, job.blank_serial, B.PRINTED, actor, at, reason)
-        _, te = self._move_enrolment(conn, job.enrolment_id, E.CARD_PRINTED, actor, at, reason,
-                                     detail={"job": job.id, "blank": job.blank_serial})
+        _, te = self._move_enrolment(
+            conn, job.enrolment_id, E.CARD_PRINTED, actor, at, reason, detail={"job": job.id, "blank": job.blank_serial}
+        )
         return [tj, tb, te]
 
-    def _finish_spoiled(self, conn: Connection, job: PrintJob, actor: str, at: dt.datetime,
-                        reason: str) -> list[Transition]:
+    def _finish_spoiled(
+        self, conn: Connection, job: PrintJob, actor: str, at: dt.datetime, reason: str
+    ) -> list[Transition]:
         if not reason:
             raise EktpError("a spoiled card needs a reason")
         _, tj = self._move_job(conn, job, J.SPOILED, actor, at, reason)
@@ -589,17 +779,35 @@ class LifecycleService:
             existing = conn.execute(sa.select(blanks.c.serial).where(blanks.c.serial.in_(list(serials)))).first()
             if existing:
                 raise Conflict(f"blank {existing.serial} is already in the ledger; nothing was received")
-            inserted = conn.execute(blank_batches.insert().values(
-                site_code=site_code, count=len(serials), received_at=at, received_by=actor, note=note)
+            inserted = conn.execute(
+                blank_batches.insert().values(
+                    site_code=site_code, count=len(serials), received_at=at, received_by=actor, note=note
+                )
             ).inserted_primary_key
             assert inserted is not None
             batch_id = inserted[0]
-            conn.execute(blanks.insert(), [
-                {"serial": s, "site_code": site_code, "batch_id": batch_id, "state": B.IN_STOCK.value,
-                 "updated_at": at} for s in serials])
-            audit.append(conn, actor=actor, action="blanks.received", subject_kind="blank_batch",
-                         subject_id=str(batch_id), detail={"site": site_code, "count": len(serials),
-                                                           "first": min(serials), "last": max(serials)}, at=at)
+            conn.execute(
+                blanks.insert(),
+                [
+                    {
+                        "serial": s,
+                        "site_code": site_code,
+                        "batch_id": batch_id,
+                        "state": B.IN_STOCK.value,
+                        "updated_at": at,
+                    }
+                    for s in serials
+                ],
+            )
+            audit.append(
+                conn,
+                actor=actor,
+                action="blanks.received",
+                subject_kind="blank_batch",
+                subject_id=str(batch_id),
+                detail={"site": site_code, "count": len(serials), "first": min(serials), "last": max(serials)},
+                at=at,
+            )
         return len(serials)
 
     def spoil_blank(self, serial: str, *, actor: str, reason: str) -> None:
@@ -611,8 +819,13 @@ class LifecycleService:
             blank = repo.get_blank(conn, serial, lock=True)
             if blank.state is not B.IN_STOCK:
                 # A reserved blank belongs to its print job: the job's outcome decides what becomes of it.
-                raise IllegalTransition("blank", serial, blank.state, "SPOILED (only a blank in stock can be "
-                                        "spoiled directly; a reserved one is spoiled through its print job)")
+                raise IllegalTransition(
+                    "blank",
+                    serial,
+                    blank.state,
+                    "SPOILED (only a blank in stock can be "
+                    "spoiled directly; a reserved one is spoiled through its print job)",
+                )
             t = self._move_blank(conn, serial, B.SPOILED, actor, at, reason)
         self._notify([t])
 
@@ -626,8 +839,13 @@ class LifecycleService:
                 q_states = q_states.where(blanks.c.site_code == site_code)
             received = int(conn.execute(q_received).scalar_one())
             counts = {row[0]: int(row[1]) for row in conn.execute(q_states)}
-        return LedgerCount(received=received, in_stock=counts.get("IN_STOCK", 0), reserved=counts.get("RESERVED", 0),
-                           printed=counts.get("PRINTED", 0), spoiled=counts.get("SPOILED", 0))
+        return LedgerCount(
+            received=received,
+            in_stock=counts.get("IN_STOCK", 0),
+            reserved=counts.get("RESERVED", 0),
+            printed=counts.get("PRINTED", 0),
+            spoiled=counts.get("SPOILED", 0),
+        )
 
 
 def repo_job(store: Store, job_id: str) -> PrintJob:

@@ -18,10 +18,17 @@ ENROLMENT_TRANSITIONS: dict[EnrolmentState, frozenset[EnrolmentState]] = {
     E.SENT_FOR_ENROLLMENT: frozenset({E.RECEIVED_AT_CENTRAL, E.ENROLL_FAILURE_AT_REGIONAL}),
     # RECEIVED_AT_CENTRAL -> SENT_FOR_ENROLLMENT: the central system no longer knows the enrolment
     # (it answers "not found"), so it is sent again.
-    E.RECEIVED_AT_CENTRAL: frozenset({
-        E.SENT_FOR_ENROLLMENT, E.PRINT_READY_RECORD, E.DUPLICATE_RECORD, E.ADJUDICATE_RECORD,
-        E.ENROLL_FAILURE_AT_CENTRAL, E.SEARCH_FAILURE_AT_CENTRAL, E.REQUEST_VALIDATION,
-    }),
+    E.RECEIVED_AT_CENTRAL: frozenset(
+        {
+            E.SENT_FOR_ENROLLMENT,
+            E.PRINT_READY_RECORD,
+            E.DUPLICATE_RECORD,
+            E.ADJUDICATE_RECORD,
+            E.ENROLL_FAILURE_AT_CENTRAL,
+            E.SEARCH_FAILURE_AT_CENTRAL,
+            E.REQUEST_VALIDATION,
+        }
+    ),
     # A supervisor's adjudication ends in one of the two verdicts.
     E.ADJUDICATE_RECORD: frozenset({E.PRINT_READY_RECORD, E.DUPLICATE_RECORD}),
     # Failures that are not the resident's fault are sent again.
@@ -43,7 +50,9 @@ ENROLMENT_TRANSITIONS: dict[EnrolmentState, frozenset[EnrolmentState]] = {
 #: Enrolments that still hold a resident's place: a second recording of the same NIK is refused.
 #: A printed card not yet handed over still holds it; a reprint starts after CARD_ISSUED.
 OPEN_ENROLMENT_STATES = frozenset(ENROLMENT_TRANSITIONS) - {
-    E.DUPLICATE_RECORD, E.ENROLL_FAILURE_AT_CENTRAL, E.CARD_ISSUED,
+    E.DUPLICATE_RECORD,
+    E.ENROLL_FAILURE_AT_CENTRAL,
+    E.CARD_ISSUED,
 }
 
 PRINT_JOB_TRANSITIONS: dict[PrintJobState, frozenset[PrintJobState]] = {

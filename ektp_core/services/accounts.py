@@ -56,10 +56,12 @@ class LoginPolicy:
                 raise EktpError(f"profile [web] {key}: expected a positive number, got {value!r}")
             return float(value)
 
-        return cls(max_failures=int(number("lockout_failures", 5)),
-                   lockout=dt.timedelta(minutes=number("lockout_minutes", 15)),
-                   idle=dt.timedelta(minutes=number("session_idle_minutes", 30)),
-                   absolute=dt.timedelta(hours=number("session_max_hours", 10)))
+        return cls(
+            max_failures=int(number("lockout_failures", 5)),
+            lockout=dt.timedelta(minutes=number("lockout_minutes", 15)),
+            idle=dt.timedelta(minutes=number("session_idle_minutes", 30)),
+            absolute=dt.timedelta(hours=number("session_max_hours", 10)),
+        )
 
 
 class LoginRefused(EktpError):
@@ -113,8 +115,9 @@ class AccountService:
         self.clock = lifecycle.clock
         deployment = lifecycle.deployment
         self.site_code: str | None = deployment.site_code if deployment is not None else None
-        self.policy = policy or (LoginPolicy.from_profile(deployment.profile) if deployment is not None
-                                 else LoginPolicy())
+        self.policy = policy or (
+            LoginPolicy.from_profile(deployment.profile) if deployment is not None else LoginPolicy()
+        )
 
     # ---------------------------------------------------------------------------------------------
     # Logging in and out
@@ -137,8 +140,11 @@ class AccountService:
         locked_until = repo.utc(failure.locked_until) if failure is not None and failure.locked_until else None
         if locked_until is not None and locked_until > at:
             self._audit_failure(username, "locked", source, at)
-            raise LoginRefused("locked", "this account is locked after too many failed logins; try again later "
-                                         "or ask a supervisor", locked_until=locked_until)
+            raise LoginRefused(
+                "locked",
+                "this account is locked after too many failed logins; try again later or ask a supervisor",
+                locked_until=locked_until,
+            )
         if not matches:
             self._failed(username, known=row is not None, source=source, at=at)
         operator = repo.operator_from_row(row)
@@ -147,16 +153,28 @@ class AccountService:
             raise LoginRefused("inactive", "this account is disabled; ask an administrator")
         if self.site_code is not None and operator.site_code != self.site_code:
             self._audit_failure(username, "wrong_site", source, at)
-            raise LoginRefused("wrong_site", f"this account belongs to site {operator.site_code}, not to this "
-                                             f"office ({self.site_code})")
+            raise LoginRefused(
+                "wrong_site",
+                f"this account belongs to site {operator.site_code}, not to this office ({self.site_code})",
+            )
         token = secrets.token_urlsafe(32)
         sid = _session_id(token)
         with self.store.write() as conn:
             conn.execute(login_failures.delete().where(login_failures.c.username == username))
-            conn.execute(web_sessions.insert().values(id=sid, username=username, created_at=at, last_seen_at=at,
-                                                      source=source[:64] or None))
-            audit.append(conn, actor=username, action="auth.login", subject_kind="login", subject_id=username,
-                         detail={"source": source}, at=at)
+            conn.execute(
+                web_sessions.insert().values(
+                    id=sid, username=username, created_at=at, last_seen_at=at, source=source[:64] or None
+                )
+            )
+            audit.append(
+                conn,
+                actor=username,
+                action="auth.login",
+                subject_kind="login",
+                subject_id=username,
+                detail={"source": source},
+                at=at,
+            )
         return Session(id=sid, operator=operator, created_at=at, last_seen_at=at), token
 
     def _failed(self, username: str, *, known: bool, source: str, at: dt.datetime) -> None:
@@ -172,18 +190,38 @@ class AccountService:
                     conn.execute(login_failures.insert().values(username=username, **values))
                 else:
                     conn.execute(login_failures.update().where(login_failures.c.username == username).values(**values))
-            audit.append(conn, actor=username or "-", action="auth.login_failed", subject_kind="login",
-                         subject_id=username or "-", detail={"reason": "bad_credentials", "source": source}, at=at)
+            audit.append(
+                conn,
+                actor=username or "-",
+                action="auth.login_failed",
+                subject_kind="login",
+                subject_id=username or "-",
+                detail={"reason": "bad_credentials", "source": source},
+                at=at,
+            )
             if locked_until is not None:
-                audit.append(conn, actor="system", action="auth.locked", subject_kind="login", subject_id=username,
-                             detail={"until": locked_until.isoformat(), "failures": self.policy.max_failures},
-                             at=at)
+                audit.append(
+                    conn,
+                    actor="system",
+                    action="auth.locked",
+                    subject_kind="login",
+                    subject_id=username,
+                    detail={"until": locked_until.isoformat(), "failures": self.policy.max_failures},
+                    at=at,
+                )
         raise LoginRefused("bad_credentials", "wrong username or password", locked_until=locked_until)
 
     def _audit_failure(self, username: str, reason: str, source: str, at: dt.datetime) -> None:
         with self.store.write() as conn:
-            audit.append(conn, actor=username, action="auth.login_failed", subject_kind="login", subject_id=username,
-                         detail={"reason": reason, "source": source}, at=at)
+            audit.append(
+                conn,
+                actor=username,
+                action="auth.login_failed",
+                subject_kind="login",
+                subject_id=username,
+                detail={"reason": reason, "source": source},
+                at=at,
+            )
 
     def session(self, token: str) -> Session:
         """The live session for a browser's token; raises :class:`SessionEnded` (and ends it on the
@@ -192,16 +230,22 @@ class AccountService:
         at = self.clock()
         with self.store.read() as conn:
             row = conn.execute(sa.select(web_sessions).where(web_sessions.c.id == sid)).first()
-            account = None if row is None else conn.execute(
-                sa.select(operators).where(operators.c.username == row.username)).first()
+            account = (
+                None
+                if row is None
+                else conn.execute(sa.select(operators).where(operators.c.username == row.username)).first()
+            )
         if row is None or account is None:
             raise SessionEnded("unknown")
         if row.ended_at is not None:
             raise SessionEnded(row.end_reason or "ended")
         created, seen = repo.utc(row.created_at), repo.utc(row.last_seen_at)
         operator = repo.operator_from_row(account)
-        for reason, over in (("expired", at - created > self.policy.absolute), ("idle", at - seen > self.policy.idle),
-                             ("inactive", not operator.active)):
+        for reason, over in (
+            ("expired", at - created > self.policy.absolute),
+            ("idle", at - seen > self.policy.idle),
+            ("inactive", not operator.active),
+        ):
             if over:
                 self._end(sid, row.username, reason, at)
                 raise SessionEnded(reason)
@@ -215,30 +259,54 @@ class AccountService:
         """End the session on the server: its cookie is worthless from now on."""
         sid = _session_id(token)
         with self.store.read() as conn:
-            username = conn.execute(sa.select(web_sessions.c.username).where(web_sessions.c.id == sid)
-                                    .where(web_sessions.c.ended_at.is_(None))).scalar()
+            username = conn.execute(
+                sa.select(web_sessions.c.username)
+                .where(web_sessions.c.id == sid)
+                .where(web_sessions.c.ended_at.is_(None))
+            ).scalar()
         if username is not None:
             self._end(sid, username, "logout", self.clock())
 
     def _end(self, sid: str, username: str, reason: str, at: dt.datetime) -> None:
         with self.store.write() as conn:
-            done = conn.execute(web_sessions.update().where(web_sessions.c.id == sid)
-                                .where(web_sessions.c.ended_at.is_(None)).values(ended_at=at, end_reason=reason))
+            done = conn.execute(
+                web_sessions.update()
+                .where(web_sessions.c.id == sid)
+                .where(web_sessions.c.ended_at.is_(None))
+                .values(ended_at=at, end_reason=reason)
+            )
             if done.rowcount:
-                audit.append(conn, actor=username, action="auth.logout" if reason == "logout" else "auth.session_ended",
-                             subject_kind="login", subject_id=username, detail={"reason": reason}, at=at)
+                audit.append(
+                    conn,
+                    actor=username,
+                    action="auth.logout" if reason == "logout" else "auth.session_ended",
+                    subject_kind="login",
+                    subject_id=username,
+                    detail={"reason": reason},
+                    at=at,
+                )
 
     def _end_all(self, conn: Any, username: str, reason: str, at: dt.datetime) -> int:
-        done = conn.execute(web_sessions.update().where(web_sessions.c.username == username)
-                            .where(web_sessions.c.ended_at.is_(None)).values(ended_at=at, end_reason=reason))
+        done = conn.execute(
+            web_sessions.update()
+            .where(web_sessions.c.username == username)
+            .where(web_sessions.c.ended_at.is_(None))
+            .values(ended_at=at, end_reason=reason)
+        )
         return int(done.rowcount or 0)
 
     def forbidden(self, username: str, what: str, *, source: str = "", reason: str = "role") -> None:
         """Audit an authorisation failure (``auth.forbidden``): a page or action the account may not use."""
         with self.store.write() as conn:
-            audit.append(conn, actor=username or "-", action="auth.forbidden", subject_kind="login",
-                         subject_id=username or "-", detail={"what": what, "reason": reason, "source": source},
-                         at=self.clock())
+            audit.append(
+                conn,
+                actor=username or "-",
+                action="auth.forbidden",
+                subject_kind="login",
+                subject_id=username or "-",
+                detail={"what": what, "reason": reason, "source": source},
+                at=self.clock(),
+            )
 
     # ---------------------------------------------------------------------------------------------
     # Accounts
@@ -251,14 +319,26 @@ class AccountService:
             if site_code is not None:
                 query = query.where(operators.c.site_code == site_code)
             rows = conn.execute(query).all()
-            locks = {r.username: repo.utc(r.locked_until) for r in conn.execute(sa.select(login_failures))
-                     if r.locked_until is not None}
+            locks = {
+                r.username: repo.utc(r.locked_until)
+                for r in conn.execute(sa.select(login_failures))
+                if r.locked_until is not None
+            }
         now = self.clock()
-        return [(repo.operator_from_row(r), locks[r.username] if locks.get(r.username, now) > now else None)
-                for r in rows]
+        return [
+            (repo.operator_from_row(r), locks[r.username] if locks.get(r.username, now) > now else None) for r in rows
+        ]
 
-    def change(self, username: str, *, actor: str, password: str | None = None, role: Role | str | None = None,
-               active: bool | None = None, full_name: str | None = None) -> Operator:
+    def change(
+        self,
+        username: str,
+        *,
+        actor: str,
+        password: str | None = None,
+        role: Role | str | None = None,
+        active: bool | None = None,
+        full_name: str | None = None,
+    ) -> Operator:
         """Change an account (``operator.updated``, sent to its site by the feed). A new password, a
         new role or disabling ends the account's open sessions."""
         at = self.clock()
@@ -289,8 +369,15 @@ class AccountService:
             conn.execute(operators.update().where(operators.c.username == username).values(**values))
             detail: dict[str, Any] = {"changed": changed}
             detail.update({k: values[k] for k in ("role", "active", "full_name") if k in values})
-            audit.append(conn, actor=actor, action="operator.updated", subject_kind="operator", subject_id=username,
-                         detail=detail, at=at)
+            audit.append(
+                conn,
+                actor=actor,
+                action="operator.updated",
+                subject_kind="operator",
+                subject_id=username,
+                detail=detail,
+                at=at,
+            )
             if {"password", "role"} & set(changed) or values.get("active") is False:
                 self._end_all(conn, username, "changed", at)
             row = conn.execute(sa.select(operators).where(operators.c.username == username)).one()
@@ -302,8 +389,9 @@ class AccountService:
             done = conn.execute(login_failures.delete().where(login_failures.c.username == username))
             if not done.rowcount:
                 return False
-            audit.append(conn, actor=actor, action="auth.unlocked", subject_kind="login", subject_id=username,
-                         at=self.clock())
+            audit.append(
+                conn, actor=actor, action="auth.unlocked", subject_kind="login", subject_id=username, at=self.clock()
+            )
         return True
 
     def open_sessions(self, usernames: Sequence[str] | None = None) -> int:

@@ -63,8 +63,9 @@ class CapturePolicy:
                 raise ConfigError(source, f"capture.{modality.value}", "a table")
             unknown = set(table) - {"min_quality", "retries"}
             if unknown:
-                raise ConfigError(source, f"capture.{modality.value}.{sorted(unknown)[0]}",
-                                  "no such key (min_quality, retries)")
+                raise ConfigError(
+                    source, f"capture.{modality.value}.{sorted(unknown)[0]}", "no such key (min_quality, retries)"
+                )
             minimum = table.get("min_quality", DEFAULT_MIN_QUALITY[modality])
             retries = table.get("retries", DEFAULT_RETRIES)
             if not isinstance(minimum, int) or isinstance(minimum, bool) or not 0 <= minimum <= 100:
@@ -80,8 +81,11 @@ class QualityTooLow(EktpError):
 
     def __init__(self, modality: Modality, position: str, score: int, threshold: int, attempts_left: int) -> None:
         self.score, self.threshold, self.attempts_left = score, threshold, attempts_left
-        advice = (f"try again ({attempts_left} attempt(s) left)" if attempts_left > 0 else
-                  "no attempts left: record an exception approved by a supervisor")
+        advice = (
+            f"try again ({attempts_left} attempt(s) left)"
+            if attempts_left > 0
+            else "no attempts left: record an exception approved by a supervisor"
+        )
         super().__init__(f"{modality} {position}: quality {score} is below the threshold {threshold}; {advice}")
 
 
@@ -95,22 +99,32 @@ class CaptureService:
 
     def _slot_free(self, conn: Any, enrolment_id: str, modality: Modality, position: str) -> None:
         # A retry replaces the earlier capture of the same slot, image and template included.
-        old = conn.execute(sa.select(captures.c.blob_ref, captures.c.template_ref).where(
-            captures.c.enrolment_id == enrolment_id, captures.c.modality == modality.value,
-            captures.c.position == position)).one_or_none()
+        old = conn.execute(
+            sa.select(captures.c.blob_ref, captures.c.template_ref).where(
+                captures.c.enrolment_id == enrolment_id,
+                captures.c.modality == modality.value,
+                captures.c.position == position,
+            )
+        ).one_or_none()
         if old is None:
             return
         refs = [r for r in (old.blob_ref, old.template_ref) if r]
-        conn.execute(captures.delete().where(captures.c.enrolment_id == enrolment_id,
-                                             captures.c.modality == modality.value, captures.c.position == position))
+        conn.execute(
+            captures.delete().where(
+                captures.c.enrolment_id == enrolment_id,
+                captures.c.modality == modality.value,
+                captures.c.position == position,
+            )
+        )
         if refs:
             conn.execute(blobs.delete().where(blobs.c.ref.in_(refs)))
 
     def _recording(self, conn: Any, enrolment_id: str) -> None:
         enrolment = repo.get_enrolment(conn, enrolment_id, lock=True)
         if enrolment.state is not EnrolmentState.BIO_CAPTURED:
-            raise IllegalTransition("enrolment", enrolment_id, enrolment.state,
-                                    "given new captures (only while BIO_CAPTURED)")
+            raise IllegalTransition(
+                "enrolment", enrolment_id, enrolment.state, "given new captures (only while BIO_CAPTURED)"
+            )
 
     def add(self, enrolment_id: str, sample: Sample, *, actor: str, attempt: int = 1) -> Capture:
         """Keep one sample (replacing an earlier one of the same slot); refuse it below the threshold."""
@@ -118,36 +132,65 @@ class CaptureService:
             raise EktpError(f"{sample.modality} has no position {sample.position!r}")
         rule = self.policy[sample.modality]
         if sample.quality < rule.min_quality:
-            raise QualityTooLow(sample.modality, sample.position, sample.quality, rule.min_quality,
-                                max(0, rule.retries - attempt))
+            raise QualityTooLow(
+                sample.modality, sample.position, sample.quality, rule.min_quality, max(0, rule.retries - attempt)
+            )
         lc = self.lifecycle
         at = lc.clock()
         # Opaque references: the blob rows carry the enrolment, and the id is bound into the cipher.
         image_ref = blob_store.new_ref()
         template_ref = blob_store.new_ref() if sample.template is not None else None
-        capture = Capture(modality=sample.modality, position=sample.position, device=sample.device,
-                          quality=sample.quality, blob_ref=image_ref, template_ref=template_ref)
+        capture = Capture(
+            modality=sample.modality,
+            position=sample.position,
+            device=sample.device,
+            quality=sample.quality,
+            blob_ref=image_ref,
+            template_ref=template_ref,
+        )
         with lc.store.write() as conn:
             self._recording(conn, enrolment_id)
             self._slot_free(conn, enrolment_id, sample.modality, sample.position)
             kind = f"{sample.modality}/{sample.position}"
-            blob_store.put(conn, lc.data_key, enrolment_id=enrolment_id, ref=image_ref, kind=kind,
-                           data=sample.image, at=at)
+            blob_store.put(
+                conn, lc.data_key, enrolment_id=enrolment_id, ref=image_ref, kind=kind, data=sample.image, at=at
+            )
             if sample.template is not None and template_ref is not None:
-                blob_store.put(conn, lc.data_key, enrolment_id=enrolment_id, ref=template_ref,
-                               kind=f"{kind}/template", data=sample.template, at=at)
+                blob_store.put(
+                    conn,
+                    lc.data_key,
+                    enrolment_id=enrolment_id,
+                    ref=template_ref,
+                    kind=f"{kind}/template",
+                    data=sample.template,
+                    at=at,
+                )
             conn.execute(captures.insert().values(**repo.capture_to_row(enrolment_id, capture)))
-            audit.append(conn, actor=actor, action="capture.saved", subject_kind="enrolment", subject_id=enrolment_id,
-                         detail={"modality": sample.modality.value, "position": sample.position,
-                                 "quality": sample.quality, "device": sample.device, "attempt": attempt}, at=at)
+            audit.append(
+                conn,
+                actor=actor,
+                action="capture.saved",
+                subject_kind="enrolment",
+                subject_id=enrolment_id,
+                detail={
+                    "modality": sample.modality.value,
+                    "position": sample.position,
+                    "quality": sample.quality,
+                    "device": sample.device,
+                    "attempt": attempt,
+                },
+                at=at,
+            )
         return capture
 
-    def add_exception(self, enrolment_id: str, modality: Modality | str, position: str, *, reason: str,
-                      supervisor: str, actor: str) -> Capture:
+    def add_exception(
+        self, enrolment_id: str, modality: Modality | str, position: str, *, reason: str, supervisor: str, actor: str
+    ) -> Capture:
         """Record a missing or damaged finger (or eye) with the approving supervisor."""
         modality = Modality(modality)
-        capture = Capture(modality=modality, position=position,
-                          exception=CaptureException(reason=reason, approved_by=supervisor))
+        capture = Capture(
+            modality=modality, position=position, exception=CaptureException(reason=reason, approved_by=supervisor)
+        )
         lc = self.lifecycle
         at = lc.clock()
         with lc.store.write() as conn:
@@ -155,9 +198,15 @@ class CaptureService:
             self._recording(conn, enrolment_id)
             self._slot_free(conn, enrolment_id, modality, position)
             conn.execute(captures.insert().values(**repo.capture_to_row(enrolment_id, capture)))
-            audit.append(conn, actor=actor, action="capture.exception", subject_kind="enrolment",
-                         subject_id=enrolment_id, detail={"modality": modality.value, "position": position,
-                                                          "reason": reason, "approved_by": supervisor}, at=at)
+            audit.append(
+                conn,
+                actor=actor,
+                action="capture.exception",
+                subject_kind="enrolment",
+                subject_id=enrolment_id,
+                detail={"modality": modality.value, "position": position, "reason": reason, "approved_by": supervisor},
+                at=at,
+            )
         return capture
 
     def captures(self, enrolment_id: str) -> list[Capture]:
@@ -180,5 +229,6 @@ class CaptureService:
                     if ref is None:
                         break
                     return blob_store.get(conn, self.lifecycle.data_key, ref=ref, enrolment_id=enrolment_id)
-        raise EktpError(f"enrolment {enrolment_id} has no {'template' if template else 'image'} "
-                        f"for {modality} {position}")
+        raise EktpError(
+            f"enrolment {enrolment_id} has no {'template' if template else 'image'} for {modality} {position}"
+        )

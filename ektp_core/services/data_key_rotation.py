@@ -74,8 +74,13 @@ class KeyringStatus:
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready form (``ektp keys status --json``)."""
-        return {"keys": [attrs.asdict(k) for k in self.keys], "original_format": self.original_format,
-                "missing": self.missing, "unreadable": self.unreadable, "rotating_to": self.rotating_to}
+        return {
+            "keys": [attrs.asdict(k) for k in self.keys],
+            "original_format": self.original_format,
+            "missing": self.missing,
+            "unreadable": self.unreadable,
+            "rotating_to": self.rotating_to,
+        }
 
 
 @attrs.frozen(kw_only=True)
@@ -111,9 +116,13 @@ def status(store: Any, keys_dir: Path) -> KeyringStatus:
         usage = blob_store.key_usage(conn)
     keys = [KeyUsage(key_id=kid, current=kid == ring.current_id, blobs=usage.get(kid, 0)) for kid in ring.ids]
     known = {*ring.ids, blob_store.ORIGINAL_FORMAT, blob_store.UNREADABLE_FORMAT}
-    return KeyringStatus(keys=keys, original_format=usage.get(blob_store.ORIGINAL_FORMAT, 0),
-                         missing={k: n for k, n in sorted(usage.items()) if k not in known},
-                         unreadable=usage.get(blob_store.UNREADABLE_FORMAT, 0), rotating_to=_marker(keys_dir))
+    return KeyringStatus(
+        keys=keys,
+        original_format=usage.get(blob_store.ORIGINAL_FORMAT, 0),
+        missing={k: n for k, n in sorted(usage.items()) if k not in known},
+        unreadable=usage.get(blob_store.UNREADABLE_FORMAT, 0),
+        rotating_to=_marker(keys_dir),
+    )
 
 
 def _start(store: Any, keys_dir: Path, *, actor: str, site: str) -> tuple[DataKeyring, bool]:
@@ -124,22 +133,38 @@ def _start(store: Any, keys_dir: Path, *, actor: str, site: str) -> tuple[DataKe
         data_keys.write_atomically(keys_dir / MARKER_FILE, target.encode("ascii"))
         data_keys.make_current(keys_dir, target)
         with store.write() as conn:
-            audit.append(conn, actor=actor, action="data_key.rotation_started", subject_kind="data_key",
-                         subject_id=target, detail={"site": site, "retired": old_id}, at=_now())
+            audit.append(
+                conn,
+                actor=actor,
+                action="data_key.rotation_started",
+                subject_kind="data_key",
+                subject_id=target,
+                detail={"site": site, "retired": old_id},
+                at=_now(),
+            )
         return DataKeyring.load(keys_dir), False
     ring = DataKeyring.load(keys_dir)
     if ring.current_id != target:
         # Stopped between writing the marker and replacing data.key: finish that step first.
         if target not in ring.ids:
-            raise RotationStopped(f"{keys_dir / MARKER_FILE} names data key {target}, but "
-                                  f"{data_keys.key_file(keys_dir, target)} is missing; restore keys/ from a backup")
+            raise RotationStopped(
+                f"{keys_dir / MARKER_FILE} names data key {target}, but "
+                f"{data_keys.key_file(keys_dir, target)} is missing; restore keys/ from a backup"
+            )
         data_keys.make_current(keys_dir, target)
         ring = DataKeyring.load(keys_dir)
     return ring, True
 
 
-def rotate(store: Any, keys_dir: Path, *, actor: str, site: str = "", batch: int = BATCH,
-           progress: Progress = lambda _done, _total: None) -> RotationReport:
+def rotate(
+    store: Any,
+    keys_dir: Path,
+    *,
+    actor: str,
+    site: str = "",
+    batch: int = BATCH,
+    progress: Progress = lambda _done, _total: None,
+) -> RotationReport:
     """Rotate the data key (or finish a rotation that stopped); see the module's description.
 
     Raises :class:`RotationStopped` naming a blob that fails its check; the rotation can be run again
@@ -163,15 +188,21 @@ def rotate(store: Any, keys_dir: Path, *, actor: str, site: str = "", batch: int
                         count, last = blob_store.reencrypt_batch(conn, ring, after=after, limit=batch)
                 except blob_store.UnreadableBlob as exc:
                     with store.write() as conn:
-                        audit.append(conn, actor=actor, action="data_key.rotation_stopped", subject_kind="data_key",
-                                     subject_id=target, detail={"site": site, "blob": exc.ref,
-                                                                "enrolment": exc.enrolment_id, "reencrypted": done},
-                                     at=_now())
+                        audit.append(
+                            conn,
+                            actor=actor,
+                            action="data_key.rotation_stopped",
+                            subject_kind="data_key",
+                            subject_id=target,
+                            detail={"site": site, "blob": exc.ref, "enrolment": exc.enrolment_id, "reencrypted": done},
+                            at=_now(),
+                        )
                     raise RotationStopped(
                         f"{exc}. The rotation stopped: {done} of {total} blobs re-encrypted; nothing in that "
                         "blob's batch or after it was changed, and every other blob stays readable under its "
                         "key. Restore that blob (or the key it names) from a backup, then run "
-                        "`ektp keys rotate-data-key` again: it resumes") from None
+                        "`ektp keys rotate-data-key` again: it resumes"
+                    ) from None
                 if last is None:
                     break
                 done, after = done + count, last
@@ -183,13 +214,21 @@ def rotate(store: Any, keys_dir: Path, *, actor: str, site: str = "", batch: int
                 break
             total += left  # written under the old key by a process that had not yet seen the new one
         else:
-            raise RotationStopped(f"{left} blobs keep appearing under another data key: a process writes with a "
-                                  f"fixed key and has not seen key {target}; restart it and run this again")
+            raise RotationStopped(
+                f"{left} blobs keep appearing under another data key: a process writes with a "
+                f"fixed key and has not seen key {target}; restart it and run this again"
+            )
         retired = [kid for kid in ring.ids if kid != target]
         with store.write() as conn:
-            audit.append(conn, actor=actor, action="data_key.rotated", subject_kind="data_key", subject_id=target,
-                         detail={"site": site, "reencrypted": done, "retired": retired, "resumed": resumed},
-                         at=_now())
+            audit.append(
+                conn,
+                actor=actor,
+                action="data_key.rotated",
+                subject_kind="data_key",
+                subject_id=target,
+                detail={"site": site, "reencrypted": done, "retired": retired, "resumed": resumed},
+                at=_now(),
+            )
         (keys_dir / MARKER_FILE).unlink(missing_ok=True)
     return RotationReport(key_id=target, retired=retired, reencrypted=done, skipped=skipped, resumed=resumed)
 
@@ -200,20 +239,30 @@ def forget(store: Any, keys_dir: Path, key_id: str, *, actor: str, site: str = "
     rotation, and for the current key. The deleted file's path."""
     with data_keys.rotation_lock(keys_dir):
         if _marker(keys_dir) is not None:
-            raise EktpError("a data key rotation has not finished; run `ektp keys rotate-data-key` to finish it "
-                            "first")
+            raise EktpError("a data key rotation has not finished; run `ektp keys rotate-data-key` to finish it first")
         path = data_keys.check_forgettable(keys_dir, key_id)
         with store.write() as conn:
             usage = blob_store.key_usage(conn)
             if usage.get(key_id):
-                raise EktpError(f"data key {key_id} still encrypts {usage[key_id]} blobs; it cannot be forgotten "
-                                "(run `ektp keys rotate-data-key` to re-encrypt them)")
+                raise EktpError(
+                    f"data key {key_id} still encrypts {usage[key_id]} blobs; it cannot be forgotten "
+                    "(run `ektp keys rotate-data-key` to re-encrypt them)"
+                )
             if usage.get(blob_store.ORIGINAL_FORMAT):
-                raise EktpError(f"{usage[blob_store.ORIGINAL_FORMAT]} blobs are in the original format, which names "
-                                f"no key, so they may be under data key {key_id}; it cannot be forgotten (run "
-                                "`ektp keys rotate-data-key` to re-encrypt them)")
-            audit.append(conn, actor=actor, action="data_key.forgotten", subject_kind="data_key", subject_id=key_id,
-                         detail={"site": site}, at=_now())
+                raise EktpError(
+                    f"{usage[blob_store.ORIGINAL_FORMAT]} blobs are in the original format, which names "
+                    f"no key, so they may be under data key {key_id}; it cannot be forgotten (run "
+                    "`ektp keys rotate-data-key` to re-encrypt them)"
+                )
+            audit.append(
+                conn,
+                actor=actor,
+                action="data_key.forgotten",
+                subject_kind="data_key",
+                subject_id=key_id,
+                detail={"site": site},
+                at=_now(),
+            )
             # Deleted last, inside the transaction: a failed delete leaves no audit entry claiming it.
             data_keys.forget_key(path)
     return path

@@ -21,8 +21,13 @@ def profile_text(name_or_path: str, host: PluginHost | None = None) -> tuple[str
     return registry.get(name_or_path).read_text("utf-8"), f"profile {name_or_path}"
 
 
-def create_deployment(directory: Path, *, profile: str = "minimal", site_code: str | None = None,
-                      database_url: str = "sqlite:///ektp.sqlite3") -> Deployment:
+def create_deployment(
+    directory: Path,
+    *,
+    profile: str = "minimal",
+    site_code: str | None = None,
+    database_url: str = "sqlite:///ektp.sqlite3",
+) -> Deployment:
     """Create ``directory`` with ``ektp.toml``, ``profile.toml``, node keys and a migrated database.
 
     Refuses a folder that already holds a deployment; on a bad profile or site nothing is left behind.

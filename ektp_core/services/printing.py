@@ -109,16 +109,24 @@ class PrintService:
             for modality, what in ((Modality.FACE, "photo"), (Modality.SIGNATURE, "signature")):
                 capture = by_modality.get(modality)
                 if capture is None or capture.blob_ref is None:
-                    raise NothingConsumed(f"enrolment {enrolment.id} has no {what}: the card cannot be printed; "
-                                          f"record the {what} first")
-                images[modality] = blob_store.get(conn, self.lifecycle.data_key, ref=capture.blob_ref,
-                                                  enrolment_id=enrolment.id)
+                    raise NothingConsumed(
+                        f"enrolment {enrolment.id} has no {what}: the card cannot be printed; record the {what} first"
+                    )
+                images[modality] = blob_store.get(
+                    conn, self.lifecycle.data_key, ref=capture.blob_ref, enrolment_id=enrolment.id
+                )
         profile = getattr(self.deployment, "profile", None)
         place = enrolment.biodata.kabupaten_kota
         back = bool(profile.raw.get("printing", {}).get("back", False)) if profile is not None else False
-        return CardData(biodata=enrolment.biodata, photo=images[Modality.FACE], signature=images[Modality.SIGNATURE],
-                        issue_place=place, issue_date=self.lifecycle.clock().astimezone(dt.UTC).date(),
-                        canvas=canvas, back=back)
+        return CardData(
+            biodata=enrolment.biodata,
+            photo=images[Modality.FACE],
+            signature=images[Modality.SIGNATURE],
+            issue_place=place,
+            issue_date=self.lifecycle.clock().astimezone(dt.UTC).date(),
+            canvas=canvas,
+            back=back,
+        )
 
     def render(self, card: CardData, job: PrintJob) -> RenderedCard:
         """The card laid out by the first ``ektp_render_card`` implementation that answers."""
@@ -131,8 +139,9 @@ class PrintService:
 
     # ---------------------------------------------------------------------------------------------
 
-    def print_job(self, job_id: str, printer: CardPrinter, *, printer_name: str, actor: str,
-                  progress: Progress | None = None) -> PrintResult:
+    def print_job(
+        self, job_id: str, printer: CardPrinter, *, printer_name: str, actor: str, progress: Progress | None = None
+    ) -> PrintResult:
         """Print one QUEUED job on an open printer. Never retries: a failed card stays failed."""
         job = self.lifecycle.jobs_by_id(job_id)
         self.check_printer(printer, printer_name=printer_name, site_code=job.site_code)
@@ -144,8 +153,9 @@ class PrintService:
         the first time ektp meets it, its card counter becomes the ledger's reference."""
         status = printer.status()
         if not status.ready:
-            raise NothingConsumed(f"printer {printer_name} is not ready ({status.state}: {status.message}); "
-                                  "nothing was reserved")
+            raise NothingConsumed(
+                f"printer {printer_name} is not ready ({status.state}: {status.message}); nothing was reserved"
+            )
         self._meet_printer(printer_name, status, site_code=site_code)
         return status
 
@@ -181,16 +191,24 @@ class PrintService:
         except FeedRefused as exc:
             raise NothingConsumed(str(exc)) from None
 
-    def send(self, prepared: Prepared, printer: CardPrinter, *, printer_name: str, actor: str,
-             progress: Progress | None = None) -> PrintResult:
+    def send(
+        self,
+        prepared: Prepared,
+        printer: CardPrinter,
+        *,
+        printer_name: str,
+        actor: str,
+        progress: Progress | None = None,
+    ) -> PrintResult:
         """Steps 3-5: mark SENT, print, settle the job by the printer's answer and counter."""
         lc = self.lifecycle
         job_id = prepared.job.id
         before = printer.status()
         if not before.ready:
             lc.release_blank(job_id, actor=actor, reason=f"printer {printer_name} not ready: {before.message}")
-            raise NothingConsumed(f"printer {printer_name} is not ready ({before.state}: {before.message}); "
-                                  "the blank went back to stock")
+            raise NothingConsumed(
+                f"printer {printer_name} is not ready ({before.state}: {before.message}); the blank went back to stock"
+            )
         job = lc.mark_sent(job_id, actor=actor, printer=printer_name)
         try:
             after = printer.print_card(prepared.card, progress=progress)
@@ -200,16 +218,27 @@ class PrintService:
             lc.mark_unknown(job_id, actor=actor, reason=f"the printer driver failed: {type(exc).__name__}: {exc}")
             raise
         if before.card_count is not None and after.card_count is not None and after.card_count != before.card_count + 1:
-            job = lc.mark_unknown(job_id, actor=actor, reason=f"the printer's counter went from {before.card_count} to "
-                                  f"{after.card_count}, not by one card: look at the printer")
+            job = lc.mark_unknown(
+                job_id,
+                actor=actor,
+                reason=f"the printer's counter went from {before.card_count} to "
+                f"{after.card_count}, not by one card: look at the printer",
+            )
             self._saw_counter(printer_name, after)
             return PrintResult(job=job, status=after)
         job = lc.mark_printed(job_id, actor=actor, reason=f"confirmed by {printer_name}")
         self._saw_counter(printer_name, after)
         return PrintResult(job=job, status=after)
 
-    def print_many(self, job_ids: Sequence[str], printer: CardPrinter, *, printer_name: str, actor: str,
-                   progress: Progress | None = None) -> PrintRun:
+    def print_many(
+        self,
+        job_ids: Sequence[str],
+        printer: CardPrinter,
+        *,
+        printer_name: str,
+        actor: str,
+        progress: Progress | None = None,
+    ) -> PrintRun:
         """Print a queue, preparing the next card (reserve and render) while the printer prints the
         current one, so the printer never waits for software. Stops at the first card that does not
         print, or that is refused (``PrintRun.stopped`` says why); a card prepared but not sent gives
@@ -223,6 +252,7 @@ class PrintService:
         canvas = printer.canvas
         # Only this thread talks to the printer; the helper thread only reserves and renders.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ektp-prepare") as pool:
+
             def prepare(job_id: str) -> Prepared:
                 return self.prepare(job_id, canvas, actor=actor)
 
@@ -238,8 +268,7 @@ class PrintService:
                 if index + 1 < len(job_ids):
                     upcoming = pool.submit(prepare, job_ids[index + 1])
                 try:
-                    result = self.send(prepared, printer, printer_name=printer_name, actor=actor,
-                                       progress=progress)
+                    result = self.send(prepared, printer, printer_name=printer_name, actor=actor, progress=progress)
                 except EktpError as exc:
                     run.stopped = f"job {prepared.job.id} was not sent: {exc}"
                     self._give_back(upcoming, index + 1 < len(job_ids), actor)
@@ -261,8 +290,9 @@ class PrintService:
             return
         self.lifecycle.release_blank(spare.job.id, actor=actor, reason="the run stopped before this card")
 
-    def _failed(self, job: PrintJob, exc: PrinterError, actor: str, printer: CardPrinter,
-                printer_name: str) -> PrintResult:
+    def _failed(
+        self, job: PrintJob, exc: PrinterError, actor: str, printer: CardPrinter, printer_name: str
+    ) -> PrintResult:
         lc = self.lifecycle
         reason = f"{printer_name}: {exc}"
         if exc.outcome is Outcome.NOT_STARTED:
@@ -284,20 +314,33 @@ class PrintService:
         with self.lifecycle.store.write() as conn:
             row = conn.execute(sa.select(printers).where(printers.c.name == name)).one_or_none()
             if row is None:
-                conn.execute(printers.insert().values(
-                    name=name, site_code=site_code, driver=status.model or "?", serial=status.serial or "?",
-                    baseline_count=status.card_count, last_count=status.card_count, updated_at=at))
+                conn.execute(
+                    printers.insert().values(
+                        name=name,
+                        site_code=site_code,
+                        driver=status.model or "?",
+                        serial=status.serial or "?",
+                        baseline_count=status.card_count,
+                        last_count=status.card_count,
+                        updated_at=at,
+                    )
+                )
             elif row.serial not in ("?", status.serial or "?"):
                 # Another machine under the same name: the old counter means nothing for it.
-                raise EktpError(f"printer {name} was serial {row.serial} and is now {status.serial}; "
-                                "register the new printer under a new name")
+                raise EktpError(
+                    f"printer {name} was serial {row.serial} and is now {status.serial}; "
+                    "register the new printer under a new name"
+                )
 
     def _saw_counter(self, name: str, status: PrinterStatus) -> None:
         if status.card_count is None:
             return
         with self.lifecycle.store.write() as conn:
-            conn.execute(printers.update().where(printers.c.name == name)
-                         .values(last_count=status.card_count, updated_at=self.lifecycle.clock()))
+            conn.execute(
+                printers.update()
+                .where(printers.c.name == name)
+                .values(last_count=status.card_count, updated_at=self.lifecycle.clock())
+            )
 
     def reconcile(self, name: str, status: PrinterStatus | None = None) -> CounterCheck:
         """Cards the ledger says went through a printer against the printer's own counter."""
@@ -305,11 +348,15 @@ class PrintService:
             self._saw_counter(name, status)
         with self.lifecycle.store.read() as conn:
             row = conn.execute(sa.select(printers).where(printers.c.name == name)).one_or_none()
-            ledger = conn.execute(sa.select(sa.func.count()).select_from(print_jobs).where(
-                print_jobs.c.printer == name,
-                print_jobs.c.state.in_([PrintJobState.PRINTED.value, PrintJobState.SPOILED.value]))).scalar_one()
+            ledger = conn.execute(
+                sa.select(sa.func.count())
+                .select_from(print_jobs)
+                .where(
+                    print_jobs.c.printer == name,
+                    print_jobs.c.state.in_([PrintJobState.PRINTED.value, PrintJobState.SPOILED.value]),
+                )
+            ).scalar_one()
         counted = None
         if row is not None and row.baseline_count is not None and row.last_count is not None:
             counted = row.last_count - row.baseline_count
         return CounterCheck(printer=name, ledger_cards=int(ledger), printer_cards=counted)
-

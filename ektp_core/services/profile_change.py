@@ -84,8 +84,9 @@ def change_profile(deployment: Deployment, name_or_path: str, *, actor: str) -> 
         except ConfigError as exc:
             raise EktpError(f"the new profile ({source}) is not valid: {exc}; nothing was changed") from None
         if not any(s.code == deployment.site_code for s in new_profile.sites):
-            raise EktpError(f"{source} has no site {deployment.site_code}, the site this node serves; "
-                            "nothing was changed")
+            raise EktpError(
+                f"{source} has no site {deployment.site_code}, the site this node serves; nothing was changed"
+            )
         store = new_deployment.open_store()
         try:
             lc = LifecycleService(store, host.hook, new_deployment)
@@ -100,8 +101,9 @@ def change_profile(deployment: Deployment, name_or_path: str, *, actor: str) -> 
     return change
 
 
-def _apply(lc: LifecycleService, old_name: str, new_name: str, rules: RegionRules, *, actor: str,
-           source: str) -> ProfileChange:
+def _apply(
+    lc: LifecycleService, old_name: str, new_name: str, rules: RegionRules, *, actor: str, source: str
+) -> ProfileChange:
     profile = lc.deployment.profile
     sites_saved = lc.sync_sites(profile.sites, actor=actor)
     state = site_snapshot(profile, lc)
@@ -115,22 +117,58 @@ def _apply(lc: LifecycleService, old_name: str, new_name: str, rules: RegionRule
                 unchanged += 1
                 continue
             lc.cancel_job(job.id, actor=actor, reason=f"re-routed: profile {old_name} -> {new_name}")
-            new_job = lc.queue_print(job.enrolment_id, site_code=routing.site_code, actor=actor,
-                                     routing_reason=routing.reason, print_day=routing.print_day)
-            moved.append(MovedJob(job.enrolment_id, job.id, job.site_code, new_job.id, new_job.site_code,
-                                  routing.reason, job.print_day, routing.print_day))
+            new_job = lc.queue_print(
+                job.enrolment_id,
+                site_code=routing.site_code,
+                actor=actor,
+                routing_reason=routing.reason,
+                print_day=routing.print_day,
+            )
+            moved.append(
+                MovedJob(
+                    job.enrolment_id,
+                    job.id,
+                    job.site_code,
+                    new_job.id,
+                    new_job.site_code,
+                    routing.reason,
+                    job.print_day,
+                    routing.print_day,
+                )
+            )
         routed = PrintRouter(lc, rules, profile).route_ready(actor=actor, sites=state)
     except Exception as exc:
-        raise EktpError(f"the profile change stopped after re-routing {len(moved)} of {len(queued)} queued jobs "
-                        f"({exc}); nothing is lost (an interrupted job's enrolment is print-ready again) and "
-                        f"{old_name} stays in force: run the same command again to finish") from exc
-    left = tuple(lc.jobs(states=(PrintJobState.RESERVED.value, PrintJobState.SENT.value,
-                                 PrintJobState.UNKNOWN.value)))
+        raise EktpError(
+            f"the profile change stopped after re-routing {len(moved)} of {len(queued)} queued jobs "
+            f"({exc}); nothing is lost (an interrupted job's enrolment is print-ready again) and "
+            f"{old_name} stays in force: run the same command again to finish"
+        ) from exc
+    left = tuple(lc.jobs(states=(PrintJobState.RESERVED.value, PrintJobState.SENT.value, PrintJobState.UNKNOWN.value)))
     with lc.store.write() as conn:
-        audit.append(conn, actor=actor, action="profile.changed", subject_kind="profile", subject_id=new_name,
-                     detail={"from": old_name, "to": new_name, "source": source, "sites_saved": sites_saved,
-                             "rerouted": len(moved), "unchanged": unchanged, "left_alone": len(left),
-                             "routed": len(routed)},
-                     at=lc.clock())
-    return ProfileChange(old_name=old_name, new_name=new_name, sites_saved=sites_saved, moved=tuple(moved),
-                         unchanged=unchanged, left_alone=left, routed=tuple(routed))
+        audit.append(
+            conn,
+            actor=actor,
+            action="profile.changed",
+            subject_kind="profile",
+            subject_id=new_name,
+            detail={
+                "from": old_name,
+                "to": new_name,
+                "source": source,
+                "sites_saved": sites_saved,
+                "rerouted": len(moved),
+                "unchanged": unchanged,
+                "left_alone": len(left),
+                "routed": len(routed),
+            },
+            at=lc.clock(),
+        )
+    return ProfileChange(
+        old_name=old_name,
+        new_name=new_name,
+        sites_saved=sites_saved,
+        moved=tuple(moved),
+        unchanged=unchanged,
+        left_alone=left,
+        routed=tuple(routed),
+    )

@@ -5,6 +5,7 @@ Nothing is lost when the central side is down: an enrolment moves to SENT_FOR_EN
 database) *before* it is sent, and every later :meth:`VerificationService.sync` sends again whatever is
 still SENT_FOR_ENROLLMENT. Resends are safe because the central API is idempotent on the enrolment id.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -31,8 +32,13 @@ log = logging.getLogger(__name__)
 E = EnrolmentState
 
 #: States from which an enrolment may be (re)sent to the central system.
-SENDABLE = (E.BIO_CAPTURED, E.SENT_FOR_ENROLLMENT, E.ENROLL_FAILURE_AT_REGIONAL, E.SEARCH_FAILURE_AT_CENTRAL,
-            E.REQUEST_VALIDATION)
+SENDABLE = (
+    E.BIO_CAPTURED,
+    E.SENT_FOR_ENROLLMENT,
+    E.ENROLL_FAILURE_AT_REGIONAL,
+    E.SEARCH_FAILURE_AT_CENTRAL,
+    E.REQUEST_VALIDATION,
+)
 #: Where a card may be handed over from.
 HANDOVER_FROM = (E.CARD_PRINTED, E.CARD_SHIPPED)
 
@@ -75,8 +81,12 @@ class VerificationSettings:
         try:
             required = tuple(Modality(m) for m in required_raw)
         except (ValueError, TypeError):
-            raise ConfigError(source, "verification.required",
-                              f"a list of modalities from {[m.value for m in Modality]}", required_raw) from None
+            raise ConfigError(
+                source,
+                "verification.required",
+                f"a list of modalities from {[m.value for m in Modality]}",
+                required_raw,
+            ) from None
         options = {k: v for k, v in raw.items() if k not in ("verifier", "required", "matcher")}
         return cls(verifier, required, matcher_settings(raw, path=str(source)), options)
 
@@ -116,8 +126,16 @@ def _utc(value: dt.datetime | None) -> dt.datetime | None:
 
 def _status_from_row(row: Any) -> SubmissionStatus:
     verdict = Verdict.from_dict(json.loads(row.verdict_detail)) if row.verdict_detail else None
-    return SubmissionStatus(row.enrolment_id, row.verifier, row.attempts, _utc(row.last_attempt_at), row.last_error,
-                            _utc(row.received_at), verdict, _utc(row.card_reported_at))
+    return SubmissionStatus(
+        row.enrolment_id,
+        row.verifier,
+        row.attempts,
+        _utc(row.last_attempt_at),
+        row.last_error,
+        _utc(row.received_at),
+        verdict,
+        _utc(row.card_reported_at),
+    )
 
 
 #: Refusals that stop a whole sync round (every later call would be refused the same way).
@@ -127,13 +145,21 @@ _STOPPING = ("unauthorised", "redirected")
 class VerificationService:
     """Drives a :class:`~ektp_core.devices.verifiers.Verifier` for one deployment's enrolments."""
 
-    def __init__(self, lifecycle: LifecycleService, verifier: Verifier, *,
-                 settings: VerificationSettings | None = None, matcher: Matcher | None = None,
-                 host: Any = None, progress: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        lifecycle: LifecycleService,
+        verifier: Verifier,
+        *,
+        settings: VerificationSettings | None = None,
+        matcher: Matcher | None = None,
+        host: Any = None,
+        progress: Callable[[str], None] | None = None,
+    ) -> None:
         self.lifecycle = lifecycle
         self.verifier = verifier
         self.settings = settings or VerificationSettings.from_profile(
-            lifecycle.deployment.profile if lifecycle.deployment is not None else None)
+            lifecycle.deployment.profile if lifecycle.deployment is not None else None
+        )
         self._matcher = matcher
         #: The plugin host: the profile's matcher and region rules come from its registries.
         self._host = host
@@ -148,8 +174,9 @@ class VerificationService:
         try:
             verifier = factory(settings.options)
         except (ValueError, TypeError) as exc:
-            raise ConfigError(str(lifecycle.deployment.profile.source), "verification", str(exc),
-                              dict(settings.options)) from None
+            raise ConfigError(
+                str(lifecycle.deployment.profile.source), "verification", str(exc), dict(settings.options)
+            ) from None
         return cls(lifecycle, verifier, settings=settings, host=host, **kwargs)
 
     @property
@@ -167,15 +194,23 @@ class VerificationService:
     def status(self, enrolment_id: str) -> SubmissionStatus | None:
         """What the node knows of an enrolment's submission, or None when it was never sent."""
         with self.lifecycle.store.read() as conn:
-            row = conn.execute(sa.select(central_submissions).where(
-                central_submissions.c.enrolment_id == enrolment_id)).one_or_none()
+            row = conn.execute(
+                sa.select(central_submissions).where(central_submissions.c.enrolment_id == enrolment_id)
+            ).one_or_none()
         return _status_from_row(row) if row is not None else None
 
     def _count_attempt(self, conn: Any, enrolment_id: str, error: str | None, at: dt.datetime) -> None:
         # The row exists: _mark_sending made it in the transaction that moved the enrolment to SENT.
-        conn.execute(central_submissions.update().where(central_submissions.c.enrolment_id == enrolment_id)
-                     .values(attempts=central_submissions.c.attempts + 1, last_attempt_at=at.astimezone(dt.UTC),
-                             last_error=error[:2000] if error else None, verifier=self.verifier.name))
+        conn.execute(
+            central_submissions.update()
+            .where(central_submissions.c.enrolment_id == enrolment_id)
+            .values(
+                attempts=central_submissions.c.attempts + 1,
+                last_attempt_at=at.astimezone(dt.UTC),
+                last_error=error[:2000] if error else None,
+                verifier=self.verifier.name,
+            )
+        )
 
     def _note_attempt(self, enrolment_id: str, error: str | None, at: dt.datetime) -> None:
         with self.lifecycle.store.write() as conn:
@@ -191,18 +226,32 @@ class VerificationService:
             if current.state not in SENDABLE:
                 raise IllegalTransition("enrolment", enrolment_id, current.state, "sent to the central system")
             if current.state is not E.SENT_FOR_ENROLLMENT:
-                _, transition = lc._move_enrolment(conn, enrolment_id, E.SENT_FOR_ENROLLMENT, actor, at,
-                                                   f"to {self.verifier.name}")
-            exists = conn.execute(sa.select(central_submissions.c.enrolment_id).where(
-                central_submissions.c.enrolment_id == enrolment_id)).first()
+                _, transition = lc._move_enrolment(
+                    conn, enrolment_id, E.SENT_FOR_ENROLLMENT, actor, at, f"to {self.verifier.name}"
+                )
+            exists = conn.execute(
+                sa.select(central_submissions.c.enrolment_id).where(central_submissions.c.enrolment_id == enrolment_id)
+            ).first()
             if exists is None:
-                conn.execute(central_submissions.insert().values(enrolment_id=enrolment_id,
-                                                                 verifier=self.verifier.name, attempts=0))
+                conn.execute(
+                    central_submissions.insert().values(
+                        enrolment_id=enrolment_id, verifier=self.verifier.name, attempts=0
+                    )
+                )
         if transition is not None:
             lc._notify([transition])
 
-    def _finish_sending(self, enrolment_id: str, new: EnrolmentState, actor: str, at: dt.datetime,
-                        reason: str, *, error: str | None = None, received_at: dt.datetime | None = None) -> None:
+    def _finish_sending(
+        self,
+        enrolment_id: str,
+        new: EnrolmentState,
+        actor: str,
+        at: dt.datetime,
+        reason: str,
+        *,
+        error: str | None = None,
+        received_at: dt.datetime | None = None,
+    ) -> None:
         """Count the attempt and move on from SENT_FOR_ENROLLMENT, unless someone else already did."""
         lc = self.lifecycle
         transition = None
@@ -210,8 +259,11 @@ class VerificationService:
             current = repo.get_enrolment(conn, enrolment_id, lock=True)
             self._count_attempt(conn, enrolment_id, error, at)
             if received_at is not None:
-                conn.execute(central_submissions.update().where(central_submissions.c.enrolment_id == enrolment_id)
-                             .values(received_at=received_at.astimezone(dt.UTC)))
+                conn.execute(
+                    central_submissions.update()
+                    .where(central_submissions.c.enrolment_id == enrolment_id)
+                    .values(received_at=received_at.astimezone(dt.UTC))
+                )
             if current.state is E.SENT_FOR_ENROLLMENT:  # a concurrent sync may have moved it already
                 _, transition = lc._move_enrolment(conn, enrolment_id, new, actor, at, reason[:2000])
         if transition is not None:
@@ -244,19 +296,31 @@ class VerificationService:
                         fingers[c.position] = blob(c.template_ref)
                 elif c.modality is Modality.FACE and c.blob_ref is not None:
                     face = blob(c.blob_ref)
-        return Submission(enrolment_id=enrolment.id, site=enrolment.site_code, biodata=enrolment.biodata.to_dict(),
-                          fingers=fingers, finger_images=images, face=face, exceptions=exceptions)
+        return Submission(
+            enrolment_id=enrolment.id,
+            site=enrolment.site_code,
+            biodata=enrolment.biodata.to_dict(),
+            fingers=fingers,
+            finger_images=images,
+            face=face,
+            exceptions=exceptions,
+        )
 
     def _check_complete(self, enrolment_id: str) -> None:
         missing = [(m, p) for m, p in self.capture.missing(enrolment_id) if m in self.settings.required]
         if missing:
             raise IncompleteEnrolment(enrolment_id, missing)
         # A finger captured without a template cannot be searched: extract it now or refuse clearly.
-        without = [c.position for c in self.capture.captures(enrolment_id)
-                   if c.modality is Modality.FINGER and c.exception is None and c.template_ref is None]
+        without = [
+            c.position
+            for c in self.capture.captures(enrolment_id)
+            if c.modality is Modality.FINGER and c.exception is None and c.template_ref is None
+        ]
         if without and Modality.FINGER in self.settings.required:
-            raise EktpError(f"enrolment {enrolment_id}: fingers {', '.join(without)} have no minutiae template "
-                            "(install the biometrics extra, or capture them again)")
+            raise EktpError(
+                f"enrolment {enrolment_id}: fingers {', '.join(without)} have no minutiae template "
+                "(install the biometrics extra, or capture them again)"
+            )
 
     def submit(self, enrolment_id: str, *, actor: str) -> EnrolmentState:
         """Send one enrolment. Returns its state afterwards: RECEIVED_AT_CENTRAL when the central side
@@ -284,14 +348,18 @@ class VerificationService:
             return lc.get(enrolment_id).state
         except CentralRefused as exc:
             if exc.code == "malformed":
-                self._finish_sending(enrolment_id, E.ENROLL_FAILURE_AT_REGIONAL, actor, at, exc.detail,
-                                     error=str(exc))
+                self._finish_sending(enrolment_id, E.ENROLL_FAILURE_AT_REGIONAL, actor, at, exc.detail, error=str(exc))
                 return lc.get(enrolment_id).state
             self._note_attempt(enrolment_id, str(exc), at)
             raise
-        self._finish_sending(enrolment_id, E.RECEIVED_AT_CENTRAL, actor, at,
-                             f"received by {self.verifier.name}" + ("" if receipt.first else " (resend)"),
-                             received_at=receipt.received_at)
+        self._finish_sending(
+            enrolment_id,
+            E.RECEIVED_AT_CENTRAL,
+            actor,
+            at,
+            f"received by {self.verifier.name}" + ("" if receipt.first else " (resend)"),
+            received_at=receipt.received_at,
+        )
         return lc.get(enrolment_id).state
 
     # -- verdicts --------------------------------------------------------------------------------------------
@@ -313,25 +381,39 @@ class VerificationService:
         at = lc.clock()
         with lc.store.write() as conn:
             current = repo.get_enrolment(conn, verdict.enrolment_id, lock=True)
-            applies = (current.state is E.RECEIVED_AT_CENTRAL or (
-                current.state is E.ADJUDICATE_RECORD
-                and verdict.status in (E.PRINT_READY_RECORD, E.DUPLICATE_RECORD)))
+            applies = current.state is E.RECEIVED_AT_CENTRAL or (
+                current.state is E.ADJUDICATE_RECORD and verdict.status in (E.PRINT_READY_RECORD, E.DUPLICATE_RECORD)
+            )
             if not applies or verdict.status is current.state:
                 return False
-            conn.execute(central_submissions.update()
-                         .where(central_submissions.c.enrolment_id == verdict.enrolment_id)
-                         .values(verdict=verdict.status.value, verdict_detail=json.dumps(verdict.to_dict()),
-                                 decided_at=(verdict.decided_at or at).astimezone(dt.UTC)))
-            _, t = lc._move_enrolment(conn, verdict.enrolment_id, verdict.status, actor, at,
-                                      (reason or verdict.summary())[:2000],
-                                      detail={"candidates": ",".join(c.enrolment_id for c in verdict.candidates)})
+            conn.execute(
+                central_submissions.update()
+                .where(central_submissions.c.enrolment_id == verdict.enrolment_id)
+                .values(
+                    verdict=verdict.status.value,
+                    verdict_detail=json.dumps(verdict.to_dict()),
+                    decided_at=(verdict.decided_at or at).astimezone(dt.UTC),
+                )
+            )
+            _, t = lc._move_enrolment(
+                conn,
+                verdict.enrolment_id,
+                verdict.status,
+                actor,
+                at,
+                (reason or verdict.summary())[:2000],
+                detail={"candidates": ",".join(c.enrolment_id for c in verdict.candidates)},
+            )
         lc._notify([t])
         return True
 
     def _ids_in(self, states: Iterable[EnrolmentState]) -> list[str]:
         with self.lifecycle.store.read() as conn:
-            rows = conn.execute(sa.select(enrolments.c.id).where(enrolments.c.state.in_([s.value for s in states]))
-                                .order_by(enrolments.c.created_at, enrolments.c.id)).scalars()
+            rows = conn.execute(
+                sa.select(enrolments.c.id)
+                .where(enrolments.c.state.in_([s.value for s in states]))
+                .order_by(enrolments.c.created_at, enrolments.c.id)
+            ).scalars()
             return list(rows)
 
     def sync(self, *, actor: str, wait: float = 0, route: bool = True) -> SyncReport:
@@ -363,10 +445,14 @@ class VerificationService:
     def _received_from_sites(self) -> list[str]:
         """Enrolments that came in packets from site nodes and wait to be sent on (BIO_CAPTURED)."""
         with self.lifecycle.store.read() as conn:
-            return list(conn.execute(
-                sa.select(enrolments.c.id).join(inbox, inbox.c.enrolment_id == enrolments.c.id)
-                .where(enrolments.c.state == E.BIO_CAPTURED.value)
-                .order_by(enrolments.c.created_at, enrolments.c.id)).scalars())
+            return list(
+                conn.execute(
+                    sa.select(enrolments.c.id)
+                    .join(inbox, inbox.c.enrolment_id == enrolments.c.id)
+                    .where(enrolments.c.state == E.BIO_CAPTURED.value)
+                    .order_by(enrolments.c.created_at, enrolments.c.id)
+                ).scalars()
+            )
 
     def _sync_sends(self, report: SyncReport, actor: str) -> None:
         # What a site recorded reaches the central system through this node without anyone's click.
@@ -398,8 +484,12 @@ class VerificationService:
             except CentralRefused as exc:
                 if exc.code == "not_found" and n <= len(waiting):
                     # The central side lost it: back to SENT_FOR_ENROLLMENT, sent again on the next round.
-                    self.lifecycle.transition(enrolment_id, E.SENT_FOR_ENROLLMENT, actor=actor,
-                                              reason="the central system no longer knows it: to be sent again")
+                    self.lifecycle.transition(
+                        enrolment_id,
+                        E.SENT_FOR_ENROLLMENT,
+                        actor=actor,
+                        reason="the central system no longer knows it: to be sent again",
+                    )
                 self._refusal(report, enrolment_id, exc)
                 continue
             except EktpError as exc:
@@ -433,11 +523,17 @@ class VerificationService:
             rows = conn.execute(
                 sa.select(enrolments.c.id, sa.func.max(print_jobs.c.updated_at).label("printed_at"))
                 .join(central_submissions, central_submissions.c.enrolment_id == enrolments.c.id)
-                .join(print_jobs, sa.and_(print_jobs.c.enrolment_id == enrolments.c.id,
-                                          print_jobs.c.state == PrintJobState.PRINTED.value))
-                .where(enrolments.c.state.in_([s.value for s in printed]),
-                       central_submissions.c.card_reported_at.is_(None))
-                .group_by(enrolments.c.id)).all()
+                .join(
+                    print_jobs,
+                    sa.and_(
+                        print_jobs.c.enrolment_id == enrolments.c.id, print_jobs.c.state == PrintJobState.PRINTED.value
+                    ),
+                )
+                .where(
+                    enrolments.c.state.in_([s.value for s in printed]), central_submissions.c.card_reported_at.is_(None)
+                )
+                .group_by(enrolments.c.id)
+            ).all()
         for row in rows:
             try:
                 self.verifier.card_printed(row.id, repo.utc(row.printed_at))
@@ -445,8 +541,11 @@ class VerificationService:
                 self._refusal(report, row.id, exc)
                 continue
             with self.lifecycle.store.write() as conn:
-                conn.execute(central_submissions.update().where(central_submissions.c.enrolment_id == row.id)
-                             .values(card_reported_at=self.lifecycle.clock().astimezone(dt.UTC)))
+                conn.execute(
+                    central_submissions.update()
+                    .where(central_submissions.c.enrolment_id == row.id)
+                    .values(card_reported_at=self.lifecycle.clock().astimezone(dt.UTC))
+                )
             report.cards_reported.append(row.id)
 
     def report_cards(self) -> list[str]:
@@ -459,11 +558,15 @@ class VerificationService:
 
     def adjudication_queue(self) -> list[tuple[str, Verdict | None]]:
         """Enrolments waiting in ADJUDICATE_RECORD, oldest first, with the verdict that put them there."""
-        return [(eid, status.verdict if status else None)
-                for eid in self._ids_in([E.ADJUDICATE_RECORD]) for status in [self.status(eid)]]
+        return [
+            (eid, status.verdict if status else None)
+            for eid in self._ids_in([E.ADJUDICATE_RECORD])
+            for status in [self.status(eid)]
+        ]
 
-    def adjudicate(self, enrolment_id: str, decision: EnrolmentState | str, *, supervisor: str,
-                   note: str) -> EnrolmentState:
+    def adjudicate(
+        self, enrolment_id: str, decision: EnrolmentState | str, *, supervisor: str, note: str
+    ) -> EnrolmentState:
         """A supervisor's decision on an enrolment in ADJUDICATE_RECORD: PRINT_READY_RECORD (a different
         person) or DUPLICATE_RECORD. Returns the state the enrolment ends in.
 
@@ -491,11 +594,14 @@ class VerificationService:
             if held is None or held.status not in (E.PRINT_READY_RECORD, E.DUPLICATE_RECORD):
                 raise
             verdict = held
-            reason = (f"the central system already holds the decision {held.status} (given earlier); "
-                      f"{supervisor}: {note}")
+            reason = (
+                f"the central system already holds the decision {held.status} (given earlier); {supervisor}: {note}"
+            )
         if verdict.enrolment_id != enrolment_id or verdict.status not in (E.PRINT_READY_RECORD, E.DUPLICATE_RECORD):
-            raise EktpError(f"the central system answered the adjudication of {enrolment_id} with "
-                            f"{verdict.status} for {verdict.enrolment_id}: nothing changed here")
+            raise EktpError(
+                f"the central system answered the adjudication of {enrolment_id} with "
+                f"{verdict.status} for {verdict.enrolment_id}: nothing changed here"
+            )
         self._apply(verdict, actor=supervisor, reason=reason)
         return lc.get(enrolment_id).state
 
@@ -527,23 +633,31 @@ class VerificationService:
                 raise EktpError(f"unknown finger position {position!r} (expected one of {list(FINGER_POSITIONS)})")
             enrolment = lc.get(enrolment_id)
             if enrolment.state not in HANDOVER_FROM:
-                raise IllegalTransition("enrolment", enrolment_id, enrolment.state,
-                                        "handed over (needs a printed card)")
+                raise IllegalTransition(
+                    "enrolment", enrolment_id, enrolment.state, "handed over (needs a printed card)"
+                )
             try:
                 reference = self.capture.image(enrolment_id, Modality.FINGER, position, template=True)
             except EktpError:
-                raise EktpError(f"enrolment {enrolment_id} has no {position} template (an exception?): "
-                                "use another finger") from None
+                raise EktpError(
+                    f"enrolment {enrolment_id} has no {position} template (an exception?): use another finger"
+                ) from None
             score = float(self.matcher.verify(live_template, reference))
             threshold = self.settings.matcher.thresholds.handover
             if score < threshold:
-                raise HandoverRefused(f"the {position.replace('_', ' ')} does not match enrolment {enrolment_id} "
-                                      f"(score {score:g} < {threshold:g}): card not handed over")
+                raise HandoverRefused(
+                    f"the {position.replace('_', ' ')} does not match enrolment {enrolment_id} "
+                    f"(score {score:g} < {threshold:g}): card not handed over"
+                )
         except (EktpError, ValueError) as exc:
             self._audit_refusal(enrolment_id, operator, position, exc)
             raise
-        lc.transition(enrolment_id, E.CARD_ISSUED, actor=operator,
-                      reason=f"handed over: {position} matched (score {score:g} >= {threshold:g})")
+        lc.transition(
+            enrolment_id,
+            E.CARD_ISSUED,
+            actor=operator,
+            reason=f"handed over: {position} matched (score {score:g} >= {threshold:g})",
+        )
         return score
 
     def _audit_refusal(self, enrolment_id: str, operator: str, position: str, exc: Exception) -> None:
@@ -551,8 +665,14 @@ class VerificationService:
         try:
             with lc.store.write() as conn:
                 repo.get_enrolment(conn, enrolment_id)
-                audit.append(conn, actor=operator, action="enrolment.handover_refused", subject_kind="enrolment",
-                             subject_id=enrolment_id, at=lc.clock(),
-                             detail={"position": position, "why": str(exc)[:500]})
+                audit.append(
+                    conn,
+                    actor=operator,
+                    action="enrolment.handover_refused",
+                    subject_kind="enrolment",
+                    subject_id=enrolment_id,
+                    at=lc.clock(),
+                    detail={"position": position, "why": str(exc)[:500]},
+                )
         except NotFound:
             pass  # no such enrolment: nothing to audit it against

@@ -34,8 +34,14 @@ def new_ref() -> str:
     return f"{time.time_ns():016x}{os.urandom(8).hex()}"
 
 
-def put_many(conn: Connection, key: DataKeyring | bytes, *, enrolment_id: str,
-             items: Iterable[tuple[str, str, bytes]], at: dt.datetime) -> None:
+def put_many(
+    conn: Connection,
+    key: DataKeyring | bytes,
+    *,
+    enrolment_id: str,
+    items: Iterable[tuple[str, str, bytes]],
+    at: dt.datetime,
+) -> None:
     """Encrypt and store several ``(ref, kind, data)`` blobs of one enrolment in one statement, under
     the keyring's current key (raw key bytes: under that key)."""
     ring = as_keyring(key)
@@ -43,21 +49,37 @@ def put_many(conn: Connection, key: DataKeyring | bytes, *, enrolment_id: str,
     for ref, kind, data in items:
         if not ref or len(ref) > MAX_REF_LENGTH:
             raise EktpError(f"blob reference {ref!r} must be 1-{MAX_REF_LENGTH} characters")
-        rows.append({"ref": ref, "enrolment_id": enrolment_id, "kind": kind,
-                     "ciphertext": ring.encrypt(data, record_id=enrolment_id), "created_at": at})
+        rows.append(
+            {
+                "ref": ref,
+                "enrolment_id": enrolment_id,
+                "kind": kind,
+                "ciphertext": ring.encrypt(data, record_id=enrolment_id),
+                "created_at": at,
+            }
+        )
     if rows:
         conn.execute(_INSERT, rows)
 
 
-def put(conn: Connection, key: DataKeyring | bytes, *, enrolment_id: str, ref: str, kind: str, data: bytes,
-        at: dt.datetime) -> None:
+def put(
+    conn: Connection, key: DataKeyring | bytes, *, enrolment_id: str, ref: str, kind: str, data: bytes, at: dt.datetime
+) -> None:
     """Encrypt ``data`` under the keyring's current key and store it under ``ref`` in the caller's
     transaction."""
     if not ref or len(ref) > MAX_REF_LENGTH:
         # Checked here, not left to the database: SQLite would store a longer one, PostgreSQL refuse it.
         raise EktpError(f"blob reference {ref!r} must be 1-{MAX_REF_LENGTH} characters")
-    conn.execute(_INSERT, {"ref": ref, "enrolment_id": enrolment_id, "kind": kind,
-                           "ciphertext": as_keyring(key).encrypt(data, record_id=enrolment_id), "created_at": at})
+    conn.execute(
+        _INSERT,
+        {
+            "ref": ref,
+            "enrolment_id": enrolment_id,
+            "kind": kind,
+            "ciphertext": as_keyring(key).encrypt(data, record_id=enrolment_id),
+            "created_at": at,
+        },
+    )
 
 
 def get(conn: Connection, key: DataKeyring | bytes, *, ref: str, enrolment_id: str) -> bytes:
@@ -101,8 +123,10 @@ def key_usage(conn: Connection) -> dict[str, int]:
     and :data:`UNREADABLE_FORMAT` for blobs in no known format. Reads only each blob's first bytes."""
     head = _head(3)
     label = sa.case(
-        (head == sa.literal(HEADER_V2, sa.LargeBinary),
-         sa.func.substr(blobs.c.ciphertext, 4, ID_BYTES, type_=sa.LargeBinary)),
+        (
+            head == sa.literal(HEADER_V2, sa.LargeBinary),
+            sa.func.substr(blobs.c.ciphertext, 4, ID_BYTES, type_=sa.LargeBinary),
+        ),
         (head == sa.literal(HEADER_V1, sa.LargeBinary), sa.literal(b"", sa.LargeBinary)),
         else_=sa.literal(b"?", sa.LargeBinary),
     ).label("k")
@@ -112,8 +136,13 @@ def key_usage(conn: Connection) -> dict[str, int]:
     usage: dict[str, int] = {}
     for raw, count in conn.execute(sa.select(labelled.c.k, sa.func.count()).group_by(labelled.c.k)):
         value = bytes(raw)
-        name = (ORIGINAL_FORMAT if value == b"" else UNREADABLE_FORMAT if value == b"?" or len(value) != ID_BYTES
-                else value.hex())
+        name = (
+            ORIGINAL_FORMAT
+            if value == b""
+            else UNREADABLE_FORMAT
+            if value == b"?" or len(value) != ID_BYTES
+            else value.hex()
+        )
         usage[name] = usage.get(name, 0) + int(count)
     return usage
 
@@ -123,8 +152,9 @@ def count_not_under(conn: Connection, key_id: str) -> int:
     return int(conn.execute(sa.select(sa.func.count()).select_from(blobs).where(_not_under(key_id))).scalar_one())
 
 
-_UPDATE_CIPHERTEXT = (blobs.update().where(blobs.c.ref == sa.bindparam("b_ref"))
-                      .values(ciphertext=sa.bindparam("b_ciphertext")))
+_UPDATE_CIPHERTEXT = (
+    blobs.update().where(blobs.c.ref == sa.bindparam("b_ref")).values(ciphertext=sa.bindparam("b_ciphertext"))
+)
 
 
 def reencrypt_batch(conn: Connection, keyring: DataKeyring, *, after: str, limit: int) -> tuple[int, str | None]:
@@ -140,7 +170,8 @@ def reencrypt_batch(conn: Connection, keyring: DataKeyring, *, after: str, limit
     rows = conn.execute(
         sa.select(blobs.c.ref, blobs.c.enrolment_id, blobs.c.ciphertext)
         .where(blobs.c.ref > after, _not_under(target))
-        .order_by(blobs.c.ref).limit(limit)
+        .order_by(blobs.c.ref)
+        .limit(limit)
         .with_for_update()  # PostgreSQL: a blob replaced meanwhile (a capture retried) waits for us
     ).all()
     updates = []
@@ -149,8 +180,9 @@ def reencrypt_batch(conn: Connection, keyring: DataKeyring, *, after: str, limit
             plaintext = keyring.decrypt(bytes(row.ciphertext), record_id=row.enrolment_id)
         except TamperedData as exc:
             raise UnreadableBlob(row.ref, row.enrolment_id, str(exc)) from None
-        updates.append({"b_ref": row.ref, "b_ciphertext": keyring.encrypt(plaintext, record_id=row.enrolment_id,
-                                                                          key_id=target)})
+        updates.append(
+            {"b_ref": row.ref, "b_ciphertext": keyring.encrypt(plaintext, record_id=row.enrolment_id, key_id=target)}
+        )
     if updates:
         conn.execute(_UPDATE_CIPHERTEXT, updates)
     return len(rows), (rows[-1].ref if rows else None)

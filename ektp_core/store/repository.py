@@ -30,9 +30,16 @@ def enrolment_to_row(e: Enrolment) -> dict[str, Any]:
     text = json.dumps(e.biodata.to_dict(), ensure_ascii=False)
     _remember_biodata(text, e.biodata)
     return {
-        "id": e.id, "site_code": e.site_code, "operator": e.operator, "nik": e.biodata.nik.value,
-        "nama": e.biodata.nama, "biodata": text, "state": e.state.value,
-        "reason": e.reason, "created_at": e.created_at, "updated_at": e.updated_at,
+        "id": e.id,
+        "site_code": e.site_code,
+        "operator": e.operator,
+        "nik": e.biodata.nik.value,
+        "nama": e.biodata.nama,
+        "biodata": text,
+        "state": e.state.value,
+        "reason": e.reason,
+        "created_at": e.created_at,
+        "updated_at": e.updated_at,
     }
 
 
@@ -64,63 +71,117 @@ def _biodata(text: str) -> Biodata:
 
 def enrolment_from_row(row: Any) -> Enrolment:
     return Enrolment(
-        id=row.id, site_code=row.site_code, operator=row.operator, biodata=_biodata(row.biodata),
-        state=row.state, reason=row.reason, created_at=utc(row.created_at),
+        id=row.id,
+        site_code=row.site_code,
+        operator=row.operator,
+        biodata=_biodata(row.biodata),
+        state=row.state,
+        reason=row.reason,
+        created_at=utc(row.created_at),
         updated_at=utc(row.updated_at) if row.updated_at else None,
     )
 
 
 def capture_to_row(enrolment_id: str, c: Capture) -> dict[str, Any]:
     return {
-        "enrolment_id": enrolment_id, "modality": c.modality.value, "position": c.position, "device": c.device,
-        "quality": c.quality, "blob_ref": c.blob_ref, "template_ref": c.template_ref,
+        "enrolment_id": enrolment_id,
+        "modality": c.modality.value,
+        "position": c.position,
+        "device": c.device,
+        "quality": c.quality,
+        "blob_ref": c.blob_ref,
+        "template_ref": c.template_ref,
         "exception_reason": c.exception.reason if c.exception else None,
         "exception_approved_by": c.exception.approved_by if c.exception else None,
     }
 
 
 def capture_from_row(row: Any) -> Capture:
-    exc = (CaptureException(reason=row.exception_reason, approved_by=row.exception_approved_by)
-           if row.exception_reason else None)
-    return Capture(modality=row.modality, position=row.position, device=row.device, quality=row.quality,
-                   blob_ref=row.blob_ref, template_ref=row.template_ref, exception=exc)
+    exc = (
+        CaptureException(reason=row.exception_reason, approved_by=row.exception_approved_by)
+        if row.exception_reason
+        else None
+    )
+    return Capture(
+        modality=row.modality,
+        position=row.position,
+        device=row.device,
+        quality=row.quality,
+        blob_ref=row.blob_ref,
+        template_ref=row.template_ref,
+        exception=exc,
+    )
 
 
 def job_to_row(j: PrintJob) -> dict[str, Any]:
     return {
-        "id": j.id, "enrolment_id": j.enrolment_id, "site_code": j.site_code, "state": j.state.value,
-        "routing_reason": j.routing_reason, "blank_serial": j.blank_serial, "printer": j.printer, "reason": j.reason,
-        "print_day": j.print_day, "created_at": j.created_at, "updated_at": j.updated_at,
+        "id": j.id,
+        "enrolment_id": j.enrolment_id,
+        "site_code": j.site_code,
+        "state": j.state.value,
+        "routing_reason": j.routing_reason,
+        "blank_serial": j.blank_serial,
+        "printer": j.printer,
+        "reason": j.reason,
+        "print_day": j.print_day,
+        "created_at": j.created_at,
+        "updated_at": j.updated_at,
     }
 
 
 def job_from_row(row: Any) -> PrintJob:
     return PrintJob(
-        id=row.id, enrolment_id=row.enrolment_id, site_code=row.site_code, state=row.state,
-        routing_reason=row.routing_reason, blank_serial=row.blank_serial, printer=row.printer, reason=row.reason,
-        print_day=row.print_day, created_at=utc(row.created_at),
+        id=row.id,
+        enrolment_id=row.enrolment_id,
+        site_code=row.site_code,
+        state=row.state,
+        routing_reason=row.routing_reason,
+        blank_serial=row.blank_serial,
+        printer=row.printer,
+        reason=row.reason,
+        print_day=row.print_day,
+        created_at=utc(row.created_at),
         updated_at=utc(row.updated_at) if row.updated_at else None,
     )
 
 
 def blank_from_row(row: Any) -> Blank:
-    return Blank(serial=row.serial, site_code=row.site_code, state=row.state, job_id=row.job_id,
-                 enrolment_id=row.enrolment_id, reason=row.reason)
+    return Blank(
+        serial=row.serial,
+        site_code=row.site_code,
+        state=row.state,
+        job_id=row.job_id,
+        enrolment_id=row.enrolment_id,
+        reason=row.reason,
+    )
 
 
 def site_to_row(s: Site) -> dict[str, Any]:
-    return {"code": s.code, "name": s.name, "kind": s.kind.value, "records": s.records, "prints": s.prints,
-            "region_code": s.region_code}
+    return {
+        "code": s.code,
+        "name": s.name,
+        "kind": s.kind.value,
+        "records": s.records,
+        "prints": s.prints,
+        "region_code": s.region_code,
+    }
 
 
 def site_from_row(row: Any) -> Site:
-    return Site(code=row.code, name=row.name, kind=row.kind, records=row.records, prints=row.prints,
-                region_code=row.region_code)
+    return Site(
+        code=row.code, name=row.name, kind=row.kind, records=row.records, prints=row.prints, region_code=row.region_code
+    )
 
 
 def operator_from_row(row: Any) -> Operator:
-    return Operator(username=row.username, full_name=row.full_name, role=row.role, site_code=row.site_code,
-                    password_hash=row.password_hash, active=row.active)
+    return Operator(
+        username=row.username,
+        full_name=row.full_name,
+        role=row.role,
+        site_code=row.site_code,
+        password_hash=row.password_hash,
+        active=row.active,
+    )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -173,4 +234,3 @@ def list_jobs(conn: Connection, *, site_code: str | None = None, states: tuple[s
     if states:
         query = query.where(print_jobs.c.state.in_(states))
     return [job_from_row(r) for r in conn.execute(query)]
-

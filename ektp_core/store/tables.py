@@ -328,8 +328,13 @@ sa.Index("ix_enrolments_site_created_at", enrolments.c.site_code, enrolments.c.c
 sa.Index("ix_print_jobs_state_updated_at", print_jobs.c.state, print_jobs.c.updated_at, print_jobs.c.site_code)
 sa.Index("ix_blanks_site_state_updated_at", blanks.c.site_code, blanks.c.state, blanks.c.updated_at)
 # The print queue of a site (thousands of jobs wait for their print day) and a printer's counter check.
-sa.Index("ix_print_jobs_site_queue", print_jobs.c.site_code, print_jobs.c.state, print_jobs.c.print_day,
-         print_jobs.c.created_at)
+sa.Index(
+    "ix_print_jobs_site_queue",
+    print_jobs.c.site_code,
+    print_jobs.c.state,
+    print_jobs.c.print_day,
+    print_jobs.c.created_at,
+)
 sa.Index("ix_print_jobs_printer_state", print_jobs.c.printer, print_jobs.c.state)
 sa.Index("ix_print_jobs_site_state_updated_at", print_jobs.c.site_code, print_jobs.c.state, print_jobs.c.updated_at)
 # A site's recordings in progress, newest first (migration 0010): the recording start page.

@@ -10,6 +10,7 @@ Each item is signed by the Dukcapil node (Ed25519 over its canonical JSON). A si
 order and only after checking the signature (:class:`FeedReader`); a print job is kept with its
 signature, and the site prints only jobs whose signature holds (:func:`check_signed_job`).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -34,7 +35,6 @@ from ektp_core.sync.node_keys import SiteKeys
 PAGE = 200
 #: Audit entries looked at per answer at most (a site with little news still moves its cursor on).
 SCAN = 5000
-
 
 
 class FeedRefused(EktpError):
@@ -64,16 +64,29 @@ class Feed:
     def since(self, site_code: str, cursor: int, *, page: int = PAGE) -> Page:
         """The items for ``site_code`` after ``cursor`` (an audit sequence number; 0 from the start)."""
         with self.lifecycle.store.read() as conn:
-            entries = conn.execute(sa.select(audit_log).where(audit_log.c.seq > cursor)
-                                   .order_by(audit_log.c.seq).limit(SCAN)).all()
+            entries = conn.execute(
+                sa.select(audit_log).where(audit_log.c.seq > cursor).order_by(audit_log.c.seq).limit(SCAN)
+            ).all()
             subjects = {e.subject_id for e in entries}
-            enrolment_sites = dict(conn.execute(sa.select(enrolments.c.id, enrolments.c.site_code)
-                                                .where(enrolments.c.id.in_(subjects))).all()) if subjects else {}
-            job_rows = {r.id: r for r in conn.execute(sa.select(print_jobs).where(print_jobs.c.id.in_(subjects)))
-                        } if subjects else {}
-            accounts = {r.username: r for r in conn.execute(sa.select(operators)
-                                                              .where(operators.c.username.in_(subjects)))
-                        } if subjects else {}
+            enrolment_sites = (
+                dict(
+                    conn.execute(
+                        sa.select(enrolments.c.id, enrolments.c.site_code).where(enrolments.c.id.in_(subjects))
+                    ).all()
+                )
+                if subjects
+                else {}
+            )
+            job_rows = (
+                {r.id: r for r in conn.execute(sa.select(print_jobs).where(print_jobs.c.id.in_(subjects)))}
+                if subjects
+                else {}
+            )
+            accounts = (
+                {r.username: r for r in conn.execute(sa.select(operators).where(operators.c.username.in_(subjects)))}
+                if subjects
+                else {}
+            )
             items: list[dict[str, Any]] = []
             last = cursor
             for entry in entries:
@@ -86,31 +99,58 @@ class Feed:
             more = len(entries) == SCAN or len(items) >= page
         return Page(items, last, more)
 
-    def _item(self, conn: Any, entry: Any, site_code: str, enrolment_sites: Mapping[str, str],
-              job_rows: Mapping[str, Any], accounts: Mapping[str, Any]) -> dict[str, Any] | None:
+    def _item(
+        self,
+        conn: Any,
+        entry: Any,
+        site_code: str,
+        enrolment_sites: Mapping[str, str],
+        job_rows: Mapping[str, Any],
+        accounts: Mapping[str, Any],
+    ) -> dict[str, Any] | None:
         detail = json.loads(entry.detail)
         base = {"seq": entry.seq, "at": entry.at}
         if entry.subject_kind == "enrolment" and "to" in detail:
             if enrolment_sites.get(entry.subject_id) != site_code:
                 return None
-            return {**base, "kind": "enrolment_state", "enrolment_id": entry.subject_id, "state": detail["to"],
-                    "reason": detail.get("reason")}
+            return {
+                **base,
+                "kind": "enrolment_state",
+                "enrolment_id": entry.subject_id,
+                "state": detail["to"],
+                "reason": detail.get("reason"),
+            }
         if entry.subject_kind == "print_job" and "to" in detail:
             job = job_rows.get(entry.subject_id)
             if job is None or job.site_code != site_code:
                 return None
             enrolment = repo.get_enrolment(conn, job.enrolment_id)
-            return {**base, "kind": "print_job", "job_id": job.id, "enrolment_id": job.enrolment_id,
-                    "site_code": job.site_code, "state": detail["to"], "routing_reason": job.routing_reason,
-                    "print_day": job.print_day, "biodata": enrolment.biodata.to_dict()}
+            return {
+                **base,
+                "kind": "print_job",
+                "job_id": job.id,
+                "enrolment_id": job.enrolment_id,
+                "site_code": job.site_code,
+                "state": detail["to"],
+                "routing_reason": job.routing_reason,
+                "print_day": job.print_day,
+                "biodata": enrolment.biodata.to_dict(),
+            }
         if entry.subject_kind == "operator":
             account = accounts.get(entry.subject_id)
             if account is None or account.site_code != site_code:
                 return None
             # The password verifier (scrypt), never a password: the site checks log-ins offline with it.
-            return {**base, "kind": "account", "username": account.username, "full_name": account.full_name,
-                    "role": account.role, "site_code": account.site_code, "password_hash": account.password_hash,
-                    "active": bool(account.active)}
+            return {
+                **base,
+                "kind": "account",
+                "username": account.username,
+                "full_name": account.full_name,
+                "role": account.role,
+                "site_code": account.site_code,
+                "password_hash": account.password_hash,
+                "active": bool(account.active),
+            }
         return None
 
 
@@ -118,7 +158,9 @@ def check_item(item: Mapping[str, Any], dukcapil_key: str) -> dict[str, Any]:
     """The item without its signature, if the signature holds; :class:`FeedRefused` otherwise."""
     body = {k: v for k, v in item.items() if k != "signature"}
     try:
-        crypto.verify_signature(crypto.load_public_key(dukcapil_key), crypto.canonical_json(body), str(item["signature"]))
+        crypto.verify_signature(
+            crypto.load_public_key(dukcapil_key), crypto.canonical_json(body), str(item["signature"])
+        )
     except (KeyError, ValueError, crypto.TamperedData):
         raise FeedRefused(f"feed item {item.get('seq')} is not signed by the Dukcapil node: not applied") from None
     return body
@@ -163,8 +205,9 @@ class FeedReader:
 
     def _peer(self) -> tuple[str, int]:
         with self.lifecycle.store.read() as conn:
-            row = conn.execute(sa.select(peers.c.signing_key, peers.c.feed_cursor)
-                               .where(peers.c.role == "dukcapil")).one_or_none()
+            row = conn.execute(
+                sa.select(peers.c.signing_key, peers.c.feed_cursor).where(peers.c.role == "dukcapil")
+            ).one_or_none()
         if row is None:
             raise EktpError("this site has not joined a Dukcapil node yet (ektp sync join)")
         return str(row.signing_key), int(row.feed_cursor)
@@ -202,15 +245,31 @@ class FeedReader:
         known = conn.execute(sa.select(print_jobs.c.id).where(print_jobs.c.id == str(item["job_id"]))).first()
         if holds is None or known is not None:
             return
-        conn.execute(print_jobs.insert().values(
-            id=str(item["job_id"]), enrolment_id=str(item["enrolment_id"]), site_code=str(item["site_code"]),
-            state="QUEUED", routing_reason=str(item.get("routing_reason") or ""), print_day=item.get("print_day"),
-            created_at=at, updated_at=at))
-        audit.append(conn, actor="sync", action="sync.job_received", subject_kind="print_job",
-                     subject_id=str(item["job_id"]), at=at, detail={"enrolment": str(item["enrolment_id"])})
+        conn.execute(
+            print_jobs.insert().values(
+                id=str(item["job_id"]),
+                enrolment_id=str(item["enrolment_id"]),
+                site_code=str(item["site_code"]),
+                state="QUEUED",
+                routing_reason=str(item.get("routing_reason") or ""),
+                print_day=item.get("print_day"),
+                created_at=at,
+                updated_at=at,
+            )
+        )
+        audit.append(
+            conn,
+            actor="sync",
+            action="sync.job_received",
+            subject_kind="print_job",
+            subject_id=str(item["job_id"]),
+            at=at,
+            detail={"enrolment": str(item["enrolment_id"])},
+        )
 
-    def _apply_one(self, conn: Any, item: Mapping[str, Any], signed_item: Mapping[str, Any], at: dt.datetime,
-                   result: Applied) -> None:
+    def _apply_one(
+        self, conn: Any, item: Mapping[str, Any], signed_item: Mapping[str, Any], at: dt.datetime, result: Applied
+    ) -> None:
         kind = item.get("kind")
         if kind == "enrolment_state":
             enrolment_id = str(item["enrolment_id"])
@@ -219,38 +278,79 @@ class FeedReader:
                 return
             state = EnrolmentState(item["state"])
             # The Dukcapil node's record is the reference: the site's copy follows it, audited.
-            conn.execute(enrolments.update().where(enrolments.c.id == enrolment_id)
-                         .values(state=state.value, reason=item.get("reason"), updated_at=at))
-            audit.append(conn, actor="sync", action="sync.state_mirrored", subject_kind="enrolment",
-                         subject_id=enrolment_id, at=at,
-                         detail={"from": current, "to": state.value, "dukcapil_seq": item["seq"]})
+            conn.execute(
+                enrolments.update()
+                .where(enrolments.c.id == enrolment_id)
+                .values(state=state.value, reason=item.get("reason"), updated_at=at)
+            )
+            audit.append(
+                conn,
+                actor="sync",
+                action="sync.state_mirrored",
+                subject_kind="enrolment",
+                subject_id=enrolment_id,
+                at=at,
+                detail={"from": current, "to": state.value, "dukcapil_seq": item["seq"]},
+            )
             result.states[enrolment_id] = state.value
         elif kind == "print_job":
             job_id = str(item["job_id"])
             signed = json.dumps(dict(signed_item))  # kept with its signature: checked again before printing
             exists = conn.execute(sa.select(signed_jobs.c.job_id).where(signed_jobs.c.job_id == job_id)).first()
             if exists is None:
-                conn.execute(signed_jobs.insert().values(job_id=job_id, enrolment_id=str(item["enrolment_id"]),
-                                                         state=str(item["state"]), item=signed, received_at=at))
+                conn.execute(
+                    signed_jobs.insert().values(
+                        job_id=job_id,
+                        enrolment_id=str(item["enrolment_id"]),
+                        state=str(item["state"]),
+                        item=signed,
+                        received_at=at,
+                    )
+                )
                 result.jobs.append(job_id)
                 self._queue_here(conn, item, at)
             else:
-                conn.execute(signed_jobs.update().where(signed_jobs.c.job_id == job_id)
-                             .values(state=str(item["state"]), item=signed, received_at=at))
+                conn.execute(
+                    signed_jobs.update()
+                    .where(signed_jobs.c.job_id == job_id)
+                    .values(state=str(item["state"]), item=signed, received_at=at)
+                )
         elif kind == "account":
             username = str(item["username"])
-            values = {"full_name": item["full_name"], "role": item["role"], "site_code": item["site_code"],
-                      "password_hash": item["password_hash"], "active": bool(item["active"])}
-            before = conn.execute(sa.select(operators.c.password_hash, operators.c.role, operators.c.active)
-                                  .where(operators.c.username == username)).first()
+            values = {
+                "full_name": item["full_name"],
+                "role": item["role"],
+                "site_code": item["site_code"],
+                "password_hash": item["password_hash"],
+                "active": bool(item["active"]),
+            }
+            before = conn.execute(
+                sa.select(operators.c.password_hash, operators.c.role, operators.c.active).where(
+                    operators.c.username == username
+                )
+            ).first()
             updated = conn.execute(operators.update().where(operators.c.username == username).values(**values))
             if updated.rowcount == 0:
                 conn.execute(operators.insert().values(username=username, created_at=at, **values))
             elif before is not None and (before.password_hash, before.role, bool(before.active)) != (
-                    values["password_hash"], values["role"], values["active"]):
+                values["password_hash"],
+                values["role"],
+                values["active"],
+            ):
                 # A new password, role or a disabled account ends the sessions open here, as at the Dukcapil node.
-                conn.execute(web_sessions.update().where(web_sessions.c.username == username)
-                             .where(web_sessions.c.ended_at.is_(None)).values(ended_at=at, end_reason="changed"))
-            audit.append(conn, actor="sync", action="sync.account_received", subject_kind="operator",
-                         subject_id=username, at=at, detail={"role": item["role"], "active": bool(item["active"])})
+                conn.execute(
+                    web_sessions.update()
+                    .where(web_sessions.c.username == username)
+                    .where(web_sessions.c.ended_at.is_(None))
+                    .values(ended_at=at, end_reason="changed")
+                )
+            audit.append(
+                conn,
+                actor="sync",
+                action="sync.account_received",
+                subject_kind="operator",
+                subject_id=username,
+                at=at,
+                detail={"role": item["role"], "active": bool(item["active"])},
+            )
             result.accounts.append(username)

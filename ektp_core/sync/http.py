@@ -1,5 +1,6 @@
 """A site node's HTTP client for the Dukcapil node's API v1 (join, deliver packets, read the feed), and the
 signed-request format both ends share. The server side is the web plugin's ``/api/v1``."""
+
 from __future__ import annotations
 
 import http.client
@@ -62,11 +63,21 @@ class HttpTransport:
         self.timeout = timeout
         self._opener = urllib.request.build_opener(_NoRedirects)
 
-    def _call(self, method: str, path: str, data: bytes | None, content_type: str,
-              headers: Mapping[str, str] | None = None, limit: int | None = None) -> Any:
-        request = urllib.request.Request(self.url + path, data=data, method=method,
-                                         headers={"Content-Type": content_type, "Accept": "application/json",
-                                                  **(headers or {})})
+    def _call(
+        self,
+        method: str,
+        path: str,
+        data: bytes | None,
+        content_type: str,
+        headers: Mapping[str, str] | None = None,
+        limit: int | None = None,
+    ) -> Any:
+        request = urllib.request.Request(
+            self.url + path,
+            data=data,
+            method=method,
+            headers={"Content-Type": content_type, "Accept": "application/json", **(headers or {})},
+        )
         try:
             with self._opener.open(request, timeout=self.timeout) as response:
                 payload = response.read((limit or MAX_ANSWER) + 1)
@@ -99,8 +110,13 @@ class HttpTransport:
     def join(self, *, site: str, public_key: str, code: str) -> dict[str, Any]:
         """Register this site's key with a one-time code; returns the Dukcapil node's public keys (and
         the chain of its key statements, see :meth:`node_keys`)."""
-        answer = self._call("POST", "/join", json.dumps({"site": site, "public_key": public_key, "code": code})
-                            .encode(), "application/json", limit=MAX_KEYS_ANSWER)
+        answer = self._call(
+            "POST",
+            "/join",
+            json.dumps({"site": site, "public_key": public_key, "code": code}).encode(),
+            "application/json",
+            limit=MAX_KEYS_ANSWER,
+        )
         return _keys_answer(answer, "join")
 
     def node_keys(self) -> dict[str, Any]:
@@ -114,8 +130,14 @@ class HttpTransport:
         stamp = str(int(time.time()))
         root = urllib.parse.urlsplit(self.url).path
         signature = crypto.sign(signing_key, request_signature_text("GET", root + path, stamp))
-        answer = self._call("GET", path, None, "application/json", limit=MAX_FEED_PAGE,
-                            headers={"X-Ektp-Site": site, "X-Ektp-Time": stamp, "X-Ektp-Signature": signature})
+        answer = self._call(
+            "GET",
+            path,
+            None,
+            "application/json",
+            limit=MAX_FEED_PAGE,
+            headers={"X-Ektp-Site": site, "X-Ektp-Time": stamp, "X-Ektp-Signature": signature},
+        )
         if not isinstance(answer, dict) or not isinstance(answer.get("items"), list):
             raise ConnectionError("the Dukcapil node's feed answer is not a page")
         return answer
@@ -127,8 +149,12 @@ def _keys_answer(answer: Any, what: str) -> dict[str, Any]:
     chain = answer.get("chain", [])
     if not isinstance(chain, list):
         raise EktpError(f"the Dukcapil node's {what} answer has a key chain that is not a list")
-    return {"signing_key": str(answer["signing_key"]), "exchange_key": str(answer["exchange_key"]),
-            "version": answer.get("version"), "chain": chain}
+    return {
+        "signing_key": str(answer["signing_key"]),
+        "exchange_key": str(answer["exchange_key"]),
+        "version": answer.get("version"),
+        "chain": chain,
+    }
 
 
 def is_link_error(exc: BaseException) -> bool:

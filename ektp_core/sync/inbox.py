@@ -53,10 +53,15 @@ class Inbox:
     (:func:`node_keys.rotate`) changed them, so a running server follows a rotation.
     """
 
-    def __init__(self, lifecycle: LifecycleService, *, signing_key: Ed25519PrivateKey | None = None,
-                 exchange_key: X25519PrivateKey | None = None,
-                 archived_exchange_keys: tuple[X25519PrivateKey, ...] = (),
-                 keyring: node_keys.NodeKeyring | None = None) -> None:
+    def __init__(
+        self,
+        lifecycle: LifecycleService,
+        *,
+        signing_key: Ed25519PrivateKey | None = None,
+        exchange_key: X25519PrivateKey | None = None,
+        archived_exchange_keys: tuple[X25519PrivateKey, ...] = (),
+        keyring: node_keys.NodeKeyring | None = None,
+    ) -> None:
         self.lifecycle = lifecycle
         if keyring is None:
             if signing_key is None or exchange_key is None:
@@ -69,6 +74,7 @@ class Inbox:
     @classmethod
     def for_deployment(cls, lifecycle: LifecycleService) -> Inbox:
         """The inbox of the Dukcapil deployment (its keys folder, followed through rotations)."""
+
         def published() -> tuple[int, str | None]:
             with lifecycle.store.read() as conn:
                 return node_keys.published_signing_key(conn)
@@ -110,10 +116,24 @@ class Inbox:
         with lc.store.write() as conn:
             if site_code not in {site.code for site in repo.list_sites(conn)}:
                 raise NotFound("site", site_code)
-            conn.execute(join_codes.insert().values(code_hash=_hash_code(code), site_code=site_code, created_at=at,
-                                                    expires_at=at + ttl, created_by=actor))
-            audit.append(conn, actor=actor, action="sync.join_code", subject_kind="site", subject_id=site_code,
-                         at=at, detail={"expires_at": (at + ttl).isoformat()})
+            conn.execute(
+                join_codes.insert().values(
+                    code_hash=_hash_code(code),
+                    site_code=site_code,
+                    created_at=at,
+                    expires_at=at + ttl,
+                    created_by=actor,
+                )
+            )
+            audit.append(
+                conn,
+                actor=actor,
+                action="sync.join_code",
+                subject_kind="site",
+                subject_id=site_code,
+                at=at,
+                detail={"expires_at": (at + ttl).isoformat()},
+            )
         return code
 
     def join(self, code: str, *, site_code: str, public_key: str) -> dict[str, str]:
@@ -122,8 +142,9 @@ class Inbox:
         lc = self.lifecycle
         at = lc.clock()
         with lc.store.write() as conn:
-            row = conn.execute(sa.select(join_codes).where(join_codes.c.code_hash == _hash_code(code))
-                               .with_for_update()).one_or_none()
+            row = conn.execute(
+                sa.select(join_codes).where(join_codes.c.code_hash == _hash_code(code)).with_for_update()
+            ).one_or_none()
             problem = None
             if row is None or row.site_code != site_code:
                 problem = "unknown join code for this site"
@@ -132,15 +153,32 @@ class Inbox:
             elif repo.utc(row.expires_at) < at:
                 problem = "join code expired"
             if problem is not None or row is None:
-                audit.append(conn, actor=f"site:{site_code}", action="sync.join_refused", subject_kind="site",
-                             subject_id=site_code, at=at, detail={"why": problem})
+                audit.append(
+                    conn,
+                    actor=f"site:{site_code}",
+                    action="sync.join_refused",
+                    subject_kind="site",
+                    subject_id=site_code,
+                    at=at,
+                    detail={"why": problem},
+                )
             else:
                 conn.execute(join_codes.update().where(join_codes.c.code_hash == row.code_hash).values(used_at=at))
                 conn.execute(site_keys.delete().where(site_keys.c.site_code == site_code))
-                conn.execute(site_keys.insert().values(site_code=site_code, public_key=public_key, registered_at=at,
-                                                       registered_by=row.created_by))
-                audit.append(conn, actor=f"site:{site_code}", action="sync.joined", subject_kind="site",
-                             subject_id=site_code, at=at, detail={"public_key": public_key})
+                conn.execute(
+                    site_keys.insert().values(
+                        site_code=site_code, public_key=public_key, registered_at=at, registered_by=row.created_by
+                    )
+                )
+                audit.append(
+                    conn,
+                    actor=f"site:{site_code}",
+                    action="sync.joined",
+                    subject_kind="site",
+                    subject_id=site_code,
+                    at=at,
+                    detail={"public_key": public_key},
+                )
         if problem is not None:
             raise ValidationFailed([problem])
         return self.public_keys()
@@ -148,8 +186,9 @@ class Inbox:
     def site_key(self, site_code: str) -> str:
         """The registered public key of a site; :class:`NotFound` when it never joined."""
         with self.lifecycle.store.read() as conn:
-            key = conn.execute(sa.select(site_keys.c.public_key).where(site_keys.c.site_code == site_code)
-                               ).scalar_one_or_none()
+            key = conn.execute(
+                sa.select(site_keys.c.public_key).where(site_keys.c.site_code == site_code)
+            ).scalar_one_or_none()
         if key is None:
             raise NotFound("joined site", site_code)
         return str(key)
@@ -171,12 +210,12 @@ class Inbox:
             digest = packets.content_digest(data)
             if known is not None:
                 if known[0] != digest:
-                    raise packets.PacketRefused(f"packet {packet_id} was already received with other content",
-                                                code="conflict")
+                    raise packets.PacketRefused(
+                        f"packet {packet_id} was already received with other content", code="conflict"
+                    )
                 return attrs.evolve(known[1], first=False)
             keys = self.keys()
-            packet = packets.open_packet(data, sender=crypto.load_public_key(key), private=keys.opening,
-                                         digest=digest)
+            packet = packets.open_packet(data, sender=crypto.load_public_key(key), private=keys.opening, digest=digest)
             if packet.sealed_to:
                 self._sealed_to_archived_key(packet, keys)
             if packet.header.get("kind") == "print_outcome":
@@ -195,10 +234,18 @@ class Inbox:
         """Audit a packet that opened only with an archived exchange key: the site sealed it before it
         learnt of a rotation. While these still come, the archived key must be kept."""
         with self.lifecycle.store.write() as conn:
-            audit.append(conn, actor=f"site:{packet.id.site}", action="sync.packet_archived_key",
-                         subject_kind="site", subject_id=packet.id.site, at=self.lifecycle.clock(),
-                         detail={"packet": str(packet.id),
-                                 "exchange_key": packets.exchange_public_text(keys.opening[packet.sealed_to])})
+            audit.append(
+                conn,
+                actor=f"site:{packet.id.site}",
+                action="sync.packet_archived_key",
+                subject_kind="site",
+                subject_id=packet.id.site,
+                at=self.lifecycle.clock(),
+                detail={
+                    "packet": str(packet.id),
+                    "exchange_key": packets.exchange_public_text(keys.opening[packet.sealed_to]),
+                },
+            )
 
     def _outcome(self, packet: packets.Packet) -> Receipt:
         """A site reports how a job the Dukcapil node routed there ended: the node's copy of the job,
@@ -220,8 +267,10 @@ class Inbox:
         except NotFound:
             raise packets.PacketRefused(f"packet {packet.id}: no print job {job_id} here", code="malformed") from None
         if job.site_code != packet.id.site:
-            raise packets.PacketRefused(f"packet {packet.id}: job {job_id} was routed to {job.site_code}, "
-                                        f"not to site {packet.id.site}", code="bad_signature")
+            raise packets.PacketRefused(
+                f"packet {packet.id}: job {job_id} was routed to {job.site_code}, not to site {packet.id.site}",
+                code="bad_signature",
+            )
         try:
             if job.state is PrintJobState.QUEUED:
                 with lc.store.read() as conn:
@@ -232,17 +281,26 @@ class Inbox:
             if job.state is PrintJobState.RESERVED:
                 job = lc.mark_sent(job_id, actor=actor, printer=printer)
             if job.state is PrintJobState.SENT:
-                job = (lc.mark_printed(job_id, actor=actor) if state is PrintJobState.PRINTED
-                       else lc.mark_spoiled(job_id, actor=actor, reason=reason or "spoiled at the site"))
+                job = (
+                    lc.mark_printed(job_id, actor=actor)
+                    if state is PrintJobState.PRINTED
+                    else lc.mark_spoiled(job_id, actor=actor, reason=reason or "spoiled at the site")
+                )
             elif job.state is PrintJobState.PRINTED and state is PrintJobState.SPOILED:
                 # A supervisor at the site spoiled the printed card (a misprint): the same here.
                 job = lc.spoil_after_print_reported(job_id, actor=actor, reason=reason or "spoiled at the site")
-            elif (job.state is PrintJobState.SPOILED and state is PrintJobState.PRINTED
-                  and job.blank_serial == serial and lc.was_printed(job_id)):
+            elif (
+                job.state is PrintJobState.SPOILED
+                and state is PrintJobState.PRINTED
+                and job.blank_serial == serial
+                and lc.was_printed(job_id)
+            ):
                 state = job.state  # the PRINTED report arrived after the later spoil: already superseded
             if job.state is not state or job.blank_serial != serial:
-                raise Conflict(f"job {job_id} is {job.state} on blank {job.blank_serial} here; the site reports "
-                               f"{state} on {serial}")
+                raise Conflict(
+                    f"job {job_id} is {job.state} on blank {job.blank_serial} here; the site reports "
+                    f"{state} on {serial}"
+                )
         except (Conflict, ValidationFailed, EktpError) as exc:
             return self._store_refusal(packet, job.enrolment_id, str(exc))
         at = lc.clock()
@@ -251,20 +309,29 @@ class Inbox:
             known_receipt = conn.execute(sa.select(inbox.c.receipt).where(inbox.c.packet_id == str(packet.id))).scalar()
             if known_receipt is not None:
                 return attrs.evolve(Receipt(**json.loads(known_receipt)), first=False)
-            conn.execute(inbox.insert().values(packet_id=str(packet.id), site_code=packet.id.site,
-                                               enrolment_id=job.enrolment_id, digest=packet.digest, received_at=at,
-                                               receipt=json.dumps(receipt.body())))
+            conn.execute(
+                inbox.insert().values(
+                    packet_id=str(packet.id),
+                    site_code=packet.id.site,
+                    enrolment_id=job.enrolment_id,
+                    digest=packet.digest,
+                    received_at=at,
+                    receipt=json.dumps(receipt.body()),
+                )
+            )
         return receipt
 
     def _known(self, packet_id: str) -> tuple[str, Receipt] | None:
         with self.lifecycle.store.read() as conn:
-            row = conn.execute(sa.select(inbox.c.digest, inbox.c.receipt).where(inbox.c.packet_id == packet_id)
-                               ).one_or_none()
+            row = conn.execute(
+                sa.select(inbox.c.digest, inbox.c.receipt).where(inbox.c.packet_id == packet_id)
+            ).one_or_none()
         if row is None:
             return None
         stored = json.loads(row.receipt)
-        return row.digest, Receipt(**{k: stored[k] for k in ("packet_id", "status", "enrolment_id", "received_at",
-                                                              "reason")})
+        return row.digest, Receipt(
+            **{k: stored[k] for k in ("packet_id", "status", "enrolment_id", "received_at", "reason")}
+        )
 
     def _refused(self, data: bytes, code: str, why: str) -> None:
         try:
@@ -273,10 +340,21 @@ class Inbox:
         except packets.PacketRefused:
             subject, site = "(unreadable)", "?"
         with self.lifecycle.store.write() as conn:
-            audit.append(conn, actor=f"site:{site}", action="sync.packet_refused", subject_kind="packet",
-                         subject_id=subject[:64], at=self.lifecycle.clock(),
-                         detail={"packet": subject[:96], "code": code, "why": why[:500], "bytes": len(data),
-                                 "sha256": hashlib.sha256(data).hexdigest()})
+            audit.append(
+                conn,
+                actor=f"site:{site}",
+                action="sync.packet_refused",
+                subject_kind="packet",
+                subject_id=subject[:64],
+                at=self.lifecycle.clock(),
+                detail={
+                    "packet": subject[:96],
+                    "code": code,
+                    "why": why[:500],
+                    "bytes": len(data),
+                    "sha256": hashlib.sha256(data).hexdigest(),
+                },
+            )
 
     def _contents(self, packet: packets.Packet) -> tuple[Enrolment, list[Capture], dict[str, bytes]]:
         header = packet.header
@@ -286,8 +364,12 @@ class Inbox:
             raw = header["enrolment"]
             if raw["site_code"] != packet.id.site:
                 raise ValueError(f"an enrolment of site {raw['site_code']} in a packet of site {packet.id.site}")
-            enrolment = Enrolment(id=str(raw["id"]), site_code=str(raw["site_code"]), operator=str(raw["operator"]),
-                                  biodata=Biodata.from_dict(dict(raw["biodata"])))
+            enrolment = Enrolment(
+                id=str(raw["id"]),
+                site_code=str(raw["site_code"]),
+                operator=str(raw["operator"]),
+                biodata=Biodata.from_dict(dict(raw["biodata"])),
+            )
             captures: list[Capture] = []
             images: dict[str, bytes] = {}
             for n, c in enumerate(header["captures"]):
@@ -302,25 +384,41 @@ class Inbox:
                     refs[key] = blob_store.new_ref()
                     images[str(refs[key])] = packet.blobs[name]
                 exception = c.get("exception")
-                captures.append(Capture(
-                    modality=c["modality"], position=c["position"], device=str(c.get("device", "")),
-                    quality=c.get("quality"), blob_ref=refs["image"], template_ref=refs["template"],
-                    exception=CaptureException(reason=exception["reason"], approved_by=exception["approved_by"])
-                    if exception else None))
+                captures.append(
+                    Capture(
+                        modality=c["modality"],
+                        position=c["position"],
+                        device=str(c.get("device", "")),
+                        quality=c.get("quality"),
+                        blob_ref=refs["image"],
+                        template_ref=refs["template"],
+                        exception=CaptureException(reason=exception["reason"], approved_by=exception["approved_by"])
+                        if exception
+                        else None,
+                    )
+                )
         except (KeyError, TypeError, ValueError, EktpError) as exc:
             raise packets.PacketRefused(f"packet {packet.id}: {exc}", code="malformed") from None
         return enrolment, captures, images
 
-    def _store(self, packet: packets.Packet, enrolment: Enrolment, captures: list[Capture],
-               images: Mapping[str, bytes]) -> Receipt:
+    def _store(
+        self, packet: packets.Packet, enrolment: Enrolment, captures: list[Capture], images: Mapping[str, bytes]
+    ) -> Receipt:
         lc = self.lifecycle
         holder: dict[str, Receipt] = {}
 
         def keep(conn: Any, at: dt.datetime) -> None:
             receipt = Receipt(str(packet.id), "accepted", enrolment.id, at.astimezone(dt.UTC).isoformat())
-            conn.execute(inbox.insert().values(packet_id=str(packet.id), site_code=packet.id.site,
-                                               enrolment_id=enrolment.id, digest=packet.digest, received_at=at,
-                                               receipt=json.dumps(receipt.body())))
+            conn.execute(
+                inbox.insert().values(
+                    packet_id=str(packet.id),
+                    site_code=packet.id.site,
+                    enrolment_id=enrolment.id,
+                    digest=packet.digest,
+                    received_at=at,
+                    receipt=json.dumps(receipt.body()),
+                )
+            )
             holder["receipt"] = receipt
 
         try:
@@ -341,12 +439,25 @@ class Inbox:
             known = conn.execute(sa.select(inbox.c.receipt).where(inbox.c.packet_id == str(packet.id))).scalar()
             if known is not None:
                 return attrs.evolve(Receipt(**json.loads(known)), first=False)
-            conn.execute(inbox.insert().values(packet_id=str(packet.id), site_code=packet.id.site,
-                                               enrolment_id=None, digest=packet.digest, received_at=at,
-                                               receipt=json.dumps(receipt.body())))
-            audit.append(conn, actor=f"site:{packet.id.site}", action="sync.enrolment_refused",
-                         subject_kind="packet", subject_id=str(packet.id), at=at,
-                         detail={"enrolment": enrolment_id, "why": reason[:500]})
+            conn.execute(
+                inbox.insert().values(
+                    packet_id=str(packet.id),
+                    site_code=packet.id.site,
+                    enrolment_id=None,
+                    digest=packet.digest,
+                    received_at=at,
+                    receipt=json.dumps(receipt.body()),
+                )
+            )
+            audit.append(
+                conn,
+                actor=f"site:{packet.id.site}",
+                action="sync.enrolment_refused",
+                subject_kind="packet",
+                subject_id=str(packet.id),
+                at=at,
+                detail={"enrolment": enrolment_id, "why": reason[:500]},
+            )
         return receipt
 
 

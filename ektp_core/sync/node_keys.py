@@ -18,6 +18,7 @@ has not heard of the rotation yet, or a packet that waited in a site's outbox, s
 At a site (:class:`SiteKeys`), verified statements are kept in the same table, so a print order the
 Dukcapil node signed with an earlier key of the chain is still recognised (:meth:`SiteKeys.trusted`).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -63,7 +64,6 @@ class ChainRefused(EktpError):
     """A key statement or chain that does not verify from the key this site pinned: nothing changed."""
 
 
-
 def _stamp(at: dt.datetime) -> str:
     return at.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
 
@@ -89,14 +89,18 @@ class Statement:
 
     def body(self) -> dict[str, Any]:
         """The signed part."""
-        return {"kind": STATEMENT_KIND, "version": self.version, "node": self.node, "at": self.at,
-                "previous": {"signing_key": self.previous_signing_key, "exchange_key": self.previous_exchange_key},
-                "keys": {"signing_key": self.signing_key, "exchange_key": self.exchange_key}}
+        return {
+            "kind": STATEMENT_KIND,
+            "version": self.version,
+            "node": self.node,
+            "at": self.at,
+            "previous": {"signing_key": self.previous_signing_key, "exchange_key": self.previous_exchange_key},
+            "keys": {"signing_key": self.signing_key, "exchange_key": self.exchange_key},
+        }
 
     def to_json(self) -> dict[str, Any]:
         """The statement as published: its body and both signatures."""
-        return {"body": self.body(), "signed_by_previous": self.signed_by_previous,
-                "signed_by_new": self.signed_by_new}
+        return {"body": self.body(), "signed_by_previous": self.signed_by_previous, "signed_by_new": self.signed_by_new}
 
     @classmethod
     def from_json(cls, raw: Any) -> Statement:
@@ -108,12 +112,17 @@ class Statement:
             version = body["version"]
             if not isinstance(version, int) or isinstance(version, bool) or version < 1:
                 raise ValueError(f"version {version!r}")
-            found = cls(version=version, node=str(body["node"]),
-                        previous_signing_key=str(body["previous"]["signing_key"]),
-                        previous_exchange_key=str(body["previous"]["exchange_key"]),
-                        signing_key=str(body["keys"]["signing_key"]), exchange_key=str(body["keys"]["exchange_key"]),
-                        at=str(body["at"]), signed_by_previous=str(raw["signed_by_previous"]),
-                        signed_by_new=str(raw["signed_by_new"]))
+            found = cls(
+                version=version,
+                node=str(body["node"]),
+                previous_signing_key=str(body["previous"]["signing_key"]),
+                previous_exchange_key=str(body["previous"]["exchange_key"]),
+                signing_key=str(body["keys"]["signing_key"]),
+                exchange_key=str(body["keys"]["exchange_key"]),
+                at=str(body["at"]),
+                signed_by_previous=str(raw["signed_by_previous"]),
+                signed_by_new=str(raw["signed_by_new"]),
+            )
             if found.body() != body:
                 raise ValueError("unexpected fields in the body")
             if dt.datetime.fromisoformat(found.at).tzinfo is None:
@@ -129,24 +138,43 @@ class Statement:
     def verify(self) -> None:
         """Both signatures hold (the previous signing key's and the new one's); :class:`ChainRefused` otherwise."""
         signed = _SIGNED + crypto.canonical_json(self.body())
-        for who, key, signature in (("previous", self.previous_signing_key, self.signed_by_previous),
-                                    ("new", self.signing_key, self.signed_by_new)):
+        for who, key, signature in (
+            ("previous", self.previous_signing_key, self.signed_by_previous),
+            ("new", self.signing_key, self.signed_by_new),
+        ):
             try:
                 crypto.verify_signature(crypto.load_public_key(key), signed, signature)
             except (ValueError, crypto.TamperedData):
-                raise ChainRefused(f"the key statement for version {self.version} is not signed by its {who} "
-                                   f"signing key: forged or changed on the way") from None
+                raise ChainRefused(
+                    f"the key statement for version {self.version} is not signed by its {who} "
+                    f"signing key: forged or changed on the way"
+                ) from None
 
 
-def make_statement(*, version: int, node: str, previous: Ed25519PrivateKey, previous_exchange: str,
-                   signing: Ed25519PrivateKey, exchange: str, at: dt.datetime) -> Statement:
+def make_statement(
+    *,
+    version: int,
+    node: str,
+    previous: Ed25519PrivateKey,
+    previous_exchange: str,
+    signing: Ed25519PrivateKey,
+    exchange: str,
+    at: dt.datetime,
+) -> Statement:
     """A statement that key set ``version`` (``signing``, ``exchange``) replaces ``previous``, signed by both."""
-    unsigned = Statement(version=version, node=node, previous_signing_key=crypto.public_key_text(previous),
-                         previous_exchange_key=previous_exchange, signing_key=crypto.public_key_text(signing),
-                         exchange_key=exchange, at=at.astimezone(dt.UTC).isoformat())
+    unsigned = Statement(
+        version=version,
+        node=node,
+        previous_signing_key=crypto.public_key_text(previous),
+        previous_exchange_key=previous_exchange,
+        signing_key=crypto.public_key_text(signing),
+        exchange_key=exchange,
+        at=at.astimezone(dt.UTC).isoformat(),
+    )
     signed = _SIGNED + crypto.canonical_json(unsigned.body())
-    return attrs.evolve(unsigned, signed_by_previous=crypto.sign(previous, signed),
-                        signed_by_new=crypto.sign(signing, signed))
+    return attrs.evolve(
+        unsigned, signed_by_previous=crypto.sign(previous, signed), signed_by_new=crypto.sign(signing, signed)
+    )
 
 
 def walk(pinned: str, chain: Any) -> list[Statement]:
@@ -173,8 +201,10 @@ def walk(pinned: str, chain: Any) -> list[Statement]:
         [link] = candidates.values()
         link.verify()
         if links and (link.version != links[-1].version + 1 or link.node != links[-1].node):
-            raise ChainRefused(f"the key statement for version {link.version} does not follow version "
-                               f"{links[-1].version} of the same node")
+            raise ChainRefused(
+                f"the key statement for version {link.version} does not follow version "
+                f"{links[-1].version} of the same node"
+            )
         if link.signing_key in seen:
             raise ChainRefused("the Dukcapil node's key chain loops back to an earlier key")
         seen.add(link.signing_key)
@@ -219,8 +249,9 @@ def _load_exchange(path: Path) -> X25519PrivateKey:
 
 
 def _pem(key: Ed25519PrivateKey | X25519PrivateKey) -> bytes:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 def _public(key: Ed25519PrivateKey | X25519PrivateKey) -> str:
@@ -237,9 +268,14 @@ def archived_exchange_files(keys_dir: Path) -> list[Path]:
 def published_signing_key(conn: sa.Connection) -> tuple[int, str | None]:
     """The version and signing public key sites are shown now: the end of the completed chain, the keys
     the first rotation replaces while it is unfinished, or ``(0, None)`` when the node never rotated."""
-    rows = conn.execute(sa.select(node_key_transitions.c.version, node_key_transitions.c.previous_signing_key,
-                                  node_key_transitions.c.signing_key, node_key_transitions.c.completed_at)
-                        .order_by(node_key_transitions.c.version)).all()
+    rows = conn.execute(
+        sa.select(
+            node_key_transitions.c.version,
+            node_key_transitions.c.previous_signing_key,
+            node_key_transitions.c.signing_key,
+            node_key_transitions.c.completed_at,
+        ).order_by(node_key_transitions.c.version)
+    ).all()
     completed = [row for row in rows if row.completed_at is not None]
     if completed:
         return int(completed[-1].version), str(completed[-1].signing_key)
@@ -309,21 +345,31 @@ class NodeKeyring:
 def published(conn: sa.Connection, keys: KeySet) -> dict[str, Any]:
     """What ``GET /api/v1/keys`` answers: the current public keys, their version, and the chain of
     every completed transition (a site walks it from the key it pinned)."""
-    rows = conn.execute(sa.select(node_key_transitions.c.statement, node_key_transitions.c.completed_at)
-                        .order_by(node_key_transitions.c.version)).all()
+    rows = conn.execute(
+        sa.select(node_key_transitions.c.statement, node_key_transitions.c.completed_at).order_by(
+            node_key_transitions.c.version
+        )
+    ).all()
     chain = [json.loads(row.statement) for row in rows if row.completed_at is not None]
     # A site is only ever shown keys it can chain to: the end of the completed chain, even while a
     # rotation that stopped midway has already put its new key files in place.
     if chain:
         last = Statement.from_json(chain[-1])
-        return {"signing_key": last.signing_key, "exchange_key": last.exchange_key, "version": last.version,
-                "chain": chain}
+        return {
+            "signing_key": last.signing_key,
+            "exchange_key": last.exchange_key,
+            "version": last.version,
+            "chain": chain,
+        }
     if rows:  # the first rotation has not completed: the keys it replaces are still the published ones
         first = Statement.from_json(json.loads(rows[0].statement))
-        return {"signing_key": first.previous_signing_key, "exchange_key": first.previous_exchange_key,
-                "version": 0, "chain": []}
-    return {"signing_key": _public(keys.signing), "exchange_key": _public(keys.exchange), "version": 0,
-            "chain": []}
+        return {
+            "signing_key": first.previous_signing_key,
+            "exchange_key": first.previous_exchange_key,
+            "version": 0,
+            "chain": [],
+        }
+    return {"signing_key": _public(keys.signing), "exchange_key": _public(keys.exchange), "version": 0, "chain": []}
 
 
 @attrs.frozen
@@ -371,10 +417,14 @@ def archive_key_file(live: Path, archive: Path) -> None:
         os.replace(partial, archive)
 
 
-
-
-def _swap(keys_dir: Path, name: str, load: Callable[[Path], Ed25519PrivateKey | X25519PrivateKey], previous: str,
-          new: str, archive: str) -> None:
+def _swap(
+    keys_dir: Path,
+    name: str,
+    load: Callable[[Path], Ed25519PrivateKey | X25519PrivateKey],
+    previous: str,
+    new: str,
+    archive: str,
+) -> None:
     """Archive the live key ``name`` and put the pending one in its place; skipped when already done."""
     live, pending = keys_dir / name, keys_dir / (name + PENDING)
     live_public = _public(load(live))
@@ -382,11 +432,14 @@ def _swap(keys_dir: Path, name: str, load: Callable[[Path], Ed25519PrivateKey | 
         pending.unlink(missing_ok=True)
         return
     if live_public != previous:
-        raise EktpError(f"{live} is neither the key the rotation replaces nor its new key: stopped; restore the "
-                        "keys folder from a backup")
+        raise EktpError(
+            f"{live} is neither the key the rotation replaces nor its new key: stopped; restore the "
+            "keys folder from a backup"
+        )
     if not pending.exists() or _public(load(pending)) != new:
-        raise EktpError(f"the new key of the unfinished rotation ({pending}) is missing or another key: restore it "
-                        "from a backup")
+        raise EktpError(
+            f"the new key of the unfinished rotation ({pending}) is missing or another key: restore it from a backup"
+        )
     archive_key_file(live, keys_dir / archive)
     os.replace(pending, live)
     crypto.fsync_dir(keys_dir)  # the renames must survive a power cut before the rotation is done
@@ -402,16 +455,26 @@ def rotate(lifecycle: Any, *, actor: str) -> Rotation:
     deployment = lifecycle.deployment
     site = deployment.site
     if site.kind is not SiteKind.DUKCAPIL:
-        raise EktpError(f"this is site {site.code} ({site.kind}), not the Dukcapil node: only the Dukcapil node "
-                        "rotates its node keys (a site replaces its own key with `ektp sync rotate-key CODE`)")
+        raise EktpError(
+            f"this is site {site.code} ({site.kind}), not the Dukcapil node: only the Dukcapil node "
+            "rotates its node keys (a site replaces its own key with `ektp sync rotate-key CODE`)"
+        )
     keys_dir: Path = deployment.keys_dir
     store = lifecycle.store
     with store.read() as conn:
-        unfinished = conn.execute(sa.select(node_key_transitions)
-                                  .where(node_key_transitions.c.completed_at.is_(None))
-                                  .order_by(node_key_transitions.c.version.desc()).limit(1)).one_or_none()
-        done = int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(node_key_transitions.c.version), 0))
-                                .where(node_key_transitions.c.completed_at.is_not(None))).scalar_one())
+        unfinished = conn.execute(
+            sa.select(node_key_transitions)
+            .where(node_key_transitions.c.completed_at.is_(None))
+            .order_by(node_key_transitions.c.version.desc())
+            .limit(1)
+        ).one_or_none()
+        done = int(
+            conn.execute(
+                sa.select(sa.func.coalesce(sa.func.max(node_key_transitions.c.version), 0)).where(
+                    node_key_transitions.c.completed_at.is_not(None)
+                )
+            ).scalar_one()
+        )
     resumed = unfinished is not None
     if unfinished is not None:
         statement = Statement.from_json(json.loads(unfinished.statement))
@@ -422,41 +485,71 @@ def rotate(lifecycle: Any, *, actor: str) -> Rotation:
         if crypto.public_key_text(previous) == crypto.public_key_text(signing):
             raise EktpError(f"{keys_dir / (SIGNING_FILE + PENDING)} is the key in use: remove it and run this again")
         at = lifecycle.clock()
-        statement = make_statement(version=done + 1, node=site.code, previous=previous,
-                                   previous_exchange=_public(crypto.load_exchange_key(keys_dir)),
-                                   signing=signing, exchange=_public(exchange), at=at)
+        statement = make_statement(
+            version=done + 1,
+            node=site.code,
+            previous=previous,
+            previous_exchange=_public(crypto.load_exchange_key(keys_dir)),
+            signing=signing,
+            exchange=_public(exchange),
+            at=at,
+        )
         try:
             with store.write() as conn:
-                conn.execute(node_key_transitions.insert().values(
-                    version=statement.version, previous_signing_key=statement.previous_signing_key,
-                    signing_key=statement.signing_key, exchange_key=statement.exchange_key,
-                    statement=json.dumps(statement.to_json()), created_at=at))
+                conn.execute(
+                    node_key_transitions.insert().values(
+                        version=statement.version,
+                        previous_signing_key=statement.previous_signing_key,
+                        signing_key=statement.signing_key,
+                        exchange_key=statement.exchange_key,
+                        statement=json.dumps(statement.to_json()),
+                        created_at=at,
+                    )
+                )
         except sa.exc.IntegrityError:
-            raise EktpError(f"another rotation recorded version {statement.version} meanwhile: see `ektp sync status`, "
-                            "then run this again if it says a rotation stopped midway") from None
+            raise EktpError(
+                f"another rotation recorded version {statement.version} meanwhile: see `ektp sync status`, "
+                "then run this again if it says a rotation stopped midway"
+            ) from None
     stamp = f"{_stamp(dt.datetime.fromisoformat(statement.at))}.v{statement.version - 1}.old"
     archived = [f"{EXCHANGE_FILE}.{stamp}", f"{SIGNING_FILE}.{stamp}"]
     # The exchange key first: from then on the inbox opens packets sealed to either key.
-    _swap(keys_dir, EXCHANGE_FILE, _load_exchange, statement.previous_exchange_key, statement.exchange_key,
-          archived[0])
-    _swap(keys_dir, SIGNING_FILE, _load_signing, statement.previous_signing_key, statement.signing_key,
-          archived[1])
+    _swap(keys_dir, EXCHANGE_FILE, _load_exchange, statement.previous_exchange_key, statement.exchange_key, archived[0])
+    _swap(keys_dir, SIGNING_FILE, _load_signing, statement.previous_signing_key, statement.signing_key, archived[1])
     at = lifecycle.clock()
     with store.write() as conn:
-        marked = conn.execute(node_key_transitions.update()
-                              .where(node_key_transitions.c.version == statement.version,
-                                     node_key_transitions.c.completed_at.is_(None)).values(completed_at=at))
+        marked = conn.execute(
+            node_key_transitions.update()
+            .where(node_key_transitions.c.version == statement.version, node_key_transitions.c.completed_at.is_(None))
+            .values(completed_at=at)
+        )
         if marked.rowcount:
-            audit.append(conn, actor=actor, action="sync.node_keys_rotated", subject_kind="node_keys",
-                         subject_id=str(statement.version), at=at,
-                         detail={"version": statement.version, "signing_key": statement.signing_key,
-                                 "exchange_key": statement.exchange_key,
-                                 "previous_signing_key": statement.previous_signing_key,
-                                 "archived": archived, "resumed": resumed})
+            audit.append(
+                conn,
+                actor=actor,
+                action="sync.node_keys_rotated",
+                subject_kind="node_keys",
+                subject_id=str(statement.version),
+                at=at,
+                detail={
+                    "version": statement.version,
+                    "signing_key": statement.signing_key,
+                    "exchange_key": statement.exchange_key,
+                    "previous_signing_key": statement.previous_signing_key,
+                    "archived": archived,
+                    "resumed": resumed,
+                },
+            )
     # Running servers notice the folder's new mtime and sign with the new key from now on.
     os.utime(keys_dir)
-    return Rotation(statement.version, statement.previous_signing_key, statement.signing_key,
-                    statement.exchange_key, archived, resumed)
+    return Rotation(
+        statement.version,
+        statement.previous_signing_key,
+        statement.signing_key,
+        statement.exchange_key,
+        archived,
+        resumed,
+    )
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -498,8 +591,15 @@ class SiteKeys:
         was checked with the key pinned when it arrived, which may since have been replaced."""
         with self.lifecycle.store.read() as conn:
             pinned = str(self._peer(conn).signing_key)
-            earlier = conn.execute(sa.select(node_key_transitions.c.previous_signing_key)
-                                   .order_by(node_key_transitions.c.version.desc())).scalars().all()
+            earlier = (
+                conn.execute(
+                    sa.select(node_key_transitions.c.previous_signing_key).order_by(
+                        node_key_transitions.c.version.desc()
+                    )
+                )
+                .scalars()
+                .all()
+            )
         return [pinned, *[str(k) for k in earlier if k != pinned]]
 
     def waiting_sealed_to_older_key(self) -> int:
@@ -509,11 +609,23 @@ class SiteKeys:
             since = conn.execute(sa.select(sa.func.max(node_key_transitions.c.completed_at))).scalar()
             if since is None:
                 return 0
-            return int(conn.execute(sa.select(sa.func.count()).select_from(outbox).where(
-                outbox.c.sent_at.is_(None), outbox.c.created_at < since)).scalar_one())
+            return int(
+                conn.execute(
+                    sa.select(sa.func.count())
+                    .select_from(outbox)
+                    .where(outbox.c.sent_at.is_(None), outbox.c.created_at < since)
+                ).scalar_one()
+            )
 
-    def remember(self, conn: sa.Connection, chain: Iterable[Any], signing_key: str, exchange_key: str,
-                 version: int | None, at: dt.datetime) -> None:
+    def remember(
+        self,
+        conn: sa.Connection,
+        chain: Iterable[Any],
+        signing_key: str,
+        exchange_key: str,
+        version: int | None,
+        at: dt.datetime,
+    ) -> None:
         """At join (the keys are taken on the one-time code's word): keep the history that ends at the
         joined keys, so the site knows their version. A history that does not verify refuses the join."""
         conn.execute(node_key_transitions.delete())
@@ -523,18 +635,28 @@ class SiteKeys:
                 raise ChainRefused(f"the Dukcapil node gave keys of version {version} without their chain: not joined")
             return
         links = walk(statements[0].previous_signing_key, [s.to_json() for s in statements])
-        if (not links or (links[-1].signing_key, links[-1].exchange_key) != (signing_key, exchange_key)
-                or (version is not None and links[-1].version != version)):
+        if (
+            not links
+            or (links[-1].signing_key, links[-1].exchange_key) != (signing_key, exchange_key)
+            or (version is not None and links[-1].version != version)
+        ):
             raise ChainRefused("the Dukcapil node's key chain does not end at the keys it gave: not joined")
         self._insert(conn, links, at)
 
     @staticmethod
     def _insert(conn: sa.Connection, links: Sequence[Statement], at: dt.datetime) -> None:
         for link in links:
-            conn.execute(node_key_transitions.insert().values(
-                version=link.version, previous_signing_key=link.previous_signing_key, signing_key=link.signing_key,
-                exchange_key=link.exchange_key, statement=json.dumps(link.to_json()),
-                created_at=dt.datetime.fromisoformat(link.at), completed_at=at))
+            conn.execute(
+                node_key_transitions.insert().values(
+                    version=link.version,
+                    previous_signing_key=link.previous_signing_key,
+                    signing_key=link.signing_key,
+                    exchange_key=link.exchange_key,
+                    statement=json.dumps(link.to_json()),
+                    created_at=dt.datetime.fromisoformat(link.at),
+                    completed_at=at,
+                )
+            )
 
     def accept(self, answer: Mapping[str, Any], *, actor: str = "sync") -> KeyUpdate | None:
         """Move the pinned keys to those ``answer`` (``GET /api/v1/keys``) presents, if its chain leads
@@ -557,31 +679,56 @@ class SiteKeys:
                 raise ChainRefused(
                     f"the keys the Dukcapil node presents (version {answer.get('version')}) do not descend from the "
                     f"key this site pinned ({pinned[:12]}...): an old statement replayed, another node, or a forged "
-                    "chain")
+                    "chain"
+                )
             if known is not None and links[0].version != int(known) + 1:
-                raise ChainRefused(f"the key statement for version {links[0].version} does not follow version {known}, "
-                                   "the one this site pinned")
+                raise ChainRefused(
+                    f"the key statement for version {links[0].version} does not follow version {known}, "
+                    "the one this site pinned"
+                )
         except ChainRefused as exc:
             return self._refuse(str(exc), pinned)
         at = lc.clock()
         last = links[-1]
         with lc.store.write() as conn:
-            moved = conn.execute(peers.update().where(peers.c.role == "dukcapil", peers.c.signing_key == pinned)
-                                 .values(signing_key=last.signing_key, exchange_key=last.exchange_key))
+            moved = conn.execute(
+                peers.update()
+                .where(peers.c.role == "dukcapil", peers.c.signing_key == pinned)
+                .values(signing_key=last.signing_key, exchange_key=last.exchange_key)
+            )
             if not moved.rowcount:
                 raise EktpError("the pinned keys changed meanwhile (another sync run): run this again")
             self._insert(conn, links, at)
-            audit.append(conn, actor=actor, action="sync.node_keys_updated", subject_kind="node_keys",
-                         subject_id=str(last.version), at=at,
-                         detail={"from_version": known, "version": last.version, "signing_key": last.signing_key,
-                                 "exchange_key": last.exchange_key, "previous_signing_key": pinned,
-                                 "links": len(links)})
-        return KeyUpdate(None if known is None else int(known), last.version, last.signing_key, last.exchange_key,
-                         len(links))
+            audit.append(
+                conn,
+                actor=actor,
+                action="sync.node_keys_updated",
+                subject_kind="node_keys",
+                subject_id=str(last.version),
+                at=at,
+                detail={
+                    "from_version": known,
+                    "version": last.version,
+                    "signing_key": last.signing_key,
+                    "exchange_key": last.exchange_key,
+                    "previous_signing_key": pinned,
+                    "links": len(links),
+                },
+            )
+        return KeyUpdate(
+            None if known is None else int(known), last.version, last.signing_key, last.exchange_key, len(links)
+        )
 
     def _refuse(self, why: str, pinned: str) -> NoReturn:
         lc = self.lifecycle
         with lc.store.write() as conn:
-            audit.append(conn, actor="sync", action="sync.node_keys_refused", subject_kind="node_keys",
-                         subject_id="dukcapil", at=lc.clock(), detail={"why": why[:500], "pinned": pinned})
+            audit.append(
+                conn,
+                actor="sync",
+                action="sync.node_keys_refused",
+                subject_kind="node_keys",
+                subject_id="dukcapil",
+                at=lc.clock(),
+                detail={"why": why[:500], "pinned": pinned},
+            )
         raise ChainRefused(f"{why}; the pinned keys stay as they are: ask the Dukcapil office")

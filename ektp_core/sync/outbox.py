@@ -55,8 +55,9 @@ class SendReport:
 class Outbox:
     """A site node's packets to the Dukcapil node."""
 
-    def __init__(self, lifecycle: LifecycleService, *, signing_key: Ed25519PrivateKey, site_code: str,
-                 machine: str | None = None) -> None:
+    def __init__(
+        self, lifecycle: LifecycleService, *, signing_key: Ed25519PrivateKey, site_code: str, machine: str | None = None
+    ) -> None:
         self.lifecycle = lifecycle
         self.signing_key = signing_key
         self.site_code = site_code
@@ -66,20 +67,27 @@ class Outbox:
     def for_deployment(cls, lifecycle: LifecycleService, **kwargs: Any) -> Outbox:
         """The outbox of a site deployment (its signing key and site)."""
         deployment = lifecycle.deployment
-        return cls(lifecycle, signing_key=crypto.load_signing_key(deployment.keys_dir),
-                   site_code=deployment.site.code, **kwargs)
+        return cls(
+            lifecycle,
+            signing_key=crypto.load_signing_key(deployment.keys_dir),
+            site_code=deployment.site.code,
+            **kwargs,
+        )
 
     def peer(self) -> Mapping[str, Any]:
         """The Dukcapil node this site reports to; an error says how to join when there is none."""
         with self.lifecycle.store.read() as conn:
             row = conn.execute(sa.select(peers).where(peers.c.role == "dukcapil")).one_or_none()
         if row is None:
-            raise EktpError("this site has not joined a Dukcapil node yet: `ektp sync join URL CODE` with the "
-                            "one-time code from the Dukcapil office")
+            raise EktpError(
+                "this site has not joined a Dukcapil node yet: `ektp sync join URL CODE` with the "
+                "one-time code from the Dukcapil office"
+            )
         return dict(row._mapping)
 
-    def joined(self, *, url: str, signing_key: str, exchange_key: str, chain: Sequence[Any] = (),
-               version: int | None = None) -> None:
+    def joined(
+        self, *, url: str, signing_key: str, exchange_key: str, chain: Sequence[Any] = (), version: int | None = None
+    ) -> None:
         """Remember the Dukcapil node (after a successful join): its keys are pinned on the one-time
         code's word, with the history of key statements that ends at them (``chain`` and ``version``,
         from the join answer), so the site knows their version. A history that does not verify, or does
@@ -89,8 +97,11 @@ class Outbox:
         at = self.lifecycle.clock()
         with self.lifecycle.store.write() as conn:
             conn.execute(peers.delete().where(peers.c.role == "dukcapil"))
-            conn.execute(peers.insert().values(role="dukcapil", url=url, signing_key=signing_key,
-                                               exchange_key=exchange_key, joined_at=at))
+            conn.execute(
+                peers.insert().values(
+                    role="dukcapil", url=url, signing_key=signing_key, exchange_key=exchange_key, joined_at=at
+                )
+            )
             node_keys.SiteKeys(self.lifecycle).remember(conn, chain, signing_key, exchange_key, version, at)
 
     def rotate_key(self, register: Callable[[str], Mapping[str, Any]], *, actor: str) -> int:
@@ -113,23 +124,38 @@ class Outbox:
             new = key
         else:
             new = crypto.new_signing_key()
-            crypto.write_private_file(pending, new.private_bytes(
-                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+            crypto.write_private_file(
+                pending,
+                new.private_bytes(
+                    serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+                ),
+            )
         self.peer()
         keys = register(crypto.public_key_text(new))
         lc = self.lifecycle
         at = lc.clock()
         with lc.store.write() as conn:
-            waiting = conn.execute(sa.select(outbox.c.packet_id, outbox.c.packet).where(outbox.c.sent_at.is_(None))
-                                   ).all()
+            waiting = conn.execute(
+                sa.select(outbox.c.packet_id, outbox.c.packet).where(outbox.c.sent_at.is_(None))
+            ).all()
             for row in waiting:
-                conn.execute(outbox.update().where(outbox.c.packet_id == row.packet_id)
-                             .values(packet=packets.resign(bytes(row.packet), new)))
-            audit.append(conn, actor=actor, action="sync.key_rotated", subject_kind="site", subject_id=self.site_code,
-                         at=at, detail={"public_key": crypto.public_key_text(new), "resigned": len(waiting)})
+                conn.execute(
+                    outbox.update()
+                    .where(outbox.c.packet_id == row.packet_id)
+                    .values(packet=packets.resign(bytes(row.packet), new))
+                )
+            audit.append(
+                conn,
+                actor=actor,
+                action="sync.key_rotated",
+                subject_kind="site",
+                subject_id=self.site_code,
+                at=at,
+                detail={"public_key": crypto.public_key_text(new), "resigned": len(waiting)},
+            )
         # Archived first (a hard link), then replaced: a rotation stopped in between still has a live key.
         # Two rotations in one second get two archives (never one overwriting the other).
-        stamp, n = at.strftime('%Y%m%dT%H%M%SZ'), 1
+        stamp, n = at.strftime("%Y%m%dT%H%M%SZ"), 1
         archive = keys_dir / f"node.ed25519.{stamp}.old"
         while archive.exists() and archive.read_bytes() != current.read_bytes():
             n += 1
@@ -146,8 +172,12 @@ class Outbox:
     def _contents(self, conn: Any, enrolment: Enrolment) -> tuple[dict[str, Any], dict[str, bytes]]:
         listed, blobs = [], {}
         for c in repo.list_captures(conn, enrolment.id):
-            entry: dict[str, Any] = {"modality": c.modality.value, "position": c.position, "device": c.device,
-                                     "quality": c.quality}
+            entry: dict[str, Any] = {
+                "modality": c.modality.value,
+                "position": c.position,
+                "device": c.device,
+                "quality": c.quality,
+            }
             if c.exception is not None:
                 entry["exception"] = {"reason": c.exception.reason, "approved_by": c.exception.approved_by}
             for key, ref in (("image", c.blob_ref), ("template", c.template_ref)):
@@ -156,11 +186,19 @@ class Outbox:
                     blobs[name] = blob_store.get(conn, self.lifecycle.data_key, ref=ref, enrolment_id=enrolment.id)
                     entry[key] = name
             listed.append(entry)
-        header = {"kind": "enrolment", "site": self.site_code, "machine": self.machine,
-                  "enrolment": {"id": enrolment.id, "site_code": enrolment.site_code,
-                                "operator": enrolment.operator, "recorded_at": enrolment.created_at.isoformat(),
-                                "biodata": enrolment.biodata.to_dict()},
-                  "captures": listed}
+        header = {
+            "kind": "enrolment",
+            "site": self.site_code,
+            "machine": self.machine,
+            "enrolment": {
+                "id": enrolment.id,
+                "site_code": enrolment.site_code,
+                "operator": enrolment.operator,
+                "recorded_at": enrolment.created_at.isoformat(),
+                "biodata": enrolment.biodata.to_dict(),
+            },
+            "captures": listed,
+        }
         return header, blobs
 
     def enqueue(self, enrolment_id: str, *, actor: str) -> str:
@@ -171,8 +209,9 @@ class Outbox:
         lc = self.lifecycle
         at = lc.clock()
         with lc.store.write() as conn:
-            existing = conn.execute(sa.select(outbox.c.packet_id).where(
-                outbox.c.kind == "enrolment", outbox.c.subject_id == enrolment_id)).scalar_one_or_none()
+            existing = conn.execute(
+                sa.select(outbox.c.packet_id).where(outbox.c.kind == "enrolment", outbox.c.subject_id == enrolment_id)
+            ).scalar_one_or_none()
             if existing is not None:
                 return str(existing)
             enrolment = repo.get_enrolment(conn, enrolment_id, lock=True)
@@ -180,11 +219,21 @@ class Outbox:
             packet_id = packets.PacketId.new(self.site_code, self.machine, seq, at)
             header, blobs = self._contents(conn, enrolment)
             data = packets.build(packet_id, header, blobs, signer=self.signing_key, recipient=recipient)
-            conn.execute(outbox.insert().values(packet_id=str(packet_id), seq=seq, kind="enrolment",
-                                                subject_id=enrolment_id, enrolment_id=enrolment_id,
-                                                created_at=at, packet=data, attempts=0))
-            _, t = lc._move_enrolment(conn, enrolment_id, E.SENT_FOR_ENROLLMENT, actor, at,
-                                      f"to the Dukcapil node in packet {packet_id}")
+            conn.execute(
+                outbox.insert().values(
+                    packet_id=str(packet_id),
+                    seq=seq,
+                    kind="enrolment",
+                    subject_id=enrolment_id,
+                    enrolment_id=enrolment_id,
+                    created_at=at,
+                    packet=data,
+                    attempts=0,
+                )
+            )
+            _, t = lc._move_enrolment(
+                conn, enrolment_id, E.SENT_FOR_ENROLLMENT, actor, at, f"to the Dukcapil node in packet {packet_id}"
+            )
         lc._notify([t])
         return str(packet_id)
 
@@ -201,35 +250,68 @@ class Outbox:
             # reported twice, PRINTED then SPOILED.
             reported = sa.select(outbox.c.subject_id).where(outbox.c.kind == "print_outcome")
             subject = print_jobs.c.id + ":" + print_jobs.c.state
-            rows = conn.execute(sa.select(print_jobs, subject.label("subject")).where(
-                print_jobs.c.state.in_([PrintJobState.PRINTED.value, PrintJobState.SPOILED.value]),
-                print_jobs.c.id.in_(sa.select(signed_jobs.c.job_id)), subject.not_in(reported))
-                .order_by(print_jobs.c.updated_at, print_jobs.c.id)).all()
+            rows = conn.execute(
+                sa.select(print_jobs, subject.label("subject"))
+                .where(
+                    print_jobs.c.state.in_([PrintJobState.PRINTED.value, PrintJobState.SPOILED.value]),
+                    print_jobs.c.id.in_(sa.select(signed_jobs.c.job_id)),
+                    subject.not_in(reported),
+                )
+                .order_by(print_jobs.c.updated_at, print_jobs.c.id)
+            ).all()
             at = lc.clock()
             for row in rows:
                 seq = int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(outbox.c.seq), 0))).scalar_one()) + 1
                 packet_id = packets.PacketId.new(self.site_code, self.machine, seq, at)
-                outcome = {"job_id": row.id, "enrolment_id": row.enrolment_id, "state": row.state,
-                           "blank_serial": row.blank_serial, "printer": row.printer, "reason": row.reason,
-                           "at": repo.utc(row.updated_at or row.created_at).isoformat()}
-                data = packets.build(packet_id, {"kind": "print_outcome", "site": self.site_code,
-                                                 "machine": self.machine, "outcome": outcome}, {},
-                                     signer=self.signing_key, recipient=recipient)
-                conn.execute(outbox.insert().values(packet_id=str(packet_id), seq=seq, kind="print_outcome",
-                                                    subject_id=row.subject, enrolment_id=row.enrolment_id,
-                                                    created_at=at, packet=data, attempts=0))
+                outcome = {
+                    "job_id": row.id,
+                    "enrolment_id": row.enrolment_id,
+                    "state": row.state,
+                    "blank_serial": row.blank_serial,
+                    "printer": row.printer,
+                    "reason": row.reason,
+                    "at": repo.utc(row.updated_at or row.created_at).isoformat(),
+                }
+                data = packets.build(
+                    packet_id,
+                    {"kind": "print_outcome", "site": self.site_code, "machine": self.machine, "outcome": outcome},
+                    {},
+                    signer=self.signing_key,
+                    recipient=recipient,
+                )
+                conn.execute(
+                    outbox.insert().values(
+                        packet_id=str(packet_id),
+                        seq=seq,
+                        kind="print_outcome",
+                        subject_id=row.subject,
+                        enrolment_id=row.enrolment_id,
+                        created_at=at,
+                        packet=data,
+                        attempts=0,
+                    )
+                )
                 made.append(str(packet_id))
         return made
 
     def waiting(self) -> list[str]:
         """Packet ids still without a receipt, in sending order."""
         with self.lifecycle.store.read() as conn:
-            return list(conn.execute(sa.select(outbox.c.packet_id).where(outbox.c.sent_at.is_(None))
-                                     .order_by(outbox.c.seq)).scalars())
+            return list(
+                conn.execute(
+                    sa.select(outbox.c.packet_id).where(outbox.c.sent_at.is_(None)).order_by(outbox.c.seq)
+                ).scalars()
+            )
 
-    def send(self, transport: Transport, *, limit: int | None = None, parallel: int = SEND_PARALLEL,
-             progress: Callable[[str], object] = lambda _m: None,
-             refresh_keys: Callable[[], object] | None = None) -> SendReport:
+    def send(
+        self,
+        transport: Transport,
+        *,
+        limit: int | None = None,
+        parallel: int = SEND_PARALLEL,
+        progress: Callable[[str], object] = lambda _m: None,
+        refresh_keys: Callable[[], object] | None = None,
+    ) -> SendReport:
         """Send waiting packets oldest first until done, ``limit`` or the link fails (print outcomes
         not yet reported are queued first).
 
@@ -259,6 +341,7 @@ class Outbox:
                         refresh_keys()
                         peer.update(self.peer())
                 return check_receipt(answer, peer["signing_key"], packet_id)
+
         self.enqueue_outcomes()
         report = SendReport()
         ids = self.waiting()
@@ -297,23 +380,32 @@ class Outbox:
 
     def _attempt(self, packet_id: str, error: str) -> None:
         with self.lifecycle.store.write() as conn:
-            conn.execute(outbox.update().where(outbox.c.packet_id == packet_id)
-                         .values(attempts=outbox.c.attempts + 1, last_error=error[:2000]))
+            conn.execute(
+                outbox.update()
+                .where(outbox.c.packet_id == packet_id)
+                .values(attempts=outbox.c.attempts + 1, last_error=error[:2000])
+            )
 
     def _receipt(self, packet_id: str, answer: Mapping[str, Any], receipt: Receipt) -> None:
         at = self.lifecycle.clock()
         with self.lifecycle.store.write() as conn:
-            conn.execute(outbox.update().where(outbox.c.packet_id == packet_id, outbox.c.sent_at.is_(None))
-                         .values(attempts=outbox.c.attempts + 1, last_error=None, sent_at=at,
-                                 receipt=json.dumps(dict(answer))))
+            conn.execute(
+                outbox.update()
+                .where(outbox.c.packet_id == packet_id, outbox.c.sent_at.is_(None))
+                .values(attempts=outbox.c.attempts + 1, last_error=None, sent_at=at, receipt=json.dumps(dict(answer)))
+            )
             row = conn.execute(sa.select(outbox.c.enrolment_id).where(outbox.c.packet_id == packet_id)).one()
-            audit.append(conn, actor="sync", action=f"sync.packet_{receipt.status}", subject_kind="enrolment",
-                         subject_id=row.enrolment_id, at=at,
-                         detail={"packet": packet_id, **({"reason": receipt.reason} if receipt.reason else {})})
+            audit.append(
+                conn,
+                actor="sync",
+                action=f"sync.packet_{receipt.status}",
+                subject_kind="enrolment",
+                subject_id=row.enrolment_id,
+                at=at,
+                detail={"packet": packet_id, **({"reason": receipt.reason} if receipt.reason else {})},
+            )
 
 
 def _machine_name() -> str:
     name = "".join(ch if ch.isalnum() or ch == "-" else "-" for ch in socket.gethostname())[:32].strip("-")
     return name or "node"
-
-

@@ -15,6 +15,7 @@ A packet is bytes::
 Only the Dukcapil node can read the biometrics; anyone can check who sent the packet; a changed
 byte anywhere is refused.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -43,8 +44,10 @@ _SIGNATURE = 64
 MAX_HEADER = 1 << 20
 MAX_PACKET = 64 << 20
 # Site codes are Kemendagri codes ("17.71.05") or a profile's own ("17.71-JB1"); never a "+".
-_ID = re.compile(r"^(?P<site>[0-9A-Za-z][0-9A-Za-z.-]{1,31})\+(?P<machine>[A-Za-z0-9-]{1,32})\+"
-                 r"(?P<seq>[0-9]{1,12})\+(?P<stamp>[0-9]{8}T[0-9]{6}Z)$")
+_ID = re.compile(
+    r"^(?P<site>[0-9A-Za-z][0-9A-Za-z.-]{1,31})\+(?P<machine>[A-Za-z0-9-]{1,32})\+"
+    r"(?P<seq>[0-9]{1,12})\+(?P<stamp>[0-9]{8}T[0-9]{6}Z)$"
+)
 _HKDF_INFO = b"ektp packet v1"
 _SIGNED = b"ektp packet v1 sha256:"
 
@@ -139,10 +142,10 @@ def _unpack_blobs(data: bytes) -> dict[str, bytes]:
         blobs: dict[str, bytes] = {}
         for _ in range(count):
             (size,) = _LENGTH.unpack_from(data, offset)
-            name = data[offset + 4: offset + 4 + size].decode("utf-8")
+            name = data[offset + 4 : offset + 4 + size].decode("utf-8")
             offset += 4 + size
             (size,) = _LENGTH.unpack_from(data, offset)
-            blobs[name] = data[offset + 4: offset + 4 + size]
+            blobs[name] = data[offset + 4 : offset + 4 + size]
             if len(blobs[name]) != size:
                 raise ValueError("truncated")
             offset += 4 + size
@@ -162,16 +165,18 @@ def seal(recipient: X25519PublicKey, blobs: Mapping[str, bytes], *, packet_id: s
     return eph_raw + nonce + AESGCM(key).encrypt(nonce, _pack_blobs(blobs), packet_id.encode("ascii"))
 
 
-def unseal(private: X25519PrivateKey | Sequence[X25519PrivateKey], sealed: bytes, *,
-           packet_id: str) -> dict[str, bytes]:
+def unseal(
+    private: X25519PrivateKey | Sequence[X25519PrivateKey], sealed: bytes, *, packet_id: str
+) -> dict[str, bytes]:
     """The blobs of :func:`seal`; :class:`PacketRefused` when they were not sealed to this node or
     were changed or moved. ``private`` may be several keys (the current one first): see
     :func:`unseal_with`."""
     return unseal_with(private, sealed, packet_id=packet_id)[0]
 
 
-def unseal_with(private: X25519PrivateKey | Sequence[X25519PrivateKey], sealed: bytes, *,
-                packet_id: str) -> tuple[dict[str, bytes], int]:
+def unseal_with(
+    private: X25519PrivateKey | Sequence[X25519PrivateKey], sealed: bytes, *, packet_id: str
+) -> tuple[dict[str, bytes], int]:
     """The blobs of :func:`seal` and the position in ``private`` of the key that opened them.
 
     The Dukcapil node passes its current exchange key and the archived ones: a packet sealed before
@@ -188,19 +193,28 @@ def unseal_with(private: X25519PrivateKey | Sequence[X25519PrivateKey], sealed: 
         except (InvalidTag, ValueError):
             continue
         return _unpack_blobs(opened), index
-    raise PacketRefused("the biometrics were not sealed to this node, or were changed on the way",
-                        code="tampered")
+    raise PacketRefused("the biometrics were not sealed to this node, or were changed on the way", code="tampered")
 
 
 # -- building and reading ------------------------------------------------------------------------------
 
 
-def build(packet_id: PacketId, header: Mapping[str, Any], blobs: Mapping[str, bytes], *,
-          signer: Ed25519PrivateKey, recipient: X25519PublicKey) -> bytes:
+def build(
+    packet_id: PacketId,
+    header: Mapping[str, Any],
+    blobs: Mapping[str, bytes],
+    *,
+    signer: Ed25519PrivateKey,
+    recipient: X25519PublicKey,
+) -> bytes:
     """The bytes of a new packet (signed by the site, biometrics sealed to the Dukcapil node)."""
     sealed = seal(recipient, blobs, packet_id=str(packet_id))
-    head = json.dumps({**header, "packet_id": str(packet_id), "sealed_length": len(sealed)},
-                      ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode("utf-8")
+    head = json.dumps(
+        {**header, "packet_id": str(packet_id), "sealed_length": len(sealed)},
+        ensure_ascii=False,
+        separators=(",", ":"),
+        sort_keys=True,
+    ).encode("utf-8")
     if len(head) > MAX_HEADER:
         raise EktpError(f"packet header of {len(head)} bytes is over the {MAX_HEADER} limit")
     unsigned = MAGIC + _LENGTH.pack(len(head)) + head + sealed
@@ -225,7 +239,7 @@ def peek(data: bytes) -> tuple[PacketId, dict[str, Any]]:
     if length > MAX_HEADER or 8 + length + _SIGNATURE > len(data):
         raise PacketRefused("packet header length out of range", code="malformed")
     try:
-        header = json.loads(data[8:8 + length])
+        header = json.loads(data[8 : 8 + length])
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise PacketRefused("packet header is not JSON", code="malformed") from None
     if not isinstance(header, dict):
@@ -242,8 +256,13 @@ def content_digest(data: bytes) -> str:
     return hashlib.sha256(data[:-_SIGNATURE]).hexdigest()
 
 
-def open_packet(data: bytes, *, sender: Ed25519PublicKey,
-                private: X25519PrivateKey | Sequence[X25519PrivateKey], digest: str | None = None) -> Packet:
+def open_packet(
+    data: bytes,
+    *,
+    sender: Ed25519PublicKey,
+    private: X25519PrivateKey | Sequence[X25519PrivateKey],
+    digest: str | None = None,
+) -> Packet:
     """Verify the site's signature first (nothing is decrypted before), then open the biometrics.
     ``digest`` is :func:`content_digest` of ``data`` when the caller computed it already; ``private``
     is the exchange key, or the current and archived ones (:attr:`Packet.sealed_to` says which opened)."""
@@ -252,10 +271,11 @@ def open_packet(data: bytes, *, sender: Ed25519PublicKey,
     try:
         sender.verify(data[-_SIGNATURE:], _SIGNED + bytes.fromhex(digest))
     except InvalidSignature:
-        raise PacketRefused(f"packet {packet_id} does not carry a valid signature of site {packet_id.site}",
-                            code="bad_signature") from None
+        raise PacketRefused(
+            f"packet {packet_id} does not carry a valid signature of site {packet_id.site}", code="bad_signature"
+        ) from None
     length = _LENGTH.unpack_from(data, 4)[0]
-    blobs, sealed_to = unseal_with(private, data[8 + length:-_SIGNATURE], packet_id=str(packet_id))
+    blobs, sealed_to = unseal_with(private, data[8 + length : -_SIGNATURE], packet_id=str(packet_id))
     return Packet(packet_id, header, blobs, digest, sealed_to)
 
 

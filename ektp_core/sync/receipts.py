@@ -30,23 +30,38 @@ class Receipt:
 
     def body(self) -> dict[str, Any]:
         """The signed part (``first`` is not signed: it differs between the first answer and a resend)."""
-        return {"packet_id": self.packet_id, "status": self.status, "enrolment_id": self.enrolment_id,
-                "received_at": self.received_at, "reason": self.reason}
+        return {
+            "packet_id": self.packet_id,
+            "status": self.status,
+            "enrolment_id": self.enrolment_id,
+            "received_at": self.received_at,
+            "reason": self.reason,
+        }
 
 
 def sign_receipt(key: Ed25519PrivateKey, receipt: Receipt) -> dict[str, Any]:
     """The receipt as sent: its body, ``first`` and the Dukcapil node's signature over the body."""
-    return {**receipt.body(), "first": receipt.first, "signature": crypto.sign(key, crypto.canonical_json(receipt.body()))}
+    return {
+        **receipt.body(),
+        "first": receipt.first,
+        "signature": crypto.sign(key, crypto.canonical_json(receipt.body())),
+    }
 
 
 def check_receipt(signed: Mapping[str, Any], dukcapil_key: str, packet_id: str) -> Receipt:
     """A receipt whose signature and packet id check out; :class:`packets.PacketRefused` otherwise."""
     try:
-        receipt = Receipt(packet_id=str(signed["packet_id"]), status=str(signed["status"]),
-                          enrolment_id=signed.get("enrolment_id"), received_at=str(signed["received_at"]),
-                          reason=signed.get("reason"), first=bool(signed.get("first", True)))
-        crypto.verify_signature(crypto.load_public_key(dukcapil_key), crypto.canonical_json(receipt.body()),
-                                  str(signed["signature"]))
+        receipt = Receipt(
+            packet_id=str(signed["packet_id"]),
+            status=str(signed["status"]),
+            enrolment_id=signed.get("enrolment_id"),
+            received_at=str(signed["received_at"]),
+            reason=signed.get("reason"),
+            first=bool(signed.get("first", True)),
+        )
+        crypto.verify_signature(
+            crypto.load_public_key(dukcapil_key), crypto.canonical_json(receipt.body()), str(signed["signature"])
+        )
     except (KeyError, TypeError, ValueError, crypto.TamperedData):
         raise packets.PacketRefused("the receipt is not signed by the Dukcapil node", code="bad_signature") from None
     if receipt.packet_id != packet_id:

@@ -40,8 +40,7 @@ def ektp_deployment(request: pytest.FixtureRequest, tmp_path: Path, ektp_databas
     marker = request.node.get_closest_marker("ektp_profile")
     profile = marker.args[0] if marker else "minimal"
     site = marker.kwargs.get("site") if marker else None
-    return create_deployment(tmp_path / "deployment", profile=profile, site_code=site,
-                             database_url=ektp_database_url)
+    return create_deployment(tmp_path / "deployment", profile=profile, site_code=site, database_url=ektp_database_url)
 
 
 @pytest.fixture

@@ -12,8 +12,9 @@ from ektp_core.domain.model import Biodata, Enrolment
 _serials = itertools.count(1)
 
 
-def valid_nik(*, district: str = "17.71.05", birth_date: dt.date = dt.date(1990, 1, 1), sex: str = "P",
-              serial: int | None = None) -> str:
+def valid_nik(
+    *, district: str = "17.71.05", birth_date: dt.date = dt.date(1990, 1, 1), sex: str = "P", serial: int | None = None
+) -> str:
     """A structurally valid NIK for a district, birth date and sex (day + 40 for women)."""
     day = birth_date.day + (40 if sex == "P" else 0)
     number = serial if serial is not None else next(_serials) % 9999 + 1
@@ -53,8 +54,16 @@ def make_enrolment(*, site_code: str = "17.71", operator: str = "operator1", **b
     return Enrolment(id=uuid.uuid4().hex, site_code=site_code, operator=operator, biodata=make_biodata(**biodata))
 
 
-def queue_print_ready(lc: Any, *, site_code: str = "17.71", seed: int = 0, nik: str | None = None,
-                      photo: bool = True, signature: bool = True, routing_reason: str = "test") -> str:
+def queue_print_ready(
+    lc: Any,
+    *,
+    site_code: str = "17.71",
+    seed: int = 0,
+    nik: str | None = None,
+    photo: bool = True,
+    signature: bool = True,
+    routing_reason: str = "test",
+) -> str:
     """Record a sample resident with a photo and a signature, take them to PRINT_READY_RECORD and
     queue their card at ``site_code``; returns the print job's id. ``lc`` is a LifecycleService."""
     enrolment_id = make_print_ready(lc, seed=seed, photo=photo, signature=signature, **({"nik": nik} if nik else {}))
@@ -62,8 +71,9 @@ def queue_print_ready(lc: Any, *, site_code: str = "17.71", seed: int = 0, nik: 
     return job
 
 
-def make_print_ready(lc: Any, *, recorded_at: str = "17.71", seed: int = 0, photo: bool = True,
-                     signature: bool = True, **biodata: Any) -> str:
+def make_print_ready(
+    lc: Any, *, recorded_at: str = "17.71", seed: int = 0, photo: bool = True, signature: bool = True, **biodata: Any
+) -> str:
     """Record a sample resident at the site ``recorded_at`` (with a photo and a signature) and take
     them to PRINT_READY_RECORD, without a print job; returns the enrolment's id. ``biodata``
     overrides fields of the resident (``kecamatan="SELEBAR"``...)."""
@@ -79,11 +89,13 @@ def make_print_ready(lc: Any, *, recorded_at: str = "17.71", seed: int = 0, phot
         images[ref] = sample_photo(seed, birth_year=enrolment.biodata.tanggal_lahir.year)
     if signature:
         ref = f"{enrolment.id}-signature"
-        captures.append(Capture(modality="signature", position="signature", device="sample", quality=90,
-                                blob_ref=ref))
+        captures.append(Capture(modality="signature", position="signature", device="sample", quality=90, blob_ref=ref))
         images[ref] = sample_signature(seed)
     lc.record(enrolment, captures, images)
-    for state in (EnrolmentState.SENT_FOR_ENROLLMENT, EnrolmentState.RECEIVED_AT_CENTRAL,
-                  EnrolmentState.PRINT_READY_RECORD):
+    for state in (
+        EnrolmentState.SENT_FOR_ENROLLMENT,
+        EnrolmentState.RECEIVED_AT_CENTRAL,
+        EnrolmentState.PRINT_READY_RECORD,
+    ):
         lc.transition(enrolment.id, state, actor="central")
     return enrolment.id

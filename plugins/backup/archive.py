@@ -213,18 +213,30 @@ def _decode(value: Any) -> Any:
     return value
 
 
-def create_backup(deployment: Deployment, target: Path, passphrase: str, *,
-                  progress: Progress = lambda _m: None) -> BackupReport:
+def create_backup(
+    deployment: Deployment, target: Path, passphrase: str, *, progress: Progress = lambda _m: None
+) -> BackupReport:
     """Write a backup of ``deployment`` to ``target`` (written to a temporary name, then renamed)."""
     salt = os.urandom(16)
     key = _key(passphrase, salt, SCRYPT_N, SCRYPT_R, SCRYPT_P)
     store = deployment.open_store()
     try:
         revision = store.current_revision()
-        header = json.dumps({"format": FORMAT, "created_at": dt.datetime.now(dt.UTC).isoformat(),
-                             "site": deployment.site_code, "revision": revision,
-                             "kdf": {"name": "scrypt", "n": SCRYPT_N, "r": SCRYPT_R, "p": SCRYPT_P,
-                                     "salt": base64.b64encode(salt).decode("ascii")}}).encode()
+        header = json.dumps(
+            {
+                "format": FORMAT,
+                "created_at": dt.datetime.now(dt.UTC).isoformat(),
+                "site": deployment.site_code,
+                "revision": revision,
+                "kdf": {
+                    "name": "scrypt",
+                    "n": SCRYPT_N,
+                    "r": SCRYPT_R,
+                    "p": SCRYPT_P,
+                    "salt": base64.b64encode(salt).decode("ascii"),
+                },
+            }
+        ).encode()
         partial = target.with_name(target.name + ".partial")
         rows: dict[str, int] = {}
         files: list[str] = []
@@ -232,11 +244,16 @@ def create_backup(deployment: Deployment, target: Path, passphrase: str, *,
             out.write(MAGIC + struct.pack(">I", len(header)) + header)
             sealed = _SealedWriter(out, key, header)
             with gzip.GzipFile(fileobj=sealed, mode="wb", compresslevel=6, mtime=0) as zipped:
+
                 def line(obj: Any) -> None:
                     zipped.write(json.dumps(obj, separators=(",", ":")).encode() + b"\n")
 
-                for name in [*_FILES, *sorted(p.relative_to(deployment.root).as_posix()
-                                             for p in deployment.keys_dir.glob("*") if p.is_file())]:
+                for name in [
+                    *_FILES,
+                    *sorted(
+                        p.relative_to(deployment.root).as_posix() for p in deployment.keys_dir.glob("*") if p.is_file()
+                    ),
+                ]:
                     path = deployment.root / name
                     if path.is_file():
                         line({"file": name, "data": base64.b64encode(path.read_bytes()).decode("ascii")})
@@ -249,7 +266,8 @@ def create_backup(deployment: Deployment, target: Path, passphrase: str, *,
                         count = 0
                         order = list(table.primary_key.columns) or list(table.columns)
                         result = conn.execution_options(stream_results=True, yield_per=BATCH).execute(
-                            sa.select(table).order_by(*order))
+                            sa.select(table).order_by(*order)
+                        )
                         for row in result:
                             line({"row": [_encode(v) for v in row]})
                             count += 1
@@ -287,8 +305,14 @@ def _lines(source: IO[bytes], passphrase: str) -> tuple[dict[str, Any], Iterator
     return header, lines()
 
 
-def restore_backup(source_path: Path, directory: Path, passphrase: str, *, database_url: str | None = None,
-                   progress: Progress = lambda _m: None) -> BackupReport:
+def restore_backup(
+    source_path: Path,
+    directory: Path,
+    passphrase: str,
+    *,
+    database_url: str | None = None,
+    progress: Progress = lambda _m: None,
+) -> BackupReport:
     """Restore a backup into a new deployment folder ``directory`` (and its database).
 
     The folder must not hold a deployment and the database must be empty. The rows go into the
@@ -318,8 +342,14 @@ def restore_backup(source_path: Path, directory: Path, passphrase: str, *, datab
     return report
 
 
-def _restore_lines(header: dict[str, Any], lines: Iterator[dict[str, Any]], directory: Path, written: list[Path],
-                   database_url: str | None, progress: Progress) -> BackupReport:
+def _restore_lines(
+    header: dict[str, Any],
+    lines: Iterator[dict[str, Any]],
+    directory: Path,
+    written: list[Path],
+    database_url: str | None,
+    progress: Progress,
+) -> BackupReport:
     directory.mkdir(parents=True, exist_ok=True)
     files: list[str] = []
     first = next(lines, None)
@@ -345,7 +375,7 @@ def _restore_lines(header: dict[str, Any], lines: Iterator[dict[str, Any]], dire
         _set_database_url(directory / DEPLOYMENT_FILE, database_url)
     deployment = load_deployment(directory)
     if deployment.database_url.startswith("sqlite:///"):
-        written.append(Path(deployment.database_url[len("sqlite:///"):]))
+        written.append(Path(deployment.database_url[len("sqlite:///") :]))
     store = Store(deployment.database_url)
     try:
         revision = header.get("revision")
@@ -376,8 +406,9 @@ def _set_database_url(path: Path, url: str) -> None:
     path.write_text(text, "utf-8")
 
 
-def _insert_rows(store: Store, first: dict[str, Any] | None, lines: Iterator[dict[str, Any]],
-                 progress: Progress) -> dict[str, int]:
+def _insert_rows(
+    store: Store, first: dict[str, Any] | None, lines: Iterator[dict[str, Any]], progress: Progress
+) -> dict[str, int]:
     rows: dict[str, int] = {}
     end: dict[str, Any] | None = None
     with store.write() as conn:
@@ -386,8 +417,9 @@ def _insert_rows(store: Store, first: dict[str, Any] | None, lines: Iterator[dic
             if name == "audit_head":
                 continue  # made by the migrations with its first row; replaced below
             if conn.execute(sa.select(sa.func.count()).select_from(existing)).scalar_one():
-                raise BackupError(f"the target database is not empty (table {name} has rows); restore into a "
-                                  "new database")
+                raise BackupError(
+                    f"the target database is not empty (table {name} has rows); restore into a new database"
+                )
         table: sa.Table | None = None
         columns: list[str] = []
         batch: list[dict[str, Any]] = []
@@ -439,8 +471,13 @@ def _reset_sequences(conn: sa.Connection, tables: dict[str, sa.Table]) -> None:
     for table in tables.values():
         for column in table.primary_key.columns:
             if isinstance(column.type, sa.Integer) and column.autoincrement is not False:
-                sequence = conn.execute(sa.text("SELECT pg_get_serial_sequence(:t, :c)"),
-                                        {"t": table.name, "c": column.name}).scalar()
+                sequence = conn.execute(
+                    sa.text("SELECT pg_get_serial_sequence(:t, :c)"), {"t": table.name, "c": column.name}
+                ).scalar()
                 if sequence:
-                    conn.execute(sa.text(f"SELECT setval('{sequence}', COALESCE((SELECT MAX({column.name}) FROM "
-                                         f"{table.name}), 0) + 1, false)"))
+                    conn.execute(
+                        sa.text(
+                            f"SELECT setval('{sequence}', COALESCE((SELECT MAX({column.name}) FROM "
+                            f"{table.name}), 0) + 1, false)"
+                        )
+                    )

@@ -15,9 +15,13 @@ from ektp_core.lifecycle.service import LifecycleService
 DEFAULT_PASSPHRASE_ENV = "EKTP_BACKUP_PASSPHRASE"
 
 passphrase_option = click.option(
-    "--passphrase-env", default=DEFAULT_PASSPHRASE_ENV, show_default=True, metavar="VAR",
+    "--passphrase-env",
+    default=DEFAULT_PASSPHRASE_ENV,
+    show_default=True,
+    metavar="VAR",
     help="The environment variable holding the backup's passphrase (asked for when it is not set and a "
-         "terminal is attached).")
+    "terminal is attached).",
+)
 
 
 def _passphrase(var: str, *, confirm: bool) -> str:
@@ -45,16 +49,21 @@ def backup_command(file: Path, passphrase_env: str, deployment_dir: Path | None)
     except EktpError as exc:
         fail(str(exc))
     total = sum(report.rows.values())
-    click.echo(f"backup of site {report.site} (schema {report.revision}): {total} rows in {len(report.rows)} "
-               f"tables, {len(report.files)} files -> {file} ({file.stat().st_size} bytes)")
+    click.echo(
+        f"backup of site {report.site} (schema {report.revision}): {total} rows in {len(report.rows)} "
+        f"tables, {len(report.files)} files -> {file} ({file.stat().st_size} bytes)"
+    )
 
 
 @click.command("restore")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--database-url", default=None,
-              help="Restore the rows into this database instead of the one named in the backup's ektp.toml "
-                   "(it must be empty), e.g. a PostgreSQL server.")
+@click.option(
+    "--database-url",
+    default=None,
+    help="Restore the rows into this database instead of the one named in the backup's ektp.toml "
+    "(it must be empty), e.g. a PostgreSQL server.",
+)
 @passphrase_option
 def restore_command(file: Path, directory: Path, database_url: str | None, passphrase_env: str) -> None:
     """Restore the backup FILE into a new deployment folder DIRECTORY, then check it: the audit chain,
@@ -64,11 +73,14 @@ def restore_command(file: Path, directory: Path, database_url: str | None, passp
     except BackupError as exc:
         fail(str(exc))
     passphrase = _passphrase(passphrase_env, confirm=False)
-    click.echo(f"backup of site {header.get('site')} taken {header.get('created_at')} (schema "
-               f"{header.get('revision')})", err=True)
+    click.echo(
+        f"backup of site {header.get('site')} taken {header.get('created_at')} (schema {header.get('revision')})",
+        err=True,
+    )
     try:
-        report = restore_backup(file, directory, passphrase, database_url=database_url,
-                                progress=lambda m: click.echo(f"  {m}", err=True))
+        report = restore_backup(
+            file, directory, passphrase, database_url=database_url, progress=lambda m: click.echo(f"  {m}", err=True)
+        )
     except EktpError as exc:
         fail(f"{exc}; nothing was restored")
     deployment = open_deployment(directory)
@@ -79,8 +91,10 @@ def restore_command(file: Path, directory: Path, database_url: str | None, passp
         unbalanced = [code or "all" for code in codes if not lc.ledger(code).balanced]
     finally:
         store.dispose()
-    click.echo(f"restored site {report.site}: {sum(report.rows.values())} rows, {len(report.files)} files into "
-               f"{directory}; audit chain intact; blank ledger "
-               + ("balanced at every site" if not unbalanced else f"NOT balanced at {unbalanced}"))
+    click.echo(
+        f"restored site {report.site}: {sum(report.rows.values())} rows, {len(report.files)} files into "
+        f"{directory}; audit chain intact; blank ledger "
+        + ("balanced at every site" if not unbalanced else f"NOT balanced at {unbalanced}")
+    )
     if unbalanced:
         fail("the restored blank ledger does not balance", 1)

@@ -1,4 +1,5 @@
 """The demo's child processes: started one by one, each waited for, all stopped together."""
+
 from __future__ import annotations
 
 import os
@@ -28,8 +29,16 @@ def log_tail(path: Path, size: int = 1500) -> str:
 class Child:
     """One ``ektp`` command run as a child process, its output in ``log``."""
 
-    def __init__(self, name: str, args: Sequence[str], log: Path, *, env: dict[str, str] | None = None,
-                 ready_url: str | None = None, ready_status: bool = True) -> None:
+    def __init__(
+        self,
+        name: str,
+        args: Sequence[str],
+        log: Path,
+        *,
+        env: dict[str, str] | None = None,
+        ready_url: str | None = None,
+        ready_status: bool = True,
+    ) -> None:
         self.name = name
         self.args = [sys.executable, "-m", "ektp_core", *args]
         self.log = log
@@ -61,8 +70,14 @@ class Child:
             out.flush()
             # Its own session: a Ctrl-C in the terminal reaches the demo only, which stops the children in
             # order (the loops before the nodes they talk to).
-            self.process = subprocess.Popen(self.args, stdout=out, stderr=subprocess.STDOUT, env=self.env,
-                                            stdin=subprocess.DEVNULL, start_new_session=True)
+            self.process = subprocess.Popen(
+                self.args,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + (timeout if self.ready_url else 1.0)
         while time.monotonic() < deadline:
             if not self.alive():
@@ -71,8 +86,10 @@ class Child:
                 return
             time.sleep(0.1)
         if self.ready_url:
-            raise EktpError(f"{self.name} did not answer at {self.ready_url} within {timeout:g} s; its log "
-                            f"{self.log} ends with:\n{log_tail(self.log)}")
+            raise EktpError(
+                f"{self.name} did not answer at {self.ready_url} within {timeout:g} s; its log "
+                f"{self.log} ends with:\n{log_tail(self.log)}"
+            )
         if not self.alive():
             raise self.died()
 

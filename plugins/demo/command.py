@@ -6,6 +6,7 @@ kecamatan and ``ektp verify run`` at the Dukcapil node, all as child processes l
 ``DIR/logs/``. The first run seeds accounts, blanks and a few residents. Ctrl-C or SIGTERM stops
 everything. See docs/demo.md.
 """
+
 from __future__ import annotations
 
 import signal
@@ -42,40 +43,77 @@ SEED_TIMEOUT = 240.0
 def _printing_sites(dukcapil: Deployment) -> list[str]:
     """The demo's sites that print, the office first."""
     demo_sites = {OFFICE, *(code for code, _ in KECAMATAN)}
-    return sorted((s.code for s in dukcapil.profile.sites if s.prints and s.code in demo_sites),
-                  key=lambda code: (code != OFFICE, code))
+    return sorted(
+        (s.code for s in dukcapil.profile.sites if s.prints and s.code in demo_sites),
+        key=lambda code: (code != OFFICE, code),
+    )
 
 
-def _start_children(children: Children, folder: DemoFolder, ports: Ports, deployments: list[Deployment],
-                    token: str) -> None:
+def _start_children(
+    children: Children, folder: DemoFolder, ports: Ports, deployments: list[Deployment], token: str
+) -> None:
     env = {"EKTP_CENTRAL_TOKEN": token}
     logs = folder.logs
-    children.start(Child("central-system emulator",
-                         ["central-emulator", "--port", str(ports.central), "--data", str(folder.central_dir),
-                          "--config", str(folder.dukcapil_dir / "profile.toml")],
-                         logs / "central-emulator.log", env=env,
-                         ready_url=f"http://{HOST}:{ports.central}/api/v1/health"))
+    children.start(
+        Child(
+            "central-system emulator",
+            [
+                "central-emulator",
+                "--port",
+                str(ports.central),
+                "--data",
+                str(folder.central_dir),
+                "--config",
+                str(folder.dukcapil_dir / "profile.toml"),
+            ],
+            logs / "central-emulator.log",
+            env=env,
+            ready_url=f"http://{HOST}:{ports.central}/api/v1/health",
+        )
+    )
     # The SBI service answers its own HTTP methods only; any answer at /device means it is up.
-    children.start(Child("SBI emulator", ["sbi-emulator", "--port", str(ports.sbi)], logs / "sbi-emulator.log",
-                         ready_url=f"http://{HOST}:{ports.sbi}/device", ready_status=False))
+    children.start(
+        Child(
+            "SBI emulator",
+            ["sbi-emulator", "--port", str(ports.sbi)],
+            logs / "sbi-emulator.log",
+            ready_url=f"http://{HOST}:{ports.sbi}/device",
+            ready_status=False,
+        )
+    )
     for n, deployment in enumerate(deployments):
         name = "Dukcapil node" if n == 0 else f"kecamatan node {deployment.site.code}"
         # Only the Dukcapil node talks to the central system: the kecamatan nodes never hold its token.
-        children.start(Child(name, ["serve", "--host", HOST, "--port", str(ports.node(n)), "-d", str(deployment.root)],
-                             logs / f"serve-{deployment.site.code}.log", env=env if n == 0 else None,
-                             ready_url=f"http://{HOST}:{ports.node(n)}/api/v1/health"))
+        children.start(
+            Child(
+                name,
+                ["serve", "--host", HOST, "--port", str(ports.node(n)), "-d", str(deployment.root)],
+                logs / f"serve-{deployment.site.code}.log",
+                env=env if n == 0 else None,
+                ready_url=f"http://{HOST}:{ports.node(n)}/api/v1/health",
+            )
+        )
 
 
 def _start_loops(children: Children, folder: DemoFolder, deployments: list[Deployment], token: str) -> None:
     env = {"EKTP_CENTRAL_TOKEN": token}
     dukcapil, *sites = deployments
-    children.start(Child("verification loop (Dukcapil node)",
-                         ["verify", "run", "--interval", str(VERIFY_INTERVAL), "--as", "verify-run",
-                          "-d", str(dukcapil.root)], folder.logs / "verify-run.log", env=env))
+    children.start(
+        Child(
+            "verification loop (Dukcapil node)",
+            ["verify", "run", "--interval", str(VERIFY_INTERVAL), "--as", "verify-run", "-d", str(dukcapil.root)],
+            folder.logs / "verify-run.log",
+            env=env,
+        )
+    )
     for site in sites:
-        children.start(Child(f"sync loop ({site.site.code})",
-                             ["sync", "run", "--interval", str(SYNC_INTERVAL), "-d", str(site.root)],
-                             folder.logs / f"sync-run-{site.site.code}.log"))
+        children.start(
+            Child(
+                f"sync loop ({site.site.code})",
+                ["sync", "run", "--interval", str(SYNC_INTERVAL), "-d", str(site.root)],
+                folder.logs / f"sync-run-{site.site.code}.log",
+            )
+        )
 
 
 def _seed(folder: DemoFolder, deployments: list[Deployment], ports: Ports, children: Children) -> None:
@@ -93,15 +131,21 @@ def _seed(folder: DemoFolder, deployments: list[Deployment], ports: Ports, child
     click.echo(f"  {len(made)} account(s) created at the Dukcapil node")
 
     def arrived() -> bool:
-        return all({u for u, _r, code, _n in seed.demo_accounts() if code == site.site.code} <= seed.accounts_at(site)
-                   for site in sites)
+        return all(
+            {u for u, _r, code, _n in seed.demo_accounts() if code == site.site.code} <= seed.accounts_at(site)
+            for site in sites
+        )
 
     seed.wait_for("the kecamatan accounts to arrive through the feed", arrived, timeout=60, alive=alive)
     click.echo("  the kecamatan nodes received their accounts through the feed")
     seed.receive_blanks(dukcapil, sites, _printing_sites(dukcapil), click.echo)
     recorded = seed.record_residents(sites, ports.sbi, click.echo)
-    seed.wait_for("the residents' verdicts and print jobs at the Dukcapil node",
-                  lambda: seed.verified(dukcapil, list(recorded)), timeout=SEED_TIMEOUT, alive=alive)
+    seed.wait_for(
+        "the residents' verdicts and print jobs at the Dukcapil node",
+        lambda: seed.verified(dukcapil, list(recorded)),
+        timeout=SEED_TIMEOUT,
+        alive=alive,
+    )
     click.echo("  verified by the central-system emulator; print jobs queued where the profile prints")
     with seed.lifecycle(dukcapil) as lc:
         jobs = sorted((j for j in lc.jobs() if j.enrolment_id in recorded), key=lambda j: j.created_at)
@@ -114,8 +158,12 @@ def _seed(folder: DemoFolder, deployments: list[Deployment], ports: Ports, child
         node = dukcapil if where == OFFICE else next(s for s in sites if s.site.code == where)
         operator = "operator.dukcapil" if where == OFFICE else f"operator.{dict(KECAMATAN)[where]}"
         # At a kecamatan that prints, the job arrives with the next pull of its feed.
-        seed.wait_for(f"a print job to reach {where}",
-                      lambda: seed.print_one(node, where, operator, click.echo) is not None, timeout=60, alive=alive)
+        seed.wait_for(
+            f"a print job to reach {where}",
+            lambda: seed.print_one(node, where, operator, click.echo) is not None,
+            timeout=60,
+            alive=alive,
+        )
     folder.seeded = True
     folder.save()
 
@@ -126,8 +174,10 @@ def _announce(folder: DemoFolder, deployments: list[Deployment], ports: Ports) -
     for n, deployment in enumerate(deployments):
         site = deployment.site
         click.echo(f"  {site.name} ({site.code}): http://{HOST}:{ports.node(n)}/")
-    click.echo(f"  central-system emulator: http://{HOST}:{ports.central}/api/v1 ; SBI emulator: "
-               f"http://{HOST}:{ports.sbi}/ (POST /control picks the identity)")
+    click.echo(
+        f"  central-system emulator: http://{HOST}:{ports.central}/api/v1 ; SBI emulator: "
+        f"http://{HOST}:{ports.sbi}/ (POST /control picks the identity)"
+    )
     click.echo(f"Accounts (also in {folder.credentials}):")
     for username, role, site_code, password in seed.read_credentials(folder.credentials):
         click.echo(f"  {username:<28} {role:<11} {site_code:<9} {password}")
@@ -136,12 +186,27 @@ def _announce(folder: DemoFolder, deployments: list[Deployment], ports: Ports) -
 
 
 @click.command("demo")
-@click.option("--dir", "directory", default="ektp-demo", show_default=True,
-              type=click.Path(file_okay=False, path_type=Path), help="The demo folder (created, or reused).")
-@click.option("--port", default=5000, show_default=True, type=click.IntRange(1024, 65535),
-              help="The Dukcapil node's web UI; the kecamatan nodes and the emulators take the ports after it.")
-@click.option("--profile", type=click.Choice(PROFILES), default=None,
-              help="The bundled profile (default kota-bengkulu; a reused folder keeps its own).")
+@click.option(
+    "--dir",
+    "directory",
+    default="ektp-demo",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The demo folder (created, or reused).",
+)
+@click.option(
+    "--port",
+    default=5000,
+    show_default=True,
+    type=click.IntRange(1024, 65535),
+    help="The Dukcapil node's web UI; the kecamatan nodes and the emulators take the ports after it.",
+)
+@click.option(
+    "--profile",
+    type=click.Choice(PROFILES),
+    default=None,
+    help="The bundled profile (default kota-bengkulu; a reused folder keeps its own).",
+)
 @click.option("--fresh", is_flag=True, help="Delete the demo folder's earlier data first.")
 def demo_command(directory: Path, port: int, profile: str | None, fresh: bool) -> None:
     """Run a demo of Kota Bengkulu: the Dukcapil node, two kecamatan nodes, the central-system and SBI

@@ -6,6 +6,7 @@ generated credentials (``credentials.txt``) and ``demo.json`` (which profile, wh
 seed data was made). Each node's ``profile.toml`` is the bundled profile with the demo's adjustments,
 written again at every start so the ports in it are the ones in use.
 """
+
 from __future__ import annotations
 
 import json
@@ -71,8 +72,10 @@ class Ports:
 def check_ports_free(ports: Ports) -> None:
     """Refuse, naming the port and its use, when something already listens on one of the demo's ports."""
     if ports.sbi > 65535:
-        raise EktpError(f"--port {ports.base} leaves no room for the demo's {len(ports.all())} ports (up to "
-                        f"{ports.sbi}); choose a lower port")
+        raise EktpError(
+            f"--port {ports.base} leaves no room for the demo's {len(ports.all())} ports (up to "
+            f"{ports.sbi}); choose a lower port"
+        )
     for port, use in ports.all().items():
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
             # As the servers do: connections of an earlier run still closing (TIME_WAIT) do not count.
@@ -80,17 +83,21 @@ def check_ports_free(ports: Ports) -> None:
             try:
                 probe.bind((HOST, port))
             except OSError as exc:
-                raise EktpError(f"port {port} on {HOST} (for {use}) is taken ({exc.strerror or exc}): stop what "
-                                f"listens there, or choose other ports with --port (the demo uses {ports.base}"
-                                f"-{ports.sbi})") from None
+                raise EktpError(
+                    f"port {port} on {HOST} (for {use}) is taken ({exc.strerror or exc}): stop what "
+                    f"listens there, or choose other ports with --port (the demo uses {ports.base}"
+                    f"-{ports.sbi})"
+                ) from None
 
 
 def _scanner_block(site: str, sbi_port: int) -> str:
-    return (f'[[devices.scanners]]\nname = "sbi-{site}"\ndriver = "sbi"\nsite = "{site}"\n'
-            f"# The demo's SBI emulator generates its device key at each start, so the demo trusts any\n"
-            f"# device on this port; a real desk lists its devices' keys in trusted_keys instead.\n"
-            f"# A minute per capture: the emulator draws its synthetic fingers on this machine's CPU.\n"
-            f"options = {{ port = {sbi_port}, trust_any_device = true, timeout_ms = 60000 }}\n\n")
+    return (
+        f'[[devices.scanners]]\nname = "sbi-{site}"\ndriver = "sbi"\nsite = "{site}"\n'
+        f"# The demo's SBI emulator generates its device key at each start, so the demo trusts any\n"
+        f"# device on this port; a real desk lists its devices' keys in trusted_keys instead.\n"
+        f"# A minute per capture: the emulator draws its synthetic fingers on this machine's CPU.\n"
+        f"options = {{ port = {sbi_port}, trust_any_device = true, timeout_ms = 60000 }}\n\n"
+    )
 
 
 def adjusted_profile(text: str, profile: str, ports: Ports) -> str:
@@ -102,18 +109,23 @@ def adjusted_profile(text: str, profile: str, ports: Ports) -> str:
     url = f"http://{HOST}:{ports.central}/api/v1"
     changed, count = re.subn(r'(?m)^url = "http://127\.0\.0\.1:\d+/api/v1"$', f'url = "{url}"', text)
     if count != 1:
-        raise EktpError(f"profile {profile}: cannot find its [verification] url to point it at the demo's "
-                        "central-system emulator")
+        raise EktpError(
+            f"profile {profile}: cannot find its [verification] url to point it at the demo's central-system emulator"
+        )
     scanners = "".join(_scanner_block(code, ports.sbi) for code in (OFFICE, *(c for c, _ in KECAMATAN)))
     marker = "[[devices.scanners]]"
     changed = changed.replace(marker, scanners + marker, 1) if marker in changed else changed + "\n" + scanners
     extra = ["\n# ---- ektp demo: written at every start of `ektp demo` ----\n"]
     if profile == "kota-bengkulu-kecamatan":  # the kecamatan print: each also gets a proof printer
         for code, _slug in KECAMATAN:
-            extra.append(f'[[devices.printers]]\nname = "proof-{code}"\ndriver = "proof"\nsite = "{code}"\n'
-                         f'options = {{ folder = "proofs" }}\n\n')
-    extra.append("[web]\n# Plain HTTP on 127.0.0.1 only: the browser would not send Secure cookies back.\n"
-                 "secure_cookies = false\n")
+            extra.append(
+                f'[[devices.printers]]\nname = "proof-{code}"\ndriver = "proof"\nsite = "{code}"\n'
+                f'options = {{ folder = "proofs" }}\n\n'
+            )
+    extra.append(
+        "[web]\n# Plain HTTP on 127.0.0.1 only: the browser would not send Secure cookies back.\n"
+        "secure_cookies = false\n"
+    )
     return changed + "".join(extra)
 
 
@@ -157,8 +169,12 @@ class DemoFolder:
 
     def save(self) -> None:
         """Write ``demo.json``."""
-        state = {"profile": self.profile, "office": OFFICE, "kecamatan": [c for c, _ in KECAMATAN],
-                 "seeded": self.seeded}
+        state = {
+            "profile": self.profile,
+            "office": OFFICE,
+            "kecamatan": [c for c, _ in KECAMATAN],
+            "seeded": self.seeded,
+        }
         (self.root / STATE_FILE).write_text(json.dumps(state, indent=2) + "\n", "utf-8")
 
     def central_token(self) -> str:
@@ -197,8 +213,9 @@ def open_folder(root: Path, *, profile: str | None, fresh: bool) -> tuple[DemoFo
     root = root.resolve()
     state_path = root / STATE_FILE
     if root.exists() and not state_path.exists() and any(p.name != LOCK_FILE for p in root.iterdir()):
-        raise EktpError(f"{root} is not empty and holds no ektp demo ({STATE_FILE}); choose another --dir "
-                        "(nothing was changed)")
+        raise EktpError(
+            f"{root} is not empty and holds no ektp demo ({STATE_FILE}); choose another --dir (nothing was changed)"
+        )
     root.mkdir(parents=True, exist_ok=True)
     lock = _lock(root)
     try:
@@ -215,11 +232,14 @@ def open_folder(root: Path, *, profile: str | None, fresh: bool) -> tuple[DemoFo
                 state: dict[str, Any] = json.loads(state_path.read_text("utf-8"))
             except ValueError as exc:
                 raise EktpError(f"{state_path} is damaged ({exc}); start again with --fresh") from None
-            folder = DemoFolder(root, profile=str(state.get("profile", DEFAULT_PROFILE)),
-                                seeded=bool(state.get("seeded")), lock=lock)
+            folder = DemoFolder(
+                root, profile=str(state.get("profile", DEFAULT_PROFILE)), seeded=bool(state.get("seeded")), lock=lock
+            )
             if profile is not None and profile != folder.profile:
-                raise EktpError(f"the demo in {root} uses the profile {folder.profile}; run it without --profile, "
-                                f"or give --fresh to start again with {profile}")
+                raise EktpError(
+                    f"the demo in {root} uses the profile {folder.profile}; run it without --profile, "
+                    f"or give --fresh to start again with {profile}"
+                )
             missing = [str(p) for p in folder.node_dirs() if not (p / DEPLOYMENT_FILE).exists()]
             if missing:
                 raise EktpError(f"the demo in {root} lacks its node(s) {', '.join(missing)}; start again with --fresh")

@@ -4,6 +4,7 @@ A profile that points its verifier at ``http://127.0.0.1:PORT/...`` and finds no
 there gets ``ektp central-emulator`` started on that port, with its data in the deployment folder,
 and stopped again afterwards. A service that already answers is used as it is.
 """
+
 from __future__ import annotations
 
 import http.client
@@ -45,8 +46,9 @@ def answers(url: str, timeout: float = 1.0, *, ready: bool = False) -> bool:
 class LocalService:
     """A child process running one ``ektp`` command, up once ``health_url`` answers."""
 
-    def __init__(self, name: str, args: Sequence[str], health_url: str, *, log: Path,
-                 env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, name: str, args: Sequence[str], health_url: str, *, log: Path, env: dict[str, str] | None = None
+    ) -> None:
         self.name = name
         self.args = [sys.executable, "-m", "ektp_core", *args]
         self.health_url = health_url
@@ -64,8 +66,10 @@ class LocalService:
             while time.monotonic() < deadline:
                 if self.process.poll() is not None:
                     tail = self.log.read_text("utf-8", errors="replace")[-800:]
-                    raise EktpError(f"{self.name} stopped at start (exit {self.process.returncode}); its log "
-                                    f"{self.log} ends with:\n{tail}")
+                    raise EktpError(
+                        f"{self.name} stopped at start (exit {self.process.returncode}); its log "
+                        f"{self.log} ends with:\n{tail}"
+                    )
                 if answers(self.health_url, ready=True):
                     return
                 time.sleep(0.1)
@@ -93,8 +97,9 @@ def stop_process(process: subprocess.Popen[Any] | None, *, grace: float = 15) ->
 
 
 @contextmanager
-def local_central(deployment: Any, *, token_env: str = "EKTP_CENTRAL_TOKEN",
-                  echo: Callable[[str], object] = print) -> Iterator[LocalService | None]:
+def local_central(
+    deployment: Any, *, token_env: str = "EKTP_CENTRAL_TOKEN", echo: Callable[[str], object] = print
+) -> Iterator[LocalService | None]:
     """While inside, the central system of the deployment's ``[verification]`` answers: an emulator is
     started when the URL is local and silent (and ``token_env`` set to a fresh token when unset)."""
     raw = deployment.profile.raw.get("verification", {})
@@ -112,10 +117,21 @@ def local_central(deployment: Any, *, token_env: str = "EKTP_CENTRAL_TOKEN",
         os.environ[token_env] = secrets.token_urlsafe(24)
     service = LocalService(
         "ektp central-emulator",
-        ["central-emulator", "--host", parts.hostname, "--port", str(parts.port),
-         "--data", str(deployment.root / "central-emulator"), "--config", str(deployment.root / PROFILE_FILE)],
-        url.rstrip("/") + "/health", log=deployment.root / "central-emulator.log",
-        env={"EKTP_CENTRAL_TOKEN": os.environ[token_env]})
+        [
+            "central-emulator",
+            "--host",
+            parts.hostname,
+            "--port",
+            str(parts.port),
+            "--data",
+            str(deployment.root / "central-emulator"),
+            "--config",
+            str(deployment.root / PROFILE_FILE),
+        ],
+        url.rstrip("/") + "/health",
+        log=deployment.root / "central-emulator.log",
+        env={"EKTP_CENTRAL_TOKEN": os.environ[token_env]},
+    )
     echo(f"starting ektp central-emulator on {parts.hostname}:{parts.port} (log: {service.log})")
     try:
         service.start()

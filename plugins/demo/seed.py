@@ -2,6 +2,7 @@
 them (accounts at the Dukcapil node, carried to the kecamatan by the feed; residents recorded at a
 kecamatan with the SBI scanner and sent in packets; verdicts and print jobs by the Dukcapil node's
 verification loop; one card printed where the profile prints it)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -78,13 +79,17 @@ class Account:
 
 def demo_accounts() -> list[tuple[str, Role, str, str]]:
     """(username, role, site, full name) of every demo account."""
-    wanted = [("admin.dukcapil", Role.ADMIN, OFFICE, "Admin Disdukcapil"),
-              ("supervisor.dukcapil", Role.SUPERVISOR, OFFICE, "Supervisor Disdukcapil"),
-              ("operator.dukcapil", Role.OPERATOR, OFFICE, "Operator Disdukcapil")]
+    wanted = [
+        ("admin.dukcapil", Role.ADMIN, OFFICE, "Admin Disdukcapil"),
+        ("supervisor.dukcapil", Role.SUPERVISOR, OFFICE, "Supervisor Disdukcapil"),
+        ("operator.dukcapil", Role.OPERATOR, OFFICE, "Operator Disdukcapil"),
+    ]
     for code, slug in KECAMATAN:
         title = slug.replace("-", " ").title()
-        wanted += [(f"supervisor.{slug}", Role.SUPERVISOR, code, f"Supervisor {title}"),
-                   (f"operator.{slug}", Role.OPERATOR, code, f"Operator {title}")]
+        wanted += [
+            (f"supervisor.{slug}", Role.SUPERVISOR, code, f"Supervisor {title}"),
+            (f"operator.{slug}", Role.OPERATOR, code, f"Operator {title}"),
+        ]
     return wanted
 
 
@@ -108,8 +113,16 @@ def create_accounts(dukcapil: Deployment, folder: DemoFolder) -> list[Account]:
             if username in have:
                 AccountService(lc).change(username, actor=ACTOR, password=password)
             else:
-                lc.add_operator(Operator(username=username, full_name=name, role=role, site_code=site,
-                                         password_hash=crypto.hash_password(password)), actor=ACTOR)
+                lc.add_operator(
+                    Operator(
+                        username=username,
+                        full_name=name,
+                        role=role,
+                        site_code=site,
+                        password_hash=crypto.hash_password(password),
+                    ),
+                    actor=ACTOR,
+                )
             account = Account(username, role, site, name, password)
             made.append(account)
             listed = [a for a in listed if a.username != username] + [account]
@@ -119,8 +132,10 @@ def create_accounts(dukcapil: Deployment, folder: DemoFolder) -> list[Account]:
 
 def write_credentials(path: Path, accounts: list[Account]) -> None:
     """The credentials file: one account a line, readable by the owner only."""
-    lines = ["# ektp demo accounts (generated for this demo folder; keep it private)",
-             "# username\trole\tsite\tpassword"]
+    lines = [
+        "# ektp demo accounts (generated for this demo folder; keep it private)",
+        "# username\trole\tsite\tpassword",
+    ]
     lines += [f"{a.username}\t{a.role.value}\t{a.site_code}\t{a.password}" for a in accounts]
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as out:
@@ -163,8 +178,9 @@ def join_sites(dukcapil: Deployment, sites: list[Deployment], api_url: str, echo
                         conn.execute(peers.update().where(peers.c.role == "dukcapil").values(url=api_url))
                     continue
                 code = inbox.new_join_code(box.site_code, actor=ACTOR)
-                keys = HttpTransport(api_url).join(site=box.site_code,
-                                                   public_key=crypto.public_key_text(box.signing_key), code=code)
+                keys = HttpTransport(api_url).join(
+                    site=box.site_code, public_key=crypto.public_key_text(box.signing_key), code=code
+                )
                 box.joined(url=api_url, **keys)
                 echo(f"  {box.site_code} joined the Dukcapil node with a one-time code")
 
@@ -207,15 +223,32 @@ RESIDENTS = (
 
 def _biodata(seed: int, name: str, sex: str, born: dt.date, kelurahan: str, kecamatan: str, site: str) -> Biodata:
     return Biodata(
-        nik=valid_nik(district=site, birth_date=born, sex=sex, serial=seed), nama=name, tempat_lahir="BENGKULU",
-        tanggal_lahir=born, jenis_kelamin=sex, golongan_darah="O", alamat=f"JL. SUPRAPTO NO. {seed - 90}",
-        rt="002", rw="001", kelurahan=kelurahan, kecamatan=kecamatan, kabupaten_kota="KOTA BENGKULU",
-        provinsi="BENGKULU", agama="ISLAM", status_perkawinan="BELUM KAWIN", pekerjaan="KARYAWAN SWASTA")
+        nik=valid_nik(district=site, birth_date=born, sex=sex, serial=seed),
+        nama=name,
+        tempat_lahir="BENGKULU",
+        tanggal_lahir=born,
+        jenis_kelamin=sex,
+        golongan_darah="O",
+        alamat=f"JL. SUPRAPTO NO. {seed - 90}",
+        rt="002",
+        rw="001",
+        kelurahan=kelurahan,
+        kecamatan=kecamatan,
+        kabupaten_kota="KOTA BENGKULU",
+        provinsi="BENGKULU",
+        agama="ISLAM",
+        status_perkawinan="BELUM KAWIN",
+        pekerjaan="KARYAWAN SWASTA",
+    )
 
 
 def _sbi_control(port: int, **values: Any) -> None:
-    request = urllib.request.Request(f"http://{HOST}:{port}/control", data=json.dumps(values).encode(),
-                                     headers={"Content-Type": "application/json"}, method="POST")
+    request = urllib.request.Request(
+        f"http://{HOST}:{port}/control",
+        data=json.dumps(values).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
     with urllib.request.urlopen(request, timeout=10):
         pass
 
@@ -245,9 +278,11 @@ def record_resident(site: Deployment, sbi_port: int, seed: int, biodata: Biodata
         scanner.open()
         try:
             scanner.new_session()
-            samples = (scanner.capture(Modality.FINGER, FINGER_POSITIONS)
-                       + scanner.capture(Modality.IRIS, ("left", "right"))
-                       + scanner.capture(Modality.FACE, ("face",)))
+            samples = (
+                scanner.capture(Modality.FINGER, FINGER_POSITIONS)
+                + scanner.capture(Modality.IRIS, ("left", "right"))
+                + scanner.capture(Modality.FACE, ("face",))
+            )
             break
         except ScannerError:
             if attempt == 3:  # a busy machine can make a capture time out: captured again, as at a desk
@@ -257,9 +292,15 @@ def record_resident(site: Deployment, sbi_port: int, seed: int, biodata: Biodata
     with lifecycle(site) as lc:
         enrolment_id = uuid.uuid4().hex
         ref = f"{enrolment_id}-signature"
-        lc.record(Enrolment(id=enrolment_id, site_code=site.site.code, operator=operator, biodata=biodata),
-                  [Capture(modality="signature", position="signature", device="demo-signature-pad", quality=90,
-                           blob_ref=ref)], {ref: sample_signature(seed)})
+        lc.record(
+            Enrolment(id=enrolment_id, site_code=site.site.code, operator=operator, biodata=biodata),
+            [
+                Capture(
+                    modality="signature", position="signature", device="demo-signature-pad", quality=90, blob_ref=ref
+                )
+            ],
+            {ref: sample_signature(seed)},
+        )
         capture = CaptureService(lc)
         for sample in samples:
             capture.add(enrolment_id, sample, actor=operator)
@@ -279,8 +320,12 @@ def record_residents(sites: list[Deployment], sbi_port: int, echo: Echo) -> dict
         biodata = _biodata(seed, name, sex, born, kelurahan, kecamatan, code)
         enrolment_id, new = record_resident(by_code[code], sbi_port, seed, biodata, f"operator.{slugs[code]}")
         recorded[enrolment_id] = code
-        echo(f"  recorded {name} (NIK {biodata.nik}) at {code} with the SBI emulator (identity {seed}); packet "
-             "in the outbox" if new else f"  {name} (NIK {biodata.nik}) was recorded at {code} by an earlier run")
+        echo(
+            f"  recorded {name} (NIK {biodata.nik}) at {code} with the SBI emulator (identity {seed}); packet "
+            "in the outbox"
+            if new
+            else f"  {name} (NIK {biodata.nik}) was recorded at {code} by an earlier run"
+        )
     _sbi_control(sbi_port, identity_seed=1, impression=0)  # back to the emulator's own default
     return recorded
 
@@ -308,8 +353,12 @@ def accounts_at(site: Deployment) -> set[str]:
 
 
 #: States of an enrolment the central system has not decided on yet.
-UNDECIDED = {EnrolmentState.BIO_CAPTURED, EnrolmentState.SENT_FOR_ENROLLMENT, EnrolmentState.RECEIVED_AT_CENTRAL,
-             EnrolmentState.SEARCH_FAILURE_AT_CENTRAL}
+UNDECIDED = {
+    EnrolmentState.BIO_CAPTURED,
+    EnrolmentState.SENT_FOR_ENROLLMENT,
+    EnrolmentState.RECEIVED_AT_CENTRAL,
+    EnrolmentState.SEARCH_FAILURE_AT_CENTRAL,
+}
 
 
 def verified(dukcapil: Deployment, enrolment_ids: list[str]) -> bool:
@@ -351,6 +400,8 @@ def print_one(node: Deployment, site_code: str, operator: str, echo: Echo) -> st
                     proof.print_card(printing.render(printing.card_data(result.job, proof.canvas), result.job))
                 finally:
                     proof.close()
-        echo(f"  printed the card of {lc.get(job.enrolment_id).biodata.nama} at {site_code} on {setting.name} "
-             f"(blank {result.job.blank_serial}), with a proof copy")
+        echo(
+            f"  printed the card of {lc.get(job.enrolment_id).biodata.nama} at {site_code} on {setting.name} "
+            f"(blank {result.job.blank_serial}), with a proof copy"
+        )
         return job.enrolment_id

@@ -55,10 +55,22 @@ from ektp_core.store.tables import enrolments, operators
 def _demo_resident(serial: int) -> Biodata:
     # A woman born 1 January 1990 in Kampung Melayu (17.71.05): day 01 + 40 = 41 in her NIK.
     return Biodata(
-        nik=f"177105410190{serial:04d}", nama="SITI AMINAH", tempat_lahir="BENGKULU",
-        tanggal_lahir=dt.date(1990, 1, 1), jenis_kelamin="P", golongan_darah="O", alamat="JL. PANTAI INDAH NO. 7",
-        rt="003", rw="001", kelurahan="KANDANG", kecamatan="KAMPUNG MELAYU", kabupaten_kota="KOTA BENGKULU",
-        provinsi="BENGKULU", agama="ISLAM", status_perkawinan="KAWIN", pekerjaan="WIRASWASTA",
+        nik=f"177105410190{serial:04d}",
+        nama="SITI AMINAH",
+        tempat_lahir="BENGKULU",
+        tanggal_lahir=dt.date(1990, 1, 1),
+        jenis_kelamin="P",
+        golongan_darah="O",
+        alamat="JL. PANTAI INDAH NO. 7",
+        rt="003",
+        rw="001",
+        kelurahan="KANDANG",
+        kecamatan="KAMPUNG MELAYU",
+        kabupaten_kota="KOTA BENGKULU",
+        provinsi="BENGKULU",
+        agama="ISLAM",
+        status_perkawinan="KAWIN",
+        pekerjaan="WIRASWASTA",
     )
 
 
@@ -77,27 +89,44 @@ def walk(deployment: Deployment, *, echo: Callable[[str], object] = print) -> En
     for username, role in ((operator, Role.OPERATOR), (supervisor, Role.SUPERVISOR)):
         if username not in have:
             # Random passwords: the walk never logs in, and a known password would be a weak account.
-            service.add_operator(Operator(username=username, full_name=username.replace(".", " ").title(), role=role,
-                                          site_code=site.code,
-                                          password_hash=crypto.hash_password(secrets.token_urlsafe(18))),
-                                 actor="ektp-walk")
+            service.add_operator(
+                Operator(
+                    username=username,
+                    full_name=username.replace(".", " ").title(),
+                    role=role,
+                    site_code=site.code,
+                    password_hash=crypto.hash_password(secrets.token_urlsafe(18)),
+                ),
+                actor="ektp-walk",
+            )
 
     echo(f"\n== Perekaman (recording) at {site.name}")
     enrolment_id = uuid.uuid4().hex
     resident = _demo_resident(serial)
     # Issue 4 brings the scanners; until then the walk's photo and signature are synthetic samples.
-    captures = [Capture(modality="face", position="face", device="walk-sample", quality=90,
-                        blob_ref=f"{enrolment_id}-face"),
-                Capture(modality="signature", position="signature", device="walk-sample", quality=90,
-                        blob_ref=f"{enrolment_id}-signature")]
-    images = {f"{enrolment_id}-face": sample_photo(serial, birth_year=resident.tanggal_lahir.year),
-              f"{enrolment_id}-signature": sample_signature(serial)}
-    enrolment = service.record(Enrolment(id=enrolment_id, site_code=site.code, operator=operator, biodata=resident),
-                               captures, images)
+    captures = [
+        Capture(modality="face", position="face", device="walk-sample", quality=90, blob_ref=f"{enrolment_id}-face"),
+        Capture(
+            modality="signature",
+            position="signature",
+            device="walk-sample",
+            quality=90,
+            blob_ref=f"{enrolment_id}-signature",
+        ),
+    ]
+    images = {
+        f"{enrolment_id}-face": sample_photo(serial, birth_year=resident.tanggal_lahir.year),
+        f"{enrolment_id}-signature": sample_signature(serial),
+    }
+    enrolment = service.record(
+        Enrolment(id=enrolment_id, site_code=site.code, operator=operator, biodata=resident), captures, images
+    )
     bio = enrolment.biodata
     report = bio.nik.report
-    echo(f"   {bio.nama}, NIK {bio.nik} ({report.district}, {report.regency}; {bio.jenis_kelamin_label}, "
-         f"born {bio.tanggal_lahir:%d-%m-%Y})")
+    echo(
+        f"   {bio.nama}, NIK {bio.nik} ({report.district}, {report.regency}; {bio.jenis_kelamin_label}, "
+        f"born {bio.tanggal_lahir:%d-%m-%Y})"
+    )
     capture = CaptureService(service)
     scanner = _finger_scanner(deployment, host)
     scanner.open()
@@ -114,8 +143,10 @@ def walk(deployment: Deployment, *, echo: Callable[[str], object] = print) -> En
                         raise
                     echo(f"   {position:<13} quality {sample.quality} too low, placed again")
                     continue
-                echo(f"   {position:<13} {sample.device}: quality {sample.quality}, "
-                     f"{'template' if sample.template else 'NO template'}")
+                echo(
+                    f"   {position:<13} {sample.device}: quality {sample.quality}, "
+                    f"{'template' if sample.template else 'NO template'}"
+                )
                 break
     finally:
         scanner.close()
@@ -155,24 +186,38 @@ def walk(deployment: Deployment, *, echo: Callable[[str], object] = print) -> En
         echo(f"   received 10 blanks ({serials[0]} .. {serials[-1]})")
     routing = rules.route(enrolment, site_snapshot(deployment.profile, service))
     echo(f"   routed to site {routing.site_code}: {routing.reason}")
-    job = service.queue_print(enrolment.id, site_code=routing.site_code, actor=operator,
-                              routing_reason=routing.reason, print_day=routing.print_day)
+    job = service.queue_print(
+        enrolment.id,
+        site_code=routing.site_code,
+        actor=operator,
+        routing_reason=routing.reason,
+        print_day=routing.print_day,
+    )
     setting, printer = choose_printer(deployment, host, site_code=routing.site_code)
     printing = PrintService(service, host, deployment)
     printer.open()
     try:
-        result = printing.print_job(job.id, printer, printer_name=setting.name, actor=operator,
-                                    progress=step_reporter(lambda text: echo(f"   {text}")))
+        result = printing.print_job(
+            job.id,
+            printer,
+            printer_name=setting.name,
+            actor=operator,
+            progress=step_reporter(lambda text: echo(f"   {text}")),
+        )
         check = printing.reconcile(setting.name)
     finally:
         printer.close()
     job = result.job
     if result.error is not None or job.state is not PrintJobState.PRINTED:
         raise EktpError(f"the walk's card did not print: {job.state} {job.reason}")
-    echo(f"   job {job.id} {job.state} on {setting.name} ({setting.driver}), blank {job.blank_serial}; "
-         f"enrolment {service.get(enrolment.id).state}")
-    echo(f"   printer counter: {check.printer_cards} cards since ektp met it, ledger {check.ledger_cards}: "
-         f"{'match' if check.matches else 'MISMATCH'}")
+    echo(
+        f"   job {job.id} {job.state} on {setting.name} ({setting.driver}), blank {job.blank_serial}; "
+        f"enrolment {service.get(enrolment.id).state}"
+    )
+    echo(
+        f"   printer counter: {check.printer_cards} cards since ektp met it, ledger {check.ledger_cards}: "
+        f"{'match' if check.matches else 'MISMATCH'}"
+    )
     for other in printer_settings(deployment.profile):
         if other.driver == "proof" and other.site == routing.site_code:
             proof = make_printer(other, host, deployment.root)
@@ -207,9 +252,11 @@ def walk(deployment: Deployment, *, echo: Callable[[str], object] = print) -> En
         echo(f"   {entry.at}  {entry.detail.get('from') or '(new)':>26} -> {entry.detail['to']:<26} by {entry.actor}")
 
     ledger = service.ledger(routing.site_code)
-    echo(f"\n== Blank ledger at {routing.site_code}: received {ledger.received} = in stock {ledger.in_stock} "
-         f"+ reserved {ledger.reserved} + printed {ledger.printed} + spoiled {ledger.spoiled}: "
-         f"{'balanced' if ledger.balanced else 'NOT BALANCED'}")
+    echo(
+        f"\n== Blank ledger at {routing.site_code}: received {ledger.received} = in stock {ledger.in_stock} "
+        f"+ reserved {ledger.reserved} + printed {ledger.printed} + spoiled {ledger.spoiled}: "
+        f"{'balanced' if ledger.balanced else 'NOT BALANCED'}"
+    )
     with store.read() as conn:
         verified = audit.verify(conn)
     chain = "intact" if verified.ok else f"BROKEN at entry {verified.first_bad_seq}"
@@ -247,14 +294,21 @@ def _irises(seed: int) -> dict[str, Any]:
         image = iris(seed, eye)
         buffer = io.BytesIO()
         image.save(buffer, "PNG")
-        samples[eye] = Sample(modality=Modality.IRIS, position=eye, image=buffer.getvalue(), quality=80,
-                              device="walk-synthetic-iris")
+        samples[eye] = Sample(
+            modality=Modality.IRIS, position=eye, image=buffer.getvalue(), quality=80, device="walk-synthetic-iris"
+        )
     return samples
 
 
 @click.command("walk")
-@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=Path("ektp-walk"),
-              show_default=True, help="Deployment folder to create (or reuse).")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("ektp-walk"),
+    show_default=True,
+    help="Deployment folder to create (or reuse).",
+)
 @click.option("--fresh", is_flag=True, help="Delete the folder first.")
 def walk_command(directory: Path, fresh: bool) -> None:
     """Create a deployment (if needed) and walk one resident from recording to CARD_ISSUED."""
@@ -262,6 +316,11 @@ def walk_command(directory: Path, fresh: bool) -> None:
         shutil.rmtree(directory)
     if not (directory / DEPLOYMENT_FILE).exists():
         ctx = click.get_current_context()
-        ctx.invoke(init_command, directory=directory, profile_name="minimal", site_code=None,
-                   database_url="sqlite:///ektp.sqlite3")
+        ctx.invoke(
+            init_command,
+            directory=directory,
+            profile_name="minimal",
+            site_code=None,
+            database_url="sqlite:///ektp.sqlite3",
+        )
     walk(find_deployment(directory), echo=click.echo)

@@ -13,9 +13,14 @@ from ektp_core.cli.options import fail
 @click.command("new-plugin")
 @click.argument("kind", metavar="KIND")
 @click.argument("name", metavar="NAME")
-@click.option("--dir", "directory", type=click.Path(path_type=Path), default=None, metavar="DIR",
-              help="The folder to create the distribution in; it must not exist or be empty "
-                   "(default: ./ektp-NAME).")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(path_type=Path),
+    default=None,
+    metavar="DIR",
+    help="The folder to create the distribution in; it must not exist or be empty (default: ./ektp-NAME).",
+)
 def new_plugin_command(kind: str, name: str, directory: Path | None) -> None:
     """Generate a plugin distribution: KIND is printer, scanner, region or verifier; NAME is the plugin's
     name (acme-printer gives the distribution ektp-acme-printer and the package ektp_acme_printer).
@@ -27,8 +32,9 @@ def new_plugin_command(kind: str, name: str, directory: Path | None) -> None:
     names = generated.names
     where = generated.directory
     click.echo(f"created {where}: the {names.kind} plugin {names.name} ({KINDS[names.kind]})")
-    click.echo(f"  distribution {names.distribution}, package {names.package}, "
-               f"entry point {names.name} = \"{names.package}\"")
+    click.echo(
+        f'  distribution {names.distribution}, package {names.package}, entry point {names.name} = "{names.package}"'
+    )
     for path in generated.files:
         click.echo(f"  {path.as_posix()}")
     click.echo("next:")

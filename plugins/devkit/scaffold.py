@@ -38,8 +38,12 @@ KINDS = {
 
 #: The registry each kind fills, and the hook that fills it.
 REGISTRY = {"printer": "printers", "scanner": "scanners", "region": "region_rules", "verifier": "verifiers"}
-HOOK = {"printer": "ektp_register_printers", "scanner": "ektp_register_scanners",
-        "region": "ektp_register_region_rules", "verifier": "ektp_register_verifiers"}
+HOOK = {
+    "printer": "ektp_register_printers",
+    "scanner": "ektp_register_scanners",
+    "region": "ektp_register_region_rules",
+    "verifier": "ektp_register_verifiers",
+}
 
 #: A plugin name: lower-case words of letters and digits joined by single hyphens, starting with a letter.
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$")
@@ -125,17 +129,21 @@ def check_name(name: str) -> str:
     if len(name) > NAME_MAX:
         raise ScaffoldError(f"the name {name!r} is longer than {NAME_MAX} characters")
     if not NAME_PATTERN.match(name):
-        raise ScaffoldError(f"the name {name!r} is not usable: use lower-case letters and digits, words joined by "
-                            "single hyphens, starting with a letter (for example acme-printer)")
+        raise ScaffoldError(
+            f"the name {name!r} is not usable: use lower-case letters and digits, words joined by "
+            "single hyphens, starting with a letter (for example acme-printer)"
+        )
     if name == "ektp" or name.startswith("ektp-"):
         suggestion = name.removeprefix("ektp-") if name != "ektp" else "acme-printer"
-        raise ScaffoldError(f"leave 'ektp' out of the name: {name!r} would give the distribution "
-                            f"ektp-{name}; try {suggestion!r}")
+        raise ScaffoldError(
+            f"leave 'ektp' out of the name: {name!r} would give the distribution ektp-{name}; try {suggestion!r}"
+        )
     for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
         if ep.name == name:
             owner = ep.dist.name if ep.dist else "an installed distribution"
-            raise ScaffoldError(f"the plugin name {name!r} is already used by {owner} ({ep.value}); "
-                                "choose another name")
+            raise ScaffoldError(
+                f"the plugin name {name!r} is already used by {owner} ({ep.value}); choose another name"
+            )
     package = Names(name, "printer").package
     if importlib.util.find_spec(package) is not None:
         raise ScaffoldError(f"a Python package named {package} already exists here; choose another name")
@@ -151,12 +159,14 @@ def _check_target(directory: Path) -> None:
     if directory.exists() and not directory.is_dir():
         raise ScaffoldError(f"{directory} exists and is not a folder; nothing was written")
     if directory.is_dir() and any(directory.iterdir()):
-        raise ScaffoldError(f"{directory} exists and is not empty; give a new or empty folder with --dir "
-                            "(nothing was written)")
+        raise ScaffoldError(
+            f"{directory} exists and is not empty; give a new or empty folder with --dir (nothing was written)"
+        )
 
 
 def render(text: str, values: dict[str, str], *, source: str = "template") -> str:
     """``text`` with every ``{{key}}`` replaced; an unknown key is an error naming the template."""
+
     def replace(match: re.Match[str]) -> str:
         key = match.group(1)
         if key not in values:

@@ -64,8 +64,6 @@ _CARD_FILE = re.compile(r"^(\d{6}-\d{8}T\d{6}Z(?:-\d+)?)(?:-back)?\.(?:png|pdf)$
 _MM_PER_INCH = 25.4
 
 
-
-
 def _write_temp(folder: Path, data: bytes) -> Path:
     """``data`` in a new temporary file in ``folder``, flushed to disk."""
     path = folder / f"{_TEMP_PREFIX}{uuid.uuid4().hex}"
@@ -110,16 +108,23 @@ def pdf_bytes(pages: list[Image.Image]) -> bytes:
     first, rest = pages[0], pages[1:]
     dpi = (first.width * _MM_PER_INCH / CR80_MM[0], first.height * _MM_PER_INCH / CR80_MM[1])
     buffer = io.BytesIO()
-    first.save(buffer, format="PDF", save_all=True, append_images=rest, resolution=300.0, dpi=dpi,
-               title="KTP-el proof", creator=f"ektp {__version__}")
+    first.save(
+        buffer,
+        format="PDF",
+        save_all=True,
+        append_images=rest,
+        resolution=300.0,
+        dpi=dpi,
+        title="KTP-el proof",
+        creator=f"ektp {__version__}",
+    )
     return buffer.getvalue()
 
 
 class ProofPrinter:
     """A :class:`~ektp_core.devices.printers.CardPrinter` that writes each card to a folder as PNG and PDF."""
 
-    def __init__(self, name: str, options: dict[str, Any], *,
-                 clock: Callable[[], dt.datetime] | None = None) -> None:
+    def __init__(self, name: str, options: dict[str, Any], *, clock: Callable[[], dt.datetime] | None = None) -> None:
         unknown = sorted(set(options) - set(OPTIONS))
         if unknown:
             raise ValueError(f"proof printer {name}: unknown option {unknown[0]!r} (known: {', '.join(OPTIONS)})")
@@ -159,13 +164,14 @@ class ProofPrinter:
             _write_temp(self.folder, b"").unlink()  # can we really write here?
             index = self._read_index()
             if index is None:
-                index = {"format": 1, "model": MODEL, "serial": f"PROOF-{uuid.uuid4().hex[:10].upper()}",
-                         "cards": []}
+                index = {"format": 1, "model": MODEL, "serial": f"PROOF-{uuid.uuid4().hex[:10].upper()}", "cards": []}
                 _atomic_write(self.folder / INDEX, self._dump(index))
             self._tidy(index)
         except OSError as exc:
-            raise PrinterNotConnected(f"proof printer {self.name}: cannot write to the folder {self.folder}: "
-                                      f"{exc.strerror or exc}", code=type(exc).__name__) from None
+            raise PrinterNotConnected(
+                f"proof printer {self.name}: cannot write to the folder {self.folder}: {exc.strerror or exc}",
+                code=type(exc).__name__,
+            ) from None
         self._index = index
 
     def close(self) -> None:
@@ -176,11 +182,17 @@ class ProofPrinter:
         """READY with the number of cards written, once open; OFFLINE before."""
         if self._index is None:
             return PrinterStatus(state=PrinterState.OFFLINE, message="not open", model=MODEL)
-        return PrinterStatus(state=PrinterState.READY, model=MODEL, serial=str(self._index["serial"]),
-                             firmware=__version__, card_count=len(self._index["cards"]))
+        return PrinterStatus(
+            state=PrinterState.READY,
+            model=MODEL,
+            serial=str(self._index["serial"]),
+            firmware=__version__,
+            card_count=len(self._index["cards"]),
+        )
 
     def print_card(self, card: RenderedCard, *, progress: Progress | None = None) -> PrinterStatus:
         """Write the card's PNG and PDF (and back), then count it; see the module docstring."""
+
         def step(name: str, fraction: float) -> None:
             if progress is not None:
                 progress(name, fraction)
@@ -189,9 +201,12 @@ class ProofPrinter:
             if self._index is None:
                 raise PrinterNotConnected(f"proof printer {self.name} is not open")
             if (card.width, card.height) != self._canvas:
-                raise PrinterError(f"proof printer {self.name}: the card is {card.width}x{card.height} pixels, "
-                                   f"this printer takes {self._canvas[0]}x{self._canvas[1]}",
-                                   outcome=Outcome.NOT_STARTED, code="canvas")
+                raise PrinterError(
+                    f"proof printer {self.name}: the card is {card.width}x{card.height} pixels, "
+                    f"this printer takes {self._canvas[0]}x{self._canvas[1]}",
+                    outcome=Outcome.NOT_STARTED,
+                    code="canvas",
+                )
             step("preparing", 0.0)
             number = len(self._index["cards"]) + 1
             stem = self._stem(number)
@@ -220,17 +235,25 @@ class ProofPrinter:
                     written.append(self.folder / filename)
                 fsync_dir(self.folder)
                 step("counting", 0.85)
-                entry = {"number": number, "stem": stem, "files": sorted(files),
-                         "printed_at": self._clock().astimezone(dt.UTC).isoformat(timespec="seconds"),
-                         "width": card.width, "height": card.height, "back": card.back_k is not None}
+                entry = {
+                    "number": number,
+                    "stem": stem,
+                    "files": sorted(files),
+                    "printed_at": self._clock().astimezone(dt.UTC).isoformat(timespec="seconds"),
+                    "width": card.width,
+                    "height": card.height,
+                    "back": card.back_k is not None,
+                }
                 index = {**self._index, "cards": [*self._index["cards"], entry]}
                 _atomic_write(self.folder / INDEX, self._dump(index))  # the moment the card counts
             except OSError as exc:
                 for path in temps + written:
                     with contextlib.suppress(OSError):
                         path.unlink(missing_ok=True)
-                raise PrinterNotConnected(f"proof printer {self.name}: could not write card {number} to "
-                                          f"{self.folder}: {exc.strerror or exc}", code=type(exc).__name__) from None
+                raise PrinterNotConnected(
+                    f"proof printer {self.name}: could not write card {number} to {self.folder}: {exc.strerror or exc}",
+                    code=type(exc).__name__,
+                ) from None
             self._index = index
             step("done", 1.0)
             log.info("proof printer %s: card %d written as %s.pdf", self.name, number, stem)
@@ -260,8 +283,10 @@ class ProofPrinter:
             if not isinstance(index, dict) or not isinstance(index.get("cards"), list) or not index.get("serial"):
                 raise ValueError("not an ektp proof printer index")
         except ValueError as exc:
-            raise PrinterNotConnected(f"proof printer {self.name}: {path} is damaged ({exc}); the card count "
-                                      "cannot be trusted: repair it or move it aside") from None
+            raise PrinterNotConnected(
+                f"proof printer {self.name}: {path} is damaged ({exc}); the card count "
+                "cannot be trusted: repair it or move it aside"
+            ) from None
         return index
 
     def _tidy(self, index: dict[str, Any]) -> None:
@@ -271,8 +296,11 @@ class ProofPrinter:
             if path.name.startswith(_TEMP_PREFIX):
                 path.unlink(missing_ok=True)
             elif _CARD_FILE.match(path.name) and path.name not in counted:
-                log.warning("proof printer %s: %s was never counted (interrupted print); renamed *.uncounted",
-                            self.name, path.name)
+                log.warning(
+                    "proof printer %s: %s was never counted (interrupted print); renamed *.uncounted",
+                    self.name,
+                    path.name,
+                )
                 os.replace(path, path.with_name(path.name + ".uncounted"))
 
     @staticmethod

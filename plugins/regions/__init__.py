@@ -24,10 +24,18 @@ __all__ = ["DukcapilOnlyRules", "KecamatanRolloutRules", "KelurahanRolloutRules"
 def ektp_register_region_rules(registry: Any) -> None:
     """Register the bundled region rules."""
     registry.add("dukcapil-only", DukcapilOnlyRules, description="every card printed at the Dukcapil office")
-    registry.add("semi-vertical", SemiVerticalRules,
-                 description="record at kecamatan and the office, print at the office (optional print days)")
-    registry.add("kecamatan-rollout", KecamatanRolloutRules,
-                 description="print at every kecamatan with a printer and blanks, else at the office")
-    registry.add("kelurahan-rollout", KelurahanRolloutRules,
-                 description="print at the kelurahan, else its kecamatan, else the city office")
-
+    registry.add(
+        "semi-vertical",
+        SemiVerticalRules,
+        description="record at kecamatan and the office, print at the office (optional print days)",
+    )
+    registry.add(
+        "kecamatan-rollout",
+        KecamatanRolloutRules,
+        description="print at every kecamatan with a printer and blanks, else at the office",
+    )
+    registry.add(
+        "kelurahan-rollout",
+        KelurahanRolloutRules,
+        description="print at the kelurahan, else its kecamatan, else the city office",
+    )

@@ -44,8 +44,9 @@ class SiteRules:
         self.sites = {s.code: s for s in profile.sites}
         offices = [s for s in profile.sites if s.kind is SiteKind.DUKCAPIL]
         self._offices = offices
-        self.district_sites = {district_of(s): s for s in profile.sites
-                               if s.kind is SiteKind.KECAMATAN and district_of(s)}
+        self.district_sites = {
+            district_of(s): s for s in profile.sites if s.kind is SiteKind.KECAMATAN and district_of(s)
+        }
         self.village_sites = {area_of(s): s for s in profile.sites if s.kind is SiteKind.KELURAHAN and area_of(s)}
         self.residents = ResidentAreas(profile.region_code, profile.region_name)
         self._settings(dict(settings))
@@ -69,13 +70,15 @@ class SiteRules:
             return [f"{self.name} needs exactly one site of kind dukcapil, the profile has {len(self._offices)}"]
         problems = []
         if not self.office.prints:
-            problems.append(f"site {self.office.code} ({self.office.name}) is the Dukcapil office and must print: "
-                            "set prints = true")
+            problems.append(
+                f"site {self.office.code} ({self.office.name}) is the Dukcapil office and must print: set prints = true"
+            )
         printers = printer_sites(self.profile)
         for site in self.profile.sites:
             if site.kind is SiteKind.MOBILE and site.prints:
-                problems.append(f"site {site.code} ({site.name}) is a mobile unit: mobile units record only, "
-                                "set prints = false")
+                problems.append(
+                    f"site {site.code} ({site.name}) is a mobile unit: mobile units record only, set prints = false"
+                )
             elif site.prints and site.code not in printers:
                 problems.append(f"site {site.code} ({site.name}) prints but has no printer in [[devices.printers]]")
         return problems + self._check_rules()
@@ -92,8 +95,10 @@ class SiteRules:
         site = self.sites.get(enrolment.site_code)
         if site is None:
             routing = self._prints_at(self.office, sites)
-            return attrs.evolve(routing, reason=f"recorded at site {enrolment.site_code}, which the profile does "
-                                                f"not list; {routing.reason}")
+            return attrs.evolve(
+                routing,
+                reason=f"recorded at site {enrolment.site_code}, which the profile does not list; {routing.reason}",
+            )
         if site.kind is not SiteKind.MOBILE:
             return self._prints_at(site, sites)
         home = self.residents.locate(enrolment.biodata)
@@ -113,9 +118,12 @@ class SiteRules:
             return self._prints_at(site, sites)
         target, fallback = self._mobile_fallback(site)
         routing = self._prints_at(target, sites)
-        return attrs.evolve(routing, reason=f"mobile unit {site.name} records only: a card prints where the "
-                                            f"resident's kecamatan prints (by the address), else where {fallback} "
-                                            f"prints: {routing.reason}")
+        return attrs.evolve(
+            routing,
+            reason=f"mobile unit {site.name} records only: a card prints where the "
+            f"resident's kecamatan prints (by the address), else where {fallback} "
+            f"prints: {routing.reason}",
+        )
 
     def _home_site(self, district: str | None, village: str | None) -> Site | None:
         if self.home_level == "kelurahan" and village and village in self.village_sites:
@@ -166,14 +174,22 @@ class FallbackChainRules(SiteRules):
             why_not = cannot_print(candidate, sites)
             if why_not is None:
                 stock = sites.blanks_in_stock(candidate.code)
-                done = (f"{candidate.name} prints the cards it records" if candidate is site
-                        else f"{candidate.name} prints it")
-                return Routing(candidate.code, f"{self.name}: {'; '.join([*skipped, done])} "
-                                               f"(printer, {stock} blank cards in stock)")
+                done = (
+                    f"{candidate.name} prints the cards it records"
+                    if candidate is site
+                    else f"{candidate.name} prints it"
+                )
+                return Routing(
+                    candidate.code,
+                    f"{self.name}: {'; '.join([*skipped, done])} (printer, {stock} blank cards in stock)",
+                )
             skipped.append(f"{candidate.name} {why_not}")
         office = self.office
-        return Routing(office.code, f"{self.name}: {'; '.join(skipped) or site.name + ' does not print'}, so the "
-                                    f"card is printed at {office.name}{_waits(office, sites)}")
+        return Routing(
+            office.code,
+            f"{self.name}: {'; '.join(skipped) or site.name + ' does not print'}, so the "
+            f"card is printed at {office.name}{_waits(office, sites)}",
+        )
 
 
 def _waits(office: Site, sites: SiteState) -> str:

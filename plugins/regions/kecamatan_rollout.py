@@ -20,9 +20,12 @@ class KecamatanRolloutRules(FallbackChainRules):
     name = "kecamatan-rollout"
 
     def _check_rules(self) -> list[str]:
-        return [f"site {s.code} ({s.name}) is a kelurahan that prints, but kecamatan-rollout prints only at "
-                "kecamatan and the Dukcapil office (use kelurahan-rollout)"
-                for s in self.profile.sites if s.prints and s.kind is SiteKind.KELURAHAN]
+        return [
+            f"site {s.code} ({s.name}) is a kelurahan that prints, but kecamatan-rollout prints only at "
+            "kecamatan and the Dukcapil office (use kelurahan-rollout)"
+            for s in self.profile.sites
+            if s.prints and s.kind is SiteKind.KELURAHAN
+        ]
 
     def _chain(self, site: Site) -> list[Site]:
         if site.kind is SiteKind.KECAMATAN:

@@ -67,8 +67,10 @@ class ResidentAreas:
             return Home(problem=f"the address is in {biodata.kabupaten_kota}, outside {self.region_name}")
         district = self._district_index().get(area_key(biodata.kecamatan))
         if district is None:
-            return Home(problem=f"the address names kecamatan {biodata.kecamatan!r}, which is not one of "
-                                f"{self.region_name}'s in {regions.DATA_EDITION}")
+            return Home(
+                problem=f"the address names kecamatan {biodata.kecamatan!r}, which is not one of "
+                f"{self.region_name}'s in {regions.DATA_EDITION}"
+            )
         if district.code not in self._villages:
             self._villages[district.code] = {area_key(r.name): r for r in regions.children(district.code)}
         village = self._villages[district.code].get(area_key(biodata.kelurahan))

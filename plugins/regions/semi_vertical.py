@@ -39,16 +39,20 @@ class SemiVerticalRules(SiteRules):
             except ValueError:
                 dotted = code
             if dotted not in known:
-                raise ValueError(f"print_days: {code!r} is not a kecamatan of {self.profile.region_name} "
-                                 f"({regions.DATA_EDITION})")
+                raise ValueError(
+                    f"print_days: {code!r} is not a kecamatan of {self.profile.region_name} ({regions.DATA_EDITION})"
+                )
             if not isinstance(day, str):
                 raise ValueError(f"print_days: {code} = {day!r} is not a day name")
             self.print_days[dotted] = weekday_name(day)
 
     def _check_rules(self) -> list[str]:
-        return [f"site {s.code} ({s.name}) prints, but semi-vertical prints only at the Dukcapil office "
-                "(set prints = false, or use kecamatan-rollout)"
-                for s in self.profile.sites if s.prints and s.kind is not SiteKind.DUKCAPIL]
+        return [
+            f"site {s.code} ({s.name}) prints, but semi-vertical prints only at the Dukcapil office "
+            "(set prints = false, or use kecamatan-rollout)"
+            for s in self.profile.sites
+            if s.prints and s.kind is not SiteKind.DUKCAPIL
+        ]
 
     def _prints_at(self, site: Site, sites: SiteState) -> Routing:
         office = self.office

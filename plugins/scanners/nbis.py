@@ -10,6 +10,7 @@
 
 ``nbis-py`` is imported lazily, so this module imports without it (the ``biometrics`` extra).
 """
+
 from __future__ import annotations
 
 import io

@@ -52,26 +52,36 @@ def sample_photo(seed: int, *, birth_year: int | None = None, size: tuple[int, i
     head_bottom = head_top + head_h
     # Shoulders and body: a wide rounded shape from under the chin to the bottom edge.
     shoulder_y = head_bottom + height * 0.05
-    draw.rounded_rectangle((cx - width * 0.48, shoulder_y, cx + width * 0.48, height + width * 0.2),
-                           radius=int(width * 0.2), fill=clothes)
+    draw.rounded_rectangle(
+        (cx - width * 0.48, shoulder_y, cx + width * 0.48, height + width * 0.2), radius=int(width * 0.2), fill=clothes
+    )
     # Neck.
-    draw.rectangle((cx - head_w * 0.2, head_bottom - head_h * 0.15, cx + head_w * 0.2, shoulder_y + height * 0.03),
-                   fill=skin)
+    draw.rectangle(
+        (cx - head_w * 0.2, head_bottom - head_h * 0.15, cx + head_w * 0.2, shoulder_y + height * 0.03), fill=skin
+    )
     # A collar: a V of the skin colour, or a white shirt under a dark jacket.
     collar = (250, 250, 250) if clothes[0] < 100 and rng.random() < 0.6 else skin
-    draw.polygon([(cx - head_w * 0.3, shoulder_y), (cx + head_w * 0.3, shoulder_y), (cx, shoulder_y + height * 0.12)],
-                 fill=collar)
+    draw.polygon(
+        [(cx - head_w * 0.3, shoulder_y), (cx + head_w * 0.3, shoulder_y), (cx, shoulder_y + height * 0.12)],
+        fill=collar,
+    )
     # Hair behind the head, then the face, then a fringe.
-    draw.ellipse((cx - head_w * 0.56, head_top - head_h * 0.08, cx + head_w * 0.56, head_top + head_h * 0.75),
-                 fill=hair)
+    draw.ellipse(
+        (cx - head_w * 0.56, head_top - head_h * 0.08, cx + head_w * 0.56, head_top + head_h * 0.75), fill=hair
+    )
     draw.ellipse((cx - head_w / 2, head_top, cx + head_w / 2, head_bottom), fill=skin)
-    draw.chord((cx - head_w * 0.52, head_top - head_h * 0.06, cx + head_w * 0.52, head_top + head_h * 0.5),
-               start=180, end=360, fill=hair)
+    draw.chord(
+        (cx - head_w * 0.52, head_top - head_h * 0.06, cx + head_w * 0.52, head_top + head_h * 0.5),
+        start=180,
+        end=360,
+        fill=hair,
+    )
     # Ears.
     for side in (-1, 1):
         ex = cx + side * head_w * 0.5
-        draw.ellipse((ex - head_w * 0.07, head_top + head_h * 0.42, ex + head_w * 0.07, head_top + head_h * 0.6),
-                     fill=skin)
+        draw.ellipse(
+            (ex - head_w * 0.07, head_top + head_h * 0.42, ex + head_w * 0.07, head_top + head_h * 0.6), fill=skin
+        )
     # Eyes, brows, nose and mouth.
     eye_y = head_top + head_h * rng.uniform(0.44, 0.48)
     eye_dx = head_w * rng.uniform(0.18, 0.22)
@@ -80,16 +90,27 @@ def sample_photo(seed: int, *, birth_year: int | None = None, size: tuple[int, i
         ex = cx + side * eye_dx
         draw.ellipse((ex - eye_r * 1.6, eye_y - eye_r, ex + eye_r * 1.6, eye_y + eye_r), fill=(250, 250, 250))
         draw.ellipse((ex - eye_r * 0.8, eye_y - eye_r * 0.8, ex + eye_r * 0.8, eye_y + eye_r * 0.8), fill=(35, 25, 20))
-        draw.line((ex - eye_r * 2, eye_y - eye_r * 2.6, ex + eye_r * 2, eye_y - eye_r * 2.9), fill=hair,
-                  width=max(2, int(eye_r * 0.7)))
+        draw.line(
+            (ex - eye_r * 2, eye_y - eye_r * 2.6, ex + eye_r * 2, eye_y - eye_r * 2.9),
+            fill=hair,
+            width=max(2, int(eye_r * 0.7)),
+        )
     nose_y = head_top + head_h * 0.64
     shade = tuple(max(0, c - 40) for c in skin)
-    draw.line((cx, eye_y + eye_r, cx - head_w * 0.04, nose_y, cx + head_w * 0.03, nose_y), fill=shade,
-              width=max(2, int(width * 0.006)))
+    draw.line(
+        (cx, eye_y + eye_r, cx - head_w * 0.04, nose_y, cx + head_w * 0.03, nose_y),
+        fill=shade,
+        width=max(2, int(width * 0.006)),
+    )
     mouth_y = head_top + head_h * 0.78
     mouth_w = head_w * rng.uniform(0.16, 0.22)
-    draw.arc((cx - mouth_w, mouth_y - head_h * 0.05, cx + mouth_w, mouth_y + head_h * 0.04), start=20, end=160,
-             fill=(150, 60, 60), width=max(2, int(width * 0.008)))
+    draw.arc(
+        (cx - mouth_w, mouth_y - head_h * 0.05, cx + mouth_w, mouth_y + head_h * 0.04),
+        start=20,
+        end=160,
+        fill=(150, 60, 60),
+        width=max(2, int(width * 0.008)),
+    )
     # A slight blur: a camera photo has no hard vector edges.
     return _png(image.filter(ImageFilter.GaussianBlur(radius=max(0.5, width / 500))))
 
@@ -115,7 +136,7 @@ def sample_signature(seed: int, *, size: tuple[int, int] = (480, 180)) -> bytes:
         t = i / 60
         k = min(int(t), letters - 1)
         frac = t - k
-        amp = heights[k] + (heights[k + 1] - heights[k]) * (3 * frac * frac - 2 * frac ** 3)
+        amp = heights[k] + (heights[k + 1] - heights[k]) * (3 * frac * frac - 2 * frac**3)
         y = base - amp * (1 - math.cos(2 * math.pi * t)) / 2 - height * 0.06 * t / letters
         x = x0 + advance * t - loop * math.sin(2 * math.pi * t) + slant * (base - y)
         points.append((x, y))

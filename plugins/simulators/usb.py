@@ -123,10 +123,23 @@ class DeviceDescriptor:
 
     def pack(self) -> bytes:
         """The 18 bytes a device sends for GET_DESCRIPTOR(DEVICE)."""
-        return struct.pack("<BBHBBBBHHHBBBB", self.bLength, self.bDescriptorType, self.bcdUSB, self.bDeviceClass,
-                           self.bDeviceSubClass, self.bDeviceProtocol, self.bMaxPacketSize0, self.idVendor,
-                           self.idProduct, self.bcdDevice, self.iManufacturer, self.iProduct, self.iSerialNumber,
-                           self.bNumConfigurations)
+        return struct.pack(
+            "<BBHBBBBHHHBBBB",
+            self.bLength,
+            self.bDescriptorType,
+            self.bcdUSB,
+            self.bDeviceClass,
+            self.bDeviceSubClass,
+            self.bDeviceProtocol,
+            self.bMaxPacketSize0,
+            self.idVendor,
+            self.idProduct,
+            self.bcdDevice,
+            self.iManufacturer,
+            self.iProduct,
+            self.iSerialNumber,
+            self.bNumConfigurations,
+        )
 
 
 @attrs.frozen(kw_only=True)
@@ -145,8 +158,15 @@ class EndpointDescriptor:
 
     def pack(self) -> bytes:
         """The 7 bytes of the descriptor."""
-        return struct.pack("<BBBBHB", self.bLength, self.bDescriptorType, self.bEndpointAddress, self.bmAttributes,
-                           self.wMaxPacketSize, self.bInterval)
+        return struct.pack(
+            "<BBBBHB",
+            self.bLength,
+            self.bDescriptorType,
+            self.bEndpointAddress,
+            self.bmAttributes,
+            self.wMaxPacketSize,
+            self.bInterval,
+        )
 
 
 @attrs.frozen(kw_only=True)
@@ -170,9 +190,18 @@ class InterfaceDescriptor:
 
     def pack(self) -> bytes:
         """The interface descriptor followed by its endpoint descriptors."""
-        head = struct.pack("<BBBBBBBBB", self.bLength, self.bDescriptorType, self.bInterfaceNumber,
-                           self.bAlternateSetting, self.bNumEndpoints, self.bInterfaceClass, self.bInterfaceSubClass,
-                           self.bInterfaceProtocol, self.iInterface)
+        head = struct.pack(
+            "<BBBBBBBBB",
+            self.bLength,
+            self.bDescriptorType,
+            self.bInterfaceNumber,
+            self.bAlternateSetting,
+            self.bNumEndpoints,
+            self.bInterfaceClass,
+            self.bInterfaceSubClass,
+            self.bInterfaceProtocol,
+            self.iInterface,
+        )
         return head + b"".join(e.pack() for e in self.endpoints)
 
 
@@ -199,8 +228,17 @@ class ConfigurationDescriptor:
 
     def pack(self) -> bytes:
         """The whole configuration as GET_DESCRIPTOR(CONFIGURATION) returns it."""
-        head = struct.pack("<BBHBBBBB", self.bLength, self.bDescriptorType, self.wTotalLength, self.bNumInterfaces,
-                           self.bConfigurationValue, self.iConfiguration, self.bmAttributes, self.bMaxPower)
+        head = struct.pack(
+            "<BBHBBBBB",
+            self.bLength,
+            self.bDescriptorType,
+            self.wTotalLength,
+            self.bNumInterfaces,
+            self.bConfigurationValue,
+            self.iConfiguration,
+            self.bmAttributes,
+            self.bMaxPower,
+        )
         return head + b"".join(i.pack() for i in self.interfaces)
 
 
@@ -223,11 +261,24 @@ class EmulatedDevice:
     release, attach, close, ...) so a test can check a driver's etiquette.
     """
 
-    def __init__(self, *, vendor_id: int, product_id: int, serial: str = "", manufacturer: str = "",
-                 product: str = "", bcd_device: int = 0x0100, interface_class: int = 0xFF,
-                 interface_subclass: int = 0, interface_protocol: int = 0, out_endpoint: int = 0x01,
-                 in_endpoint: int = 0x81, max_packet_size: int = 64, kernel_driver: bool = False,
-                 configured: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        vendor_id: int,
+        product_id: int,
+        serial: str = "",
+        manufacturer: str = "",
+        product: str = "",
+        bcd_device: int = 0x0100,
+        interface_class: int = 0xFF,
+        interface_subclass: int = 0,
+        interface_protocol: int = 0,
+        out_endpoint: int = 0x01,
+        in_endpoint: int = 0x81,
+        max_packet_size: int = 64,
+        kernel_driver: bool = False,
+        configured: bool = True,
+    ) -> None:
         if out_endpoint & ENDPOINT_IN or not in_endpoint & ENDPOINT_IN:
             raise ValueError("out_endpoint must be an OUT address (bit 7 clear), in_endpoint an IN address (bit 7 set)")
         self.vendor_id = vendor_id
@@ -240,10 +291,14 @@ class EmulatedDevice:
         self.in_endpoint = in_endpoint
         self.max_packet_size = max_packet_size
         self.interface = InterfaceDescriptor(
-            bInterfaceClass=interface_class, bInterfaceSubClass=interface_subclass,
+            bInterfaceClass=interface_class,
+            bInterfaceSubClass=interface_subclass,
             bInterfaceProtocol=interface_protocol,
-            endpoints=(EndpointDescriptor(bEndpointAddress=out_endpoint, wMaxPacketSize=max_packet_size),
-                       EndpointDescriptor(bEndpointAddress=in_endpoint, wMaxPacketSize=max_packet_size)))
+            endpoints=(
+                EndpointDescriptor(bEndpointAddress=out_endpoint, wMaxPacketSize=max_packet_size),
+                EndpointDescriptor(bEndpointAddress=in_endpoint, wMaxPacketSize=max_packet_size),
+            ),
+        )
         self.configuration_descriptor = ConfigurationDescriptor(interfaces=(self.interface,))
         #: Bound to a kernel driver when plugged (Linux binds ``usblp`` to a printer interface).
         self.kernel_driver_default = kernel_driver
@@ -338,14 +393,22 @@ class EmulatedDevice:
     def device_descriptor(self) -> DeviceDescriptor:
         """The device descriptor (without topology)."""
         strings = self.strings()
-        return DeviceDescriptor(idVendor=self.vendor_id, idProduct=self.product_id, bcdDevice=self.bcd_device,
-                                speed=SPEED_HIGH if self.max_packet_size >= 512 else SPEED_FULL,
-                                bMaxPacketSize0=64, iManufacturer=1 if strings.get(1) else 0,
-                                iProduct=2 if strings.get(2) else 0, iSerialNumber=3 if strings.get(3) else 0)
+        return DeviceDescriptor(
+            idVendor=self.vendor_id,
+            idProduct=self.product_id,
+            bcdDevice=self.bcd_device,
+            speed=SPEED_HIGH if self.max_packet_size >= 512 else SPEED_FULL,
+            bMaxPacketSize0=64,
+            iManufacturer=1 if strings.get(1) else 0,
+            iProduct=2 if strings.get(2) else 0,
+            iSerialNumber=3 if strings.get(3) else 0,
+        )
 
     def __repr__(self) -> str:
-        return (f"<{type(self).__name__} {self.vendor_id:04x}:{self.product_id:04x} serial={self.serial!r} "
-                f"{'plugged' if self.plugged else 'unplugged'}>")
+        return (
+            f"<{type(self).__name__} {self.vendor_id:04x}:{self.product_id:04x} serial={self.serial!r} "
+            f"{'plugged' if self.plugged else 'unplugged'}>"
+        )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -403,8 +466,13 @@ class FakeUsbBackend(usb.backend.IBackend):  # type: ignore[misc]  # pyusb ships
             device.configuration = 1 if device.configured_default else 0
             device.claimed_by = None
             device.clear_in()
-            ref = _DeviceRef(device, device.generation, self.bus, self._next_address,
-                             port if port is not None else len(self._plugged) + 1)
+            ref = _DeviceRef(
+                device,
+                device.generation,
+                self.bus,
+                self._next_address,
+                port if port is not None else len(self._plugged) + 1,
+            )
             self._next_address += 1
             self._plugged.append(ref)
             device.events.append("plug")
@@ -451,8 +519,13 @@ class FakeUsbBackend(usb.backend.IBackend):  # type: ignore[misc]  # pyusb ships
         return None  # the emulated devices hang off the root hub
 
     def get_device_descriptor(self, dev: _DeviceRef) -> DeviceDescriptor:
-        return attrs.evolve(dev.device.device_descriptor(), bus=dev.bus, address=dev.address,
-                            port_number=dev.port, port_numbers=(dev.port,))
+        return attrs.evolve(
+            dev.device.device_descriptor(),
+            bus=dev.bus,
+            address=dev.address,
+            port_number=dev.port,
+            port_numbers=(dev.port,),
+        )
 
     def get_configuration_descriptor(self, dev: _DeviceRef, config: int) -> ConfigurationDescriptor:
         if config != 0:
@@ -588,7 +661,7 @@ class FakeUsbBackend(usb.backend.IBackend):  # type: ignore[misc]  # pyusb ships
             deliver = payload[:budget] if cut else payload
             size = device.max_packet_size
             for start in range(0, len(deliver), size):
-                device.on_bulk_out(ep, deliver[start:start + size])
+                device.on_bulk_out(ep, deliver[start : start + size])
                 if not device.plugged:  # the device pulled itself off the bus mid-transfer
                     raise usb_error(LIBUSB_ERROR_NO_DEVICE)
             if cut:
@@ -605,15 +678,23 @@ class FakeUsbBackend(usb.backend.IBackend):  # type: ignore[misc]  # pyusb ships
         self._present(dev_handle.ref)
         if not chunk:
             raise usb_error(LIBUSB_ERROR_TIMEOUT)
-        buff[:len(chunk)] = array.array("B", chunk)
+        buff[: len(chunk)] = array.array("B", chunk)
         return len(chunk)
 
     # Interrupt endpoints go through the same device hooks: an emulator declares what it has.
     intr_write = bulk_write
     intr_read = bulk_read
 
-    def ctrl_transfer(self, dev_handle: _Handle, bmRequestType: int, bRequest: int, wValue: int,
-                      wIndex: int, data: array.array[int], timeout: int) -> int:
+    def ctrl_transfer(
+        self,
+        dev_handle: _Handle,
+        bmRequestType: int,
+        bRequest: int,
+        wValue: int,
+        wIndex: int,
+        data: array.array[int],
+        timeout: int,
+    ) -> int:
         device = self._device(dev_handle)
         device_to_host = bool(bmRequestType & ENDPOINT_IN)
         with device.lock:
@@ -628,12 +709,13 @@ class FakeUsbBackend(usb.backend.IBackend):  # type: ignore[misc]  # pyusb ships
                 return len(data) if isinstance(answer, bytes) else int(answer)
             if isinstance(answer, int):
                 raise TypeError("an IN control request must be answered with bytes")
-            answer = answer[:len(data)]
-            data[:len(answer)] = array.array("B", answer)
+            answer = answer[: len(data)]
+            data[: len(answer)] = array.array("B", answer)
             return len(answer)
 
-    def _standard_request(self, device: EmulatedDevice, request_type: int, request: int, value: int, index: int,
-                          length: int) -> bytes | int | None:
+    def _standard_request(
+        self, device: EmulatedDevice, request_type: int, request: int, value: int, index: int, length: int
+    ) -> bytes | int | None:
         if request == _REQ_GET_DESCRIPTOR and request_type & ENDPOINT_IN:
             kind, number = value >> 8, value & 0xFF
             if kind == DESC_DEVICE:

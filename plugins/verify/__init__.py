@@ -10,6 +10,7 @@ Registers:
 
 Heavy modules (NBIS, numpy, Flask apps) are imported only when they are used.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -26,8 +27,9 @@ def _nbis_matcher(options: Mapping[str, Any]) -> Any:
     try:
         from ektp_plugins.verify.dedup import NbisMatcher
     except ImportError as exc:
-        raise ValueError(f"the nbis-bozorth3 matcher needs the biometrics extra (pip install 'ektp[biometrics]'): "
-                         f"{exc}") from None
+        raise ValueError(
+            f"the nbis-bozorth3 matcher needs the biometrics extra (pip install 'ektp[biometrics]'): {exc}"
+        ) from None
     return NbisMatcher(options)
 
 

@@ -14,6 +14,7 @@ the token cannot leak to another host) are raised at once as :class:`~ektp_core.
 everything else, after the last retry, as :class:`~ektp_core.devices.verifiers.CentralUnavailable`. Answers
 are size-limited, ids are checked before they go into a URL, and the token is never logged.
 """
+
 from __future__ import annotations
 
 import base64
@@ -70,8 +71,13 @@ class HttpVerifier:
 
     name = "http"
 
-    def __init__(self, options: Mapping[str, Any], *, sleep: Callable[[float], None] = time.sleep,
-                 environ: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        options: Mapping[str, Any],
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
         unknown = set(options) - OPTIONS
         if unknown:
             raise ValueError(f"http verifier: unknown options {sorted(unknown)} (known: {sorted(OPTIONS)})")
@@ -82,8 +88,11 @@ class HttpVerifier:
         if parts.username or parts.password:
             raise ValueError("http verifier: put no user or password in url; the token comes from token_env")
         if parts.scheme == "http" and parts.hostname not in _LOOPBACK:
-            log.warning("http verifier: %s is plain HTTP to another machine: biometrics and the token travel "
-                        "unencrypted (use https)", url)
+            log.warning(
+                "http verifier: %s is plain HTTP to another machine: biometrics and the token travel "
+                "unencrypted (use https)",
+                url,
+            )
         self.url = str(url).rstrip("/")
         self.token_env = str(options.get("token_env", "EKTP_CENTRAL_TOKEN"))
         self.timeout = float(options.get("timeout_seconds", 10))
@@ -109,8 +118,10 @@ class HttpVerifier:
     @staticmethod
     def _path_part(value: str, what: str) -> str:
         if not _ID.match(value):
-            raise CentralRefused("malformed", f"{what} {value!r} cannot be sent to the central API "
-                                 "(letters, digits and . _ : - only, at most 128)")
+            raise CentralRefused(
+                "malformed",
+                f"{what} {value!r} cannot be sent to the central API (letters, digits and . _ : - only, at most 128)",
+            )
         return urllib.parse.quote(value, safe="")
 
     @staticmethod
@@ -120,8 +131,9 @@ class HttpVerifier:
             raise _TooLarge(f"answer larger than {limit} bytes refused")
         return payload
 
-    def _request(self, method: str, path: str, body: Any = None, *, timeout: float | None = None,
-                 raw: bool = False) -> tuple[int, Any]:
+    def _request(
+        self, method: str, path: str, body: Any = None, *, timeout: float | None = None, raw: bool = False
+    ) -> tuple[int, Any]:
         """One API call with retries; returns (status, decoded JSON or bytes)."""
         data = json.dumps(body, separators=(",", ":")).encode() if body is not None else None
         headers = {"Authorization": f"Bearer {self._token()}", "Accept": "application/json"}
@@ -141,8 +153,11 @@ class HttpVerifier:
                     return response.status, payload if raw else json.loads(payload or b"null")
             except urllib.error.HTTPError as exc:
                 if 300 <= exc.code < 400:
-                    raise CentralRefused("redirected", f"{self.url} answered with a redirect ({exc.code}), which is "
-                                         "not followed: set [verification] url to the API's own address") from None
+                    raise CentralRefused(
+                        "redirected",
+                        f"{self.url} answered with a redirect ({exc.code}), which is "
+                        "not followed: set [verification] url to the API's own address",
+                    ) from None
                 payload = self._read(exc, MAX_JSON_BYTES) if exc.fp is not None else b""
                 if exc.code < 500 and exc.code != 429:
                     return exc.code, payload if raw else self._json_or_text(payload)
@@ -153,8 +168,14 @@ class HttpVerifier:
                 last = f"{self.url} answered with something that is not JSON"
             except (OSError, http.client.HTTPException) as exc:  # URLError, timeouts, resets, TLS, short reads
                 last = f"cannot reach {self.url}: {getattr(exc, 'reason', None) or exc}"
-            log.info("central system call %s %s failed (attempt %d of %d): %s", method, path.split("?")[0],
-                     attempt + 1, self.retries + 1, last)
+            log.info(
+                "central system call %s %s failed (attempt %d of %d): %s",
+                method,
+                path.split("?")[0],
+                attempt + 1,
+                self.retries + 1,
+                last,
+            )
         raise CentralUnavailable(last)
 
     @staticmethod
@@ -208,8 +229,9 @@ class HttpVerifier:
         status, answer = self._request("POST", "/enrolments", body)
         answer = self._expect(status, answer, 200, 201, 202)
         if answer.get("enrolment_id") != submission.enrolment_id:
-            raise CentralUnavailable(f"central system acknowledged {answer.get('enrolment_id')!r}, "
-                                     f"not {submission.enrolment_id!r}")
+            raise CentralUnavailable(
+                f"central system acknowledged {answer.get('enrolment_id')!r}, not {submission.enrolment_id!r}"
+            )
         try:
             received = _time(answer["received_at"])
         except (KeyError, TypeError, AttributeError, ValueError):
@@ -220,8 +242,9 @@ class HttpVerifier:
         """GET the enrolment; None while its status is still RECEIVED_AT_CENTRAL."""
         wait = max(0.0, min(30.0, wait))
         query = f"?wait={wait:g}" if wait else ""
-        status, answer = self._request("GET", f"/enrolments/{self._path_part(enrolment_id, 'enrolment id')}{query}",
-                                       timeout=self.timeout + wait)
+        status, answer = self._request(
+            "GET", f"/enrolments/{self._path_part(enrolment_id, 'enrolment id')}{query}", timeout=self.timeout + wait
+        )
         answer = self._expect(status, answer, 200)
         if answer.get("status") == EnrolmentState.RECEIVED_AT_CENTRAL.value:
             return None
@@ -230,22 +253,28 @@ class HttpVerifier:
     def adjudicate(self, enrolment_id: str, decision: EnrolmentState, *, supervisor: str, note: str) -> Verdict:
         """POST a supervisor's decision; returns the enrolment's verdict as the central side now holds it."""
         status, answer = self._request(
-            "POST", f"/enrolments/{self._path_part(enrolment_id, 'enrolment id')}/adjudication",
-            {"decision": decision.value, "supervisor": supervisor, "note": note})
+            "POST",
+            f"/enrolments/{self._path_part(enrolment_id, 'enrolment id')}/adjudication",
+            {"decision": decision.value, "supervisor": supervisor, "note": note},
+        )
         return self._verdict(self._expect(status, answer, 200))
 
     def card_printed(self, enrolment_id: str, printed_at: dt.datetime) -> None:
         """POST that the enrolment's card was printed."""
         self._path_part(enrolment_id, "enrolment id")
-        status, answer = self._request("POST", "/cards", {"enrolment_id": enrolment_id,
-                                                         "printed_at": printed_at.astimezone(dt.UTC).isoformat()})
+        status, answer = self._request(
+            "POST", "/cards", {"enrolment_id": enrolment_id, "printed_at": printed_at.astimezone(dt.UTC).isoformat()}
+        )
         self._expect(status, answer, 200, 201)
 
     def finger_image(self, enrolment_id: str, position: str) -> bytes | None:
         """GET a finger image the central side holds; None when it has none."""
         status, answer = self._request(
-            "GET", f"/enrolments/{self._path_part(enrolment_id, 'enrolment id')}/fingers/"
-            f"{self._path_part(position, 'finger position')}", raw=True)
+            "GET",
+            f"/enrolments/{self._path_part(enrolment_id, 'enrolment id')}/fingers/"
+            f"{self._path_part(position, 'finger position')}",
+            raw=True,
+        )
         if status == 404:
             return None
         if status != 200:

@@ -4,6 +4,7 @@
 One row per finger: the enrolment's image on the left, the candidate's on the right, and the matcher's
 score for that finger between them. Images come from this node's records, else from the central side.
 """
+
 from __future__ import annotations
 
 import io
@@ -28,8 +29,9 @@ _MARGIN = 12
 def _thumbnail(data: bytes | None) -> Image.Image:
     cell = Image.new("L", (_CELL, _CELL), 235)
     if data is None:
-        ImageDraw.Draw(cell).text((_CELL // 2, _CELL // 2), "tidak ada / none", fill=90, anchor="mm",
-                                  font=ImageFont.load_default(14))
+        ImageDraw.Draw(cell).text(
+            (_CELL // 2, _CELL // 2), "tidak ada / none", fill=90, anchor="mm", font=ImageFont.load_default(14)
+        )
         return cell
     try:
         image = Image.open(io.BytesIO(data))
@@ -37,8 +39,9 @@ def _thumbnail(data: bytes | None) -> Image.Image:
             raise ValueError("image too large")
         image = image.convert("L")
     except (OSError, ValueError, Image.DecompressionBombError):
-        ImageDraw.Draw(cell).text((_CELL // 2, _CELL // 2), "rusak / unreadable", fill=90, anchor="mm",
-                                  font=ImageFont.load_default(14))
+        ImageDraw.Draw(cell).text(
+            (_CELL // 2, _CELL // 2), "rusak / unreadable", fill=90, anchor="mm", font=ImageFont.load_default(14)
+        )
         return cell
     image.thumbnail((_CELL, _CELL))
     cell.paste(image, ((_CELL - image.width) // 2, (_CELL - image.height) // 2))
@@ -62,19 +65,24 @@ def side_by_side(service: VerificationService, enrolment_id: str, candidate_id: 
     width = 2 * _CELL + _LABEL + 2 * _MARGIN
     sheet = Image.new("L", (width, header + len(FINGER_POSITIONS) * (_CELL + _MARGIN)), 255)
     draw = ImageDraw.Draw(sheet)
-    draw.text((_MARGIN, 8), f"{enrolment_id}  vs  {candidate.enrolment_id} (NIK {candidate.nik})",
-              fill=0, font=title_font)
+    draw.text(
+        (_MARGIN, 8), f"{enrolment_id}  vs  {candidate.enrolment_id} (NIK {candidate.nik})", fill=0, font=title_font
+    )
     draw.text((_MARGIN, 34), f"skor gabungan / fused score {candidate.score:g}", fill=0, font=font)
     for row, position in enumerate(FINGER_POSITIONS):
         top = header + row * (_CELL + _MARGIN)
         sheet.paste(_thumbnail(service.finger_image(enrolment_id, position)), (_MARGIN, top))
-        sheet.paste(_thumbnail(service.finger_image(candidate.enrolment_id, position)),
-                    (_MARGIN + _CELL + _LABEL, top))
+        sheet.paste(_thumbnail(service.finger_image(candidate.enrolment_id, position)), (_MARGIN + _CELL + _LABEL, top))
         score = candidate.finger_scores.get(position)
         middle = _MARGIN + _CELL + _LABEL // 2
         draw.text((middle, top + _CELL // 2 - 12), position.replace("_", " "), fill=0, font=font, anchor="mm")
-        draw.text((middle, top + _CELL // 2 + 12), f"skor {score:g}" if score is not None else "skor -",
-                  fill=0, font=font, anchor="mm")
+        draw.text(
+            (middle, top + _CELL // 2 + 12),
+            f"skor {score:g}" if score is not None else "skor -",
+            fill=0,
+            font=font,
+            anchor="mm",
+        )
     buffer = io.BytesIO()
     sheet.save(buffer, "PNG")
     return buffer.getvalue()
@@ -83,11 +91,15 @@ def side_by_side(service: VerificationService, enrolment_id: str, candidate_id: 
 @click.command("show")
 @click.argument("enrolment_id")
 @click.option("--candidate", default=None, help="Candidate enrolment id (default: the best scoring one).")
-@click.option("--image", "image_path", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="Write the side-by-side comparison to this PNG file.")
+@click.option(
+    "--image",
+    "image_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Write the side-by-side comparison to this PNG file.",
+)
 @deployment_option
-def adjudication_show(enrolment_id: str, candidate: str | None, image_path: Path,
-                      deployment_dir: Path | None) -> None:
+def adjudication_show(enrolment_id: str, candidate: str | None, image_path: Path, deployment_dir: Path | None) -> None:
     """Write the enrolment's fingers and a candidate's side by side, with the scores, to a PNG."""
     from ektp_core.cli.verification import _verification
 

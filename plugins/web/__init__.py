@@ -1,5 +1,6 @@
 """The web plugin: the operators' web UI and the node's HTTP API v1 (joining, packets, receipts, the feed;
 OpenAPI), served by ``ektp serve``."""
+
 from __future__ import annotations
 
 import click

@@ -3,6 +3,7 @@
 The Dukcapil node serves it; site nodes call it through :mod:`.client`. Errors are JSON
 ``{"error": {"code", "message"}}``; every refusal of a packet is audited by the core's inbox.
 """
+
 from __future__ import annotations
 
 import logging
@@ -87,9 +88,11 @@ def blueprint() -> Blueprint:
             if abs(time.time() - int(stamp)) > REQUEST_SKEW:
                 raise ApiError(401, "unauthorised", "request time too far from the node's clock (check the clock)")
             key = inbox().site_key(site)
-            crypto.verify_signature(crypto.load_public_key(key),
-                                      request_signature_text(request.method, request.full_path.rstrip("?"), stamp),
-                                      signature)
+            crypto.verify_signature(
+                crypto.load_public_key(key),
+                request_signature_text(request.method, request.full_path.rstrip("?"), stamp),
+                signature,
+            )
         except (ValueError, NotFound, crypto.TamperedData):
             raise ApiError(401, "unauthorised", "not signed by a joined site's key") from None
         return site

@@ -1,4 +1,5 @@
 """``ektp serve``: this node's web UI and HTTP API under waitress."""
+
 from __future__ import annotations
 
 import time
@@ -19,8 +20,10 @@ def _request_log(app: Any, echo: Any) -> Any:
 
     def logged(environ: dict[str, Any], start_response: Any) -> Any:
         def start(status: str, headers: Any, exc_info: Any = None) -> Any:
-            echo(f"{time.strftime('%H:%M:%S')} {environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')} "
-                 f"{status.split(' ', 1)[0]}")
+            echo(
+                f"{time.strftime('%H:%M:%S')} {environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')} "
+                f"{status.split(' ', 1)[0]}"
+            )
             return start_response(status, headers, exc_info)
 
         return app(environ, start)
@@ -30,16 +33,31 @@ def _request_log(app: Any, echo: Any) -> Any:
 
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(0, 65535),
-              help="Port to listen on (0: a free one).")
-@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 64),
-              help="Requests served at once (waitress worker threads).")
+@click.option(
+    "--port",
+    default=DEFAULT_PORT,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port to listen on (0: a free one).",
+)
+@click.option(
+    "--threads",
+    default=8,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Requests served at once (waitress worker threads).",
+)
 @click.option("--quiet", is_flag=True, help="Do not log each request.")
-@click.option("--trusted-proxy", default=None, metavar="ADDR",
-              help="The address of a TLS proxy in front; its X-Forwarded-For/-Proto headers are believed.")
+@click.option(
+    "--trusted-proxy",
+    default=None,
+    metavar="ADDR",
+    help="The address of a TLS proxy in front; its X-Forwarded-For/-Proto headers are believed.",
+)
 @deployment_option
-def serve_command(host: str, port: int, threads: int, quiet: bool, trusted_proxy: str | None,
-                  deployment_dir: Path | None) -> None:
+def serve_command(
+    host: str, port: int, threads: int, quiet: bool, trusted_proxy: str | None, deployment_dir: Path | None
+) -> None:
     """Serve this node's web UI (/) and HTTP API (/api/v1) with waitress until Ctrl-C or SIGTERM."""
     from ektp_plugins.web.ui import create_app
     from waitress import create_server
@@ -51,14 +69,20 @@ def serve_command(host: str, port: int, threads: int, quiet: bool, trusted_proxy
         proxy: dict[str, Any] = {}
         if trusted_proxy:
             # Only the proxy's own headers are believed: the client address (rate limits, audit) and https.
-            proxy = {"trusted_proxy": trusted_proxy, "trusted_proxy_count": 1,
-                     "trusted_proxy_headers": {"x-forwarded-for", "x-forwarded-proto"}}
-        server = create_server(app, host=host, port=port, threads=threads, ident="ektp",
-                               clear_untrusted_proxy_headers=True, **proxy)
+            proxy = {
+                "trusted_proxy": trusted_proxy,
+                "trusted_proxy_count": 1,
+                "trusted_proxy_headers": {"x-forwarded-for", "x-forwarded-proto"},
+            }
+        server = create_server(
+            app, host=host, port=port, threads=threads, ident="ektp", clear_untrusted_proxy_headers=True, **proxy
+        )
         site = lc.deployment.site
         bound = server.effective_port  # type: ignore[union-attr]
-        click.echo(f"ektp node {site.code} ({site.name}): web UI http://{host}:{bound}/ , API "
-                   f"http://{host}:{bound}{API}", err=True)
+        click.echo(
+            f"ektp node {site.code} ({site.name}): web UI http://{host}:{bound}/ , API http://{host}:{bound}{API}",
+            err=True,
+        )
         with sigterm_as_interrupt():
             try:
                 server.run()

@@ -1,5 +1,6 @@
 """Run the docs' commands of some pages and show what ran, as run: ``cd tests && python -m docs_run
 docs/sync.md`` (no page: list every shown command with how it is run or why it is not)."""
+
 from __future__ import annotations
 
 import sys
@@ -23,8 +24,9 @@ def main(pages: list[str]) -> int:
     for page in pages:
         with tempfile.TemporaryDirectory(prefix="docs-run-") as scratch:
             print(f"== {page}: {PLANS[page].state}")
-            for record in run_page(page, PLANS[page], [s for s in commands if s.page == page], set(EXCUSES),
-                                   Path(scratch)):
+            for record in run_page(
+                page, PLANS[page], [s for s in commands if s.page == page], set(EXCUSES), Path(scratch)
+            ):
                 shown = record.shown
                 if record.how in ("excused", "mirrored"):
                     print(f"  {shown.line:4} {record.how:8} {shown.text}\n                {EXCUSES[shown.key]}")

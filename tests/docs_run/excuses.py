@@ -4,6 +4,7 @@ minutes of load) or that another page's run already runs verbatim (``RunOn``).
 
 Keys are (page, command as shown: one part of a ``&&`` chain, without prompt or comment).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -20,16 +21,22 @@ class RunOn:
 
 
 ROOT_INSTALL = "installs system packages or users as root; the test machine's Python and user stand in"
-VENV = ("makes and fills a new environment from a package index; the tests run in an environment with this "
-        "checkout installed, which stands in for it")
+VENV = (
+    "makes and fills a new environment from a package index; the tests run in an environment with this "
+    "checkout installed, which stands in for it"
+)
 PIP_INDEX = "installs from a package index into the environment running the tests; tox builds its environments so"
-PG_SERVER = ("sets up a PostgreSQL server as root; the run uses SQLite, or a fresh database on the server "
-             "EKTP_TEST_DATABASE_URL names (tox -e pg)")
+PG_SERVER = (
+    "sets up a PostgreSQL server as root; the run uses SQLite, or a fresh database on the server "
+    "EKTP_TEST_DATABASE_URL names (tox -e pg)"
+)
 SYSTEMD = "systemd, as root; the units' ExecStart commands run as services where the units are shown"
 TOX = "runs the whole test suite; CI runs exactly this line (.ci/run, kept equal by tests/test_readme.py)"
 TOX_PG = "the test suite on a PostgreSQL server: .ci/run runs tox -e pg against one"
-BENCHMARK = ("a benchmark: tens of seconds to minutes of load, and its result is a figure to read, not a pass "
-             "or a failure (tests/test_bench_web.py runs bench_web end to end at a tiny size)")
+BENCHMARK = (
+    "a benchmark: tens of seconds to minutes of load, and its result is a figure to read, not a pass "
+    "or a failure (tests/test_bench_web.py runs bench_web end to end at a tiny size)"
+)
 
 EXCUSES: dict[tuple[str, str], str | RunOn] = {
     # README.md
@@ -46,8 +53,10 @@ EXCUSES: dict[tuple[str, str], str | RunOn] = {
     ("docs/quickstart.md", "python3 -m tox -e py,lint,type,docs,examples"): TOX,
     ("docs/quickstart.md", "EKTP_TEST_DATABASE_URL=postgresql+psycopg://USER:PASS@HOST/postgres tox -e pg"): TOX_PG,
     ("docs/quickstart.md", 'pip install -e ".[docs]"'): PIP_INDEX,
-    ("docs/quickstart.md", "sphinx-build -W --keep-going -b html docs docs/_build/html"):
-        "the documentation build: tox -e docs runs the same command in CI",
+    (
+        "docs/quickstart.md",
+        "sphinx-build -W --keep-going -b html docs docs/_build/html",
+    ): "the documentation build: tox -e docs runs the same command in CI",
     # docs/demo.md
     ("docs/demo.md", "python3 -m venv .venv"): VENV,
     ("docs/demo.md", ".venv/bin/pip install -q '.[biometrics,simulated]'"): VENV,
@@ -71,8 +80,10 @@ EXCUSES: dict[tuple[str, str], str | RunOn] = {
     ("docs/benchmarks.md", "python benchmarks/bench_web.py"): BENCHMARK,
     ("docs/benchmarks.md", "python benchmarks/bench_web.py --enrolments 2000 --seconds 20"): BENCHMARK,
     ("docs/benchmarks.md", "python benchmarks/bench_web.py --json --strict"): BENCHMARK,
-    ("docs/benchmarks.md", "python benchmarks/bench_web.py --database-url 'postgresql+psycopg://user@host/scratchdb'"):
-        BENCHMARK,
+    (
+        "docs/benchmarks.md",
+        "python benchmarks/bench_web.py --database-url 'postgresql+psycopg://user@host/scratchdb'",
+    ): BENCHMARK,
     # docs/deployment.md
     ("docs/deployment.md", "sudo apt-get install -y python3 python3-venv"): ROOT_INSTALL,
     ("docs/deployment.md", "sudo useradd --system --home /srv/ektp --create-home ektp"): ROOT_INSTALL,
@@ -85,10 +96,12 @@ EXCUSES: dict[tuple[str, str], str | RunOn] = {
     ("docs/deployment.md", "sudo systemctl enable --now ektp-dukcapil ektp-verify"): SYSTEMD,
     ("docs/deployment.md", "sudo udevadm control --reload-rules"): "USB device rules, as root, for real hardware",
     ("docs/deployment.md", "sudo udevadm trigger"): "USB device rules, as root, for real hardware",
-    ("docs/deployment.md", "sudo systemctl stop ektp-dukcapil ektp-verify"):
-        SYSTEMD + " (mirrored: the two services are stopped with SIGTERM)",
-    ("docs/deployment.md", "sudo -u ektp /srv/ektp/venv/bin/pip install --upgrade 'ektp[biometrics,postgres]'"):
-        "upgrades from a package index; the run's environment is already the version under test",
-    ("docs/deployment.md", "sudo systemctl start ektp-dukcapil ektp-verify"):
-        SYSTEMD + " (mirrored: the two services are started again)",
+    ("docs/deployment.md", "sudo systemctl stop ektp-dukcapil ektp-verify"): SYSTEMD
+    + " (mirrored: the two services are stopped with SIGTERM)",
+    (
+        "docs/deployment.md",
+        "sudo -u ektp /srv/ektp/venv/bin/pip install --upgrade 'ektp[biometrics,postgres]'",
+    ): "upgrades from a package index; the run's environment is already the version under test",
+    ("docs/deployment.md", "sudo systemctl start ektp-dukcapil ektp-verify"): SYSTEMD
+    + " (mirrored: the two services are started again)",
 }

@@ -6,6 +6,7 @@ block, commands follow a prompt (``$ ``, or ``site$ `` for "at the site"), and t
 up to the next prompt are the output the page shows for it. Usage synopses (``text`` blocks) and
 code are not commands.
 """
+
 from __future__ import annotations
 
 import re
@@ -23,13 +24,13 @@ _PROMPT = re.compile(r"^(?P<who>[\w.-]*)\$(?: +(?P<command>.*)|$)")
 class Shown:
     """One command as a page shows it."""
 
-    page: str                 # the page, relative to the repository: "docs/sync.md", "README.md"
-    line: int                 # the line of the page it starts on
-    text: str                 # the command: no prompt, no trailing comment, no trailing " &"
-    prompt: str = ""          # who types it: "" for "$ " or a plain block, "site" for "site$ "
+    page: str  # the page, relative to the repository: "docs/sync.md", "README.md"
+    line: int  # the line of the page it starts on
+    text: str  # the command: no prompt, no trailing comment, no trailing " &"
+    prompt: str = ""  # who types it: "" for "$ " or a plain block, "site" for "site$ "
     output: tuple[str, ...] = ()  # the output a console block shows after it (for the chain's last part)
     background: bool = False  # shown with a trailing " &"
-    unit: bool = False        # the ExecStart= of a systemd unit
+    unit: bool = False  # the ExecStart= of a systemd unit
 
     @property
     def key(self) -> tuple[str, str]:
@@ -100,7 +101,7 @@ def split_chain(line: str) -> list[tuple[str, bool]]:
     free = dict(_outside_quotes(line))
     parts, start, index = [], 0, 0
     while index < len(line):
-        pair = line[index:index + 2]
+        pair = line[index : index + 2]
         if index in free and pair in ("&&", "||"):
             parts.append((line[start:index].strip(), False))
             start = index = index + 2
@@ -109,7 +110,7 @@ def split_chain(line: str) -> list[tuple[str, bool]]:
             parts.append((line[start:index].strip(), False))
             start = index = index + 1
             continue
-        if index in free and line[index] == "&" and line[index + 1:].strip() == "":
+        if index in free and line[index] == "&" and line[index + 1 :].strip() == "":
             parts.append((line[start:index].strip(), True))
             start = index = len(line)
             continue
@@ -135,11 +136,14 @@ def _joined(body: list[str], first_line: int) -> list[tuple[int, str]]:
     return joined
 
 
-def _commands_of(page: str, line: int, text: str, prompt: str, output: tuple[str, ...] = (), *,
-                 unit: bool = False) -> list[Shown]:
+def _commands_of(
+    page: str, line: int, text: str, prompt: str, output: tuple[str, ...] = (), *, unit: bool = False
+) -> list[Shown]:
     parts = split_chain(strip_comment(text))
-    return [Shown(page, line, part, prompt, output if n == len(parts) - 1 else (), background, unit)
-            for n, (part, background) in enumerate(parts)]
+    return [
+        Shown(page, line, part, prompt, output if n == len(parts) - 1 else (), background, unit)
+        for n, (part, background) in enumerate(parts)
+    ]
 
 
 def shown_commands(path: Path) -> list[Shown]:

@@ -19,6 +19,7 @@ The mapping, page by page, of what cannot be used here verbatim:
   no package index is needed and the environment running the tests is not changed;
 * a password prompt gets a password on standard input.
 """
+
 from __future__ import annotations
 
 import re
@@ -37,8 +38,7 @@ WALK = Step(lock="port 4800", timeout=600)
 def _point_verification_at(run: Run, deployment: Path, url: str) -> None:
     """Point a deployment's profile at the test's central system, as ``ektp demo`` does for its own."""
     profile = deployment / "profile.toml"
-    text, count = re.subn(r'(?m)^url = "http://127\.0\.0\.1:\d+/api/v1"$', f'url = "{url}"',
-                          profile.read_text("utf-8"))
+    text, count = re.subn(r'(?m)^url = "http://127\.0\.0\.1:\d+/api/v1"$', f'url = "{url}"', profile.read_text("utf-8"))
     assert count == 1, f"{profile}: no [verification] url to point at the test's central system"
     profile.write_text(text, "utf-8")
 
@@ -48,21 +48,38 @@ def _central(run: Run) -> None:
     port = free_port()
     run.vars["central_url"] = f"http://127.0.0.1:{port}/api/v1"
     run.vars["central_token"] = "docs-run-central-token-0123456789"
-    run.start("central system", f"ektp central-emulator --port {port} --data {run.root}/central "
-              f"--token {run.vars['central_token']}", Http("{central_url}/health"))
+    run.start(
+        "central system",
+        f"ektp central-emulator --port {port} --data {run.root}/central --token {run.vars['central_token']}",
+        Http("{central_url}/health"),
+    )
 
 
 def _dukcapil_node(run: Run, folder: str, admin: str) -> None:
     """A Dukcapil node of Kota Bengkulu with its first administrator, serving its API at a free port."""
     run.ektp("init", str(run.root / folder), "--profile", "kota-bengkulu")
-    run.ektp("account", "add", admin, "--role", "admin", "--password-env", "ADMIN_PW", "-d", str(run.root / folder),
-             env={"ADMIN_PW": ADMIN_PASSWORD})
+    run.ektp(
+        "account",
+        "add",
+        admin,
+        "--role",
+        "admin",
+        "--password-env",
+        "ADMIN_PW",
+        "-d",
+        str(run.root / folder),
+        env={"ADMIN_PW": ADMIN_PASSWORD},
+    )
     run.vars["dukcapil_port"] = str(free_port())
-    run.start("the Dukcapil node", f"ektp serve --port {run.vars['dukcapil_port']} -d {run.root / folder}",
-              Http("http://127.0.0.1:{dukcapil_port}/api/v1/health"))
+    run.start(
+        "the Dukcapil node",
+        f"ektp serve --port {run.vars['dukcapil_port']} -d {run.root / folder}",
+        Http("http://127.0.0.1:{dukcapil_port}/api/v1/health"),
+    )
 
 
 # -- docs/deployment.md ------------------------------------------------------------------------------
+
 
 def _deployment_setup(run: Run) -> None:
     run.vars["db_dukcapil"] = run.database("dukcapil")
@@ -85,8 +102,22 @@ def _verify_unit_before(run: Run) -> None:
 def _office_accounts(run: Run) -> None:
     """'The office's accounts arrive through the sync (created at the Dukcapil node, bound to the
     site)': the site's administrator, made at the Dukcapil node as the web UI would."""
-    run.ektp("account", "add", "admin.kecamatan", "--role", "admin", "--site", "17.71.05", "--as", "admin.dukcapil",
-             "--password-env", "ADMIN_PW", "-d", str(run.root / "srv/ektp/dukcapil"), env={"ADMIN_PW": ADMIN_PASSWORD})
+    run.ektp(
+        "account",
+        "add",
+        "admin.kecamatan",
+        "--role",
+        "admin",
+        "--site",
+        "17.71.05",
+        "--as",
+        "admin.dukcapil",
+        "--password-env",
+        "ADMIN_PW",
+        "-d",
+        str(run.root / "srv/ektp/dukcapil"),
+        env={"ADMIN_PW": ADMIN_PASSWORD},
+    )
 
 
 def _accounts_arrived(run: Run, output: str) -> None:
@@ -122,44 +153,64 @@ def _rotated(run: Run, output: str) -> None:
 
 DEPLOYMENT = Plan(
     state="A Dukcapil node and a kecamatan node on this machine, as the guide sets them up: the "
-          "server's PostgreSQL database is a fresh database (SQLite unless EKTP_TEST_DATABASE_URL is "
-          "set); a unit's ExecStart runs as a service where the unit is shown (systemctl then has "
-          "nothing left to do) and is stopped with SIGTERM as systemd does; the site joins the node's "
-          "own address (no TLS proxy); the central system is the emulator.",
+    "server's PostgreSQL database is a fresh database (SQLite unless EKTP_TEST_DATABASE_URL is "
+    "set); a unit's ExecStart runs as a service where the unit is shown (systemctl then has "
+    "nothing left to do) and is stopped with SIGTERM as systemd does; the site joins the node's "
+    "own address (no TLS proxy); the central system is the emulator.",
     setup=_deployment_setup,
     database=True,
-    replace=(("'postgresql+psycopg://ektp@/ektp?host=/var/run/postgresql'", "'{db_dukcapil}'"),
-             ("'postgresql+psycopg://ektp@/ektp_restored?host=/var/run/postgresql'", "'{db_restored}'"),
-             ("/srv/ektp", "{root}/srv/ektp"), ("/var/backups/ektp", "{root}/var/backups/ektp"),
-             ("/etc/ektp", "{root}/etc/ektp"), ("--port 5000", "--port {dukcapil_port}"),
-             ("https://ektp.dukcapil.example.go.id/api/v1", "http://127.0.0.1:{dukcapil_port}/api/v1"),
-             (" CODE ", " {code} "), ("EKTP_BACKUP_PASSPHRASE=...", "EKTP_BACKUP_PASSPHRASE='{passphrase}'"),
-             ("dukcapil-2026-11-27.ektpbak", "{backup_file}")),
+    replace=(
+        ("'postgresql+psycopg://ektp@/ektp?host=/var/run/postgresql'", "'{db_dukcapil}'"),
+        ("'postgresql+psycopg://ektp@/ektp_restored?host=/var/run/postgresql'", "'{db_restored}'"),
+        ("/srv/ektp", "{root}/srv/ektp"),
+        ("/var/backups/ektp", "{root}/var/backups/ektp"),
+        ("/etc/ektp", "{root}/etc/ektp"),
+        ("--port 5000", "--port {dukcapil_port}"),
+        ("https://ektp.dukcapil.example.go.id/api/v1", "http://127.0.0.1:{dukcapil_port}/api/v1"),
+        (" CODE ", " {code} "),
+        ("EKTP_BACKUP_PASSPHRASE=...", "EKTP_BACKUP_PASSPHRASE='{passphrase}'"),
+        ("dukcapil-2026-11-27.ektpbak", "{backup_file}"),
+    ),
     steps={
         'sudo -u ektp /srv/ektp/venv/bin/ektp account add admin.dukcapil --role admin --full-name "Nama Admin" '
-        '-d /srv/ektp/dukcapil': Step(tty=TYPED_TWICE),
+        "-d /srv/ektp/dukcapil": Step(tty=TYPED_TWICE),
         "/srv/ektp/venv/bin/ektp serve --host 127.0.0.1 --port 5000 --trusted-proxy 127.0.0.1 --quiet "
-        "-d /srv/ektp/dukcapil": Step(service=Http("http://127.0.0.1:{dukcapil_port}/api/v1/health"),
-                                      name="ektp-dukcapil", stop_signal=signal.SIGTERM),
+        "-d /srv/ektp/dukcapil": Step(
+            service=Http("http://127.0.0.1:{dukcapil_port}/api/v1/health"),
+            name="ektp-dukcapil",
+            stop_signal=signal.SIGTERM,
+        ),
         "/srv/ektp/venv/bin/ektp verify run --interval 30 -d /srv/ektp/dukcapil": Step(
-            service=Said(r"sent \d+, verdicts \d+"), name="ektp-verify", stop_signal=signal.SIGTERM,
-            env=(("EKTP_CENTRAL_TOKEN", "{central_token}"),), before=_verify_unit_before),
+            service=Said(r"sent \d+, verdicts \d+"),
+            name="ektp-verify",
+            stop_signal=signal.SIGTERM,
+            env=(("EKTP_CENTRAL_TOKEN", "{central_token}"),),
+            before=_verify_unit_before,
+        ),
         "ektp sync join-code 17.71.05 --as admin.dukcapil -d /srv/ektp/dukcapil": Step(capture="code"),
         "/srv/ektp/venv/bin/ektp sync run --interval 30 -d /srv/ektp/node": Step(
-            service=Said(r"pulled \d+ item"), name="ektp-sync", stop_signal=signal.SIGTERM, stop_when_ready=True,
-            before=_office_accounts, after=_accounts_arrived),
+            service=Said(r"pulled \d+ item"),
+            name="ektp-sync",
+            stop_signal=signal.SIGTERM,
+            stop_when_ready=True,
+            before=_office_accounts,
+            after=_accounts_arrived,
+        ),
         'EKTP_BACKUP_PASSPHRASE="$(cat /etc/ektp/backup-passphrase)" ektp backup '
         "/var/backups/ektp/dukcapil-$(date +%F).ektpbak -d /srv/ektp/dukcapil": Step(after=_backup_made),
         "EKTP_BACKUP_PASSPHRASE=... ektp restore dukcapil-2026-11-27.ektpbak /srv/ektp/dukcapil-restored "
         "--database-url 'postgresql+psycopg://ektp@/ektp_restored?host=/var/run/postgresql'": Step(after=_restored),
         "ektp sync rotate-key CODE --as admin.kecamatan -d /srv/ektp/node": Step(after=_rotated),
     },
-    mirror={"sudo systemctl stop ektp-dukcapil ektp-verify": _systemctl_stop,
-            "sudo systemctl start ektp-dukcapil ektp-verify": _systemctl_start},
+    mirror={
+        "sudo systemctl stop ektp-dukcapil ektp-verify": _systemctl_stop,
+        "sudo systemctl start ektp-dukcapil ektp-verify": _systemctl_start,
+    },
 )
 
 
 # -- docs/sync.md ----------------------------------------------------------------------------------
+
 
 def _sync_setup(run: Run) -> None:
     _dukcapil_node(run, "srv/ektp", "admin")
@@ -168,18 +219,24 @@ def _sync_setup(run: Run) -> None:
 
 SYNC = Plan(
     state="A Dukcapil node at /srv/ektp (with an administrator `admin`) serving its API at a free port, "
-          "and a new site node for 17.71.05 (folder site); `dukcapil$` and `site$` are shells in those "
-          "folders.",
+    "and a new site node for 17.71.05 (folder site); `dukcapil$` and `site$` are shells in those "
+    "folders.",
     setup=_sync_setup,
     prompts={"dukcapil": "srv/ektp", "site": "site"},
-    replace=(("https://dukcapil.example/api/v1", "http://127.0.0.1:{dukcapil_port}/api/v1"),
-             ("3FA2C1-09B7D4-77E0AA-1C5B2F", "{code}"), ("/srv/ektp", "{root}/srv/ektp")),
-    steps={"ektp sync join-code 17.71.05 --as admin": Step(capture="code"),
-           "ektp sync run": Step(service=Said(r"pulled \d+ item"), stop_when_ready=True)},
+    replace=(
+        ("https://dukcapil.example/api/v1", "http://127.0.0.1:{dukcapil_port}/api/v1"),
+        ("3FA2C1-09B7D4-77E0AA-1C5B2F", "{code}"),
+        ("/srv/ektp", "{root}/srv/ektp"),
+    ),
+    steps={
+        "ektp sync join-code 17.71.05 --as admin": Step(capture="code"),
+        "ektp sync run": Step(service=Said(r"pulled \d+ item"), stop_when_ready=True),
+    },
 )
 
 
 # -- docs/demo.md ------------------------------------------------------------------------------------
+
 
 def _demo_ports(run: Run) -> None:
     if shutil.which("curl") is None:
@@ -191,21 +248,27 @@ def _demo_ports(run: Run) -> None:
 
 DEMO = Plan(
     state="A checkout with ektp installed (this environment stands for .venv); the demo's five ports "
-          "5000-5004 are five free ports (--port).",
+    "5000-5004 are five free ports (--port).",
     setup=_demo_ports,
-    replace=(("^ektp demo$", "ektp demo --port {demo_port}"), ("/home/you/ektp-demo", "{root}/ektp-demo"),
-             *((f"http://127.0.0.1:500{n}", f"http://127.0.0.1:{{port_{n}}}") for n in range(5))),
+    replace=(
+        ("^ektp demo$", "ektp demo --port {demo_port}"),
+        ("/home/you/ektp-demo", "{root}/ektp-demo"),
+        *((f"http://127.0.0.1:500{n}", f"http://127.0.0.1:{{port_{n}}}") for n in range(5)),
+    ),
     steps={".venv/bin/ektp demo": Step(service=Said(r"^ektp demo is ready"), timeout=600, output_block="Demo of ")},
 )
 
 
 # -- the walk: README.md, docs/quickstart.md, docs/plugins.md ----------------------------------------
 
+
 def _says(*parts: str) -> Callable[[Run, str], None]:
     """A check that the output says each part (what a page's comment says the command shows)."""
+
     def check(run: Run, output: str) -> None:
         missing = [part for part in parts if part not in output]
         assert not missing, f"the output lacks {missing}:\n{output}"
+
     return check
 
 
@@ -224,16 +287,16 @@ def _proof_and_card(run: Run, output: str) -> None:
 
 README = Plan(
     state="A checkout with ektp installed; the demo line is run by docs/demo.md.",
-    steps={"ektp walk --dir ektp-walk --fresh": WALK,
-           "ektp nik 1771054101900001": Step(after=_says("Kampung Melayu", "Kota Bengkulu", "PEREMPUAN",
-                                                          "1990-01-01")),
-           "ektp devices -d ektp-walk": Step(after=_says("Evolis", "proof printer", "U.are.U 4000")),
-           "ektp blanks count -d ektp-walk": Step(after=_ledger_balanced),
-           "ls ektp-walk/proofs ektp-walk/emulated-evolis/cards": Step(after=_proof_and_card)},
+    steps={
+        "ektp walk --dir ektp-walk --fresh": WALK,
+        "ektp nik 1771054101900001": Step(after=_says("Kampung Melayu", "Kota Bengkulu", "PEREMPUAN", "1990-01-01")),
+        "ektp devices -d ektp-walk": Step(after=_says("Evolis", "proof printer", "U.are.U 4000")),
+        "ektp blanks count -d ektp-walk": Step(after=_ledger_balanced),
+        "ls ektp-walk/proofs ektp-walk/emulated-evolis/cards": Step(after=_proof_and_card),
+    },
 )
 QUICKSTART = Plan(
-    state="A checkout with ektp installed (this environment stands for .venv); the demo line is run by "
-          "docs/demo.md.",
+    state="A checkout with ektp installed (this environment stands for .venv); the demo line is run by docs/demo.md.",
     steps={".venv/bin/ektp walk --dir ektp-walk --fresh": WALK},
 )
 PLUGINS = Plan(
@@ -248,9 +311,12 @@ CLI = Plan(
     state="A shell in /srv/ektp (the output shown for `ektp init kantor` names /srv/ektp/kantor).",
     cwd="srv/ektp",
     replace=(("/srv/ektp", "{root}/srv/ektp"),),
-    steps={"ektp keys status -d kantor": Step(
-        example_output="added by a concurrent change: the output shown is a node with 1840 blobs and a retired "
-                       "key, and key ids differ on every run")},
+    steps={
+        "ektp keys status -d kantor": Step(
+            example_output="added by a concurrent change: the output shown is a node with 1840 blobs and a retired "
+            "key, and key ids differ on every run"
+        )
+    },
 )
 NIK = Plan(state="Any folder.")
 
@@ -272,19 +338,32 @@ def _password_hidden(run: Run, output: str) -> None:
 
 STORAGE = Plan(
     state="A PostgreSQL server with an empty database: a fresh database on EKTP_TEST_DATABASE_URL's "
-          "server, else SQLite.",
+    "server, else SQLite.",
     setup=_storage_setup,
     database=True,
     replace=(('"postgresql+psycopg://ektp:SECRET@db.example/ektp"', '"{db}"'),),
-    steps={'ektp init kantor --database-url "postgresql+psycopg://ektp:SECRET@db.example/ektp"':
-           Step(after=_password_hidden)},
+    steps={
+        'ektp init kantor --database-url "postgresql+psycopg://ektp:SECRET@db.example/ektp"': Step(
+            after=_password_hidden
+        )
+    },
 )
 
 
 def _node_with_admin1(run: Run) -> None:
     run.ektp("init", str(run.root / "srv/ektp"), "--profile", "kota-bengkulu")
-    run.ektp("account", "add", "admin1", "--role", "admin", "--password-env", "ADMIN_PW",
-             "-d", str(run.root / "srv/ektp"), env={"ADMIN_PW": ADMIN_PASSWORD})
+    run.ektp(
+        "account",
+        "add",
+        "admin1",
+        "--role",
+        "admin",
+        "--password-env",
+        "ADMIN_PW",
+        "-d",
+        str(run.root / "srv/ektp"),
+        env={"ADMIN_PW": ADMIN_PASSWORD},
+    )
 
 
 def _switched(run: Run, output: str) -> None:
@@ -295,7 +374,7 @@ def _switched(run: Run, output: str) -> None:
 
 REGIONAL_PROFILES = Plan(
     state="Kota Bengkulu's Dukcapil node at /srv/ektp on the semi-vertical profile (kota-bengkulu), "
-          "with an administrator admin1.",
+    "with an administrator admin1.",
     setup=_node_with_admin1,
     replace=(("/srv/ektp", "{root}/srv/ektp"),),
     steps={"ektp profile use kota-bengkulu-kecamatan --as admin1 -d /srv/ektp": Step(after=_switched)},
@@ -306,9 +385,12 @@ SECURITY = Plan(
     state="A node at /srv/ektp with an administrator admin1.",
     setup=_node_with_admin1,
     replace=(("/srv/ektp", "{root}/srv/ektp"),),
-    steps={"ektp keys rotate-data-key --as admin1 -d /srv/ektp": Step(
-        example_output="added by a concurrent change: the output shown is a node with 1840 blobs, and key ids "
-                       "differ on every run")},
+    steps={
+        "ektp keys rotate-data-key --as admin1 -d /srv/ektp": Step(
+            example_output="added by a concurrent change: the output shown is a node with 1840 blobs, and key ids "
+            "differ on every run"
+        )
+    },
 )
 
 
@@ -321,8 +403,11 @@ WEB_UI = Plan(
     state="The Dukcapil node's deployment at /srv/ektp/dukcapil; port 5000 is a free port.",
     setup=_web_ui_setup,
     replace=(("/srv/ektp", "{root}/srv/ektp"), ("--port 5000", "--port {port}")),
-    steps={"ektp serve --host 127.0.0.1 --port 5000 --trusted-proxy 127.0.0.1 -d /srv/ektp/dukcapil":
-           Step(service=Http("http://127.0.0.1:{port}/api/v1/health"))},
+    steps={
+        "ektp serve --host 127.0.0.1 --port 5000 --trusted-proxy 127.0.0.1 -d /srv/ektp/dukcapil": Step(
+            service=Http("http://127.0.0.1:{port}/api/v1/health")
+        )
+    },
 )
 
 
@@ -332,10 +417,12 @@ def _lists_every_command(run: Run, output: str) -> None:
 
 TESTING = Plan(
     state="A checkout of the repository, whose tests/docs_run the commands use (they only read it; a "
-          "page's run goes to a temporary folder).",
+    "page's run goes to a temporary folder).",
     checkout=True,
-    steps={"python -m docs_run": Step(after=_lists_every_command),
-           "python -m docs_run docs/sync.md": Step(after=_says("== docs/sync.md", "service  ektp sync run"))},
+    steps={
+        "python -m docs_run": Step(after=_lists_every_command),
+        "python -m docs_run docs/sync.md": Step(after=_says("== docs/sync.md", "service  ektp sync run")),
+    },
 )
 
 
@@ -354,21 +441,26 @@ def _gateway_port(run: Run) -> None:
 
 
 PRINTER_DRIVER = Plan(
-    state="An empty folder, ektp installed.", venv=True,
+    state="An empty folder, ektp installed.",
+    venv=True,
     steps={"python -m pytest": TUTORIAL_TESTS},
 )
 REGION_RULES = Plan(
-    state="An empty folder, ektp installed.", venv=True,
+    state="An empty folder, ektp installed.",
+    venv=True,
     steps={"python -m pytest": TUTORIAL_TESTS},
 )
 VERIFIER = Plan(
     state="An empty folder, ektp installed; the tutorial's server listens on a free port instead of 8731 "
-          "(and the office's profile names that port).",
+    "(and the office's profile names that port).",
     venv=True,
     replace=(("--port 8731", "--port {gateway_port}"),),
-    steps={"python -m pytest": TUTORIAL_TESTS,
-           "ACME_GATEWAY_API_KEY=secret python -m ektp_acme_gateway.server --port 8731": Step(
-               service=Listening("{gateway_port}"), before=_gateway_port)},
+    steps={
+        "python -m pytest": TUTORIAL_TESTS,
+        "ACME_GATEWAY_API_KEY=secret python -m ektp_acme_gateway.server --port 8731": Step(
+            service=Listening("{gateway_port}"), before=_gateway_port
+        ),
+    },
 )
 
 PLANS: dict[str, Plan] = {

@@ -8,6 +8,7 @@ environment, for a page that installs a plugin next to ektp). A command that run
 stopped as a person or systemd would (SIGINT or SIGTERM to its process group), which it must survive
 with exit 0. Where a console block shows output, the real output must contain those lines.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -40,8 +41,9 @@ COMMON_REPLACE: tuple[tuple[str, str], ...] = (
 )
 COMMAND_TIMEOUT = 300
 READY_TIMEOUT = 180
-_RESET_SIGINT = ("import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
-                 "os.execvp(sys.argv[1], sys.argv[1:])")
+_RESET_SIGINT = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execvp(sys.argv[1], sys.argv[1:])"
+)
 #: Locks for what cannot be shared between pages run at the same time (``ektp walk`` starts the
 #: central-system emulator on the port its profile names, 4800).
 LOCKS: dict[str, threading.Lock] = {"port 4800": threading.Lock()}
@@ -52,6 +54,7 @@ class DocRunFailed(AssertionError):
 
 
 # -- how a long-running command shows it is up ------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Http:
@@ -100,20 +103,20 @@ class Step:
     the page shows) is not all. ``before``/``after`` do what the page says in prose happens around
     the command (an account made in the web UI, say) or check what the command did."""
 
-    service: Ready | None = None           # runs until stopped; run once ready
-    name: str = ""                         # the service's name (a systemd unit's), for stop/restart
-    stop_signal: int = signal.SIGINT       # Ctrl-C; SIGTERM for systemd units
-    stop_when_ready: bool = False          # one round seen (a loop), then stopped
+    service: Ready | None = None  # runs until stopped; run once ready
+    name: str = ""  # the service's name (a systemd unit's), for stop/restart
+    stop_signal: int = signal.SIGINT  # Ctrl-C; SIGTERM for systemd units
+    stop_when_ready: bool = False  # one round seen (a loop), then stopped
     stop_exit_codes: tuple[int, ...] = (0,)
     env: tuple[tuple[str, str], ...] = ()  # what its supervisor gives it (a unit's EnvironmentFile)
     stdin: str | None = None
     tty: tuple[tuple[str, str], ...] = ()  # on a terminal: (prompt, what is typed after it), in order
     exit_code: int = 0
-    capture: str | None = None             # keep the last line of its standard output as {capture}
-    lock: str | None = None                # one of LOCKS, held while it runs
+    capture: str | None = None  # keep the last line of its standard output as {capture}
+    lock: str | None = None  # one of LOCKS, held while it runs
     timeout: float = COMMAND_TIMEOUT
-    example_output: str = ""               # why the output shown is an example this run cannot give
-    output_block: str = ""                 # its output is shown in the page's block starting with this line
+    example_output: str = ""  # why the output shown is an example this run cannot give
+    output_block: str = ""  # its output is shown in the page's block starting with this line
     before: Callable[[Run], None] | None = None
     after: Callable[[Run, str], None] | None = None  # gets the command's output
 
@@ -135,7 +138,7 @@ class Service:
 
     def output(self) -> str:
         """Its output since it was last started."""
-        return self.log.read_text("utf-8", errors="replace")[self.started_at:] if self.log.exists() else ""
+        return self.log.read_text("utf-8", errors="replace")[self.started_at :] if self.log.exists() else ""
 
 
 @dataclass
@@ -143,8 +146,8 @@ class Record:
     """What happened to one shown command."""
 
     shown: Shown
-    ran: str                  # the command as run ("" when excused)
-    how: str                  # "ran", "service", "cd", "excused: ...", "mirrored: ..."
+    ran: str  # the command as run ("" when excused)
+    how: str  # "ran", "service", "cd", "excused: ...", "mirrored: ..."
 
 
 # -- comparing shown output with real output -------------------------------------------------------
@@ -160,7 +163,7 @@ def _line_pattern(expected: str) -> re.Pattern[str]:
     for literal in expected.rstrip().split("..."):
         pieces, last = [], 0
         for found in _PLACEHOLDER.finditer(literal):
-            pieces.append(re.escape(literal[last:found.start()]))
+            pieces.append(re.escape(literal[last : found.start()]))
             pieces.append(next(f"(?:{p})" for p in PLACEHOLDERS if re.fullmatch(p, found[0])))
             last = found.end()
         pieces.append(re.escape(literal[last:]))
@@ -188,6 +191,7 @@ def missing_output(shown: tuple[str, ...], actual: str) -> str | None:
 
 
 # -- the scratch environment -----------------------------------------------------------------------
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -237,26 +241,36 @@ def layered_venv(folder: Path) -> Path:
     environment. Returns its python."""
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(folder)], check=True, timeout=120)
     python = folder / ("Scripts" if os.name == "nt" else "bin") / "python"
-    purelib = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                             check=True, capture_output=True, text=True, timeout=60).stdout.strip()
+    purelib = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout.strip()
     parents = [sysconfig.get_paths()["purelib"]]
     if sys.prefix != sys.base_prefix:  # this environment is a venv: the base interpreter's packages too
         parents.append(sysconfig.get_paths(vars={"base": sys.base_prefix, "platbase": sys.base_prefix})["purelib"])
     Path(purelib, "ektp-parent.pth").write_text(
-        "".join(f"import site; site.addsitedir({p!r})\n" for p in parents), "utf-8")
+        "".join(f"import site; site.addsitedir({p!r})\n" for p in parents), "utf-8"
+    )
     return python
 
 
 def _write_shims(folder: Path, python: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    for name, line in (("ektp", f'exec "{python}" -m ektp_core "$@"'),
-                       ("python", f'exec "{python}" "$@"'), ("python3", f'exec "{python}" "$@"')):
+    for name, line in (
+        ("ektp", f'exec "{python}" -m ektp_core "$@"'),
+        ("python", f'exec "{python}" "$@"'),
+        ("python3", f'exec "{python}" "$@"'),
+    ):
         path = folder / name
         path.write_text(f"#!/bin/sh\n{line}\n", "utf-8")
         path.chmod(0o755)
 
 
 # -- one page's run --------------------------------------------------------------------------------
+
 
 class Run:
     """The state of one page's run: its scratch folder, the current folder (``cd``), the vars the
@@ -271,8 +285,11 @@ class Run:
         self.services: dict[str, Service] = {}
         self.replace: tuple[tuple[str, str], ...] = COMMON_REPLACE
         python = Path(sys.executable)
-        self.env = {k: v for k, v in os.environ.items()
-                    if k not in ("EKTP_DEPLOYMENT", "EKTP_DATABASE_URL", "EKTP_TEST_DATABASE_URL", "PYTHONPATH")}
+        self.env = {
+            k: v
+            for k, v in os.environ.items()
+            if k not in ("EKTP_DEPLOYMENT", "EKTP_DATABASE_URL", "EKTP_TEST_DATABASE_URL", "PYTHONPATH")
+        }
         if venv:
             python = layered_venv(root / ".docs-run-venv")
             if can_build_without_isolation():  # the build backend is here: no package index needed
@@ -303,12 +320,26 @@ class Run:
         return self.stack.enter_context(temporary_database(folder))
 
     # running things
-    def shell(self, text: str, *, cwd: Path | None = None, stdin: str | None = None,
-              env: dict[str, str] | None = None, timeout: float = COMMAND_TIMEOUT) -> subprocess.CompletedProcess[str]:
+    def shell(
+        self,
+        text: str,
+        *,
+        cwd: Path | None = None,
+        stdin: str | None = None,
+        env: dict[str, str] | None = None,
+        timeout: float = COMMAND_TIMEOUT,
+    ) -> subprocess.CompletedProcess[str]:
         """``bash -c text`` in its own process group (killed as a whole on a timeout)."""
-        process = subprocess.Popen(["bash", "-c", text], cwd=cwd or self.cwd, env={**self.env, **(env or {})},
-                                   stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        process = subprocess.Popen(
+            ["bash", "-c", text],
+            cwd=cwd or self.cwd,
+            env={**self.env, **(env or {})},
+            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
         try:
             out, err = process.communicate(stdin, timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -317,16 +348,28 @@ class Run:
             raise DocRunFailed(f"{self.page}: `{text}` did not finish within {timeout:g} s:\n{out}\n{err}") from None
         return subprocess.CompletedProcess(process.args, process.returncode, out, err)
 
-    def on_terminal(self, text: str, answers: tuple[tuple[str, str], ...], *, cwd: Path,
-                    env: dict[str, str] | None = None,
-                    timeout: float = COMMAND_TIMEOUT) -> subprocess.CompletedProcess[str]:
+    def on_terminal(
+        self,
+        text: str,
+        answers: tuple[tuple[str, str], ...],
+        *,
+        cwd: Path,
+        env: dict[str, str] | None = None,
+        timeout: float = COMMAND_TIMEOUT,
+    ) -> subprocess.CompletedProcess[str]:
         """``bash -c text`` on a pseudo-terminal of its own (its controlling terminal, so a password
         prompt reads from it), typing each answer once its prompt has appeared. Standard output and
         error are both the terminal's output."""
         master, slave = os.openpty()
         try:
-            process = subprocess.Popen(["setsid", "--ctty", "bash", "-c", text], cwd=cwd,
-                                       env={**self.env, **(env or {})}, stdin=slave, stdout=slave, stderr=slave)
+            process = subprocess.Popen(
+                ["setsid", "--ctty", "bash", "-c", text],
+                cwd=cwd,
+                env={**self.env, **(env or {})},
+                stdin=slave,
+                stdout=slave,
+                stderr=slave,
+            )
         finally:
             os.close(slave)
         seen, typed, pending = b"", 0, list(answers)
@@ -335,8 +378,10 @@ class Run:
             while True:
                 if time.monotonic() > deadline:
                     os.killpg(process.pid, signal.SIGKILL)
-                    raise DocRunFailed(f"{self.page}: `{text}` did not finish within {timeout:g} s on its terminal; "
-                                       f"it said:\n{seen.decode(errors='replace')}")
+                    raise DocRunFailed(
+                        f"{self.page}: `{text}` did not finish within {timeout:g} s on its terminal; "
+                        f"it said:\n{seen.decode(errors='replace')}"
+                    )
                 readable, _, _ = select.select([master], [], [], 0.2)
                 if readable:
                     try:
@@ -357,31 +402,44 @@ class Run:
         finally:
             os.close(master)
         if pending:
-            raise DocRunFailed(f"{self.page}: `{text}` never asked {pending[0][0]!r}; it said:\n"
-                               f"{seen.decode(errors='replace')}")
+            raise DocRunFailed(
+                f"{self.page}: `{text}` never asked {pending[0][0]!r}; it said:\n{seen.decode(errors='replace')}"
+            )
         return subprocess.CompletedProcess(process.args, process.returncode, seen.decode(errors="replace"), "")
 
-    def ektp(self, *args: str, stdin: str | None = None, env: dict[str, str] | None = None,
-             cwd: Path | None = None) -> str:
+    def ektp(
+        self, *args: str, stdin: str | None = None, env: dict[str, str] | None = None, cwd: Path | None = None
+    ) -> str:
         """Set-up: run ``ektp ARGS`` (this checkout's), which must succeed; its standard output."""
         import shlex
 
         done = self.shell(" ".join(shlex.quote(a) for a in ["ektp", *args]), stdin=stdin, env=env, cwd=cwd)
         if done.returncode != 0:
-            raise DocRunFailed(f"{self.page}: set-up `ektp {' '.join(args)}` failed ({done.returncode}):\n"
-                               f"{done.stdout}\n{done.stderr}")
+            raise DocRunFailed(
+                f"{self.page}: set-up `ektp {' '.join(args)}` failed ({done.returncode}):\n{done.stdout}\n{done.stderr}"
+            )
         return done.stdout
 
-    def start(self, name: str, text: str, ready: Ready, *, cwd: Path | None = None, env: dict[str, str] | None = None,
-              stop_signal: int = signal.SIGINT, stop_exit_codes: tuple[int, ...] = (0,),
-              timeout: float = READY_TIMEOUT) -> Service:
+    def start(
+        self,
+        name: str,
+        text: str,
+        ready: Ready,
+        *,
+        cwd: Path | None = None,
+        env: dict[str, str] | None = None,
+        stop_signal: int = signal.SIGINT,
+        stop_exit_codes: tuple[int, ...] = (0,),
+        timeout: float = READY_TIMEOUT,
+    ) -> Service:
         """Start a long-running command and wait until it is ready."""
         if name in self.services and self.services[name].process is not None:
             raise DocRunFailed(f"{self.page}: {name} is already running")
         log = self.root / ".docs-run-logs" / (re.sub(r"[^\w.-]+", "-", name)[:80] + ".log")
         log.parent.mkdir(parents=True, exist_ok=True)
-        service = Service(name, text, cwd or self.cwd, {**self.env, **(env or {})}, log, stop_signal, stop_exit_codes,
-                          ready)
+        service = Service(
+            name, text, cwd or self.cwd, {**self.env, **(env or {})}, log, stop_signal, stop_exit_codes, ready
+        )
         self.services[name] = service
         self._launch(service, timeout)
         return service
@@ -390,22 +448,31 @@ class Run:
         service.started_at = len(service.log.read_text("utf-8", errors="replace")) if service.log.exists() else 0
         with open(service.log, "ab") as out:
             # SIGINT back to its default first: a child of a shell that ignores it would ignore it too.
-            service.process = subprocess.Popen([sys.executable, "-c", _RESET_SIGINT, "bash", "-c", service.text],
-                                               cwd=service.cwd, env=service.env, stdout=out, stderr=subprocess.STDOUT,
-                                               stdin=subprocess.DEVNULL, start_new_session=True)
+            service.process = subprocess.Popen(
+                [sys.executable, "-c", _RESET_SIGINT, "bash", "-c", service.text],
+                cwd=service.cwd,
+                env=service.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if service.process.poll() is not None:
                 code = service.process.returncode
                 service.process = None
-                raise DocRunFailed(f"{self.page}: `{service.text}` stopped at start (exit {code}):\n"
-                                   f"{service.output()[-3000:]}")
+                raise DocRunFailed(
+                    f"{self.page}: `{service.text}` stopped at start (exit {code}):\n{service.output()[-3000:]}"
+                )
             if service.ready.ready(self, service.output()):
                 return
             time.sleep(0.2)
         self.stop(service.name, check=False)
-        raise DocRunFailed(f"{self.page}: `{service.text}` was not ready within {timeout:g} s ({service.ready}):\n"
-                           f"{service.output()[-3000:]}")
+        raise DocRunFailed(
+            f"{self.page}: `{service.text}` was not ready within {timeout:g} s ({service.ready}):\n"
+            f"{service.output()[-3000:]}"
+        )
 
     def restart(self, name: str) -> None:
         """Start a stopped service again, as ``systemctl start`` would."""
@@ -427,15 +494,19 @@ class Run:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
                 if check:
-                    raise DocRunFailed(f"{self.page}: `{service.text}` did not stop within 60 s of "
-                                       f"{signal.Signals(service.stop_signal).name}:\n"
-                                       f"{service.output()[-3000:]}") from None
+                    raise DocRunFailed(
+                        f"{self.page}: `{service.text}` did not stop within 60 s of "
+                        f"{signal.Signals(service.stop_signal).name}:\n"
+                        f"{service.output()[-3000:]}"
+                    ) from None
         else:  # ended by itself before being asked: still killed with its group's leftovers
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(process.pid, signal.SIGKILL)
         if check and process.returncode not in service.stop_exit_codes:
-            raise DocRunFailed(f"{self.page}: `{service.text}` ended with exit {process.returncode} when stopped "
-                               f"with {signal.Signals(service.stop_signal).name}:\n{service.output()[-3000:]}")
+            raise DocRunFailed(
+                f"{self.page}: `{service.text}` ended with exit {process.returncode} when stopped "
+                f"with {signal.Signals(service.stop_signal).name}:\n{service.output()[-3000:]}"
+            )
         return service.output()
 
     def stop_all(self) -> None:
@@ -474,11 +545,21 @@ class Run:
         try:
             if step.service is not None or shown.background or shown.unit:
                 if step.service is None:
-                    raise DocRunFailed(f"{shown.page}:{shown.line}: `{shown.text}` runs until stopped: its plan "
-                                       "must say how to tell it is up (Step(service=...))")
+                    raise DocRunFailed(
+                        f"{shown.page}:{shown.line}: `{shown.text}` runs until stopped: its plan "
+                        "must say how to tell it is up (Step(service=...))"
+                    )
                 name = step.name or shown.text
-                service = self.start(name, text, step.service, cwd=cwd, env=env, stop_signal=step.stop_signal,
-                                     stop_exit_codes=step.stop_exit_codes, timeout=step.timeout)
+                service = self.start(
+                    name,
+                    text,
+                    step.service,
+                    cwd=cwd,
+                    env=env,
+                    stop_signal=step.stop_signal,
+                    stop_exit_codes=step.stop_exit_codes,
+                    timeout=step.timeout,
+                )
                 output = self.stop(name) if step.stop_when_ready else service.output()
                 self._check(shown, text, output, step)
                 if step.after is not None:
@@ -493,15 +574,18 @@ class Run:
                 lock.release()
         output = done.stdout + done.stderr
         if done.returncode != step.exit_code:
-            raise DocRunFailed(f"{shown.page}:{shown.line}: `{shown.text}` (run as `{text}` in {cwd}) exited "
-                               f"{done.returncode}, not {step.exit_code}:\n{done.stdout[-3000:]}\n"
-                               f"{done.stderr[-3000:]}")
+            raise DocRunFailed(
+                f"{shown.page}:{shown.line}: `{shown.text}` (run as `{text}` in {cwd}) exited "
+                f"{done.returncode}, not {step.exit_code}:\n{done.stdout[-3000:]}\n"
+                f"{done.stderr[-3000:]}"
+            )
         self._check(shown, text, output, step)
         if step.capture:
             lines = [line for line in done.stdout.splitlines() if line.strip()]
             if not lines:
-                raise DocRunFailed(f"{shown.page}:{shown.line}: `{shown.text}` printed nothing to keep as "
-                                   f"{step.capture}")
+                raise DocRunFailed(
+                    f"{shown.page}:{shown.line}: `{shown.text}` printed nothing to keep as {step.capture}"
+                )
             self.vars[step.capture] = lines[-1].strip()
         if step.after is not None:
             step.after(self, output)
@@ -510,8 +594,11 @@ class Run:
     def _check(self, shown: Shown, text: str, output: str, step: Step) -> None:
         shown_output = shown.output
         if step.output_block:
-            blocks = [body for _, _, body in fenced_blocks((ROOT / shown.page).read_text("utf-8"))
-                      if body and body[0].startswith(step.output_block)]
+            blocks = [
+                body
+                for _, _, body in fenced_blocks((ROOT / shown.page).read_text("utf-8"))
+                if body and body[0].startswith(step.output_block)
+            ]
             if not blocks:
                 raise DocRunFailed(f"{shown.page}: no block starting with {step.output_block!r} (its output)")
             shown_output = tuple(blocks[0])
@@ -520,8 +607,10 @@ class Run:
         expected = tuple(self.substitute(line) for line in shown_output)
         missing = missing_output(expected, output)
         if missing is not None:
-            raise DocRunFailed(f"{shown.page}:{shown.line}: `{shown.text}` (run as `{text}`) shows the line\n"
-                               f"    {missing}\nwhich its real output lacks:\n{output[-4000:]}")
+            raise DocRunFailed(
+                f"{shown.page}:{shown.line}: `{shown.text}` (run as `{text}`) shows the line\n"
+                f"    {missing}\nwhich its real output lacks:\n{output[-4000:]}"
+            )
 
 
 @dataclass(frozen=True)
@@ -548,8 +637,9 @@ class Plan:
     checkout: bool = False  # the commands start in this checkout (and only read it), not the scratch folder
 
 
-def run_page(page: str, plan: Plan, commands: list[Shown], excused: Collection[tuple[str, str]],
-             root: Path) -> list[Record]:
+def run_page(
+    page: str, plan: Plan, commands: list[Shown], excused: Collection[tuple[str, str]], root: Path
+) -> list[Record]:
     """Run the page's commands in order (the excused ones left out, or mirrored); every service it
     started is stopped at the end and must stop cleanly."""
     records: list[Record] = []

@@ -4,6 +4,7 @@ the package, a fresh context per test), and real nodes served by ``ektp serve`` 
 Without a Chromium the tests are skipped on a developer's machine, and fail under CI (``CI`` set), so a
 CI image that lost its browser cannot pass silently.
 """
+
 from __future__ import annotations
 
 import os
@@ -22,8 +23,10 @@ def chromium() -> Iterator[Any]:
     """Debian's Chromium, launched headless through Playwright (never Playwright's own browsers)."""
     path = find_chromium()
     if path is None:
-        message = (f"no Chromium found (${CHROMIUM_ENV}={os.environ.get(CHROMIUM_ENV, '')!r}, {DEBIAN_CHROMIUM}, "
-                   "PATH): install it with `apt-get install chromium` or point EKTP_CHROMIUM at it")
+        message = (
+            f"no Chromium found (${CHROMIUM_ENV}={os.environ.get(CHROMIUM_ENV, '')!r}, {DEBIAN_CHROMIUM}, "
+            "PATH): install it with `apt-get install chromium` or point EKTP_CHROMIUM at it"
+        )
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
@@ -68,10 +71,12 @@ def serve_node(tmp_path: Path) -> Iterator[Callable[..., ServedNode]]:
     ``op1`` (operator), ``spv1`` (supervisor) and ``adm1`` (admin), served until the test ends."""
     started: list[ServedNode] = []
 
-    def start(profile: str = "minimal", site: str | None = None, profile_extra: str = "",
-              env: dict[str, str] | None = None) -> ServedNode:
-        served = ServedNode(tmp_path / f"node{len(started)}", profile=profile, site=site,
-                            profile_extra=profile_extra, env=env)
+    def start(
+        profile: str = "minimal", site: str | None = None, profile_extra: str = "", env: dict[str, str] | None = None
+    ) -> ServedNode:
+        served = ServedNode(
+            tmp_path / f"node{len(started)}", profile=profile, site=site, profile_extra=profile_extra, env=env
+        )
         add_accounts(served.deployment)
         started.append(served)
         return served.start()

@@ -4,6 +4,7 @@ in its own process, logging in through the login form, and the UI's messages fro
 Playwright's own browser downloads are never used: the tests drive the distribution's Chromium
 (``apt-get install chromium``), found through ``EKTP_CHROMIUM``, ``/usr/bin/chromium`` or the PATH.
 """
+
 from __future__ import annotations
 
 import os
@@ -67,8 +68,15 @@ def add_accounts(deployment: Any, accounts: tuple[tuple[str, Role], ...] = ACCOU
 class ServedNode:
     """A deployment served by ``ektp serve --port 0`` in its own process (waitress, as in an office)."""
 
-    def __init__(self, root: Path, *, profile: str = "minimal", site: str | None = None,
-                 profile_extra: str = "", env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        profile: str = "minimal",
+        site: str | None = None,
+        profile_extra: str = "",
+        env: dict[str, str] | None = None,
+    ) -> None:
         # SQLite in the deployment folder: these tests exercise the browser, not the database, and so
         # stay out of ``tox -e pg`` (which runs only the tests that take ``ektp_database_url``).
         self.deployment = create_deployment(root, profile=profile, site_code=site)
@@ -90,8 +98,9 @@ class ServedNode:
         """Start the server on a free port and wait for the line that says which one it took."""
         args = [sys.executable, "-m", "ektp_core", "serve", "--port", "0", "--threads", "4", "-d", str(self.root)]
         with open(self.log, "ab") as out:
-            self.process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=self.env,
-                                            stdin=subprocess.DEVNULL)
+            self.process = subprocess.Popen(
+                args, stdout=out, stderr=subprocess.STDOUT, env=self.env, stdin=subprocess.DEVNULL
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             found = _BOUND.search(self.log.read_text("utf-8", errors="replace"))

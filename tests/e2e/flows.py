@@ -4,6 +4,7 @@
 Every step goes through the pages as a person would: typing into the fields, pressing the buttons,
 following the links; nothing is posted around the UI.
 """
+
 from __future__ import annotations
 
 import time
@@ -12,9 +13,18 @@ from typing import Any
 
 #: A resident of Kampung Melayu (17.71.05): the NIK's date part is the birth date, +40 for a woman.
 RESIDENT = {
-    "nik": "1771055708950001", "nama": "SRI WAHYUNI", "tempat_lahir": "BENGKULU", "tanggal_lahir": "1995-08-17",
-    "jenis_kelamin": "P", "golongan_darah": "O", "agama": "ISLAM", "status_perkawinan": "BELUM KAWIN",
-    "pekerjaan": "PERDAGANGAN", "alamat": "JL. SUKAJADI NO. 12", "rt": "003", "rw": "002",
+    "nik": "1771055708950001",
+    "nama": "SRI WAHYUNI",
+    "tempat_lahir": "BENGKULU",
+    "tanggal_lahir": "1995-08-17",
+    "jenis_kelamin": "P",
+    "golongan_darah": "O",
+    "agama": "ISLAM",
+    "status_perkawinan": "BELUM KAWIN",
+    "pekerjaan": "PERDAGANGAN",
+    "alamat": "JL. SUKAJADI NO. 12",
+    "rt": "003",
+    "rw": "002",
     "kelurahan": "SUMUR MELELE",
 }
 _SELECTS = ("jenis_kelamin", "golongan_darah", "agama", "status_perkawinan", "pekerjaan")
@@ -78,8 +88,7 @@ def sign(page: Any) -> None:
         page.click("form[data-signature] button[type=submit]")
 
 
-def record_resident(page: Any, base_url: str, resident: dict[str, str] = RESIDENT, *,
-                    shot: Shot = _no_shot) -> str:
+def record_resident(page: Any, base_url: str, resident: dict[str, str] = RESIDENT, *, shot: Shot = _no_shot) -> str:
     """Record ``resident`` at the node ``base_url`` (logged in as an operator there): biodata, photo,
     fingers, irises, signature, summary, confirm. Returns the enrolment's id."""
     page.goto(f"{base_url}/record/new")

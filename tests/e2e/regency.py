@@ -7,6 +7,7 @@ kecamatan, ``ektp verify run`` at the Dukcapil node). Every piece is its own pro
 It is ``ektp demo`` without the seeding: the tests need an empty regency that is up in seconds, and
 they record their own resident through the browser.
 """
+
 from __future__ import annotations
 
 import http.client
@@ -51,13 +52,16 @@ def regency_profile(central_port: int, sbi_port: int) -> str:
     emulator, the SBI emulator as the kecamatan's desk, and no print days (the office would otherwise
     print Kampung Melayu's cards on Wednesdays only, and a test must not depend on the weekday)."""
     text, _source = profile_text("kota-bengkulu")
-    text, count = re.subn(r'(?m)^url = "http://127\.0\.0\.1:\d+/api/v1"$',
-                          f'url = "http://127.0.0.1:{central_port}/api/v1"', text)
+    text, count = re.subn(
+        r'(?m)^url = "http://127\.0\.0\.1:\d+/api/v1"$', f'url = "http://127.0.0.1:{central_port}/api/v1"', text
+    )
     assert count == 1, "the kota-bengkulu profile's [verification] url moved"
     text, count = re.subn(r"(?ms)^\[rules\.print_days\]\n.*?(?=^\[|\Z)", "", text)
     assert count == 1, "the kota-bengkulu profile's [rules.print_days] moved"
-    scanner = (f'[[devices.scanners]]\nname = "sbi-{KECAMATAN}"\ndriver = "sbi"\nsite = "{KECAMATAN}"\n'
-               f"options = {{ port = {sbi_port}, trust_any_device = true }}\n\n")
+    scanner = (
+        f'[[devices.scanners]]\nname = "sbi-{KECAMATAN}"\ndriver = "sbi"\nsite = "{KECAMATAN}"\n'
+        f"options = {{ port = {sbi_port}, trust_any_device = true }}\n\n"
+    )
     return text.replace("[[devices.scanners]]", scanner + "[[devices.scanners]]", 1)
 
 
@@ -73,8 +77,9 @@ class Process:
     def start(self, ready_url: str | None = None, *, any_answer: bool = False, timeout: float = 60.0) -> Process:
         """Start it; with ``ready_url`` wait until that answers (200, or anything with ``any_answer``)."""
         with open(self.log, "ab") as out:
-            self.process = subprocess.Popen(self.args, stdout=out, stderr=subprocess.STDOUT, env=self.env,
-                                            stdin=subprocess.DEVNULL)
+            self.process = subprocess.Popen(
+                self.args, stdout=out, stderr=subprocess.STDOUT, env=self.env, stdin=subprocess.DEVNULL
+            )
         deadline = time.monotonic() + timeout
         while ready_url is not None:
             if self.process.poll() is not None:
@@ -100,8 +105,9 @@ class Process:
 
 
 def _run(args: list[str], env: dict[str, str]) -> str:
-    done = subprocess.run([sys.executable, "-m", "ektp_core", *args], env=env, capture_output=True, text=True,
-                          timeout=60, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "ektp_core", *args], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
     if done.returncode != 0:
         raise RuntimeError(f"ektp {' '.join(args)} failed ({done.returncode}): {done.stderr[-2000:]}")
     return done.stdout.strip()
@@ -139,8 +145,21 @@ class Regency:
         add_accounts(self.office.deployment, OFFICE_ACCOUNTS)
         add_accounts(self.kecamatan.deployment, KECAMATAN_ACCOUNTS)
         self._receive_blanks()
-        central = Process(["central-emulator", "--port", str(self.central_port), "--data", str(self.root / "central"),
-                           "--token", TOKEN, "--config", str(profile)], self.logs / "central.log", self.env)
+        central = Process(
+            [
+                "central-emulator",
+                "--port",
+                str(self.central_port),
+                "--data",
+                str(self.root / "central"),
+                "--token",
+                TOKEN,
+                "--config",
+                str(profile),
+            ],
+            self.logs / "central.log",
+            self.env,
+        )
         self.processes.append(central.start(f"http://127.0.0.1:{self.central_port}/api/v1/health"))
         sbi = Process(["sbi-emulator", "--port", str(self.sbi_port)], self.logs / "sbi.log", self.env)
         self.processes.append(sbi.start(f"http://127.0.0.1:{self.sbi_port}/device", any_answer=True))
@@ -150,10 +169,20 @@ class Regency:
         code = _run(["sync", "join-code", KECAMATAN, "-d", str(self.office.root)], self.env).splitlines()[-1]
         _run(["sync", "join", api, code, "-d", str(self.kecamatan.root)], self.env)
         every = str(self.interval)
-        self.processes.append(Process(["verify", "run", "--interval", every, "--as", "verify-run",
-                                       "-d", str(self.office.root)], self.logs / "verify-run.log", self.env).start())
-        self.processes.append(Process(["sync", "run", "--interval", every, "-d", str(self.kecamatan.root)],
-                                      self.logs / "sync-run.log", self.env).start())
+        self.processes.append(
+            Process(
+                ["verify", "run", "--interval", every, "--as", "verify-run", "-d", str(self.office.root)],
+                self.logs / "verify-run.log",
+                self.env,
+            ).start()
+        )
+        self.processes.append(
+            Process(
+                ["sync", "run", "--interval", every, "-d", str(self.kecamatan.root)],
+                self.logs / "sync-run.log",
+                self.env,
+            ).start()
+        )
 
     def _receive_blanks(self) -> None:
         deployment = self.office.deployment

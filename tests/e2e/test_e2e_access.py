@@ -1,5 +1,6 @@
 """In a real browser against a served node: logging in and out, the language switch, and the refusals
 (a wrong password, a form without its CSRF token, an operator at a supervisor's or admin's page)."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -2,6 +2,7 @@
 kecamatan records her with the desk's simulated devices; the record travels to the Dukcapil node and
 is verified by the central-system emulator; a Dukcapil operator prints the card where the profile
 says (semi-vertical Kota Bengkulu: at the office) and hands it over after a finger check."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -36,8 +37,11 @@ def test_a_resident_is_recorded_verified_printed_and_handed_over(new_page: Any, 
     login(office, regency.office.url, "op1")
     detail = f"{regency.office.url}/enrolments/{enrolment_id}"
     queued = text("state.SENT_FOR_CARD_PRINTING")
-    wait_until(lambda: _state_on_page(office, detail) == queued, timeout=TRAVEL,
-               message=f"the enrolment never reached {queued} at the Dukcapil node")
+    wait_until(
+        lambda: _state_on_page(office, detail) == queued,
+        timeout=TRAVEL,
+        message=f"the enrolment never reached {queued} at the Dukcapil node",
+    )
     timeline = office.inner_text("ol.timeline, .timeline")
     assert text("state.PRINT_READY_RECORD") in timeline
 
@@ -92,5 +96,8 @@ def test_a_resident_is_recorded_verified_printed_and_handed_over(new_page: Any, 
 
     # The kecamatan that recorded her learns it through the feed: its own page says the card is issued.
     back_home = f"{regency.kecamatan.url}/enrolments/{enrolment_id}"
-    wait_until(lambda: _state_on_page(desk, back_home) == issued, timeout=TRAVEL,
-               message="the kecamatan node never learnt that the card was issued")
+    wait_until(
+        lambda: _state_on_page(desk, back_home) == issued,
+        timeout=TRAVEL,
+        message="the kecamatan node never learnt that the card was issued",
+    )

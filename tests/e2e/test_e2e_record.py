@@ -1,6 +1,7 @@
 """What only a browser shows of the recording pages and the dashboard: the live NIK check (a script
 asking the server as the operator types), a double click that must record once, and the device list
 fetched after the dashboard loads."""
+
 from __future__ import annotations
 
 from typing import Any

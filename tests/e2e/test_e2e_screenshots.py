@@ -1,4 +1,5 @@
 """The operator guide's screenshots exist, are desk-sized and small (``tools/screenshots.py`` makes them)."""
+
 from __future__ import annotations
 
 import importlib.util

@@ -60,14 +60,15 @@ def make_card(*, back: bool = False) -> RenderedCard:
         top = 300 + line * 40
         for y in range(top, top + 24):
             for x in range(430, 990, 9):
-                k[y * W + x:y * W + x + 3] = (200, 128, 127)  # 127 must not print, 128 must
-        k[(top + 30) * W + 430:(top + 30) * W + 990] = bytes((100,)) * 560  # too light to print
+                k[y * W + x : y * W + x + 3] = (200, 128, 127)  # 127 must not print, 128 must
+        k[(top + 30) * W + 430 : (top + 30) * W + 990] = bytes((100,)) * 560  # too light to print
     overlay = bytearray(b"\xff" * (W * H))
     for y in range(250, 400):  # no varnish over the chip
-        overlay[y * W + 80:y * W + 200] = bytes(120)
+        overlay[y * W + 80 : y * W + 200] = bytes(120)
     back_k = bytes(255 if (x // 50 + y // 50) % 2 else 0 for y in range(H) for x in range(W)) if back else None
-    return RenderedCard(width=W, height=H, dpi=300, rgb=bytes(rgb), k=bytes(k), overlay=bytes(overlay),
-                        preview_png=b"", back_k=back_k)
+    return RenderedCard(
+        width=W, height=H, dpi=300, rgb=bytes(rgb), k=bytes(k), overlay=bytes(overlay), preview_png=b"", back_k=back_k
+    )
 
 
 @pytest.fixture(scope="module")
@@ -86,8 +87,12 @@ def backend(emulator: EvolisEmulator) -> FakeUsbBackend:
 
 
 def new_printer(backend: FakeUsbBackend, **kwargs: Any) -> EvolisPrinter:
-    options: dict[str, Any] = {"product_id": EMULATED_PRODUCT_ID, "timeout_ms": TIMEOUT_MS,
-                                  "print_timeout_ms": 3000, "poll_interval_ms": 5}
+    options: dict[str, Any] = {
+        "product_id": EMULATED_PRODUCT_ID,
+        "timeout_ms": TIMEOUT_MS,
+        "print_timeout_ms": 3000,
+        "poll_interval_ms": 5,
+    }
     options.update(kwargs)
     return EvolisPrinter("evolis-test", backend=backend, **options)
 
@@ -102,8 +107,9 @@ def printer(backend: FakeUsbBackend, emulator: EvolisEmulator) -> Iterator[Evoli
     assert emulator.claimed_by is None
 
 
-def expect_failure(printer: EvolisPrinter, card: RenderedCard, cls: type[PrinterError],
-                   outcome: Outcome) -> PrinterError:
+def expect_failure(
+    printer: EvolisPrinter, card: RenderedCard, cls: type[PrinterError], outcome: Outcome
+) -> PrinterError:
     with pytest.raises(PrinterError) as caught:
         printer.print_card(card)
     assert type(caught.value) is cls, caught.value
@@ -116,8 +122,7 @@ def expect_failure(printer: EvolisPrinter, card: RenderedCard, cls: type[Printer
 # --------------------------------------------------------------------------------------------------
 
 
-def test_printed_panels_are_what_was_sent(printer: EvolisPrinter, emulator: EvolisEmulator,
-                                          card: RenderedCard) -> None:
+def test_printed_panels_are_what_was_sent(printer: EvolisPrinter, emulator: EvolisEmulator, card: RenderedCard) -> None:
     assert isinstance(printer, CardPrinter) and printer.canvas == (W, H)
     y, m, c = p.colour_planes(card.rgb)
     sent = p.to_transmission(y)
@@ -132,13 +137,21 @@ def test_printed_panels_are_what_was_sent(printer: EvolisPrinter, emulator: Evol
     expected_rgb = bytearray(card.rgb)
     for i, v in enumerate(printed.k):
         if v:
-            expected_rgb[3 * i:3 * i + 3] = b"\x00\x00\x00"
+            expected_rgb[3 * i : 3 * i + 3] = b"\x00\x00\x00"
     assert printed.rgb == bytes(expected_rgb)
     assert before.card_count == 0 and after.card_count == 1 and printed.number == 1
     assert after.ready and after.ribbon_remaining == before.ribbon_remaining - 1  # type: ignore[operator]
     # K and O went compressed; the overlay with its hole is mostly whole black lines.
-    assert emulator.commands[emulator.commands.index("Ss"):emulator.commands.index("Se") + 1] == [
-        "Ss", "Sr", "Db", "Db", "Db", "Dbc", "Dbc", "Se"]
+    assert emulator.commands[emulator.commands.index("Ss") : emulator.commands.index("Se") + 1] == [
+        "Ss",
+        "Sr",
+        "Db",
+        "Db",
+        "Db",
+        "Dbc",
+        "Dbc",
+        "Se",
+    ]
 
 
 def test_uncompressed_mono_panels_and_a_back(backend: FakeUsbBackend, emulator: EvolisEmulator) -> None:
@@ -160,8 +173,9 @@ def test_status_fields(printer: EvolisPrinter, emulator: EvolisEmulator) -> None
     assert printer.status().message == "ready; the ribbon is nearly finished"
 
 
-def test_counter_ribbon_and_feeder_follow_each_card(printer: EvolisPrinter, emulator: EvolisEmulator,
-                                                   card: RenderedCard) -> None:
+def test_counter_ribbon_and_feeder_follow_each_card(
+    printer: EvolisPrinter, emulator: EvolisEmulator, card: RenderedCard
+) -> None:
     emulator.feeder = 3
     counts = [printer.print_card(card).card_count for _ in range(3)]
     assert counts == [1, 2, 3]
@@ -193,16 +207,18 @@ def test_print_time_is_waited_for(backend: FakeUsbBackend, emulator: EvolisEmula
     assert emulator.commands[sequence_end:].count("Rse") >= 3  # it saw the printer busy, then ready
 
 
-def test_ready_is_not_done_until_the_counter_moves(printer: EvolisPrinter, emulator: EvolisEmulator,
-                                                  card: RenderedCard) -> None:
+def test_ready_is_not_done_until_the_counter_moves(
+    printer: EvolisPrinter, emulator: EvolisEmulator, card: RenderedCard
+) -> None:
     emulator.feed_delay_seconds = 0.1  # acknowledges Se, says READY with the old counter, then feeds
     started = time.monotonic()
     assert printer.print_card(card).card_count == 1
     assert time.monotonic() - started >= 0.1 and len(emulator.printed_cards) == 1
 
 
-def test_feeder_empty_when_the_printer_gets_to_feeding(printer: EvolisPrinter, emulator: EvolisEmulator,
-                                                      card: RenderedCard) -> None:
+def test_feeder_empty_when_the_printer_gets_to_feeding(
+    printer: EvolisPrinter, emulator: EvolisEmulator, card: RenderedCard
+) -> None:
     emulator.feed_delay_seconds = 0.05
 
     def empty_after_sequence_end(cmd: p.Command) -> None:
@@ -214,8 +230,9 @@ def test_feeder_empty_when_the_printer_gets_to_feeding(printer: EvolisPrinter, e
     assert "waiting for the card" in str(error) and emulator.card_counter == 0
 
 
-def test_status_from_another_thread_while_a_card_prints(backend: FakeUsbBackend, emulator: EvolisEmulator,
-                                                        card: RenderedCard) -> None:
+def test_status_from_another_thread_while_a_card_prints(
+    backend: FakeUsbBackend, emulator: EvolisEmulator, card: RenderedCard
+) -> None:
     emulator.mechanism_seconds = 0.1
     seen: list[PrinterState] = []
     failures: list[BaseException] = []
@@ -242,8 +259,9 @@ def test_status_from_another_thread_while_a_card_prints(backend: FakeUsbBackend,
 
 
 def test_wrong_canvas_is_refused_before_the_printer(printer: EvolisPrinter, emulator: EvolisEmulator) -> None:
-    small = RenderedCard(width=10, height=10, dpi=300, rgb=bytes(300), k=bytes(100), overlay=bytes(100),
-                         preview_png=b"")
+    small = RenderedCard(
+        width=10, height=10, dpi=300, rgb=bytes(300), k=bytes(100), overlay=bytes(100), preview_png=b""
+    )
     with pytest.raises(PrinterError) as caught:
         printer.print_card(small)
     assert caught.value.outcome is Outcome.NOT_STARTED and "Ss" not in emulator.commands
@@ -254,22 +272,32 @@ def test_wrong_canvas_is_refused_before_the_printer(printer: EvolisPrinter, emul
 # --------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("fault", "cls"), [
-    (lambda e: setattr(e, "feeder", 0), NoCard),
-    (lambda e: setattr(e, "cover_open", True), CoverOpen),
-    (lambda e: setattr(e, "busy", True), PrinterBusy),
-    (lambda e: setattr(e, "ribbon_left", 0), RibbonEnded),
-], ids=["feeder-empty", "cover-open", "busy", "ribbon-finished"])
-def test_refusals_before_the_card(printer: EvolisPrinter, emulator: EvolisEmulator, card: RenderedCard,
-                                  fault: Callable[[EvolisEmulator], None], cls: type[PrinterError]) -> None:
+@pytest.mark.parametrize(
+    ("fault", "cls"),
+    [
+        (lambda e: setattr(e, "feeder", 0), NoCard),
+        (lambda e: setattr(e, "cover_open", True), CoverOpen),
+        (lambda e: setattr(e, "busy", True), PrinterBusy),
+        (lambda e: setattr(e, "ribbon_left", 0), RibbonEnded),
+    ],
+    ids=["feeder-empty", "cover-open", "busy", "ribbon-finished"],
+)
+def test_refusals_before_the_card(
+    printer: EvolisPrinter,
+    emulator: EvolisEmulator,
+    card: RenderedCard,
+    fault: Callable[[EvolisEmulator], None],
+    cls: type[PrinterError],
+) -> None:
     fault(emulator)
     error = expect_failure(printer, card, cls, Outcome.NOT_STARTED)
     assert error.code.startswith("WAR_") or error.code.startswith("INF_")
     assert emulator.card_counter == 0 and "Ss" not in emulator.commands
 
 
-def test_feeder_found_empty_when_the_card_is_taken(printer: EvolisPrinter, emulator: EvolisEmulator,
-                                                   card: RenderedCard) -> None:
+def test_feeder_found_empty_when_the_card_is_taken(
+    printer: EvolisPrinter, emulator: EvolisEmulator, card: RenderedCard
+) -> None:
     def empty_at_sequence_end(cmd: p.Command) -> None:
         if cmd.name == "Se":
             emulator.feeder = 0
@@ -279,12 +307,21 @@ def test_feeder_found_empty_when_the_card_is_taken(printer: EvolisPrinter, emula
     assert emulator.card_counter == 0 and emulator.printed_cards == []
 
 
-@pytest.mark.parametrize(("attribute", "cls", "flag"), [
-    ("ribbon_end_on_next_card", RibbonEnded, "ERR_RIBBON_ENDED"),
-    ("jam_on_next_card", CardJam, "ERR_MECHANICAL"),
-])
-def test_card_spoiled_mid_print(printer: EvolisPrinter, emulator: EvolisEmulator, card: RenderedCard,
-                                attribute: str, cls: type[PrinterError], flag: str) -> None:
+@pytest.mark.parametrize(
+    ("attribute", "cls", "flag"),
+    [
+        ("ribbon_end_on_next_card", RibbonEnded, "ERR_RIBBON_ENDED"),
+        ("jam_on_next_card", CardJam, "ERR_MECHANICAL"),
+    ],
+)
+def test_card_spoiled_mid_print(
+    printer: EvolisPrinter,
+    emulator: EvolisEmulator,
+    card: RenderedCard,
+    attribute: str,
+    cls: type[PrinterError],
+    flag: str,
+) -> None:
     setattr(emulator, attribute, True)
     error = expect_failure(printer, card, cls, Outcome.SPOILED)
     assert error.code == flag
@@ -304,30 +341,34 @@ def test_no_answer_before_the_card(printer: EvolisPrinter, emulator: EvolisEmula
     assert time.monotonic() - started < 2 * TIMEOUT_MS / 1000 + 0.5  # bounded by the reply timeout
 
 
-def test_no_answer_in_the_middle_of_the_panels(printer: EvolisPrinter, emulator: EvolisEmulator,
-                                               card: RenderedCard) -> None:
+def test_no_answer_in_the_middle_of_the_panels(
+    printer: EvolisPrinter, emulator: EvolisEmulator, card: RenderedCard
+) -> None:
     emulator.stop_answering(after="Db")  # the Y panel is acknowledged, the M panel is not
     expect_failure(printer, card, PrinterTimeout, Outcome.NOT_STARTED)
     assert emulator.card_counter == 0
 
 
-def test_no_answer_after_the_card_is_taken(printer: EvolisPrinter, emulator: EvolisEmulator,
-                                           card: RenderedCard) -> None:
+def test_no_answer_after_the_card_is_taken(
+    printer: EvolisPrinter, emulator: EvolisEmulator, card: RenderedCard
+) -> None:
     emulator.stop_answering(after="Se")
     expect_failure(printer, card, PrinterTimeout, Outcome.UNKNOWN)
     assert emulator.card_counter == 1
 
 
-def test_still_printing_after_the_print_timeout(backend: FakeUsbBackend, emulator: EvolisEmulator,
-                                                card: RenderedCard) -> None:
+def test_still_printing_after_the_print_timeout(
+    backend: FakeUsbBackend, emulator: EvolisEmulator, card: RenderedCard
+) -> None:
     emulator.mechanism_seconds = 5
     with new_printer(backend, print_timeout_ms=200, poll_interval_ms=20) as printer:
         error = expect_failure(printer, card, PrinterTimeout, Outcome.UNKNOWN)
     assert error.code == "INF_PRINTING_RUNNING"
 
 
-def test_unplugged_in_the_middle_of_a_panel(printer: EvolisPrinter, emulator: EvolisEmulator,
-                                            card: RenderedCard) -> None:
+def test_unplugged_in_the_middle_of_a_panel(
+    printer: EvolisPrinter, emulator: EvolisEmulator, card: RenderedCard
+) -> None:
     emulator.unplug_after_out_bytes = 300_000  # inside the Y panel
     error = expect_failure(printer, card, PrinterVanished, Outcome.NOT_STARTED)
     assert "disappeared" in str(error) and not emulator.plugged
@@ -335,8 +376,9 @@ def test_unplugged_in_the_middle_of_a_panel(printer: EvolisPrinter, emulator: Ev
 
 
 @pytest.mark.parametrize("at", ["Se", "Rco"])
-def test_unplugged_after_the_card_is_taken(printer: EvolisPrinter, emulator: EvolisEmulator, card: RenderedCard,
-                                           at: str) -> None:
+def test_unplugged_after_the_card_is_taken(
+    printer: EvolisPrinter, emulator: EvolisEmulator, card: RenderedCard, at: str
+) -> None:
     def pull_the_cable(cmd: p.Command) -> None:
         if cmd.name == at and "Ss" in emulator.commands:
             emulator.unplug()
@@ -456,8 +498,10 @@ def test_plugin_factory_with_the_emulator(tmp_path: Path, card: RenderedCard) ->
     registry: Registry[Callable[..., EvolisPrinter]] = Registry("printers")
     ektp_register_printers(registry)
     factory = registry.get("evolis")
-    printer = factory(name="evolis-1", options={"emulator": True, "emulator_state": str(tmp_path),
-                                                "timeout_ms": 1000, "serial": "EMU-42"})
+    printer = factory(
+        name="evolis-1",
+        options={"emulator": True, "emulator_state": str(tmp_path), "timeout_ms": 1000, "serial": "EMU-42"},
+    )
     assert isinstance(printer, EvolisPrinter) and printer.emulator is not None
     with printer:
         assert printer.print_card(card).serial == "EMU-42"
@@ -479,13 +523,22 @@ def test_plugin_factory_with_the_emulator(tmp_path: Path, card: RenderedCard) ->
 
 def test_parser_takes_any_packet_boundaries() -> None:
     data = bytes(range(256)) * 3  # contains ESC and CR
-    stream = (b"\x1bPem;2\r" + b"Rsn\r"  # no ESC after a CR is allowed
-              + b"\x00" * 16 + p.command("Dbc", "k", 0, len(data), data=data) + p.command("Se"))
+    stream = (
+        b"\x1bPem;2\r"
+        + b"Rsn\r"  # no ESC after a CR is allowed
+        + b"\x00" * 16
+        + p.command("Dbc", "k", 0, len(data), data=data)
+        + p.command("Se")
+    )
     for size in (1, 7, 64, len(stream)):
         parser = p.CommandParser()
-        out = [item for start in range(0, len(stream), size) for item in parser.feed(stream[start:start + size])]
-        assert out == [p.Command("Pem", ("2",)), p.Command("Rsn"), p.Command("Dbc", ("k", "0", str(len(data))), data),
-                       p.Command("Se")]
+        out = [item for start in range(0, len(stream), size) for item in parser.feed(stream[start : start + size])]
+        assert out == [
+            p.Command("Pem", ("2",)),
+            p.Command("Rsn"),
+            p.Command("Dbc", ("k", "0", str(len(data))), data),
+            p.Command("Se"),
+        ]
         assert parser.idle
 
 
@@ -501,7 +554,7 @@ def test_full_db_panel_in_odd_pieces() -> None:
     plane = bytes((i * 7) & 0xFF for i in range(W * H))
     stream = p.colour_download(p.Panel.M, plane)
     parser = p.CommandParser()
-    out = [item for start in range(0, len(stream), 4093) for item in parser.feed(stream[start:start + 4093])]
+    out = [item for start in range(0, len(stream), 4093) for item in parser.feed(stream[start : start + 4093])]
     assert len(out) == 1 and isinstance(out[0], p.Command) and out[0].data is not None
     assert p.unpack_depth(out[0].data, 8) == plane
 

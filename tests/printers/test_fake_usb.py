@@ -21,8 +21,17 @@ class EchoDevice(EmulatedDevice):
     """Sends back what it receives, upper-cased; remembers the packets."""
 
     def __init__(self, serial: str = "ECHO-1", **kwargs: object) -> None:
-        super().__init__(vendor_id=VID, product_id=PID, serial=serial, manufacturer="ACME", product="Echo",
-                         interface_class=0xFF, out_endpoint=0x01, in_endpoint=0x82, **kwargs)  # type: ignore[arg-type]
+        super().__init__(
+            vendor_id=VID,
+            product_id=PID,
+            serial=serial,
+            manufacturer="ACME",
+            product="Echo",
+            interface_class=0xFF,
+            out_endpoint=0x01,
+            in_endpoint=0x82,
+            **kwargs,
+        )  # type: ignore[arg-type]
         self.packets: list[bytes] = []
 
     def on_bulk_out(self, endpoint: int, data: bytes) -> None:
@@ -156,8 +165,11 @@ def test_kernel_driver_must_be_detached(backend: FakeUsbBackend) -> None:
     backend.plug(bound)
     dev = usb.core.find(idVendor=VID, custom_match=lambda d: d.serial_number == "BOUND", backend=backend)
     assert dev.is_kernel_driver_active(0)
-    for call in (lambda: usb.util.claim_interface(dev, 0), dev.set_configuration,
-                 lambda: dev.write(0x01, b"x", timeout=100)):
+    for call in (
+        lambda: usb.util.claim_interface(dev, 0),
+        dev.set_configuration,
+        lambda: dev.write(0x01, b"x", timeout=100),
+    ):
         with pytest.raises(usb.core.USBError) as caught:
             call()
         assert caught.value.errno == errno.EBUSY

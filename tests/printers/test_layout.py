@@ -34,27 +34,52 @@ from ektp_core.testing.samples import make_biodata
 
 CANVASES = [pytest.param(EVOLIS_CANVAS, id="evolis"), pytest.param(CR80_300DPI, id="cr80")]
 LONG_NAME = "MUHAMMAD ABDURRAHMAN WAHYUDI SETIAWAN PUTRA KUSUMANEGARA ALFARIZI"  # 64 characters
-LONG_ADDRESS = ("JL. PANTAI INDAH GANG MAWAR MERAH NO. 7 BLOK C KOMPLEKS PERUMAHAN GRIYA PESONA HARAPAN BARU "
-                "DEKAT MASJID AGUNG AT-TAQWA SEBELAH KANTOR POS PEMBANTU KANDANG LAMA")  # 162 characters
+LONG_ADDRESS = (
+    "JL. PANTAI INDAH GANG MAWAR MERAH NO. 7 BLOK C KOMPLEKS PERUMAHAN GRIYA PESONA HARAPAN BARU "
+    "DEKAT MASJID AGUNG AT-TAQWA SEBELAH KANTOR POS PEMBANTU KANDANG LAMA"
+)  # 162 characters
 
 VARIANTS = {
     "plain": {},
     "long-name": {"nama": LONG_NAME},
     "long-address": {"alamat": LONG_ADDRESS},
-    "long-everything": {"nama": LONG_NAME, "alamat": LONG_ADDRESS, "agama": "KEPERCAYAAN TERHADAP TUHAN YME",
-                        "golongan_darah": "TIDAK TAHU", "tempat_lahir": "KABUPATEN KEPULAUAN SIAU TAGULANDANG BIARO",
-                        "pekerjaan": "ANGGOTA DPRD KABUPATEN/KOTA", "status_perkawinan": "CERAI HIDUP"},
-    "wna": {"kewarganegaraan": "WNA", "berlaku_hingga": dt.date(2030, 6, 30), "nama": "JOHN MICHAEL O'CONNOR",
-            "jenis_kelamin": "L"},
+    "long-everything": {
+        "nama": LONG_NAME,
+        "alamat": LONG_ADDRESS,
+        "agama": "KEPERCAYAAN TERHADAP TUHAN YME",
+        "golongan_darah": "TIDAK TAHU",
+        "tempat_lahir": "KABUPATEN KEPULAUAN SIAU TAGULANDANG BIARO",
+        "pekerjaan": "ANGGOTA DPRD KABUPATEN/KOTA",
+        "status_perkawinan": "CERAI HIDUP",
+    },
+    "wna": {
+        "kewarganegaraan": "WNA",
+        "berlaku_hingga": dt.date(2030, 6, 30),
+        "nama": "JOHN MICHAEL O'CONNOR",
+        "jenis_kelamin": "L",
+    },
 }
 
 
-def make_card(*, canvas: tuple[int, int] = EVOLIS_CANVAS, back: bool = False, birth_year: int = 1990,
-              issue_place: str = "KOTA BENGKULU", photo: bytes | None = None, **biodata: Any) -> CardData:
+def make_card(
+    *,
+    canvas: tuple[int, int] = EVOLIS_CANVAS,
+    back: bool = False,
+    birth_year: int = 1990,
+    issue_place: str = "KOTA BENGKULU",
+    photo: bytes | None = None,
+    **biodata: Any,
+) -> CardData:
     bio = make_biodata(tanggal_lahir=dt.date(birth_year, 1, 1), **biodata)
-    return CardData(biodata=bio, photo=photo if photo is not None else sample_photo(7, birth_year=birth_year),
-                    signature=sample_signature(7), issue_place=issue_place, issue_date=dt.date(2024, 5, 2),
-                    canvas=canvas, back=back)
+    return CardData(
+        biodata=bio,
+        photo=photo if photo is not None else sample_photo(7, birth_year=birth_year),
+        signature=sample_signature(7),
+        issue_place=issue_place,
+        issue_date=dt.date(2024, 5, 2),
+        canvas=canvas,
+        back=back,
+    )
 
 
 def expected_values(card: CardData) -> dict[str, str]:
@@ -64,7 +89,7 @@ def expected_values(card: CardData) -> dict[str, str]:
         "nik": b.nik.value,
         "nama": b.nama,
         "tempat_tgl_lahir": f"{b.tempat_lahir}, {b.tanggal_lahir.day:02d}-{b.tanggal_lahir.month:02d}-"
-                            f"{b.tanggal_lahir.year}",
+        f"{b.tanggal_lahir.year}",
         "jenis_kelamin": {"L": "LAKI-LAKI", "P": "PEREMPUAN"}[b.jenis_kelamin],
         "golongan_darah": b.golongan_darah,
         "alamat": b.alamat,
@@ -128,7 +153,7 @@ def assert_sound(lay: CardLayout, card: CardData) -> None:
     # Nothing is drawn over anything else: no two inks meet, and no text runs into the photo or signature.
     front = lay.front()
     for i, a in enumerate(front):
-        for other in front[i + 1:]:
+        for other in front[i + 1 :]:
             assert not overlaps(a.ink, other.ink), (a.field, a.role, other.field, other.role)
         assert not overlaps(a.ink, lay.photo_box), a.field
         assert not overlaps(a.ink, lay.signature_box), a.field
@@ -171,16 +196,65 @@ def test_a_value_that_cannot_fit_is_refused_by_name_never_truncated() -> None:
         layout_card(make_card(alamat="X" * 200))  # one 200-letter word: no place to break, too wide at any size
 
 
-NAME_PARTS = ("MUHAMMAD", "SITI", "NUR", "AMINAH", "PUTRI", "WAHYU", "DEWI", "RAHMAT", "HIDAYAT", "KUSUMAWARDHANI",
-              "ABDURRAHMAN", "SRI", "WULANDARI", "BAGUS", "PRATAMA", "ALFARIZI", "NINGSIH", "I", "GUSTI", "AYU")
-ADDRESS_PARTS = ("JL.", "GG.", "NO.", "BLOK", "KOMPLEKS", "PERUMAHAN", "GRIYA", "PESONA", "RAYA", "PANTAI", "INDAH",
-                 "MAWAR", "MELATI", "KM.", "7", "12A", "C-3", "RT.05/RW.02", "DUSUN", "SIMPANG", "LINGKAR", "BARAT",
-                 "SEBELAH", "MASJID", "AT-TAQWA", "KANTOR", "POS")
+NAME_PARTS = (
+    "MUHAMMAD",
+    "SITI",
+    "NUR",
+    "AMINAH",
+    "PUTRI",
+    "WAHYU",
+    "DEWI",
+    "RAHMAT",
+    "HIDAYAT",
+    "KUSUMAWARDHANI",
+    "ABDURRAHMAN",
+    "SRI",
+    "WULANDARI",
+    "BAGUS",
+    "PRATAMA",
+    "ALFARIZI",
+    "NINGSIH",
+    "I",
+    "GUSTI",
+    "AYU",
+)
+ADDRESS_PARTS = (
+    "JL.",
+    "GG.",
+    "NO.",
+    "BLOK",
+    "KOMPLEKS",
+    "PERUMAHAN",
+    "GRIYA",
+    "PESONA",
+    "RAYA",
+    "PANTAI",
+    "INDAH",
+    "MAWAR",
+    "MELATI",
+    "KM.",
+    "7",
+    "12A",
+    "C-3",
+    "RT.05/RW.02",
+    "DUSUN",
+    "SIMPANG",
+    "LINGKAR",
+    "BARAT",
+    "SEBELAH",
+    "MASJID",
+    "AT-TAQWA",
+    "KANTOR",
+    "POS",
+)
 
 
 def _words(parts: tuple[str, ...], limit: int) -> st.SearchStrategy[str]:
-    return st.lists(st.sampled_from(parts), min_size=1, max_size=30).map(" ".join).map(
-        lambda text: text[:limit].rsplit(" ", 1)[0] if len(text) > limit else text)
+    return (
+        st.lists(st.sampled_from(parts), min_size=1, max_size=30)
+        .map(" ".join)
+        .map(lambda text: text[:limit].rsplit(" ", 1)[0] if len(text) > limit else text)
+    )
 
 
 @given(nama=_words(NAME_PARTS, 66), alamat=_words(ADDRESS_PARTS, 160))
@@ -191,9 +265,13 @@ def test_real_names_and_addresses_up_to_66_and_160_characters_always_fit(nama: s
 
 @given(
     nama=st.lists(st.text("ABCDEFGHIJKLMNOPQRSTUVWXYZ'.", min_size=1, max_size=16), min_size=1, max_size=8)
-    .map(" ".join).filter(lambda s: s.strip(" .'")),
-    alamat=st.lists(st.text("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789./-", min_size=1, max_size=30), min_size=1,
-                    max_size=12).map(" ".join).map(lambda s: s[:200]),
+    .map(" ".join)
+    .filter(lambda s: s.strip(" .'")),
+    alamat=st.lists(
+        st.text("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789./-", min_size=1, max_size=30), min_size=1, max_size=12
+    )
+    .map(" ".join)
+    .map(lambda s: s[:200]),
 )
 def test_any_value_fits_its_box_or_is_refused_by_name(nama: str, alamat: str) -> None:
     card = make_card(nama=nama, alamat=alamat)
@@ -217,8 +295,9 @@ def rendered() -> tuple[RenderedCard, CardLayout, CardData]:
     return out, lay, card
 
 
-def test_k_plane_has_ink_in_every_text_box_and_nowhere_else(rendered: tuple[RenderedCard, CardLayout,
-                                                                                CardData]) -> None:
+def test_k_plane_has_ink_in_every_text_box_and_nowhere_else(
+    rendered: tuple[RenderedCard, CardLayout, CardData],
+) -> None:
     out, lay, _ = rendered
     k = plane_image(out, "k")
     assert set(pixels(k)) <= {0, 255}  # resin prints or it does not
@@ -233,8 +312,9 @@ def test_k_plane_has_ink_in_every_text_box_and_nowhere_else(rendered: tuple[Rend
     assert rest.getbbox() is None
 
 
-def test_rgb_carries_background_photo_and_signature_but_no_text(rendered: tuple[RenderedCard, CardLayout,
-                                                                                     CardData]) -> None:
+def test_rgb_carries_background_photo_and_signature_but_no_text(
+    rendered: tuple[RenderedCard, CardLayout, CardData],
+) -> None:
     out, lay, _ = rendered
     rgb = plane_image(out, "rgb")
     # The text is in K only: under the name the colour panel is the light card ground.
@@ -260,8 +340,9 @@ def test_blue_background_for_even_birth_years() -> None:
     assert blue > 0.2 * photo.width * photo.height
 
 
-def test_preview_is_the_colour_panels_with_the_black_on_top(rendered: tuple[RenderedCard, CardLayout,
-                                                                                 CardData]) -> None:
+def test_preview_is_the_colour_panels_with_the_black_on_top(
+    rendered: tuple[RenderedCard, CardLayout, CardData],
+) -> None:
     out, _, _ = rendered
     preview = preview_image(out)
     assert preview.size == (out.width, out.height) and preview.mode == "RGB"
@@ -271,8 +352,7 @@ def test_preview_is_the_colour_panels_with_the_black_on_top(rendered: tuple[Rend
     assert preview.info.get("dpi", (0, 0))[0] == pytest.approx(300, abs=1)
 
 
-def test_overlay_covers_the_whole_card_and_back_is_k_only(rendered: tuple[RenderedCard, CardLayout,
-                                                                                CardData]) -> None:
+def test_overlay_covers_the_whole_card_and_back_is_k_only(rendered: tuple[RenderedCard, CardLayout, CardData]) -> None:
     out, lay, _ = rendered
     assert out.overlay == b"\xff" * (out.width * out.height)
     assert out.back_k is not None

@@ -45,7 +45,11 @@ def test_print_on_the_emulated_evolis_matches_the_layout(ektp_deployment, ektp_s
     assert devices["proof"]["connected"]
     scanner = devices["fingerprint-1"]
     assert (scanner["kind"], scanner["connected"], scanner["state"], scanner["modalities"]) == (
-        "scanner", True, "READY", ["finger"])
+        "scanner",
+        True,
+        "READY",
+        ["finger"],
+    )
     before = devices["evolis-1"]["card_count"]
 
     result = run("print", job_id)
@@ -101,8 +105,9 @@ def test_spoil_and_receive_errors(run) -> None:
 
 def test_a_printer_that_is_not_there(ektp_deployment, ektp_service, run) -> None:
     profile = ektp_deployment.root / "profile.toml"
-    profile.write_text(profile.read_text().replace(
-        'options = { emulator = true, emulator_state = "emulated-evolis" }', "options = {}"))
+    profile.write_text(
+        profile.read_text().replace('options = { emulator = true, emulator_state = "emulated-evolis" }', "options = {}")
+    )
     devices = {d["name"]: d for d in json.loads(run("devices", "--json").stdout)}
     assert not devices["evolis-1"]["connected"] and devices["evolis-1"]["state"] == "OFFLINE"
     job_id = print_ready_job(ektp_service)
@@ -126,8 +131,16 @@ def test_print_resolve_by_a_supervisor(ektp_service, run) -> None:
     from ektp_core.domain.model import Operator, PrintJobState, Role
     from ektp_core.keys import crypto
 
-    ektp_service.add_operator(Operator(username="sup1", full_name="Sup", role=Role.SUPERVISOR, site_code=SITE,
-                                       password_hash=crypto.hash_password("x" * 12, n=2**4)), actor="admin")
+    ektp_service.add_operator(
+        Operator(
+            username="sup1",
+            full_name="Sup",
+            role=Role.SUPERVISOR,
+            site_code=SITE,
+            password_hash=crypto.hash_password("x" * 12, n=2**4),
+        ),
+        actor="admin",
+    )
     run("blanks", "receive", "BLK-000001", "BLK-000002")
     stuck = []
     for seed in range(2):
@@ -138,11 +151,23 @@ def test_print_resolve_by_a_supervisor(ektp_service, run) -> None:
         stuck.append(job_id)
     refused = run("print-resolve", stuck[0], "--outcome", "printed", "--supervisor", "op", "--reason", "x")
     assert refused.exit_code == 1 and "supervisor" in refused.output
-    ok = run("print-resolve", stuck[0], "--outcome", "not-taken", "--supervisor", "sup1",
-             "--reason", "the counter did not move")
+    ok = run(
+        "print-resolve",
+        stuck[0],
+        "--outcome",
+        "not-taken",
+        "--supervisor",
+        "sup1",
+        "--reason",
+        "the counter did not move",
+    )
     assert ok.exit_code == 0 and "QUEUED" in ok.output
-    assert run("print-resolve", stuck[1], "--outcome", "spoiled", "--supervisor", "sup1",
-               "--reason", "card half printed").exit_code == 0
+    assert (
+        run(
+            "print-resolve", stuck[1], "--outcome", "spoiled", "--supervisor", "sup1", "--reason", "card half printed"
+        ).exit_code
+        == 0
+    )
     assert ektp_service.jobs_by_id(stuck[0]).state is PrintJobState.QUEUED
     counts = json.loads(run("blanks", "count", "--json").stdout)
     assert (counts["in_stock"], counts["spoiled"], counts["reserved"]) == (1, 1, 0) and counts["balanced"]

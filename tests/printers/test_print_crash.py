@@ -120,12 +120,16 @@ _THRESHOLD = bytes(255 if v >= 128 else 0 for v in range(256))
 
 
 def printer_options(state: Path) -> dict[str, Any]:
-    return {"emulator": True, "emulator_state": str(state), "emulator_mechanism_seconds": MECHANISM_SECONDS,
-            "poll_interval_ms": 10}
+    return {
+        "emulator": True,
+        "emulator_state": str(state),
+        "emulator_mechanism_seconds": MECHANISM_SECONDS,
+        "poll_interval_ms": 10,
+    }
 
 
 # The child: a printing node. Arguments: deployment folder, printer options as JSON.
-CHILD = textwrap.dedent('''
+CHILD = textwrap.dedent("""
     import json
     import sys
     import threading
@@ -213,7 +217,7 @@ CHILD = textwrap.dedent('''
     say("finished", len(results), "of", len(queued), json.dumps(getattr(run, "stopped", None)))
     printer.close()
     store.dispose()
-''')
+""")
 
 #: The printing thread's last line -> where it was when it died.
 _PHASES = {
@@ -244,13 +248,18 @@ def queue_residents(lc: LifecycleService, count: int) -> list[str]:
     """``count`` print-ready residents with a photo and a signature, each with a QUEUED print job."""
     jobs = []
     for n in range(count):
-        enrolment = make_enrolment(nik=valid_nik(district=f"17.71.0{1 + n % 9}", serial=1 + n // 9,
-                                                 birth_date=dt.date(1990, 1, 1)))
+        enrolment = make_enrolment(
+            nik=valid_nik(district=f"17.71.0{1 + n % 9}", serial=1 + n // 9, birth_date=dt.date(1990, 1, 1))
+        )
         face, sig = f"{enrolment.id}-face", f"{enrolment.id}-sig"
-        lc.record(enrolment, [Capture(modality="face", position="face", device="t", quality=90, blob_ref=face),
-                              Capture(modality="signature", position="signature", device="t", quality=90,
-                                      blob_ref=sig)],
-                  {face: sample_photo(n, birth_year=1990), sig: sample_signature(n)})
+        lc.record(
+            enrolment,
+            [
+                Capture(modality="face", position="face", device="t", quality=90, blob_ref=face),
+                Capture(modality="signature", position="signature", device="t", quality=90, blob_ref=sig),
+            ],
+            {face: sample_photo(n, birth_year=1990), sig: sample_signature(n)},
+        )
         for state in (E.SENT_FOR_ENROLLMENT, E.RECEIVED_AT_CENTRAL, E.PRINT_READY_RECORD):
             lc.transition(enrolment.id, state, actor="central")
         jobs.append(lc.queue_print(enrolment.id, site_code=SITE, actor="op", routing_reason="crash test").id)
@@ -261,8 +270,16 @@ def deployment_with_residents(tmp_path: Path, database_url: str, residents: int)
     deployment = create_deployment(tmp_path / "d", profile="minimal", database_url=database_url)
     host = deployment.plugin_host()
     lc = LifecycleService(deployment.open_store(), host.hook, deployment)
-    lc.add_operator(Operator(username=SUPERVISOR, full_name="SUPERVISOR", role=Role.SUPERVISOR, site_code=SITE,
-                             password_hash=crypto.hash_password("rahasia-supervisor", n=2**4)), actor="admin")
+    lc.add_operator(
+        Operator(
+            username=SUPERVISOR,
+            full_name="SUPERVISOR",
+            role=Role.SUPERVISOR,
+            site_code=SITE,
+            password_hash=crypto.hash_password("rahasia-supervisor", n=2**4),
+        ),
+        actor="admin",
+    )
     lc.receive_blanks(SITE, [f"BLK-{i:06d}" for i in range(1, 2 * residents + 1)], actor="admin")
     queue_residents(lc, residents)
     return deployment, host, lc
@@ -279,9 +296,14 @@ class Child:
     def __init__(self, script: Path, deployment_dir: Path, options: dict[str, Any], stderr: Path) -> None:
         self.stderr = stderr
         with stderr.open("w") as err:  # a file, not a pipe: a chatty child never blocks on a full pipe
-            self.proc = subprocess.Popen([sys.executable, str(script), str(deployment_dir), json.dumps(options)],
-                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, text=True,
-                                         env=dict(os.environ, PYTHONUNBUFFERED="1"))
+            self.proc = subprocess.Popen(
+                [sys.executable, str(script), str(deployment_dir), json.dumps(options)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=err,
+                text=True,
+                env=dict(os.environ, PYTHONUNBUFFERED="1"),
+            )
         self.lines: list[tuple[str, list[str]]] = []  # (thread, words)
         self.recovered = threading.Event()
         #: Set when the child wrote ``marker`` for the ``occurrence``-th time.
@@ -301,7 +323,7 @@ class Child:
                 self.recovered.set()
             if self.marker is not None:
                 prefix, first, occurrence = self.marker
-                if thread.startswith(prefix) and tuple(words[:len(first)]) == first:
+                if thread.startswith(prefix) and tuple(words[: len(first)]) == first:
                     if occurrence <= 1:
                         self.marked.set()
                     self.marker = (prefix, first, occurrence - 1)
@@ -440,8 +462,12 @@ class Office:
         rendered = self.service.render(card, job)
         self.renders += 1
         rgb = rendered.rgb  # Y = 255 - B, M = 255 - G, C = 255 - R; the K panel prints where k >= 128
-        planes = (rgb[2::3].translate(_INVERT), rgb[1::3].translate(_INVERT), rgb[0::3].translate(_INVERT),
-                  rendered.k.translate(_THRESHOLD))
+        planes = (
+            rgb[2::3].translate(_INVERT),
+            rgb[1::3].translate(_INVERT),
+            rgb[0::3].translate(_INVERT),
+            rendered.k.translate(_THRESHOLD),
+        )
         return tuple(hashlib.sha256(plane).hexdigest() for plane in planes)
 
     # -- the supervisor and the operator -------------------------------------------------------------
@@ -461,17 +487,23 @@ class Office:
         taken = (check.printer_cards or 0) - (check.ledger_cards - self.phantoms)
         assert taken in (0, 1), f"the counter is {taken} cards ahead of the ledger with one job in flight"
         cards = collections.Counter(self.cards().values())
-        printed_before = sum(1 for j in lc.jobs(site_code=SITE, states=(J.PRINTED.value,))
-                             if j.enrolment_id == job.enrolment_id)
+        printed_before = sum(
+            1 for j in lc.jobs(site_code=SITE, states=(J.PRINTED.value,)) if j.enrolment_id == job.enrolment_id
+        )
         printed = cards[job.enrolment_id] > printed_before
         assert taken == 1 or not printed, "a card came out that the printer did not count"
         phantom = not printed and taken == 0
-        reason = ("the card is in the output tray" if printed else
-                  "the counter did not move: the card never went in" if phantom else
-                  "the printer took a card and none came out")
+        reason = (
+            "the card is in the output tray"
+            if printed
+            else "the counter did not move: the card never went in"
+            if phantom
+            else "the printer took a card and none came out"
+        )
         # A card the printer never took goes back to stock and its job is QUEUED again (no requeue).
-        resolved = lc.resolve_unknown(job.id, supervisor=SUPERVISOR, printed=printed, reason=reason,
-                                      card_taken=not phantom)
+        resolved = lc.resolve_unknown(
+            job.id, supervisor=SUPERVISOR, printed=printed, reason=reason, card_taken=not phantom
+        )
         assert resolved.state is (J.PRINTED if printed else J.QUEUED if phantom else J.SPOILED)
         what = "printed" if printed else "phantom" if phantom else "eaten"
         self.decisions[what] += 1
@@ -509,8 +541,10 @@ class Office:
         assert all(n == 1 for n in by_blank.values()), by_blank
         assert set(by_blank) == {s for s, b in blank_rows.items() if b.state == B.PRINTED}
         for r in printed_jobs:
-            assert (blank_rows[r.blank_serial].job_id, blank_rows[r.blank_serial].enrolment_id) == (r.id,
-                                                                                                  r.enrolment_id)
+            assert (blank_rows[r.blank_serial].job_id, blank_rows[r.blank_serial].enrolment_id) == (
+                r.id,
+                r.enrolment_id,
+            )
             assert enrolment_state[r.enrolment_id] == E.CARD_PRINTED
         printed_for = collections.Counter(r.enrolment_id for r in printed_jobs)
         assert all(n == 1 for n in printed_for.values()), printed_for
@@ -519,15 +553,22 @@ class Office:
         # requeue followed a supervisor's SPOILED decision (nothing else here spoils a card)
         sent = collections.Counter(e.subject_id for e in entries if e.detail.get("to") == J.SENT.value)
         # A job is sent again only after a supervisor found its card never entered the printer.
-        not_taken = collections.Counter(e.subject_id for e in entries
-                                        if (e.detail.get("from"), e.detail.get("to"), e.actor)
-                                        == (J.UNKNOWN.value, J.QUEUED.value, SUPERVISOR))
+        not_taken = collections.Counter(
+            e.subject_id
+            for e in entries
+            if (e.detail.get("from"), e.detail.get("to"), e.actor) == (J.UNKNOWN.value, J.QUEUED.value, SUPERVISOR)
+        )
         assert all(n <= 1 + not_taken[j] for j, n in sent.items()), [j for j, n in sent.items() if n > 1]
-        requeues = collections.Counter(jobs[e.subject_id].enrolment_id for e in entries
-                                       if e.detail.get("from") is None and "requeue_of" in e.detail)
-        decided = collections.Counter(jobs[e.subject_id].enrolment_id for e in entries
-                                      if (e.detail.get("from"), e.detail.get("to"), e.actor)
-                                      == (J.UNKNOWN.value, J.SPOILED.value, SUPERVISOR))
+        requeues = collections.Counter(
+            jobs[e.subject_id].enrolment_id
+            for e in entries
+            if e.detail.get("from") is None and "requeue_of" in e.detail
+        )
+        decided = collections.Counter(
+            jobs[e.subject_id].enrolment_id
+            for e in entries
+            if (e.detail.get("from"), e.detail.get("to"), e.actor) == (J.UNKNOWN.value, J.SPOILED.value, SUPERVISOR)
+        )
         sent_for = collections.Counter(jobs[job_id].enrolment_id for job_id in sent)
         not_taken_for = collections.Counter({jobs[j].enrolment_id: n for j, n in not_taken.items()})
         assert all(n <= 1 + requeues[eid] + not_taken_for[eid] for eid, n in sent_for.items()), (sent_for, requeues)
@@ -559,8 +600,13 @@ class Office:
                 assert not in_flight, in_flight
                 assert check.printer_cards == check.ledger_cards - self.phantoms, (check, self.phantoms)
                 assert check.matches is (self.phantoms == 0), (check, self.phantoms)
-        return {"cards": len(cards), "printed": len(printed_jobs), "in flight": sum(in_flight.values()),
-                "counter": status.card_count, "phantoms": self.phantoms}
+        return {
+            "cards": len(cards),
+            "printed": len(printed_jobs),
+            "in flight": sum(in_flight.values()),
+            "counter": status.card_count,
+            "phantoms": self.phantoms,
+        }
 
 
 # --------------------------------------------------------------------------------------------------
@@ -620,8 +666,10 @@ def test_sigkill_while_printing_never_loses_a_blank_nor_prints_twice(tmp_path: P
             recovered.update({key: len(ids) for key, ids in child.recovery().items()})
             assert child.proc.returncode in (-signal.SIGKILL, 0), f"the printing node failed:\n{err}"
             counts = office.check(settled=False)
-            log.append(f"trial {trials}: killed in {phase!r} (helper {helper}) after {child.confirmed()} cards "
-                       f"confirmed; last line {child.lines[-1:]}; then {counts}")
+            log.append(
+                f"trial {trials}: killed in {phase!r} (helper {helper}) after {child.confirmed()} cards "
+                f"confirmed; last line {child.lines[-1:]}; then {counts}"
+            )
             trials += 1
 
         # the last run: nobody kills it
@@ -645,14 +693,17 @@ def test_sigkill_while_printing_never_loses_a_blank_nor_prints_twice(tmp_path: P
         assert ledger.spoiled == office.decisions["eaten"], (ledger, office.decisions)
         assert trials >= MIN_TRIALS, "the residents ran out before the minimum number of trials"
     except AssertionError as exc:
-        raise AssertionError(f"{exc}\n\nseed {SEED}, trial {trials}, kills by phase {dict(phases)}\n"
-                             + "\n".join(log[-40:])) from exc
+        raise AssertionError(
+            f"{exc}\n\nseed {SEED}, trial {trials}, kills by phase {dict(phases)}\n" + "\n".join(log[-40:])
+        ) from exc
     finally:
         lc.store.dispose()
-    print(f"\nseed {SEED}: {trials} kills in {time.monotonic() - started:.1f} s (set-up {setup:.1f} s); "
-          f"printing thread {dict(phases.most_common())}; helper thread {dict(helper_phases.most_common())}; "
-          f"recovered by the next node {dict(recovered)}; supervisor {dict(office.decisions)}; "
-          f"{office.renders} renders to attribute cards")
+    print(
+        f"\nseed {SEED}: {trials} kills in {time.monotonic() - started:.1f} s (set-up {setup:.1f} s); "
+        f"printing thread {dict(phases.most_common())}; helper thread {dict(helper_phases.most_common())}; "
+        f"recovered by the next node {dict(recovered)}; supervisor {dict(office.decisions)}; "
+        f"{office.renders} renders to attribute cards"
+    )
 
 
 def test_a_card_the_printer_never_took_reconciles(tmp_path: Path, ektp_database_url: str) -> None:
@@ -666,6 +717,7 @@ def test_a_card_the_printer_never_took_reconciles(tmp_path: Path, ektp_database_
         service = office.service
         (job,) = lc.jobs(site_code=SITE)
         with office.printer() as printer:
+
             def killed(card: Any, *, progress: Any = None) -> Any:
                 raise KeyboardInterrupt("stands for SIGKILL: the process dies before the first byte of the card")
 
@@ -676,8 +728,13 @@ def test_a_card_the_printer_never_took_reconciles(tmp_path: Path, ektp_database_
         assert lc.recover_interrupted(site_code=SITE)["unknown"] == [job.id]
         status = office.printer_status()
         assert status.card_count == 0 and not office.cards()  # the printer never took a card
-        lc.resolve_unknown(job.id, supervisor=SUPERVISOR, printed=False, card_taken=False,
-                           reason="the counter did not move: the card never went in")
+        lc.resolve_unknown(
+            job.id,
+            supervisor=SUPERVISOR,
+            printed=False,
+            card_taken=False,
+            reason="the counter did not move: the card never went in",
+        )
         assert lc.ledger(SITE).balanced and lc.ledger(SITE).in_stock == lc.ledger(SITE).received
         assert lc.jobs_by_id(job.id).state is J.QUEUED
         check = service.reconcile(PRINTER, status)

@@ -59,8 +59,15 @@ class ScriptedPrinter:
 class TinyRenderer:
     @hookimpl
     def ektp_render_card(self, card):
-        return RenderedCard(width=W, height=H, dpi=300, rgb=b"\x80" * (W * H * 3), k=b"\x00" * (W * H),
-                            overlay=b"\xff" * (W * H), preview_png=b"png")
+        return RenderedCard(
+            width=W,
+            height=H,
+            dpi=300,
+            rgb=b"\x80" * (W * H * 3),
+            k=b"\x00" * (W * H),
+            overlay=b"\xff" * (W * H),
+            preview_png=b"png",
+        )
 
 
 @pytest.fixture
@@ -76,12 +83,16 @@ def queued_job(lc: LifecycleService, *, photo: bool = True, signature: bool = Tr
         captures.append(Capture(modality="face", position="face", device="t", quality=90, blob_ref=f"{enrolment.id}-f"))
         images[f"{enrolment.id}-f"] = b"photo"
     if signature:
-        captures.append(Capture(modality="signature", position="signature", device="t", quality=90,
-                                blob_ref=f"{enrolment.id}-s"))
+        captures.append(
+            Capture(modality="signature", position="signature", device="t", quality=90, blob_ref=f"{enrolment.id}-s")
+        )
         images[f"{enrolment.id}-s"] = b"signature"
     lc.record(enrolment, captures, images)
-    for state in (EnrolmentState.SENT_FOR_ENROLLMENT, EnrolmentState.RECEIVED_AT_CENTRAL,
-                  EnrolmentState.PRINT_READY_RECORD):
+    for state in (
+        EnrolmentState.SENT_FOR_ENROLLMENT,
+        EnrolmentState.RECEIVED_AT_CENTRAL,
+        EnrolmentState.PRINT_READY_RECORD,
+    ):
         lc.transition(enrolment.id, state, actor="central")
     return lc.queue_print(enrolment.id, site_code=SITE, actor="op", routing_reason="test").id
 

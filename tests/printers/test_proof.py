@@ -33,8 +33,15 @@ CARD_POINTS = (85.60 / 25.4 * 72, 53.98 / 25.4 * 72)  # 242.65 x 153.01
 
 
 def rendered(canvas: tuple[int, int] = EVOLIS_CANVAS, *, back: bool = False) -> RenderedCard:
-    card = CardData(biodata=make_biodata(), photo=sample_photo(5, birth_year=1990), signature=sample_signature(5),
-                    issue_place="KOTA BENGKULU", issue_date=dt.date(2024, 5, 2), canvas=canvas, back=back)
+    card = CardData(
+        biodata=make_biodata(),
+        photo=sample_photo(5, birth_year=1990),
+        signature=sample_signature(5),
+        issue_place="KOTA BENGKULU",
+        issue_date=dt.date(2024, 5, 2),
+        canvas=canvas,
+        back=back,
+    )
     return render_card(card)
 
 
@@ -164,19 +171,23 @@ def test_printing_needs_an_open_printer_and_the_right_canvas(tmp_path: Path, fro
     assert printer.status().card_count == 0 and card_files(tmp_path) == []
 
 
-@pytest.mark.parametrize("options, message", [
-    ({}, "folder"),
-    ({"folder": "x", "canvas": "a4"}, "canvas"),
-    ({"folder": "x", "dpi": 600}, "dpi"),
-    ({"folder": "x", "colour": "red"}, "colour"),
-])
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({}, "folder"),
+        ({"folder": "x", "canvas": "a4"}, "canvas"),
+        ({"folder": "x", "dpi": 600}, "dpi"),
+        ({"folder": "x", "colour": "red"}, "colour"),
+    ],
+)
 def test_bad_options_are_refused(options: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         ProofPrinter("proof-1", options)
 
 
-def test_a_failed_write_counts_nothing_and_leaves_no_files(tmp_path: Path, front: RenderedCard,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failed_write_counts_nothing_and_leaves_no_files(
+    tmp_path: Path, front: RenderedCard, monkeypatch: pytest.MonkeyPatch
+) -> None:
     printer = ProofPrinter("proof-1", {"folder": str(tmp_path)})
     printer.open()
 

@@ -42,8 +42,9 @@ def service_for(ektp_database_url: str, tmp_path: Path) -> Iterator[object]:
 
 
 @pytest.mark.parametrize(("name", "recorded_at", "blanks_at", "prints_at", "day"), CASES)
-def test_print_ready_enrolment_lands_where_the_rules_say(service_for, name: str, recorded_at: str, blanks_at: str,
-                                                         prints_at: str, day: str | None) -> None:
+def test_print_ready_enrolment_lands_where_the_rules_say(
+    service_for, name: str, recorded_at: str, blanks_at: str, prints_at: str, day: str | None
+) -> None:
     deployment, lc = service_for(name)
     assert deployment.profile.name == name
     lc.receive_blanks(blanks_at, [f"BLK-{i:06d}" for i in range(3)], actor="supervisor1")
@@ -66,20 +67,29 @@ def test_sites_json(ektp_deployment: Deployment, ektp_service: LifecycleService)
     rows = {r["code"]: r for r in json.loads(result.output)}
     assert len(rows) == 11
     assert {k: rows["17.71.03"][k] for k in ("code", "name", "kind", "records", "prints", "prints_at")} == {
-        "code": "17.71.03", "name": "Kecamatan Teluk Segara", "kind": "kecamatan", "records": True, "prints": True,
-        "prints_at": "17.71.03"}
+        "code": "17.71.03",
+        "name": "Kecamatan Teluk Segara",
+        "kind": "kecamatan",
+        "records": True,
+        "prints": True,
+        "prints_at": "17.71.03",
+    }
     assert rows["17.71.05"]["prints_at"] == "17.71"
     assert "has no blank cards in stock" in rows["17.71.05"]["prints_at_reason"]
     assert (rows["17.71"]["kind"], rows["17.71"]["prints_at"]) == ("dukcapil", "17.71")
     assert (rows["17.71-JB1"]["kind"], rows["17.71-JB1"]["prints"], rows["17.71-JB1"]["prints_at"]) == (
-        "mobile", False, "17.71")
+        "mobile",
+        False,
+        "17.71",
+    )
     text = CliRunner().invoke(cli, ["sites", "-d", str(ektp_deployment.root)])
     assert "Kecamatan Teluk Segara" in text.output and "11 sites, rules kecamatan-rollout" in text.output
 
 
 @pytest.mark.ektp_profile("kota-bengkulu")
-def test_route_and_print_days_in_the_cli(ektp_deployment: Deployment, ektp_service: LifecycleService,
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_route_and_print_days_in_the_cli(
+    ektp_deployment: Deployment, ektp_service: LifecycleService, monkeypatch: pytest.MonkeyPatch
+) -> None:
     root = str(ektp_deployment.root)
     make_print_ready(ektp_service, recorded_at="17.71.01")  # Selebar prints on Monday
     runner = CliRunner()
@@ -96,8 +106,10 @@ def test_route_and_print_days_in_the_cli(ektp_deployment: Deployment, ektp_servi
     monkeypatch.setattr("ektp_core.cli.printing._today", lambda: dt.date(2026, 12, 1))
     tuesday = runner.invoke(cli, ["print", "--queued", "-d", root])
     assert tuesday.exit_code == 0, tuesday.output
-    assert f"job {row['job_id']} waits for its print day (Monday; today is Tuesday); --any-day prints it now" \
+    assert (
+        f"job {row['job_id']} waits for its print day (Monday; today is Tuesday); --any-day prints it now"
         in tuesday.output
+    )
     assert "no QUEUED jobs to print" in tuesday.output
     assert ektp_service.jobs_by_id(row["job_id"]).state is PrintJobState.QUEUED
     # --any-day takes it: with no blanks at the office the run stops at that card (nothing is printed).

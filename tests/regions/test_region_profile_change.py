@@ -25,9 +25,13 @@ def _queue_three(deployment: Deployment, lc: LifecycleService) -> dict[str, str]
     """Residents recorded at Selebar, Kampung Melayu and Ratu Samban, routed semi-vertically; the last
     one's blank is already reserved at the office. Kecamatan Selebar and Kampung Melayu get blanks."""
     ids = {site: make_print_ready(lc, recorded_at=site) for site in ("17.71.01", "17.71.05", "17.71.07")}
-    jobs = {j.enrolment_id: j for j in
-            (lc.jobs_by_id(r.job_id) for r in PrintRouter.for_deployment(lc, deployment.plugin_host())
-             .route_ready(actor="router"))}
+    jobs = {
+        j.enrolment_id: j
+        for j in (
+            lc.jobs_by_id(r.job_id)
+            for r in PrintRouter.for_deployment(lc, deployment.plugin_host()).route_ready(actor="router")
+        )
+    }
     assert {j.site_code for j in jobs.values()} == {"17.71"}
     lc.receive_blanks("17.71", ["BLK-000001"], actor="supervisor1")
     lc.reserve_blank(jobs[ids["17.71.07"]].id, actor="operator1")
@@ -41,8 +45,9 @@ def _open_job(lc: LifecycleService, enrolment_id: str):  # type: ignore[no-untyp
     return job
 
 
-def test_switch_reroutes_queued_jobs_and_leaves_reserved_ones(ektp_deployment: Deployment,
-                                                               ektp_service: LifecycleService) -> None:
+def test_switch_reroutes_queued_jobs_and_leaves_reserved_ones(
+    ektp_deployment: Deployment, ektp_service: LifecycleService
+) -> None:
     ids = _queue_three(ektp_deployment, ektp_service)
     root = ektp_deployment.root
     result = CliRunner().invoke(cli, ["profile", "use", "kota-bengkulu-kecamatan", "--as", "admin1", "-d", str(root)])
@@ -55,8 +60,9 @@ def test_switch_reroutes_queued_jobs_and_leaves_reserved_ones(ektp_deployment: D
     lc = ektp_service
     selebar, melayu, samban = (_open_job(lc, ids[s]) for s in ("17.71.01", "17.71.05", "17.71.07"))
     assert (selebar.site_code, selebar.state, selebar.print_day) == ("17.71.01", PrintJobState.QUEUED, None)
-    assert selebar.routing_reason == ("kecamatan-rollout: Kecamatan Selebar prints the cards it records "
-                                      "(printer, 2 blank cards in stock)")
+    assert selebar.routing_reason == (
+        "kecamatan-rollout: Kecamatan Selebar prints the cards it records (printer, 2 blank cards in stock)"
+    )
     assert (melayu.site_code, melayu.state) == ("17.71.05", PrintJobState.QUEUED)
     assert (samban.site_code, samban.state, samban.print_day) == ("17.71", PrintJobState.RESERVED, "thursday")
     cancelled = [j for j in lc.jobs() if j.state is PrintJobState.CANCELLED]
@@ -69,7 +75,12 @@ def test_switch_reroutes_queued_jobs_and_leaves_reserved_ones(ektp_deployment: D
         assert audit.verify(conn).ok
     assert entry.actor == "admin1" and entry.subject_id == "kota-bengkulu-kecamatan"
     assert {k: entry.detail[k] for k in ("from", "to", "rerouted", "unchanged", "left_alone")} == {
-        "from": "kota-bengkulu", "to": "kota-bengkulu-kecamatan", "rerouted": 2, "unchanged": 0, "left_alone": 1}
+        "from": "kota-bengkulu",
+        "to": "kota-bengkulu-kecamatan",
+        "rerouted": 2,
+        "unchanged": 0,
+        "left_alone": 1,
+    }
 
     reloaded = load_deployment(root)
     assert reloaded.profile.name == "kota-bengkulu-kecamatan"
@@ -78,9 +89,9 @@ def test_switch_reroutes_queued_jobs_and_leaves_reserved_ones(ektp_deployment: D
     assert {r["code"]: r["prints_at"] for r in sites}["17.71.01"] == "17.71.01"
 
 
-def test_a_failure_midway_loses_nothing_and_a_second_run_finishes(ektp_deployment: Deployment,
-                                                                   ektp_service: LifecycleService,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failure_midway_loses_nothing_and_a_second_run_finishes(
+    ektp_deployment: Deployment, ektp_service: LifecycleService, monkeypatch: pytest.MonkeyPatch
+) -> None:
     ids = _queue_three(ektp_deployment, ektp_service)
     real = LifecycleService.queue_print
 
@@ -112,8 +123,11 @@ def test_a_bad_profile_changes_nothing(ektp_deployment: Deployment, tmp_path: Pa
     root = ektp_deployment.root
     before = (root / "profile.toml").read_text()
     other = tmp_path / "jakarta.toml"
-    other.write_text((Path(ektp_deployment.profile.source).parent / "profile.toml").read_text()
-                     .replace('region = "17.71"', 'region = "31.71"'))
+    other.write_text(
+        (Path(ektp_deployment.profile.source).parent / "profile.toml")
+        .read_text()
+        .replace('region = "17.71"', 'region = "31.71"')
+    )
     result = CliRunner().invoke(cli, ["profile", "use", str(other), "-d", str(root)])
     assert result.exit_code == 1
     assert f"the new profile ({other}) is not valid" in result.output and "nothing was changed" in result.output

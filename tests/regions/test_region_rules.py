@@ -27,8 +27,9 @@ def test_semi_vertical_prints_everything_at_the_office_on_the_kecamatan_day() ->
     nothing = SiteSnapshot()
     r = semi.route(at("17.71.01"), nothing)
     assert (r.site_code, r.print_day) == ("17.71", "monday")
-    assert r.reason == ("semi-vertical: every card is printed at Disdukcapil Kota Bengkulu, "
-                        "the cards of Kecamatan Selebar on Monday")
+    assert r.reason == (
+        "semi-vertical: every card is printed at Disdukcapil Kota Bengkulu, the cards of Kecamatan Selebar on Monday"
+    )
     office = semi.route(at("17.71"), nothing)
     assert (office.site_code, office.print_day) == ("17.71", None)
 
@@ -37,8 +38,10 @@ def test_semi_vertical_mobile_unit_uses_the_residents_kecamatan_day() -> None:
     semi = rules("kota-bengkulu")
     r = semi.route(at("17.71-JB1", kecamatan="Kec. Ratu  Samban"), SiteSnapshot())
     assert (r.site_code, r.print_day) == ("17.71", "thursday")
-    assert r.reason.startswith("recorded by mobile unit Jemput Bola Disdukcapil Kota Bengkulu; the resident lives "
-                               "in Kecamatan Ratu Samban: semi-vertical")
+    assert r.reason.startswith(
+        "recorded by mobile unit Jemput Bola Disdukcapil Kota Bengkulu; the resident lives "
+        "in Kecamatan Ratu Samban: semi-vertical"
+    )
     unknown = semi.route(at("17.71-JB1", kecamatan="ATLANTIS"), SiteSnapshot())
     assert (unknown.site_code, unknown.print_day) == ("17.71", None)
     assert "'ATLANTIS', which is not one of Kota Bengkulu's" in unknown.reason
@@ -59,12 +62,15 @@ def test_semi_vertical_settings_are_checked() -> None:
 
 def test_semi_vertical_refuses_printing_kecamatan_naming_the_site() -> None:
     with pytest.raises(ConfigError) as info:
-        rules("kota-bengkulu", ("kecamatan = { records = true, prints = false }",
-                                "kecamatan = { records = true, prints = true }"))
+        rules(
+            "kota-bengkulu",
+            ("kecamatan = { records = true, prints = false }", "kecamatan = { records = true, prints = true }"),
+        )
     message = str(info.value)
     assert "site 17.71.03 (Kecamatan Teluk Segara) prints but has no printer in [[devices.printers]]" in message
-    assert "site 17.71.03 (Kecamatan Teluk Segara) prints, but semi-vertical prints only at the Dukcapil office" \
-        in message
+    assert (
+        "site 17.71.03 (Kecamatan Teluk Segara) prints, but semi-vertical prints only at the Dukcapil office" in message
+    )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -76,25 +82,31 @@ def test_kecamatan_prints_its_own_cards_when_it_has_printer_and_blanks() -> None
     rollout = rules("kota-bengkulu-kecamatan")
     r = rollout.route(at("17.71.05"), SiteSnapshot(printers={"17.71", "17.71.05"}, blanks={"17.71.05": 7}))
     assert (r.site_code, r.print_day) == ("17.71.05", None)
-    assert r.reason == ("kecamatan-rollout: Kecamatan Kampung Melayu prints the cards it records "
-                        "(printer, 7 blank cards in stock)")
+    assert r.reason == (
+        "kecamatan-rollout: Kecamatan Kampung Melayu prints the cards it records (printer, 7 blank cards in stock)"
+    )
 
 
-@pytest.mark.parametrize(("state", "why"), [
-    (SiteSnapshot(printers={"17.71", "17.71.05"}, blanks={"17.71": 3}), "has no blank cards in stock"),
-    (SiteSnapshot(printers={"17.71"}, blanks={"17.71": 3, "17.71.05": 9}), "has no printer"),
-    (SiteSnapshot(printers={"17.71"}, blanks={"17.71": 3}), "has neither a printer nor blank cards in stock"),
-])
+@pytest.mark.parametrize(
+    ("state", "why"),
+    [
+        (SiteSnapshot(printers={"17.71", "17.71.05"}, blanks={"17.71": 3}), "has no blank cards in stock"),
+        (SiteSnapshot(printers={"17.71"}, blanks={"17.71": 3, "17.71.05": 9}), "has no printer"),
+        (SiteSnapshot(printers={"17.71"}, blanks={"17.71": 3}), "has neither a printer nor blank cards in stock"),
+    ],
+)
 def test_kecamatan_without_printer_or_blanks_falls_back_to_the_office(state: SiteSnapshot, why: str) -> None:
     r = rules("kota-bengkulu-kecamatan").route(at("17.71.05"), state)
     assert r.site_code == "17.71"
-    assert r.reason == (f"kecamatan-rollout: Kecamatan Kampung Melayu {why}, so the card is printed at "
-                        "Disdukcapil Kota Bengkulu")
+    assert r.reason == (
+        f"kecamatan-rollout: Kecamatan Kampung Melayu {why}, so the card is printed at Disdukcapil Kota Bengkulu"
+    )
 
 
 def test_kecamatan_that_does_not_print_and_an_office_without_blanks_say_so() -> None:
-    rollout = rules("kota-bengkulu-kecamatan", ("[lifecycle]", '[[sites]]\ncode = "17.71.05"\nprints = false\n\n'
-                                                               "[lifecycle]"))
+    rollout = rules(
+        "kota-bengkulu-kecamatan", ("[lifecycle]", '[[sites]]\ncode = "17.71.05"\nprints = false\n\n[lifecycle]')
+    )
     r = rollout.route(at("17.71.05"), SiteSnapshot(printers={"17.71", "17.71.05"}, blanks={"17.71.05": 9}))
     assert r.site_code == "17.71"
     assert "Kecamatan Kampung Melayu does not print (prints = false)" in r.reason
@@ -125,8 +137,9 @@ def test_kelurahan_with_printer_and_blanks_prints_its_own() -> None:
     dki = rules("dki-jakarta-pusat")
     r = dki.route(at("31.71.01.1001"), SiteSnapshot(printers={"31.71.01.1001"}, blanks={"31.71.01.1001": 4}))
     assert r.site_code == "31.71.01.1001"
-    assert r.reason == ("kelurahan-rollout: Kelurahan Gambir prints the cards it records "
-                        "(printer, 4 blank cards in stock)")
+    assert r.reason == (
+        "kelurahan-rollout: Kelurahan Gambir prints the cards it records (printer, 4 blank cards in stock)"
+    )
 
 
 def test_kelurahan_falls_back_to_its_kecamatan_then_the_city_office() -> None:
@@ -134,21 +147,26 @@ def test_kelurahan_falls_back_to_its_kecamatan_then_the_city_office() -> None:
     state = SiteSnapshot(printers={"31.71", "31.71.01", "31.71.01.1001"}, blanks={"31.71": 5, "31.71.01": 5})
     kecamatan = dki.route(at("31.71.01.1001"), state)
     assert kecamatan.site_code == "31.71.01"
-    assert kecamatan.reason == ("kelurahan-rollout: Kelurahan Gambir has no blank cards in stock; Kecamatan Gambir "
-                                "prints it (printer, 5 blank cards in stock)")
+    assert kecamatan.reason == (
+        "kelurahan-rollout: Kelurahan Gambir has no blank cards in stock; Kecamatan Gambir "
+        "prints it (printer, 5 blank cards in stock)"
+    )
     city = dki.route(at("31.71.02.1001"), state)
     assert city.site_code == "31.71"
-    assert city.reason == ("kelurahan-rollout: Kelurahan Pasar Baru does not print (prints = false); Kecamatan Sawah "
-                           "Besar has neither a printer nor blank cards in stock, so the card is printed at Suku Dinas "
-                           "Dukcapil Kota Administrasi "
-                           "Jakarta Pusat")
+    assert city.reason == (
+        "kelurahan-rollout: Kelurahan Pasar Baru does not print (prints = false); Kecamatan Sawah "
+        "Besar has neither a printer nor blank cards in stock, so the card is printed at Suku Dinas "
+        "Dukcapil Kota Administrasi "
+        "Jakarta Pusat"
+    )
     assert dki.route(at("31.71.01"), state).site_code == "31.71.01"
 
 
 def test_kelurahan_rollout_mobile_unit_goes_to_the_residents_kelurahan_then_kecamatan() -> None:
     dki = rules("dki-jakarta-pusat")
-    state = SiteSnapshot(printers={"31.71", "31.71.01", "31.71.01.1001"},
-                         blanks={"31.71": 5, "31.71.01": 5, "31.71.01.1001": 5})
+    state = SiteSnapshot(
+        printers={"31.71", "31.71.01", "31.71.01.1001"}, blanks={"31.71": 5, "31.71.01": 5, "31.71.01.1001": 5}
+    )
     home = dki.route(at("31.71-JB1", kecamatan="GAMBIR", kelurahan="GAMBIR", **JAKARTA), state)
     assert home.site_code == "31.71.01.1001" and "the resident lives in Kelurahan Gambir" in home.reason
     # Kebon Kelapa (Gambir) has no printer: the card goes up to Kecamatan Gambir.
@@ -157,10 +175,15 @@ def test_kelurahan_rollout_mobile_unit_goes_to_the_residents_kelurahan_then_keca
 
 
 def test_mobile_units_never_print() -> None:
-    with pytest.raises(ConfigError, match=r"site 31.71-JB1 \(Jemput Bola .*\) is a mobile unit: mobile units record "
-                                          "only"):
-        rules("dki-jakarta-pusat", ('kind = "mobile"\nrecords = true\nprints = false',
-                                    'kind = "mobile"\nrecords = true\nprints = true'))
+    with pytest.raises(
+        ConfigError,
+        match=r"site 31.71-JB1 \(Jemput Bola .*\) is a mobile unit: mobile units record "
+        "only",
+    ):
+        rules(
+            "dki-jakarta-pusat",
+            ('kind = "mobile"\nrecords = true\nprints = false', 'kind = "mobile"\nrecords = true\nprints = true'),
+        )
 
 
 def test_prints_at_for_every_site_of_a_profile() -> None:

@@ -25,8 +25,16 @@ SITE = "17.71"
 
 @pytest.fixture
 def recording(ektp_service):
-    ektp_service.add_operator(Operator(username="sup1", full_name="Sup", role=Role.SUPERVISOR, site_code=SITE,
-                                       password_hash=crypto.hash_password("x" * 12, n=2**4)), actor="admin")
+    ektp_service.add_operator(
+        Operator(
+            username="sup1",
+            full_name="Sup",
+            role=Role.SUPERVISOR,
+            site_code=SITE,
+            password_hash=crypto.hash_password("x" * 12, n=2**4),
+        ),
+        actor="admin",
+    )
     enrolment = ektp_service.record(make_enrolment())
     return CaptureService(ektp_service), enrolment.id
 
@@ -63,8 +71,13 @@ def test_failed_sbi_captures_store_nothing_and_keep_earlier_ones(recording, sbi)
     scanner.new_session()
     (face,) = scanner.capture("face", ("face",))
     service.add(eid, face, actor="op1")
-    for mode, error in (("broken_chain", UntrustedCapture), ("bad_signature", UntrustedCapture),
-                        ("garbage", ScannerError), ("busy", ScannerError), ("wrong_size", ScannerProtocolError)):
+    for mode, error in (
+        ("broken_chain", UntrustedCapture),
+        ("bad_signature", UntrustedCapture),
+        ("garbage", ScannerError),
+        ("busy", ScannerError),
+        ("wrong_size", ScannerProtocolError),
+    ):
         emulator.fail = mode
         with pytest.raises(error):
             for sample in scanner.capture("iris", ("left", "right")):

@@ -20,17 +20,35 @@ SITE = "17.71"
 IMAGE = b"\x89PNG fake finger image bytes " * 20
 
 
-def sample(position: str = "right_index", quality: int = 80, modality: Modality = Modality.FINGER,
-           template: bytes | None = b"FMR\x00 20\x00template") -> Sample:
-    return Sample(modality=modality, position=position, image=IMAGE + position.encode(), quality=quality,
-                  device="test-scanner SN1", template=template)
+def sample(
+    position: str = "right_index",
+    quality: int = 80,
+    modality: Modality = Modality.FINGER,
+    template: bytes | None = b"FMR\x00 20\x00template",
+) -> Sample:
+    return Sample(
+        modality=modality,
+        position=position,
+        image=IMAGE + position.encode(),
+        quality=quality,
+        device="test-scanner SN1",
+        template=template,
+    )
 
 
 @pytest.fixture
 def svc(ektp_service):
     for username, role in (("op1", Role.OPERATOR), ("sup1", Role.SUPERVISOR)):
-        ektp_service.add_operator(Operator(username=username, full_name=username, role=role, site_code=SITE,
-                                           password_hash=crypto.hash_password("x" * 12, n=2**4)), actor="admin")
+        ektp_service.add_operator(
+            Operator(
+                username=username,
+                full_name=username,
+                role=role,
+                site_code=SITE,
+                password_hash=crypto.hash_password("x" * 12, n=2**4),
+            ),
+            actor="admin",
+        )
     enrolment = ektp_service.record(make_enrolment())
     return CaptureService(ektp_service), enrolment.id
 
@@ -105,16 +123,20 @@ def test_tampered_or_moved_blob_is_detected_not_decoded(svc, ektp_service) -> No
 
 
 def test_policy_from_the_profile(tmp_path) -> None:
-    base = (tmp_path / "p.toml")
-    text = ('[profile]\nname = "t"\nregion = "17.71"\n[[sites]]\ncode = "17.71"\nname = "D"\nkind = "dukcapil"\n'
-            'prints = true\n')
+    base = tmp_path / "p.toml"
+    text = (
+        '[profile]\nname = "t"\nregion = "17.71"\n[[sites]]\ncode = "17.71"\nname = "D"\nkind = "dukcapil"\n'
+        "prints = true\n"
+    )
     base.write_text(text + "[capture.finger]\nmin_quality = 60\nretries = 5\n")
     policy = CapturePolicy.from_profile(load_profile(base))
     assert policy[Modality.FINGER].min_quality == 60 and policy[Modality.FINGER].retries == 5
     assert policy[Modality.IRIS].min_quality == 50
-    for bad, key in (("[capture.finger]\nmin_quality = 101\n", "capture.finger.min_quality"),
-                     ("[capture.nose]\nmin_quality = 1\n", "capture.nose"),
-                     ("[capture.iris]\nretry = 2\n", "capture.iris.retry")):
+    for bad, key in (
+        ("[capture.finger]\nmin_quality = 101\n", "capture.finger.min_quality"),
+        ("[capture.nose]\nmin_quality = 1\n", "capture.nose"),
+        ("[capture.iris]\nretry = 2\n", "capture.iris.retry"),
+    ):
         base.write_text(text + bad)
         with pytest.raises(ConfigError, match=key.replace(".", "\\.")):
             CapturePolicy.from_profile(load_profile(base))

@@ -1,4 +1,5 @@
 """NBIS templates on synthetic fingers: minutiae counts, ISO/IEC 19794-2 records, Bozorth3 genuine vs impostor."""
+
 from __future__ import annotations
 
 import statistics
@@ -69,8 +70,10 @@ def test_genuine_scores_far_above_impostor_scores(templates: dict[tuple[int, int
     genuine = [nbis.match(templates[i, 0], templates[i, k]) for i in range(FINGERS) for k in (1, 2)]
     impostor = [nbis.match(templates[i, 0], templates[j, 0]) for i in range(FINGERS) for j in range(i + 1, FINGERS)]
     for name, scores in (("genuine", genuine), ("impostor", impostor)):
-        print(f"{name}: n={len(scores)} min={min(scores)} median={statistics.median(scores)} "
-              f"p95={np.percentile(scores, 95):.0f} max={max(scores)}")
+        print(
+            f"{name}: n={len(scores)} min={min(scores)} median={statistics.median(scores)} "
+            f"p95={np.percentile(scores, 95):.0f} max={max(scores)}"
+        )
     assert statistics.median(genuine) > 3 * np.percentile(impostor, 95)
     assert np.percentile(genuine, 10) > np.percentile(impostor, 95)
 

@@ -56,8 +56,9 @@ def emulator() -> Iterator[EmulatorThread]:
 
 @pytest.fixture
 def client(emulator: EmulatorThread) -> SbiClient:
-    return SbiClient(emulator.port, timeout_ms=1500,
-                     trusted_keys=[p.public_key_text(emulator.emulator.key.public_key())])
+    return SbiClient(
+        emulator.port, timeout_ms=1500, trusted_keys=[p.public_key_text(emulator.emulator.key.public_key())]
+    )
 
 
 def _full_registration(client: SbiClient) -> list[SbiCapture]:
@@ -103,16 +104,20 @@ def test_full_registration_capture(client: SbiClient) -> None:
     assert client.previous_hash == previous
 
 
-@pytest.mark.parametrize(("mode", "error", "code"), [
-    ("busy", SbiDeviceError, 110),
-    ("not_ready", SbiDeviceError, 111),
-    ("low_quality", SbiDeviceError, 112),
-    ("bad_signature", SbiSignatureError, None),
-    ("broken_chain", SbiHashChainError, None),
-    ("garbage", SbiProtocolError, None),
-])
-def test_failure_modes(emulator: EmulatorThread, client: SbiClient, mode: str, error: type[Exception],
-                       code: int | None) -> None:
+@pytest.mark.parametrize(
+    ("mode", "error", "code"),
+    [
+        ("busy", SbiDeviceError, 110),
+        ("not_ready", SbiDeviceError, 111),
+        ("low_quality", SbiDeviceError, 112),
+        ("bad_signature", SbiSignatureError, None),
+        ("broken_chain", SbiHashChainError, None),
+        ("garbage", SbiProtocolError, None),
+    ],
+)
+def test_failure_modes(
+    emulator: EmulatorThread, client: SbiClient, mode: str, error: type[Exception], code: int | None
+) -> None:
     client.rcapture("face", ["face"])
     before = client.previous_hash
     emulator.emulator.fail = mode

@@ -1,4 +1,5 @@
 """Synthetic biometric samples: deterministic, fingerprint-like, right sizes and modes."""
+
 from __future__ import annotations
 
 import time

@@ -1,4 +1,5 @@
 """Minutiae-level synthetic fingers: the master model of the image generator, determinism, plausible templates."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -65,10 +66,16 @@ def test_unknown_position_is_refused() -> None:
 
 def test_bozorth3_separates_genuine_from_impostor_pairs() -> None:
     pytest.importorskip("nbis")
-    genuine = [nbis.match(synthetic.finger_minutiae(s, p, 0), synthetic.finger_minutiae(s, p, 1))
-               for s in range(4) for p in FINGER_POSITIONS[:5]]
-    impostor = [nbis.match(synthetic.finger_minutiae(s, p, 0), synthetic.finger_minutiae(s + 100, p, 1))
-                for s in range(4) for p in FINGER_POSITIONS[:5]]
+    genuine = [
+        nbis.match(synthetic.finger_minutiae(s, p, 0), synthetic.finger_minutiae(s, p, 1))
+        for s in range(4)
+        for p in FINGER_POSITIONS[:5]
+    ]
+    impostor = [
+        nbis.match(synthetic.finger_minutiae(s, p, 0), synthetic.finger_minutiae(s + 100, p, 1))
+        for s in range(4)
+        for p in FINGER_POSITIONS[:5]
+    ]
     assert np.median(genuine) >= 30
     assert np.median(impostor) <= 12
     assert np.median(genuine) > 3 * np.median(impostor)

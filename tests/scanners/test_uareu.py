@@ -56,7 +56,7 @@ def test_capture_returns_the_placed_image(scanner: UareU4000, emulator: UareU400
     assert (captured.width, captured.height, captured.dpi) == (384, 290, 500)
     expected = bytearray(image.tobytes())
     # The device leaves the first row out (a NOT_PRESENT block): the driver repeats row 1 there.
-    expected[:p.IMAGE_WIDTH] = expected[p.IMAGE_WIDTH:2 * p.IMAGE_WIDTH]
+    expected[: p.IMAGE_WIDTH] = expected[p.IMAGE_WIDTH : 2 * p.IMAGE_WIDTH]
     assert captured.pixels == bytes(expected) == emulator.expected_capture(image)
     assert not emulator.finger_down  # lifted when the driver waited for it
     assert emulator.captures == 1
@@ -222,5 +222,5 @@ def test_assemble_fills_missing_rows_from_the_next_row_sent() -> None:
     data = bytes([1]) * 384 + bytes([2]) * 384
     picture = p.assemble(header, data)
     assert len(picture) == 384 * 290
-    assert picture[:384] == bytes([1]) * 384 and picture[384:2 * 384] == bytes([2]) * 384
+    assert picture[:384] == bytes([1]) * 384 and picture[384 : 2 * 384] == bytes([2]) * 384
     assert picture[-384:] == bytes([2]) * 384

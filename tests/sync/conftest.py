@@ -1,5 +1,6 @@
 """The regency of real nodes the sync tests share: a Dukcapil node and two kecamatan sites, each with
 its own database, served by ``ektp serve`` (test_regency_flow.py uses its own, per regional profile)."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator

@@ -1,5 +1,6 @@
 """A site replaces its signing key: the Dukcapil node learns the new one with a one-time code, packets
 that were waiting are signed again and go through, and the old key is no longer trusted."""
+
 from __future__ import annotations
 
 import json
@@ -43,8 +44,12 @@ def test_a_rotation_stopped_midway_finishes_with_the_same_key(regency: Regency) 
 
     # A rotation that wrote its new key and stopped (the node lost power before registering it).
     pending = crypto.new_signing_key()
-    crypto.write_private_file(node.keys_dir / "node.ed25519.next", pending.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    crypto.write_private_file(
+        node.keys_dir / "node.ed25519.next",
+        pending.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ),
+    )
     code = ektp("sync", "join-code", site, "--as", "admin", "-d", str(regency.dukcapil.root)).stdout.strip()
     ektp("sync", "rotate-key", code, "-d", str(node.root))
     assert crypto.public_key_text(crypto.load_signing_key(node.keys_dir)) == crypto.public_key_text(pending)

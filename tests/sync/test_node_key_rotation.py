@@ -2,6 +2,7 @@
 signed chain to the new ones and go on; packets sealed to an old exchange key are still accepted; a
 forged, foreign or replayed chain changes nothing; a rotation that stopped midway finishes with the
 same keys; a site cannot rotate the Dukcapil node's keys."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -49,8 +50,9 @@ def pinned(site: Node) -> tuple[str, str, list[int]]:
     """The site's pinned keys and the versions of the statements it verified."""
     with site.store.read() as conn:
         row = conn.execute(sa.select(peers.c.signing_key, peers.c.exchange_key)).one()
-        versions = list(conn.execute(sa.select(node_key_transitions.c.version)
-                                     .order_by(node_key_transitions.c.version)).scalars())
+        versions = list(
+            conn.execute(sa.select(node_key_transitions.c.version).order_by(node_key_transitions.c.version)).scalars()
+        )
     return str(row.signing_key), str(row.exchange_key), versions
 
 
@@ -94,8 +96,9 @@ def test_a_site_that_pinned_the_old_keys_goes_on_after_a_rotation(nodes: tuple[N
     assert "sync.packet_archived_key" in dukcapil.audit_actions()
     # A packet made now is sealed to the new exchange key and opens without the archived one.
     after = outbox_.enqueue(record(site), actor="op1")
-    assert packets.open_packet(packet_bytes(site, after), sender=outbox_.signing_key.public_key(),
-                               private=inbox_.exchange_key).id
+    assert packets.open_packet(
+        packet_bytes(site, after), sender=outbox_.signing_key.public_key(), private=inbox_.exchange_key
+    ).id
     assert outbox_.send(Direct(inbox_)).sent == [after]
     assert audit_count(dukcapil, "sync.packet_archived_key") == 1
     # The feed, signed with the new key, applies; the print order signed with the old key still holds.
@@ -195,12 +198,22 @@ def test_a_forged_link_is_refused_and_changes_nothing(nodes: tuple[Node, Node]) 
     # An intruder's keys, announced as following the pinned key: not signed by the pinned key.
     intruder = crypto.new_signing_key()
     exchange = packets.exchange_public_text(X25519PrivateKey.generate())
-    forged = node_keys.make_statement(version=1, node="17.71", previous=intruder, previous_exchange=old["exchange_key"],
-                                      signing=intruder, exchange=exchange, at=dt.datetime.now(dt.UTC))
+    forged = node_keys.make_statement(
+        version=1,
+        node="17.71",
+        previous=intruder,
+        previous_exchange=old["exchange_key"],
+        signing=intruder,
+        exchange=exchange,
+        at=dt.datetime.now(dt.UTC),
+    )
     raw = forged.to_json()
     raw["body"]["previous"]["signing_key"] = old["signing_key"]
-    _refused_changes_nothing(site, {"signing_key": forged.signing_key, "exchange_key": exchange, "version": 1,
-                                    "chain": [raw]}, "not signed by its previous signing key")
+    _refused_changes_nothing(
+        site,
+        {"signing_key": forged.signing_key, "exchange_key": exchange, "version": 1, "chain": [raw]},
+        "not signed by its previous signing key",
+    )
     # The genuine statement with its new exchange key swapped for the intruder's: the signatures break.
     changed = json.loads(json.dumps(genuine))
     changed["chain"][0]["body"]["keys"]["exchange_key"] = exchange
@@ -220,12 +233,21 @@ def test_a_chain_from_another_node_is_refused(nodes: tuple[Node, Node]) -> None:
     joined(dukcapil, site)
     other_old, other_new = crypto.new_signing_key(), crypto.new_signing_key()
     exchange = packets.exchange_public_text(X25519PrivateKey.generate())
-    foreign = node_keys.make_statement(version=1, node="31.71", previous=other_old,
-                                       previous_exchange=packets.exchange_public_text(X25519PrivateKey.generate()),
-                                       signing=other_new, exchange=exchange, at=dt.datetime.now(dt.UTC))
+    foreign = node_keys.make_statement(
+        version=1,
+        node="31.71",
+        previous=other_old,
+        previous_exchange=packets.exchange_public_text(X25519PrivateKey.generate()),
+        signing=other_new,
+        exchange=exchange,
+        at=dt.datetime.now(dt.UTC),
+    )
     foreign.verify()  # a perfectly signed chain, just not from the key this site pinned
-    _refused_changes_nothing(site, {"signing_key": foreign.signing_key, "exchange_key": exchange, "version": 1,
-                                    "chain": [foreign.to_json()]}, "do not descend")
+    _refused_changes_nothing(
+        site,
+        {"signing_key": foreign.signing_key, "exchange_key": exchange, "version": 1, "chain": [foreign.to_json()]},
+        "do not descend",
+    )
 
 
 def test_a_replayed_old_statement_is_refused(nodes: tuple[Node, Node]) -> None:
@@ -241,12 +263,14 @@ def test_a_replayed_old_statement_is_refused(nodes: tuple[Node, Node]) -> None:
     # Or the original keys with no chain at all.
     _refused_changes_nothing(site, {**original, "version": 0, "chain": []}, "do not descend")
     # The same exchange key with another signing key, or the reverse, without a statement: refused.
-    _refused_changes_nothing(site, {**inbox_.published_keys(), "exchange_key": original["exchange_key"]},
-                             "do not descend")
+    _refused_changes_nothing(
+        site, {**inbox_.published_keys(), "exchange_key": original["exchange_key"]}, "do not descend"
+    )
 
 
-def test_a_rotation_stopped_midway_finishes_with_the_same_keys(nodes: tuple[Node, Node],
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_rotation_stopped_midway_finishes_with_the_same_keys(
+    nodes: tuple[Node, Node], monkeypatch: pytest.MonkeyPatch
+) -> None:
     dukcapil, site = nodes
     inbox_, outbox_ = joined(dukcapil, site)
     keys_dir = dukcapil.deployment.keys_dir
@@ -292,8 +316,9 @@ def test_a_rotation_stopped_midway_finishes_with_the_same_keys(nodes: tuple[Node
     assert SiteKeys(site.lc).accept(inbox_.published_keys()).version == 2  # type: ignore[union-attr]
 
 
-def test_a_rotation_stopped_before_it_was_marked_done_finishes_on_rerun(nodes: tuple[Node, Node],
-                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_rotation_stopped_before_it_was_marked_done_finishes_on_rerun(
+    nodes: tuple[Node, Node], monkeypatch: pytest.MonkeyPatch
+) -> None:
     dukcapil, site = nodes
     inbox_, outbox_ = joined(dukcapil, site)
     waiting = outbox_.enqueue(record(site), actor="op1")
@@ -377,7 +402,6 @@ def test_archived_keys_are_in_the_backup_and_work_after_a_restore(nodes: tuple[N
 # ---------------------------------------------------------------------------------------------------
 # Real nodes: `ektp serve` follows the rotation made by `ektp sync rotate-node-keys` in another process
 # ---------------------------------------------------------------------------------------------------
-
 
 
 def test_rotate_node_keys_over_http(regency: Regency) -> None:

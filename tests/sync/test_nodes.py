@@ -1,6 +1,7 @@
 """Real nodes as separate processes on 127.0.0.1: a Dukcapil node (``ektp serve``) and two kecamatan
 site nodes (``ektp sync ...``), with the link cut mid-packet, duplicates, a tampered packet, a wrong
 key and a long backlog."""
+
 from __future__ import annotations
 
 import json
@@ -37,8 +38,13 @@ def _free_port() -> int:
 
 
 def ektp(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run([sys.executable, "-m", "ektp_core", *args], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    done = subprocess.run(
+        [sys.executable, "-m", "ektp_core", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
     if check and done.returncode != 0:
         raise AssertionError(f"ektp {' '.join(args)} exited {done.returncode}: {done.stdout}{done.stderr}")
     return done
@@ -66,6 +72,7 @@ class CuttingProxy:
 
     def _pipe(self, client: socket.socket) -> None:
         upstream = socket.create_connection(("127.0.0.1", self.target_port))
+
         def back() -> None:
             try:
                 while data := upstream.recv(65536):
@@ -100,14 +107,22 @@ class CuttingProxy:
 class Regency:
     """A Dukcapil node serving its API in its own process, and two site deployments."""
 
-    def __init__(self, root: Path, urls: list[str], *, profile: str = "kota-bengkulu", office: str = "17.71",
-                 sites: tuple[str, ...] = SITES) -> None:
+    def __init__(
+        self,
+        root: Path,
+        urls: list[str],
+        *,
+        profile: str = "kota-bengkulu",
+        office: str = "17.71",
+        sites: tuple[str, ...] = SITES,
+    ) -> None:
         self.root = root
         self.profile = profile
-        self.dukcapil = create_deployment(root / "dukcapil", profile=profile, site_code=office,
-                                          database_url=urls[0])
-        self.sites = {code: create_deployment(root / code, profile=profile, site_code=code,
-                                              database_url=url) for code, url in zip(sites, urls[1:], strict=True)}
+        self.dukcapil = create_deployment(root / "dukcapil", profile=profile, site_code=office, database_url=urls[0])
+        self.sites = {
+            code: create_deployment(root / code, profile=profile, site_code=code, database_url=url)
+            for code, url in zip(sites, urls[1:], strict=True)
+        }
         self.port = _free_port()
         self.server: subprocess.Popen[bytes] | None = None
 
@@ -117,8 +132,11 @@ class Regency:
 
     def start(self) -> None:
         log = open(self.root / "serve.log", "ab")  # noqa: SIM115 - kept open for the child's lifetime
-        self.server = subprocess.Popen([sys.executable, "-m", "ektp_core", "serve", "--port", str(self.port),
-                                        "-d", str(self.dukcapil.root)], stdout=log, stderr=log)
+        self.server = subprocess.Popen(
+            [sys.executable, "-m", "ektp_core", "serve", "--port", str(self.port), "-d", str(self.dukcapil.root)],
+            stdout=log,
+            stderr=log,
+        )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
@@ -138,7 +156,6 @@ class Regency:
         return LifecycleService(store, deployment.plugin_host().hook, deployment)  # type: ignore[attr-defined]
 
 
-
 def join_all(world: Regency, url: str | None = None) -> None:
     for code, deployment in world.sites.items():
         join_code = ektp("sync", "join-code", code, "--as", "admin", "-d", str(world.dukcapil.root)).stdout.strip()
@@ -155,11 +172,23 @@ def record_and_queue(world: Regency, code: str, count: int) -> list[str]:
             enrolment = lc.record(make_enrolment(site_code=code))
             # Sizes like a real record: finger images of about 60 KB with their templates, and a face.
             for position in ("right_thumb", "right_index", "left_thumb", "left_index"):
-                capture.add(enrolment.id, Sample(modality=Modality.FINGER, position=position,
-                                                 image=os.urandom(60_000), quality=60, device="test",
-                                                 template=os.urandom(400)), actor="op1")
-            capture.add(enrolment.id, Sample(modality=Modality.FACE, position="face", image=os.urandom(40_000),
-                                             quality=90, device="test"), actor="op1")
+                capture.add(
+                    enrolment.id,
+                    Sample(
+                        modality=Modality.FINGER,
+                        position=position,
+                        image=os.urandom(60_000),
+                        quality=60,
+                        device="test",
+                        template=os.urandom(400),
+                    ),
+                    actor="op1",
+                )
+            capture.add(
+                enrolment.id,
+                Sample(modality=Modality.FACE, position="face", image=os.urandom(40_000), quality=90, device="test"),
+                actor="op1",
+            )
             ids.append(box.enqueue(enrolment.id, actor="op1"))
     finally:
         lc.store.dispose()
@@ -208,8 +237,9 @@ def test_a_link_cut_mid_packet_and_a_long_backlog_lose_nothing(regency: Regency)
 
 
 def _post(url: str, data: bytes) -> tuple[int, dict[str, object]]:
-    request = urllib.request.Request(f"{url}/packets", data=data, method="POST",
-                                     headers={"Content-Type": "application/octet-stream"})
+    request = urllib.request.Request(
+        f"{url}/packets", data=data, method="POST", headers={"Content-Type": "application/octet-stream"}
+    )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, json.loads(response.read())

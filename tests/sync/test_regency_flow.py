@@ -1,6 +1,7 @@
 """A regency end to end, every node its own process: an enrolment recorded at a kecamatan site reaches the
 Dukcapil node, is verified by the central-system emulator, its print job lands where the profile's
 rules say, and the way back (states, the signed print job, the site's accounts) reaches the site."""
+
 from __future__ import annotations
 
 import io
@@ -50,8 +51,22 @@ def central(tmp_path: Path) -> Iterator[str]:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     log = open(tmp_path / "central.log", "ab")  # noqa: SIM115 - kept open for the child's lifetime
-    process = subprocess.Popen([sys.executable, "-m", "ektp_core", "central-emulator", "--port", str(port),
-                                "--data", str(tmp_path / "central"), "--token", TOKEN], stdout=log, stderr=log)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ektp_core",
+            "central-emulator",
+            "--port",
+            str(port),
+            "--data",
+            str(tmp_path / "central"),
+            "--token",
+            TOKEN,
+        ],
+        stdout=log,
+        stderr=log,
+    )
     url = f"http://127.0.0.1:{port}/api/v1"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -67,9 +82,11 @@ def central(tmp_path: Path) -> Iterator[str]:
 
 
 #: (profile, the Dukcapil office, the recording site, where its cards print when it has blanks)
-REGENCIES = [("kota-bengkulu", "17.71", "17.71.05", "17.71"),
-             ("kota-bengkulu-kecamatan", "17.71", "17.71.05", "17.71.05"),
-             ("dki-jakarta-pusat", "31.71", "31.71.06.1001", "31.71.06.1001")]
+REGENCIES = [
+    ("kota-bengkulu", "17.71", "17.71.05", "17.71"),
+    ("kota-bengkulu-kecamatan", "17.71", "17.71.05", "17.71.05"),
+    ("dki-jakarta-pusat", "31.71", "31.71.06.1001", "31.71.06.1001"),
+]
 
 
 @pytest.fixture(params=REGENCIES, ids=[r[0] for r in REGENCIES])
@@ -97,29 +114,53 @@ def record_at_site(world: Regency, seed: int) -> str:
         capture = CaptureService(lc)
         for position in FINGER_POSITIONS:
             template = finger_minutiae(seed, position).iso_bytes()
-            capture.add(enrolment.id, Sample(modality=Modality.FINGER, position=position, image=_png(), quality=70,
-                                             device="test", template=template), actor="op1")
-        for modality, positions in ((Modality.IRIS, ("left", "right")), (Modality.FACE, ("face",)),
-                                    (Modality.SIGNATURE, ("signature",))):
+            capture.add(
+                enrolment.id,
+                Sample(
+                    modality=Modality.FINGER,
+                    position=position,
+                    image=_png(),
+                    quality=70,
+                    device="test",
+                    template=template,
+                ),
+                actor="op1",
+            )
+        for modality, positions in (
+            (Modality.IRIS, ("left", "right")),
+            (Modality.FACE, ("face",)),
+            (Modality.SIGNATURE, ("signature",)),
+        ):
             for position in positions:
-                capture.add(enrolment.id, Sample(modality=modality, position=position, image=_png(), quality=90,
-                                                 device="test"), actor="op1")
+                capture.add(
+                    enrolment.id,
+                    Sample(modality=modality, position=position, image=_png(), quality=90, device="test"),
+                    actor="op1",
+                )
         Outbox.for_deployment(lc).enqueue(enrolment.id, actor="op1")
     finally:
         lc.store.dispose()
     return enrolment.id
 
 
-def test_a_site_enrolment_is_verified_routed_and_comes_back(regency: Regency, central: str,
-                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_site_enrolment_is_verified_routed_and_comes_back(
+    regency: Regency, central: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     join_all(regency)
     here = regency.site  # type: ignore[attr-defined]
     dukcapil = regency.lifecycle(regency.dukcapil)
     try:
         # An account made at the Dukcapil node for an operator of the site.
-        dukcapil.add_operator(Operator(username="op.kampung", full_name="Operator Kampung Melayu", role=Role.OPERATOR,
-                                       site_code=here, password_hash=crypto.hash_password("rahasia-kampung-1",
-                                                                                            n=2**4)), actor="admin")
+        dukcapil.add_operator(
+            Operator(
+                username="op.kampung",
+                full_name="Operator Kampung Melayu",
+                role=Role.OPERATOR,
+                site_code=here,
+                password_hash=crypto.hash_password("rahasia-kampung-1", n=2**4),
+            ),
+            actor="admin",
+        )
         # The kecamatan has blanks (allocated by the Dukcapil office), so a kecamatan rollout prints there.
         dukcapil.receive_blanks(here, ["BLK-KM-0001", "BLK-KM-0002"], actor="admin")
         enrolment = record_at_site(regency, seed=4242)
@@ -147,8 +188,9 @@ def test_a_site_enrolment_is_verified_routed_and_comes_back(regency: Regency, ce
     try:
         assert site.get(enrolment).state is E.SENT_FOR_CARD_PRINTING
         with site.store.read() as conn:
-            verifier = conn.execute(sa.select(operators.c.password_hash)
-                                    .where(operators.c.username == "op.kampung")).scalar_one()
+            verifier = conn.execute(
+                sa.select(operators.c.password_hash).where(operators.c.username == "op.kampung")
+            ).scalar_one()
         # The site checks the log-in offline, with the verifier; it never had the password.
         assert crypto.verify_password("rahasia-kampung-1", verifier)
         assert not crypto.verify_password("wrong", verifier)
@@ -178,7 +220,8 @@ def test_a_site_enrolment_is_verified_routed_and_comes_back(regency: Regency, ce
             printer.open()
             try:
                 printed = PrintService(site, host, regency.sites[here]).print_job(
-                    job.id, printer, printer_name=setting.name, actor="op.kampung")
+                    job.id, printer, printer_name=setting.name, actor="op.kampung"
+                )
             finally:
                 printer.close()
             assert printed.job.state is PrintJobState.PRINTED and site.get(enrolment).state is E.CARD_PRINTED
@@ -197,9 +240,16 @@ def test_a_site_enrolment_is_verified_routed_and_comes_back(regency: Regency, ce
             again = json.loads(ektp("sync", "send", "--json", "-d", str(regency.sites[here].root)).stdout)
             assert again["sent"] == []  # reported once
             # A supervisor at the site finds the card misprinted and spoils it: reported as a second outcome.
-            site.add_operator(Operator(username="spv.kampung", full_name="Supervisor", role=Role.SUPERVISOR,
-                                       site_code=here, password_hash=crypto.hash_password("x", n=2**4)),
-                              actor="admin")
+            site.add_operator(
+                Operator(
+                    username="spv.kampung",
+                    full_name="Supervisor",
+                    role=Role.SUPERVISOR,
+                    site_code=here,
+                    password_hash=crypto.hash_password("x", n=2**4),
+                ),
+                actor="admin",
+            )
             with pytest.raises(EktpError, match="supervisor"):
                 site.spoil_printed(job.id, supervisor="op.kampung", reason="colours smeared")
             site.spoil_printed(job.id, supervisor="spv.kampung", reason="colours smeared")
@@ -244,15 +294,17 @@ def test_a_site_does_not_print_a_job_the_dukcapil_node_did_not_sign(regency: Reg
         site.receive_blanks(here, ["BLK-FORGED-01"], actor="someone")
         with pytest.raises(NothingConsumed, match="signed by the Dukcapil node"):
             PrintService(site, regency.sites[here].plugin_host(), regency.sites[here]).prepare(
-                job.id, (1016, 648), actor="someone")
+                job.id, (1016, 648), actor="someone"
+            )
         assert site.ledger(here).in_stock == 1  # nothing consumed
     finally:
         site.store.dispose()
 
 
 @pytest.mark.parametrize("regency", [REGENCIES[1]], indirect=True, ids=[REGENCIES[1][0]])
-def test_a_site_cut_off_for_a_long_time_catches_up(regency: Regency, central: str,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_site_cut_off_for_a_long_time_catches_up(
+    regency: Regency, central: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     join_all(regency)
     here = regency.site  # type: ignore[attr-defined]
     regency.stop()  # the Dukcapil node is out of reach: the site keeps recording
@@ -267,8 +319,9 @@ def test_a_site_cut_off_for_a_long_time_catches_up(regency: Regency, central: st
     dukcapil = regency.lifecycle(regency.dukcapil)
     try:
         dukcapil.receive_blanks(here, [f"BLK-LONG-{n:04d}" for n in range(25)], actor="admin")
-        service = VerificationService(dukcapil, HttpVerifier({"url": central, "retries": 1}),
-                                      host=regency.dukcapil.plugin_host())
+        service = VerificationService(
+            dukcapil, HttpVerifier({"url": central, "retries": 1}), host=regency.dukcapil.plugin_host()
+        )
         routed: dict[str, str] = {}
         for _ in range(40):
             report = service.sync(actor="dukcapil", wait=2)

@@ -1,5 +1,6 @@
 """Store and forward between a site node and the Dukcapil node: packets signed by the site, biometrics
 sealed to the Dukcapil node, stored once, answered with a signed receipt; refusals audited."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
@@ -31,9 +32,13 @@ E = EnrolmentState
 
 def _profile(tmp_path: Path) -> Path:
     text, _ = profile_text("minimal")
-    text = text.replace('[lifecycle]', '[[sites]]\ncode = "17.71.05"\nname = "Kecamatan Kampung Melayu"\n'
-                        'kind = "kecamatan"\nrecords = true\nprints = false\nregion_code = "17.71.05"\n\n'
-                        '[lifecycle]', 1)
+    text = text.replace(
+        "[lifecycle]",
+        '[[sites]]\ncode = "17.71.05"\nname = "Kecamatan Kampung Melayu"\n'
+        'kind = "kecamatan"\nrecords = true\nprints = false\nregion_code = "17.71.05"\n\n'
+        "[lifecycle]",
+        1,
+    )
     path = tmp_path / "two-sites.toml"
     path.write_text(text, "utf-8")
     return path
@@ -96,10 +101,23 @@ def joined(dukcapil: Node, site: Node) -> tuple[Inbox, Outbox]:
 def record(site: Node, *, nik: str | None = None) -> str:
     enrolment = site.lc.record(make_enrolment(site_code=SITE, **({"nik": nik} if nik else {})))
     capture = CaptureService(site.lc)
-    capture.add(enrolment.id, Sample(modality=Modality.FINGER, position="right_thumb", image=b"\x89PNG finger",
-                                     quality=70, device="test", template=b"FMR\x00 template"), actor="op1")
-    capture.add(enrolment.id, Sample(modality=Modality.FACE, position="face", image=b"\xff\xd8 face jpeg",
-                                     quality=90, device="test"), actor="op1")
+    capture.add(
+        enrolment.id,
+        Sample(
+            modality=Modality.FINGER,
+            position="right_thumb",
+            image=b"\x89PNG finger",
+            quality=70,
+            device="test",
+            template=b"FMR\x00 template",
+        ),
+        actor="op1",
+    )
+    capture.add(
+        enrolment.id,
+        Sample(modality=Modality.FACE, position="face", image=b"\xff\xd8 face jpeg", quality=90, device="test"),
+        actor="op1",
+    )
     return enrolment.id
 
 
@@ -162,7 +180,7 @@ def packet_bytes(site: Node, packet_id: str) -> bytes:
 
 
 def _tamper(data: bytes, at: int) -> bytes:
-    return data[:at] + bytes([data[at] ^ 0x01]) + data[at + 1:]
+    return data[:at] + bytes([data[at] ^ 0x01]) + data[at + 1 :]
 
 
 @pytest.mark.parametrize("where", ["header", "sealed", "signature"])
@@ -191,9 +209,13 @@ def test_a_packet_signed_by_another_key_or_from_an_unknown_site_is_refused(nodes
         inbox_.accept(data)
     assert info.value.code == "bad_signature"
     stranger = Outbox(site.lc, signing_key=crypto.new_signing_key(), site_code="17.71.01", machine="pc-01")
-    foreign = packets.build(packets.PacketId.parse("17.71.01+pc-01+000000001+20261128T010203Z"),
-                            {"kind": "enrolment", "site": "17.71.01"}, {}, signer=stranger.signing_key,
-                            recipient=inbox_.exchange_key.public_key())
+    foreign = packets.build(
+        packets.PacketId.parse("17.71.01+pc-01+000000001+20261128T010203Z"),
+        {"kind": "enrolment", "site": "17.71.01"},
+        {},
+        signer=stranger.signing_key,
+        recipient=inbox_.exchange_key.public_key(),
+    )
     with pytest.raises(packets.PacketRefused) as info:
         inbox_.accept(foreign)
     assert info.value.code == "unknown_site"
@@ -204,8 +226,11 @@ def test_biometrics_sealed_to_another_node_do_not_open(nodes: tuple[Node, Node])
     dukcapil, site = nodes
     inbox_, outbox_ = joined(dukcapil, site)
     other = X25519PrivateKey.generate()
-    outbox_.joined(url="http://x.invalid", signing_key=crypto.public_key_text(inbox_.signing_key),
-                   exchange_key=packets.exchange_public_text(other))
+    outbox_.joined(
+        url="http://x.invalid",
+        signing_key=crypto.public_key_text(inbox_.signing_key),
+        exchange_key=packets.exchange_public_text(other),
+    )
     packet_id = outbox_.enqueue(record(site), actor="op1")
     data = packet_bytes(site, packet_id)
     with pytest.raises(packets.PacketRefused) as info:
@@ -220,10 +245,13 @@ def test_the_same_id_with_other_content_is_a_conflict(nodes: tuple[Node, Node]) 
     data = packet_bytes(site, packet_id)
     inbox_.accept(data)
     _, header = packets.peek(data)
-    rebuilt = packets.build(packets.PacketId.parse(packet_id), {k: v for k, v in header.items()
-                                                                if k not in ("packet_id", "sealed_length")},
-                            {"finger/right_thumb/image": b"other"}, signer=outbox_.signing_key,
-                            recipient=inbox_.exchange_key.public_key())
+    rebuilt = packets.build(
+        packets.PacketId.parse(packet_id),
+        {k: v for k, v in header.items() if k not in ("packet_id", "sealed_length")},
+        {"finger/right_thumb/image": b"other"},
+        signer=outbox_.signing_key,
+        recipient=inbox_.exchange_key.public_key(),
+    )
     with pytest.raises(packets.PacketRefused) as info:
         inbox_.accept(rebuilt)
     assert info.value.code == "conflict"

@@ -1,5 +1,6 @@
 """Helpers for the verification tests: the central-system emulator as its own process, and residents
 recorded with synthetic fingers."""
+
 from __future__ import annotations
 
 import http.client
@@ -48,14 +49,25 @@ class CentralProcess:
         return f"http://127.0.0.1:{self.port}/api/v1"
 
     def start(self) -> CentralProcess:
-        args = [sys.executable, "-m", "ektp_core", "central-emulator", "--port", str(self.port),
-                "--data", str(self.data), "--token", TOKEN]
+        args = [
+            sys.executable,
+            "-m",
+            "ektp_core",
+            "central-emulator",
+            "--port",
+            str(self.port),
+            "--data",
+            str(self.data),
+            "--token",
+            TOKEN,
+        ]
         if self.config is not None:
             args += ["--config", str(self.config)]
         self.data.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log, "ab") as log:
-            self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT,
-                                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+            self.process = subprocess.Popen(
+                args, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+            )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -110,18 +122,37 @@ def finger_sample(seed: int, position: str, impression: int = 0, *, image: bool 
         picture = finger(seed, position, impression)
         buffer = io.BytesIO()
         picture.save(buffer, "PNG")
-        return Sample(modality=Modality.FINGER, position=position, image=buffer.getvalue(), quality=80,
-                      device="synthetic-image", template=nbis.extract(picture).iso_bytes())
+        return Sample(
+            modality=Modality.FINGER,
+            position=position,
+            image=buffer.getvalue(),
+            quality=80,
+            device="synthetic-image",
+            template=nbis.extract(picture).iso_bytes(),
+        )
     from ektp_plugins.simulators.synthetic import finger_minutiae
 
     template = finger_minutiae(seed, position, impression)
-    return Sample(modality=Modality.FINGER, position=position, image=minutiae_png(template), quality=80,
-                  device="synthetic", template=template.iso_bytes())
+    return Sample(
+        modality=Modality.FINGER,
+        position=position,
+        image=minutiae_png(template),
+        quality=80,
+        device="synthetic",
+        template=template.iso_bytes(),
+    )
 
 
-def record_resident(lc: LifecycleService, *, seed: int, impression: int = 0, actor: str = "op1",
-                    fingers: tuple[str, ...] = FINGER_POSITIONS, image_fingers: tuple[str, ...] = (),
-                    **biodata: Any) -> str:
+def record_resident(
+    lc: LifecycleService,
+    *,
+    seed: int,
+    impression: int = 0,
+    actor: str = "op1",
+    fingers: tuple[str, ...] = FINGER_POSITIONS,
+    image_fingers: tuple[str, ...] = (),
+    **biodata: Any,
+) -> str:
     """Record a resident with ten synthetic fingers (of person ``seed``; ``image_fingers`` from real
     synthetic images through NBIS); returns the enrolment id."""
     enrolment = lc.record(make_enrolment(**biodata))
@@ -134,9 +165,11 @@ def record_resident(lc: LifecycleService, *, seed: int, impression: int = 0, act
 
 def node_profile(tmp_path: Path, url: str, **matcher: float) -> Path:
     text, _ = profile_text("minimal")
-    text = text[:text.index("\n[verification]")]  # replaced below, pointing at this test's emulator
-    text += f'\n[verification]\nverifier = "http"\nurl = "{url}"\nrequired = ["finger"]\n' \
-            'retries = 1\nbackoff_seconds = 0.05\ntimeout_seconds = 5\n'
+    text = text[: text.index("\n[verification]")]  # replaced below, pointing at this test's emulator
+    text += (
+        f'\n[verification]\nverifier = "http"\nurl = "{url}"\nrequired = ["finger"]\n'
+        "retries = 1\nbackoff_seconds = 0.05\ntimeout_seconds = 5\n"
+    )
     if matcher:
         text += "\n[verification.matcher]\n" + "".join(f"{k} = {v}\n" for k, v in matcher.items())
     path = tmp_path / "profile-under-test.toml"
@@ -154,8 +187,16 @@ class Node:
         self.lc = LifecycleService(self.store, self.host.hook, deployment)
         self.verification = VerificationService.for_deployment(self.lc, self.host)
         for username, role in (("op1", Role.OPERATOR), ("sup1", Role.SUPERVISOR)):
-            self.lc.add_operator(Operator(username=username, full_name=username, role=role, site_code="17.71",
-                                          password_hash=crypto.hash_password("x" * 12, n=2**4)), actor="admin")
+            self.lc.add_operator(
+                Operator(
+                    username=username,
+                    full_name=username,
+                    role=role,
+                    site_code="17.71",
+                    password_hash=crypto.hash_password("x" * 12, n=2**4),
+                ),
+                actor="admin",
+            )
 
     def state(self, enrolment_id: str) -> EnrolmentState:
         return self.lc.get(enrolment_id).state

@@ -1,4 +1,5 @@
 """Fixtures for the verification tests."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
@@ -26,14 +27,16 @@ def start_central(tmp_path: Path) -> Iterator[Callable[..., CentralProcess]]:
 
 
 @pytest.fixture
-def node_factory(tmp_path: Path, ektp_database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[
-        Callable[..., Node]]:
+def node_factory(
+    tmp_path: Path, ektp_database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[..., Node]]:
     monkeypatch.setenv("EKTP_CENTRAL_TOKEN", TOKEN)
     nodes: list[Node] = []
 
     def make(url: str, **matcher: float) -> Node:
-        deployment = create_deployment(tmp_path / "node", profile=str(node_profile(tmp_path, url, **matcher)),
-                                       database_url=ektp_database_url)
+        deployment = create_deployment(
+            tmp_path / "node", profile=str(node_profile(tmp_path, url, **matcher)), database_url=ektp_database_url
+        )
         nodes.append(Node(deployment))
         return nodes[-1]
 
@@ -43,8 +46,9 @@ def node_factory(tmp_path: Path, ektp_database_url: str, monkeypatch: pytest.Mon
 
 
 @pytest.fixture
-def grey_zone(start_central: Callable[..., CentralProcess], node_factory: Callable[..., Node],
-              tmp_path: Path) -> Callable[..., tuple[CentralProcess, Node, str, str]]:
+def grey_zone(
+    start_central: Callable[..., CentralProcess], node_factory: Callable[..., Node], tmp_path: Path
+) -> Callable[..., tuple[CentralProcess, Node, str, str]]:
     """``grey_zone(seed, impression=1)``: a node whose second enrolment (person ``seed``'s fingers
     again, under another NIK) waits in ADJUDICATE_RECORD, because the emulator's thresholds put every
     genuine match into the grey zone. Returns the emulator, the node, the first and the second."""

@@ -5,6 +5,7 @@ Mechanics (validation, tokens, idempotency, long polls, adjudication, cards, the
 in-process through Flask's test client; the verdict flow and a restart run ``ektp central-emulator``
 as its own process, as a deployment would.
 """
+
 from __future__ import annotations
 
 import base64
@@ -62,19 +63,31 @@ def b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
-def submission(enrolment_id: str, biodata: Biodata, *, seed: int, impression: int = 0,
-               fingers: tuple[str, ...] = FINGERS, images: bool = False) -> dict[str, Any]:
+def submission(
+    enrolment_id: str,
+    biodata: Biodata,
+    *,
+    seed: int,
+    impression: int = 0,
+    fingers: tuple[str, ...] = FINGERS,
+    images: bool = False,
+) -> dict[str, Any]:
     """A body as the ``http`` verifier sends it: fingers of synthetic person ``seed``."""
     from ektp_plugins.scanners.nbis import Template
 
     body: dict[str, Any] = {
-        "enrolment_id": enrolment_id, "site": "17.71.05", "biodata": biodata.to_dict(),
+        "enrolment_id": enrolment_id,
+        "site": "17.71.05",
+        "biodata": biodata.to_dict(),
         "fingers": {p: b64(template(seed, p, impression)) for p in fingers},
-        "finger_images": {}, "face": None, "exceptions": {},
+        "finger_images": {},
+        "face": None,
+        "exceptions": {},
     }
     if images:
-        body["finger_images"] = {p: b64(minutiae_png(Template.from_iso(template(seed, p, impression))))
-                                 for p in fingers}
+        body["finger_images"] = {
+            p: b64(minutiae_png(Template.from_iso(template(seed, p, impression)))) for p in fingers
+        }
     return body
 
 
@@ -90,19 +103,34 @@ def settings(**thresholds: float) -> CentralSettings:
 class Central:
     """An emulator in-process: its service and a test client."""
 
-    def __init__(self, data: Path, central_settings: CentralSettings, *, worker: bool = True,
-                 register_file: Path | None = None, progress: Callable[[str], None] | None = None) -> None:
-        self.service = CentralService(data, matcher=resolve_matcher(central_settings.matcher),
-                                      settings=central_settings, register_file=register_file,
-                                      progress=progress or (lambda line: None))
+    def __init__(
+        self,
+        data: Path,
+        central_settings: CentralSettings,
+        *,
+        worker: bool = True,
+        register_file: Path | None = None,
+        progress: Callable[[str], None] | None = None,
+    ) -> None:
+        self.service = CentralService(
+            data,
+            matcher=resolve_matcher(central_settings.matcher),
+            settings=central_settings,
+            register_file=register_file,
+            progress=progress or (lambda line: None),
+        )
         self.app: Flask = make_app(self.service, TOKEN)
         self.client: FlaskClient = self.app.test_client()
         if worker:
             self.service.start()
 
     def post(self, path: str, body: Any, headers: dict[str, str] | None = None) -> tuple[int, Any]:
-        response = self.client.post(f"/api/v1{path}", data=json.dumps(body), headers=AUTH if headers is None
-                                    else headers, content_type="application/json")
+        response = self.client.post(
+            f"/api/v1{path}",
+            data=json.dumps(body),
+            headers=AUTH if headers is None else headers,
+            content_type="application/json",
+        )
         return response.status_code, response.get_json()
 
     def get(self, path: str, headers: dict[str, str] | None = None) -> tuple[int, Any]:
@@ -130,29 +158,44 @@ MALFORMED: dict[str, tuple[Callable[[dict[str, Any], dict[str, Any]], Any], str]
     "id with a slash": (lambda good, bio: {**good, "enrolment_id": "e/1"}, "enrolment_id"),
     "unknown key": (lambda good, bio: {**good, "finger": {}}, "unknown keys ['finger']"),
     "no site": (lambda good, bio: {**good, "site": ""}, "site"),
-    "bad base64": (lambda good, bio: {**good, "fingers": {"right_thumb": "%%%not base64%%%"}},
-                   "fingers.right_thumb: not valid base64"),
-    "not ISO": (lambda good, bio: {**good, "fingers": {"right_thumb": _NOT_ISO}},
-                "fingers.right_thumb: not an ISO/IEC 19794-2:2005 record"),
-    "truncated ISO": (lambda good, bio: {**good, "fingers": {"right_thumb": b64(template(1, "right_thumb")[:-20])}},
-                      "fingers.right_thumb: not an ISO/IEC 19794-2:2005 record"),
-    "unknown position": (lambda good, bio: {**good, "fingers": {"right_toe": good["fingers"]["right_thumb"]}},
-                         "fingers: unknown finger positions ['right_toe']"),
+    "bad base64": (
+        lambda good, bio: {**good, "fingers": {"right_thumb": "%%%not base64%%%"}},
+        "fingers.right_thumb: not valid base64",
+    ),
+    "not ISO": (
+        lambda good, bio: {**good, "fingers": {"right_thumb": _NOT_ISO}},
+        "fingers.right_thumb: not an ISO/IEC 19794-2:2005 record",
+    ),
+    "truncated ISO": (
+        lambda good, bio: {**good, "fingers": {"right_thumb": b64(template(1, "right_thumb")[:-20])}},
+        "fingers.right_thumb: not an ISO/IEC 19794-2:2005 record",
+    ),
+    "unknown position": (
+        lambda good, bio: {**good, "fingers": {"right_toe": good["fingers"]["right_thumb"]}},
+        "fingers: unknown finger positions ['right_toe']",
+    ),
     "no fingers": (lambda good, bio: {**good, "fingers": {}}, "at least one finger template is required"),
-    "finger and exception": (lambda good, bio: {**good, "exceptions": {"right_thumb": "amputated"}},
-                             "both sent and listed"),
-    "empty exception reason": (lambda good, bio: {**good, "exceptions": {"left_little": ""}},
-                               "exceptions.left_little"),
-    "image not PNG": (lambda good, bio: {**good, "finger_images": {"right_thumb": b64(b"GIF89a....")}},
-                      "not a PNG image"),
+    "finger and exception": (
+        lambda good, bio: {**good, "exceptions": {"right_thumb": "amputated"}},
+        "both sent and listed",
+    ),
+    "empty exception reason": (lambda good, bio: {**good, "exceptions": {"left_little": ""}}, "exceptions.left_little"),
+    "image not PNG": (
+        lambda good, bio: {**good, "finger_images": {"right_thumb": b64(b"GIF89a....")}},
+        "not a PNG image",
+    ),
     "face not an image": (lambda good, bio: {**good, "face": b64(b"hello")}, "face: not a JPEG or PNG image"),
     "biodata not an object": (lambda good, bio: {**good, "biodata": "SITI"}, "biodata: expected an object"),
     "biodata unknown field": (lambda good, bio: {**good, "biodata": {**bio, "hobby": "x"}}, "biodata.hobby"),
-    "biodata missing field": (lambda good, bio: {**good, "biodata": {k: v for k, v in bio.items() if k != "nama"}},
-                              "biodata.biodata: missing fields"),
+    "biodata missing field": (
+        lambda good, bio: {**good, "biodata": {k: v for k, v in bio.items() if k != "nama"}},
+        "biodata.biodata: missing fields",
+    ),
     "biodata bad NIK": (lambda good, bio: {**good, "biodata": {**bio, "nik": "1771000000000000"}}, "biodata.nik"),
-    "biodata bad date": (lambda good, bio: {**good, "biodata": {**bio, "tanggal_lahir": "1990-13-01"}},
-                         "biodata.tanggal_lahir"),
+    "biodata bad date": (
+        lambda good, bio: {**good, "biodata": {**bio, "tanggal_lahir": "1990-13-01"}},
+        "biodata.tanggal_lahir",
+    ),
     "biodata bad religion": (lambda good, bio: {**good, "biodata": {**bio, "agama": "JEDI"}}, "biodata.agama"),
 }
 
@@ -228,8 +271,9 @@ def test_concurrent_copies_of_one_submission_are_stored_once(central: Central) -
 
     def send() -> None:
         client = central.app.test_client()
-        response = client.post("/api/v1/enrolments", data=json.dumps(body), headers=AUTH,
-                               content_type="application/json")
+        response = client.post(
+            "/api/v1/enrolments", data=json.dumps(body), headers=AUTH, content_type="application/json"
+        )
         answers.append((response.status_code, response.get_json()))
 
     threads = [threading.Thread(target=send) for _ in range(8)]
@@ -272,19 +316,28 @@ def test_unusable_fingers_and_all_ten_exceptions(central: Central) -> None:
     assert central.post("/enrolments", body)[0] == 202
     failed = central.verdict("e-empty")
     assert (failed["status"], [r["code"] for r in failed["reasons"]]) == (
-        "ENROLL_FAILURE_AT_CENTRAL", ["no_usable_fingers"])
+        "ENROLL_FAILURE_AT_CENTRAL",
+        ["no_usable_fingers"],
+    )
     png = b64(minutiae_png(Template(416, 416)))
     body = {**submission("e-image-only", make_biodata(), seed=4), "fingers": {}, "finger_images": {"left_thumb": png}}
     assert central.post("/enrolments", body)[0] == 202
     assert [r["code"] for r in central.verdict("e-image-only")["reasons"]] == ["no_usable_fingers"]
-    body = {**submission("e-none", make_biodata(), seed=4), "fingers": {},
-            "exceptions": {p: "amputated" for p in FINGER_POSITIONS}}
+    body = {
+        **submission("e-none", make_biodata(), seed=4),
+        "fingers": {},
+        "exceptions": {p: "amputated" for p in FINGER_POSITIONS},
+    }
     assert central.post("/enrolments", body)[0] == 202
     none = central.verdict("e-none")
     assert (none["status"], [r["code"] for r in none["reasons"]], none["candidates"]) == (
-        "ADJUDICATE_RECORD", ["no_fingers_to_search"], [])
-    status, decided = central.post("/enrolments/e-none/adjudication",
-                                   {"decision": "PRINT_READY_RECORD", "supervisor": "budi"})
+        "ADJUDICATE_RECORD",
+        ["no_fingers_to_search"],
+        [],
+    )
+    status, decided = central.post(
+        "/enrolments/e-none/adjudication", {"decision": "PRINT_READY_RECORD", "supervisor": "budi"}
+    )
     assert status == 200 and decided["status"] == "PRINT_READY_RECORD"
     assert central.get("/health")[1]["gallery"] == 0  # nothing to search against later
 
@@ -346,8 +399,9 @@ def test_adjudication_flow_and_finger_images(tmp_path: Path) -> None:
         # The third recording of the same fingers now resembles both, and a supervisor calls it a duplicate.
         central.post("/enrolments", submission("e-3", third, seed=5, impression=2))
         assert {c["enrolment_id"] for c in central.verdict("e-3")["candidates"]} == {"e-1", "e-2"}
-        status, dup = central.post("/enrolments/e-3/adjudication", {"decision": "DUPLICATE_RECORD",
-                                                                     "supervisor": "budi"})
+        status, dup = central.post(
+            "/enrolments/e-3/adjudication", {"decision": "DUPLICATE_RECORD", "supervisor": "budi"}
+        )
         assert status == 200 and dup["status"] == "DUPLICATE_RECORD"
         assert central.get("/health")[1]["gallery"] == 2  # a duplicate never joins
         assert central.post("/enrolments/e-9/adjudication", decision)[0] == 404
@@ -502,10 +556,12 @@ def test_snapshot_markers_are_checked_before_any_file_is_read(tmp_path: Path) ->
     assert "ektp 0.0.1" in attrs.evolve(coverage, software="0.0.1").difference(coverage)
     snapshots = GallerySnapshots(tmp_path)
     assert snapshots.load(matcher, coverage, ["e-1", "e-3"]) == "there is none"
-    for text, why in (("{not json", "unreadable"),
-                      (json.dumps({"format": 99}), "unknown marker format"),
-                      (json.dumps({"format": 1, "file": "../central.sqlite3"}), "no gallery file of this folder"),
-                      (json.dumps({"format": 1, "file": "gallery-x.npz"}), "incomplete")):
+    for text, why in (
+        ("{not json", "unreadable"),
+        (json.dumps({"format": 99}), "unknown marker format"),
+        (json.dumps({"format": 1, "file": "../central.sqlite3"}), "no gallery file of this folder"),
+        (json.dumps({"format": 1, "file": "gallery-x.npz"}), "incomplete"),
+    ):
         (tmp_path / MARKER_FILE).write_text(text, "utf-8")
         assert why in snapshots.load(matcher, coverage, ["e-1", "e-3"])
         assert len(matcher) == 0
@@ -521,10 +577,20 @@ def test_snapshot_markers_are_checked_before_any_file_is_read(tmp_path: Path) ->
 
 def test_register_file_seeds_holders_and_cards(tmp_path: Path) -> None:
     holder, carded = make_biodata(), make_biodata(jenis_kelamin="L")
-    lines = [json.dumps({"nik": holder.nik.value, "nama": "DEWI LESTARI", "jenis_kelamin": "P",
-                         "tanggal_lahir": "1990-01-01", "tempat_lahir": "BENGKULU"}),
-             "# a comment", "",
-             json.dumps({**carded.to_dict(), "card_printed": True, "card_printed_at": "2015-03-01T08:00:00+07:00"})]
+    lines = [
+        json.dumps(
+            {
+                "nik": holder.nik.value,
+                "nama": "DEWI LESTARI",
+                "jenis_kelamin": "P",
+                "tanggal_lahir": "1990-01-01",
+                "tempat_lahir": "BENGKULU",
+            }
+        ),
+        "# a comment",
+        "",
+        json.dumps({**carded.to_dict(), "card_printed": True, "card_printed_at": "2015-03-01T08:00:00+07:00"}),
+    ]
     seed = tmp_path / "register.jsonl"
     seed.write_text("\n".join(lines) + "\n", "utf-8")
     for _ in range(2):  # seeding again on a restart adds nothing and refuses nothing
@@ -542,21 +608,36 @@ def test_register_file_seeds_holders_and_cards(tmp_path: Path) -> None:
         finally:
             central.service.stop()
     contradiction = tmp_path / "other.jsonl"
-    contradiction.write_text(json.dumps({"nik": holder.nik.value, "nama": "SOMEONE ELSE", "jenis_kelamin": "P",
-                                         "tanggal_lahir": "1990-01-01", "tempat_lahir": "BENGKULU"}) + "\n")
+    contradiction.write_text(
+        json.dumps(
+            {
+                "nik": holder.nik.value,
+                "nama": "SOMEONE ELSE",
+                "jenis_kelamin": "P",
+                "tanggal_lahir": "1990-01-01",
+                "tempat_lahir": "BENGKULU",
+            }
+        )
+        + "\n"
+    )
     with pytest.raises(ValueError, match="another person"):
         Central(tmp_path / "central", settings(), register_file=contradiction)
     broken = tmp_path / "broken.jsonl"
-    broken.write_text('{"nik": "1771000000000000", "nama": "X", "jenis_kelamin": "P", '
-                      '"tanggal_lahir": "1990-01-01", "tempat_lahir": "Y"}\n')
+    broken.write_text(
+        '{"nik": "1771000000000000", "nama": "X", "jenis_kelamin": "P", '
+        '"tanggal_lahir": "1990-01-01", "tempat_lahir": "Y"}\n'
+    )
     with pytest.raises(ConfigError, match="line 1: nik"):
         Central(tmp_path / "broken-central", settings(), register_file=broken)
 
 
 def test_config_file_sets_matcher_and_eligibility(tmp_path: Path) -> None:
     config = tmp_path / "profile.toml"
-    config.write_text('[verification]\nverifier = "http"\n[verification.matcher]\nduplicate_score = 55\n'
-                      'adjudicate_score = 30\n[lifecycle]\neligibility_age = 16\n', "utf-8")
+    config.write_text(
+        '[verification]\nverifier = "http"\n[verification.matcher]\nduplicate_score = 55\n'
+        "adjudicate_score = 30\n[lifecycle]\neligibility_age = 16\n",
+        "utf-8",
+    )
     loaded = load_settings(config)
     assert loaded.matcher.thresholds.duplicate == 55 and loaded.matcher.thresholds.adjudicate == 30
     assert loaded.rules.eligibility_age == 16
@@ -603,8 +684,9 @@ def test_create_app_and_the_command_hook(tmp_path: Path) -> None:
 
 def call(central: CentralProcess, method: str, path: str, body: Any = None) -> tuple[int, Any]:
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(central.url + path, data=data, method=method,
-                                     headers={**AUTH, "Content-Type": "application/json"})
+    request = urllib.request.Request(
+        central.url + path, data=data, method=method, headers={**AUTH, "Content-Type": "application/json"}
+    )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, json.loads(response.read())
@@ -637,10 +719,11 @@ def test_verdicts_and_restart_as_a_process(tmp_path: Path) -> None:
         assert [r["code"] for r in dup["reasons"]] == ["biometric_duplicate"]
 
         # Siti's NIK claimed by someone else, and biodata that contradicts its own NIK.
-        other = submit_and_wait(central, submission("e-claim", make_biodata(nik=siti.nik.value, nama="DEWI"),
-                                                    seed=13))
+        other = submit_and_wait(central, submission("e-claim", make_biodata(nik=siti.nik.value, nama="DEWI"), seed=13))
         assert (other["status"], [r["code"] for r in other["reasons"]]) == (
-            "ENROLL_FAILURE_AT_CENTRAL", ["nik_issued_to_other"])
+            "ENROLL_FAILURE_AT_CENTRAL",
+            ["nik_issued_to_other"],
+        )
         wrong_sex = make_biodata(nik=valid_nik(sex="L", birth_date=dt.date(1990, 1, 1)), jenis_kelamin="P")
         contradicts = submit_and_wait(central, submission("e-contra", wrong_sex, seed=14))
         assert [r["code"] for r in contradicts["reasons"]] == ["biodata_contradicts_nik"]
@@ -665,8 +748,7 @@ def test_verdicts_and_restart_as_a_process(tmp_path: Path) -> None:
         status, receipt = call(central, "POST", "/enrolments", submission("e-siti", siti, seed=11))
         assert status == 200 and receipt["first"] is False and receipt["received_at"] == first["received_at"]
         # The gallery was rebuilt from the database: Budi's fingers are still found.
-        again = submit_and_wait(central, submission("e-budi-2", make_biodata(jenis_kelamin="L"), seed=12,
-                                                    impression=2))
+        again = submit_and_wait(central, submission("e-budi-2", make_biodata(jenis_kelamin="L"), seed=12, impression=2))
         assert again["status"] == "DUPLICATE_RECORD"
         assert again["candidates"][0]["enrolment_id"] == "e-budi"
     finally:

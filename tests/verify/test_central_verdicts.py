@@ -4,6 +4,7 @@ The matcher here is a test double that returns scripted candidates: these tests 
 rules make of scores, not about fingerprints (tests/verify/test_central_emulator.py runs the real
 NBIS matcher on synthetic fingers).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -32,8 +33,13 @@ class ScriptedMatcher:
 
     name = "scripted"
 
-    def __init__(self, candidates: list[Candidate] | None = None, error: Exception | None = None,
-                 scores: Mapping[bytes, float] | None = None, fuse_fingers: int | None = None) -> None:
+    def __init__(
+        self,
+        candidates: list[Candidate] | None = None,
+        error: Exception | None = None,
+        scores: Mapping[bytes, float] | None = None,
+        fuse_fingers: int | None = None,
+    ) -> None:
         self.candidates = candidates or []
         self.error = error
         #: ``verify`` answers by the reference template (0 for any other).
@@ -69,8 +75,13 @@ class ScriptedMatcher:
 class Register:
     """An in-memory register view: NIK holders, cards, and the people of gallery enrolments."""
 
-    def __init__(self, people: Mapping[str, Person] | None = None, cards: set[str] | None = None,
-                 enrolled: Mapping[str, Person] | None = None, fingers: Mapping[str, FingerSet] | None = None) -> None:
+    def __init__(
+        self,
+        people: Mapping[str, Person] | None = None,
+        cards: set[str] | None = None,
+        enrolled: Mapping[str, Person] | None = None,
+        fingers: Mapping[str, FingerSet] | None = None,
+    ) -> None:
         self.people = dict(people or {})
         self.cards = cards or set()
         self.enrolled = dict(enrolled or {})
@@ -87,14 +98,28 @@ class Register:
         return self.enrolled.get(enrolment_id)
 
     def accepted_enrolments(self, nik: str) -> list[tuple[str, FingerSet]]:
-        return [(e, self.fingers[e]) for e, person in self.enrolled.items()
-                if person.nik == nik and self.fingers.get(e)]
+        return [
+            (e, self.fingers[e]) for e, person in self.enrolled.items() if person.nik == nik and self.fingers.get(e)
+        ]
 
 
-def _judge(biodata: Biodata, matcher: ScriptedMatcher, register: Register | None = None,
-           rules: Rules | None = None, probe: FingerSet = PROBE, fingers_sent: int | None = None):  # type: ignore[no-untyped-def]
-    return judge(biodata, probe, fingers_sent=len(probe) if fingers_sent is None else fingers_sent,
-                 register=register or Register(), matcher=matcher, rules=rules or Rules(), on=TODAY)
+def _judge(
+    biodata: Biodata,
+    matcher: ScriptedMatcher,
+    register: Register | None = None,
+    rules: Rules | None = None,
+    probe: FingerSet = PROBE,
+    fingers_sent: int | None = None,
+):  # type: ignore[no-untyped-def]
+    return judge(
+        biodata,
+        probe,
+        fingers_sent=len(probe) if fingers_sent is None else fingers_sent,
+        register=register or Register(),
+        matcher=matcher,
+        rules=rules or Rules(),
+        on=TODAY,
+    )
 
 
 def test_unique_person_is_print_ready() -> None:
@@ -109,8 +134,12 @@ def test_unique_person_is_print_ready() -> None:
 
 def test_another_persons_fingers_make_a_duplicate_with_its_candidate() -> None:
     other = make_biodata(jenis_kelamin="L")
-    matcher = ScriptedMatcher([Candidate("e-45", 87.5, {"right_thumb": 95.0, "right_index": 80.0}),
-                               Candidate("e-46", 3.0, {"right_thumb": 3.0})])
+    matcher = ScriptedMatcher(
+        [
+            Candidate("e-45", 87.5, {"right_thumb": 95.0, "right_index": 80.0}),
+            Candidate("e-46", 3.0, {"right_thumb": 3.0}),
+        ]
+    )
     register = Register(enrolled={"e-45": Person.of(other), "e-46": Person.of(make_biodata())})
     verdict = _judge(make_biodata(), matcher, register)
     assert verdict.status is EnrolmentState.DUPLICATE_RECORD
@@ -131,11 +160,14 @@ def test_the_grey_zone_asks_a_supervisor() -> None:
     assert [r.code for r in verdict.reasons] == ["biometric_grey_zone"]
 
 
-@pytest.mark.parametrize(("duplicate", "adjudicate", "status"), [
-    (40.0, 25.0, EnrolmentState.ADJUDICATE_RECORD),
-    (30.0, 20.0, EnrolmentState.DUPLICATE_RECORD),
-    (90.0, 60.0, EnrolmentState.PRINT_READY_RECORD),
-])
+@pytest.mark.parametrize(
+    ("duplicate", "adjudicate", "status"),
+    [
+        (40.0, 25.0, EnrolmentState.ADJUDICATE_RECORD),
+        (30.0, 20.0, EnrolmentState.DUPLICATE_RECORD),
+        (90.0, 60.0, EnrolmentState.PRINT_READY_RECORD),
+    ],
+)
 def test_thresholds_come_from_the_rules(duplicate: float, adjudicate: float, status: EnrolmentState) -> None:
     other = Person.of(make_biodata(jenis_kelamin="L"))
     matcher = ScriptedMatcher([Candidate("e-45", 30.0, {"right_thumb": 30.0})])
@@ -163,8 +195,7 @@ def test_a_match_with_the_same_nik_but_another_person_is_a_duplicate() -> None:
 
 def _enrolled_before(me: Biodata, **fingers: dict[str, bytes]) -> Register:
     """A register where ``me`` holds the NIK and has accepted enrolments with the given templates."""
-    return Register(people={me.nik.value: Person.of(me)}, enrolled={e: Person.of(me) for e in fingers},
-                    fingers=fingers)
+    return Register(people={me.nik.value: Person.of(me)}, enrolled={e: Person.of(me) for e in fingers}, fingers=fingers)
 
 
 def test_a_nik_rerecorded_with_fingers_unlike_its_earlier_enrolment_asks_a_supervisor() -> None:
@@ -183,12 +214,16 @@ def test_a_nik_rerecorded_with_fingers_unlike_its_earlier_enrolment_asks_a_super
     assert matcher.verified == [(b"probe-template", b"first-thumb")]
 
 
-@pytest.mark.parametrize(("adjudicate", "status", "codes"), [
-    (25.0, EnrolmentState.PRINT_READY_RECORD, ["same_person_rerecorded"]),
-    (35.0, EnrolmentState.ADJUDICATE_RECORD, ["nik_fingers_differ"]),
-])
-def test_the_takeover_threshold_is_the_adjudication_threshold(adjudicate: float, status: EnrolmentState,
-                                                             codes: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("adjudicate", "status", "codes"),
+    [
+        (25.0, EnrolmentState.PRINT_READY_RECORD, ["same_person_rerecorded"]),
+        (35.0, EnrolmentState.ADJUDICATE_RECORD, ["nik_fingers_differ"]),
+    ],
+)
+def test_the_takeover_threshold_is_the_adjudication_threshold(
+    adjudicate: float, status: EnrolmentState, codes: list[str]
+) -> None:
     me = make_biodata()
     # identify did not even return the earlier enrolment: the 1:1 comparison alone decides.
     matcher = ScriptedMatcher(scores={b"first-thumb": 30.0})
@@ -311,8 +346,7 @@ def test_not_eligible_follows_the_configured_age() -> None:
     verdict = _judge(young, ScriptedMatcher())
     assert verdict.status is EnrolmentState.ENROLL_FAILURE_AT_CENTRAL
     assert [r.code for r in verdict.reasons] == ["not_eligible"]
-    assert _judge(young, ScriptedMatcher(), rules=Rules(eligibility_age=15)).status \
-        is EnrolmentState.PRINT_READY_RECORD
+    assert _judge(young, ScriptedMatcher(), rules=Rules(eligibility_age=15)).status is EnrolmentState.PRINT_READY_RECORD
     married = make_biodata(tanggal_lahir=birth, status_perkawinan="KAWIN")
     assert _judge(married, ScriptedMatcher()).status is EnrolmentState.PRINT_READY_RECORD
 
@@ -320,8 +354,9 @@ def test_not_eligible_follows_the_configured_age() -> None:
 def test_every_register_problem_is_reported() -> None:
     holder = make_biodata()
     male_nik = valid_nik(sex="L", birth_date=dt.date(2012, 1, 1))
-    bad = make_biodata(nik=male_nik, jenis_kelamin="P", tanggal_lahir=dt.date(2012, 1, 1),
-                       status_perkawinan="BELUM KAWIN")
+    bad = make_biodata(
+        nik=male_nik, jenis_kelamin="P", tanggal_lahir=dt.date(2012, 1, 1), status_perkawinan="BELUM KAWIN"
+    )
     register = Register(people={male_nik: Person.of(holder)})
     codes = [r.code for r in register_problems(bad, register, on=TODAY, rules=Rules())]
     assert codes == ["biodata_contradicts_nik", "not_eligible", "nik_issued_to_other"]

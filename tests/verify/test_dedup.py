@@ -1,4 +1,5 @@
 """The nbis-bozorth3 matcher: 1:N deduplication over the candidate index, options, gallery upkeep, persistence."""
+
 from __future__ import annotations
 
 import io

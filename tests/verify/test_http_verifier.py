@@ -3,6 +3,7 @@
 A scripted HTTP server on 127.0.0.1 answers each request with the next scripted action, so every
 failure the central side can show (down, slow, 5xx, 503, 4xx) is exercised over a real socket.
 """
+
 from __future__ import annotations
 
 import base64
@@ -47,8 +48,14 @@ class Handler(BaseHTTPRequestHandler):
     def _answer(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
-        self.server.seen.append({"method": self.command, "path": self.path, "headers": dict(self.headers),
-                                 "body": json.loads(body) if body else None})
+        self.server.seen.append(
+            {
+                "method": self.command,
+                "path": self.path,
+                "headers": dict(self.headers),
+                "body": json.loads(body) if body else None,
+            }
+        )
         action = self.server.script.pop(0) if self.server.script else ("json", 500, {"error": {"code": "x"}})
         if action[0] == "close":
             self.connection.shutdown(socket.SHUT_RDWR)
@@ -90,15 +97,25 @@ def server() -> Iterator[Scripted]:
 
 
 def _verifier(url: str, sleeps: list[float], **options: Any) -> HttpVerifier:
-    return HttpVerifier({"url": url, "timeout_seconds": 2, **options}, sleep=sleeps.append,
-                        environ={"EKTP_CENTRAL_TOKEN": TOKEN})
+    return HttpVerifier(
+        {"url": url, "timeout_seconds": 2, **options}, sleep=sleeps.append, environ={"EKTP_CENTRAL_TOKEN": TOKEN}
+    )
 
 
-SUBMISSION = Submission(enrolment_id="e-1", site="17.71", biodata={"nik": "1771014101900001"},
-                        fingers={"right_thumb": b"FMR\0template"}, finger_images={"right_thumb": b"\x89PNG"},
-                        exceptions={"left_little": "amputated"})
-RECEIVED = {"enrolment_id": "e-1", "status": "RECEIVED_AT_CENTRAL", "received_at": "2026-11-28T01:02:03Z",
-            "first": True}
+SUBMISSION = Submission(
+    enrolment_id="e-1",
+    site="17.71",
+    biodata={"nik": "1771014101900001"},
+    fingers={"right_thumb": b"FMR\0template"},
+    finger_images={"right_thumb": b"\x89PNG"},
+    exceptions={"left_little": "amputated"},
+)
+RECEIVED = {
+    "enrolment_id": "e-1",
+    "status": "RECEIVED_AT_CENTRAL",
+    "received_at": "2026-11-28T01:02:03Z",
+    "first": True,
+}
 
 
 def test_submit_sends_the_documented_body_with_the_token(server: Scripted) -> None:
@@ -115,8 +132,12 @@ def test_submit_sends_the_documented_body_with_the_token(server: Scripted) -> No
 
 def test_busy_and_broken_answers_are_retried_with_growing_backoff(server: Scripted) -> None:
     sleeps: list[float] = []
-    server.script = [("json", 503, {"error": {"code": "unavailable", "message": "busy"}}),
-                     ("json", 502, {}), ("close",), ("json", 200, {**RECEIVED, "first": False})]
+    server.script = [
+        ("json", 503, {"error": {"code": "unavailable", "message": "busy"}}),
+        ("json", 502, {}),
+        ("close",),
+        ("json", 200, {**RECEIVED, "first": False}),
+    ]
     receipt = _verifier(server.url, sleeps, retries=3, backoff_seconds=0.25).submit(SUBMISSION)
     assert not receipt.first
     assert sleeps == [0.25, 0.5, 1.0]
@@ -171,10 +192,15 @@ def test_a_missing_token_is_a_clear_refusal(server: Scripted) -> None:
 
 
 def test_a_pending_verdict_is_none_and_a_decided_one_is_read(server: Scripted) -> None:
-    decided = {"enrolment_id": "e-1", "status": "DUPLICATE_RECORD", "decided_at": "2026-11-28T01:02:05Z",
-               "reasons": [{"code": "biometric_duplicate", "message": "matches e-0"}],
-               "candidates": [{"enrolment_id": "e-0", "nik": "1771014101900002", "score": 87.5,
-                               "finger_scores": {"right_thumb": 95}}]}
+    decided = {
+        "enrolment_id": "e-1",
+        "status": "DUPLICATE_RECORD",
+        "decided_at": "2026-11-28T01:02:05Z",
+        "reasons": [{"code": "biometric_duplicate", "message": "matches e-0"}],
+        "candidates": [
+            {"enrolment_id": "e-0", "nik": "1771014101900002", "score": 87.5, "finger_scores": {"right_thumb": 95}}
+        ],
+    }
     server.script = [("json", 200, RECEIVED), ("json", 200, decided)]
     verifier = _verifier(server.url, [])
     assert verifier.verdict("e-1", wait=2) is None
@@ -190,8 +216,9 @@ def test_an_unreadable_verdict_is_not_trusted(server: Scripted) -> None:
         _verifier(server.url, []).verdict("e-1")
 
 
-@pytest.mark.parametrize("options", [{"url": "ftp://x"}, {"url": "http://x", "colour": "red"},
-                                     {"url": "http://x", "retries": -1}, {}])
+@pytest.mark.parametrize(
+    "options", [{"url": "ftp://x"}, {"url": "http://x", "colour": "red"}, {"url": "http://x", "retries": -1}, {}]
+)
 def test_bad_options_are_refused(options: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match="http verifier"):
         HttpVerifier(options)
@@ -221,10 +248,15 @@ def test_an_oversized_answer_is_refused(server: Scripted, monkeypatch: pytest.Mo
         _verifier(server.url, [], retries=0).submit(SUBMISSION)
 
 
-@pytest.mark.parametrize("answer", [("json", 202, ["not", "an", "object"]),
-                                    ("json", 202, {"enrolment_id": "e-1", "first": True}),
-                                    ("json", 202, {**RECEIVED, "received_at": "yesterday"}),
-                                    ("raw", b"\xff\xfe not json")])
+@pytest.mark.parametrize(
+    "answer",
+    [
+        ("json", 202, ["not", "an", "object"]),
+        ("json", 202, {"enrolment_id": "e-1", "first": True}),
+        ("json", 202, {**RECEIVED, "received_at": "yesterday"}),
+        ("raw", b"\xff\xfe not json"),
+    ],
+)
 def test_an_unreadable_receipt_is_not_trusted(server: Scripted, answer: tuple[Any, ...]) -> None:
     server.script = [answer]
     with pytest.raises(CentralUnavailable):

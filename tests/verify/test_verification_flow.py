@@ -1,5 +1,6 @@
 """Enrolments from BIO_CAPTURED to a verdict through the ``http`` verifier and the central-system
 emulator running as its own process; outages lose nothing; adjudication; the handover check."""
+
 from __future__ import annotations
 
 import json
@@ -42,8 +43,9 @@ def test_a_unique_resident_becomes_print_ready(central: CentralProcess, node_fac
     assert job.site_code == "17.71" and "dukcapil-only" in job.routing_reason
 
 
-def test_a_planted_duplicate_is_caught_with_its_candidate(central: CentralProcess,
-                                                          node_factory: Callable[..., Node]) -> None:
+def test_a_planted_duplicate_is_caught_with_its_candidate(
+    central: CentralProcess, node_factory: Callable[..., Node]
+) -> None:
     node = node_factory(central.url)
     first = record_resident(node.lc, seed=202)
     node.verification.submit(first, actor="op1")
@@ -71,7 +73,8 @@ def test_incomplete_enrolments_are_not_sent(central: CentralProcess, node_factor
 
 
 def test_central_down_loses_nothing_and_a_resend_is_stored_once(
-        start_central: Callable[..., CentralProcess], node_factory: Callable[..., Node], tmp_path: Path) -> None:
+    start_central: Callable[..., CentralProcess], node_factory: Callable[..., Node], tmp_path: Path
+) -> None:
     central = CentralProcess(tmp_path / "central")  # not started: its port refuses connections
     node = node_factory(central.url)
     enrolment = record_resident(node.lc, seed=404)
@@ -95,7 +98,8 @@ def test_central_down_loses_nothing_and_a_resend_is_stored_once(
 
 
 def test_the_central_side_killed_before_its_verdict_still_decides_after_restart(
-        start_central: Callable[..., CentralProcess], node_factory: Callable[..., Node]) -> None:
+    start_central: Callable[..., CentralProcess], node_factory: Callable[..., Node]
+) -> None:
     central = start_central()
     node = node_factory(central.url)
     enrolments = [record_resident(node.lc, seed=500 + i) for i in range(3)]
@@ -116,6 +120,7 @@ def test_adjudication_by_a_supervisor(grey_zone: Callable[..., tuple[CentralProc
     assert waiting == twin and verdict is not None and verdict.candidates[0].enrolment_id == first
 
     from ektp_plugins.verify.sheet import side_by_side
+
     png = side_by_side(node.verification, twin)
     assert png.startswith(b"\x89PNG")
 
@@ -141,8 +146,9 @@ def printed_resident(node: Node, seed: int) -> tuple[Node, str]:
     return node, enrolment
 
 
-def test_handover_refuses_a_wrong_finger_and_accepts_the_holder(central: CentralProcess,
-                                                                node_factory: Callable[..., Node]) -> None:
+def test_handover_refuses_a_wrong_finger_and_accepts_the_holder(
+    central: CentralProcess, node_factory: Callable[..., Node]
+) -> None:
     node, enrolment = printed_resident(node_factory(central.url), 707)
 
     stranger = finger_sample(708, "right_index", 1).template
@@ -163,8 +169,9 @@ def test_handover_refuses_a_wrong_finger_and_accepts_the_holder(central: Central
     assert node.verification.sync(actor="op1").cards_reported == [enrolment]
 
 
-def test_the_cli_sends_syncs_and_shows_the_verdict(central: CentralProcess, node_factory: Callable[..., Node],
-                                                   tmp_path: Path) -> None:
+def test_the_cli_sends_syncs_and_shows_the_verdict(
+    central: CentralProcess, node_factory: Callable[..., Node], tmp_path: Path
+) -> None:
     node = node_factory(central.url)
     enrolment = record_resident(node.lc, seed=808)
     runner = CliRunner()
@@ -193,7 +200,8 @@ def test_the_cli_says_when_the_central_side_is_down(node_factory: Callable[..., 
 
 
 def test_a_central_side_that_lost_the_enrolment_gets_it_again(
-        start_central: Callable[..., CentralProcess], node_factory: Callable[..., Node], tmp_path: Path) -> None:
+    start_central: Callable[..., CentralProcess], node_factory: Callable[..., Node], tmp_path: Path
+) -> None:
     central = start_central(data=tmp_path / "first")
     node = node_factory(central.url)
     enrolment = record_resident(node.lc, seed=1401)
@@ -208,9 +216,9 @@ def test_a_central_side_that_lost_the_enrolment_gets_it_again(
     assert node.verdict(enrolment) is E.PRINT_READY_RECORD
 
 
-def test_a_missing_token_stops_the_round_and_loses_nothing(central: CentralProcess,
-                                                          node_factory: Callable[..., Node],
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_missing_token_stops_the_round_and_loses_nothing(
+    central: CentralProcess, node_factory: Callable[..., Node], monkeypatch: pytest.MonkeyPatch
+) -> None:
     node = node_factory(central.url)
     enrolments = [record_resident(node.lc, seed=1501 + i) for i in range(2)]
     for enrolment in enrolments:
@@ -222,21 +230,25 @@ def test_a_missing_token_stops_the_round_and_loses_nothing(central: CentralProce
 
 
 def test_a_decision_whose_answer_was_lost_is_caught_up(
-        grey_zone: Callable[..., tuple[CentralProcess, Node, str, str]]) -> None:
+    grey_zone: Callable[..., tuple[CentralProcess, Node, str, str]],
+) -> None:
     _central, node, _first, twin = grey_zone(1601)
     # The central side took a decision but the node never heard the answer (it crashed)...
     node.verification.verifier.adjudicate(twin, E.DUPLICATE_RECORD, supervisor="sup1", note="same person")
     assert node.state(twin) is E.ADJUDICATE_RECORD
     # ...so another supervisor's different decision applies the one the central side holds, and says so.
-    assert node.verification.adjudicate(twin, E.PRINT_READY_RECORD, supervisor="sup1",
-                                        note="different person") is E.DUPLICATE_RECORD
+    assert (
+        node.verification.adjudicate(twin, E.PRINT_READY_RECORD, supervisor="sup1", note="different person")
+        is E.DUPLICATE_RECORD
+    )
     assert "already holds the decision" in node.lc.history(twin)[-1].detail["reason"]
     status = node.verification.status(twin)
     assert status is not None and status.verdict is not None and status.verdict.status is E.DUPLICATE_RECORD
 
 
 def test_a_sync_catches_up_with_a_decision_taken_at_the_central_side(
-        grey_zone: Callable[..., tuple[CentralProcess, Node, str, str]]) -> None:
+    grey_zone: Callable[..., tuple[CentralProcess, Node, str, str]],
+) -> None:
     _central, node, _first, twin = grey_zone(1701)
     node.verification.verifier.adjudicate(twin, E.PRINT_READY_RECORD, supervisor="sup1", note="twins")
     report = node.verification.sync(actor="op1")

@@ -1,5 +1,6 @@
 """Fixtures for the web UI: the node's app over a real deployment (SQLite, the minimal profile unless a
 test marks another with ``ektp_profile``), its accounts, and browsers logged in with each role."""
+
 from __future__ import annotations
 
 from collections.abc import Callable

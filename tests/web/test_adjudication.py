@@ -1,6 +1,7 @@
 """Adjudication in the web UI, against the central-system emulator running as its own process: the
 queue, the side-by-side page, deciding (a note required, a double click harmless), the central system
 being down (nothing changes), and who may open it where."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -28,8 +29,9 @@ E = EnrolmentState
 def _centralkit() -> ModuleType:
     """The verification tests' helpers (the emulator as a process, residents with synthetic fingers)."""
     if "centralkit" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("centralkit", Path(__file__).parents[1] / "verify" /
-                                                      "centralkit.py")
+        spec = importlib.util.spec_from_file_location(
+            "centralkit", Path(__file__).parents[1] / "verify" / "centralkit.py"
+        )
         assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)
         sys.modules["centralkit"] = module
@@ -50,8 +52,9 @@ class Setting:
 
 
 @pytest.fixture
-def adjudicating(tmp_path: Path, ektp_database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[
-        Callable[[], Setting]]:
+def adjudicating(
+    tmp_path: Path, ektp_database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[[], Setting]]:
     kit = _centralkit()
     monkeypatch.setenv("EKTP_CENTRAL_TOKEN", kit.TOKEN)
     started: list[Any] = []
@@ -62,15 +65,19 @@ def adjudicating(tmp_path: Path, ektp_database_url: str, monkeypatch: pytest.Mon
         config.write_text("[verification.matcher]\nduplicate_score = 100000\nadjudicate_score = 20\n", "utf-8")
         central = kit.CentralProcess(tmp_path / "central", config=config).start()
         started.append(central)
-        deployment = create_deployment(tmp_path / "node", profile=str(kit.node_profile(tmp_path, central.url)),
-                                       database_url=ektp_database_url)
+        deployment = create_deployment(
+            tmp_path / "node", profile=str(kit.node_profile(tmp_path, central.url)), database_url=ektp_database_url
+        )
         node = kit.Node(deployment)
         started.append(node)
         recorder = node
         if first_elsewhere:
             # Another regency's node recorded the person first: only the central system holds it.
-            other = create_deployment(tmp_path / "elsewhere", profile=str(kit.node_profile(tmp_path, central.url)),
-                                      database_url=f"sqlite:///{tmp_path / 'elsewhere.sqlite3'}")
+            other = create_deployment(
+                tmp_path / "elsewhere",
+                profile=str(kit.node_profile(tmp_path, central.url)),
+                database_url=f"sqlite:///{tmp_path / 'elsewhere.sqlite3'}",
+            )
             recorder = kit.Node(other)
             started.append(recorder)
         first = kit.record_resident(recorder.lc, seed=7)
@@ -97,8 +104,7 @@ def adjudicating(tmp_path: Path, ektp_database_url: str, monkeypatch: pytest.Mon
 
 def audited(node: Any, action: str) -> list[Any]:
     with node.store.read() as conn:
-        return conn.execute(sa.select(audit_log).where(audit_log.c.action == action)
-                            .order_by(audit_log.c.seq)).all()
+        return conn.execute(sa.select(audit_log).where(audit_log.c.action == action).order_by(audit_log.c.seq)).all()
 
 
 def test_queue_and_side_by_side_page(adjudicating) -> None:  # type: ignore[no-untyped-def]
@@ -125,7 +131,7 @@ def test_queue_and_side_by_side_page(adjudicating) -> None:  # type: ignore[no-u
     assert b.get(f"/adjudication/{s.twin}/finger/{s.first}/nose").status_code == 404
     assert b.get(f"/adjudication/{s.twin}?candidate=not-a-candidate").status_code == 404
     assert b.get("/adjudication/no-such-enrolment").status_code == 404
-    assert 'data-confirm=' in html and 'name="note"' in html
+    assert "data-confirm=" in html and 'name="note"' in html
 
 
 def test_decide_needs_a_note_and_a_double_click_changes_nothing_more(adjudicating) -> None:  # type: ignore[no-untyped-def]
@@ -184,8 +190,9 @@ def test_an_operator_is_refused_and_it_is_audited(browser, ektp_service) -> None
     assert browser("op1").get("/adjudication").status_code == 403
     assert browser("adm1").get("/adjudication").status_code == 403
     with ektp_service.store.read() as conn:
-        refused = conn.execute(sa.select(audit_log.c.actor, audit_log.c.detail)
-                               .where(audit_log.c.action == "auth.forbidden")).all()
+        refused = conn.execute(
+            sa.select(audit_log.c.actor, audit_log.c.detail).where(audit_log.c.action == "auth.forbidden")
+        ).all()
     assert [r.actor for r in refused] == ["op1", "adm1"] and all("/adjudication" in r.detail for r in refused)
 
 

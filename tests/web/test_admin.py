@@ -1,4 +1,5 @@
 """Administration in the web UI: access, sites and join codes, devices, profile and plugins, the audit log."""
+
 from __future__ import annotations
 
 import re
@@ -12,8 +13,11 @@ from ektp_core.store.tables import audit_log, join_codes
 
 def forbidden(lc: LifecycleService) -> list[tuple[str, str]]:
     with lc.store.read() as conn:
-        rows = conn.execute(sa.select(audit_log.c.actor, audit_log.c.detail)
-                            .where(audit_log.c.action == "auth.forbidden").order_by(audit_log.c.seq)).all()
+        rows = conn.execute(
+            sa.select(audit_log.c.actor, audit_log.c.detail)
+            .where(audit_log.c.action == "auth.forbidden")
+            .order_by(audit_log.c.seq)
+        ).all()
     return [(r.actor, r.detail) for r in rows]
 
 
@@ -49,13 +53,20 @@ def test_plugins_that_failed_show_their_error(browser, web_app) -> None:  # type
         host = node().host
     info = next(iter(host._infos.values()))
     original = (info.status, info.error)
-    host._infos[info.name] = type(info)(**{**info.as_dict(), "hooks": tuple(info.hooks), "status": "failed",
-                                           "error": "ImportError: no module named kartu"})
+    host._infos[info.name] = type(info)(
+        **{
+            **info.as_dict(),
+            "hooks": tuple(info.hooks),
+            "status": "failed",
+            "error": "ImportError: no module named kartu",
+        }
+    )
     try:
         html = browser("adm1").get("/admin").get_data(as_text=True)
     finally:
-        host._infos[info.name] = type(info)(**{**info.as_dict(), "hooks": tuple(info.hooks), "status": original[0],
-                                               "error": original[1]})
+        host._infos[info.name] = type(info)(
+            **{**info.as_dict(), "hooks": tuple(info.hooks), "status": original[0], "error": original[1]}
+        )
     assert f'data-plugin="{info.name}" data-status="failed"' in html
     assert "ImportError: no module named kartu" in html and "gagal dimuat" in html
 
@@ -113,7 +124,7 @@ def test_audit_log_filters_by_action_and_verifies_the_chain(browser, ektp_servic
     family = set(re.findall(r'<tr data-action="([^"]+)">', b.get("/admin/audit?action=auth.").get_data(as_text=True)))
     assert {"auth.forbidden", "auth.login"} <= family and all(a.startswith("auth.") for a in family)
     limited = b.get("/admin/audit?limit=2").get_data(as_text=True)
-    assert len(re.findall(r'<tr data-action=', limited)) == 2
+    assert len(re.findall(r"<tr data-action=", limited)) == 2
     assert b.get("/admin/audit?limit=lots").status_code == 200
     verified = b.post("/admin/audit", {"action": ""}).get_data(as_text=True)
     assert 'id="verify-result"' in verified and "Log audit utuh" in verified

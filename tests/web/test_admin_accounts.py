@@ -1,5 +1,6 @@
 """Accounts and roles in the web UI: create (duplicates and weak passwords refused), role change
 (ends that account's sessions), password reset, disable/enable, unlock, and no self-demotion."""
+
 from __future__ import annotations
 
 import pytest
@@ -25,8 +26,14 @@ def count_accounts(lc: LifecycleService) -> int:
 
 
 def create(b: Browser, **overrides: str):  # type: ignore[no-untyped-def]
-    form = {"username": "op.baru", "full_name": "Operator Baru", "role": "operator", "site_code": "17.71",
-            "password": NEW_PASSWORD, "password_again": NEW_PASSWORD}
+    form = {
+        "username": "op.baru",
+        "full_name": "Operator Baru",
+        "role": "operator",
+        "site_code": "17.71",
+        "password": NEW_PASSWORD,
+        "password_again": NEW_PASSWORD,
+    }
     form.update(overrides)
     return b.post("/admin/accounts/new", form)
 
@@ -40,8 +47,11 @@ def test_create_an_account_that_can_log_in(browser, web_app, ektp_service) -> No
     assert row is not None and row.role == "operator" and row.site_code == "17.71"
     assert NEW_PASSWORD not in row.password_hash
     with ektp_service.store.read() as conn:
-        created = conn.execute(sa.select(audit_log.c.actor).where(audit_log.c.action == "operator.created")
-                               .where(audit_log.c.subject_id == "op.baru")).all()
+        created = conn.execute(
+            sa.select(audit_log.c.actor)
+            .where(audit_log.c.action == "operator.created")
+            .where(audit_log.c.subject_id == "op.baru")
+        ).all()
     assert [c.actor for c in created] == ["adm1"]
     Browser(web_app).login("op.baru", NEW_PASSWORD)
 
@@ -58,15 +68,18 @@ def test_a_duplicate_username_is_refused_and_nothing_changes(browser, ektp_servi
     assert account(ektp_service, "op1").full_name != "Someone Else"  # type: ignore[union-attr]
 
 
-@pytest.mark.parametrize(("password", "again", "message"), [
-    ("pendek1!", "pendek1!", "terlalu pendek"),
-    ("katasandi", "katasandi", "terlalu pendek"),
-    ("Password!!", "Password!!", "mudah ditebak"),
-    ("aaaaaaaaaaaa", "aaaaaaaaaaaa", "mudah ditebak"),
-    ("op.baru-2024xx", "op.baru-2024xx", "nama pengguna"),
-    ("hanyahurufsaja", "hanyahurufsaja", "mencampur huruf"),
-    (NEW_PASSWORD, NEW_PASSWORD + "x", "tidak sama"),
-])
+@pytest.mark.parametrize(
+    ("password", "again", "message"),
+    [
+        ("pendek1!", "pendek1!", "terlalu pendek"),
+        ("katasandi", "katasandi", "terlalu pendek"),
+        ("Password!!", "Password!!", "mudah ditebak"),
+        ("aaaaaaaaaaaa", "aaaaaaaaaaaa", "mudah ditebak"),
+        ("op.baru-2024xx", "op.baru-2024xx", "nama pengguna"),
+        ("hanyahurufsaja", "hanyahurufsaja", "mencampur huruf"),
+        (NEW_PASSWORD, NEW_PASSWORD + "x", "tidak sama"),
+    ],
+)
 def test_a_weak_or_mistyped_password_is_refused(browser, ektp_service, password, again, message) -> None:  # type: ignore[no-untyped-def]
     response = create(browser("adm1"), password=password, password_again=again)
     assert response.status_code == 400
@@ -74,9 +87,15 @@ def test_a_weak_or_mistyped_password_is_refused(browser, ektp_service, password,
     assert account(ektp_service, "op.baru") is None
 
 
-@pytest.mark.parametrize(("field", "value", "message"), [
-    ("username", "X", "Nama pengguna tidak sah"), ("role", "root", "Peran tidak dikenal"),
-    ("site_code", "99.99", "tidak ada dalam profil"), ("full_name", "", "Isi semua kolom")])
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("username", "X", "Nama pengguna tidak sah"),
+        ("role", "root", "Peran tidak dikenal"),
+        ("site_code", "99.99", "tidak ada dalam profil"),
+        ("full_name", "", "Isi semua kolom"),
+    ],
+)
 def test_bad_account_fields_are_refused(browser, ektp_service, field, value, message) -> None:  # type: ignore[no-untyped-def]
     before = count_accounts(ektp_service)
     response = create(browser("adm1"), **{field: value})
@@ -101,8 +120,10 @@ def test_a_role_change_logs_that_account_out(browser, ektp_service) -> None:  # 
 
 def test_an_admin_cannot_demote_or_disable_themselves(browser, ektp_service) -> None:  # type: ignore[no-untyped-def]
     b = browser("adm1")
-    for path, form in (("/admin/accounts/adm1/role", {"role": "operator"}), ("/admin/accounts/adm1/active",
-                                                                             {"active": "0"})):
+    for path, form in (
+        ("/admin/accounts/adm1/role", {"role": "operator"}),
+        ("/admin/accounts/adm1/active", {"active": "0"}),
+    ):
         response = b.post(path, form)
         assert response.status_code == 302
         assert "akun Anda sendiri" in b.get("/admin/accounts").get_data(as_text=True)
@@ -143,8 +164,8 @@ def test_unlock_after_five_wrong_passwords(browser, web_app, ektp_service) -> No
     assert intruder.post("/login", {"username": "op1", "password": PASSWORD}).status_code == 403  # locked
     admin = browser("adm1")
     html = admin.get("/admin/accounts").get_data(as_text=True)
-    row = html[html.index('data-account="op1"'):]
-    row = row[:row.index("</tr>")]
+    row = html[html.index('data-account="op1"') :]
+    row = row[: row.index("</tr>")]
     assert "data-locked" in row and "/admin/accounts/op1/unlock" in row
     assert admin.post("/admin/accounts/op1/unlock").status_code == 302
     assert "Kunci login op1 dibuka" in admin.get("/admin/accounts").get_data(as_text=True)
@@ -176,8 +197,9 @@ def lock_out(web_app, username: str, address: str) -> None:  # type: ignore[no-u
     intruder = Browser(web_app)
     intruder.get("/login")
     for _ in range(5):
-        response = intruder.post("/login", {"username": username, "password": "salah-salah"},
-                                 environ_base={"REMOTE_ADDR": address})
+        response = intruder.post(
+            "/login", {"username": username, "password": "salah-salah"}, environ_base={"REMOTE_ADDR": address}
+        )
         assert response.status_code in (401, 403)
 
 

@@ -1,4 +1,5 @@
 """Logging in and out, session limits, lockout, CSRF, roles and the security headers of the web UI."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -18,8 +19,11 @@ from .webkit import PASSWORD, Browser, add_account
 
 def actions(lc: LifecycleService, prefix: str = "auth.") -> list[tuple[str, str, str]]:
     with lc.store.read() as conn:
-        rows = conn.execute(sa.select(audit_log.c.action, audit_log.c.actor, audit_log.c.detail)
-                            .where(audit_log.c.action.like(prefix + "%")).order_by(audit_log.c.seq)).all()
+        rows = conn.execute(
+            sa.select(audit_log.c.action, audit_log.c.actor, audit_log.c.detail)
+            .where(audit_log.c.action.like(prefix + "%"))
+            .order_by(audit_log.c.seq)
+        ).all()
     return [(r.action, r.actor, r.detail) for r in rows]
 
 
@@ -71,8 +75,11 @@ def test_wrong_password_is_refused_and_audited(browser, ektp_service) -> None:  
     assert "salah-sekali" not in str(actions(ektp_service))  # the password is never written anywhere
 
 
-def test_five_failures_lock_the_account_even_against_the_right_password(browser, web_app,  # type: ignore[no-untyped-def]
-                                                                         ektp_service) -> None:
+def test_five_failures_lock_the_account_even_against_the_right_password(
+    browser,
+    web_app,  # type: ignore[no-untyped-def]
+    ektp_service,
+) -> None:
     b = browser(None)
     b.get("/login")
     for _ in range(5):
@@ -190,9 +197,11 @@ def test_a_view_without_an_access_rule_is_refused_to_everyone(guarded_app) -> No
 
 
 def test_every_page_of_the_ui_declares_who_may_use_it(web_app) -> None:  # type: ignore[no-untyped-def]
-    missing = [rule.rule for rule in web_app.url_map.iter_rules()
-               if not rule.rule.startswith("/api/")
-               and access.rule_of(web_app.view_functions[rule.endpoint]) is None]
+    missing = [
+        rule.rule
+        for rule in web_app.url_map.iter_rules()
+        if not rule.rule.startswith("/api/") and access.rule_of(web_app.view_functions[rule.endpoint]) is None
+    ]
     assert missing == []
 
 
@@ -259,8 +268,11 @@ def test_the_ui_speaks_indonesian_first_and_english_on_request(browser) -> None:
     assert "Password" in b.get("/login").get_data(as_text=True)
 
 
-def test_a_plugins_pages_join_the_app_under_the_same_rules(ektp_service, ektp_host,  # type: ignore[no-untyped-def]
-                                                            ektp_register_plugin) -> None:
+def test_a_plugins_pages_join_the_app_under_the_same_rules(
+    ektp_service,
+    ektp_host,  # type: ignore[no-untyped-def]
+    ektp_register_plugin,
+) -> None:
     from ektp_plugins.web.ui import create_app
 
     from ektp_core import hookimpl

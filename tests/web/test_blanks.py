@@ -1,5 +1,6 @@
 """The blank (blangko) pages: receiving deliveries (supervisors only, all or nothing), spoiling a blank
 with a reason, the spoiled list and the daily stock report with its CSV."""
+
 from __future__ import annotations
 
 import csv
@@ -18,9 +19,14 @@ SITE = "17.71"
 def test_parse_serials() -> None:
     assert parse_serials("BLK-000101..BLK-000103") == ["BLK-000101", "BLK-000102", "BLK-000103"]
     assert parse_serials("blk-0009 .. blk-0011, X-77\nY-1") == ["BLK-0009", "BLK-0010", "BLK-0011", "X-77", "Y-1"]
-    for bad, key in (("", "blanks.err.none"), ("A-1..B-3", "blanks.err.range_shape"),
-                     ("A-10..A-09", "blanks.err.range_order"), ("A..B", "blanks.err.range_digits"),
-                     ("A-1..A-2..A-3", "blanks.err.range"), ("A-000001..A-999999", "blanks.err.too_many")):
+    for bad, key in (
+        ("", "blanks.err.none"),
+        ("A-1..B-3", "blanks.err.range_shape"),
+        ("A-10..A-09", "blanks.err.range_order"),
+        ("A..B", "blanks.err.range_digits"),
+        ("A-1..A-2..A-3", "blanks.err.range"),
+        ("A-000001..A-999999", "blanks.err.too_many"),
+    ):
         with pytest.raises(SerialsInvalid) as caught:
             parse_serials(bad)
         assert caught.value.key == key, bad
@@ -30,8 +36,9 @@ def test_a_supervisor_receives_a_delivery(browser, ektp_service: LifecycleServic
     spv = browser("spv1")
     page = spv.get("/blanks").get_data(as_text=True)
     assert 'id="receive-form"' in page
-    done = spv.post("/blanks/receive", {"serials": "BLK-000101..BLK-000150", "note": "surat 12/2026"},
-                    follow_redirects=True)
+    done = spv.post(
+        "/blanks/receive", {"serials": "BLK-000101..BLK-000150", "note": "surat 12/2026"}, follow_redirects=True
+    )
     assert "50 blangko diterima" in done.get_data(as_text=True)
     ledger = ektp_service.ledger(SITE)
     assert (ledger.received, ledger.in_stock, ledger.balanced) == (50, 50, True)
@@ -65,8 +72,9 @@ def test_spoil_a_blank_needs_a_reason(browser, ektp_service: LifecycleService) -
     assert ektp_service.ledger(SITE).spoiled == 0
     unknown = op.post("/blanks/spoil", {"serial": "BLK-999999", "reason": "bent"}, follow_redirects=True)
     assert "tidak ada di buku blangko" in unknown.get_data(as_text=True)
-    done = op.post("/blanks/spoil", {"serial": "blk-000001", "reason": "tertekuk saat pengiriman"},
-                   follow_redirects=True)
+    done = op.post(
+        "/blanks/spoil", {"serial": "blk-000001", "reason": "tertekuk saat pengiriman"}, follow_redirects=True
+    )
     text = done.get_data(as_text=True)
     assert "BLK-000001 dicatat rusak" in text
     assert "tertekuk saat pengiriman" in text  # in the spoiled list

@@ -1,4 +1,5 @@
 """The dashboard's figures: per day (the office's local days) and per site, today's counts, the regency's view."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -21,10 +22,15 @@ def at(day: dt.date, hour: int) -> dt.datetime:
 @pytest.mark.ektp_profile("kota-bengkulu")
 def test_counts_per_local_day_and_per_site(ektp_service: LifecycleService) -> None:
     lc = ektp_service
-    plan = [(TODAY, 8, "17.71.05"), (TODAY, 23, "17.71.05"), (TODAY, 0, "17.71.01"),
-            (TODAY - dt.timedelta(days=1), 23, "17.71.01"), (TODAY - dt.timedelta(days=13), 9, "17.71"),
-            (TODAY - dt.timedelta(days=14), 9, "17.71"),  # outside the charts' fortnight
-            (TODAY + dt.timedelta(days=1), 1, "17.71")]  # stamped tomorrow (a clock ahead): not today
+    plan = [
+        (TODAY, 8, "17.71.05"),
+        (TODAY, 23, "17.71.05"),
+        (TODAY, 0, "17.71.01"),
+        (TODAY - dt.timedelta(days=1), 23, "17.71.01"),
+        (TODAY - dt.timedelta(days=13), 9, "17.71"),
+        (TODAY - dt.timedelta(days=14), 9, "17.71"),  # outside the charts' fortnight
+        (TODAY + dt.timedelta(days=1), 1, "17.71"),
+    ]  # stamped tomorrow (a clock ahead): not today
     for n, (day, hour, site) in enumerate(plan):
         lc.clock = lambda day=day, hour=hour: at(day, hour)  # type: ignore[misc]
         lc.record(make_enrolment(site_code=site, nik=valid_nik(serial=n + 1)))
@@ -57,8 +63,10 @@ def test_the_page_shows_the_figures_and_when_they_were_counted(browser, ektp_ser
     assert "<svg" in page  # the chart is drawn on the server
 
 
-def test_the_figures_are_counted_whole_only_when_they_cannot_be_brought_forward(browser,  # type: ignore[no-untyped-def]
-                                                                               ektp_service: LifecycleService) -> None:
+def test_the_figures_are_counted_whole_only_when_they_cannot_be_brought_forward(
+    browser,  # type: ignore[no-untyped-def]
+    ektp_service: LifecycleService,
+) -> None:
     from ektp_plugins.web.ui.dashboard import figures_keeper
 
     b = browser("op1")  # logging in opens the dashboard: counted once

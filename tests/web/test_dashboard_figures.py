@@ -1,4 +1,5 @@
 """The dashboard's counts brought forward from the audit log: always equal to a full count at the same snapshot."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -85,13 +86,21 @@ def test_counts_brought_forward_equal_a_full_count_after_every_kind_of_change(ek
 
     # An action the keeper does not know: counted whole again, still equal.
     with lc.store.write() as conn:
-        audit.append(conn, actor="x", action="enrolment.renamed", subject_kind="enrolment", subject_id=moved,
-                     detail={"to": "BIO_CAPTURED"}, at=at(TODAY, 11))
+        audit.append(
+            conn,
+            actor="x",
+            action="enrolment.renamed",
+            subject_kind="enrolment",
+            subject_id=moved,
+            detail={"to": "BIO_CAPTURED"},
+            at=at(TODAY, 11),
+        )
     check()
     assert check.keeper.full_counts == 2 * len(SCOPES)
     with lc.store.write() as conn:
-        audit.append(conn, actor="x", action="plugin.something", subject_kind="plugin", subject_id="p",
-                     at=at(TODAY, 11))
+        audit.append(
+            conn, actor="x", action="plugin.something", subject_kind="plugin", subject_id="p", at=at(TODAY, 11)
+        )
     check()
     assert check.keeper.full_counts == 3 * len(SCOPES)
 
@@ -108,11 +117,20 @@ def test_a_state_mirrored_by_the_feed_is_brought_forward(ektp_service: Lifecycle
     enrolment_id = record(lc, "17.71", 1, at(TODAY, 9))
     check()
     with lc.store.write() as conn:  # as the sync feed mirrors the Dukcapil node's state at a site
-        conn.execute(enrolments.update().where(enrolments.c.id == enrolment_id)
-                     .values(state="SENT_FOR_ENROLLMENT", updated_at=at(TODAY, 10)))
-        audit.append(conn, actor="sync", action="sync.state_mirrored", subject_kind="enrolment",
-                     subject_id=enrolment_id, detail={"from": "BIO_CAPTURED", "to": "SENT_FOR_ENROLLMENT",
-                                                      "dukcapil_seq": 1}, at=at(TODAY, 10))
+        conn.execute(
+            enrolments.update()
+            .where(enrolments.c.id == enrolment_id)
+            .values(state="SENT_FOR_ENROLLMENT", updated_at=at(TODAY, 10))
+        )
+        audit.append(
+            conn,
+            actor="sync",
+            action="sync.state_mirrored",
+            subject_kind="enrolment",
+            subject_id=enrolment_id,
+            detail={"from": "BIO_CAPTURED", "to": "SENT_FOR_ENROLLMENT", "dukcapil_seq": 1},
+            at=at(TODAY, 10),
+        )
     assert check()["17.71"].by_state == {"SENT_FOR_ENROLLMENT": 1}
     assert check.keeper.full_counts == len(SCOPES)
 
@@ -150,9 +168,15 @@ def test_a_move_the_kept_counts_cannot_hold_means_a_full_count(ektp_service: Lif
     enrolment_id = record(lc, "17.71", 1, at(TODAY, 9))
     check()
     with lc.store.write() as conn:  # an entry claiming a move from a state nobody is in
-        audit.append(conn, actor="x", action="enrolment.print_ready_record", subject_kind="enrolment",
-                     subject_id=enrolment_id, detail={"from": "ADJUDICATE_RECORD", "to": "PRINT_READY_RECORD"},
-                     at=at(TODAY, 10))
+        audit.append(
+            conn,
+            actor="x",
+            action="enrolment.print_ready_record",
+            subject_kind="enrolment",
+            subject_id=enrolment_id,
+            detail={"from": "ADJUDICATE_RECORD", "to": "PRINT_READY_RECORD"},
+            at=at(TODAY, 10),
+        )
     check()
     assert check.keeper.full_counts == len(SCOPES) + 2  # 17.71.05's view leaves 17.71's enrolment alone
 
@@ -188,7 +212,16 @@ def test_the_page_shows_every_kind_of_change_on_the_next_request(browser, ektp_s
     assert 'id="waiting-central">1<' in page()
     if 'id="waiting-packets"' in page():
         with lc.store.write() as conn:
-            conn.execute(outbox.insert().values(packet_id="p-1", seq=1, kind="enrolment", subject_id=sent,
-                                                enrolment_id=sent, created_at=dt.datetime.now(dt.UTC),
-                                                packet=json.dumps({}).encode(), attempts=0))
+            conn.execute(
+                outbox.insert().values(
+                    packet_id="p-1",
+                    seq=1,
+                    kind="enrolment",
+                    subject_id=sent,
+                    enrolment_id=sent,
+                    created_at=dt.datetime.now(dt.UTC),
+                    packet=json.dumps({}).encode(),
+                    attempts=0,
+                )
+            )
         assert 'id="waiting-packets">1<' in page()

@@ -1,6 +1,7 @@
 """``ektp demo`` as a user runs it: a subprocess on free ports in a temporary folder, its nodes checked
 over HTTP (login pages, the API's health, logging in with the printed credentials), its seed data,
 Ctrl-C stopping every child, and a second run reusing the data."""
+
 from __future__ import annotations
 
 import http.cookiejar
@@ -57,7 +58,11 @@ class DemoRun:
         self.lines: list[str] = []
         self.process = subprocess.Popen(
             [sys.executable, "-m", "ektp_core", "demo", "--dir", str(folder), "--port", str(port), *extra],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
@@ -85,8 +90,9 @@ class DemoRun:
 
     def credentials(self) -> dict[str, str]:
         """username -> password, as printed."""
-        found = re.findall(r"^  ([a-z][a-z.-]+)\s+(admin|supervisor|operator)\s+\S+\s+(\S+)$", self.output,
-                           flags=re.MULTILINE)
+        found = re.findall(
+            r"^  ([a-z][a-z.-]+)\s+(admin|supervisor|operator)\s+\S+\s+(\S+)$", self.output, flags=re.MULTILINE
+        )
         return {user: password for user, _role, password in found}
 
     def interrupt(self, timeout: float = 60.0) -> int:
@@ -135,8 +141,9 @@ class Browser:
         assert status == 200
         token = re.search(r'name="csrf_token" value="([^"]+)"', page)
         assert token is not None, page
-        form = urllib.parse.urlencode({"username": username, "password": password,
-                                       "csrf_token": token.group(1)}).encode()
+        form = urllib.parse.urlencode(
+            {"username": username, "password": password, "csrf_token": token.group(1)}
+        ).encode()
         try:
             with self.opener.open(urllib.request.Request(self.base + "/login", data=form), timeout=30) as response:
                 return response.status, response.geturl(), response.read().decode("utf-8")
@@ -171,8 +178,14 @@ def test_every_node_serves_its_ui_and_api(demo: DemoRun) -> None:
 @pytest.mark.slow  # the demo's first run records and verifies residents: about a minute
 def test_printed_credentials_log_in_and_are_kept_private(demo: DemoRun) -> None:
     printed = demo.credentials()
-    assert {"admin.dukcapil", "supervisor.dukcapil", "operator.dukcapil", "operator.kampung-melayu",
-            "supervisor.kampung-melayu", "operator.teluk-segara"} <= set(printed)
+    assert {
+        "admin.dukcapil",
+        "supervisor.dukcapil",
+        "operator.dukcapil",
+        "operator.kampung-melayu",
+        "supervisor.kampung-melayu",
+        "operator.teluk-segara",
+    } <= set(printed)
     credentials = demo.folder / "credentials.txt"
     assert credentials.stat().st_mode & 0o777 == 0o600
     assert all(password in credentials.read_text() for password in printed.values())
@@ -229,7 +242,8 @@ def test_ctrl_c_stops_every_child_and_a_second_run_reuses_the_data(demo: DemoRun
         assert "Reusing the demo" in again.output and "Seeding" not in again.output
         assert again.credentials() == passwords
         status, url, _page = Browser(f"http://127.0.0.1:{demo.port + 1}").login(
-            "operator.kampung-melayu", passwords["operator.kampung-melayu"])
+            "operator.kampung-melayu", passwords["operator.kampung-melayu"]
+        )
         assert status == 200 and not url.endswith("/login")
         second = again.child_pids()
         again.process.send_signal(signal.SIGTERM)  # a supervisor's stop works as Ctrl-C does
@@ -244,8 +258,12 @@ def test_a_taken_port_is_refused_before_anything_starts(tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", base + 3))
         taken.listen()
-        done = subprocess.run([sys.executable, "-m", "ektp_core", "demo", "--dir", str(tmp_path / "d"), "--port",
-                               str(base)], capture_output=True, text=True, timeout=120)
+        done = subprocess.run(
+            [sys.executable, "-m", "ektp_core", "demo", "--dir", str(tmp_path / "d"), "--port", str(base)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     assert done.returncode == 1
     assert f"port {base + 3}" in done.stderr and "central-system emulator" in done.stderr and "taken" in done.stderr
     assert not (tmp_path / "d").exists()
@@ -253,8 +271,12 @@ def test_a_taken_port_is_refused_before_anything_starts(tmp_path: Path) -> None:
 
 def test_a_folder_that_is_not_a_demo_is_left_alone(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("mine")
-    done = subprocess.run([sys.executable, "-m", "ektp_core", "demo", "--dir", str(tmp_path), "--port",
-                           str(free_base()), "--fresh"], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "ektp_core", "demo", "--dir", str(tmp_path), "--port", str(free_base()), "--fresh"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 1 and "holds no ektp demo" in done.stderr
     assert (tmp_path / "notes.txt").read_text() == "mine"
 

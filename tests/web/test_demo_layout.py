@@ -1,4 +1,5 @@
 """The demo's folder, ports, adjusted profiles and child processes, without running the whole demo."""
+
 from __future__ import annotations
 
 import os
@@ -100,8 +101,12 @@ def test_credentials_are_private_and_read_back(tmp_path: Path) -> None:
 
 
 def test_a_child_that_dies_at_start_says_why(tmp_path: Path) -> None:
-    child = Child("a node", ["serve", "--port", "0", "-d", str(tmp_path / "nowhere")], tmp_path / "logs" / "x.log",
-                  ready_url="http://127.0.0.1:9/")
+    child = Child(
+        "a node",
+        ["serve", "--port", "0", "-d", str(tmp_path / "nowhere")],
+        tmp_path / "logs" / "x.log",
+        ready_url="http://127.0.0.1:9/",
+    )
     with pytest.raises(EktpError, match=r"a node stopped \(exit 1\); its log .* ends with:\n(.|\n)*error"):
         child.start(timeout=60)
     assert not child.alive()
@@ -130,8 +135,9 @@ def test_verify_run_once_runs_one_round_and_stops(tmp_path: Path) -> None:
         port = s.getsockname()[1]
     profile = deployment.root / "profile.toml"
     profile.write_text(profile.read_text().replace("127.0.0.1:4800", f"127.0.0.1:{port}"))
-    result = CliRunner().invoke(cli, ["verify", "run", "--once", "-d", str(deployment.root)],
-                                env={"EKTP_CENTRAL_TOKEN": "t"})
+    result = CliRunner().invoke(
+        cli, ["verify", "run", "--once", "-d", str(deployment.root)], env={"EKTP_CENTRAL_TOKEN": "t"}
+    )
     assert result.exit_code == 0, result.output
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and "sent 0, verdicts 0" in lines[0] and "cards reported 0" in lines[0]

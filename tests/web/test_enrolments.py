@@ -1,5 +1,6 @@
 """Enrolments in the web UI: search by NIK, name and state, paging, the detail page (timeline with
 who and when, verdict, print jobs, images) and the site scoping."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -49,8 +50,9 @@ def test_search_by_exact_nik_by_prefix_and_by_part_of_the_name(browser, ektp_ser
     assert shown_niks(b.get("/enrolments?q=%25%25").get_data(as_text=True)) == []
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("12345678901234567", "16 digit"), ("3171abc", "jangan dicampur"), ("a", "minimal 2 huruf")])
+@pytest.mark.parametrize(
+    ("text", "message"), [("12345678901234567", "16 digit"), ("3171abc", "jangan dicampur"), ("a", "minimal 2 huruf")]
+)
 def test_a_malformed_search_is_explained_not_run(browser, ektp_service, text, message) -> None:  # type: ignore[no-untyped-def]
     record(ektp_service, serial=21)
     response = browser("op1").get("/enrolments", query_string={"q": text})
@@ -106,10 +108,15 @@ def test_detail_shows_biodata_timeline_with_actor_verdict_and_jobs(browser, ektp
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert "DEWI LESTARI" in html
-    timeline = html[html.index('id="timeline"'):html.index("</ol>", html.index('id="timeline"'))]
+    timeline = html[html.index('id="timeline"') : html.index("</ol>", html.index('id="timeline"'))]
     states = re.findall(r'data-state="([A-Z_]+)"', timeline)
-    assert states == ["BIO_CAPTURED", "SENT_FOR_ENROLLMENT", "RECEIVED_AT_CENTRAL", "PRINT_READY_RECORD",
-                      "SENT_FOR_CARD_PRINTING"]
+    assert states == [
+        "BIO_CAPTURED",
+        "SENT_FOR_ENROLLMENT",
+        "RECEIVED_AT_CENTRAL",
+        "PRINT_READY_RECORD",
+        "SENT_FOR_CARD_PRINTING",
+    ]
     assert '<span class="actor">central</span>' in timeline and '<span class="actor">spv1</span>' in timeline
     assert job_id in html and "dicetak di Dukcapil" in html
     assert 'data-action="print_job.queued"' in timeline
@@ -126,19 +133,29 @@ def test_the_print_steps_are_in_the_timeline(browser, ektp_service) -> None:  # 
     lc.mark_sent(job.id, actor="op1", printer="evolis-meja-2")
     lc.mark_printed(job.id, actor="op1")
     html = browser("op1").get(f"/enrolments/{enrolment_id}").get_data(as_text=True)
-    actions = re.findall(r'data-(?:action|state)="([A-Za-z_.]+)"', html[html.index('id="timeline"'):])
-    assert actions[-6:] == ["SENT_FOR_CARD_PRINTING", "print_job.queued", "print_job.reserved", "print_job.sent",
-                            "print_job.printed", "CARD_PRINTED"]
+    actions = re.findall(r'data-(?:action|state)="([A-Za-z_.]+)"', html[html.index('id="timeline"') :])
+    assert actions[-6:] == [
+        "SENT_FOR_CARD_PRINTING",
+        "print_job.queued",
+        "print_job.reserved",
+        "print_job.sent",
+        "print_job.printed",
+        "CARD_PRINTED",
+    ]
     assert "evolis-meja-2" in html and "BLK-000001" in html
 
 
 def test_detail_lists_captures_and_serves_images_uncached(browser, ektp_service) -> None:  # type: ignore[no-untyped-def]
     lc = ektp_service
     enrolment_id = record(lc, serial=41)
-    CaptureService(lc).add(enrolment_id, Sample(modality=Modality.FACE, position="face", image=sample_photo(1),
-                                                quality=90, device="cam"), actor="op1")
-    CaptureService(lc).add_exception(enrolment_id, "finger", "left_little", reason="amputasi", supervisor="spv1",
-                                     actor="op1")
+    CaptureService(lc).add(
+        enrolment_id,
+        Sample(modality=Modality.FACE, position="face", image=sample_photo(1), quality=90, device="cam"),
+        actor="op1",
+    )
+    CaptureService(lc).add_exception(
+        enrolment_id, "finger", "left_little", reason="amputasi", supervisor="spv1", actor="op1"
+    )
     b = browser("op1")
     html = b.get(f"/enrolments/{enrolment_id}").get_data(as_text=True)
     assert f"/enrolments/{enrolment_id}/image/face/face" in html
@@ -158,7 +175,7 @@ def test_continue_recording_link_only_when_its_page_exists(browser, ektp_service
     has_resume = "record.resume" in web_app.view_functions
     assert ('id="resume"' in html) is has_resume
     if has_resume:
-        assert f"{enrolment_id}" in html[html.index('id="resume"') - 200:]
+        assert f"{enrolment_id}" in html[html.index('id="resume"') - 200 :]
 
 
 def test_unknown_enrolment_is_404(browser) -> None:  # type: ignore[no-untyped-def]

@@ -1,5 +1,6 @@
 """Penyerahan (handover) over a real deployment: the resident's finger recorded through the emulated
 U.are.U reader, the card printed, then the holder's finger checked 1:1 on the same reader."""
+
 from __future__ import annotations
 
 import attrs
@@ -27,10 +28,14 @@ def recorded(lc: LifecycleService, host, *, printed: bool = True) -> tuple[str, 
     # right index). With a random id these tests would fail that often; this resident matches.
     enrolment = attrs.evolve(make_enrolment(), id="handover-test-resident-0001")
     face, signature = f"{enrolment.id}-face", f"{enrolment.id}-signature"
-    lc.record(enrolment, [Capture(modality="face", position="face", device="t", quality=90, blob_ref=face),
-                          Capture(modality="signature", position="signature", device="t", quality=90,
-                                  blob_ref=signature)],
-              {face: sample_photo(1), signature: sample_signature(1)})
+    lc.record(
+        enrolment,
+        [
+            Capture(modality="face", position="face", device="t", quality=90, blob_ref=face),
+            Capture(modality="signature", position="signature", device="t", quality=90, blob_ref=signature),
+        ],
+        {face: sample_photo(1), signature: sample_signature(1)},
+    )
     [setting] = [s for s in scanner_settings(lc.deployment.profile) if s.driver == "uareu4000"]
     scanner = make_scanner(setting, host, lc.deployment.root)
     scanner.open()
@@ -38,8 +43,9 @@ def recorded(lc: LifecycleService, host, *, printed: bool = True) -> tuple[str, 
         capture = CaptureService(lc)
         for position in FINGERS:
             for impression in range(6):  # placed again while the quality is too low, as an operator asks
-                scanner.emulator.place_finger(seed=resident_seed(enrolment.id), position=position,
-                                              impression=impression)
+                scanner.emulator.place_finger(
+                    seed=resident_seed(enrolment.id), position=position, impression=impression
+                )
                 [sample] = scanner.capture(Modality.FINGER, (position,))
                 try:
                     capture.add(enrolment.id, sample, actor="op1")
@@ -50,8 +56,11 @@ def recorded(lc: LifecycleService, host, *, printed: bool = True) -> tuple[str, 
                 raise AssertionError(f"no good {position} in six impressions")
     finally:
         scanner.close()
-    for state in (EnrolmentState.SENT_FOR_ENROLLMENT, EnrolmentState.RECEIVED_AT_CENTRAL,
-                  EnrolmentState.PRINT_READY_RECORD):
+    for state in (
+        EnrolmentState.SENT_FOR_ENROLLMENT,
+        EnrolmentState.RECEIVED_AT_CENTRAL,
+        EnrolmentState.PRINT_READY_RECORD,
+    ):
         lc.transition(enrolment.id, state, actor="central")
     if printed:
         job = lc.queue_print(enrolment.id, site_code=SITE, actor="op1", routing_reason="test")
@@ -64,8 +73,13 @@ def recorded(lc: LifecycleService, host, *, printed: bool = True) -> tuple[str, 
 
 def refusals(lc: LifecycleService, enrolment_id: str) -> int:
     with lc.store.read() as conn:
-        return int(conn.execute(sa.select(sa.func.count()).select_from(audit_log).where(
-            audit_log.c.subject_id == enrolment_id, audit_log.c.action == "enrolment.handover_refused")).scalar_one())
+        return int(
+            conn.execute(
+                sa.select(sa.func.count())
+                .select_from(audit_log)
+                .where(audit_log.c.subject_id == enrolment_id, audit_log.c.action == "enrolment.handover_refused")
+            ).scalar_one()
+        )
 
 
 def test_the_holder_matches_and_the_card_is_issued(browser, ektp_service: LifecycleService, ektp_host) -> None:
@@ -79,8 +93,7 @@ def test_the_holder_matches_and_the_card_is_issued(browser, ektp_service: Lifecy
     photo = b.get(f"/handover/{enrolment_id}/photo")
     assert photo.status_code == 200 and photo.mimetype.startswith("image/")
     assert photo.headers["Cache-Control"] == "no-store"
-    done = b.post(f"/handover/{enrolment_id}", {"position": "right_index", "holder": "resident"},
-                  follow_redirects=True)
+    done = b.post(f"/handover/{enrolment_id}", {"position": "right_index", "holder": "resident"}, follow_redirects=True)
     text = done.get_data(as_text=True)
     assert "diserahkan" in text and "Kartu ini sudah diserahkan" in text
     assert ektp_service.get(enrolment_id).state is EnrolmentState.CARD_ISSUED
@@ -91,8 +104,7 @@ def test_the_holder_matches_and_the_card_is_issued(browser, ektp_service: Lifecy
 def test_someone_elses_finger_is_refused(browser, ektp_service: LifecycleService, ektp_host) -> None:
     enrolment_id, _nik = recorded(ektp_service, ektp_host)
     b = browser("spv1")
-    refused = b.post(f"/handover/{enrolment_id}", {"position": "right_thumb", "holder": "other"},
-                     follow_redirects=True)
+    refused = b.post(f"/handover/{enrolment_id}", {"position": "right_thumb", "holder": "other"}, follow_redirects=True)
     assert "TIDAK cocok" in refused.get_data(as_text=True)
     assert ektp_service.get(enrolment_id).state is EnrolmentState.CARD_PRINTED
     assert refusals(ektp_service, enrolment_id) == 1  # the core audited the refusal
@@ -141,15 +153,19 @@ def test_a_site_without_a_fingerprint_reader(browser, ektp_service: LifecycleSer
     assert lc.get(enrolment_id).state is EnrolmentState.CARD_PRINTED
 
 
-def test_a_scan_without_a_template(browser, ektp_service: LifecycleService, ektp_host,
-                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_scan_without_a_template(
+    browser, ektp_service: LifecycleService, ektp_host, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from ektp_plugins.web.ui import handover
 
     from ektp_core.devices.scanners import Sample, ScannerError
 
     enrolment_id, _nik = recorded(ektp_service, ektp_host)
-    monkeypatch.setattr(handover, "_capture", lambda *a: Sample(modality=Modality.FINGER, position="right_index",
-                                                                image=b"", quality=10, device="test"))
+    monkeypatch.setattr(
+        handover,
+        "_capture",
+        lambda *a: Sample(modality=Modality.FINGER, position="right_index", image=b"", quality=10, device="test"),
+    )
     b = browser("op1")
     page = b.post(f"/handover/{enrolment_id}", {"position": "right_index"}, follow_redirects=True)
     assert "tidak menghasilkan templat" in page.get_data(as_text=True)

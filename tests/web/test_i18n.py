@@ -1,4 +1,5 @@
 """The UI's catalogues: every shipped language complete, every message the code asks for present."""
+
 from __future__ import annotations
 
 import json
@@ -25,8 +26,11 @@ def test_every_message_the_pages_use_is_in_the_catalogue() -> None:
         for key in _LITERAL.findall(path.read_text("utf-8")):
             used.setdefault(key, path.name)
     # A key ending in "." is a prefix completed at run time ("state." + the state): some key must start with it.
-    missing = {key: where for key, where in used.items()
-               if (key not in known if not key.endswith(".") else not any(k.startswith(key) for k in known))}
+    missing = {
+        key: where
+        for key, where in used.items()
+        if (key not in known if not key.endswith(".") else not any(k.startswith(key) for k in known))
+    }
     assert missing == {}
     assert len(used) > 30  # the pattern still finds the pages' messages
 

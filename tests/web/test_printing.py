@@ -1,6 +1,7 @@
 """The print queue pages over a real deployment (minimal profile: emulated Evolis over the fake USB
 bus, a proof printer): the queue, the card preview, printing in the background with progress,
 printer faults, supervisors' decisions on UNKNOWN jobs. Every case leaves the blank ledger balanced."""
+
 from __future__ import annotations
 
 import time
@@ -113,8 +114,9 @@ def test_print_one_job_with_progress(browser, ektp_service: LifecycleService, ek
     assert balanced(ektp_service).printed == 1
 
 
-def test_print_all_queued_and_a_second_click_is_refused(browser, ektp_service: LifecycleService,
-                                                        slow_printer: dict[str, Any]) -> None:
+def test_print_all_queued_and_a_second_click_is_refused(
+    browser, ektp_service: LifecycleService, slow_printer: dict[str, Any]
+) -> None:
     jobs = [queued(ektp_service, seed=i) for i in range(2)]
     ektp_service.receive_blanks(SITE, [f"BLK-00001{i}" for i in range(5)], actor="spv1")
     slow_printer["mechanism_seconds"] = 0.6
@@ -152,8 +154,9 @@ def test_a_printer_that_is_unplugged(browser, ektp_service: LifecycleService, mo
     assert (ledger.in_stock, ledger.reserved) == (1, 0)
 
 
-def test_ribbon_ends_mid_card_and_the_card_is_spoiled(browser, ektp_service: LifecycleService,
-                                                      slow_printer: dict[str, Any]) -> None:
+def test_ribbon_ends_mid_card_and_the_card_is_spoiled(
+    browser, ektp_service: LifecycleService, slow_printer: dict[str, Any]
+) -> None:
     job_id = queued(ektp_service)
     ektp_service.receive_blanks(SITE, ["BLK-000001", "BLK-000002"], actor="spv1")
     slow_printer["ribbon_end_on_next_card"] = True
@@ -173,8 +176,9 @@ def test_ribbon_ends_mid_card_and_the_card_is_spoiled(browser, ektp_service: Lif
     assert len(open_jobs) == 1 and open_jobs[0].id != job_id
 
 
-def test_empty_hopper_gives_the_blank_back(browser, ektp_service: LifecycleService,
-                                           slow_printer: dict[str, Any]) -> None:
+def test_empty_hopper_gives_the_blank_back(
+    browser, ektp_service: LifecycleService, slow_printer: dict[str, Any]
+) -> None:
     job_id = queued(ektp_service)
     ektp_service.receive_blanks(SITE, ["BLK-000001"], actor="spv1")
     slow_printer["feeder"] = 0
@@ -226,21 +230,24 @@ def test_only_a_supervisor_resolves_an_unknown_job(browser, ektp_service: Lifecy
     spv = browser("spv1")
     page = spv.get("/print").get_data(as_text=True)
     assert f"/print/jobs/{printed}/resolve" in page
-    no_reason = spv.post(f"/print/jobs/{printed}/resolve", {"outcome": "printed", "reason": " "},
-                         follow_redirects=True)
+    no_reason = spv.post(f"/print/jobs/{printed}/resolve", {"outcome": "printed", "reason": " "}, follow_redirects=True)
     assert "Alasan wajib diisi" in no_reason.get_data(as_text=True)
     assert ektp_service.jobs_by_id(printed).state is PrintJobState.UNKNOWN
     bad = spv.post(f"/print/jobs/{printed}/resolve", {"outcome": "maybe", "reason": "x"}, follow_redirects=True)
     assert "Pilih apa yang terjadi" in bad.get_data(as_text=True)
-    for job_id, outcome, state in ((printed, "printed", PrintJobState.PRINTED),
-                                   (spoiled, "spoiled", PrintJobState.SPOILED),
-                                   (not_taken, "not-taken", PrintJobState.QUEUED)):
-        done = spv.post(f"/print/jobs/{job_id}/resolve", {"outcome": outcome, "reason": "looked at the printer"},
-                        follow_redirects=True)
+    for job_id, outcome, state in (
+        (printed, "printed", PrintJobState.PRINTED),
+        (spoiled, "spoiled", PrintJobState.SPOILED),
+        (not_taken, "not-taken", PrintJobState.QUEUED),
+    ):
+        done = spv.post(
+            f"/print/jobs/{job_id}/resolve",
+            {"outcome": outcome, "reason": "looked at the printer"},
+            follow_redirects=True,
+        )
         assert "diputuskan" in done.get_data(as_text=True)
         assert ektp_service.jobs_by_id(job_id).state is state
-    twice = spv.post(f"/print/jobs/{printed}/resolve", {"outcome": "spoiled", "reason": "again"},
-                     follow_redirects=True)
+    twice = spv.post(f"/print/jobs/{printed}/resolve", {"outcome": "spoiled", "reason": "again"}, follow_redirects=True)
     assert "hanya yang Tidak diketahui" in twice.get_data(as_text=True)
     ledger = balanced(ektp_service)
     assert (ledger.printed, ledger.spoiled, ledger.in_stock, ledger.reserved) == (1, 1, 1, 0)
@@ -283,8 +290,9 @@ def test_print_all_leaves_jobs_waiting_for_their_print_day(browser, ektp_service
 
     tomorrow = WEEKDAYS[(dt.date.today() + dt.timedelta(days=1)).weekday()]
     enrolment_id = make_print_ready(ektp_service)
-    job = ektp_service.queue_print(enrolment_id, site_code=SITE, actor="op1", routing_reason="semi-vertical",
-                                   print_day=tomorrow)
+    job = ektp_service.queue_print(
+        enrolment_id, site_code=SITE, actor="op1", routing_reason="semi-vertical", print_day=tomorrow
+    )
     ektp_service.receive_blanks(SITE, ["BLK-000001"], actor="spv1")
     b = browser("op1")
     assert "bukan hari ini" in b.get("/print").get_data(as_text=True)
@@ -333,8 +341,9 @@ def test_two_printers_print_at_once(browser, ektp_service: LifecycleService, slo
     assert "data-mismatch" not in page
 
 
-def test_a_driver_bug_leaves_the_card_for_a_supervisor(browser, ektp_service: LifecycleService,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_driver_bug_leaves_the_card_for_a_supervisor(
+    browser, ektp_service: LifecycleService, monkeypatch: pytest.MonkeyPatch
+) -> None:
     real = printing_runs.make_printer
 
     def broken(setting: Any, host: Any, root: Path) -> Any:
@@ -375,8 +384,10 @@ def test_an_interrupted_run_is_settled_when_printing_starts(browser, ektp_servic
     assert (ledger.reserved, ledger.printed, ledger.in_stock) == (1, 1, 1)
 
 
-def test_a_supervisor_spoils_a_misprinted_card_and_it_is_printed_again(browser,  # type: ignore[no-untyped-def]
-                                                                       ektp_service: LifecycleService) -> None:
+def test_a_supervisor_spoils_a_misprinted_card_and_it_is_printed_again(
+    browser,  # type: ignore[no-untyped-def]
+    ektp_service: LifecycleService,
+) -> None:
     job_id = queued(ektp_service)
     ektp_service.receive_blanks(SITE, ["BLK-000001", "BLK-000002"], actor="spv1")
     op = browser("op1")
@@ -404,8 +415,10 @@ def test_a_supervisor_spoils_a_misprinted_card_and_it_is_printed_again(browser, 
     assert (ledger.printed, ledger.spoiled, ledger.in_stock) == (1, 1, 0)
 
 
-def test_a_long_queue_is_paged_with_the_counts_of_the_whole_queue(browser,  # type: ignore[no-untyped-def]
-                                                                   ektp_service: LifecycleService) -> None:
+def test_a_long_queue_is_paged_with_the_counts_of_the_whole_queue(
+    browser,  # type: ignore[no-untyped-def]
+    ektp_service: LifecycleService,
+) -> None:
     from ektp_plugins.web.ui.printing_data import QUEUE_PAGE
 
     ids = [queued(ektp_service, seed=i) for i in range(QUEUE_PAGE + 7)]

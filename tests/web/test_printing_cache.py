@@ -2,6 +2,7 @@
 them exact: a job queued or printed, a blank spoiled or a delivery received shows on the very next
 request; logins and new recordings in between do not make them count again. Also: the queue's page of
 jobs, merged from the index's ordered walks, is the same as one sort of the whole queue."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -36,7 +37,8 @@ def record_one(lc: LifecycleService, serial: int) -> Enrolment:
 
 
 def test_queue_figures_are_kept_through_logins_and_recordings_and_follow_every_print(
-        browser, web_app, ektp_service: LifecycleService) -> None:  # type: ignore[no-untyped-def]
+    browser, web_app, ektp_service: LifecycleService
+) -> None:  # type: ignore[no-untyped-def]
     lc = ektp_service
     lc.receive_blanks(SITE, [f"BLK-1{i:05d}" for i in range(5)], actor="spv1")
     first, second = queue_print_ready(lc, seed=0), queue_print_ready(lc, seed=1)
@@ -75,8 +77,11 @@ def test_queue_figures_are_kept_through_logins_and_recordings_and_follow_every_p
     assert "Dalam antrean: 2</span>" in latest and f'data-job="{third}"' in latest
 
 
-def test_the_blank_pages_follow_a_spoiled_blank_and_a_delivery(browser, web_app,  # type: ignore[no-untyped-def]
-                                                               ektp_service: LifecycleService) -> None:
+def test_the_blank_pages_follow_a_spoiled_blank_and_a_delivery(
+    browser,
+    web_app,  # type: ignore[no-untyped-def]
+    ektp_service: LifecycleService,
+) -> None:
     lc = ektp_service
     lc.receive_blanks(SITE, [f"BLK-2{i:05d}" for i in range(3)], actor="spv1")
     b = browser("op1")
@@ -104,12 +109,12 @@ def test_the_blank_pages_follow_a_spoiled_blank_and_a_delivery(browser, web_app,
 
 def _append(lc: LifecycleService, action: str, kind: str = "login") -> None:
     with lc.store.write() as conn:
-        audit.append(conn, actor="test", action=action, subject_kind=kind, subject_id="x",
-                     at=dt.datetime.now(dt.UTC))
+        audit.append(conn, actor="test", action=action, subject_kind=kind, subject_id="x", at=dt.datetime.now(dt.UTC))
 
 
 def test_the_cache_computes_again_for_any_other_entry_a_long_gap_or_another_chain(
-        ektp_service: LifecycleService) -> None:
+    ektp_service: LifecycleService,
+) -> None:
     lc = ektp_service
     calls: list[int] = []
 
@@ -149,25 +154,40 @@ def test_the_cache_computes_again_for_any_other_entry_a_long_gap_or_another_chai
 
 @pytest.mark.parametrize("depth", [1000, 3])
 def test_a_page_of_the_queue_is_the_same_as_one_sort_of_the_whole_queue(
-        ektp_service: LifecycleService, monkeypatch: pytest.MonkeyPatch, depth: int) -> None:
+    ektp_service: LifecycleService, monkeypatch: pytest.MonkeyPatch, depth: int
+) -> None:
     lc = ektp_service
     monkeypatch.setattr(printing_data, "QUEUE_PAGE", 4)
     monkeypatch.setattr(printing_data, "MERGE_DEPTH", depth)
     today = dt.date(2026, 11, 23)  # a Monday
-    days = [None, "monday", "tuesday", "friday", "monday", None, "tuesday", "monday", "thursday", None, "friday",
-            "monday", "tuesday", None]
+    days = [
+        None,
+        "monday",
+        "tuesday",
+        "friday",
+        "monday",
+        None,
+        "tuesday",
+        "monday",
+        "thursday",
+        None,
+        "friday",
+        "monday",
+        "tuesday",
+        None,
+    ]
     lc.receive_blanks(SITE, [f"BLK-4{i:05d}" for i in range(4)], actor="spv1")
     jobs = []
     for seed, day in enumerate(days):
         enrolment_id = make_print_ready(lc, seed=seed, nik=valid_nik(serial=100 + seed))
-        jobs.append(lc.queue_print(enrolment_id, site_code=SITE, actor="op1", routing_reason="test",
-                                   print_day=day).id)
+        jobs.append(lc.queue_print(enrolment_id, site_code=SITE, actor="op1", routing_reason="test", print_day=day).id)
     lc.reserve_blank(jobs[5], actor="op1")  # in flight: first, whatever its day
     lc.reserve_blank(jobs[9], actor="op1")
     lc.mark_sent(jobs[9], actor="op1", printer="evolis-1")
     with lc.store.read() as conn:
-        rows = conn.execute(sa.select(print_jobs.c.id, print_jobs.c.state, print_jobs.c.print_day,
-                                      print_jobs.c.created_at)).all()
+        rows = conn.execute(
+            sa.select(print_jobs.c.id, print_jobs.c.state, print_jobs.c.print_day, print_jobs.c.created_at)
+        ).all()
 
     def urgency(r: Any) -> int:
         if r.state != "QUEUED":

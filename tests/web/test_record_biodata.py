@@ -1,4 +1,5 @@
 """Recording, step 1: the biodata form, its live NIK check and the server's own checks."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -18,8 +19,13 @@ def test_the_start_page_offers_a_new_recording(browser) -> None:
 def test_the_live_nik_check_fills_the_region_sex_and_birth_date(browser) -> None:
     answer = browser("op1").get(f"/record/nik-check?nik={NIK}").get_json()
     assert answer["valid"] and answer["ok"]
-    assert answer["fill"] == {"provinsi": "BENGKULU", "kabupaten_kota": "KOTA BENGKULU",
-                              "kecamatan": "KAMPUNG MELAYU", "jenis_kelamin": "P", "tanggal_lahir": "1990-01-01"}
+    assert answer["fill"] == {
+        "provinsi": "BENGKULU",
+        "kabupaten_kota": "KOTA BENGKULU",
+        "kecamatan": "KAMPUNG MELAYU",
+        "jenis_kelamin": "P",
+        "tanggal_lahir": "1990-01-01",
+    }
     assert "KANDANG" in answer["kelurahan"]
     assert answer["region"]["district"] == "17.71.05"
     assert answer["age"] >= 30
@@ -72,13 +78,21 @@ def test_under_age_is_refused_unless_married(browser, ektp_service) -> None:
 def test_the_server_checks_every_field_again(browser, ektp_service) -> None:
     b = browser("op1")
     b.get("/record/new")
-    response = b.post("/record/new", biodata_form(jenis_kelamin="L", tanggal_lahir="1990-01-02", rt="0000",
-                                                  agama="JEDI", nama="", no_kk="123"))
+    response = b.post(
+        "/record/new",
+        biodata_form(jenis_kelamin="L", tanggal_lahir="1990-01-02", rt="0000", agama="JEDI", nama="", no_kk="123"),
+    )
     assert response.status_code == 422
     text = response.get_data(as_text=True)
     assert 'id="form-errors"' in text
-    for message in ("NIK menunjukkan jenis kelamin P", "NIK menunjukkan tanggal lahir 01-01-90", "bukan 000",
-                    "Pilih salah satu nilai", "Wajib diisi", "16 angka"):
+    for message in (
+        "NIK menunjukkan jenis kelamin P",
+        "NIK menunjukkan tanggal lahir 01-01-90",
+        "bukan 000",
+        "Pilih salah satu nilai",
+        "Wajib diisi",
+        "16 angka",
+    ):
         assert message in text, message
     assert 'value="Jl. Pantai Indah No. 7"' in text  # what was typed is shown again
     assert '<option value="KANDANG">' in text  # the NIK's kelurahan, without the script

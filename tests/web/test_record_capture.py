@@ -1,5 +1,6 @@
 """Recording, the capture steps: devices, quality and retries, exceptions approved by a supervisor,
 uploads and the signature pad, images served without caching, and a scanner that is not there."""
+
 from __future__ import annotations
 
 import base64
@@ -25,9 +26,11 @@ def test_the_photo_step_offers_an_upload_when_there_is_no_camera(browser, ektp_s
     assert 'id="no-device"' in page and 'name="file"' in page
     from io import BytesIO
 
-    sent = b.client.post(f"/record/{enrolment_id}/upload", data={
-        "csrf_token": b.csrf, "modality": "face", "position": "face", "file": (BytesIO(photo()), "foto.png")},
-        content_type="multipart/form-data")
+    sent = b.client.post(
+        f"/record/{enrolment_id}/upload",
+        data={"csrf_token": b.csrf, "modality": "face", "position": "face", "file": (BytesIO(photo()), "foto.png")},
+        content_type="multipart/form-data",
+    )
     assert sent.status_code == 302
     stored = _captures(ektp_service, enrolment_id)[("face", "face")]
     assert stored.device == "upload:op1" and stored.quality >= 50
@@ -36,9 +39,17 @@ def test_the_photo_step_offers_an_upload_when_there_is_no_camera(browser, ektp_s
     assert picture.headers["Cache-Control"] == "no-store"
     assert Image.open(BytesIO(picture.data)).size == (360, 480)
     # Not a picture at all: refused, said so, nothing replaced.
-    bad = b.client.post(f"/record/{enrolment_id}/upload", data={
-        "csrf_token": b.csrf, "modality": "face", "position": "face", "file": (BytesIO(b"not an image"), "x.png")},
-        content_type="multipart/form-data", follow_redirects=True)
+    bad = b.client.post(
+        f"/record/{enrolment_id}/upload",
+        data={
+            "csrf_token": b.csrf,
+            "modality": "face",
+            "position": "face",
+            "file": (BytesIO(b"not an image"), "x.png"),
+        },
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
     assert "bukan gambar" in bad.get_data(as_text=True)
     assert _captures(ektp_service, enrolment_id)[("face", "face")].blob_ref == stored.blob_ref
 
@@ -51,10 +62,13 @@ def test_a_finger_from_the_emulated_reader_is_stored_at_once(browser, ektp_servi
     assert "fingerprint-1" in page and 'id="slot-right_thumb"' in page
     # The reader is there: a file may not stand in for its capture.
     assert 'name="file"' not in page
-    done = b.post(f"/record/{enrolment_id}/capture", {"modality": "finger", "position": "right_thumb",
-                                                      "device": "fingerprint-1"}, follow_redirects=True)
+    done = b.post(
+        f"/record/{enrolment_id}/capture",
+        {"modality": "finger", "position": "right_thumb", "device": "fingerprint-1"},
+        follow_redirects=True,
+    )
     text = done.get_data(as_text=True)
-    assert "Ibu jari kanan tersimpan: mutu" in text, text[text.index("<main"):][:1500]
+    assert "Ibu jari kanan tersimpan: mutu" in text, text[text.index("<main") :][:1500]
     stored = _captures(ektp_service, enrolment_id)[("finger", "right_thumb")]
     assert stored.device.startswith("uareu4000") and stored.template_ref is not None
     assert b.get(f"/record/{enrolment_id}/image/finger/right_thumb").mimetype == "image/png"
@@ -95,8 +109,14 @@ def _forbidden(lc):
 def test_an_exception_needs_the_supervisors_password(browser, ektp_service) -> None:
     b = browser("op1")
     enrolment_id = start_recording(b)
-    form = {"modality": "finger", "position": "left_little", "reason": "missing", "note": "amputasi",
-            "supervisor": "spv1", "supervisor_password": "salah-sekali"}
+    form = {
+        "modality": "finger",
+        "position": "left_little",
+        "reason": "missing",
+        "note": "amputasi",
+        "supervisor": "spv1",
+        "supervisor_password": "salah-sekali",
+    }
     wrong = b.post(f"/record/{enrolment_id}/exception", form, follow_redirects=True).get_data(as_text=True)
     assert "Persetujuan ditolak" in wrong
     assert ("finger", "left_little") not in _captures(ektp_service, enrolment_id)
@@ -111,8 +131,9 @@ def test_an_exception_needs_the_supervisors_password(browser, ektp_service) -> N
     b.post(f"/record/{enrolment_id}/exception", {**form, "supervisor": "spv.old", "supervisor_password": PASSWORD})
     assert ("finger", "left_little") not in _captures(ektp_service, enrolment_id)
     assert len(_forbidden(ektp_service)) == 3
-    right = b.post(f"/record/{enrolment_id}/exception", {**form, "supervisor_password": PASSWORD},
-                   follow_redirects=True).get_data(as_text=True)
+    right = b.post(
+        f"/record/{enrolment_id}/exception", {**form, "supervisor_password": PASSWORD}, follow_redirects=True
+    ).get_data(as_text=True)
     assert "pengecualian dicatat, disetujui spv1" in right
     stored = _captures(ektp_service, enrolment_id)[("finger", "left_little")]
     assert stored.exception.approved_by == "spv1" and stored.exception.reason == "missing: amputasi"
@@ -125,12 +146,16 @@ def test_the_signature_pad_and_a_blank_pad(browser, ektp_service) -> None:
     assert "sig-pad" in page and "data-signature" in page
     url = f"/record/{enrolment_id}/upload"
     blank = "data:image/png;base64," + base64.b64encode(signature_png(blank=True)).decode()
-    refused = b.post(url, {"modality": "signature", "position": "signature", "drawing": blank},
-                     follow_redirects=True).get_data(as_text=True)
+    refused = b.post(
+        url, {"modality": "signature", "position": "signature", "drawing": blank}, follow_redirects=True
+    ).get_data(as_text=True)
     assert "Tanda tangan kosong" in refused
     assert ("signature", "signature") not in _captures(ektp_service, enrolment_id)
-    garbage = b.post(url, {"modality": "signature", "position": "signature", "drawing": "data:image/png;base64,@@"},
-                     follow_redirects=True).get_data(as_text=True)
+    garbage = b.post(
+        url,
+        {"modality": "signature", "position": "signature", "drawing": "data:image/png;base64,@@"},
+        follow_redirects=True,
+    ).get_data(as_text=True)
     assert "bukan gambar" in garbage
     drawn = "data:image/png;base64," + base64.b64encode(signature_png()).decode()
     b.post(url, {"modality": "signature", "position": "signature", "drawing": drawn})
@@ -141,8 +166,11 @@ def test_the_signature_pad_and_a_blank_pad(browser, ektp_service) -> None:
 def test_a_capture_without_the_csrf_token_is_refused(browser, ektp_service) -> None:
     b = browser("op1")
     enrolment_id = start_recording(b)
-    refused = b.post(f"/record/{enrolment_id}/capture", {"modality": "finger", "position": "right_thumb",
-                                                         "device": "fingerprint-1"}, csrf=False)
+    refused = b.post(
+        f"/record/{enrolment_id}/capture",
+        {"modality": "finger", "position": "right_thumb", "device": "fingerprint-1"},
+        csrf=False,
+    )
     assert refused.status_code == 400
     assert _captures(ektp_service, enrolment_id) == {}
 
@@ -153,14 +181,20 @@ def test_a_scanner_that_is_not_there_is_said_so(browser, ektp_service, web_app) 
     b.get(f"/record/{enrolment_id}/step/finger")
     reader = devices_of(web_app).get("fingerprint-1").driver
     reader.backend.unplug(reader.emulator)  # the cable is out before the first capture
-    answer = b.post(f"/record/{enrolment_id}/capture", {"modality": "finger", "position": "right_thumb",
-                                                        "device": "fingerprint-1"}, follow_redirects=True)
+    answer = b.post(
+        f"/record/{enrolment_id}/capture",
+        {"modality": "finger", "position": "right_thumb", "device": "fingerprint-1"},
+        follow_redirects=True,
+    )
     text = answer.get_data(as_text=True)
     assert answer.status_code == 200 and "Perangkat tidak terhubung" in text and "not on the USB bus" in text
     assert _captures(ektp_service, enrolment_id) == {}
     # A device name the site does not have: the same clear message, no crash.
-    other = b.post(f"/record/{enrolment_id}/capture", {"modality": "finger", "position": "right_thumb",
-                                                       "device": "camera-9"}, follow_redirects=True)
+    other = b.post(
+        f"/record/{enrolment_id}/capture",
+        {"modality": "finger", "position": "right_thumb", "device": "camera-9"},
+        follow_redirects=True,
+    )
     assert "Perangkat tidak terhubung" in other.get_data(as_text=True)
 
 
@@ -174,8 +208,11 @@ def test_a_reader_that_never_answers_times_out(browser, ektp_service, web_app, m
     monkeypatch.setattr(record_devices, "MARGIN", 0.2)
     device.driver.finger_timeout_ms = 300
     device.driver.emulator.place_finger = lambda **kwargs: None  # nobody puts a finger down
-    answer = b.post(f"/record/{enrolment_id}/capture", {"modality": "finger", "position": "right_thumb",
-                                                        "device": "fingerprint-1"}, follow_redirects=True)
+    answer = b.post(
+        f"/record/{enrolment_id}/capture",
+        {"modality": "finger", "position": "right_thumb", "device": "fingerprint-1"},
+        follow_redirects=True,
+    )
     assert "Perangkat tidak menjawab tepat waktu" in answer.get_data(as_text=True)
     assert _captures(ektp_service, enrolment_id) == {}
 
@@ -211,8 +248,15 @@ def test_modalities_without_a_device_and_the_iris_upload(browser, ektp_service) 
     page = b.get(f"/record/{enrolment_id}/step/iris").get_data(as_text=True)
     assert 'id="no-device"' in page and "Tidak dapat diambil (pengecualian)" in page
     for side in ("left", "right"):
-        b.client.post(f"/record/{enrolment_id}/upload", data={
-            "csrf_token": b.csrf, "modality": "iris", "position": side, "file": (BytesIO(iris_png(side)), "i.png")},
-            content_type="multipart/form-data")
+        b.client.post(
+            f"/record/{enrolment_id}/upload",
+            data={
+                "csrf_token": b.csrf,
+                "modality": "iris",
+                "position": side,
+                "file": (BytesIO(iris_png(side)), "i.png"),
+            },
+            content_type="multipart/form-data",
+        )
     stored = _captures(ektp_service, enrolment_id)
     assert stored[("iris", "left")].modality is Modality.IRIS and ("iris", "right") in stored

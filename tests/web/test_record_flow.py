@@ -2,6 +2,7 @@
 fingers; the photo and irises uploaded, as the profile has no camera; the signature from the pad) and its
 confirmation at the Dukcapil node, with the central-system emulator running as its own process, and
 with the central system down."""
+
 from __future__ import annotations
 
 import base64
@@ -40,9 +41,23 @@ def central_url(tmp_path: Path) -> Iterator[str]:
     """``ektp central-emulator`` as its own process (as tests/verify's start_central runs it)."""
     port = _free_port()
     log = open(tmp_path / "central.log", "ab")  # noqa: SIM115 - closed below, after the process
-    process = subprocess.Popen([sys.executable, "-m", "ektp_core", "central-emulator", "--port", str(port),
-                                "--data", str(tmp_path / "central"), "--token", TOKEN],
-                               stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ektp_core",
+            "central-emulator",
+            "--port",
+            str(port),
+            "--data",
+            str(tmp_path / "central"),
+            "--token",
+            TOKEN,
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
     url = f"http://127.0.0.1:{port}/api/v1"
     try:
         deadline = time.monotonic() + 60
@@ -72,24 +87,33 @@ def central_wanted() -> bool:
 
 
 @pytest.fixture
-def ektp_deployment(request: pytest.FixtureRequest, central_wanted: bool, tmp_path: Path, ektp_database_url: str,
-                    monkeypatch: pytest.MonkeyPatch):
+def ektp_deployment(
+    request: pytest.FixtureRequest,
+    central_wanted: bool,
+    tmp_path: Path,
+    ektp_database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+):
     """The minimal profile, its verification pointed at this test's central emulator (or at nobody)."""
     monkeypatch.setenv("EKTP_CENTRAL_TOKEN", TOKEN)
     url = request.getfixturevalue("central_url") if central_wanted else f"http://127.0.0.1:{_free_port()}/api/v1"
     text, _ = profile_text("minimal")
-    text = text[:text.index("\n[verification]")]
-    text += f'\n[verification]\nverifier = "http"\nurl = "{url}"\nretries = 0\nbackoff_seconds = 0.05\n' \
-            'timeout_seconds = 5\n'
+    text = text[: text.index("\n[verification]")]
+    text += (
+        f'\n[verification]\nverifier = "http"\nurl = "{url}"\nretries = 0\nbackoff_seconds = 0.05\n'
+        "timeout_seconds = 5\n"
+    )
     profile = tmp_path / "profile-under-test.toml"
     profile.write_text(text, "utf-8")
     return create_deployment(tmp_path / "deployment", profile=str(profile), database_url=ektp_database_url)
 
 
 def _upload(b, enrolment_id: str, modality: str, position: str, data: bytes) -> None:
-    sent = b.client.post(f"/record/{enrolment_id}/upload", data={
-        "csrf_token": b.csrf, "modality": modality, "position": position, "file": (BytesIO(data), "image.png")},
-        content_type="multipart/form-data")
+    sent = b.client.post(
+        f"/record/{enrolment_id}/upload",
+        data={"csrf_token": b.csrf, "modality": modality, "position": position, "file": (BytesIO(data), "image.png")},
+        content_type="multipart/form-data",
+    )
     assert sent.status_code == 302
 
 
@@ -99,8 +123,9 @@ def _transitions(lc, enrolment_id: str) -> list[str]:
 
 
 @pytest.mark.parametrize("central_wanted", [True])
-def test_a_resident_recorded_in_the_browser_reaches_the_central_system(browser, ektp_service, web_app,
-                                                                      monkeypatch) -> None:
+def test_a_resident_recorded_in_the_browser_reaches_the_central_system(
+    browser, ektp_service, web_app, monkeypatch
+) -> None:
     b = browser("op1")
     enrolment_id = start_recording(b)
     # Photo: no camera in the minimal profile, so a file.
@@ -113,8 +138,11 @@ def test_a_resident_recorded_in_the_browser_reaches_the_central_system(browser, 
     captures = CaptureService(ektp_service)
     for position in FINGER_POSITIONS:
         for _attempt in range(3):
-            page = b.post(f"/record/{enrolment_id}/capture", {"modality": "finger", "position": position,
-                                                              "device": "fingerprint-1"}, follow_redirects=True)
+            page = b.post(
+                f"/record/{enrolment_id}/capture",
+                {"modality": "finger", "position": position, "device": "fingerprint-1"},
+                follow_redirects=True,
+            )
             assert page.status_code == 200
             if any(c.position == position for c in captures.captures(enrolment_id)):
                 break
@@ -142,8 +170,9 @@ def test_a_resident_recorded_in_the_browser_reaches_the_central_system(browser, 
     assert b.get(f"/record/{enrolment_id}").headers["Location"].endswith(f"/record/{enrolment_id}/summary")
     assert 'id="sent-state"' in b.get(f"/record/{enrolment_id}/summary").get_data(as_text=True)
     assert b.get(f"/record/{enrolment_id}/step/finger").status_code == 409
-    late = b.post(f"/record/{enrolment_id}/capture", {"modality": "finger", "position": "right_thumb",
-                                                      "device": "fingerprint-1"})
+    late = b.post(
+        f"/record/{enrolment_id}/capture", {"modality": "finger", "position": "right_thumb", "device": "fingerprint-1"}
+    )
     assert late.status_code == 409
 
 
@@ -185,5 +214,6 @@ def test_two_confirmations_at_once_send_once(browser, ektp_service) -> None:
     assert len(answers) == 2 and sum("tidak dikirim dua kali" in a for a in answers) == 1
     assert _transitions(ektp_service, enrolment_id) == ["BIO_CAPTURED", "SENT_FOR_ENROLLMENT"]
     status = VerificationService.for_deployment(ektp_service, ektp_service.deployment.plugin_host()).status(
-        enrolment_id)
+        enrolment_id
+    )
     assert status is not None and status.attempts == 1

@@ -1,4 +1,5 @@
 """Helpers for the recording pages' tests (no tests here): a resident's biodata form, images, a recording."""
+
 from __future__ import annotations
 
 import io
@@ -14,11 +15,25 @@ NIK = "1771054101900001"
 
 def biodata_form(**changes: Any) -> dict[str, str]:
     """A complete, valid biodata form; ``changes`` replace fields."""
-    form = {"nik": NIK, "no_kk": "", "nama": "Siti Aminah", "tempat_lahir": "Bengkulu",
-            "tanggal_lahir": "1990-01-01", "jenis_kelamin": "P", "golongan_darah": "O",
-            "agama": "ISLAM", "status_perkawinan": "KAWIN", "pekerjaan": "WIRASWASTA",
-            "alamat": "Jl. Pantai Indah No. 7", "rt": "3", "rw": "1", "kelurahan": "KANDANG",
-            "kecamatan": "KAMPUNG MELAYU", "kabupaten_kota": "KOTA BENGKULU", "provinsi": "BENGKULU"}
+    form = {
+        "nik": NIK,
+        "no_kk": "",
+        "nama": "Siti Aminah",
+        "tempat_lahir": "Bengkulu",
+        "tanggal_lahir": "1990-01-01",
+        "jenis_kelamin": "P",
+        "golongan_darah": "O",
+        "agama": "ISLAM",
+        "status_perkawinan": "KAWIN",
+        "pekerjaan": "WIRASWASTA",
+        "alamat": "Jl. Pantai Indah No. 7",
+        "rt": "3",
+        "rw": "1",
+        "kelurahan": "KANDANG",
+        "kecamatan": "KAMPUNG MELAYU",
+        "kabupaten_kota": "KOTA BENGKULU",
+        "provinsi": "BENGKULU",
+    }
     form.update({k: str(v) for k, v in changes.items()})
     return form
 
@@ -70,13 +85,25 @@ def fill_captures(lc: Any, enrolment_id: str, *, skip: tuple[tuple[str, str], ..
 
     service = CaptureService(lc)
     small = png(Image.new("L", (300, 300), 200))
-    samples = [Sample(modality=Modality.FINGER, position=p, image=small, quality=80, device="synthetic",
-                      template=finger_minutiae(11, p, 0).iso_bytes()) for p in FINGER_POSITIONS]
-    samples += [Sample(modality=Modality.FACE, position="face", image=photo(), quality=80, device="synthetic"),
-                Sample(modality=Modality.IRIS, position="left", image=small, quality=80, device="synthetic"),
-                Sample(modality=Modality.IRIS, position="right", image=small, quality=80, device="synthetic"),
-                Sample(modality=Modality.SIGNATURE, position="signature", image=signature_png(), quality=80,
-                       device="synthetic")]
+    samples = [
+        Sample(
+            modality=Modality.FINGER,
+            position=p,
+            image=small,
+            quality=80,
+            device="synthetic",
+            template=finger_minutiae(11, p, 0).iso_bytes(),
+        )
+        for p in FINGER_POSITIONS
+    ]
+    samples += [
+        Sample(modality=Modality.FACE, position="face", image=photo(), quality=80, device="synthetic"),
+        Sample(modality=Modality.IRIS, position="left", image=small, quality=80, device="synthetic"),
+        Sample(modality=Modality.IRIS, position="right", image=small, quality=80, device="synthetic"),
+        Sample(
+            modality=Modality.SIGNATURE, position="signature", image=signature_png(), quality=80, device="synthetic"
+        ),
+    ]
     for sample in samples:
         if (sample.modality.value, sample.position) not in skip:
             service.add(enrolment_id, sample, actor="op1")

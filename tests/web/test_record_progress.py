@@ -1,6 +1,7 @@
 """The record start page's list of recordings in progress is kept from the audit log: after every
 change (a new recording, a capture, a recording sent on, an entry it does not know) it is exactly what
 a full read gives, and it is read whole only when it cannot be brought forward."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -38,8 +39,7 @@ def test_the_list_is_brought_forward_from_the_audit_log(web_app: Any, ektp_servi
     third = record(lc, 13)
     record(lc, 14, site="17.71.01")  # another site's recording: not listed here
     assert check(lc, kept) == [third, second, first]
-    CaptureService(lc).add_exception(first, "finger", "left_little", reason="amputasi", supervisor="spv1",
-                                     actor="op1")
+    CaptureService(lc).add_exception(first, "finger", "left_little", reason="amputasi", supervisor="spv1", actor="op1")
     assert check(lc, kept)[-1] == first
     with lc.store.read() as conn:
         assert kept.rows(conn, SITE)[-1].filled == 1  # the capture counts at once
@@ -47,8 +47,7 @@ def test_the_list_is_brought_forward_from_the_audit_log(web_app: Any, ektp_servi
     assert check(lc, kept) == [third, first]
     assert kept.full_reads == 1  # all of that without reading the list whole
     with lc.store.write() as conn:  # an entry of a kind it does not know: read whole again
-        audit.append(conn, actor="test", action="something.new", subject_kind="other", subject_id="x",
-                     at=lc.clock())
+        audit.append(conn, actor="test", action="something.new", subject_kind="other", subject_id="x", at=lc.clock())
     assert check(lc, kept) == [third, first] and kept.full_reads == 2
 
 

@@ -1,6 +1,7 @@
 """Recording at a kecamatan node of Kota Bengkulu (it records, the Dukcapil office prints): no scanner at
 this site, so every biometric comes as a file or from the pad, and a confirmed recording goes into the
 outbox for `ektp sync`; and an office that does not record at all."""
+
 from __future__ import annotations
 
 from io import BytesIO
@@ -29,8 +30,9 @@ def records_here() -> bool:
 @pytest.fixture
 def ektp_deployment(records_here: bool, tmp_path: Path, ektp_database_url: str):
     if records_here:
-        return create_deployment(tmp_path / "deployment", profile="kota-bengkulu", site_code="17.71.05",
-                                 database_url=ektp_database_url)
+        return create_deployment(
+            tmp_path / "deployment", profile="kota-bengkulu", site_code="17.71.05", database_url=ektp_database_url
+        )
     text = profile_text("minimal")[0].replace("records = true", "records = false")
     profile = tmp_path / "printing-only.toml"
     profile.write_text(text, "utf-8")
@@ -51,10 +53,17 @@ def test_without_a_reader_the_fingers_are_uploaded(browser, ektp_service) -> Non
 
     from .test_record_kit import png
 
-    sent = b.client.post(f"/record/{enrolment_id}/upload", data={
-        "csrf_token": b.csrf, "modality": "finger", "position": "right_thumb",
-        "file": (BytesIO(png(finger(3, "right_thumb"))), "jari.png")}, content_type="multipart/form-data",
-        follow_redirects=True)
+    sent = b.client.post(
+        f"/record/{enrolment_id}/upload",
+        data={
+            "csrf_token": b.csrf,
+            "modality": "finger",
+            "position": "right_thumb",
+            "file": (BytesIO(png(finger(3, "right_thumb"))), "jari.png"),
+        },
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
     assert "Ibu jari kanan tersimpan" in sent.get_data(as_text=True)
 
 
@@ -67,8 +76,10 @@ def test_a_confirmed_recording_goes_into_the_outbox_once(browser, ektp_service) 
     assert "belum masuk antrean kirim" in refused and "ektp sync join" in refused
     assert ektp_service.get(enrolment_id).state is EnrolmentState.BIO_CAPTURED
     Outbox.for_deployment(ektp_service).joined(
-        url="http://127.0.0.1:9/api/v1", signing_key=crypto.public_key_text(crypto.new_signing_key()),
-        exchange_key=packets.exchange_public_text(X25519PrivateKey.generate()))
+        url="http://127.0.0.1:9/api/v1",
+        signing_key=crypto.public_key_text(crypto.new_signing_key()),
+        exchange_key=packets.exchange_public_text(X25519PrivateKey.generate()),
+    )
     queued = b.post(f"/record/{enrolment_id}/confirm", {}, follow_redirects=True).get_data(as_text=True)
     assert "masuk antrean kirim ke Disdukcapil" in queued
     assert ektp_service.get(enrolment_id).state is EnrolmentState.SENT_FOR_ENROLLMENT

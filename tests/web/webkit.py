@@ -1,4 +1,5 @@
 """Helpers for the web UI's tests: a node app with accounts, and a logged-in test client."""
+
 from __future__ import annotations
 
 import re
@@ -16,13 +17,28 @@ PASSWORD = "kata-sandi-uji"
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
-def add_account(lc: LifecycleService, username: str, role: Role | str, *, site_code: str | None = None,
-                password: str = PASSWORD, active: bool = True) -> Operator:
+def add_account(
+    lc: LifecycleService,
+    username: str,
+    role: Role | str,
+    *,
+    site_code: str | None = None,
+    password: str = PASSWORD,
+    active: bool = True,
+) -> Operator:
     """Create an account at the node's site (or another)."""
     site = site_code or lc.deployment.site_code
-    return lc.add_operator(Operator(username=username, full_name=username.replace(".", " ").title(), role=role,
-                                    site_code=site, active=active,
-                                    password_hash=crypto.hash_password(password, n=2**10)), actor="test")
+    return lc.add_operator(
+        Operator(
+            username=username,
+            full_name=username.replace(".", " ").title(),
+            role=role,
+            site_code=site,
+            active=active,
+            password_hash=crypto.hash_password(password, n=2**10),
+        ),
+        actor="test",
+    )
 
 
 def csrf_of(html: str | bytes) -> str:

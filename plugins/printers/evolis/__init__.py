@@ -31,8 +31,18 @@ from ektp_core.devices.options import DriverOptions
 
 __all__ = ["EvolisPrinter", "ektp_register_printers", "make_printer"]
 
-_OPTIONS = ("vendor_id", "product_id", "serial", "timeout_ms", "print_timeout_ms", "poll_interval_ms", "compress",
-            "emulator", "emulator_state", "emulator_mechanism_seconds")
+_OPTIONS = (
+    "vendor_id",
+    "product_id",
+    "serial",
+    "timeout_ms",
+    "print_timeout_ms",
+    "poll_interval_ms",
+    "compress",
+    "emulator",
+    "emulator_state",
+    "emulator_mechanism_seconds",
+)
 
 
 def make_printer(name: str, options: dict[str, Any]) -> EvolisPrinter:
@@ -54,14 +64,22 @@ def make_printer(name: str, options: dict[str, Any]) -> EvolisPrinter:
         if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds < 0:
             raise ValueError(f"option emulator_mechanism_seconds must be a number of seconds, not {seconds!r}")
         # The emulated printer carries the serial the profile names; one saved in emulator_state wins.
-        emulator = EvolisEmulator(state_dir=options.get("emulator_state"), mechanism_seconds=float(seconds),
-                                  serial=serial or DEFAULT_SERIAL)
+        emulator = EvolisEmulator(
+            state_dir=options.get("emulator_state"), mechanism_seconds=float(seconds), serial=serial or DEFAULT_SERIAL
+        )
         backend = FakeUsbBackend(emulator)
         vendor_id, product_id = emulator.vendor_id, product_id or EMULATED_PRODUCT_ID
     elif "emulator_state" in options or "emulator_mechanism_seconds" in options:
         raise ValueError("emulator_state and emulator_mechanism_seconds only apply with emulator = true")
-    printer = EvolisPrinter(name, vendor_id=vendor_id or EVOLIS_VENDOR_ID, product_id=product_id, serial=serial,
-                            compress=checked.flag("compress", True), backend=backend, **kwargs)
+    printer = EvolisPrinter(
+        name,
+        vendor_id=vendor_id or EVOLIS_VENDOR_ID,
+        product_id=product_id,
+        serial=serial,
+        compress=checked.flag("compress", True),
+        backend=backend,
+        **kwargs,
+    )
     printer.emulator = emulator
     return printer
 
@@ -69,5 +87,8 @@ def make_printer(name: str, options: dict[str, Any]) -> EvolisPrinter:
 @hookimpl
 def ektp_register_printers(registry: Any) -> None:
     """Register the Evolis driver."""
-    registry.add("evolis", make_printer,
-                 description="Evolis card printers over USB (escape commands); emulator = true for the built-in one")
+    registry.add(
+        "evolis",
+        make_printer,
+        description="Evolis card printers over USB (escape commands); emulator = true for the built-in one",
+    )

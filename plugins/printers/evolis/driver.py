@@ -61,10 +61,19 @@ class EvolisPrinter:
     command/reply exchange at a time, one card at a time.
     """
 
-    def __init__(self, name: str = "evolis", *, vendor_id: int = EVOLIS_VENDOR_ID, product_id: int | None = None,
-                 serial: str | None = None, timeout_ms: int = DEFAULT_TIMEOUT_MS,
-                 print_timeout_ms: int = DEFAULT_PRINT_TIMEOUT_MS, poll_interval_ms: int = DEFAULT_POLL_INTERVAL_MS,
-                 compress: bool = True, backend: Any = None) -> None:
+    def __init__(
+        self,
+        name: str = "evolis",
+        *,
+        vendor_id: int = EVOLIS_VENDOR_ID,
+        product_id: int | None = None,
+        serial: str | None = None,
+        timeout_ms: int = DEFAULT_TIMEOUT_MS,
+        print_timeout_ms: int = DEFAULT_PRINT_TIMEOUT_MS,
+        poll_interval_ms: int = DEFAULT_POLL_INTERVAL_MS,
+        compress: bool = True,
+        backend: Any = None,
+    ) -> None:
         if timeout_ms <= 0 or print_timeout_ms <= 0 or poll_interval_ms <= 0:
             raise ValueError("timeout_ms, print_timeout_ms and poll_interval_ms must be positive")
         self.name = name
@@ -117,8 +126,9 @@ class EvolisPrinter:
                 self._claim(dev)
             except usb.core.USBError as exc:
                 self._release(dev)
-                raise PrinterNotConnected(f"{self._what()}: cannot take the USB interface: {_usb_reason(exc)}",
-                                          code=str(exc)) from exc
+                raise PrinterNotConnected(
+                    f"{self._what()}: cannot take the USB interface: {_usb_reason(exc)}", code=str(exc)
+                ) from exc
             self._dev = dev
             self._card_taken = False
             self._drain()
@@ -147,9 +157,15 @@ class EvolisPrinter:
         return f"Evolis printer {self.name} ({ids}{', serial ' + self.serial if self.serial else ''})"
 
     def _find(self) -> Any:
-        return usbdevice.find_one(backend=self.backend, vendor_id=self.vendor_id, product_id=self.product_id,
-                                  serial=self.serial, what=self._what(), noun="printer",
-                                  not_connected=PrinterNotConnected)
+        return usbdevice.find_one(
+            backend=self.backend,
+            vendor_id=self.vendor_id,
+            product_id=self.product_id,
+            serial=self.serial,
+            what=self._what(),
+            noun="printer",
+            not_connected=PrinterNotConnected,
+        )
 
     def _claim(self, dev: Any) -> None:
         self._reattach = usbdevice.claim(dev, self._interface)
@@ -159,7 +175,6 @@ class EvolisPrinter:
         if self._ep_out is None or self._ep_in is None:
             raise usb.core.USBError("the printer interface has no bulk IN and OUT endpoints")
         self._packet = int(self._ep_in.wMaxPacketSize) or 64
-
 
     def _drain(self) -> None:
         """Read and drop replies left by an earlier session, so the next reply is ours."""
@@ -183,19 +198,24 @@ class EvolisPrinter:
         outcome = self._outcome()
         code = getattr(exc, "backend_error_code", None)
         if exc.errno == errno.ENODEV or code == _LIBUSB_NO_DEVICE:
-            return PrinterVanished(f"{self._what()} disappeared from the USB bus while {doing}", outcome=outcome,
-                                   code=str(exc))
+            return PrinterVanished(
+                f"{self._what()} disappeared from the USB bus while {doing}", outcome=outcome, code=str(exc)
+            )
         if isinstance(exc, usb.core.USBTimeoutError) or exc.errno == errno.ETIMEDOUT or code == _LIBUSB_TIMEOUT:
-            return PrinterTimeout(f"{self._what()} did not answer within {self.timeout_ms} ms while {doing}",
-                                  outcome=outcome, code=str(exc))
-        return PrinterError(f"{self._what()}: USB error while {doing}: {_usb_reason(exc)}", outcome=outcome,
-                            code=str(exc))
+            return PrinterTimeout(
+                f"{self._what()} did not answer within {self.timeout_ms} ms while {doing}",
+                outcome=outcome,
+                code=str(exc),
+            )
+        return PrinterError(
+            f"{self._what()}: USB error while {doing}: {_usb_reason(exc)}", outcome=outcome, code=str(exc)
+        )
 
     def _write(self, payload: bytes, doing: str, progress: Callable[[int], None] | None = None) -> None:
         dev = self._device()
         for start in range(0, len(payload), WRITE_CHUNK):
             try:
-                dev.write(self._ep_out, payload[start:start + WRITE_CHUNK], timeout=self.timeout_ms)
+                dev.write(self._ep_out, payload[start : start + WRITE_CHUNK], timeout=self.timeout_ms)
             except usb.core.USBError as exc:
                 raise self._usb_failure(exc, doing) from exc
             if progress is not None:
@@ -221,8 +241,11 @@ class EvolisPrinter:
         try:
             return p.parse_reply(bytes(raw))
         except p.ProtocolError as exc:
-            raise PrinterError(f"{self._what()} sent a reply that is not Evolis protocol while {doing}: {exc}",
-                               outcome=self._outcome(), code=bytes(raw[:64]).hex()) from exc
+            raise PrinterError(
+                f"{self._what()} sent a reply that is not Evolis protocol while {doing}: {exc}",
+                outcome=self._outcome(),
+                code=bytes(raw[:64]).hex(),
+            ) from exc
 
     def _ask(self, payload: bytes, doing: str, progress: Callable[[int], None] | None = None) -> str:
         with self._io:
@@ -236,8 +259,9 @@ class EvolisPrinter:
         flag = p.refusal_flag(reply)
         if flag is not None:
             raise p.error_for(flag, card_taken=self._card_taken, doing=doing)
-        raise PrinterError(f"{self._what()} answered {reply!r} while {doing} (expected OK)", outcome=self._outcome(),
-                           code=reply)
+        raise PrinterError(
+            f"{self._what()} answered {reply!r} while {doing} (expected OK)", outcome=self._outcome(), code=reply
+        )
 
     def _query(self, which: p.Query, doing: str) -> str:
         return self._ask(p.query(which), doing)
@@ -274,21 +298,26 @@ class EvolisPrinter:
             state = self._state()
             left = self._optional(p.Query.RIBBON_LEFT, "reading the ribbon")
             return PrinterStatus(
-                state=state.printer_state, message=state.text,
+                state=state.printer_state,
+                message=state.text,
                 model=self._optional(p.Query.MODEL, "reading its model") or "",
                 serial=self._optional(p.Query.SERIAL, "reading its serial number") or "",
                 firmware=self._optional(p.Query.FIRMWARE, "reading its firmware version") or "",
                 card_count=self._counter(),
                 ribbon=self._optional(p.Query.RIBBON, "reading the ribbon"),
-                ribbon_remaining=int(left) if left is not None and left.isdigit() else None), state
+                ribbon_remaining=int(left) if left is not None and left.isdigit() else None,
+            ), state
 
     def print_card(self, card: RenderedCard, *, progress: Progress | None = None) -> PrinterStatus:
         """Check the printer, send the sequence (start, panels, end), wait until the card is out and
         return the status after it. See the module text for the outcome of each failure."""
         report: Progress = progress or (lambda step, fraction: None)
         if (card.width, card.height) != self.canvas:
-            raise PrinterError(f"the card was rendered at {card.width} x {card.height}; {self.name} prints "
-                               f"{self.canvas[0]} x {self.canvas[1]}", outcome=Outcome.NOT_STARTED)
+            raise PrinterError(
+                f"the card was rendered at {card.width} x {card.height}; {self.name} prints "
+                f"{self.canvas[0]} x {self.canvas[1]}",
+                outcome=Outcome.NOT_STARTED,
+            )
         panels = self._panel_commands(card)  # encode before touching the printer
         with self._job:
             self._card_taken = False
@@ -303,10 +332,13 @@ class EvolisPrinter:
 
     def _panel_commands(self, card: RenderedCard) -> list[tuple[str, bytes]]:
         y, m, c = p.colour_planes(card.rgb)
-        commands = [("panel Y", p.colour_download(p.Panel.Y, y)), ("panel M", p.colour_download(p.Panel.M, m)),
-                    ("panel C", p.colour_download(p.Panel.C, c)),
-                    ("panel K", p.mono_download(p.Panel.K, card.k, compress=self.compress)),
-                    ("panel O", p.mono_download(p.Panel.O, card.overlay, compress=self.compress))]
+        commands = [
+            ("panel Y", p.colour_download(p.Panel.Y, y)),
+            ("panel M", p.colour_download(p.Panel.M, m)),
+            ("panel C", p.colour_download(p.Panel.C, c)),
+            ("panel K", p.mono_download(p.Panel.K, card.k, compress=self.compress)),
+            ("panel O", p.mono_download(p.Panel.O, card.overlay, compress=self.compress)),
+        ]
         if card.back_k is not None:
             commands.append(("back", p.back_side()))
             commands.append(("back panel K", p.mono_download(p.Panel.K, card.back_k, compress=self.compress)))
@@ -358,15 +390,20 @@ class EvolisPrinter:
             else:
                 seen_busy = True
             if time.monotonic() >= deadline:
-                raise PrinterTimeout(f"{self._what()} was still {state.text} {self.print_timeout_ms} ms after the "
-                                     "card was sent", outcome=Outcome.UNKNOWN, code=state.flag)
+                raise PrinterTimeout(
+                    f"{self._what()} was still {state.text} {self.print_timeout_ms} ms after the card was sent",
+                    outcome=Outcome.UNKNOWN,
+                    code=state.flag,
+                )
             report("printing", 0.9)
             time.sleep(self.poll_interval_ms / 1000)
 
 
 def _bulk(endpoint: Any, direction: int) -> bool:
-    return bool(usb.util.endpoint_direction(endpoint.bEndpointAddress) == direction
-                and usb.util.endpoint_type(endpoint.bmAttributes) == usb.util.ENDPOINT_TYPE_BULK)
+    return bool(
+        usb.util.endpoint_direction(endpoint.bEndpointAddress) == direction
+        and usb.util.endpoint_type(endpoint.bmAttributes) == usb.util.ENDPOINT_TYPE_BULK
+    )
 
 
 _usb_reason = usbdevice.usb_reason

@@ -94,16 +94,38 @@ class _Job:
 class EvolisEmulator(EmulatedDevice):
     """An emulated Evolis card printer on the fake USB bus (see the module text for faults)."""
 
-    def __init__(self, *, serial: str = DEFAULT_SERIAL, model: str = "Evolis Primacy (emulated)",
-                 firmware: str = "EMU-1.0", product_id: int = EMULATED_PRODUCT_ID, card_counter: int = 0,
-                 ribbon: str = "YMCKO", ribbon_capacity: int = 200, ribbon_left: int | None = None,
-                 feeder: int = 100, mechanism_seconds: float = 0.0, state_dir: str | os.PathLike[str] | None = None,
-                 kernel_driver: bool = True, clock: Callable[[], float] = time.monotonic) -> None:
-        super().__init__(vendor_id=EVOLIS_VENDOR_ID, product_id=product_id, serial=serial, manufacturer="Evolis",
-                         product=model, interface_class=PRINTER_CLASS, interface_subclass=PRINTER_SUBCLASS,
-                         interface_protocol=PRINTER_BIDIRECTIONAL, out_endpoint=0x02, in_endpoint=0x81,
-                         # USB 2.0 high speed, as current Evolis models connect: 512-byte bulk packets.
-                         max_packet_size=512, kernel_driver=kernel_driver)
+    def __init__(
+        self,
+        *,
+        serial: str = DEFAULT_SERIAL,
+        model: str = "Evolis Primacy (emulated)",
+        firmware: str = "EMU-1.0",
+        product_id: int = EMULATED_PRODUCT_ID,
+        card_counter: int = 0,
+        ribbon: str = "YMCKO",
+        ribbon_capacity: int = 200,
+        ribbon_left: int | None = None,
+        feeder: int = 100,
+        mechanism_seconds: float = 0.0,
+        state_dir: str | os.PathLike[str] | None = None,
+        kernel_driver: bool = True,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(
+            vendor_id=EVOLIS_VENDOR_ID,
+            product_id=product_id,
+            serial=serial,
+            manufacturer="Evolis",
+            product=model,
+            interface_class=PRINTER_CLASS,
+            interface_subclass=PRINTER_SUBCLASS,
+            interface_protocol=PRINTER_BIDIRECTIONAL,
+            out_endpoint=0x02,
+            in_endpoint=0x81,
+            # USB 2.0 high speed, as current Evolis models connect: 512-byte bulk packets.
+            max_packet_size=512,
+            kernel_driver=kernel_driver,
+        )
         self.model = model
         self.firmware = firmware
         self.ribbon = ribbon
@@ -214,8 +236,9 @@ class EvolisEmulator(EmulatedDevice):
     def on_ctrl(self, request_type: int, request: int, value: int, index: int, data: bytes | int) -> bytes | int | None:
         # USB printer class GET_DEVICE_ID: the IEEE 1284 device id, as a printer class device answers.
         if request_type == 0xA1 and request == 0x00 and isinstance(data, int):
-            text = (f"MFG:Evolis;MDL:{self.model};CMD:Evolis escape;CLS:PRINTER;DES:{self.model};"
-                    f"SN:{self.serial};").encode("ascii", "replace")
+            text = (
+                f"MFG:Evolis;MDL:{self.model};CMD:Evolis escape;CLS:PRINTER;DES:{self.model};SN:{self.serial};"
+            ).encode("ascii", "replace")
             return (len(text) + 2).to_bytes(2, "big") + text
         return None
 
@@ -388,8 +411,18 @@ class EvolisEmulator(EmulatedDevice):
         y, m, c = (front.get(panel, _BLANK) for panel in p.COLOUR_PANELS)
         k, o = front.get(p.Panel.K, _BLANK), front.get(p.Panel.O, _BLANK)
         back_k = job.side_panels["back"].get(p.Panel.K)
-        return PrintedCard(number=self.card_counter, width=p.CARD_WIDTH, height=p.CARD_HEIGHT, y=y, m=m, c=c, k=k,
-                           o=o, back_k=back_k, rgb=p.rgb_from_planes(y, m, c, k))
+        return PrintedCard(
+            number=self.card_counter,
+            width=p.CARD_WIDTH,
+            height=p.CARD_HEIGHT,
+            y=y,
+            m=m,
+            c=c,
+            k=k,
+            o=o,
+            back_k=back_k,
+            rgb=p.rgb_from_planes(y, m, c, k),
+        )
 
     # -- persistence ------------------------------------------------------------------------------
 
@@ -410,9 +443,15 @@ class EvolisEmulator(EmulatedDevice):
         if self.state_dir is None:
             return
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        state = {"serial": self.serial, "model": self.model, "card_counter": self.card_counter,
-                 "ribbon": self.ribbon, "ribbon_left": self.ribbon_left, "feeder": self.feeder,
-                 "spoiled_cards": self.spoiled_cards}
+        state = {
+            "serial": self.serial,
+            "model": self.model,
+            "card_counter": self.card_counter,
+            "ribbon": self.ribbon,
+            "ribbon_left": self.ribbon_left,
+            "feeder": self.feeder,
+            "spoiled_cards": self.spoiled_cards,
+        }
         tmp = self.state_dir / "state.json.tmp"
         tmp.write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
         tmp.replace(self.state_dir / "state.json")  # atomic: a crash never leaves half a file
@@ -427,9 +466,14 @@ class EvolisEmulator(EmulatedDevice):
         panels = {"y": card.y, "m": card.m, "c": card.c, "k": card.k, "o": card.o}
         if card.back_k is not None:
             panels["back_k"] = card.back_k
-        meta = {"number": card.number, "printed_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                "serial": self.serial, "width": card.width, "height": card.height,
-                "sha256": {name: hashlib.sha256(plane).hexdigest() for name, plane in panels.items()}}
+        meta = {
+            "number": card.number,
+            "printed_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "serial": self.serial,
+            "width": card.width,
+            "height": card.height,
+            "sha256": {name: hashlib.sha256(plane).hexdigest() for name, plane in panels.items()},
+        }
         stem.with_suffix(".json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
 
 

@@ -215,14 +215,14 @@ def to_transmission(plane: bytes) -> bytes:
     _check_plane(plane, "plane")
     bottom = (CARD_HEIGHT - 1) * CARD_WIDTH
     # A slice with step -W walks one column upwards, from the bottom row to row 0.
-    return b"".join(plane[bottom + column::-CARD_WIDTH] for column in range(CARD_WIDTH))
+    return b"".join(plane[bottom + column :: -CARD_WIDTH] for column in range(CARD_WIDTH))
 
 
 def from_transmission(lines: bytes) -> bytes:
     """The inverse of :func:`to_transmission`."""
     _check_plane(lines, "panel")
     # Landscape row r is pixel (H - 1 - r) of every transmitted line.
-    return b"".join(lines[CARD_HEIGHT - 1 - row::CARD_HEIGHT] for row in range(CARD_HEIGHT))
+    return b"".join(lines[CARD_HEIGHT - 1 - row :: CARD_HEIGHT] for row in range(CARD_HEIGHT))
 
 
 _INVERT = bytes(255 - v for v in range(256))
@@ -280,7 +280,7 @@ def unpack_depth(data: bytes, bits: int) -> bytes:
     _check_plane(data, f"{bits}-bit panel", expected)
     digits = format(int.from_bytes(data, "big"), f"0{PIXELS * bits}b")
     top = (1 << bits) - 1
-    values = bytes(int(digits[i:i + bits], 2) * 255 // top for i in range(0, PIXELS * bits, bits))
+    values = bytes(int(digits[i : i + bits], 2) * 255 // top for i in range(0, PIXELS * bits, bits))
     return from_transmission(values)
 
 
@@ -290,7 +290,7 @@ def compress_mono(packed: bytes) -> bytes:
     white, black = bytes(KO_LINE_BYTES), b"\xff" * KO_LINE_BYTES
     out = bytearray()
     for start in range(0, KO_PANEL_BYTES, KO_LINE_BYTES):
-        line = packed[start:start + KO_LINE_BYTES]
+        line = packed[start : start + KO_LINE_BYTES]
         if line == white:
             out.append(0)
         elif line == black:
@@ -316,13 +316,13 @@ def decompress_mono(data: bytes, first_line: int = 0) -> bytes:
         pos += 1
         start = line * KO_LINE_BYTES
         if count == 255:
-            out[start:start + KO_LINE_BYTES] = b"\xff" * KO_LINE_BYTES
+            out[start : start + KO_LINE_BYTES] = b"\xff" * KO_LINE_BYTES
         elif count > KO_LINE_BYTES:
             raise ProtocolError(f"line {line}: count {count} is more than {KO_LINE_BYTES} bytes")
         elif count:
             if pos + count > len(data):
                 raise ProtocolError(f"line {line}: {count} bytes announced, {len(data) - pos} left")
-            out[start:start + count] = data[pos:pos + count]
+            out[start : start + count] = data[pos : pos + count]
             pos += count
         line += 1
     return bytes(out)
@@ -397,7 +397,7 @@ class CommandParser:
         while pos < size:
             if self._state == "data":
                 take = min(self._need, size - pos)
-                self._data += chunk[pos:pos + take]
+                self._data += chunk[pos : pos + take]
                 self._need -= take
                 pos += take
                 if not self._need:
@@ -524,7 +524,8 @@ class State:
     def printer_state(self) -> PrinterState:
         """The core's name for the major state."""
         return {READY: PrinterState.READY, BUSY: PrinterState.BUSY, OFF: PrinterState.OFFLINE}.get(
-            self.major, PrinterState.ERROR)
+            self.major, PrinterState.ERROR
+        )
 
 
 _FLAG = re.compile(r"[A-Z][A-Z0-9_]*")
@@ -536,7 +537,7 @@ def parse_reply(raw: bytes) -> str:
     body = raw
     for end in (b"\r\n", b"\r", b"\x00"):
         if body.endswith(end):
-            body = body[:-len(end)]
+            body = body[: -len(end)]
             break
     if not body:
         raise ProtocolError("empty reply")
@@ -563,7 +564,7 @@ def parse_number(reply: str, what: str) -> int:
 def refusal_flag(reply: str) -> str | None:
     """The reason of an ``ERR <reason>`` reply, or None for another reply."""
     if reply == ERR or reply.startswith(ERR + " "):
-        return reply[len(ERR):].strip() or "?"
+        return reply[len(ERR) :].strip() or "?"
     return None
 
 

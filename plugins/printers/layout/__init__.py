@@ -19,8 +19,15 @@ from ektp_plugins.printers.layout.renderer import (
 from ektp_core import hookimpl
 from ektp_core.devices.printers import CardData, RenderedCard
 
-__all__ = ["CardLayout", "CardLayoutError", "ektp_render_card", "layout_card", "preview_image", "render_card",
-           "render_card_with_layout"]
+__all__ = [
+    "CardLayout",
+    "CardLayoutError",
+    "ektp_render_card",
+    "layout_card",
+    "preview_image",
+    "render_card",
+    "render_card_with_layout",
+]
 
 
 @hookimpl(trylast=True)

@@ -82,10 +82,15 @@ BACK_LINES: tuple[tuple[str, bool], ...] = (
     ("REPUBLIK INDONESIA", True),
     ("KARTU TANDA PENDUDUK ELEKTRONIK", True),
     ("Kartu ini milik Pemerintah Republik Indonesia dan berlaku sebagai identitas resmi penduduk.", False),
-    ("Apabila menemukan kartu ini, harap dikembalikan ke Dinas Kependudukan dan Pencatatan Sipil "
-     "{issue_place}.", False),
-    ("Undang-Undang Nomor 24 Tahun 2013 tentang Perubahan atas Undang-Undang Nomor 23 Tahun 2006 "
-     "tentang Administrasi Kependudukan.", False),
+    (
+        "Apabila menemukan kartu ini, harap dikembalikan ke Dinas Kependudukan dan Pencatatan Sipil {issue_place}.",
+        False,
+    ),
+    (
+        "Undang-Undang Nomor 24 Tahun 2013 tentang Perubahan atas Undang-Undang Nomor 23 Tahun 2006 "
+        "tentang Administrasi Kependudukan.",
+        False,
+    ),
 )
 
 # Sizes in reference pixels (300 dpi on 1016 x 648): nominal, minimum.
@@ -269,8 +274,9 @@ def _wrap(f: ImageFont.FreeTypeFont, text: str, width: int, max_lines: int) -> l
     return None
 
 
-def _choose(text: str, width: int, *, size: int, min_size: int, bold: bool, max_lines: int,
-            soft_shrink: float = SOFT_SHRINK) -> tuple[int, list[str]]:
+def _choose(
+    text: str, width: int, *, size: int, min_size: int, bold: bool, max_lines: int, soft_shrink: float = SOFT_SHRINK
+) -> tuple[int, list[str]]:
     """The size and lines for ``text`` in ``width`` pixels (see the module docstring for the order tried)."""
     soft = max(min_size, math.ceil(size * soft_shrink))
     for s in range(size, soft - 1, -1):
@@ -316,8 +322,20 @@ class _Scale:
         return max(4, round(v * self.sf))
 
 
-def _place(field: str, role: str, text: str, lines: list[str], size: int, bold: bool, box: Box, baseline: int,
-           *, step: int = 0, align: str = "left", side: str = "front") -> TextBox:
+def _place(
+    field: str,
+    role: str,
+    text: str,
+    lines: list[str],
+    size: int,
+    bold: bool,
+    box: Box,
+    baseline: int,
+    *,
+    step: int = 0,
+    align: str = "left",
+    side: str = "front",
+) -> TextBox:
     """Put measured lines into ``box`` starting at ``baseline`` (``step`` pixels between baselines)."""
     f = font(size, bold)
     placed = []
@@ -337,8 +355,18 @@ def _centred_baseline(box: Box, size: int, bold: bool) -> int:
     return box.y0 + (box.height - ascent - descent) // 2 + ascent
 
 
-def _fit_one(field: str, role: str, text: str, box: Box, *, size: int, min_size: int, bold: bool,
-             align: str = "left", side: str = "front") -> TextBox:
+def _fit_one(
+    field: str,
+    role: str,
+    text: str,
+    box: Box,
+    *,
+    size: int,
+    min_size: int,
+    bold: bool,
+    align: str = "left",
+    side: str = "front",
+) -> TextBox:
     """A one-line text centred vertically in its box."""
     try:
         s, lines = _choose(text, box.width, size=size, min_size=min_size, bold=bold, max_lines=1)
@@ -403,8 +431,9 @@ def _body_rows(values: dict[str, str], boxes: dict[str, tuple[int, int]], cap: i
         for field in fields:
             x0, x1 = boxes[field]
             try:
-                s, lines = _choose(values[field], x1 - x0, size=cap, min_size=min_size, bold=False,
-                                   max_lines=MAX_LINES.get(field, 1))
+                s, lines = _choose(
+                    values[field], x1 - x0, size=cap, min_size=min_size, bold=False, max_lines=MAX_LINES.get(field, 1)
+                )
             except _NoFit as exc:
                 raise CardLayoutError(f"card layout: {field} {values[field]!r} {exc}") from None
             f = font(s)
@@ -432,8 +461,11 @@ def layout_card(card: CardData) -> CardLayout:
     # Header: two centred bold lines over the whole card.
     for (y0, y1), field, line in zip(HEADER_ROWS, ("provinsi", "kabupaten_kota"), header_lines(bio), strict=True):
         box = Box(sc.x(MARGIN_X), sc.y(y0), sc.x(REF_W - MARGIN_X), sc.y(y1))
-        texts.append(_fit_one(field, "header", line, box, size=sc.f(HEADER_SIZE), min_size=sc.f(HEADER_MIN),
-                              bold=True, align="center"))
+        texts.append(
+            _fit_one(
+                field, "header", line, box, size=sc.f(HEADER_SIZE), min_size=sc.f(HEADER_MIN), bold=True, align="center"
+            )
+        )
 
     values = field_values(bio)
     label_x1, colon_x0, colon_x1 = sc.x(COLON_X - GAP / 2), sc.x(COLON_X), sc.x(VALUE_X - 2)
@@ -441,10 +473,16 @@ def layout_card(card: CardData) -> CardLayout:
 
     # NIK: label, colon and value large and bold.
     nik_y0, nik_y1 = sc.y(NIK_ROW[0]), sc.y(NIK_ROW[1])
-    for role, text, x0, x1 in (("label", "NIK", sc.x(LABEL_X), label_x1), ("colon", ":", colon_x0, colon_x1),
-                               ("value", values["nik"], value_x0, value_x1)):
-        texts.append(_fit_one("nik", role, text, Box(x0, nik_y0, x1, nik_y1),
-                              size=sc.f(NIK_SIZE), min_size=sc.f(NIK_MIN), bold=True))
+    for role, text, x0, x1 in (
+        ("label", "NIK", sc.x(LABEL_X), label_x1),
+        ("colon", ":", colon_x0, colon_x1),
+        ("value", values["nik"], value_x0, value_x1),
+    ):
+        texts.append(
+            _fit_one(
+                "nik", role, text, Box(x0, nik_y0, x1, nik_y1), size=sc.f(NIK_SIZE), min_size=sc.f(NIK_MIN), bold=True
+            )
+        )
     texts.extend(_layout_body(values, sc))
 
     photo_box = Box(sc.x(PHOTO[0]), sc.y(PHOTO[1]), sc.x(PHOTO[2]), sc.y(PHOTO[3]))
@@ -474,8 +512,9 @@ def _layout_body(values: dict[str, str], sc: _Scale) -> list[TextBox]:
         # The labels' size: the largest up to the cap at which every label fits its column.
         label_size = cap
         while label_size > sc.f(BODY_MIN) and any(
-                _ink_width(font(label_size), labels[n]) > label_x1 - label_x0 - (sc.x(INDENT) if n in INDENTED else 0)
-                for n, _ in FRONT_FIELDS[1:]):
+            _ink_width(font(label_size), labels[n]) > label_x1 - label_x0 - (sc.x(INDENT) if n in INDENTED else 0)
+            for n, _ in FRONT_FIELDS[1:]
+        ):
             label_size -= 1
         gd_label_w = _ink_width(font(label_size), labels["golongan_darah"])
         gd_colon_x0 = gd_label_x0 + gd_label_w + sc.x(GAP)
@@ -501,20 +540,44 @@ def _layout_body(values: dict[str, str], sc: _Scale) -> list[TextBox]:
             baseline = y + pad + ascent
             for field, size, lines in zip(row.fields, row.sizes, row.lines, strict=True):
                 x0, x1 = boxes[field]
-                lx0 = gd_label_x0 if field == "golongan_darah" else label_x0 + (sc.x(INDENT) if field in INDENTED
-                                                                                else 0)
+                lx0 = (
+                    gd_label_x0 if field == "golongan_darah" else label_x0 + (sc.x(INDENT) if field in INDENTED else 0)
+                )
                 lx1 = gd_label_x0 + gd_label_w + 1 if field == "golongan_darah" else label_x1
                 cx0 = gd_colon_x0 if field == "golongan_darah" else colon_x0
                 cx1 = gd_value_x0 - 1 if field == "golongan_darah" else colon_x1
-                out.append(_place(field, "label", labels[field], [labels[field]], label_size, False,
-                                  Box(lx0, y, lx1, y + pitch), baseline))
+                out.append(
+                    _place(
+                        field,
+                        "label",
+                        labels[field],
+                        [labels[field]],
+                        label_size,
+                        False,
+                        Box(lx0, y, lx1, y + pitch),
+                        baseline,
+                    )
+                )
                 out.append(_place(field, "colon", ":", [":"], label_size, False, Box(cx0, y, cx1, y + pitch), baseline))
-                out.append(_place(field, "value", values[field], list(lines), size, False,
-                                  Box(x0, y, x1, y + row_h), baseline, step=row.step))
+                out.append(
+                    _place(
+                        field,
+                        "value",
+                        values[field],
+                        list(lines),
+                        size,
+                        False,
+                        Box(x0, y, x1, y + row_h),
+                        baseline,
+                        step=row.step,
+                    )
+                )
             y += row_h
         return out
-    raise CardLayoutError("card layout: the rows from Nama to Berlaku Hingga do not fit the card "
-                          f"even at the minimum size of {sc.f(BODY_MIN)} px")
+    raise CardLayoutError(
+        "card layout: the rows from Nama to Berlaku Hingga do not fit the card "
+        f"even at the minimum size of {sc.f(BODY_MIN)} px"
+    )
 
 
 def _layout_issue(card: CardData, sc: _Scale, photo: Box) -> tuple[list[TextBox], Box]:
@@ -530,12 +593,10 @@ def _layout_issue(card: CardData, sc: _Scale, photo: Box) -> tuple[list[TextBox]
     step = ascent + descent + max(1, round(s * 0.06))
     y = photo.y1 + sc.y(GAP)
     place_box = Box(x0, y, x1, y + step * len(lines))
-    texts = [_place("issue_place", "issue", place, lines, s, False, place_box, y + ascent, step=step,
-                    align="center")]
+    texts = [_place("issue_place", "issue", place, lines, s, False, place_box, y + ascent, step=step, align="center")]
     date = f"{card.issue_date:%d-%m-%Y}"
     date_box = Box(x0, place_box.y1, x1, place_box.y1 + step)
-    texts.append(_fit_one("issue_date", "issue", date, date_box, size=s, min_size=min_size, bold=False,
-                          align="center"))
+    texts.append(_fit_one("issue_date", "issue", date, date_box, size=s, min_size=min_size, bold=False, align="center"))
     signature = Box(sc.x(SIGNATURE_X[0]), date_box.y1 + sc.y(GAP // 2), sc.x(SIGNATURE_X[1]), sc.y(BODY_BOTTOM))
     if signature.height < sc.y(SIGNATURE_MIN_H):
         raise CardLayoutError(f"card layout: no room left for the signature under the place of issue {place!r}")
@@ -549,8 +610,15 @@ def _layout_back(card: CardData, sc: _Scale) -> list[TextBox]:
     for template, bold in BACK_LINES:
         text = template.format(issue_place=" ".join(card.issue_place.split()))
         try:
-            s, lines = _choose(text, x1 - x0, size=sc.f(BACK_SIZE + (6 if bold else 0)), min_size=sc.f(BACK_MIN),
-                               bold=bold, max_lines=3, soft_shrink=1.0)  # one size for all the small print
+            s, lines = _choose(
+                text,
+                x1 - x0,
+                size=sc.f(BACK_SIZE + (6 if bold else 0)),
+                min_size=sc.f(BACK_MIN),
+                bold=bold,
+                max_lines=3,
+                soft_shrink=1.0,
+            )  # one size for all the small print
         except _NoFit as exc:
             raise CardLayoutError(f"card layout: back line {text!r} {exc}") from None
         ascent, descent = font(s, bold).getmetrics()
@@ -562,8 +630,11 @@ def _layout_back(card: CardData, sc: _Scale) -> list[TextBox]:
     out: list[TextBox] = []
     for i, (text, bold, s, lines, ascent, step) in enumerate(blocks):
         box = Box(x0, y, x1, y + step * len(lines))
-        out.append(_place(f"back_{i + 1}", "back", text, lines, s, bold, box, y + ascent, step=step, align="center",
-                          side="back"))
+        out.append(
+            _place(
+                f"back_{i + 1}", "back", text, lines, s, bold, box, y + ascent, step=step, align="center", side="back"
+            )
+        )
         # A gap between the two title lines and the small print.
         y = box.y1 + (sc.y(GAP * 2) if i == 1 else 0)
     return out
@@ -595,11 +666,16 @@ _ROSETTE = (176, 212, 238)
 @functools.lru_cache(maxsize=4)
 def _background(width: int, height: int) -> Image.Image:
     """The light-blue card ground with a fine guilloche; the same for every card, so it is cached."""
+
     def mix(a: tuple[int, int, int], b: tuple[int, int, int], t: float) -> tuple[int, int, int]:
         return (round(a[0] + (b[0] - a[0]) * t), round(a[1] + (b[1] - a[1]) * t), round(a[2] + (b[2] - a[2]) * t))
 
-    column = [mix(_BG_TOP, _BG_MID, y / (height / 2)) if y < height / 2 else
-              mix(_BG_MID, _BG_BOTTOM, (y - height / 2) / (height / 2)) for y in range(height)]
+    column = [
+        mix(_BG_TOP, _BG_MID, y / (height / 2))
+        if y < height / 2
+        else mix(_BG_MID, _BG_BOTTOM, (y - height / 2) / (height / 2))
+        for y in range(height)
+    ]
     strip = Image.new("RGB", (1, height))
     strip.putdata(column)
     bg = strip.resize((width, height), Image.Resampling.NEAREST)
@@ -613,8 +689,10 @@ def _background(width: int, height: int) -> Image.Image:
         amp = height * (0.025 + 0.008 * (k % 3))
         period = width * (0.33 + 0.05 * (k % 4))
         for phase in (0.0, math.pi):
-            wave = [(float(x), base + amp * math.sin(2 * math.pi * x / period + phase + k * 0.7))
-                    for x in range(0, width + step, step)]
+            wave = [
+                (float(x), base + amp * math.sin(2 * math.pi * x / period + phase + k * 0.7))
+                for x in range(0, width + step, step)
+            ]
             draw.line(wave, fill=_GUILLOCHE, width=line_w)
     # A rosette (hypotrochoid: a circle of radius r rolling inside one of radius R) behind the text block.
     cx, cy = width * 0.43, height * 0.58
@@ -624,8 +702,12 @@ def _background(width: int, height: int) -> Image.Image:
     for i in range(1501):
         t = 2 * math.pi * 3 * i / 1500
         turn = (big - small) / small * t
-        points.append((cx + unit * ((big - small) * math.cos(t) + pen * math.cos(turn)),
-                       cy + unit * ((big - small) * math.sin(t) - pen * math.sin(turn))))
+        points.append(
+            (
+                cx + unit * ((big - small) * math.cos(t) + pen * math.cos(turn)),
+                cy + unit * ((big - small) * math.sin(t) - pen * math.sin(turn)),
+            )
+        )
     draw.line(points, fill=_ROSETTE, width=line_w)
     return bg
 
@@ -659,8 +741,9 @@ def _flatten(image: Image.Image) -> Image.Image:
 
 # Signature pixels lighter than _PAPER are paper (transparent); darker than _PEN are fully pen.
 _PAPER, _PEN = 225, 110
-_SIGNATURE_ALPHA = [0 if v >= _PAPER else 255 if v <= _PEN else round((_PAPER - v) * 255 / (_PAPER - _PEN))
-                    for v in range(256)]
+_SIGNATURE_ALPHA = [
+    0 if v >= _PAPER else 255 if v <= _PEN else round((_PAPER - v) * 255 / (_PAPER - _PEN)) for v in range(256)
+]
 
 
 def _signature(data: bytes, box: Box) -> tuple[Image.Image, Image.Image, tuple[int, int]] | None:
@@ -724,9 +807,16 @@ def render_card_with_layout(card: CardData) -> tuple[RenderedCard, CardLayout]:
         rgb.paste(strokes, at, alpha)
     k = _text_plane(size, layout.front())
     back_k = _text_plane(size, layout.back()).tobytes() if card.back else None
-    rendered = RenderedCard(width=layout.width, height=layout.height, dpi=card.dpi, rgb=rgb.tobytes(),
-                            k=k.tobytes(), overlay=_full_plane(*size), preview_png=_png(_compose(rgb, k), card.dpi),
-                            back_k=back_k)
+    rendered = RenderedCard(
+        width=layout.width,
+        height=layout.height,
+        dpi=card.dpi,
+        rgb=rgb.tobytes(),
+        k=k.tobytes(),
+        overlay=_full_plane(*size),
+        preview_png=_png(_compose(rgb, k), card.dpi),
+        back_k=back_k,
+    )
     return rendered, layout
 
 

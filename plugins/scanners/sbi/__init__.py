@@ -60,8 +60,13 @@ class SbiScanner:
     def client(self) -> SbiClient:
         """The connected client (discovered on first use)."""
         if self._client is None:
-            self._client = SbiClient(self.port, ports=self.ports, timeout_ms=self.timeout_ms,
-                                     trusted_keys=self.trusted_keys, trust_any_device=self.trust_any_device)
+            self._client = SbiClient(
+                self.port,
+                ports=self.ports,
+                timeout_ms=self.timeout_ms,
+                trusted_keys=self.trusted_keys,
+                trust_any_device=self.trust_any_device,
+            )
         return self._client
 
     # -- ektp_core.devices.scanners.BiometricScanner ----------------------------------------------------------
@@ -87,21 +92,43 @@ class SbiScanner:
         kinds = {d.type.lower() for d in devices}
         modalities = tuple(m for m in (Modality.FINGER, Modality.IRIS, Modality.FACE) if m.value in kinds)
         statuses = {d.status for d in devices}
-        state = ScannerState.READY if statuses <= {"Ready"} else (
-            ScannerState.BUSY if "Busy" in statuses else ScannerState.NOT_READY)
+        state = (
+            ScannerState.READY
+            if statuses <= {"Ready"}
+            else (ScannerState.BUSY if "Busy" in statuses else ScannerState.NOT_READY)
+        )
         first = devices[0] if devices else None
-        return ScannerStatus(state=state, message=", ".join(sorted(statuses)), modalities=modalities,
-                             model=str(first.info.get("deviceCode", "")) if first else "",
-                             serial=first.device_id if first else "")
+        return ScannerStatus(
+            state=state,
+            message=", ".join(sorted(statuses)),
+            modalities=modalities,
+            model=str(first.info.get("deviceCode", "")) if first else "",
+            serial=first.device_id if first else "",
+        )
 
-    def capture(self, modality: Modality | str, positions: Iterable[str], *, exceptions: Iterable[str] = (),
-                quality_threshold: int | None = None) -> list[Sample]:
+    def capture(
+        self,
+        modality: Modality | str,
+        positions: Iterable[str],
+        *,
+        exceptions: Iterable[str] = (),
+        quality_threshold: int | None = None,
+    ) -> list[Sample]:
         """Capture, every biometric's signature and the session's hash chain verified; all or nothing."""
-        captured = self.capture_verified(str(Modality(modality).value), positions, exceptions,
-                                         quality_threshold=quality_threshold)
-        return [Sample(modality=Modality(c.modality), position=c.position, image=c.image, quality=c.quality,
-                       device=f"sbi:{c.device.device_id}", template=_template(c.modality, c.image))
-                for c in captured]
+        captured = self.capture_verified(
+            str(Modality(modality).value), positions, exceptions, quality_threshold=quality_threshold
+        )
+        return [
+            Sample(
+                modality=Modality(c.modality),
+                position=c.position,
+                image=c.image,
+                quality=c.quality,
+                device=f"sbi:{c.device.device_id}",
+                template=_template(c.modality, c.image),
+            )
+            for c in captured
+        ]
 
     # -- SBI specifics -------------------------------------------------------------------------------------
 
@@ -109,8 +136,13 @@ class SbiScanner:
         """Start one resident's captures (a new hash chain)."""
         self.client.new_session()
 
-    def capture_verified(self, modality: str, positions: Iterable[str], exceptions: Iterable[str] = (),
-                         quality_threshold: int | None = None) -> list[SbiCapture]:
+    def capture_verified(
+        self,
+        modality: str,
+        positions: Iterable[str],
+        exceptions: Iterable[str] = (),
+        quality_threshold: int | None = None,
+    ) -> list[SbiCapture]:
         """Capture, verified, with the SBI details; see :meth:`SbiClient.rcapture`."""
         return self.client.rcapture(modality, positions, exceptions, quality_threshold=quality_threshold)
 

@@ -82,8 +82,11 @@ def _check_error(item: dict[str, Any]) -> None:
 
 #: The smallest and largest image (width, height) each modality may deliver: a 500 dpi finger is at
 #: least 256 px square, an ISO/IEC 19794-6 iris image 640 x 480, an ICAO face at least 480 x 640.
-IMAGE_BOUNDS = {"finger": ((256, 256), (2000, 2000)), "iris": ((320, 240), (2000, 2000)),
-                "face": ((240, 320), (4000, 6000))}
+IMAGE_BOUNDS = {
+    "finger": ((256, 256), (2000, 2000)),
+    "iris": ((320, 240), (2000, 2000)),
+    "face": ((240, 320), (4000, 6000)),
+}
 
 
 def _check_image(modality: str, image: bytes) -> None:
@@ -97,8 +100,10 @@ def _check_image(modality: str, image: bytes) -> None:
         raise SbiProtocolError(f"a {modality} image does not decode ({exc})") from None
     (min_w, min_h), (max_w, max_h) = IMAGE_BOUNDS.get(modality, ((1, 1), (10_000, 10_000)))
     if not (min_w <= width <= max_w and min_h <= height <= max_h):
-        raise SbiProtocolError(f"a {modality} image of {width} x {height} pixels is the wrong size "
-                               f"(expected {min_w} x {min_h} to {max_w} x {max_h})")
+        raise SbiProtocolError(
+            f"a {modality} image of {width} x {height} pixels is the wrong size "
+            f"(expected {min_w} x {min_h} to {max_w} x {max_h})"
+        )
 
 
 def _probe(port: int, timeout: float) -> int | None:
@@ -124,8 +129,15 @@ class SbiClient:
     ``trust_any_device`` (demos only) any key that signs consistently is accepted.
     """
 
-    def __init__(self, port: int | None = None, *, ports: Iterable[int] = p.PORT_RANGE,
-                 timeout_ms: int = 10000, trusted_keys: Iterable[str] = (), trust_any_device: bool = False) -> None:
+    def __init__(
+        self,
+        port: int | None = None,
+        *,
+        ports: Iterable[int] = p.PORT_RANGE,
+        timeout_ms: int = 10000,
+        trusted_keys: Iterable[str] = (),
+        trust_any_device: bool = False,
+    ) -> None:
         if port is None:
             found = discover(ports)
             if not found:
@@ -168,10 +180,15 @@ class SbiClient:
             _digital, digital_key = p.jws_verify(str(info.get("digitalId", "")))
             if p.public_key_text(digital_key) != key_text:
                 raise SbiSignatureError("the digital ID is signed by another key than the device info")
-            device = SbiDevice(port=self.port, device_id=str(info["deviceId"]), type=str(info.get("type", "")),
-                               status=str(info.get("deviceStatus", "")),
-                               sub_ids=tuple(int(s) for s in info.get("deviceSubId", [])), info=info,
-                               public_key=key_text)
+            device = SbiDevice(
+                port=self.port,
+                device_id=str(info["deviceId"]),
+                type=str(info.get("type", "")),
+                status=str(info.get("deviceStatus", "")),
+                sub_ids=tuple(int(s) for s in info.get("deviceSubId", [])),
+                info=info,
+                public_key=key_text,
+            )
             devices[device.device_id] = device
         self._devices = devices
         return list(devices.values())
@@ -190,8 +207,14 @@ class SbiClient:
         raise SbiDeviceError(106, f"the SBI service has no {kind} device")
 
     # ----------------------------------------------------------------------------------------------
-    def rcapture(self, modality: str, positions: Iterable[str], exceptions: Iterable[str] = (),
-                 timeout_ms: int | None = None, quality_threshold: int | None = None) -> list[SbiCapture]:
+    def rcapture(
+        self,
+        modality: str,
+        positions: Iterable[str],
+        exceptions: Iterable[str] = (),
+        timeout_ms: int | None = None,
+        quality_threshold: int | None = None,
+    ) -> list[SbiCapture]:
         """Registration capture of ``positions`` (ektp names) of one modality ("finger", "iris", "face").
 
         Fingers are asked slap by slap (left, right, thumbs) as needed; ``exceptions`` are ektp
@@ -208,16 +231,28 @@ class SbiClient:
                 wanted = [pos for pos in slap if pos in positions]
                 if not wanted:
                     continue
-                bios.append({"type": "Finger", "deviceSubId": str(sub_id), "count": str(len(wanted)),
-                             "bioSubType": [p.FINGER_SUBTYPES[x] for x in wanted],
-                             "exception": [p.FINGER_SUBTYPES[x] for x in slap if x in exceptions]})
+                bios.append(
+                    {
+                        "type": "Finger",
+                        "deviceSubId": str(sub_id),
+                        "count": str(len(wanted)),
+                        "bioSubType": [p.FINGER_SUBTYPES[x] for x in wanted],
+                        "exception": [p.FINGER_SUBTYPES[x] for x in slap if x in exceptions],
+                    }
+                )
         elif modality == "iris":
             device = self._device("Iris")
             sides = [s for s in ("left", "right") if s in positions]
             sub_id = 3 if len(sides) == 2 else (1 if sides == ["left"] else 2)
-            bios.append({"type": "Iris", "deviceSubId": str(sub_id), "count": str(len(sides)),
-                         "bioSubType": [p.IRIS_SUBTYPES[s] for s in sides],
-                         "exception": [p.IRIS_SUBTYPES[s] for s in sides if s in exceptions]})
+            bios.append(
+                {
+                    "type": "Iris",
+                    "deviceSubId": str(sub_id),
+                    "count": str(len(sides)),
+                    "bioSubType": [p.IRIS_SUBTYPES[s] for s in sides],
+                    "exception": [p.IRIS_SUBTYPES[s] for s in sides if s in exceptions],
+                }
+            )
         elif modality == "face":
             device = self._device("Face")
             bios.append({"type": "Face", "deviceSubId": "0", "count": "1", "bioSubType": [], "exception": []})
@@ -226,11 +261,23 @@ class SbiClient:
         previous = self.previous_hash
         captures: list[SbiCapture] = []
         for bio in bios:
-            request = {"env": "Developer", "purpose": "Registration", "specVersion": p.SPEC_VERSION,
-                       "timeout": str(timeout_ms), "captureTime": "", "transactionId": str(uuid.uuid4()),
-                       "bio": [bio | {"deviceId": device.device_id, "requestedScore": str(quality_threshold or 0),
-                                      "previousHash": previous}],
-                       "customOpts": None}
+            request = {
+                "env": "Developer",
+                "purpose": "Registration",
+                "specVersion": p.SPEC_VERSION,
+                "timeout": str(timeout_ms),
+                "captureTime": "",
+                "transactionId": str(uuid.uuid4()),
+                "bio": [
+                    bio
+                    | {
+                        "deviceId": device.device_id,
+                        "requestedScore": str(quality_threshold or 0),
+                        "previousHash": previous,
+                    }
+                ],
+                "customOpts": None,
+            }
             raw = _request(self.port, "RCAPTURE", "/capture", request, timeout_ms / 1000 + 0.5)
             data = _json(raw)
             if not isinstance(data, dict) or not isinstance(data.get("biometrics"), list):
@@ -270,8 +317,16 @@ class SbiClient:
             position = subtype.lower()
         else:
             position = "face"
-        return SbiCapture(modality=modality, position=position, image=image, quality=quality, device=device,
-                          data=str(item["data"]), hash=str(item["hash"]).upper(), payload=payload)
+        return SbiCapture(
+            modality=modality,
+            position=position,
+            image=image,
+            quality=quality,
+            device=device,
+            data=str(item["data"]),
+            hash=str(item["hash"]).upper(),
+            payload=payload,
+        )
 
     # ----------------------------------------------------------------------------------------------
     def stream(self, modality: str, *, max_frames: int = 5, sub_id: int = 0) -> Iterator[bytes]:

@@ -29,8 +29,18 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from ektp_core.errors import EktpError
 
-FAIL_MODES = (None, "busy", "not_ready", "low_quality", "timeout", "bad_signature", "broken_chain", "restart_chain",
-              "garbage", "wrong_size")
+FAIL_MODES = (
+    None,
+    "busy",
+    "not_ready",
+    "low_quality",
+    "timeout",
+    "bad_signature",
+    "broken_chain",
+    "restart_chain",
+    "garbage",
+    "wrong_size",
+)
 SBI_METHODS = ["MOSIPDISC", "MOSIPDINFO", "CAPTURE", "RCAPTURE", "STREAM", "POST"]
 
 
@@ -47,8 +57,10 @@ def _default_source() -> Any:
 
     missing = [name for name in ("finger", "iris", "face") if not hasattr(synthetic, name)]
     if missing:
-        raise EktpError(f"ektp_plugins.simulators.synthetic does not provide {', '.join(missing)}; "
-                        "give the emulator another image source")
+        raise EktpError(
+            f"ektp_plugins.simulators.synthetic does not provide {', '.join(missing)}; "
+            "give the emulator another image source"
+        )
     return synthetic
 
 
@@ -74,8 +86,15 @@ def _jpeg(image: Image.Image) -> bytes:
 class SbiEmulator:
     """The emulated SBI service; :meth:`app` is its Flask application."""
 
-    def __init__(self, *, identity_seed: int = 1, impression: int = 0, source: Any = None, port: int = 4501,
-                 serial: str = "EMU000000001") -> None:
+    def __init__(
+        self,
+        *,
+        identity_seed: int = 1,
+        impression: int = 0,
+        source: Any = None,
+        port: int = 4501,
+        serial: str = "EMU000000001",
+    ) -> None:
         self.identity_seed = identity_seed
         self.impression = impression
         self.source = source if source is not None else _default_source()
@@ -90,9 +109,16 @@ class SbiEmulator:
     def digital_id(self, device_id: str) -> dict[str, Any]:
         """The device's digital ID payload (signed when sent)."""
         dev = DEVICES[device_id]
-        return {"serialNo": f"{self.serial}{device_id}", "make": dev["make"], "model": dev["model"],
-                "type": dev["type"], "deviceSubType": dev["deviceSubType"], "deviceProvider": "ektp emulator",
-                "deviceProviderId": "ektp.emulator", "dateTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        return {
+            "serialNo": f"{self.serial}{device_id}",
+            "make": dev["make"],
+            "model": dev["model"],
+            "type": dev["type"],
+            "deviceSubType": dev["deviceSubType"],
+            "deviceProvider": "ektp emulator",
+            "deviceProviderId": "ektp.emulator",
+            "dateTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
 
     def _status(self) -> str:
         return {"busy": "Busy", "not_ready": "Not Ready"}.get(self.fail or "", "Ready")
@@ -102,11 +128,20 @@ class SbiEmulator:
         dev = DEVICES[device_id]
         digital = self.digital_id(device_id)
         return {
-            "specVersion": [p.SPEC_VERSION], "env": "Developer", "digitalId":
-                p.jws_sign(self.key, self.cert_der, digital) if signed else p.b64url(json.dumps(digital).encode()),
-            "deviceId": device_id, "deviceCode": f"{self.serial}-{device_id}", "purpose": "Registration",
-            "serviceVersion": "0.1", "deviceStatus": self._status(), "firmware": "emu-1", "certification": "L0",
-            "deviceSubId": dev["deviceSubId"], "callbackId": f"http://127.0.0.1:{self.port}/",
+            "specVersion": [p.SPEC_VERSION],
+            "env": "Developer",
+            "digitalId": p.jws_sign(self.key, self.cert_der, digital)
+            if signed
+            else p.b64url(json.dumps(digital).encode()),
+            "deviceId": device_id,
+            "deviceCode": f"{self.serial}-{device_id}",
+            "purpose": "Registration",
+            "serviceVersion": "0.1",
+            "deviceStatus": self._status(),
+            "firmware": "emu-1",
+            "certification": "L0",
+            "deviceSubId": dev["deviceSubId"],
+            "callbackId": f"http://127.0.0.1:{self.port}/",
             "type": dev["type"],
         }
 
@@ -171,12 +206,17 @@ class SbiEmulator:
                     quality = 20 + index if self.fail == "low_quality" else 80 + (self.identity_seed + index) % 15
                     payload = {
                         "digitalId": p.jws_sign(self.key, self.cert_der, self.digital_id(device_id)),
-                        "deviceCode": f"{self.serial}-{device_id}", "deviceServiceVersion": "0.1",
-                        "bioType": bio.get("type"), "bioSubType": subtype, "purpose": purpose,
-                        "env": body.get("env", "Developer"), "bioValue": p.b64url(raw),
+                        "deviceCode": f"{self.serial}-{device_id}",
+                        "deviceServiceVersion": "0.1",
+                        "bioType": bio.get("type"),
+                        "bioSubType": subtype,
+                        "purpose": purpose,
+                        "env": body.get("env", "Developer"),
+                        "bioValue": p.b64url(raw),
                         "transactionId": body.get("transactionId", ""),
                         "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                        "requestedScore": requested, "qualityScore": quality,
+                        "requestedScore": requested,
+                        "qualityScore": quality,
                     }
                     data = p.jws_sign(self.key, self.cert_der, payload)
                     if self.fail == "bad_signature":
@@ -185,16 +225,28 @@ class SbiEmulator:
                     link = p.chain_hash(previous, raw)
                     if self.fail == "broken_chain" and index == len(images) - 1:
                         link = p.chain_hash(p.EMPTY_HASH, b"not the image")
-                    biometrics.append({"specVersion": p.SPEC_VERSION, "data": data, "hash": link,
-                                       "sessionKey": "", "thumbprint": "", "error": self._error(0)})
+                    biometrics.append(
+                        {
+                            "specVersion": p.SPEC_VERSION,
+                            "data": data,
+                            "hash": link,
+                            "sessionKey": "",
+                            "thumbprint": "",
+                            "error": self._error(0),
+                        }
+                    )
                     previous = link
             return Response(json.dumps({"biometrics": biometrics}), mimetype="application/json")
         finally:
             self._busy.release()
 
     def _capture_error(self, code: int) -> Response:
-        return Response(json.dumps({"biometrics": [{"specVersion": p.SPEC_VERSION, "data": "", "hash": "",
-                                                    "error": self._error(code)}]}), mimetype="application/json")
+        return Response(
+            json.dumps(
+                {"biometrics": [{"specVersion": p.SPEC_VERSION, "data": "", "hash": "", "error": self._error(code)}]}
+            ),
+            mimetype="application/json",
+        )
 
     def stream(self, device_id: str, sub_id: int, frames: int) -> Iterator[bytes]:
         """multipart/x-mixed-replace parts, each one JPEG preview frame."""
@@ -207,8 +259,13 @@ class SbiEmulator:
             else:
                 image = self.source.face(self.identity_seed)
             frame = _jpeg(image)
-            yield (b"--mosipframe\r\nContent-Type: image/jpeg\r\nContent-Length: "
-                   + str(len(frame)).encode() + b"\r\n\r\n" + frame + b"\r\n")
+            yield (
+                b"--mosipframe\r\nContent-Type: image/jpeg\r\nContent-Length: "
+                + str(len(frame)).encode()
+                + b"\r\n\r\n"
+                + frame
+                + b"\r\n"
+            )
             time.sleep(0.02)
 
     # ----------------------------------------------------------------------------------------------
@@ -225,8 +282,10 @@ class SbiEmulator:
                 return Response(b"garbage", mimetype="application/json")
             kind = body().get("type", "Biometric Device")
             ids = [d for d, dev in DEVICES.items() if kind in ("Biometric Device", dev["type"])]
-            return Response(json.dumps([self.device_entry(d, signed=False) | {"error": self._error(0)} for d in ids]),
-                            mimetype="application/json")
+            return Response(
+                json.dumps([self.device_entry(d, signed=False) | {"error": self._error(0)} for d in ids]),
+                mimetype="application/json",
+            )
 
         @app.route("/info", methods=SBI_METHODS)
         def info() -> Response:
@@ -255,15 +314,20 @@ class SbiEmulator:
             req = body()
             if "fail" in req:
                 if req["fail"] not in FAIL_MODES:
-                    return Response(json.dumps({"error": f"fail must be one of {FAIL_MODES}"}), status=400,
-                                    mimetype="application/json")
+                    return Response(
+                        json.dumps({"error": f"fail must be one of {FAIL_MODES}"}),
+                        status=400,
+                        mimetype="application/json",
+                    )
                 self.fail = req["fail"]
             if "identity_seed" in req:
                 self.identity_seed = int(req["identity_seed"])
             if "impression" in req:
                 self.impression = int(req["impression"])
-            return Response(json.dumps({"identity_seed": self.identity_seed, "impression": self.impression,
-                                        "fail": self.fail}), mimetype="application/json")
+            return Response(
+                json.dumps({"identity_seed": self.identity_seed, "impression": self.impression, "fail": self.fail}),
+                mimetype="application/json",
+            )
 
         return app
 

@@ -126,13 +126,21 @@ def unb64url(text: str) -> bytes:
 def new_device_key() -> tuple[Ed25519PrivateKey, bytes]:
     """A fresh Ed25519 device key and its self-signed certificate (DER)."""
     key = Ed25519PrivateKey.generate()
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ektp SBI emulator device"),
-                      x509.NameAttribute(NameOID.ORGANIZATION_NAME, "ektp")])
+    name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, "ektp SBI emulator device"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "ektp"),
+        ]
+    )
     now = dt.datetime.now(dt.UTC)
     cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=365))
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=365))
         .sign(key, None)
     )
     return key, cert.public_bytes(serialization.Encoding.DER)

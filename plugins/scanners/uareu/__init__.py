@@ -27,8 +27,17 @@ from ektp_plugins.scanners.uareu.driver import (
 from ektp_core import hookimpl
 from ektp_core.devices.options import DriverOptions
 
-__all__ = ["FingerImage", "ScannerError", "ScannerNotConnected", "ScannerProtocolError", "ScannerTimeout",
-           "ScannerVanished", "UareU4000", "ektp_register_scanners", "make_scanner"]
+__all__ = [
+    "FingerImage",
+    "ScannerError",
+    "ScannerNotConnected",
+    "ScannerProtocolError",
+    "ScannerTimeout",
+    "ScannerVanished",
+    "UareU4000",
+    "ektp_register_scanners",
+    "make_scanner",
+]
 
 _OPTIONS = ("serial", "timeout_ms", "finger_timeout_ms", "emulator")
 
@@ -60,6 +69,8 @@ def make_scanner(name: str, options: dict[str, Any]) -> UareU4000:
 @hookimpl
 def ektp_register_scanners(registry: Any) -> None:
     """Register the U.are.U 4000B driver."""
-    registry.add("uareu4000", make_scanner,
-                 description="DigitalPersona U.are.U 4000B fingerprint reader over USB; emulator = true for "
-                             "the built-in one")
+    registry.add(
+        "uareu4000",
+        make_scanner,
+        description="DigitalPersona U.are.U 4000B fingerprint reader over USB; emulator = true for the built-in one",
+    )

@@ -63,6 +63,7 @@ def _quality(image: FingerImage) -> int:
         dark = sum(1 for v in image.pixels[::7] if v < 128)
         return max(0, min(100, round(100 * dark / max(1, len(image.pixels[::7])) * 2)))
 
+
 DEFAULT_TIMEOUT_MS = 5000
 DEFAULT_FINGER_TIMEOUT_MS = 30_000
 #: How long the scan power interrupt may take after power-up, and how many power-ups are tried.
@@ -71,7 +72,6 @@ SCANPWR_ATTEMPTS = 3
 #: How many times HWSTAT is polled (10 ms apart) while the power comes up or reboots.
 HWSTAT_POLLS = 100
 _LIBUSB_NO_DEVICE, _LIBUSB_TIMEOUT = -4, -7
-
 
 
 @attrs.frozen
@@ -109,10 +109,17 @@ class UareU4000:
     a finger to be put down and lifted. Safe to share between threads: one operation at a time.
     """
 
-    def __init__(self, name: str = "uareu4000", *, vendor_id: int = p.VENDOR_ID,
-                 product_id: int = p.PRODUCT_ID_4000B, serial: str | None = None,
-                 timeout_ms: int = DEFAULT_TIMEOUT_MS, finger_timeout_ms: int = DEFAULT_FINGER_TIMEOUT_MS,
-                 backend: Any = None) -> None:
+    def __init__(
+        self,
+        name: str = "uareu4000",
+        *,
+        vendor_id: int = p.VENDOR_ID,
+        product_id: int = p.PRODUCT_ID_4000B,
+        serial: str | None = None,
+        timeout_ms: int = DEFAULT_TIMEOUT_MS,
+        finger_timeout_ms: int = DEFAULT_FINGER_TIMEOUT_MS,
+        backend: Any = None,
+    ) -> None:
         if timeout_ms <= 0 or finger_timeout_ms <= 0:
             raise ValueError("timeout_ms and finger_timeout_ms must be positive")
         self.name = name
@@ -159,8 +166,9 @@ class UareU4000:
                 self._claim(dev)
             except usb.core.USBError as exc:
                 self._release(dev)
-                raise ScannerNotConnected(f"{self._what()}: cannot take the USB interface: {exc}",
-                                          code=str(exc)) from exc
+                raise ScannerNotConnected(
+                    f"{self._what()}: cannot take the USB interface: {exc}", code=str(exc)
+                ) from exc
             self._dev = dev
             try:
                 self._power_up()
@@ -182,9 +190,15 @@ class UareU4000:
             self._release(dev)
 
     def _find(self) -> Any:
-        return usbdevice.find_one(backend=self.backend, vendor_id=self.vendor_id, product_id=self.product_id,
-                                  serial=self.serial, what=self._what(), noun="reader",
-                                  not_connected=ScannerNotConnected)
+        return usbdevice.find_one(
+            backend=self.backend,
+            vendor_id=self.vendor_id,
+            product_id=self.product_id,
+            serial=self.serial,
+            what=self._what(),
+            noun="reader",
+            not_connected=ScannerNotConnected,
+        )
 
     def _claim(self, dev: Any) -> None:
         self._reattach = usbdevice.claim(dev, self._interface)
@@ -205,15 +219,17 @@ class UareU4000:
         if exc.errno == errno.ENODEV or code == _LIBUSB_NO_DEVICE:
             return ScannerVanished(f"{self._what()} disappeared from the USB bus while {doing}", code=str(exc))
         if isinstance(exc, usb.core.USBTimeoutError) or exc.errno == errno.ETIMEDOUT or code == _LIBUSB_TIMEOUT:
-            return ScannerTimeout(f"{self._what()} did not answer within {self.timeout_ms} ms while {doing}",
-                                  code=str(exc))
+            return ScannerTimeout(
+                f"{self._what()} did not answer within {self.timeout_ms} ms while {doing}", code=str(exc)
+            )
         return ScannerError(f"{self._what()}: USB error while {doing}: {exc}", code=str(exc))
 
     def _ctrl_out(self, dev: Any, register: int, value: bytes) -> None:
         written = dev.ctrl_transfer(p.CTRL_OUT, p.USB_RQ, register, 0, value, timeout=self.timeout_ms)
         if written != len(value):
-            raise ScannerProtocolError(f"{self._what()} took {written} of {len(value)} bytes for register "
-                                       f"{register:#06x}")
+            raise ScannerProtocolError(
+                f"{self._what()} took {written} of {len(value)} bytes for register {register:#06x}"
+            )
 
     def _write_reg(self, register: int, value: int, doing: str) -> None:
         try:
@@ -223,13 +239,16 @@ class UareU4000:
 
     def _read_reg(self, register: int, length: int, doing: str) -> bytes:
         try:
-            data = bytes(self._device().ctrl_transfer(p.CTRL_IN, p.USB_RQ, register, 0, length,
-                                                      timeout=self.timeout_ms))
+            data = bytes(
+                self._device().ctrl_transfer(p.CTRL_IN, p.USB_RQ, register, 0, length, timeout=self.timeout_ms)
+            )
         except usb.core.USBError as exc:
             raise self._usb_failure(exc, doing) from exc
         if len(data) != length:
-            raise ScannerProtocolError(f"{self._what()} gave {len(data)} of {length} bytes of register "
-                                       f"{register:#06x} while {doing}", code=data.hex())
+            raise ScannerProtocolError(
+                f"{self._what()} gave {len(data)} of {length} bytes of register {register:#06x} while {doing}",
+                code=data.hex(),
+            )
         return data
 
     def _hwstat(self) -> int:
@@ -312,11 +331,20 @@ class UareU4000:
         """READY when the reader is open and answering; OFFLINE otherwise."""
         if self._dev is None:
             return ScannerStatus(state=ScannerState.OFFLINE, message="not open", modalities=(Modality.FINGER,))
-        return ScannerStatus(state=ScannerState.READY, model="DigitalPersona U.are.U 4000B",
-                             serial=self.serial or "", modalities=(Modality.FINGER,))
+        return ScannerStatus(
+            state=ScannerState.READY,
+            model="DigitalPersona U.are.U 4000B",
+            serial=self.serial or "",
+            modalities=(Modality.FINGER,),
+        )
 
-    def capture(self, modality: Modality | str, positions: tuple[str, ...] | list[str], *,
-                exceptions: tuple[str, ...] | list[str] = ()) -> list[Sample]:
+    def capture(
+        self,
+        modality: Modality | str,
+        positions: tuple[str, ...] | list[str],
+        *,
+        exceptions: tuple[str, ...] | list[str] = (),
+    ) -> list[Sample]:
         """One finger at a time, in the order given (the operator places each as asked), skipping the
         exceptions. All or nothing: an error discards the fingers already taken in this call."""
         if Modality(modality) is not Modality.FINGER:
@@ -327,8 +355,16 @@ class UareU4000:
                 continue
             image = self.capture_image()
             png = image.png()
-            samples.append(Sample(modality=Modality.FINGER, position=position, image=png, quality=_quality(image),
-                                  device=f"uareu4000:{self.serial or '?'}", template=_template(png)))
+            samples.append(
+                Sample(
+                    modality=Modality.FINGER,
+                    position=position,
+                    image=png,
+                    quality=_quality(image),
+                    device=f"uareu4000:{self.serial or '?'}",
+                    template=_template(png),
+                )
+            )
         return samples
 
     def capture_image(self, timeout_ms: int | None = None) -> FingerImage:
@@ -358,8 +394,9 @@ class UareU4000:
             if self.product_id == p.PRODUCT_ID_4000:
                 pixels = p.flip_both(pixels)
             image = FingerImage(p.IMAGE_WIDTH, p.IMAGE_HEIGHT, p.invert(pixels))
-            if not self._await_irq(p.IRQDATA_FINGER_OFF, p.MODE_AWAIT_FINGER_OFF, wait, "waiting for the finger "
-                                   "to be lifted"):
+            if not self._await_irq(
+                p.IRQDATA_FINGER_OFF, p.MODE_AWAIT_FINGER_OFF, wait, "waiting for the finger to be lifted"
+            ):
                 log.warning("%s: the finger was not lifted within %d ms", self._what(), wait)
             return image
 
@@ -383,18 +420,21 @@ class UareU4000:
         while len(raw) < expected:
             remaining = int((deadline - time.monotonic()) * 1000)
             if remaining <= 0:
-                raise ScannerTimeout(f"{self._what()}: the image did not arrive within {self.timeout_ms} ms "
-                                     f"({len(raw)} bytes of {expected})")
+                raise ScannerTimeout(
+                    f"{self._what()}: the image did not arrive within {self.timeout_ms} ms "
+                    f"({len(raw)} bytes of {expected})"
+                )
             try:
                 raw += bytes(dev.read(p.EP_DATA, expected - len(raw), timeout=remaining))
             except usb.core.USBError as exc:
                 raise self._usb_failure(exc, f"reading the image ({len(raw)} bytes in)") from exc
             if header is None and len(raw) >= p.HEADER_LENGTH:
                 try:
-                    header = p.parse_header(bytes(raw[:p.HEADER_LENGTH]))
+                    header = p.parse_header(bytes(raw[: p.HEADER_LENGTH]))
                 except p.ProtocolError as exc:
-                    raise ScannerProtocolError(f"{self._what()}: {exc}", code=bytes(raw[:p.HEADER_LENGTH]).hex()) \
-                        from exc
+                    raise ScannerProtocolError(
+                        f"{self._what()}: {exc}", code=bytes(raw[: p.HEADER_LENGTH]).hex()
+                    ) from exc
                 expected = p.HEADER_LENGTH + header.data_length
         assert header is not None  # the loop runs until at least a header was read and parsed
-        return header, bytes(raw[p.HEADER_LENGTH:expected])
+        return header, bytes(raw[p.HEADER_LENGTH : expected])

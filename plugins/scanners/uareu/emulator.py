@@ -82,20 +82,45 @@ def fit(image: Any) -> bytes:
 class UareU4000Emulator(EmulatedDevice):
     """A U.are.U 4000B (05ba:000a) with a finger that tests put down and lift."""
 
-    def __init__(self, *, serial: str = "", product_id: int = p.PRODUCT_ID_4000B, kernel_driver: bool = False,
-                 chunk_size: int = DEFAULT_CHUNK_SIZE, blocks: tuple[p.Block, ...] = DEFAULT_BLOCKS,
-                 initial_hwstat: int = p.HWSTAT_LOW_POWER) -> None:
-        super().__init__(vendor_id=p.VENDOR_ID, product_id=product_id, serial=serial,
-                         manufacturer="DigitalPersona, Inc.", product="U.are.U 4000B Fingerprint Reader",
-                         interface_class=0xFF, interface_subclass=0xFF, interface_protocol=0xFF,
-                         in_endpoint=_InEndpoints(p.EP_DATA, p.EP_INTR), kernel_driver=kernel_driver)
+    def __init__(
+        self,
+        *,
+        serial: str = "",
+        product_id: int = p.PRODUCT_ID_4000B,
+        kernel_driver: bool = False,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        blocks: tuple[p.Block, ...] = DEFAULT_BLOCKS,
+        initial_hwstat: int = p.HWSTAT_LOW_POWER,
+    ) -> None:
+        super().__init__(
+            vendor_id=p.VENDOR_ID,
+            product_id=product_id,
+            serial=serial,
+            manufacturer="DigitalPersona, Inc.",
+            product="U.are.U 4000B Fingerprint Reader",
+            interface_class=0xFF,
+            interface_subclass=0xFF,
+            interface_protocol=0xFF,
+            in_endpoint=_InEndpoints(p.EP_DATA, p.EP_INTR),
+            kernel_driver=kernel_driver,
+        )
         self.interface = InterfaceDescriptor(
-            bInterfaceClass=0xFF, bInterfaceSubClass=0xFF, bInterfaceProtocol=0xFF,
-            endpoints=(EndpointDescriptor(bEndpointAddress=p.EP_INTR, bmAttributes=TRANSFER_INTERRUPT,
-                                          wMaxPacketSize=p.IRQ_LENGTH, bInterval=1),
-                       EndpointDescriptor(bEndpointAddress=p.EP_DATA, wMaxPacketSize=self.max_packet_size)))
-        self.configuration_descriptor = ConfigurationDescriptor(bmAttributes=0x80, bMaxPower=50,
-                                                                interfaces=(self.interface,))
+            bInterfaceClass=0xFF,
+            bInterfaceSubClass=0xFF,
+            bInterfaceProtocol=0xFF,
+            endpoints=(
+                EndpointDescriptor(
+                    bEndpointAddress=p.EP_INTR,
+                    bmAttributes=TRANSFER_INTERRUPT,
+                    wMaxPacketSize=p.IRQ_LENGTH,
+                    bInterval=1,
+                ),
+                EndpointDescriptor(bEndpointAddress=p.EP_DATA, wMaxPacketSize=self.max_packet_size),
+            ),
+        )
+        self.configuration_descriptor = ConfigurationDescriptor(
+            bmAttributes=0x80, bMaxPower=50, interfaces=(self.interface,)
+        )
         if chunk_size <= 0:
             raise ValueError("chunk_size must be positive")
         self.chunk_size = chunk_size
@@ -120,8 +145,15 @@ class UareU4000Emulator(EmulatedDevice):
 
     # -- test controls ----------------------------------------------------------------------------
 
-    def place_finger(self, image: Any = None, *, seed: int = 0, position: str = "right_index", impression: int = 0,
-                     lift_after_capture: bool = True) -> None:
+    def place_finger(
+        self,
+        image: Any = None,
+        *,
+        seed: int = 0,
+        position: str = "right_index",
+        impression: int = 0,
+        lift_after_capture: bool = True,
+    ) -> None:
         """Put a finger on the glass: ``image`` (a PIL image), or when None the synthetic finger
         ``(seed, position, impression)`` from ``ektp_plugins.simulators.synthetic``. With
         ``lift_after_capture`` the finger is lifted as soon as the driver waits for that."""
@@ -129,8 +161,9 @@ class UareU4000Emulator(EmulatedDevice):
             try:
                 from ektp_plugins.simulators.synthetic import finger  # type: ignore[import-not-found,attr-defined,unused-ignore]
             except ImportError as exc:  # being written alongside this driver; needs numpy/scipy
-                raise RuntimeError("no image given and ektp_plugins.simulators.synthetic.finger is not "
-                                   "available") from exc
+                raise RuntimeError(
+                    "no image given and ektp_plugins.simulators.synthetic.finger is not available"
+                ) from exc
             image = finger(seed, position, impression=impression)
         pixels = fit(image)
         with self.lock:
@@ -254,7 +287,7 @@ class UareU4000Emulator(EmulatedDevice):
         row = 0
         for block in self.blocks:
             if block.present:
-                out += wire[row * p.IMAGE_WIDTH:(row + block.lines) * p.IMAGE_WIDTH]
+                out += wire[row * p.IMAGE_WIDTH : (row + block.lines) * p.IMAGE_WIDTH]
             row += block.lines
         return bytes(out)
 
@@ -267,7 +300,7 @@ class UareU4000Emulator(EmulatedDevice):
         queue = self._queues[p.EP_DATA]
         queue.clear()
         for start in range(0, len(payload), self.chunk_size):
-            queue.append(payload[start:start + self.chunk_size])
+            queue.append(payload[start : start + self.chunk_size])
         self._image_sent = 0
         self.captures += 1
         self._ready.notify_all()

@@ -155,8 +155,9 @@ def parse_header(data: bytes) -> ImageHeader:
     present = sum(b.lines for b in used if b.present)
     total = sum(b.lines for b in used)
     if present != num_lines or total != IMAGE_HEIGHT:
-        raise ProtocolError(f"the image blocks hold {present} rows sent of {total} (header: {num_lines} sent "
-                            f"of {IMAGE_HEIGHT})")
+        raise ProtocolError(
+            f"the image blocks hold {present} rows sent of {total} (header: {num_lines} sent of {IMAGE_HEIGHT})"
+        )
     if any(b.flags & (BLOCKF_ENCRYPTED | BLOCKF_CHANGE_KEY) for b in used):
         raise ProtocolError("the image is encrypted (the 4000B scrambling is not supported)")
     return header
@@ -171,11 +172,11 @@ def assemble(header: ImageHeader, data: bytes) -> bytes:
     row = 0
     for block in header.used_blocks():
         if block.present:
-            out += data[row * IMAGE_WIDTH:(row + block.lines) * IMAGE_WIDTH]
+            out += data[row * IMAGE_WIDTH : (row + block.lines) * IMAGE_WIDTH]
             row += block.lines
         else:
             source = min(row, header.num_lines - 1)
-            out += data[source * IMAGE_WIDTH:(source + 1) * IMAGE_WIDTH] * block.lines
+            out += data[source * IMAGE_WIDTH : (source + 1) * IMAGE_WIDTH] * block.lines
     return bytes(out)
 
 

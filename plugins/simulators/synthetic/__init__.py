@@ -10,6 +10,7 @@
 
 Needs numpy and scipy.
 """
+
 from __future__ import annotations
 
 from ektp_plugins.simulators.synthetic._finger import finger

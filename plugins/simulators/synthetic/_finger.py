@@ -12,6 +12,7 @@ A *master* ridge pattern is made once per (seed, position):
 An *impression* of the master then adds what real captures vary: a pressure change (ridge width), a smooth non-linear
 (elastic) distortion, a rotation and shift, a partial contact area, skin noise and blur.
 """
+
 from __future__ import annotations
 
 import math
@@ -82,11 +83,15 @@ def _orientation(rng: np.random.Generator, kind: str, size: tuple[int, int]) -> 
     else:  # whorl
         tilt = rng.uniform(-0.6, 0.6)
         gap = rng.uniform(0.03, 0.08) * height
-        cores += [complex(cx + gap * math.sin(tilt), cy - gap * math.cos(tilt)),
-                  complex(cx - gap * math.sin(tilt), cy + gap * math.cos(tilt))]
+        cores += [
+            complex(cx + gap * math.sin(tilt), cy - gap * math.cos(tilt)),
+            complex(cx - gap * math.sin(tilt), cy + gap * math.cos(tilt)),
+        ]
         dy = rng.uniform(0.25, 0.32) * height
-        deltas += [complex(cx - rng.uniform(0.28, 0.36) * width, cy + dy + rng.uniform(-0.04, 0.04) * height),
-                   complex(cx + rng.uniform(0.28, 0.36) * width, cy + dy + rng.uniform(-0.04, 0.04) * height)]
+        deltas += [
+            complex(cx - rng.uniform(0.28, 0.36) * width, cy + dy + rng.uniform(-0.04, 0.04) * height),
+            complex(cx + rng.uniform(0.28, 0.36) * width, cy + dy + rng.uniform(-0.04, 0.04) * height),
+        ]
     # Image y grows downwards; work in a y-up plane so that the arguments have their usual sense.
     z = xs - 1j * ys
     theta = np.zeros_like(xs)

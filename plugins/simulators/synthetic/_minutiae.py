@@ -18,6 +18,7 @@ noise, as a real enrolment does. The fingertip ellipse is drawn from the same di
 from a stream of its own: reproducing the master's exactly would mean replaying its ridge-growth noise, which
 costs more than the whole template.
 """
+
 from __future__ import annotations
 
 import math
@@ -49,8 +50,16 @@ JITTER_DEG = 2.0
 TYPE_FLIP = 0.08
 #: ISO/IEC 19794-2 finger position codes of the core's finger names.
 _POSITION_CODES = {
-    "right_thumb": 1, "right_index": 2, "right_middle": 3, "right_ring": 4, "right_little": 5,
-    "left_thumb": 6, "left_index": 7, "left_middle": 8, "left_ring": 9, "left_little": 10,
+    "right_thumb": 1,
+    "right_index": 2,
+    "right_middle": 3,
+    "right_ring": 4,
+    "right_little": 5,
+    "left_thumb": 6,
+    "left_index": 7,
+    "left_middle": 8,
+    "left_ring": 9,
+    "left_little": 10,
 }
 
 
@@ -98,11 +107,15 @@ def _field(rng: np.random.Generator, kind: str) -> _Field:
         return _Field(kind, cx, cy, cores=(core,), deltas=(delta,))
     tilt = rng.uniform(-0.6, 0.6)
     gap = rng.uniform(0.03, 0.08) * height
-    cores = (complex(cx + gap * math.sin(tilt), cy - gap * math.cos(tilt)),
-             complex(cx - gap * math.sin(tilt), cy + gap * math.cos(tilt)))
+    cores = (
+        complex(cx + gap * math.sin(tilt), cy - gap * math.cos(tilt)),
+        complex(cx - gap * math.sin(tilt), cy + gap * math.cos(tilt)),
+    )
     dy = rng.uniform(0.25, 0.32) * height
-    deltas = (complex(cx - rng.uniform(0.28, 0.36) * width, cy + dy + rng.uniform(-0.04, 0.04) * height),
-              complex(cx + rng.uniform(0.28, 0.36) * width, cy + dy + rng.uniform(-0.04, 0.04) * height))
+    deltas = (
+        complex(cx - rng.uniform(0.28, 0.36) * width, cy + dy + rng.uniform(-0.04, 0.04) * height),
+        complex(cx + rng.uniform(0.28, 0.36) * width, cy + dy + rng.uniform(-0.04, 0.04) * height),
+    )
     return _Field(kind, cx, cy, cores=cores, deltas=deltas)
 
 
@@ -160,8 +173,12 @@ def _master(seed: int, position: str) -> _Master:
     field = _field(rng, kind)
     own = _rng("minutiae", seed, position)
     width, height = SIZE
-    ellipse = (width / 2, height * own.uniform(0.47, 0.53), width * own.uniform(0.33, 0.4),
-               height * own.uniform(0.42, 0.47))
+    ellipse = (
+        width / 2,
+        height * own.uniform(0.47, 0.53),
+        width * own.uniform(0.33, 0.4),
+        height * own.uniform(0.42, 0.47),
+    )
     count = int(own.integers(MASTER_COUNT[0], MASTER_COUNT[1] + 1))
     xs, ys = _spread(own, ellipse, count)
     angle = _ridge_angles(own, field, xs, ys)
@@ -255,8 +272,11 @@ def finger_minutiae(seed: int, position: str, impression: int = 0) -> nbis.Templ
     order = np.argsort(-qualities, kind="stable")
     minutiae = tuple(
         nbis.Minutia(
-            round(xs[i]), round(ys[i]), (round(angles[i] / nbis.ANGLE_UNIT) % 256) * nbis.ANGLE_UNIT,
-            nbis.BIFURCATION if bif[i] else nbis.ENDING, int(qualities[i]),
+            round(xs[i]),
+            round(ys[i]),
+            (round(angles[i] / nbis.ANGLE_UNIT) % 256) * nbis.ANGLE_UNIT,
+            nbis.BIFURCATION if bif[i] else nbis.ENDING,
+            int(qualities[i]),
         )
         for i in order[:255]
     )

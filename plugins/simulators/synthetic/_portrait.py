@@ -1,4 +1,5 @@
 """Synthetic faces, irises and signatures: simple but plausible images, the same for the same seed."""
+
 from __future__ import annotations
 
 import io
@@ -63,8 +64,9 @@ def face(seed: int) -> Image.Image:
         draw.line([(ex - ew * 1.2, by + 4), (ex, by - 3), (ex + ew * 1.2, by + 2)], fill=_shade(hair, 1.2), width=7)
     # Nose and mouth.
     nose_y = cy + hh * rng.uniform(0.22, 0.3)
-    draw.line([(cx, eye_y + hh * 0.05), (cx - hw * 0.06, nose_y), (cx + hw * 0.08, nose_y)],
-              fill=_shade(skin, 0.75), width=4)
+    draw.line(
+        [(cx, eye_y + hh * 0.05), (cx - hw * 0.06, nose_y), (cx + hw * 0.08, nose_y)], fill=_shade(skin, 0.75), width=4
+    )
     mouth_y = cy + hh * rng.uniform(0.5, 0.58)
     mw = hw * rng.uniform(0.28, 0.38)
     draw.chord((cx - mw, mouth_y - hh * 0.06, cx + mw, mouth_y + hh * 0.06), 0, 180, fill=_shade(skin, 0.62))
@@ -96,8 +98,9 @@ def iris(seed: int, side: str) -> Image.Image:
     t = np.zeros_like(gray)
     for _ in range(24):
         k = int(texture_rng.integers(6, 60))
-        t += texture_rng.uniform(0.3, 1.0) * np.cos(k * phi + texture_rng.uniform(0, 2 * math.pi)
-                                                    + texture_rng.uniform(-3, 3) * r / r_iris)
+        t += texture_rng.uniform(0.3, 1.0) * np.cos(
+            k * phi + texture_rng.uniform(0, 2 * math.pi) + texture_rng.uniform(-3, 3) * r / r_iris
+        )
     t /= 8
     crypts = ndimage.gaussian_filter(texture_rng.normal(0, 1, (height, width)), 3) * 6
     norm = (r - r_pupil) / (r_iris - r_pupil)

@@ -9,6 +9,7 @@ deployment end to end without the national data centre.
 * :mod:`.service`: submission, the verdict worker, long polls, adjudication, cards;
 * :mod:`.app`: the Flask application (:func:`create_app`) and :func:`serve`.
 """
+
 from __future__ import annotations
 
 import os
@@ -49,20 +50,46 @@ def emulator_token(data_dir: Path, given: str | None) -> tuple[str, bool]:
 
 
 @click.command("central-emulator")
-@click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(0, 65535),
-              help="Port to listen on (0: any free port).")
+@click.option(
+    "--port",
+    default=DEFAULT_PORT,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port to listen on (0: any free port).",
+)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--data", "data_dir", default=DEFAULT_DATA, show_default=True,
-              type=click.Path(file_okay=False, path_type=Path), help="Folder of its database (created if missing).")
-@click.option("--token", default=None, envvar=TOKEN_ENV, show_envvar=True,
-              help="The bearer token clients must send (default: generated once and kept in DATA/token).")
-@click.option("--config", "config_file", default=None, type=click.Path(dir_okay=False, exists=True, path_type=Path),
-              help="A profile-like TOML file: [verification.matcher] and [lifecycle] eligibility_age.")
-@click.option("--register", "register_file", default=None,
-              type=click.Path(dir_okay=False, exists=True, path_type=Path),
-              help="A JSON Lines file of NIKs and their holders (and printed cards) to seed the register.")
-def central_emulator_command(port: int, host: str, data_dir: Path, token: str | None, config_file: Path | None,
-                             register_file: Path | None) -> None:
+@click.option(
+    "--data",
+    "data_dir",
+    default=DEFAULT_DATA,
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder of its database (created if missing).",
+)
+@click.option(
+    "--token",
+    default=None,
+    envvar=TOKEN_ENV,
+    show_envvar=True,
+    help="The bearer token clients must send (default: generated once and kept in DATA/token).",
+)
+@click.option(
+    "--config",
+    "config_file",
+    default=None,
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="A profile-like TOML file: [verification.matcher] and [lifecycle] eligibility_age.",
+)
+@click.option(
+    "--register",
+    "register_file",
+    default=None,
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="A JSON Lines file of NIKs and their holders (and printed cards) to seed the register.",
+)
+def central_emulator_command(
+    port: int, host: str, data_dir: Path, token: str | None, config_file: Path | None, register_file: Path | None
+) -> None:
     """Run a central-system emulator (the API of docs/central-api.md) until Ctrl-C or SIGTERM."""
     import logging
 
@@ -76,20 +103,29 @@ def central_emulator_command(port: int, host: str, data_dir: Path, token: str | 
     except (EktpError, OSError) as exc:
         raise click.ClickException(str(exc)) from None
     if host not in ("127.0.0.1", "localhost", "::1"):
-        click.echo(f"warning: listening on {host} with plain HTTP: the token crosses the network unencrypted",
-                   err=True)
+        click.echo(f"warning: listening on {host} with plain HTTP: the token crosses the network unencrypted", err=True)
 
     def announce(line: str) -> None:
         click.echo(line)
         if line.startswith("ektp central emulator: http"):
             # Printed only when generated (the operator has no other way to learn it); a token given
             # by option or environment is never echoed.
-            click.echo(f"token: {secret} (generated; kept in {data_dir / TOKEN_FILE})" if generated
-                       else f"token: the one given by --token or ${TOKEN_ENV} (not shown)")
+            click.echo(
+                f"token: {secret} (generated; kept in {data_dir / TOKEN_FILE})"
+                if generated
+                else f"token: the one given by --token or ${TOKEN_ENV} (not shown)"
+            )
 
     try:
-        serve(host=host, port=port, data_dir=data_dir, token=secret, settings=settings, register_file=register_file,
-              announce=announce)
+        serve(
+            host=host,
+            port=port,
+            data_dir=data_dir,
+            token=secret,
+            settings=settings,
+            register_file=register_file,
+            announce=announce,
+        )
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     except (EktpError, ValueError) as exc:

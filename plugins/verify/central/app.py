@@ -4,6 +4,7 @@
 Requests are logged as method, path, status and duration: never a header (the token) nor a body
 (biometrics, biodata).
 """
+
 from __future__ import annotations
 
 import hmac
@@ -30,8 +31,15 @@ log = logging.getLogger("ektp.central")
 API = "/api/v1"
 #: A submission with ten PNG finger images and a face stays far below this.
 MAX_BODY = 32 * 1024 * 1024
-_CODES = {400: "malformed", 401: "unauthorised", 404: "not_found", 405: "method_not_allowed", 409: "conflict",
-          413: "malformed", 503: "unavailable"}
+_CODES = {
+    400: "malformed",
+    401: "unauthorised",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "malformed",
+    503: "unavailable",
+}
 
 
 def _json(data: Any, status: int = 200) -> Response:
@@ -140,14 +148,21 @@ def make_app(service: CentralService | ServiceSlot, token: str) -> Flask:
         if record.pending:
             raise ApiError(404, "not_found", f"enrolment {enrolment_id} has no verdict yet")
         polled = record.as_polled()
-        return _json({"enrolment_id": enrolment_id, "status": polled["status"], "reasons": polled["reasons"],
-                      "candidates": polled["candidates"]})
+        return _json(
+            {
+                "enrolment_id": enrolment_id,
+                "status": polled["status"],
+                "reasons": polled["reasons"],
+                "candidates": polled["candidates"],
+            }
+        )
 
     @app.get(f"{API}/enrolments/<enrolment_id>/fingers/<position>")
     def finger(enrolment_id: str, position: str) -> Response:
         if position not in FINGER_POSITIONS:
-            raise ApiError(404, "not_found", f"{position!r} is not a finger position "
-                                             f"(expected one of {list(FINGER_POSITIONS)})")
+            raise ApiError(
+                404, "not_found", f"{position!r} is not a finger position (expected one of {list(FINGER_POSITIONS)})"
+            )
         return Response(slot.get().finger_image(enrolment_id, position), mimetype="image/png")
 
     @app.get(f"{API}/enrolments/<enrolment_id>/face")
@@ -167,16 +182,26 @@ def make_app(service: CentralService | ServiceSlot, token: str) -> Flask:
     return app
 
 
-def create_app(data_dir: Path, *, token: str, settings: CentralSettings | None = None,
-               register_file: Path | None = None, matcher: Matcher | None = None) -> Flask:
+def create_app(
+    data_dir: Path,
+    *,
+    token: str,
+    settings: CentralSettings | None = None,
+    register_file: Path | None = None,
+    matcher: Matcher | None = None,
+) -> Flask:
     """The emulator as a Flask application over ``data_dir``, its verdict worker started.
 
     ``matcher`` defaults to the one ``settings`` names, built through the plugin registry. The service
     is ``app.extensions["ektp_central"]``; call its ``stop()`` when done.
     """
     settings = settings or CentralSettings()
-    service = CentralService(data_dir, matcher=matcher if matcher is not None else resolve_matcher(settings.matcher),
-                             settings=settings, register_file=register_file)
+    service = CentralService(
+        data_dir,
+        matcher=matcher if matcher is not None else resolve_matcher(settings.matcher),
+        settings=settings,
+        register_file=register_file,
+    )
     app = make_app(service, token)
     service.start()
     return app
@@ -189,8 +214,16 @@ class _QuietHandler(WSGIRequestHandler):
         """Requests are logged by the application."""
 
 
-def serve(*, host: str, port: int, data_dir: Path, token: str, settings: CentralSettings,
-          register_file: Path | None = None, announce: Callable[[str], None] = print) -> None:
+def serve(
+    *,
+    host: str,
+    port: int,
+    data_dir: Path,
+    token: str,
+    settings: CentralSettings,
+    register_file: Path | None = None,
+    announce: Callable[[str], None] = print,
+) -> None:
     """Run the emulator in the foreground until SIGTERM or Ctrl-C; then stop cleanly (the verdict in
     progress is finished, waiting polls are answered, the database is closed).
 
@@ -213,9 +246,11 @@ def serve(*, host: str, port: int, data_dir: Path, token: str, settings: Central
         service.start()
         slot.service = service
         thresholds = settings.matcher.thresholds
-        announce(f"ready: gallery {service.gallery_size}, register {service.store.count_register()}, pending "
-                 f"{service.store.count_pending()}; matcher {settings.matcher.name} "
-                 f"(duplicate >= {thresholds.duplicate:g}, adjudicate >= {thresholds.adjudicate:g})")
+        announce(
+            f"ready: gallery {service.gallery_size}, register {service.store.count_register()}, pending "
+            f"{service.store.count_pending()}; matcher {settings.matcher.name} "
+            f"(duplicate >= {thresholds.duplicate:g}, adjudicate >= {thresholds.adjudicate:g})"
+        )
 
     announce(f"ektp central emulator: http://{host}:{server.server_port}{API}")
     announce(f"data: {data_dir}; Ctrl-C or SIGTERM stops it")

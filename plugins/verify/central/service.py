@@ -6,6 +6,7 @@ worker thread decides received enrolments in the order they arrived, so each ver
 earlier accepted enrolment in the gallery. Requests that wait for a verdict sleep on a condition the
 worker signals after each commit.
 """
+
 from __future__ import annotations
 
 import collections
@@ -70,9 +71,16 @@ class CentralService:
     worker and :meth:`stop` to end it (which saves the snapshot).
     """
 
-    def __init__(self, data_dir: Path, *, matcher: Matcher, settings: CentralSettings,
-                 register_file: Path | None = None, clock: Callable[[], dt.datetime] = _now,
-                 progress: Callable[[str], None] = _stderr_progress) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        matcher: Matcher,
+        settings: CentralSettings,
+        register_file: Path | None = None,
+        clock: Callable[[], dt.datetime] = _now,
+        progress: Callable[[str], None] = _stderr_progress,
+    ) -> None:
         self.settings = settings
         self.rules = settings.rules
         self.matcher = matcher
@@ -92,8 +100,10 @@ class CentralService:
         try:
             if register_file is not None:
                 people, cards = self.store.seed(read_register(register_file), utc_text(self._clock()))
-                progress(f"register: {people} people and {cards} printed cards added from {register_file} "
-                         f"({self.store.count_register()} NIKs in the register)")
+                progress(
+                    f"register: {people} people and {cards} printed cards added from {register_file} "
+                    f"({self.store.count_register()} NIKs in the register)"
+                )
             self.gallery_size = self._load_gallery(progress)
         except BaseException:
             self.store.close()
@@ -117,8 +127,9 @@ class CentralService:
         why = self.snapshots.load(matcher, Coverage.of(matcher, gallery), [i for _, i, _ in gallery])
         if not why:
             self._snapshot_current = True
-            progress(f"gallery loaded from the snapshot: {len(matcher)} enrolments in "
-                     f"{time.monotonic() - started:.1f} s")
+            progress(
+                f"gallery loaded from the snapshot: {len(matcher)} enrolments in {time.monotonic() - started:.1f} s"
+            )
             return len(matcher)
         progress(f"gallery snapshot not used ({why}): rebuilding the gallery from the database")
         return self._rebuild_gallery(progress)
@@ -137,8 +148,10 @@ class CentralService:
             # A gallery out of step with the database (an add that failed after its commit) must not
             # be kept under a marker saying otherwise; the next start rebuilds.
             self.snapshots.discard()
-            self._progress(f"gallery snapshot not saved: the matcher holds {len(matcher)} enrolments, the "
-                           f"database {len(gallery)}; the next start rebuilds the gallery")
+            self._progress(
+                f"gallery snapshot not saved: the matcher holds {len(matcher)} enrolments, the "
+                f"database {len(gallery)}; the next start rebuilds the gallery"
+            )
             return
         if self._snapshot_current and self.snapshots.marker.exists():
             return  # loaded from the snapshot and unchanged since
@@ -243,14 +256,24 @@ class CentralService:
                 return record
             biodata = Biodata.from_dict(dict(record.biodata))
             probe = self.store.probe(enrolment_id)
-            judgement = judge(biodata, probe, fingers_sent=record.fingers_sent, register=self.store,
-                              matcher=self.matcher, rules=self.rules,
-                              on=dt.date.fromisoformat(record.received_at[:10]))
+            judgement = judge(
+                biodata,
+                probe,
+                fingers_sent=record.fingers_sent,
+                register=self.store,
+                matcher=self.matcher,
+                rules=self.rules,
+                on=dt.date.fromisoformat(record.received_at[:10]),
+            )
             record = self.store.save_verdict(enrolment_id, judgement, utc_text(self._clock()))
             if judgement.joins_gallery and probe:
                 self._add_to_gallery(enrolment_id, probe)
-        log.info("verdict for %s: %s (%s)", enrolment_id, record.status.value,
-                 ", ".join(str(r["code"]) for r in record.reasons) or "no reasons")
+        log.info(
+            "verdict for %s: %s (%s)",
+            enrolment_id,
+            record.status.value,
+            ", ".join(str(r["code"]) for r in record.reasons) or "no reasons",
+        )
         with self._verdicts:
             self._verdicts.notify_all()
         return record
@@ -283,8 +306,13 @@ class CentralService:
             if answer is not None:
                 return 200, answer
             record = self.store.insert(parsed, digest, utc_text(self._clock()))
-        log.info("received %s from site %r (%d fingers, %d exceptions)", enrolment_id, parsed.site,
-                 len(parsed.fingers), len(parsed.exceptions))
+        log.info(
+            "received %s from site %r (%d fingers, %d exceptions)",
+            enrolment_id,
+            parsed.site,
+            len(parsed.fingers),
+            len(parsed.exceptions),
+        )
         self._enqueue(enrolment_id)
         return 202, record.receipt(first=True)
 
@@ -294,8 +322,12 @@ class CentralService:
             if record is None:
                 return None
             if record.body_hash != digest:
-                raise ApiError(409, "conflict", f"enrolment {enrolment_id} was already submitted with different "
-                                                "content; the central system never overwrites an enrolment")
+                raise ApiError(
+                    409,
+                    "conflict",
+                    f"enrolment {enrolment_id} was already submitted with different "
+                    "content; the central system never overwrites an enrolment",
+                )
             if record.status is EnrolmentState.SEARCH_FAILURE_AT_CENTRAL:
                 # The lifecycle sends such an enrolment again: the resend asks for a new search.
                 self.store.requeue(enrolment_id)
@@ -344,23 +376,37 @@ class CentralService:
         decision, supervisor, note = _adjudication(body)
         with self._lock:
             record = self.find(enrolment_id)
-            if record.adjudication is not None and (record.adjudication.get("decision"),
-                                                    record.adjudication.get("supervisor"),
-                                                    record.adjudication.get("note")) == (decision.value,
-                                                                                          supervisor, note):
+            if record.adjudication is not None and (
+                record.adjudication.get("decision"),
+                record.adjudication.get("supervisor"),
+                record.adjudication.get("note"),
+            ) == (decision.value, supervisor, note):
                 return record  # the same decision sent again
             if record.status is not EnrolmentState.ADJUDICATE_RECORD:
-                raise ApiError(409, "conflict", f"enrolment {enrolment_id} is {record.status.value}; only an "
-                                                "ADJUDICATE_RECORD enrolment can be adjudicated")
+                raise ApiError(
+                    409,
+                    "conflict",
+                    f"enrolment {enrolment_id} is {record.status.value}; only an "
+                    "ADJUDICATE_RECORD enrolment can be adjudicated",
+                )
             decided_at = utc_text(self._clock())
             reasons = [dict(r) for r in record.reasons]
-            reasons.append({"code": "adjudicated", "message": f"supervisor {supervisor} decided {decision.value}"
-                                                              + (f": {note}" if note else "")})
+            reasons.append(
+                {
+                    "code": "adjudicated",
+                    "message": f"supervisor {supervisor} decided {decision.value}" + (f": {note}" if note else ""),
+                }
+            )
             if decision is EnrolmentState.PRINT_READY_RECORD and self.store.has_card(record.nik):
-                reasons.append({"code": "reprint",
-                                "message": f"NIK {record.nik} already holds a printed card: this is a reprint"})
-            record = self.store.adjudicate(enrolment_id, decision, reasons, {
-                "decision": decision.value, "supervisor": supervisor, "note": note, "decided_at": decided_at})
+                reasons.append(
+                    {"code": "reprint", "message": f"NIK {record.nik} already holds a printed card: this is a reprint"}
+                )
+            record = self.store.adjudicate(
+                enrolment_id,
+                decision,
+                reasons,
+                {"decision": decision.value, "supervisor": supervisor, "note": note, "decided_at": decided_at},
+            )
             if decision is EnrolmentState.PRINT_READY_RECORD:
                 probe = self.store.probe(enrolment_id)
                 if probe:
@@ -387,8 +433,12 @@ class CentralService:
             if existing is not None:
                 return 200, {**existing, "first": False}
             if record.status is not EnrolmentState.PRINT_READY_RECORD:
-                raise ApiError(409, "conflict", f"enrolment {enrolment_id} is {record.status.value}; only a "
-                                                "PRINT_READY_RECORD enrolment gets a card")
+                raise ApiError(
+                    409,
+                    "conflict",
+                    f"enrolment {enrolment_id} is {record.status.value}; only a "
+                    "PRINT_READY_RECORD enrolment gets a card",
+                )
             self.store.record_card(enrolment_id, record.nik, printed_at, utc_text(self._clock()))
             card = self.store.card(enrolment_id)
         assert card is not None
@@ -397,8 +447,12 @@ class CentralService:
 
     def health(self) -> dict[str, Any]:
         """``GET /health``."""
-        return {"status": "stopping" if self._stopping else "ok", "service": "ektp central emulator",
-                "gallery": self.gallery_size, "pending": self.store.count_pending()}
+        return {
+            "status": "stopping" if self._stopping else "ok",
+            "service": "ektp central emulator",
+            "gallery": self.gallery_size,
+            "pending": self.store.count_pending(),
+        }
 
 
 def _adjudication(body: Any) -> tuple[EnrolmentState, str, str]:

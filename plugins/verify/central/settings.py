@@ -4,6 +4,7 @@ From the TOML file only two tables are read, so a deployment's own profile can b
 ``[verification.matcher]`` (matcher name, thresholds and options, by
 :func:`ektp_core.devices.matchers.matcher_settings`) and ``[lifecycle] eligibility_age``.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -72,8 +73,10 @@ def resolve_matcher(settings: MatcherSettings) -> Matcher:
     factory = PluginHost().registry("matchers").get(settings.name)
     matcher = factory(dict(settings.options))
     if not isinstance(matcher, Matcher):
-        raise EktpError(f"matcher {settings.name!r}: its factory returned {type(matcher).__name__}, "
-                        "which does not implement ektp_core.devices.matchers.Matcher")
+        raise EktpError(
+            f"matcher {settings.name!r}: its factory returned {type(matcher).__name__}, "
+            "which does not implement ektp_core.devices.matchers.Matcher"
+        )
     return matcher
 
 
@@ -120,14 +123,16 @@ def read_register(path: Path) -> Iterator[tuple[Person, bool, str | None]]:
 def _person_of(path: str, where: str, entry: dict[str, Any]) -> Person:
     report = nik_rules.parse(str(entry["nik"]))
     if not report.valid:
-        raise ConfigError(path, f"{where}: nik", "a valid NIK",
-                          f"{entry['nik']} ({'; '.join(e.message for e in report.errors)})")
+        raise ConfigError(
+            path, f"{where}: nik", "a valid NIK", f"{entry['nik']} ({'; '.join(e.message for e in report.errors)})"
+        )
     try:
         birth = dt.date.fromisoformat(str(entry["tanggal_lahir"]))
     except ValueError:
         raise ConfigError(path, f"{where}: tanggal_lahir", "a date YYYY-MM-DD", entry["tanggal_lahir"]) from None
-    sex = {"LAKI-LAKI": "L", "PEREMPUAN": "P"}.get(str(entry["jenis_kelamin"]).upper(),
-                                                   str(entry["jenis_kelamin"]).upper())
+    sex = {"LAKI-LAKI": "L", "PEREMPUAN": "P"}.get(
+        str(entry["jenis_kelamin"]).upper(), str(entry["jenis_kelamin"]).upper()
+    )
     if sex not in ("L", "P"):
         raise ConfigError(path, f"{where}: jenis_kelamin", "L or P", entry["jenis_kelamin"])
     name, place = (" ".join(str(entry[k]).upper().split()) for k in ("nama", "tempat_lahir"))

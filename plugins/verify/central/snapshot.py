@@ -10,6 +10,7 @@ hash (the canonical hash of the submission, templates included). Enrolments are 
 stored, so those ids and hashes identify the gallery's content; a snapshot that disagrees in anything
 is not used.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -68,8 +69,13 @@ class Coverage:
         for seq, enrolment_id, body_hash in gallery:
             digest.update(f"{seq}\t{enrolment_id}\t{body_hash}\n".encode())
         kind = f"{type(matcher).__module__}.{type(matcher).__qualname__}:{getattr(matcher, 'name', '?')}"
-        return cls(matcher=kind, software=__version__, count=len(gallery),
-                   last_seq=max((seq for seq, _, _ in gallery), default=0), ids_sha256=digest.hexdigest())
+        return cls(
+            matcher=kind,
+            software=__version__,
+            count=len(gallery),
+            last_seq=max((seq for seq, _, _ in gallery), default=0),
+            ids_sha256=digest.hexdigest(),
+        )
 
     def difference(self, other: Coverage) -> str:
         """Why a snapshot of ``self`` does not fit a database of ``other`` (empty when it does)."""
@@ -78,8 +84,10 @@ class Coverage:
         if self.software != other.software:
             return f"it was written by ektp {self.software}, this is {other.software}"
         if (self.count, self.last_seq) != (other.count, other.last_seq):
-            return (f"it holds {self.count} enrolments up to #{self.last_seq}, the database "
-                    f"{other.count} up to #{other.last_seq}")
+            return (
+                f"it holds {self.count} enrolments up to #{self.last_seq}, the database "
+                f"{other.count} up to #{other.last_seq}"
+            )
         if self.ids_sha256 != other.ids_sha256:
             return f"it holds other enrolments than the database's {other.count}"
         return ""
@@ -99,13 +107,20 @@ class GallerySnapshots:
             raise ValueError(f"unknown marker format {data.get('format') if isinstance(data, dict) else data!r}")
         name = data.get("file")
         # Only a file of ours in this very folder: a marker never points elsewhere.
-        if not isinstance(name, str) or Path(name).name != name or not (name.startswith(_PREFIX)
-                                                                         and name.endswith(_SUFFIX)):
+        if (
+            not isinstance(name, str)
+            or Path(name).name != name
+            or not (name.startswith(_PREFIX) and name.endswith(_SUFFIX))
+        ):
             raise ValueError(f"the marker names no gallery file of this folder ({name!r})")
         try:
-            coverage = Coverage(matcher=str(data["matcher"]), software=str(data["software"]),
-                                count=int(data["count"]), last_seq=int(data["last_seq"]),
-                                ids_sha256=str(data["ids_sha256"]))
+            coverage = Coverage(
+                matcher=str(data["matcher"]),
+                software=str(data["software"]),
+                count=int(data["count"]),
+                last_seq=int(data["last_seq"]),
+                ids_sha256=str(data["ids_sha256"]),
+            )
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"the marker is incomplete ({type(exc).__name__}: {exc})") from None
         return coverage, self.data_dir / name

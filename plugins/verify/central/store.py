@@ -6,6 +6,7 @@ Every change is one transaction, so a restart finds either the state before a re
 the in-memory gallery of the matcher is rebuilt from :meth:`CentralStore.gallery` on start (unless
 the snapshot of :mod:`.snapshot` holds exactly :meth:`CentralStore.gallery_ids`).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -28,7 +29,8 @@ DATABASE_FILE = "central.sqlite3"
 metadata = sa.MetaData()
 
 enrolments = sa.Table(
-    "enrolments", metadata,
+    "enrolments",
+    metadata,
     # The sequence number is the order of receipt: the worker decides in this order.
     sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("enrolment_id", sa.String(128), nullable=False, unique=True),
@@ -48,7 +50,8 @@ enrolments = sa.Table(
 )
 
 templates = sa.Table(
-    "templates", metadata,
+    "templates",
+    metadata,
     sa.Column("enrolment_id", sa.String(128), primary_key=True),
     sa.Column("position", sa.String(16), primary_key=True),
     sa.Column("data", sa.LargeBinary, nullable=False),
@@ -56,7 +59,8 @@ templates = sa.Table(
 )
 
 images = sa.Table(
-    "images", metadata,
+    "images",
+    metadata,
     sa.Column("enrolment_id", sa.String(128), primary_key=True),
     # A finger position, or "face".
     sa.Column("position", sa.String(16), primary_key=True),
@@ -64,7 +68,8 @@ images = sa.Table(
 )
 
 register = sa.Table(
-    "register", metadata,
+    "register",
+    metadata,
     sa.Column("nik", sa.String(16), primary_key=True),
     sa.Column("name", sa.String(120), nullable=False),
     sa.Column("sex", sa.String(1), nullable=False),
@@ -77,7 +82,8 @@ register = sa.Table(
 )
 
 cards = sa.Table(
-    "cards", metadata,
+    "cards",
+    metadata,
     sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("nik", sa.String(16), nullable=False, index=True),
     # None for a card the --register file says was printed before the emulator existed.
@@ -118,15 +124,23 @@ class EnrolmentRecord:
 
     def receipt(self, *, first: bool) -> dict[str, Any]:
         """The answer to a submission (the same for the first time and any resend, but for ``first``)."""
-        return {"enrolment_id": self.enrolment_id, "status": EnrolmentState.RECEIVED_AT_CENTRAL.value,
-                "received_at": self.received_at, "first": first}
+        return {
+            "enrolment_id": self.enrolment_id,
+            "status": EnrolmentState.RECEIVED_AT_CENTRAL.value,
+            "received_at": self.received_at,
+            "first": first,
+        }
 
     def as_polled(self) -> dict[str, Any]:
         """The answer to ``GET /enrolments/{id}``."""
-        out: dict[str, Any] = {"enrolment_id": self.enrolment_id, "status": self.status.value,
-                               "received_at": self.received_at, "decided_at": self.decided_at,
-                               "reasons": [dict(r) for r in self.reasons],
-                               "candidates": [dict(c) for c in self.candidates]}
+        out: dict[str, Any] = {
+            "enrolment_id": self.enrolment_id,
+            "status": self.status.value,
+            "received_at": self.received_at,
+            "decided_at": self.decided_at,
+            "reasons": [dict(r) for r in self.reasons],
+            "candidates": [dict(c) for c in self.candidates],
+        }
         if self.adjudication is not None:
             out["adjudication"] = dict(self.adjudication)
         return out
@@ -135,10 +149,17 @@ class EnrolmentRecord:
     def from_row(cls, row: Any) -> EnrolmentRecord:
         """Convert a database row at the store's edge."""
         return cls(
-            enrolment_id=row.enrolment_id, body_hash=row.body_hash, site=row.site, nik=row.nik,
-            biodata=json.loads(row.biodata), fingers_sent=row.fingers_sent, received_at=row.received_at,
-            status=EnrolmentState(row.status), decided_at=row.decided_at,
-            reasons=tuple(json.loads(row.reasons)), candidates=tuple(json.loads(row.candidates)),
+            enrolment_id=row.enrolment_id,
+            body_hash=row.body_hash,
+            site=row.site,
+            nik=row.nik,
+            biodata=json.loads(row.biodata),
+            fingers_sent=row.fingers_sent,
+            received_at=row.received_at,
+            status=EnrolmentState(row.status),
+            decided_at=row.decided_at,
+            reasons=tuple(json.loads(row.reasons)),
+            candidates=tuple(json.loads(row.candidates)),
             in_gallery=bool(row.in_gallery),
             adjudication=json.loads(row.adjudication) if row.adjudication else None,
         )
@@ -179,22 +200,46 @@ class CentralStore:
     def insert(self, parsed: ParsedSubmission, body_hash: str, received_at: str) -> EnrolmentRecord:
         """Store a new submission (pending) with its templates and images, in one transaction."""
         with self.engine.begin() as conn:
-            conn.execute(enrolments.insert().values(
-                enrolment_id=parsed.enrolment_id, body_hash=body_hash, site=parsed.site,
-                nik=parsed.biodata.nik.value, biodata=json.dumps(parsed.biodata.to_dict()),
-                exceptions=json.dumps(dict(parsed.exceptions)), fingers_sent=parsed.fingers_sent,
-                received_at=received_at, status=EnrolmentState.RECEIVED_AT_CENTRAL.value,
-                reasons="[]", candidates="[]", in_gallery=False))
+            conn.execute(
+                enrolments.insert().values(
+                    enrolment_id=parsed.enrolment_id,
+                    body_hash=body_hash,
+                    site=parsed.site,
+                    nik=parsed.biodata.nik.value,
+                    biodata=json.dumps(parsed.biodata.to_dict()),
+                    exceptions=json.dumps(dict(parsed.exceptions)),
+                    fingers_sent=parsed.fingers_sent,
+                    received_at=received_at,
+                    status=EnrolmentState.RECEIVED_AT_CENTRAL.value,
+                    reasons="[]",
+                    candidates="[]",
+                    in_gallery=False,
+                )
+            )
             if parsed.fingers:
-                conn.execute(templates.insert(), [
-                    {"enrolment_id": parsed.enrolment_id, "position": pos, "data": data,
-                     "minutiae": parsed.minutiae.get(pos, 0)} for pos, data in parsed.fingers.items()])
+                conn.execute(
+                    templates.insert(),
+                    [
+                        {
+                            "enrolment_id": parsed.enrolment_id,
+                            "position": pos,
+                            "data": data,
+                            "minutiae": parsed.minutiae.get(pos, 0),
+                        }
+                        for pos, data in parsed.fingers.items()
+                    ],
+                )
             blobs = dict(parsed.finger_images)
             if parsed.face is not None:
                 blobs["face"] = parsed.face
             if blobs:
-                conn.execute(images.insert(), [{"enrolment_id": parsed.enrolment_id, "position": pos, "data": data}
-                                               for pos, data in blobs.items()])
+                conn.execute(
+                    images.insert(),
+                    [
+                        {"enrolment_id": parsed.enrolment_id, "position": pos, "data": data}
+                        for pos, data in blobs.items()
+                    ],
+                )
         record = self.find(parsed.enrolment_id)
         assert record is not None
         return record
@@ -202,37 +247,51 @@ class CentralStore:
     def pending_ids(self) -> list[str]:
         """Enrolments waiting for a verdict, in the order they were received."""
         with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(enrolments.c.enrolment_id)
-                                .where(enrolments.c.status == EnrolmentState.RECEIVED_AT_CENTRAL.value)
-                                .order_by(enrolments.c.seq)).all()
+            rows = conn.execute(
+                sa.select(enrolments.c.enrolment_id)
+                .where(enrolments.c.status == EnrolmentState.RECEIVED_AT_CENTRAL.value)
+                .order_by(enrolments.c.seq)
+            ).all()
         return [r.enrolment_id for r in rows]
 
     def count_pending(self) -> int:
         """How many enrolments wait for a verdict."""
         with self.engine.connect() as conn:
-            return int(conn.execute(sa.select(sa.func.count()).select_from(enrolments)
-                                    .where(enrolments.c.status == EnrolmentState.RECEIVED_AT_CENTRAL.value))
-                       .scalar_one())
+            return int(
+                conn.execute(
+                    sa.select(sa.func.count())
+                    .select_from(enrolments)
+                    .where(enrolments.c.status == EnrolmentState.RECEIVED_AT_CENTRAL.value)
+                ).scalar_one()
+            )
 
     def probe(self, enrolment_id: str) -> dict[str, bytes]:
         """The enrolment's templates usable for search (those holding minutiae)."""
         with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(templates.c.position, templates.c.data)
-                                .where(templates.c.enrolment_id == enrolment_id, templates.c.minutiae > 0)).all()
+            rows = conn.execute(
+                sa.select(templates.c.position, templates.c.data).where(
+                    templates.c.enrolment_id == enrolment_id, templates.c.minutiae > 0
+                )
+            ).all()
         return {r.position: r.data for r in rows}
 
     def count_gallery(self) -> int:
         """How many enrolments belong in the gallery."""
         with self.engine.connect() as conn:
-            return int(conn.execute(sa.select(sa.func.count()).select_from(enrolments)
-                                    .where(enrolments.c.in_gallery.is_(True))).scalar_one())
+            return int(
+                conn.execute(
+                    sa.select(sa.func.count()).select_from(enrolments).where(enrolments.c.in_gallery.is_(True))
+                ).scalar_one()
+            )
 
     def gallery(self) -> Iterator[tuple[str, dict[str, bytes]]]:
         """Every gallery enrolment with its usable templates, in the order received."""
-        query = (sa.select(templates.c.enrolment_id, templates.c.position, templates.c.data)
-                 .join(enrolments, enrolments.c.enrolment_id == templates.c.enrolment_id)
-                 .where(enrolments.c.in_gallery.is_(True), templates.c.minutiae > 0)
-                 .order_by(enrolments.c.seq))
+        query = (
+            sa.select(templates.c.enrolment_id, templates.c.position, templates.c.data)
+            .join(enrolments, enrolments.c.enrolment_id == templates.c.enrolment_id)
+            .where(enrolments.c.in_gallery.is_(True), templates.c.minutiae > 0)
+            .order_by(enrolments.c.seq)
+        )
         current: str | None = None
         fingers: dict[str, bytes] = {}
         with self.engine.connect() as conn:
@@ -250,18 +309,22 @@ class CentralStore:
         enrolment with at least one usable template), in the order received: what a snapshot must cover."""
         usable = sa.exists().where(templates.c.enrolment_id == enrolments.c.enrolment_id, templates.c.minutiae > 0)
         with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(enrolments.c.seq, enrolments.c.enrolment_id, enrolments.c.body_hash)
-                                .where(enrolments.c.in_gallery.is_(True), usable)
-                                .order_by(enrolments.c.seq)).all()
+            rows = conn.execute(
+                sa.select(enrolments.c.seq, enrolments.c.enrolment_id, enrolments.c.body_hash)
+                .where(enrolments.c.in_gallery.is_(True), usable)
+                .order_by(enrolments.c.seq)
+            ).all()
         return [(int(r.seq), r.enrolment_id, r.body_hash) for r in rows]
 
     def accepted_enrolments(self, nik: str) -> list[tuple[str, Mapping[str, bytes]]]:
         """The NIK's gallery enrolments in the order received, with their usable templates (enrolments
         without any are left out)."""
-        query = (sa.select(templates.c.enrolment_id, templates.c.position, templates.c.data)
-                 .join(enrolments, enrolments.c.enrolment_id == templates.c.enrolment_id)
-                 .where(enrolments.c.nik == nik, enrolments.c.in_gallery.is_(True), templates.c.minutiae > 0)
-                 .order_by(enrolments.c.seq))
+        query = (
+            sa.select(templates.c.enrolment_id, templates.c.position, templates.c.data)
+            .join(enrolments, enrolments.c.enrolment_id == templates.c.enrolment_id)
+            .where(enrolments.c.nik == nik, enrolments.c.in_gallery.is_(True), templates.c.minutiae > 0)
+            .order_by(enrolments.c.seq)
+        )
         out: dict[str, dict[str, bytes]] = {}
         with self.engine.connect() as conn:
             for row in conn.execute(query):
@@ -271,19 +334,26 @@ class CentralStore:
     def image(self, enrolment_id: str, position: str) -> bytes | None:
         """A stored finger image (or the face, ``position="face"``)."""
         with self.engine.connect() as conn:
-            return conn.execute(sa.select(images.c.data).where(images.c.enrolment_id == enrolment_id,
-                                                               images.c.position == position)).scalar()
+            return conn.execute(
+                sa.select(images.c.data).where(images.c.enrolment_id == enrolment_id, images.c.position == position)
+            ).scalar()
 
     # -- verdicts ------------------------------------------------------------------------------------
 
     def save_verdict(self, enrolment_id: str, judgement: Judgement, decided_at: str) -> EnrolmentRecord:
         """Store a verdict; a print-ready record joins the gallery and teaches the register its NIK."""
         with self.engine.begin() as conn:
-            conn.execute(enrolments.update().where(enrolments.c.enrolment_id == enrolment_id).values(
-                status=judgement.status.value, decided_at=decided_at,
-                reasons=json.dumps([attrs.asdict(r) for r in judgement.reasons]),
-                candidates=json.dumps([c.to_dict() for c in judgement.candidates]),
-                in_gallery=judgement.joins_gallery))
+            conn.execute(
+                enrolments.update()
+                .where(enrolments.c.enrolment_id == enrolment_id)
+                .values(
+                    status=judgement.status.value,
+                    decided_at=decided_at,
+                    reasons=json.dumps([attrs.asdict(r) for r in judgement.reasons]),
+                    candidates=json.dumps([c.to_dict() for c in judgement.candidates]),
+                    in_gallery=judgement.joins_gallery,
+                )
+            )
             if judgement.joins_gallery:
                 self._learn(conn, enrolment_id, decided_at)
         record = self.find(enrolment_id)
@@ -293,17 +363,29 @@ class CentralStore:
     def requeue(self, enrolment_id: str) -> None:
         """Put an enrolment whose search failed back in the queue (its resend asks for a new search)."""
         with self.engine.begin() as conn:
-            conn.execute(enrolments.update().where(enrolments.c.enrolment_id == enrolment_id).values(
-                status=EnrolmentState.RECEIVED_AT_CENTRAL.value, decided_at=None, reasons="[]", candidates="[]"))
+            conn.execute(
+                enrolments.update()
+                .where(enrolments.c.enrolment_id == enrolment_id)
+                .values(status=EnrolmentState.RECEIVED_AT_CENTRAL.value, decided_at=None, reasons="[]", candidates="[]")
+            )
 
-    def adjudicate(self, enrolment_id: str, status: EnrolmentState, reasons: list[dict[str, str]],
-                   adjudication: dict[str, Any]) -> EnrolmentRecord:
+    def adjudicate(
+        self, enrolment_id: str, status: EnrolmentState, reasons: list[dict[str, str]], adjudication: dict[str, Any]
+    ) -> EnrolmentRecord:
         """Store a supervisor's decision on an ADJUDICATE_RECORD enrolment."""
         with self.engine.begin() as conn:
             joins = status is EnrolmentState.PRINT_READY_RECORD
-            conn.execute(enrolments.update().where(enrolments.c.enrolment_id == enrolment_id).values(
-                status=status.value, decided_at=adjudication["decided_at"], reasons=json.dumps(reasons),
-                adjudication=json.dumps(adjudication), in_gallery=joins))
+            conn.execute(
+                enrolments.update()
+                .where(enrolments.c.enrolment_id == enrolment_id)
+                .values(
+                    status=status.value,
+                    decided_at=adjudication["decided_at"],
+                    reasons=json.dumps(reasons),
+                    adjudication=json.dumps(adjudication),
+                    in_gallery=joins,
+                )
+            )
             if joins:
                 self._learn(conn, enrolment_id, adjudication["decided_at"])
         record = self.find(enrolment_id)
@@ -316,8 +398,11 @@ class CentralStore:
         row = conn.execute(sa.select(enrolments.c.biodata).where(enrolments.c.enrolment_id == enrolment_id)).one()
         person = _person(json.loads(row.biodata))
         if conn.execute(sa.select(register.c.nik).where(register.c.nik == person.nik)).first() is None:
-            conn.execute(register.insert().values(**_person_row(person), source="enrolment",
-                                                  enrolment_id=enrolment_id, registered_at=when))
+            conn.execute(
+                register.insert().values(
+                    **_person_row(person), source="enrolment", enrolment_id=enrolment_id, registered_at=when
+                )
+            )
 
     def person(self, nik: str) -> Person | None:
         """The person the register holds for a NIK."""
@@ -335,8 +420,7 @@ class CentralStore:
     def enrolled_person(self, enrolment_id: str) -> Person | None:
         """The person an enrolment's biodata describes."""
         with self.engine.connect() as conn:
-            row = conn.execute(sa.select(enrolments.c.biodata)
-                               .where(enrolments.c.enrolment_id == enrolment_id)).first()
+            row = conn.execute(sa.select(enrolments.c.biodata).where(enrolments.c.enrolment_id == enrolment_id)).first()
         return _person(json.loads(row.biodata)) if row else None
 
     def count_register(self) -> int:
@@ -348,14 +432,25 @@ class CentralStore:
         """The card recorded for an enrolment, if any."""
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(cards).where(cards.c.enrolment_id == enrolment_id)).first()
-        return None if row is None else {"enrolment_id": row.enrolment_id, "nik": row.nik,
-                                         "printed_at": row.printed_at, "recorded_at": row.recorded_at}
+        return (
+            None
+            if row is None
+            else {
+                "enrolment_id": row.enrolment_id,
+                "nik": row.nik,
+                "printed_at": row.printed_at,
+                "recorded_at": row.recorded_at,
+            }
+        )
 
     def record_card(self, enrolment_id: str, nik: str, printed_at: str, recorded_at: str) -> None:
         """Record that an enrolment's card was printed."""
         with self.engine.begin() as conn:
-            conn.execute(cards.insert().values(nik=nik, enrolment_id=enrolment_id, printed_at=printed_at,
-                                               recorded_at=recorded_at, source="api"))
+            conn.execute(
+                cards.insert().values(
+                    nik=nik, enrolment_id=enrolment_id, printed_at=printed_at, recorded_at=recorded_at, source="api"
+                )
+            )
 
     def seed(self, entries: Iterable[tuple[Person, bool, str | None]], now: str) -> tuple[int, int]:
         """Add register entries (and cards printed before) from a seed file; returns (people, cards) added.
@@ -374,24 +469,42 @@ class CentralStore:
                     known = Person(row.nik, row.name, row.sex, dt.date.fromisoformat(row.birth_date), row.birth_place)
                     differ = known.differences(person)
                     if differ:
-                        raise ValueError(f"NIK {person.nik}: the register already holds another person "
-                                         f"({', '.join(differ)} differ)")
+                        raise ValueError(
+                            f"NIK {person.nik}: the register already holds another person ({', '.join(differ)} differ)"
+                        )
                 if card_printed:
-                    seeded = conn.execute(sa.select(cards.c.seq).where(cards.c.nik == person.nik,
-                                                                       cards.c.source == "seed")).first()
+                    seeded = conn.execute(
+                        sa.select(cards.c.seq).where(cards.c.nik == person.nik, cards.c.source == "seed")
+                    ).first()
                     if seeded is None:
-                        conn.execute(cards.insert().values(nik=person.nik, enrolment_id=None,
-                                                           printed_at=card_printed_at,
-                                                           recorded_at=now, source="seed"))
+                        conn.execute(
+                            cards.insert().values(
+                                nik=person.nik,
+                                enrolment_id=None,
+                                printed_at=card_printed_at,
+                                recorded_at=now,
+                                source="seed",
+                            )
+                        )
                         added_cards += 1
         return added_people, added_cards
 
 
 def _person(biodata: Mapping[str, Any]) -> Person:
-    return Person(str(biodata["nik"]), str(biodata["nama"]), str(biodata["jenis_kelamin"]),
-                  dt.date.fromisoformat(str(biodata["tanggal_lahir"])), str(biodata["tempat_lahir"]))
+    return Person(
+        str(biodata["nik"]),
+        str(biodata["nama"]),
+        str(biodata["jenis_kelamin"]),
+        dt.date.fromisoformat(str(biodata["tanggal_lahir"])),
+        str(biodata["tempat_lahir"]),
+    )
 
 
 def _person_row(person: Person) -> dict[str, str]:
-    return {"nik": person.nik, "name": person.name, "sex": person.sex, "birth_date": person.birth_date.isoformat(),
-            "birth_place": person.birth_place}
+    return {
+        "nik": person.nik,
+        "name": person.name,
+        "sex": person.sex,
+        "birth_date": person.birth_date.isoformat(),
+        "birth_place": person.birth_place,
+    }

@@ -4,6 +4,7 @@ canonical hash (the idempotency key's content fingerprint).
 Nothing here touches storage: a body either becomes a :class:`ParsedSubmission` or raises
 :class:`Malformed` with a message that names the offending field.
 """
+
 from __future__ import annotations
 
 import base64
@@ -71,8 +72,10 @@ def enrolment_id_of(body: Any) -> str:
         raise Malformed("the body must be a JSON object")
     value = body.get("enrolment_id")
     if not isinstance(value, str) or not ENROLMENT_ID.match(value):
-        raise Malformed(f"enrolment_id: {value!r} is not an enrolment id "
-                        "(1-128 characters: letters, digits and . _ : -, starting with a letter or digit)")
+        raise Malformed(
+            f"enrolment_id: {value!r} is not an enrolment id "
+            "(1-128 characters: letters, digits and . _ : -, starting with a letter or digit)"
+        )
     return value
 
 
@@ -108,8 +111,9 @@ def _template(field: str, data: bytes, position: str) -> int:
     # 0 is "unknown position"; any other code must be the finger it is filed under.
     expected = FINGER_POSITIONS.index(position) + 1
     if template.position not in (0, expected):
-        raise Malformed(f"{field}: the record says finger position {template.position}, "
-                        f"but {position} is position {expected}")
+        raise Malformed(
+            f"{field}: the record says finger position {template.position}, but {position} is position {expected}"
+        )
     return len(template.minutiae)
 
 
@@ -169,5 +173,13 @@ def parse_submission(body: Any) -> ParsedSubmission:
         if not face.startswith((_PNG, _JPEG)):
             raise Malformed("face: not a JPEG or PNG image")
 
-    return ParsedSubmission(enrolment_id=enrolment_id, site=site.strip(), biodata=biodata, fingers=fingers,
-                            minutiae=minutiae, finger_images=images, face=face, exceptions=exceptions)
+    return ParsedSubmission(
+        enrolment_id=enrolment_id,
+        site=site.strip(),
+        biodata=biodata,
+        fingers=fingers,
+        minutiae=minutiae,
+        finger_images=images,
+        face=face,
+        exceptions=exceptions,
+    )

@@ -6,6 +6,7 @@ ABIS), then the fingerprint search against every accepted enrolment, and for a N
 1:1 comparison with its earlier enrolments (identity takeover). Thresholds come from the
 deployment's ``[verification.matcher]`` settings (:class:`Rules`), never from this module.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -39,15 +40,18 @@ class Person:
     @classmethod
     def of(cls, biodata: Biodata) -> Person:
         """The person a biodata record describes (already normalised by :class:`Biodata`)."""
-        return cls(biodata.nik.value, biodata.nama, biodata.jenis_kelamin, biodata.tanggal_lahir,
-                   biodata.tempat_lahir)
+        return cls(biodata.nik.value, biodata.nama, biodata.jenis_kelamin, biodata.tanggal_lahir, biodata.tempat_lahir)
 
     def differences(self, other: Person) -> list[str]:
         """The fields on which two records of a person disagree (names compared after case and
         whitespace normalisation; the emulator accepts no spelling variants)."""
         out = []
-        for field, label in (("name", "name"), ("sex", "sex"), ("birth_date", "birth date"),
-                             ("birth_place", "birth place")):
+        for field, label in (
+            ("name", "name"),
+            ("sex", "sex"),
+            ("birth_date", "birth date"),
+            ("birth_place", "birth place"),
+        ):
             mine, theirs = getattr(self, field), getattr(other, field)
             if isinstance(mine, str):
                 mine, theirs = " ".join(mine.upper().split()), " ".join(str(theirs).upper().split())
@@ -57,8 +61,13 @@ class Person:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready values."""
-        return {"nik": self.nik, "name": self.name, "sex": self.sex, "birth_date": self.birth_date.isoformat(),
-                "birth_place": self.birth_place}
+        return {
+            "nik": self.nik,
+            "name": self.name,
+            "sex": self.sex,
+            "birth_date": self.birth_date.isoformat(),
+            "birth_place": self.birth_place,
+        }
 
 
 @attrs.frozen
@@ -80,8 +89,12 @@ class Candidate:
 
     def to_dict(self) -> dict[str, Any]:
         """The API's candidate object."""
-        return {"enrolment_id": self.enrolment_id, "nik": self.nik, "score": self.score,
-                "finger_scores": dict(self.finger_scores)}
+        return {
+            "enrolment_id": self.enrolment_id,
+            "nik": self.nik,
+            "score": self.score,
+            "finger_scores": dict(self.finger_scores),
+        }
 
 
 @attrs.frozen
@@ -141,12 +154,13 @@ def fused_score(finger_scores: Mapping[str, float], width: int) -> float:
     """The mean of the ``width`` highest finger scores (of all of them when fewer were compared; 0 for none)."""
     if not finger_scores:
         return 0.0
-    top = sorted(finger_scores.values(), reverse=True)[:max(1, min(width, len(finger_scores)))]
+    top = sorted(finger_scores.values(), reverse=True)[: max(1, min(width, len(finger_scores)))]
     return sum(top) / len(top)
 
 
-def compare_with_enrolments(probe: FingerSet, earlier: list[tuple[str, FingerSet]], *, nik: str,
-                            matcher: Matcher) -> list[Candidate]:
+def compare_with_enrolments(
+    probe: FingerSet, earlier: list[tuple[str, FingerSet]], *, nik: str, matcher: Matcher
+) -> list[Candidate]:
     """1:1 comparisons of ``probe`` with each of a NIK's earlier enrolments, best first (full precision).
 
     Each finger both sides have is compared with ``matcher.verify``; the enrolment's score is
@@ -167,42 +181,61 @@ def compare_with_enrolments(probe: FingerSet, earlier: list[tuple[str, FingerSet
 
 def _public(candidates: list[Candidate]) -> tuple[Candidate, ...]:
     """Candidates as the API lists them (scores rounded to two decimals)."""
-    return tuple(Candidate(c.enrolment_id, c.nik, round(c.score, 2), {k: round(v, 2) for k, v in
-                                                                      c.finger_scores.items()})
-                 for c in candidates)
+    return tuple(
+        Candidate(c.enrolment_id, c.nik, round(c.score, 2), {k: round(v, 2) for k, v in c.finger_scores.items()})
+        for c in candidates
+    )
 
 
 def _takeover_message(nik: str, own: list[Candidate], adjudicate: float) -> str:
     scores = ", ".join(f"{c.enrolment_id} (score {round(c.score, 2):g})" for c in own)
-    return (f"the fingers do not match the earlier enrolment{'s' if len(own) > 1 else ''} of NIK {nik}: {scores}, "
-            f"below the adjudication threshold ({adjudicate:g}); someone else may be claiming this NIK: "
-            "a supervisor decides")
+    return (
+        f"the fingers do not match the earlier enrolment{'s' if len(own) > 1 else ''} of NIK {nik}: {scores}, "
+        f"below the adjudication threshold ({adjudicate:g}); someone else may be claiming this NIK: "
+        "a supervisor decides"
+    )
 
 
 def register_problems(biodata: Biodata, register: RegisterView, *, on: dt.date, rules: Rules) -> list[Reason]:
     """Why SIAK refuses the record (empty when it does not): NIK against biodata, eligibility, and the
     register's holder of the NIK."""
     reasons = []
-    contradictions = nik_rules.check_against_biodata(biodata.nik.report, sex=biodata.jenis_kelamin,
-                                                     birth_date=biodata.tanggal_lahir)
+    contradictions = nik_rules.check_against_biodata(
+        biodata.nik.report, sex=biodata.jenis_kelamin, birth_date=biodata.tanggal_lahir
+    )
     if contradictions:
         reasons.append(Reason("biodata_contradicts_nik", "; ".join(contradictions)))
-    why = nik_rules.eligibility_problem(birth_date=biodata.tanggal_lahir, status_perkawinan=biodata.status_perkawinan,
-                                        on=on, minimum_age=rules.eligibility_age)
+    why = nik_rules.eligibility_problem(
+        birth_date=biodata.tanggal_lahir,
+        status_perkawinan=biodata.status_perkawinan,
+        on=on,
+        minimum_age=rules.eligibility_age,
+    )
     if why:
         reasons.append(Reason("not_eligible", why))
     holder = register.person(biodata.nik.value)
     if holder is not None:
         differ = holder.differences(Person.of(biodata))
         if differ:
-            reasons.append(Reason(
-                "nik_issued_to_other",
-                f"NIK {biodata.nik.value} was issued to another person ({', '.join(differ)} differ from the register)"))
+            reasons.append(
+                Reason(
+                    "nik_issued_to_other",
+                    f"NIK {biodata.nik.value} was issued to another person ({', '.join(differ)} differ from the register)",
+                )
+            )
     return reasons
 
 
-def judge(biodata: Biodata, probe: FingerSet, *, fingers_sent: int, register: RegisterView, matcher: Matcher,
-          rules: Rules, on: dt.date) -> Judgement:
+def judge(
+    biodata: Biodata,
+    probe: FingerSet,
+    *,
+    fingers_sent: int,
+    register: RegisterView,
+    matcher: Matcher,
+    rules: Rules,
+    on: dt.date,
+) -> Judgement:
     """The verdict on one enrolment.
 
     ``probe`` holds the templates usable for search (those with minutiae); ``fingers_sent`` how many
@@ -219,12 +252,26 @@ def judge(biodata: Biodata, probe: FingerSet, *, fingers_sent: int, register: Re
         return Judgement(ENROLL_FAILURE, tuple(problems))
     if not probe:
         if fingers_sent:
-            return Judgement(ENROLL_FAILURE, (Reason(
-                "no_usable_fingers", f"none of the {fingers_sent} captured fingers has a template with minutiae: "
-                                     "record the fingers again"),))
-        return Judgement(ADJUDICATE, (Reason(
-            "no_fingers_to_search", "every finger is an approved exception: the fingerprint search cannot tell "
-                                    "whether the person is already enrolled; a supervisor decides"),))
+            return Judgement(
+                ENROLL_FAILURE,
+                (
+                    Reason(
+                        "no_usable_fingers",
+                        f"none of the {fingers_sent} captured fingers has a template with minutiae: "
+                        "record the fingers again",
+                    ),
+                ),
+            )
+        return Judgement(
+            ADJUDICATE,
+            (
+                Reason(
+                    "no_fingers_to_search",
+                    "every finger is an approved exception: the fingerprint search cannot tell "
+                    "whether the person is already enrolled; a supervisor decides",
+                ),
+            ),
+        )
     # Read before the search: a failing database is the centre's own problem (the enrolment stays
     # pending and is decided on the next start), not a search failure to report to the node.
     earlier = [(e, f) for e, f in register.accepted_enrolments(biodata.nik.value) if f]
@@ -232,8 +279,9 @@ def judge(biodata: Biodata, probe: FingerSet, *, fingers_sent: int, register: Re
         found = matcher.identify(probe, limit=rules.candidate_limit)
         own = compare_with_enrolments(probe, earlier, nik=biodata.nik.value, matcher=matcher)
     except Exception as exc:  # any failure of the search engine is the SIAK status, not a crash of the centre
-        return Judgement(SEARCH_FAILURE, (Reason("search_failed", f"the biometric search failed: "
-                                                                  f"{type(exc).__name__}: {exc}"),))
+        return Judgement(
+            SEARCH_FAILURE, (Reason("search_failed", f"the biometric search failed: {type(exc).__name__}: {exc}"),)
+        )
 
     me = Person.of(biodata)
     others, rerecorded = [], []
@@ -249,8 +297,14 @@ def judge(biodata: Biodata, probe: FingerSet, *, fingers_sent: int, register: Re
         out = []
         for c in found_ones:
             them = register.enrolled_person(c.subject)
-            out.append(Candidate(c.subject, them.nik if them else "", round(float(c.score), 2),
-                                 {k: round(float(v), 2) for k, v in c.finger_scores.items()}))
+            out.append(
+                Candidate(
+                    c.subject,
+                    them.nik if them else "",
+                    round(float(c.score), 2),
+                    {k: round(float(v), 2) for k, v in c.finger_scores.items()},
+                )
+            )
         return tuple(out)
 
     # The best evidence that an earlier enrolment of this NIK holds these fingers: the 1:1 comparison on
@@ -266,27 +320,46 @@ def judge(biodata: Biodata, probe: FingerSet, *, fingers_sent: int, register: Re
     if decision is Decision.DUPLICATE:
         # Another person's fingers: a duplicate whatever this NIK's earlier enrolments say.
         candidates = listed(supporting)
-        return Judgement(DUPLICATE, tuple(
-            Reason("biometric_duplicate", f"fingerprints match enrolment {c.enrolment_id} (NIK {c.nik}) "
-                                          f"with score {c.score:g} (duplicate threshold "
-                                          f"{rules.thresholds.duplicate:g})") for c in candidates), candidates)
+        return Judgement(
+            DUPLICATE,
+            tuple(
+                Reason(
+                    "biometric_duplicate",
+                    f"fingerprints match enrolment {c.enrolment_id} (NIK {c.nik}) "
+                    f"with score {c.score:g} (duplicate threshold "
+                    f"{rules.thresholds.duplicate:g})",
+                )
+                for c in candidates
+            ),
+            candidates,
+        )
     if decision is Decision.GREY_ZONE:
         candidates = listed(supporting)
-        reasons = [Reason("biometric_grey_zone", f"fingerprints resemble enrolment {c.enrolment_id} (NIK {c.nik}) "
-                                                 f"with score {c.score:g}, between the adjudication "
-                                                 f"({adjudicate:g}) and duplicate "
-                                                 f"({rules.thresholds.duplicate:g}) thresholds: a supervisor decides")
-                   for c in candidates]
+        reasons = [
+            Reason(
+                "biometric_grey_zone",
+                f"fingerprints resemble enrolment {c.enrolment_id} (NIK {c.nik}) "
+                f"with score {c.score:g}, between the adjudication "
+                f"({adjudicate:g}) and duplicate "
+                f"({rules.thresholds.duplicate:g}) thresholds: a supervisor decides",
+            )
+            for c in candidates
+        ]
         if takeover:  # the supervisor must see both: who the fingers resemble, and whose NIK they claim
             return Judgement(ADJUDICATE, (*reasons, takeover_reason), candidates + _public(own))
         return Judgement(ADJUDICATE, tuple(reasons), candidates)
     if takeover:
         return Judgement(ADJUDICATE, (takeover_reason,), _public(own))
 
-    reasons = [Reason("same_person_rerecorded", f"the fingers match earlier enrolment {enrolment_id} of the same NIK "
-                                                f"and person (score {round(score, 2):g}): not a duplicate")
-               for enrolment_id, score in sorted(own_scores.items(), key=lambda item: -item[1])
-               if score >= adjudicate]
+    reasons = [
+        Reason(
+            "same_person_rerecorded",
+            f"the fingers match earlier enrolment {enrolment_id} of the same NIK "
+            f"and person (score {round(score, 2):g}): not a duplicate",
+        )
+        for enrolment_id, score in sorted(own_scores.items(), key=lambda item: -item[1])
+        if score >= adjudicate
+    ]
     if register.has_card(biodata.nik.value):
         reasons.append(Reason("reprint", f"NIK {biodata.nik.value} already holds a printed card: this is a reprint"))
     return Judgement(PRINT_READY, tuple(reasons))

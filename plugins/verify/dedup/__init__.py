@@ -2,6 +2,7 @@
 
 See :class:`NbisMatcher` and docs/matching.md. Needs numpy and nbis-py (the ``biometrics`` extra).
 """
+
 from __future__ import annotations
 
 from ektp_plugins.verify.dedup.matcher import OPTIONS, NbisMatcher

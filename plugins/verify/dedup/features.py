@@ -10,6 +10,7 @@ many pairs every finger shares) and scaled to unit length.
 Minutia types are left out on purpose: extractors mistake them often enough that they would add noise, not
 information, at this coarse level. Bozorth3 looks at the details afterwards.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -6,6 +6,7 @@ position's mean vector*: every finger shares a great deal of pair geometry (ridg
 the common part out makes what is particular to a finger count. The mean is kept as a running sum, so adding or
 removing a subject costs nothing extra; the row terms that depend on it are recomputed lazily before a search.
 """
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """``nbis-bozorth3``: NIST Bozorth3 verification behind a per-finger candidate index (see docs/matching.md)."""
+
 from __future__ import annotations
 
 import heapq
@@ -156,9 +157,9 @@ class NbisMatcher:
                 vectors.append(vector)
                 templates.append(template)
             ids.append(subject)
-        self._gallery.add_many(ids, {
-            p: (w, np.array(v, dtype=np.float32).reshape(-1, DIMENSIONS), t) for p, (w, v, t) in grouped.items()
-        })
+        self._gallery.add_many(
+            ids, {p: (w, np.array(v, dtype=np.float32).reshape(-1, DIMENSIONS), t) for p, (w, v, t) in grouped.items()}
+        )
 
     def remove(self, subject: str) -> None:
         """Take a subject out of the gallery; unknown ids are ignored."""

@@ -3,6 +3,7 @@
 The check runs before every request (not in each view), so a new page cannot forget it; a test walks
 the URL map and fails on any UI endpoint without a declaration.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable

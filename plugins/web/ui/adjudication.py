@@ -6,6 +6,7 @@ The page mirrors ``ektp adjudication show`` (plugins/verify/sheet.py): finger im
 node's own records, else from the central system. Deciding tells the central system first; when it
 cannot be reached nothing changes here and the page says so.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -68,12 +69,12 @@ def _candidate(verdict: Any, wanted: str | None) -> VerdictCandidate | None:
 
 
 def _has_face(enrolment_id: str) -> bool:
-    return any(c.modality is Modality.FACE and c.blob_ref for c in CaptureService(node().lifecycle).captures(
-        enrolment_id))
+    return any(
+        c.modality is Modality.FACE and c.blob_ref for c in CaptureService(node().lifecycle).captures(enrolment_id)
+    )
 
 
-def _page(enrolment_id: str, *, note: str = "", decision: str = "", error: str | None = None,
-          status: int = 200) -> Any:
+def _page(enrolment_id: str, *, note: str = "", decision: str = "", error: str | None = None, status: int = 200) -> Any:
     n = node()
     enrolment = _local(enrolment_id)
     if enrolment is None:
@@ -83,18 +84,30 @@ def _page(enrolment_id: str, *, note: str = "", decision: str = "", error: str |
     verdict = held.verdict if held is not None else None
     candidate = _candidate(verdict, request.args.get("candidate"))
     other = _local(candidate.enrolment_id) if candidate is not None else None
-    fingers = [{"position": p, "score": candidate.finger_scores.get(p) if candidate else None}
-               for p in FINGER_POSITIONS]
+    fingers = [
+        {"position": p, "score": candidate.finger_scores.get(p) if candidate else None} for p in FINGER_POSITIONS
+    ]
     compared = []
     if other is not None:
         left, right = enrolment.biodata.to_dict(), other.biodata.to_dict()
         compared = [(f, left.get(f), right.get(f), left.get(f) == right.get(f)) for f in COMPARED]
     sites = {s.code: s for s in n.deployment.profile.sites}
     body = render_template(
-        "adjudication/show.html", e=enrolment, verdict=verdict, candidate=candidate, other=other, fingers=fingers,
-        compared=compared, waiting=enrolment.state is E.ADJUDICATE_RECORD, note=note, decision=decision,
-        error=error, sites=sites, own_face=_has_face(enrolment_id),
-        other_face=other is not None and _has_face(other.id))
+        "adjudication/show.html",
+        e=enrolment,
+        verdict=verdict,
+        candidate=candidate,
+        other=other,
+        fingers=fingers,
+        compared=compared,
+        waiting=enrolment.state is E.ADJUDICATE_RECORD,
+        note=note,
+        decision=decision,
+        error=error,
+        sites=sites,
+        own_face=_has_face(enrolment_id),
+        other_face=other is not None and _has_face(other.id),
+    )
     return body, status
 
 
@@ -157,8 +170,7 @@ def decide(enrolment_id: str) -> Any:
         flash(_("adj.already", state=_("state." + node().lifecycle.get(enrolment_id).state.value)), "warn")
         return redirect(url_for("adjudication.show", enrolment_id=enrolment_id))
     except CentralUnavailable as exc:
-        return _page(enrolment_id, note=note, decision=choice, error=_("adj.central_down", error=str(exc)),
-                     status=503)
+        return _page(enrolment_id, note=note, decision=choice, error=_("adj.central_down", error=str(exc)), status=503)
     except (CentralRefused, EktpError) as exc:
         return _page(enrolment_id, note=note, decision=choice, error=_("adj.refused", error=str(exc)), status=409)
     key = "adj.decided" if state is DECISIONS[choice] else "adj.decided_earlier"

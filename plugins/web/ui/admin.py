@@ -1,6 +1,7 @@
 """Administration: the sites (and joining them to the Dukcapil node), the devices, the active profile
 and its plugins, and the audit log. Accounts and roles are in :mod:`.admin_accounts` (same blueprint).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -35,10 +36,16 @@ def _joined() -> dict[str, Any]:
 def _overview(**shown: Any) -> str:
     n = node()
     profile = n.deployment.profile
-    return render_template("admin/index.html", profile=profile, sites=profile.sites,
-                           joined=_joined() if n.is_dukcapil else {}, plugins=n.host.plugins(include_inactive=True),
-                           rules=dict(profile.rules), dukcapil=SiteKind.DUKCAPIL,
-                           **{"join_code": None, "join_site": None, **shown})
+    return render_template(
+        "admin/index.html",
+        profile=profile,
+        sites=profile.sites,
+        joined=_joined() if n.is_dukcapil else {},
+        plugins=n.host.plugins(include_inactive=True),
+        rules=dict(profile.rules),
+        dukcapil=SiteKind.DUKCAPIL,
+        **{"join_code": None, "join_site": None, **shown},
+    )
 
 
 @bp.get("/admin")
@@ -138,8 +145,9 @@ def audit_page() -> Any:
         # The whole chain is read: on a large log this takes a while, so it runs only when asked.
         with node().lifecycle.store.read() as conn:
             verified = audit.verify(conn)
-    return render_template("admin/audit.html", entries=_audit_entries(action, limit), action=action, limit=limit,
-                           verified=verified)
+    return render_template(
+        "admin/audit.html", entries=_audit_entries(action, limit), action=action, limit=limit, verified=verified
+    )
 
 
 from ektp_plugins.web.ui import admin_accounts  # noqa: E402,F401  (its routes join this blueprint)

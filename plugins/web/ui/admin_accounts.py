@@ -6,6 +6,7 @@ be lifted where it happened (failed logins are counted per node). An administrat
 demote their own account: the node would be left without anyone to undo it. A supervisor may lift
 the lockout of this site's operators and supervisors (``/admin/locked``): they see who is at the desk.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -22,9 +23,30 @@ from ektp_core.keys import crypto
 #: The fewest characters a new password may have (the core refuses fewer than 8).
 MIN_PASSWORD = 10
 #: Passwords every guesser tries first (lower case, compared without spaces and punctuation).
-_OBVIOUS = frozenset({"password", "passw0rd", "katasandi", "rahasia", "rahasia123", "qwertyuiop", "1234567890",
-                      "0987654321", "asdfghjkl", "dukcapil", "dukcapil123", "ektp", "ektp1234", "admin", "admin123",
-                      "administrator", "indonesia", "bismillah", "selamatpagi", "superuser"})
+_OBVIOUS = frozenset(
+    {
+        "password",
+        "passw0rd",
+        "katasandi",
+        "rahasia",
+        "rahasia123",
+        "qwertyuiop",
+        "1234567890",
+        "0987654321",
+        "asdfghjkl",
+        "dukcapil",
+        "dukcapil123",
+        "ektp",
+        "ektp1234",
+        "admin",
+        "admin123",
+        "administrator",
+        "indonesia",
+        "bismillah",
+        "selamatpagi",
+        "superuser",
+    }
+)
 
 
 def password_problem(password: str, username: str) -> str | None:
@@ -36,8 +58,9 @@ def password_problem(password: str, username: str) -> str | None:
         return "adm.pw_obvious"
     if username and username.lower() in password.lower():
         return "adm.pw_username"
-    kinds = sum((any(c.isalpha() for c in password), any(c.isdigit() for c in password),
-                 any(not c.isalnum() for c in password)))
+    kinds = sum(
+        (any(c.isalpha() for c in password), any(c.isdigit() for c in password), any(not c.isalnum() for c in password))
+    )
     if kinds < 2:
         return "adm.pw_kinds"
     return None
@@ -54,8 +77,18 @@ def _render(form: dict[str, str] | None = None, error: str | None = None, status
     wanted = request.args.get("site", "") if n.is_dukcapil else n.site.code
     listed = n.accounts.accounts(wanted or None)
     sites = {s.code: s for s in n.deployment.profile.sites}
-    body = render_template("admin/accounts.html", accounts=listed, sites=sites, roles=list(Role), site=wanted,
-                           form=form or {}, error=error, me=_me(), editable=n.is_dukcapil, min_password=MIN_PASSWORD)
+    body = render_template(
+        "admin/accounts.html",
+        accounts=listed,
+        sites=sites,
+        roles=list(Role),
+        site=wanted,
+        form=form or {},
+        error=error,
+        me=_me(),
+        editable=n.is_dukcapil,
+        min_password=MIN_PASSWORD,
+    )
     return body, status
 
 
@@ -89,8 +122,13 @@ def create_account() -> Any:
     if problem is not None:
         return _render(form, _(problem), 400)
     try:
-        operator = Operator(username=form["username"], full_name=form["full_name"], role=form["role"],
-                            site_code=form["site_code"], password_hash=crypto.hash_password(password))
+        operator = Operator(
+            username=form["username"],
+            full_name=form["full_name"],
+            role=form["role"],
+            site_code=form["site_code"],
+            password_hash=crypto.hash_password(password),
+        )
     except InvalidValue as exc:
         key = "adm.bad_username" if exc.field == "username" else "adm.bad_name"
         return _render(form, _(key), 400)
@@ -166,8 +204,9 @@ def set_active(username: str) -> Any:
 def _locked_here() -> list[tuple[Operator, Any]]:
     """The locked accounts a supervisor of this node may unlock: this site's operators and supervisors."""
     n = node()
-    return [(op, until) for op, until in n.accounts.accounts(n.site.code)
-            if until is not None and op.role is not Role.ADMIN]
+    return [
+        (op, until) for op, until in n.accounts.accounts(n.site.code) if until is not None and op.role is not Role.ADMIN
+    ]
 
 
 @bp.get("/admin/locked")

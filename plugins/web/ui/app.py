@@ -5,6 +5,7 @@ the view's declared roles are checked (a view without a declaration is refused),
 post must carry the session's CSRF token. Every refusal is audited. Responses carry security
 headers; cookies are HttpOnly, SameSite=Strict and Secure unless ``[web] secure_cookies = false``.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -38,8 +39,10 @@ from ektp_core.sync.inbox import Inbox
 log = logging.getLogger(__name__)
 SECRET_FILE = "web-secret"
 _UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-_CSP = ("default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
-        "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'")
+_CSP = (
+    "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
+    "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'"
+)
 
 
 @attrs.frozen(kw_only=True)
@@ -64,8 +67,12 @@ class WebSettings:
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise EktpError(f"profile [web] {key}: expected a whole number >= 0, got {value!r}")
         locales = web.get("locales_dir")
-        return cls(secure_cookies=secure, login_attempts_per_minute=rate, low_stock=low,
-                   locales_dir=str(locales) if locales else None)
+        return cls(
+            secure_cookies=secure,
+            login_attempts_per_minute=rate,
+            low_stock=low,
+            locales_dir=str(locales) if locales else None,
+        )
 
 
 class LoginLimiter:
@@ -168,8 +175,12 @@ def create_app(lifecycle: LifecycleService, host: Any) -> Flask:
     deployment = lifecycle.deployment
     settings = WebSettings.from_profile(deployment.profile)
     folders = [LOCALES] + ([deployment.root / settings.locales_dir] if settings.locales_dir else [])
-    app = Flask("ektp_node", template_folder=str(Path(__file__).with_name("templates")),
-                static_folder=str(Path(__file__).with_name("static")), static_url_path="/static")
+    app = Flask(
+        "ektp_node",
+        template_folder=str(Path(__file__).with_name("templates")),
+        static_folder=str(Path(__file__).with_name("static")),
+        static_url_path="/static",
+    )
     app.secret_key = _secret_key(deployment.keys_dir)
     app.config.update(
         MAX_CONTENT_LENGTH=packets.MAX_PACKET,
@@ -181,9 +192,14 @@ def create_app(lifecycle: LifecycleService, host: Any) -> Flask:
         TEMPLATES_AUTO_RELOAD=False,
     )
     accounts = AccountService(lifecycle)
-    app.extensions["ektp_node"] = Node(lifecycle=lifecycle, host=host, accounts=accounts, settings=settings,
-                                       catalogues=Catalogues(folders),
-                                       limiter=LoginLimiter(settings.login_attempts_per_minute))
+    app.extensions["ektp_node"] = Node(
+        lifecycle=lifecycle,
+        host=host,
+        accounts=accounts,
+        settings=settings,
+        catalogues=Catalogues(folders),
+        limiter=LoginLimiter(settings.login_attempts_per_minute),
+    )
     app.extensions["ektp_inbox"] = Inbox.for_deployment(lifecycle)
     app.register_blueprint(api_blueprint())
     for module in (auth, dashboard, record, enrolments, printing, handover, adjudication, admin):
@@ -199,22 +215,37 @@ def create_app(lifecycle: LifecycleService, host: Any) -> Flask:
     app.after_request(_headers)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(EktpError, _ektp_error)
-    app.jinja_env.globals.update(_=_, csrf_token=csrf_token, node=node, current_user=current_user, nav_items=nav_items,
-                                 version=__version__)
+    app.jinja_env.globals.update(
+        _=_, csrf_token=csrf_token, node=node, current_user=current_user, nav_items=nav_items, version=__version__
+    )
     app.jinja_env.filters["when"] = _when
     app.jinja_env.autoescape = True
     return app
 
 
 #: The menu, in the order of an office's day; an entry shows only to the roles its view allows.
-NAV = (("dashboard.index", "nav.dashboard"), ("record.start", "nav.record"), ("enrolments.index", "nav.enrolments"),
-       ("printing.queue", "nav.print_queue"), ("printing.blanks", "nav.blanks"), ("handover.index", "nav.handover"),
-       ("adjudication.index", "nav.adjudication"), ("admin.index", "nav.admin"), ("admin.locked", "nav.locked"))
+NAV = (
+    ("dashboard.index", "nav.dashboard"),
+    ("record.start", "nav.record"),
+    ("enrolments.index", "nav.enrolments"),
+    ("printing.queue", "nav.print_queue"),
+    ("printing.blanks", "nav.blanks"),
+    ("handover.index", "nav.handover"),
+    ("adjudication.index", "nav.adjudication"),
+    ("admin.index", "nav.admin"),
+    ("admin.locked", "nav.locked"),
+)
 
 
 #: Pages that belong to a menu entry other than their blueprint's first one.
-_SECTIONS = {"printing.blanks": "blanks", "printing.receive": "blanks", "printing.spoil": "blanks",
-             "printing.report": "blanks", "admin.locked": "locked", "admin.unlock": "locked"}
+_SECTIONS = {
+    "printing.blanks": "blanks",
+    "printing.receive": "blanks",
+    "printing.spoil": "blanks",
+    "printing.report": "blanks",
+    "admin.locked": "locked",
+    "admin.unlock": "locked",
+}
 
 
 def _section(endpoint: str) -> str:
@@ -298,8 +329,7 @@ def _guard() -> Response | None:
 
 
 def _page(status: int, message_key: str, **values: Any) -> Response:
-    response = current_app.make_response(render_template("error.html", status=status,
-                                                         message=_(message_key, **values)))
+    response = current_app.make_response(render_template("error.html", status=status, message=_(message_key, **values)))
     response.status_code = status
     return response
 
@@ -312,8 +342,9 @@ def _http_error(exc: HTTPException) -> Any:
         return jsonify({"error": {"code": code, "message": exc.description}}), exc.code or 500
     if "lang" not in g:
         g.lang = node().catalogues.pick(session.get("lang"), request.accept_languages)
-    key = {404: "errors.not_found", 405: "errors.not_allowed", 413: "errors.too_large"}.get(exc.code or 500,
-                                                                                            "errors.generic")
+    key = {404: "errors.not_found", 405: "errors.not_allowed", 413: "errors.too_large"}.get(
+        exc.code or 500, "errors.generic"
+    )
     return _page(exc.code or 500, key)
 
 

@@ -1,4 +1,5 @@
 """Login, logout and the language switch."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -54,8 +55,9 @@ def login() -> Any:
     elif current_user() is not None:
         return redirect(url_for("dashboard.index"))
     notice = session.pop("notice", None)
-    body = render_template("login.html", error=error, notice=_(notice) if notice else None,
-                           next=request.args.get("next", ""))
+    body = render_template(
+        "login.html", error=error, notice=_(notice) if notice else None, next=request.args.get("next", "")
+    )
     return body, status
 
 

@@ -1,5 +1,6 @@
 """The blank-card (blangko) ledger of this site: the count, deliveries received, blanks spoiled, the
 spoiled list and the daily stock report (also as CSV). Routes of the ``printing`` blueprint."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -24,8 +25,14 @@ from ektp_core.domain.model import Role
 from ektp_core.errors import Conflict, EktpError, IllegalTransition, NotFound
 
 #: The stock report's columns (catalogue keys), in CSV order after the site.
-REPORT_COLUMNS = ("blanks.day", "blanks.opening", "blanks.col_received", "blanks.col_printed",
-                  "blanks.col_spoiled", "blanks.closing")
+REPORT_COLUMNS = (
+    "blanks.day",
+    "blanks.opening",
+    "blanks.col_received",
+    "blanks.col_printed",
+    "blanks.col_spoiled",
+    "blanks.closing",
+)
 
 
 @bp.get("/blanks")
@@ -45,11 +52,18 @@ def blanks() -> Any:
         ledger = cache.get(conn, ("ledger", site), lambda c: ledger_counts(c, site))
         days = cache.get(conn, ("stock", site, first, last), lambda c: stock_days(c, site, first, last))
         spoiled = cache.get(conn, ("spoiled", site), lambda c: spoiled_rows(c, site))
-    return render_template("printing/blanks.html", ledger=ledger,
-                           low_stock=n.settings.low_stock, spoiled=spoiled,
-                           days=days, first=first, last=last, columns=REPORT_COLUMNS,
-                           supervisor=user is not None and user.role is Role.SUPERVISOR,
-                           serials=request.args.get("serials", ""))
+    return render_template(
+        "printing/blanks.html",
+        ledger=ledger,
+        low_stock=n.settings.low_stock,
+        spoiled=spoiled,
+        days=days,
+        first=first,
+        last=last,
+        columns=REPORT_COLUMNS,
+        supervisor=user is not None and user.role is Role.SUPERVISOR,
+        serials=request.args.get("serials", ""),
+    )
 
 
 @bp.get("/blanks/report.csv")
@@ -61,8 +75,9 @@ def report() -> Any:
     days = stock_report(n.lifecycle, n.site.code, first, last)
     text = report_csv(n.site.code, days, [_(key) for key in REPORT_COLUMNS])
     response = Response("\ufeff" + text, mimetype="text/csv")  # the BOM lets spreadsheet programs read UTF-8
-    response.headers["Content-Disposition"] = (f'attachment; filename="stok-blangko-{n.site.code}-'
-                                               f'{first.isoformat()}-{last.isoformat()}.csv"')
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="stok-blangko-{n.site.code}-{first.isoformat()}-{last.isoformat()}.csv"'
+    )
     return response
 
 

@@ -1,4 +1,5 @@
 """The verification service for the pages that show verdicts and decide adjudications."""
+
 from __future__ import annotations
 
 from ektp_plugins.web.ui.app import node

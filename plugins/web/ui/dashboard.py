@@ -1,4 +1,5 @@
 """The dashboard: the site's day at a glance (and, at the Dukcapil node, the regency's)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -42,24 +43,42 @@ def index() -> Any:
         # Both exact at this snapshot: the counts brought forward from the audit log (dashboard_figures),
         # the ledgers kept while no entry touched blanks (printing_cache).
         data = figures_keeper().figures(conn, site_code, dt.datetime.now().astimezone().date())
-        ledgers = {code: ledger_cache.get(conn, ("ledger", code), functools.partial(ledger_counts, site_code=code))
-                   for code in printing_sites}
+        ledgers = {
+            code: ledger_cache.get(conn, ("ledger", code), functools.partial(ledger_counts, site_code=code))
+            for code in printing_sites
+        }
     as_of = dt.datetime.now().astimezone()
     labels = [d.strftime("%d/%m") for d in data.days]
-    per_day = grouped_bars(labels, [(_("dash.recorded"), data.recorded_per_day),
-                                    (_("dash.printed"), data.printed_per_day)], title=_("dash.per_day"))
+    per_day = grouped_bars(
+        labels,
+        [(_("dash.recorded"), data.recorded_per_day), (_("dash.printed"), data.printed_per_day)],
+        title=_("dash.per_day"),
+    )
     sites = {s.code: s for s in n.deployment.profile.sites}
     per_site = None
     if regency and data.per_site:
         codes = list(data.per_site)
-        per_site = grouped_bars([c.rsplit(".", 1)[-1] for c in codes],
-                                [(_("dash.recorded"), [data.per_site[c][0] for c in codes]),
-                                 (_("dash.printed"), [data.per_site[c][1] for c in codes])],
-                                title=_("dash.per_site"))
+        per_site = grouped_bars(
+            [c.rsplit(".", 1)[-1] for c in codes],
+            [
+                (_("dash.recorded"), [data.per_site[c][0] for c in codes]),
+                (_("dash.printed"), [data.per_site[c][1] for c in codes]),
+            ],
+            title=_("dash.per_site"),
+        )
     states = [(state.value, data.by_state.get(state.value, 0)) for state in EnrolmentState]
-    return render_template("dashboard.html", data=data, regency=regency, per_day=per_day, per_site=per_site,
-                           ledgers=ledgers, sites=sites, states=states, low_stock=n.settings.low_stock,
-                           as_of=as_of)
+    return render_template(
+        "dashboard.html",
+        data=data,
+        regency=regency,
+        per_day=per_day,
+        per_site=per_site,
+        ledgers=ledgers,
+        sites=sites,
+        states=states,
+        low_stock=n.settings.low_stock,
+        as_of=as_of,
+    )
 
 
 def figures_keeper() -> DashboardFigures:

@@ -23,6 +23,7 @@ head, the gap and any count are read in one snapshot, so the figures served are 
 would give at the same moment. What waits for the Dukcapil node or the central system is not audited
 (outbox attempts, a submission row) and is read on every request (:func:`stats.count_waiting`).
 """
+
 from __future__ import annotations
 
 import bisect
@@ -55,8 +56,7 @@ MAX_GAP = 2000
 #: Audit subject kinds whose entries change no dashboard count kept here.
 UNRELATED_KINDS = frozenset({"login", "operator", "blank", "blank_batch"})
 #: Actions about an enrolment that change no count kept here (captures; the outbox's receipts).
-UNRELATED_ACTIONS = frozenset({"capture.saved", "capture.exception", "sync.packet_accepted",
-                               "sync.packet_refused"})
+UNRELATED_ACTIONS = frozenset({"capture.saved", "capture.exception", "sync.packet_accepted", "sync.packet_refused"})
 _STATES = frozenset(s.value for s in EnrolmentState)
 
 
@@ -99,8 +99,14 @@ class DashboardFigures:
             except _Recount:
                 found = None
         if found is None:
-            found = _Kept(seq, digest, today, starts, count_recorded(conn, site_code, list(starts)),
-                          count_printed(conn, site_code, list(starts)))
+            found = _Kept(
+                seq,
+                digest,
+                today,
+                starts,
+                count_recorded(conn, site_code, list(starts)),
+                count_printed(conn, site_code, list(starts)),
+            )
             with self._lock:
                 self.full_counts += 1
         with self._lock:
@@ -109,20 +115,29 @@ class DashboardFigures:
             if current is None or current.seq <= seq or current.today != today:
                 self._kept[site_code] = found
         days = [today - dt.timedelta(days=n) for n in range(DAYS - 1, -1, -1)]
-        return combine(by_state=found.recorded.by_state, days=days, recorded_per_day=found.recorded.per_day,
-                       recorded_per_site=found.recorded.per_site, printed=found.printed,
-                       waiting=count_waiting(conn))
+        return combine(
+            by_state=found.recorded.by_state,
+            days=days,
+            recorded_per_day=found.recorded.per_day,
+            recorded_per_site=found.recorded.per_site,
+            printed=found.printed,
+            waiting=count_waiting(conn),
+        )
 
-    def _bring_forward(self, conn: sa.Connection, site_code: str | None, kept: _Kept, seq: int,
-                       digest: str) -> _Kept | None:
+    def _bring_forward(
+        self, conn: sa.Connection, site_code: str | None, kept: _Kept, seq: int, digest: str
+    ) -> _Kept | None:
         if not same_chain_within(conn, kept.seq, kept.digest, seq, digest, max_gap=self.max_gap):
             return None
         if kept.seq == seq:
             return kept
-        rows = conn.execute(sa.select(audit_log.c.at, audit_log.c.action, audit_log.c.subject_kind,
-                                      audit_log.c.subject_id, audit_log.c.detail)
-                            .where(audit_log.c.seq > kept.seq, audit_log.c.seq <= seq)
-                            .order_by(audit_log.c.seq)).all()
+        rows = conn.execute(
+            sa.select(
+                audit_log.c.at, audit_log.c.action, audit_log.c.subject_kind, audit_log.c.subject_id, audit_log.c.detail
+            )
+            .where(audit_log.c.seq > kept.seq, audit_log.c.seq <= seq)
+            .order_by(audit_log.c.seq)
+        ).all()
         by_state = dict(kept.recorded.by_state)
         per_day = list(kept.recorded.per_day)
         per_site = dict(kept.recorded.per_site)
@@ -195,6 +210,12 @@ def _sites_of(conn: sa.Connection, ids: set[str]) -> dict[str, str]:
     found: dict[str, str] = {}
     listed = sorted(ids)
     for i in range(0, len(listed), 500):  # keeps each IN list well under every database's parameter limit
-        found.update({str(r.id): str(r.site_code) for r in conn.execute(
-            sa.select(enrolments.c.id, enrolments.c.site_code).where(enrolments.c.id.in_(listed[i:i + 500])))})
+        found.update(
+            {
+                str(r.id): str(r.site_code)
+                for r in conn.execute(
+                    sa.select(enrolments.c.id, enrolments.c.site_code).where(enrolments.c.id.in_(listed[i : i + 500]))
+                )
+            }
+        )
     return found

@@ -4,6 +4,7 @@ and candidates, print jobs and the captured images.
 
 A site node shows only its own enrolments; the Dukcapil node shows the regency's (filter by site).
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -27,9 +28,27 @@ from ektp_core.store.tables import print_jobs
 bp = Blueprint("enrolments", __name__)
 
 #: Biodata fields in card order, as the detail page lists them.
-BIODATA_FIELDS = ("nik", "nama", "tempat_lahir", "tanggal_lahir", "jenis_kelamin", "golongan_darah", "alamat", "rt",
-                  "rw", "kelurahan", "kecamatan", "kabupaten_kota", "provinsi", "agama", "status_perkawinan",
-                  "pekerjaan", "kewarganegaraan", "berlaku_hingga", "no_kk")
+BIODATA_FIELDS = (
+    "nik",
+    "nama",
+    "tempat_lahir",
+    "tanggal_lahir",
+    "jenis_kelamin",
+    "golongan_darah",
+    "alamat",
+    "rt",
+    "rw",
+    "kelurahan",
+    "kecamatan",
+    "kabupaten_kota",
+    "provinsi",
+    "agama",
+    "status_perkawinan",
+    "pekerjaan",
+    "kewarganegaraan",
+    "berlaku_hingga",
+    "no_kk",
+)
 #: Audit actions about an enrolment that are not state changes but belong in its story.
 SECONDARY = ("capture.saved", "capture.exception", "enrolment.handover_refused")
 
@@ -79,11 +98,26 @@ def index() -> Any:
     page = None
     if error is None:
         site_code = (site_text or None) if n.is_dukcapil else n.site.code
-        page = search(n.lifecycle.store, query=query, state=state, site_code=site_code,
-                      page=_page_number(request.args.get("page")))
+        page = search(
+            n.lifecycle.store,
+            query=query,
+            state=state,
+            site_code=site_code,
+            page=_page_number(request.args.get("page")),
+        )
     args = {k: v for k, v in (("q", text), ("state", state_text), ("site", site_text)) if v}
-    body = render_template("enrolments/index.html", page=page, error=error, q=text, state=state_text,
-                           site=site_text, sites=sites, states=list(EnrolmentState), args=args, page_size=PAGE_SIZE)
+    body = render_template(
+        "enrolments/index.html",
+        page=page,
+        error=error,
+        q=text,
+        state=state_text,
+        site=site_text,
+        sites=sites,
+        states=list(EnrolmentState),
+        args=args,
+        page_size=PAGE_SIZE,
+    )
     return body, status
 
 
@@ -111,20 +145,39 @@ def timeline(enrolment_id: str, job_ids: Sequence[str] = ()) -> list[Event]:
     for entry in entries:
         detail = dict(entry.detail)
         if entry.subject_kind == "enrolment" and "to" in detail:
-            events.append(Event(at=entry.at, actor=entry.actor, action=entry.action, state_change=True,
-                                to_state=str(detail["to"]), from_state=detail.get("from"),
-                                reason=detail.get("reason"), detail=detail))
+            events.append(
+                Event(
+                    at=entry.at,
+                    actor=entry.actor,
+                    action=entry.action,
+                    state_change=True,
+                    to_state=str(detail["to"]),
+                    from_state=detail.get("from"),
+                    reason=detail.get("reason"),
+                    detail=detail,
+                )
+            )
         elif entry.action in SECONDARY or (entry.subject_kind == "print_job" and "to" in detail):
-            events.append(Event(at=entry.at, actor=entry.actor, action=entry.action, state_change=False,
-                                to_state=detail.get("to"), reason=detail.get("reason"), detail=detail))
+            events.append(
+                Event(
+                    at=entry.at,
+                    actor=entry.actor,
+                    action=entry.action,
+                    state_change=False,
+                    to_state=detail.get("to"),
+                    reason=detail.get("reason"),
+                    detail=detail,
+                )
+            )
     return events
 
 
 def jobs_of(enrolment_id: str) -> list[Any]:
     """The enrolment's print jobs, oldest first (indexed on enrolment_id)."""
     with node().lifecycle.store.read() as conn:
-        rows = conn.execute(sa.select(print_jobs).where(print_jobs.c.enrolment_id == enrolment_id)
-                            .order_by(print_jobs.c.created_at)).all()
+        rows = conn.execute(
+            sa.select(print_jobs).where(print_jobs.c.enrolment_id == enrolment_id).order_by(print_jobs.c.created_at)
+        ).all()
     return [repo.job_from_row(r) for r in rows]
 
 
@@ -152,17 +205,32 @@ def detail(enrolment_id: str) -> Any:
         resume = url_for("record.resume", enrolment_id=enrolment_id)
     adjudicate = None
     user = current_user()
-    if (enrolment.state is EnrolmentState.ADJUDICATE_RECORD and n.is_dukcapil and user is not None
-            and user.role in access.SUPERVISORS):
+    if (
+        enrolment.state is EnrolmentState.ADJUDICATE_RECORD
+        and n.is_dukcapil
+        and user is not None
+        and user.role in access.SUPERVISORS
+    ):
         adjudicate = url_for("adjudication.show", enrolment_id=enrolment_id)
     bio = enrolment.biodata.to_dict()
     bio["jenis_kelamin"] = enrolment.biodata.jenis_kelamin_label
     bio["berlaku_hingga"] = enrolment.biodata.berlaku_hingga_label
     sites = {s.code: s for s in n.deployment.profile.sites}
-    return render_template("enrolments/detail.html", e=enrolment, bio=bio, fields=BIODATA_FIELDS,
-                           events=timeline(enrolment_id, [j.id for j in jobs]), status=status,
-                           verdict_error=verdict_error, jobs=jobs, slots=slots, resume=resume, adjudicate=adjudicate,
-                           sites=sites, face=by_slot.get((Modality.FACE, "face")))
+    return render_template(
+        "enrolments/detail.html",
+        e=enrolment,
+        bio=bio,
+        fields=BIODATA_FIELDS,
+        events=timeline(enrolment_id, [j.id for j in jobs]),
+        status=status,
+        verdict_error=verdict_error,
+        jobs=jobs,
+        slots=slots,
+        resume=resume,
+        adjudicate=adjudicate,
+        sites=sites,
+        face=by_slot.get((Modality.FACE, "face")),
+    )
 
 
 @bp.get("/enrolments/<enrolment_id>/image/<modality>/<position>")

@@ -6,6 +6,7 @@ The reader is the one the recording pages use (built once per app, kept open: se
 resident's own synthetic finger (the one the recording pages presented, in a new impression), or,
 to show a refusal, another person's.
 """
+
 from __future__ import annotations
 
 import secrets
@@ -51,17 +52,23 @@ def _find(nik: str) -> Enrolment | None:
 def _fingers(enrolment_id: str) -> list[str]:
     """Finger positions with a stored template (only those can be checked), the preferred first."""
     with node().lifecycle.store.read() as conn:
-        have = {c.position for c in repo.list_captures(conn, enrolment_id)
-                if c.modality is Modality.FINGER and c.template_ref is not None}
+        have = {
+            c.position
+            for c in repo.list_captures(conn, enrolment_id)
+            if c.modality is Modality.FINGER and c.template_ref is not None
+        }
     ordered = [p for p in PREFERRED if p in have] + [p for p in FINGER_POSITIONS if p in have and p not in PREFERRED]
     return ordered
 
 
 def _printed_job(enrolment_id: str) -> str | None:
     with node().lifecycle.store.read() as conn:
-        found = conn.execute(sa.select(print_jobs.c.id).where(
-            print_jobs.c.enrolment_id == enrolment_id, print_jobs.c.state == PrintJobState.PRINTED.value)
-            .order_by(print_jobs.c.updated_at.desc()).limit(1)).scalar()
+        found = conn.execute(
+            sa.select(print_jobs.c.id)
+            .where(print_jobs.c.enrolment_id == enrolment_id, print_jobs.c.state == PrintJobState.PRINTED.value)
+            .order_by(print_jobs.c.updated_at.desc())
+            .limit(1)
+        ).scalar()
     return str(found) if found else None
 
 
@@ -91,11 +98,18 @@ def index() -> Any:
     reader = _reader()
     ready = enrolment is not None and enrolment.state in HANDOVER_FROM
     return render_template(
-        "handover/index.html", typed=typed, enrolment=enrolment, problem=problem, ready=ready,
+        "handover/index.html",
+        typed=typed,
+        enrolment=enrolment,
+        problem=problem,
+        ready=ready,
         fingers=_fingers(enrolment.id) if enrolment is not None else [],
         job_id=_printed_job(enrolment.id) if enrolment is not None else None,
-        reader=reader, emulated=reader is not None and getattr(reader.driver, "emulator", None) is not None,
-        holders=HOLDERS, issued=enrolment is not None and enrolment.state is EnrolmentState.CARD_ISSUED)
+        reader=reader,
+        emulated=reader is not None and getattr(reader.driver, "emulator", None) is not None,
+        holders=HOLDERS,
+        issued=enrolment is not None and enrolment.state is EnrolmentState.CARD_ISSUED,
+    )
 
 
 @bp.get("/handover/<enrolment_id>/photo")
@@ -141,7 +155,8 @@ def check(enrolment_id: str) -> Any:
     finger = _("handover.finger." + position)
     try:
         score = VerificationService.for_deployment(n.lifecycle, n.host).handover(
-            enrolment_id, position, sample.template, operator=user.username)
+            enrolment_id, position, sample.template, operator=user.username
+        )
     except HandoverRefused as exc:
         flash(_("handover.refused", finger=finger, detail=str(exc)), "error")
         return back
@@ -162,8 +177,9 @@ def _capture(reader: Any, enrolment_id: str, position: str, holder: str) -> Samp
     emulator = getattr(reader.driver, "emulator", None)
     if emulator is None or holder != "other":
         # The recording pages' own path: the emulated reader shows the resident's synthetic finger.
-        [sample] = devices().capture(reader, Modality.FINGER, (position,), enrolment_id=enrolment_id,
-                                     attempt=HANDOVER_IMPRESSION + 1)
+        [sample] = devices().capture(
+            reader, Modality.FINGER, (position,), enrolment_id=enrolment_id, attempt=HANDOVER_IMPRESSION + 1
+        )
         return sample
     # Somebody else's finger on the emulated glass: a refusal to demonstrate. Placed under the
     # device's lock, exactly as the shared capture does, so no other desk's capture interleaves.

@@ -5,6 +5,7 @@ A catalogue maps a message key to its text, with ``{name}`` placeholders filled 
 A key missing from a catalogue falls back to Indonesian, then to the key itself, so a half-translated
 language still works; a test keeps every shipped catalogue complete.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,7 +26,7 @@ class Catalogues:
             for path in sorted(Path(folder).glob("*.json")):
                 data = json.loads(path.read_text("utf-8"))
                 if not isinstance(data, dict) or not isinstance(data.get("_language"), str):
-                    raise ValueError(f"{path}: a catalogue is a JSON object with a \"_language\" name")
+                    raise ValueError(f'{path}: a catalogue is a JSON object with a "_language" name')
                 self.messages[path.stem] = {str(k): str(v) for k, v in data.items()}
         if DEFAULT not in self.messages:
             raise ValueError(f"no {DEFAULT}.json catalogue in {list(folders)}")

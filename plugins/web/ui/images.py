@@ -1,4 +1,5 @@
 """Serving decrypted biometric images to the browser: only formats a browser shows, never cached."""
+
 from __future__ import annotations
 
 import io

@@ -4,6 +4,7 @@ printing on a chosen printer with live progress, supervisors' decisions on UNKNO
 Printing runs in a background thread (:mod:`.printing_runs`); the page follows it through a JSON
 status route. The blank (blangko) pages of the same blueprint are in :mod:`.blanks`.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -34,8 +35,15 @@ from ektp_core.store.tables import printers as printers_table
 bp = Blueprint("printing", __name__)
 
 #: Job states and the badge each wears.
-BADGES = {"QUEUED": "info", "RESERVED": "info", "SENT": "warn", "UNKNOWN": "bad", "PRINTED": "ok",
-          "SPOILED": "bad", "CANCELLED": ""}
+BADGES = {
+    "QUEUED": "info",
+    "RESERVED": "info",
+    "SENT": "warn",
+    "UNKNOWN": "bad",
+    "PRINTED": "ok",
+    "SPOILED": "bad",
+    "CANCELLED": "",
+}
 #: A supervisor's answers for an UNKNOWN job (as ``ektp print-resolve --outcome``).
 OUTCOMES = ("printed", "spoiled", "not-taken")
 
@@ -94,17 +102,24 @@ def queue() -> Any:
     with n.lifecycle.store.read() as conn:
         # Counts of the whole queue, the page's ids and the ledgers: kept while exact (printing_cache).
         figures = figures_cache().get(
-            conn, ("queue", n.site.code, day, page_number, names),
-            lambda c: queue_figures(c, n.site.code, page=page_number, day=day, printers=names))
+            conn,
+            ("queue", n.site.code, day, page_number, names),
+            lambda c: queue_figures(c, n.site.code, page=page_number, day=day, printers=names),
+        )
         ledger = figures_cache().get(conn, ("ledger", n.site.code), lambda c: ledger_counts(c, n.site.code))
         # The page's jobs with their residents: kept too, until an entry names one of the jobs (any
         # print job entry) or one of their enrolments.
         ids = figures.open_ids + figures.recent_ids
-        rows = figures_cache().get(conn, ("rows", n.site.code, day, ids), lambda c: tuple(rows_in(c, ids, day=day)),
-                                   enrolments=lambda found: frozenset(r.job.enrolment_id for r in found))
+        rows = figures_cache().get(
+            conn,
+            ("rows", n.site.code, day, ids),
+            lambda c: tuple(rows_in(c, ids, day=day)),
+            enrolments=lambda found: frozenset(r.job.enrolment_id for r in found),
+        )
         # The printers' own counters are not audited: read each time.
-        counted = {row.name: row for row in conn.execute(sa.select(printers_table).where(
-            printers_table.c.name.in_(names)))}
+        counted = {
+            row.name: row for row in conn.execute(sa.select(printers_table).where(printers_table.c.name.in_(names)))
+        }
     page, recent_rows = queue_page(figures, rows)
     open_rows = page.rows
     checks = [counter_check(name, cards, counted.get(name)) for name, cards in figures.printer_cards]
@@ -113,11 +128,24 @@ def queue() -> Any:
     if preview is not None and not any(r.job.id == preview for r in open_rows + recent_rows):
         preview = None
     user = current_user()
-    return render_template("printing/queue.html", open_rows=open_rows, recent_rows=recent_rows, printers=printers,
-                           checks=checks, active=active, ledger=ledger,
-                           low_stock=n.settings.low_stock, badges=BADGES, outcomes=OUTCOMES, preview=preview,
-                           supervisor=user is not None and user.role is Role.SUPERVISOR, page=page,
-                           queued=page.due_today, labels=state_labels(), preview_href=url_for("printing.queue"))
+    return render_template(
+        "printing/queue.html",
+        open_rows=open_rows,
+        recent_rows=recent_rows,
+        printers=printers,
+        checks=checks,
+        active=active,
+        ledger=ledger,
+        low_stock=n.settings.low_stock,
+        badges=BADGES,
+        outcomes=OUTCOMES,
+        preview=preview,
+        supervisor=user is not None and user.role is Role.SUPERVISOR,
+        page=page,
+        queued=page.due_today,
+        labels=state_labels(),
+        preview_href=url_for("printing.queue"),
+    )
 
 
 def figures_cache() -> AuditCache:
@@ -157,8 +185,7 @@ def preview(job_id: str) -> Any:
         abort(404)
     printers = site_printers()
     wanted = request.args.get("printer")
-    setting = next((p for p in printers if p.name == wanted), None) or proof_printer() or \
-        next(iter(printers), None)
+    setting = next((p for p in printers if p.name == wanted), None) or proof_printer() or next(iter(printers), None)
     canvas = EVOLIS_CANVAS
     if setting is not None:
         try:
@@ -215,8 +242,15 @@ def run() -> Any:
         flash(_("print.err.choose_job"), "error")
         return redirect(url_for("printing.queue"))
     try:
-        started = runs().start(n.lifecycle, n.host, setting=setting, job_ids=wanted, actor=user.username,
-                               proof=proof_printer(), report_outcomes=not n.is_dukcapil)
+        started = runs().start(
+            n.lifecycle,
+            n.host,
+            setting=setting,
+            job_ids=wanted,
+            actor=user.username,
+            proof=proof_printer(),
+            report_outcomes=not n.is_dukcapil,
+        )
     except RunInProgress as exc:
         busy = exc.run
         flash(_("print.err.busy_run", printer=busy.printer, who=busy.started_by), "error")
@@ -265,13 +299,33 @@ def run_status(found: PrintRun) -> dict[str, Any]:
         "overall": 1.0 if snap["done"] else min(1.0, (ended + current) / total),
         "steps": snap["steps"][-30:],
         "notes": [{"level": level, "text": _(key, **values)} for level, key, values in snap["notes"]],
-        "jobs": [{"id": r.job.id, "nama": r.nama, "nik": r.nik, "state": r.job.state.value,
-                  "label": _("job." + r.job.state.value), "badge": BADGES.get(r.job.state.value, ""),
-                  "blank": r.job.blank_serial or "", "reason": r.job.reason or ""} for r in rows],
-        "check": None if check is None else {"printer": check.printer, "ledger": check.ledger_cards,
-                                             "counted": check.printer_cards, "matches": check.matches},
-        "summary": _("print.run_done" if snap["done"] else "print.run_going", printer=snap["printer"],
-                     ended=ended, total=len(snap["job_ids"])),
+        "jobs": [
+            {
+                "id": r.job.id,
+                "nama": r.nama,
+                "nik": r.nik,
+                "state": r.job.state.value,
+                "label": _("job." + r.job.state.value),
+                "badge": BADGES.get(r.job.state.value, ""),
+                "blank": r.job.blank_serial or "",
+                "reason": r.job.reason or "",
+            }
+            for r in rows
+        ],
+        "check": None
+        if check is None
+        else {
+            "printer": check.printer,
+            "ledger": check.ledger_cards,
+            "counted": check.printer_cards,
+            "matches": check.matches,
+        },
+        "summary": _(
+            "print.run_done" if snap["done"] else "print.run_going",
+            printer=snap["printer"],
+            ended=ended,
+            total=len(snap["job_ids"]),
+        ),
     }
 
 
@@ -298,8 +352,13 @@ def resolve(job_id: str) -> Any:
         flash(_("print.err.not_unknown", job=job_id, state=_("job." + job.state.value)), "error")
     else:
         try:
-            done = n.lifecycle.resolve_unknown(job_id, supervisor=user.username, printed=outcome == "printed",
-                                               reason=reason, card_taken=outcome != "not-taken")
+            done = n.lifecycle.resolve_unknown(
+                job_id,
+                supervisor=user.username,
+                printed=outcome == "printed",
+                reason=reason,
+                card_taken=outcome != "not-taken",
+            )
         except EktpError as exc:
             key, values = explain(exc)
             flash(_(key, **values), "error")

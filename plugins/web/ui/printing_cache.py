@@ -19,6 +19,7 @@ Every change to print jobs, blanks and deliveries is audited in the same transac
 other entry, an unknown one included, means the value is computed again. There is no time window:
 a value is never older than the data, so the pages need not say that figures may lag.
 """
+
 from __future__ import annotations
 
 import threading
@@ -34,11 +35,21 @@ from ektp_core.store.tables import audit_head, audit_log
 T = TypeVar("T")
 
 #: Audit actions known to leave print jobs, blanks and deliveries alone. Anything else invalidates.
-HARMLESS = frozenset({
-    "auth.login", "auth.login_failed", "auth.logout", "auth.locked", "auth.unlocked", "auth.forbidden",
-    "operator.created", "operator.updated",
-    "enrolment.bio_captured", "capture.saved", "capture.exception",
-})
+HARMLESS = frozenset(
+    {
+        "auth.login",
+        "auth.login_failed",
+        "auth.logout",
+        "auth.locked",
+        "auth.unlocked",
+        "auth.forbidden",
+        "operator.created",
+        "operator.updated",
+        "enrolment.bio_captured",
+        "capture.saved",
+        "capture.exception",
+    }
+)
 #: Past this many new entries the gap is not read: computing again is cheaper.
 MAX_GAP = 2000
 #: Values kept per cache (pages, report ranges); the least recently used go first.
@@ -58,8 +69,9 @@ class AuditCache:
     Values must be immutable: they are shared between the server's threads.
     """
 
-    def __init__(self, *, harmless: frozenset[str] = HARMLESS, max_gap: int = MAX_GAP,
-                 max_entries: int = MAX_ENTRIES) -> None:
+    def __init__(
+        self, *, harmless: frozenset[str] = HARMLESS, max_gap: int = MAX_GAP, max_entries: int = MAX_ENTRIES
+    ) -> None:
         self.harmless = harmless
         self.max_gap = max_gap
         self.max_entries = max_entries
@@ -68,8 +80,14 @@ class AuditCache:
         #: Values computed (misses), for tests and curiosity.
         self.computed = 0
 
-    def get(self, conn: sa.Connection, key: Hashable, compute: Callable[[sa.Connection], T], *,
-            enrolments: Callable[[T], Collection[str]] | None = None) -> T:
+    def get(
+        self,
+        conn: sa.Connection,
+        key: Hashable,
+        compute: Callable[[sa.Connection], T],
+        *,
+        enrolments: Callable[[T], Collection[str]] | None = None,
+    ) -> T:
         """The value for ``key``: the kept one if still exact at ``conn``'s snapshot, else ``compute(conn)``.
 
         ``enrolments``, for a value that also shows some enrolments' own fields (names, states): the
@@ -103,8 +121,9 @@ class AuditCache:
                 self._entries.popitem(last=False)
         return value
 
-    def _still_exact(self, conn: sa.Connection, entry: _Entry, seq: int, digest: str,
-                     watched: Collection[str] | None) -> bool:
+    def _still_exact(
+        self, conn: sa.Connection, entry: _Entry, seq: int, digest: str, watched: Collection[str] | None
+    ) -> bool:
         if not same_chain_within(conn, entry.seq, entry.digest, seq, digest, max_gap=self.max_gap):
             return False
         if entry.seq == seq:
@@ -118,8 +137,9 @@ class AuditCache:
         return True
 
 
-def same_chain_within(conn: sa.Connection, kept_seq: int, kept_digest: str, seq: int, digest: str, *,
-                      max_gap: int) -> bool:
+def same_chain_within(
+    conn: sa.Connection, kept_seq: int, kept_digest: str, seq: int, digest: str, *, max_gap: int
+) -> bool:
     """True when figures kept at audit position (``kept_seq``, ``kept_digest``) may be brought forward
     to the head (``seq``, ``digest``): the same chain (the kept entry still has its hash, so no backup
     was restored under them), not ahead of the head, and at most ``max_gap`` entries behind it."""

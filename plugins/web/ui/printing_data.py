@@ -1,5 +1,6 @@
 """What the print queue and blank (blangko) pages read: jobs with their resident, delivery serials
 typed by a person, the spoiled list and the daily stock report. No Flask here."""
+
 from __future__ import annotations
 
 import csv
@@ -60,15 +61,22 @@ def _rows(conn: sa.Connection, query: Any, day: dt.date | None = None) -> list[Q
     rows = []
     for row in conn.execute(query).all():
         job = job_from_row(row)
-        rows.append(QueueRow(job=job, nama=row.nama or "", nik=row.nik or "",
-                             due_today=due_on(job.print_day, day),
-                             spoilable=job.state.value == "PRINTED" and row.enrolment_state == "CARD_PRINTED"))
+        rows.append(
+            QueueRow(
+                job=job,
+                nama=row.nama or "",
+                nik=row.nik or "",
+                due_today=due_on(job.print_day, day),
+                spoilable=job.state.value == "PRINTED" and row.enrolment_state == "CARD_PRINTED",
+            )
+        )
     return rows
 
 
 def _jobs_query() -> Any:
-    return (sa.select(print_jobs, enrolments.c.nama, enrolments.c.nik, enrolments.c.state.label("enrolment_state"))
-            .select_from(print_jobs.outerjoin(enrolments, enrolments.c.id == print_jobs.c.enrolment_id)))
+    return sa.select(
+        print_jobs, enrolments.c.nama, enrolments.c.nik, enrolments.c.state.label("enrolment_state")
+    ).select_from(print_jobs.outerjoin(enrolments, enrolments.c.id == print_jobs.c.enrolment_id))
 
 
 #: Open jobs shown on one page of the queue (an office can have thousands waiting for their print day).
@@ -112,8 +120,9 @@ class QueueFigures:
     printer_cards: tuple[tuple[str, int], ...]
 
 
-def queue_figures(conn: sa.Connection, site_code: str, *, page: int = 1, day: dt.date | None = None,
-                  printers: Sequence[str] = ()) -> QueueFigures:
+def queue_figures(
+    conn: sa.Connection, site_code: str, *, page: int = 1, day: dt.date | None = None, printers: Sequence[str] = ()
+) -> QueueFigures:
     """The counts, the page's open job ids (UNKNOWN and unfinished ones first, then those due on ``day``
     (default today), oldest first), the most recently finished job ids (newest first) and the ledger's
     cards per printer, all read in ``conn``'s snapshot."""
@@ -122,10 +131,14 @@ def queue_figures(conn: sa.Connection, site_code: str, *, page: int = 1, day: dt
     today_code = WEEKDAYS[(day or today()).weekday()]
     # One walk of the queue index counts every (state, print day); the per-state and per-day figures
     # and the urgency classes are made from it.
-    groups = [(str(state), print_day, int(n)) for state, print_day, n in conn.execute(
-        sa.select(print_jobs.c.state, print_jobs.c.print_day, sa.func.count())
-        .where(print_jobs.c.site_code == site_code, print_jobs.c.state.in_([s.value for s in OPEN_STATES]))
-        .group_by(print_jobs.c.state, print_jobs.c.print_day))]
+    groups = [
+        (str(state), print_day, int(n))
+        for state, print_day, n in conn.execute(
+            sa.select(print_jobs.c.state, print_jobs.c.print_day, sa.func.count())
+            .where(print_jobs.c.site_code == site_code, print_jobs.c.state.in_([s.value for s in OPEN_STATES]))
+            .group_by(print_jobs.c.state, print_jobs.c.print_day)
+        )
+    ]
     by_state: Counter[str] = Counter()
     by_day: Counter[str] = Counter()
     for state, print_day, n in groups:
@@ -140,34 +153,62 @@ def queue_figures(conn: sa.Connection, site_code: str, *, page: int = 1, day: dt
     # jobs due today (no print day, or today's), then the others by print day.
     classes: list[list[tuple[list[Any], int]]] = [
         [([print_jobs.c.state == s.value], by_state[s.value]) for s in IN_FLIGHT if by_state[s.value]],
-        [], []]
+        [],
+        [],
+    ]
     for state, print_day, n in groups:
         if state != queued:
             continue
         when = print_jobs.c.print_day.is_(None) if print_day is None else print_jobs.c.print_day == print_day
         classes[1 if print_day is None or print_day == today_code else 2].append(
-            ([print_jobs.c.state == queued, when], n))
+            ([print_jobs.c.state == queued, when], n)
+        )
     open_ids = _page_ids(conn, site_code, classes, (page - 1) * QUEUE_PAGE, QUEUE_PAGE)
     # One walk down the index per final state, newest first, merged here: an IN over both states
     # would make the database sort every finished job of the site.
     recent: list[tuple[Any, str]] = []
     for state in RECENT_STATES:
-        recent += [(utc(at), job_id) for job_id, at in conn.execute(
-            sa.select(print_jobs.c.id, print_jobs.c.updated_at)
-            .where(print_jobs.c.site_code == site_code, print_jobs.c.state == state.value)
-            .order_by(print_jobs.c.updated_at.desc()).limit(RECENT_LIMIT)) if at is not None]
+        recent += [
+            (utc(at), job_id)
+            for job_id, at in conn.execute(
+                sa.select(print_jobs.c.id, print_jobs.c.updated_at)
+                .where(print_jobs.c.site_code == site_code, print_jobs.c.state == state.value)
+                .order_by(print_jobs.c.updated_at.desc())
+                .limit(RECENT_LIMIT)
+            )
+            if at is not None
+        ]
     recent_ids = tuple(job_id for _at, job_id in sorted(recent, reverse=True)[:RECENT_LIMIT])
     finished = [PrintJobState.PRINTED.value, PrintJobState.SPOILED.value]
-    cards = tuple((name, int(conn.execute(sa.select(sa.func.count()).select_from(print_jobs).where(
-        print_jobs.c.printer == name, print_jobs.c.state.in_(finished))).scalar_one())) for name in printers)
+    cards = tuple(
+        (
+            name,
+            int(
+                conn.execute(
+                    sa.select(sa.func.count())
+                    .select_from(print_jobs)
+                    .where(print_jobs.c.printer == name, print_jobs.c.state.in_(finished))
+                ).scalar_one()
+            ),
+        )
+        for name in printers
+    )
     due = by_day.get("", 0) + by_day.get(today_code, 0)
-    return QueueFigures(page=page, pages=pages, by_state=tuple(sorted(by_state.items())),
-                        by_day=tuple(sorted(by_day.items())), due_today=due, open_ids=open_ids,
-                        recent_ids=recent_ids, printer_cards=cards)
+    return QueueFigures(
+        page=page,
+        pages=pages,
+        by_state=tuple(sorted(by_state.items())),
+        by_day=tuple(sorted(by_day.items())),
+        due_today=due,
+        open_ids=open_ids,
+        recent_ids=recent_ids,
+        printer_cards=cards,
+    )
 
 
-def _page_ids(conn: sa.Connection, site_code: str, classes: list[list[tuple[list[Any], int]]], offset: int,
-              limit: int) -> tuple[str, ...]:
+def _page_ids(
+    conn: sa.Connection, site_code: str, classes: list[list[tuple[list[Any], int]]], offset: int, limit: int
+) -> tuple[str, ...]:
     """The ids at ``offset`` .. ``offset + limit`` of the queue in urgency order (class by class, each
     oldest first by creation time, then id). Within a class each (state, print day) is one ordered walk
     of the (site, state, print day, created) index, merged here: no sort of the whole queue."""
@@ -183,11 +224,16 @@ def _page_ids(conn: sa.Connection, site_code: str, classes: list[list[tuple[list
         order = (print_jobs.c.created_at, print_jobs.c.id)
         if hi > MERGE_DEPTH:
             either = sa.or_(*[sa.and_(*where) for where, _n in sources])
-            found += conn.execute(sa.select(print_jobs.c.id).where(*base, either).order_by(*order)
-                                  .limit(hi - lo).offset(lo)).scalars()
+            found += conn.execute(
+                sa.select(print_jobs.c.id).where(*base, either).order_by(*order).limit(hi - lo).offset(lo)
+            ).scalars()
             continue
-        walks = [conn.execute(sa.select(print_jobs.c.created_at, print_jobs.c.id).where(*base, *where)
-                              .order_by(*order).limit(hi)).all() for where, _n in sources]
+        walks = [
+            conn.execute(
+                sa.select(print_jobs.c.created_at, print_jobs.c.id).where(*base, *where).order_by(*order).limit(hi)
+            ).all()
+            for where, _n in sources
+        ]
         merged = heapq.merge(*[[(utc(at), job_id) for at, job_id in walk] for walk in walks])
         found += [job_id for _at, job_id in itertools.islice(merged, lo, hi)]
     return tuple(found)
@@ -197,10 +243,17 @@ def queue_page(figures: QueueFigures, rows: Iterable[QueueRow]) -> tuple[QueuePa
     """The page of open jobs with the figures' counts, and the recently finished jobs, from ``rows``
     (:func:`rows_in` of the figures' open and recent ids)."""
     by_id = {r.job.id: r for r in rows}
-    return (QueuePage(rows=[by_id[j] for j in figures.open_ids if j in by_id], page=figures.page,
-                      pages=figures.pages, by_state=dict(figures.by_state), by_day=dict(figures.by_day),
-                      due_today=figures.due_today),
-            [by_id[j] for j in figures.recent_ids if j in by_id])
+    return (
+        QueuePage(
+            rows=[by_id[j] for j in figures.open_ids if j in by_id],
+            page=figures.page,
+            pages=figures.pages,
+            by_state=dict(figures.by_state),
+            by_day=dict(figures.by_day),
+            due_today=figures.due_today,
+        ),
+        [by_id[j] for j in figures.recent_ids if j in by_id],
+    )
 
 
 def queued_job_ids(lc: LifecycleService, site_code: str, *, any_day: bool) -> tuple[list[str], int]:
@@ -208,10 +261,11 @@ def queued_job_ids(lc: LifecycleService, site_code: str, *, any_day: bool) -> tu
     ``any_day``), and how many wait for another day."""
     day = today()
     with lc.store.read() as conn:
-        found = conn.execute(sa.select(print_jobs.c.id, print_jobs.c.print_day)
-                             .where(print_jobs.c.site_code == site_code,
-                                    print_jobs.c.state == PrintJobState.QUEUED.value)
-                             .order_by(print_jobs.c.created_at, print_jobs.c.id)).all()
+        found = conn.execute(
+            sa.select(print_jobs.c.id, print_jobs.c.print_day)
+            .where(print_jobs.c.site_code == site_code, print_jobs.c.state == PrintJobState.QUEUED.value)
+            .order_by(print_jobs.c.created_at, print_jobs.c.id)
+        ).all()
     wanted = [job_id for job_id, print_day in found if any_day or due_on(print_day, day)]
     return wanted, len(found) - len(wanted)
 
@@ -290,22 +344,40 @@ def _expand(token: str) -> list[str]:
 
 def spoiled_rows(conn: sa.Connection, site_code: str, *, limit: int = 200) -> tuple[Any, ...]:
     """The site's spoiled blanks, newest first: serial, reason, the job it was spoiled in, when."""
-    return tuple(conn.execute(
-        sa.select(blanks.c.serial, blanks.c.reason, blanks.c.job_id, blanks.c.updated_at)
-        .where(blanks.c.site_code == site_code, blanks.c.state == BlankState.SPOILED.value)
-        .order_by(blanks.c.updated_at.desc(), blanks.c.serial).limit(limit)).all())
+    return tuple(
+        conn.execute(
+            sa.select(blanks.c.serial, blanks.c.reason, blanks.c.job_id, blanks.c.updated_at)
+            .where(blanks.c.site_code == site_code, blanks.c.state == BlankState.SPOILED.value)
+            .order_by(blanks.c.updated_at.desc(), blanks.c.serial)
+            .limit(limit)
+        ).all()
+    )
 
 
 def ledger_counts(conn: sa.Connection, site_code: str) -> LedgerCount:
     """The site's blank ledger counted in ``conn``'s snapshot, as :meth:`LifecycleService.ledger` counts
     it (the pages read it inside their own read transaction: a second connection per request could
     leave every server thread waiting on the pool for it)."""
-    received = int(conn.execute(sa.select(sa.func.coalesce(sa.func.sum(blank_batches.c.count), 0))
-                                .where(blank_batches.c.site_code == site_code)).scalar_one())
-    counts = {str(state): int(n) for state, n in conn.execute(
-        sa.select(blanks.c.state, sa.func.count()).where(blanks.c.site_code == site_code).group_by(blanks.c.state))}
-    return LedgerCount(received=received, in_stock=counts.get("IN_STOCK", 0), reserved=counts.get("RESERVED", 0),
-                       printed=counts.get("PRINTED", 0), spoiled=counts.get("SPOILED", 0))
+    received = int(
+        conn.execute(
+            sa.select(sa.func.coalesce(sa.func.sum(blank_batches.c.count), 0)).where(
+                blank_batches.c.site_code == site_code
+            )
+        ).scalar_one()
+    )
+    counts = {
+        str(state): int(n)
+        for state, n in conn.execute(
+            sa.select(blanks.c.state, sa.func.count()).where(blanks.c.site_code == site_code).group_by(blanks.c.state)
+        )
+    }
+    return LedgerCount(
+        received=received,
+        in_stock=counts.get("IN_STOCK", 0),
+        reserved=counts.get("RESERVED", 0),
+        printed=counts.get("PRINTED", 0),
+        spoiled=counts.get("SPOILED", 0),
+    )
 
 
 def blank_site(lc: LifecycleService, serial: str) -> str | None:
@@ -338,10 +410,16 @@ def _midnight(day: dt.date) -> dt.datetime:
 
 #: Blanks of a site that reached a state in a time range: one range count on the (site, state, time)
 #: index. Built once: the report runs it for every day and state.
-_USED_BETWEEN = (sa.select(sa.func.count()).select_from(blanks)
-                 .where(blanks.c.site_code == sa.bindparam("site"), blanks.c.state == sa.bindparam("state"),
-                        blanks.c.updated_at >= sa.bindparam("lo", type_=blanks.c.updated_at.type),
-                        blanks.c.updated_at < sa.bindparam("hi", type_=blanks.c.updated_at.type)))
+_USED_BETWEEN = (
+    sa.select(sa.func.count())
+    .select_from(blanks)
+    .where(
+        blanks.c.site_code == sa.bindparam("site"),
+        blanks.c.state == sa.bindparam("state"),
+        blanks.c.updated_at >= sa.bindparam("lo", type_=blanks.c.updated_at.type),
+        blanks.c.updated_at < sa.bindparam("hi", type_=blanks.c.updated_at.type),
+    )
+)
 
 
 def stock_report(lc: LifecycleService, site_code: str, first: dt.date, last: dt.date) -> list[StockDay]:
@@ -359,17 +437,27 @@ def stock_days(conn: sa.Connection, site_code: str, first: dt.date, last: dt.dat
     """:func:`stock_report` in ``conn``'s snapshot."""
     start, end = _midnight(first), _midnight(last + dt.timedelta(days=1))
     final = (BlankState.PRINTED.value, BlankState.SPOILED.value)
-    received_before = int(conn.execute(
-        sa.select(sa.func.coalesce(sa.func.sum(blank_batches.c.count), 0))
-        .where(blank_batches.c.site_code == site_code, blank_batches.c.received_at < start)).scalar_one())
-    used_before = int(conn.execute(
-        sa.select(sa.func.count()).select_from(blanks)
-        .where(blanks.c.site_code == site_code, blanks.c.state.in_(final), blanks.c.updated_at < start))
-        .scalar_one())
+    received_before = int(
+        conn.execute(
+            sa.select(sa.func.coalesce(sa.func.sum(blank_batches.c.count), 0)).where(
+                blank_batches.c.site_code == site_code, blank_batches.c.received_at < start
+            )
+        ).scalar_one()
+    )
+    used_before = int(
+        conn.execute(
+            sa.select(sa.func.count())
+            .select_from(blanks)
+            .where(blanks.c.site_code == site_code, blanks.c.state.in_(final), blanks.c.updated_at < start)
+        ).scalar_one()
+    )
     deliveries = conn.execute(
-        sa.select(blank_batches.c.received_at, blank_batches.c.count)
-        .where(blank_batches.c.site_code == site_code, blank_batches.c.received_at >= start,
-               blank_batches.c.received_at < end)).all()
+        sa.select(blank_batches.c.received_at, blank_batches.c.count).where(
+            blank_batches.c.site_code == site_code,
+            blank_batches.c.received_at >= start,
+            blank_batches.c.received_at < end,
+        )
+    ).all()
     # Counted per day by the database, one range count per day and state answered from the
     # (site, state, time) index: no blank travels to Python (an office uses thousands a month).
     dates = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
@@ -377,8 +465,7 @@ def stock_days(conn: sa.Connection, site_code: str, first: dt.date, last: dt.dat
     used: dict[tuple[str, dt.date], int] = {}
     for state in final:
         for day, (lo, hi) in zip(dates, itertools.pairwise(bounds), strict=True):
-            n = int(conn.execute(_USED_BETWEEN, {"site": site_code, "state": state, "lo": lo, "hi": hi})
-                    .scalar_one())
+            n = int(conn.execute(_USED_BETWEEN, {"site": site_code, "state": state, "lo": lo, "hi": hi}).scalar_one())
             if n:
                 used[(state, day)] = n
     received: Counter[dt.date] = Counter()

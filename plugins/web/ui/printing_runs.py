@@ -9,6 +9,7 @@ when the site has a proof printer, and at a site node the outcomes are queued fo
 Nothing here knows Flask: messages are kept as catalogue keys with their values, and each page
 translates them into the language of whoever is looking.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -46,14 +47,24 @@ Note = tuple[str, str, dict[str, Any]]
 
 #: Printer errors and what the operator should do about each (catalogue keys).
 _PRINTER_ERRORS: tuple[tuple[type[PrinterError], str], ...] = (
-    (PrinterNotConnected, "print.err.not_connected"), (NoCard, "print.err.no_card"),
-    (RibbonEnded, "print.err.ribbon"), (CoverOpen, "print.err.cover"), (PrinterBusy, "print.err.busy"),
-    (CardJam, "print.err.jam"), (PrinterTimeout, "print.err.timeout"), (PrinterVanished, "print.err.vanished"),
+    (PrinterNotConnected, "print.err.not_connected"),
+    (NoCard, "print.err.no_card"),
+    (RibbonEnded, "print.err.ribbon"),
+    (CoverOpen, "print.err.cover"),
+    (PrinterBusy, "print.err.busy"),
+    (CardJam, "print.err.jam"),
+    (PrinterTimeout, "print.err.timeout"),
+    (PrinterVanished, "print.err.vanished"),
 )
 #: Refusals of the print service (nothing consumed), recognised by the core's own wording.
-_REFUSALS = (("not ready", "print.err.not_ready"), ("signed by the Dukcapil node", "print.err.not_signed"),
-             ("has no photo", "print.err.no_photo"), ("has no signature", "print.err.no_signature"),
-             ("not waiting for its card", "print.err.not_waiting"), ("only a QUEUED job", "print.err.not_queued"))
+_REFUSALS = (
+    ("not ready", "print.err.not_ready"),
+    ("signed by the Dukcapil node", "print.err.not_signed"),
+    ("has no photo", "print.err.no_photo"),
+    ("has no signature", "print.err.no_signature"),
+    ("not waiting for its card", "print.err.not_waiting"),
+    ("only a QUEUED job", "print.err.not_queued"),
+)
 
 
 def explain(exc: BaseException, *, printer: str = "") -> tuple[str, dict[str, Any]]:
@@ -124,10 +135,22 @@ class PrintRun:
     def snapshot(self) -> dict[str, Any]:
         """A consistent copy of the run's state for a page."""
         with self.lock:
-            return {"id": self.id, "printer": self.printer, "site": self.site, "job_ids": list(self.job_ids),
-                    "started_by": self.started_by, "started_at": self.started_at, "step": self.step,
-                    "fraction": self.fraction, "steps": list(self.steps), "notes": list(self.notes),
-                    "failed": self.failed, "check": self.check, "done": self.done, "finished_at": self.finished_at}
+            return {
+                "id": self.id,
+                "printer": self.printer,
+                "site": self.site,
+                "job_ids": list(self.job_ids),
+                "started_by": self.started_by,
+                "started_at": self.started_at,
+                "step": self.step,
+                "fraction": self.fraction,
+                "steps": list(self.steps),
+                "notes": list(self.notes),
+                "failed": self.failed,
+                "check": self.check,
+                "done": self.done,
+                "finished_at": self.finished_at,
+            }
 
 
 class PrintRuns:
@@ -157,8 +180,17 @@ class PrintRuns:
             return not thread.is_alive()
         return True
 
-    def start(self, lifecycle: LifecycleService, host: Any, *, setting: PrinterSetting, job_ids: Sequence[str],
-              actor: str, proof: PrinterSetting | None, report_outcomes: bool) -> PrintRun:
+    def start(
+        self,
+        lifecycle: LifecycleService,
+        host: Any,
+        *,
+        setting: PrinterSetting,
+        job_ids: Sequence[str],
+        actor: str,
+        proof: PrinterSetting | None,
+        report_outcomes: bool,
+    ) -> PrintRun:
         """Start printing ``job_ids`` on ``setting`` in a thread; RunInProgress when that printer is busy.
 
         When no other run of this node is going, jobs left half-way by an interrupted run are settled
@@ -170,8 +202,14 @@ class PrintRuns:
             busy = next((r for r in going if r.printer == setting.name), None)
             if busy is not None:
                 raise RunInProgress(busy)
-            run = PrintRun(id=uuid.uuid4().hex, printer=setting.name, site=setting.site, job_ids=list(job_ids),
-                           started_by=actor, started_at=lifecycle.clock())
+            run = PrintRun(
+                id=uuid.uuid4().hex,
+                printer=setting.name,
+                site=setting.site,
+                job_ids=list(job_ids),
+                started_by=actor,
+                started_at=lifecycle.clock(),
+            )
             if not going:
                 recovered = lifecycle.recover_interrupted(site_code=setting.site, actor=actor)
                 for job_id in recovered["unknown"]:
@@ -185,15 +223,25 @@ class PrintRuns:
                     break
                 del self._runs[oldest]
                 self._threads.pop(oldest, None)
-            thread = threading.Thread(target=_execute, name=f"ektp-print-{setting.name}", daemon=True,
-                                      args=(run, lifecycle, host, setting, proof, report_outcomes))
+            thread = threading.Thread(
+                target=_execute,
+                name=f"ektp-print-{setting.name}",
+                daemon=True,
+                args=(run, lifecycle, host, setting, proof, report_outcomes),
+            )
             self._threads[run.id] = thread
         thread.start()
         return run
 
 
-def _execute(run: PrintRun, lifecycle: LifecycleService, host: Any, setting: PrinterSetting,
-             proof: PrinterSetting | None, report_outcomes: bool) -> None:
+def _execute(
+    run: PrintRun,
+    lifecycle: LifecycleService,
+    host: Any,
+    setting: PrinterSetting,
+    proof: PrinterSetting | None,
+    report_outcomes: bool,
+) -> None:
     """The run's thread: print, reconcile, proof copies, outcomes for the Dukcapil node."""
     deployment = lifecycle.deployment
     service = PrintService(lifecycle, host, deployment)
@@ -210,8 +258,9 @@ def _execute(run: PrintRun, lifecycle: LifecycleService, host: Any, setting: Pri
             run.note("info", "print.nothing_reserved")
             return
         try:
-            outcome = service.print_many(run.job_ids, printer, printer_name=setting.name, actor=run.started_by,
-                                         progress=run.progress)
+            outcome = service.print_many(
+                run.job_ids, printer, printer_name=setting.name, actor=run.started_by, progress=run.progress
+            )
             for result in outcome.results:
                 job = result.job
                 if job.state in (PrintJobState.PRINTED, PrintJobState.SPOILED):
@@ -228,8 +277,9 @@ def _execute(run: PrintRun, lifecycle: LifecycleService, host: Any, setting: Pri
                 elif job.state is PrintJobState.QUEUED:
                     run.note("info", "print.job_back", job=job.id)
             if outcome.stopped:
-                run.note("warn", "print.stopped", done=len(outcome.results), total=len(run.job_ids),
-                         detail=outcome.stopped)
+                run.note(
+                    "warn", "print.stopped", done=len(outcome.results), total=len(run.job_ids), detail=outcome.stopped
+                )
         except EktpError as exc:  # the first card was refused: nothing consumed
             key, values = explain(exc, printer=setting.name)
             run.failed = ("error", key, values)
@@ -239,16 +289,24 @@ def _execute(run: PrintRun, lifecycle: LifecycleService, host: Any, setting: Pri
             finally:
                 printer.close()
         if run.check is not None and not run.check.matches:
-            run.note("error", "print.mismatch", printer=setting.name, counted=run.check.printer_cards,
-                     ledger=run.check.ledger_cards)
+            run.note(
+                "error",
+                "print.mismatch",
+                printer=setting.name,
+                counted=run.check.printer_cards,
+                ledger=run.check.ledger_cards,
+            )
         if printed and proof is not None and proof.name != setting.name:
             _proof_copies(run, lifecycle, service, host, proof, printed)
         if report_outcomes and settled:
             _report_outcomes(run, lifecycle)
     except Exception as exc:  # a driver bug: the job is UNKNOWN (the core saw to it); the page must say so
         log.exception("print run %s on %s failed", run.id, setting.name)
-        run.failed = ("error", "print.err.unexpected", {"detail": f"{type(exc).__name__}: {exc}",
-                                                         "printer": setting.name})
+        run.failed = (
+            "error",
+            "print.err.unexpected",
+            {"detail": f"{type(exc).__name__}: {exc}", "printer": setting.name},
+        )
     finally:
         with run.lock:
             run.done = True
@@ -267,8 +325,14 @@ def copies_setting(proof: PrinterSetting) -> PrinterSetting:
     return attrs.evolve(proof, name=f"{proof.name}-copies", options={**proof.options, "folder": folder})
 
 
-def _proof_copies(run: PrintRun, lifecycle: LifecycleService, service: PrintService, host: Any,
-                  proof: PrinterSetting, job_ids: list[str]) -> None:
+def _proof_copies(
+    run: PrintRun,
+    lifecycle: LifecycleService,
+    service: PrintService,
+    host: Any,
+    proof: PrinterSetting,
+    job_ids: list[str],
+) -> None:
     """A proof copy (PDF and PNG) of every card printed, for the office's file (as ``ektp walk`` does)."""
     setting = copies_setting(proof)
     try:
@@ -281,8 +345,9 @@ def _proof_copies(run: PrintRun, lifecycle: LifecycleService, service: PrintServ
                     printer.print_card(service.render(service.card_data(job, printer.canvas), job))
             finally:
                 printer.close()
-        run.note("info", "print.proof_written", count=len(job_ids), printer=proof.name,
-                 folder=str(setting.options["folder"]))
+        run.note(
+            "info", "print.proof_written", count=len(job_ids), printer=proof.name, folder=str(setting.options["folder"])
+        )
     except EktpError as exc:  # the real card printed; a missing proof copy is worth a warning, no more
         run.note("warn", "print.proof_failed", printer=proof.name, detail=str(exc))
 

@@ -4,6 +4,7 @@ The enrolment is created (BIO_CAPTURED) as soon as the biodata form passes, so n
 the capture steps (:mod:`.record_capture`) and the summary and confirmation (:mod:`.record_confirm`)
 follow. Endpoints others link to: ``record.start`` (the menu) and ``record.resume`` (continue one).
 """
+
 from __future__ import annotations
 
 import re
@@ -54,9 +55,20 @@ def _in_progress() -> list[dict[str, Any]]:
     # the list holds up to 200 rows and this page is opened before every recording.
     resume = url_for("record.resume", enrolment_id="-")[:-1]
     when = current_app.jinja_env.filters["when"]
-    return [{"id": r.id, "nik": r.nik, "nama": r.nama, "operator": r.operator, "created_at": r.created_at,
-             "started": when(r.created_at), "href": resume + quote(r.id, safe=""), "filled": r.filled,
-             "slots": _SLOTS} for r in rows]
+    return [
+        {
+            "id": r.id,
+            "nik": r.nik,
+            "nama": r.nama,
+            "operator": r.operator,
+            "created_at": r.created_at,
+            "started": when(r.created_at),
+            "href": resume + quote(r.id, safe=""),
+            "filled": r.filled,
+            "slots": _SLOTS,
+        }
+        for r in rows
+    ]
 
 
 @bp.get("/record")
@@ -68,15 +80,33 @@ def start() -> Any:
     return render_template("record/start.html", rows=_in_progress())
 
 
-def _form_page(values: dict[str, str], errors: dict[str, list[tuple[str, dict[str, Any]]]], draft: str,
-               status: int = 200, *, other: str | None = None) -> Any:
+def _form_page(
+    values: dict[str, str],
+    errors: dict[str, list[tuple[str, dict[str, Any]]]],
+    draft: str,
+    status: int = 200,
+    *,
+    other: str | None = None,
+) -> Any:
     shown = {field: [_(key, **args) for key, args in problems] for field, problems in errors.items()}
     # The kelurahan of the NIK's kecamatan, for a page shown again (the script fills them as one types).
-    kelurahan = nik_findings(values["nik"], today=_today(), minimum_age=_minimum_age())["kelurahan"] \
-        if values.get("nik") else []
-    page = render_template("record/biodata.html", values=values, errors=shown, draft=draft, choices=choices(),
-                           fields=FIELDS, choice_fields=CHOICES, minimum_age=_minimum_age(), other=other,
-                           kelurahan=kelurahan)
+    kelurahan = (
+        nik_findings(values["nik"], today=_today(), minimum_age=_minimum_age())["kelurahan"]
+        if values.get("nik")
+        else []
+    )
+    page = render_template(
+        "record/biodata.html",
+        values=values,
+        errors=shown,
+        draft=draft,
+        choices=choices(),
+        fields=FIELDS,
+        choice_fields=CHOICES,
+        minimum_age=_minimum_age(),
+        other=other,
+        kelurahan=kelurahan,
+    )
     return page, status
 
 
@@ -134,18 +164,22 @@ def create() -> Any:
 def nik_check() -> Any:
     """The live NIK check (JSON): validity, region names, sex and birth date, cross-checks, eligibility."""
     args = request.args
-    found = nik_findings(args.get("nik", "")[:40], sex=args.get("jenis_kelamin", "")[:1],
-                         birth=args.get("tanggal_lahir", "")[:10],
-                         status=args.get("status_perkawinan", "")[:40].upper(), today=_today(),
-                         minimum_age=_minimum_age())
+    found = nik_findings(
+        args.get("nik", "")[:40],
+        sex=args.get("jenis_kelamin", "")[:1],
+        birth=args.get("tanggal_lahir", "")[:10],
+        status=args.get("status_perkawinan", "")[:40].upper(),
+        today=_today(),
+        minimum_age=_minimum_age(),
+    )
     for kind in ("errors", "warnings"):
-        found[kind] = {field: [_(key, **values) for key, values in problems]
-                       for field, problems in found[kind].items()}
+        found[kind] = {field: [_(key, **values) for key, values in problems] for field, problems in found[kind].items()}
     if found["valid"]:
         existing = open_enrolment(node().lifecycle, found["nik"])
         if existing is not None:
             found["errors"].setdefault("nik", []).append(
-                _("rec.nik_in_progress", state=_("state." + existing.state), site=existing.site_code))
+                _("rec.nik_in_progress", state=_("state." + existing.state), site=existing.site_code)
+            )
             if existing.site_code == node().site.code and existing.state == EnrolmentState.BIO_CAPTURED.value:
                 found["resume"] = url_for("record.resume", enrolment_id=existing.id)
     found["ok"] = found["valid"] and not found["errors"]
@@ -163,4 +197,3 @@ def resume(enrolment_id: str) -> Any:
     if step is None:
         return redirect(url_for("record.summary", enrolment_id=enrolment_id))
     return redirect(url_for("record.step", enrolment_id=enrolment_id, modality=step.value))
-

@@ -1,4 +1,5 @@
 """What the recording pages share: the blueprint, the site's devices, the enrolment being recorded, steps."""
+
 from __future__ import annotations
 
 import threading
@@ -87,8 +88,13 @@ def recording(enrolment_id: str) -> Enrolment | Response:
     """The enrolment when it still takes captures, else a page saying it was already sent."""
     enrolment = enrolment_here(enrolment_id)
     if enrolment.state is not EnrolmentState.BIO_CAPTURED:
-        response = current_app.make_response(render_template(
-            "error.html", status=409, message=_("rec.not_recording_state", state=_("state." + enrolment.state.value))))
+        response = current_app.make_response(
+            render_template(
+                "error.html",
+                status=409,
+                message=_("rec.not_recording_state", state=_("state." + enrolment.state.value)),
+            )
+        )
         response.status_code = 409
         return response
     return enrolment
@@ -118,5 +124,4 @@ def first_missing_step(captures: list[Capture]) -> Modality | None:
 
 def common(enrolment: Enrolment, captures: list[Capture], **extra: Any) -> dict[str, Any]:
     """What every recording page shows: the resident, the steps and how far each is."""
-    return {"enrolment": enrolment, "bio": enrolment.biodata, "steps": STEPS, "counts": step_counts(captures),
-            **extra}
+    return {"enrolment": enrolment, "bio": enrolment.biodata, "steps": STEPS, "counts": step_counts(captures), **extra}

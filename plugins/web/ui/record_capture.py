@@ -4,6 +4,7 @@ Each capture is stored the moment it is taken (``CaptureService.add``); a sample
 threshold is refused and counted, and the operator tries again or, for a missing or damaged finger or
 eye, records an exception that a supervisor approves on the spot with their password.
 """
+
 from __future__ import annotations
 
 import functools
@@ -40,9 +41,11 @@ from ektp_core.services.capture import QualityTooLow
 #: Why a biometric cannot be taken (stored as the exception's reason, with the operator's note).
 EXCEPTION_REASONS = ("missing", "damaged")
 #: Fingers an SBI slap scanner takes together.
-SLAP_GROUPS = (("left_four", ("left_index", "left_middle", "left_ring", "left_little")),
-               ("right_four", ("right_index", "right_middle", "right_ring", "right_little")),
-               ("thumbs", ("left_thumb", "right_thumb")))
+SLAP_GROUPS = (
+    ("left_four", ("left_index", "left_middle", "left_ring", "left_little")),
+    ("right_four", ("right_index", "right_middle", "right_ring", "right_little")),
+    ("thumbs", ("left_thumb", "right_thumb")),
+)
 
 
 def _modality(value: str) -> Modality:
@@ -84,10 +87,20 @@ def step(enrolment_id: str, modality: str) -> Any:
     following = STEPS[index + 1] if index + 1 < len(STEPS) else None
     listed = slots(taken, kind)
     return render_template(
-        "record/step.html", **common(enrolment, taken), modality=kind, slots=listed, devices=here,
+        "record/step.html",
+        **common(enrolment, taken),
+        modality=kind,
+        slots=listed,
+        devices=here,
         first_missing=next((position for position, c in listed if c is None), None),
-        groups=groups, rule=service.policy[kind], tries=tries, reasons=EXCEPTION_REASONS,
-        upload=not here, following=following, device_problems=desk.problems)
+        groups=groups,
+        rule=service.policy[kind],
+        tries=tries,
+        reasons=EXCEPTION_REASONS,
+        upload=not here,
+        following=following,
+        device_problems=desk.problems,
+    )
 
 
 def _store(enrolment_id: str, sample: Sample) -> bool:
@@ -118,8 +131,11 @@ def capture(enrolment_id: str) -> Any:
     kind = _modality(request.form.get("modality", ""))
     positions = tuple(p for p in request.form.getlist("position") if p in POSITIONS[kind])
     # A slap skips the fingers already recorded as exceptions (the SBI request names them as such).
-    excepted = tuple(c.position for c in capture_service().captures(enrolment_id)
-                     if c.modality is kind and c.exception is not None and c.position in positions)
+    excepted = tuple(
+        c.position
+        for c in capture_service().captures(enrolment_id)
+        if c.modality is kind and c.exception is not None and c.position in positions
+    )
     positions = tuple(p for p in positions if p not in excepted)
     if not positions:
         flash(_("rec.no_position"), "error")
@@ -131,8 +147,14 @@ def capture(enrolment_id: str) -> Any:
             raise ScannerNotConnected(f"{device.name} does not capture {kind.value}")
         if not device.slaps:
             positions = positions[:1]  # a single-finger reader: one placing, one finger
-        samples = desk.capture(device, kind, positions, exceptions=excepted, enrolment_id=enrolment_id,
-                               attempt=attempts().get((enrolment_id, kind.value, positions[0]), 0) + 1)
+        samples = desk.capture(
+            device,
+            kind,
+            positions,
+            exceptions=excepted,
+            enrolment_id=enrolment_id,
+            attempt=attempts().get((enrolment_id, kind.value, positions[0]), 0) + 1,
+        )
     except ScannerBusy:
         flash(_("rec.scanner_busy"), "error")
         return _back(enrolment_id, kind, positions[0])
@@ -223,8 +245,12 @@ def _supervisor_ok(name: str, password: str) -> bool:
     n = node()
     for account, locked_until in n.accounts.accounts(n.site.code):
         if account.username == name:
-            return (account.active and locked_until is None and account.role is Role.SUPERVISOR
-                    and crypto.verify_password(password, account.password_hash))
+            return (
+                account.active
+                and locked_until is None
+                and account.role is Role.SUPERVISOR
+                and crypto.verify_password(password, account.password_hash)
+            )
     # The same work as a real check, so the answer's timing does not tell which names exist.
     crypto.verify_password(password, _dummy_verifier())
     return False
@@ -257,14 +283,16 @@ def exception(enrolment_id: str) -> Any:
         flash(_("auth.rate_limited"), "error")
         return _back(enrolment_id, kind, position)
     if not _supervisor_ok(supervisor, password):
-        n.accounts.forbidden(username(), f"{request.path} (approval as {supervisor})", source=source(),
-                             reason="supervisor_password")
+        n.accounts.forbidden(
+            username(), f"{request.path} (approval as {supervisor})", source=source(), reason="supervisor_password"
+        )
         flash(_("rec.exc_refused"), "error")
         return _back(enrolment_id, kind, position)
     text = reason + (f": {note}" if note else "")
     try:
-        capture_service().add_exception(enrolment_id, kind, position, reason=text, supervisor=supervisor,
-                                        actor=username())
+        capture_service().add_exception(
+            enrolment_id, kind, position, reason=text, supervisor=supervisor, actor=username()
+        )
     except EktpError as exc:
         flash(_("rec.not_stored", detail=str(exc)), "error")
         return _back(enrolment_id, kind, position)
@@ -292,8 +320,13 @@ def preview(enrolment_id: str, device: str, modality: str) -> Any:
     def parts() -> Iterator[bytes]:
         try:
             for frame in desk.preview(found, kind):
-                yield (b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: " + str(len(frame)).encode()
-                       + b"\r\n\r\n" + frame + b"\r\n")
+                yield (
+                    b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: "
+                    + str(len(frame)).encode()
+                    + b"\r\n\r\n"
+                    + frame
+                    + b"\r\n"
+                )
         except (EktpError, OSError):
             return  # the device went away: the picture simply stops
 
@@ -314,8 +347,11 @@ def image(enrolment_id: str, modality: str, position: str) -> Any:
         data = capture_service().image(enrolment_id, kind, position)
     except EktpError:
         abort(404)
-    mimetype = "image/png" if data.startswith(b"\x89PNG") else (
-        "image/jpeg" if data.startswith(b"\xff\xd8") else "application/octet-stream")
+    mimetype = (
+        "image/png"
+        if data.startswith(b"\x89PNG")
+        else ("image/jpeg" if data.startswith(b"\xff\xd8") else "application/octet-stream")
+    )
     response = Response(data, mimetype=mimetype)
     response.headers["Cache-Control"] = "no-store"
     response.headers["Content-Disposition"] = "inline"

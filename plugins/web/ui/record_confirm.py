@@ -4,6 +4,7 @@ Dukcapil node) or into the outbox to the Dukcapil node (at a site node).
 Confirming twice sends once: confirmations of one enrolment run one after the other, and one that finds
 the enrolment already past BIO_CAPTURED only says where it stands.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -46,9 +47,14 @@ def summary(enrolment_id: str) -> Any:
     enrolment = enrolment_here(enrolment_id)
     service = capture_service()
     taken = service.captures(enrolment_id)
-    return render_template("record/summary.html", **common(enrolment, taken),
-                           groups=[(m, slots(taken, m)) for m in STEPS], missing=_missing(enrolment_id),
-                           policy=service.policy, recording=enrolment.state is E.BIO_CAPTURED)
+    return render_template(
+        "record/summary.html",
+        **common(enrolment, taken),
+        groups=[(m, slots(taken, m)) for m in STEPS],
+        missing=_missing(enrolment_id),
+        policy=service.policy,
+        recording=enrolment.state is E.BIO_CAPTURED,
+    )
 
 
 @bp.post("/record/<enrolment_id>/confirm")

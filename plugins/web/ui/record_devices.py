@@ -10,6 +10,7 @@ Demo devices: the emulated U.are.U reader (the driver object has an ``emulator``
 resident's synthetic finger before each capture, and an SBI service trusted with ``trust_any_device``
 (demos only) is told the resident's identity through the SBI emulator's ``POST /control``.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -73,8 +74,9 @@ class Device:
 
     def wait_seconds(self) -> float:
         """How long a capture may take before the page says the device timed out."""
-        ms = max(int(getattr(self.driver, "timeout_ms", 0) or 0),
-                 int(getattr(self.driver, "finger_timeout_ms", 0) or 0))
+        ms = max(
+            int(getattr(self.driver, "timeout_ms", 0) or 0), int(getattr(self.driver, "finger_timeout_ms", 0) or 0)
+        )
         return (ms / 1000 if ms else 30.0) + MARGIN
 
 
@@ -116,8 +118,16 @@ class DeskDevices:
                 return device
         raise ScannerNotConnected(f"no scanner named {name!r} at this site")
 
-    def capture(self, device: Device, modality: Modality, positions: tuple[str, ...], *, enrolment_id: str,
-                attempt: int, exceptions: tuple[str, ...] = ()) -> list[Sample]:
+    def capture(
+        self,
+        device: Device,
+        modality: Modality,
+        positions: tuple[str, ...],
+        *,
+        enrolment_id: str,
+        attempt: int,
+        exceptions: tuple[str, ...] = (),
+    ) -> list[Sample]:
         """Capture ``positions`` from the device; raises :class:`ScannerError` (not connected, timed
         out, busy...) with nothing captured. Waits at most :meth:`Device.wait_seconds`."""
         if not device.lock.acquire(blocking=False):
@@ -126,8 +136,7 @@ class DeskDevices:
 
         def work() -> None:
             try:
-                result["samples"] = self._capture_locked(device, modality, positions, exceptions, enrolment_id,
-                                                         attempt)
+                result["samples"] = self._capture_locked(device, modality, positions, exceptions, enrolment_id, attempt)
             except BaseException as exc:  # handed to the request thread, which raises it
                 result["error"] = exc
             finally:
@@ -143,8 +152,15 @@ class DeskDevices:
         samples: list[Sample] = result["samples"]
         return samples
 
-    def _capture_locked(self, device: Device, modality: Modality, positions: tuple[str, ...],
-                        exceptions: tuple[str, ...], enrolment_id: str, attempt: int) -> list[Sample]:
+    def _capture_locked(
+        self,
+        device: Device,
+        modality: Modality,
+        positions: tuple[str, ...],
+        exceptions: tuple[str, ...],
+        enrolment_id: str,
+        attempt: int,
+    ) -> list[Sample]:
         driver = device.driver
         try:
             if not device.opened:
@@ -154,8 +170,11 @@ class DeskDevices:
                 driver.new_session()
                 device.session_of = enrolment_id
             self._present(device, modality, positions, enrolment_id, attempt)
-            samples: list[Sample] = (driver.capture(modality, positions, exceptions=exceptions) if exceptions
-                                     else driver.capture(modality, positions))
+            samples: list[Sample] = (
+                driver.capture(modality, positions, exceptions=exceptions)
+                if exceptions
+                else driver.capture(modality, positions)
+            )
             return samples
         except (ScannerNotConnected, ScannerVanished):
             # Opened again on the next capture (the cable may be back by then).
@@ -171,8 +190,9 @@ class DeskDevices:
             log.exception("scanner %s failed", device.name)
             raise ScannerError(f"{device.name}: {exc}") from exc
 
-    def _present(self, device: Device, modality: Modality, positions: tuple[str, ...], enrolment_id: str,
-                 attempt: int) -> None:
+    def _present(
+        self, device: Device, modality: Modality, positions: tuple[str, ...], enrolment_id: str, attempt: int
+    ) -> None:
         """Demo devices only: put the resident's synthetic biometric in front of the emulated device."""
         seed = resident_seed(enrolment_id)
         emulator = getattr(device.driver, "emulator", None)

@@ -3,6 +3,7 @@
 The browser's script only helps the operator; everything here runs again on the server when the form
 is sent. Messages are catalogue keys (with values), so the views show them in the page's language.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -21,13 +22,36 @@ from ektp_core.lifecycle.states import OPEN_ENROLMENT_STATES
 from ektp_core.store.tables import enrolments
 
 #: The form's fields in the order of the card (and of the tab key).
-FIELDS = ("nik", "nama", "tempat_lahir", "tanggal_lahir", "jenis_kelamin", "golongan_darah", "alamat", "rt", "rw",
-          "kelurahan", "kecamatan", "kabupaten_kota", "provinsi", "agama", "status_perkawinan", "pekerjaan",
-          "no_kk")
+FIELDS = (
+    "nik",
+    "nama",
+    "tempat_lahir",
+    "tanggal_lahir",
+    "jenis_kelamin",
+    "golongan_darah",
+    "alamat",
+    "rt",
+    "rw",
+    "kelurahan",
+    "kecamatan",
+    "kabupaten_kota",
+    "provinsi",
+    "agama",
+    "status_perkawinan",
+    "pekerjaan",
+    "no_kk",
+)
 #: Fields chosen from SIAK's code lists.
 CHOICES = ("golongan_darah", "agama", "status_perkawinan", "pekerjaan")
-_MAX = {"nama": 120, "tempat_lahir": 60, "alamat": 200, "kelurahan": 80, "kecamatan": 80, "kabupaten_kota": 80,
-        "provinsi": 80}
+_MAX = {
+    "nama": 120,
+    "tempat_lahir": 60,
+    "alamat": 200,
+    "kelurahan": 80,
+    "kecamatan": 80,
+    "kabupaten_kota": 80,
+    "provinsi": 80,
+}
 
 #: A message: a catalogue key and the values it is formatted with.
 Message = tuple[str, dict[str, Any]]
@@ -50,8 +74,10 @@ class OpenEnrolment:
 def open_enrolment(lc: LifecycleService, nik: str) -> OpenEnrolment | None:
     """The enrolment of ``nik`` still in progress, if any (the core refuses a second one; this names it)."""
     with lc.store.read() as conn:
-        row = conn.execute(sa.select(enrolments.c.id, enrolments.c.state, enrolments.c.site_code).where(
-            enrolments.c.nik == nik, enrolments.c.state.in_(sorted(s.value for s in OPEN_ENROLMENT_STATES)))
+        row = conn.execute(
+            sa.select(enrolments.c.id, enrolments.c.state, enrolments.c.site_code).where(
+                enrolments.c.nik == nik, enrolments.c.state.in_(sorted(s.value for s in OPEN_ENROLMENT_STATES))
+            )
         ).first()
     return OpenEnrolment(row.id, row.state, row.site_code) if row is not None else None
 
@@ -63,44 +89,64 @@ def _date(text: str) -> dt.date | None:
         return None
 
 
-def nik_findings(text: str, *, sex: str = "", birth: str = "", status: str = "", today: dt.date,
-                 minimum_age: int) -> dict[str, Any]:
+def nik_findings(
+    text: str, *, sex: str = "", birth: str = "", status: str = "", today: dt.date, minimum_age: int
+) -> dict[str, Any]:
     """What the NIK says and how it fits the other fields: the live check's answer, before translation.
 
     ``errors`` and ``warnings`` hold :data:`Message` items per field (``nik``, ``jenis_kelamin``,
     ``tanggal_lahir``); ``fill`` the values the NIK determines (region names, sex, birth date).
     """
     report = nik_rules.parse(text, today=today)
-    out: dict[str, Any] = {"nik": report.digits, "valid": report.valid, "errors": {}, "warnings": {},
-                           "fill": {}, "kelurahan": []}
+    out: dict[str, Any] = {
+        "nik": report.digits,
+        "valid": report.valid,
+        "errors": {},
+        "warnings": {},
+        "fill": {},
+        "kelurahan": [],
+    }
     if not report.valid:
         out["errors"]["nik"] = [("rec.nik_" + e.code, {}) for e in report.errors]
         return out
     for w in report.warnings:
         out["warnings"].setdefault("nik", []).append(("rec.nik_" + w.code, {}))
-    out["fill"] = {"provinsi": (report.province or "").upper(), "kabupaten_kota": (report.regency or "").upper(),
-                   "kecamatan": (report.district or "").upper(), "jenis_kelamin": report.sex or "",
-                   "tanggal_lahir": report.birth_date.isoformat() if report.birth_date else ""}
-    out["region"] = {"province": report.province_code, "regency": report.regency_code,
-                     "district": report.district_code, "source": regions.data_source()}
+    out["fill"] = {
+        "provinsi": (report.province or "").upper(),
+        "kabupaten_kota": (report.regency or "").upper(),
+        "kecamatan": (report.district or "").upper(),
+        "jenis_kelamin": report.sex or "",
+        "tanggal_lahir": report.birth_date.isoformat() if report.birth_date else "",
+    }
+    out["region"] = {
+        "province": report.province_code,
+        "regency": report.regency_code,
+        "district": report.district_code,
+        "source": regions.data_source(),
+    }
     if report.district_code and report.district:
         out["kelurahan"] = [r.name.upper() for r in regions.children(report.district_code)]
     if sex and report.sex and sex != report.sex:
         out["errors"]["jenis_kelamin"] = [("rec.sex_mismatch", {"nik_sex": report.sex})]
     born = _date(birth) if birth else None
-    if born is not None and report.birth_date is not None and nik_rules.check_against_biodata(
-            report, sex=report.sex or "L", birth_date=born):
+    if (
+        born is not None
+        and report.birth_date is not None
+        and nik_rules.check_against_biodata(report, sex=report.sex or "L", birth_date=born)
+    ):
         out["errors"]["tanggal_lahir"] = [("rec.birth_mismatch", {"nik_birth": f"{report.birth_date:%d-%m-%y}"})]
     # Eligibility is judged on the form's birth date when given, else on the NIK's.
     judged = born or report.birth_date
     if judged is not None:
         age = nik_rules.age_on(judged, today)
         out["age"] = age
-        if nik_rules.eligibility_problem(birth_date=judged, status_perkawinan=status or "BELUM KAWIN", on=today,
-                                         minimum_age=minimum_age):
+        if nik_rules.eligibility_problem(
+            birth_date=judged, status_perkawinan=status or "BELUM KAWIN", on=today, minimum_age=minimum_age
+        ):
             key = "rec.too_young" if status else "rec.too_young_unless_married"
             out["errors" if status else "warnings"].setdefault("tanggal_lahir", []).append(
-                (key, {"age": age, "minimum": minimum_age}))
+                (key, {"age": age, "minimum": minimum_age})
+            )
     return out
 
 
@@ -150,8 +196,14 @@ def read_form(form: Mapping[str, str], *, today: dt.date, minimum_age: int) -> B
     if kk and (len(kk) != 16 or not kk.isdigit()):
         result.add("no_kk", "rec.bad_kk")
     if values["nik"]:
-        found = nik_findings(values["nik"], sex=values["jenis_kelamin"], birth=values["tanggal_lahir"],
-                             status=values["status_perkawinan"].upper(), today=today, minimum_age=minimum_age)
+        found = nik_findings(
+            values["nik"],
+            sex=values["jenis_kelamin"],
+            birth=values["tanggal_lahir"],
+            status=values["status_perkawinan"].upper(),
+            today=today,
+            minimum_age=minimum_age,
+        )
         for field, problems in found["errors"].items():
             for key, args in problems:
                 result.add(field, key, **args)
@@ -162,11 +214,24 @@ def read_form(form: Mapping[str, str], *, today: dt.date, minimum_age: int) -> B
     assert born is not None
     try:
         result.biodata = Biodata(
-            nik=values["nik"], nama=values["nama"], tempat_lahir=values["tempat_lahir"], tanggal_lahir=born,
-            jenis_kelamin=values["jenis_kelamin"], golongan_darah=values["golongan_darah"], alamat=values["alamat"],
-            rt=values["rt"], rw=values["rw"], kelurahan=values["kelurahan"], kecamatan=values["kecamatan"],
-            kabupaten_kota=values["kabupaten_kota"], provinsi=values["provinsi"], agama=values["agama"],
-            status_perkawinan=values["status_perkawinan"], pekerjaan=values["pekerjaan"], no_kk=kk or None)
+            nik=values["nik"],
+            nama=values["nama"],
+            tempat_lahir=values["tempat_lahir"],
+            tanggal_lahir=born,
+            jenis_kelamin=values["jenis_kelamin"],
+            golongan_darah=values["golongan_darah"],
+            alamat=values["alamat"],
+            rt=values["rt"],
+            rw=values["rw"],
+            kelurahan=values["kelurahan"],
+            kecamatan=values["kecamatan"],
+            kabupaten_kota=values["kabupaten_kota"],
+            provinsi=values["provinsi"],
+            agama=values["agama"],
+            status_perkawinan=values["status_perkawinan"],
+            pekerjaan=values["pekerjaan"],
+            no_kk=kk or None,
+        )
     except InvalidValue as exc:
         # The domain type has the last word; its reason is shown as it is, next to its field.
         field = exc.field if exc.field in FIELDS else "nama"

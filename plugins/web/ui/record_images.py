@@ -6,6 +6,7 @@ An uploaded picture has no device to score it, so its quality is a coarse estima
 resolution and contrast (documented in docs/web-record.md); a signature's is how much of the pad's
 width the strokes span.
 """
+
 from __future__ import annotations
 
 import base64
@@ -19,8 +20,12 @@ from ektp_core.errors import EktpError
 #: Largest upload accepted (a camera's JPEG is a few megabytes).
 MAX_UPLOAD = 8 * 1024 * 1024
 #: Smallest and largest (width, height) per modality.
-BOUNDS = {Modality.FACE: ((240, 320), (4000, 6000)), Modality.IRIS: ((320, 240), (2000, 2000)),
-          Modality.FINGER: ((256, 256), (2000, 2000)), Modality.SIGNATURE: ((200, 60), (2000, 1000))}
+BOUNDS = {
+    Modality.FACE: ((240, 320), (4000, 6000)),
+    Modality.IRIS: ((320, 240), (2000, 2000)),
+    Modality.FINGER: ((256, 256), (2000, 2000)),
+    Modality.SIGNATURE: ((200, 60), (2000, 1000)),
+}
 #: The resolution and grey-level spread at which an upload's estimate reaches 100.
 _FULL = {Modality.FACE: (480, 50.0), Modality.IRIS: (480, 40.0), Modality.FINGER: (300, 60.0)}
 #: A signature needs at least this share of its pixels inked, and strokes across this share of its width.
@@ -42,7 +47,7 @@ def from_data_url(text: str) -> bytes:
     if not text.startswith(_DATA_URL):
         raise BadImage("rec.img_not_png")
     try:
-        return base64.b64decode(text[len(_DATA_URL):], validate=True)
+        return base64.b64decode(text[len(_DATA_URL) :], validate=True)
     except ValueError:
         raise BadImage("rec.img_unreadable") from None
 
@@ -58,8 +63,9 @@ def _open(data: bytes, modality: Modality) -> Image.Image:
         width, height = image.size
         # Checked before decoding the pixels: a small file may announce a huge picture.
         if not (min_w <= width <= max_w and min_h <= height <= max_h):
-            raise BadImage("rec.img_size", width=width, height=height, min_w=min_w, min_h=min_h, max_w=max_w,
-                           max_h=max_h)
+            raise BadImage(
+                "rec.img_size", width=width, height=height, min_w=min_w, min_h=min_h, max_w=max_w, max_h=max_h
+            )
         if modality is Modality.SIGNATURE and image.format != "PNG":
             raise BadImage("rec.img_not_png")
         if modality is not Modality.SIGNATURE and image.format not in ("PNG", "JPEG"):

@@ -17,6 +17,7 @@ is exact at, and brought forward from the entries appended since:
 The list served is therefore always the one a full read would give at the same snapshot: nothing
 lags, so the page does not say that it might.
 """
+
 from __future__ import annotations
 
 import threading
@@ -63,21 +64,37 @@ def _order(row: InProgress) -> tuple[Any, str]:
     return row.created_at, row.id
 
 
-def read_in_progress(conn: sa.Connection, site_code: str, *, ids: Collection[str] | None = None,
-                     limit: int = LIMIT) -> list[InProgress]:
+def read_in_progress(
+    conn: sa.Connection, site_code: str, *, ids: Collection[str] | None = None, limit: int = LIMIT
+) -> list[InProgress]:
     """The site's recordings in progress (only ``ids`` when given), newest first, at most ``limit``."""
     # Counted per listed enrolment through the captures' enrolment index: a GROUP BY over the whole
     # captures table (hundreds of thousands of rows at an office) made this page slow.
-    filled = (sa.select(sa.func.count()).select_from(captures)
-              .where(captures.c.enrolment_id == enrolments.c.id).scalar_subquery())
-    query = (sa.select(enrolments.c.id, enrolments.c.nik, enrolments.c.nama, enrolments.c.operator,
-                       enrolments.c.created_at, filled.label("filled"))
-             .where(enrolments.c.site_code == site_code, enrolments.c.state == EnrolmentState.BIO_CAPTURED.value)
-             .order_by(enrolments.c.created_at.desc(), enrolments.c.id.desc()).limit(limit))
+    filled = (
+        sa.select(sa.func.count())
+        .select_from(captures)
+        .where(captures.c.enrolment_id == enrolments.c.id)
+        .scalar_subquery()
+    )
+    query = (
+        sa.select(
+            enrolments.c.id,
+            enrolments.c.nik,
+            enrolments.c.nama,
+            enrolments.c.operator,
+            enrolments.c.created_at,
+            filled.label("filled"),
+        )
+        .where(enrolments.c.site_code == site_code, enrolments.c.state == EnrolmentState.BIO_CAPTURED.value)
+        .order_by(enrolments.c.created_at.desc(), enrolments.c.id.desc())
+        .limit(limit)
+    )
     if ids is not None:
         query = query.where(enrolments.c.id.in_(list(ids)))
-    return [InProgress(id=r.id, nik=r.nik, nama=r.nama, operator=r.operator, created_at=r.created_at,
-                       filled=int(r.filled)) for r in conn.execute(query)]
+    return [
+        InProgress(id=r.id, nik=r.nik, nama=r.nama, operator=r.operator, created_at=r.created_at, filled=int(r.filled))
+        for r in conn.execute(query)
+    ]
 
 
 class InProgressList:
@@ -99,7 +116,7 @@ class InProgressList:
         found = self._bring_forward(conn, site_code, kept, seq, digest) if kept is not None else None
         if found is None:
             rows = read_in_progress(conn, site_code, limit=self.limit + 1)
-            found = _Kept(seq, digest, tuple(rows[:self.limit]), len(rows) <= self.limit)
+            found = _Kept(seq, digest, tuple(rows[: self.limit]), len(rows) <= self.limit)
             with self._lock:
                 self.full_reads += 1
         with self._lock:
@@ -108,15 +125,17 @@ class InProgressList:
                 self._kept[site_code] = found
         return found.rows
 
-    def _bring_forward(self, conn: sa.Connection, site_code: str, kept: _Kept, seq: int,
-                       digest: str) -> _Kept | None:
+    def _bring_forward(self, conn: sa.Connection, site_code: str, kept: _Kept, seq: int, digest: str) -> _Kept | None:
         if not same_chain_within(conn, kept.seq, kept.digest, seq, digest, max_gap=self.max_gap):
             return None
         if kept.seq == seq:
             return kept
         touched: set[str] = set()
-        for kind, subject in conn.execute(sa.select(audit_log.c.subject_kind, audit_log.c.subject_id)
-                                          .where(audit_log.c.seq > kept.seq, audit_log.c.seq <= seq)):
+        for kind, subject in conn.execute(
+            sa.select(audit_log.c.subject_kind, audit_log.c.subject_id).where(
+                audit_log.c.seq > kept.seq, audit_log.c.seq <= seq
+            )
+        ):
             if kind == "enrolment":
                 touched.add(str(subject))
             elif kind not in UNRELATED:
@@ -130,4 +149,4 @@ class InProgressList:
             return None  # a full list lost a row: the one that moves up into it is not kept here
         merged = sorted([*[r for r in kept.rows if r.id not in touched], *fresh], key=_order, reverse=True)
         # A full list stays full: whatever ranks below its last kept row was beyond it before too.
-        return _Kept(seq, digest, tuple(merged[:self.limit]), kept.complete and len(merged) <= self.limit)
+        return _Kept(seq, digest, tuple(merged[: self.limit]), kept.complete and len(merged) <= self.limit)

@@ -1,4 +1,5 @@
 """The figures the dashboard shows, read in one snapshot of the node's database."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -49,13 +50,17 @@ def _per_day(conn: Any, column: Any, where: list[Any], starts: list[dt.datetime]
     counts: dict[tuple[str, int], int] = {}
     # Per day, over every site (the chart) ...
     for i, (start, end) in enumerate(itertools.pairwise(starts)):
-        n = int(conn.execute(sa.select(sa.func.count()).select_from(column.table)
-                             .where(column >= start, column < end, *where)).scalar_one())
+        n = int(
+            conn.execute(
+                sa.select(sa.func.count()).select_from(column.table).where(column >= start, column < end, *where)
+            ).scalar_one()
+        )
         if n:
             counts[("", i)] = n
     # ... and per site over the window (the per-kecamatan chart), day -1.
-    for code, n in conn.execute(sa.select(site, sa.func.count()).where(column >= starts[0], column < starts[-1],
-                                                                         *where).group_by(site)):
+    for code, n in conn.execute(
+        sa.select(site, sa.func.count()).where(column >= starts[0], column < starts[-1], *where).group_by(site)
+    ):
         counts[(str(code), -1)] = int(n)
     return counts
 
@@ -69,8 +74,9 @@ def day_starts(today: dt.date) -> list[dt.datetime]:
 def _day_starts(today: dt.date, zone: dt.tzinfo | None) -> tuple[dt.datetime, ...]:
     # Kept per (day, zone): every dashboard request asks, and the answer changes only at midnight.
     days = [today - dt.timedelta(days=n) for n in range(DAYS - 1, -1, -1)]
-    return tuple(dt.datetime.combine(d, dt.time(), tzinfo=zone).astimezone(dt.UTC)
-                 for d in [*days, today + dt.timedelta(days=1)])
+    return tuple(
+        dt.datetime.combine(d, dt.time(), tzinfo=zone).astimezone(dt.UTC) for d in [*days, today + dt.timedelta(days=1)]
+    )
 
 
 @attrs.frozen(kw_only=True)
@@ -86,16 +92,22 @@ class Printed:
 def count_printed(conn: sa.Connection, site_code: str | None, starts: list[dt.datetime]) -> Printed:
     """Cards printed per chart day (``starts``: :func:`day_starts`) and per site, and the jobs queued or unknown."""
     printed_where: list[Any] = [print_jobs.c.state == PrintJobState.PRINTED.value]
-    jobs_q = sa.select(print_jobs.c.state, sa.func.count()).where(
-        print_jobs.c.state.in_([PrintJobState.QUEUED.value, PrintJobState.UNKNOWN.value])).group_by(print_jobs.c.state)
+    jobs_q = (
+        sa.select(print_jobs.c.state, sa.func.count())
+        .where(print_jobs.c.state.in_([PrintJobState.QUEUED.value, PrintJobState.UNKNOWN.value]))
+        .group_by(print_jobs.c.state)
+    )
     if site_code is not None:
         printed_where.append(print_jobs.c.site_code == site_code)
         jobs_q = jobs_q.where(print_jobs.c.site_code == site_code)
     printed = _per_day(conn, print_jobs.c.updated_at, printed_where, starts)
     jobs = {str(s): int(n) for s, n in conn.execute(jobs_q)}
-    return Printed(per_day=[printed.get(("", i), 0) for i in range(DAYS)],
-                   per_site={site: n for (site, day), n in printed.items() if day < 0},
-                   queued_jobs=jobs.get("QUEUED", 0), unknown_jobs=jobs.get("UNKNOWN", 0))
+    return Printed(
+        per_day=[printed.get(("", i), 0) for i in range(DAYS)],
+        per_site={site: n for (site, day), n in printed.items() if day < 0},
+        queued_jobs=jobs.get("QUEUED", 0),
+        unknown_jobs=jobs.get("UNKNOWN", 0),
+    )
 
 
 @attrs.frozen(kw_only=True)
@@ -112,14 +124,23 @@ class Waiting:
 
 def count_waiting(conn: sa.Connection) -> Waiting:
     """Packets waiting to be sent, the last error of one, and enrolments waiting for the central system."""
-    waiting_packets = int(conn.execute(sa.select(sa.func.count()).select_from(outbox)
-                                       .where(outbox.c.sent_at.is_(None))).scalar_one())
-    last_error = conn.execute(sa.select(outbox.c.last_error).where(outbox.c.sent_at.is_(None))
-                              .where(outbox.c.last_error.is_not(None)).order_by(outbox.c.seq.desc())
-                              .limit(1)).scalar()
-    waiting_central = int(conn.execute(
-        sa.select(sa.func.count()).select_from(central_submissions.join(enrolments))
-        .where(enrolments.c.state == EnrolmentState.SENT_FOR_ENROLLMENT.value)).scalar_one())
+    waiting_packets = int(
+        conn.execute(sa.select(sa.func.count()).select_from(outbox).where(outbox.c.sent_at.is_(None))).scalar_one()
+    )
+    last_error = conn.execute(
+        sa.select(outbox.c.last_error)
+        .where(outbox.c.sent_at.is_(None))
+        .where(outbox.c.last_error.is_not(None))
+        .order_by(outbox.c.seq.desc())
+        .limit(1)
+    ).scalar()
+    waiting_central = int(
+        conn.execute(
+            sa.select(sa.func.count())
+            .select_from(central_submissions.join(enrolments))
+            .where(enrolments.c.state == EnrolmentState.SENT_FOR_ENROLLMENT.value)
+        ).scalar_one()
+    )
     return Waiting(waiting_packets=waiting_packets, last_packet_error=last_error, waiting_central=waiting_central)
 
 
@@ -134,9 +155,14 @@ def figures_in(conn: sa.Connection, site_code: str | None, *, today: dt.date) ->
     days = [today - dt.timedelta(days=n) for n in range(DAYS - 1, -1, -1)]
     starts = day_starts(today)
     recorded = count_recorded(conn, site_code, starts)
-    return combine(by_state=recorded.by_state, days=days, recorded_per_day=recorded.per_day,
-                   recorded_per_site=recorded.per_site, printed=count_printed(conn, site_code, starts),
-                   waiting=count_waiting(conn))
+    return combine(
+        by_state=recorded.by_state,
+        days=days,
+        recorded_per_day=recorded.per_day,
+        recorded_per_site=recorded.per_site,
+        printed=count_printed(conn, site_code, starts),
+        waiting=count_waiting(conn),
+    )
 
 
 @attrs.frozen(kw_only=True)
@@ -157,21 +183,38 @@ def count_recorded(conn: sa.Connection, site_code: str | None, starts: list[dt.d
         recent_where.append(enrolments.c.site_code == site_code)
     by_state = {str(s): int(n) for s, n in conn.execute(by_state_q)}
     recent = _per_day(conn, enrolments.c.created_at, recent_where, starts)
-    return Recorded(by_state=by_state, per_day=[recent.get(("", i), 0) for i in range(DAYS)],
-                    per_site={site: n for (site, day), n in recent.items() if day < 0})
+    return Recorded(
+        by_state=by_state,
+        per_day=[recent.get(("", i), 0) for i in range(DAYS)],
+        per_site={site: n for (site, day), n in recent.items() if day < 0},
+    )
 
 
-def combine(*, by_state: dict[str, int], days: list[dt.date], recorded_per_day: list[int],
-            recorded_per_site: dict[str, int], printed: Printed, waiting: Waiting) -> Figures:
+def combine(
+    *,
+    by_state: dict[str, int],
+    days: list[dt.date],
+    recorded_per_day: list[int],
+    recorded_per_site: dict[str, int],
+    printed: Printed,
+    waiting: Waiting,
+) -> Figures:
     """The page's figures from their parts (the per-site chart: sites with any recording or print, by code)."""
     codes = sorted(set(recorded_per_site) | set(printed.per_site))
-    return Figures(by_state={k: v for k, v in by_state.items() if v}, recorded_today=recorded_per_day[-1],
-                   printed_today=printed.per_day[-1], days=days, recorded_per_day=list(recorded_per_day),
-                   printed_per_day=list(printed.per_day),
-                   per_site={c: (recorded_per_site.get(c, 0), printed.per_site.get(c, 0)) for c in codes},
-                   waiting_packets=waiting.waiting_packets, last_packet_error=waiting.last_packet_error,
-                   waiting_central=waiting.waiting_central, queued_jobs=printed.queued_jobs,
-                   unknown_jobs=printed.unknown_jobs)
+    return Figures(
+        by_state={k: v for k, v in by_state.items() if v},
+        recorded_today=recorded_per_day[-1],
+        printed_today=printed.per_day[-1],
+        days=days,
+        recorded_per_day=list(recorded_per_day),
+        printed_per_day=list(printed.per_day),
+        per_site={c: (recorded_per_site.get(c, 0), printed.per_site.get(c, 0)) for c in codes},
+        waiting_packets=waiting.waiting_packets,
+        last_packet_error=waiting.last_packet_error,
+        waiting_central=waiting.waiting_central,
+        queued_jobs=printed.queued_jobs,
+        unknown_jobs=printed.unknown_jobs,
+    )
 
 
 def stock(lifecycle: LifecycleService, site_codes: list[str]) -> dict[str, LedgerCount]:

@@ -184,6 +184,15 @@ def downgrade() -> None:
     if dialect == "postgresql":
         op.execute("DROP TRIGGER IF EXISTS audit_log_append_only ON audit_log")
         op.execute("DROP FUNCTION IF EXISTS ektp_audit_append_only()")
-    for table in ("audit_head", "audit_log", "blanks", "blank_batches", "print_jobs", "captures", "enrolments",
-                  "operators", "sites"):
+    for table in (
+        "audit_head",
+        "audit_log",
+        "blanks",
+        "blank_batches",
+        "print_jobs",
+        "captures",
+        "enrolments",
+        "operators",
+        "sites",
+    ):
         op.drop_table(table)

@@ -32,8 +32,9 @@ def upgrade() -> None:
         sa.Column("decided_at", TS),
         sa.Column("card_reported_at", TS),
         sa.PrimaryKeyConstraint("enrolment_id", name="pk_central_submissions"),
-        sa.ForeignKeyConstraint(["enrolment_id"], ["enrolments.id"],
-                                name="fk_central_submissions_enrolment_id_enrolments"),
+        sa.ForeignKeyConstraint(
+            ["enrolment_id"], ["enrolments.id"], name="fk_central_submissions_enrolment_id_enrolments"
+        ),
     )
 
 

@@ -25,12 +25,18 @@ PROFILE_FILE = Path(__file__).with_name("profiles") / "kota-bengkulu-hubs.toml"
 @hookimpl
 def ektp_register_region_rules(registry: Any) -> None:
     """``printing-hubs``, chosen with ``[rules] name = "printing-hubs"``."""
-    registry.add(HubRules.name, HubRules,
-                 description="each kecamatan's cards are printed at its hub kecamatan, else at the office")
+    registry.add(
+        HubRules.name,
+        HubRules,
+        description="each kecamatan's cards are printed at its hub kecamatan, else at the office",
+    )
 
 
 @hookimpl
 def ektp_register_profiles(registry: Any) -> None:
     """``kota-bengkulu-hubs``."""
-    registry.add("kota-bengkulu-hubs", PROFILE_FILE,
-                 description="Kota Bengkulu: every kecamatan records; Selebar and Ratu Agung print as hubs")
+    registry.add(
+        "kota-bengkulu-hubs",
+        PROFILE_FILE,
+        description="Kota Bengkulu: every kecamatan records; Selebar and Ratu Agung print as hubs",
+    )

@@ -35,8 +35,10 @@ SETTINGS = ("hubs", "hub_day")
 
 def _hubs(raw: Any) -> dict[str, tuple[str, ...]]:
     if not isinstance(raw, Mapping) or not raw:
-        raise ValueError("printing-hubs needs hubs: a table of hub site code to the kecamatan it serves "
-                         '(hubs = { "17.71.01" = ["17.71.02"] })')
+        raise ValueError(
+            "printing-hubs needs hubs: a table of hub site code to the kecamatan it serves "
+            '(hubs = { "17.71.01" = ["17.71.02"] })'
+        )
     hubs: dict[str, tuple[str, ...]] = {}
     for hub, served in raw.items():
         if not isinstance(served, list) or not all(isinstance(code, str) for code in served):
@@ -102,8 +104,11 @@ class HubRules:
         """Where this print-ready enrolment's card is printed, and why."""
         site = self.sites.get(enrolment.site_code)
         if site is None:
-            return Routing(self.office.code, f"printing-hubs: recorded at {enrolment.site_code}, which the "
-                                             f"profile does not list; printed at {self.office.name}")
+            return Routing(
+                self.office.code,
+                f"printing-hubs: recorded at {enrolment.site_code}, which the "
+                f"profile does not list; printed at {self.office.name}",
+            )
         return self.prints_at(site, sites)
 
     def prints_at(self, site: Site, sites: SiteState) -> Routing:
@@ -123,7 +128,7 @@ class HubRules:
         else:
             if hub_code == site.code:
                 return Routing(hub_code, f"printing-hubs: {hub.name} is a hub and prints the cards it records")
-            return Routing(hub_code, f"printing-hubs: {site.name} is served by the hub {hub.name}",
-                           print_day=self.hub_day)
-        return Routing(office.code, f"printing-hubs: the hub {hub.name} {why}, so the card is printed at "
-                                    f"{office.name}")
+            return Routing(
+                hub_code, f"printing-hubs: {site.name} is served by the hub {hub.name}", print_day=self.hub_day
+            )
+        return Routing(office.code, f"printing-hubs: the hub {hub.name} {why}, so the card is printed at {office.name}")

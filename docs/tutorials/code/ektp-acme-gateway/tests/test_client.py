@@ -25,14 +25,14 @@ def server() -> Iterator[Server]:
 
 
 def client(url: str, key: str = KEY, **options: object) -> Client:
-    return Client({"url": url, **options}, environ={"ACME_GATEWAY_API_KEY": key},
-                                    sleep=lambda _seconds: None)
+    return Client({"url": url, **options}, environ={"ACME_GATEWAY_API_KEY": key}, sleep=lambda _seconds: None)
 
 
 def submission(enrolment_id: str, **biodata: object) -> Submission:
     bio = make_biodata(**biodata).to_dict()
-    return Submission(enrolment_id=enrolment_id, site="17.71", biodata=bio, fingers={"right_index": b"template"},
-                      face=b"face")
+    return Submission(
+        enrolment_id=enrolment_id, site="17.71", biodata=bio, fingers={"right_index": b"template"}, face=b"face"
+    )
 
 
 def test_is_a_verifier_and_hides_the_key(server: Server) -> None:
@@ -100,11 +100,14 @@ def test_a_printed_card_is_reported(server: Server) -> None:
     assert verifier.finger_image("enr-1", "right_index") is None
 
 
-@pytest.mark.parametrize(("call", "code"), [
-    (lambda v: v.verdict("enr-unknown"), "not_found"),
-    (lambda v: v.submit(submission("bad id/..")), "malformed"),
-    (lambda v: v.adjudicate("enr-1", E.ADJUDICATE_RECORD, supervisor="s", note=""), "malformed"),
-])
+@pytest.mark.parametrize(
+    ("call", "code"),
+    [
+        (lambda v: v.verdict("enr-unknown"), "not_found"),
+        (lambda v: v.submit(submission("bad id/..")), "malformed"),
+        (lambda v: v.adjudicate("enr-1", E.ADJUDICATE_RECORD, supervisor="s", note=""), "malformed"),
+    ],
+)
 def test_refusals(server: Server, call: object, code: str) -> None:
     verifier = client(server.url)
     verifier.submit(submission("enr-1"))
@@ -144,13 +147,16 @@ def test_nobody_listening_is_unavailable() -> None:
         client(f"http://127.0.0.1:{port}/v1", retries=1, timeout_seconds=1).verdict("enr-1")
 
 
-@pytest.mark.parametrize(("options", "message"), [
-    ({}, "url must be the http"),
-    ({"url": "ftp://gateway/v1"}, "url must be the http"),
-    ({"url": "http://127.0.0.1/v1", "token": "x"}, "unknown option 'token'"),
-    ({"url": "http://127.0.0.1/v1", "timeout_seconds": 0}, "timeout_seconds must be a number above 0"),
-    ({"url": "http://127.0.0.1/v1", "retries": -1}, "retries must be a whole number"),
-])
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({}, "url must be the http"),
+        ({"url": "ftp://gateway/v1"}, "url must be the http"),
+        ({"url": "http://127.0.0.1/v1", "token": "x"}, "unknown option 'token'"),
+        ({"url": "http://127.0.0.1/v1", "timeout_seconds": 0}, "timeout_seconds must be a number above 0"),
+        ({"url": "http://127.0.0.1/v1", "retries": -1}, "retries must be a whole number"),
+    ],
+)
 def test_bad_options_are_refused_with_their_name(options: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         Client(options)

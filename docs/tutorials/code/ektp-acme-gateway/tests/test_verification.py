@@ -30,8 +30,9 @@ def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
 
 
 @pytest.fixture
-def service(ektp_deployment: Deployment, ektp_service: LifecycleService, plugin_host: PluginHost,
-            server: Server) -> VerificationService:
+def service(
+    ektp_deployment: Deployment, ektp_service: LifecycleService, plugin_host: PluginHost, server: Server
+) -> VerificationService:
     """The core's verification service with this verifier, built from the profile's options the way
     the core does it, pointed at the test server."""
     settings = VerificationSettings.from_profile(ektp_deployment.profile)
@@ -43,16 +44,18 @@ def service(ektp_deployment: Deployment, ektp_service: LifecycleService, plugin_
 
 def recorded(lc: LifecycleService, **biodata: object) -> str:
     enrolment = make_enrolment(**biodata)
-    captures = [Capture(modality="face", position="face", device="test", quality=90, blob_ref=f"{enrolment.id}-f"),
-                Capture(modality="signature", position="signature", device="test", quality=90,
-                        blob_ref=f"{enrolment.id}-s")]
+    captures = [
+        Capture(modality="face", position="face", device="test", quality=90, blob_ref=f"{enrolment.id}-f"),
+        Capture(modality="signature", position="signature", device="test", quality=90, blob_ref=f"{enrolment.id}-s"),
+    ]
     lc.record(enrolment, captures, {f"{enrolment.id}-f": b"face", f"{enrolment.id}-s": b"signature"})
     return enrolment.id
 
 
 @pytest.mark.ektp_profile(str(PROFILE_FILE))
-def test_the_example_profile_chooses_the_verifier(ektp_deployment: Deployment, plugin_host: PluginHost,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_example_profile_chooses_the_verifier(
+    ektp_deployment: Deployment, plugin_host: PluginHost, monkeypatch: pytest.MonkeyPatch
+) -> None:
     settings = VerificationSettings.from_profile(ektp_deployment.profile)
     monkeypatch.setenv("ACME_GATEWAY_API_KEY", KEY)
     verifier = plugin_host.registry("verifiers").get(settings.verifier)(settings.options)
@@ -61,9 +64,9 @@ def test_the_example_profile_chooses_the_verifier(ektp_deployment: Deployment, p
 
 
 @pytest.mark.ektp_profile(TEST_PROFILE)
-def test_an_enrolment_goes_to_central_and_comes_back_print_ready(service: VerificationService,
-                                                                 ektp_service: LifecycleService,
-                                                                 server: Server) -> None:
+def test_an_enrolment_goes_to_central_and_comes_back_print_ready(
+    service: VerificationService, ektp_service: LifecycleService, server: Server
+) -> None:
     enrolment_id = recorded(ektp_service)
     assert service.submit(enrolment_id, actor="operator1") is E.RECEIVED_AT_CENTRAL
     assert enrolment_id in server.records
@@ -84,8 +87,9 @@ def test_a_look_alike_waits_for_a_supervisor(service: VerificationService, ektp_
 
 
 @pytest.mark.ektp_profile(TEST_PROFILE)
-def test_nothing_is_lost_while_central_is_down(service: VerificationService, ektp_service: LifecycleService,
-                                               server: Server) -> None:
+def test_nothing_is_lost_while_central_is_down(
+    service: VerificationService, ektp_service: LifecycleService, server: Server
+) -> None:
     enrolment_id = recorded(ektp_service)
     server.fail_next(503)
     assert service.submit(enrolment_id, actor="operator1") is E.SENT_FOR_ENROLLMENT

@@ -36,8 +36,15 @@ def rendered_card(size: tuple[int, int]) -> RenderedCard:
     png = io.BytesIO()
     image.save(png, format="PNG")
     pixels = size[0] * size[1]
-    return RenderedCard(width=size[0], height=size[1], dpi=300, rgb=image.tobytes(), k=bytes(pixels),
-                        overlay=b"\xff" * pixels, preview_png=png.getvalue())
+    return RenderedCard(
+        width=size[0],
+        height=size[1],
+        dpi=300,
+        rgb=image.tobytes(),
+        k=bytes(pixels),
+        overlay=b"\xff" * pixels,
+        preview_png=png.getvalue(),
+    )
 
 
 @pytest.fixture
@@ -63,8 +70,7 @@ def test_is_a_card_printer_that_learns_its_canvas(printer: Printer) -> None:
     assert printer.canvas == (1016, 648)
 
 
-def test_prints_a_card_and_the_counter_counts_it(printer: Printer,
-                                                 emulator: Emulator) -> None:
+def test_prints_a_card_and_the_counter_counts_it(printer: Printer, emulator: Emulator) -> None:
     steps: list[str] = []
     after = printer.print_card(rendered_card(printer.canvas), progress=lambda step, _f: steps.append(step))
     assert after.card_count == 1 and after.ready
@@ -85,8 +91,7 @@ def test_the_counter_survives_a_restart(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("fault", "error"), [("cover", CoverOpen), ("hopper", NoCard)])
-def test_refusals_take_no_card(printer: Printer, emulator: Emulator,
-                               fault: str, error: type[PrinterError]) -> None:
+def test_refusals_take_no_card(printer: Printer, emulator: Emulator, fault: str, error: type[PrinterError]) -> None:
     if fault == "cover":
         emulator.cover_open = True
     else:
@@ -99,9 +104,9 @@ def test_refusals_take_no_card(printer: Printer, emulator: Emulator,
 
 
 @pytest.mark.parametrize(("code", "error"), [("JAM", CardJam), ("RIBBON", RibbonEnded)])
-def test_a_jam_or_the_end_of_the_ribbon_spoils_the_card(printer: Printer,
-                                                        emulator: Emulator,
-                                                        code: str, error: type[PrinterError]) -> None:
+def test_a_jam_or_the_end_of_the_ribbon_spoils_the_card(
+    printer: Printer, emulator: Emulator, code: str, error: type[PrinterError]
+) -> None:
     emulator.fail_next(code)
     with pytest.raises(error) as raised:
         printer.print_card(rendered_card(printer.canvas))
@@ -119,8 +124,7 @@ def test_no_answer_during_a_card_is_a_timeout(emulator: Emulator) -> None:
     assert printer.status().state is PrinterState.OFFLINE  # the driver hung up; open() again to go on
 
 
-def test_a_connection_lost_during_a_card_leaves_it_unknown(printer: Printer,
-                                                          emulator: Emulator) -> None:
+def test_a_connection_lost_during_a_card_leaves_it_unknown(printer: Printer, emulator: Emulator) -> None:
     emulator.drop_next()
     with pytest.raises(PrinterVanished) as raised:
         printer.print_card(rendered_card(printer.canvas))
@@ -129,8 +133,7 @@ def test_a_connection_lost_during_a_card_leaves_it_unknown(printer: Printer,
     assert printer.status().card_count == 1  # the emulator did print it: a supervisor finds out
 
 
-def test_a_card_of_the_wrong_size_is_refused_before_sending(printer: Printer,
-                                                            emulator: Emulator) -> None:
+def test_a_card_of_the_wrong_size_is_refused_before_sending(printer: Printer, emulator: Emulator) -> None:
     with pytest.raises(PrinterError, match="1016x648") as raised:
         printer.print_card(rendered_card((1011, 638)))
     assert raised.value.outcome is Outcome.NOT_STARTED
@@ -149,13 +152,16 @@ def test_no_printer_listening_is_not_connected() -> None:
         printer.print_card(rendered_card(printer.canvas))
 
 
-@pytest.mark.parametrize(("options", "message"), [
-    ({"colour": "blue"}, "unknown option 'colour'"),
-    ({"port": "printer"}, "port must be a positive whole number"),
-    ({"port": 70000}, "not a TCP port"),
-    ({"timeout_ms": 0}, "timeout_ms must be a positive whole number"),
-    ({"emulator": "yes"}, "emulator must be true or false"),
-])
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"colour": "blue"}, "unknown option 'colour'"),
+        ({"port": "printer"}, "port must be a positive whole number"),
+        ({"port": 70000}, "not a TCP port"),
+        ({"timeout_ms": 0}, "timeout_ms must be a positive whole number"),
+        ({"emulator": "yes"}, "emulator must be true or false"),
+    ],
+)
 def test_bad_options_are_refused_with_their_name(options: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         Printer("test", options)

@@ -26,8 +26,9 @@ def test_the_profile_chooses_the_driver(ektp_deployment: Deployment, plugin_host
     assert isinstance(printer, Printer) and printer.use_emulator
 
 
-def test_prints_a_queued_card(ektp_deployment: Deployment, ektp_service: LifecycleService,
-                              plugin_host: PluginHost) -> None:
+def test_prints_a_queued_card(
+    ektp_deployment: Deployment, ektp_service: LifecycleService, plugin_host: PluginHost
+) -> None:
     ektp_service.receive_blanks(SITE, ["BLK-000001", "BLK-000002"], actor="supervisor")
     job_id = queue_print_ready(ektp_service)
     setting, printer = choose_printer(ektp_deployment, plugin_host)
@@ -46,8 +47,9 @@ def test_prints_a_queued_card(ektp_deployment: Deployment, ektp_service: Lifecyc
     assert len(cards) == 1
 
 
-def test_a_jammed_card_spoils_its_blank(ektp_deployment: Deployment, ektp_service: LifecycleService,
-                                        plugin_host: PluginHost) -> None:
+def test_a_jammed_card_spoils_its_blank(
+    ektp_deployment: Deployment, ektp_service: LifecycleService, plugin_host: PluginHost
+) -> None:
     ektp_service.receive_blanks(SITE, ["BLK-000001"], actor="supervisor")
     job_id = queue_print_ready(ektp_service)
     setting, printer = choose_printer(ektp_deployment, plugin_host)
@@ -55,8 +57,9 @@ def test_a_jammed_card_spoils_its_blank(ektp_deployment: Deployment, ektp_servic
     try:
         assert printer.emulator is not None
         printer.emulator.fail_next("JAM")
-        result = PrintService(ektp_service, plugin_host).print_job(job_id, printer, printer_name=setting.name,
-                                                                   actor="operator1")
+        result = PrintService(ektp_service, plugin_host).print_job(
+            job_id, printer, printer_name=setting.name, actor="operator1"
+        )
     finally:
         printer.close()
     assert isinstance(result.error, CardJam)

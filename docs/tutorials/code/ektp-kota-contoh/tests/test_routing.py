@@ -26,8 +26,10 @@ def test_print_ready_cards_go_where_the_blanks_are(ektp_service: LifecycleServic
     ektp_service.receive_blanks("17.71.05", [f"BLK-KM-{i}" for i in range(2)], actor="supervisor")
     gading = make_print_ready(ektp_service, recorded_at="17.71.02")
     melayu = make_print_ready(ektp_service, recorded_at="17.71.05", seed=1)
-    jobs = {job.enrolment_id: job for job in PrintRouter.for_deployment(ektp_service, plugin_host)
-            .route_ready(actor="system")}
+    jobs = {
+        job.enrolment_id: job
+        for job in PrintRouter.for_deployment(ektp_service, plugin_host).route_ready(actor="system")
+    }
     assert jobs[gading].site_code == "17.71.02"
     assert jobs[melayu].site_code == "17.71"
     assert "fewer than the 5" in jobs[melayu].reason

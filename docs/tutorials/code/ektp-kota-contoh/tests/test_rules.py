@@ -50,11 +50,14 @@ def test_a_kecamatan_without_a_printer_sends_its_cards_to_the_office() -> None:
     assert routing.site_code == OFFICE and "has no printer" in routing.reason
 
 
-@pytest.mark.parametrize(("recorded_at", "why"), [
-    (OFFICE, "printed there"),
-    (MOBILE, "mobile unit"),
-    ("17.71.09", "does not list"),
-])
+@pytest.mark.parametrize(
+    ("recorded_at", "why"),
+    [
+        (OFFICE, "printed there"),
+        (MOBILE, "mobile unit"),
+        ("17.71.09", "does not list"),
+    ],
+)
 def test_the_office_prints_its_own_mobile_units_and_unknown_sites(recorded_at: str, why: str) -> None:
     routing = rules().route(make_enrolment(site_code=recorded_at), sites())
     assert routing.site_code == OFFICE and why in routing.reason
@@ -66,12 +69,15 @@ def test_prints_at_answers_per_site() -> None:
     assert rule.prints_at(rule.sites[KAMPUNG_MELAYU], sites(melayu=0)).site_code == OFFICE
 
 
-@pytest.mark.parametrize(("settings", "message"), [
-    ({"min_blanks": 0}, "min_blanks must be a whole number from 1"),
-    ({"min_blanks": "5"}, "min_blanks must be a whole number from 1"),
-    ({"min_blanks": True}, "min_blanks must be a whole number from 1"),
-    ({"print_days": ["senin"]}, "has no setting 'print_days'"),
-])
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"min_blanks": 0}, "min_blanks must be a whole number from 1"),
+        ({"min_blanks": "5"}, "min_blanks must be a whole number from 1"),
+        ({"min_blanks": True}, "min_blanks must be a whole number from 1"),
+        ({"print_days": ["senin"]}, "has no setting 'print_days'"),
+    ],
+)
 def test_bad_settings_are_refused_with_their_name(settings: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         Rules(PROFILE, settings)

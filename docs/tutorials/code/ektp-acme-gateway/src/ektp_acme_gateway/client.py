@@ -92,8 +92,13 @@ class AcmeGatewayVerifier:
 
     name = "acme-gateway"
 
-    def __init__(self, options: Mapping[str, Any], *, sleep: Callable[[float], None] = time.sleep,
-                 environ: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        options: Mapping[str, Any],
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
         unknown = sorted(set(options) - set(OPTIONS))
         if unknown:
             raise ValueError(f"{self.name} verifier: unknown option {unknown[0]!r} (known: {', '.join(OPTIONS)})")
@@ -150,8 +155,10 @@ class AcmeGatewayVerifier:
                     return response.status, self._decode(response.read(MAX_ANSWER + 1))
             except urllib.error.HTTPError as exc:
                 if 300 <= exc.code < 400:
-                    raise CentralRefused("redirected", f"{self.url} answered with a redirect ({exc.code}); "
-                                         "set url to the API's own address") from None
+                    raise CentralRefused(
+                        "redirected",
+                        f"{self.url} answered with a redirect ({exc.code}); set url to the API's own address",
+                    ) from None
                 answer = self._decode(exc.read(MAX_ANSWER + 1), lenient=True)
                 if exc.code < 500 and exc.code != 429:
                     return exc.code, answer
@@ -195,8 +202,10 @@ class AcmeGatewayVerifier:
         if state not in STATES or answer.get("id") != enrolment_id:
             raise CentralUnavailable(f"{self.url} answered a record this client cannot read: {str(answer)[:200]}")
         try:
-            matches = tuple(VerdictCandidate(enrolment_id=str(m["id"]), nik=str(m.get("nik", "")),
-                                             score=float(m["score"])) for m in answer.get("matches") or ())
+            matches = tuple(
+                VerdictCandidate(enrolment_id=str(m["id"]), nik=str(m.get("nik", "")), score=float(m["score"]))
+                for m in answer.get("matches") or ()
+            )
             decided = _moment(answer["decided"]) if answer.get("decided") else None
         except (KeyError, TypeError, ValueError) as exc:
             raise CentralUnavailable(f"{self.url} answered a record this client cannot read: {exc!r}") from None
@@ -232,10 +241,14 @@ class AcmeGatewayVerifier:
     def adjudicate(self, enrolment_id: str, decision: EnrolmentState, *, supervisor: str, note: str) -> Verdict:
         """POST a supervisor's decision on a record in review."""
         if decision not in DECISIONS:
-            raise CentralRefused("malformed", f"the API takes the decisions {sorted(DECISIONS.values())}, "
-                                 f"not {decision}")
-        status, answer = self._call("POST", self._path(enrolment_id) + "/review",
-                                    {"decision": DECISIONS[decision], "by": supervisor, "note": note})
+            raise CentralRefused(
+                "malformed", f"the API takes the decisions {sorted(DECISIONS.values())}, not {decision}"
+            )
+        status, answer = self._call(
+            "POST",
+            self._path(enrolment_id) + "/review",
+            {"decision": DECISIONS[decision], "by": supervisor, "note": note},
+        )
         verdict = self._verdict(enrolment_id, self._expect(status, answer, 200))
         if verdict is None:
             raise CentralUnavailable(f"{self.url} left record {enrolment_id} pending after a decision")
@@ -243,8 +256,9 @@ class AcmeGatewayVerifier:
 
     def card_printed(self, enrolment_id: str, printed_at: dt.datetime) -> None:
         """POST that the card was printed."""
-        status, answer = self._call("POST", self._path(enrolment_id) + "/printed",
-                                    {"printed_at": printed_at.astimezone(dt.UTC).isoformat()})
+        status, answer = self._call(
+            "POST", self._path(enrolment_id) + "/printed", {"printed_at": printed_at.astimezone(dt.UTC).isoformat()}
+        )
         if status != 204:
             self._expect(status, answer, 200)
 

@@ -123,8 +123,7 @@ class AcmeGatewayServer:
             raise ValueError("the body must be a JSON object")
         return body
 
-    def _route(self, method: str, record_id: str, action: str | None,
-               body: dict[str, Any] | None) -> tuple[int, Any]:
+    def _route(self, method: str, record_id: str, action: str | None, body: dict[str, Any] | None) -> tuple[int, Any]:
         if method == "PUT" and action is None and body is not None:
             return self._put(record_id, body)
         record = self.records.get(record_id)
@@ -137,10 +136,15 @@ class AcmeGatewayServer:
             return 200, self._public(record_id)
         if method == "POST" and action == "/review" and body is not None:
             if record["state"] != "review" or body.get("decision") not in ("unique", "duplicate"):
-                return 409, {"error": f"record {record_id} is {record['state']}; decide unique or duplicate "
-                                      "on a record in review"}
-            record.update(state=body["decision"], decided=_now(), note=f"decided by {body.get('by', '?')}: "
-                                                                          f"{body.get('note', '')}".strip())
+                return 409, {
+                    "error": f"record {record_id} is {record['state']}; decide unique or duplicate "
+                    "on a record in review"
+                }
+            record.update(
+                state=body["decision"],
+                decided=_now(),
+                note=f"decided by {body.get('by', '?')}: {body.get('note', '')}".strip(),
+            )
             return 200, self._public(record_id)
         if method == "POST" and action == "/printed" and body is not None:
             self.printed[record_id] = str(body.get("printed_at", ""))
@@ -158,9 +162,17 @@ class AcmeGatewayServer:
                 return 409, {"error": f"record {record_id} is held with other content"}
             return 200, {"id": record_id, "received": held["received"]}
         state, matches, note = self._decide(body["nik"], biodata)
-        self.records[record_id] = {"digest": digest, "nik": body["nik"], "biodata": biodata,
-                                   "received": _now(), "state": state, "matches": matches,
-                                   "decided": _now(), "note": note, "polls": 0}
+        self.records[record_id] = {
+            "digest": digest,
+            "nik": body["nik"],
+            "biodata": biodata,
+            "received": _now(),
+            "state": state,
+            "matches": matches,
+            "decided": _now(),
+            "note": note,
+            "polls": 0,
+        }
         return 201, {"id": record_id, "received": self.records[record_id]["received"]}
 
     def _decide(self, nik: str, biodata: dict[str, Any]) -> tuple[str, list[dict[str, Any]], str]:
@@ -168,20 +180,34 @@ class AcmeGatewayServer:
             return "invalid", [], "the NIK must be 16 digits and the name must be given"
         same_nik = [(i, r) for i, r in self.records.items() if r["nik"] == nik]
         if same_nik:
-            return "duplicate", [{"id": i, "nik": r["nik"], "score": 100.0} for i, r in same_nik], \
-                "the NIK is held by an earlier record"
+            return (
+                "duplicate",
+                [{"id": i, "nik": r["nik"], "score": 100.0} for i, r in same_nik],
+                "the NIK is held by an earlier record",
+            )
         person = (biodata.get("nama"), biodata.get("tanggal_lahir"))
-        alike = [(i, r) for i, r in self.records.items()
-                 if (r["biodata"].get("nama"), r["biodata"].get("tanggal_lahir")) == person]
+        alike = [
+            (i, r)
+            for i, r in self.records.items()
+            if (r["biodata"].get("nama"), r["biodata"].get("tanggal_lahir")) == person
+        ]
         if alike:
-            return "review", [{"id": i, "nik": r["nik"], "score": 60.0} for i, r in alike], \
-                "an earlier record has the same name and birth date under another NIK"
+            return (
+                "review",
+                [{"id": i, "nik": r["nik"], "score": 60.0} for i, r in alike],
+                "an earlier record has the same name and birth date under another NIK",
+            )
         return "unique", [], ""
 
     def _public(self, record_id: str) -> dict[str, Any]:
         record = self.records[record_id]
-        return {"id": record_id, "state": record["state"], "matches": record["matches"],
-                "decided": record["decided"], "note": record["note"]}
+        return {
+            "id": record_id,
+            "state": record["state"],
+            "matches": record["matches"],
+            "decided": record["decided"],
+            "note": record["note"],
+        }
 
     @staticmethod
     def _send(request: BaseHTTPRequestHandler, status: int, answer: Any) -> None:

@@ -31,8 +31,7 @@ PROFILE_FILE = Path(__file__).with_name("profiles") / f"{NAME}.toml"
 @hookimpl
 def ektp_register_printers(registry: Any) -> None:
     """The driver, chosen in a profile's ``[[devices.printers]]`` with ``driver = NAME``."""
-    registry.add(NAME, AcmePrinter,
-                 description="card printer over TCP (line protocol)")
+    registry.add(NAME, AcmePrinter, description="card printer over TCP (line protocol)")
 
 
 @hookimpl

@@ -109,12 +109,12 @@ class AcmePrinter:
                 hello = self._ask(protocol.request("HELLO"))
             except (OSError, protocol.ProtocolError) as exc:
                 self._disconnect()
-                raise PrinterNotConnected(f"{self.label}: cannot talk to {host}:{port}: {exc}",
-                                          code=type(exc).__name__) from None
+                raise PrinterNotConnected(
+                    f"{self.label}: cannot talk to {host}:{port}: {exc}", code=type(exc).__name__
+                ) from None
             if not hello.ok:
                 self._disconnect()
-                raise PrinterNotConnected(f"{self.label} refused the greeting: {hello.message}",
-                                          code=hello.code)
+                raise PrinterNotConnected(f"{self.label} refused the greeting: {hello.message}", code=hello.code)
             self.model = hello.fields.get("model", "")
             self.serial = hello.fields.get("serial", "")
             self.firmware = hello.fields.get("firmware", "")
@@ -172,12 +172,18 @@ class AcmePrinter:
         state = _STATES.get(reply.fields.get("state", ""), PrinterState.ERROR)
         error = reply.fields.get("error", "")
         return PrinterStatus(
-            state=state, message=error, model=self.model, serial=self.serial, firmware=self.firmware,
-            card_count=reply.number("cards"), ribbon_remaining=reply.number("ribbon"),
+            state=state,
+            message=error,
+            model=self.model,
+            serial=self.serial,
+            firmware=self.firmware,
+            card_count=reply.number("cards"),
+            ribbon_remaining=reply.number("ribbon"),
         )
 
     def print_card(self, card: RenderedCard, *, progress: Progress | None = None) -> PrinterStatus:
         """Send the card's image and wait for the printer to finish it; returns the status after it."""
+
         def step(name: str, fraction: float) -> None:
             if progress is not None:
                 progress(name, fraction)
@@ -186,9 +192,12 @@ class AcmePrinter:
             if self._sock is None:
                 raise PrinterNotConnected(f"{self.label} is not open")
             if (card.width, card.height) != self._canvas:
-                raise PrinterError(f"{self.label}: the card is {card.width}x{card.height} pixels, "
-                                   f"the printer takes {self._canvas[0]}x{self._canvas[1]}",
-                                   outcome=Outcome.NOT_STARTED, code="SIZE")
+                raise PrinterError(
+                    f"{self.label}: the card is {card.width}x{card.height} pixels, "
+                    f"the printer takes {self._canvas[0]}x{self._canvas[1]}",
+                    outcome=Outcome.NOT_STARTED,
+                    code="SIZE",
+                )
             image = card.preview_png
             step("sending", 0.1)
             try:
@@ -200,14 +209,17 @@ class AcmePrinter:
                 after = self._status(self._ask(protocol.request("STATUS")))
             except TimeoutError:
                 self._disconnect()
-                raise PrinterTimeout(f"{self.label} did not answer within {self.timeout:g} s "
-                                     "while printing: look at the printer", code="timeout") from None
+                raise PrinterTimeout(
+                    f"{self.label} did not answer within {self.timeout:g} s while printing: look at the printer",
+                    code="timeout",
+                ) from None
             except (OSError, protocol.ProtocolError) as exc:
                 self._disconnect()
-                raise PrinterVanished(f"{self.label}: the connection was lost while printing "
-                                      f"({exc}): look at the printer", code=type(exc).__name__) from None
+                raise PrinterVanished(
+                    f"{self.label}: the connection was lost while printing ({exc}): look at the printer",
+                    code=type(exc).__name__,
+                ) from None
             if after.card_count != counted:
-                log.warning("%s: PRINT said %s cards, STATUS %s", self.label, counted,
-                            after.card_count)
+                log.warning("%s: PRINT said %s cards, STATUS %s", self.label, counted, after.card_count)
             step("done", 1.0)
             return after

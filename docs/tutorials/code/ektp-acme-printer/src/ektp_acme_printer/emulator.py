@@ -37,8 +37,15 @@ FIRMWARE = "1.0"
 class AcmeEmulator:
     """A Acme Printer printer on 127.0.0.1 (see the module docstring)."""
 
-    def __init__(self, folder: Path | str | None = None, *, hopper: int = 100, ribbon: int = 500,
-                 canvas: tuple[int, int] = EVOLIS_CANVAS, port: int = 0) -> None:
+    def __init__(
+        self,
+        folder: Path | str | None = None,
+        *,
+        hopper: int = 100,
+        ribbon: int = 500,
+        canvas: tuple[int, int] = EVOLIS_CANVAS,
+        port: int = 0,
+    ) -> None:
         self.folder = Path(folder) if folder is not None else None
         self.canvas = canvas
         self.port = port
@@ -69,8 +76,13 @@ class AcmeEmulator:
             return
         self.folder.mkdir(parents=True, exist_ok=True)
         temp = self.folder / "state.json.tmp"
-        temp.write_text(json.dumps({"serial": self.serial, "cards": self.cards, "hopper": self.hopper,
-                                    "ribbon": self.ribbon}, indent=1) + "\n", "utf-8")
+        temp.write_text(
+            json.dumps(
+                {"serial": self.serial, "cards": self.cards, "hopper": self.hopper, "ribbon": self.ribbon}, indent=1
+            )
+            + "\n",
+            "utf-8",
+        )
         os.replace(temp, self.folder / "state.json")
 
     def printed(self) -> list[Path]:
@@ -109,8 +121,7 @@ class AcmeEmulator:
 
         self._stopping = threading.Event()
         self._server = Server(("127.0.0.1", self.port), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, name=f"emulator-{self.serial}",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, name=f"emulator-{self.serial}", daemon=True)
         self._thread.start()
         return self.address
 
@@ -157,8 +168,12 @@ class AcmeEmulator:
 
     def _answer(self, command: str, args: list[str], rfile: Any) -> bytes | None:
         if command == "HELLO":
-            return protocol.ok(model=MODEL.replace(" ", "-"), serial=self.serial, firmware=FIRMWARE,
-                               canvas=f"{self.canvas[0]}x{self.canvas[1]}")
+            return protocol.ok(
+                model=MODEL.replace(" ", "-"),
+                serial=self.serial,
+                firmware=FIRMWARE,
+                canvas=f"{self.canvas[0]}x{self.canvas[1]}",
+            )
         if command == "STATUS":
             with self._lock:
                 return self._status_line()
@@ -167,11 +182,9 @@ class AcmeEmulator:
         return protocol.err("SYNTAX", f"unknown request {command}")
 
     def _status_line(self) -> bytes:
-        error = ("COVER" if self.cover_open else "NOCARD" if self.hopper <= 0
-                 else "NORIBBON" if self.ribbon <= 0 else "")
+        error = "COVER" if self.cover_open else "NOCARD" if self.hopper <= 0 else "NORIBBON" if self.ribbon <= 0 else ""
         state = "ERROR" if error else "BUSY" if self.busy else "READY"
-        fields: dict[str, object] = {"state": state, "cards": self.cards, "hopper": self.hopper,
-                                     "ribbon": self.ribbon}
+        fields: dict[str, object] = {"state": state, "cards": self.cards, "hopper": self.hopper, "ribbon": self.ribbon}
         if error:
             fields["error"] = error
         return protocol.ok(**fields)

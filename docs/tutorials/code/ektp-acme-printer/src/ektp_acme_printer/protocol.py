@@ -54,7 +54,11 @@ NOT_STARTED = {"BUSY", "COVER", "NOCARD", "NORIBBON", "SIZE", "SYNTAX"}
 #: Error codes after which the card was taken and ruined.
 SPOILED = {"RIBBON", "JAM"}
 _ERRORS: dict[str, type[PrinterError]] = {
-    "BUSY": PrinterBusy, "COVER": CoverOpen, "NOCARD": NoCard, "RIBBON": RibbonEnded, "JAM": CardJam,
+    "BUSY": PrinterBusy,
+    "COVER": CoverOpen,
+    "NOCARD": NoCard,
+    "RIBBON": RibbonEnded,
+    "JAM": CardJam,
 }
 
 

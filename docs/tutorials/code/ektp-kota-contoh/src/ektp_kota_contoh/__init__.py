@@ -28,8 +28,11 @@ PROFILE_FILE = Path(__file__).with_name("profiles") / f"{NAME}.toml"
 @hookimpl
 def ektp_register_region_rules(registry: Any) -> None:
     """The rules, chosen in a profile with ``[rules] name = "kota-contoh"``."""
-    registry.add(NAME, KotaContohRules,
-                 description="print at the recording site while it keeps min_blanks blank cards, else at the office")
+    registry.add(
+        NAME,
+        KotaContohRules,
+        description="print at the recording site while it keeps min_blanks blank cards, else at the office",
+    )
 
 
 @hookimpl

@@ -40,8 +40,9 @@ class KotaContohRules:
             raise ValueError(f"{self.name} has no setting {unknown[0]!r} (settings: {', '.join(SETTINGS)})")
         min_blanks = settings.get("min_blanks", 1)
         if not isinstance(min_blanks, int) or isinstance(min_blanks, bool) or not 1 <= min_blanks <= MAX_BLANKS:
-            raise ValueError(f"{self.name}: min_blanks must be a whole number from 1 to {MAX_BLANKS}, "
-                             f"not {min_blanks!r}")
+            raise ValueError(
+                f"{self.name}: min_blanks must be a whole number from 1 to {MAX_BLANKS}, not {min_blanks!r}"
+            )
         self.profile = profile
         self.min_blanks = min_blanks
         self.sites = {site.code: site for site in profile.sites}
@@ -63,22 +64,24 @@ class KotaContohRules:
         printers = printer_sites(self.profile)
         for site in self.profile.sites:
             if site.kind is SiteKind.MOBILE and site.prints:
-                problems.append(f"site {site.code} ({site.name}) is a mobile unit: it records only, "
-                                "set prints = false")
+                problems.append(f"site {site.code} ({site.name}) is a mobile unit: it records only, set prints = false")
             elif site.prints and site.code not in printers:
-                problems.append(f"site {site.code} ({site.name}) prints but has no printer in "
-                                "[[devices.printers]]")
+                problems.append(f"site {site.code} ({site.name}) prints but has no printer in [[devices.printers]]")
         if not offices[0].prints:
-            problems.append(f"site {offices[0].code} ({offices[0].name}) is the Dukcapil office and must print: "
-                            "set prints = true")
+            problems.append(
+                f"site {offices[0].code} ({offices[0].name}) is the Dukcapil office and must print: set prints = true"
+            )
         return problems
 
     def route(self, enrolment: Enrolment, sites: SiteState) -> Routing:
         """Where this print-ready enrolment's card is printed, and why."""
         site = self.sites.get(enrolment.site_code)
         if site is None:
-            return Routing(self.office.code, f"{self.name}: recorded at {enrolment.site_code}, which the profile "
-                                             f"does not list, so the card is printed at {self.office.name}")
+            return Routing(
+                self.office.code,
+                f"{self.name}: recorded at {enrolment.site_code}, which the profile "
+                f"does not list, so the card is printed at {self.office.name}",
+            )
         return self.prints_at(site, sites)
 
     def prints_at(self, site: Site, sites: SiteState) -> Routing:
@@ -88,8 +91,11 @@ class KotaContohRules:
             return Routing(office.code, f"{self.name}: recorded at {office.name}, printed there")
         why_not = self._cannot_print(site, sites)
         if why_not is None:
-            return Routing(site.code, f"{self.name}: {site.name} prints the cards it records "
-                                      f"({sites.blanks_in_stock(site.code)} blank cards in stock)")
+            return Routing(
+                site.code,
+                f"{self.name}: {site.name} prints the cards it records "
+                f"({sites.blanks_in_stock(site.code)} blank cards in stock)",
+            )
         return Routing(office.code, f"{self.name}: {site.name} {why_not}, so the card is printed at {office.name}")
 
     def _cannot_print(self, site: Site, sites: SiteState) -> str | None:
