@@ -60,8 +60,8 @@ def ektp_register_profiles(registry: Registry[Any]) -> None:
 
     Results:
         Every implementation is called, one plugin at a time. A profile name registered twice is
-        an error naming both plugins. The core's essential plugin registers ``minimal`` this way,
-        the ``regions`` plugin the regional profiles.
+        an error naming both plugins. The bundled ``profiles`` plugin registers the ready profiles
+        (``minimal`` and the regional ones) this way.
 
     Example:
         from importlib import resources

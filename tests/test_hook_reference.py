@@ -160,7 +160,7 @@ def load_example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Ca
         (package / "__init__.py").write_text(ENTRIES[name].doc.example, "utf-8")
         if name == "ektp_register_profiles":  # the profile file the example points at
             (package / "profiles").mkdir()
-            minimal = importlib.resources.files("ektp_core").joinpath("profiles", "minimal.toml")
+            minimal = importlib.resources.files("ektp_profiles").joinpath("minimal.toml")
             (package / "profiles" / "kecamatan.toml").write_text(minimal.read_text("utf-8"), "utf-8")
         importlib.invalidate_caches()
         module = importlib.import_module(package.name)
@@ -448,7 +448,7 @@ def test_rendering_says_firstresult_and_bundled_implementations() -> None:
     render = "\n".join(ektp_hooks.render_hook(entries["ektp_render_card"]))
     assert "yes (``firstresult``)" in render and "``card-layout``" in render
     render = "\n".join(ektp_hooks.render_hook(entries["ektp_register_profiles"]))
-    assert ":First result only: no" in render and "``ektp_core.builtin``, ``regions``" in render
+    assert ":First result only: no" in render and "``profiles``" in render
     assert "fills the ``profiles`` registry" in render
 
 

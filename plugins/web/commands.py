@@ -62,8 +62,8 @@ def serve_command(
     from ektp_plugins.web.ui import create_app
     from waitress import create_server
 
-    with services(deployment_dir) as (_deployment, host, lc):
-        app = create_app(lc, host)
+    with services(deployment_dir) as (_deployment, plugin_host, lc):
+        app = create_app(lc, plugin_host)
         wsgi = app.wsgi_app if quiet else _request_log(app.wsgi_app, lambda line: click.echo(line, err=True))
         app.wsgi_app = wsgi  # type: ignore[method-assign]
         proxy: dict[str, Any] = {}

@@ -1,4 +1,5 @@
-"""The ``acme-gateway`` verifier: an ektp :class:`~ektp_core.devices.verifiers.Verifier` for an HTTP API.
+"""The ``acme-gateway`` verifier: an ektp :class:`~ektp_core.devices.verifiers.Verifier` for an HTTP
+API.
 
 The API (JSON over HTTP; every request carries the header ``X-Api-Key``)::
 
