@@ -21,7 +21,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
+# The end-to-end tests' helpers (tests/e2e) and the kits they share with other tests (tests/kits, on
+# pytest's pythonpath).
+sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "kits")]
 
 #: Every screenshot the guide embeds, in the order of an office's day (file name without ".png").
 PAGES = (

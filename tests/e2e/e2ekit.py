@@ -18,6 +18,7 @@ from typing import Any
 
 from ektp_plugins.demo.processes import stop_process
 from ektp_plugins.web.ui.i18n import Catalogues
+from webkit import PASSWORD, add_account
 
 from ektp_core.domain.model import Role
 from ektp_core.lifecycle.service import LifecycleService
@@ -54,8 +55,6 @@ def text(key: str, lang: str = "id", **values: Any) -> str:
 
 def add_accounts(deployment: Any, accounts: tuple[tuple[str, Role], ...] = ACCOUNTS) -> None:
     """Create the accounts at the deployment's own site (through the same helper as the web tests)."""
-    from web.webkit import add_account  # tests/ is on sys.path (pytest's rootdir conftest)
-
     store = deployment.open_store()
     try:
         lc = LifecycleService(store, deployment.plugin_host().hook, deployment)
@@ -147,8 +146,6 @@ class ServedNode:
 
 def login(page: Any, base_url: str, username: str, password: str | None = None) -> None:
     """Log in through the login form as a person would, and wait for the page after it."""
-    from web.webkit import PASSWORD
-
     page.goto(f"{base_url}/login")
     page.fill("#username", username)
     page.fill("#password", password if password is not None else PASSWORD)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from web.webkit import PASSWORD
+from webkit import PASSWORD
 
 from .e2ekit import ServedNode, login, text
 

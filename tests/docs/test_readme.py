@@ -1,0 +1,33 @@
+"""The README's two commands stay true: CI runs the README's test command, the main job is `ektp demo`,
+and the walk stays documented as the second command to try."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _commands() -> list[str]:
+    text = (ROOT / "README.md").read_text("utf-8")
+    section = text.split("## The two commands", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```sh\n(.+?)\n```", section)
+
+
+def test_readme_has_two_commands() -> None:
+    commands = _commands()
+    assert len(commands) == 2
+    assert commands[0].endswith("ektp demo")
+    assert "tox" in commands[1]
+
+
+def test_the_walk_is_the_second_command_to_try() -> None:
+    text = (ROOT / "README.md").read_text("utf-8")
+    first_look = text.split("## A first look", 1)[1].split("\n## ", 1)[0]
+    assert "ektp walk --dir ektp-walk" in re.findall(r"```sh\n(.+?)\n```", first_look, flags=re.DOTALL)[0]
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    ci = (ROOT / ".ci" / "run").read_text("utf-8")
+    assert _commands()[1] in ci
