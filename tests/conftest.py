@@ -7,6 +7,10 @@ import os
 import pytest
 from hypothesis import HealthCheck, settings
 
+# pytester: tests of the pytest kit run pytest in-process on small test files
+# (tests/core/testing/test_sqlite_sync.py).
+pytest_plugins = ["pytester"]
+
 # CI runs more examples; a developer's quick run fewer. Both are deterministic per test.
 settings.register_profile("ci", max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("dev", max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -6,6 +6,9 @@
   (use ``@pytest.mark.ektp_profile("name-or-path")`` to choose another);
 * ``ektp_host``: that deployment's plugin host; ``ektp_service``: its lifecycle service;
 * ``ektp_register_plugin``: register a plugin object for one test, removed afterwards.
+
+``--ektp-sqlite-synchronous=NORMAL`` lowers SQLite's ``synchronous`` from ektp's ``FULL`` for every
+test not marked ``ektp_durable`` (see :mod:`ektp_core.testing.sqlite_sync`).
 """
 
 from __future__ import annotations
@@ -21,10 +24,43 @@ from ektp_core.lifecycle.service import LifecycleService
 from ektp_core.plugins import PluginHost
 from ektp_core.services.node_init import create_deployment
 from ektp_core.testing.databases import temporary_database
+from ektp_core.testing.sqlite_sync import LEVELS, Synchronous, sqlite_synchronous
+
+_SYNCHRONOUS = "--ektp-sqlite-synchronous"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.getgroup("ektp").addoption(
+        _SYNCHRONOUS,
+        choices=LEVELS,
+        default="FULL",
+        help="SQLite's synchronous setting for tests not marked ektp_durable: FULL (ektp's own, the "
+        "default) or NORMAL (no fsync per commit: faster, for tests that do not test durability)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "ektp_profile(name): the profile the ektp_deployment fixture uses")
+    config.addinivalue_line(
+        "markers", f"ektp_durable: a durability test: SQLite stays at synchronous=FULL whatever {_SYNCHRONOUS} says"
+    )
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    level: Synchronous = config.getoption(_SYNCHRONOUS)
+    if level == "FULL":
+        return None
+    return f"ektp: SQLite synchronous={level} for tests not marked ektp_durable ({_SYNCHRONOUS})"
+
+
+@pytest.fixture(autouse=True)
+def _ektp_sqlite_synchronous(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Applies ``--ektp-sqlite-synchronous`` to the test, unless it is marked ``ektp_durable``."""
+    level: Synchronous = request.config.getoption(_SYNCHRONOUS)
+    if request.node.get_closest_marker("ektp_durable"):
+        level = "FULL"
+    with sqlite_synchronous(level):
+        yield
 
 
 @pytest.fixture

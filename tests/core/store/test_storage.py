@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
@@ -20,6 +21,7 @@ def test_migrations_match_the_declared_schema(ektp_database_url: str) -> None:
     store.dispose()
 
 
+@pytest.mark.ektp_durable  # ektp's own setting, whatever --ektp-sqlite-synchronous a run chose
 def test_sqlite_pragmas(tmp_path) -> None:
     store = Store(f"sqlite:///{tmp_path / 'x.sqlite3'}")
     with store.read() as conn:
