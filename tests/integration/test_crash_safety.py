@@ -41,7 +41,8 @@ from ektp_core.services.node_init import create_deployment
 from ektp_core.store.tables import audit_head, audit_log, blank_batches, blanks, enrolments, print_jobs
 from ektp_core.testing import make_enrolment, valid_nik
 
-pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
+# ektp_durable: SQLite at synchronous=FULL here, whatever --ektp-sqlite-synchronous says.
+pytestmark = [pytest.mark.ektp_durable, pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")]
 
 SITE = "17.71"
 SUPERVISOR = "supervisor1"

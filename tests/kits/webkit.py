@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+import jinja2
 import pytest
 from ektp_plugins.web.ui import create_app
 from flask import Flask
@@ -94,12 +95,33 @@ class Browser:
         return response
 
 
+class _CompiledTemplates(jinja2.BytecodeCache):
+    """The templates compiled once per test process and shared by every test's new app: a test still
+    gets an app of its own, without Jinja parsing and compiling each page again (Jinja checks each
+    template's source against what was compiled)."""
+
+    def __init__(self) -> None:
+        self._code: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        code = self._code.get(bucket.key)
+        if code is not None:
+            bucket.bytecode_from_string(code)
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        self._code[bucket.key] = bucket.bytecode_to_string()
+
+
+_TEMPLATES = _CompiledTemplates()
+
+
 @pytest.fixture
 def web_app(ektp_service: LifecycleService, ektp_host: PluginHost) -> Flask:
     """The node's app with three accounts: ``op1`` (operator), ``spv1`` (supervisor), ``adm1`` (admin)."""
     for username, role in (("op1", Role.OPERATOR), ("spv1", Role.SUPERVISOR), ("adm1", Role.ADMIN)):
         add_account(ektp_service, username, role)
     app = create_app(ektp_service, ektp_host)
+    app.jinja_env.bytecode_cache = _TEMPLATES
     # The test client speaks plain HTTP; a Secure cookie would never come back.
     app.config["SESSION_COOKIE_SECURE"] = False
     app.testing = True

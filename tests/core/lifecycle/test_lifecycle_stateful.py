@@ -646,7 +646,8 @@ LifecycleMachine.TestCase.settings = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
-test_lifecycle_random_walks = LifecycleMachine.TestCase
+# slow: 50 random walks of up to 40 steps, each on a new deployment, checked after every step.
+test_lifecycle_random_walks = pytest.mark.slow(LifecycleMachine.TestCase)
 
 
 # --------------------------------------------------------------------------------------------------

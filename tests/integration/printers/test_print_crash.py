@@ -84,7 +84,8 @@ from ektp_core.services.printing import PrintService
 from ektp_core.store.tables import blanks, enrolments, print_jobs
 from ektp_core.testing import make_enrolment, valid_nik
 
-pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
+# ektp_durable: SQLite at synchronous=FULL here, whatever --ektp-sqlite-synchronous says.
+pytestmark = [pytest.mark.ektp_durable, pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")]
 
 SITE = "17.71"
 PRINTER = "evolis-crash"

@@ -393,10 +393,11 @@ def test_an_unreadable_photo_is_a_clear_error() -> None:
 def test_rendering_is_quick() -> None:
     card = make_card(nama=LONG_NAME, alamat=LONG_ADDRESS)
     render_card(card)  # fonts and background cached
-    start = time.perf_counter()
+    # CPU time, not wall time: what rendering costs, whatever else the machine (or xdist) is running.
+    start = time.process_time()
     for _ in range(3):
         render_card(card)
-    assert (time.perf_counter() - start) / 3 < 0.3
+    assert (time.process_time() - start) / 3 < 0.3
 
 
 # --------------------------------------------------------------------------------------------------

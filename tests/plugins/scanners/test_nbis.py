@@ -2,33 +2,34 @@
 
 from __future__ import annotations
 
+import functools
 import statistics
 
 import numpy as np
 import pytest
-from PIL import Image
-
-pytest.importorskip("nbis")
-pytest.importorskip("scipy")
-
 from ektp_plugins.scanners import nbis
 from ektp_plugins.simulators import synthetic
+from PIL import Image
 
 from ektp_core.domain.model import FINGER_POSITIONS
 
 FINGERS = 20
 
 
+@functools.cache
+def extracted(i: int, k: int) -> nbis.Template:
+    """Impression ``k`` of finger ``i`` (of two hands of two people), its minutiae extracted by mindtct."""
+    return nbis.extract(synthetic.finger(1000 + i // 10, FINGER_POSITIONS[i % 10], k))
+
+
 @pytest.fixture(scope="module")
 def templates() -> dict[tuple[int, int], nbis.Template]:
-    """20 fingers (two hands of two people), three impressions each."""
-    return {
-        (i, k): nbis.extract(synthetic.finger(1000 + i // 10, FINGER_POSITIONS[i % 10], k))
-        for i in range(FINGERS)
-        for k in range(3)
-    }
+    """20 fingers, three impressions each: 60 prints drawn and extracted, about 30 s of CPU (the tests
+    of their statistics are marked slow)."""
+    return {(i, k): extracted(i, k) for i in range(FINGERS) for k in range(3)}
 
 
+@pytest.mark.slow
 def test_typical_prints_have_dozens_of_minutiae(templates: dict[tuple[int, int], nbis.Template]) -> None:
     counts = [len(t.minutiae) for t in templates.values()]
     print("minutiae per print: min", min(counts), "median", statistics.median(counts), "max", max(counts))
@@ -37,8 +38,8 @@ def test_typical_prints_have_dozens_of_minutiae(templates: dict[tuple[int, int],
     assert 30 <= statistics.median(counts) <= 80
 
 
-def test_minutiae_are_sane(templates: dict[tuple[int, int], nbis.Template]) -> None:
-    template = templates[0, 0]
+def test_minutiae_are_sane() -> None:
+    template = extracted(0, 0)
     assert (template.width, template.height, template.dpi) == (416, 416, 500)
     types = {m.type for m in template.minutiae}
     assert types <= {nbis.ENDING, nbis.BIFURCATION} and len(types) == 2
@@ -46,8 +47,8 @@ def test_minutiae_are_sane(templates: dict[tuple[int, int], nbis.Template]) -> N
         assert 0 <= m.x < 416 and 0 <= m.y < 416 and 0 <= m.angle < 360 and 0 <= m.quality <= 100
 
 
-def test_iso_record_round_trip(templates: dict[tuple[int, int], nbis.Template]) -> None:
-    template = templates[1, 0]
+def test_iso_record_round_trip() -> None:
+    template = extracted(1, 0)
     data = template.iso_bytes()
     assert data[:8] == b"FMR\0 20\0"
     assert int.from_bytes(data[8:12], "big") == len(data) == 24 + 4 + 6 * len(template.minutiae) + 2
@@ -66,6 +67,7 @@ def test_iso_record_rejects_garbage() -> None:
         nbis.Template.from_iso(record[:-3])
 
 
+@pytest.mark.slow
 def test_genuine_scores_far_above_impostor_scores(templates: dict[tuple[int, int], nbis.Template]) -> None:
     genuine = [nbis.match(templates[i, 0], templates[i, k]) for i in range(FINGERS) for k in (1, 2)]
     impostor = [nbis.match(templates[i, 0], templates[j, 0]) for i in range(FINGERS) for j in range(i + 1, FINGERS)]

@@ -49,13 +49,14 @@ def test_custom_size() -> None:
 
 def test_an_impression_is_fast_once_the_master_is_cached() -> None:
     synthetic.finger(13, "left_thumb")
-    start = time.perf_counter()
+    # CPU time, not wall time: what a finger costs, whatever else the machine (or xdist) is running.
+    start = time.process_time()
     for n in range(1, 6):
         synthetic.finger(13, "left_thumb", n)
-    assert (time.perf_counter() - start) / 5 < 0.5
-    start = time.perf_counter()
+    assert (time.process_time() - start) / 5 < 0.5
+    start = time.process_time()
     synthetic.finger(14, "left_thumb", 1)  # master and impression
-    assert time.perf_counter() - start < 3
+    assert time.process_time() - start < 3
 
 
 def test_face() -> None:

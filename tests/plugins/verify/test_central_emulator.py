@@ -85,6 +85,10 @@ class Central:
     def verdict(self, enrolment_id: str) -> dict[str, Any]:
         status, answer = self.get(f"/enrolments/{enrolment_id}?wait=20")
         assert status == 200 and answer["status"] != "RECEIVED_AT_CENTRAL", answer
+        # The verdict is stored first and the gallery updated second, under the service's decision
+        # lock: taking it once waits for that update, so /health's count is the one after the verdict.
+        with self.service._lock:
+            pass
         return dict(answer)
 
 
