@@ -42,7 +42,7 @@ from ektp_core.store.tables import audit_head, audit_log, blank_batches, blanks,
 from ektp_core.testing import make_enrolment, valid_nik
 
 # ektp_durable: SQLite at synchronous=FULL here, whatever --ektp-sqlite-synchronous says.
-pytestmark = [pytest.mark.ektp_durable, pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")]
+pytestmark = pytest.mark.ektp_durable
 
 SITE = "17.71"
 SUPERVISOR = "supervisor1"

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 
+import pytest
 from click.testing import CliRunner
 
 from ektp_core.cli import cli
@@ -145,7 +145,7 @@ def test_unlock(ektp_deployment, ektp_service) -> None:  # type: ignore[no-untyp
     )
     accounts = AccountService(ektp_service)
     for _ in range(5):
-        with contextlib.suppress(LoginRefused):
+        with pytest.raises(LoginRefused):
             accounts.login("spv1", "salah")
     assert json.loads(run(ektp_deployment, "account", "list", "--json").output)[0]["locked_until"]
     assert "unlocked" in run(ektp_deployment, "account", "unlock", "spv1").output

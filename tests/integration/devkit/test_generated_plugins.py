@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from ektp_plugins.devkit import scaffold
 from ektp_plugins.devkit.scaffold import KINDS, Names, new_plugin
+from external import missing
 
 # Not the tutorials' names (tests/docs/test_tutorials.py runs those): the templates must work for any name.
 NAMES = {"printer": "seluma-printer", "scanner": "acme-scanner", "region": "kaur-rules", "verifier": "rl-gateway"}
@@ -61,8 +62,7 @@ def test_each_kind_generates_a_distribution_whose_tests_pass(tmp_path: Path, kin
 def test_generated_code_is_ruff_clean(tmp_path: Path, kind: str) -> None:
     # Only the ruff of this environment (pinned with the project): another version may judge otherwise.
     ruff = shutil.which("ruff", path=str(Path(sys.executable).parent))
-    if ruff is None:
-        pytest.skip("ruff is not installed in this environment (tox -e lint has it)")
+    assert ruff is not None, "ruff is not installed next to this Python (the test extra brings it)"
     # A long name makes the longest lines: they must still fit.
     name = f"bengkulu-selatan-kaur-seluma-{kind}-lebong"[: scaffold.NAME_MAX].rstrip("-")
     generated = new_plugin(kind, name, tmp_path / "dist")
@@ -92,7 +92,7 @@ def test_an_installed_plugin_is_listed_by_ektp_plugins(tmp_path: Path) -> None:
     """Install a generated distribution (no network: no build isolation, no dependencies) into a
     throw-away venv that sees this interpreter's packages, and ask that venv's ektp about it."""
     if not _can_build_wheels():
-        pytest.skip("this interpreter has neither setuptools >= 70.1 nor wheel, so it cannot build a wheel")
+        missing("a wheel builder: this interpreter has neither setuptools >= 70.1 nor wheel (pip install wheel)")
     generated = new_plugin("region", "kota-contoh", tmp_path / "ektp-kota-contoh")
     venv = tmp_path / "venv"
     subprocess.run(

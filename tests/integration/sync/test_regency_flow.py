@@ -34,7 +34,6 @@ from ektp_core.sync.outbox import Outbox
 from ektp_core.testing import make_enrolment
 from ektp_core.testing.databases import temporary_database
 
-pytest.importorskip("nbis")
 TOKEN = "regency-flow-token-0123456789"
 E = EnrolmentState
 

@@ -20,7 +20,6 @@ from ektp_core.lifecycle import audit
 from ektp_core.services.verification import HandoverRefused, IncompleteEnrolment
 from ektp_core.store.tables import central_submissions
 
-pytest.importorskip("nbis")
 E = EnrolmentState
 
 

@@ -14,7 +14,6 @@ from click.testing import CliRunner
 from ektp_core.cli import cli
 from ektp_core.domain.model import EnrolmentState
 
-pytest.importorskip("nbis")
 E = EnrolmentState
 
 

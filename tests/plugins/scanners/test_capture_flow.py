@@ -6,19 +6,17 @@ enrolment's earlier captures."""
 from __future__ import annotations
 
 import pytest
+from ektp_plugins.scanners import nbis
+from ektp_plugins.scanners.sbi import SbiScanner
+from ektp_plugins.scanners.sbi import protocol as p
+from ektp_plugins.scanners.sbi.emulator import EmulatorThread, SbiEmulator
+from ektp_plugins.scanners.uareu import make_scanner
 
 from ektp_core.devices.scanners import ScannerError, ScannerProtocolError, ScannerVanished, UntrustedCapture
 from ektp_core.domain.model import FINGER_POSITIONS, Modality, Operator, Role
 from ektp_core.keys import crypto
 from ektp_core.services.capture import CaptureService
 from ektp_core.testing import make_enrolment
-
-pytest.importorskip("scipy")
-from ektp_plugins.scanners import nbis
-from ektp_plugins.scanners.sbi import SbiScanner
-from ektp_plugins.scanners.sbi import protocol as p
-from ektp_plugins.scanners.sbi.emulator import EmulatorThread, SbiEmulator
-from ektp_plugins.scanners.uareu import make_scanner
 
 SITE = "17.71"
 

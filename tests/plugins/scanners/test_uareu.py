@@ -87,9 +87,9 @@ def test_a_smaller_picture_is_centred_on_white(scanner: UareU4000, emulator: Uar
     assert captured.pixels[0] == 255 and captured.pixels[145 * 384 + 192] == 0
 
 
-def test_synthetic_finger_when_available(scanner: UareU4000, emulator: UareU4000Emulator) -> None:
-    pytest.importorskip("scipy")
-    synthetic = pytest.importorskip("ektp_plugins.simulators.synthetic")
+def test_a_synthetic_finger(scanner: UareU4000, emulator: UareU4000Emulator) -> None:
+    from ektp_plugins.simulators import synthetic
+
     emulator.place_finger(seed=7, position="right_index")
     captured = scanner.capture_image()
     assert captured.pixels == emulator.expected_capture(synthetic.finger(7, "right_index"))  # 416 x 416: cropped

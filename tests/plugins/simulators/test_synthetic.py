@@ -6,9 +6,6 @@ import time
 
 import numpy as np
 import pytest
-
-pytest.importorskip("scipy")
-
 from ektp_plugins.simulators import synthetic
 
 

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-pytest.importorskip("scipy")
-
 from ektp_plugins.scanners import nbis
 from ektp_plugins.simulators import synthetic
 from ektp_plugins.simulators.synthetic import _finger, _minutiae
@@ -65,7 +62,6 @@ def test_unknown_position_is_refused() -> None:
 
 
 def test_bozorth3_separates_genuine_from_impostor_pairs() -> None:
-    pytest.importorskip("nbis")
     genuine = [
         nbis.match(synthetic.finger_minutiae(s, p, 0), synthetic.finger_minutiae(s, p, 1))
         for s in range(4)

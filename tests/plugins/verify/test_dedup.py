@@ -6,10 +6,6 @@ import io
 from pathlib import Path
 
 import pytest
-
-pytest.importorskip("nbis")
-pytest.importorskip("scipy")
-
 from ektp_plugins.simulators import synthetic
 from ektp_plugins.verify.dedup import NbisMatcher
 
