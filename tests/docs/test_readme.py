@@ -35,3 +35,8 @@ def test_the_walk_is_the_second_command_to_try() -> None:
 def test_ci_runs_the_readme_test_command() -> None:
     ci = (ROOT / ".ci" / "run").read_text("utf-8")
     assert _commands()[1] in ci
+
+
+def test_the_fast_lane_is_mentioned_for_day_to_day_work() -> None:
+    assert "`tox -e fast`" in _section("The two commands")
+    assert "[testenv:fast]" in (ROOT / "tox.ini").read_text("utf-8")
