@@ -159,18 +159,20 @@ class LifecycleService:
         )
 
     def _notify(self, transitions: Iterable[Transition]) -> None:
-        # Each listener is called on its own: pluggy would stop at the first one that raises, and one
-        # broken listener must never silence the others. The change is committed either way.
-        impls = self.hook.ektp_after_transition.get_hookimpls()
+        # Each listener is called through pluggy on its own (hookwrappers and EKTP_TRACE_HOOKS see
+        # every call): in one call pluggy stops at the first listener that raises, and one broken
+        # listener must never silence the others. The change is committed either way.
+        listeners = self.hook.each_plugin("ektp_after_transition")
+        if not listeners:
+            return
         for t in transitions:
-            args = {"transition": t, "deployment": self.deployment}
-            for impl in reversed(impls):  # pluggy's own order: last registered first
+            for listener in listeners:
                 try:
-                    impl.function(*[args[a] for a in impl.argnames])
+                    listener(transition=t, deployment=self.deployment)
                 except Exception:
                     log.exception(
                         "ektp_after_transition of plugin %s failed for %s %s -> %s",
-                        impl.plugin_name,
+                        listener.plugin,
                         t.kind,
                         t.subject_id,
                         t.to_state,

@@ -20,6 +20,7 @@ from typing import Any
 import attrs
 import sqlalchemy as sa
 
+from ektp_core.config.core_tables import WEB_ACCOUNTS
 from ektp_core.domain.model import Operator, Role
 from ektp_core.errors import EktpError, NotFound
 from ektp_core.keys import crypto
@@ -47,20 +48,14 @@ class LoginPolicy:
 
     @classmethod
     def from_profile(cls, profile: Any) -> LoginPolicy:
-        """The policy in the profile's ``[web]`` table; missing keys keep the defaults."""
-        web = dict((getattr(profile, "raw", None) or {}).get("web", {}))
-
-        def number(key: str, default: float) -> float:
-            value = web.get(key, default)
-            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-                raise EktpError(f"profile [web] {key}: expected a positive number, got {value!r}")
-            return float(value)
-
+        """The policy in the profile's ``[web]`` table (the core's part of it,
+        :data:`ektp_core.config.core_tables.WEB_ACCOUNTS`); missing keys keep the defaults."""
+        web = WEB_ACCOUNTS.read(profile)
         return cls(
-            max_failures=int(number("lockout_failures", 5)),
-            lockout=dt.timedelta(minutes=number("lockout_minutes", 15)),
-            idle=dt.timedelta(minutes=number("session_idle_minutes", 30)),
-            absolute=dt.timedelta(hours=number("session_max_hours", 10)),
+            max_failures=int(web["lockout_failures"]),
+            lockout=dt.timedelta(minutes=web["lockout_minutes"]),
+            idle=dt.timedelta(minutes=web["session_idle_minutes"]),
+            absolute=dt.timedelta(hours=web["session_max_hours"]),
         )
 
 

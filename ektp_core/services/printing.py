@@ -24,6 +24,7 @@ from typing import Any
 import attrs
 import sqlalchemy as sa
 
+from ektp_core.config.core_tables import PRINTING
 from ektp_core.devices.printers import (
     CardData,
     CardPrinter,
@@ -117,7 +118,7 @@ class PrintService:
                 )
         profile = getattr(self.deployment, "profile", None)
         place = enrolment.biodata.kabupaten_kota
-        back = bool(profile.raw.get("printing", {}).get("back", False)) if profile is not None else False
+        back: bool = PRINTING.read(profile)["back"]
         return CardData(
             biodata=enrolment.biodata,
             photo=images[Modality.FACE],
