@@ -8,8 +8,8 @@ keyword arguments, and gives it only those it names among:
   entry's ``name``; for a verifier, a matcher or region rules, the registered name the profile picked);
 * ``options``: its table of options from the profile, as a new ``dict`` (``[[devices.*]]`` ``options``,
   the other keys of ``[verification]``, of ``[verification.matcher]`` or of ``[rules]``);
-* ``profile``: the deployment's :class:`~ektp_core.config.Profile` (None only where a matcher is built
-  outside a deployment, by the central-system emulator).
+* ``profile``: the deployment's :class:`~ektp_core.config.Profile`, or None when the device is built
+  outside a deployment (the central-system emulator builds its matcher from its own settings file).
 
 That is how pluggy passes hook arguments, so a factory asks for what it needs: ``def make(options)``,
 ``class AcmePrinter: def __init__(self, name, options)``, ``class MyRules: def __init__(self, profile,
