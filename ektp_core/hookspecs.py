@@ -100,11 +100,13 @@ def ektp_declare_profile_tables(tables: ProfileTables) -> None:
     """Declare the profile tables the plugin reads: their keys, types, defaults and descriptions.
 
     Called:
-        When a plugin host first checks a profile against what its plugins read: every time a
-        profile is loaded (``ektp init``, ``ektp profile use``, any command with ``--deployment``)
-        whose tables or keys are not all the core's own, one plugin at a time. The core declares
-        its own tables (``[profile]``, ``[[sites]]``, ``[capture]``, ``[verification]``...) through
-        this hook too, in its essential plugin.
+        When a plugin host is first asked for its profile tables
+        (:meth:`ektp_core.plugins.PluginHost.profile_tables`), one plugin at a time. A profile is
+        checked as it loads (``ektp init``, ``ektp profile use``, any command with
+        ``--deployment``): against the core's own tables first, which the core declares through
+        this hook too, in its essential plugin (asked once per process); when the profile has a
+        table or key the core does not declare, a plugin host with the profile's ``[plugins]``
+        lists asks every loaded plugin.
 
     Args:
         tables: the host's :class:`~ektp_core.config.schema.ProfileTables`. Add each top-level
