@@ -24,6 +24,7 @@ from ektp_core.domain.model import Operator, Role
 from ektp_core.errors import EktpError, NotFound
 from ektp_core.keys import crypto
 from ektp_core.lifecycle import audit
+from ektp_core.lifecycle.actions import AuditAction
 from ektp_core.store import repository as repo
 from ektp_core.store.tables import login_failures, operators, web_sessions
 
@@ -169,7 +170,7 @@ class AccountService:
             audit.append(
                 conn,
                 actor=username,
-                action="auth.login",
+                action=AuditAction.AUTH_LOGIN,
                 subject_kind="login",
                 subject_id=username,
                 detail={"source": source},
@@ -193,7 +194,7 @@ class AccountService:
             audit.append(
                 conn,
                 actor=username or "-",
-                action="auth.login_failed",
+                action=AuditAction.AUTH_LOGIN_FAILED,
                 subject_kind="login",
                 subject_id=username or "-",
                 detail={"reason": "bad_credentials", "source": source},
@@ -203,7 +204,7 @@ class AccountService:
                 audit.append(
                     conn,
                     actor="system",
-                    action="auth.locked",
+                    action=AuditAction.AUTH_LOCKED,
                     subject_kind="login",
                     subject_id=username,
                     detail={"until": locked_until.isoformat(), "failures": self.policy.max_failures},
@@ -216,7 +217,7 @@ class AccountService:
             audit.append(
                 conn,
                 actor=username,
-                action="auth.login_failed",
+                action=AuditAction.AUTH_LOGIN_FAILED,
                 subject_kind="login",
                 subject_id=username,
                 detail={"reason": reason, "source": source},
@@ -279,7 +280,7 @@ class AccountService:
                 audit.append(
                     conn,
                     actor=username,
-                    action="auth.logout" if reason == "logout" else "auth.session_ended",
+                    action=AuditAction.AUTH_LOGOUT if reason == "logout" else AuditAction.AUTH_SESSION_ENDED,
                     subject_kind="login",
                     subject_id=username,
                     detail={"reason": reason},
@@ -301,7 +302,7 @@ class AccountService:
             audit.append(
                 conn,
                 actor=username or "-",
-                action="auth.forbidden",
+                action=AuditAction.AUTH_FORBIDDEN,
                 subject_kind="login",
                 subject_id=username or "-",
                 detail={"what": what, "reason": reason, "source": source},
@@ -372,7 +373,7 @@ class AccountService:
             audit.append(
                 conn,
                 actor=actor,
-                action="operator.updated",
+                action=AuditAction.OPERATOR_UPDATED,
                 subject_kind="operator",
                 subject_id=username,
                 detail=detail,
@@ -390,7 +391,12 @@ class AccountService:
             if not done.rowcount:
                 return False
             audit.append(
-                conn, actor=actor, action="auth.unlocked", subject_kind="login", subject_id=username, at=self.clock()
+                conn,
+                actor=actor,
+                action=AuditAction.AUTH_UNLOCKED,
+                subject_kind="login",
+                subject_id=username,
+                at=self.clock(),
             )
         return True
 
