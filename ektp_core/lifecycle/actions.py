@@ -55,8 +55,8 @@ def _state_moves() -> dict[str, tuple[str, str, str]]:
         for state in states:
             value = f"{kind}.{state.value.lower()}"
             meaning = (
-                f"{_KIND_NAMES[kind]} entered `{state.value}` (created in it, or moved to it); "
-                "the detail holds `from`, `to` and the reason."
+                f"{_KIND_NAMES[kind]} entered `{state.value}`; the detail holds `from` (none for a new record), "
+                "`to` and the reason."
             )
             moves[_member_name(value)] = (value, meaning, _LIFECYCLE)
     return moves
