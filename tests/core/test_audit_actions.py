@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import datetime as dt
 import importlib
+import typing
 from collections import defaultdict
 from pathlib import Path
 
@@ -348,6 +349,10 @@ STORED = [
 def test_the_stored_strings_are_still_in_the_catalogue_unchanged() -> None:
     missing = sorted(set(STORED) - {str(a) for a in AuditAction})
     assert not missing, f"stored action strings no longer in the catalogue: {missing}"
+
+
+def test_append_is_typed_to_take_a_member_so_mypy_refuses_a_plain_string() -> None:
+    assert typing.get_type_hints(audit.append)["action"] is AuditAction
 
 
 def _log(lc: LifecycleService) -> tuple[int, int, str]:
