@@ -4,7 +4,8 @@ Built-in core behaviour is itself a plugin (``ektp_core.builtin``) that cannot b
 Every other plugin, bundled ones included, is found through the ``ektp`` entry-point group, so the
 path third-party plugins take is the one the project uses every day. Loading is guarded: a plugin
 that fails to import is recorded by name with its error and the others still load; a profile can
-make that fatal. ``EKTP_TRACE_HOOKS=1`` traces every hook call to standard error.
+make that fatal. ``EKTP_TRACE_HOOKS=1`` traces every hook call to standard error;
+``EKTP_DISABLE_PLUGIN_AUTOLOAD=1`` loads no entry-point plugin (the core alone).
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "ektp"
 TRACE_ENV = "EKTP_TRACE_HOOKS"
+#: Set to 1 to load no entry-point plugin at all (the core alone, plus plugins registered by code).
+NO_AUTOLOAD_ENV = "EKTP_DISABLE_PLUGIN_AUTOLOAD"
 #: Plugins that are part of the core and cannot be blocked.
 ESSENTIAL = ("ektp_core.builtin",)
 
@@ -148,7 +151,7 @@ class PluginHost:
         self._infos: dict[str, PluginInfo] = {}
         self._registries: dict[str, Registry[Any]] = {}
         self._tables: ProfileTables | None = None
-        if os.environ.get(TRACE_ENV, "").strip().lower() in ("1", "true", "yes", "on"):
+        if _flag(TRACE_ENV):
             self.pm.trace.root.setwriter(sys.stderr.write)
             self.pm.enable_tracing()
         # Historic: a plugin registered later (the web plugin, say) adds its hookspecs as it registers.
@@ -156,7 +159,7 @@ class PluginHost:
         for name in ESSENTIAL:
             module = __import__(name, fromlist=["_"])
             self._register(module, name, source="essential", version=None, dist=None)
-        if load_entry_points:
+        if load_entry_points and not _flag(NO_AUTOLOAD_ENV):
             self._load_entry_points()
         problems = [i for i in self._infos.values() if i.status == "failed"]
         missing = sorted(
@@ -333,3 +336,8 @@ class PluginHost:
     def matchers(self) -> Registry[MatcherFactory]:
         """Biometric matchers (``ektp_register_matchers``)."""
         return self.registry(hookspecs.MATCHERS)
+
+
+def _flag(variable: str) -> bool:
+    """True when the environment variable says yes (1, true, yes, on)."""
+    return os.environ.get(variable, "").strip().lower() in ("1", "true", "yes", "on")

@@ -18,6 +18,7 @@ from ektp_core.cli.options import deployment_option, fail, open_deployment, sigt
 from ektp_core.domain.model import SiteKind
 from ektp_core.errors import EktpError
 from ektp_core.keys import crypto
+from ektp_core.lifecycle.actions import AuditAction
 from ektp_core.lifecycle.service import LifecycleService
 from ektp_core.store.repository import utc
 from ektp_core.store.tables import audit_log, node_key_transitions, outbox, signed_jobs
@@ -366,7 +367,7 @@ def _node_status(lc: LifecycleService, as_json: bool) -> None:
         ).scalar()
         last_old = conn.execute(
             sa.select(audit_log.c.at)
-            .where(audit_log.c.action == "sync.packet_archived_key")
+            .where(audit_log.c.action == AuditAction.SYNC_PACKET_ARCHIVED_KEY.value)
             .order_by(audit_log.c.seq.desc())
             .limit(1)
         ).scalar()

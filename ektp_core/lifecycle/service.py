@@ -36,6 +36,7 @@ from ektp_core.errors import Conflict, EktpError, IllegalTransition, NotFound, V
 from ektp_core.events import Transition, ValidationProblem
 from ektp_core.keys.data_keys import DataKeyring, as_keyring
 from ektp_core.lifecycle import audit
+from ektp_core.lifecycle.actions import AuditAction, state_move
 from ektp_core.lifecycle.states import (
     BLANK_TRANSITIONS,
     ENROLMENT_TRANSITIONS,
@@ -140,7 +141,7 @@ class LifecycleService:
         entry = audit.append(
             conn,
             actor=actor,
-            action=f"{kind}.{new.lower()}",
+            action=state_move(kind, new),
             subject_kind=kind,
             subject_id=subject_id,
             detail=info,
@@ -285,7 +286,13 @@ class LifecycleService:
                 else:
                     continue
                 audit.append(
-                    conn, actor=actor, action="site.saved", subject_kind="site", subject_id=site.code, detail=row, at=at
+                    conn,
+                    actor=actor,
+                    action=AuditAction.SITE_SAVED,
+                    subject_kind="site",
+                    subject_id=site.code,
+                    detail=row,
+                    at=at,
                 )
                 changed += 1
         return changed
@@ -310,7 +317,7 @@ class LifecycleService:
             audit.append(
                 conn,
                 actor=actor,
-                action="operator.created",
+                action=AuditAction.OPERATOR_CREATED,
                 subject_kind="operator",
                 subject_id=operator.username,
                 detail={"role": operator.role.value, "site": operator.site_code},
@@ -804,7 +811,7 @@ class LifecycleService:
             audit.append(
                 conn,
                 actor=actor,
-                action="blanks.received",
+                action=AuditAction.BLANKS_RECEIVED,
                 subject_kind="blank_batch",
                 subject_id=str(batch_id),
                 detail={"site": site_code, "count": len(serials), "first": min(serials), "last": max(serials)},

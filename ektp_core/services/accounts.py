@@ -25,6 +25,7 @@ from ektp_core.domain.model import Operator, Role
 from ektp_core.errors import EktpError, NotFound
 from ektp_core.keys import crypto
 from ektp_core.lifecycle import audit
+from ektp_core.lifecycle.actions import AuditAction
 from ektp_core.store import repository as repo
 from ektp_core.store.tables import login_failures, operators, web_sessions
 
@@ -164,7 +165,7 @@ class AccountService:
             audit.append(
                 conn,
                 actor=username,
-                action="auth.login",
+                action=AuditAction.AUTH_LOGIN,
                 subject_kind="login",
                 subject_id=username,
                 detail={"source": source},
@@ -188,7 +189,7 @@ class AccountService:
             audit.append(
                 conn,
                 actor=username or "-",
-                action="auth.login_failed",
+                action=AuditAction.AUTH_LOGIN_FAILED,
                 subject_kind="login",
                 subject_id=username or "-",
                 detail={"reason": "bad_credentials", "source": source},
@@ -198,7 +199,7 @@ class AccountService:
                 audit.append(
                     conn,
                     actor="system",
-                    action="auth.locked",
+                    action=AuditAction.AUTH_LOCKED,
                     subject_kind="login",
                     subject_id=username,
                     detail={"until": locked_until.isoformat(), "failures": self.policy.max_failures},
@@ -211,7 +212,7 @@ class AccountService:
             audit.append(
                 conn,
                 actor=username,
-                action="auth.login_failed",
+                action=AuditAction.AUTH_LOGIN_FAILED,
                 subject_kind="login",
                 subject_id=username,
                 detail={"reason": reason, "source": source},
@@ -274,7 +275,7 @@ class AccountService:
                 audit.append(
                     conn,
                     actor=username,
-                    action="auth.logout" if reason == "logout" else "auth.session_ended",
+                    action=AuditAction.AUTH_LOGOUT if reason == "logout" else AuditAction.AUTH_SESSION_ENDED,
                     subject_kind="login",
                     subject_id=username,
                     detail={"reason": reason},
@@ -296,7 +297,7 @@ class AccountService:
             audit.append(
                 conn,
                 actor=username or "-",
-                action="auth.forbidden",
+                action=AuditAction.AUTH_FORBIDDEN,
                 subject_kind="login",
                 subject_id=username or "-",
                 detail={"what": what, "reason": reason, "source": source},
@@ -367,7 +368,7 @@ class AccountService:
             audit.append(
                 conn,
                 actor=actor,
-                action="operator.updated",
+                action=AuditAction.OPERATOR_UPDATED,
                 subject_kind="operator",
                 subject_id=username,
                 detail=detail,
@@ -385,7 +386,12 @@ class AccountService:
             if not done.rowcount:
                 return False
             audit.append(
-                conn, actor=actor, action="auth.unlocked", subject_kind="login", subject_id=username, at=self.clock()
+                conn,
+                actor=actor,
+                action=AuditAction.AUTH_UNLOCKED,
+                subject_kind="login",
+                subject_id=username,
+                at=self.clock(),
             )
         return True
 

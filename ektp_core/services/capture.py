@@ -20,6 +20,7 @@ from ektp_core.devices.scanners import Sample
 from ektp_core.domain.model import POSITIONS, Capture, CaptureException, EnrolmentState, Modality, Role
 from ektp_core.errors import EktpError, IllegalTransition
 from ektp_core.lifecycle import audit
+from ektp_core.lifecycle.actions import AuditAction
 from ektp_core.lifecycle.service import LifecycleService
 from ektp_core.store import blobs as blob_store
 from ektp_core.store import repository as repo
@@ -151,7 +152,7 @@ class CaptureService:
             audit.append(
                 conn,
                 actor=actor,
-                action="capture.saved",
+                action=AuditAction.CAPTURE_SAVED,
                 subject_kind="enrolment",
                 subject_id=enrolment_id,
                 detail={
@@ -183,7 +184,7 @@ class CaptureService:
             audit.append(
                 conn,
                 actor=actor,
-                action="capture.exception",
+                action=AuditAction.CAPTURE_EXCEPTION,
                 subject_kind="enrolment",
                 subject_id=enrolment_id,
                 detail={"modality": modality.value, "position": position, "reason": reason, "approved_by": supervisor},

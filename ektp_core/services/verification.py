@@ -24,6 +24,7 @@ from ektp_core.devices.verifiers import CentralRefused, CentralUnavailable, Subm
 from ektp_core.domain.model import FINGER_POSITIONS, EnrolmentState, Modality, PrintJobState, Role
 from ektp_core.errors import EktpError, IllegalTransition, NotFound
 from ektp_core.lifecycle import audit
+from ektp_core.lifecycle.actions import AuditAction
 from ektp_core.lifecycle.service import LifecycleService
 from ektp_core.services.capture import CaptureService
 from ektp_core.store import blobs as blob_store
@@ -655,7 +656,7 @@ class VerificationService:
                 audit.append(
                     conn,
                     actor=operator,
-                    action="enrolment.handover_refused",
+                    action=AuditAction.ENROLMENT_HANDOVER_REFUSED,
                     subject_kind="enrolment",
                     subject_id=enrolment_id,
                     at=lc.clock(),

@@ -26,6 +26,7 @@ from ektp_core.domain.model import EnrolmentState
 from ektp_core.errors import EktpError
 from ektp_core.keys import crypto
 from ektp_core.lifecycle import audit
+from ektp_core.lifecycle.actions import AuditAction
 from ektp_core.lifecycle.service import LifecycleService
 from ektp_core.store import repository as repo
 from ektp_core.store.tables import audit_log, enrolments, operators, peers, print_jobs, signed_jobs, web_sessions
@@ -260,7 +261,7 @@ class FeedReader:
         audit.append(
             conn,
             actor="sync",
-            action="sync.job_received",
+            action=AuditAction.SYNC_JOB_RECEIVED,
             subject_kind="print_job",
             subject_id=str(item["job_id"]),
             at=at,
@@ -286,7 +287,7 @@ class FeedReader:
             audit.append(
                 conn,
                 actor="sync",
-                action="sync.state_mirrored",
+                action=AuditAction.SYNC_STATE_MIRRORED,
                 subject_kind="enrolment",
                 subject_id=enrolment_id,
                 at=at,
@@ -347,7 +348,7 @@ class FeedReader:
             audit.append(
                 conn,
                 actor="sync",
-                action="sync.account_received",
+                action=AuditAction.SYNC_ACCOUNT_RECEIVED,
                 subject_kind="operator",
                 subject_id=username,
                 at=at,

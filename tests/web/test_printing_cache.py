@@ -132,7 +132,7 @@ def test_the_cache_computes_again_for_any_other_entry_a_long_gap_or_another_chai
     assert get(cache) == 1  # a harmless entry
     _append(lc, "print_job.cancelled", kind="print_job")
     assert get(cache) == 2  # a change to the jobs
-    _append(lc, "something.new", kind="other")
+    _append(lc, "profile.changed", kind="profile")
     assert get(cache) == 3  # an entry it does not know: computed again, never assumed harmless
     short = AuditCache(max_gap=1)
     assert get(short) == 4

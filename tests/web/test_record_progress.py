@@ -47,7 +47,9 @@ def test_the_list_is_brought_forward_from_the_audit_log(web_app: Any, ektp_servi
     assert check(lc, kept) == [third, first]
     assert kept.full_reads == 1  # all of that without reading the list whole
     with lc.store.write() as conn:  # an entry of a kind it does not know: read whole again
-        audit.append(conn, actor="test", action="something.new", subject_kind="other", subject_id="x", at=lc.clock())
+        audit.append(
+            conn, actor="test", action="profile.changed", subject_kind="profile", subject_id="x", at=lc.clock()
+        )
     assert check(lc, kept) == [third, first] and kept.full_reads == 2
 
 
