@@ -65,7 +65,7 @@ def test_a_malformed_search_is_explained_not_run(browser, ektp_service, text, me
 def test_state_filter_and_an_unknown_state(browser, ektp_service) -> None:  # type: ignore[no-untyped-def]
     lc = ektp_service
     waiting = record(lc, serial=31, nama="ANI")
-    ready = make_print_ready(lc, nama="BUDI")
+    ready = make_print_ready(lc, nama="BUDI", nik=valid_nik(serial=32))  # a sample NIK could be ANI's
     b = browser("spv1")
     html = b.get("/enrolments?state=PRINT_READY_RECORD").get_data(as_text=True)
     assert ready in html and waiting not in html
