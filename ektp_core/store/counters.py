@@ -48,6 +48,8 @@ HOUR = dt.timedelta(hours=1)
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 #: The final states of a print job and of a blank that used a card.
 USED = ("PRINTED", "SPOILED")
+#: The counters table's key, in primary key order.
+KEY_COLUMNS = ("family", "scope", "state", "print_day", "utc_hour")
 
 
 class Family(enum.StrEnum):
@@ -158,10 +160,6 @@ def _upsert(dialect: str) -> Any:
             index_elements=list(KEY_COLUMNS), set_={"n": counters.c.n + pg_stmt.excluded.n}
         )
     raise EktpError(f"ektp keeps its counters on SQLite and PostgreSQL, not on {dialect}")
-
-
-#: The counters table's key, in primary key order.
-KEY_COLUMNS = ("family", "scope", "state", "print_day", "utc_hour")
 
 
 # -- the rows a timed family counts, for the parts of an hour ------------------------------------------
