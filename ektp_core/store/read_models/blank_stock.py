@@ -35,14 +35,30 @@ class LedgerCount:
         return self.received == self.in_stock + self.reserved + self.printed + self.spoiled
 
 
-def _received(conn: Connection, site_code: str | None, before: dt.datetime | None = None) -> int:
-    # Deliveries are few (one row each, whatever their size): summed from their own rows.
-    query = sa.select(sa.func.coalesce(sa.func.sum(blank_batches.c.count), 0))
-    if site_code is not None:
-        query = query.where(blank_batches.c.site_code == site_code)
-    if before is not None:
-        query = query.where(blank_batches.c.received_at < utc(before))
-    return int(conn.execute(query).scalar_one())
+# Built once (building a statement costs more than running it). Deliveries are few (one row each,
+# whatever their size): summed from their own rows.
+_RECEIVED = sa.select(sa.func.coalesce(sa.func.sum(blank_batches.c.count), 0))
+_RECEIVED_AT = _RECEIVED.where(blank_batches.c.site_code == sa.bindparam("site"))
+_RECEIVED_BEFORE = _RECEIVED_AT.where(
+    blank_batches.c.received_at < sa.bindparam("before", type_=blank_batches.c.received_at.type)
+)
+_DELIVERIES = sa.select(blank_batches.c.received_at, blank_batches.c.count).where(
+    blank_batches.c.site_code == sa.bindparam("site"),
+    blank_batches.c.received_at >= sa.bindparam("lo", type_=blank_batches.c.received_at.type),
+    blank_batches.c.received_at < sa.bindparam("hi", type_=blank_batches.c.received_at.type),
+)
+_SPOILED = (
+    sa.select(blanks.c.serial, blanks.c.reason, blanks.c.job_id, blanks.c.updated_at)
+    .where(blanks.c.site_code == sa.bindparam("site"), blanks.c.state == "SPOILED")
+    .order_by(blanks.c.updated_at.desc(), blanks.c.serial)
+    .limit(sa.bindparam("limit"))
+)
+
+
+def _received(conn: Connection, site_code: str | None) -> int:
+    if site_code is None:
+        return int(conn.execute(_RECEIVED).scalar_one())
+    return int(conn.execute(_RECEIVED_AT, {"site": site_code}).scalar_one())
 
 
 def ledger(conn: Connection, site_code: str | None) -> LedgerCount:
@@ -76,12 +92,7 @@ def spoiled_blanks(conn: Connection, site_code: str, *, limit: int = 200) -> tup
             job_id=r.job_id,
             updated_at=utc(r.updated_at) if r.updated_at is not None else None,
         )
-        for r in conn.execute(
-            sa.select(blanks.c.serial, blanks.c.reason, blanks.c.job_id, blanks.c.updated_at)
-            .where(blanks.c.site_code == site_code, blanks.c.state == "SPOILED")
-            .order_by(blanks.c.updated_at.desc(), blanks.c.serial)
-            .limit(limit)
-        )
+        for r in conn.execute(_SPOILED, {"site": site_code, "limit": limit})
     )
 
 
@@ -125,17 +136,13 @@ def stock_days(
     # Used before the report = used ever - used since its first midnight: both from counters.
     used_ever = sum(periods.totals(conn, Family.BLANKS, scope=site_code, states=USED).values())
     used_since = sum(periods.since(conn, Family.BLANKS_USED, start, scope=site_code).values())
-    opening = _received(conn, site_code, before=start) - (used_ever - used_since)
-    printed = periods.per_day(conn, Family.BLANKS_USED, starts, scope=site_code, states=("PRINTED",))
-    spoiled = periods.per_day(conn, Family.BLANKS_USED, starts, scope=site_code, states=("SPOILED",))
+    received_before = int(conn.execute(_RECEIVED_BEFORE, {"site": site_code, "before": start}).scalar_one())
+    opening = received_before - (used_ever - used_since)
+    used = periods.per_day_by_state(conn, Family.BLANKS_USED, starts, scope=site_code)
+    none = [0] * (len(starts) - 1)
+    printed, spoiled = used.get("PRINTED", none), used.get("SPOILED", none)
     received: Counter[dt.date] = Counter()
-    for at, count in conn.execute(
-        sa.select(blank_batches.c.received_at, blank_batches.c.count).where(
-            blank_batches.c.site_code == site_code,
-            blank_batches.c.received_at >= start,
-            blank_batches.c.received_at < end,
-        )
-    ):
+    for at, count in conn.execute(_DELIVERIES, {"site": site_code, "lo": start, "hi": end}):
         received[periods.local_day(at, zone)] += int(count)
     days = []
     for i in range(len(starts) - 1):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import functools
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -20,11 +21,6 @@ from sqlalchemy.engine import Connection
 
 from ektp_core.store.counters import UNTIMED, Family, count_rows, hour_of, hour_start
 from ektp_core.store.tables import counters
-
-
-def local_zone() -> dt.tzinfo | None:
-    """The node's time zone (the office's)."""
-    return dt.datetime.now().astimezone().tzinfo
 
 
 def midnight(day: dt.date, zone: dt.tzinfo | None = None) -> dt.datetime:
@@ -52,13 +48,86 @@ def _ceil_hour(at: dt.datetime) -> int:
     return hour if hour_start(hour) == at else hour + 1
 
 
-def _where(family: Family, scope: str | None, states: Sequence[str]) -> list[Any]:
-    where: list[Any] = [counters.c.family == family.value]
+@functools.cache
+def _sums(group: tuple[str, ...], hours: str, scoped: bool, stated: bool) -> Any:
+    """``SELECT <group>, SUM(n)`` of one family's counters, built once per shape (building a statement
+    costs more than running it): of one scope or all, some states or all, hours in a range
+    (``lo <= utc_hour < hi``), from an hour on, or the untimed counters."""
+    columns = [counters.c[name] for name in group]
+    where: list[Any] = [counters.c.family == sa.bindparam("family")]
+    if scoped:
+        where.append(counters.c.scope == sa.bindparam("scope"))
+    if stated:
+        where.append(counters.c.state.in_(sa.bindparam("states", expanding=True)))
+    if hours == "range":
+        where += [counters.c.utc_hour >= sa.bindparam("lo"), counters.c.utc_hour < sa.bindparam("hi")]
+    elif hours == "from":
+        where.append(counters.c.utc_hour >= sa.bindparam("lo"))
+    else:
+        where.append(counters.c.utc_hour == UNTIMED)
+    return sa.select(*columns, sa.func.sum(counters.c.n)).where(*where).group_by(*columns)
+
+
+def _run(
+    conn: Connection,
+    group: tuple[str, ...],
+    hours: str,
+    family: Family,
+    scope: str | None,
+    states: Sequence[str],
+    **bounds: int,
+) -> Any:
+    params: dict[str, Any] = {"family": family.value, **bounds}
     if scope is not None:
-        where.append(counters.c.scope == scope)
+        params["scope"] = scope
     if states:
-        where.append(counters.c.state.in_(list(states)))
-    return where
+        params["states"] = list(states)
+    return conn.execute(_sums(group, hours, scope is not None, bool(states)), params)
+
+
+def per_day_by_state(
+    conn: Connection,
+    family: Family,
+    starts: Sequence[dt.datetime],
+    *,
+    scope: str | None = None,
+    states: Sequence[str] = (),
+) -> dict[str, list[int]]:
+    """A timed family's count for each day of ``starts`` (:func:`day_starts`) per state ('' for a
+    family not counted by state), of one scope (a site) or of all, of some states or of all."""
+    found: dict[str, list[int]] = {}
+    days = len(starts) - 1
+    if days < 1:
+        return found
+    rows = _run(
+        conn,
+        ("utc_hour", "state"),
+        "range",
+        family,
+        scope,
+        states,
+        lo=hour_of(starts[0]),
+        hi=_ceil_hour(starts[-1]),
+    )
+    for hour, state, n in rows:
+        if not n:
+            continue
+        counts = found.setdefault(str(state), [0] * days)
+        begin = hour_start(int(hour))
+        end = begin + dt.timedelta(hours=1)
+        i = bisect.bisect_right(starts, begin) - 1
+        if 0 <= i < days and end <= starts[i + 1]:
+            counts[i] += int(n)
+            continue
+        # A midnight (or the window's edge) cuts this hour: count its parts in the rows.
+        for j in range(max(i, 0), days):
+            if starts[j] >= end:
+                break
+            lo, hi = max(begin, starts[j]), min(end, starts[j + 1])
+            if lo < hi:
+                parts = count_rows(conn, family, lo, hi, scope=scope, states=[str(state)] if state else ())
+                counts[j] += sum(parts.values())
+    return found
 
 
 def per_day(
@@ -69,37 +138,11 @@ def per_day(
     scope: str | None = None,
     states: Sequence[str] = (),
 ) -> list[int]:
-    """A timed family's count for each day of ``starts`` (:func:`day_starts`), of one scope (a site)
-    or of all, of some states or of all."""
-    days = [0] * (len(starts) - 1)
-    if not days:
-        return days
-    rows = conn.execute(
-        sa.select(counters.c.utc_hour, sa.func.sum(counters.c.n))
-        .where(
-            *_where(family, scope, states),
-            counters.c.utc_hour >= hour_of(starts[0]),
-            counters.c.utc_hour < _ceil_hour(starts[-1]),
-        )
-        .group_by(counters.c.utc_hour)
-    )
-    for hour, n in rows:
-        if not n:
-            continue
-        begin = hour_start(int(hour))
-        end = begin + dt.timedelta(hours=1)
-        i = bisect.bisect_right(starts, begin) - 1
-        if 0 <= i < len(days) and end <= starts[i + 1]:
-            days[i] += int(n)
-            continue
-        # A midnight (or the window's edge) cuts this hour: count its parts in the rows.
-        for j in range(max(i, 0), len(days)):
-            lo, hi = max(begin, starts[j]), min(end, starts[j + 1])
-            if starts[j] >= end:
-                break
-            if lo < hi:
-                days[j] += sum(count_rows(conn, family, lo, hi, scope=scope, states=states).values())
-    return days
+    """A timed family's count for each day of ``starts`` (:func:`day_starts`), all states summed."""
+    total = [0] * max(0, len(starts) - 1)
+    for counts in per_day_by_state(conn, family, starts, scope=scope, states=states).values():
+        total = [a + b for a, b in zip(total, counts, strict=True)]
+    return total
 
 
 def per_scope(
@@ -116,11 +159,7 @@ def per_scope(
     first, last = _ceil_hour(lo), hour_of(hi)
     found: Counter[str] = Counter()
     if first < last:
-        for where, n in conn.execute(
-            sa.select(counters.c.scope, sa.func.sum(counters.c.n))
-            .where(*_where(family, scope, states), counters.c.utc_hour >= first, counters.c.utc_hour < last)
-            .group_by(counters.c.scope)
-        ):
+        for where, n in _run(conn, ("scope",), "range", family, scope, states, lo=first, hi=last):
             found[str(where)] += int(n)
         edges = [(lo, hour_start(first)), (hour_start(last), hi)]
     else:
@@ -138,11 +177,7 @@ def since(
     """A timed family's count per state for ``time >= lo`` (clocks ahead included)."""
     first = _ceil_hour(lo)
     found: Counter[str] = Counter()
-    for state, n in conn.execute(
-        sa.select(counters.c.state, sa.func.sum(counters.c.n))
-        .where(*_where(family, scope, states), counters.c.utc_hour >= first)
-        .group_by(counters.c.state)
-    ):
+    for state, n in _run(conn, ("state",), "from", family, scope, states, lo=first):
         found[str(state)] += int(n)
     if hour_start(first) > lo:
         for (_scope, state), n in count_rows(conn, family, lo, hour_start(first), scope=scope, states=states).items():
@@ -152,14 +187,4 @@ def since(
 
 def totals(conn: Connection, family: Family, *, scope: str | None = None, states: Sequence[str] = ()) -> Counter[str]:
     """An untimed family's count per state, of one scope or of all."""
-    return Counter(
-        {
-            str(state): int(n)
-            for state, n in conn.execute(
-                sa.select(counters.c.state, sa.func.sum(counters.c.n))
-                .where(*_where(family, scope, states), counters.c.utc_hour == UNTIMED)
-                .group_by(counters.c.state)
-            )
-            if n
-        }
-    )
+    return Counter({str(state): int(n) for state, n in _run(conn, ("state",), "untimed", family, scope, states) if n})

@@ -87,16 +87,50 @@ class QueuePage:
     checks: tuple[CounterCheck, ...] = ()
 
 
+# Built once (building a statement costs more than running it; a page runs a dozen).
+_OPEN_COUNTS = (
+    sa.select(counters.c.state, counters.c.print_day, sa.func.sum(counters.c.n))
+    .where(counters.c.family == Family.PRINT_JOBS.value, counters.c.state.in_([s.value for s in OPEN_STATES]))
+    .group_by(counters.c.state, counters.c.print_day)
+)
+_OPEN_COUNTS_AT = _OPEN_COUNTS.where(counters.c.scope == sa.bindparam("site"))
+_ORDER = (print_jobs.c.created_at, print_jobs.c.id)
+_WALK = sa.select(print_jobs.c.created_at, print_jobs.c.id).where(
+    print_jobs.c.site_code == sa.bindparam("site"), print_jobs.c.state == sa.bindparam("state")
+)
+#: One ordered walk of the queue index: the oldest jobs of a site in one state (and print day).
+_WALKS = {
+    "state": _WALK.order_by(*_ORDER).limit(sa.bindparam("limit")),
+    "day": _WALK.where(print_jobs.c.print_day == sa.bindparam("day")).order_by(*_ORDER).limit(sa.bindparam("limit")),
+    "any day": _WALK.where(print_jobs.c.print_day.is_(None)).order_by(*_ORDER).limit(sa.bindparam("limit")),
+}
+_RECENT = (
+    sa.select(print_jobs.c.id, print_jobs.c.updated_at)
+    .where(print_jobs.c.site_code == sa.bindparam("site"), print_jobs.c.state == sa.bindparam("state"))
+    .order_by(print_jobs.c.updated_at.desc())
+    .limit(RECENT_LIMIT)
+)
+_ROWS = (
+    sa.select(print_jobs, enrolments.c.nama, enrolments.c.nik, enrolments.c.state.label("enrolment_state"))
+    .select_from(print_jobs.outerjoin(enrolments, enrolments.c.id == print_jobs.c.enrolment_id))
+    .where(print_jobs.c.id.in_(sa.bindparam("ids", expanding=True)))
+)
+_PRINTER_CARDS = (
+    sa.select(counters.c.scope, sa.func.sum(counters.c.n))
+    .where(
+        counters.c.family == Family.PRINTER_CARDS.value,
+        counters.c.scope.in_(sa.bindparam("printers", expanding=True)),
+    )
+    .group_by(counters.c.scope)
+)
+_PRINTER_ROWS = sa.select(printers).where(printers.c.name.in_(sa.bindparam("printers", expanding=True)))
+
+
 def open_counts(conn: Connection, site_code: str | None) -> Counter[tuple[str, str]]:
     """Open jobs per (state, print day; '' for any day) of a site (None: every site), from the counters."""
     found: Counter[tuple[str, str]] = Counter()
-    query = sa.select(counters.c.state, counters.c.print_day, sa.func.sum(counters.c.n)).where(
-        counters.c.family == Family.PRINT_JOBS.value,
-        counters.c.state.in_([s.value for s in OPEN_STATES]),
-    )
-    if site_code is not None:
-        query = query.where(counters.c.scope == site_code)
-    for state, print_day, n in conn.execute(query.group_by(counters.c.state, counters.c.print_day)):
+    rows = conn.execute(_OPEN_COUNTS) if site_code is None else conn.execute(_OPEN_COUNTS_AT, {"site": site_code})
+    for state, print_day, n in rows:
         if n:
             found[(str(state), str(print_day))] += int(n)
     return found
@@ -120,18 +154,18 @@ def queue_page(
     pages = max(1, -(-total // QUEUE_PAGE))
     page = min(max(1, page), pages)
     queued = J.QUEUED.value
-    # The urgency classes, each a list of (filter, count): the jobs in flight by state, then the QUEUED
+    # The urgency classes, each a list of (walk, count): the jobs in flight by state, then the QUEUED
     # jobs due today (no print day, or today's), then the others by print day.
-    classes: list[list[tuple[list[Any], int]]] = [
-        [([print_jobs.c.state == s.value], by_state[s.value]) for s in IN_FLIGHT if by_state[s.value]],
+    classes: list[list[tuple[_Walk, int]]] = [
+        [(_Walk(s.value), by_state[s.value]) for s in IN_FLIGHT if by_state[s.value]],
         [],
         [],
     ]
     for (state, print_day), n in sorted(groups.items()):
         if state != queued:
             continue
-        when = print_jobs.c.print_day.is_(None) if not print_day else print_jobs.c.print_day == print_day
-        classes[1 if not print_day or print_day == today_code else 2].append(([print_jobs.c.state == queued, when], n))
+        walk = _Walk(queued, print_day or None, by_day=True)
+        classes[1 if not print_day or print_day == today_code else 2].append((walk, n))
     open_ids = _page_ids(conn, site_code, classes, (page - 1) * QUEUE_PAGE, QUEUE_PAGE)
     recent_ids = _recent_ids(conn, site_code)
     found = {r.job.id: r for r in rows(conn, [*open_ids, *recent_ids], day=day)}
@@ -147,8 +181,33 @@ def queue_page(
     )
 
 
+@attrs.frozen
+class _Walk:
+    """The jobs of one state (and, for QUEUED ones, one print day; None: any day) of a site."""
+
+    state: str
+    print_day: str | None = None
+    #: False: every job of the state, whatever its print day (the jobs in flight).
+    by_day: bool = False
+
+    def where(self) -> list[Any]:
+        where = [print_jobs.c.state == self.state]
+        if self.by_day:
+            day = print_jobs.c.print_day
+            where.append(day.is_(None) if self.print_day is None else day == self.print_day)
+        return where
+
+    def rows(self, conn: Connection, site_code: str, limit: int) -> Any:
+        params: dict[str, Any] = {"site": site_code, "state": self.state, "limit": limit}
+        if not self.by_day:
+            return conn.execute(_WALKS["state"], params)
+        if self.print_day is None:
+            return conn.execute(_WALKS["any day"], params)
+        return conn.execute(_WALKS["day"], {**params, "day": self.print_day})
+
+
 def _page_ids(
-    conn: Connection, site_code: str, classes: list[list[tuple[list[Any], int]]], offset: int, limit: int
+    conn: Connection, site_code: str, classes: list[list[tuple[_Walk, int]]], offset: int, limit: int
 ) -> tuple[str, ...]:
     """The ids at ``offset`` .. ``offset + limit`` of the queue in urgency order (class by class, each
     oldest first by creation time, then id). Within a class each (state, print day) is one ordered walk
@@ -156,25 +215,22 @@ def _page_ids(
     found: list[str] = []
     start = 0  # the position of the current class's first job in the whole queue
     for sources in classes:
-        size = sum(n for _where, n in sources)
+        size = sum(n for _walk, n in sources)
         lo, hi = max(0, offset - start), min(size, offset + limit - start)
         start += size
         if lo >= hi:
             continue
-        base = [print_jobs.c.site_code == site_code]
-        order = (print_jobs.c.created_at, print_jobs.c.id)
         if hi > MERGE_DEPTH:
-            either = sa.or_(*[sa.and_(*where) for where, _n in sources])
+            either = sa.or_(*[sa.and_(*walk.where()) for walk, _n in sources])
             found += conn.execute(
-                sa.select(print_jobs.c.id).where(*base, either).order_by(*order).limit(hi - lo).offset(lo)
+                sa.select(print_jobs.c.id)
+                .where(print_jobs.c.site_code == site_code, either)
+                .order_by(*_ORDER)
+                .limit(hi - lo)
+                .offset(lo)
             ).scalars()
             continue
-        walks = [
-            conn.execute(
-                sa.select(print_jobs.c.created_at, print_jobs.c.id).where(*base, *where).order_by(*order).limit(hi)
-            ).all()
-            for where, _n in sources
-        ]
+        walks = [walk.rows(conn, site_code, hi).all() for walk, _n in sources]
         merged = heapq.merge(*[[(utc(at), job_id) for at, job_id in walk] for walk in walks])
         found += [job_id for _at, job_id in itertools.islice(merged, lo, hi)]
     return tuple(found)
@@ -187,12 +243,7 @@ def _recent_ids(conn: Connection, site_code: str) -> tuple[str, ...]:
     for state in RECENT_STATES:
         recent += [
             (utc(at), job_id)
-            for job_id, at in conn.execute(
-                sa.select(print_jobs.c.id, print_jobs.c.updated_at)
-                .where(print_jobs.c.site_code == site_code, print_jobs.c.state == state.value)
-                .order_by(print_jobs.c.updated_at.desc())
-                .limit(RECENT_LIMIT)
-            )
+            for job_id, at in conn.execute(_RECENT, {"site": site_code, "state": state.value})
             if at is not None
         ]
     return tuple(job_id for _at, job_id in sorted(recent, reverse=True)[:RECENT_LIMIT])
@@ -202,13 +253,8 @@ def rows(conn: Connection, job_ids: Sequence[str], *, day: dt.date) -> list[Queu
     """The given jobs with their residents, in the given order (``day`` decides which are due)."""
     if not job_ids:
         return []
-    query = (
-        sa.select(print_jobs, enrolments.c.nama, enrolments.c.nik, enrolments.c.state.label("enrolment_state"))
-        .select_from(print_jobs.outerjoin(enrolments, enrolments.c.id == print_jobs.c.enrolment_id))
-        .where(print_jobs.c.id.in_(list(job_ids)))
-    )
     found = {}
-    for row in conn.execute(query):
+    for row in conn.execute(_ROWS, {"ids": list(job_ids)}):
         job = job_from_row(row)
         found[job.id] = QueueRow(
             job=job,
@@ -236,21 +282,10 @@ def counter_checks(conn: Connection, printer_names: Sequence[str]) -> tuple[Coun
     """Each printer's own card counter (as last read) against the cards the ledger says it made."""
     if not printer_names:
         return ()
-    cards = Counter(
-        {
-            str(scope): int(n)
-            for scope, n in conn.execute(
-                sa.select(counters.c.scope, sa.func.sum(counters.c.n))
-                .where(
-                    counters.c.family == Family.PRINTER_CARDS.value,
-                    counters.c.scope.in_(list(printer_names)),
-                )
-                .group_by(counters.c.scope)
-            )
-        }
-    )
+    names = {"printers": list(printer_names)}
+    cards = Counter({str(scope): int(n) for scope, n in conn.execute(_PRINTER_CARDS, names)})
     counted: dict[str, int | None] = {}
-    for row in conn.execute(sa.select(printers).where(printers.c.name.in_(list(printer_names)))):
+    for row in conn.execute(_PRINTER_ROWS, names):
         if row.baseline_count is not None and row.last_count is not None:
             counted[row.name] = row.last_count - row.baseline_count
     return tuple(

@@ -31,27 +31,27 @@ class InProgress:
     filled: int
 
 
+_FILLED = (
+    sa.select(sa.func.count()).select_from(captures).where(captures.c.enrolment_id == enrolments.c.id).scalar_subquery()
+)
+# Built once: the recording start page runs it before every recording.
+_IN_PROGRESS = (
+    sa.select(
+        enrolments.c.id,
+        enrolments.c.nik,
+        enrolments.c.nama,
+        enrolments.c.operator,
+        enrolments.c.created_at,
+        _FILLED.label("filled"),
+    )
+    .where(enrolments.c.site_code == sa.bindparam("site"), enrolments.c.state == "BIO_CAPTURED")
+    .order_by(enrolments.c.created_at.desc(), enrolments.c.id.desc())
+    .limit(sa.bindparam("limit"))
+)
+
+
 def in_progress(conn: Connection, site_code: str, *, limit: int = LIMIT) -> tuple[InProgress, ...]:
     """The site's recordings in progress, newest first, at most ``limit``."""
-    filled = (
-        sa.select(sa.func.count())
-        .select_from(captures)
-        .where(captures.c.enrolment_id == enrolments.c.id)
-        .scalar_subquery()
-    )
-    query = (
-        sa.select(
-            enrolments.c.id,
-            enrolments.c.nik,
-            enrolments.c.nama,
-            enrolments.c.operator,
-            enrolments.c.created_at,
-            filled.label("filled"),
-        )
-        .where(enrolments.c.site_code == site_code, enrolments.c.state == "BIO_CAPTURED")
-        .order_by(enrolments.c.created_at.desc(), enrolments.c.id.desc())
-        .limit(limit)
-    )
     return tuple(
         InProgress(
             id=r.id,
@@ -61,5 +61,5 @@ def in_progress(conn: Connection, site_code: str, *, limit: int = LIMIT) -> tupl
             created_at=utc(r.created_at),
             filled=int(r.filled),
         )
-        for r in conn.execute(query)
+        for r in conn.execute(_IN_PROGRESS, {"site": site_code, "limit": limit})
     )

@@ -23,18 +23,26 @@ class OutboxFigures:
     last_error: str | None
 
 
+# Built once: the dashboard runs them on every request.
+_WAITING = outbox.c.sent_at.is_(None)
+_WAITING_COUNT = sa.select(sa.func.count()).select_from(outbox).where(_WAITING)
+_WAITING_ERROR = (
+    sa.select(outbox.c.last_error)
+    .where(_WAITING, outbox.c.last_error.is_not(None))
+    .order_by(outbox.c.seq.desc())
+    .limit(1)
+)
+_WAITING_CENTRAL = (
+    sa.select(sa.func.count())
+    .select_from(central_submissions.join(enrolments))
+    .where(enrolments.c.state == "SENT_FOR_ENROLLMENT")
+)
+
+
 def waiting_packets(conn: Connection) -> tuple[int, str | None]:
     """Packets waiting to be sent and the newest error of one of them (both from the waiting packets'
     own index: a site's outbox keeps every packet it ever sent)."""
-    waiting = outbox.c.sent_at.is_(None)
-    count = int(conn.execute(sa.select(sa.func.count()).select_from(outbox).where(waiting)).scalar_one())
-    last_error = conn.execute(
-        sa.select(outbox.c.last_error)
-        .where(waiting, outbox.c.last_error.is_not(None))
-        .order_by(outbox.c.seq.desc())
-        .limit(1)
-    ).scalar()
-    return count, last_error
+    return int(conn.execute(_WAITING_COUNT).scalar_one()), conn.execute(_WAITING_ERROR).scalar()
 
 
 def outbox_figures(conn: Connection) -> OutboxFigures:
@@ -59,13 +67,7 @@ def queued_signed_jobs(conn: Connection) -> int:
 def waiting_for_central(conn: Connection) -> int:
     """Enrolments handed to the central system and still waiting for its verdict (SENT_FOR_ENROLLMENT with
     a submission row; read from the state index: only the waiting ones are visited)."""
-    return int(
-        conn.execute(
-            sa.select(sa.func.count())
-            .select_from(central_submissions.join(enrolments))
-            .where(enrolments.c.state == "SENT_FOR_ENROLLMENT")
-        ).scalar_one()
-    )
+    return int(conn.execute(_WAITING_CENTRAL).scalar_one())
 
 
 @attrs.frozen(kw_only=True)
