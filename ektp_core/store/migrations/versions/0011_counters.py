@@ -7,7 +7,7 @@ whatever later code becomes: each family as the counters module defined it at re
 
 Revision ID: 0011
 Revises: 0010
-Create Date: 2026-11-29
+Create Date: 2026-12-07
 """
 
 from __future__ import annotations
