@@ -13,10 +13,9 @@ from typing import Any, Protocol
 
 import attrs
 
+from ektp_core.domain.model import WEEKDAYS as WEEKDAYS  # the print days' names live with the print job
 from ektp_core.domain.model import Enrolment, Site
 
-#: Days a print day may name, Monday first (``datetime.date.weekday()`` order).
-WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 #: The Indonesian names a profile may use instead (Senin = Monday ... Minggu = Sunday).
 HARI = ("senin", "selasa", "rabu", "kamis", "jumat", "sabtu", "minggu")
 

@@ -163,6 +163,19 @@ def last_entries(conn: Connection, *, limit: int, subject_id: str | None = None)
     return [_row_to_entry(row) for row in reversed(conn.execute(query).all())]
 
 
+def newest(conn: Connection, *, limit: int, action: str = "") -> list[AuditEntry]:
+    """The newest ``limit`` entries, newest first: all, those of one ``action``, or (``action`` ending in
+    ``.``, such as ``auth.``) those of a family. Read backwards along the primary key: the newest come
+    first without reading the whole log."""
+    query = sa.select(audit_log).order_by(audit_log.c.seq.desc()).limit(limit)
+    if action.endswith("."):
+        escaped = action.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = query.where(audit_log.c.action.like(escaped + "%", escape="\\"))
+    elif action:
+        query = query.where(audit_log.c.action == action)
+    return [_row_to_entry(row) for row in conn.execute(query)]
+
+
 @attrs.frozen
 class VerifyResult:
     """The outcome of :func:`verify`."""

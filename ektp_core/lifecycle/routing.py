@@ -8,7 +8,6 @@ the enrolment and refuses one that has moved on, and the router skips it.
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 import attrs
@@ -21,6 +20,7 @@ from ektp_core.devices import factories
 from ektp_core.devices.declared import printer_sites
 from ektp_core.devices.region_rules import RegionRules, SiteSnapshot, SiteState
 from ektp_core.domain.model import EnrolmentState
+from ektp_core.domain.model import due_on as due_on  # its old home: kept importable
 from ektp_core.errors import ConfigError, Conflict, IllegalTransition
 from ektp_core.lifecycle.service import LifecycleService
 from ektp_core.store.tables import enrolments
@@ -89,13 +89,6 @@ class PrintRouter:
                 continue  # queued by another worker between our read and our write: theirs stands
             queued.append(RoutedJob(enrolment_id, job.id, job.site_code, routing.reason, routing.print_day))
         return queued
-
-
-def due_on(print_day: str | None, day: dt.date) -> bool:
-    """True when a job with this print day may be printed on ``day`` (a job without one: any day)."""
-    from ektp_core.devices.region_rules import WEEKDAYS
-
-    return print_day is None or WEEKDAYS[day.weekday()] == print_day
 
 
 def site_snapshot(profile: Profile, lifecycle: LifecycleService | None = None) -> SiteSnapshot:

@@ -28,6 +28,7 @@ from ektp_core.keys import crypto
 from ektp_core.lifecycle import audit
 from ektp_core.lifecycle.actions import AuditAction
 from ektp_core.lifecycle.service import LifecycleService
+from ektp_core.store import counters
 from ektp_core.store import repository as repo
 from ektp_core.store.tables import audit_log, enrolments, operators, peers, print_jobs, signed_jobs, web_sessions
 from ektp_core.sync.node_keys import SiteKeys
@@ -267,6 +268,9 @@ class FeedReader:
             at=at,
             detail={"enrolment": str(item["enrolment_id"])},
         )
+        counters.change(
+            conn, after=counters.job_keys(str(item["site_code"]), "QUEUED", item.get("print_day"), None, at)
+        )
 
     def _apply_one(
         self, conn: Any, item: Mapping[str, Any], signed_item: Mapping[str, Any], at: dt.datetime, result: Applied
@@ -274,9 +278,14 @@ class FeedReader:
         kind = item.get("kind")
         if kind == "enrolment_state":
             enrolment_id = str(item["enrolment_id"])
-            current = conn.execute(sa.select(enrolments.c.state).where(enrolments.c.id == enrolment_id)).scalar()
-            if current is None or current == item["state"]:
+            row = conn.execute(
+                sa.select(enrolments.c.state, enrolments.c.site_code, enrolments.c.created_at).where(
+                    enrolments.c.id == enrolment_id
+                )
+            ).first()
+            if row is None or row.state == item["state"]:
                 return
+            current = str(row.state)
             state = EnrolmentState(item["state"])
             # The Dukcapil node's record is the reference: the site's copy follows it, audited.
             conn.execute(
@@ -292,6 +301,11 @@ class FeedReader:
                 subject_id=enrolment_id,
                 at=at,
                 detail={"from": current, "to": state.value, "dukcapil_seq": item["seq"]},
+            )
+            counters.change(
+                conn,
+                counters.enrolment_keys(row.site_code, current, row.created_at),
+                counters.enrolment_keys(row.site_code, state.value, row.created_at),
             )
             result.states[enrolment_id] = state.value
         elif kind == "print_job":
