@@ -268,55 +268,31 @@ class Baseline:
 # --------------------------------------------------------------------------------------------------
 
 
-class _TimedImpl:
-    """One hook implementation whose ``function`` adds its running time to the relay's account."""
-
-    def __init__(self, impl: Any, account: Callable[[float], None]) -> None:
-        self.plugin_name = impl.plugin_name
-        self.argnames = impl.argnames
-        function, clock = impl.function, time.perf_counter
-
-        def timed(*args: Any) -> Any:
-            start = clock()
-            try:
-                return function(*args)
-            finally:
-                account(clock() - start)
-
-        self.function = timed
-
-
 class _TimedCaller:
-    """Stands in for one pluggy hook caller: calling it, or calling its implementations one by one
-    (as the lifecycle does for ``ektp_after_transition``), is timed."""
+    """Stands in for one pluggy hook caller, or for one plugin's call of a hook (``each_plugin``):
+    calling it is timed."""
 
-    def __init__(self, relay: TimedHookRelay, name: str, caller: Any) -> None:
-        self._relay, self._name, self._caller = relay, name, caller
-
-    def _account(self, seconds: float, calls: int = 1) -> None:
-        self._relay.seconds[self._name] += seconds
-        self._relay.calls[self._name] += calls
+    def __init__(self, relay: TimedHookRelay, name: str, caller: Any, *, counts: int = 1) -> None:
+        self._relay, self._name, self._caller, self._counts = relay, name, caller, counts
+        self.plugin = getattr(caller, "plugin", None)
 
     def __call__(self, **kwargs: Any) -> Any:
         start = time.perf_counter()
         try:
             return self._caller(**kwargs)
         finally:
-            self._account(time.perf_counter() - start)
+            self._relay.account(self._name, time.perf_counter() - start, self._counts)
 
     def get_hookimpls(self) -> list[Any]:
-        start = time.perf_counter()
-        impls = [_TimedImpl(i, lambda sec: self._account(sec, 0)) for i in self._caller.get_hookimpls()]
-        # Fetching the implementations is dispatch too; counted as one call of the hook.
-        self._account(time.perf_counter() - start)
-        return impls
+        return list(self._caller.get_hookimpls())
 
 
 class TimedHookRelay:
     """Stands in for ``host.hook``: every hook dispatch goes to the real relay and its duration is added up.
 
-    The time counted is the whole dispatch as the service sees it: pluggy's caller (or the lookup of
-    the implementations) plus every implementation it runs.
+    The time counted is the whole dispatch as the service sees it: pluggy's caller plus every
+    implementation it runs, and for a hook called one plugin at a time (``each_plugin``, as the
+    lifecycle calls ``ektp_after_transition``) the look-up of the plugins' calls plus each call.
     """
 
     def __init__(self, relay: Any) -> None:
@@ -324,14 +300,24 @@ class TimedHookRelay:
         self.seconds: dict[str, float] = {}
         self.calls: dict[str, int] = {}
 
+    def account(self, name: str, seconds: float, calls: int) -> None:
+        self.seconds[name] = self.seconds.get(name, 0.0) + seconds
+        self.calls[name] = self.calls.get(name, 0) + calls
+
     def __getattr__(self, name: str) -> Any:
         caller = getattr(self._relay, name)
-        self.seconds.setdefault(name, 0.0)
-        self.calls.setdefault(name, 0)
+        self.account(name, 0.0, 0)
         timed = _TimedCaller(self, name, caller)
         # Cached on the instance, so later look-ups skip __getattr__.
         setattr(self, name, timed)
         return timed
+
+    def each_plugin(self, name: str) -> tuple[Any, ...]:
+        start = time.perf_counter()
+        calls = tuple(_TimedCaller(self, name, call, counts=0) for call in self._relay.each_plugin(name))
+        # Looking the plugins' calls up is dispatch too; counted as one call of the hook.
+        self.account(name, time.perf_counter() - start, 1)
+        return calls
 
     @property
     def total(self) -> float:

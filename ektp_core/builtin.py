@@ -1,4 +1,5 @@
-"""The core's own hook implementations: the NIK and eligibility checks every enrolment passes.
+"""The core's own hook implementations: the profile tables the core reads, and the NIK and
+eligibility checks every enrolment passes.
 
 Registered before every other plugin as an essential plugin; it cannot be blocked.
 """
@@ -8,9 +9,19 @@ from __future__ import annotations
 from typing import Any
 
 from ektp_core import hookimpl
+from ektp_core.config import core_tables
+from ektp_core.config.schema import ProfileTables
 from ektp_core.domain import nik as nik_rules
 from ektp_core.domain.model import Enrolment
 from ektp_core.events import ValidationProblem
+
+
+@hookimpl
+def ektp_declare_profile_tables(tables: ProfileTables) -> None:
+    """The core's tables: the profile, its sites and plugins, rules, devices, printing, capture,
+    verification, the accounts' limits in ``[web]``, and the reserved ``[sync]``."""
+    for table in core_tables.TABLES:
+        tables.add(table)
 
 
 @hookimpl

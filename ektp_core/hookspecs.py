@@ -1,38 +1,134 @@
-"""Every hook of ektp, grouped by the lifecycle stage that calls it.
+"""Every hook of the core, grouped by the stage that calls it.
 
-Plugins implement these with the ``@ektp_core.hookimpl`` marker. Two kinds exist:
+Plugins implement these with the ``@ektp_core.hookimpl`` marker. Three kinds exist:
 
+* **start-up** hooks are called when a plugin host starts or first needs what they declare: a
+  plugin adds hookspecs of its own (the web plugin's are in ``ektp_plugins.web.hookspecs``) or
+  declares the profile tables it reads;
 * **registration** hooks (``ektp_register_*``) are called once when a plugin host first needs
   what they register; a plugin adds named things to the registry (or command group) it is given,
-  and the profile later picks them by name;
+  and the profile later picks them by name. Each registry is typed by the :class:`RegistryKind`
+  declared here beside its hook (``host.registry(PRINTERS)`` is a ``Registry[PrinterFactory]``);
 * **lifecycle** hooks are called once per record or job (never per USB packet or byte).
 
 An implementation must accept the arguments by the names given here; pluggy passes only the
 arguments an implementation asks for, so a plugin may leave out the ones it does not need. Never
 give an argument a default value in an implementation: pluggy would silently never pass it.
 
+Every hook is called through pluggy, so hookwrappers and ``EKTP_TRACE_HOOKS=1`` see every call.
+Where one plugin's failure must not stop the others (registration hooks, ``ektp_after_transition``),
+the core calls the implementations one plugin at a time (:meth:`ektp_core.plugins.HookRelay.each_plugin`).
+
 Each hook's docstring has the same sections, from which docs/hooks.md is generated (and which a
 test checks): ``Called:`` (when and by what), ``Args:`` (every argument of the signature, nothing
-else), ``Returns:``, ``Results:`` (how the results of several plugins combine) and ``Example:`` (a
-complete plugin module implementing the hook; the tests register and call every example).
+else), ``Returns:``, ``Results:`` (how the results of several plugins combine) and ``Example:`` (the
+path of a complete plugin module implementing the hook, under docs/hooks/examples/; the tests
+register and call every example).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pluggy
+
+from ektp_core.registry import RegistryKind
 
 if TYPE_CHECKING:
     import click
 
     from ektp_core.config import Deployment
-    from ektp_core.devices.printers import CardData, RenderedCard
+    from ektp_core.config.profile import ProfileSource
+    from ektp_core.config.schema import ProfileTables
+    from ektp_core.devices.matchers import MatcherFactory
+    from ektp_core.devices.printers import CardData, PrinterFactory, RenderedCard
+    from ektp_core.devices.region_rules import RegionRulesFactory
+    from ektp_core.devices.scanners import ScannerFactory
+    from ektp_core.devices.verifiers import VerifierFactory
     from ektp_core.domain.model import Enrolment, PrintJob
     from ektp_core.events import Transition, ValidationProblem
     from ektp_core.registry import Registry
 
 hookspec = pluggy.HookspecMarker("ektp")
+
+#: The core's registries: what each registration hook fills, and what one entry is called.
+PROFILES: RegistryKind[ProfileSource] = RegistryKind("profiles", "ektp_register_profiles", "profile")
+PRINTERS: RegistryKind[PrinterFactory] = RegistryKind("printers", "ektp_register_printers", "printer")
+SCANNERS: RegistryKind[ScannerFactory] = RegistryKind("scanners", "ektp_register_scanners", "scanner")
+REGION_RULES: RegistryKind[RegionRulesFactory] = RegistryKind(
+    "region_rules", "ektp_register_region_rules", "region rule"
+)
+VERIFIERS: RegistryKind[VerifierFactory] = RegistryKind("verifiers", "ektp_register_verifiers", "verifier")
+MATCHERS: RegistryKind[MatcherFactory] = RegistryKind("matchers", "ektp_register_matchers", "matcher")
+
+# --------------------------------------------------------------------------------------------------
+# Start-up: called when a plugin host starts, or first needs what plugins declare.
+# --------------------------------------------------------------------------------------------------
+
+
+@hookspec(historic=True)
+def ektp_add_hookspecs(plugin_manager: pluggy.PluginManager) -> None:
+    """Add hookspecs of the plugin's own, which other plugins then implement.
+
+    Called:
+        Once per plugin host, as it starts, for the plugins registered by then; a plugin registered
+        later is called as it registers (the hook is historic). A plugin that owns a domain adds
+        the hooks of that domain this way, so the core's spec stays free of it: the web plugin adds
+        ``ektp_register_blueprints`` and ``ektp_register_menu_entries``
+        (``ektp_plugins.web.hookspecs``).
+
+    Args:
+        plugin_manager: the host's :class:`pluggy.PluginManager`. Call
+            ``plugin_manager.add_hookspecs(module)`` with a module of functions marked with a
+            ``pluggy.HookspecMarker("ektp")``; their names start with ``ektp_``.
+
+    Returns:
+        Nothing: what counts is the hookspecs the implementation adds.
+
+    Results:
+        Every implementation is called. One that raises makes its plugin fail to load (reported by
+        ``ektp plugins``); the others load. Another plugin's implementations of the new hooks may
+        be registered before the hookspecs are added: pluggy checks them against the specs then.
+
+    Example:
+        docs/hooks/examples/ektp_add_hookspecs.py
+    """
+
+
+@hookspec
+def ektp_declare_profile_tables(tables: ProfileTables) -> None:
+    """Declare the profile tables the plugin reads: their keys, types, defaults and descriptions.
+
+    Called:
+        When a plugin host is first asked for its profile tables
+        (:meth:`ektp_core.plugins.PluginHost.profile_tables`), one plugin at a time. A profile is
+        checked as it loads (``ektp init``, ``ektp profile use``, any command with
+        ``--deployment``): against the core's own tables first, which the core declares through
+        this hook too, in its essential plugin (asked once per process); when the profile has a
+        table or key the core does not declare, a plugin host with the profile's ``[plugins]``
+        lists asks every loaded plugin.
+
+    Args:
+        tables: the host's :class:`~ektp_core.config.schema.ProfileTables`. Add each top-level
+            table with ``tables.add(table)``, where ``table`` is a
+            :class:`~ektp_core.config.schema.Table` of
+            :class:`~ektp_core.config.schema.Setting` objects. Read the values later with
+            ``table.read(profile)``: the same checks, and the same errors (the file, the key, what
+            was expected), as the host's.
+
+    Returns:
+        Nothing: what counts is what the implementation adds to ``tables``.
+
+    Results:
+        Every implementation is called, one plugin at a time. A table two plugins declare must be
+        ``shared`` by both, and no key may be declared twice; either mistake is a ``PluginError``
+        naming both plugins. A profile table or key that no loaded plugin declares is refused when
+        the profile loads, naming the file and the key.
+
+    Example:
+        docs/hooks/examples/ektp_declare_profile_tables.py
+    """
+
 
 # --------------------------------------------------------------------------------------------------
 # Registration: called once per plugin host, when it first builds the registry. Each gets a registry.
@@ -40,7 +136,7 @@ hookspec = pluggy.HookspecMarker("ektp")
 
 
 @hookspec
-def ektp_register_profiles(registry: Registry[Any]) -> None:
+def ektp_register_profiles(registry: Registry[ProfileSource]) -> None:
     """Add ready-made profiles, which a deployment is created from by name.
 
     Called:
@@ -64,23 +160,12 @@ def ektp_register_profiles(registry: Registry[Any]) -> None:
         (``minimal`` and the regional ones) this way.
 
     Example:
-        from importlib import resources
-
-        from ektp_core import hookimpl
-
-
-        @hookimpl
-        def ektp_register_profiles(registry):
-            registry.add(
-                "kota-contoh-kecamatan",
-                resources.files(__package__).joinpath("profiles", "kecamatan.toml"),
-                description="Kota Contoh: recording and printing at every kecamatan",
-            )
+        docs/hooks/examples/ektp_register_profiles.py
     """
 
 
 @hookspec
-def ektp_register_printers(registry: Registry[Any]) -> None:
+def ektp_register_printers(registry: Registry[PrinterFactory]) -> None:
     """Add card-printer drivers, which the profile's ``[[devices.printers]]`` pick by name.
 
     Called:
@@ -90,12 +175,13 @@ def ektp_register_printers(registry: Registry[Any]) -> None:
 
     Args:
         registry: the ``printers`` :class:`~ektp_core.registry.Registry`. Add each driver with
-            ``registry.add(name, factory, description="...")``. The core calls
-            ``factory(name=..., options=...)`` with the ``[[devices.printers]]`` entry's ``name``
-            and its ``options`` table (relative ``folder`` and ``emulator_state`` paths made
-            absolute inside the deployment folder); it builds, but does not open, a
-            :class:`~ektp_core.devices.printers.CardPrinter`, and raises ``ValueError`` for options it
-            does not accept.
+            ``registry.add(name, factory, description="...")``. The factory (a
+            :class:`~ektp_core.devices.printers.PrinterFactory`, often the driver's class) is
+            called with the keyword arguments it names among ``name`` (the
+            ``[[devices.printers]]`` entry's), ``options`` (its table; relative ``folder`` and
+            ``emulator_state`` paths made absolute inside the deployment folder) and ``profile``;
+            it builds, but does not open, a :class:`~ektp_core.devices.printers.CardPrinter`, and
+            raises ``ValueError`` for options it does not accept (docs/devices.md).
 
     Returns:
         Nothing: what counts is what the implementation adds to ``registry``.
@@ -105,23 +191,12 @@ def ektp_register_printers(registry: Registry[Any]) -> None:
         ``[[devices.printers]]`` entry names it.
 
     Example:
-        from ektp_core import hookimpl
-        from ektp_plugins.printers.proof import ProofPrinter
-
-
-        def proof_cr80(name, options):
-            # The proof printer on the CR80 canvas (1011 x 638) unless the profile asks otherwise.
-            return ProofPrinter(name, {"canvas": "cr80", **options})
-
-
-        @hookimpl
-        def ektp_register_printers(registry):
-            registry.add("proof-cr80", proof_cr80, description="proof cards at the CR80 size")
+        docs/hooks/examples/ektp_register_printers.py
     """
 
 
 @hookspec
-def ektp_register_scanners(registry: Registry[Any]) -> None:
+def ektp_register_scanners(registry: Registry[ScannerFactory]) -> None:
     """Add biometric scanner drivers (fingerprint, iris, face, signature), picked by name.
 
     Called:
@@ -131,9 +206,9 @@ def ektp_register_scanners(registry: Registry[Any]) -> None:
 
     Args:
         registry: the ``scanners`` :class:`~ektp_core.registry.Registry`. Add each driver with
-            ``registry.add(name, factory, description="...")``; the core calls
-            ``factory(name=..., options=...)`` as for printers, and gets back an unopened
-            :class:`~ektp_core.devices.scanners.BiometricScanner`.
+            ``registry.add(name, factory, description="...")``; the factory (a
+            :class:`~ektp_core.devices.scanners.ScannerFactory`) is called as a printer's is and
+            builds an unopened :class:`~ektp_core.devices.scanners.BiometricScanner`.
 
     Returns:
         Nothing: what counts is what the implementation adds to ``registry``.
@@ -143,43 +218,34 @@ def ektp_register_scanners(registry: Registry[Any]) -> None:
         ``[[devices.scanners]]`` entries pick drivers by name.
 
     Example:
-        from ektp_core import hookimpl
-        from ektp_plugins.scanners.uareu import make_scanner
-
-
-        def training_reader(name, options):
-            # The U.are.U 4000B driver on its built-in emulator: the training room has no readers.
-            return make_scanner(name, {**options, "emulator": True})
-
-
-        @hookimpl
-        def ektp_register_scanners(registry):
-            registry.add("uareu-training", training_reader, description="emulated U.are.U 4000B")
+        docs/hooks/examples/ektp_register_scanners.py
     """
 
 
 @hookspec
-def ektp_register_region_rules(registry: Registry[Any]) -> None:
+def ektp_register_region_rules(registry: Registry[RegionRulesFactory]) -> None:
     """Add region rules: which site records, which site prints each card.
 
     Called:
         When a plugin host first builds its ``region_rules`` registry, that is when a deployment
-        loads its rules (:func:`ektp_core.lifecycle.routing.load_rules`): ``ektp route``, ``ektp sites``,
-        ``ektp profile use``, ``ektp walk``, and routing the print-ready enrolments after
+        loads its rules (:func:`ektp_core.lifecycle.routing.load_rules`): ``ektp route``, ``ektp
+        sites``, ``ektp profile use``, ``ektp walk``, and routing the print-ready enrolments after
         ``ektp verify sync`` or in the web UI.
 
     Args:
         registry: the ``region_rules`` :class:`~ektp_core.registry.Registry`. Add each rules
-            class with ``registry.add(name, rules_class)``. The class follows
-            :class:`ektp_core.devices.region_rules.RegionRules`: it is built as ``rules_class(profile,
-            settings)``, where ``settings`` holds the keys of ``[rules]`` other than ``name``
-            (raise ``ValueError`` for settings it does not accept); ``check()`` lists the
-            problems with the profile, each naming the site; ``route(enrolment, sites)`` and
-            ``prints_at(site, sites)`` return an :class:`ektp_core.devices.region_rules.Routing` (the site
-            that prints, the reason shown to operators, optionally the weekday). ``sites`` is a
-            read-only :class:`ektp_core.devices.region_rules.SiteState` (``has_printer(code)``,
-            ``blanks_in_stock(code)``), so rules stay pure functions of the profile, the
-            enrolment and that state.
+            class with ``registry.add(name, rules_class)``. The class is a
+            :class:`~ektp_core.devices.region_rules.RegionRulesFactory`: it is built with the
+            keyword arguments it names among ``profile``, ``options`` (the keys of ``[rules]``
+            other than ``name``: the rules' settings; raise ``ValueError`` for one it does not
+            accept) and ``name``. The rules follow
+            :class:`~ektp_core.devices.region_rules.RegionRules`: ``check()`` lists the problems
+            with the profile, each naming the site; ``route(enrolment, sites)`` and
+            ``prints_at(site, sites)`` return a :class:`~ektp_core.devices.region_rules.Routing`
+            (the site that prints, the reason shown to operators, optionally the weekday).
+            ``sites`` is a read-only :class:`~ektp_core.devices.region_rules.SiteState`
+            (``has_printer(code)``, ``blanks_in_stock(code)``), so rules stay pure functions of the
+            profile, the enrolment and that state.
 
     Returns:
         Nothing: what counts is what the implementation adds to ``registry``.
@@ -190,50 +256,12 @@ def ektp_register_region_rules(registry: Registry[Any]) -> None:
         ``kelurahan-rollout``) are registered this way by the ``regions`` plugin.
 
     Example:
-        from ektp_core import hookimpl
-        from ektp_core.domain.model import SiteKind
-        from ektp_core.devices.region_rules import Routing
-
-
-        class PrintAtKecamatan:
-            # Print at the resident's kecamatan when it can, else at the Dukcapil office.
-
-            name = "print-at-kecamatan"
-
-            def __init__(self, profile, settings):
-                if settings:
-                    raise ValueError(f"{self.name} takes no settings, got {sorted(settings)}")
-                self.profile = profile
-                self.office = next(s for s in profile.sites if s.kind is SiteKind.DUKCAPIL)
-
-            def check(self):
-                if self.office.prints:
-                    return []
-                return [f"site {self.office.code} ({self.office.name}) must print"]
-
-            def prints_at(self, site, sites):
-                office = self.office
-                if site.prints and sites.has_printer(site.code) and sites.blanks_in_stock(site.code):
-                    return Routing(site.code, f"printed where it was recorded, {site.name}")
-                return Routing(office.code, f"{site.name} cannot print now: printed at {office.name}")
-
-            def route(self, enrolment, sites):
-                district = enrolment.biodata.nik.district_code
-                for site in self.profile.sites:
-                    if site.region_code == district:
-                        return self.prints_at(site, sites)
-                return Routing(self.office.code, f"no site for kecamatan {district}: printed at "
-                                                 f"{self.office.name}")
-
-
-        @hookimpl
-        def ektp_register_region_rules(registry):
-            registry.add(PrintAtKecamatan.name, PrintAtKecamatan)
+        docs/hooks/examples/ektp_register_region_rules.py
     """
 
 
 @hookspec
-def ektp_register_verifiers(registry: Registry[Any]) -> None:
+def ektp_register_verifiers(registry: Registry[VerifierFactory]) -> None:
     """Add verifiers, the adapters to a central system (SIAK/ABIS), picked by name.
 
     Called:
@@ -243,10 +271,12 @@ def ektp_register_verifiers(registry: Registry[Any]) -> None:
 
     Args:
         registry: the ``verifiers`` :class:`~ektp_core.registry.Registry`. Add each adapter with
-            ``registry.add(name, factory)``. The core calls ``factory(options)`` with the
-            profile's ``[verification]`` keys other than ``verifier``, ``required`` and
-            ``matcher``; it raises ``ValueError`` for a bad option and returns an
-            :class:`ektp_core.devices.verifiers.Verifier`.
+            ``registry.add(name, factory)``. The factory (a
+            :class:`~ektp_core.devices.verifiers.VerifierFactory`) is called with the keyword
+            arguments it names among ``options`` (the profile's ``[verification]`` keys other than
+            ``verifier``, ``required`` and ``matcher``), ``name`` and ``profile``; it raises
+            ``ValueError`` for a bad option and returns a
+            :class:`~ektp_core.devices.verifiers.Verifier`.
 
     Returns:
         Nothing: what counts is what the implementation adds to ``registry``.
@@ -256,30 +286,12 @@ def ektp_register_verifiers(registry: Registry[Any]) -> None:
         verifier`` picks one (default ``http``, the bundled client for the central-system API).
 
     Example:
-        from ektp_core import hookimpl
-        from ektp_plugins.verify.http import HttpVerifier
-
-        GATEWAY = {
-            "url": "https://siak-gateway.prov.example.go.id/api/v1",
-            "token_env": "EKTP_GATEWAY_TOKEN",
-        }
-
-
-        def provincial_gateway(options):
-            # The central-system API client, aimed at the province's gateway unless the profile
-            # says otherwise.
-            return HttpVerifier({**GATEWAY, **options})
-
-
-        @hookimpl
-        def ektp_register_verifiers(registry):
-            registry.add("provincial-gateway", provincial_gateway,
-                         description="the province's SIAK gateway")
+        docs/hooks/examples/ektp_register_verifiers.py
     """
 
 
 @hookspec
-def ektp_register_matchers(registry: Registry[Any]) -> None:
+def ektp_register_matchers(registry: Registry[MatcherFactory]) -> None:
     """Add biometric matchers (extract, verify 1:1, identify 1:N), picked by name.
 
     Called:
@@ -289,9 +301,11 @@ def ektp_register_matchers(registry: Registry[Any]) -> None:
 
     Args:
         registry: the ``matchers`` :class:`~ektp_core.registry.Registry`. Add each matcher with
-            ``registry.add(name, factory)``. The core calls ``factory(options)`` with the
-            ``[verification.matcher]`` keys other than ``name`` and the ``*_score`` thresholds;
-            it returns an :class:`ektp_core.devices.matchers.Matcher`. Thresholds are applied by the core
+            ``registry.add(name, factory)``. The factory (a
+            :class:`~ektp_core.devices.matchers.MatcherFactory`) is called with the keyword
+            arguments it names among ``options`` (the ``[verification.matcher]`` keys other than
+            ``name`` and the ``*_score`` thresholds), ``name`` and ``profile``; it returns a
+            :class:`~ektp_core.devices.matchers.Matcher`. Thresholds are applied by the core
             (:func:`ektp_core.devices.matchers.decide`), never by the matcher.
 
     Returns:
@@ -302,18 +316,7 @@ def ektp_register_matchers(registry: Registry[Any]) -> None:
         ``[verification.matcher] name`` picks one (default ``nbis-bozorth3``).
 
     Example:
-        from ektp_core import hookimpl
-        from ektp_plugins.verify.dedup.matcher import NbisMatcher
-
-
-        def bozorth3_server(options):
-            # Bozorth3 on the Dukcapil server: four threads unless the profile says otherwise.
-            return NbisMatcher({"workers": 4, **options})
-
-
-        @hookimpl
-        def ektp_register_matchers(registry):
-            registry.add("bozorth3-server", bozorth3_server, description="NBIS Bozorth3, 4 threads")
+        docs/hooks/examples/ektp_register_matchers.py
     """
 
 
@@ -341,77 +344,7 @@ def ektp_register_commands(cli: click.Group) -> None:
         warning on standard error naming the plugin; the other commands keep working.
 
     Example:
-        from pathlib import Path
-
-        import click
-
-        from ektp_core import hookimpl
-        from ektp_core.config import find_deployment
-
-
-        @click.command("site-info", help="Show the site this node serves and what it does there.")
-        @click.option("--deployment", "-d", "deployment_dir", default=None,
-                      type=click.Path(file_okay=False, path_type=Path),
-                      help="Deployment folder (default: $EKTP_DEPLOYMENT, else the current folder).")
-        def site_info(deployment_dir):
-            site = find_deployment(deployment_dir).site
-            click.echo(f"{site.code} {site.name} ({site.kind}): "
-                       f"records={site.records} prints={site.prints}")
-
-
-        @hookimpl
-        def ektp_register_commands(cli):
-            cli.add_command(site_info)
-    """
-
-
-@hookspec
-def ektp_register_blueprints(registry: Registry[Any]) -> None:
-    """Add web pages: Flask blueprints that the web UI serves after its own pages.
-
-    Called:
-        When a plugin host first builds its ``blueprints`` registry: once, when the web UI's app
-        is created (``ektp serve``, which ``ektp demo`` also starts for each of its nodes).
-
-    Args:
-        registry: the ``blueprints`` :class:`~ektp_core.registry.Registry`. Add each Flask
-            blueprint with ``registry.add(name, blueprint)``; the core never imports Flask, the
-            web plugin registers every blueprint in the node's app. Each view must be decorated
-            with ``ektp_plugins.web.ui.access.allow(roles)`` (or ``public``): the app checks the
-            login, the role and the CSRF token before the view runs, and refuses a view without a
-            rule.
-
-    Returns:
-        Nothing: what counts is what the implementation adds to ``registry``.
-
-    Results:
-        Every implementation is called, one plugin at a time.
-
-    Example:
-        from flask import Blueprint, render_template_string
-
-        from ektp_core import hookimpl
-        from ektp_plugins.web.ui import access
-
-        helpdesk = Blueprint("helpdesk", __name__, url_prefix="/bantuan")
-
-        CONTACTS = [
-            ("Dukcapil helpdesk", "0736-21000"),
-            ("Blank-card stock (province)", "0736-22000"),
-        ]
-        PAGE = ("<h1>Bantuan</h1><ul>{% for who, phone in contacts %}"
-                "<li>{{ who }}: {{ phone }}</li>{% endfor %}</ul>")
-
-
-        @helpdesk.get("/")
-        @access.allow(access.EVERYONE)  # every view says who may use it, or it is refused
-        def contacts():
-            return render_template_string(PAGE, contacts=CONTACTS)
-
-
-        @hookimpl
-        def ektp_register_blueprints(registry):
-            registry.add("helpdesk", helpdesk, description="who to call when something goes wrong")
+        docs/hooks/examples/ektp_register_commands.py
     """
 
 
@@ -447,22 +380,7 @@ def ektp_validate_enrolment(enrolment: Enrolment, deployment: Deployment) -> lis
         this hook in the essential plugin.
 
     Example:
-        from ektp_core import hookimpl
-        from ektp_core.events import ValidationProblem
-
-
-        @hookimpl
-        def ektp_validate_enrolment(enrolment, deployment):
-            problems = []
-            if enrolment.biodata.nama.upper().startswith("LATIHAN"):
-                problems.append(ValidationProblem("training records (LATIHAN ...) are never stored",
-                                                  field="nama"))
-            if deployment is not None:
-                code = enrolment.site_code
-                site = next((s for s in deployment.profile.sites if s.code == code), None)
-                if site is None or not site.records:
-                    problems.append(ValidationProblem(f"site {code} does not record residents"))
-            return problems
+        docs/hooks/examples/ektp_validate_enrolment.py
     """
     raise NotImplementedError
 
@@ -501,30 +419,7 @@ def ektp_render_card(card: CardData, job: PrintJob, deployment: Deployment) -> R
         ``trylast``, so a plugin that returns a card replaces it.
 
     Example:
-        import io
-
-        import attrs
-        from PIL import Image, ImageDraw, ImageFont
-
-        from ektp_core import hookimpl
-        from ektp_plugins.printers.layout import render_card
-
-
-        @hookimpl(tryfirst=True)
-        def ektp_render_card(card, deployment):
-            # Training offices (profile name "latihan-...") print SPECIMEN across every card.
-            if deployment is None or not deployment.profile.name.startswith("latihan-"):
-                return None  # a real office: the next renderer (finally the default layout) draws it
-            rendered = render_card(card)
-            size = (rendered.width, rendered.height)
-            where, stamp = (size[0] // 10, size[1] // 3), ImageFont.load_default(size=size[1] // 6)
-            k = Image.frombytes("L", size, rendered.k)  # the black resin panel
-            ImageDraw.Draw(k).text(where, "SPECIMEN", fill=255, font=stamp)
-            preview = Image.open(io.BytesIO(rendered.preview_png)).convert("RGB")
-            ImageDraw.Draw(preview).text(where, "SPECIMEN", fill=(0, 0, 0), font=stamp)
-            png = io.BytesIO()
-            preview.save(png, format="PNG")
-            return attrs.evolve(rendered, k=k.tobytes(), preview_png=png.getvalue())
+        docs/hooks/examples/ektp_render_card.py
     """
 
 
@@ -561,26 +456,5 @@ def ektp_after_transition(transition: Transition, deployment: Deployment) -> Non
         implementations.
 
     Example:
-        import json
-        import logging
-
-        from ektp_core import hookimpl
-
-        log = logging.getLogger(__name__)
-
-
-        @hookimpl
-        def ektp_after_transition(transition, deployment):
-            # Print jobs that need a supervisor go to a file the office's dashboard screen watches.
-            if deployment is None or transition.kind != "print_job":
-                return
-            if transition.to_state != "UNKNOWN":
-                return
-            job = transition.subject_id
-            alert = {"job": job, "reason": transition.reason, "at": transition.at.isoformat()}
-            try:
-                with open(deployment.root / "supervisor-alerts.jsonl", "a", encoding="utf-8") as out:
-                    print(json.dumps(alert), file=out)
-            except OSError:
-                log.exception("could not write the supervisor alert for print job %s", job)
+        docs/hooks/examples/ektp_after_transition.py
     """

@@ -22,6 +22,22 @@ class Entry(Generic[T]):
     description: str = ""
 
 
+@attrs.frozen
+class RegistryKind(Generic[T]):
+    """One kind of registry: its name, the registration hook that fills it, and what one entry is called.
+
+    Declared next to the hook (the core's in :mod:`ektp_core.hookspecs`, the web plugin's in its own
+    hookspecs), so ``host.registry(PRINTERS)`` is typed: a ``Registry[PrinterFactory]``.
+    """
+
+    #: ``printers``: how ``host.registry("printers")`` names it.
+    name: str
+    #: ``ektp_register_printers``: the hook that fills it, called with ``registry=``.
+    hook: str
+    #: ``printer``: one entry, in messages (``no printer named 'x'``).
+    label: str
+
+
 class Registry(Generic[T]):
     """A name -> object table for one kind of thing (printers, scanners, region rules...).
 
@@ -34,6 +50,10 @@ class Registry(Generic[T]):
         self._entries: dict[str, Entry[T]] = {}
         #: Set by the plugin host while it calls one plugin's registration hook.
         self.current_plugin = "?"
+
+    def __repr__(self) -> str:
+        # What EKTP_TRACE_HOOKS shows for a registration call: which registry, filled by which plugin.
+        return f"<{self.kind} registry, {len(self)} entries, now asking plugin {self.current_plugin}>"
 
     def add(self, name: str, obj: T, *, description: str = "") -> None:
         """Register ``obj`` under ``name``; a second plugin using the same name is an error."""
@@ -48,16 +68,15 @@ class Registry(Generic[T]):
 
     def get(self, name: str) -> T:
         """The object registered as ``name``; the error lists what is available."""
+        return self.entry(name).obj
+
+    def entry(self, name: str) -> Entry[T]:
+        """The full entry (with the plugin that registered it); the error lists what is available."""
         try:
-            return self._entries[name].obj
+            return self._entries[name]
         except KeyError:
             known = ", ".join(sorted(self._entries)) or "none"
             raise PluginError(f"no {self.kind} named {name!r} (registered: {known})") from None
-
-    def entry(self, name: str) -> Entry[T]:
-        """The full entry (with the plugin that registered it)."""
-        self.get(name)
-        return self._entries[name]
 
     def names(self) -> list[str]:
         """Registered names, sorted."""

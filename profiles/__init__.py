@@ -9,6 +9,7 @@ from __future__ import annotations
 from importlib import resources
 
 from ektp_core import hookimpl
+from ektp_core.config.profile import ProfileSource
 from ektp_core.registry import Registry
 
 #: Each ready profile and what it is for.
@@ -24,7 +25,7 @@ PROFILES = {
 
 
 @hookimpl
-def ektp_register_profiles(registry: Registry[object]) -> None:
+def ektp_register_profiles(registry: Registry[ProfileSource]) -> None:
     """Register the ready profiles: the single office, Kota Bengkulu (today and its kecamatan rollout) and
     Jakarta Pusat."""
     folder = resources.files(__name__)

@@ -1,16 +1,24 @@
-"""Sphinx extension: the hook reference, generated from ``ektp_core.hookspecs``.
+"""The hook reference, generated from the hookspecs: Markdown for the repository, rich for Sphinx.
 
-docs/hooks.md holds no hand-written entry per hook. It uses two directives (inside ``{eval-rst}``
-blocks, since they produce reStructuredText):
+The hooks are declared in :data:`SPEC_MODULES` (the core's, and the web plugin's own). Each hook's
+docstring has the sections :data:`SECTIONS`; ``Example:`` names a complete plugin module under
+``docs/hooks/examples/``. From them:
 
-``.. ektp-hook-table::``
-    A summary table: every hook with its kind, how results combine and the bundled plugins that
-    implement it.
+* :func:`render_markdown_table` and :func:`render_markdown_hooks` write the reference as Markdown,
+  which ``python tools/references.py`` puts between the ``generated`` markers of docs/hooks.md
+  (readable on its own in the repository; a test regenerates and compares);
+* as a Sphinx extension, this module replaces each generated block of a page with its directive
+  (:func:`directive_for`), which renders the same entries richly:
 
-``.. ektp-hooks:: registration`` / ``.. ektp-hooks:: lifecycle`` (or ``all``)
-    One section per hook of that kind, in the order of hookspecs.py: the signature with its types,
-    ``firstresult`` / historic / deprecation, the bundled plugins implementing it, and the
-    docstring's ``Called:``, ``Args:``, ``Returns:``, ``Results:`` and ``Example:`` sections.
+  ``.. ektp-hook-table::``
+      A summary table: every hook with its kind, how results combine and the bundled plugins that
+      implement it.
+
+  ``.. ektp-hooks:: registration`` (``start-up``, ``lifecycle`` or ``all``; ``:module:`` picks the
+  spec module, the core's by default)
+      One section per hook of that kind, in the order of its module: the signature with its types,
+      ``firstresult`` / historic / deprecation, the bundled plugins implementing it, and the
+      docstring's sections.
 
 Each hook's section has the id and the label of the hook's name, so ``hooks.md#ektp_render_card``
 links and ``:ref:`ektp_render_card``` work. A hook that no directive of the project renders, a
@@ -28,6 +36,7 @@ import re
 import textwrap
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import ModuleType
 from typing import Any, ClassVar
 
@@ -36,7 +45,14 @@ SECTIONS = ("Called", "Args", "Returns", "Results", "Example")
 #: The pluggy project name: hookspecs carry their options in ``<project>_spec``.
 PROJECT = "ektp"
 DEFAULT_MODULE = "ektp_core.hookspecs"
-KINDS = ("registration", "lifecycle")
+#: Every module of hookspecs the reference covers: the core's, then the web plugin's own.
+SPEC_MODULES = ("ektp_core.hookspecs", "ektp_plugins.web.hookspecs")
+KINDS = ("start-up", "registration", "lifecycle")
+#: Start-up hooks: called when a plugin host starts or first checks a profile.
+STARTUP_PREFIXES = (f"{PROJECT}_add_", f"{PROJECT}_declare_")
+#: The repository, which the ``Example:`` paths are relative to.
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = "docs/hooks/examples"
 
 _SECTION_LINE = re.compile(r"^([A-Z][A-Za-z ]*):\s*$")
 _ARG_LINE = re.compile(r"^(\w+):\s*(.*)$")
@@ -59,9 +75,14 @@ class HookDoc:
     args: dict[str, str]
 
     @property
+    def example_path(self) -> str:
+        """The ``Example:`` section: the path (from the repository's root) of a complete plugin module."""
+        return self.sections["Example"].strip()
+
+    @property
     def example(self) -> str:
-        """The ``Example:`` section: the source of a complete plugin module."""
-        return self.sections["Example"] + "\n"
+        """The source of the example module."""
+        return (ROOT / self.example_path).read_text("utf-8")
 
 
 @dataclass(frozen=True)
@@ -82,11 +103,16 @@ class HookEntry:
     line: int
     #: Bundled plugins implementing the hook (filled by :func:`collect_hooks` when asked).
     implemented_by: tuple[str, ...] = field(default=())
+    #: The module that declares it.
+    module: str = DEFAULT_MODULE
 
     @property
     def kind(self) -> str:
-        """``registration`` for ``ektp_register_*`` hooks, else ``lifecycle``."""
-        return "registration" if self.name.startswith(f"{PROJECT}_register_") else "lifecycle"
+        """``registration`` for ``ektp_register_*`` hooks, ``start-up`` for ``ektp_add_*`` and
+        ``ektp_declare_*``, else ``lifecycle``."""
+        if self.name.startswith(f"{PROJECT}_register_"):
+            return "registration"
+        return "start-up" if self.name.startswith(STARTUP_PREFIXES) else "lifecycle"
 
     @property
     def signature(self) -> str:
@@ -99,7 +125,7 @@ class HookEntry:
         """How the results of several implementations combine, in a few words."""
         if self.firstresult:
             return "the first non-None result wins"
-        if self.kind == "registration":
+        if self.kind != "lifecycle":
             return "every implementation is called"
         if self.returns in ("None", ""):
             return "every implementation is called; results ignored"
@@ -161,6 +187,12 @@ def parse_docstring(doc: str | None, *, hook: str = "hook") -> HookDoc:
         if not text.strip():
             raise HookDocError(f"{hook}: the {name}: section is empty")
         texts[name] = text
+    example = texts["Example"].strip()
+    if "\n" in example or not re.fullmatch(rf"{EXAMPLES}/{PROJECT}_\w+\.py", example):
+        raise HookDocError(
+            f"{hook}: the Example: section is the path of the example module, {EXAMPLES}/<hook>.py, "
+            f"not {example.splitlines()[0]!r}"
+        )
     head = _strip_blank(head)
     paragraphs = "\n".join(head).split("\n\n", 1)
     summary = " ".join(paragraphs[0].split())
@@ -199,6 +231,11 @@ def check_hook(entry: HookEntry) -> list[str]:
         problems.append(f"{entry.name}: Args: describes {', '.join(extra)}, which the hook does not take")
     if not missing and not extra and described != declared:
         problems.append(f"{entry.name}: Args: should follow the signature's order ({', '.join(declared)})")
+    expected = f"{EXAMPLES}/{entry.name}.py"
+    if entry.doc.example_path != expected:
+        problems.append(f"{entry.name}: Example: should be {expected}, not {entry.doc.example_path}")
+    elif not (ROOT / expected).is_file():
+        problems.append(f"{entry.name}: Example: {expected} does not exist")
     return problems
 
 
@@ -269,9 +306,15 @@ def collect_hooks(
                 source=inspect.getsourcefile(func) or "",
                 line=line + next((i for i, text in enumerate(lines) if text.lstrip().startswith("def ")), 0),
                 implemented_by=(implementations or {}).get(name, ()),
+                module=module.__name__,
             )
         )
     return entries
+
+
+def collect_all(*, implementations: dict[str, tuple[str, ...]] | None = None) -> list[HookEntry]:
+    """Every hook of every module in :data:`SPEC_MODULES`, in order."""
+    return [entry for module in SPEC_MODULES for entry in collect_hooks(module, implementations=implementations)]
 
 
 def _annotation(value: Any) -> str:
@@ -306,6 +349,7 @@ def render_hook(entry: HookEntry, module: str = DEFAULT_MODULE) -> list[str]:
     from_registry = _registry_kind(entry.name)
     if from_registry:
         kind += f"; fills the ``{from_registry}`` registry"
+    body += _field("Declared in", f"``{entry.module}``")
     body += _field("Kind", kind)
     body += _field(
         "First result only", f"yes (``firstresult``): {entry.results}" if entry.firstresult else f"no: {entry.results}"
@@ -326,8 +370,8 @@ def render_hook(entry: HookEntry, module: str = DEFAULT_MODULE) -> list[str]:
     if entry.returns:
         body += _field("rtype", entry.returns)
     body += ["", ".. rubric:: Results", "", doc.sections["Results"], ""]
-    body += [".. rubric:: Example", "", ".. code-block:: python", ""]
-    body += _indent(doc.sections["Example"], "   ")
+    body += [".. rubric:: Example", "", f"``{doc.example_path}``:", "", ".. code-block:: python", ""]
+    body += _indent(doc.example, "   ")
     out += _indent("\n".join(body), "   ")
     return [*out, ""]
 
@@ -356,10 +400,146 @@ def render_table(entries: Iterable[HookEntry]) -> list[str]:
     return [*out, ""]
 
 
-def _registry_kind(hook: str) -> str | None:
-    from ektp_core.plugins import REGISTRIES
+def registry_kinds() -> dict[str, str]:
+    """Registration hook -> the name of the registry it fills, from the
+    :class:`~ektp_core.registry.RegistryKind` objects the spec modules declare."""
+    from ektp_core.registry import RegistryKind
 
-    return next((kind for kind, name in REGISTRIES.items() if name == hook), None)
+    found = {}
+    for module in SPEC_MODULES:
+        for value in vars(importlib.import_module(module)).values():
+            if isinstance(value, RegistryKind):
+                found[value.hook] = value.name
+    return found
+
+
+def _registry_kind(hook: str) -> str | None:
+    return registry_kinds().get(hook)
+
+
+# --------------------------------------------------------------------------------------------------
+# Rendering (Markdown, for the repository)
+# --------------------------------------------------------------------------------------------------
+
+_ROLE = re.compile(r":(?:py:)?\w+:`(~?)([^`<]+?)(?:\s*<([^>]+)>)?`")
+
+
+def markdown_text(text: str) -> str:
+    """A docstring's reStructuredText inline markup as Markdown: roles and double backquotes become
+    code spans (``:class:`~a.b.C``` shows ``C``, as Sphinx does)."""
+
+    def role(match: re.Match[str]) -> str:
+        tilde, target, explicit = match.groups()
+        shown = target.strip() if explicit else target.rsplit(".", 1)[-1] if tilde else target
+        return f"`{shown}`"
+
+    return _ROLE.sub(role, text).replace("``", "`")
+
+
+def _paragraphs(text: str) -> str:
+    # Docstring paragraphs keep their line breaks; Markdown joins them as one paragraph.
+    return "\n".join(line.strip() for line in markdown_text(text).splitlines())
+
+
+def render_markdown_table(entries: Iterable[HookEntry]) -> list[str]:
+    """A Markdown table with one row per hook, linking to its entry."""
+    out = ["| Hook | Declared in | Kind | Results | Bundled implementations |", "|---|---|---|---|---|"]
+    for entry in entries:
+        implementers = ", ".join(f"`{n}`" for n in entry.implemented_by) or "none"
+        results = f"`firstresult`: {entry.results}" if entry.firstresult else entry.results
+        out.append(
+            f"| [`{entry.name}`](#{entry.name}) | `{entry.module}` | {entry.kind} | {results} | {implementers} |"
+        )
+    return out
+
+
+def render_markdown_hook(entry: HookEntry, level: int = 3) -> list[str]:
+    """One hook's entry as Markdown: a heading (the anchor is the hook's name), the signature, what
+    kind of hook it is, and the docstring's sections with the example module."""
+    doc = entry.doc
+    kind = entry.kind + " hook"
+    if _registry_kind(entry.name):
+        kind += f"; fills the `{_registry_kind(entry.name)}` registry"
+    first = f"yes (`firstresult`): {entry.results}" if entry.firstresult else f"no: {entry.results}"
+    historic = "yes: a plugin registered late is also called with every earlier call" if entry.historic else "no"
+    out = [f"{'#' * level} `{entry.name}`", "", "```python", entry.signature, "```", "", _paragraphs(doc.summary), ""]
+    if doc.description:
+        out += [_paragraphs(doc.description), ""]
+    out += [
+        f"- **Declared in:** `{entry.module}`",
+        f"- **Kind:** {kind}",
+        f"- **First result only:** {first}",
+        f"- **Historic:** {historic}",
+    ]
+    if entry.deprecated:
+        out.append(f"- **Deprecated:** {markdown_text(entry.deprecated)}")
+    out.append(f"- **Bundled implementations:** {', '.join(f'`{n}`' for n in entry.implemented_by) or 'none'}")
+    out += ["", f"**Called.** {_paragraphs(doc.sections['Called'])}", "", "**Arguments.**", ""]
+    annotations = dict(entry.params)
+    for name, text in doc.args.items():
+        annotation = f" (`{annotations[name]}`)" if annotations.get(name) else ""
+        out.append(f"- `{name}`{annotation}: {markdown_text(text)}")
+    out += [
+        "",
+        f"**Returns.** {_paragraphs(doc.sections['Returns'])}",
+        "",
+        f"**Results.** {_paragraphs(doc.sections['Results'])}",
+        "",
+        f"**Example** ([`{doc.example_path}`]({Path(doc.example_path).relative_to('docs').as_posix()})):",
+        "",
+        "```python",
+        *doc.example.rstrip("\n").splitlines(),
+        "```",
+        "",
+    ]
+    return out
+
+
+def render_markdown_hooks(entries: Iterable[HookEntry], level: int = 3) -> list[str]:
+    """Every entry of ``entries``, one after the other."""
+    out: list[str] = []
+    for entry in entries:
+        out += render_markdown_hook(entry, level)
+    return out
+
+
+#: A generated block of a Markdown page: ``<!-- generated: WHAT -->`` ... ``<!-- end generated -->``,
+#: where WHAT is ``ektp-hook-table`` or ``ektp-hooks KIND MODULE``.
+GENERATED = re.compile(
+    r"^<!-- generated: (?P<what>[^>]*?) \(python tools/references.py\) -->\n(?P<body>.*?)^<!-- end generated -->$",
+    flags=re.MULTILINE | re.DOTALL,
+)
+
+
+def marker(what: str) -> str:
+    """The opening marker of a generated block."""
+    return f"<!-- generated: {what} (python tools/references.py) -->"
+
+
+def render_block(what: str, entries: list[HookEntry]) -> list[str]:
+    """The Markdown of one generated block of docs/hooks.md."""
+    words = what.split()
+    if words == ["ektp-hook-table"]:
+        return render_markdown_table(entries)
+    if len(words) == 3 and words[0] == "ektp-hooks":
+        kind, module = words[1], words[2]
+        return render_markdown_hooks(e for e in select(entries, kind) if e.module == module)
+    raise ValueError(f"unknown generated block {what!r}: use 'ektp-hook-table' or 'ektp-hooks KIND MODULE'")
+
+
+def regenerate(text: str, entries: list[HookEntry]) -> str:
+    """``text`` (a Markdown page) with every generated block rendered afresh."""
+    return GENERATED.sub(
+        lambda m: "\n".join([marker(m["what"]), *render_block(m["what"], entries), "<!-- end generated -->"]), text
+    )
+
+
+def directive_for(what: str) -> str:
+    """The Sphinx directive that renders a generated block richly (in an ``{eval-rst}`` fence)."""
+    words = what.split()
+    if words[0] == "ektp-hook-table":
+        return "```{eval-rst}\n.. ektp-hook-table::\n```\n"
+    return f"```{{eval-rst}}\n.. ektp-hooks:: {words[1]}\n   :module: {words[2]}\n```\n"
 
 
 def select(entries: list[HookEntry], which: str) -> list[HookEntry]:
@@ -398,7 +578,11 @@ def setup(app: Any) -> dict[str, Any]:
                         error,
                         location=directive.get_location(),
                     )
-                cache[module] = collect_hooks(module, implementations=bundled_implementations())
+                implementations = bundled_implementations()
+                if module == "all":
+                    cache[module] = collect_all(implementations=implementations)
+                else:
+                    cache[module] = collect_hooks(module, implementations=implementations)
             except (HookDocError, ImportError) as exc:
                 logger.warning("hook reference: %s", exc, location=directive.get_location())
                 return None
@@ -411,13 +595,13 @@ def setup(app: Any) -> dict[str, Any]:
         directive.state.nested_parse(StringList(lines, source=source, items=[(source, line)] * len(lines)), 0, parent)
 
     class HookTable(SphinxDirective):
-        """``.. ektp-hook-table::``: one row per hook."""
+        """``.. ektp-hook-table::``: one row per hook (of every spec module, or of ``:module:``)."""
 
         has_content = False
         option_spec: ClassVar[dict[str, Callable[[str], Any]]] = {"module": directives.unchanged}
 
         def run(self) -> list[Any]:
-            module = self.options.get("module", DEFAULT_MODULE)
+            module = self.options.get("module", "all")
             entries = entries_for(self, module)
             if entries is None:
                 return []
@@ -493,6 +677,11 @@ def setup(app: Any) -> dict[str, Any]:
                         ", ".join(sorted(where)),
                     )
 
+    def substitute(app: Any, docname: str, source: list[str]) -> None:
+        # The Markdown in the repository is for reading there; the site renders the same hooks richly.
+        source[0] = GENERATED.sub(lambda m: directive_for(m["what"]), source[0])
+
+    app.connect("source-read", substitute)
     app.add_directive("ektp-hooks", Hooks)
     app.add_directive("ektp-hook-table", HookTable)
     app.connect("env-before-read-docs", init_env)
@@ -509,9 +698,15 @@ __all__ = [
     "HookEntry",
     "bundled_implementations",
     "check_hook",
+    "collect_all",
     "collect_hooks",
+    "directive_for",
+    "markdown_text",
     "parse_docstring",
+    "regenerate",
     "render_hook",
+    "render_markdown_hook",
+    "render_markdown_table",
     "render_table",
     "select",
     "setup",

@@ -32,11 +32,12 @@ class PluginGroup(click.Group):
         except EktpError as exc:  # still let `ektp plugins` and friends run
             click.echo(f"warning: {exc}", err=True)
             return
-        for impl in host.pm.hook.ektp_register_commands.get_hookimpls():
+        # One plugin at a time, through pluggy: one plugin's bad command must not take the CLI down.
+        for call in host.hook.each_plugin("ektp_register_commands"):
             try:
-                impl.function(*[{"cli": self}[a] for a in impl.argnames])
-            except Exception as exc:  # one plugin's bad command must not take the CLI down
-                click.echo(f"warning: plugin {impl.plugin_name} could not add its commands: {exc}", err=True)
+                call(cli=self)
+            except Exception as exc:
+                click.echo(f"warning: plugin {call.plugin} could not add its commands: {exc}", err=True)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         self._load(ctx)

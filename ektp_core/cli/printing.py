@@ -12,8 +12,7 @@ import click
 from ektp_core.cli.options import actor_option, deployment_option, echo_json, fail, open_deployment, services
 from ektp_core.devices.declared import choose_printer, make_printer, make_scanner, printer_settings, scanner_settings
 from ektp_core.devices.printers import PrinterError, step_reporter
-from ektp_core.domain.model import PrintJobState
-from ektp_core.lifecycle.routing import due_on
+from ektp_core.domain.model import PrintJobState, due_on
 from ektp_core.lifecycle.service import LifecycleService
 from ektp_core.services.printing import PrintService
 

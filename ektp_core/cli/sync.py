@@ -18,9 +18,11 @@ from ektp_core.cli.options import deployment_option, fail, open_deployment, sigt
 from ektp_core.domain.model import SiteKind
 from ektp_core.errors import EktpError
 from ektp_core.keys import crypto
+from ektp_core.lifecycle.actions import AuditAction
 from ektp_core.lifecycle.service import LifecycleService
+from ektp_core.store.read_models import sync_status
 from ektp_core.store.repository import utc
-from ektp_core.store.tables import audit_log, node_key_transitions, outbox, signed_jobs
+from ektp_core.store.tables import audit_log, node_key_transitions
 from ektp_core.sync import node_keys
 from ektp_core.sync.feed import FeedReader, FeedRefused
 from ektp_core.sync.http import HttpTransport, NodeRefused
@@ -301,27 +303,9 @@ def status_command(as_json: bool, deployment_dir: Path | None) -> None:
         except EktpError:
             peer = None
         with lc.store.read() as conn:
-            waiting = int(
-                conn.execute(
-                    sa.select(sa.func.count()).select_from(outbox).where(outbox.c.sent_at.is_(None))
-                ).scalar_one()
-            )
-            sent = int(
-                conn.execute(
-                    sa.select(sa.func.count()).select_from(outbox).where(outbox.c.sent_at.is_not(None))
-                ).scalar_one()
-            )
-            last = conn.execute(
-                sa.select(outbox.c.last_error)
-                .where(outbox.c.last_error.is_not(None))
-                .order_by(outbox.c.seq.desc())
-                .limit(1)
-            ).scalar()
-            jobs = int(
-                conn.execute(
-                    sa.select(sa.func.count()).select_from(signed_jobs).where(signed_jobs.c.state == "QUEUED")
-                ).scalar_one()
-            )
+            packets = sync_status.outbox_figures(conn)
+            jobs = sync_status.queued_signed_jobs(conn)
+        waiting, sent, last = packets.waiting, packets.sent, packets.last_error
         site_keys = node_keys.SiteKeys(lc)
         version = site_keys.version() if peer else None
         older = site_keys.waiting_sealed_to_older_key() if peer else 0
@@ -366,7 +350,7 @@ def _node_status(lc: LifecycleService, as_json: bool) -> None:
         ).scalar()
         last_old = conn.execute(
             sa.select(audit_log.c.at)
-            .where(audit_log.c.action == "sync.packet_archived_key")
+            .where(audit_log.c.action == AuditAction.SYNC_PACKET_ARCHIVED_KEY.value)
             .order_by(audit_log.c.seq.desc())
             .limit(1)
         ).scalar()

@@ -1,20 +1,30 @@
-"""The devices a profile declares (``[[devices.printers]]``) and opening them through the registry.
+"""The devices a profile declares, and building each one through its registry.
 
-A profile names each device, the driver (a name in the printers registry), the site it stands at
-and the driver's options. Option values that are paths (``folder``, ``emulator_state``) are read
-relative to the deployment folder.
+A profile names each printer and scanner (``[[devices.printers]]``, ``[[devices.scanners]]``): the
+driver (a name in the registry), the site it stands at and the driver's options. Option values that
+are paths (``folder``, ``emulator_state``) are read relative to the deployment folder. The verifier
+and the matcher come from ``[verification]``. Every one is built by :func:`ektp_core.devices.factories.build`,
+so every kind follows one factory convention and a refused option gives one shape of error.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
 from ektp_core.config import Profile
+from ektp_core.config.core_tables import DEVICES, VERIFICATION
+from ektp_core.devices import factories
+from ektp_core.devices.matchers import Matcher, MatcherSettings
 from ektp_core.devices.printers import CardPrinter
-from ektp_core.errors import ConfigError, PluginError
+from ektp_core.devices.scanners import BiometricScanner
+from ektp_core.devices.verifiers import Verifier
+from ektp_core.errors import ConfigError
+from ektp_core.registry import Registry
+
+T = TypeVar("T")
 
 #: Options that name a folder; a relative one is inside the deployment folder.
 PATH_OPTIONS = ("folder", "emulator_state")
@@ -22,12 +32,16 @@ PATH_OPTIONS = ("folder", "emulator_state")
 
 @attrs.frozen(kw_only=True)
 class PrinterSetting:
-    """One printer of the profile."""
+    """One printer (or scanner) of the profile."""
 
     name: str
     driver: str
     site: str
     options: dict[str, Any] = attrs.field(factory=dict)
+    #: Where the profile declares it (``devices.printers[0]``), for error messages.
+    key: str = "devices.printers"
+    #: The profile it comes from: handed to a driver factory that asks for ``profile``.
+    profile: Profile | None = attrs.field(default=None, repr=False, eq=False)
 
 
 #: A scanner of the profile has the same keys as a printer.
@@ -45,36 +59,28 @@ def scanner_settings(profile: Any) -> list[ScannerSetting]:
 
 
 def device_settings(profile: Any, kind: str) -> list[PrinterSetting]:
-    """The ``[[devices.<kind>]]`` tables of a profile (``printers`` or ``scanners``), checked."""
-    devices = profile.raw.get("devices", {})
-    if not isinstance(devices, dict):
-        raise ConfigError(profile.source, "devices", "a table")
-    unknown = set(devices) - {"printers", "scanners"}
-    if unknown:
-        raise ConfigError(profile.source, f"devices.{sorted(unknown)[0]}", "no such key (printers, scanners)")
-    raw = devices.get(kind, [])
-    if not isinstance(raw, list):
-        raise ConfigError(profile.source, f"devices.{kind}", f"a list of [[devices.{kind}]] tables", raw)
+    """The ``[[devices.<kind>]]`` tables of a profile (``printers`` or ``scanners``), checked: the keys
+    as declared (:data:`ektp_core.config.core_tables.DEVICES`), each site one of the profile's, each
+    name used once."""
+    entries = DEVICES.read(profile)[kind]
     out: list[PrinterSetting] = []
     site_codes = {s.code for s in profile.sites}
-    for index, item in enumerate(raw):
+    for index, item in enumerate(entries):
         where = f"devices.{kind}[{index}]"
-        if not isinstance(item, dict):
-            raise ConfigError(profile.source, where, "a table", item)
-        for key in item:
-            if key not in ("name", "driver", "site", "options"):
-                raise ConfigError(profile.source, f"{where}.{key}", "no such key (name, driver, site, options)")
-        for key in ("name", "driver", "site"):
-            if not isinstance(item.get(key), str) or not item[key]:
-                raise ConfigError(profile.source, f"{where}.{key}", "a non-empty string", item.get(key))
         if item["site"] not in site_codes:
             raise ConfigError(profile.source, f"{where}.site", f"one of the sites {sorted(site_codes)}", item["site"])
-        options = item.get("options", {})
-        if not isinstance(options, dict):
-            raise ConfigError(profile.source, f"{where}.options", "a table", options)
         if any(p.name == item["name"] for p in out):
             raise ConfigError(profile.source, f"{where}.name", f"a name no other of the {kind} uses", item["name"])
-        out.append(PrinterSetting(name=item["name"], driver=item["driver"], site=item["site"], options=dict(options)))
+        out.append(
+            PrinterSetting(
+                name=item["name"],
+                driver=item["driver"],
+                site=item["site"],
+                options=item["options"],
+                key=where,
+                profile=profile,
+            )
+        )
     return out
 
 
@@ -89,27 +95,98 @@ def printers_at(deployment: Any, site_code: str | None = None) -> list[PrinterSe
     return [p for p in printer_settings(deployment.profile) if p.site == site]
 
 
-def make_scanner(setting: ScannerSetting, host: Any, root: Path) -> Any:
-    """Build (not open) the driver for a scanner setting."""
-    return _make(setting, host, root, "scanners")
+def _build(
+    registry: Registry[Any],
+    kind: factories.FactoryKind,
+    *,
+    driver: str,
+    name: str,
+    options: Any,
+    profile: Profile | None,
+    key: str,
+) -> Any:
+    entry = registry.entry(driver)
+    source = profile.source if profile is not None else "-"
+    return factories.build(
+        entry.obj,
+        kind,
+        driver=driver,
+        plugin=entry.plugin,
+        name=name,
+        options=options,
+        profile=profile,
+        source=source,
+        key=key,
+    )
 
 
-def make_printer(setting: PrinterSetting, host: Any, root: Path) -> CardPrinter:
-    """Build (not open) the driver for a printer setting."""
-    printer: CardPrinter = _make(setting, host, root, "printers")
-    return printer
-
-
-def _make(setting: PrinterSetting, host: Any, root: Path, kind: str) -> Any:
-    factory = host.registry(kind).get(setting.driver)
+def _device_options(setting: PrinterSetting, root: Path) -> dict[str, Any]:
     options = dict(setting.options)
     for key in PATH_OPTIONS:
         if isinstance(options.get(key), str) and not Path(options[key]).is_absolute():
             options[key] = str(root / options[key])
-    try:
-        return factory(name=setting.name, options=options)
-    except (TypeError, ValueError, KeyError) as exc:
-        raise PluginError(f"{kind[:-1]} {setting.name} (driver {setting.driver}): bad options: {exc}") from None
+    return options
+
+
+def make_printer(setting: PrinterSetting, host: Any, root: Path) -> CardPrinter:
+    """Build (not open) the driver for a printer setting (``root``: the deployment folder)."""
+    printer: CardPrinter = _build(
+        host.printers,
+        factories.PRINTER,
+        driver=setting.driver,
+        name=setting.name,
+        options=_device_options(setting, root),
+        profile=setting.profile,
+        key=f"{setting.key}.options",
+    )
+    return printer
+
+
+def make_scanner(setting: ScannerSetting, host: Any, root: Path) -> BiometricScanner:
+    """Build (not open) the driver for a scanner setting."""
+    scanner: BiometricScanner = _build(
+        host.scanners,
+        factories.SCANNER,
+        driver=setting.driver,
+        name=setting.name,
+        options=_device_options(setting, root),
+        profile=setting.profile,
+        key=f"{setting.key}.options",
+    )
+    return scanner
+
+
+def make_verifier(profile: Profile, host: Any) -> Verifier:
+    """Build the verifier ``[verification] verifier`` names, with the table's other keys as options."""
+    found = VERIFICATION.read(profile)
+    verifier: Verifier = _build(
+        host.verifiers,
+        factories.VERIFIER,
+        driver=found["verifier"],
+        name=found["verifier"],
+        options=found.extra,
+        profile=profile,
+        key="verification",
+    )
+    return verifier
+
+
+def make_matcher(settings: MatcherSettings, host: Any, *, profile: Profile | None, source: str = "-") -> Matcher:
+    """Build the matcher ``settings`` name (``[verification.matcher]``) with its options; ``source``
+    names the file the settings came from when there is no profile (the central-system emulator's)."""
+    entry = host.matchers.entry(settings.name)
+    matcher: Matcher = factories.build(
+        entry.obj,
+        factories.MATCHER,
+        driver=settings.name,
+        plugin=entry.plugin,
+        name=settings.name,
+        options=settings.options,
+        profile=profile,
+        source=profile.source if profile is not None else source,
+        key="verification.matcher",
+    )
+    return matcher
 
 
 def choose_printer(

@@ -1,9 +1,9 @@
 """Biometric matchers: the interface a fingerprint (or other) matcher plugin implements, and the
 thresholds that turn its scores into decisions.
 
-A matcher is registered by name through ``ektp_register_matchers`` as a factory
-``factory(options) -> Matcher``; the profile's ``[verification.matcher]`` table picks it and sets its
-thresholds. The core never compares templates itself.
+A matcher is registered by name through ``ektp_register_matchers`` as a :class:`MatcherFactory`;
+the profile's ``[verification.matcher]`` table picks it and sets its thresholds. The core never
+compares templates itself.
 """
 
 from __future__ import annotations
@@ -14,6 +14,9 @@ from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
+from ektp_core.config.core_tables import DEFAULT_MATCHER as DEFAULT_MATCHER
+from ektp_core.config.core_tables import MATCHER
+from ektp_core.config.schema import Values
 from ektp_core.domain.model import FINGER_POSITIONS
 from ektp_core.errors import ConfigError
 
@@ -60,6 +63,20 @@ class Matcher(Protocol):
         """How many subjects the gallery holds."""
 
 
+class MatcherFactory(Protocol):
+    """What ``ektp_register_matchers`` registers: a class or function that builds a :class:`Matcher`.
+
+    It is called with keyword arguments and receives only those it names among ``name`` (the name
+    ``[verification.matcher] name`` picked), ``options`` (the keys of ``[verification.matcher]`` other
+    than ``name`` and the ``*_score`` thresholds) and ``profile`` (None when the central-system
+    emulator builds the matcher from its own settings) (:mod:`ektp_core.devices.factories`).
+    """
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Matcher:
+        """Build the matcher."""
+        ...
+
+
 class Decision(enum.StrEnum):
     """What a 1:N search says about a probe."""
 
@@ -90,10 +107,6 @@ class MatchThresholds:
             raise ValueError(f"handover threshold must be >= 0, got {self.handover}")
 
 
-#: The matcher a profile gets when it names none.
-DEFAULT_MATCHER = "nbis-bozorth3"
-
-
 @attrs.frozen
 class MatcherSettings:
     """Which matcher the deployment uses, its thresholds and its own options."""
@@ -107,27 +120,16 @@ _THRESHOLD_KEYS = {"duplicate_score": "duplicate", "adjudicate_score": "adjudica
 
 
 def matcher_settings(verification: Mapping[str, Any], *, path: str = "profile") -> MatcherSettings:
-    """Read ``[verification.matcher]``: ``name``, the three ``*_score`` thresholds, and any other key
-    as an option for the matcher itself."""
-    table = verification.get("matcher", {})
-    if not isinstance(table, Mapping):
-        raise ConfigError(path, "verification.matcher", "a table", table)
-    name = table.get("name", DEFAULT_MATCHER)
-    if not isinstance(name, str) or not name:
-        raise ConfigError(path, "verification.matcher.name", "a matcher name", name)
-    given: dict[str, float] = {}
-    for key, field in _THRESHOLD_KEYS.items():
-        if key in table:
-            value = table[key]
-            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-                raise ConfigError(path, f"verification.matcher.{key}", "a number >= 0", value)
-            given[field] = float(value)
+    """Read ``[verification.matcher]`` (declared in :data:`ektp_core.config.core_tables.MATCHER`):
+    ``name``, the three ``*_score`` thresholds, and any other key as an option for the matcher itself."""
+    table = verification.get("matcher")
+    found = MATCHER.read_data(table, path, "verification.matcher")
+    assert isinstance(found, Values)
     try:
-        thresholds = MatchThresholds(**given)
+        thresholds = MatchThresholds(**{field: float(found[key]) for key, field in _THRESHOLD_KEYS.items()})
     except ValueError as exc:
         raise ConfigError(path, "verification.matcher", str(exc), table) from None
-    options = {k: v for k, v in table.items() if k != "name" and k not in _THRESHOLD_KEYS}
-    return MatcherSettings(name, thresholds, options)
+    return MatcherSettings(found["name"], thresholds, found.extra)
 
 
 def decide(candidates: list[Candidate], thresholds: MatchThresholds) -> tuple[Decision, list[Candidate]]:
@@ -151,3 +153,18 @@ def check_fingers(fingers: FingerSet) -> None:
     unknown = sorted(set(fingers) - set(FINGER_POSITIONS))
     if unknown:
         raise ValueError(f"unknown finger positions {unknown} (expected some of {list(FINGER_POSITIONS)})")
+
+
+__all__ = [
+    "DEFAULT_MATCHER",
+    "Candidate",
+    "Decision",
+    "FingerSet",
+    "MatchThresholds",
+    "Matcher",
+    "MatcherFactory",
+    "MatcherSettings",
+    "check_fingers",
+    "decide",
+    "matcher_settings",
+]

@@ -47,3 +47,6 @@ class DriverOptions:
             kind = "a positive whole number" if positive else "a whole number"
             raise ValueError(f"option {key} must be {kind}, not {value!r}")
         return value
+
+
+__all__ = ["DriverOptions"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from collections.abc import Callable
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
@@ -198,8 +198,8 @@ def step_reporter(say: Callable[[str], object]) -> Progress:
 
 @runtime_checkable
 class CardPrinter(Protocol):
-    """What a printer driver provides. Registered by a factory through ``ektp_register_printers``;
-    the factory is called with the device's ``name`` and its ``options`` from the profile."""
+    """What a printer driver provides. Built by a :class:`PrinterFactory` registered through
+    ``ektp_register_printers``, and opened by the core only when it prints or asks the status."""
 
     name: str
 
@@ -226,3 +226,43 @@ class CardPrinter(Protocol):
         Raises a :class:`PrinterError` whose ``outcome`` says what became of the card.
         """
         ...
+
+
+class PrinterFactory(Protocol):
+    """What ``ektp_register_printers`` registers: a class or function that builds, but does not open,
+    a :class:`CardPrinter` for one ``[[devices.printers]]`` entry of the profile.
+
+    It is called with keyword arguments and receives only those it names among ``name`` (the entry's
+    ``name``), ``options`` (its ``options`` table, with relative ``folder`` and ``emulator_state``
+    paths made absolute inside the deployment folder) and ``profile``; it raises ``ValueError`` for
+    options it does not accept (:mod:`ektp_core.devices.factories`).
+    """
+
+    def __call__(self, *args: Any, **kwargs: Any) -> CardPrinter:
+        """Build the printer."""
+        ...
+
+
+__all__ = [
+    "CR80_300DPI",
+    "CR80_MM",
+    "EVOLIS_CANVAS",
+    "CardData",
+    "CardJam",
+    "CardPrinter",
+    "CoverOpen",
+    "NoCard",
+    "Outcome",
+    "PrinterBusy",
+    "PrinterError",
+    "PrinterFactory",
+    "PrinterNotConnected",
+    "PrinterState",
+    "PrinterStatus",
+    "PrinterTimeout",
+    "PrinterVanished",
+    "Progress",
+    "RenderedCard",
+    "RibbonEnded",
+    "step_reporter",
+]

@@ -13,11 +13,9 @@ from typing import Any, Protocol
 
 import attrs
 
-from ektp_core.config import Profile
+from ektp_core.domain.model import WEEKDAYS as WEEKDAYS  # the print days' names live with the print job
 from ektp_core.domain.model import Enrolment, Site
 
-#: Days a print day may name, Monday first (``datetime.date.weekday()`` order).
-WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 #: The Indonesian names a profile may use instead (Senin = Monday ... Minggu = Sunday).
 HARI = ("senin", "selasa", "rabu", "kamis", "jumat", "sabtu", "minggu")
 
@@ -81,14 +79,10 @@ class SiteSnapshot:
 
 
 class RegionRules(Protocol):
-    """What a region-rules plugin provides. Construct with the profile; ``check`` runs at load time.
-
-    The constructor raises ValueError or TypeError for settings it does not accept.
-    """
+    """What region rules provide, once built by their :class:`RegionRulesFactory`; ``check`` runs when
+    a deployment loads its rules."""
 
     name: str
-
-    def __init__(self, profile: Profile, settings: dict[str, Any]) -> None: ...
 
     def check(self) -> list[str]:
         """Problems with the profile under these rules, each naming the site
@@ -103,3 +97,30 @@ class RegionRules(Protocol):
         """Where the cards of residents recorded at ``site`` are printed (for a mobile unit: where
         they go when the resident's address names no kecamatan of the regency)."""
         ...
+
+
+class RegionRulesFactory(Protocol):
+    """What ``ektp_register_region_rules`` registers: usually the rules class itself.
+
+    It is called with keyword arguments and receives only those it names among ``name`` (the
+    ``[rules] name`` the profile picked), ``options`` (the other keys of ``[rules]``, the rules'
+    settings) and ``profile``; it raises ``ValueError`` or ``TypeError`` for settings it does not
+    accept (:mod:`ektp_core.devices.factories`). A class whose second parameter is still called
+    ``settings`` is built the old way, ``cls(profile, settings)``, with a ``DeprecationWarning``.
+    """
+
+    def __call__(self, *args: Any, **kwargs: Any) -> RegionRules:
+        """Build the rules for a profile."""
+        ...
+
+
+__all__ = [
+    "HARI",
+    "WEEKDAYS",
+    "RegionRules",
+    "RegionRulesFactory",
+    "Routing",
+    "SiteSnapshot",
+    "SiteState",
+    "weekday_name",
+]

@@ -8,7 +8,7 @@ Drivers (the MOSIP SBI client, a USB fingerprint reader, the simulated kit) live
 from __future__ import annotations
 
 import enum
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
@@ -84,7 +84,8 @@ class UntrustedCapture(ScannerError):
 
 @runtime_checkable
 class BiometricScanner(Protocol):
-    """What a scanner driver provides. Registered by a factory ``(name, options)``."""
+    """What a scanner driver provides. Built by a :class:`ScannerFactory` registered through
+    ``ektp_register_scanners``."""
 
     name: str
 
@@ -106,3 +107,31 @@ class BiometricScanner(Protocol):
         """Capture ``positions`` of ``modality`` (fingers of a slap, both irises, the face...),
         skipping the ``exceptions``. All or nothing: an error leaves no sample behind."""
         ...
+
+
+class ScannerFactory(Protocol):
+    """What ``ektp_register_scanners`` registers: a class or function that builds, but does not open,
+    a :class:`BiometricScanner` for one ``[[devices.scanners]]`` entry of the profile.
+
+    Called as a :class:`~ektp_core.devices.printers.PrinterFactory` is: with the keyword arguments it
+    names among ``name``, ``options`` and ``profile`` (:mod:`ektp_core.devices.factories`).
+    """
+
+    def __call__(self, *args: Any, **kwargs: Any) -> BiometricScanner:
+        """Build the scanner."""
+        ...
+
+
+__all__ = [
+    "BiometricScanner",
+    "Sample",
+    "ScannerError",
+    "ScannerFactory",
+    "ScannerNotConnected",
+    "ScannerProtocolError",
+    "ScannerState",
+    "ScannerStatus",
+    "ScannerTimeout",
+    "ScannerVanished",
+    "UntrustedCapture",
+]

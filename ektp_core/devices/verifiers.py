@@ -1,8 +1,8 @@
 """What a verifier (the adapter to a central system) is, and what it hands back.
 
-A verifier is registered by name through ``ektp_register_verifiers`` as a factory
-``factory(options) -> Verifier``; the profile's ``[verification] verifier`` picks it and every key of
-``[verification]`` except ``verifier``, ``required`` and ``matcher`` is passed to it as an option.
+A verifier is registered by name through ``ektp_register_verifiers`` as a :class:`VerifierFactory`;
+the profile's ``[verification] verifier`` picks it and every key of ``[verification]`` except
+``verifier``, ``required`` and ``matcher`` is passed to it as an option.
 The :class:`~ektp_core.services.verification.VerificationService` drives it.
 """
 
@@ -188,3 +188,31 @@ class Verifier(Protocol):
 
     def finger_image(self, enrolment_id: str, position: str) -> bytes | None:
         """A finger image the central side holds for an enrolment (for adjudication), or None."""
+
+
+class VerifierFactory(Protocol):
+    """What ``ektp_register_verifiers`` registers: a class or function that builds a :class:`Verifier`.
+
+    It is called with keyword arguments and receives only those it names among ``name`` (the name
+    ``[verification] verifier`` picked), ``options`` (the keys of ``[verification]`` other than
+    ``verifier``, ``required`` and ``matcher``) and ``profile``; it raises ``ValueError`` for a bad
+    option (:mod:`ektp_core.devices.factories`).
+    """
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Verifier:
+        """Build the verifier."""
+        ...
+
+
+__all__ = [
+    "VERDICTS",
+    "CentralRefused",
+    "CentralUnavailable",
+    "Reason",
+    "Receipt",
+    "Submission",
+    "Verdict",
+    "VerdictCandidate",
+    "Verifier",
+    "VerifierFactory",
+]

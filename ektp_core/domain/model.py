@@ -449,6 +449,15 @@ class PrintJob:
     updated_at: dt.datetime | None = None
 
 
+#: Days a print day may name, Monday first (``datetime.date.weekday()`` order).
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def due_on(print_day: str | None, day: dt.date) -> bool:
+    """True when a job with this print day may be printed on ``day`` (a job without one: any day)."""
+    return print_day is None or WEEKDAYS[day.weekday()] == print_day
+
+
 _SERIAL = re.compile(r"^[A-Za-z0-9-]{4,32}$")
 
 

@@ -2,7 +2,8 @@
 
 Each entry carries the hash of the one before it, so changing or deleting any entry breaks the
 chain from that point on; :func:`verify` finds the first broken link. Entries are appended inside
-the same transaction as the change they record.
+the same transaction as the change they record. An entry's action is a member of the catalogue in
+:mod:`ektp_core.lifecycle.actions`; :func:`append` refuses anything else.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import attrs
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from ektp_core.lifecycle.actions import AuditAction, catalogued
 from ektp_core.store.tables import audit_head, audit_log
 
 GENESIS = "0" * 64
@@ -74,13 +76,19 @@ def append(
     conn: Connection,
     *,
     actor: str,
-    action: str,
+    action: AuditAction,
     subject_kind: str,
     subject_id: str,
     detail: dict[str, Any] | None = None,
     at: dt.datetime,
 ) -> AuditEntry:
-    """Append one entry in the caller's transaction and return it."""
+    """Append one entry in the caller's transaction and return it.
+
+    An ``action`` the catalogue does not have (a caller that passes a string of its own) raises
+    :class:`~ektp_core.errors.InvalidValue` before anything is written.
+    """
+    # The stored text is the member's value, byte for byte what entries held before the catalogue.
+    action_text = str(catalogued(action))
     head = conn.execute(_HEAD_FOR_UPDATE).one()
     seq = head.seq + 1
     at_text = at.astimezone(dt.UTC).isoformat()
@@ -90,7 +98,7 @@ def append(
         seq=seq,
         at=at_text,
         actor=actor,
-        action=action,
+        action=action_text,
         subject_kind=subject_kind,
         subject_id=subject_id,
         detail_json=detail_json,
@@ -102,7 +110,7 @@ def append(
             "seq": seq,
             "at": at_text,
             "actor": actor,
-            "action": action,
+            "action": action_text,
             "subject_kind": subject_kind,
             "subject_id": subject_id,
             "detail": detail_json,
@@ -115,7 +123,7 @@ def append(
         seq=seq,
         at=at_text,
         actor=actor,
-        action=action,
+        action=action_text,
         subject_kind=subject_kind,
         subject_id=subject_id,
         detail=detail,
@@ -153,6 +161,19 @@ def last_entries(conn: Connection, *, limit: int, subject_id: str | None = None)
     if subject_id is not None:
         query = query.where(audit_log.c.subject_id == subject_id)
     return [_row_to_entry(row) for row in reversed(conn.execute(query).all())]
+
+
+def newest(conn: Connection, *, limit: int, action: str = "") -> list[AuditEntry]:
+    """The newest ``limit`` entries, newest first: all, those of one ``action``, or (``action`` ending in
+    ``.``, such as ``auth.``) those of a family. Read backwards along the primary key: the newest come
+    first without reading the whole log."""
+    query = sa.select(audit_log).order_by(audit_log.c.seq.desc()).limit(limit)
+    if action.endswith("."):
+        escaped = action.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = query.where(audit_log.c.action.like(escaped + "%", escape="\\"))
+    elif action:
+        query = query.where(audit_log.c.action == action)
+    return [_row_to_entry(row) for row in conn.execute(query)]
 
 
 @attrs.frozen

@@ -8,16 +8,19 @@ the enrolment and refuses one that has moved on, and the router skips it.
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 import attrs
 import sqlalchemy as sa
 
 from ektp_core.config import Profile
+from ektp_core.config.core_tables import RULES
+from ektp_core.config.schema import Values
+from ektp_core.devices import factories
 from ektp_core.devices.declared import printer_sites
 from ektp_core.devices.region_rules import RegionRules, SiteSnapshot, SiteState
 from ektp_core.domain.model import EnrolmentState
+from ektp_core.domain.model import due_on as due_on  # its old home: kept importable
 from ektp_core.errors import ConfigError, Conflict, IllegalTransition
 from ektp_core.lifecycle.service import LifecycleService
 from ektp_core.store.tables import enrolments
@@ -88,13 +91,6 @@ class PrintRouter:
         return queued
 
 
-def due_on(print_day: str | None, day: dt.date) -> bool:
-    """True when a job with this print day may be printed on ``day`` (a job without one: any day)."""
-    from ektp_core.devices.region_rules import WEEKDAYS
-
-    return print_day is None or WEEKDAYS[day.weekday()] == print_day
-
-
 def site_snapshot(profile: Profile, lifecycle: LifecycleService | None = None) -> SiteSnapshot:
     """The printers of ``profile`` and, when a lifecycle service is given, the blanks in stock at
     every site that prints or has a printer (read from the ledger; without a service every stock is 0)."""
@@ -105,16 +101,26 @@ def site_snapshot(profile: Profile, lifecycle: LifecycleService | None = None) -
 
 
 def load_rules(profile: Profile, host: Any) -> RegionRules:
-    """The rules the profile names (``[rules] name``), checked against the profile."""
-    name = profile.rules.get("name")
-    if not isinstance(name, str):
+    """The rules the profile names (``[rules] name``), built by the convention of
+    :mod:`ektp_core.devices.factories` with the other keys as options, and checked against the profile."""
+    # Profile.rules, not the raw table: a caller may hand in a profile with other rules (attrs.evolve).
+    found = RULES.read_data(profile.rules, profile.source)
+    assert isinstance(found, Values)
+    name = found["name"]
+    if name is None:
         raise ConfigError(profile.source, "rules.name", "the name of the region rules (see `ektp plugins`)", name)
-    cls = host.registry("region_rules").get(name)
-    settings = {k: v for k, v in profile.rules.items() if k != "name"}
-    try:
-        rules: RegionRules = cls(profile, settings)
-    except (ValueError, TypeError) as exc:
-        raise ConfigError(profile.source, "rules", f"settings that {name} accepts ({exc})") from None
+    entry = host.region_rules.entry(name)
+    rules: RegionRules = factories.build(
+        entry.obj,
+        factories.REGION_RULES,
+        driver=name,
+        plugin=entry.plugin,
+        name=name,
+        options=found.extra,
+        profile=profile,
+        source=profile.source,
+        key="rules",
+    )
     problems = rules.check()
     if problems:
         raise ConfigError(profile.source, "rules", "a profile the rules accept: " + "; ".join(problems))

@@ -36,15 +36,18 @@ from ektp_core.errors import Conflict, EktpError, IllegalTransition, NotFound, V
 from ektp_core.events import Transition, ValidationProblem
 from ektp_core.keys.data_keys import DataKeyring, as_keyring
 from ektp_core.lifecycle import audit
+from ektp_core.lifecycle.actions import AuditAction, state_move
 from ektp_core.lifecycle.states import (
     BLANK_TRANSITIONS,
     ENROLMENT_TRANSITIONS,
     OPEN_ENROLMENT_STATES,
     PRINT_JOB_TRANSITIONS,
 )
-from ektp_core.store import Store
+from ektp_core.store import Store, counters
 from ektp_core.store import blobs as blob_store
 from ektp_core.store import repository as repo
+from ektp_core.store.read_models import blank_stock
+from ektp_core.store.read_models.blank_stock import LedgerCount as LedgerCount  # its old home: kept importable
 from ektp_core.store.tables import blank_batches, blanks, captures, enrolments, operators, print_jobs, sites
 
 log = logging.getLogger(__name__)
@@ -65,26 +68,11 @@ _OPEN_FOR_NIK = sa.select(enrolments.c.id, enrolments.c.state).where(
     enrolments.c.nik == sa.bindparam("b_nik"), enrolments.c.state.in_(sa.bindparam("b_states", expanding=True))
 )
 _INSERT_ENROLMENT = enrolments.insert()
+_BLANK_UPDATED_AT = sa.select(blanks.c.updated_at).where(blanks.c.serial == sa.bindparam("b_serial"))
 
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-@attrs.frozen
-class LedgerCount:
-    """The blank ledger of one site (or all sites): ``received = in stock + reserved + printed + spoiled``."""
-
-    received: int
-    in_stock: int
-    reserved: int
-    printed: int
-    spoiled: int
-
-    @property
-    def balanced(self) -> bool:
-        """True when every blank received is accounted for."""
-        return self.received == self.in_stock + self.reserved + self.printed + self.spoiled
 
 
 class LifecycleService:
@@ -140,7 +128,7 @@ class LifecycleService:
         entry = audit.append(
             conn,
             actor=actor,
-            action=f"{kind}.{new.lower()}",
+            action=state_move(kind, new),
             subject_kind=kind,
             subject_id=subject_id,
             detail=info,
@@ -159,18 +147,20 @@ class LifecycleService:
         )
 
     def _notify(self, transitions: Iterable[Transition]) -> None:
-        # Each listener is called on its own: pluggy would stop at the first one that raises, and one
-        # broken listener must never silence the others. The change is committed either way.
-        impls = self.hook.ektp_after_transition.get_hookimpls()
+        # Each listener is called through pluggy on its own (hookwrappers and EKTP_TRACE_HOOKS see
+        # every call): in one call pluggy stops at the first listener that raises, and one broken
+        # listener must never silence the others. The change is committed either way.
+        listeners = self.hook.each_plugin("ektp_after_transition")
+        if not listeners:
+            return
         for t in transitions:
-            args = {"transition": t, "deployment": self.deployment}
-            for impl in reversed(impls):  # pluggy's own order: last registered first
+            for listener in listeners:
                 try:
-                    impl.function(*[args[a] for a in impl.argnames])
+                    listener(transition=t, deployment=self.deployment)
                 except Exception:
                     log.exception(
                         "ektp_after_transition of plugin %s failed for %s %s -> %s",
-                        impl.plugin_name,
+                        listener.plugin,
                         t.kind,
                         t.subject_id,
                         t.to_state,
@@ -199,6 +189,11 @@ class LifecycleService:
         self._check("enrolment", enrolment_id, ENROLMENT_TRANSITIONS, current.state, new)
         conn.execute(_SET_ENROLMENT_STATE, {"b_id": enrolment_id, "b_state": new.value, "b_reason": reason, "b_at": at})
         t = self._record(conn, "enrolment", enrolment_id, current.state.value, new.value, actor, at, reason, detail)
+        counters.change(
+            conn,
+            counters.enrolment_keys(current.site_code, current.state.value, current.created_at),
+            counters.enrolment_keys(current.site_code, new.value, current.created_at),
+        )
         return current.with_state(new, at=at, reason=reason), t
 
     def _move_job(
@@ -227,6 +222,11 @@ class LifecycleService:
             reason,
             {k: v for k, v in values.items() if isinstance(v, str)},
         )
+        counters.change(
+            conn,
+            counters.job_keys(job.site_code, job.state.value, job.print_day, job.printer, job.updated_at),
+            counters.job_keys(job.site_code, new.value, job.print_day, values.get("printer", job.printer), at),
+        )
         updated = attrs.evolve(
             job,
             state=new,
@@ -248,12 +248,24 @@ class LifecycleService:
     ) -> Transition:
         blank = repo.get_blank(conn, serial, lock=True)
         self._check("blank", serial, BLANK_TRANSITIONS, blank.state, new)
+        # Only a used blank counts by the time of its last change (a printed card spoiled later).
+        was = (
+            conn.execute(_BLANK_UPDATED_AT, {"b_serial": serial}).scalar()
+            if blank.state.value in counters.USED
+            else None
+        )
         conn.execute(
             blanks.update()
             .where(blanks.c.serial == serial)
             .values(state=new.value, updated_at=at, reason=reason, **values)
         )
-        return self._record(conn, "blank", serial, blank.state.value, new.value, actor, at, reason, None)
+        t = self._record(conn, "blank", serial, blank.state.value, new.value, actor, at, reason, None)
+        counters.change(
+            conn,
+            counters.blank_keys(blank.site_code, blank.state.value, was),
+            counters.blank_keys(blank.site_code, new.value, at),
+        )
+        return t
 
     def _require_role(self, conn: Connection, username: str, roles: Iterable[Role], doing: str) -> Operator:
         try:
@@ -283,7 +295,13 @@ class LifecycleService:
                 else:
                     continue
                 audit.append(
-                    conn, actor=actor, action="site.saved", subject_kind="site", subject_id=site.code, detail=row, at=at
+                    conn,
+                    actor=actor,
+                    action=AuditAction.SITE_SAVED,
+                    subject_kind="site",
+                    subject_id=site.code,
+                    detail=row,
+                    at=at,
                 )
                 changed += 1
         return changed
@@ -308,7 +326,7 @@ class LifecycleService:
             audit.append(
                 conn,
                 actor=actor,
-                action="operator.created",
+                action=AuditAction.OPERATOR_CREATED,
                 subject_kind="operator",
                 subject_id=operator.username,
                 detail={"role": operator.role.value, "site": operator.site_code},
@@ -391,6 +409,7 @@ class LifecycleService:
                     "captures": str(len(captures_)),
                 },
             )
+            counters.change(conn, after=counters.enrolment_keys(enrolment.site_code, E.BIO_CAPTURED.value, at))
             if within is not None:
                 within(conn, at)
         self._notify([t])
@@ -487,6 +506,7 @@ class LifecycleService:
                     **({"print_day": print_day} if print_day else {}),
                 },
             )
+            counters.change(conn, after=counters.job_keys(site_code, J.QUEUED.value, print_day, None, at))
         self._notify([t1, t2])
         return job
 
@@ -524,6 +544,7 @@ class LifecycleService:
                 at,
                 detail={"enrolment": old.enrolment_id, "requeue_of": job_id},
             )
+            counters.change(conn, after=counters.job_keys(job.site_code, J.QUEUED.value, job.print_day, None, at))
         self._notify([t])
         return job
 
@@ -802,12 +823,13 @@ class LifecycleService:
             audit.append(
                 conn,
                 actor=actor,
-                action="blanks.received",
+                action=AuditAction.BLANKS_RECEIVED,
                 subject_kind="blank_batch",
                 subject_id=str(batch_id),
                 detail={"site": site_code, "count": len(serials), "first": min(serials), "last": max(serials)},
                 at=at,
             )
+            counters.add(conn, {key: len(serials) for key in counters.blank_keys(site_code, B.IN_STOCK.value, at)})
         return len(serials)
 
     def spoil_blank(self, serial: str, *, actor: str, reason: str) -> None:
@@ -830,22 +852,9 @@ class LifecycleService:
         self._notify([t])
 
     def ledger(self, site_code: str | None = None) -> LedgerCount:
-        """The counts of the blank ledger, read in one snapshot."""
+        """The counts of the blank ledger of a site (None or '': every site), read in one snapshot."""
         with self.store.read() as conn:
-            q_received = sa.select(sa.func.coalesce(sa.func.sum(blank_batches.c.count), 0))
-            q_states = sa.select(blanks.c.state, sa.func.count()).group_by(blanks.c.state)
-            if site_code:
-                q_received = q_received.where(blank_batches.c.site_code == site_code)
-                q_states = q_states.where(blanks.c.site_code == site_code)
-            received = int(conn.execute(q_received).scalar_one())
-            counts = {row[0]: int(row[1]) for row in conn.execute(q_states)}
-        return LedgerCount(
-            received=received,
-            in_stock=counts.get("IN_STOCK", 0),
-            reserved=counts.get("RESERVED", 0),
-            printed=counts.get("PRINTED", 0),
-            spoiled=counts.get("SPOILED", 0),
-        )
+            return blank_stock.ledger(conn, site_code or None)
 
 
 def repo_job(store: Store, job_id: str) -> PrintJob:

@@ -20,10 +20,12 @@ from typing import Any
 import attrs
 import sqlalchemy as sa
 
+from ektp_core.config.core_tables import WEB_ACCOUNTS
 from ektp_core.domain.model import Operator, Role
 from ektp_core.errors import EktpError, NotFound
 from ektp_core.keys import crypto
 from ektp_core.lifecycle import audit
+from ektp_core.lifecycle.actions import AuditAction
 from ektp_core.store import repository as repo
 from ektp_core.store.tables import login_failures, operators, web_sessions
 
@@ -47,20 +49,14 @@ class LoginPolicy:
 
     @classmethod
     def from_profile(cls, profile: Any) -> LoginPolicy:
-        """The policy in the profile's ``[web]`` table; missing keys keep the defaults."""
-        web = dict((getattr(profile, "raw", None) or {}).get("web", {}))
-
-        def number(key: str, default: float) -> float:
-            value = web.get(key, default)
-            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-                raise EktpError(f"profile [web] {key}: expected a positive number, got {value!r}")
-            return float(value)
-
+        """The policy in the profile's ``[web]`` table (the core's part of it,
+        :data:`ektp_core.config.core_tables.WEB_ACCOUNTS`); missing keys keep the defaults."""
+        web = WEB_ACCOUNTS.read(profile)
         return cls(
-            max_failures=int(number("lockout_failures", 5)),
-            lockout=dt.timedelta(minutes=number("lockout_minutes", 15)),
-            idle=dt.timedelta(minutes=number("session_idle_minutes", 30)),
-            absolute=dt.timedelta(hours=number("session_max_hours", 10)),
+            max_failures=int(web["lockout_failures"]),
+            lockout=dt.timedelta(minutes=web["lockout_minutes"]),
+            idle=dt.timedelta(minutes=web["session_idle_minutes"]),
+            absolute=dt.timedelta(hours=web["session_max_hours"]),
         )
 
 
@@ -169,7 +165,7 @@ class AccountService:
             audit.append(
                 conn,
                 actor=username,
-                action="auth.login",
+                action=AuditAction.AUTH_LOGIN,
                 subject_kind="login",
                 subject_id=username,
                 detail={"source": source},
@@ -193,7 +189,7 @@ class AccountService:
             audit.append(
                 conn,
                 actor=username or "-",
-                action="auth.login_failed",
+                action=AuditAction.AUTH_LOGIN_FAILED,
                 subject_kind="login",
                 subject_id=username or "-",
                 detail={"reason": "bad_credentials", "source": source},
@@ -203,7 +199,7 @@ class AccountService:
                 audit.append(
                     conn,
                     actor="system",
-                    action="auth.locked",
+                    action=AuditAction.AUTH_LOCKED,
                     subject_kind="login",
                     subject_id=username,
                     detail={"until": locked_until.isoformat(), "failures": self.policy.max_failures},
@@ -216,7 +212,7 @@ class AccountService:
             audit.append(
                 conn,
                 actor=username,
-                action="auth.login_failed",
+                action=AuditAction.AUTH_LOGIN_FAILED,
                 subject_kind="login",
                 subject_id=username,
                 detail={"reason": reason, "source": source},
@@ -279,7 +275,7 @@ class AccountService:
                 audit.append(
                     conn,
                     actor=username,
-                    action="auth.logout" if reason == "logout" else "auth.session_ended",
+                    action=AuditAction.AUTH_LOGOUT if reason == "logout" else AuditAction.AUTH_SESSION_ENDED,
                     subject_kind="login",
                     subject_id=username,
                     detail={"reason": reason},
@@ -301,7 +297,7 @@ class AccountService:
             audit.append(
                 conn,
                 actor=username or "-",
-                action="auth.forbidden",
+                action=AuditAction.AUTH_FORBIDDEN,
                 subject_kind="login",
                 subject_id=username or "-",
                 detail={"what": what, "reason": reason, "source": source},
@@ -372,7 +368,7 @@ class AccountService:
             audit.append(
                 conn,
                 actor=actor,
-                action="operator.updated",
+                action=AuditAction.OPERATOR_UPDATED,
                 subject_kind="operator",
                 subject_id=username,
                 detail=detail,
@@ -390,7 +386,12 @@ class AccountService:
             if not done.rowcount:
                 return False
             audit.append(
-                conn, actor=actor, action="auth.unlocked", subject_kind="login", subject_id=username, at=self.clock()
+                conn,
+                actor=actor,
+                action=AuditAction.AUTH_UNLOCKED,
+                subject_kind="login",
+                subject_id=username,
+                at=self.clock(),
             )
         return True
 

@@ -15,18 +15,16 @@ from typing import Any
 import attrs
 import sqlalchemy as sa
 
+from ektp_core.config.core_tables import CAPTURE
 from ektp_core.devices.scanners import Sample
 from ektp_core.domain.model import POSITIONS, Capture, CaptureException, EnrolmentState, Modality, Role
-from ektp_core.errors import ConfigError, EktpError, IllegalTransition
+from ektp_core.errors import EktpError, IllegalTransition
 from ektp_core.lifecycle import audit
+from ektp_core.lifecycle.actions import AuditAction
 from ektp_core.lifecycle.service import LifecycleService
 from ektp_core.store import blobs as blob_store
 from ektp_core.store import repository as repo
 from ektp_core.store.tables import blobs, captures
-
-#: Defaults when a profile says nothing: minimum quality (0-100) and attempts per modality.
-DEFAULT_MIN_QUALITY = {Modality.FINGER: 40, Modality.IRIS: 50, Modality.FACE: 50, Modality.SIGNATURE: 0}
-DEFAULT_RETRIES = 3
 
 
 @attrs.frozen(kw_only=True)
@@ -48,32 +46,17 @@ class CapturePolicy:
 
     @classmethod
     def from_profile(cls, profile: Any) -> CapturePolicy:
-        """Read ``[capture.finger]``, ``[capture.iris]``, ``[capture.face]``, ``[capture.signature]``."""
-        raw = profile.raw.get("capture", {}) if profile is not None else {}
-        source = profile.source if profile is not None else "-"
-        if not isinstance(raw, dict):
-            raise ConfigError(source, "capture", "a table")
-        rules: dict[Modality, ModalityPolicy] = {}
-        for key in raw:
-            if key not in {m.value for m in Modality}:
-                raise ConfigError(source, f"capture.{key}", f"one of {[m.value for m in Modality]}")
-        for modality in Modality:
-            table = raw.get(modality.value, {})
-            if not isinstance(table, dict):
-                raise ConfigError(source, f"capture.{modality.value}", "a table")
-            unknown = set(table) - {"min_quality", "retries"}
-            if unknown:
-                raise ConfigError(
-                    source, f"capture.{modality.value}.{sorted(unknown)[0]}", "no such key (min_quality, retries)"
+        """Read ``[capture.finger]``, ``[capture.iris]``, ``[capture.face]``, ``[capture.signature]``
+        (declared in :data:`ektp_core.config.core_tables.CAPTURE`)."""
+        tables = CAPTURE.read(profile)
+        return cls(
+            {
+                modality: ModalityPolicy(
+                    min_quality=tables[modality.value]["min_quality"], retries=tables[modality.value]["retries"]
                 )
-            minimum = table.get("min_quality", DEFAULT_MIN_QUALITY[modality])
-            retries = table.get("retries", DEFAULT_RETRIES)
-            if not isinstance(minimum, int) or isinstance(minimum, bool) or not 0 <= minimum <= 100:
-                raise ConfigError(source, f"capture.{modality.value}.min_quality", "a whole number 0-100", minimum)
-            if not isinstance(retries, int) or isinstance(retries, bool) or not 1 <= retries <= 10:
-                raise ConfigError(source, f"capture.{modality.value}.retries", "a whole number 1-10", retries)
-            rules[modality] = ModalityPolicy(min_quality=minimum, retries=retries)
-        return cls(rules)
+                for modality in Modality
+            }
+        )
 
 
 class QualityTooLow(EktpError):
@@ -169,7 +152,7 @@ class CaptureService:
             audit.append(
                 conn,
                 actor=actor,
-                action="capture.saved",
+                action=AuditAction.CAPTURE_SAVED,
                 subject_kind="enrolment",
                 subject_id=enrolment_id,
                 detail={
@@ -201,7 +184,7 @@ class CaptureService:
             audit.append(
                 conn,
                 actor=actor,
-                action="capture.exception",
+                action=AuditAction.CAPTURE_EXCEPTION,
                 subject_kind="enrolment",
                 subject_id=enrolment_id,
                 detail={"modality": modality.value, "position": position, "reason": reason, "approved_by": supervisor},

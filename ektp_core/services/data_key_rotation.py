@@ -31,6 +31,7 @@ from ektp_core.errors import EktpError
 from ektp_core.keys import data_keys
 from ektp_core.keys.data_keys import DataKeyring
 from ektp_core.lifecycle import audit
+from ektp_core.lifecycle.actions import AuditAction
 from ektp_core.store import blobs as blob_store
 
 #: Marks a rotation that has not finished (it holds the id of the key it re-encrypts to).
@@ -136,7 +137,7 @@ def _start(store: Any, keys_dir: Path, *, actor: str, site: str) -> tuple[DataKe
             audit.append(
                 conn,
                 actor=actor,
-                action="data_key.rotation_started",
+                action=AuditAction.DATA_KEY_ROTATION_STARTED,
                 subject_kind="data_key",
                 subject_id=target,
                 detail={"site": site, "retired": old_id},
@@ -191,7 +192,7 @@ def rotate(
                         audit.append(
                             conn,
                             actor=actor,
-                            action="data_key.rotation_stopped",
+                            action=AuditAction.DATA_KEY_ROTATION_STOPPED,
                             subject_kind="data_key",
                             subject_id=target,
                             detail={"site": site, "blob": exc.ref, "enrolment": exc.enrolment_id, "reencrypted": done},
@@ -223,7 +224,7 @@ def rotate(
             audit.append(
                 conn,
                 actor=actor,
-                action="data_key.rotated",
+                action=AuditAction.DATA_KEY_ROTATED,
                 subject_kind="data_key",
                 subject_id=target,
                 detail={"site": site, "reencrypted": done, "retired": retired, "resumed": resumed},
@@ -257,7 +258,7 @@ def forget(store: Any, keys_dir: Path, key_id: str, *, actor: str, site: str = "
             audit.append(
                 conn,
                 actor=actor,
-                action="data_key.forgotten",
+                action=AuditAction.DATA_KEY_FORGOTTEN,
                 subject_kind="data_key",
                 subject_id=key_id,
                 detail={"site": site},

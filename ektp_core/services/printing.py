@@ -24,6 +24,7 @@ from typing import Any
 import attrs
 import sqlalchemy as sa
 
+from ektp_core.config.core_tables import PRINTING
 from ektp_core.devices.printers import (
     CardData,
     CardPrinter,
@@ -38,7 +39,9 @@ from ektp_core.errors import EktpError
 from ektp_core.lifecycle.service import LifecycleService
 from ektp_core.store import blobs as blob_store
 from ektp_core.store import repository as repo
-from ektp_core.store.tables import print_jobs, printers
+from ektp_core.store.read_models import print_queue
+from ektp_core.store.read_models.print_queue import CounterCheck as CounterCheck  # its old home: kept importable
+from ektp_core.store.tables import printers
 
 log = logging.getLogger(__name__)
 
@@ -73,22 +76,6 @@ class PrintRun:
     stopped: str | None = None
 
 
-@attrs.frozen(kw_only=True)
-class CounterCheck:
-    """The ledger against a printer's own card counter."""
-
-    printer: str
-    #: Cards the ledger says went through this printer (PRINTED and SPOILED jobs on it).
-    ledger_cards: int
-    #: Cards the printer counted since ektp first met it; None when it keeps no counter.
-    printer_cards: int | None
-
-    @property
-    def matches(self) -> bool:
-        """True when both agree, or the printer keeps no counter."""
-        return self.printer_cards is None or self.printer_cards == self.ledger_cards
-
-
 class PrintService:
     """Prints jobs of one site on one printer at a time."""
 
@@ -117,7 +104,7 @@ class PrintService:
                 )
         profile = getattr(self.deployment, "profile", None)
         place = enrolment.biodata.kabupaten_kota
-        back = bool(profile.raw.get("printing", {}).get("back", False)) if profile is not None else False
+        back: bool = PRINTING.read(profile)["back"]
         return CardData(
             biodata=enrolment.biodata,
             photo=images[Modality.FACE],
@@ -347,16 +334,5 @@ class PrintService:
         if status is not None:
             self._saw_counter(name, status)
         with self.lifecycle.store.read() as conn:
-            row = conn.execute(sa.select(printers).where(printers.c.name == name)).one_or_none()
-            ledger = conn.execute(
-                sa.select(sa.func.count())
-                .select_from(print_jobs)
-                .where(
-                    print_jobs.c.printer == name,
-                    print_jobs.c.state.in_([PrintJobState.PRINTED.value, PrintJobState.SPOILED.value]),
-                )
-            ).scalar_one()
-        counted = None
-        if row is not None and row.baseline_count is not None and row.last_count is not None:
-            counted = row.last_count - row.baseline_count
-        return CounterCheck(printer=name, ledger_cards=int(ledger), printer_cards=counted)
+            [check] = print_queue.counter_checks(conn, [name])
+        return check

@@ -32,6 +32,7 @@ from ektp_core.devices.region_rules import RegionRules
 from ektp_core.domain.model import PrintJob, PrintJobState
 from ektp_core.errors import ConfigError, EktpError
 from ektp_core.lifecycle import audit
+from ektp_core.lifecycle.actions import AuditAction
 from ektp_core.lifecycle.routing import PrintRouter, RoutedJob, load_rules, site_snapshot
 from ektp_core.lifecycle.service import LifecycleService
 from ektp_core.services.node_init import profile_text
@@ -148,7 +149,7 @@ def _apply(
         audit.append(
             conn,
             actor=actor,
-            action="profile.changed",
+            action=AuditAction.PROFILE_CHANGED,
             subject_kind="profile",
             subject_id=new_name,
             detail={

@@ -17,11 +17,14 @@ from typing import Any
 import attrs
 import sqlalchemy as sa
 
+from ektp_core.config.core_tables import VERIFICATION
+from ektp_core.devices.declared import make_matcher, make_verifier
 from ektp_core.devices.matchers import Matcher, MatcherSettings, matcher_settings
 from ektp_core.devices.verifiers import CentralRefused, CentralUnavailable, Submission, Verdict, Verifier
 from ektp_core.domain.model import FINGER_POSITIONS, EnrolmentState, Modality, PrintJobState, Role
-from ektp_core.errors import ConfigError, EktpError, IllegalTransition, NotFound
+from ektp_core.errors import EktpError, IllegalTransition, NotFound
 from ektp_core.lifecycle import audit
+from ektp_core.lifecycle.actions import AuditAction
 from ektp_core.lifecycle.service import LifecycleService
 from ektp_core.services.capture import CaptureService
 from ektp_core.store import blobs as blob_store
@@ -69,26 +72,13 @@ class VerificationSettings:
 
     @classmethod
     def from_profile(cls, profile: Any) -> VerificationSettings:
-        """Read ``[verification]`` (absent: the defaults)."""
-        raw = profile.raw.get("verification", {}) if profile is not None else {}
+        """Read ``[verification]`` (declared in :data:`ektp_core.config.core_tables.VERIFICATION`;
+        absent: the defaults)."""
+        found = VERIFICATION.read(profile)
         source = profile.source if profile is not None else "-"
-        if not isinstance(raw, dict):
-            raise ConfigError(source, "verification", "a table", raw)
-        verifier = raw.get("verifier", "http")
-        if not isinstance(verifier, str) or not verifier:
-            raise ConfigError(source, "verification.verifier", "a verifier name", verifier)
-        required_raw = raw.get("required", [m.value for m in Modality])
-        try:
-            required = tuple(Modality(m) for m in required_raw)
-        except (ValueError, TypeError):
-            raise ConfigError(
-                source,
-                "verification.required",
-                f"a list of modalities from {[m.value for m in Modality]}",
-                required_raw,
-            ) from None
-        options = {k: v for k, v in raw.items() if k not in ("verifier", "required", "matcher")}
-        return cls(verifier, required, matcher_settings(raw, path=str(source)), options)
+        raw = profile.raw.get("verification", {}) if profile is not None else {}
+        required = tuple(Modality(m) for m in found["required"])
+        return cls(found["verifier"], required, matcher_settings(raw, path=str(source)), found.extra)
 
 
 @attrs.frozen
@@ -169,14 +159,9 @@ class VerificationService:
     @classmethod
     def for_deployment(cls, lifecycle: LifecycleService, host: Any, **kwargs: Any) -> VerificationService:
         """Build the profile's verifier (and, lazily, its matcher) from the plugin registries."""
-        settings = VerificationSettings.from_profile(lifecycle.deployment.profile)
-        factory = host.registry("verifiers").get(settings.verifier)
-        try:
-            verifier = factory(settings.options)
-        except (ValueError, TypeError) as exc:
-            raise ConfigError(
-                str(lifecycle.deployment.profile.source), "verification", str(exc), dict(settings.options)
-            ) from None
+        profile = lifecycle.deployment.profile
+        settings = VerificationSettings.from_profile(profile)
+        verifier = make_verifier(profile, host)
         return cls(lifecycle, verifier, settings=settings, host=host, **kwargs)
 
     @property
@@ -185,8 +170,11 @@ class VerificationService:
         if self._matcher is None:
             if self._host is None:
                 raise EktpError("no matcher: give one, or build the service with for_deployment()")
-            settings = self.settings.matcher
-            self._matcher = self._host.registry("matchers").get(settings.name)(settings.options)
+            deployment = self.lifecycle.deployment
+            profile = deployment.profile if deployment is not None else None
+            self._matcher = make_matcher(
+                self.settings.matcher, self._host, profile=profile, source=profile.source if profile else "-"
+            )
         return self._matcher
 
     # -- the submission row -----------------------------------------------------------------------------
@@ -668,7 +656,7 @@ class VerificationService:
                 audit.append(
                     conn,
                     actor=operator,
-                    action="enrolment.handover_refused",
+                    action=AuditAction.ENROLMENT_HANDOVER_REFUSED,
                     subject_kind="enrolment",
                     subject_id=enrolment_id,
                     at=lc.clock(),

@@ -339,3 +339,32 @@ sa.Index("ix_print_jobs_printer_state", print_jobs.c.printer, print_jobs.c.state
 sa.Index("ix_print_jobs_site_state_updated_at", print_jobs.c.site_code, print_jobs.c.state, print_jobs.c.updated_at)
 # A site's recordings in progress, newest first (migration 0010): the recording start page.
 sa.Index("ix_enrolments_site_state_created_at", enrolments.c.site_code, enrolments.c.state, enrolments.c.created_at)
+
+#: Counts kept in the same transaction as the change they count (migration 0011; written by
+#: :mod:`ektp_core.store.counters`, read by the read models): enrolments per site and state, print jobs
+#: per site, state and print day, blanks per site and state, the cards each printer made, and, per UTC
+#: hour, recordings, cards printed and blanks used. ``state``, ``print_day`` and ``utc_hour`` hold ''
+#: and -1 where a family does not count by them, so every key column is NOT NULL (a primary key).
+counters = sa.Table(
+    "counters",
+    metadata,
+    sa.Column("family", sa.String(16), primary_key=True),
+    #: A site code, or a printer's name for the cards per printer.
+    sa.Column("scope", sa.String(64), primary_key=True),
+    sa.Column("state", sa.String(32), primary_key=True),
+    sa.Column("print_day", sa.String(9), primary_key=True),
+    #: Whole hours since 1970-01-01 00:00 UTC; -1 for counts not kept per hour.
+    sa.Column("utc_hour", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("n", sa.Integer, nullable=False),
+)
+# The regency's view of a time window reads one family's hours across every site.
+sa.Index("ix_counters_family_hour", counters.c.family, counters.c.utc_hour)
+# The packets still waiting to be sent (the dashboard and `ektp sync status` count them on every
+# request): a site's outbox keeps every packet it ever sent, so a plain count would scan all of them.
+_WAITING = "sent_at IS NULL"
+sa.Index(
+    "ix_outbox_waiting",
+    outbox.c.seq,
+    sqlite_where=sa.text(_WAITING),
+    postgresql_where=sa.text(_WAITING),
+)

@@ -26,7 +26,9 @@ from ektp_core.domain.model import EnrolmentState
 from ektp_core.errors import EktpError
 from ektp_core.keys import crypto
 from ektp_core.lifecycle import audit
+from ektp_core.lifecycle.actions import AuditAction
 from ektp_core.lifecycle.service import LifecycleService
+from ektp_core.store import counters
 from ektp_core.store import repository as repo
 from ektp_core.store.tables import audit_log, enrolments, operators, peers, print_jobs, signed_jobs, web_sessions
 from ektp_core.sync.node_keys import SiteKeys
@@ -260,11 +262,14 @@ class FeedReader:
         audit.append(
             conn,
             actor="sync",
-            action="sync.job_received",
+            action=AuditAction.SYNC_JOB_RECEIVED,
             subject_kind="print_job",
             subject_id=str(item["job_id"]),
             at=at,
             detail={"enrolment": str(item["enrolment_id"])},
+        )
+        counters.change(
+            conn, after=counters.job_keys(str(item["site_code"]), "QUEUED", item.get("print_day"), None, at)
         )
 
     def _apply_one(
@@ -273,9 +278,14 @@ class FeedReader:
         kind = item.get("kind")
         if kind == "enrolment_state":
             enrolment_id = str(item["enrolment_id"])
-            current = conn.execute(sa.select(enrolments.c.state).where(enrolments.c.id == enrolment_id)).scalar()
-            if current is None or current == item["state"]:
+            row = conn.execute(
+                sa.select(enrolments.c.state, enrolments.c.site_code, enrolments.c.created_at).where(
+                    enrolments.c.id == enrolment_id
+                )
+            ).first()
+            if row is None or row.state == item["state"]:
                 return
+            current = str(row.state)
             state = EnrolmentState(item["state"])
             # The Dukcapil node's record is the reference: the site's copy follows it, audited.
             conn.execute(
@@ -286,11 +296,16 @@ class FeedReader:
             audit.append(
                 conn,
                 actor="sync",
-                action="sync.state_mirrored",
+                action=AuditAction.SYNC_STATE_MIRRORED,
                 subject_kind="enrolment",
                 subject_id=enrolment_id,
                 at=at,
                 detail={"from": current, "to": state.value, "dukcapil_seq": item["seq"]},
+            )
+            counters.change(
+                conn,
+                counters.enrolment_keys(row.site_code, current, row.created_at),
+                counters.enrolment_keys(row.site_code, state.value, row.created_at),
             )
             result.states[enrolment_id] = state.value
         elif kind == "print_job":
@@ -347,7 +362,7 @@ class FeedReader:
             audit.append(
                 conn,
                 actor="sync",
-                action="sync.account_received",
+                action=AuditAction.SYNC_ACCOUNT_RECEIVED,
                 subject_kind="operator",
                 subject_id=username,
                 at=at,

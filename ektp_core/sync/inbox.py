@@ -28,6 +28,7 @@ from ektp_core.domain.model import Biodata, Capture, CaptureException, Enrolment
 from ektp_core.errors import Conflict, EktpError, NotFound, ValidationFailed
 from ektp_core.keys import crypto
 from ektp_core.lifecycle import audit
+from ektp_core.lifecycle.actions import AuditAction
 from ektp_core.lifecycle.service import LifecycleService
 from ektp_core.store import blobs as blob_store
 from ektp_core.store import repository as repo
@@ -128,7 +129,7 @@ class Inbox:
             audit.append(
                 conn,
                 actor=actor,
-                action="sync.join_code",
+                action=AuditAction.SYNC_JOIN_CODE,
                 subject_kind="site",
                 subject_id=site_code,
                 at=at,
@@ -156,7 +157,7 @@ class Inbox:
                 audit.append(
                     conn,
                     actor=f"site:{site_code}",
-                    action="sync.join_refused",
+                    action=AuditAction.SYNC_JOIN_REFUSED,
                     subject_kind="site",
                     subject_id=site_code,
                     at=at,
@@ -173,7 +174,7 @@ class Inbox:
                 audit.append(
                     conn,
                     actor=f"site:{site_code}",
-                    action="sync.joined",
+                    action=AuditAction.SYNC_JOINED,
                     subject_kind="site",
                     subject_id=site_code,
                     at=at,
@@ -237,7 +238,7 @@ class Inbox:
             audit.append(
                 conn,
                 actor=f"site:{packet.id.site}",
-                action="sync.packet_archived_key",
+                action=AuditAction.SYNC_PACKET_ARCHIVED_KEY,
                 subject_kind="site",
                 subject_id=packet.id.site,
                 at=self.lifecycle.clock(),
@@ -343,7 +344,7 @@ class Inbox:
             audit.append(
                 conn,
                 actor=f"site:{site}",
-                action="sync.packet_refused",
+                action=AuditAction.SYNC_PACKET_REFUSED,
                 subject_kind="packet",
                 subject_id=subject[:64],
                 at=self.lifecycle.clock(),
@@ -452,7 +453,7 @@ class Inbox:
             audit.append(
                 conn,
                 actor=f"site:{packet.id.site}",
-                action="sync.enrolment_refused",
+                action=AuditAction.SYNC_ENROLMENT_REFUSED,
                 subject_kind="packet",
                 subject_id=str(packet.id),
                 at=at,

@@ -40,6 +40,7 @@ from ektp_core.domain.model import SiteKind
 from ektp_core.errors import EktpError
 from ektp_core.keys import crypto
 from ektp_core.lifecycle import audit
+from ektp_core.lifecycle.actions import AuditAction
 from ektp_core.store.tables import node_key_transitions, outbox, peers
 from ektp_core.sync import packets
 
@@ -527,7 +528,7 @@ def rotate(lifecycle: Any, *, actor: str) -> Rotation:
             audit.append(
                 conn,
                 actor=actor,
-                action="sync.node_keys_rotated",
+                action=AuditAction.SYNC_NODE_KEYS_ROTATED,
                 subject_kind="node_keys",
                 subject_id=str(statement.version),
                 at=at,
@@ -702,7 +703,7 @@ class SiteKeys:
             audit.append(
                 conn,
                 actor=actor,
-                action="sync.node_keys_updated",
+                action=AuditAction.SYNC_NODE_KEYS_UPDATED,
                 subject_kind="node_keys",
                 subject_id=str(last.version),
                 at=at,
@@ -725,7 +726,7 @@ class SiteKeys:
             audit.append(
                 conn,
                 actor="sync",
-                action="sync.node_keys_refused",
+                action=AuditAction.SYNC_NODE_KEYS_REFUSED,
                 subject_kind="node_keys",
                 subject_id="dukcapil",
                 at=lc.clock(),

@@ -24,6 +24,7 @@ from ektp_core.domain.model import Enrolment, EnrolmentState, PrintJobState
 from ektp_core.errors import EktpError
 from ektp_core.keys import crypto
 from ektp_core.lifecycle import audit
+from ektp_core.lifecycle.actions import AuditAction
 from ektp_core.lifecycle.service import LifecycleService
 from ektp_core.store import blobs as blob_store
 from ektp_core.store import repository as repo
@@ -147,7 +148,7 @@ class Outbox:
             audit.append(
                 conn,
                 actor=actor,
-                action="sync.key_rotated",
+                action=AuditAction.SYNC_KEY_ROTATED,
                 subject_kind="site",
                 subject_id=self.site_code,
                 at=at,
@@ -398,7 +399,9 @@ class Outbox:
             audit.append(
                 conn,
                 actor="sync",
-                action=f"sync.packet_{receipt.status}",
+                action=AuditAction.SYNC_PACKET_ACCEPTED
+                if receipt.status == "accepted"
+                else AuditAction.SYNC_PACKET_REFUSED,
                 subject_kind="enrolment",
                 subject_id=row.enrolment_id,
                 at=at,

@@ -15,6 +15,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from ektp_core.keys import crypto
 from ektp_core.sync import packets
 
+#: What a receipt may say about its packet (API v1's receipt ``status``).
+STATUSES = ("accepted", "refused")
+
 
 @attrs.frozen
 class Receipt:
@@ -66,6 +69,10 @@ def check_receipt(signed: Mapping[str, Any], dukcapil_key: str, packet_id: str) 
         raise packets.PacketRefused("the receipt is not signed by the Dukcapil node", code="bad_signature") from None
     if receipt.packet_id != packet_id:
         raise packets.PacketRefused(f"the receipt answers {receipt.packet_id}, not {packet_id}", code="mismatch")
+    if receipt.status not in STATUSES:
+        raise packets.PacketRefused(
+            f"the receipt's status {receipt.status!r} is neither accepted nor refused", code="malformed"
+        )
     return receipt
 
 

@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 from ektp_core.domain.model import Biodata, Enrolment
+from ektp_core.testing import pictures
 
 _serials = itertools.count(1)
 
@@ -77,8 +78,6 @@ def make_print_ready(
     """Record a sample resident at the site ``recorded_at`` (with a photo and a signature) and take
     them to PRINT_READY_RECORD, without a print job; returns the enrolment's id. ``biodata``
     overrides fields of the resident (``kecamatan="SELEBAR"``...)."""
-    from ektp_plugins.simulators.images import sample_photo, sample_signature
-
     from ektp_core.domain.model import Capture, EnrolmentState
 
     enrolment = make_enrolment(site_code=recorded_at, **biodata)
@@ -86,11 +85,11 @@ def make_print_ready(
     if photo:
         ref = f"{enrolment.id}-face"
         captures.append(Capture(modality="face", position="face", device="sample", quality=90, blob_ref=ref))
-        images[ref] = sample_photo(seed, birth_year=enrolment.biodata.tanggal_lahir.year)
+        images[ref] = pictures.portrait(seed, birth_year=enrolment.biodata.tanggal_lahir.year)
     if signature:
         ref = f"{enrolment.id}-signature"
         captures.append(Capture(modality="signature", position="signature", device="sample", quality=90, blob_ref=ref))
-        images[ref] = sample_signature(seed)
+        images[ref] = pictures.signature(seed)
     lc.record(enrolment, captures, images)
     for state in (
         EnrolmentState.SENT_FOR_ENROLLMENT,

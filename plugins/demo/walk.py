@@ -12,7 +12,6 @@ that is a local address nobody answers on), and the card is handed over after a 
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import io
 import secrets
 import shutil
@@ -286,8 +285,8 @@ def _irises(seed: int) -> dict[str, Any]:
     from ektp_core.devices.scanners import Sample
 
     try:
-        iris = importlib.import_module("ektp_plugins.simulators.synthetic").iris
-    except ImportError as exc:
+        from ektp_plugins.simulators.synthetic import iris
+    except ImportError as exc:  # NumPy and SciPy come with the `simulated` extra
         raise EktpError(f"the walk's irises are synthetic and need the simulated extra: {exc}") from None
     samples = {}
     for eye in ("left", "right"):

@@ -45,6 +45,7 @@ from ektp_core.devices.printers import (
     EVOLIS_CANVAS,
     Outcome,
     PrinterError,
+    PrinterFactory,
     PrinterNotConnected,
     PrinterState,
     PrinterStatus,
@@ -52,6 +53,7 @@ from ektp_core.devices.printers import (
     RenderedCard,
 )
 from ektp_core.keys.crypto import fsync_dir
+from ektp_core.registry import Registry
 
 log = logging.getLogger(__name__)
 
@@ -309,6 +311,6 @@ class ProofPrinter:
 
 
 @hookimpl
-def ektp_register_printers(registry: Any) -> None:
+def ektp_register_printers(registry: Registry[PrinterFactory]) -> None:
     """Register the proof printer driver as ``proof``."""
     registry.add("proof", ProofPrinter, description="writes each card as PNG and PDF to a folder (no hardware)")

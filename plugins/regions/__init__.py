@@ -8,20 +8,20 @@ where the resident's kecamatan prints (see :mod:`ektp_plugins.regions.base`).
 
 from __future__ import annotations
 
-from typing import Any
-
 from ektp_plugins.regions.dukcapil_only import DukcapilOnlyRules
 from ektp_plugins.regions.kecamatan_rollout import KecamatanRolloutRules
 from ektp_plugins.regions.kelurahan_rollout import KelurahanRolloutRules
 from ektp_plugins.regions.semi_vertical import SemiVerticalRules
 
 from ektp_core import hookimpl
+from ektp_core.devices.region_rules import RegionRulesFactory
+from ektp_core.registry import Registry
 
 __all__ = ["DukcapilOnlyRules", "KecamatanRolloutRules", "KelurahanRolloutRules", "SemiVerticalRules"]
 
 
 @hookimpl
-def ektp_register_region_rules(registry: Any) -> None:
+def ektp_register_region_rules(registry: Registry[RegionRulesFactory]) -> None:
     """Register the bundled region rules."""
     registry.add("dukcapil-only", DukcapilOnlyRules, description="every card printed at the Dukcapil office")
     registry.add(

@@ -39,7 +39,9 @@ class SiteRules:
     #: The most local site a mobile unit's resident is sent home to: ``kecamatan`` or ``kelurahan``.
     home_level = "kecamatan"
 
-    def __init__(self, profile: Profile, settings: dict[str, Any]) -> None:
+    def __init__(self, profile: Profile, options: dict[str, Any]) -> None:
+        # options: the keys of [rules] next to name, the rules' settings (built by the core's factory
+        # convention: profile and options by keyword)
         self.profile = profile
         self.sites = {s.code: s for s in profile.sites}
         offices = [s for s in profile.sites if s.kind is SiteKind.DUKCAPIL]
@@ -49,7 +51,7 @@ class SiteRules:
         }
         self.village_sites = {area_of(s): s for s in profile.sites if s.kind is SiteKind.KELURAHAN and area_of(s)}
         self.residents = ResidentAreas(profile.region_code, profile.region_name)
-        self._settings(dict(settings))
+        self._settings(dict(options))
 
     def _settings(self, settings: dict[str, Any]) -> None:
         if settings:

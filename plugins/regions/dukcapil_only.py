@@ -18,9 +18,9 @@ class DukcapilOnlyRules:
 
     name = "dukcapil-only"
 
-    def __init__(self, profile: Profile, settings: dict[str, Any]) -> None:
-        if settings:
-            raise ValueError(f"dukcapil-only takes no settings (got {sorted(settings)})")
+    def __init__(self, profile: Profile, options: dict[str, Any]) -> None:
+        if options:
+            raise ValueError(f"dukcapil-only takes no settings (got {sorted(options)})")
         self.profile = profile
 
     def _offices(self) -> list[Site]:

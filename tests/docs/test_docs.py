@@ -6,8 +6,10 @@ transition fails here until docs/ describes it.
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import re
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,7 @@ import pytest
 from ektp_core import config, hookspecs
 from ektp_core.cli import cli
 from ektp_core.lifecycle import states
+from ektp_core.plugins import PluginHost
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
@@ -28,38 +31,52 @@ def _read(name: str) -> str:
 
 
 # --------------------------------------------------------------------------------------------------
-# (a) the hook reference is generated from ektp_core/hookspecs.py: the page only places the entries
-#     (tests/docs/test_hook_reference.py checks the docstrings, their examples and the generated pages)
+# (a) the hook reference is generated from the hookspecs: the page's generated blocks place the
+#     entries (tests/docs/test_hook_reference.py checks the docstrings, their examples and the rendering;
+#     tests/docs/test_references.py that the blocks are current)
 # --------------------------------------------------------------------------------------------------
 
+_EXT = DOCS / "_ext"
+if str(_EXT) not in sys.path:
+    sys.path.insert(0, str(_EXT))
+import ektp_hooks  # noqa: E402  (docs/_ext is not a package)
 
-def _declared_hooks() -> set[str]:
-    return {
-        name
-        for name, obj in inspect.getmembers(hookspecs, inspect.isfunction)
-        if name.startswith("ektp_") and obj.__module__ == hookspecs.__name__
-    }
+
+def _declared_hooks() -> dict[str, str]:
+    """Every hook of every spec module -> its module."""
+    found = {}
+    for module in ektp_hooks.SPEC_MODULES:
+        spec = importlib.import_module(module)
+        for name, obj in inspect.getmembers(spec, inspect.isfunction):
+            if name.startswith("ektp_") and obj.__module__ == module:
+                found[name] = module
+    return found
 
 
 def test_hookspecs_are_found() -> None:
-    assert "ektp_validate_enrolment" in _declared_hooks()
+    hooks = _declared_hooks()
+    assert hooks["ektp_validate_enrolment"] == "ektp_core.hookspecs"
+    assert hooks["ektp_register_blueprints"] == "ektp_plugins.web.hookspecs"
+    assert "ektp_register_blueprints" not in {n for n, _f in inspect.getmembers(hookspecs, inspect.isfunction)}
 
 
 def test_hook_reference_places_every_kind_of_hook_once() -> None:
-    text = _read("hooks.md")
-    for kind in ("registration", "lifecycle"):
-        assert len(re.findall(rf"^\.\. ektp-hooks:: {kind}[ \t]*$", text, flags=re.MULTILINE)) == 1, (
-            f"docs/hooks.md must render the {kind} hooks with one '.. ektp-hooks:: {kind}' directive"
+    blocks = [m["what"] for m in ektp_hooks.GENERATED.finditer(_read("hooks.md"))]
+    entries = ektp_hooks.collect_all()
+    for kind, module in {(e.kind, e.module) for e in entries}:
+        assert blocks.count(f"ektp-hooks {kind} {module}") == 1, (
+            f"docs/hooks.md must place the {kind} hooks of {module} in one generated block"
         )
-    assert not re.search(r"^\.\. ektp-hooks::\s*(all)?\s*$", text, flags=re.MULTILINE), "hooks rendered twice"
+    assert blocks.count("ektp-hook-table") == 1
+    assert not [b for b in blocks if b.split()[:2] == ["ektp-hooks", "all"]], "hooks placed twice"
 
 
 def test_hook_reference_has_no_hand_written_hook_entries() -> None:
-    text = _read("hooks.md")
+    outside = ektp_hooks.GENERATED.sub("", _read("hooks.md"))
     written = sorted(
         h
-        for h in _declared_hooks()
-        if re.search(rf"^#+ `{h}`", text, flags=re.MULTILINE) or f"ektp_core.hookspecs.{h}" in text
+        for h, module in _declared_hooks().items()
+        if re.search(rf"^#+ `{h}`", outside, flags=re.MULTILINE) or f"{module}.{h}" in outside
     )
     assert not written, f"docs/hooks.md has hand-written entries beside the generated ones: {written}"
 
@@ -132,33 +149,56 @@ def test_every_option_and_argument_is_documented(name: str) -> None:
 
 
 # --------------------------------------------------------------------------------------------------
-# (c) every profile key (and every deployment key) is documented
+# (c) every profile table and key that the core and the bundled plugins declare is documented, and
+#     every deployment key
 # --------------------------------------------------------------------------------------------------
 
 
+def _declared_tables() -> list[Any]:
+    """Every top-level profile table the core and the bundled plugins declare (ektp_declare_profile_tables)."""
+    return [declared.table for declared in PluginHost().profile_tables()]
+
+
+def _keys(table: Any, path: str = "") -> Iterator[tuple[str, str]]:
+    """(key, full path) for every key and sub-table of a table."""
+    path = path or table.key
+    for setting in table.settings:
+        yield setting.key, f"{path}.{setting.key}"
+    for sub in table.tables:
+        yield sub.key, f"{path}.{sub.key}"
+        yield from _keys(sub, f"{path}.{sub.key}")
+
+
+def test_profile_tables_are_found() -> None:
+    tables = {t.key: t for t in _declared_tables()}
+    assert set(config.PROFILE_KEYS) <= set(tables)
+    web = {path for _key, path in _keys(tables["web"])}
+    assert {"web.login_attempts_per_minute", "web.lockout_failures"} <= web  # the web plugin's and the core's
+
+
+def test_every_declared_profile_table_has_a_section() -> None:
+    text = _read("profiles.md")
+    for table in _declared_tables():
+        assert re.search(rf"^#+ `\[{{1,2}}{table.key}\]{{1,2}}`", text, flags=re.MULTILINE), (
+            f"docs/profiles.md needs a section for the profile table [{table.key}]"
+        )
+
+
+def test_every_declared_profile_key_is_documented() -> None:
+    text = _read("profiles.md")
+    missing = sorted(
+        path
+        for table in _declared_tables()
+        for key, path in _keys(table)
+        if f"`{key}`" not in text and f"[{path}]" not in text
+    )
+    assert not missing, f"docs/profiles.md does not describe these profile keys: {missing}"
+
+
 def _keys_read_by(function: Callable[..., Any], reader: str = r"\w+") -> set[str]:
-    """The keys a config function reads with its ``_Reader`` objects (``reader.get("key", ...)``)."""
+    """The keys a config function reads with its ``TableReader`` objects (``reader.get("key", ...)``)."""
     source = inspect.getsource(function)
     return set(re.findall(rf"\b{reader}\.(?:get|table|strings)\(\s*\"(\w+)\"", source))
-
-
-def test_profile_top_level_keys_are_documented() -> None:
-    handled = _keys_read_by(config.parse_profile, reader="top")
-    assert {"profile", "sites"} <= handled, "the parser's top-level keys were not found"
-    assert handled <= set(config.PROFILE_KEYS)
-    text = _read("profiles.md")
-    for key in handled:
-        assert re.search(rf"^#+ `\[{{1,2}}{key}\]{{1,2}}`", text, flags=re.MULTILINE), (
-            f"docs/profiles.md needs a section for the profile key [{key}]"
-        )
-    for key in config.PROFILE_KEYS:  # the keys reserved for plugins are at least mentioned
-        assert f"[{key}]" in text, f"docs/profiles.md does not mention the profile key [{key}]"
-
-
-def test_every_key_the_profile_parser_reads_is_documented() -> None:
-    text = _read("profiles.md")
-    missing = sorted(k for k in _keys_read_by(config.parse_profile) if f"`{k}`" not in text and f"[{k}]" not in text)
-    assert not missing, f"docs/profiles.md does not describe these profile keys: {missing}"
 
 
 def test_every_deployment_key_is_documented() -> None:

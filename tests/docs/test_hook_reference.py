@@ -1,12 +1,13 @@
-"""The hook reference is generated from ektp_core/hookspecs.py, and what it says holds.
+"""The hook reference is generated from the hookspecs (the core's and the web plugin's), and what it
+says holds.
 
-* every hookspec's docstring has the sections the reference is built from, and ``Args:`` describes
-  exactly the hook's arguments;
-* every ``Example:`` is a complete plugin module: it is imported, registered on a plugin host with
-  the project's hookspecs, and its hook is called the way the core calls it;
+* every hookspec's docstring has the sections the reference is built from, ``Args:`` describes
+  exactly the hook's arguments, and ``Example:`` names the hook's module in docs/hooks/examples/;
+* every example is a complete plugin module: it is imported, registered on a plugin host with the
+  project's hookspecs, and its hook is called the way the core calls it;
 * the rendered reference (the extension's functions, and a real Sphinx build of a small MyST
-  project using its directives) has an entry, an anchor and a search entry for every hook, and a
-  hook left out of the directives fails the build.
+  project whose generated blocks become its directives) has an entry, an anchor and a search entry
+  for every hook, and a hook left out of the directives fails the build.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import importlib.resources
 import importlib.util
 import inspect
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -31,18 +33,20 @@ import pytest
 from click.testing import CliRunner
 from external import missing
 
-from ektp_core import hookspecs
 from ektp_core.config import Deployment
 from ektp_core.events import Transition, ValidationProblem
-from ektp_core.plugins import REGISTRIES, PluginHost
+from ektp_core.plugins import PluginHost
 
 ROOT = Path(__file__).resolve().parents[2]
 EXT = ROOT / "docs" / "_ext"
 sys.path.insert(0, str(EXT))
 import ektp_hooks  # noqa: E402  (docs/_ext is not a package)
 
-HOOKS = [f.__name__ for f in ektp_hooks.hookspec_functions(hookspecs)]
-ENTRIES = {e.name: e for e in ektp_hooks.collect_hooks(hookspecs)}
+ENTRIES = {e.name: e for e in ektp_hooks.collect_all()}
+HOOKS = list(ENTRIES)
+SPECS = {name: importlib.import_module(entry.module) for name, entry in ENTRIES.items()}
+DEFAULT = ektp_hooks.DEFAULT_MODULE
+WEB_HOOKS = {name for name, entry in ENTRIES.items() if entry.module == "ektp_plugins.web.hookspecs"}
 EXAMPLE_PLUGIN = "hook-example"
 
 
@@ -50,13 +54,21 @@ def test_the_hookspecs_are_found() -> None:
     assert {"ektp_register_profiles", "ektp_validate_enrolment", "ektp_render_card", "ektp_after_transition"} <= set(
         HOOKS
     )
-    # every function of the module named like a hook is a hookspec (a marker forgotten would hide it)
-    named = {
-        n
-        for n, f in inspect.getmembers(hookspecs, inspect.isfunction)
-        if n.startswith("ektp_") and f.__module__ == hookspecs.__name__
-    }
-    assert named == set(HOOKS)
+    assert {"ektp_register_blueprints", "ektp_register_menu_entries"} == WEB_HOOKS
+    # every function of a spec module named like a hook is a hookspec (a marker forgotten would hide it)
+    for module in ektp_hooks.SPEC_MODULES:
+        spec = importlib.import_module(module)
+        named = {
+            n
+            for n, f in inspect.getmembers(spec, inspect.isfunction)
+            if n.startswith("ektp_") and f.__module__ == module
+        }
+        assert named == {f.__name__ for f in ektp_hooks.hookspec_functions(spec)}
+
+
+def test_the_core_spec_stays_free_of_flask() -> None:
+    assert "flask" not in (ROOT / "ektp_core" / "hookspecs.py").read_text("utf-8").lower()
+    assert not WEB_HOOKS & {f.__name__ for f in ektp_hooks.hookspec_functions(importlib.import_module(DEFAULT))}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -66,17 +78,23 @@ def test_the_hookspecs_are_found() -> None:
 
 @pytest.mark.parametrize("name", HOOKS)
 def test_every_hookspec_has_every_section(name: str) -> None:
-    doc = ektp_hooks.parse_docstring(getattr(hookspecs, name).__doc__, hook=name)
+    doc = ektp_hooks.parse_docstring(getattr(SPECS[name], name).__doc__, hook=name)
     assert list(doc.sections) == list(ektp_hooks.SECTIONS)
     assert doc.summary and doc.summary.endswith(".")
+    assert doc.example_path == f"docs/hooks/examples/{name}.py"
     assert "@hookimpl" in doc.example and f"def {name}(" in doc.example
+
+
+def test_every_example_belongs_to_a_hook() -> None:
+    files = {p.stem for p in (ROOT / "docs" / "hooks" / "examples").glob("*.py")}
+    assert files == set(HOOKS)
 
 
 @pytest.mark.parametrize("name", HOOKS)
 def test_args_describe_exactly_the_signature(name: str) -> None:
     entry = ENTRIES[name]
     assert ektp_hooks.check_hook(entry) == []
-    assert list(entry.doc.args) == list(inspect.signature(getattr(hookspecs, name)).parameters)
+    assert list(entry.doc.args) == list(inspect.signature(getattr(SPECS[name], name)).parameters)
 
 
 @pytest.mark.parametrize("name", HOOKS)
@@ -101,7 +119,7 @@ GOOD = {
     "Args": "registry: the registry.",
     "Returns": "Nothing.",
     "Results": "All.",
-    "Example": "@hookimpl\ndef ektp_x(registry):\n    pass",
+    "Example": "docs/hooks/examples/ektp_render_card.py",
 }
 
 
@@ -109,7 +127,8 @@ def test_a_well_formed_docstring_is_parsed() -> None:
     doc = ektp_hooks.parse_docstring(_spec(**{**GOOD, "Args": "a: first,\n    continued.\nb: second."}))
     assert doc.summary == "Do something."
     assert doc.args == {"a": "first, continued.", "b": "second."}
-    assert doc.example == "@hookimpl\ndef ektp_x(registry):\n    pass\n"
+    assert doc.example_path == "docs/hooks/examples/ektp_render_card.py"
+    assert doc.example == (ROOT / "docs/hooks/examples/ektp_render_card.py").read_text("utf-8")
 
 
 @pytest.mark.parametrize(
@@ -121,6 +140,8 @@ def test_a_well_formed_docstring_is_parsed() -> None:
         ({**GOOD, "Args": "just prose without a name"}, "entries are 'name: description'"),
         ({**GOOD, "Args": "a: one.\na: again."}, "described twice"),
         ({**GOOD, "Returns": " "}, "Returns: section is empty"),
+        ({**GOOD, "Example": "@hookimpl\ndef ektp_x(registry):\n    pass"}, "the path of the example module"),
+        ({**GOOD, "Example": "examples/ektp_x.py"}, "the path of the example module"),
     ],
 )
 def test_a_malformed_docstring_is_refused(sections: dict[str, str], error: str) -> None:
@@ -131,6 +152,19 @@ def test_a_malformed_docstring_is_refused(sections: dict[str, str], error: str) 
 def test_text_outside_a_section_is_refused() -> None:
     with pytest.raises(ektp_hooks.HookDocError, match="not indented under its section"):
         ektp_hooks.parse_docstring(_spec(**GOOD) + "stray line\n", hook="ektp_x")
+
+
+def test_an_example_that_is_not_the_hooks_own_is_reported() -> None:
+    entry = ENTRIES["ektp_render_card"]
+    doc = replace(entry.doc, sections={**entry.doc.sections, "Example": "docs/hooks/examples/ektp_after_transition.py"})
+    assert ektp_hooks.check_hook(replace(entry, doc=doc)) == [
+        "ektp_render_card: Example: should be docs/hooks/examples/ektp_render_card.py, "
+        "not docs/hooks/examples/ektp_after_transition.py"
+    ]
+    doc = replace(entry.doc, sections={**entry.doc.sections, "Example": "docs/hooks/examples/ektp_render_nothing.py"})
+    assert ektp_hooks.check_hook(replace(entry, name="ektp_render_nothing", doc=doc)) == [
+        "ektp_render_nothing: Example: docs/hooks/examples/ektp_render_nothing.py does not exist"
+    ]
 
 
 def test_args_that_do_not_match_the_signature_are_reported() -> None:
@@ -174,13 +208,15 @@ def load_example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Ca
         sys.modules.pop(name, None)
 
 
-def _host(module: Any) -> PluginHost:
+def _host(module: Any, *, web: bool = False) -> PluginHost:
     host = PluginHost(load_entry_points=False)
+    if web:  # the web plugin adds its hookspecs (ektp_add_hookspecs) as it registers
+        host.register(importlib.import_module("ektp_plugins.web"), "web")
     host.register(module, EXAMPLE_PLUGIN)
     return host
 
 
-def _registered(host: PluginHost, kind: str) -> list[Any]:
+def _registered(host: PluginHost, kind: Any) -> list[Any]:
     registry = host.registry(kind)
     status = {i.name: i for i in host.plugins()}[EXAMPLE_PLUGIN]
     assert status.status == "loaded", status.error
@@ -195,35 +231,21 @@ def test_example_is_a_hookimpl_matching_the_spec(name: str, load_example: Callab
     impl = getattr(module, name)
     assert hasattr(impl, "ektp_impl"), f"{name}: the example's function is not marked @hookimpl"
     params = inspect.signature(impl).parameters
-    spec = inspect.signature(getattr(hookspecs, name)).parameters
+    spec = inspect.signature(getattr(SPECS[name], name)).parameters
     assert set(params) <= set(spec), f"{name}: the example asks for arguments the hook does not pass"
     assert all(p.default is inspect.Parameter.empty for p in params.values()), "an argument with a default"
-    host = _host(module)
+    host = _host(module, web=name in WEB_HOOKS)
     assert name in {i.name: i for i in host.plugins()}[EXAMPLE_PLUGIN].hooks
 
 
-def test_examples_are_lint_clean(tmp_path: Path) -> None:
+def test_examples_are_lint_clean() -> None:
     ruff = Path(sys.executable).with_name("ruff")
     assert ruff.is_file(), "ruff is not installed next to this Python (the test extra brings it)"
-    for name in HOOKS:
-        (tmp_path / f"{name}.py").write_text(ENTRIES[name].doc.example, "utf-8")
-    # The project's rules except import sorting, which depends on where the example module lives.
-    result = subprocess.run(
-        [
-            str(ruff),
-            "check",
-            "--no-cache",
-            "--isolated",
-            "--line-length",
-            "96",
-            "--select",
-            "E,F,W,B,UP,SIM,RUF",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    examples = ROOT / "docs" / "hooks" / "examples"
+    # The project's rules and format, as for any code of the repository.
+    for command in (["check", "--no-cache"], ["format", "--check", "--no-cache"]):
+        result = subprocess.run([str(ruff), *command, str(examples)], capture_output=True, text=True, cwd=ROOT)
+        assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_every_hook_has_an_example_test() -> None:
@@ -285,20 +307,102 @@ def _exercise_region_rules(module: Any, deployment: Deployment, tmp_path: Path) 
 
 
 def _exercise_verifiers(module: Any, deployment: Deployment, tmp_path: Path) -> None:
+    from ektp_core.devices.declared import make_verifier
+    from ektp_core.errors import ConfigError
+
     host = _host(module)
-    (entry,) = _registered(host, "verifiers")
-    verifier = entry.obj({})
+    _registered(host, "verifiers")
+
+    def profile(**options: Any) -> Any:
+        table = {"verifier": "provincial-gateway", **options}
+        return attrs.evolve(deployment.profile, raw={**deployment.profile.raw, "verification": table})
+
+    verifier = make_verifier(profile(), host)
     assert verifier.url.startswith("https://") and verifier.token_env == "EKTP_GATEWAY_TOKEN"
-    assert entry.obj({"url": "https://siak.example.go.id/api/v1"}).url == "https://siak.example.go.id/api/v1"
-    with pytest.raises(ValueError, match="url must be"):
-        entry.obj({"url": "ftp://siak.example.go.id"})
+    assert (
+        make_verifier(profile(url="https://siak.example.go.id/api/v1"), host).url == "https://siak.example.go.id/api/v1"
+    )
+    with pytest.raises(ConfigError, match=r"key 'verification': expected options that provincial-gateway accepts"):
+        make_verifier(profile(url="ftp://siak.example.go.id"), host)
 
 
 def _exercise_matchers(module: Any, deployment: Deployment, tmp_path: Path) -> None:
+    from ektp_core.devices.declared import make_matcher
+    from ektp_core.devices.matchers import MatcherSettings
+
     host = _host(module)
-    (entry,) = _registered(host, "matchers")
-    assert entry.obj({}).workers == 4
-    assert entry.obj({"workers": 1}).workers == 1
+    _registered(host, "matchers")
+    profile = deployment.profile
+    assert make_matcher(MatcherSettings("bozorth3-server"), host, profile=profile).workers == 4
+    assert make_matcher(MatcherSettings("bozorth3-server", options={"workers": 1}), host, profile=profile).workers == 1
+
+
+def _exercise_add_hookspecs(module: Any, deployment: Deployment, tmp_path: Path) -> None:
+    from pluggy import PluginValidationError
+
+    from ektp_core import hookimpl
+
+    host = _host(module)
+    assert host.plugins()[-1].status == "loaded"
+
+    class Office:
+        @hookimpl
+        def ektp_notice_recipients(self, site_code: str) -> list[str]:
+            return ["0812-0000-1771"] if site_code == "17.71" else []
+
+    class Helpdesk:
+        @hookimpl
+        def ektp_notice_recipients(self) -> list[str]:
+            return ["0812-0000-0001", "0812-0000-1771"]  # every site's, and the office's again
+
+    host.register(Office(), "office")
+    host.register(Helpdesk(), "helpdesk")
+    assert module.recipients(host, "17.71") == ["0812-0000-0001", "0812-0000-1771"]
+    assert module.recipients(host, "17.72") == ["0812-0000-0001", "0812-0000-1771"]
+    host.unregister("helpdesk")
+    assert module.recipients(host, "17.72") == []
+
+    class Misnamed:
+        @hookimpl
+        def ektp_notice_recipients(self, site):  # type: ignore[no-untyped-def]
+            return []
+
+    with pytest.raises(PluginValidationError, match="site"):
+        host.register(Misnamed(), "misnamed")  # the spec the example added is checked like the core's
+
+
+def _exercise_declare_profile_tables(module: Any, deployment: Deployment, tmp_path: Path) -> None:
+    from ektp_core.errors import ConfigError
+
+    host = _host(module)
+    tables = host.profile_tables()
+    declared = tables.get("print_report")
+    assert declared is not None and declared.plugins == (EXAMPLE_PLUGIN,)
+    profile = deployment.profile
+    assert dict(module.report_settings(profile)) == {"folder": "reports", "hour": 17}
+    raw = {**profile.raw, "print_report": {"folder": "laporan", "hour": 7}}
+    tables.check(raw, profile.source)
+    assert dict(module.report_settings(attrs.evolve(profile, raw=raw))) == {"folder": "laporan", "hour": 7}
+    for table, error in (
+        ({"hour": 24}, "key 'print_report.hour': expected an hour of the day, 0-23 (got 24)"),
+        ({"hours": 7}, "key 'print_report.hours': expected no such key"),
+    ):
+        with pytest.raises(ConfigError, match=re.escape(error)):
+            tables.check({**profile.raw, "print_report": table}, profile.source)
+    assert "print_report" not in PluginHost(load_entry_points=False).profile_tables()
+
+
+def _exercise_menu_entries(module: Any, deployment: Deployment, tmp_path: Path) -> None:
+    from ektp_plugins.web.hookspecs import MENU_ENTRIES
+    from ektp_plugins.web.ui import access
+
+    from ektp_core.domain.model import Role
+
+    host = _host(module, web=True)
+    (entry,) = _registered(host, MENU_ENTRIES)
+    menu = entry.obj
+    assert menu.endpoint == "stock.overview" and menu.roles == access.SUPERVISORS == {Role.SUPERVISOR}
+    assert (menu.label("id"), menu.label("en"), menu.label("jv")) == ("Stok blangko", "Blank stock", "Stok blangko")
 
 
 def _exercise_commands(module: Any, deployment: Deployment, tmp_path: Path) -> None:
@@ -306,8 +410,8 @@ def _exercise_commands(module: Any, deployment: Deployment, tmp_path: Path) -> N
     host.register(module, EXAMPLE_PLUGIN)
     group = click.Group("ektp")
     # as ektp_core.cli.PluginGroup does: each plugin's implementation with the top-level group
-    for impl in host.pm.hook.ektp_register_commands.get_hookimpls():
-        impl.function(*[{"cli": group}[a] for a in impl.argnames])
+    for call in host.hook.each_plugin("ektp_register_commands"):
+        call(cli=group)
     assert "site-info" in group.commands
     result = CliRunner().invoke(group, ["site-info", "--deployment", str(deployment.root)])
     assert result.exit_code == 0, result.output
@@ -316,10 +420,11 @@ def _exercise_commands(module: Any, deployment: Deployment, tmp_path: Path) -> N
 
 def _exercise_blueprints(module: Any, deployment: Deployment, tmp_path: Path) -> None:
     import flask
+    from ektp_plugins.web.hookspecs import BLUEPRINTS
     from ektp_plugins.web.ui import access
 
-    host = _host(module)
-    (entry,) = _registered(host, "blueprints")
+    host = _host(module, web=True)
+    (entry,) = _registered(host, BLUEPRINTS)
     app = flask.Flask(__name__)
     app.register_blueprint(entry.obj)
     for endpoint, view in app.view_functions.items():
@@ -396,6 +501,8 @@ def _exercise_after_transition(module: Any, deployment: Deployment, tmp_path: Pa
 
 
 EXERCISE: dict[str, Callable[[Any, Deployment, Path], None]] = {
+    "ektp_add_hookspecs": _exercise_add_hookspecs,
+    "ektp_declare_profile_tables": _exercise_declare_profile_tables,
     "ektp_register_profiles": _exercise_profiles,
     "ektp_register_printers": _exercise_printers,
     "ektp_register_scanners": _exercise_scanners,
@@ -404,6 +511,7 @@ EXERCISE: dict[str, Callable[[Any, Deployment, Path], None]] = {
     "ektp_register_matchers": _exercise_matchers,
     "ektp_register_commands": _exercise_commands,
     "ektp_register_blueprints": _exercise_blueprints,
+    "ektp_register_menu_entries": _exercise_menu_entries,
     "ektp_validate_enrolment": _exercise_validate_enrolment,
     "ektp_render_card": _exercise_render_card,
     "ektp_after_transition": _exercise_after_transition,
@@ -434,7 +542,11 @@ def test_rendering_has_every_hook() -> None:
         assert ".. code-block:: python" in text and f"def {entry.name}(" in text
     registration = {e.name for e in ektp_hooks.select(entries, "registration")}
     assert registration == {n for n in HOOKS if n.startswith("ektp_register_")}
-    assert set(REGISTRIES.values()) | {"ektp_register_commands"} == registration
+    assert set(ektp_hooks.registry_kinds()) | {"ektp_register_commands"} == registration
+    assert {e.name for e in ektp_hooks.select(entries, "start-up")} == {
+        "ektp_add_hookspecs",
+        "ektp_declare_profile_tables",
+    }
     assert {e.name for e in ektp_hooks.select(entries, "lifecycle")} == {
         "ektp_validate_enrolment",
         "ektp_render_card",
@@ -442,22 +554,59 @@ def test_rendering_has_every_hook() -> None:
     }
 
 
+def test_markdown_has_every_hook() -> None:
+    entries = list(ENTRIES.values())
+    table = "\n".join(ektp_hooks.render_markdown_table(entries))
+    for entry in entries:
+        assert f"| [`{entry.name}`](#{entry.name}) | `{entry.module}` |" in table
+        text = "\n".join(ektp_hooks.render_markdown_hook(entry))
+        assert text.startswith(f"### `{entry.name}`\n\n```python\n{entry.signature}\n```")
+        for arg, _annotation in entry.params:
+            assert f"- `{arg}`" in text
+        assert entry.doc.example.rstrip() in text and f"(hooks/examples/{entry.name}.py)" in text
+        prose = text.replace(entry.doc.example.rstrip(), "").replace("```", "")
+        assert "``" not in prose and ":class:" not in prose, "reStructuredText markup left in the Markdown"
+
+
+def test_markdown_text_converts_roles_and_literals() -> None:
+    text = ":class:`~ektp_core.registry.Registry`, :func:`ektp_core.devices.matchers.decide`, ``x = 1``"
+    assert ektp_hooks.markdown_text(text) == "`Registry`, `ektp_core.devices.matchers.decide`, `x = 1`"
+    assert ektp_hooks.markdown_text(":ref:`the renderer <ektp_render_card>`") == "`the renderer`"
+
+
 def test_rendering_says_firstresult_and_bundled_implementations() -> None:
-    entries = {e.name: e for e in ektp_hooks.collect_hooks(implementations=ektp_hooks.bundled_implementations())}
+    entries = {e.name: e for e in ektp_hooks.collect_all(implementations=ektp_hooks.bundled_implementations())}
     render = "\n".join(ektp_hooks.render_hook(entries["ektp_render_card"]))
     assert "yes (``firstresult``)" in render and "``card-layout``" in render
     render = "\n".join(ektp_hooks.render_hook(entries["ektp_register_profiles"]))
     assert ":First result only: no" in render and "``profiles``" in render
     assert "fills the ``profiles`` registry" in render
+    render = "\n".join(ektp_hooks.render_hook(entries["ektp_declare_profile_tables"]))
+    assert "``ektp_core.builtin``" in render and "``web``" in render
+    render = "\n".join(ektp_hooks.render_markdown_hook(entries["ektp_add_hookspecs"]))
+    assert "- **Historic:** yes" in render and "- **Bundled implementations:** `web`" in render
 
 
 def test_the_hook_page_is_generated() -> None:
     text = (ROOT / "docs" / "hooks.md").read_text("utf-8")
-    assert ".. ektp-hooks:: registration" in text and ".. ektp-hooks:: lifecycle" in text
-    assert ".. ektp-hook-table::" in text
+    blocks = [m["what"] for m in ektp_hooks.GENERATED.finditer(text)]
+    kinds = {(e.kind, e.module) for e in ENTRIES.values()}
+    assert sorted(blocks) == sorted(["ektp-hook-table", *(f"ektp-hooks {kind} {module}" for kind, module in kinds)])
+    outside = ektp_hooks.GENERATED.sub("", text)
     for name in HOOKS:  # no hand-written entry left beside the generated one
-        assert f"## `{name}`" not in text and f"autofunction:: ektp_core.hookspecs.{name}" not in text
+        assert f"## `{name}`" not in outside and f"autofunction:: ektp_core.hookspecs.{name}" not in outside
     assert "ektp_hooks" in (ROOT / "docs" / "conf.py").read_text("utf-8")
+
+
+def test_sphinx_renders_each_generated_block_with_its_directive() -> None:
+    text = (ROOT / "docs" / "hooks.md").read_text("utf-8")
+    source = [text]
+    found = list(ektp_hooks.GENERATED.finditer(text))
+    source[0] = ektp_hooks.GENERATED.sub(lambda m: ektp_hooks.directive_for(m["what"]), text)
+    assert source[0].count("```{eval-rst}") == len(found)
+    assert ".. ektp-hook-table::" in source[0]
+    assert ".. ektp-hooks:: registration\n   :module: ektp_plugins.web.hookspecs" in source[0]
+    assert "### `" not in source[0]  # the Markdown entries are replaced, not shown twice
 
 
 def _build(tmp_path: Path, page: str) -> subprocess.CompletedProcess[str]:
@@ -486,19 +635,32 @@ def _build(tmp_path: Path, page: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_sphinx_builds_an_entry_anchor_and_search_entry_per_hook(tmp_path: Path) -> None:
+    # The generated blocks as docs/hooks.md has them (left empty: the extension puts the directives
+    # in their place), so the build also proves that substitution.
+    def block(what: str) -> str:
+        return f"{ektp_hooks.marker(what)}\nstale text the build must not show\n<!-- end generated -->\n\n"
+
     page = (
-        "# Hooks\n\n```{toctree}\nother\n```\n\n```{eval-rst}\n.. ektp-hook-table::\n```\n\n"
-        "## Registration\n\n```{eval-rst}\n.. ektp-hooks:: registration\n```\n\n"
-        "## Lifecycle\n\n```{eval-rst}\n.. ektp-hooks:: lifecycle\n```\n"
+        "# Hooks\n\n```{toctree}\nother\n```\n\n"
+        + block("ektp-hook-table")
+        + "## Start-up\n\n"
+        + block(f"ektp-hooks start-up {DEFAULT}")
+        + "## Registration\n\n"
+        + block(f"ektp-hooks registration {DEFAULT}")
+        + "## Lifecycle\n\n"
+        + block(f"ektp-hooks lifecycle {DEFAULT}")
+        + "## Web\n\n"
+        + block("ektp-hooks registration ektp_plugins.web.hookspecs")
     )
     result = _build(tmp_path, page)
     assert result.returncode == 0, result.stderr
     html = (tmp_path / "html" / "index.html").read_text("utf-8")
     search = (tmp_path / "html" / "searchindex.js").read_text("utf-8")
+    assert "stale text" not in html
     for name in HOOKS:
         assert f'<section id="{name}">' in html
         assert f'href="#{name}"' in html  # the summary table links to it
-        assert f"ektp_core.hookspecs.{name}" in search
+        assert f"{ENTRIES[name].module}.{name}" in search
     assert 'href="index.html#ektp_render_card"' in (tmp_path / "html" / "other.html").read_text("utf-8")
 
 
@@ -533,12 +695,7 @@ def test_historic_and_deprecated_hooks_say_so(tmp_path: Path, monkeypatch: pytes
                 Every implementation is called.
 
             Example:
-                from ektp_core import hookimpl
-
-
-                @hookimpl
-                def ektp_old_thing(name):
-                    print(name)
+                docs/hooks/examples/ektp_after_transition.py
             """
         '''),
         "utf-8",

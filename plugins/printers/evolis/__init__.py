@@ -28,6 +28,8 @@ from ektp_plugins.printers.evolis.driver import EVOLIS_VENDOR_ID, EvolisPrinter
 
 from ektp_core import hookimpl
 from ektp_core.devices.options import DriverOptions
+from ektp_core.devices.printers import PrinterFactory
+from ektp_core.registry import Registry
 
 __all__ = ["EvolisPrinter", "ektp_register_printers", "make_printer"]
 
@@ -85,7 +87,7 @@ def make_printer(name: str, options: dict[str, Any]) -> EvolisPrinter:
 
 
 @hookimpl
-def ektp_register_printers(registry: Any) -> None:
+def ektp_register_printers(registry: Registry[PrinterFactory]) -> None:
     """Register the Evolis driver."""
     registry.add(
         "evolis",

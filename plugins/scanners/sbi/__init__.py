@@ -18,8 +18,9 @@ from ektp_plugins.scanners.sbi.client import SbiCapture, SbiClient
 from ektp_plugins.scanners.sbi.protocol import PORT_RANGE, SbiDeviceError
 
 from ektp_core import hookimpl
-from ektp_core.devices.scanners import Sample, ScannerNotConnected, ScannerState, ScannerStatus
+from ektp_core.devices.scanners import Sample, ScannerFactory, ScannerNotConnected, ScannerState, ScannerStatus
 from ektp_core.domain.model import Modality
+from ektp_core.registry import Registry
 
 OPTIONS = {"port", "ports", "timeout_ms", "trusted_keys", "trust_any_device"}
 
@@ -174,6 +175,6 @@ def ektp_register_commands(cli: click.Group) -> None:
 
 
 @hookimpl
-def ektp_register_scanners(registry: Any) -> None:
+def ektp_register_scanners(registry: Registry[ScannerFactory]) -> None:
     """Register the ``sbi`` scanner driver."""
     registry.add("sbi", sbi_scanner, description="MOSIP SBI 0.9.5/1.0 device service (127.0.0.1:4501-4600)")

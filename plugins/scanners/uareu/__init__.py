@@ -26,6 +26,8 @@ from ektp_plugins.scanners.uareu.driver import (
 
 from ektp_core import hookimpl
 from ektp_core.devices.options import DriverOptions
+from ektp_core.devices.scanners import ScannerFactory
+from ektp_core.registry import Registry
 
 __all__ = [
     "FingerImage",
@@ -67,7 +69,7 @@ def make_scanner(name: str, options: dict[str, Any]) -> UareU4000:
 
 
 @hookimpl
-def ektp_register_scanners(registry: Any) -> None:
+def ektp_register_scanners(registry: Registry[ScannerFactory]) -> None:
     """Register the U.are.U 4000B driver."""
     registry.add(
         "uareu4000",

@@ -17,6 +17,8 @@ from typing import Any
 import attrs
 from ektp_plugins.verify.central.verdicts import Person, Rules
 
+from ektp_core.config.core_tables import LIFECYCLE
+from ektp_core.devices.declared import make_matcher
 from ektp_core.devices.matchers import Matcher, MatcherSettings, matcher_settings
 from ektp_core.domain import nik as nik_rules
 from ektp_core.domain.model import Biodata
@@ -58,20 +60,17 @@ def load_settings(path: Path | None) -> CentralSettings:
     lifecycle = data.get("lifecycle", {})
     if not isinstance(lifecycle, Mapping):
         raise ConfigError(str(path), "lifecycle", "a table", lifecycle)
-    age = lifecycle.get("eligibility_age", nik_rules.DEFAULT_ELIGIBILITY_AGE)
-    # The same bounds as the profile parser's, so a profile the node accepts is accepted here.
-    if isinstance(age, bool) or not isinstance(age, int) or not 10 <= age <= 25:
-        raise ConfigError(str(path), "lifecycle.eligibility_age", "a number of years from 10 to 25", age)
+    # The profile's own declaration, so a profile the node accepts is accepted here.
+    age = LIFECYCLE.setting("eligibility_age").read(lifecycle, str(path), "lifecycle.eligibility_age")
     return CentralSettings(matcher=matcher, eligibility_age=age)
 
 
-def resolve_matcher(settings: MatcherSettings) -> Matcher:
+def resolve_matcher(settings: MatcherSettings, source: str = "-") -> Matcher:
     """The matcher the settings name, built by the factory a plugin registered
-    (``ektp_register_matchers``) with the settings' options."""
+    (``ektp_register_matchers``) with the settings' options (``source``: the file they came from)."""
     from ektp_core.plugins import PluginHost
 
-    factory = PluginHost().registry("matchers").get(settings.name)
-    matcher = factory(dict(settings.options))
+    matcher = make_matcher(settings, PluginHost(), profile=None, source=source)
     if not isinstance(matcher, Matcher):
         raise EktpError(
             f"matcher {settings.name!r}: its factory returned {type(matcher).__name__}, "

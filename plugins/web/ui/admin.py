@@ -8,7 +8,6 @@ import datetime as dt
 import time
 from typing import Any
 
-import sqlalchemy as sa
 from ektp_plugins.web.ui import access
 from ektp_plugins.web.ui.app import current_user, node
 from flask import Blueprint, abort, current_app, render_template, request
@@ -16,8 +15,7 @@ from flask import Blueprint, abort, current_app, render_template, request
 from ektp_core.devices.declared import PrinterSetting, make_printer, make_scanner, printer_settings, scanner_settings
 from ektp_core.domain.model import SiteKind
 from ektp_core.lifecycle import audit
-from ektp_core.store import repository as repo
-from ektp_core.store.tables import audit_log, site_keys
+from ektp_core.store.read_models import sync_status
 
 bp = Blueprint("admin", __name__)
 
@@ -26,11 +24,10 @@ AUDIT_DEFAULT = 100
 AUDIT_MAX = 1000
 
 
-def _joined() -> dict[str, Any]:
+def _joined() -> dict[str, sync_status.JoinedSite]:
     """The sites that registered their key here (only the Dukcapil node keeps site keys)."""
     with node().lifecycle.store.read() as conn:
-        rows = conn.execute(sa.select(site_keys)).all()
-    return {r.site_code: {"at": repo.utc(r.registered_at), "by": r.registered_by, "key": r.public_key} for r in rows}
+        return sync_status.joined_sites(conn)
 
 
 def _overview(**shown: Any) -> str:
@@ -119,16 +116,9 @@ def devices() -> Any:
 
 
 def _audit_entries(action: str, limit: int) -> list[audit.AuditEntry]:
-    """The newest ``limit`` entries, optionally of one action or (ending in ``.``) a family of them;
-    read backwards along the primary key, so the newest come first without reading the whole log."""
-    query = sa.select(audit_log).order_by(audit_log.c.seq.desc()).limit(limit)
-    if action.endswith("."):
-        escaped = action.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        query = query.where(audit_log.c.action.like(escaped + "%", escape="\\"))
-    elif action:
-        query = query.where(audit_log.c.action == action)
+    """The newest ``limit`` entries, optionally of one action or (ending in ``.``) a family of them."""
     with node().lifecycle.store.read() as conn:
-        return [audit._row_to_entry(r) for r in conn.execute(query).all()]
+        return audit.newest(conn, limit=limit, action=action)
 
 
 @bp.route("/admin/audit", methods=["GET", "POST"])

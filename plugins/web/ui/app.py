@@ -22,8 +22,11 @@ from typing import Any
 import attrs
 from ektp_plugins.web.api import API
 from ektp_plugins.web.api import blueprint as api_blueprint
+from ektp_plugins.web.hookspecs import BLUEPRINTS, MENU_ENTRIES
+from ektp_plugins.web.settings import WebSettings
 from ektp_plugins.web.ui import access
 from ektp_plugins.web.ui.i18n import LOCALES, Catalogues
+from ektp_plugins.web.ui.menu import MenuEntry
 from flask import Flask, Response, current_app, g, redirect, render_template, request, session, url_for
 from werkzeug.exceptions import HTTPException
 
@@ -43,36 +46,6 @@ _CSP = (
     "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
     "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'"
 )
-
-
-@attrs.frozen(kw_only=True)
-class WebSettings:
-    """The profile's ``[web]`` table (see docs/profiles.md)."""
-
-    secure_cookies: bool = True
-    login_attempts_per_minute: int = 10
-    low_stock: int = 50
-    locales_dir: str | None = None
-
-    @classmethod
-    def from_profile(cls, profile: Any) -> WebSettings:
-        """Read ``[web]``; the account limits in it are read by :class:`~ektp_core.services.accounts.LoginPolicy`."""
-        web = dict((getattr(profile, "raw", None) or {}).get("web", {}))
-        secure = web.get("secure_cookies", True)
-        if not isinstance(secure, bool):
-            raise EktpError(f"profile [web] secure_cookies: expected true or false, got {secure!r}")
-        rate = web.get("login_attempts_per_minute", 10)
-        low = web.get("low_stock", 50)
-        for key, value in (("login_attempts_per_minute", rate), ("low_stock", low)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise EktpError(f"profile [web] {key}: expected a whole number >= 0, got {value!r}")
-        locales = web.get("locales_dir")
-        return cls(
-            secure_cookies=secure,
-            login_attempts_per_minute=rate,
-            low_stock=low,
-            locales_dir=str(locales) if locales else None,
-        )
 
 
 class LoginLimiter:
@@ -205,9 +178,10 @@ def create_app(lifecycle: LifecycleService, host: Any) -> Flask:
     for module in (auth, dashboard, record, enrolments, printing, handover, adjudication, admin):
         app.register_blueprint(module.bp)
     # Other plugins' pages (ektp_register_blueprints); their views declare access rules like ours, or
-    # they are refused.
-    for entry in host.registry("blueprints"):
+    # they are refused. Their menu entries (ektp_register_menu_entries) follow ours.
+    for entry in host.registry(BLUEPRINTS):
         app.register_blueprint(entry.obj)
+    app.extensions["ektp_menu"] = _plugin_menu(app, host)
     # Static files are public (CSS, scripts, icons: nothing personal).
     app.view_functions["static"] = access.public(app.view_functions["static"])
 
@@ -252,18 +226,41 @@ def _section(endpoint: str) -> str:
     return _SECTIONS.get(endpoint) or endpoint.split(".")[0]
 
 
+def _plugin_menu(app: Flask, host: Any) -> list[MenuEntry]:
+    """Other plugins' menu entries whose page the app serves (a wrong endpoint is logged, not shown)."""
+    entries = []
+    for entry in host.registry(MENU_ENTRIES):
+        if entry.obj.endpoint not in app.view_functions:
+            log.error(
+                "menu entry %s of plugin %s names the endpoint %r, which no page of the app serves",
+                entry.name,
+                entry.plugin,
+                entry.obj.endpoint,
+            )
+            continue
+        entries.append(entry.obj)
+    return entries
+
+
 def nav_items() -> list[tuple[str, str, bool]]:
-    """The menu entries the logged-in account may open: (endpoint, message key, is the current page's)."""
+    """The menu entries the logged-in account may open: (endpoint, label, is the current page's).
+
+    The UI's own entries first, then other plugins' (``ektp_register_menu_entries``) for the roles
+    they name; either shows only when the page's access rule lets the account in."""
     user = current_user()
     if user is None:
         return []
     n = node()
     here = _section(request.endpoint or "")
-    shown = []
-    for endpoint, key in NAV:
+
+    def allowed(endpoint: str) -> bool:
         rule = access.rule_of(current_app.view_functions.get(endpoint))
-        if rule is not None and user.role in rule.roles and (n.is_dukcapil or not rule.dukcapil_only):
-            shown.append((endpoint, key, _section(endpoint) == here))
+        return rule is not None and user.role in rule.roles and (n.is_dukcapil or not rule.dukcapil_only)
+
+    shown = [(endpoint, _(key), _section(endpoint) == here) for endpoint, key in NAV if allowed(endpoint)]
+    for entry in current_app.extensions.get("ektp_menu", []):
+        if user.role in entry.roles and allowed(entry.endpoint):
+            shown.append((entry.endpoint, entry.label(g.lang), _section(entry.endpoint) == here))
     return shown
 
 

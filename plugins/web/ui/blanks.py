@@ -3,26 +3,19 @@ spoiled list and the daily stock report (also as CSV). Routes of the ``printing`
 
 from __future__ import annotations
 
+import csv
+import io
 from typing import Any
 
 from ektp_plugins.web.ui import access
 from ektp_plugins.web.ui.app import _, current_user, node
-from ektp_plugins.web.ui.printing import bp, figures_cache
-from ektp_plugins.web.ui.printing_data import (
-    SerialsInvalid,
-    blank_site,
-    ledger_counts,
-    parse_serials,
-    report_csv,
-    report_range,
-    spoiled_rows,
-    stock_days,
-    stock_report,
-)
+from ektp_plugins.web.ui.blank_forms import SerialsInvalid, parse_serials, report_range
+from ektp_plugins.web.ui.printing import bp
 from flask import Response, flash, redirect, render_template, request, url_for
 
 from ektp_core.domain.model import Role
 from ektp_core.errors import Conflict, EktpError, IllegalTransition, NotFound
+from ektp_core.store.read_models import blank_stock
 
 #: The stock report's columns (catalogue keys), in CSV order after the site.
 REPORT_COLUMNS = (
@@ -45,13 +38,10 @@ def blanks() -> Any:
         flash(_("blanks.err.dates"), "warn")
     user = current_user()
     site = n.site.code
-    cache = figures_cache()
-    with n.lifecycle.store.read() as conn:
-        # The ledger, the report and the spoiled list change only with blanks and deliveries: kept
-        # while the audit log shows nothing touched them (printing_cache), exact either way.
-        ledger = cache.get(conn, ("ledger", site), lambda c: ledger_counts(c, site))
-        days = cache.get(conn, ("stock", site, first, last), lambda c: stock_days(c, site, first, last))
-        spoiled = cache.get(conn, ("spoiled", site), lambda c: spoiled_rows(c, site))
+    with n.lifecycle.store.read() as conn:  # one snapshot: the ledger, the report and the list agree
+        ledger = blank_stock.ledger(conn, site)
+        days = blank_stock.stock_days(conn, site, first, last)
+        spoiled = blank_stock.spoiled_blanks(conn, site)
     return render_template(
         "printing/blanks.html",
         ledger=ledger,
@@ -72,8 +62,13 @@ def report() -> Any:
     """The daily stock report for the chosen dates, as a CSV download."""
     n = node()
     first, last, _ok = report_range(request.args.get("from"), request.args.get("to"))
-    days = stock_report(n.lifecycle, n.site.code, first, last)
-    text = report_csv(n.site.code, days, [_(key) for key in REPORT_COLUMNS])
+    with n.lifecycle.store.read() as conn:
+        days = blank_stock.stock_days(conn, n.site.code, first, last)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(["site", *[_(key) for key in REPORT_COLUMNS]])
+    writer.writerows(blank_stock.csv_rows(n.site.code, days))
+    text = buffer.getvalue()
     response = Response("\ufeff" + text, mimetype="text/csv")  # the BOM lets spreadsheet programs read UTF-8
     response.headers["Content-Disposition"] = (
         f'attachment; filename="stok-blangko-{n.site.code}-{first.isoformat()}-{last.isoformat()}.csv"'
@@ -120,7 +115,7 @@ def spoil() -> Any:
         flash(_("blanks.err.serial_required"), "error")
     elif not reason:
         flash(_("blanks.err.reason_required"), "error")
-    elif blank_site(n.lifecycle, serial) != n.site.code:
+    elif _blank_site(serial) != n.site.code:
         flash(_("blanks.err.unknown", serial=serial, site=n.site.code), "error")
     else:
         try:
@@ -132,3 +127,8 @@ def spoil() -> Any:
         else:
             flash(_("blanks.spoiled_ok", serial=serial), "ok")
     return redirect(url_for("printing.blanks"))
+
+
+def _blank_site(serial: str) -> str | None:
+    with node().lifecycle.store.read() as conn:
+        return blank_stock.blank_site(conn, serial)

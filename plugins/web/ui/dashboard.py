@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import time
 from typing import Any
 
 from ektp_plugins.web.ui import access
 from ektp_plugins.web.ui.app import _, node
 from ektp_plugins.web.ui.charts import grouped_bars
-from ektp_plugins.web.ui.dashboard_figures import DashboardFigures
-from ektp_plugins.web.ui.printing import figures_cache
-from ektp_plugins.web.ui.printing_data import ledger_counts
 from flask import Blueprint, jsonify, redirect, render_template, request, url_for
 
 from ektp_core.devices.declared import make_printer, make_scanner, printer_settings, scanner_settings
 from ektp_core.domain.model import EnrolmentState
+from ektp_core.store.read_models import blank_stock
+from ektp_core.store.read_models.dashboard import dashboard_figures
 
 bp = Blueprint("dashboard", __name__)
 #: Device status is asked at most this often (opening a USB printer takes time; pages must not wait).
@@ -38,16 +36,10 @@ def index() -> Any:
     regency = n.is_dukcapil and request.args.get("scope") != "site"
     site_code = None if regency else n.site.code
     printing_sites = [s.code for s in n.deployment.profile.sites if s.prints] if regency else [n.site.code]
-    ledger_cache = figures_cache()
-    with n.lifecycle.store.read() as conn:
-        # Both exact at this snapshot: the counts brought forward from the audit log (dashboard_figures),
-        # the ledgers kept while no entry touched blanks (printing_cache).
-        data = figures_keeper().figures(conn, site_code, dt.datetime.now().astimezone().date())
-        ledgers = {
-            code: ledger_cache.get(conn, ("ledger", code), functools.partial(ledger_counts, site_code=code))
-            for code in printing_sites
-        }
     as_of = dt.datetime.now().astimezone()
+    with n.lifecycle.store.read() as conn:  # one snapshot: every figure of the page agrees
+        data = dashboard_figures(conn, site_code, today=as_of.date())
+        ledgers = {code: blank_stock.ledger(conn, code) for code in printing_sites}
     labels = [d.strftime("%d/%m") for d in data.days]
     per_day = grouped_bars(
         labels,
@@ -79,12 +71,6 @@ def index() -> Any:
         low_stock=n.settings.low_stock,
         as_of=as_of,
     )
-
-
-def figures_keeper() -> DashboardFigures:
-    """This app's dashboard counts (one per node, shared by the server's threads)."""
-    found: DashboardFigures = node().tasks.setdefault("dashboard-figures", DashboardFigures())
-    return found
 
 
 @bp.get("/dashboard/devices")

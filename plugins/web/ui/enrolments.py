@@ -11,19 +11,18 @@ from collections.abc import Sequence
 from typing import Any
 
 import attrs
-import sqlalchemy as sa
 from ektp_plugins.web.ui import access
 from ektp_plugins.web.ui.app import _, current_user, node
 from ektp_plugins.web.ui.central import verification
-from ektp_plugins.web.ui.enrolment_query import PAGE_SIZE, SearchInvalid, parse_query, search
 from ektp_plugins.web.ui.images import image_response
+from ektp_plugins.web.ui.search_text import SearchInvalid, parse_query
 from flask import Blueprint, abort, current_app, render_template, request, url_for
 
 from ektp_core.domain.model import POSITIONS, Enrolment, EnrolmentState, Modality
 from ektp_core.errors import EktpError, NotFound
 from ektp_core.services.capture import CaptureService
-from ektp_core.store import repository as repo
-from ektp_core.store.tables import print_jobs
+from ektp_core.store.read_models import enrolment_search
+from ektp_core.store.read_models.enrolment_search import PAGE_SIZE
 
 bp = Blueprint("enrolments", __name__)
 
@@ -98,13 +97,10 @@ def index() -> Any:
     page = None
     if error is None:
         site_code = (site_text or None) if n.is_dukcapil else n.site.code
-        page = search(
-            n.lifecycle.store,
-            query=query,
-            state=state,
-            site_code=site_code,
-            page=_page_number(request.args.get("page")),
-        )
+        with n.lifecycle.store.read() as conn:
+            page = enrolment_search.search(
+                conn, term=query, state=state, site_code=site_code, page=_page_number(request.args.get("page"))
+            )
     args = {k: v for k, v in (("q", text), ("state", state_text), ("site", site_text)) if v}
     body = render_template(
         "enrolments/index.html",
@@ -175,10 +171,7 @@ def timeline(enrolment_id: str, job_ids: Sequence[str] = ()) -> list[Event]:
 def jobs_of(enrolment_id: str) -> list[Any]:
     """The enrolment's print jobs, oldest first (indexed on enrolment_id)."""
     with node().lifecycle.store.read() as conn:
-        rows = conn.execute(
-            sa.select(print_jobs).where(print_jobs.c.enrolment_id == enrolment_id).order_by(print_jobs.c.created_at)
-        ).all()
-    return [repo.job_from_row(r) for r in rows]
+        return list(enrolment_search.jobs_of(conn, enrolment_id))
 
 
 def verdict_of(enrolment_id: str) -> tuple[Any, str | None]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-import sqlalchemy as sa
 from ektp_plugins.web.ui import access
 from ektp_plugins.web.ui.app import _, current_user, node
 from ektp_plugins.web.ui.enrolments import scoped_enrolment
@@ -21,12 +20,11 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from ektp_core.devices.scanners import Sample, ScannerError
 from ektp_core.domain import nik as nik_rules
-from ektp_core.domain.model import FINGER_POSITIONS, Enrolment, EnrolmentState, Modality, PrintJobState
+from ektp_core.domain.model import FINGER_POSITIONS, Enrolment, EnrolmentState, Modality
 from ektp_core.errors import EktpError, IllegalTransition
 from ektp_core.services.capture import CaptureService
 from ektp_core.services.verification import HANDOVER_FROM, HandoverRefused, VerificationService
-from ektp_core.store import repository as repo
-from ektp_core.store.tables import enrolments, print_jobs
+from ektp_core.store.read_models import enrolment_search
 
 bp = Blueprint("handover", __name__)
 
@@ -41,35 +39,24 @@ HANDOVER_IMPRESSION = 2
 def _find(nik: str) -> Enrolment | None:
     """The newest enrolment of a NIK that this node may show."""
     n = node()
-    query = sa.select(enrolments.c.id).where(enrolments.c.nik == nik)
-    if not n.is_dukcapil:
-        query = query.where(enrolments.c.site_code == n.site.code)
     with n.lifecycle.store.read() as conn:
-        found = conn.execute(query.order_by(enrolments.c.created_at.desc()).limit(1)).scalar()
-        return repo.get_enrolment(conn, found) if found else None
+        return enrolment_search.newest_of_nik(conn, nik, site_code=None if n.is_dukcapil else n.site.code)
 
 
 def _fingers(enrolment_id: str) -> list[str]:
     """Finger positions with a stored template (only those can be checked), the preferred first."""
-    with node().lifecycle.store.read() as conn:
-        have = {
-            c.position
-            for c in repo.list_captures(conn, enrolment_id)
-            if c.modality is Modality.FINGER and c.template_ref is not None
-        }
+    have = {
+        c.position
+        for c in CaptureService(node().lifecycle).captures(enrolment_id)
+        if c.modality is Modality.FINGER and c.template_ref is not None
+    }
     ordered = [p for p in PREFERRED if p in have] + [p for p in FINGER_POSITIONS if p in have and p not in PREFERRED]
     return ordered
 
 
 def _printed_job(enrolment_id: str) -> str | None:
     with node().lifecycle.store.read() as conn:
-        found = conn.execute(
-            sa.select(print_jobs.c.id)
-            .where(print_jobs.c.enrolment_id == enrolment_id, print_jobs.c.state == PrintJobState.PRINTED.value)
-            .order_by(print_jobs.c.updated_at.desc())
-            .limit(1)
-        ).scalar()
-    return str(found) if found else None
+        return enrolment_search.printed_job_of(conn, enrolment_id)
 
 
 def _reader() -> Any:

@@ -9,28 +9,18 @@ from __future__ import annotations
 
 from typing import Any
 
-import sqlalchemy as sa
 from ektp_plugins.web.ui import access
 from ektp_plugins.web.ui.app import _, current_user, node
-from ektp_plugins.web.ui.printing_cache import AuditCache
-from ektp_plugins.web.ui.printing_data import (
-    ledger_counts,
-    queue_figures,
-    queue_page,
-    queued_job_ids,
-    rows_for,
-    rows_in,
-    today,
-)
+from ektp_plugins.web.ui.blank_forms import today
 from ektp_plugins.web.ui.printing_runs import PrintRun, PrintRuns, RunInProgress, explain, report_outcomes
 from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, url_for
 
 from ektp_core.devices.declared import PrinterSetting, make_printer, printers_at
 from ektp_core.devices.printers import EVOLIS_CANVAS
-from ektp_core.domain.model import PrintJob, PrintJobState, Role
+from ektp_core.domain.model import WEEKDAYS, PrintJob, PrintJobState, Role
 from ektp_core.errors import EktpError, NotFound
-from ektp_core.services.printing import CounterCheck, PrintService
-from ektp_core.store.tables import printers as printers_table
+from ektp_core.services.printing import PrintService
+from ektp_core.store.read_models import blank_stock, print_queue
 
 bp = Blueprint("printing", __name__)
 
@@ -97,32 +87,12 @@ def queue() -> Any:
     except ValueError:
         page_number = 1
     printers = site_printers()
-    names = tuple(p.name for p in printers)
-    day = today()
-    with n.lifecycle.store.read() as conn:
-        # Counts of the whole queue, the page's ids and the ledgers: kept while exact (printing_cache).
-        figures = figures_cache().get(
-            conn,
-            ("queue", n.site.code, day, page_number, names),
-            lambda c: queue_figures(c, n.site.code, page=page_number, day=day, printers=names),
+    with n.lifecycle.store.read() as conn:  # one snapshot: the counts, the page and the ledger agree
+        page = print_queue.queue_page(
+            conn, n.site.code, day=today(), page=page_number, printer_names=[p.name for p in printers]
         )
-        ledger = figures_cache().get(conn, ("ledger", n.site.code), lambda c: ledger_counts(c, n.site.code))
-        # The page's jobs with their residents: kept too, until an entry names one of the jobs (any
-        # print job entry) or one of their enrolments.
-        ids = figures.open_ids + figures.recent_ids
-        rows = figures_cache().get(
-            conn,
-            ("rows", n.site.code, day, ids),
-            lambda c: tuple(rows_in(c, ids, day=day)),
-            enrolments=lambda found: frozenset(r.job.enrolment_id for r in found),
-        )
-        # The printers' own counters are not audited: read each time.
-        counted = {
-            row.name: row for row in conn.execute(sa.select(printers_table).where(printers_table.c.name.in_(names)))
-        }
-    page, recent_rows = queue_page(figures, rows)
-    open_rows = page.rows
-    checks = [counter_check(name, cards, counted.get(name)) for name, cards in figures.printer_cards]
+        ledger = blank_stock.ledger(conn, n.site.code)
+    open_rows, recent_rows = list(page.rows), list(page.recent)
     active = {r.printer: r for r in runs().active()}
     preview = request.args.get("preview") or None
     if preview is not None and not any(r.job.id == preview for r in open_rows + recent_rows):
@@ -133,7 +103,7 @@ def queue() -> Any:
         open_rows=open_rows,
         recent_rows=recent_rows,
         printers=printers,
-        checks=checks,
+        checks=page.checks,
         active=active,
         ledger=ledger,
         low_stock=n.settings.low_stock,
@@ -148,25 +118,8 @@ def queue() -> Any:
     )
 
 
-def figures_cache() -> AuditCache:
-    """This node's cache of print queue and blank figures (one per app)."""
-    found: AuditCache = node().tasks.setdefault("printing-figures", AuditCache())
-    return found
-
-
-def counter_check(name: str, ledger_cards: int, row: Any) -> CounterCheck:
-    """A printer's counter against the ledger, as :meth:`PrintService.reconcile` makes it (the ledger's
-    count comes from the cached figures, the printer's counter from its row read now)."""
-    counted = None
-    if row is not None and row.baseline_count is not None and row.last_count is not None:
-        counted = row.last_count - row.baseline_count
-    return CounterCheck(printer=name, ledger_cards=ledger_cards, printer_cards=counted)
-
-
 def state_labels() -> dict[str, str]:
     """Job states and weekdays in the reader's language, looked up once per page, not once per row."""
-    from ektp_core.devices.region_rules import WEEKDAYS
-
     labels = {state.value: _("job." + state.value) for state in PrintJobState}
     labels.update({day: _("weekday." + day) for day in WEEKDAYS})
     return labels
@@ -230,7 +183,8 @@ def run() -> Any:
                 return redirect(url_for("printing.queue"))
     elif request.form.get("all"):
         any_day = bool(request.form.get("any_day"))
-        wanted, waiting = queued_job_ids(n.lifecycle, n.site.code, any_day=any_day)
+        with n.lifecycle.store.read() as conn:
+            wanted, waiting = print_queue.queued_job_ids(conn, n.site.code, day=today(), any_day=any_day)
         if any_day:
             waiting = 0
         if waiting:
@@ -283,7 +237,8 @@ def status(run_id: str) -> Any:
 def run_status(found: PrintRun) -> dict[str, Any]:
     """What the run page shows, translated."""
     snap = found.snapshot()
-    rows = rows_for(node().lifecycle, snap["job_ids"])
+    with node().lifecycle.store.read() as conn:
+        rows = print_queue.rows(conn, snap["job_ids"], day=today())
     finished = (PrintJobState.PRINTED, PrintJobState.SPOILED, PrintJobState.UNKNOWN)
     ended = sum(1 for r in rows if r.job.state in finished)
     total = max(1, len(snap["job_ids"]))

@@ -23,11 +23,11 @@ from ektp_plugins.web.ui.record_base import (
     username,
 )
 from ektp_plugins.web.ui.record_forms import CHOICES, FIELDS, choices, nik_findings, open_enrolment, read_form
-from ektp_plugins.web.ui.record_progress import InProgressList
 from flask import current_app, flash, jsonify, redirect, render_template, request, url_for
 
 from ektp_core.domain.model import POSITIONS, Enrolment, EnrolmentState
 from ektp_core.errors import Conflict, ValidationFailed
+from ektp_core.store.read_models.recordings import in_progress
 
 # The views of the other steps register on the same blueprint when imported.
 from ektp_plugins.web.ui import record_capture, record_confirm  # noqa: F401  isort: skip
@@ -48,9 +48,8 @@ def _minimum_age() -> int:
 def _in_progress() -> list[dict[str, Any]]:
     """This site's recordings still in progress (BIO_CAPTURED), newest first, with how many slots are filled."""
     n = node()
-    kept: InProgressList = n.tasks.setdefault("record-in-progress", InProgressList())
     with n.lifecycle.store.read() as conn:
-        rows = kept.rows(conn, n.site.code)
+        rows = in_progress(conn, n.site.code)
     # The link and the time are made here, once per row, not by url_for and a filter in the template:
     # the list holds up to 200 rows and this page is opened before every recording.
     resume = url_for("record.resume", enrolment_id="-")[:-1]

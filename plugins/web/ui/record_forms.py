@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import attrs
-import sqlalchemy as sa
 
 from ektp_core.domain import codes, regions
 from ektp_core.domain import nik as nik_rules
@@ -19,7 +18,8 @@ from ektp_core.domain.model import Biodata
 from ektp_core.errors import InvalidValue
 from ektp_core.lifecycle.service import LifecycleService
 from ektp_core.lifecycle.states import OPEN_ENROLMENT_STATES
-from ektp_core.store.tables import enrolments
+from ektp_core.store.read_models import enrolment_search
+from ektp_core.store.read_models.enrolment_search import OpenEnrolment
 
 #: The form's fields in the order of the card (and of the tab key).
 FIELDS = (
@@ -62,24 +62,10 @@ def choices() -> dict[str, tuple[str, ...]]:
     return {name: codes.labels(name) for name in CHOICES}
 
 
-@attrs.frozen
-class OpenEnrolment:
-    """An enrolment of the same NIK still in progress (a second recording is refused)."""
-
-    id: str
-    state: str
-    site_code: str
-
-
 def open_enrolment(lc: LifecycleService, nik: str) -> OpenEnrolment | None:
     """The enrolment of ``nik`` still in progress, if any (the core refuses a second one; this names it)."""
     with lc.store.read() as conn:
-        row = conn.execute(
-            sa.select(enrolments.c.id, enrolments.c.state, enrolments.c.site_code).where(
-                enrolments.c.nik == nik, enrolments.c.state.in_(sorted(s.value for s in OPEN_ENROLMENT_STATES))
-            )
-        ).first()
-    return OpenEnrolment(row.id, row.state, row.site_code) if row is not None else None
+        return enrolment_search.open_enrolment(conn, nik, OPEN_ENROLMENT_STATES)
 
 
 def _date(text: str) -> dt.date | None:

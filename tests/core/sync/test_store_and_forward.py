@@ -7,6 +7,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
@@ -171,6 +172,32 @@ def test_a_link_cut_midway_loses_nothing(nodes: tuple[Node, Node]) -> None:
     with dukcapil.store.read() as conn:
         received = set(conn.execute(sa.select(inbox.c.packet_id)).scalars())
     assert received == set(ids)
+
+
+class OddStatus(Direct):
+    """A Dukcapil node whose signed receipts carry a status API v1 does not have."""
+
+    def send_packet(self, packet: bytes) -> Mapping[str, Any]:
+        self.delivered += 1
+        return sign_receipt(self.inbox.signing_key, attrs.evolve(self.inbox.accept(packet), status="pending"))
+
+
+def test_a_receipt_with_another_status_is_not_trusted_and_the_packet_waits(nodes: tuple[Node, Node]) -> None:
+    dukcapil, site = nodes
+    inbox_, outbox_ = joined(dukcapil, site)
+    packet_id = outbox_.enqueue(record(site), actor="op1")
+    report = outbox_.send(OddStatus(inbox_))
+    assert report.sent == [] and report.refused == {} and report.waiting == 1
+    assert "'pending' is neither accepted nor refused" in (report.stopped or "")
+    with site.store.read() as conn:
+        row = conn.execute(
+            sa.select(outbox.c.sent_at, outbox.c.last_error).where(outbox.c.packet_id == packet_id)
+        ).one()
+    assert row.sent_at is None and "neither accepted nor refused" in row.last_error
+    assert not [a for a in site.audit_actions() if a.startswith("sync.packet_")]  # no receipt recorded
+    # Sent again to a Dukcapil node that answers as API v1 says: the first answer, kept once.
+    assert outbox_.send(Direct(inbox_)).sent == [packet_id]
+    assert site.audit_actions().count("sync.packet_accepted") == 1 and dukcapil.count(inbox) == 1
 
 
 def packet_bytes(site: Node, packet_id: str) -> bytes:

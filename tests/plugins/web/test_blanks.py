@@ -8,7 +8,7 @@ import datetime as dt
 import io
 
 import pytest
-from ektp_plugins.web.ui.printing_data import SerialsInvalid, parse_serials
+from ektp_plugins.web.ui.blank_forms import SerialsInvalid, parse_serials
 
 from ektp_core.lifecycle.service import LifecycleService
 from ektp_core.testing.samples import queue_print_ready

@@ -8,12 +8,13 @@ import re
 
 import pytest
 from ektp_plugins.simulators.images import sample_photo
-from ektp_plugins.web.ui import enrolment_query
 
 from ektp_core.devices.scanners import Sample
 from ektp_core.domain.model import EnrolmentState, Modality
 from ektp_core.lifecycle.service import LifecycleService
 from ektp_core.services.capture import CaptureService
+from ektp_core.store.read_models import enrolment_search
+from ektp_core.store.read_models.enrolment_search import SearchTerm, TermKind
 from ektp_core.testing import make_enrolment
 from ektp_core.testing.samples import make_print_ready, valid_nik
 
@@ -64,7 +65,7 @@ def test_a_malformed_search_is_explained_not_run(browser, ektp_service, text, me
 def test_state_filter_and_an_unknown_state(browser, ektp_service) -> None:  # type: ignore[no-untyped-def]
     lc = ektp_service
     waiting = record(lc, serial=31, nama="ANI")
-    ready = make_print_ready(lc, nama="BUDI")
+    ready = make_print_ready(lc, nama="BUDI", nik=valid_nik(serial=32))  # a sample NIK could be ANI's
     b = browser("spv1")
     html = b.get("/enrolments?state=PRINT_READY_RECORD").get_data(as_text=True)
     assert ready in html and waiting not in html
@@ -75,10 +76,10 @@ def test_state_filter_and_an_unknown_state(browser, ektp_service) -> None:  # ty
 
 def test_results_are_paged_newest_first(browser, ektp_service) -> None:  # type: ignore[no-untyped-def]
     lc = ektp_service
-    ids = [record(lc, serial=100 + i, nama=f"WARGA {chr(65 + i % 26)}") for i in range(enrolment_query.PAGE_SIZE + 5)]
+    ids = [record(lc, serial=100 + i, nama=f"WARGA {chr(65 + i % 26)}") for i in range(enrolment_search.PAGE_SIZE + 5)]
     b = browser("op1")
     first = b.get("/enrolments").get_data(as_text=True)
-    assert len(shown_niks(first)) == enrolment_query.PAGE_SIZE
+    assert len(shown_niks(first)) == enrolment_search.PAGE_SIZE
     assert 'rel="next"' in first and 'rel="prev"' not in first
     assert f"{len(ids)} data ditemukan" in first
     second = b.get("/enrolments?page=2").get_data(as_text=True)
@@ -93,8 +94,9 @@ def test_the_count_is_capped_and_a_page_reads_only_its_rows(ektp_service, monkey
     lc = ektp_service
     for i in range(7):
         record(lc, serial=200 + i)
-    monkeypatch.setattr(enrolment_query, "COUNT_CAP", 5)
-    page = enrolment_query.search(lc.store, query=None, state=None, site_code=None, page=1, size=3)
+    monkeypatch.setattr(enrolment_search, "COUNT_CAP", 5)
+    with lc.store.read() as conn:
+        page = enrolment_search.search(conn, term=None, page=1, size=3)
     assert len(page.rows) == 3 and page.has_next and page.capped and page.total == 5
 
 
@@ -215,10 +217,12 @@ def test_a_nik_prefix_is_a_range_that_stops_at_the_next_prefix(ektp_service) -> 
     base = valid_nik(birth_date=dt.date(1990, 1, 1), sex="P", serial=1)
     ids = {serial: record(lc, serial=serial) for serial in (1, 9, 10, 19, 20)}
     for prefix, wanted in ((base[:15], {1, 9}), (base[:14] + "1", {10, 19}), (base[:14], set(ids))):
-        page = enrolment_query.search(lc.store, query=("nik_prefix", prefix), state=None, site_code=None)
+        with lc.store.read() as conn:
+            page = enrolment_search.search(conn, term=SearchTerm(TermKind.NIK_PREFIX, prefix))
         assert {r.id for r in page.rows} == {ids[s] for s in wanted}, prefix
-    everything = enrolment_query.search(lc.store, query=("nik_prefix", "9" * 3), state=None, site_code=None)
-    assert everything.rows == []
+    with lc.store.read() as conn:
+        everything = enrolment_search.search(conn, term=SearchTerm(TermKind.NIK_PREFIX, "9" * 3))
+    assert everything.rows == ()
 
 
 def test_a_nik_search_reads_the_nik_index(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -231,8 +235,8 @@ def test_a_nik_search_reads_the_nik_index(tmp_path) -> None:  # type: ignore[no-
 
     store = Store(f"sqlite:///{tmp_path / 'plan.sqlite3'}")
     store.upgrade()
-    for query in (("nik", "1771054101900001"), ("nik_prefix", "177105")):
-        where = enrolment_query.conditions(query=query, state=None, site_code=None)
+    for term in (SearchTerm(TermKind.NIK, "1771054101900001"), SearchTerm(TermKind.NIK_PREFIX, "177105")):
+        where = enrolment_search.conditions(term=term, state=None, site_code=None)
         select = sa.select(enrolments.c.id).where(*where).limit(26)
         sql = str(select.compile(dialect=store.engine.dialect, compile_kwargs={"literal_binds": True}))
         with store.read() as conn:

@@ -419,7 +419,7 @@ def test_a_long_queue_is_paged_with_the_counts_of_the_whole_queue(
     browser,  # type: ignore[no-untyped-def]
     ektp_service: LifecycleService,
 ) -> None:
-    from ektp_plugins.web.ui.printing_data import QUEUE_PAGE
+    from ektp_core.store.read_models.print_queue import QUEUE_PAGE
 
     ids = [queued(ektp_service, seed=i) for i in range(QUEUE_PAGE + 7)]
     b = browser("op1")

@@ -7,6 +7,7 @@ import datetime as dt
 from recordkit import NIK, biodata_form, start_recording
 
 from ektp_core.domain.model import EnrolmentState
+from ektp_core.testing.samples import make_enrolment, valid_nik
 
 
 def test_the_start_page_offers_a_new_recording(browser) -> None:
@@ -152,3 +153,14 @@ def test_admins_may_not_record_and_posts_need_the_csrf_token(browser, ektp_servi
         from ektp_core.store.tables import enrolments
 
         assert conn.execute(enrolments.select()).first() is None
+
+
+def test_the_start_page_shows_a_recording_made_a_moment_ago(browser, ektp_service) -> None:  # type: ignore[no-untyped-def]
+    b = browser("op1")
+    assert 'id="none-in-progress"' in b.get("/record").get_data(as_text=True)
+    enrolment = make_enrolment(site_code="17.71", nik=valid_nik(serial=40))
+    ektp_service.record(enrolment)
+    page = b.get("/record").get_data(as_text=True)
+    assert f'href="/record/{enrolment.id}"' in page and valid_nik(serial=40) in page and "0 / 14" in page
+    ektp_service.transition(enrolment.id, EnrolmentState.SENT_FOR_ENROLLMENT, actor="op1")
+    assert 'id="none-in-progress"' in b.get("/record").get_data(as_text=True)

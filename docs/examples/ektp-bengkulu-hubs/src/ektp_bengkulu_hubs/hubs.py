@@ -52,12 +52,14 @@ class HubRules:
 
     name = "printing-hubs"
 
-    def __init__(self, profile: Profile, settings: dict[str, Any]) -> None:
-        unknown = sorted(set(settings) - set(SETTINGS))
+    def __init__(self, profile: Profile, options: dict[str, Any]) -> None:
+        # options: the keys of [rules] next to name, the settings of these rules (ektp builds the rules
+        # with the keyword arguments the constructor names)
+        unknown = sorted(set(options) - set(SETTINGS))
         if unknown:
             raise ValueError(f"printing-hubs has no setting {unknown[0]!r} (settings: {', '.join(SETTINGS)})")
-        self.hubs = _hubs(settings.get("hubs"))
-        day = settings.get("hub_day")
+        self.hubs = _hubs(options.get("hubs"))
+        day = options.get("hub_day")
         if day is not None and not isinstance(day, str):
             raise ValueError(f"printing-hubs: hub_day must be a weekday, not {day!r}")
         self.hub_day = weekday_name(day) if day is not None else None

@@ -25,7 +25,8 @@ def server() -> Iterator[Server]:
 
 
 def client(url: str, key: str = KEY, **options: object) -> Client:
-    return Client({"url": url, **options}, environ={"ACME_GATEWAY_API_KEY": key}, sleep=lambda _seconds: None)
+    environ = {"ACME_GATEWAY_API_KEY": key}
+    return Client({"url": url, **options}, environ=environ, sleep=lambda _seconds: None)
 
 
 def submission(enrolment_id: str, **biodata: object) -> Submission:

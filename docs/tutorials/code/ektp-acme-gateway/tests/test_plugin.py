@@ -14,13 +14,13 @@ DISTRIBUTION = "ektp-acme-gateway"
 
 
 def test_registers_its_verifier(plugin_host: PluginHost) -> None:
-    entry = plugin_host.registry("verifiers").entry(ektp_acme_gateway.NAME)
+    entry = plugin_host.verifiers.entry(ektp_acme_gateway.NAME)
     assert entry.plugin == ektp_acme_gateway.NAME
     assert entry.description
 
 
 def test_registers_its_example_profile(plugin_host: PluginHost) -> None:
-    entry = plugin_host.registry("profiles").entry(ektp_acme_gateway.NAME)
+    entry = plugin_host.profiles.entry(ektp_acme_gateway.NAME)
     assert entry.plugin == ektp_acme_gateway.NAME
     profile = load_profile(ektp_acme_gateway.PROFILE_FILE)
     assert profile.name == ektp_acme_gateway.NAME

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from ektp_core.config import Deployment
+from ektp_core.devices.declared import make_verifier
 from ektp_core.domain.model import Capture, EnrolmentState
 from ektp_core.lifecycle.service import LifecycleService
 from ektp_core.plugins import PluginHost
@@ -37,8 +38,8 @@ def service(
     the core does it, pointed at the test server."""
     settings = VerificationSettings.from_profile(ektp_deployment.profile)
     assert settings.verifier == NAME
-    factory = plugin_host.registry("verifiers").get(settings.verifier)
-    verifier = factory({**settings.options, "url": server.url})
+    factory = plugin_host.verifiers.get(settings.verifier)
+    verifier = factory(options={**settings.options, "url": server.url})
     return VerificationService(ektp_service, verifier, settings=settings, host=plugin_host)
 
 
@@ -56,9 +57,9 @@ def recorded(lc: LifecycleService, **biodata: object) -> str:
 def test_the_example_profile_chooses_the_verifier(
     ektp_deployment: Deployment, plugin_host: PluginHost, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings = VerificationSettings.from_profile(ektp_deployment.profile)
+    assert VerificationSettings.from_profile(ektp_deployment.profile).verifier == NAME
     monkeypatch.setenv("ACME_GATEWAY_API_KEY", KEY)
-    verifier = plugin_host.registry("verifiers").get(settings.verifier)(settings.options)
+    verifier = make_verifier(ektp_deployment.profile, plugin_host)  # as the core builds it
     assert isinstance(verifier, Verifier)
     assert verifier.url == "http://127.0.0.1:8731/v1"
 

@@ -14,13 +14,13 @@ DISTRIBUTION = "ektp-acme-printer"
 
 
 def test_registers_its_printer(plugin_host: PluginHost) -> None:
-    entry = plugin_host.registry("printers").entry(ektp_acme_printer.NAME)
+    entry = plugin_host.printers.entry(ektp_acme_printer.NAME)
     assert entry.plugin == ektp_acme_printer.NAME
     assert entry.description
 
 
 def test_registers_its_example_profile(plugin_host: PluginHost) -> None:
-    entry = plugin_host.registry("profiles").entry(ektp_acme_printer.NAME)
+    entry = plugin_host.profiles.entry(ektp_acme_printer.NAME)
     assert entry.plugin == ektp_acme_printer.NAME
     profile = load_profile(ektp_acme_printer.PROFILE_FILE)
     assert profile.name == ektp_acme_printer.NAME

@@ -14,13 +14,13 @@ DISTRIBUTION = "ektp-kota-contoh"
 
 
 def test_registers_its_region(plugin_host: PluginHost) -> None:
-    entry = plugin_host.registry("region_rules").entry(ektp_kota_contoh.NAME)
+    entry = plugin_host.region_rules.entry(ektp_kota_contoh.NAME)
     assert entry.plugin == ektp_kota_contoh.NAME
     assert entry.description
 
 
 def test_registers_its_example_profile(plugin_host: PluginHost) -> None:
-    entry = plugin_host.registry("profiles").entry(ektp_kota_contoh.NAME)
+    entry = plugin_host.profiles.entry(ektp_kota_contoh.NAME)
     assert entry.plugin == ektp_kota_contoh.NAME
     profile = load_profile(ektp_kota_contoh.PROFILE_FILE)
     assert profile.name == ektp_kota_contoh.NAME

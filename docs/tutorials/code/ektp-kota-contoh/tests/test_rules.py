@@ -18,7 +18,8 @@ EVERY_PRINTER = frozenset({OFFICE, GADING_CEMPAKA, KAMPUNG_MELAYU})
 
 
 def rules(**settings: object) -> Rules:
-    return Rules(PROFILE, {"min_blanks": 5, **settings})
+    # As the core builds them: with the keyword arguments the constructor names.
+    return Rules(profile=PROFILE, options={"min_blanks": 5, **settings})
 
 
 def sites(**blanks: int) -> SiteSnapshot:
@@ -29,7 +30,7 @@ def sites(**blanks: int) -> SiteSnapshot:
 def test_the_example_profile_suits_the_rules() -> None:
     assert rules().check() == []
     assert rules().min_blanks == 5
-    assert Rules(PROFILE, {}).min_blanks == 1
+    assert Rules(profile=PROFILE, options={}).min_blanks == 1
 
 
 def test_a_kecamatan_with_its_reserve_prints_its_own_residents() -> None:
@@ -80,7 +81,7 @@ def test_prints_at_answers_per_site() -> None:
 )
 def test_bad_settings_are_refused_with_their_name(settings: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        Rules(PROFILE, settings)
+        Rules(profile=PROFILE, options=settings)
 
 
 def test_a_printing_site_without_a_printer_is_a_problem(tmp_path: Path) -> None:
@@ -88,5 +89,5 @@ def test_a_printing_site_without_a_printer_is_a_problem(tmp_path: Path) -> None:
     without = text.replace('site = "17.71.05"', 'site = "17.71"')
     assert without != text
     (tmp_path / "profile.toml").write_text(without, "utf-8")
-    problems = Rules(load_profile(tmp_path / "profile.toml"), {}).check()
+    problems = Rules(profile=load_profile(tmp_path / "profile.toml"), options={}).check()
     assert problems == ["site 17.71.05 (Kecamatan Kampung Melayu) prints but has no printer in [[devices.printers]]"]

@@ -13,9 +13,11 @@ The API is described in :mod:`ektp_acme_gateway.client`;
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from ektp_core import hookimpl
+from ektp_core.config.profile import ProfileSource
+from ektp_core.devices.verifiers import VerifierFactory
+from ektp_core.registry import Registry
 
 from .client import AcmeGatewayVerifier
 from .server import AcmeGatewayServer
@@ -29,12 +31,20 @@ PROFILE_FILE = Path(__file__).with_name("profiles") / f"{NAME}.toml"
 
 
 @hookimpl
-def ektp_register_verifiers(registry: Any) -> None:
-    """The verifier, chosen in a profile with ``[verification] verifier = "acme-gateway"``."""
-    registry.add(NAME, AcmeGatewayVerifier, description="a central system's API over HTTP")
+def ektp_register_verifiers(registry: Registry[VerifierFactory]) -> None:
+    """The verifier, chosen in a profile with ``[verification] verifier = NAME``.
+
+    The core builds it with the keyword argument its constructor names:
+    ``AcmeGatewayVerifier(options=...)``.
+    """
+    registry.add(
+        NAME,
+        AcmeGatewayVerifier,
+        description="a central system's API over HTTP",
+    )
 
 
 @hookimpl
-def ektp_register_profiles(registry: Any) -> None:
+def ektp_register_profiles(registry: Registry[ProfileSource]) -> None:
     """The example profile: one Dukcapil office verifying through the Acme Gateway API."""
     registry.add(NAME, PROFILE_FILE, description=f"one Dukcapil office verifying through the {NAME} API")

@@ -13,9 +13,11 @@ The protocol is described in :mod:`ektp_acme_printer.protocol`;
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from ektp_core import hookimpl
+from ektp_core.config.profile import ProfileSource
+from ektp_core.devices.printers import PrinterFactory
+from ektp_core.registry import Registry
 
 from .driver import AcmePrinter
 from .emulator import AcmeEmulator
@@ -29,12 +31,20 @@ PROFILE_FILE = Path(__file__).with_name("profiles") / f"{NAME}.toml"
 
 
 @hookimpl
-def ektp_register_printers(registry: Any) -> None:
-    """The driver, chosen in a profile's ``[[devices.printers]]`` with ``driver = NAME``."""
-    registry.add(NAME, AcmePrinter, description="card printer over TCP (line protocol)")
+def ektp_register_printers(registry: Registry[PrinterFactory]) -> None:
+    """The driver, chosen in a profile's ``[[devices.printers]]`` with ``driver = NAME``.
+
+    The core builds it with the keyword arguments its constructor names:
+    ``AcmePrinter(name=..., options=...)``.
+    """
+    registry.add(
+        NAME,
+        AcmePrinter,
+        description="card printer over TCP (line protocol)",
+    )
 
 
 @hookimpl
-def ektp_register_profiles(registry: Any) -> None:
+def ektp_register_profiles(registry: Registry[ProfileSource]) -> None:
     """The example profile: one Dukcapil office with an emulated Acme Printer printer."""
     registry.add(NAME, PROFILE_FILE, description="one Dukcapil office printing on an emulated printer")

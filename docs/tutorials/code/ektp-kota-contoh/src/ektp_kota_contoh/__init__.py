@@ -11,9 +11,11 @@ Registers:
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from ektp_core import hookimpl
+from ektp_core.config.profile import ProfileSource
+from ektp_core.devices.region_rules import RegionRulesFactory
+from ektp_core.registry import Registry
 
 from .rules import KotaContohRules
 
@@ -26,8 +28,12 @@ PROFILE_FILE = Path(__file__).with_name("profiles") / f"{NAME}.toml"
 
 
 @hookimpl
-def ektp_register_region_rules(registry: Any) -> None:
-    """The rules, chosen in a profile with ``[rules] name = "kota-contoh"``."""
+def ektp_register_region_rules(registry: Registry[RegionRulesFactory]) -> None:
+    """The rules, chosen in a profile with ``[rules] name = NAME``.
+
+    The core builds them with the keyword arguments the constructor names:
+    ``KotaContohRules(profile=..., options=...)``.
+    """
     registry.add(
         NAME,
         KotaContohRules,
@@ -36,6 +42,6 @@ def ektp_register_region_rules(registry: Any) -> None:
 
 
 @hookimpl
-def ektp_register_profiles(registry: Any) -> None:
+def ektp_register_profiles(registry: Registry[ProfileSource]) -> None:
     """The example profile."""
     registry.add(NAME, PROFILE_FILE, description=f"Kota Bengkulu's office and two kecamatan under the {NAME} rules")

@@ -34,11 +34,12 @@ class KotaContohRules:
 
     name = "kota-contoh"
 
-    def __init__(self, profile: Profile, settings: dict[str, Any]) -> None:
-        unknown = sorted(set(settings) - set(SETTINGS))
+    def __init__(self, profile: Profile, options: dict[str, Any]) -> None:
+        # options: the keys of [rules] next to name, the settings of these rules
+        unknown = sorted(set(options) - set(SETTINGS))
         if unknown:
             raise ValueError(f"{self.name} has no setting {unknown[0]!r} (settings: {', '.join(SETTINGS)})")
-        min_blanks = settings.get("min_blanks", 1)
+        min_blanks = options.get("min_blanks", 1)
         if not isinstance(min_blanks, int) or isinstance(min_blanks, bool) or not 1 <= min_blanks <= MAX_BLANKS:
             raise ValueError(
                 f"{self.name}: min_blanks must be a whole number from 1 to {MAX_BLANKS}, not {min_blanks!r}"
