@@ -28,7 +28,7 @@ from ektp_core.lifecycle.service import LifecycleService
 from ektp_core.lifecycle.states import BLANK_TRANSITIONS, ENROLMENT_TRANSITIONS, PRINT_JOB_TRANSITIONS
 from ektp_core.store.tables import audit_head, audit_log
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 #: Where the code that may write audit entries lives: the core, the bundled plugins, the profiles.
 SOURCES = {"ektp_core": ROOT / "ektp_core", "ektp_plugins": ROOT / "plugins", "ektp_profiles": ROOT / "profiles"}
 
