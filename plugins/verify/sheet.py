@@ -34,7 +34,7 @@ def _thumbnail(data: bytes | None) -> Image.Image:
         )
         return cell
     try:
-        image = Image.open(io.BytesIO(data))
+        image: Image.Image = Image.open(io.BytesIO(data))
         if image.width * image.height > MAX_PIXELS:
             raise ValueError("image too large")
         image = image.convert("L")
