@@ -2,12 +2,12 @@
 """1:N fingerprint deduplication with the ``nbis-bozorth3`` matcher against brute-force Bozorth3, in the same run.
 
 Galleries of synthetic residents (ten fingers each, minutiae-level synthesis: ``synthetic.finger_minutiae``) of
-1,000, 10,000 and 100,000 residents are built once and cached. Against each, the benchmark times ``identify`` on
-all ten fingers per enrolment and measures accuracy with ``ektp_core.devices.matchers.decide``: planted repeat enrolments
-(new impressions of a gallery resident's fingers, some with fingers missing) must come out DUPLICATE with the right
-resident; residents never enrolled must not. The baseline is brute-force Bozorth3 (every finger of every resident)
-on the 1,000 gallery. A small image-based check (synthetic images through mindtct) runs the same decisions on
-templates from the real extraction pipeline, and compares the Bozorth3 score distributions of both pipelines.
+1,000, 10,000 and 100,000 residents are built once and cached. Against each, the benchmark times ``identify`` on all
+ten fingers per enrolment and measures accuracy with ``ektp_core.devices.matchers.decide``: planted repeat
+enrolments (new impressions of a gallery resident's fingers, some with fingers missing) must come out DUPLICATE with
+the right resident; residents never enrolled must not. The baseline is brute-force Bozorth3 (every finger of every
+resident) on the 1,000 gallery. A small image-based check (synthetic images through mindtct) runs the same decisions
+on templates from the real extraction pipeline, and compares the Bozorth3 score distributions of both pipelines.
 
 Targets (issue): 100,000 gallery in at most 5 s per enrolment; >= 99% of planted duplicates caught; <= 0.1% of
 unique residents called duplicates. Run ``python benchmarks/bench_dedup.py --help``.

@@ -9,7 +9,7 @@ from __future__ import annotations
 from importlib import resources
 
 from ektp_core import hookimpl
-from ektp_core.config.profile import ProfileSource
+from ektp_core.config import ProfileSource
 from ektp_core.registry import Registry
 
 #: Each ready profile and what it is for.

@@ -16,8 +16,10 @@ from typing import Any, NoReturn
 import click
 
 from ektp_core.config import Deployment, find_deployment
+from ektp_core.errors import EktpError
 from ektp_core.lifecycle.service import LifecycleService
 from ektp_core.plugins import PluginHost
+from ektp_core.services.verification import VerificationService
 
 deployment_option = click.option(
     "--deployment",
@@ -59,6 +61,20 @@ def services(deployment_dir: Path | None) -> Iterator[tuple[Deployment, PluginHo
 def echo_json(value: Any) -> None:
     """One JSON document on standard output (UTF-8 as is; dates and other values as text)."""
     click.echo(json.dumps(value, ensure_ascii=False, default=str))
+
+
+@contextmanager
+def verification_service(deployment_dir: Path | None) -> Iterator[tuple[Deployment, PluginHost, VerificationService]]:
+    """The deployment, its plugin host and its verification service (its verifier and matcher built from
+    the profile); a verifier the profile cannot build is an error for a person, not a traceback."""
+    with services(deployment_dir) as (deployment, host, lifecycle):
+        try:
+            service = VerificationService.for_deployment(
+                lifecycle, host, progress=lambda message: click.echo(message, err=True)
+            )
+        except EktpError as exc:
+            fail(str(exc))
+        yield deployment, host, service
 
 
 @contextmanager

@@ -5,14 +5,20 @@ from __future__ import annotations
 import contextlib
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import click
 
-from ektp_core.cli.options import actor_option, deployment_option, echo_json, fail, services, sigterm_as_interrupt
+from ektp_core.cli.options import (
+    actor_option,
+    deployment_option,
+    echo_json,
+    fail,
+    services,
+    sigterm_as_interrupt,
+    verification_service,
+)
 from ektp_core.devices.declared import make_scanner, scanner_settings
 from ektp_core.devices.scanners import ScannerError
 from ektp_core.devices.verifiers import CentralUnavailable
@@ -24,18 +30,6 @@ from ektp_core.services.verification import VerificationService
 EXIT_UNAVAILABLE = 3
 #: Exit status of `ektp handover` when the finger does not match (the card is not handed over).
 EXIT_MISMATCH = 4
-
-
-@contextmanager
-def _verification(deployment_dir: Path | None) -> Iterator[tuple[Any, Any, VerificationService]]:
-    with services(deployment_dir) as (deployment, host, lc):
-        try:
-            service = VerificationService.for_deployment(
-                lc, host, progress=lambda message: click.echo(message, err=True)
-            )
-        except EktpError as exc:
-            fail(str(exc))
-        yield deployment, host, service
 
 
 def _central_errors(exc: Exception) -> None:
@@ -57,7 +51,7 @@ def verify_submit(enrolment_ids: tuple[str, ...], actor: str, deployment_dir: Pa
     """Send complete enrolments (BIO_CAPTURED) to the central system."""
     unavailable = False
     failed = 0
-    with _verification(deployment_dir) as (_d, _h, service):
+    with verification_service(deployment_dir) as (_d, _h, service):
         for enrolment_id in enrolment_ids:
             try:
                 state = service.submit(enrolment_id, actor=actor)
@@ -89,7 +83,7 @@ def verify_submit(enrolment_ids: tuple[str, ...], actor: str, deployment_dir: Pa
 @deployment_option
 def verify_sync(wait: float, as_json: bool, actor: str, deployment_dir: Path | None) -> None:
     """Resend what was not received, fetch verdicts, report printed cards."""
-    with _verification(deployment_dir) as (_d, _h, service):
+    with verification_service(deployment_dir) as (_d, _h, service):
         try:
             report = service.sync(actor=actor, wait=wait)
         except EktpError as exc:
@@ -163,7 +157,7 @@ def verify_run(interval: float, once: bool, actor: str, deployment_dir: Path | N
 @deployment_option
 def verify_status(enrolment_id: str, as_json: bool, deployment_dir: Path | None) -> None:
     """Show an enrolment's submission: attempts, receipt, verdict, reasons and candidates."""
-    with _verification(deployment_dir) as (_d, _h, service):
+    with verification_service(deployment_dir) as (_d, _h, service):
         try:
             state = service.lifecycle.get(enrolment_id).state
         except EktpError as exc:
@@ -211,7 +205,7 @@ def adjudication_group() -> None:
 @deployment_option
 def adjudication_list(as_json: bool, deployment_dir: Path | None) -> None:
     """The enrolments waiting for a supervisor, with their candidates and scores."""
-    with _verification(deployment_dir) as (_d, _h, service):
+    with verification_service(deployment_dir) as (_d, _h, service):
         queue = service.adjudication_queue()
     if as_json:
         echo_json([{"enrolment_id": eid, "verdict": v.to_dict() if v else None} for eid, v in queue])
@@ -240,7 +234,7 @@ def adjudication_list(as_json: bool, deployment_dir: Path | None) -> None:
 def adjudication_decide(enrolment_id: str, decision: str, note: str, actor: str, deployment_dir: Path | None) -> None:
     """Decide a suspected duplicate; the decision goes to the central system and the audit log."""
     wanted = "PRINT_READY_RECORD" if decision == "unique" else "DUPLICATE_RECORD"
-    with _verification(deployment_dir) as (_d, _h, service):
+    with verification_service(deployment_dir) as (_d, _h, service):
         try:
             state = service.adjudicate(enrolment_id, wanted, supervisor=actor, note=note)
         except EktpError as exc:
@@ -286,7 +280,7 @@ def handover_command(
     """Check the holder's finger against the enrolment, then hand the card over (CARD_ISSUED)."""
     from ektp_core.services.verification import HandoverRefused
 
-    with _verification(deployment_dir) as (deployment, host, service):
+    with verification_service(deployment_dir) as (deployment, host, service):
         if image_path is not None:
             image = image_path.read_bytes()
             template = None

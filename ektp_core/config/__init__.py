@@ -19,6 +19,7 @@ from ektp_core.config.profile import (
     LifecycleSettings,
     PluginSettings,
     Profile,
+    ProfileSource,
     load_profile,
     parse_profile,
 )
@@ -33,6 +34,7 @@ __all__ = [
     "LifecycleSettings",
     "PluginSettings",
     "Profile",
+    "ProfileSource",
     "TableReader",
     "find_deployment",
     "load_deployment",

@@ -24,13 +24,18 @@ from ektp_core.errors import ConfigError
 FingerSet = Mapping[str, bytes]
 
 
+def score_map(scores: Mapping[str, float]) -> dict[str, float]:
+    """A copy of per-finger scores that no caller can change afterwards (a frozen value's converter)."""
+    return dict(scores)
+
+
 @attrs.frozen
 class Candidate:
     """One gallery entry that a probe may match, with its fused score and the per-finger scores."""
 
     subject: str
     score: float
-    finger_scores: Mapping[str, float] = attrs.field(factory=dict, converter=dict)
+    finger_scores: Mapping[str, float] = attrs.field(factory=dict, converter=score_map)
 
 
 @runtime_checkable

@@ -75,6 +75,11 @@ class Outbox:
             **kwargs,
         )
 
+    def has_joined(self) -> bool:
+        """True once this site has joined a Dukcapil node."""
+        with self.lifecycle.store.read() as conn:
+            return conn.execute(sa.select(peers.c.url).where(peers.c.role == "dukcapil")).first() is not None
+
     def peer(self) -> Mapping[str, Any]:
         """The Dukcapil node this site reports to; an error says how to join when there is none."""
         with self.lifecycle.store.read() as conn:
@@ -85,6 +90,13 @@ class Outbox:
                 "one-time code from the Dukcapil office"
             )
         return dict(row._mapping)
+
+    def moved(self, url: str) -> None:
+        """The Dukcapil node this site joined now answers at ``url`` (a new address or port): the keys
+        pinned when the site joined stay as they are; only where packets go changes."""
+        self.peer()  # refuses a site that never joined, with the message that says how
+        with self.lifecycle.store.write() as conn:
+            conn.execute(peers.update().where(peers.c.role == "dukcapil").values(url=url))
 
     def joined(
         self, *, url: str, signing_key: str, exchange_key: str, chain: Sequence[Any] = (), version: int | None = None

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-import sqlalchemy as sa
 from ektp_plugins.demo.layout import HOST, KECAMATAN, OFFICE, DemoFolder
 from ektp_plugins.simulators.images import sample_signature
 
@@ -39,13 +38,14 @@ from ektp_core.domain.model import (
 from ektp_core.errors import EktpError
 from ektp_core.keys import crypto
 from ektp_core.lifecycle.service import LifecycleService
+from ektp_core.services.accounts import AccountService
 from ektp_core.services.capture import CaptureService
 from ektp_core.services.printing import PrintService
-from ektp_core.store.tables import enrolments, operators, peers
+from ektp_core.store.read_models import enrolment_search
 from ektp_core.sync.http import HttpTransport
 from ektp_core.sync.inbox import Inbox
 from ektp_core.sync.outbox import Outbox
-from ektp_core.testing.samples import valid_nik
+from ektp_core.testing import valid_nik
 
 ACTOR = "ektp-demo"
 Echo = Callable[[str], object]
@@ -98,14 +98,11 @@ def create_accounts(dukcapil: Deployment, folder: DemoFolder) -> list[Account]:
     ``credentials.txt`` (mode 0600) after each one; returns those made now. An account that exists and
     is in the file keeps its password; one that exists but is not in it (a seed stopped in between)
     gets a new password, so the file always tells every password."""
-    from ektp_core.services.accounts import AccountService
-
     known = {row[0]: row for row in read_credentials(folder.credentials)}
     listed = [Account(u, Role(r), s, u, p) for u, r, s, p in known.values()]
     made = []
     with lifecycle(dukcapil) as lc:
-        with lc.store.read() as conn:
-            have = set(conn.execute(sa.select(operators.c.username)).scalars())
+        have = {account.username for account, _last_login in AccountService(lc).accounts()}
         for username, role, site, name in demo_accounts():
             if username in have and username in known:
                 continue
@@ -169,13 +166,11 @@ def join_sites(dukcapil: Deployment, sites: list[Deployment], api_url: str, echo
         for site in sites:
             with lifecycle(site) as lc:
                 box = Outbox.for_deployment(lc)
-                with lc.store.read() as conn:
-                    url = conn.execute(sa.select(peers.c.url).where(peers.c.role == "dukcapil")).scalar()
+                url = box.peer()["url"] if box.has_joined() else None
                 if url == api_url:
                     continue
                 if url is not None:
-                    with lc.store.write() as conn:
-                        conn.execute(peers.update().where(peers.c.role == "dukcapil").values(url=api_url))
+                    box.moved(api_url)
                     continue
                 code = inbox.new_join_code(box.site_code, actor=ACTOR)
                 keys = HttpTransport(api_url).join(
@@ -266,7 +261,8 @@ def record_resident(site: Deployment, sbi_port: int, seed: int, biodata: Biodata
     emulator set to the identity ``seed``, a synthetic signature) and put the packet in the outbox;
     returns the enrolment id and whether it was recorded now (False: kept from a seed stopped midway)."""
     with lifecycle(site) as lc, lc.store.read() as conn:
-        earlier = conn.execute(sa.select(enrolments.c.id).where(enrolments.c.nik == str(biodata.nik))).scalar()
+        found = enrolment_search.newest_of_nik(conn, str(biodata.nik))
+    earlier = found.id if found is not None else None
     if earlier is not None:  # a seed stopped midway: the resident is kept, its packet made if missing
         with lifecycle(site) as lc:
             if lc.get(earlier).state is EnrolmentState.BIO_CAPTURED:
@@ -348,8 +344,8 @@ def wait_for(what: str, check: Callable[[], bool], *, timeout: float, alive: Cal
 
 def accounts_at(site: Deployment) -> set[str]:
     """The usernames a node holds."""
-    with lifecycle(site) as lc, lc.store.read() as conn:
-        return set(conn.execute(sa.select(operators.c.username)).scalars())
+    with lifecycle(site) as lc:
+        return {account.username for account, _last_login in AccountService(lc).accounts()}
 
 
 #: States of an enrolment the central system has not decided on yet.

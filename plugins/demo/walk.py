@@ -21,11 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import click
-import sqlalchemy as sa
 from ektp_plugins.demo.processes import local_central
 from ektp_plugins.simulators.images import sample_photo, sample_signature
 
-from ektp_core.cli.node import init_command
 from ektp_core.config import DEPLOYMENT_FILE, Deployment, find_deployment
 from ektp_core.devices.declared import choose_printer, make_printer, make_scanner, printer_settings, scanner_settings
 from ektp_core.devices.printers import step_reporter
@@ -45,10 +43,11 @@ from ektp_core.keys import crypto
 from ektp_core.lifecycle import audit
 from ektp_core.lifecycle.routing import load_rules, site_snapshot
 from ektp_core.lifecycle.service import LifecycleService
+from ektp_core.services.accounts import AccountService
 from ektp_core.services.capture import CaptureService, QualityTooLow
 from ektp_core.services.printing import PrintService
 from ektp_core.services.verification import VerificationService
-from ektp_core.store.tables import enrolments, operators
+from ektp_core.store.read_models import enrolment_search
 
 
 def _demo_resident(serial: int) -> Biodata:
@@ -82,9 +81,9 @@ def walk(deployment: Deployment, *, echo: Callable[[str], object] = print) -> En
     site = deployment.site
     operator, supervisor = "operator.walk", "supervisor.walk"
 
+    have = {account.username for account, _last_login in AccountService(service).accounts()}
     with store.read() as conn:
-        have = set(conn.execute(sa.select(operators.c.username)).scalars())
-        serial = int(conn.execute(sa.select(sa.func.count()).select_from(enrolments)).scalar_one()) + 1
+        serial = enrolment_search.count(conn) + 1
     for username, role in ((operator, Role.OPERATOR), (supervisor, Role.SUPERVISOR)):
         if username not in have:
             # Random passwords: the walk never logs in, and a known password would be a weak account.
@@ -314,9 +313,14 @@ def walk_command(directory: Path, fresh: bool) -> None:
     if fresh and directory.exists():
         shutil.rmtree(directory)
     if not (directory / DEPLOYMENT_FILE).exists():
+        # `ektp init` itself, so the walk shows what it shows (the command, not a copy of its code).
         ctx = click.get_current_context()
+        ektp = ctx.find_root().command
+        init = ektp.get_command(ctx, "init") if isinstance(ektp, click.Group) else None
+        if init is None:
+            raise click.ClickException("the walk runs inside `ektp`, whose `init` command it uses")
         ctx.invoke(
-            init_command,
+            init,
             directory=directory,
             profile_name="minimal",
             site_code=None,

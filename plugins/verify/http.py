@@ -212,7 +212,7 @@ class HttpVerifier:
         except ValueError as exc:
             raise CentralUnavailable(f"central system sent a verdict this node cannot read: {exc}") from None
 
-    # -- ektp_core.devices.verifiers.Verifier ----------------------------------------------------------------------------
+    # -- ektp_core.devices.verifiers.Verifier ---------------------------------------------------------------------
 
     def submit(self, submission: Submission) -> Receipt:
         """POST the enrolment; a resend of the same enrolment id gets the first answer."""

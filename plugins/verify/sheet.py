@@ -34,7 +34,7 @@ def _thumbnail(data: bytes | None) -> Image.Image:
         )
         return cell
     try:
-        image = Image.open(io.BytesIO(data))
+        image: Image.Image = Image.open(io.BytesIO(data))
         if image.width * image.height > MAX_PIXELS:
             raise ValueError("image too large")
         image = image.convert("L")
@@ -101,9 +101,9 @@ def side_by_side(service: VerificationService, enrolment_id: str, candidate_id: 
 @deployment_option
 def adjudication_show(enrolment_id: str, candidate: str | None, image_path: Path, deployment_dir: Path | None) -> None:
     """Write the enrolment's fingers and a candidate's side by side, with the scores, to a PNG."""
-    from ektp_core.cli.verification import _verification
+    from ektp_core.cli.options import verification_service
 
-    with _verification(deployment_dir) as (_d, _h, service):
+    with verification_service(deployment_dir) as (_d, _h, service):
         try:
             png = side_by_side(service, enrolment_id, candidate)
         except EktpError as exc:

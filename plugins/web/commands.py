@@ -78,7 +78,7 @@ def serve_command(
             app, host=host, port=port, threads=threads, ident="ektp", clear_untrusted_proxy_headers=True, **proxy
         )
         site = lc.deployment.site
-        bound = server.effective_port  # type: ignore[union-attr]
+        bound = server.effective_port
         click.echo(
             f"ektp node {site.code} ({site.name}): web UI http://{host}:{bound}/ , API http://{host}:{bound}{API}",
             err=True,

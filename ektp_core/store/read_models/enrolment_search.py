@@ -25,6 +25,8 @@ from sqlalchemy.engine import Connection
 
 from ektp_core.domain.model import Enrolment, EnrolmentState, PrintJob
 from ektp_core.store import repository as repo
+from ektp_core.store.counters import Family
+from ektp_core.store.read_models import periods
 from ektp_core.store.tables import enrolments, print_jobs
 
 #: Rows on one page of the search.
@@ -182,6 +184,11 @@ def open_enrolment(conn: Connection, nik: str, open_states: frozenset[EnrolmentS
         )
     ).first()
     return OpenEnrolment(row.id, row.state, row.site_code) if row is not None else None
+
+
+def count(conn: Connection) -> int:
+    """How many enrolments this node holds, in every state (read from the counters, not the table)."""
+    return sum(periods.totals(conn, Family.ENROLMENTS).values())
 
 
 def newest_of_nik(conn: Connection, nik: str, *, site_code: str | None = None) -> Enrolment | None:

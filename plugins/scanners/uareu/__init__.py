@@ -14,19 +14,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from ektp_plugins.scanners.uareu.driver import (
-    FingerImage,
+from ektp_plugins.scanners.uareu.driver import FingerImage, UareU4000
+
+from ektp_core import hookimpl
+from ektp_core.devices.options import DriverOptions
+from ektp_core.devices.scanners import (
     ScannerError,
+    ScannerFactory,
     ScannerNotConnected,
     ScannerProtocolError,
     ScannerTimeout,
     ScannerVanished,
-    UareU4000,
 )
-
-from ektp_core import hookimpl
-from ektp_core.devices.options import DriverOptions
-from ektp_core.devices.scanners import ScannerFactory
 from ektp_core.registry import Registry
 
 __all__ = [

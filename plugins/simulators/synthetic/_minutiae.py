@@ -163,7 +163,8 @@ def _ridge_angles(rng: np.random.Generator, field: _Field, xs: Array, ys: Array)
     """ISO angles (degrees counter-clockwise) along the ridge orientation at the points, either way along it."""
     theta = field.at(xs, ys)  # image coordinates, y down
     flip = rng.random(xs.shape) < 0.5
-    return np.mod(np.degrees(-theta) + 180.0 * flip, 360.0)
+    angles: Array = np.mod(np.degrees(-theta) + 180.0 * flip, 360.0)
+    return angles
 
 
 @lru_cache(maxsize=4096)

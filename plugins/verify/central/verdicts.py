@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 import attrs
 
-from ektp_core.devices.matchers import Decision, FingerSet, Matcher, MatchThresholds, decide
+from ektp_core.devices.matchers import Decision, FingerSet, Matcher, MatchThresholds, decide, score_map
 from ektp_core.domain import nik as nik_rules
 from ektp_core.domain.model import FINGER_POSITIONS, Biodata, EnrolmentState
 
@@ -85,7 +85,7 @@ class Candidate:
     enrolment_id: str
     nik: str
     score: float
-    finger_scores: Mapping[str, float] = attrs.field(factory=dict, converter=dict)
+    finger_scores: Mapping[str, float] = attrs.field(factory=dict, converter=score_map)
 
     def to_dict(self) -> dict[str, Any]:
         """The API's candidate object."""
@@ -220,7 +220,8 @@ def register_problems(biodata: Biodata, register: RegisterView, *, on: dt.date, 
             reasons.append(
                 Reason(
                     "nik_issued_to_other",
-                    f"NIK {biodata.nik.value} was issued to another person ({', '.join(differ)} differ from the register)",
+                    f"NIK {biodata.nik.value} was issued to another person "
+                    f"({', '.join(differ)} differ from the register)",
                 )
             )
     return reasons

@@ -74,10 +74,11 @@ def pair_histogram(xs: NDArray[np.float64], ys: NDArray[np.float64], angles: NDA
                 weights.append(wd * wi * wj)
     half = np.bincount(np.concatenate(bins), weights=np.concatenate(weights), minlength=DIMENSIONS)
     cube = half.reshape(D_BINS, A_BINS, A_BINS)
-    out = (cube + np.roll(cube.transpose(0, 2, 1), (A_BINS // 2, A_BINS // 2), axis=(1, 2))).reshape(-1)
-    out = np.sqrt(out)
-    norm = float(np.linalg.norm(out))
-    return (out / norm if norm else out).astype(np.float32)
+    symmetric = (cube + np.roll(cube.transpose(0, 2, 1), (A_BINS // 2, A_BINS // 2), axis=(1, 2))).reshape(-1)
+    rooted = np.sqrt(symmetric)
+    norm = float(np.linalg.norm(rooted))
+    vector: NDArray[np.float32] = (rooted / norm if norm else rooted).astype(np.float32)
+    return vector
 
 
 def features(template: nbis.Template) -> FloatVector:

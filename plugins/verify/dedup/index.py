@@ -95,7 +95,7 @@ class PositionIndex:
         dots = self.vectors[:rows] @ probe
         out = dots / (self._row_norm[:rows] * probe_norm)
         out[~self.present[:rows]] = -1.0
-        return out
+        return np.asarray(out, dtype=np.float32)
 
 
 class Gallery:
@@ -116,7 +116,7 @@ class Gallery:
         return len(self.row_subjects)
 
     def _reserve(self, count: int) -> list[int]:
-        rows = []
+        rows: list[int] = []
         while self._free and len(rows) < count:
             rows.append(self._free.pop())
         start = len(self.row_subjects)

@@ -29,6 +29,7 @@ from ektp_plugins.web.ui.i18n import LOCALES, Catalogues
 from ektp_plugins.web.ui.menu import MenuEntry
 from flask import Flask, Response, current_app, g, redirect, render_template, request, session, url_for
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response as BaseResponse
 
 from ektp_core import __version__
 from ektp_core.domain.model import SiteKind
@@ -112,7 +113,8 @@ def node() -> Node:
 
 def current_user() -> Session | None:
     """The logged-in session of this request, if any."""
-    return g.get("user")
+    user: Session | None = g.get("user")
+    return user
 
 
 def _(key: str, **values: Any) -> str:
@@ -271,19 +273,18 @@ def _when(value: Any) -> str:
         try:
             value = dt.datetime.fromisoformat(value)
         except ValueError:
-            return value
-    if isinstance(value, dt.datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=dt.UTC)
-        return value.astimezone().strftime("%d-%m-%Y %H:%M")
-    return str(value)
+            return str(value)
+    if not isinstance(value, dt.datetime):
+        return str(value)
+    moment: dt.datetime = value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+    return moment.astimezone().strftime("%d-%m-%Y %H:%M")
 
 
 def _is_api() -> bool:
     return request.path.startswith(API + "/") or request.path == API
 
 
-def _guard() -> Response | None:
+def _guard() -> BaseResponse | None:
     """Language, session, CSRF and the view's roles, for every UI request."""
     n = node()
     g.lang = n.catalogues.pick(session.get("lang"), request.accept_languages)

@@ -31,6 +31,7 @@ from ektp_plugins.web.ui.record_base import (
 from ektp_plugins.web.ui.record_devices import ScannerBusy
 from ektp_plugins.web.ui.record_images import BadImage, from_data_url, picture
 from flask import Response, abort, flash, redirect, render_template, request, stream_with_context, url_for
+from werkzeug.wrappers import Response as BaseResponse
 
 from ektp_core.devices.scanners import Sample, ScannerError, ScannerNotConnected, ScannerTimeout
 from ektp_core.domain.model import POSITIONS, Modality, Role
@@ -56,7 +57,7 @@ def _modality(value: str) -> Modality:
     return modality
 
 
-def _back(enrolment_id: str, modality: Modality, position: str = "") -> Any:
+def _back(enrolment_id: str, modality: Modality, position: str = "") -> BaseResponse:
     # Back to the step's page, whose first missing slot has the focus (Enter takes the next one); the
     # message about ``position`` is at the top.
     return redirect(url_for("record.step", enrolment_id=enrolment_id, modality=modality.value))
@@ -185,7 +186,7 @@ def _open_recording(enrolment_id: str) -> Response | None:
     return enrolment if isinstance(enrolment, Response) else None
 
 
-def _form_slot(enrolment_id: str, kinds: tuple[Modality, ...] | None = None) -> tuple[Modality, str] | Response:
+def _form_slot(enrolment_id: str, kinds: tuple[Modality, ...] | None = None) -> tuple[Modality, str] | BaseResponse:
     """The modality and position a form names, or the page that refuses them."""
     kind = _modality(request.form.get("modality", ""))
     position = request.form.get("position", "")
@@ -202,7 +203,7 @@ def upload(enrolment_id: str) -> Any:
     if (refused := _open_recording(enrolment_id)) is not None:
         return refused
     slot = _form_slot(enrolment_id)
-    if isinstance(slot, Response):
+    if isinstance(slot, BaseResponse):
         return slot
     kind, position = slot
     if kind is not Modality.SIGNATURE and devices().for_modality(kind):
@@ -268,7 +269,7 @@ def exception(enrolment_id: str) -> Any:
     if (refused := _open_recording(enrolment_id)) is not None:
         return refused
     slot = _form_slot(enrolment_id, (Modality.FINGER, Modality.IRIS))
-    if isinstance(slot, Response):
+    if isinstance(slot, BaseResponse):
         return slot
     kind, position = slot
     reason = request.form.get("reason", "")

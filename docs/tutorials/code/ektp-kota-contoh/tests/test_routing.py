@@ -7,7 +7,7 @@ from ektp_core.config import Deployment
 from ektp_core.lifecycle.routing import PrintRouter, load_rules
 from ektp_core.lifecycle.service import LifecycleService
 from ektp_core.plugins import PluginHost
-from ektp_core.testing.samples import make_print_ready
+from ektp_core.testing import make_print_ready
 
 from ektp_kota_contoh import PROFILE_FILE
 from ektp_kota_contoh import KotaContohRules as Rules

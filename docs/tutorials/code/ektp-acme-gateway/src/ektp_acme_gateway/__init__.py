@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ektp_core import hookimpl
-from ektp_core.config.profile import ProfileSource
+from ektp_core.config import ProfileSource
 from ektp_core.devices.verifiers import VerifierFactory
 from ektp_core.registry import Registry
 
