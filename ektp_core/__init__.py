@@ -10,7 +10,7 @@ import pluggy
 
 from ektp_core import _compat
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 #: Marker for hook implementations in plugins: ``@ektp_core.hookimpl``.
 hookimpl = pluggy.HookimplMarker("ektp")
