@@ -225,21 +225,31 @@ def _members_without_fields(cls: type, comments: dict[str, str]) -> list[str]:
     ]
 
 
-def render_value(name: str, value: Any, module: ModuleType, comments: dict[str, str]) -> list[str]:
-    """A constant or type alias: its value as the source writes it, and its ``#:`` comment."""
+def _written(name: str, module: ModuleType) -> str | None:
+    """The source text of ``name``'s value in ``module``, following ``from X import name`` to the module that
+    assigns it (so the page shows the value as the formatter wrote it, whichever module re-exports it)."""
     source = inspect.getsource(module)
-    tree = ast.parse(source)
-    written = next(
-        (
-            ast.get_source_segment(source, node.value)
-            for node in tree.body
-            if isinstance(node, ast.Assign | ast.AnnAssign)
+    for node in ast.parse(source).body:
+        if (
+            isinstance(node, ast.Assign | ast.AnnAssign)
             and node.value is not None
             and any(isinstance(t, ast.Name) and t.id == name for t in _targets(node))
-        ),
-        None,
-    )
-    if written is None:  # imported from elsewhere: its value, quoted as the formatter quotes
+        ):
+            return ast.get_source_segment(source, node.value)
+        if (
+            isinstance(node, ast.ImportFrom)
+            and node.module
+            and node.level == 0
+            and any(alias.name == name and alias.asname in (None, name) for alias in node.names)
+        ):
+            return _written(name, importlib.import_module(node.module))
+    return None
+
+
+def render_value(name: str, value: Any, module: ModuleType, comments: dict[str, str]) -> list[str]:
+    """A constant or type alias: its value as the source writes it, and its ``#:`` comment."""
+    written = _written(name, module)
+    if written is None:  # not assigned in any source we can read: its value, quoted as the formatter quotes
         written = json.dumps(value) if isinstance(value, str) else repr(value)
     out = [f"### `{name}`", "", "```python", f"{name} = {written}", "```", ""]
     if comments.get(name):
