@@ -18,11 +18,12 @@ from ektp_core.cli.options import deployment_option, fail, open_deployment, sigt
 from ektp_core.domain.model import SiteKind
 from ektp_core.errors import EktpError
 from ektp_core.keys import crypto
+from ektp_core.lifecycle import audit
 from ektp_core.lifecycle.actions import AuditAction
 from ektp_core.lifecycle.service import LifecycleService
 from ektp_core.store.read_models import sync_status
 from ektp_core.store.repository import utc
-from ektp_core.store.tables import audit_log, node_key_transitions
+from ektp_core.store.tables import node_key_transitions
 from ektp_core.sync import node_keys
 from ektp_core.sync.feed import FeedReader, FeedRefused
 from ektp_core.sync.http import HttpTransport, NodeRefused
@@ -348,12 +349,8 @@ def _node_status(lc: LifecycleService, as_json: bool) -> None:
         unfinished = conn.execute(
             sa.select(node_key_transitions.c.version).where(node_key_transitions.c.completed_at.is_(None))
         ).scalar()
-        last_old = conn.execute(
-            sa.select(audit_log.c.at)
-            .where(audit_log.c.action == AuditAction.SYNC_PACKET_ARCHIVED_KEY.value)
-            .order_by(audit_log.c.seq.desc())
-            .limit(1)
-        ).scalar()
+        newest_old = audit.newest(conn, limit=1, action=AuditAction.SYNC_PACKET_ARCHIVED_KEY.value)
+    last_old = newest_old[0].at if newest_old else None
     archived = sorted(p.name for p in keys_dir.glob("node.*.old"))
     info = {
         "site": lc.deployment.site.code,

@@ -68,7 +68,6 @@ _OPEN_FOR_NIK = sa.select(enrolments.c.id, enrolments.c.state).where(
     enrolments.c.nik == sa.bindparam("b_nik"), enrolments.c.state.in_(sa.bindparam("b_states", expanding=True))
 )
 _INSERT_ENROLMENT = enrolments.insert()
-_BLANK_UPDATED_AT = sa.select(blanks.c.updated_at).where(blanks.c.serial == sa.bindparam("b_serial"))
 
 
 def _now() -> dt.datetime:
@@ -246,14 +245,11 @@ class LifecycleService:
         reason: str | None = None,
         **values: Any,
     ) -> Transition:
-        blank = repo.get_blank(conn, serial, lock=True)
+        row = repo.get_blank_row(conn, serial, lock=True)
+        blank = repo.blank_from_row(row)
         self._check("blank", serial, BLANK_TRANSITIONS, blank.state, new)
         # Only a used blank counts by the time of its last change (a printed card spoiled later).
-        was = (
-            conn.execute(_BLANK_UPDATED_AT, {"b_serial": serial}).scalar()
-            if blank.state.value in counters.USED
-            else None
-        )
+        was = row.updated_at if blank.state.value in counters.USED else None
         conn.execute(
             blanks.update()
             .where(blanks.c.serial == serial)

@@ -64,7 +64,7 @@ class Family(enum.StrEnum):
     BLANKS_USED = "blanks_used"
 
 
-@attrs.frozen(order=True)
+@attrs.frozen
 class Key:
     """One counter: a family and the values it counts by ('' and :data:`UNTIMED` where it does not)."""
 

@@ -211,7 +211,12 @@ def get_job(conn: Connection, job_id: str, *, lock: bool = False) -> PrintJob:
 
 
 def get_blank(conn: Connection, serial: str, *, lock: bool = False) -> Blank:
-    return blank_from_row(_get_one(conn, blanks, "serial", serial, "blank", lock))
+    return blank_from_row(get_blank_row(conn, serial, lock=lock))
+
+
+def get_blank_row(conn: Connection, serial: str, *, lock: bool = False) -> Any:
+    """A blank's row as stored, with what the domain type leaves out (``updated_at``, for its counters)."""
+    return _get_one(conn, blanks, "serial", serial, "blank", lock)
 
 
 def get_operator(conn: Connection, username: str) -> Operator:
