@@ -35,6 +35,8 @@ import pluggy
 from ektp_core.registry import RegistryKind
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import click
 
     from ektp_core.config import Deployment
@@ -127,6 +129,36 @@ def ektp_declare_profile_tables(tables: ProfileTables) -> None:
 
     Example:
         docs/hooks/examples/ektp_declare_profile_tables.py
+    """
+
+
+@hookspec
+def ektp_message_catalogues() -> list[Path] | None:
+    """Name the folders of the plugin's message catalogues, so its message codes render in every
+    interface and language like the core's.
+
+    Called:
+        When a plugin host has loaded its plugins (and again for a plugin registered later), one plugin
+        at a time. The folders join the process's catalogues (:mod:`ektp_core.messages`): the web UI
+        renders the plugin's :class:`~ektp_core.messages.Message` codes in Indonesian and English,
+        the CLI and ``str(message)`` in English.
+
+    Args:
+        (none)
+
+    Returns:
+        The folders (usually one, beside the plugin's code) holding ``<language>.json`` files: a
+        JSON object per language with ``"_language"`` (the language's own name) and a text per code,
+        with ``{name}`` placeholders (``{day:day}``, ``{on:date}``... see :mod:`ektp_core.messages`).
+        Name the codes after the plugin (``hubs.closed``) so they never clash with the core's.
+
+    Results:
+        Every implementation is called; the folders are read in plugin order, a later folder's text
+        for a code replacing an earlier one's. An implementation that raises, or a folder with a file
+        that is not a catalogue, makes its plugin fail (reported by ``ektp plugins``).
+
+    Example:
+        docs/hooks/examples/ektp_message_catalogues.py
     """
 
 

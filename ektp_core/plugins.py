@@ -15,12 +15,13 @@ import os
 import sys
 from collections.abc import Iterable
 from importlib import metadata
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import attrs
 import pluggy
 
-from ektp_core import hookspecs
+from ektp_core import hookspecs, messages
 from ektp_core.config.schema import ProfileTables
 from ektp_core.errors import PluginError
 from ektp_core.registry import Registry, RegistryKind
@@ -161,6 +162,7 @@ class PluginHost:
             self._register(module, name, source="essential", version=None, dist=None)
         if load_entry_points and not _flag(NO_AUTOLOAD_ENV):
             self._load_entry_points()
+        self._add_catalogues()
         problems = [i for i in self._infos.values() if i.status == "failed"]
         missing = sorted(
             n for n in self.required if self._infos.get(n, None) is None or self._infos[n].status != "loaded"
@@ -225,6 +227,21 @@ class PluginHost:
     def register(self, plugin: object, name: str) -> None:
         """Add a plugin object at run time (tests, embedding applications)."""
         self._register(plugin, name, source="registered", version=None, dist=None)
+        self._add_catalogues(only=name)
+
+    def _add_catalogues(self, only: str | None = None) -> None:
+        """Add the loaded plugins' message catalogues (``ektp_message_catalogues``) to the process's."""
+        for call in self.hook.each_plugin("ektp_message_catalogues"):
+            if only is not None and call.plugin != only:
+                continue
+            try:
+                # Through pluggy, one plugin's call still answers with a list of its results.
+                folders = [Path(f) for result in call() for f in (result or ())]
+                messages.Catalogues(folders)  # a broken catalogue is refused before it is shared
+                for folder in folders:
+                    messages.add_folder(folder)
+            except Exception as exc:
+                self._failed(call.plugin, f"{type(exc).__name__} in ektp_message_catalogues: {exc}")
 
     def unregister(self, name: str) -> None:
         """Remove a plugin added with :meth:`register`."""

@@ -14,6 +14,7 @@ from ektp_core.devices.declared import choose_printer, make_printer, make_scanne
 from ektp_core.devices.printers import PrinterError, step_reporter
 from ektp_core.domain.model import PrintJobState, due_on
 from ektp_core.lifecycle.service import LifecycleService
+from ektp_core.messages import text_of
 from ektp_core.services.printing import PrintService
 
 OPEN_JOB_STATES = (PrintJobState.QUEUED, PrintJobState.RESERVED, PrintJobState.SENT, PrintJobState.UNKNOWN)
@@ -37,8 +38,8 @@ def print_queue(site_code: str | None, show_all: bool, as_json: bool, deployment
                 "site": j.site_code,
                 "blank_serial": j.blank_serial,
                 "printer": j.printer,
-                "routing_reason": j.routing_reason,
-                "reason": j.reason,
+                "routing_reason": text_of(j.routing_reason),
+                "reason": text_of(j.reason) or None,
                 "print_day": j.print_day,
                 "created_at": j.created_at.isoformat(),
             }
@@ -128,7 +129,7 @@ def print_command(
         if result.error is None and job.state is PrintJobState.PRINTED:
             click.echo(f"job {job.id} PRINTED on blank {job.blank_serial}")
         else:
-            click.echo(f"job {job.id} {job.state}: {job.reason}")
+            click.echo(f"job {job.id} {job.state}: {text_of(job.reason)}")
     if run.stopped:
         click.echo(
             f"stopped after {len(results)} of {len(wanted)} card(s): {run.stopped}; the rest stay QUEUED", err=True
@@ -325,7 +326,7 @@ def devices_command(as_json: bool, deployment_dir: Path | None) -> None:
                 row.update(
                     connected=True,
                     state=status.state.value,
-                    message=status.message,
+                    message=str(status.message),
                     model=status.model,
                     serial=status.serial,
                 )

@@ -30,7 +30,7 @@ def sites_command(as_json: bool, deployment_dir: Path | None) -> None:
                     "records": site.records,
                     "prints": site.prints,
                     "prints_at": routing.site_code,
-                    "prints_at_reason": routing.reason,
+                    "prints_at_reason": str(routing.reason),
                     "print_day": routing.print_day,
                     "region_code": site.region_code,
                     "printer": state.has_printer(site.code),

@@ -17,6 +17,7 @@ import attrs
 
 from ektp_core.domain.model import Biodata
 from ektp_core.errors import EktpError
+from ektp_core.messages import Message
 
 #: ID-1 (CR80) card: 85.60 x 53.98 mm.
 CR80_MM = (85.60, 53.98)
@@ -92,7 +93,9 @@ class PrinterStatus:
     """A printer's answer to a status query."""
 
     state: PrinterState
-    message: str = ""
+    #: What the printer says, best as a :class:`~ektp_core.messages.Message` with the driver's own
+    #: catalogue (``ektp_message_catalogues``), so the UI says it in Indonesian; plain text is shown as is.
+    message: str | Message = ""
     model: str = ""
     serial: str = ""
     firmware: str = ""
@@ -122,9 +125,11 @@ class Outcome(enum.StrEnum):
 class PrinterError(EktpError):
     """A printer refused or failed; ``outcome`` says what became of the card."""
 
+    message_code = "error.printer"
+
     outcome = Outcome.UNKNOWN
 
-    def __init__(self, message: str, *, outcome: Outcome | None = None, code: str = "") -> None:
+    def __init__(self, message: str | Message, *, outcome: Outcome | None = None, code: str = "") -> None:
         super().__init__(message)
         if outcome is not None:
             self.outcome = outcome
@@ -135,11 +140,15 @@ class PrinterError(EktpError):
 class PrinterNotConnected(PrinterError):
     """No such printer on the bus, or it cannot be opened."""
 
+    message_code = "error.printer.not_connected"
+
     outcome = Outcome.NOT_STARTED
 
 
 class PrinterBusy(PrinterError):
     """The printer is busy with something else."""
+
+    message_code = "error.printer.busy"
 
     outcome = Outcome.NOT_STARTED
 
@@ -147,11 +156,15 @@ class PrinterBusy(PrinterError):
 class CoverOpen(PrinterError):
     """The printer's cover is open."""
 
+    message_code = "error.printer.cover_open"
+
     outcome = Outcome.NOT_STARTED
 
 
 class NoCard(PrinterError):
     """The card hopper (feeder) is empty."""
+
+    message_code = "error.printer.no_card"
 
     outcome = Outcome.NOT_STARTED
 
@@ -159,11 +172,15 @@ class NoCard(PrinterError):
 class RibbonEnded(PrinterError):
     """The ribbon ran out (mid-card, the card is spoiled)."""
 
+    message_code = "error.printer.ribbon_ended"
+
     outcome = Outcome.SPOILED
 
 
 class CardJam(PrinterError):
     """A card jammed in the printer (the card is spoiled)."""
+
+    message_code = "error.printer.card_jam"
 
     outcome = Outcome.SPOILED
 
@@ -171,11 +188,15 @@ class CardJam(PrinterError):
 class PrinterTimeout(PrinterError):
     """The printer stopped answering within the bounded timeout."""
 
+    message_code = "error.printer.timeout"
+
     outcome = Outcome.UNKNOWN
 
 
 class PrinterVanished(PrinterError):
     """The printer disappeared from the bus (unplugged, powered off)."""
+
+    message_code = "error.printer.vanished"
 
     outcome = Outcome.UNKNOWN
 

@@ -15,6 +15,7 @@ import attrs
 
 from ektp_core.domain.model import WEEKDAYS as WEEKDAYS  # the print days' names live with the print job
 from ektp_core.domain.model import Enrolment, Site
+from ektp_core.messages import Message
 
 #: The Indonesian names a profile may use instead (Senin = Monday ... Minggu = Sunday).
 HARI = ("senin", "selasa", "rabu", "kamis", "jumat", "sabtu", "minggu")
@@ -34,12 +35,14 @@ def weekday_name(value: str) -> str:
 class Routing:
     """The site that prints an enrolment's card and the reason, shown to operators with the job.
 
+    ``reason`` is a :class:`~ektp_core.messages.Message`, so the web UI says it in Indonesian and the
+    CLI in English (plain text still works: it is shown as it is, in every language).
     ``print_day`` (a lower-case English weekday) is set when the site prints these cards only on
     one day of the week (semi-vertical rules with ``print_days``).
     """
 
     site_code: str
-    reason: str
+    reason: Message | str
     print_day: str | None = None
 
 

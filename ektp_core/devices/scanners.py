@@ -14,6 +14,7 @@ import attrs
 
 from ektp_core.domain.model import Modality
 from ektp_core.errors import EktpError
+from ektp_core.messages import Message
 
 
 @attrs.frozen(kw_only=True)
@@ -57,7 +58,9 @@ class ScannerError(EktpError):
     """A scanner refused or failed; nothing from the failed capture is kept. ``code`` carries the
     low-level detail (a USB error, an SBI error code, the bytes of a bad header) for the log."""
 
-    def __init__(self, message: str, *, code: str = "") -> None:
+    message_code = "error.scanner"
+
+    def __init__(self, message: str | Message, *, code: str = "") -> None:
         super().__init__(message)
         self.code = code
 
@@ -65,21 +68,31 @@ class ScannerError(EktpError):
 class ScannerNotConnected(ScannerError):
     """No such scanner, or it cannot be opened."""
 
+    message_code = "error.scanner.not_connected"
+
 
 class ScannerTimeout(ScannerError):
     """No finger (or face, or eye) within the time allowed, or the device stopped answering."""
+
+    message_code = "error.scanner.timeout"
 
 
 class ScannerVanished(ScannerError):
     """The scanner disappeared mid-capture (unplugged)."""
 
+    message_code = "error.scanner.vanished"
+
 
 class ScannerProtocolError(ScannerError):
     """The scanner answered something that is not its protocol (garbage, a short or wrong-size image)."""
 
+    message_code = "error.scanner.protocol"
+
 
 class UntrustedCapture(ScannerError):
     """A capture failed its signature or hash-chain check and was refused."""
+
+    message_code = "error.scanner.untrusted"
 
 
 @runtime_checkable

@@ -16,6 +16,7 @@ import attrs
 
 from ektp_core.domain.model import EnrolmentState
 from ektp_core.errors import EktpError
+from ektp_core.messages import Message
 
 #: The verdicts a central system gives, by SIAK's state names.
 VERDICTS = frozenset(
@@ -44,6 +45,8 @@ class CentralUnavailable(EktpError):
     Nothing is lost: the enrolment stays SENT_FOR_ENROLLMENT and is sent again later.
     """
 
+    message_code = "error.central_unavailable"
+
 
 _ADVICE = {
     "unauthorised": "Check the token in the environment variable named by [verification] token_env",
@@ -59,6 +62,8 @@ class CentralRefused(EktpError):
 
     ``code`` is the API's error code: ``malformed``, ``unauthorised``, ``conflict``, ``not_found``.
     """
+
+    message_code = "error.central_refused"
 
     def __init__(self, code: str, message: str) -> None:
         advice = _ADVICE.get(code, "")
@@ -101,6 +106,11 @@ class Reason:
     message: str
 
 
+def reason_message(reason: Reason) -> Message:
+    """A verdict reason as a message (``verdict.<code>``; its English text when no catalogue has it)."""
+    return Message(f"verdict.{reason.code}", text=reason.message)
+
+
 def _scores(raw: Any) -> dict[str, float]:
     return {str(k): float(v) for k, v in (raw or {}).items()}
 
@@ -132,6 +142,13 @@ class Verdict:
     def summary(self) -> str:
         """One line for the enrolment's reason column and the audit log."""
         return "; ".join(r.message for r in self.reasons) or _PLAIN.get(self.status, self.status.value)
+
+    def summary_message(self) -> Message:
+        """The summary as a message: each reason by its code (``verdict.<code>`` in the catalogues,
+        the central system's own English text where a catalogue lacks the code)."""
+        if not self.reasons:
+            return Message(f"verdict.{self.status.value}", text=self.summary())
+        return Message("verdict.reasons", reasons=[reason_message(r) for r in self.reasons])
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form, the same shape as the API's verdict."""

@@ -17,6 +17,7 @@ import attrs
 from ektp_core.domain import codes
 from ektp_core.domain import nik as nik_rules
 from ektp_core.errors import InvalidValue
+from ektp_core.messages import Message
 
 # --------------------------------------------------------------------------------------------------
 # States (SIAK names for enrolments)
@@ -114,16 +115,16 @@ POSITIONS: dict[Modality, tuple[str, ...]] = {
 # --------------------------------------------------------------------------------------------------
 
 
-def _refuse(field: str, value: Any, reason: str) -> InvalidValue:
+def _refuse(field: str, value: Any, reason: Message) -> InvalidValue:
     return InvalidValue(field, value, reason)
 
 
 def _nonblank(max_len: int):  # type: ignore[no-untyped-def]
     def check(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         if not isinstance(value, str) or not value.strip():
-            raise _refuse(attribute.name, value, "must not be empty")
+            raise _refuse(attribute.name, value, Message("invalid.empty"))
         if len(value) > max_len:
-            raise _refuse(attribute.name, value, f"longer than {max_len} characters")
+            raise _refuse(attribute.name, value, Message("invalid.too_long", max=max_len))
 
     return check
 
@@ -145,7 +146,7 @@ def _code_list(list_name: str):  # type: ignore[no-untyped-def]
 def _in_code_list(list_name: str):  # type: ignore[no-untyped-def]
     def check(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         if value not in codes.labels(list_name):
-            raise _refuse(attribute.name, value, f"not in SIAK's {list_name} list")
+            raise _refuse(attribute.name, value, Message("invalid.not_in_list", list=list_name))
 
     return check
 
@@ -154,7 +155,7 @@ def _enum(enum_cls: type[enum.Enum], field: str, value: Any) -> Any:
     try:
         return enum_cls(value)
     except ValueError:
-        raise _refuse(field, value, f"expected one of {[e.value for e in enum_cls]}") from None
+        raise _refuse(field, value, Message("invalid.one_of", values=[e.value for e in enum_cls])) from None
 
 
 def _golongan_darah(value: Any) -> Any:
@@ -209,7 +210,11 @@ class Nik:
     def _check(self, attribute: attrs.Attribute[str], value: str) -> None:
         report = nik_rules.parse(value)
         if not report.valid:
-            raise _refuse("nik", value, "; ".join(e.message for e in report.errors))
+            raise _refuse(
+                "nik",
+                value,
+                Message("invalid.nik", issues=[Message(f"nik.{e.code}", text=e.message) for e in report.errors]),
+            )
 
     @property
     def report(self) -> nik_rules.NikReport:
@@ -295,34 +300,34 @@ class Biodata:
     @tanggal_lahir.validator
     def _check_birth(self, attribute: attrs.Attribute[dt.date], value: dt.date) -> None:
         if not isinstance(value, dt.date) or isinstance(value, dt.datetime):
-            raise _refuse("tanggal_lahir", value, "expected a date")
+            raise _refuse("tanggal_lahir", value, Message("invalid.not_a_date"))
 
     @jenis_kelamin.validator
     def _check_sex(self, attribute: attrs.Attribute[str], value: str) -> None:
         if value not in ("L", "P"):
-            raise _refuse("jenis_kelamin", value, "expected L (LAKI-LAKI) or P (PEREMPUAN)")
+            raise _refuse("jenis_kelamin", value, Message("invalid.sex"))
 
     @rt.validator
     def _check_rt(self, attribute: attrs.Attribute[str], value: str) -> None:
         if not _RT_RW.match(value) or value == "000":
-            raise _refuse("rt", value, "expected 1 to 3 digits, not 000")
+            raise _refuse("rt", value, Message("invalid.rt_rw"))
 
     @rw.validator
     def _check_rw(self, attribute: attrs.Attribute[str], value: str) -> None:
         if not _RT_RW.match(value) or value == "000":
-            raise _refuse("rw", value, "expected 1 to 3 digits, not 000")
+            raise _refuse("rw", value, Message("invalid.rt_rw"))
 
     @berlaku_hingga.validator
     def _check_validity(self, attribute: attrs.Attribute[dt.date | None], value: dt.date | None) -> None:
         if self.kewarganegaraan is Kewarganegaraan.WNI and value is not None:
-            raise _refuse("berlaku_hingga", value, "a citizen's card is valid for life (SEUMUR HIDUP)")
+            raise _refuse("berlaku_hingga", value, Message("invalid.for_life"))
         if self.kewarganegaraan is Kewarganegaraan.WNA and value is None:
-            raise _refuse("berlaku_hingga", value, "a foreigner's card ends with the ITAP: give its end date")
+            raise _refuse("berlaku_hingga", value, Message("invalid.itap_end"))
 
     @no_kk.validator
     def _check_kk(self, attribute: attrs.Attribute[str | None], value: str | None) -> None:
         if value is not None and not _DIGITS16.match(value):
-            raise _refuse("no_kk", value, "a KK number has exactly 16 digits")
+            raise _refuse("no_kk", value, Message("invalid.no_kk"))
 
     @property
     def jenis_kelamin_label(self) -> str:
@@ -354,18 +359,20 @@ class Biodata:
         known = {a.name for a in attrs.fields(Biodata)}
         unknown = set(data) - known
         if unknown:
-            raise _refuse(sorted(unknown)[0], data[sorted(unknown)[0]], "unknown biodata field")
+            raise _refuse(sorted(unknown)[0], data[sorted(unknown)[0]], Message("invalid.unknown_field"))
         values = dict(data)
         for key in ("tanggal_lahir", "berlaku_hingga"):
             if isinstance(values.get(key), str):
                 try:
                     values[key] = dt.date.fromisoformat(values[key])
                 except ValueError:
-                    raise _refuse(key, values[key], "expected a date YYYY-MM-DD") from None
+                    raise _refuse(key, values[key], Message("invalid.iso_date")) from None
         try:
             return cls(**values)
         except TypeError as exc:
-            raise _refuse("biodata", sorted(known - set(values)), f"missing fields ({exc})") from None
+            raise _refuse(
+                "biodata", sorted(known - set(values)), Message("invalid.missing_fields", detail=str(exc))
+            ) from None
 
 
 @attrs.frozen(kw_only=True)
@@ -394,20 +401,24 @@ class Capture:
     @position.validator
     def _check_position(self, attribute: attrs.Attribute[str], value: str) -> None:
         if value not in POSITIONS[self.modality]:
-            raise _refuse("position", value, f"expected one of {POSITIONS[self.modality]} for {self.modality}")
+            raise _refuse(
+                "position",
+                value,
+                Message("invalid.position", values=list(POSITIONS[self.modality]), modality=self.modality),
+            )
 
     @device.validator
     def _check_device(self, attribute: attrs.Attribute[str], value: str) -> None:
         if not isinstance(value, str) or len(value) > 120:
-            raise _refuse("device", value, "expected a device name of at most 120 characters")
+            raise _refuse("device", value, Message("invalid.device"))
 
     @quality.validator
     def _check_quality(self, attribute: attrs.Attribute[int | None], value: int | None) -> None:
         if self.exception is None:
             if value is None or not 0 <= value <= 100:
-                raise _refuse("quality", value, "expected 0-100 for a captured sample")
+                raise _refuse("quality", value, Message("invalid.quality"))
         elif value is not None or self.blob_ref is not None:
-            raise _refuse("quality", value, "an exception carries no sample and no score")
+            raise _refuse("quality", value, Message("invalid.exception_score"))
 
 
 @attrs.frozen(kw_only=True)
@@ -475,7 +486,7 @@ class Blank:
     @serial.validator
     def _check_serial(self, attribute: attrs.Attribute[str], value: str) -> None:
         if not isinstance(value, str) or not _SERIAL.match(value):
-            raise _refuse("serial", value, "expected 4-32 letters, digits or dashes")
+            raise _refuse("serial", value, Message("invalid.serial"))
 
 
 @attrs.frozen(kw_only=True)
@@ -509,4 +520,4 @@ class Operator:
     @username.validator
     def _check_username(self, attribute: attrs.Attribute[str], value: str) -> None:
         if not isinstance(value, str) or not _USERNAME.match(value):
-            raise _refuse("username", value, "3-64 lower-case letters, digits, dot, dash or underscore")
+            raise _refuse("username", value, Message("invalid.username"))

@@ -35,6 +35,8 @@ SCRYPT_P = 1
 class TamperedData(EktpError):
     """Encrypted or signed data failed its integrity check; it was not decoded."""
 
+    message_code = "error.tampered_data"
+
 
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).decode("ascii").rstrip("=")

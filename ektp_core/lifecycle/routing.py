@@ -87,7 +87,7 @@ class PrintRouter:
                 )
             except (IllegalTransition, Conflict):
                 continue  # queued by another worker between our read and our write: theirs stands
-            queued.append(RoutedJob(enrolment_id, job.id, job.site_code, routing.reason, routing.print_day))
+            queued.append(RoutedJob(enrolment_id, job.id, job.site_code, str(routing.reason), routing.print_day))
         return queued
 
 

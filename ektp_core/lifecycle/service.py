@@ -43,6 +43,7 @@ from ektp_core.lifecycle.states import (
     OPEN_ENROLMENT_STATES,
     PRINT_JOB_TRANSITIONS,
 )
+from ektp_core.messages import Message, as_message, storable
 from ektp_core.store import Store, counters
 from ektp_core.store import blobs as blob_store
 from ektp_core.store import repository as repo
@@ -120,10 +121,15 @@ class LifecycleService:
         new: str,
         actor: str,
         at: dt.datetime,
-        reason: str | None = None,
+        reason: str | Message | None = None,
         detail: dict[str, Any] | None = None,
     ) -> Transition:
-        info = {"from": old, "to": new, **({"reason": reason} if reason else {}), **(detail or {})}
+        # The audit entry keeps the English text (what the CLI and older readers show) and, for a
+        # message, its code and params, from which the web UI says it in Indonesian.
+        text = str(reason) if reason else None
+        info = {"from": old, "to": new, **({"reason": text} if text else {}), **(detail or {})}
+        if isinstance(reason, Message):
+            info["reason_message"] = reason.to_dict()
         entry = audit.append(
             conn,
             actor=actor,
@@ -140,7 +146,7 @@ class LifecycleService:
             to_state=new,
             actor=actor,
             at=at,
-            reason=reason,
+            reason=text,
             audit_seq=entry.seq,
             detail=detail or {},
         )
@@ -177,7 +183,7 @@ class LifecycleService:
         new: EnrolmentState,
         actor: str,
         at: dt.datetime,
-        reason: str | None = None,
+        reason: str | Message | None = None,
         *,
         allowed_from: Sequence[EnrolmentState] = (),
         detail: dict[str, Any] | None = None,
@@ -186,14 +192,15 @@ class LifecycleService:
         if allowed_from and current.state not in allowed_from:
             raise IllegalTransition("enrolment", enrolment_id, current.state, new)
         self._check("enrolment", enrolment_id, ENROLMENT_TRANSITIONS, current.state, new)
-        conn.execute(_SET_ENROLMENT_STATE, {"b_id": enrolment_id, "b_state": new.value, "b_reason": reason, "b_at": at})
+        stored = storable(reason) if reason is not None else None
+        conn.execute(_SET_ENROLMENT_STATE, {"b_id": enrolment_id, "b_state": new.value, "b_reason": stored, "b_at": at})
         t = self._record(conn, "enrolment", enrolment_id, current.state.value, new.value, actor, at, reason, detail)
         counters.change(
             conn,
             counters.enrolment_keys(current.site_code, current.state.value, current.created_at),
             counters.enrolment_keys(current.site_code, new.value, current.created_at),
         )
-        return current.with_state(new, at=at, reason=reason), t
+        return current.with_state(new, at=at, reason=stored), t
 
     def _move_job(
         self,
@@ -202,13 +209,14 @@ class LifecycleService:
         new: PrintJobState,
         actor: str,
         at: dt.datetime,
-        reason: str | None = None,
+        reason: str | Message | None = None,
         **values: Any,
     ) -> tuple[PrintJob, Transition]:
         self._check("print job", job.id, PRINT_JOB_TRANSITIONS, job.state, new)
         changes = {"state": new.value, "updated_at": at, **values}
-        if reason is not None:
-            changes["reason"] = reason
+        stored = storable(reason) if reason is not None else None
+        if stored is not None:
+            changes["reason"] = stored
         conn.execute(print_jobs.update().where(print_jobs.c.id == job.id).values(**changes))
         t = self._record(
             conn,
@@ -230,7 +238,7 @@ class LifecycleService:
             job,
             state=new,
             updated_at=at,
-            reason=reason if reason is not None else job.reason,
+            reason=stored if stored is not None else job.reason,
             **{k: v for k, v in values.items() if k in ("blank_serial", "printer")},
         )
         return updated, t
@@ -242,7 +250,7 @@ class LifecycleService:
         new: BlankState,
         actor: str,
         at: dt.datetime,
-        reason: str | None = None,
+        reason: str | Message | None = None,
         **values: Any,
     ) -> Transition:
         row = repo.get_blank_row(conn, serial, lock=True)
@@ -253,7 +261,7 @@ class LifecycleService:
         conn.execute(
             blanks.update()
             .where(blanks.c.serial == serial)
-            .values(state=new.value, updated_at=at, reason=reason, **values)
+            .values(state=new.value, updated_at=at, reason=storable(reason) if reason is not None else None, **values)
         )
         t = self._record(conn, "blank", serial, blank.state.value, new.value, actor, at, reason, None)
         counters.change(
@@ -267,9 +275,9 @@ class LifecycleService:
         try:
             op = repo.get_operator(conn, username)
         except NotFound:
-            raise EktpError(f"{username!r} is not an account here; only a supervisor may {doing}") from None
+            raise EktpError(Message("account.not_here", username=username, doing=doing)) from None
         if not op.active or op.role not in set(roles):
-            raise EktpError(f"{username} ({op.role}) may not {doing}; a supervisor must")
+            raise EktpError(Message("account.may_not", username=username, role=op.role, doing=doing))
         return op
 
     # ---------------------------------------------------------------------------------------------
@@ -307,7 +315,7 @@ class LifecycleService:
         at = self.clock()
         with self.store.write() as conn:
             if conn.execute(sa.select(operators.c.username).where(operators.c.username == operator.username)).first():
-                raise Conflict(f"the username {operator.username!r} is already taken")
+                raise Conflict(Message("account.taken", username=operator.username))
             conn.execute(
                 operators.insert().values(
                     username=operator.username,
@@ -370,14 +378,18 @@ class LifecycleService:
         with self.store.write() as conn:
             audit.lock(conn)
             if conn.execute(_ENROLMENT_EXISTS, {"b_id": enrolment.id}).first():
-                raise Conflict(f"enrolment {enrolment.id} already exists; the second submission was not stored")
+                raise Conflict(Message("enrolment.duplicate", enrolment=enrolment.id))
             open_one = conn.execute(
                 _OPEN_FOR_NIK, {"b_nik": enrolment.biodata.nik.value, "b_states": _OPEN_STATE_VALUES}
             ).first()
             if open_one:
                 raise Conflict(
-                    f"NIK {enrolment.biodata.nik} already has enrolment {open_one.id} in progress "
-                    f"({open_one.state}); finish or close it before recording again"
+                    Message(
+                        "enrolment.open_for_nik",
+                        nik=str(enrolment.biodata.nik),
+                        enrolment=open_one.id,
+                        state=open_one.state,
+                    )
                 )
             conn.execute(_INSERT_ENROLMENT, repo.enrolment_to_row(enrolment))
             # One statement each for the blobs and the captures: a full enrolment has two dozen.
@@ -412,7 +424,7 @@ class LifecycleService:
         return enrolment
 
     def transition(
-        self, enrolment_id: str, new: EnrolmentState | str, *, actor: str, reason: str | None = None
+        self, enrolment_id: str, new: EnrolmentState | str, *, actor: str, reason: str | Message | None = None
     ) -> Enrolment:
         """Move an enrolment to ``new``; illegal moves raise and change nothing."""
         new = EnrolmentState(new)
@@ -453,18 +465,19 @@ class LifecycleService:
         *,
         site_code: str,
         actor: str,
-        routing_reason: str,
+        routing_reason: str | Message,
         job_id: str | None = None,
         print_day: str | None = None,
     ) -> PrintJob:
         """Create a print job for a print-ready enrolment at the site the rules chose (and, when the
-        rules fix one, the weekday the site prints it on)."""
+        rules fix one, the weekday the site prints it on). The routing reason is stored as its
+        message (JSON), so each interface shows it in its own language."""
         at = self.clock()
         job = PrintJob(
             id=job_id or uuid.uuid4().hex,
             enrolment_id=enrolment_id,
             site_code=site_code,
-            routing_reason=routing_reason,
+            routing_reason=storable(routing_reason),
             print_day=print_day,
             created_at=at,
             updated_at=at,
@@ -483,10 +496,7 @@ class LifecycleService:
                 with conn.begin_nested():
                     conn.execute(print_jobs.insert().values(**repo.job_to_row(job)))
             except IntegrityError:
-                raise Conflict(
-                    f"enrolment {enrolment_id} already has an open print job, or job id {job.id} "
-                    "is taken; nothing was queued"
-                ) from None
+                raise Conflict(Message("job.open_exists", enrolment=enrolment_id, job=job.id)) from None
             t2 = self._record(
                 conn,
                 "print_job",
@@ -498,7 +508,7 @@ class LifecycleService:
                 detail={
                     "enrolment": enrolment_id,
                     "site": site_code,
-                    "routing": routing_reason,
+                    "routing": as_message(routing_reason).to_dict(),
                     **({"print_day": print_day} if print_day else {}),
                 },
             )
@@ -529,7 +539,7 @@ class LifecycleService:
                 with conn.begin_nested():
                     conn.execute(print_jobs.insert().values(**repo.job_to_row(job)))
             except IntegrityError:
-                raise Conflict(f"enrolment {old.enrolment_id} already has an open print job") from None
+                raise Conflict(Message("job.open_exists", enrolment=old.enrolment_id, job=old.id)) from None
             t = self._record(
                 conn,
                 "print_job",
@@ -544,7 +554,7 @@ class LifecycleService:
         self._notify([t])
         return job
 
-    def cancel_job(self, job_id: str, *, actor: str, reason: str) -> PrintJob:
+    def cancel_job(self, job_id: str, *, actor: str, reason: str | Message) -> PrintJob:
         """Cancel a QUEUED job (nothing reserved yet); the enrolment is print-ready again."""
         at = self.clock()
         with self.store.write() as conn:
@@ -571,13 +581,13 @@ class LifecycleService:
                 query = query.where(blanks.c.serial == serial)
             serial = conn.execute(query.order_by(blanks.c.serial).limit(1).with_for_update(skip_locked=True)).scalar()
             if serial is None:
-                raise Conflict(f"no blank cards in stock at site {job.site_code}; receive blanks first")
+                raise Conflict(Message("blank.none_in_stock", site=job.site_code))
             tb = self._move_blank(conn, serial, B.RESERVED, actor, at, job_id=job.id, enrolment_id=job.enrolment_id)
             job, tj = self._move_job(conn, job, J.RESERVED, actor, at, blank_serial=serial)
         self._notify([tb, tj])
         return job
 
-    def release_blank(self, job_id: str, *, actor: str, reason: str) -> PrintJob:
+    def release_blank(self, job_id: str, *, actor: str, reason: str | Message) -> PrintJob:
         """Give a RESERVED job's blank back to stock (nothing was sent to the printer)."""
         at = self.clock()
         with self.store.write() as conn:
@@ -605,15 +615,15 @@ class LifecycleService:
         self._notify([t])
         return job
 
-    def mark_printed(self, job_id: str, *, actor: str, reason: str | None = None) -> PrintJob:
+    def mark_printed(self, job_id: str, *, actor: str, reason: str | Message | None = None) -> PrintJob:
         """The printer confirmed the card: job PRINTED, blank PRINTED, enrolment CARD_PRINTED."""
         return self._finish(job_id, J.PRINTED, actor, reason)
 
-    def mark_spoiled(self, job_id: str, *, actor: str, reason: str) -> PrintJob:
+    def mark_spoiled(self, job_id: str, *, actor: str, reason: str | Message) -> PrintJob:
         """The printer failed: job SPOILED, blank SPOILED with the reason. The job waits for an operator."""
         return self._finish(job_id, J.SPOILED, actor, reason)
 
-    def spoil_printed(self, job_id: str, *, supervisor: str, reason: str) -> PrintJob:
+    def spoil_printed(self, job_id: str, *, supervisor: str, reason: str | Message) -> PrintJob:
         """A card that printed but cannot be handed over (a misprint found on inspection, damaged before
         handover): job and blank SPOILED with the reason, the enrolment back to SENT_FOR_CARD_PRINTING so
         :meth:`requeue` can print it again. Only while the card is CARD_PRINTED (not shipped or issued),
@@ -624,7 +634,7 @@ class LifecycleService:
         self._notify(transitions)
         return repo_job(self.store, job_id)
 
-    def spoil_after_print_reported(self, job_id: str, *, actor: str, reason: str) -> PrintJob:
+    def spoil_after_print_reported(self, job_id: str, *, actor: str, reason: str | Message) -> PrintJob:
         """The Dukcapil node applies a site's report that a supervisor there spoiled a printed card (the
         site checked the supervisor; the packet's signature vouches for the site)."""
         with self.store.write() as conn:
@@ -636,9 +646,9 @@ class LifecycleService:
         """True when the job's history shows it PRINTED (a SPOILED job spoiled after printing)."""
         return any(entry.detail.get("to") == J.PRINTED.value for entry in self.history(job_id))
 
-    def _spoil_printed(self, conn: Connection, job_id: str, actor: str, reason: str) -> list[Transition]:
-        if not reason.strip():
-            raise EktpError("a spoiled card needs a reason")
+    def _spoil_printed(self, conn: Connection, job_id: str, actor: str, reason: str | Message) -> list[Transition]:
+        if not str(reason).strip():
+            raise EktpError(Message("error.reason_required"))
         at = self.clock()
         job = repo.get_job(conn, job_id, lock=True)
         if job.state is not J.PRINTED or job.blank_serial is None:
@@ -657,7 +667,7 @@ class LifecycleService:
         tb = self._move_blank(conn, job.blank_serial, B.SPOILED, actor, at, reason)
         return [tj, tb, te]
 
-    def _finish(self, job_id: str, outcome: PrintJobState, actor: str, reason: str | None) -> PrintJob:
+    def _finish(self, job_id: str, outcome: PrintJobState, actor: str, reason: str | Message | None) -> PrintJob:
         at = self.clock()
         with self.store.write() as conn:
             job = repo.get_job(conn, job_id, lock=True)
@@ -677,7 +687,7 @@ class LifecycleService:
         self._notify(transitions)
         return repo_job(self.store, job_id)
 
-    def return_unprinted(self, job_id: str, *, actor: str, reason: str) -> PrintJob:
+    def return_unprinted(self, job_id: str, *, actor: str, reason: str | Message) -> PrintJob:
         """The printer reported that it took no card for a SENT job: the blank goes back to stock
         and the job is QUEUED again (printing it again is still an operator's decision)."""
         at = self.clock()
@@ -691,7 +701,7 @@ class LifecycleService:
         self._notify([tb, tj])
         return job
 
-    def mark_unknown(self, job_id: str, *, actor: str, reason: str) -> PrintJob:
+    def mark_unknown(self, job_id: str, *, actor: str, reason: str | Message) -> PrintJob:
         """The outcome of a SENT job cannot be known (crash, printer vanished): a supervisor must look."""
         at = self.clock()
         with self.store.write() as conn:
@@ -701,7 +711,7 @@ class LifecycleService:
         return job
 
     def resolve_unknown(
-        self, job_id: str, *, supervisor: str, printed: bool, reason: str, card_taken: bool = True
+        self, job_id: str, *, supervisor: str, printed: bool, reason: str | Message, card_taken: bool = True
     ) -> PrintJob:
         """A supervisor says what became of the card of an UNKNOWN job: ``printed``; or not printed
         and spoiled; or, with ``card_taken=False``, never taken by the printer at all (its counter did
@@ -735,15 +745,15 @@ class LifecycleService:
             stuck = repo.list_jobs(conn, site_code=site_code, states=(J.SENT.value, J.RESERVED.value))
         for job in stuck:
             if job.state is J.SENT:
-                self.mark_unknown(job.id, actor=actor, reason="the printing process stopped while the card was sent")
+                self.mark_unknown(job.id, actor=actor, reason=Message("reason.process_stopped_sent"))
                 done["unknown"].append(job.id)
             else:
-                self.release_blank(job.id, actor=actor, reason="the printing process stopped before sending")
+                self.release_blank(job.id, actor=actor, reason=Message("reason.process_stopped_before"))
                 done["released"].append(job.id)
         return done
 
     def _finish_printed(
-        self, conn: Connection, job: PrintJob, actor: str, at: dt.datetime, reason: str | None
+        self, conn: Connection, job: PrintJob, actor: str, at: dt.datetime, reason: str | Message | None
     ) -> list[Transition]:
         if job.blank_serial is None:  # SENT and UNKNOWN jobs always hold a blank; this guards the invariant
             raise IllegalTransition("print job", job.id, job.state, "PRINTED without a reserved blank")
@@ -755,10 +765,10 @@ class LifecycleService:
         return [tj, tb, te]
 
     def _finish_spoiled(
-        self, conn: Connection, job: PrintJob, actor: str, at: dt.datetime, reason: str
+        self, conn: Connection, job: PrintJob, actor: str, at: dt.datetime, reason: str | Message
     ) -> list[Transition]:
         if not reason:
-            raise EktpError("a spoiled card needs a reason")
+            raise EktpError(Message("error.reason_required"))
         _, tj = self._move_job(conn, job, J.SPOILED, actor, at, reason)
         out = [tj]
         if job.blank_serial is not None:
@@ -784,10 +794,10 @@ class LifecycleService:
         from ektp_core.domain.model import Blank  # local: validation only
 
         if not serials:
-            raise EktpError("a delivery needs at least one blank serial")
+            raise EktpError(Message("blank.none_given"))
         if len(set(serials)) != len(serials):
             dup = next(s for s in serials if list(serials).count(s) > 1)
-            raise Conflict(f"serial {dup} appears twice in the delivery; nothing was received")
+            raise Conflict(Message("blank.twice_in_delivery", serial=dup))
         for s in serials:
             Blank(serial=s, site_code=site_code)
         at = self.clock()
@@ -795,7 +805,7 @@ class LifecycleService:
             audit.lock(conn)
             existing = conn.execute(sa.select(blanks.c.serial).where(blanks.c.serial.in_(list(serials)))).first()
             if existing:
-                raise Conflict(f"blank {existing.serial} is already in the ledger; nothing was received")
+                raise Conflict(Message("blank.already_in_ledger", serial=existing.serial))
             inserted = conn.execute(
                 blank_batches.insert().values(
                     site_code=site_code, count=len(serials), received_at=at, received_by=actor, note=note
@@ -828,10 +838,10 @@ class LifecycleService:
             counters.add(conn, {key: len(serials) for key in counters.blank_keys(site_code, B.IN_STOCK.value, at)})
         return len(serials)
 
-    def spoil_blank(self, serial: str, *, actor: str, reason: str) -> None:
+    def spoil_blank(self, serial: str, *, actor: str, reason: str | Message) -> None:
         """A blank in stock found damaged: SPOILED with the reason."""
         if not reason:
-            raise EktpError("a spoiled blank needs a reason")
+            raise EktpError(Message("error.reason_required"))
         at = self.clock()
         with self.store.write() as conn:
             blank = repo.get_blank(conn, serial, lock=True)

@@ -26,6 +26,7 @@ from ektp_core.errors import EktpError, NotFound
 from ektp_core.keys import crypto
 from ektp_core.lifecycle import audit
 from ektp_core.lifecycle.actions import AuditAction
+from ektp_core.messages import Message
 from ektp_core.store import repository as repo
 from ektp_core.store.tables import login_failures, operators, web_sessions
 
@@ -64,6 +65,8 @@ class LoginRefused(EktpError):
     """A login that did not succeed. ``code``: ``bad_credentials``, ``locked``, ``inactive`` or
     ``wrong_site``. The message never says whether the username exists."""
 
+    message_code = "error.login_refused"
+
     def __init__(self, code: str, message: str, *, locked_until: dt.datetime | None = None) -> None:
         super().__init__(message)
         self.code = code
@@ -72,6 +75,8 @@ class LoginRefused(EktpError):
 
 class SessionEnded(EktpError):
     """The session token is unknown, logged out, idle too long or past its absolute limit (``code``)."""
+
+    message_code = "error.session_ended"
 
     def __init__(self, code: str) -> None:
         super().__init__(f"the session has ended ({code}); please log in again")
@@ -342,7 +347,7 @@ class AccountService:
         changed: list[str] = []
         if password is not None:
             if len(password) < 8:
-                raise EktpError("a password needs at least 8 characters")
+                raise EktpError(Message("account.password_short"))
             values["password_hash"] = crypto.hash_password(password)
             changed.append("password")
         if role is not None:
@@ -353,7 +358,7 @@ class AccountService:
             changed.append("active")
         if full_name is not None:
             if not full_name.strip():
-                raise EktpError("a full name must not be empty")
+                raise EktpError(Message("account.name_empty"))
             values["full_name"] = full_name.strip()
             changed.append("full_name")
         with self.store.write() as conn:

@@ -22,6 +22,7 @@ from ektp_core.errors import EktpError, IllegalTransition
 from ektp_core.lifecycle import audit
 from ektp_core.lifecycle.actions import AuditAction
 from ektp_core.lifecycle.service import LifecycleService
+from ektp_core.messages import Message
 from ektp_core.store import blobs as blob_store
 from ektp_core.store import repository as repo
 from ektp_core.store.tables import blobs, captures
@@ -61,6 +62,8 @@ class CapturePolicy:
 
 class QualityTooLow(EktpError):
     """A sample below the profile's threshold: nothing was stored."""
+
+    message_code = "error.quality_too_low"
 
     def __init__(self, modality: Modality, position: str, score: int, threshold: int, attempts_left: int) -> None:
         self.score, self.threshold, self.attempts_left = score, threshold, attempts_left
@@ -112,7 +115,7 @@ class CaptureService:
     def add(self, enrolment_id: str, sample: Sample, *, actor: str, attempt: int = 1) -> Capture:
         """Keep one sample (replacing an earlier one of the same slot); refuse it below the threshold."""
         if sample.position not in POSITIONS[sample.modality]:
-            raise EktpError(f"{sample.modality} has no position {sample.position!r}")
+            raise EktpError(Message("capture.bad_position", modality=sample.modality, position=sample.position))
         rule = self.policy[sample.modality]
         if sample.quality < rule.min_quality:
             raise QualityTooLow(
@@ -213,5 +216,10 @@ class CaptureService:
                         break
                     return blob_store.get(conn, self.lifecycle.data_key, ref=ref, enrolment_id=enrolment_id)
         raise EktpError(
-            f"enrolment {enrolment_id} has no {'template' if template else 'image'} for {modality} {position}"
+            Message(
+                "capture.missing_template" if template else "capture.missing_image",
+                enrolment=enrolment_id,
+                modality=modality,
+                position=position,
+            )
         )

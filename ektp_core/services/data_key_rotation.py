@@ -49,6 +49,8 @@ Progress = Callable[[int, int], object]
 class RotationStopped(EktpError):
     """A rotation could not finish; what was re-encrypted stays so, and running it again resumes."""
 
+    message_code = "error.rotation_stopped"
+
 
 @attrs.frozen(kw_only=True)
 class KeyUsage:

@@ -37,6 +37,7 @@ from ektp_core.devices.printers import (
 from ektp_core.domain.model import EnrolmentState, Modality, PrintJob, PrintJobState, SiteKind
 from ektp_core.errors import EktpError
 from ektp_core.lifecycle.service import LifecycleService
+from ektp_core.messages import Message, text_of
 from ektp_core.store import blobs as blob_store
 from ektp_core.store import repository as repo
 from ektp_core.store.read_models import print_queue
@@ -48,6 +49,8 @@ log = logging.getLogger(__name__)
 
 class NothingConsumed(EktpError):
     """A print was refused before anything was reserved or sent; the ledger is unchanged."""
+
+    message_code = "error.nothing_consumed"
 
 
 @attrs.frozen(kw_only=True)
@@ -141,7 +144,7 @@ class PrintService:
         status = printer.status()
         if not status.ready:
             raise NothingConsumed(
-                f"printer {printer_name} is not ready ({status.state}: {status.message}); nothing was reserved"
+                Message("print.not_ready", printer=printer_name, state=status.state, detail=status.message)
             )
         self._meet_printer(printer_name, status, site_code=site_code)
         return status
@@ -152,16 +155,16 @@ class PrintService:
         lc = self.lifecycle
         job = lc.jobs_by_id(job_id)
         if job.state is not PrintJobState.QUEUED:
-            raise NothingConsumed(f"print job {job_id} is {job.state}; only a QUEUED job can be printed")
+            raise NothingConsumed(Message("print.not_queued", job=job_id, state=job.state))
         if lc.get(job.enrolment_id).state is not EnrolmentState.SENT_FOR_CARD_PRINTING:
-            raise NothingConsumed(f"enrolment {job.enrolment_id} is not waiting for its card")
+            raise NothingConsumed(Message("print.not_waiting", enrolment=job.enrolment_id))
         self._check_order(job_id)
         card_data = self.card_data(job, canvas)
         job = lc.reserve_blank(job_id, actor=actor)  # Conflict when the site has no blank: nothing consumed
         try:
             rendered = self.render(card_data, job)
         except Exception:
-            lc.release_blank(job_id, actor=actor, reason="the card could not be rendered")
+            lc.release_blank(job_id, actor=actor, reason=Message("reason.render_failed"))
             raise
         return Prepared(job=job, card=rendered)
 
@@ -176,7 +179,7 @@ class PrintService:
         try:
             check_signed_job(self.lifecycle, job_id)
         except FeedRefused as exc:
-            raise NothingConsumed(str(exc)) from None
+            raise NothingConsumed(Message("print.not_signed", detail=str(exc))) from None
 
     def send(
         self,
@@ -192,9 +195,15 @@ class PrintService:
         job_id = prepared.job.id
         before = printer.status()
         if not before.ready:
-            lc.release_blank(job_id, actor=actor, reason=f"printer {printer_name} not ready: {before.message}")
+            lc.release_blank(
+                job_id,
+                actor=actor,
+                reason=Message(
+                    "reason.printer_not_ready", printer=printer_name, state=before.state, detail=before.message
+                ),
+            )
             raise NothingConsumed(
-                f"printer {printer_name} is not ready ({before.state}: {before.message}); the blank went back to stock"
+                Message("print.not_ready_blank_back", printer=printer_name, state=before.state, detail=before.message)
             )
         job = lc.mark_sent(job_id, actor=actor, printer=printer_name)
         try:
@@ -202,18 +211,19 @@ class PrintService:
         except PrinterError as exc:
             return self._failed(job, exc, actor, printer, printer_name)
         except Exception as exc:  # a driver bug mid-card: we cannot know what came out
-            lc.mark_unknown(job_id, actor=actor, reason=f"the printer driver failed: {type(exc).__name__}: {exc}")
+            lc.mark_unknown(
+                job_id, actor=actor, reason=Message("reason.driver_failed", error=type(exc).__name__, detail=str(exc))
+            )
             raise
         if before.card_count is not None and after.card_count is not None and after.card_count != before.card_count + 1:
             job = lc.mark_unknown(
                 job_id,
                 actor=actor,
-                reason=f"the printer's counter went from {before.card_count} to "
-                f"{after.card_count}, not by one card: look at the printer",
+                reason=Message("reason.counter_mismatch", before=before.card_count, after=after.card_count),
             )
             self._saw_counter(printer_name, after)
             return PrintResult(job=job, status=after)
-        job = lc.mark_printed(job_id, actor=actor, reason=f"confirmed by {printer_name}")
+        job = lc.mark_printed(job_id, actor=actor, reason=Message("reason.confirmed_by", printer=printer_name))
         self._saw_counter(printer_name, after)
         return PrintResult(job=job, status=after)
 
@@ -262,7 +272,7 @@ class PrintService:
                     return run
                 results.append(result)
                 if result.job.state is not PrintJobState.PRINTED:
-                    run.stopped = f"job {result.job.id} ended {result.job.state}: {result.job.reason}"
+                    run.stopped = f"job {result.job.id} ended {result.job.state}: {text_of(result.job.reason)}"
                     self._give_back(upcoming, index + 1 < len(job_ids), actor)
                     return run
         return run
@@ -275,13 +285,13 @@ class PrintService:
             spare = upcoming.result()
         except EktpError:
             return
-        self.lifecycle.release_blank(spare.job.id, actor=actor, reason="the run stopped before this card")
+        self.lifecycle.release_blank(spare.job.id, actor=actor, reason=Message("reason.run_stopped"))
 
     def _failed(
         self, job: PrintJob, exc: PrinterError, actor: str, printer: CardPrinter, printer_name: str
     ) -> PrintResult:
         lc = self.lifecycle
-        reason = f"{printer_name}: {exc}"
+        reason = Message("reason.printer_failed", printer=printer_name, error=exc.as_message(), detail=str(exc))
         if exc.outcome is Outcome.NOT_STARTED:
             job = lc.return_unprinted(job.id, actor=actor, reason=reason)
         elif exc.outcome is Outcome.SPOILED:

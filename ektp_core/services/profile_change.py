@@ -35,6 +35,7 @@ from ektp_core.lifecycle import audit
 from ektp_core.lifecycle.actions import AuditAction
 from ektp_core.lifecycle.routing import PrintRouter, RoutedJob, load_rules, site_snapshot
 from ektp_core.lifecycle.service import LifecycleService
+from ektp_core.messages import Message
 from ektp_core.services.node_init import profile_text
 
 #: The file the replaced profile is kept in, inside the deployment folder.
@@ -117,7 +118,7 @@ def _apply(
             if (routing.site_code, routing.print_day) == (job.site_code, job.print_day):
                 unchanged += 1
                 continue
-            lc.cancel_job(job.id, actor=actor, reason=f"re-routed: profile {old_name} -> {new_name}")
+            lc.cancel_job(job.id, actor=actor, reason=Message("reason.rerouted", old=old_name, new=new_name))
             new_job = lc.queue_print(
                 job.enrolment_id,
                 site_code=routing.site_code,
@@ -132,7 +133,7 @@ def _apply(
                     job.site_code,
                     new_job.id,
                     new_job.site_code,
-                    routing.reason,
+                    str(routing.reason),
                     job.print_day,
                     routing.print_day,
                 )

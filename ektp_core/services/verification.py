@@ -26,6 +26,7 @@ from ektp_core.errors import EktpError, IllegalTransition, NotFound
 from ektp_core.lifecycle import audit
 from ektp_core.lifecycle.actions import AuditAction
 from ektp_core.lifecycle.service import LifecycleService
+from ektp_core.messages import Message
 from ektp_core.services.capture import CaptureService
 from ektp_core.store import blobs as blob_store
 from ektp_core.store import repository as repo
@@ -49,14 +50,21 @@ HANDOVER_FROM = (E.CARD_PRINTED, E.CARD_SHIPPED)
 class IncompleteEnrolment(EktpError):
     """The enrolment still misses captures the profile requires; it is not sent."""
 
+    message_code = "error.incomplete_enrolment"
+
     def __init__(self, enrolment_id: str, missing: list[tuple[Modality, str]]) -> None:
         names = ", ".join(f"{m.value} {p}" for m, p in missing)
         super().__init__(f"enrolment {enrolment_id} is not complete: capture (or record an exception for) {names}")
         self.missing = missing
 
+    def message_params(self) -> dict[str, Any]:
+        return {"missing": [Message("capture.slot", modality=m.value, position=p) for m, p in self.missing]}
+
 
 class HandoverRefused(EktpError):
     """The live finger did not match the enrolment's: the card is not handed over."""
+
+    message_code = "error.handover_refused"
 
 
 @attrs.frozen
@@ -305,10 +313,7 @@ class VerificationService:
             if c.modality is Modality.FINGER and c.exception is None and c.template_ref is None
         ]
         if without and Modality.FINGER in self.settings.required:
-            raise EktpError(
-                f"enrolment {enrolment_id}: fingers {', '.join(without)} have no minutiae template "
-                "(install the biometrics extra, or capture them again)"
-            )
+            raise EktpError(Message("capture.no_templates", enrolment=enrolment_id, positions=list(without)))
 
     def submit(self, enrolment_id: str, *, actor: str) -> EnrolmentState:
         """Send one enrolment. Returns its state afterwards: RECEIVED_AT_CENTRAL when the central side
@@ -362,7 +367,7 @@ class VerificationService:
         self._apply(verdict, actor=actor)
         return verdict
 
-    def _apply(self, verdict: Verdict, *, actor: str, reason: str | None = None) -> bool:
+    def _apply(self, verdict: Verdict, *, actor: str, reason: str | Message | None = None) -> bool:
         """Keep a verdict and move the enrolment to it; False when there was nothing to move (already
         applied by another sync, or a verdict that does not apply to the enrolment's state)."""
         lc = self.lifecycle
@@ -389,7 +394,7 @@ class VerificationService:
                 verdict.status,
                 actor,
                 at,
-                (reason or verdict.summary())[:2000],
+                reason or verdict.summary_message(),
                 detail={"candidates": ",".join(c.enrolment_id for c in verdict.candidates)},
             )
         lc._notify([t])
@@ -476,7 +481,7 @@ class VerificationService:
                         enrolment_id,
                         E.SENT_FOR_ENROLLMENT,
                         actor=actor,
-                        reason="the central system no longer knows it: to be sent again",
+                        reason=Message("reason.central_forgot"),
                     )
                 self._refusal(report, enrolment_id, exc)
                 continue
@@ -563,9 +568,9 @@ class VerificationService:
         that decision is applied here and said in the audit log."""
         decision = EnrolmentState(decision)
         if decision not in (E.PRINT_READY_RECORD, E.DUPLICATE_RECORD):
-            raise EktpError(f"an adjudication decides PRINT_READY_RECORD or DUPLICATE_RECORD, not {decision}")
+            raise EktpError(Message("adjudication.bad_decision", decision=str(decision)))
         if not note.strip():
-            raise EktpError("an adjudication needs a note saying why")
+            raise EktpError(Message("adjudication.note_required"))
         lc = self.lifecycle
         with lc.store.read() as conn:
             lc._require_role(conn, supervisor, (Role.SUPERVISOR, Role.ADMIN), "adjudicate a suspected duplicate")
@@ -574,7 +579,7 @@ class VerificationService:
             raise IllegalTransition("enrolment", enrolment_id, current.state, f"adjudicated as {decision}")
         try:
             verdict = self.verifier.adjudicate(enrolment_id, decision, supervisor=supervisor, note=note)
-            reason = f"adjudicated by {supervisor}: {note}"
+            reason: str | Message = Message("reason.adjudicated", supervisor=supervisor, note=note)
         except CentralRefused as exc:
             if exc.code != "conflict":
                 raise
@@ -582,9 +587,7 @@ class VerificationService:
             if held is None or held.status not in (E.PRINT_READY_RECORD, E.DUPLICATE_RECORD):
                 raise
             verdict = held
-            reason = (
-                f"the central system already holds the decision {held.status} (given earlier); {supervisor}: {note}"
-            )
+            reason = Message("reason.adjudicated_earlier", state=held.status, supervisor=supervisor, note=note)
         if verdict.enrolment_id != enrolment_id or verdict.status not in (E.PRINT_READY_RECORD, E.DUPLICATE_RECORD):
             raise EktpError(
                 f"the central system answered the adjudication of {enrolment_id} with "
@@ -618,7 +621,7 @@ class VerificationService:
             lc._require_role(conn, operator, (Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN), "hand a card over")
         try:
             if position not in FINGER_POSITIONS:
-                raise EktpError(f"unknown finger position {position!r} (expected one of {list(FINGER_POSITIONS)})")
+                raise EktpError(Message("handover.unknown_position", position=position, values=list(FINGER_POSITIONS)))
             enrolment = lc.get(enrolment_id)
             if enrolment.state not in HANDOVER_FROM:
                 raise IllegalTransition(
@@ -627,15 +630,18 @@ class VerificationService:
             try:
                 reference = self.capture.image(enrolment_id, Modality.FINGER, position, template=True)
             except EktpError:
-                raise EktpError(
-                    f"enrolment {enrolment_id} has no {position} template (an exception?): use another finger"
-                ) from None
+                raise EktpError(Message("handover.no_template", enrolment=enrolment_id, position=position)) from None
             score = float(self.matcher.verify(live_template, reference))
             threshold = self.settings.matcher.thresholds.handover
             if score < threshold:
                 raise HandoverRefused(
-                    f"the {position.replace('_', ' ')} does not match enrolment {enrolment_id} "
-                    f"(score {score:g} < {threshold:g}): card not handed over"
+                    Message(
+                        "handover.no_match",
+                        position=position,
+                        enrolment=enrolment_id,
+                        score=f"{score:g}",
+                        threshold=f"{threshold:g}",
+                    )
                 )
         except (EktpError, ValueError) as exc:
             self._audit_refusal(enrolment_id, operator, position, exc)
@@ -644,7 +650,7 @@ class VerificationService:
             enrolment_id,
             E.CARD_ISSUED,
             actor=operator,
-            reason=f"handed over: {position} matched (score {score:g} >= {threshold:g})",
+            reason=Message("reason.handed_over", position=position, score=f"{score:g}", threshold=f"{threshold:g}"),
         )
         return score
 

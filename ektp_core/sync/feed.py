@@ -28,6 +28,7 @@ from ektp_core.keys import crypto
 from ektp_core.lifecycle import audit
 from ektp_core.lifecycle.actions import AuditAction
 from ektp_core.lifecycle.service import LifecycleService
+from ektp_core.messages import Message
 from ektp_core.store import counters
 from ektp_core.store import repository as repo
 from ektp_core.store.tables import audit_log, enrolments, operators, peers, print_jobs, signed_jobs, web_sessions
@@ -41,6 +42,8 @@ SCAN = 5000
 
 class FeedRefused(EktpError):
     """A feed item whose signature does not hold: nothing from it on is applied."""
+
+    message_code = "error.feed_refused"
 
 
 @attrs.frozen
@@ -211,7 +214,7 @@ class FeedReader:
                 sa.select(peers.c.signing_key, peers.c.feed_cursor).where(peers.c.role == "dukcapil")
             ).one_or_none()
         if row is None:
-            raise EktpError("this site has not joined a Dukcapil node yet (ektp sync join)")
+            raise EktpError(Message("sync.not_joined"))
         return str(row.signing_key), int(row.feed_cursor)
 
     @property

@@ -43,6 +43,8 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
 class NodeRefused(EktpError):
     """The Dukcapil node refused a request for good (``code`` from its error answer)."""
 
+    message_code = "error.node_refused"
+
     def __init__(self, code: str, message: str) -> None:
         super().__init__(f"the Dukcapil node refused ({code}): {message}")
         self.code = code

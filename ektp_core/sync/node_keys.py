@@ -41,6 +41,7 @@ from ektp_core.errors import EktpError
 from ektp_core.keys import crypto
 from ektp_core.lifecycle import audit
 from ektp_core.lifecycle.actions import AuditAction
+from ektp_core.messages import Message
 from ektp_core.store.tables import node_key_transitions, outbox, peers
 from ektp_core.sync import packets
 
@@ -63,6 +64,8 @@ K = TypeVar("K", Ed25519PrivateKey, X25519PrivateKey)
 
 class ChainRefused(EktpError):
     """A key statement or chain that does not verify from the key this site pinned: nothing changed."""
+
+    message_code = "error.chain_refused"
 
 
 def _stamp(at: dt.datetime) -> str:
@@ -578,7 +581,7 @@ class SiteKeys:
     def _peer(self, conn: sa.Connection) -> Any:
         row = conn.execute(sa.select(peers).where(peers.c.role == "dukcapil")).one_or_none()
         if row is None:
-            raise EktpError("this site has not joined a Dukcapil node yet: `ektp sync join URL CODE`")
+            raise EktpError(Message("sync.not_joined"))
         return row
 
     def version(self) -> int | None:

@@ -26,6 +26,7 @@ from ektp_core.keys import crypto
 from ektp_core.lifecycle import audit
 from ektp_core.lifecycle.actions import AuditAction
 from ektp_core.lifecycle.service import LifecycleService
+from ektp_core.messages import Message
 from ektp_core.store import blobs as blob_store
 from ektp_core.store import repository as repo
 from ektp_core.store.tables import (
@@ -85,10 +86,7 @@ class Outbox:
         with self.lifecycle.store.read() as conn:
             row = conn.execute(sa.select(peers).where(peers.c.role == "dukcapil")).one_or_none()
         if row is None:
-            raise EktpError(
-                "this site has not joined a Dukcapil node yet: `ektp sync join URL CODE` with the "
-                "one-time code from the Dukcapil office"
-            )
+            raise EktpError(Message("sync.not_joined"))
         return dict(row._mapping)
 
     def moved(self, url: str) -> None:

@@ -55,6 +55,8 @@ _SIGNED = b"ektp packet v1 sha256:"
 class PacketRefused(EktpError):
     """A packet that is malformed, tampered with, signed by the wrong key, or cannot be opened."""
 
+    message_code = "error.packet_refused"
+
     def __init__(self, reason: str, *, code: str = "refused") -> None:
         super().__init__(reason)
         self.code = code

@@ -8,6 +8,8 @@ where the resident's kecamatan prints (see :mod:`ektp_plugins.regions.base`).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ektp_plugins.regions.dukcapil_only import DukcapilOnlyRules
 from ektp_plugins.regions.kecamatan_rollout import KecamatanRolloutRules
 from ektp_plugins.regions.kelurahan_rollout import KelurahanRolloutRules
@@ -18,6 +20,12 @@ from ektp_core.devices.region_rules import RegionRulesFactory
 from ektp_core.registry import Registry
 
 __all__ = ["DukcapilOnlyRules", "KecamatanRolloutRules", "KelurahanRolloutRules", "SemiVerticalRules"]
+
+
+@hookimpl
+def ektp_message_catalogues() -> list[Path]:
+    """The rules' routing reasons, in English and Indonesian."""
+    return [Path(__file__).with_name("locales")]
 
 
 @hookimpl

@@ -13,6 +13,7 @@ from ektp_core.config import Profile
 from ektp_core.devices.declared import printer_sites
 from ektp_core.devices.region_rules import Routing, SiteState
 from ektp_core.domain.model import Enrolment, Site, SiteKind
+from ektp_core.messages import Message
 
 _REGION_CODE = re.compile(r"^\d{2}\.\d{2}(\.\d{2}(\.\d{4})?)?$")
 
@@ -98,21 +99,23 @@ class SiteRules:
         if site is None:
             routing = self._prints_at(self.office, sites)
             return attrs.evolve(
-                routing,
-                reason=f"recorded at site {enrolment.site_code}, which the profile does not list; {routing.reason}",
+                routing, reason=Message("regions.unlisted_site", site=enrolment.site_code, then=routing.reason)
             )
         if site.kind is not SiteKind.MOBILE:
             return self._prints_at(site, sites)
         home = self.residents.locate(enrolment.biodata)
         target = self._home_site(home.district, home.village)
         if target is None:
-            why = home.problem or f"the resident's {self.residents.district_name(home.district or '')} has no site"
+            why = home.problem or Message(
+                "regions.no_home_site", district=self.residents.district_name(home.district or "")
+            )
             target, fallback = self._mobile_fallback(site)
-            lead = f"recorded by mobile unit {site.name}; {why}, so the card goes where {fallback} prints"
+            routing = self._prints_at(target, sites)
+            reason = Message("regions.mobile_fallback", unit=site.name, why=why, fallback=fallback, then=routing.reason)
         else:
-            lead = f"recorded by mobile unit {site.name}; the resident lives in {target.name}"
-        routing = self._prints_at(target, sites)
-        return attrs.evolve(routing, reason=f"{lead}: {routing.reason}")
+            routing = self._prints_at(target, sites)
+            reason = Message("regions.mobile_home", unit=site.name, home=target.name, then=routing.reason)
+        return attrs.evolve(routing, reason=reason)
 
     def prints_at(self, site: Site, sites: SiteState) -> Routing:
         """Where the cards of residents recorded at ``site`` are printed."""
@@ -122,9 +125,7 @@ class SiteRules:
         routing = self._prints_at(target, sites)
         return attrs.evolve(
             routing,
-            reason=f"mobile unit {site.name} records only: a card prints where the "
-            f"resident's kecamatan prints (by the address), else where {fallback} "
-            f"prints: {routing.reason}",
+            reason=Message("regions.mobile_records_only", unit=site.name, fallback=fallback, then=routing.reason),
         )
 
     def _home_site(self, district: str | None, village: str | None) -> Site | None:
@@ -132,31 +133,31 @@ class SiteRules:
             return self.village_sites[village]
         return self.district_sites.get(district) if district else None
 
-    def _mobile_fallback(self, mobile: Site) -> tuple[Site, str]:
+    def _mobile_fallback(self, mobile: Site) -> tuple[Site, Message]:
         # A unit based in a kecamatan or kelurahan (its region_code) sends such cards home with it;
         # a unit of the whole regency sends them to the Dukcapil office.
         area = mobile.region_code
         if area:
             based = self._home_site(area[:8], area if area.count(".") == 3 else None)
             if based is not None:
-                return based, f"the unit's own area ({based.name})"
-        return self.office, f"the Dukcapil office ({self.office.name})"
+                return based, Message("regions.unit_area", site=based.name)
+        return self.office, Message("regions.dukcapil_office", site=self.office.name)
 
     def _prints_at(self, site: Site, sites: SiteState) -> Routing:
         raise NotImplementedError
 
 
-def cannot_print(site: Site, sites: SiteState) -> str | None:
+def cannot_print(site: Site, sites: SiteState) -> Message | None:
     """Why a site cannot print a card now (no printer, no blanks...), or None when it can."""
     if not site.prints:
-        return "does not print (prints = false)"
+        return Message("regions.cannot.not_printing", site=site.name)
     printer, blanks = sites.has_printer(site.code), sites.blanks_in_stock(site.code)
     if not printer and blanks <= 0:
-        return "has neither a printer nor blank cards in stock"
+        return Message("regions.cannot.nothing", site=site.name)
     if not printer:
-        return "has no printer"
+        return Message("regions.cannot.no_printer", site=site.name)
     if blanks <= 0:
-        return "has no blank cards in stock"
+        return Message("regions.cannot.no_blanks", site=site.name)
     return None
 
 
@@ -170,31 +171,38 @@ class FallbackChainRules(SiteRules):
 
     def _prints_at(self, site: Site, sites: SiteState) -> Routing:
         if site.kind is SiteKind.DUKCAPIL:
-            return Routing(site.code, f"{self.name}: recorded at {site.name}, printed there{_waits(site, sites)}")
-        skipped: list[str] = []
+            return Routing(
+                site.code, Message("regions.office_prints", rules=self.name, site=site.name, waits=_waits(site, sites))
+            )
+        skipped: list[Message] = []
         for candidate in self._chain(site):
             why_not = cannot_print(candidate, sites)
             if why_not is None:
-                stock = sites.blanks_in_stock(candidate.code)
-                done = (
-                    f"{candidate.name} prints the cards it records"
-                    if candidate is site
-                    else f"{candidate.name} prints it"
-                )
+                done = Message("regions.prints_own" if candidate is site else "regions.prints_it", site=candidate.name)
                 return Routing(
                     candidate.code,
-                    f"{self.name}: {'; '.join([*skipped, done])} (printer, {stock} blank cards in stock)",
+                    Message(
+                        "regions.chain_prints",
+                        rules=self.name,
+                        steps=[*skipped, done],
+                        stock=sites.blanks_in_stock(candidate.code),
+                    ),
                 )
-            skipped.append(f"{candidate.name} {why_not}")
+            skipped.append(why_not)
         office = self.office
         return Routing(
             office.code,
-            f"{self.name}: {'; '.join(skipped) or site.name + ' does not print'}, so the "
-            f"card is printed at {office.name}{_waits(office, sites)}",
+            Message(
+                "regions.chain_to_office",
+                rules=self.name,
+                steps=skipped or [Message("regions.cannot.not_printing", site=site.name)],
+                office=office.name,
+                waits=_waits(office, sites),
+            ),
         )
 
 
-def _waits(office: Site, sites: SiteState) -> str:
+def _waits(office: Site, sites: SiteState) -> Message:
     if sites.blanks_in_stock(office.code) <= 0:
-        return " (no blank cards in stock there yet: the job waits for a delivery)"
-    return ""
+        return Message("regions.waits_for_blanks")
+    return Message("empty")

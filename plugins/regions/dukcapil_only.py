@@ -7,6 +7,7 @@ from typing import Any
 from ektp_core.config import Profile
 from ektp_core.devices.region_rules import Routing, SiteState
 from ektp_core.domain.model import Enrolment, Site, SiteKind
+from ektp_core.messages import Message
 
 
 class DukcapilOnlyRules:
@@ -38,9 +39,9 @@ class DukcapilOnlyRules:
     def route(self, enrolment: Enrolment, sites: SiteState) -> Routing:
         """The Dukcapil office, for every enrolment."""
         office = self._offices()[0]
-        return Routing(office.code, f"all cards are printed at {office.name} (dukcapil-only rules)")
+        return Routing(office.code, Message("regions.dukcapil_only", office=office.name))
 
     def prints_at(self, site: Site, sites: SiteState) -> Routing:
         """The Dukcapil office, for every site."""
         office = self._offices()[0]
-        return Routing(office.code, f"all cards are printed at {office.name} (dukcapil-only rules)")
+        return Routing(office.code, Message("regions.dukcapil_only", office=office.name))

@@ -14,6 +14,7 @@ import attrs
 
 from ektp_core.domain import regions
 from ektp_core.domain.model import Biodata
+from ektp_core.messages import Message
 
 _AREA_PREFIX = re.compile(r"^(KECAMATAN|KEC\.?|KELURAHAN|KEL\.?|DESA|DS\.?)\s+")
 _REGENCY_PREFIX = re.compile(r"^(KABUPATEN ADMINISTRASI|KOTA ADMINISTRASI|KOTA ADM\.?|KABUPATEN|KAB\.?|KOTA)\s+")
@@ -37,7 +38,7 @@ class Home:
 
     district: str | None = None
     village: str | None = None
-    problem: str | None = None
+    problem: Message | None = None
 
 
 class ResidentAreas:
@@ -64,12 +65,16 @@ class ResidentAreas:
     def locate(self, biodata: Biodata) -> Home:
         """The resident's kecamatan (and kelurahan when it matches one of that kecamatan's)."""
         if regency_key(biodata.kabupaten_kota) != regency_key(self.region_name):
-            return Home(problem=f"the address is in {biodata.kabupaten_kota}, outside {self.region_name}")
+            return Home(problem=Message("regions.outside", regency=biodata.kabupaten_kota, region=self.region_name))
         district = self._district_index().get(area_key(biodata.kecamatan))
         if district is None:
             return Home(
-                problem=f"the address names kecamatan {biodata.kecamatan!r}, which is not one of "
-                f"{self.region_name}'s in {regions.DATA_EDITION}"
+                problem=Message(
+                    "regions.unknown_district",
+                    district=biodata.kecamatan,
+                    region=self.region_name,
+                    edition=regions.DATA_EDITION,
+                )
             )
         if district.code not in self._villages:
             self._villages[district.code] = {area_key(r.name): r for r in regions.children(district.code)}

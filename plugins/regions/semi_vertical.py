@@ -14,6 +14,7 @@ from ektp_plugins.regions.base import SiteRules, district_of
 from ektp_core.devices.region_rules import Routing, SiteState, weekday_name
 from ektp_core.domain import regions
 from ektp_core.domain.model import Site, SiteKind
+from ektp_core.messages import Message
 
 
 class SemiVerticalRules(SiteRules):
@@ -56,9 +57,15 @@ class SemiVerticalRules(SiteRules):
 
     def _prints_at(self, site: Site, sites: SiteState) -> Routing:
         office = self.office
-        reason = f"semi-vertical: every card is printed at {office.name}"
         district = district_of(site) if site.kind is not SiteKind.DUKCAPIL else None
         day = self.print_days.get(district) if district else None
         if day:
-            reason += f", the cards of {self.residents.district_name(district or '')} on {day.title()}"
+            reason = Message(
+                "regions.semi_vertical_day",
+                office=office.name,
+                district=self.residents.district_name(district or ""),
+                day=day,
+            )
+        else:
+            reason = Message("regions.semi_vertical", office=office.name)
         return Routing(office.code, reason, print_day=day)

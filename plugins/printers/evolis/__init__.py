@@ -22,6 +22,7 @@ same code as a site with a real printer.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from ektp_plugins.printers.evolis.driver import EVOLIS_VENDOR_ID, EvolisPrinter
@@ -84,6 +85,12 @@ def make_printer(name: str, options: dict[str, Any]) -> EvolisPrinter:
     )
     printer.emulator = emulator
     return printer
+
+
+@hookimpl
+def ektp_message_catalogues() -> list[Path]:
+    """The printer's own states (its status flags), in English and Indonesian."""
+    return [Path(__file__).with_name("locales")]
 
 
 @hookimpl

@@ -36,6 +36,7 @@ from ektp_core.devices.printers import (
     Progress,
     RenderedCard,
 )
+from ektp_core.messages import Message
 
 log = logging.getLogger(__name__)
 
@@ -299,7 +300,7 @@ class EvolisPrinter:
             left = self._optional(p.Query.RIBBON_LEFT, "reading the ribbon")
             return PrinterStatus(
                 state=state.printer_state,
-                message=state.text,
+                message=Message(f"evolis.{state.flag}", text=state.text),
                 model=self._optional(p.Query.MODEL, "reading its model") or "",
                 serial=self._optional(p.Query.SERIAL, "reading its serial number") or "",
                 firmware=self._optional(p.Query.FIRMWARE, "reading its firmware version") or "",

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from ektp_plugins.web.ui import access
-from ektp_plugins.web.ui.app import _, current_user, node
+from ektp_plugins.web.ui.app import _, current_user, node, say
 from ektp_plugins.web.ui.central import verification
 from ektp_plugins.web.ui.enrolments import BIODATA_FIELDS
 from ektp_plugins.web.ui.images import image_response
@@ -45,7 +45,7 @@ def index() -> Any:
     try:
         queue = verification().adjudication_queue()
     except EktpError as exc:
-        return render_template("adjudication/index.html", rows=[], error=str(exc)), 503
+        return render_template("adjudication/index.html", rows=[], error=say(exc)), 503
     rows = []
     for enrolment_id, verdict in queue:
         enrolment = _local(enrolment_id)
@@ -170,9 +170,9 @@ def decide(enrolment_id: str) -> Any:
         flash(_("adj.already", state=_("state." + node().lifecycle.get(enrolment_id).state.value)), "warn")
         return redirect(url_for("adjudication.show", enrolment_id=enrolment_id))
     except CentralUnavailable as exc:
-        return _page(enrolment_id, note=note, decision=choice, error=_("adj.central_down", error=str(exc)), status=503)
+        return _page(enrolment_id, note=note, decision=choice, error=_("adj.central_down", error=say(exc)), status=503)
     except (CentralRefused, EktpError) as exc:
-        return _page(enrolment_id, note=note, decision=choice, error=_("adj.refused", error=str(exc)), status=409)
+        return _page(enrolment_id, note=note, decision=choice, error=_("adj.refused", error=say(exc)), status=409)
     key = "adj.decided" if state is DECISIONS[choice] else "adj.decided_earlier"
     flash(_(key, state=_("state." + state.value), nik=node().lifecycle.get(enrolment_id).biodata.nik.value), "ok")
     return redirect(url_for("adjudication.index"))

@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 from ektp_plugins.web.ui import access
-from ektp_plugins.web.ui.app import current_user, node
+from ektp_plugins.web.ui.app import current_user, node, say
 from flask import Blueprint, abort, current_app, render_template, request
 
 from ektp_core.devices.declared import PrinterSetting, make_printer, make_scanner, printer_settings, scanner_settings
@@ -89,9 +89,9 @@ def check_device(kind: str, setting: PrinterSetting) -> dict[str, Any]:
             device.close()
         state = getattr(status, "state", None)
         result["state"] = str(getattr(state, "value", state) or "ready")
-        result["message"] = str(getattr(status, "message", "") or getattr(status, "detail", "") or "")
+        result["message"] = say(getattr(status, "message", "") or getattr(status, "detail", "") or "")
     except Exception as exc:  # a driver may raise anything: unplugged, permission, bad options
-        result.update(state="error", message=str(exc) or type(exc).__name__)
+        result.update(state="error", message=say(exc) or type(exc).__name__)
     result["seconds"] = round(time.monotonic() - started, 2)
     result["at"] = dt.datetime.now(dt.UTC)
     return result

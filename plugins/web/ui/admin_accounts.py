@@ -13,7 +13,7 @@ from typing import Any
 
 from ektp_plugins.web.ui import access
 from ektp_plugins.web.ui.admin import bp
-from ektp_plugins.web.ui.app import _, current_user, node
+from ektp_plugins.web.ui.app import _, current_user, node, say
 from flask import flash, redirect, render_template, request, url_for
 
 from ektp_core.domain.model import Operator, Role
@@ -147,7 +147,7 @@ def _change(username: str, **change: Any) -> Any:
         flash(_("adm.unknown", username=username), "error")
         return redirect(url_for("admin.accounts"))
     except EktpError as exc:
-        flash(_("adm.refused", error=str(exc)), "error")
+        flash(_("adm.refused", error=say(exc)), "error")
         return redirect(url_for("admin.accounts"))
     return None
 

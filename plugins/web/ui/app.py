@@ -25,7 +25,7 @@ from ektp_plugins.web.api import blueprint as api_blueprint
 from ektp_plugins.web.hookspecs import BLUEPRINTS, MENU_ENTRIES
 from ektp_plugins.web.settings import WebSettings
 from ektp_plugins.web.ui import access
-from ektp_plugins.web.ui.i18n import LOCALES, Catalogues
+from ektp_plugins.web.ui.i18n import Catalogues
 from ektp_plugins.web.ui.menu import MenuEntry
 from flask import Flask, Response, current_app, g, redirect, render_template, request, session, url_for
 from werkzeug.exceptions import HTTPException
@@ -122,6 +122,11 @@ def _(key: str, **values: Any) -> str:
     return node().catalogues.text(g.get("lang", "id"), key, **values)
 
 
+def say(value: Any) -> str:
+    """A core message, an error or a stored reason in the request's language (see ``Catalogues.say``)."""
+    return node().catalogues.say(g.get("lang", "id"), value)
+
+
 def source() -> str:
     """The client's address (what the WSGI server saw; a TLS proxy in front must set it right)."""
     return request.remote_addr or "-"
@@ -149,7 +154,7 @@ def create_app(lifecycle: LifecycleService, host: Any) -> Flask:
 
     deployment = lifecycle.deployment
     settings = WebSettings.from_profile(deployment.profile)
-    folders = [LOCALES] + ([deployment.root / settings.locales_dir] if settings.locales_dir else [])
+    folders = [deployment.root / settings.locales_dir] if settings.locales_dir else []
     app = Flask(
         "ektp_node",
         template_folder=str(Path(__file__).with_name("templates")),
@@ -192,9 +197,16 @@ def create_app(lifecycle: LifecycleService, host: Any) -> Flask:
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(EktpError, _ektp_error)
     app.jinja_env.globals.update(
-        _=_, csrf_token=csrf_token, node=node, current_user=current_user, nav_items=nav_items, version=__version__
+        _=_,
+        say=say,
+        csrf_token=csrf_token,
+        node=node,
+        current_user=current_user,
+        nav_items=nav_items,
+        version=__version__,
     )
     app.jinja_env.filters["when"] = _when
+    app.jinja_env.filters["say"] = say
     app.jinja_env.autoescape = True
     return app
 
@@ -350,7 +362,7 @@ def _ektp_error(exc: EktpError) -> Any:
     # A domain refusal that a view did not handle itself: shown as it is (its messages are written for
     # people), never as a stack trace.
     log.info("refused: %s", exc)
-    return _page(409, "errors.refused", reason=str(exc))
+    return _page(409, "errors.refused", reason=say(exc))
 
 
 def _headers(response: Response) -> Response:

@@ -8,7 +8,7 @@ import io
 from typing import Any
 
 from ektp_plugins.web.ui import access
-from ektp_plugins.web.ui.app import _, current_user, node
+from ektp_plugins.web.ui.app import _, current_user, node, say
 from ektp_plugins.web.ui.blank_forms import SerialsInvalid, parse_serials, report_range
 from ektp_plugins.web.ui.printing import bp
 from flask import Response, flash, redirect, render_template, request, url_for
@@ -92,10 +92,10 @@ def receive() -> Any:
         flash(_(exc.key, **exc.values), "error")
         return redirect(url_for("printing.blanks", serials=typed[:2000]))
     except Conflict as exc:
-        flash(_("blanks.err.duplicate", detail=str(exc)), "error")
+        flash(_("blanks.err.duplicate", detail=say(exc)), "error")
         return redirect(url_for("printing.blanks", serials=typed[:2000]))
     except EktpError as exc:  # a serial of the wrong shape (the ledger's own check)
-        flash(_("blanks.err.invalid", detail=str(exc)), "error")
+        flash(_("blanks.err.invalid", detail=say(exc)), "error")
         return redirect(url_for("printing.blanks", serials=typed[:2000]))
     ledger = n.lifecycle.ledger(n.site.code)
     flash(_("blanks.received_ok", count=count, first=min(serials), last=max(serials), stock=ledger.in_stock), "ok")
@@ -121,7 +121,7 @@ def spoil() -> Any:
         try:
             n.lifecycle.spoil_blank(serial, actor=user.username, reason=reason)
         except IllegalTransition as exc:
-            flash(_("blanks.err.not_in_stock", serial=serial, detail=str(exc)), "error")
+            flash(_("blanks.err.not_in_stock", serial=serial, detail=say(exc)), "error")
         except NotFound:
             flash(_("blanks.err.unknown", serial=serial, site=n.site.code), "error")
         else:

@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from ektp_plugins.web.ui import access
-from ektp_plugins.web.ui.app import _, node
+from ektp_plugins.web.ui.app import _, node, say
 from ektp_plugins.web.ui.charts import grouped_bars
 from flask import Blueprint, jsonify, redirect, render_template, request, url_for
 
@@ -105,9 +105,9 @@ def _status(kind: str, name: str, driver: str, make: Any) -> dict[str, Any]:
         finally:
             device.close()
     except Exception as exc:  # any driver's failure is shown as the device's state, never as a 500
-        entry.update(state="error", message=str(exc))
+        entry.update(state="error", message=say(exc))
         return entry
     state = getattr(status, "state", None)
     entry["state"] = str(getattr(state, "value", state) or "ready")
-    entry["message"] = str(getattr(status, "message", "") or getattr(status, "detail", "") or "")
+    entry["message"] = say(getattr(status, "message", "") or getattr(status, "detail", "") or "")
     return entry

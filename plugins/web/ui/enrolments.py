@@ -12,7 +12,7 @@ from typing import Any
 
 import attrs
 from ektp_plugins.web.ui import access
-from ektp_plugins.web.ui.app import _, current_user, node
+from ektp_plugins.web.ui.app import _, current_user, node, say
 from ektp_plugins.web.ui.central import verification
 from ektp_plugins.web.ui.images import image_response
 from ektp_plugins.web.ui.search_text import SearchInvalid, parse_query
@@ -128,7 +128,8 @@ class Event:
     state_change: bool
     to_state: str | None = None
     from_state: str | None = None
-    reason: str | None = None
+    #: The reason: a message (as its dict) or, in entries written before 0.3, plain text.
+    reason: Any = None
     detail: dict[str, Any] = attrs.field(factory=dict)
 
 
@@ -149,7 +150,7 @@ def timeline(enrolment_id: str, job_ids: Sequence[str] = ()) -> list[Event]:
                     state_change=True,
                     to_state=str(detail["to"]),
                     from_state=detail.get("from"),
-                    reason=detail.get("reason"),
+                    reason=detail.get("reason_message") or detail.get("reason"),
                     detail=detail,
                 )
             )
@@ -161,7 +162,7 @@ def timeline(enrolment_id: str, job_ids: Sequence[str] = ()) -> list[Event]:
                     action=entry.action,
                     state_change=False,
                     to_state=detail.get("to"),
-                    reason=detail.get("reason"),
+                    reason=detail.get("reason_message") or detail.get("reason"),
                     detail=detail,
                 )
             )
@@ -179,7 +180,7 @@ def verdict_of(enrolment_id: str) -> tuple[Any, str | None]:
     try:
         return verification().status(enrolment_id), None
     except EktpError as exc:
-        return None, str(exc)
+        return None, say(exc)
 
 
 @bp.get("/enrolments/<enrolment_id>")

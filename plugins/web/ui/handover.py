@@ -13,7 +13,7 @@ import secrets
 from typing import Any
 
 from ektp_plugins.web.ui import access
-from ektp_plugins.web.ui.app import _, current_user, node
+from ektp_plugins.web.ui.app import _, current_user, node, say
 from ektp_plugins.web.ui.enrolments import scoped_enrolment
 from ektp_plugins.web.ui.images import image_response
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -134,7 +134,7 @@ def check(enrolment_id: str) -> Any:
     try:
         sample = _capture(reader, enrolment_id, position, request.form.get("holder", "resident"))
     except ScannerError as exc:
-        flash(_("handover.err.scanner", device=reader.name, detail=str(exc)), "error")
+        flash(_("handover.err.scanner", device=reader.name, detail=say(exc)), "error")
         return back
     if sample.template is None:
         flash(_("handover.err.no_template", device=reader.name), "error")
@@ -145,13 +145,13 @@ def check(enrolment_id: str) -> Any:
             enrolment_id, position, sample.template, operator=user.username
         )
     except HandoverRefused as exc:
-        flash(_("handover.refused", finger=finger, detail=str(exc)), "error")
+        flash(_("handover.refused", finger=finger, detail=say(exc)), "error")
         return back
     except IllegalTransition as exc:
-        flash(_("handover.err.not_printed", state=str(exc)), "error")
+        flash(_("handover.err.not_printed", state=say(exc)), "error")
         return back
     except EktpError as exc:
-        flash(_("handover.err.other", detail=str(exc)), "error")
+        flash(_("handover.err.other", detail=say(exc)), "error")
         return back
     flash(_("handover.issued", nama=enrolment.biodata.nama, finger=finger, score=f"{score:g}"), "ok")
     return back

@@ -1,41 +1,31 @@
 """The operator UI's languages: one JSON catalogue per language in ``locales/`` (``id.json`` is the
 reference and the default). Adding a language is adding a file: no code changes.
 
-A catalogue maps a message key to its text, with ``{name}`` placeholders filled by :func:`format`.
-A key missing from a catalogue falls back to Indonesian, then to the key itself, so a half-translated
-language still works; a test keeps every shipped catalogue complete.
+The UI's own texts sit beside the core's and the plugins' message catalogues
+(:mod:`ektp_core.messages`): one :class:`Catalogues` holds them all, so a page renders a routing
+reason, a verdict or an error the core raised in the page's language, exactly as it renders its own
+labels. A key missing from a catalogue falls back to Indonesian, then English, then the key itself,
+so a half-translated language still works; a test keeps every shipped catalogue complete.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from ektp_core import messages
+
 LOCALES = Path(__file__).with_name("locales")
-DEFAULT = "id"
+DEFAULT = messages.DEFAULT_LANGUAGE
 
 
-class Catalogues:
-    """Every catalogue found in the given folders (a later folder's file overrides an earlier one)."""
+class Catalogues(messages.Catalogues):
+    """The core's and the plugins' message catalogues, then the UI's, then any given folders (a later
+    folder's text overrides an earlier one's, so a deployment may reword the UI)."""
 
-    def __init__(self, folders: Iterable[Path] = (LOCALES,)) -> None:
-        self.messages: dict[str, dict[str, str]] = {}
-        for folder in folders:
-            for path in sorted(Path(folder).glob("*.json")):
-                data = json.loads(path.read_text("utf-8"))
-                if not isinstance(data, dict) or not isinstance(data.get("_language"), str):
-                    raise ValueError(f'{path}: a catalogue is a JSON object with a "_language" name')
-                self.messages[path.stem] = {str(k): str(v) for k, v in data.items()}
-        if DEFAULT not in self.messages:
-            raise ValueError(f"no {DEFAULT}.json catalogue in {list(folders)}")
-
-    @property
-    def languages(self) -> list[tuple[str, str]]:
-        """(code, the language's own name), Indonesian first."""
-        codes = sorted(self.messages, key=lambda c: (c != DEFAULT, c))
-        return [(code, self.messages[code]["_language"]) for code in codes]
+    def __init__(self, folders: Iterable[Path] = ()) -> None:
+        super().__init__([*messages.catalogue_folders(), LOCALES, *folders])
 
     def pick(self, wanted: str | None, accept: Any = None) -> str:
         """The language to use: the one asked for, else the browser's best known one, else Indonesian."""
@@ -47,12 +37,11 @@ class Catalogues:
                 return str(best)
         return DEFAULT
 
-    def text(self, language: str, key: str, **values: Any) -> str:
-        """The message ``key`` in ``language``, its placeholders filled."""
-        message = self.messages.get(language, {}).get(key) or self.messages[DEFAULT].get(key) or key
-        if values:
-            try:
-                return message.format(**values)
-            except (KeyError, IndexError, ValueError):
-                return message
-        return message
+    def say(self, language: str, value: Any) -> str:
+        """A message, an error, or a stored reason (a message's JSON or plain text) in ``language``."""
+        if isinstance(value, messages.Message):
+            return self.render(language, value)
+        as_message = getattr(value, "as_message", None)
+        if callable(as_message):
+            return self.render(language, as_message())
+        return self.render(language, messages.as_message(value)) if value not in (None, "") else ""

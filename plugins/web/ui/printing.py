@@ -10,10 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from ektp_plugins.web.ui import access
-from ektp_plugins.web.ui.app import _, current_user, node
+from ektp_plugins.web.ui.app import _, current_user, node, say
 from ektp_plugins.web.ui.blank_forms import today
 from ektp_plugins.web.ui.printing_runs import PrintRun, PrintRuns, RunInProgress, explain, report_outcomes
-from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, g, jsonify, redirect, render_template, request, url_for
 
 from ektp_core.devices.declared import PrinterSetting, make_printer, printers_at
 from ektp_core.devices.printers import EVOLIS_CANVAS
@@ -249,10 +249,10 @@ def run_status(found: PrintRun) -> dict[str, Any]:
     return {
         "done": snap["done"],
         "failed": _(snap["failed"][1], **snap["failed"][2]) if snap["failed"] else None,
-        "step": snap["step"],
+        "step": _step(snap["step"]),
         "fraction": snap["fraction"],
         "overall": 1.0 if snap["done"] else min(1.0, (ended + current) / total),
-        "steps": snap["steps"][-30:],
+        "steps": [f"[{_percent(fraction)}] {_step(step)}" for fraction, step in snap["steps"][-30:]],
         "notes": [{"level": level, "text": _(key, **values)} for level, key, values in snap["notes"]],
         "jobs": [
             {
@@ -263,7 +263,7 @@ def run_status(found: PrintRun) -> dict[str, Any]:
                 "label": _("job." + r.job.state.value),
                 "badge": BADGES.get(r.job.state.value, ""),
                 "blank": r.job.blank_serial or "",
-                "reason": r.job.reason or "",
+                "reason": say(r.job.reason),
             }
             for r in rows
         ],
@@ -374,3 +374,13 @@ def requeue(job_id: str) -> Any:
 
 # The blank pages share this blueprint (endpoints printing.blanks...): imported last, they add their routes.
 from ektp_plugins.web.ui import blanks  # noqa: E402,F401
+
+
+def _step(step: str) -> str:
+    # A driver names its steps in English ("checking the printer", "panel Y"); the catalogues know the
+    # bundled drivers' (``step.<name>``), and another driver's step is shown as it named it.
+    return _("step." + step, text=step) if step else ""
+
+
+def _percent(fraction: float) -> str:
+    return _("print.percent", value=f"{fraction * 100:.1f}".replace(".", "," if g.get("lang", "id") == "id" else "."))

@@ -38,6 +38,7 @@ from ektp_core.devices.printers import (
 from ektp_core.domain.model import PrintJobState
 from ektp_core.errors import Conflict, EktpError, IllegalTransition
 from ektp_core.lifecycle.service import LifecycleService
+from ektp_core.messages import Message
 from ektp_core.services.printing import CounterCheck, NothingConsumed, PrintService
 
 log = logging.getLogger(__name__)
@@ -56,33 +57,30 @@ _PRINTER_ERRORS: tuple[tuple[type[PrinterError], str], ...] = (
     (PrinterTimeout, "print.err.timeout"),
     (PrinterVanished, "print.err.vanished"),
 )
-#: Refusals of the print service (nothing consumed), recognised by the core's own wording.
-_REFUSALS = (
-    ("not ready", "print.err.not_ready"),
-    ("signed by the Dukcapil node", "print.err.not_signed"),
-    ("has no photo", "print.err.no_photo"),
-    ("has no signature", "print.err.no_signature"),
-    ("not waiting for its card", "print.err.not_waiting"),
-    ("only a QUEUED job", "print.err.not_queued"),
-)
+#: Refusals of the print service (nothing consumed), by the code of the core's message.
+_REFUSALS = {
+    "print.not_ready": "print.err.not_ready",
+    "print.not_ready_blank_back": "print.err.not_ready",
+    "print.not_signed": "print.err.not_signed",
+    "print.not_waiting": "print.err.not_waiting",
+    "print.not_queued": "print.err.not_queued",
+}
 
 
 def explain(exc: BaseException, *, printer: str = "") -> tuple[str, dict[str, Any]]:
     """The catalogue key and values that tell an operator what went wrong and what to do; the core's
-    own English message always goes along as ``detail``."""
-    values = {"detail": str(exc), "printer": printer}
+    own message goes along as ``detail`` (rendered in the page's language when the page is shown)."""
+    said = exc.as_message() if isinstance(exc, EktpError) else Message("error.general")
+    values: dict[str, Any] = {"detail": said, "printer": printer}
     if isinstance(exc, PrinterError):
         for cls, key in _PRINTER_ERRORS:
             if isinstance(exc, cls):
                 return key, values
         return "print.err.printer", values
-    text = str(exc)
-    if isinstance(exc, Conflict) and "no blank cards in stock" in text:
+    if isinstance(exc, Conflict) and said.code == "blank.none_in_stock":
         return "print.err.no_blanks", values
-    if isinstance(exc, NothingConsumed):
-        for words, key in _REFUSALS:
-            if words in text:
-                return key, values
+    if isinstance(exc, NothingConsumed) and said.code in _REFUSALS:
+        return _REFUSALS[said.code], values
     if isinstance(exc, IllegalTransition):
         return "print.err.state", values
     return "print.err.refused", values
@@ -109,8 +107,8 @@ class PrintRun:
     #: The driver's current step for the card being printed and the fraction of it done.
     step: str = ""
     fraction: float = 0.0
-    #: Each step once per card, in order (as ``ektp print`` shows them).
-    steps: list[str] = attrs.field(factory=list)
+    #: Each step once per card, in order, with its fraction (shown in the page's language).
+    steps: list[tuple[float, str]] = attrs.field(factory=list)
     notes: list[Note] = attrs.field(factory=list)
     #: Why the run did not start or stopped at once (nothing consumed), as a note.
     failed: Note | None = None
@@ -123,7 +121,7 @@ class PrintRun:
         """The driver's progress callback (called from the printing thread)."""
         with self.lock:
             if step != self.step or fraction < self.fraction:
-                self.steps.append(f"[{fraction * 100:5.1f}%] {step}")
+                self.steps.append((fraction, step))
                 del self.steps[:-200]  # a long queue must not grow without bound
             self.step, self.fraction = step, max(0.0, min(1.0, float(fraction)))
 
@@ -305,7 +303,7 @@ def _execute(
         run.failed = (
             "error",
             "print.err.unexpected",
-            {"detail": f"{type(exc).__name__}: {exc}", "printer": setting.name},
+            {"detail": type(exc).__name__, "printer": setting.name},
         )
     finally:
         with run.lock:
@@ -349,7 +347,7 @@ def _proof_copies(
             "info", "print.proof_written", count=len(job_ids), printer=proof.name, folder=str(setting.options["folder"])
         )
     except EktpError as exc:  # the real card printed; a missing proof copy is worth a warning, no more
-        run.note("warn", "print.proof_failed", printer=proof.name, detail=str(exc))
+        run.note("warn", "print.proof_failed", printer=proof.name, detail=exc.as_message())
 
 
 def _report_outcomes(run: PrintRun, lifecycle: LifecycleService) -> None:
@@ -367,5 +365,5 @@ def report_outcomes(lifecycle: LifecycleService) -> Note | None:
     try:
         made = Outbox.for_deployment(lifecycle).enqueue_outcomes()
     except EktpError as exc:  # not joined yet: the outcome is derived again at the next attempt
-        return ("warn", "print.outcome_not_queued", {"detail": str(exc)})
+        return ("warn", "print.outcome_not_queued", {"detail": exc.as_message()})
     return ("info", "print.outcome_queued", {"count": len(made)}) if made else None

@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import quote
 
 from ektp_plugins.web.ui import access
-from ektp_plugins.web.ui.app import _, node
+from ektp_plugins.web.ui.app import _, node, say
 from ektp_plugins.web.ui.record_base import (
     bp,
     capture_service,
@@ -152,7 +152,7 @@ def create() -> Any:
         again = open_enrolment(n.lifecycle, nik)
         if again is not None and again.id == draft:
             return redirect(url_for("record.resume", enrolment_id=draft))
-        form.add("nik", "rec.invalid", reason=str(exc))
+        form.add("nik", "rec.invalid", reason=say(exc))
         return _form_page(form.values, form.errors, draft, 409)
     flash(_("rec.created", nama=form.biodata.nama), "ok")
     return redirect(url_for("record.resume", enrolment_id=draft))

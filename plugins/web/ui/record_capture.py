@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ektp_plugins.web.ui import access
-from ektp_plugins.web.ui.app import _, node, source
+from ektp_plugins.web.ui.app import _, node, say, source
 from ektp_plugins.web.ui.record_base import (
     STEPS,
     attempts,
@@ -160,19 +160,19 @@ def capture(enrolment_id: str) -> Any:
         flash(_("rec.scanner_busy"), "error")
         return _back(enrolment_id, kind, positions[0])
     except ScannerTimeout as exc:
-        flash(_("rec.scanner_timeout", detail=str(exc)), "error")
+        flash(_("rec.scanner_timeout", detail=say(exc)), "error")
         return _back(enrolment_id, kind, positions[0])
     except ScannerNotConnected as exc:
-        flash(_("rec.scanner_absent", detail=str(exc)), "error")
+        flash(_("rec.scanner_absent", detail=say(exc)), "error")
         return _back(enrolment_id, kind, positions[0])
     except ScannerError as exc:
-        flash(_("rec.scanner_failed", detail=str(exc)), "error")
+        flash(_("rec.scanner_failed", detail=say(exc)), "error")
         return _back(enrolment_id, kind, positions[0])
     for sample in samples:
         try:
             _store(enrolment_id, sample)
         except EktpError as exc:  # the enrolment moved on meanwhile (sent from another tab)
-            flash(_("rec.not_stored", detail=str(exc)), "error")
+            flash(_("rec.not_stored", detail=say(exc)), "error")
             break
     return _back(enrolment_id, kind, positions[0])
 
@@ -227,7 +227,7 @@ def upload(enrolment_id: str) -> Any:
     try:
         _store(enrolment_id, sample)
     except EktpError as exc:
-        flash(_("rec.not_stored", detail=str(exc)), "error")
+        flash(_("rec.not_stored", detail=say(exc)), "error")
     return _back(enrolment_id, kind, position)
 
 
@@ -295,7 +295,7 @@ def exception(enrolment_id: str) -> Any:
             enrolment_id, kind, position, reason=text, supervisor=supervisor, actor=username()
         )
     except EktpError as exc:
-        flash(_("rec.not_stored", detail=str(exc)), "error")
+        flash(_("rec.not_stored", detail=say(exc)), "error")
         return _back(enrolment_id, kind, position)
     attempts().pop((enrolment_id, kind.value, position), None)
     flash(_("rec.exc_recorded", slot=_(f"rec.pos.{position}"), supervisor=supervisor), "ok")

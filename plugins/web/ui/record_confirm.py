@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ektp_plugins.web.ui import access
-from ektp_plugins.web.ui.app import _, node
+from ektp_plugins.web.ui.app import _, node, say
 from ektp_plugins.web.ui.record_base import (
     STEPS,
     bp,
@@ -92,10 +92,10 @@ def _send_to_central(enrolment_id: str) -> None:
         return
     except CentralRefused as exc:
         # Marked SENT_FOR_ENROLLMENT before the request: the next sync tries again once fixed.
-        flash(_("rec.central_refused", detail=str(exc)), "warn")
+        flash(_("rec.central_refused", detail=say(exc)), "warn")
         return
     except EktpError as exc:
-        flash(_("rec.send_failed", detail=str(exc)), "error")
+        flash(_("rec.send_failed", detail=say(exc)), "error")
         return
     if state is E.RECEIVED_AT_CENTRAL:
         flash(_("rec.sent_central"), "ok")
@@ -111,6 +111,6 @@ def _queue_for_dukcapil(enrolment_id: str) -> None:
     try:
         packet = Outbox.for_deployment(n.lifecycle).enqueue(enrolment_id, actor=username())
     except EktpError as exc:
-        flash(_("rec.queue_failed", detail=str(exc)), "error")
+        flash(_("rec.queue_failed", detail=say(exc)), "error")
         return
     flash(_("rec.queued", packet=packet), "ok")

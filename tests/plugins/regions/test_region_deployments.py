@@ -15,6 +15,7 @@ from ektp_core.config import Deployment
 from ektp_core.domain.model import EnrolmentState, PrintJobState
 from ektp_core.lifecycle.routing import PrintRouter
 from ektp_core.lifecycle.service import LifecycleService
+from ektp_core.messages import text_of
 from ektp_core.services.node_init import create_deployment
 from ektp_core.testing.samples import make_print_ready
 
@@ -54,7 +55,7 @@ def test_print_ready_enrolment_lands_where_the_rules_say(
     assert routed.enrolment_id == enrolment_id and routed.site_code == prints_at and routed.print_day == day
     job = lc.jobs_by_id(routed.job_id)
     assert (job.site_code, job.state, job.print_day) == (prints_at, PrintJobState.QUEUED, day)
-    assert job.routing_reason == routed.reason and deployment.profile.rules["name"] in job.routing_reason
+    assert text_of(job.routing_reason) == routed.reason and deployment.profile.rules["name"] in routed.reason
     assert lc.get(enrolment_id).state is EnrolmentState.SENT_FOR_CARD_PRINTING
     assert router.route_ready(actor="router") == []  # a second run queues nothing
 

@@ -15,6 +15,7 @@ from ektp_core.errors import EktpError
 from ektp_core.lifecycle import audit
 from ektp_core.lifecycle.routing import PrintRouter
 from ektp_core.lifecycle.service import LifecycleService
+from ektp_core.messages import text_of
 from ektp_core.services.profile_change import change_profile
 from ektp_core.testing.samples import make_print_ready
 
@@ -60,14 +61,14 @@ def test_switch_reroutes_queued_jobs_and_leaves_reserved_ones(
     lc = ektp_service
     selebar, melayu, samban = (_open_job(lc, ids[s]) for s in ("17.71.01", "17.71.05", "17.71.07"))
     assert (selebar.site_code, selebar.state, selebar.print_day) == ("17.71.01", PrintJobState.QUEUED, None)
-    assert selebar.routing_reason == (
+    assert text_of(selebar.routing_reason) == (
         "kecamatan-rollout: Kecamatan Selebar prints the cards it records (printer, 2 blank cards in stock)"
     )
     assert (melayu.site_code, melayu.state) == ("17.71.05", PrintJobState.QUEUED)
     assert (samban.site_code, samban.state, samban.print_day) == ("17.71", PrintJobState.RESERVED, "thursday")
     cancelled = [j for j in lc.jobs() if j.state is PrintJobState.CANCELLED]
     assert len(cancelled) == 2
-    assert {j.reason for j in cancelled} == {"re-routed: profile kota-bengkulu -> kota-bengkulu-kecamatan"}
+    assert {text_of(j.reason) for j in cancelled} == {"re-routed: profile kota-bengkulu -> kota-bengkulu-kecamatan"}
     assert lc.ledger().balanced and lc.ledger().reserved == 1
 
     with lc.store.read() as conn:

@@ -132,7 +132,8 @@ def test_a_finger_without_a_template(browser, ektp_service: LifecycleService, ek
     b = browser("op1")
     # The left index was never recorded: the core refuses (and audits), the card stays.
     refused = b.post(f"/handover/{enrolment_id}", {"position": "left_index"}, follow_redirects=True)
-    assert "left_index template" in refused.get_data(as_text=True)
+    page = refused.get_data(as_text=True)
+    assert "tidak memiliki templat telunjuk kiri" in page
     assert ektp_service.get(enrolment_id).state is EnrolmentState.CARD_PRINTED
 
 
@@ -175,5 +176,6 @@ def test_a_scan_without_a_template(
 
     monkeypatch.setattr(handover, "_capture", unplugged)
     page = b.post(f"/handover/{enrolment_id}", {"position": "right_index"}, follow_redirects=True)
-    assert "the reader went away" in page.get_data(as_text=True)
+    text = page.get_data(as_text=True)
+    assert "Pemindai gagal" in text and "the reader went away" not in text  # Indonesian; the detail is logged
     assert ektp_service.get(enrolment_id).state is EnrolmentState.CARD_PRINTED

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from ektp_plugins.web.ui.i18n import LOCALES, Catalogues
 
+from ektp_core.plugins import PluginHost
+
 UI = LOCALES.parent
 _LITERAL = re.compile(r"""\b_\(\s*["']([a-z_]+\.[A-Za-z0-9_.]*)["']""")
 
@@ -20,7 +22,8 @@ def test_every_catalogue_has_the_keys_of_the_indonesian_one() -> None:
 
 
 def test_every_message_the_pages_use_is_in_the_catalogue() -> None:
-    known = set(json.loads((LOCALES / "id.json").read_text("utf-8")))
+    PluginHost()  # the plugins' message catalogues join the core's
+    known = set(Catalogues().messages["id"])
     used: dict[str, str] = {}
     for path in [*UI.rglob("*.html"), *UI.glob("*.py")]:
         for key in _LITERAL.findall(path.read_text("utf-8")):

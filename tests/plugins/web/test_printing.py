@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from ektp_plugins.web.ui import printing_runs
+from ektp_plugins.web.ui.i18n import Catalogues
 
 from ektp_core.domain.model import EnrolmentState, PrintJobState
 from ektp_core.lifecycle.service import LifecycleService
@@ -96,7 +97,9 @@ def test_print_one_job_with_progress(browser, ektp_service: LifecycleService, ek
     assert status["failed"] is None, status
     [job] = status["jobs"]
     assert (job["id"], job["state"], job["blank"]) == (job_id, "PRINTED", "BLK-000001")
-    assert any("panel" in step for step in status["seen_steps"])  # the driver's steps reached the page
+    # The driver's steps reached the page, in Indonesian ("panel Y" -> the catalogue's text).
+    yellow = Catalogues().text("id", "step.panel Y")
+    assert yellow != "step.panel Y" and any(yellow in step for step in status["seen_steps"]), status["seen_steps"]
     assert status["check"]["matches"] and status["check"]["ledger"] == 1 and status["overall"] == 1.0
     assert any("PDF" in note["text"] for note in status["notes"])  # the proof copy
     # The proof copy goes beside the proof printer's own cards, never moving its counter.
@@ -360,7 +363,8 @@ def test_a_driver_bug_leaves_the_card_for_a_supervisor(
     ektp_service.receive_blanks(SITE, ["BLK-000001"], actor="spv1")
     b = browser("op1")
     status = finish(b, start(b, job=job_id))
-    assert "Kesalahan tak terduga" in status["failed"] and "driver bug" in status["failed"]
+    # The exception's class names the fault; its English text goes to the log, not to the operator.
+    assert "Kesalahan tak terduga" in status["failed"] and "RuntimeError" in status["failed"]
     assert ektp_service.jobs_by_id(job_id).state is PrintJobState.UNKNOWN  # never printed again by itself
     assert balanced(ektp_service).reserved == 1
 
