@@ -133,7 +133,7 @@ def ektp_declare_profile_tables(tables: ProfileTables) -> None:
 
 
 @hookspec
-def ektp_message_catalogues() -> list[Path] | None:
+def ektp_message_catalogues(folders: list[Path]) -> None:
     """Name the folders of the plugin's message catalogues, so its message codes render in every
     interface and language like the core's.
 
@@ -144,13 +144,14 @@ def ektp_message_catalogues() -> list[Path] | None:
         the CLI and ``str(message)`` in English.
 
     Args:
-        (none)
+        folders: the list to append the plugin's folders to (usually one, beside its code), each
+            holding ``<language>.json`` files: a JSON object per language with ``"_language"`` (the
+            language's own name) and a text per code, with ``{name}`` placeholders (``{day:day}``,
+            ``{on:date}``... see :mod:`ektp_core.messages`). Name the codes after the plugin
+            (``hubs.closed``) so they never clash with the core's.
 
     Returns:
-        The folders (usually one, beside the plugin's code) holding ``<language>.json`` files: a
-        JSON object per language with ``"_language"`` (the language's own name) and a text per code,
-        with ``{name}`` placeholders (``{day:day}``, ``{on:date}``... see :mod:`ektp_core.messages`).
-        Name the codes after the plugin (``hubs.closed``) so they never clash with the core's.
+        Nothing: what counts is what the implementation appends to ``folders``.
 
     Results:
         Every implementation is called; the folders are read in plugin order, a later folder's text

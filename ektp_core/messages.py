@@ -229,7 +229,8 @@ class _Formatter(string.Formatter):
         if value is None:
             return self.catalogues.text(self.language, "term.none")
         if kind in ("day", "state", "term"):
-            code = f"{kind}.{str(getattr(value, 'value', value)).lower()}"
+            name = str(getattr(value, "value", value))
+            code = f"{kind}.{name.lower() if kind == 'day' else name}"
             found = self.catalogues.lookup(self.language, code)
             return found if found is not None else str(value)
         if kind in ("date", "datetime"):

@@ -235,8 +235,9 @@ class PluginHost:
             if only is not None and call.plugin != only:
                 continue
             try:
-                # Through pluggy, one plugin's call still answers with a list of its results.
-                folders = [Path(f) for result in call() for f in (result or ())]
+                folders: list[Path] = []
+                call(folders=folders)
+                folders = [Path(f) for f in folders]
                 messages.Catalogues(folders)  # a broken catalogue is refused before it is shared
                 for folder in folders:
                     messages.add_folder(folder)

@@ -21,6 +21,7 @@ from ektp_core.keys import crypto
 from ektp_core.lifecycle import audit
 from ektp_core.lifecycle.actions import AuditAction
 from ektp_core.lifecycle.service import LifecycleService
+from ektp_core.messages import text_of
 from ektp_core.store.read_models import sync_status
 from ektp_core.store.repository import utc
 from ektp_core.store.tables import node_key_transitions
@@ -316,7 +317,7 @@ def status_command(as_json: bool, deployment_dir: Path | None) -> None:
         "dukcapil": peer["url"] if peer else None,
         "waiting": waiting,
         "sent": sent,
-        "last_error": last,
+        "last_error": text_of(last) or None,
         "feed_cursor": peer["feed_cursor"] if peer else None,
         "queued_jobs": jobs,
         "dukcapil_signing_key": peer["signing_key"] if peer else None,
@@ -327,7 +328,7 @@ def status_command(as_json: bool, deployment_dir: Path | None) -> None:
         click.echo(json.dumps(info))
         return
     click.echo(f"site {info['site']} ({info['machine']}) -> {info['dukcapil'] or 'not joined'}")
-    click.echo(f"packets waiting {waiting}, sent {sent}" + (f"; last error: {last}" if last else ""))
+    click.echo(f"packets waiting {waiting}, sent {sent}" + (f"; last error: {text_of(last)}" if last else ""))
     click.echo(f"feed cursor {info['feed_cursor']}, signed print jobs queued here {jobs}")
     if peer:
         click.echo(

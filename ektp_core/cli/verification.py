@@ -24,6 +24,7 @@ from ektp_core.devices.scanners import ScannerError
 from ektp_core.devices.verifiers import CentralUnavailable
 from ektp_core.domain.model import FINGER_POSITIONS, Modality
 from ektp_core.errors import EktpError
+from ektp_core.messages import text_of
 from ektp_core.services.verification import VerificationService
 
 #: Exit status when the central system cannot be reached (nothing is lost; run the command again later).
@@ -174,7 +175,7 @@ def verify_status(enrolment_id: str, as_json: bool, deployment_dir: Path | None)
                 "state": state.value,
                 "attempts": status.attempts if status else 0,
                 "last_attempt_at": when(status.last_attempt_at) if status else None,
-                "last_error": status.last_error if status else None,
+                "last_error": text_of(status.last_error) or None if status else None,
                 "received_at": when(status.received_at) if status else None,
                 "verdict": status.verdict.to_dict() if status and status.verdict else None,
                 "card_reported_at": when(status.card_reported_at) if status else None,
@@ -185,7 +186,9 @@ def verify_status(enrolment_id: str, as_json: bool, deployment_dir: Path | None)
     if status is None:
         click.echo("  not sent yet")
         return
-    click.echo(f"  attempts {status.attempts}" + (f", last error: {status.last_error}" if status.last_error else ""))
+    click.echo(
+        f"  attempts {status.attempts}" + (f", last error: {text_of(status.last_error)}" if status.last_error else "")
+    )
     if status.received_at:
         click.echo(f"  received at central {status.received_at.isoformat()}")
     if status.verdict:

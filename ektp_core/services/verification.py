@@ -26,7 +26,7 @@ from ektp_core.errors import EktpError, IllegalTransition, NotFound
 from ektp_core.lifecycle import audit
 from ektp_core.lifecycle.actions import AuditAction
 from ektp_core.lifecycle.service import LifecycleService
-from ektp_core.messages import Message
+from ektp_core.messages import Message, as_message, storable
 from ektp_core.services.capture import CaptureService
 from ektp_core.store import blobs as blob_store
 from ektp_core.store import repository as repo
@@ -196,6 +196,7 @@ class VerificationService:
         return _status_from_row(row) if row is not None else None
 
     def _count_attempt(self, conn: Any, enrolment_id: str, error: str | None, at: dt.datetime) -> None:
+        # ``error`` is the stored form of the error's message (text_of() reads it in any language).
         # The row exists: _mark_sending made it in the transaction that moved the enrolment to SENT.
         conn.execute(
             central_submissions.update()
@@ -223,7 +224,12 @@ class VerificationService:
                 raise IllegalTransition("enrolment", enrolment_id, current.state, "sent to the central system")
             if current.state is not E.SENT_FOR_ENROLLMENT:
                 _, transition = lc._move_enrolment(
-                    conn, enrolment_id, E.SENT_FOR_ENROLLMENT, actor, at, f"to {self.verifier.name}"
+                    conn,
+                    enrolment_id,
+                    E.SENT_FOR_ENROLLMENT,
+                    actor,
+                    at,
+                    Message("reason.sent_to", to=self.verifier.name),
                 )
             exists = conn.execute(
                 sa.select(central_submissions.c.enrolment_id).where(central_submissions.c.enrolment_id == enrolment_id)
@@ -243,7 +249,7 @@ class VerificationService:
         new: EnrolmentState,
         actor: str,
         at: dt.datetime,
-        reason: str,
+        reason: str | Message,
         *,
         error: str | None = None,
         received_at: dt.datetime | None = None,
@@ -261,7 +267,8 @@ class VerificationService:
                     .values(received_at=received_at.astimezone(dt.UTC))
                 )
             if current.state is E.SENT_FOR_ENROLLMENT:  # a concurrent sync may have moved it already
-                _, transition = lc._move_enrolment(conn, enrolment_id, new, actor, at, reason[:2000])
+                text = reason if isinstance(reason, Message) else reason[:2000]
+                _, transition = lc._move_enrolment(conn, enrolment_id, new, actor, at, text)
         if transition is not None:
             lc._notify([transition])
 
@@ -336,21 +343,23 @@ class VerificationService:
         try:
             receipt = self.verifier.submit(submission)
         except CentralUnavailable as exc:
-            self._note_attempt(enrolment_id, str(exc), at)
+            self._note_attempt(enrolment_id, _error_text(exc), at)
             log.warning("enrolment %s not sent, central system unavailable: %s", enrolment_id, exc)
             return lc.get(enrolment_id).state
         except CentralRefused as exc:
             if exc.code == "malformed":
-                self._finish_sending(enrolment_id, E.ENROLL_FAILURE_AT_REGIONAL, actor, at, exc.detail, error=str(exc))
+                self._finish_sending(
+                    enrolment_id, E.ENROLL_FAILURE_AT_REGIONAL, actor, at, exc.detail, error=_error_text(exc)
+                )
                 return lc.get(enrolment_id).state
-            self._note_attempt(enrolment_id, str(exc), at)
+            self._note_attempt(enrolment_id, _error_text(exc), at)
             raise
         self._finish_sending(
             enrolment_id,
             E.RECEIVED_AT_CENTRAL,
             actor,
             at,
-            f"received by {self.verifier.name}" + ("" if receipt.first else " (resend)"),
+            Message("reason.received_by" if receipt.first else "reason.received_again_by", by=self.verifier.name),
             received_at=receipt.received_at,
         )
         return lc.get(enrolment_id).state
@@ -461,7 +470,9 @@ class VerificationService:
                 continue
             if state is E.SENT_FOR_ENROLLMENT:
                 status = self.status(enrolment_id)
-                raise CentralUnavailable(status.last_error if status and status.last_error else "unreachable")
+                raise CentralUnavailable(
+                    as_message(status.last_error) if status and status.last_error else "unreachable"
+                )
             report.sent.append(enrolment_id)
 
     def _sync_verdicts(self, report: SyncReport, actor: str, wait: float) -> None:
@@ -670,3 +681,9 @@ class VerificationService:
                 )
         except NotFound:
             pass  # no such enrolment: nothing to audit it against
+
+
+def _error_text(exc: EktpError) -> str:
+    """How an attempt's error is stored: its message as JSON, with the English text beside it in the
+    message's parameters for the log (a column of 2,000 characters holds it)."""
+    return storable(exc.as_message())[:2000]

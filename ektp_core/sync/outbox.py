@@ -26,7 +26,7 @@ from ektp_core.keys import crypto
 from ektp_core.lifecycle import audit
 from ektp_core.lifecycle.actions import AuditAction
 from ektp_core.lifecycle.service import LifecycleService
-from ektp_core.messages import Message
+from ektp_core.messages import Message, storable
 from ektp_core.store import blobs as blob_store
 from ektp_core.store import repository as repo
 from ektp_core.store.tables import (
@@ -243,7 +243,12 @@ class Outbox:
                 )
             )
             _, t = lc._move_enrolment(
-                conn, enrolment_id, E.SENT_FOR_ENROLLMENT, actor, at, f"to the Dukcapil node in packet {packet_id}"
+                conn,
+                enrolment_id,
+                E.SENT_FOR_ENROLLMENT,
+                actor,
+                at,
+                Message("reason.queued_for_dukcapil", packet=packet_id),
             )
         lc._notify([t])
         return str(packet_id)
@@ -370,7 +375,8 @@ class Outbox:
                 receipt = check(answer, packet_id)
             except (OSError, packets.PacketRefused) as exc:
                 # Down, or an answer this site cannot trust: the packet waits and is sent again.
-                self._attempt(packet_id, str(exc))
+                said = exc.as_message() if isinstance(exc, packets.PacketRefused) else Message("sync.unreachable")
+                self._attempt(packet_id, storable(said))
                 stopped.append(str(exc))
                 return None
             self._receipt(packet_id, answer, receipt)

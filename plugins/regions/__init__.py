@@ -23,9 +23,9 @@ __all__ = ["DukcapilOnlyRules", "KecamatanRolloutRules", "KelurahanRolloutRules"
 
 
 @hookimpl
-def ektp_message_catalogues() -> list[Path]:
+def ektp_message_catalogues(folders: list[Path]) -> None:
     """The rules' routing reasons, in English and Indonesian."""
-    return [Path(__file__).with_name("locales")]
+    folders.append(Path(__file__).with_name("locales"))
 
 
 @hookimpl

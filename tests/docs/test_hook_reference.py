@@ -198,6 +198,14 @@ def load_example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Ca
             (package / "profiles").mkdir()
             minimal = importlib.resources.files("ektp_profiles").joinpath("minimal.toml")
             (package / "profiles" / "kecamatan.toml").write_text(minimal.read_text("utf-8"), "utf-8")
+        if name == "ektp_message_catalogues":  # the catalogues the example's docstring shows
+            (package / "locales").mkdir()
+            for language, own, text in (
+                ("id", "Bahasa Indonesia", "Kantor {hub} tutup pada hari {day:day}: kartu dicetak di {office}"),
+                ("en", "English", "{hub} is closed on {day:day}: the card is printed at {office}"),
+            ):
+                catalogue = {"_language": own, "hubs.closed": text}
+                (package / "locales" / f"{language}.json").write_text(json.dumps(catalogue), "utf-8")
         importlib.invalidate_caches()
         module = importlib.import_module(package.name)
         loaded.append(package.name)
@@ -392,6 +400,20 @@ def _exercise_declare_profile_tables(module: Any, deployment: Deployment, tmp_pa
     assert "print_report" not in PluginHost(load_entry_points=False).profile_tables()
 
 
+def _exercise_message_catalogues(module: Any, deployment: Deployment, tmp_path: Path) -> None:
+    from ektp_core.messages import Message, default_catalogues
+
+    host = _host(module)
+    status = {i.name: i for i in host.plugins()}[EXAMPLE_PLUGIN]
+    assert status.status == "loaded", status.error
+    said = Message("hubs.closed", hub="Pasar Minggu", day="friday", office="Disdukcapil")
+    assert (
+        default_catalogues().render("id", said)
+        == "Kantor Pasar Minggu tutup pada hari Jumat: kartu dicetak di Disdukcapil"
+    )
+    assert str(said) == "Pasar Minggu is closed on Friday: the card is printed at Disdukcapil"
+
+
 def _exercise_menu_entries(module: Any, deployment: Deployment, tmp_path: Path) -> None:
     from ektp_plugins.web.hookspecs import MENU_ENTRIES
     from ektp_plugins.web.ui import access
@@ -503,6 +525,7 @@ def _exercise_after_transition(module: Any, deployment: Deployment, tmp_path: Pa
 EXERCISE: dict[str, Callable[[Any, Deployment, Path], None]] = {
     "ektp_add_hookspecs": _exercise_add_hookspecs,
     "ektp_declare_profile_tables": _exercise_declare_profile_tables,
+    "ektp_message_catalogues": _exercise_message_catalogues,
     "ektp_register_profiles": _exercise_profiles,
     "ektp_register_printers": _exercise_printers,
     "ektp_register_scanners": _exercise_scanners,

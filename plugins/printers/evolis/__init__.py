@@ -88,9 +88,9 @@ def make_printer(name: str, options: dict[str, Any]) -> EvolisPrinter:
 
 
 @hookimpl
-def ektp_message_catalogues() -> list[Path]:
+def ektp_message_catalogues(folders: list[Path]) -> None:
     """The printer's own states (its status flags), in English and Indonesian."""
-    return [Path(__file__).with_name("locales")]
+    folders.append(Path(__file__).with_name("locales"))
 
 
 @hookimpl

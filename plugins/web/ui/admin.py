@@ -9,10 +9,11 @@ import time
 from typing import Any
 
 from ektp_plugins.web.ui import access
-from ektp_plugins.web.ui.app import current_user, node, say
+from ektp_plugins.web.ui.app import _, current_user, node, say
 from flask import Blueprint, abort, current_app, render_template, request
 
 from ektp_core.devices.declared import PrinterSetting, make_printer, make_scanner, printer_settings, scanner_settings
+from ektp_core.devices.region_rules import weekday_name
 from ektp_core.domain.model import SiteKind
 from ektp_core.lifecycle import audit
 from ektp_core.store.read_models import sync_status
@@ -30,6 +31,29 @@ def _joined() -> dict[str, sync_status.JoinedSite]:
         return sync_status.joined_sites(conn)
 
 
+def _rule_settings(profile: Any) -> list[tuple[str, list[str]]]:
+    """The rules' settings as lines for people: a table of kecamatan print days becomes one line per
+    kecamatan with its name and the day in the page's language (never the raw TOML table)."""
+    names = {s.code: s.name for s in profile.sites}
+    shown: list[tuple[str, list[str]]] = []
+    for key, value in profile.rules.items():
+        if key == "name":
+            continue
+        if isinstance(value, dict):
+            lines = []
+            for code, item in value.items():
+                try:
+                    item_text = _("day." + weekday_name(str(item)))
+                except ValueError:
+                    item_text = str(item)
+                where = f"{code} ({names[code]})" if code in names else str(code)
+                lines.append(f"{where}: {item_text}")
+            shown.append((key, lines))
+        else:
+            shown.append((key, [str(value)]))
+    return shown
+
+
 def _overview(**shown: Any) -> str:
     n = node()
     profile = n.deployment.profile
@@ -40,6 +64,7 @@ def _overview(**shown: Any) -> str:
         joined=_joined() if n.is_dukcapil else {},
         plugins=n.host.plugins(include_inactive=True),
         rules=dict(profile.rules),
+        rule_settings=_rule_settings(profile),
         dukcapil=SiteKind.DUKCAPIL,
         **{"join_code": None, "join_site": None, **shown},
     )

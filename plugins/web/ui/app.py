@@ -127,6 +127,27 @@ def say(value: Any) -> str:
     return node().catalogues.say(g.get("lang", "id"), value)
 
 
+def exception_reason(reason: str) -> str:
+    """A capture exception's stored reason (``missing: the operator's note``) in the request's language:
+    the reason's code becomes its label (``rec.exc.missing``), the operator's own note stays as typed."""
+    code, _sep, note = str(reason or "").partition(": ")
+    label = _("rec.exc." + code) if node().catalogues.lookup("id", "rec.exc." + code) is not None else code
+    return f"{label}: {note}" if note else label
+
+
+def device_label(device: str) -> str:
+    """Who took a capture, for a person: the signature pad, an upload by an operator, an SBI device (by
+    its id), or the name the profile gives a scanner."""
+    kind, _sep, rest = str(device or "").partition(":")
+    if device == "signature-pad":
+        return _("rec.dev.signature_pad")
+    if kind == "upload" and rest:
+        return _("rec.dev.upload", user=rest)
+    if kind == "sbi" and rest:
+        return _("rec.dev.sbi", device=rest)
+    return str(device or "")
+
+
 def source() -> str:
     """The client's address (what the WSGI server saw; a TLS proxy in front must set it right)."""
     return request.remote_addr or "-"
@@ -207,6 +228,8 @@ def create_app(lifecycle: LifecycleService, host: Any) -> Flask:
     )
     app.jinja_env.filters["when"] = _when
     app.jinja_env.filters["say"] = say
+    app.jinja_env.filters["exception_reason"] = exception_reason
+    app.jinja_env.filters["device_label"] = device_label
     app.jinja_env.autoescape = True
     return app
 

@@ -66,7 +66,7 @@ def report() -> Any:
         days = blank_stock.stock_days(conn, n.site.code, first, last)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(["site", *[_(key) for key in REPORT_COLUMNS]])
+    writer.writerow([_("blanks.csv.site"), *[_(key) for key in REPORT_COLUMNS]])
     writer.writerows(blank_stock.csv_rows(n.site.code, days))
     text = buffer.getvalue()
     response = Response("\ufeff" + text, mimetype="text/csv")  # the BOM lets spreadsheet programs read UTF-8

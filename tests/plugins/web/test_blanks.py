@@ -102,7 +102,7 @@ def test_daily_stock_report(browser, ektp_service: LifecycleService) -> None:
     report = b.get(f"/blanks/report.csv?from={yesterday.isoformat()}&to={today.isoformat()}")
     assert report.mimetype == "text/csv" and "attachment" in report.headers["Content-Disposition"]
     rows = list(csv.reader(io.StringIO(report.get_data(as_text=True).lstrip("\ufeff"))))
-    assert rows[0][0] == "site" and len(rows) == 3
+    assert rows[0][0] == "lokasi" and len(rows) == 3  # the header in the page's language
     assert rows[1] == [SITE, yesterday.isoformat(), "0", "0", "0", "0", "0"]
     # Opening 0, received 10, printed 1, spoiled 1, closing 8 (7 in stock + 1 reserved).
     assert rows[2] == [SITE, today.isoformat(), "0", "10", "1", "1", "8"]
