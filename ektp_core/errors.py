@@ -138,3 +138,11 @@ class PluginError(EktpError):
     """A plugin could not be loaded, or a profile asks for one that is missing or broken."""
 
     message_code = "error.plugin"
+
+
+def detailed(exc: BaseException) -> Message:
+    """An error as a message that keeps its English text: what a log, a column or the CLI shows
+    (``error.detailed`` is the English text in English), while the web UI says the error's own message
+    in Indonesian. For errors stored to be read later (a packet's or a submission's last error)."""
+    said = exc.as_message() if isinstance(exc, EktpError) else Message("error.general")
+    return Message("error.detailed", error=said, detail=str(exc) or type(exc).__name__)

@@ -3,8 +3,8 @@
 Plugins implement these with the ``@ektp_core.hookimpl`` marker. Three kinds exist:
 
 * **start-up** hooks are called when a plugin host starts or first needs what they declare: a
-  plugin adds hookspecs of its own (the web plugin's are in ``ektp_plugins.web.hookspecs``) or
-  declares the profile tables it reads;
+  plugin adds hookspecs of its own (the web plugin's are in ``ektp_plugins.web.hookspecs``),
+  declares the profile tables it reads, or names its message catalogues;
 * **registration** hooks (``ektp_register_*``) are called once when a plugin host first needs
   what they register; a plugin adds named things to the registry (or command group) it is given,
   and the profile later picks them by name. Each registry is typed by the :class:`RegistryKind`
@@ -133,7 +133,7 @@ def ektp_declare_profile_tables(tables: ProfileTables) -> None:
 
 
 @hookspec
-def ektp_message_catalogues(folders: list[Path]) -> None:
+def ektp_declare_message_catalogues(folders: list[Path]) -> None:
     """Name the folders of the plugin's message catalogues, so its message codes render in every
     interface and language like the core's.
 
@@ -159,7 +159,7 @@ def ektp_message_catalogues(folders: list[Path]) -> None:
         that is not a catalogue, makes its plugin fail (reported by ``ektp plugins``).
 
     Example:
-        docs/hooks/examples/ektp_message_catalogues.py
+        docs/hooks/examples/ektp_declare_message_catalogues.py
     """
 
 

@@ -5,7 +5,7 @@ The core never builds a sentence an operator reads: it says *what* happened as a
 the catalogues in its own language: the web UI in Indonesian first, the CLI in English. A catalogue is
 a JSON object per language (``en.json``, ``id.json``) mapping a code to its text, with ``{name}``
 placeholders; the core's own live in ``ektp_core/locales``, and a plugin adds a folder of its own
-through the ``ektp_message_catalogues`` hook (its codes then render everywhere the core's do).
+through the ``ektp_declare_message_catalogues`` hook (its codes then render everywhere the core's do).
 
 A placeholder may name how its value is shown, so a catalogue never receives an English word:
 
@@ -290,7 +290,7 @@ def default_catalogues() -> Catalogues:
 
 def add_folder(folder: Path) -> None:
     """Add a plugin's catalogue folder to the process's catalogues (the plugin host calls this with
-    what ``ektp_message_catalogues`` returns)."""
+    what ``ektp_declare_message_catalogues`` returns)."""
     folder = Path(folder)
     with _lock:
         if folder not in _extra:

@@ -230,8 +230,8 @@ class PluginHost:
         self._add_catalogues(only=name)
 
     def _add_catalogues(self, only: str | None = None) -> None:
-        """Add the loaded plugins' message catalogues (``ektp_message_catalogues``) to the process's."""
-        for call in self.hook.each_plugin("ektp_message_catalogues"):
+        """Add the loaded plugins' message catalogues (``ektp_declare_message_catalogues``) to the process's."""
+        for call in self.hook.each_plugin("ektp_declare_message_catalogues"):
             if only is not None and call.plugin != only:
                 continue
             try:
@@ -242,7 +242,7 @@ class PluginHost:
                 for folder in folders:
                     messages.add_folder(folder)
             except Exception as exc:
-                self._failed(call.plugin, f"{type(exc).__name__} in ektp_message_catalogues: {exc}")
+                self._failed(call.plugin, f"{type(exc).__name__} in ektp_declare_message_catalogues: {exc}")
 
     def unregister(self, name: str) -> None:
         """Remove a plugin added with :meth:`register`."""

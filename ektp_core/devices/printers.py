@@ -94,7 +94,7 @@ class PrinterStatus:
 
     state: PrinterState
     #: What the printer says, best as a :class:`~ektp_core.messages.Message` with the driver's own
-    #: catalogue (``ektp_message_catalogues``), so the UI says it in Indonesian; plain text is shown as is.
+    #: catalogue (``ektp_declare_message_catalogues``), so the UI says it in Indonesian; plain text is shown as is.
     message: str | Message = ""
     model: str = ""
     serial: str = ""

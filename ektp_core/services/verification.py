@@ -22,7 +22,7 @@ from ektp_core.devices.declared import make_matcher, make_verifier
 from ektp_core.devices.matchers import Matcher, MatcherSettings, matcher_settings
 from ektp_core.devices.verifiers import CentralRefused, CentralUnavailable, Submission, Verdict, Verifier
 from ektp_core.domain.model import FINGER_POSITIONS, EnrolmentState, Modality, PrintJobState, Role
-from ektp_core.errors import EktpError, IllegalTransition, NotFound
+from ektp_core.errors import EktpError, IllegalTransition, NotFound, detailed
 from ektp_core.lifecycle import audit
 from ektp_core.lifecycle.actions import AuditAction
 from ektp_core.lifecycle.service import LifecycleService
@@ -686,4 +686,4 @@ class VerificationService:
 def _error_text(exc: EktpError) -> str:
     """How an attempt's error is stored: its message as JSON, with the English text beside it in the
     message's parameters for the log (a column of 2,000 characters holds it)."""
-    return storable(exc.as_message())[:2000]
+    return storable(detailed(exc))[:2000]

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ektp_core.domain.model import Enrolment, EnrolmentState, PrintJobState
-from ektp_core.errors import EktpError
+from ektp_core.errors import EktpError, detailed
 from ektp_core.keys import crypto
 from ektp_core.lifecycle import audit
 from ektp_core.lifecycle.actions import AuditAction
@@ -375,7 +375,11 @@ class Outbox:
                 receipt = check(answer, packet_id)
             except (OSError, packets.PacketRefused) as exc:
                 # Down, or an answer this site cannot trust: the packet waits and is sent again.
-                said = exc.as_message() if isinstance(exc, packets.PacketRefused) else Message("sync.unreachable")
+                said = (
+                    detailed(exc)
+                    if isinstance(exc, packets.PacketRefused)
+                    else Message("sync.unreachable", detail=str(exc))
+                )
                 self._attempt(packet_id, storable(said))
                 stopped.append(str(exc))
                 return None

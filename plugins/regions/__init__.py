@@ -23,7 +23,7 @@ __all__ = ["DukcapilOnlyRules", "KecamatanRolloutRules", "KelurahanRolloutRules"
 
 
 @hookimpl
-def ektp_message_catalogues(folders: list[Path]) -> None:
+def ektp_declare_message_catalogues(folders: list[Path]) -> None:
     """The rules' routing reasons, in English and Indonesian."""
     folders.append(Path(__file__).with_name("locales"))
 

@@ -198,7 +198,7 @@ def load_example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Ca
             (package / "profiles").mkdir()
             minimal = importlib.resources.files("ektp_profiles").joinpath("minimal.toml")
             (package / "profiles" / "kecamatan.toml").write_text(minimal.read_text("utf-8"), "utf-8")
-        if name == "ektp_message_catalogues":  # the catalogues the example's docstring shows
+        if name == "ektp_declare_message_catalogues":  # the catalogues the example's docstring shows
             (package / "locales").mkdir()
             for language, own, text in (
                 ("id", "Bahasa Indonesia", "Kantor {hub} tutup pada hari {day:day}: kartu dicetak di {office}"),
@@ -525,7 +525,7 @@ def _exercise_after_transition(module: Any, deployment: Deployment, tmp_path: Pa
 EXERCISE: dict[str, Callable[[Any, Deployment, Path], None]] = {
     "ektp_add_hookspecs": _exercise_add_hookspecs,
     "ektp_declare_profile_tables": _exercise_declare_profile_tables,
-    "ektp_message_catalogues": _exercise_message_catalogues,
+    "ektp_declare_message_catalogues": _exercise_message_catalogues,
     "ektp_register_profiles": _exercise_profiles,
     "ektp_register_printers": _exercise_printers,
     "ektp_register_scanners": _exercise_scanners,
@@ -569,6 +569,7 @@ def test_rendering_has_every_hook() -> None:
     assert {e.name for e in ektp_hooks.select(entries, "start-up")} == {
         "ektp_add_hookspecs",
         "ektp_declare_profile_tables",
+        "ektp_declare_message_catalogues",
     }
     assert {e.name for e in ektp_hooks.select(entries, "lifecycle")} == {
         "ektp_validate_enrolment",

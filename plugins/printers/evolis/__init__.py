@@ -88,7 +88,7 @@ def make_printer(name: str, options: dict[str, Any]) -> EvolisPrinter:
 
 
 @hookimpl
-def ektp_message_catalogues(folders: list[Path]) -> None:
+def ektp_declare_message_catalogues(folders: list[Path]) -> None:
     """The printer's own states (its status flags), in English and Indonesian."""
     folders.append(Path(__file__).with_name("locales"))
 

@@ -4,6 +4,8 @@ etiquette (kernel driver, interface released), and the protocol pieces on their 
 
 from __future__ import annotations
 
+from ektp_core.messages import Message
+
 import errno
 import json
 import threading
@@ -166,11 +168,12 @@ def test_uncompressed_mono_panels_and_a_back(backend: FakeUsbBackend, emulator: 
 
 def test_status_fields(printer: EvolisPrinter, emulator: EvolisEmulator) -> None:
     status = printer.status()
-    assert status.state is PrinterState.READY and status.ready and status.message == "ready"
+    assert status.state is PrinterState.READY and status.ready and str(status.message) == "ready"
+    assert status.message == Message("evolis.PRINTER_READY", text="ready")  # Indonesian in the UI: "siap"
     assert (status.model, status.serial, status.firmware) == ("Evolis Primacy (emulated)", "EVO-TEST-1", "EMU-1.0")
     assert (status.card_count, status.ribbon, status.ribbon_remaining) == (0, "YMCKO", 200)
     emulator.ribbon_left = 7
-    assert printer.status().message == "ready; the ribbon is nearly finished"
+    assert str(printer.status().message) == "ready; the ribbon is nearly finished"
 
 
 def test_counter_ribbon_and_feeder_follow_each_card(
@@ -182,7 +185,7 @@ def test_counter_ribbon_and_feeder_follow_each_card(
     assert emulator.feeder == 0 and emulator.ribbon_left == 197
     # The last blank went through: the printer now warns about the next card, this one printed fine.
     status = printer.status()
-    assert status.state is PrinterState.ERROR and "feeder is empty" in status.message
+    assert status.state is PrinterState.ERROR and "feeder is empty" in str(status.message)
     expect_failure(printer, card, NoCard, Outcome.NOT_STARTED)
     assert emulator.card_counter == 3 and "Ss" not in emulator.commands[-8:]
 

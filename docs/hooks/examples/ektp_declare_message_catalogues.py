@@ -15,5 +15,5 @@ from ektp_core import hookimpl
 
 
 @hookimpl
-def ektp_message_catalogues(folders):
+def ektp_declare_message_catalogues(folders):
     folders.append(Path(__file__).with_name("locales"))
