@@ -1,6 +1,9 @@
-"""Regenerate the operator guide's screenshots (docs/screenshots/*.png) from a live regency.
+"""Regenerate the operator guide's screenshots from a live regency.
 
-    python tools/screenshots.py [--out docs/screenshots] [--lang id]
+    python tools/screenshots.py [--out plugins/web/ui/guide/screenshots] [--lang id]
+
+The guide and its screenshots are package data of the web plugin (plugins/web/ui/guide/), which the
+node serves at /panduan and docs/panduan-operator.md includes.
 
 It brings up the same small Kota Bengkulu as the browser end-to-end tests (tests/e2e/regency.py: the
 Dukcapil node, the Kampung Melayu kecamatan node, the central-system and SBI emulators, the sync and
@@ -25,6 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # pytest's pythonpath).
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "kits")]
 
+#: Where the guide's screenshots live (package data of the web plugin: the node serves them).
+SCREENSHOTS = ROOT / "plugins" / "web" / "ui" / "guide" / "screenshots"
 #: Every screenshot the guide embeds, in the order of an office's day (file name without ".png").
 PAGES = (
     "login",
@@ -144,9 +149,9 @@ def take(out: Path, lang: str, echo: Callable[[str], object] = print) -> list[Pa
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command line: ``--out`` (default docs/screenshots) and ``--lang`` (id or en)."""
+    """Command line: ``--out`` (default plugins/web/ui/guide/screenshots) and ``--lang`` (id or en)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
+    parser.add_argument("--out", type=Path, default=SCREENSHOTS)
     parser.add_argument("--lang", choices=("id", "en"), default="id")
     args = parser.parse_args(argv)
     written = take(args.out, args.lang)

@@ -1,4 +1,5 @@
-"""``ektp print-queue``, ``ektp print``, ``ektp print-resolve``, ``ektp blanks`` and ``ektp devices``."""
+"""``ektp print-queue``, ``ektp print``, ``ektp print-resolve``, ``ektp print-requeue``, ``ektp blanks`` and
+``ektp devices``."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ import click
 from ektp_core.cli.options import actor_option, deployment_option, echo_json, fail, open_deployment, services
 from ektp_core.devices.declared import choose_printer, make_printer, make_scanner, printer_settings, scanner_settings
 from ektp_core.devices.printers import PrinterError, step_reporter
-from ektp_core.domain.model import PrintJobState, due_on
+from ektp_core.domain.model import PrintJobState, Role, SiteKind, due_on
+from ektp_core.errors import EktpError, NotFound
 from ektp_core.lifecycle.service import LifecycleService
 from ektp_core.messages import text_of
+from ektp_core.services.accounts import AccountService
 from ektp_core.services.printing import PrintService
 
 OPEN_JOB_STATES = (PrintJobState.QUEUED, PrintJobState.RESERVED, PrintJobState.SENT, PrintJobState.UNKNOWN)
@@ -190,6 +193,64 @@ def print_resolve(job_id: str, outcome: str, supervisor: str, reason: str, deplo
     click.echo(f"job {job.id} resolved as {job.state}")
 
 
+#: Who may queue a spoiled card again: the web UI's desk roles (operators and supervisors).
+REQUEUE_ROLES = frozenset({Role.OPERATOR, Role.SUPERVISOR})
+
+
+class RequeueRefused(EktpError):
+    """``ektp print-requeue`` refused before asking the lifecycle: wrong node, account, job or site."""
+
+
+@click.command("print-requeue")
+@click.argument("job_id")
+@click.option(
+    "--as",
+    "actor",
+    required=True,
+    help="The account (an operator or supervisor of this node) who decided the reprint; recorded in the audit log.",
+)
+@deployment_option
+def print_requeue(job_id: str, actor: str, deployment_dir: Path | None) -> None:
+    """Queue the card of a SPOILED print job again: a new QUEUED job at the same site, with the same
+    routing and print day. An operator's decision, never automatic; only at the Dukcapil node, for
+    a job of its own site's queue (the same rules as the web UI's Cetak ulang)."""
+    with services(deployment_dir) as (deployment, _host, lc):
+        # The web view's rules, checked first so a refusal says which one: a site node prints only
+        # jobs the Dukcapil node signed, so a reprint made there would never print.
+        if deployment.site.kind is not SiteKind.DUKCAPIL:
+            raise RequeueRefused(
+                f"this node serves site {deployment.site_code}: only the Dukcapil node queues a spoiled card "
+                "again (a site prints only the jobs the Dukcapil node signed); nothing was changed"
+            )
+        accounts = {op.username: op for op, _last_login in AccountService(lc).accounts()}
+        who = accounts.get(actor)
+        if who is None or not who.active or who.role not in REQUEUE_ROLES:
+            what = "is not an account here" if who is None else f"({who.role}{'' if who.active else ', disabled'})"
+            raise RequeueRefused(
+                f"{actor} {what}: only an active operator or supervisor queues a spoiled card again; "
+                "nothing was changed"
+            )
+        try:
+            old = lc.jobs_by_id(job_id)
+        except NotFound:
+            raise RequeueRefused(
+                f"no print job {job_id}; nothing was changed (`ektp print-queue --all` lists the jobs)"
+            ) from None
+        if old.site_code != deployment.site_code:
+            raise RequeueRefused(
+                f"print job {job_id} is in the queue of site {old.site_code}, not of this node's site "
+                f"{deployment.site_code}; nothing was changed"
+            )
+        if old.state is not PrintJobState.SPOILED:
+            raise RequeueRefused(
+                f"print job {job_id} is {old.state}; only a SPOILED job can be queued again (nothing was changed)"
+            )
+        # The lifecycle's own call, as the web view makes it: same checks under lock, same audit entry.
+        new = lc.requeue(job_id, actor=actor)
+    day = f", print day {new.print_day.title()}" if new.print_day else ""
+    click.echo(f"job {job_id} queued again as job {new.id} at site {new.site_code}{day}")
+
+
 @click.group("blanks")
 def blanks_group() -> None:
     """The blank-card (blangko) ledger: receive, count, spoil."""
@@ -360,4 +421,4 @@ def devices_command(as_json: bool, deployment_dir: Path | None) -> None:
 
 
 #: What this module adds to the ``ektp`` command.
-COMMANDS = (print_queue, print_command, print_resolve, blanks_group, devices_command)
+COMMANDS = (print_queue, print_command, print_resolve, print_requeue, blanks_group, devices_command)

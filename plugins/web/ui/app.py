@@ -171,7 +171,17 @@ def csrf_token() -> str:
 
 def create_app(lifecycle: LifecycleService, host: Any) -> Flask:
     """The node's whole web application over one lifecycle service and plugin host."""
-    from ektp_plugins.web.ui import adjudication, admin, auth, dashboard, enrolments, handover, printing, record
+    from ektp_plugins.web.ui import (
+        adjudication,
+        admin,
+        auth,
+        dashboard,
+        enrolments,
+        handover,
+        operator_guide,
+        printing,
+        record,
+    )
 
     deployment = lifecycle.deployment
     settings = WebSettings.from_profile(deployment.profile)
@@ -203,7 +213,7 @@ def create_app(lifecycle: LifecycleService, host: Any) -> Flask:
     )
     app.extensions["ektp_inbox"] = Inbox.for_deployment(lifecycle)
     app.register_blueprint(api_blueprint())
-    for module in (auth, dashboard, record, enrolments, printing, handover, adjudication, admin):
+    for module in (auth, dashboard, record, enrolments, printing, handover, adjudication, admin, operator_guide):
         app.register_blueprint(module.bp)
     # Other plugins' pages (ektp_register_blueprints); their views declare access rules like ours, or
     # they are refused. Their menu entries (ektp_register_menu_entries) follow ours.

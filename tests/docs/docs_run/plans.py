@@ -307,15 +307,58 @@ PLUGINS = Plan(
 
 # -- the reference and small pages --------------------------------------------------------------------
 
+#: The job id `ektp print-requeue`'s example shows; the run's own spoiled job stands for it.
+SHOWN_SPOILED_JOB = "5f0c8e2a9b7d4c1e8f3a6b2d0c9e7a41"
+
+
+def _a_spoiled_card(run: Run) -> None:
+    """'The printer took the card and ruined it': an operator account, and a job of kantor's queue
+    that ended SPOILED (a ribbon that ran out mid-card), made through the lifecycle as a print run
+    would."""
+    from ektp_core.config import find_deployment
+    from ektp_core.lifecycle.service import LifecycleService
+    from ektp_core.testing.samples import queue_print_ready
+
+    root = run.root / "srv/ektp/kantor"
+    run.ektp(
+        "account", "add", "operator1", "--role", "operator", "--password-env", "PW", "-d", str(root),
+        env={"PW": ADMIN_PASSWORD},
+    )  # fmt: skip
+    deployment = find_deployment(root)
+    store = deployment.open_store()
+    try:
+        lc = LifecycleService(store, deployment.plugin_host().hook, deployment)
+        job_id = queue_print_ready(lc, site_code=deployment.site_code, routing_reason="the office prints")
+        lc.receive_blanks(deployment.site_code, ["BLK-000001"], actor="supervisor1", note="docs run")
+        lc.reserve_blank(job_id, actor="operator1")
+        lc.mark_sent(job_id, actor="operator1", printer="evolis-1")
+        lc.mark_spoiled(job_id, actor="operator1", reason="evolis-1: the ribbon ended mid-card")
+    finally:
+        store.dispose()
+    run.vars["spoiled_job"] = job_id
+
+
+def _queued_again(run: Run, output: str) -> None:
+    """'a new QUEUED job at the same site': the queue holds the new job, not the spoiled one."""
+    import json
+
+    queue = json.loads(run.ektp("print-queue", "--json", "-d", str(run.root / "srv/ektp/kantor")))
+    assert [job["state"] for job in queue] == ["QUEUED"], queue
+    assert queue[0]["id"] != run.vars["spoiled_job"] and queue[0]["routing_reason"] == "the office prints", queue
+
+
 CLI = Plan(
     state="A shell in /srv/ektp (the output shown for `ektp init kantor` names /srv/ektp/kantor).",
     cwd="srv/ektp",
-    replace=(("/srv/ektp", "{root}/srv/ektp"),),
+    replace=(("/srv/ektp", "{root}/srv/ektp"), (SHOWN_SPOILED_JOB, "{spoiled_job}")),
     steps={
+        f"ektp print-requeue {SHOWN_SPOILED_JOB} --as operator1 -d kantor": Step(
+            before=_a_spoiled_card, after=_queued_again
+        ),
         "ektp keys status -d kantor": Step(
             example_output="added by a concurrent change: the output shown is a node with 1840 blobs and a retired "
             "key, and key ids differ on every run"
-        )
+        ),
     },
 )
 NIK = Plan(state="Any folder.")
@@ -372,12 +415,22 @@ def _switched(run: Run, output: str) -> None:
     assert "kecamatan-rollout" in routed, routed
 
 
+def _switched_back(run: Run, output: str) -> None:
+    """'To go back, switch to the kept file by its path': the semi-vertical rules are in force again."""
+    routed = run.ektp("sites", "-d", str(run.root / "srv/ektp"))
+    assert "semi-vertical" in routed and "kecamatan-rollout" not in routed, routed
+    assert "kecamatan-rollout" in (run.root / "srv/ektp/profile.previous.toml").read_text("utf-8"), output
+
+
 REGIONAL_PROFILES = Plan(
     state="Kota Bengkulu's Dukcapil node at /srv/ektp on the semi-vertical profile (kota-bengkulu), "
     "with an administrator admin1.",
     setup=_node_with_admin1,
     replace=(("/srv/ektp", "{root}/srv/ektp"),),
-    steps={"ektp profile use kota-bengkulu-kecamatan --as admin1 -d /srv/ektp": Step(after=_switched)},
+    steps={
+        "ektp profile use kota-bengkulu-kecamatan --as admin1 -d /srv/ektp": Step(after=_switched),
+        "ektp profile use /srv/ektp/profile.previous.toml --as admin1 -d /srv/ektp": Step(after=_switched_back),
+    },
 )
 
 

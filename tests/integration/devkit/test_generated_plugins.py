@@ -4,8 +4,11 @@ through its entry point. (The command itself, in-process: tests/plugins/devkit/t
 
 from __future__ import annotations
 
+import io
 import os
+import re
 import shutil
+import socket
 import subprocess
 import sys
 import sysconfig
@@ -16,6 +19,7 @@ import pytest
 from ektp_plugins.devkit import scaffold
 from ektp_plugins.devkit.scaffold import KINDS, Names, new_plugin
 from external import missing
+from PIL import Image
 
 # Not the tutorials' names (tests/docs/test_tutorials.py runs those): the templates must work for any name.
 NAMES = {"printer": "seluma-printer", "scanner": "acme-scanner", "region": "kaur-rules", "verifier": "rl-gateway"}
@@ -70,6 +74,59 @@ def test_generated_code_is_ruff_clean(tmp_path: Path, kind: str) -> None:
         [ruff, "check", "--no-cache", "."], cwd=generated.directory, capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_printer_emulator_runs_as_a_module_cleanly_and_is_ready_after_each_card(tmp_path: Path) -> None:
+    """`python -m <package>.emulator` as its docstring says to run it: no RuntimeWarning (the package
+    imported its emulator module, so runpy found it in sys.modules before running it as __main__),
+    and, with a mechanism time, a STATUS sent right after the end-of-job answer finds it READY."""
+    names = Names(NAMES["printer"], "printer")
+    directory = new_plugin("printer", names.name, tmp_path / "dist").directory
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(directory / "src"), os.environ.get("PYTHONPATH")])),
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    module = f"{names.package}.emulator"
+    helped = subprocess.run(
+        [sys.executable, "-W", "error::RuntimeWarning", "-m", module, "--help"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert helped.returncode == 0 and "RuntimeWarning" not in helped.stderr, helped.stderr
+    assert "--mechanism-seconds" in helped.stdout
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", module, str(tmp_path / "state"), "--port", "0", "--mechanism-seconds", "0.2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert process.stdout is not None
+        banner = process.stdout.readline()
+        found = re.search(r"listening on 127\.0\.0\.1:(\d+);", banner)
+        assert found, banner + (process.stderr.read() if process.poll() is not None and process.stderr else "")
+        card = io.BytesIO()
+        Image.new("RGB", (1016, 648), "white").save(card, format="PNG")
+        png = card.getvalue()
+        with socket.create_connection(("127.0.0.1", int(found[1])), timeout=10) as sock:
+            replies = sock.makefile("rb")
+            sock.sendall(b"HELLO\n")
+            assert replies.readline().startswith(b"OK ")
+            for number in range(1, 4):
+                sock.sendall(f"PRINT 1016 648 {len(png)}\n".encode() + png)
+                assert replies.readline() == f"OK cards={number}\n".encode()
+                sock.sendall(b"STATUS\n")
+                assert replies.readline().startswith(f"OK state=READY cards={number} ".encode())
+    finally:
+        process.terminate()
+        _out, err = process.communicate(timeout=30)
+    assert "RuntimeWarning" not in err, err
+    assert len(list((tmp_path / "state" / "cards").glob("*.png"))) == 3
 
 
 def _can_build_wheels() -> bool:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import socket
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +16,7 @@ from ektp_core.devices.printers import (
     CoverOpen,
     NoCard,
     Outcome,
+    PrinterBusy,
     PrinterError,
     PrinterNotConnected,
     PrinterState,
@@ -24,9 +27,9 @@ from ektp_core.devices.printers import (
 )
 from PIL import Image, ImageDraw
 
-from ektp_acme_printer import AcmeEmulator as Emulator
 from ektp_acme_printer import AcmePrinter as Printer
 from ektp_acme_printer import protocol
+from ektp_acme_printer.emulator import AcmeEmulator as Emulator
 
 
 def rendered_card(size: tuple[int, int]) -> RenderedCard:
@@ -112,6 +115,39 @@ def test_a_jam_or_the_end_of_the_ribbon_spoils_the_card(
         printer.print_card(rendered_card(printer.canvas))
     assert raised.value.outcome is Outcome.SPOILED and raised.value.code == code
     assert printer.status().card_count == 1  # the ruined card went through the printer
+
+
+def test_busy_while_a_card_goes_through_and_ready_right_after_its_answer(tmp_path: Path) -> None:
+    """While the mechanism runs, STATUS says BUSY and another card is refused (nothing taken); the
+    STATUS the driver sends right after the end-of-job answer finds the printer READY, since a BUSY
+    there would make ektp see a printer that is not ready after a card it did print."""
+    with Emulator(tmp_path / "printer", mechanism_seconds=0.4) as emulator:
+        printer = Printer("test", {"port": emulator.address[1]})
+        watcher = Printer("watcher", {"port": emulator.address[1]})
+        printer.open()
+        watcher.open()
+        try:
+            after: list[PrinterState | int | None] = []
+
+            def print_one() -> None:
+                status = printer.print_card(rendered_card(printer.canvas))
+                after.extend([status.state, status.card_count])
+
+            thread = threading.Thread(target=print_one)
+            thread.start()
+            deadline = time.monotonic() + 5
+            while watcher.status().state is not PrinterState.BUSY and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert watcher.status().state is PrinterState.BUSY
+            with pytest.raises(PrinterBusy) as raised:
+                watcher.print_card(rendered_card(watcher.canvas))
+            assert raised.value.outcome is Outcome.NOT_STARTED
+            thread.join(10)
+            assert after == [PrinterState.READY, 1]
+            assert watcher.status().state is PrinterState.READY and emulator.cards == 1
+        finally:
+            watcher.close()
+            printer.close()
 
 
 def test_no_answer_during_a_card_is_a_timeout(emulator: Emulator) -> None:

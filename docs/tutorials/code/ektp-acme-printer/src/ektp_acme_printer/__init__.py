@@ -7,7 +7,10 @@ Registers:
 * the example profile ``acme-printer``: one Dukcapil office with an emulated printer.
 
 The protocol is described in :mod:`ektp_acme_printer.protocol`;
-:mod:`ektp_acme_printer.emulator` answers it.
+:mod:`ektp_acme_printer.emulator` answers it, and
+``python -m ektp_acme_printer.emulator``
+runs one. The package does not import the emulator module itself (so that ``python -m`` runs it
+cleanly): import the emulator from there.
 """
 
 from __future__ import annotations
@@ -20,9 +23,8 @@ from ektp_core.devices.printers import PrinterFactory
 from ektp_core.registry import Registry
 
 from .driver import AcmePrinter
-from .emulator import AcmeEmulator
 
-__all__ = ["NAME", "PROFILE_FILE", "AcmeEmulator", "AcmePrinter"]
+__all__ = ["NAME", "PROFILE_FILE", "AcmePrinter"]
 
 #: The plugin's name: its entry point, its driver and its example profile.
 NAME = "acme-printer"

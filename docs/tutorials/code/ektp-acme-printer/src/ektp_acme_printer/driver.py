@@ -28,7 +28,7 @@ import logging
 import socket
 import threading
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ektp_core.devices.options import DriverOptions
 from ektp_core.devices.printers import (
@@ -45,7 +45,9 @@ from ektp_core.devices.printers import (
 )
 
 from . import protocol
-from .emulator import AcmeEmulator
+
+if TYPE_CHECKING:  # imported where it starts: see open()
+    from .emulator import AcmeEmulator
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +103,10 @@ class AcmePrinter:
                 return
             host, port = self.host, self.port
             if self.use_emulator:
+                # Imported here, not at the top: the package must not import its emulator module, or
+                # `python -m ektp_acme_printer.emulator` would run a second copy of it (and warn).
+                from .emulator import AcmeEmulator
+
                 self.emulator = AcmeEmulator(self.emulator_state)
                 host, port = self.emulator.start()
             try:

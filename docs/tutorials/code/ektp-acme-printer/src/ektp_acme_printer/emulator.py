@@ -4,6 +4,10 @@ It keeps what a real printer keeps, so the driver and the ledger can be tested a
 a card counter, a hopper of blank cards and a ribbon. With a folder, that state survives restarts
 (``state.json``) and every card it prints is written there as ``cards/NNNNNN.png``.
 
+A card takes ``mechanism_seconds`` to go through (0 by default). Meanwhile STATUS says BUSY and
+another PRINT is refused with BUSY; the printer is READY again *before* it sends the end-of-job
+answer (``OK cards=<n>``), so a STATUS sent right after that answer never finds it BUSY.
+
 Faults on request, for tests: :attr:`~AcmeEmulator.cover_open`, an empty hopper or ribbon
 (:attr:`~AcmeEmulator.hopper`, :attr:`~AcmeEmulator.ribbon`),
 :meth:`~AcmeEmulator.fail_next` (answer the next PRINT with an error code),
@@ -45,12 +49,16 @@ class AcmeEmulator:
         ribbon: int = 500,
         canvas: tuple[int, int] = EVOLIS_CANVAS,
         port: int = 0,
+        mechanism_seconds: float = 0.0,
     ) -> None:
         self.folder = Path(folder) if folder is not None else None
         self.canvas = canvas
         self.port = port
+        self.mechanism_seconds = mechanism_seconds
         self.cover_open = False
+        #: Busy with something else than a card (a test sets it); a card in the mechanism is _printing.
         self.busy = False
+        self._printing = False
         self._lock = threading.Lock()
         self._fault: str | None = None
         self._server: socketserver.ThreadingTCPServer | None = None
@@ -94,7 +102,8 @@ class AcmeEmulator:
     # -- faults --------------------------------------------------------------------------------------
 
     def fail_next(self, code: str) -> None:
-        """Answer the next PRINT with ``ERR code`` (RIBBON and JAM use up the card, as on a real printer)."""
+        """Answer the next PRINT with ``ERR code``. RIBBON and JAM use up the card, as on a real printer,
+        and so does a code the protocol does not know; the not-taken codes (BUSY, COVER...) do not."""
         self._fault = code
 
     def hang_next(self) -> None:
@@ -183,7 +192,7 @@ class AcmeEmulator:
 
     def _status_line(self) -> bytes:
         error = "COVER" if self.cover_open else "NOCARD" if self.hopper <= 0 else "NORIBBON" if self.ribbon <= 0 else ""
-        state = "ERROR" if error else "BUSY" if self.busy else "READY"
+        state = "ERROR" if error else "BUSY" if self.busy or self._printing else "READY"
         fields: dict[str, object] = {"state": state, "cards": self.cards, "hopper": self.hopper, "ribbon": self.ribbon}
         if error:
             fields["error"] = error
@@ -205,31 +214,47 @@ class AcmeEmulator:
             return None
         with self._lock:
             refusal = self._refusal(width, height, image)
+            if refusal is None and fault in protocol.NOT_STARTED:
+                refusal = protocol.err(fault, "emulated failure")  # refused before the card is taken
             if refusal is not None:
                 return refusal
             # The card goes through the printer from here: it counts, printed or spoiled.
+            self._printing = True
             self.cards += 1
             self.hopper -= 1
             self.ribbon -= 1
-            if fault in ("JAM", "RIBBON"):
-                if fault == "RIBBON":
-                    self.ribbon = 0
-                self._save()
-                return protocol.err(fault, "card jammed" if fault == "JAM" else "ribbon ended during the card")
-            if fault is not None and fault != "<drop>":
-                self._save()
-                return protocol.err(fault, "emulated failure")
-            if self.folder is not None:
-                cards = self.folder / "cards"
-                cards.mkdir(parents=True, exist_ok=True)
-                (cards / f"{self.cards:06d}.png").write_bytes(image)
+        try:
+            # The mechanism runs without the lock, so a STATUS meanwhile answers (BUSY).
+            self._stopping.wait(self.mechanism_seconds)
+            with self._lock:
+                return self._finish(image, fault)
+        finally:
+            # Idle again before _serve writes the end-of-job answer: the order matters, since a driver
+            # asks STATUS as soon as it has read that answer, and a BUSY there would look like a fault.
+            with self._lock:
+                self._printing = False
+
+    def _finish(self, image: bytes, fault: str | None) -> bytes | None:
+        """The end of a card taken from the hopper: spoiled by a fault, or written out (lock held)."""
+        if fault in ("JAM", "RIBBON"):
+            if fault == "RIBBON":
+                self.ribbon = 0
             self._save()
-            if fault == "<drop>":
-                return None
-            return protocol.ok(cards=self.cards)
+            return protocol.err(fault, "card jammed" if fault == "JAM" else "ribbon ended during the card")
+        if fault is not None and fault != "<drop>":
+            self._save()
+            return protocol.err(fault, "emulated failure")
+        if self.folder is not None:
+            cards = self.folder / "cards"
+            cards.mkdir(parents=True, exist_ok=True)
+            (cards / f"{self.cards:06d}.png").write_bytes(image)
+        self._save()
+        if fault == "<drop>":
+            return None
+        return protocol.ok(cards=self.cards)
 
     def _refusal(self, width: int, height: int, image: bytes) -> bytes | None:
-        if self.busy:
+        if self.busy or self._printing:
             return protocol.err("BUSY", "printing another card")
         if self.cover_open:
             return protocol.err("COVER", "the cover is open")
@@ -253,10 +278,18 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="An emulated Acme Printer printer on 127.0.0.1.")
     parser.add_argument("folder", nargs="?", default=None, help="where it keeps its counter and cards")
     parser.add_argument("--port", type=int, default=protocol.DEFAULT_PORT, help="TCP port (default 9100)")
+    parser.add_argument(
+        "--mechanism-seconds", type=float, default=0.0, help="how long a card takes to go through (default 0)"
+    )
     args = parser.parse_args(argv)
-    emulator = AcmeEmulator(args.folder, port=args.port)
+    emulator = AcmeEmulator(
+        args.folder,
+        port=args.port,
+        mechanism_seconds=args.mechanism_seconds,
+    )
     host, port = emulator.start()
-    print(f"{MODEL} {emulator.serial} listening on {host}:{port}; Ctrl-C stops it")
+    # Flushed: whoever started it (a test, a service manager) may be waiting for this line on a pipe.
+    print(f"{MODEL} {emulator.serial} listening on {host}:{port}; Ctrl-C stops it", flush=True)
     try:
         threading.Event().wait()
     except KeyboardInterrupt:
