@@ -4,8 +4,6 @@ etiquette (kernel driver, interface released), and the protocol pieces on their 
 
 from __future__ import annotations
 
-from ektp_core.messages import Message
-
 import errno
 import json
 import threading
@@ -39,6 +37,7 @@ from ektp_core.devices.printers import (
     RibbonEnded,
 )
 from ektp_core.errors import PluginError
+from ektp_core.messages import Message
 from ektp_core.registry import Registry
 
 W, H = 1016, 648
