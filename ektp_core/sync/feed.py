@@ -123,7 +123,8 @@ class Feed:
                 "kind": "enrolment_state",
                 "enrolment_id": entry.subject_id,
                 "state": detail["to"],
-                "reason": detail.get("reason"),
+                # The message when there is one, so the site shows the reason in its operators' language.
+                "reason": detail.get("reason_message") or detail.get("reason"),
             }
         if entry.subject_kind == "print_job" and "to" in detail:
             job = job_rows.get(entry.subject_id)
@@ -294,7 +295,7 @@ class FeedReader:
             conn.execute(
                 enrolments.update()
                 .where(enrolments.c.id == enrolment_id)
-                .values(state=state.value, reason=item.get("reason"), updated_at=at)
+                .values(state=state.value, reason=_stored_reason(item.get("reason")), updated_at=at)
             )
             audit.append(
                 conn,
@@ -372,3 +373,11 @@ class FeedReader:
                 detail={"role": item["role"], "active": bool(item["active"])},
             )
             result.accounts.append(username)
+
+
+def _stored_reason(value: Any) -> str | None:
+    """A reason from the feed as the site's column keeps it: a message's JSON, or the text itself."""
+    found = Message.found_in(value)
+    if found is not None:
+        return found.to_json()
+    return None if value is None else str(value)
