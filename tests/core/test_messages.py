@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from language import english_words
 
 from ektp_core.domain.model import WEEKDAYS, BlankState, EnrolmentState, PrintJobState
 from ektp_core.errors import Conflict, EktpError, IllegalTransition, InvalidValue, NotFound
@@ -220,24 +221,6 @@ def test_every_code_the_code_uses_is_in_every_catalogue(catalogues: Catalogues) 
         used |= {f"verdict.{c}" for c in central.findall(path.read_text("utf-8"))}
     missing = sorted(f"{lang}: {c}" for c in used for lang in ("id", "en") if not catalogues.has(lang, c))
     assert missing == []
-
-
-#: English words that are never Indonesian (loanwords the UI uses, "printer", "supervisor", "operator",
-#: "data", "status", are not listed). Codes in capitals, placeholders and `commands` are skipped.
-_WORDS = (
-    "the is are was were not and of to for with from by has have this that on at in be it its or if "
-    "when which you your please cannot could should would been done failed error missing queued printed "
-    "received sent yet only any all than then there their must may will here because before after "
-    "about into out up down new old card cards day days week today wrong found refused ready busy stock "
-    "blank blanks job jobs site sites queue waiting unknown none nothing rules every each"
-)
-ENGLISH = frozenset(_WORDS.split())
-_SKIP = re.compile(r"\{[^}]*\}|`[^`]*`|\b[A-Z][A-Z0-9_]{2,}\b|\([a-z_]+ = [a-z]+\)")
-
-
-def english_words(text: str) -> list[str]:
-    """The English words of ``text`` outside placeholders, codes and commands."""
-    return [w for w in re.findall(r"[A-Za-z]+", _SKIP.sub(" ", text)) if w.lower() in ENGLISH]
 
 
 def test_the_indonesian_texts_have_no_english_words(catalogues: Catalogues) -> None:
