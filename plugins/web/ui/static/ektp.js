@@ -11,13 +11,19 @@ document.addEventListener("DOMContentLoaded", () => {
       if (!window.confirm(form.dataset.confirm)) event.preventDefault();
     });
   }
-  // A submit button is disabled once pressed, so a double click does not send twice.
+  // A submit button is disabled once its form is really sent, so a double click does not send twice.
+  // The check waits until every submit listener has run (a timeout fires after the dispatch): a form
+  // whose confirmation was cancelled, or that another script stopped, is not sent and keeps its
+  // buttons usable.
   for (const form of document.querySelectorAll("form")) {
-    form.addEventListener("submit", () => {
-      // form.elements also holds buttons outside the form that name it (form="...").
-      for (const button of form.elements) {
-        if (button.type === "submit") setTimeout(() => { button.disabled = true; }, 0);
-      }
+    form.addEventListener("submit", (event) => {
+      setTimeout(() => {
+        if (event.defaultPrevented) return;
+        // form.elements also holds buttons outside the form that name it (form="...").
+        for (const button of form.elements) {
+          if (button.type === "submit") button.disabled = true;
+        }
+      }, 0);
     });
   }
 });
