@@ -303,3 +303,20 @@ def test_a_plugins_pages_join_the_app_under_the_same_rules(
     assert supervisor.get("/stok/").get_data(as_text=True) == "stok blangko"
     assert operator.get("/stok/").status_code == 403
     assert supervisor.get("/stok/open").status_code == 403
+
+
+def test_the_node_serves_a_real_icon_and_every_page_links_it(browser) -> None:  # type: ignore[no-untyped-def]
+    """Guards issue 14 defect 12: /favicon.ico was a 404 on every page. It is an ICO image served to
+    anyone (it holds nothing personal), and the pages link it."""
+    from io import BytesIO
+
+    from PIL import Image
+
+    b = browser(None)
+    response = b.get("/favicon.ico")
+    assert response.status_code == 200
+    icon = Image.open(BytesIO(response.data))
+    assert icon.format == "ICO" and icon.size[0] >= 16
+    page = b.get("/login").get_data(as_text=True)
+    assert 'rel="icon" href="/static/favicon.ico"' in page
+    assert b.get("/static/favicon.ico").status_code == 200
