@@ -225,6 +225,9 @@ def upload(enrolment_id: str) -> Any:
         else:
             sent = request.files.get("file")
             data = sent.read(8 * 1024 * 1024 + 1) if sent is not None else b""
+            if not data and kind is Modality.SIGNATURE and request.form.get("pad") == "1":
+                # Saved from the pad with nothing drawn (and no file): the pad is empty, not a file missing.
+                raise BadImage("rec.sig_pad_empty")
         image, quality = picture(data, kind)
     except BadImage as exc:
         flash(_(exc.key, **exc.values), "error")

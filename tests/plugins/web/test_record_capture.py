@@ -139,6 +139,7 @@ def test_an_exception_needs_the_supervisors_password(browser, ektp_service) -> N
 
 
 def test_the_signature_pad_and_a_blank_pad(browser, ektp_service) -> None:
+    """An empty pad says the pad is empty (issue 14, defect 6: it said to choose a file)."""
     b = browser("op1")
     enrolment_id = start_recording(b)
     page = b.get(f"/record/{enrolment_id}/step/signature").get_data(as_text=True)
@@ -148,7 +149,19 @@ def test_the_signature_pad_and_a_blank_pad(browser, ektp_service) -> None:
     refused = b.post(
         url, {"modality": "signature", "position": "signature", "drawing": blank}, follow_redirects=True
     ).get_data(as_text=True)
-    assert "Tanda tangan kosong" in refused
+    # Nothing drawn on the pad: the pad's own message (issue 14, defect 6), not "choose a file".
+    assert "Bidang tanda tangan masih kosong" in refused
+    assert ("signature", "signature") not in _captures(ektp_service, enrolment_id)
+    # What the pad's script sends when the pad was left empty and no file was chosen.
+    empty = b.post(
+        url, {"modality": "signature", "position": "signature", "drawing": "", "pad": "1"}, follow_redirects=True
+    ).get_data(as_text=True)
+    assert "Bidang tanda tangan masih kosong" in empty and "Pilih berkas" not in empty
+    # Without scripts there is no pad, only the file field: then a file is what is missing.
+    no_file = b.post(
+        url, {"modality": "signature", "position": "signature", "drawing": ""}, follow_redirects=True
+    ).get_data(as_text=True)
+    assert "Pilih berkas gambar" in no_file
     assert ("signature", "signature") not in _captures(ektp_service, enrolment_id)
     garbage = b.post(
         url,
