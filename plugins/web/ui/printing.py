@@ -113,6 +113,7 @@ def queue() -> Any:
         supervisor=user is not None and user.role is Role.SUPERVISOR,
         page=page,
         queued=page.due_today,
+        queued_any=page.by_state.get(PrintJobState.QUEUED.value, 0),
         labels=state_labels(),
         preview_href=url_for("printing.queue"),
     )
