@@ -100,6 +100,11 @@ class Node:
         return self.lifecycle.deployment.site
 
     @property
+    def prints(self) -> bool:
+        """True when this site prints cards (the profile's ``prints``): it has a print queue and blanks."""
+        return bool(self.site.prints)
+
+    @property
     def is_dukcapil(self) -> bool:
         """True at the Dukcapil node (it serves the regency, adjudicates and routes print jobs)."""
         return bool(self.site.kind is SiteKind.DUKCAPIL)
@@ -257,7 +262,12 @@ def nav_items() -> list[tuple[str, str, bool]]:
 
     def allowed(endpoint: str) -> bool:
         rule = access.rule_of(current_app.view_functions.get(endpoint))
-        return rule is not None and user.role in rule.roles and (n.is_dukcapil or not rule.dukcapil_only)
+        return (
+            rule is not None
+            and user.role in rule.roles
+            and (n.is_dukcapil or not rule.dukcapil_only)
+            and (n.prints or not rule.printing_site)
+        )
 
     shown = [(endpoint, _(key), _section(endpoint) == here) for endpoint, key in NAV if allowed(endpoint)]
     for entry in current_app.extensions.get("ektp_menu", []):
@@ -323,6 +333,9 @@ def _guard() -> BaseResponse | None:
     if rule.dukcapil_only and not n.is_dukcapil:
         n.accounts.forbidden(who, request.path, source=source(), reason="not_dukcapil")
         return _page(403, "errors.dukcapil_only")
+    if rule.printing_site and not n.prints:
+        # Not a refusal of the person (nothing is audited): this office has no printing to show.
+        return _page(404, "errors.not_printing")
     return None
 
 

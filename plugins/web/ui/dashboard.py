@@ -35,7 +35,11 @@ def index() -> Any:
     n = node()
     regency = n.is_dukcapil and request.args.get("scope") != "site"
     site_code = None if regency else n.site.code
-    printing_sites = [s.code for s in n.deployment.profile.sites if s.prints] if regency else [n.site.code]
+    # A site that does not print has no blanks: no stock line (and no low-stock warning) for it.
+    if regency:
+        printing_sites = [s.code for s in n.deployment.profile.sites if s.prints]
+    else:
+        printing_sites = [n.site.code] if n.prints else []
     as_of = dt.datetime.now().astimezone()
     with n.lifecycle.store.read() as conn:  # one snapshot: every figure of the page agrees
         data = dashboard_figures(conn, site_code, today=as_of.date())
@@ -68,7 +72,7 @@ def index() -> Any:
         ledgers=ledgers,
         sites=sites,
         states=states,
-        low_stock=n.settings.low_stock,
+        low_stock={code: n.settings.low_stock_at(code) for code in printing_sites},
         as_of=as_of,
     )
 

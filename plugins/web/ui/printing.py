@@ -78,7 +78,7 @@ def flash_note(level: str, key: str, values: dict[str, Any]) -> None:
 
 
 @bp.get("/print")
-@access.allow(access.DESK)
+@access.allow(access.DESK, printing_site=True)
 def queue() -> Any:
     """The site's open jobs and the recently finished ones, the printers and their runs."""
     n = node()
@@ -106,7 +106,7 @@ def queue() -> Any:
         checks=page.checks,
         active=active,
         ledger=ledger,
-        low_stock=n.settings.low_stock,
+        low_stock=n.settings.low_stock_at(n.site.code),
         badges=BADGES,
         outcomes=OUTCOMES,
         preview=preview,
@@ -163,7 +163,7 @@ def preview(job_id: str) -> Any:
 
 
 @bp.post("/print/run")
-@access.allow(access.DESK)
+@access.allow(access.DESK, printing_site=True)
 def run() -> Any:
     """Print one job (``job``) or every due QUEUED job (``all``) on the chosen printer, in the background."""
     n = node()
@@ -221,7 +221,7 @@ def _run_or_404(run_id: str) -> PrintRun:
 
 
 @bp.get("/print/runs/<run_id>")
-@access.allow(access.DESK)
+@access.allow(access.DESK, printing_site=True)
 def progress(run_id: str) -> Any:
     """A run's page: its cards and their states, the printer's steps; it polls :func:`status`."""
     found = _run_or_404(run_id)
@@ -229,7 +229,7 @@ def progress(run_id: str) -> Any:
 
 
 @bp.get("/print/runs/<run_id>/status")
-@access.allow(access.DESK)
+@access.allow(access.DESK, printing_site=True)
 def status(run_id: str) -> Any:
     """A run's state as JSON, in the reader's language (the run page polls it)."""
     return jsonify(run_status(_run_or_404(run_id)))
@@ -291,7 +291,7 @@ def run_status(found: PrintRun) -> dict[str, Any]:
 
 
 @bp.post("/print/jobs/<job_id>/resolve")
-@access.allow(access.SUPERVISORS)
+@access.allow(access.SUPERVISORS, printing_site=True)
 def resolve(job_id: str) -> Any:
     """A supervisor says what became of an UNKNOWN job's card (as ``ektp print-resolve``)."""
     n = node()
@@ -328,7 +328,7 @@ def resolve(job_id: str) -> Any:
 
 
 @bp.post("/print/jobs/<job_id>/spoil")
-@access.allow(access.SUPERVISORS)
+@access.allow(access.SUPERVISORS, printing_site=True)
 def spoil_printed(job_id: str) -> Any:
     """A supervisor spoils a printed card found unusable before handover (a misprint, a scratch): job and
     blank SPOILED with the reason; the card is then printed again (requeued at the Dukcapil node)."""
