@@ -4,6 +4,7 @@ signed print jobs a site received, and the enrolments waiting for the central sy
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 
 import attrs
 import sqlalchemy as sa
@@ -43,6 +44,21 @@ def waiting_packets(conn: Connection) -> tuple[int, str | None]:
     """Packets waiting to be sent and the newest error of one of them (both from the waiting packets'
     own index: a site's outbox keeps every packet it ever sent)."""
     return int(conn.execute(_WAITING_COUNT).scalar_one()), conn.execute(_WAITING_ERROR).scalar()
+
+
+def unsent_enrolments(conn: Connection, enrolment_ids: Iterable[str]) -> frozenset[str]:
+    """Of ``enrolment_ids``, those whose enrolment packet still waits in this site's outbox (no receipt
+    from the Dukcapil node yet): confirmed at the desk, not yet arrived. Read through the outbox's
+    enrolment index, for the ids of one page only."""
+    wanted = sorted(set(enrolment_ids))
+    if not wanted:
+        return frozenset()
+    rows = conn.execute(
+        sa.select(outbox.c.enrolment_id)
+        .where(outbox.c.enrolment_id.in_(wanted), outbox.c.kind == "enrolment", _WAITING)
+        .distinct()
+    )
+    return frozenset(str(row.enrolment_id) for row in rows)
 
 
 def outbox_figures(conn: Connection) -> OutboxFigures:

@@ -16,6 +16,7 @@ from ektp_plugins.web.ui.app import _, current_user, node
 from ektp_plugins.web.ui.central import verification
 from ektp_plugins.web.ui.images import image_response
 from ektp_plugins.web.ui.search_text import SearchInvalid, parse_query
+from ektp_plugins.web.ui.states import state_label, unsent
 from flask import Blueprint, abort, current_app, render_template, request, url_for
 
 from ektp_core.domain.model import POSITIONS, Enrolment, EnrolmentState, Modality
@@ -113,6 +114,8 @@ def index() -> Any:
         states=list(EnrolmentState),
         args=args,
         page_size=PAGE_SIZE,
+        unsent=unsent([r.id for r in page.rows]) if page is not None else frozenset(),
+        state_label=state_label,
     )
     return body, status
 
@@ -223,6 +226,8 @@ def detail(enrolment_id: str) -> Any:
         adjudicate=adjudicate,
         sites=sites,
         face=by_slot.get((Modality.FACE, "face")),
+        unsent=unsent([enrolment_id]),
+        state_label=state_label,
     )
 
 

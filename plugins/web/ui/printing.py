@@ -7,6 +7,7 @@ status route. The blank (blangko) pages of the same blueprint are in :mod:`.blan
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from ektp_plugins.web.ui import access
@@ -276,13 +277,22 @@ def run_status(found: PrintRun) -> dict[str, Any]:
             "counted": check.printer_cards,
             "matches": check.matches,
         },
-        "summary": _(
-            "print.run_done" if snap["done"] else "print.run_going",
-            printer=snap["printer"],
-            ended=ended,
-            total=len(snap["job_ids"]),
-        ),
+        "summary": _run_summary(snap, rows, ended),
     }
+
+
+def _run_summary(snap: dict[str, Any], rows: Sequence[Any], ended: int) -> str:
+    """The run's one line: going, refused (nothing printed, why is the alert below), or finished
+    with how many cards were really printed ("0 of 1 processed" read as done for a refused run)."""
+    values = {"printer": snap["printer"], "total": len(snap["job_ids"])}
+    if not snap["done"]:
+        return _("print.run_going", ended=ended, **values)
+    printed = sum(1 for r in rows if r.job.state is PrintJobState.PRINTED)
+    if snap["failed"]:
+        return _("print.run_refused", **values)
+    if printed == 0:
+        return _("print.run_none_printed", **values)
+    return _("print.run_done", printed=printed, **values)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -346,7 +356,9 @@ def spoil_printed(job_id: str) -> Any:
         key, values = explain(exc)
         flash(_(key, **values), "error")
     else:
-        flash(_("print.spoiled_printed", job=job_id, state=_("job." + done.state.value)), "ok")
+        # A reprint is a decision (requeue at the Dukcapil node), never automatic: say where it is taken.
+        key = "print.spoiled_printed" if n.is_dukcapil else "print.spoiled_printed_site"
+        flash(_(key, job=job_id, state=_("job." + done.state.value), requeue=_("print.requeue")), "ok")
         if not n.is_dukcapil:
             note = report_outcomes(n.lifecycle)
             if note is not None:
