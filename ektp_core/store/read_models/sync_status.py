@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ektp_core.store.repository import utc
-from ektp_core.store.tables import central_submissions, enrolments, outbox, signed_jobs, site_keys
+from ektp_core.store.tables import central_submissions, enrolments, inbox, outbox, signed_jobs, site_keys
 
 
 @attrs.frozen(kw_only=True)
@@ -59,6 +59,14 @@ def unsent_enrolments(conn: Connection, enrolment_ids: Iterable[str]) -> frozens
         .distinct()
     )
     return frozenset(str(row.enrolment_id) for row in rows)
+
+
+def arrived_at(conn: Connection, enrolment_id: str) -> dt.datetime | None:
+    """When the enrolment's packet arrived at this (the Dukcapil) node; None for one recorded here."""
+    found = conn.execute(
+        sa.select(inbox.c.received_at).where(inbox.c.enrolment_id == enrolment_id).order_by(inbox.c.received_at).limit(1)
+    ).scalar()
+    return None if found is None else utc(found)
 
 
 def outbox_figures(conn: Connection) -> OutboxFigures:

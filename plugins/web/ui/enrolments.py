@@ -22,7 +22,7 @@ from flask import Blueprint, abort, current_app, render_template, request, url_f
 from ektp_core.domain.model import POSITIONS, Enrolment, EnrolmentState, Modality
 from ektp_core.errors import EktpError, NotFound
 from ektp_core.services.capture import CaptureService
-from ektp_core.store.read_models import enrolment_search
+from ektp_core.store.read_models import enrolment_search, sync_status
 from ektp_core.store.read_models.enrolment_search import PAGE_SIZE
 
 bp = Blueprint("enrolments", __name__)
@@ -228,7 +228,14 @@ def detail(enrolment_id: str) -> Any:
         face=by_slot.get((Modality.FACE, "face")),
         unsent=unsent([enrolment_id]),
         state_label=state_label,
+        arrived=_arrived(enrolment_id) if n.is_dukcapil else None,
     )
+
+
+def _arrived(enrolment_id: str) -> Any:
+    # A travelled enrolment keeps its site's recording time; its arrival here is shown beside it.
+    with node().lifecycle.store.read() as conn:
+        return sync_status.arrived_at(conn, enrolment_id)
 
 
 @bp.get("/enrolments/<enrolment_id>/image/<modality>/<position>")
