@@ -352,7 +352,8 @@ class LifecycleService:
 
         ``recorded_at`` is when the site that recorded it did so (the sync inbox passes the packet's
         time): the enrolment keeps it as its ``created_at`` (and the ``recorded`` counters count it in
-        that hour), the audit entry keeps this node's own time of arrival. A time later than now (a site's clock ahead) is taken as now.
+        that hour), the audit entry keeps this node's own time of arrival. A time later than now (a
+        site's clock ahead) is taken as now.
 
         ``images`` maps each capture's ``blob_ref`` (and ``template_ref``) to its raw bytes; they are
         stored encrypted in the same transaction, and so is whatever ``within(conn, at)`` writes (the

@@ -64,7 +64,10 @@ def unsent_enrolments(conn: Connection, enrolment_ids: Iterable[str]) -> frozens
 def arrived_at(conn: Connection, enrolment_id: str) -> dt.datetime | None:
     """When the enrolment's packet arrived at this (the Dukcapil) node; None for one recorded here."""
     found = conn.execute(
-        sa.select(inbox.c.received_at).where(inbox.c.enrolment_id == enrolment_id).order_by(inbox.c.received_at).limit(1)
+        sa.select(inbox.c.received_at)
+        .where(inbox.c.enrolment_id == enrolment_id)
+        .order_by(inbox.c.received_at)
+        .limit(1)
     ).scalar()
     return None if found is None else utc(found)
 

@@ -24,7 +24,7 @@ from ektp_plugins.web.api import API
 from ektp_plugins.web.api import blueprint as api_blueprint
 from ektp_plugins.web.hookspecs import BLUEPRINTS, MENU_ENTRIES
 from ektp_plugins.web.settings import WebSettings
-from ektp_plugins.web.ui import access
+from ektp_plugins.web.ui import access, dates
 from ektp_plugins.web.ui.i18n import LOCALES, Catalogues
 from ektp_plugins.web.ui.menu import MenuEntry
 from flask import Flask, Response, current_app, g, redirect, render_template, request, session, url_for
@@ -200,6 +200,9 @@ def create_app(lifecycle: LifecycleService, host: Any) -> Flask:
         _=_, csrf_token=csrf_token, node=node, current_user=current_user, nav_items=nav_items, version=__version__
     )
     app.jinja_env.filters["when"] = _when
+    # One date format on every page, dd-mm-yyyy (a date field's pattern, a date shown).
+    app.jinja_env.filters["day"] = dates.show_date
+    app.jinja_env.globals["date_pattern"] = dates.PATTERN
     app.jinja_env.autoescape = True
     return app
 

@@ -44,7 +44,7 @@ def index() -> Any:
     with n.lifecycle.store.read() as conn:  # one snapshot: every figure of the page agrees
         data = dashboard_figures(conn, site_code, today=as_of.date())
         ledgers = {code: blank_stock.ledger(conn, code) for code in printing_sites}
-    labels = [d.strftime("%d/%m") for d in data.days]
+    labels = [d.strftime("%d-%m") for d in data.days]  # day-month, as every date of the UI
     per_day = grouped_bars(
         labels,
         [(_("dash.recorded"), data.recorded_per_day), (_("dash.printed"), data.printed_per_day)],

@@ -14,6 +14,7 @@ import attrs
 from ektp_plugins.web.ui import access
 from ektp_plugins.web.ui.app import _, current_user, node
 from ektp_plugins.web.ui.central import verification
+from ektp_plugins.web.ui.dates import show_date
 from ektp_plugins.web.ui.images import image_response
 from ektp_plugins.web.ui.search_text import SearchInvalid, parse_query
 from ektp_plugins.web.ui.states import state_label, unsent
@@ -210,6 +211,7 @@ def detail(enrolment_id: str) -> Any:
         adjudicate = url_for("adjudication.show", enrolment_id=enrolment_id)
     bio = enrolment.biodata.to_dict()
     bio["jenis_kelamin"] = enrolment.biodata.jenis_kelamin_label
+    bio["tanggal_lahir"] = show_date(enrolment.biodata.tanggal_lahir)
     bio["berlaku_hingga"] = enrolment.biodata.berlaku_hingga_label
     sites = {s.code: s for s in n.deployment.profile.sites}
     return render_template(

@@ -341,8 +341,9 @@ def test_a_spoiled_card_at_the_site_is_reported_once(nodes: tuple[Node, Node]) -
 
 def test_the_dukcapil_node_keeps_the_sites_recording_time_and_its_own_arrival(nodes: tuple[Node, Node]) -> None:
     """Guards issue 14 defect 9: the Dukcapil node stamped a travelled enrolment with its arrival time
-    (recorded 02:40 at the kecamatan, shown 02:42: here 02:59 and 03:01, across an hour). The enrolment keeps the packet's recording time;
-    the arrival stays in the inbox row and the audit entry, and says which is which."""
+    (recorded 02:40 at the kecamatan, shown 02:42; here 02:59 and 03:01, across an hour). The
+    enrolment keeps the packet's recording time; the arrival stays in the inbox row and the audit
+    entry, which names both."""
     import datetime as dt
 
     from ektp_core.lifecycle import audit

@@ -108,7 +108,9 @@ def test_a_confirmed_recording_reads_waiting_until_its_packet_has_left(browser, 
     from markupsafe import escape
 
     texts = Catalogues()
-    waiting, sent = (str(escape(texts.text("id", key))) for key in ("state.waiting_to_send", "state.SENT_FOR_ENROLLMENT"))
+    waiting, sent = (
+        str(escape(texts.text("id", key))) for key in ("state.waiting_to_send", "state.SENT_FOR_ENROLLMENT")
+    )
     b = browser("op1")
     enrolment_id = start_recording(b)
     fill_captures(ektp_service, enrolment_id)
