@@ -18,6 +18,7 @@ from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import attrs
 from ektp_plugins.web.api import API
@@ -322,6 +323,13 @@ def _guard() -> BaseResponse | None:
         expected = session.get("csrf") or ""
         if not expected or not hmac.compare_digest(str(sent), str(expected)):
             n.accounts.forbidden(who, request.path, source=source(), reason="csrf")
+            if g.user is None and rule is not None and not rule.public:
+                # The session ended before the form was sent (a logout in another tab, the idle
+                # limit): the post is refused all the same, but the operator is asked to log in
+                # again and comes back to the form's page, where the page's script puts back what
+                # was typed (kept in this tab's sessionStorage, never on the server).
+                session["notice"] = "auth.session_ended_form"
+                return redirect(url_for("auth.login", next=_form_page()), code=303)
             return _page(400, "errors.csrf")
     if rule is None:
         n.accounts.forbidden(who, request.path, source=source(), reason="no_rule")
@@ -340,6 +348,15 @@ def _guard() -> BaseResponse | None:
         # Not a refusal of the person (nothing is audited): this office has no printing to show.
         return _page(404, "errors.not_printing")
     return None
+
+
+def _form_page() -> str:
+    """The page a refused post came from (its Referer, on this node only), for the login to return
+    to; the dashboard when it is unknown."""
+    came_from = urlsplit(request.referrer or "")
+    if came_from.netloc == request.host and came_from.path.startswith("/") and not came_from.path.startswith("//"):
+        return came_from.path + (f"?{came_from.query}" if came_from.query else "")
+    return url_for("dashboard.index")
 
 
 def _page(status: int, message_key: str, **values: Any) -> Response:
