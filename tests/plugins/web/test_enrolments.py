@@ -263,3 +263,18 @@ def test_a_travelled_enrolment_shows_its_recording_time_and_its_arrival(browser,
     page = browser("op1").get(f"/enrolments/{enrolment.id}").get_data(as_text=True)
     assert texts.text("id", "enr.recorded_when", when=_when(recorded)) in page
     assert texts.text("id", "enr.arrived_when", when=_when(arrival)) in page
+
+
+def test_a_print_jobs_day_reads_as_a_weekday_in_the_readers_language(browser, ektp_service) -> None:  # type: ignore[no-untyped-def]
+    """The enrolment's print jobs showed the print day's code ("wednesday") in an Indonesian page."""
+    from ektp_plugins.web.ui.i18n import Catalogues
+
+    from ektp_core.testing.samples import make_print_ready
+
+    enrolment_id = make_print_ready(ektp_service)
+    ektp_service.queue_print(
+        enrolment_id, site_code="17.71", actor="op1", routing_reason="semi-vertical", print_day="wednesday"
+    )
+    page = browser("op1").get(f"/enrolments/{enrolment_id}").get_data(as_text=True)
+    assert f'<span class="badge">{Catalogues().text("id", "weekday.wednesday")}</span>' in page
+    assert ">wednesday<" not in page
