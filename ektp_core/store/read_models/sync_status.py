@@ -61,6 +61,15 @@ def unsent_enrolments(conn: Connection, enrolment_ids: Iterable[str]) -> frozens
     return frozenset(str(row.enrolment_id) for row in rows)
 
 
+_UNSENT_ENROLMENTS = sa.select(sa.func.count()).select_from(outbox).where(_WAITING, outbox.c.kind == "enrolment")
+
+
+def unsent_enrolment_count(conn: Connection) -> int:
+    """Enrolments confirmed at this site whose packet still waits for the Dukcapil node's receipt
+    (one enrolment packet per enrolment; read through the waiting packets' own index)."""
+    return int(conn.execute(_UNSENT_ENROLMENTS).scalar_one())
+
+
 def arrived_at(conn: Connection, enrolment_id: str) -> dt.datetime | None:
     """When the enrolment's packet arrived at this (the Dukcapil) node; None for one recorded here."""
     found = conn.execute(

@@ -9,11 +9,12 @@ from typing import Any
 from ektp_plugins.web.ui import access
 from ektp_plugins.web.ui.app import _, node
 from ektp_plugins.web.ui.charts import grouped_bars
+from ektp_plugins.web.ui.states import WAITING_TO_SEND
 from flask import Blueprint, jsonify, redirect, render_template, request, url_for
 
 from ektp_core.devices.declared import make_printer, make_scanner, printer_settings, scanner_settings
 from ektp_core.domain.model import EnrolmentState
-from ektp_core.store.read_models import blank_stock
+from ektp_core.store.read_models import blank_stock, sync_status
 from ektp_core.store.read_models.dashboard import dashboard_figures
 
 bp = Blueprint("dashboard", __name__)
@@ -63,6 +64,13 @@ def index() -> Any:
             title=_("dash.per_site"),
         )
     states = [(state.value, data.by_state.get(state.value, 0)) for state in EnrolmentState]
+    if not n.is_dukcapil:
+        # At a site, SENT_FOR_ENROLLMENT begins at the desk: those still in the outbox are not "sent".
+        with n.lifecycle.store.read() as conn:
+            waiting = min(sync_status.unsent_enrolment_count(conn), data.by_state.get("SENT_FOR_ENROLLMENT", 0))
+        sent = EnrolmentState.SENT_FOR_ENROLLMENT.value
+        states = [(s, c - waiting if s == sent else c) for s, c in states]
+        states.insert([s for s, _c in states].index(sent), (WAITING_TO_SEND, waiting))
     return render_template(
         "dashboard.html",
         data=data,

@@ -131,9 +131,13 @@ def test_a_confirmed_recording_reads_waiting_until_its_packet_has_left(browser, 
     for path in pages:
         page = shown(path)
         assert waiting in page and sent not in page, path
+    dashboard = b.get("/dashboard").get_data(as_text=True)
+    assert 'data-state="state.waiting_to_send">1<' in dashboard and 'data-state="SENT_FOR_ENROLLMENT"' not in dashboard
     # The Dukcapil node's receipt came back: the packet has left.
     with ektp_service.store.write() as conn:
         conn.execute(outbox.update().values(sent_at=ektp_service.clock(), receipt="{}"))
     for path in pages:
         page = shown(path)
         assert sent in page and waiting not in page, path
+    dashboard = b.get("/dashboard").get_data(as_text=True)
+    assert 'data-state="SENT_FOR_ENROLLMENT">1<' in dashboard and "state.waiting_to_send" not in dashboard
