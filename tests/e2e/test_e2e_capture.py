@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from playwright.sync_api import expect
+
 from .e2ekit import ServedNode, login, text
 from .flows import RESIDENT, capture_step, fill_biodata
 from .regency import Regency
@@ -51,3 +53,10 @@ def test_the_live_preview_never_shows_a_broken_image(page: Any, regency: Regency
         page.wait_for_function("img => img.naturalWidth > 0", arg=img.element_handle(), timeout=20_000)
         assert img.is_visible() and not img.evaluate(_BROKEN)
         assert not preview.locator("[data-preview-idle]").is_visible()
+    # A stream the node cannot give (here an address it does not serve: a 404) leaves no broken
+    # image either, but a note that capturing still works.
+    img.evaluate("img => { img.dataset.preview = img.dataset.preview + '-none'; }")
+    preview.locator("[data-preview-start]").click()
+    idle = preview.locator("[data-preview-idle]")
+    expect(idle).to_have_text(text("rec.preview_failed"))
+    assert img.is_hidden() and not img.evaluate(_BROKEN)
