@@ -354,8 +354,14 @@ class LifecycleService:
         images: Mapping[str, bytes] | None = None,
         *,
         within: Callable[[Connection, dt.datetime], None] | None = None,
+        recorded_at: dt.datetime | None = None,
     ) -> Enrolment:
         """Store a new enrolment in BIO_CAPTURED after the validation hooks pass.
+
+        ``recorded_at`` is when the site that recorded it did so (the sync inbox passes the packet's
+        time): the enrolment keeps it as its ``created_at`` (and the ``recorded`` counters count it in
+        that hour), the audit entry keeps this node's own time of arrival. A time later than now (a
+        site's clock ahead) is taken as now.
 
         ``images`` maps each capture's ``blob_ref`` (and ``template_ref``) to its raw bytes; they are
         stored encrypted in the same transaction, and so is whatever ``within(conn, at)`` writes (the
@@ -374,7 +380,8 @@ class LifecycleService:
         if problems:
             raise ValidationFailed([f"{p.field}: {p.message}" if p.field else p.message for p in problems])
         at = self.clock()
-        enrolment = attrs.evolve(enrolment, created_at=at, updated_at=at)
+        recorded = at if recorded_at is None else min(recorded_at, at)
+        enrolment = attrs.evolve(enrolment, created_at=recorded, updated_at=at)
         with self.store.write() as conn:
             audit.lock(conn)
             if conn.execute(_ENROLMENT_EXISTS, {"b_id": enrolment.id}).first():
@@ -415,9 +422,11 @@ class LifecycleService:
                     "site": enrolment.site_code,
                     "nik": enrolment.biodata.nik.value,
                     "captures": str(len(captures_)),
+                    # Recorded elsewhere: when it was, beside this entry's own time (its arrival).
+                    **({"recorded_at": recorded.isoformat()} if recorded_at is not None else {}),
                 },
             )
-            counters.change(conn, after=counters.enrolment_keys(enrolment.site_code, E.BIO_CAPTURED.value, at))
+            counters.change(conn, after=counters.enrolment_keys(enrolment.site_code, E.BIO_CAPTURED.value, recorded))
             if within is not None:
                 within(conn, at)
         self._notify([t])

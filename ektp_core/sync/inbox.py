@@ -370,6 +370,7 @@ class Inbox:
                 site_code=str(raw["site_code"]),
                 operator=str(raw["operator"]),
                 biodata=Biodata.from_dict(dict(raw["biodata"])),
+                created_at=_recorded_at(raw.get("recorded_at")) or self.lifecycle.clock(),
             )
             captures: list[Capture] = []
             images: dict[str, bytes] = {}
@@ -423,7 +424,8 @@ class Inbox:
             holder["receipt"] = receipt
 
         try:
-            lc.record(enrolment, captures, images, within=keep)
+            # The site's recording time is the enrolment's; this node's arrival time is the inbox row's.
+            lc.record(enrolment, captures, images, within=keep, recorded_at=enrolment.created_at)
         except (Conflict, ValidationFailed, EktpError) as exc:
             if isinstance(exc, Conflict) and self._known(str(packet.id)) is not None:
                 known = self._known(str(packet.id))
@@ -460,6 +462,17 @@ class Inbox:
                 detail={"enrolment": enrolment_id, "why": reason[:500]},
             )
         return receipt
+
+
+def _recorded_at(value: Any) -> dt.datetime | None:
+    """The packet's ``recorded_at`` (ISO 8601 with its offset); None when absent. A time without an
+    offset, or not a time, makes the packet malformed (ValueError)."""
+    if value is None:
+        return None
+    moment = dt.datetime.fromisoformat(str(value))
+    if moment.tzinfo is None:
+        raise ValueError(f"recorded_at {value!r} has no UTC offset")
+    return moment.astimezone(dt.UTC)
 
 
 def _hash_code(code: str) -> str:

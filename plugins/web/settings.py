@@ -17,6 +17,15 @@ def _at_least_zero(value: int) -> bool:
     return value >= 0
 
 
+def _site_thresholds(value: dict[str, Any]) -> bool:
+    return all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in value.values())
+
+
+#: The default low-stock threshold: a printer's lower real output is about 50 cards a day (DOMAIN:
+#: 50-150), so below 20 a site has less than half a day's printing left; a delivery (often 50 or
+#: more blanks) with a card or two printed from it is not "low".
+LOW_STOCK = 20
+
 #: The web plugin's part of ``[web]``.
 WEB_UI = Table(
     key="web",
@@ -42,9 +51,17 @@ WEB_UI = Table(
             key="low_stock",
             types=int,
             expected="a whole number >= 0",
-            default=50,
+            default=LOW_STOCK,
             check=_at_least_zero,
-            description="The dashboard warns below this many blanks in stock.",
+            description="The pages warn when a printing site has fewer blanks in stock than this.",
+        ),
+        Setting(
+            key="low_stock_sites",
+            types=dict,
+            expected="a table of site codes to whole numbers >= 0",
+            default={},
+            check=_site_thresholds,
+            description="Per printing site, its own low-stock threshold (a busy office wants more warning).",
         ),
         Setting(
             key="locales_dir",
@@ -62,8 +79,14 @@ class WebSettings:
 
     secure_cookies: bool = True
     login_attempts_per_minute: int = 10
-    low_stock: int = 50
+    low_stock: int = LOW_STOCK
+    #: Site code -> that site's own threshold (``[web] low_stock_sites``).
+    low_stock_sites: dict[str, int] = attrs.field(factory=dict)
     locales_dir: str | None = None
+
+    def low_stock_at(self, site_code: str) -> int:
+        """The low-stock threshold of ``site_code``: a stock *below* it is low (the pages say "< N")."""
+        return self.low_stock_sites.get(site_code, self.low_stock)
 
     @classmethod
     def from_profile(cls, profile: Any) -> WebSettings:
@@ -74,5 +97,6 @@ class WebSettings:
             secure_cookies=web["secure_cookies"],
             login_attempts_per_minute=web["login_attempts_per_minute"],
             low_stock=web["low_stock"],
+            low_stock_sites={str(code): int(n) for code, n in web["low_stock_sites"].items()},
             locales_dir=web["locales_dir"] or None,
         )

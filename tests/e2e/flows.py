@@ -16,7 +16,7 @@ RESIDENT = {
     "nik": "1771055708950001",
     "nama": "SRI WAHYUNI",
     "tempat_lahir": "BENGKULU",
-    "tanggal_lahir": "1995-08-17",
+    "tanggal_lahir": "17-08-1995",  # typed day-month-year, as the form asks
     "jenis_kelamin": "P",
     "golongan_darah": "O",
     "agama": "ISLAM",

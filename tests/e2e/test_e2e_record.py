@@ -32,7 +32,7 @@ def test_the_live_nik_check_fills_the_region_and_flags_a_bad_nik(page: Any, node
     expect(page.locator("#nik-result")).to_have_class("nik-result ok")
     expect(page.locator("#f-kecamatan")).to_have_value("KAMPUNG MELAYU")
     expect(page.locator("#f-jenis_kelamin")).to_have_value("P")
-    expect(page.locator("#f-tanggal_lahir")).to_have_value("1995-08-17")
+    expect(page.locator("#f-tanggal_lahir")).to_have_value("17-08-1995")
 
     # Day 72 is no date (a woman's day is 41..71): flagged at once, before anything is sent.
     page.fill("#f-nik", "1771057208950001")

@@ -4,13 +4,14 @@ signed print jobs a site received, and the enrolments waiting for the central sy
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 
 import attrs
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ektp_core.store.repository import utc
-from ektp_core.store.tables import central_submissions, enrolments, outbox, signed_jobs, site_keys
+from ektp_core.store.tables import central_submissions, enrolments, inbox, outbox, signed_jobs, site_keys
 
 
 @attrs.frozen(kw_only=True)
@@ -43,6 +44,41 @@ def waiting_packets(conn: Connection) -> tuple[int, str | None]:
     """Packets waiting to be sent and the newest error of one of them (both from the waiting packets'
     own index: a site's outbox keeps every packet it ever sent)."""
     return int(conn.execute(_WAITING_COUNT).scalar_one()), conn.execute(_WAITING_ERROR).scalar()
+
+
+def unsent_enrolments(conn: Connection, enrolment_ids: Iterable[str]) -> frozenset[str]:
+    """Of ``enrolment_ids``, those whose enrolment packet still waits in this site's outbox (no receipt
+    from the Dukcapil node yet): confirmed at the desk, not yet arrived. Read through the outbox's
+    enrolment index, for the ids of one page only."""
+    wanted = sorted(set(enrolment_ids))
+    if not wanted:
+        return frozenset()
+    rows = conn.execute(
+        sa.select(outbox.c.enrolment_id)
+        .where(outbox.c.enrolment_id.in_(wanted), outbox.c.kind == "enrolment", _WAITING)
+        .distinct()
+    )
+    return frozenset(str(row.enrolment_id) for row in rows)
+
+
+_UNSENT_ENROLMENTS = sa.select(sa.func.count()).select_from(outbox).where(_WAITING, outbox.c.kind == "enrolment")
+
+
+def unsent_enrolment_count(conn: Connection) -> int:
+    """Enrolments confirmed at this site whose packet still waits for the Dukcapil node's receipt
+    (one enrolment packet per enrolment; read through the waiting packets' own index)."""
+    return int(conn.execute(_UNSENT_ENROLMENTS).scalar_one())
+
+
+def arrived_at(conn: Connection, enrolment_id: str) -> dt.datetime | None:
+    """When the enrolment's packet arrived at this (the Dukcapil) node; None for one recorded here."""
+    found = conn.execute(
+        sa.select(inbox.c.received_at)
+        .where(inbox.c.enrolment_id == enrolment_id)
+        .order_by(inbox.c.received_at)
+        .limit(1)
+    ).scalar()
+    return None if found is None else utc(found)
 
 
 def outbox_figures(conn: Connection) -> OutboxFigures:

@@ -102,6 +102,23 @@ class FingerImage:
         return out.getvalue()
 
 
+#: What a capture's device says when the reader reports no serial number (a "?" read as a value lost).
+NO_SERIAL = "no serial"
+
+
+def device_label(serial: str) -> str:
+    """A capture's device: the model and the reader's serial, or :data:`NO_SERIAL` in words."""
+    return f"uareu4000:{serial}" if serial else f"uareu4000 ({NO_SERIAL})"
+
+
+def _reported_serial(dev: Any) -> str:
+    # The serial string descriptor, when the reader has one; some units answer nothing or an error.
+    try:
+        return str(dev.serial_number or "").strip()
+    except (usb.core.USBError, ValueError):
+        return ""
+
+
 class UareU4000:
     """A U.are.U 4000B on USB, found by vendor/product id and, among several, by serial number.
 
@@ -133,6 +150,8 @@ class UareU4000:
         self.emulator: Any = None
         #: The 16 bytes of REG_DEVICE_INFO read at open (version bytes), or None.
         self.device_info: bytes | None = None
+        #: The serial the open reader reports (the option's when set), "" when it reports none.
+        self.device_serial = serial or ""
         self._dev: Any = None
         self._interface = 0
         self._reattach = False
@@ -170,6 +189,7 @@ class UareU4000:
                     f"{self._what()}: cannot take the USB interface: {exc}", code=str(exc)
                 ) from exc
             self._dev = dev
+            self.device_serial = self.serial or _reported_serial(dev)
             try:
                 self._power_up()
                 self.device_info = self._read_reg(p.REG_DEVICE_INFO, p.DEVICE_INFO_LENGTH, "reading its version")
@@ -361,7 +381,7 @@ class UareU4000:
                     position=position,
                     image=png,
                     quality=_quality(image),
-                    device=f"uareu4000:{self.serial or '?'}",
+                    device=device_label(self.device_serial),
                     template=_template(png),
                 )
             )

@@ -32,11 +32,13 @@ class Access:
     public: bool = False
     #: Only at the Dukcapil node (adjudication, the regency's dashboard).
     dukcapil_only: bool = False
+    #: Only at a site that prints cards (the profile's ``prints``): the print queue and the blanks.
+    printing_site: bool = False
 
 
-def allow(roles: Iterable[Role], *, dukcapil_only: bool = False) -> Callable[[F], F]:
+def allow(roles: Iterable[Role], *, dukcapil_only: bool = False, printing_site: bool = False) -> Callable[[F], F]:
     """Decorator: the view is for logged-in accounts with one of ``roles``."""
-    rule = Access(frozenset(roles), dukcapil_only=dukcapil_only)
+    rule = Access(frozenset(roles), dukcapil_only=dukcapil_only, printing_site=printing_site)
 
     def mark(view: F) -> F:
         view._ektp_access = rule  # type: ignore[attr-defined]

@@ -18,13 +18,14 @@ from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import attrs
 from ektp_plugins.web.api import API
 from ektp_plugins.web.api import blueprint as api_blueprint
 from ektp_plugins.web.hookspecs import BLUEPRINTS, MENU_ENTRIES
 from ektp_plugins.web.settings import WebSettings
-from ektp_plugins.web.ui import access
+from ektp_plugins.web.ui import access, dates
 from ektp_plugins.web.ui.i18n import Catalogues
 from ektp_plugins.web.ui.menu import MenuEntry
 from flask import Flask, Response, current_app, g, redirect, render_template, request, session, url_for
@@ -98,6 +99,11 @@ class Node:
     def site(self) -> Any:
         """The node's site."""
         return self.lifecycle.deployment.site
+
+    @property
+    def prints(self) -> bool:
+        """True when this site prints cards (the profile's ``prints``): it has a print queue and blanks."""
+        return bool(self.site.prints)
 
     @property
     def is_dukcapil(self) -> bool:
@@ -240,6 +246,9 @@ def create_app(lifecycle: LifecycleService, host: Any) -> Flask:
     app.jinja_env.filters["say"] = say
     app.jinja_env.filters["exception_reason"] = exception_reason
     app.jinja_env.filters["device_label"] = device_label
+    # One date format on every page, dd-mm-yyyy (a date field's pattern, a date shown).
+    app.jinja_env.filters["day"] = dates.show_date
+    app.jinja_env.globals["date_pattern"] = dates.PATTERN
     app.jinja_env.autoescape = True
     return app
 
@@ -302,7 +311,12 @@ def nav_items() -> list[tuple[str, str, bool]]:
 
     def allowed(endpoint: str) -> bool:
         rule = access.rule_of(current_app.view_functions.get(endpoint))
-        return rule is not None and user.role in rule.roles and (n.is_dukcapil or not rule.dukcapil_only)
+        return (
+            rule is not None
+            and user.role in rule.roles
+            and (n.is_dukcapil or not rule.dukcapil_only)
+            and (n.prints or not rule.printing_site)
+        )
 
     shown = [(endpoint, _(key), _section(endpoint) == here) for endpoint, key in NAV if allowed(endpoint)]
     for entry in current_app.extensions.get("ektp_menu", []):
@@ -354,6 +368,13 @@ def _guard() -> BaseResponse | None:
         expected = session.get("csrf") or ""
         if not expected or not hmac.compare_digest(str(sent), str(expected)):
             n.accounts.forbidden(who, request.path, source=source(), reason="csrf")
+            if g.user is None and rule is not None and not rule.public:
+                # The session ended before the form was sent (a logout in another tab, the idle
+                # limit): the post is refused all the same, but the operator is asked to log in
+                # again and comes back to the form's page, where the page's script puts back what
+                # was typed (kept in this tab's sessionStorage, never on the server).
+                session["notice"] = "auth.session_ended_form"
+                return redirect(url_for("auth.login", next=_form_page()), code=303)
             return _page(400, "errors.csrf")
     if rule is None:
         n.accounts.forbidden(who, request.path, source=source(), reason="no_rule")
@@ -368,7 +389,19 @@ def _guard() -> BaseResponse | None:
     if rule.dukcapil_only and not n.is_dukcapil:
         n.accounts.forbidden(who, request.path, source=source(), reason="not_dukcapil")
         return _page(403, "errors.dukcapil_only")
+    if rule.printing_site and not n.prints:
+        # Not a refusal of the person (nothing is audited): this office has no printing to show.
+        return _page(404, "errors.not_printing")
     return None
+
+
+def _form_page() -> str:
+    """The page a refused post came from (its Referer, on this node only), for the login to return
+    to; the dashboard when it is unknown."""
+    came_from = urlsplit(request.referrer or "")
+    if came_from.netloc == request.host and came_from.path.startswith("/") and not came_from.path.startswith("//"):
+        return came_from.path + (f"?{came_from.query}" if came_from.query else "")
+    return url_for("dashboard.index")
 
 
 def _page(status: int, message_key: str, **values: Any) -> Response:

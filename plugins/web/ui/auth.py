@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 from ektp_plugins.web.ui import access
 from ektp_plugins.web.ui.app import _, current_user, node, source
-from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 
 from ektp_core.services.accounts import LoginRefused
 
@@ -84,3 +84,10 @@ def language() -> Any:
     if wanted in node().catalogues.messages:
         session["lang"] = wanted
     return redirect(_safe_next(request.form.get("next") or (request.referrer and urlsplit(request.referrer).path)))
+
+
+@bp.get("/favicon.ico")
+@access.public
+def favicon() -> Any:
+    """The node's icon at the address browsers ask for by themselves (pages also link it)."""
+    return current_app.send_static_file("favicon.ico")

@@ -7,6 +7,8 @@ import datetime as dt
 import re
 from typing import Any
 
+from ektp_plugins.web.ui.dates import parse_date
+
 from ektp_core.store.read_models.blank_stock import MAX_REPORT_DAYS
 
 #: The most serials one delivery may hold (as ``ektp blanks receive --count``).
@@ -73,15 +75,16 @@ def report_range(raw_from: str | None, raw_to: str | None, *, default_days: int 
     (the third value is False when something typed could not be used)."""
     last, first = today(), today() - dt.timedelta(days=default_days - 1)
     ok = True
-    try:
-        if raw_to:
-            last = dt.date.fromisoformat(raw_to)
-        if raw_from:
-            first = dt.date.fromisoformat(raw_from)
-        elif raw_to:
-            first = last - dt.timedelta(days=default_days - 1)
-    except ValueError:
+    # dd-mm-yyyy as the page writes them (ISO read too: older links, scripts).
+    typed_to, typed_from = parse_date(raw_to), parse_date(raw_from)
+    if (raw_to and typed_to is None) or (raw_from and typed_from is None):
         return today() - dt.timedelta(days=default_days - 1), today(), False
+    if typed_to is not None:
+        last = typed_to
+    if typed_from is not None:
+        first = typed_from
+    elif typed_to is not None:
+        first = last - dt.timedelta(days=default_days - 1)
     if first > last or (last - first).days + 1 > MAX_REPORT_DAYS:
         return today() - dt.timedelta(days=default_days - 1), today(), False
     return first, last, ok

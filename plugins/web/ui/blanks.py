@@ -29,7 +29,7 @@ REPORT_COLUMNS = (
 
 
 @bp.get("/blanks")
-@access.allow(access.DESK)
+@access.allow(access.DESK, printing_site=True)
 def blanks() -> Any:
     """The ledger, the forms to receive and spoil blanks, the spoiled list and the stock report."""
     n = node()
@@ -45,7 +45,7 @@ def blanks() -> Any:
     return render_template(
         "printing/blanks.html",
         ledger=ledger,
-        low_stock=n.settings.low_stock,
+        low_stock=n.settings.low_stock_at(n.site.code),
         spoiled=spoiled,
         days=days,
         first=first,
@@ -57,7 +57,7 @@ def blanks() -> Any:
 
 
 @bp.get("/blanks/report.csv")
-@access.allow(access.DESK)
+@access.allow(access.DESK, printing_site=True)
 def report() -> Any:
     """The daily stock report for the chosen dates, as a CSV download."""
     n = node()
@@ -77,7 +77,7 @@ def report() -> Any:
 
 
 @bp.post("/blanks/receive")
-@access.allow(access.SUPERVISORS)
+@access.allow(access.SUPERVISORS, printing_site=True)
 def receive() -> Any:
     """Receive a delivery: serial ranges and single serials; all or nothing (as ``ektp blanks receive``)."""
     n = node()
@@ -103,7 +103,7 @@ def receive() -> Any:
 
 
 @bp.post("/blanks/spoil")
-@access.allow(access.DESK)
+@access.allow(access.DESK, printing_site=True)
 def spoil() -> Any:
     """Spoil a blank in stock (damaged, misprinted outside ektp); the reason is required."""
     n = node()

@@ -9,11 +9,12 @@ from typing import Any
 from ektp_plugins.web.ui import access
 from ektp_plugins.web.ui.app import _, node, say
 from ektp_plugins.web.ui.charts import grouped_bars
+from ektp_plugins.web.ui.states import WAITING_TO_SEND
 from flask import Blueprint, jsonify, redirect, render_template, request, url_for
 
 from ektp_core.devices.declared import make_printer, make_scanner, printer_settings, scanner_settings
 from ektp_core.domain.model import EnrolmentState
-from ektp_core.store.read_models import blank_stock
+from ektp_core.store.read_models import blank_stock, sync_status
 from ektp_core.store.read_models.dashboard import dashboard_figures
 
 bp = Blueprint("dashboard", __name__)
@@ -35,12 +36,16 @@ def index() -> Any:
     n = node()
     regency = n.is_dukcapil and request.args.get("scope") != "site"
     site_code = None if regency else n.site.code
-    printing_sites = [s.code for s in n.deployment.profile.sites if s.prints] if regency else [n.site.code]
+    # A site that does not print has no blanks: no stock line (and no low-stock warning) for it.
+    if regency:
+        printing_sites = [s.code for s in n.deployment.profile.sites if s.prints]
+    else:
+        printing_sites = [n.site.code] if n.prints else []
     as_of = dt.datetime.now().astimezone()
     with n.lifecycle.store.read() as conn:  # one snapshot: every figure of the page agrees
         data = dashboard_figures(conn, site_code, today=as_of.date())
         ledgers = {code: blank_stock.ledger(conn, code) for code in printing_sites}
-    labels = [d.strftime("%d/%m") for d in data.days]
+    labels = [d.strftime("%d-%m") for d in data.days]  # day-month, as every date of the UI
     per_day = grouped_bars(
         labels,
         [(_("dash.recorded"), data.recorded_per_day), (_("dash.printed"), data.printed_per_day)],
@@ -59,6 +64,13 @@ def index() -> Any:
             title=_("dash.per_site"),
         )
     states = [(state.value, data.by_state.get(state.value, 0)) for state in EnrolmentState]
+    if not n.is_dukcapil:
+        # At a site, SENT_FOR_ENROLLMENT begins at the desk: those still in the outbox are not "sent".
+        with n.lifecycle.store.read() as conn:
+            waiting = min(sync_status.unsent_enrolment_count(conn), data.by_state.get("SENT_FOR_ENROLLMENT", 0))
+        sent = EnrolmentState.SENT_FOR_ENROLLMENT.value
+        states = [(s, c - waiting if s == sent else c) for s, c in states]
+        states.insert([s for s, _c in states].index(sent), (WAITING_TO_SEND, waiting))
     return render_template(
         "dashboard.html",
         data=data,
@@ -68,7 +80,7 @@ def index() -> Any:
         ledgers=ledgers,
         sites=sites,
         states=states,
-        low_stock=n.settings.low_stock,
+        low_stock={code: n.settings.low_stock_at(code) for code in printing_sites},
         as_of=as_of,
     )
 

@@ -14,14 +14,16 @@ import attrs
 from ektp_plugins.web.ui import access
 from ektp_plugins.web.ui.app import _, current_user, node, say
 from ektp_plugins.web.ui.central import verification
+from ektp_plugins.web.ui.dates import show_date
 from ektp_plugins.web.ui.images import image_response
 from ektp_plugins.web.ui.search_text import SearchInvalid, parse_query
+from ektp_plugins.web.ui.states import state_label, unsent
 from flask import Blueprint, abort, current_app, render_template, request, url_for
 
 from ektp_core.domain.model import POSITIONS, Enrolment, EnrolmentState, Modality
 from ektp_core.errors import EktpError, NotFound
 from ektp_core.services.capture import CaptureService
-from ektp_core.store.read_models import enrolment_search
+from ektp_core.store.read_models import enrolment_search, sync_status
 from ektp_core.store.read_models.enrolment_search import PAGE_SIZE
 
 bp = Blueprint("enrolments", __name__)
@@ -113,6 +115,8 @@ def index() -> Any:
         states=list(EnrolmentState),
         args=args,
         page_size=PAGE_SIZE,
+        unsent=unsent([r.id for r in page.rows]) if page is not None else frozenset(),
+        state_label=state_label,
     )
     return body, status
 
@@ -208,6 +212,7 @@ def detail(enrolment_id: str) -> Any:
         adjudicate = url_for("adjudication.show", enrolment_id=enrolment_id)
     bio = enrolment.biodata.to_dict()
     bio["jenis_kelamin"] = enrolment.biodata.jenis_kelamin_label
+    bio["tanggal_lahir"] = show_date(enrolment.biodata.tanggal_lahir)
     bio["berlaku_hingga"] = enrolment.biodata.berlaku_hingga_label
     sites = {s.code: s for s in n.deployment.profile.sites}
     return render_template(
@@ -224,7 +229,16 @@ def detail(enrolment_id: str) -> Any:
         adjudicate=adjudicate,
         sites=sites,
         face=by_slot.get((Modality.FACE, "face")),
+        unsent=unsent([enrolment_id]),
+        state_label=state_label,
+        arrived=_arrived(enrolment_id) if n.is_dukcapil else None,
     )
+
+
+def _arrived(enrolment_id: str) -> Any:
+    # A travelled enrolment keeps its site's recording time; its arrival here is shown beside it.
+    with node().lifecycle.store.read() as conn:
+        return sync_status.arrived_at(conn, enrolment_id)
 
 
 @bp.get("/enrolments/<enrolment_id>/image/<modality>/<position>")

@@ -7,6 +7,7 @@ status route. The blank (blangko) pages of the same blueprint are in :mod:`.blan
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from ektp_plugins.web.ui import access
@@ -78,7 +79,7 @@ def flash_note(level: str, key: str, values: dict[str, Any]) -> None:
 
 
 @bp.get("/print")
-@access.allow(access.DESK)
+@access.allow(access.DESK, printing_site=True)
 def queue() -> Any:
     """The site's open jobs and the recently finished ones, the printers and their runs."""
     n = node()
@@ -106,13 +107,14 @@ def queue() -> Any:
         checks=page.checks,
         active=active,
         ledger=ledger,
-        low_stock=n.settings.low_stock,
+        low_stock=n.settings.low_stock_at(n.site.code),
         badges=BADGES,
         outcomes=OUTCOMES,
         preview=preview,
         supervisor=user is not None and user.role is Role.SUPERVISOR,
         page=page,
         queued=page.due_today,
+        queued_any=page.by_state.get(PrintJobState.QUEUED.value, 0),
         labels=state_labels(),
         preview_href=url_for("printing.queue"),
     )
@@ -162,7 +164,7 @@ def preview(job_id: str) -> Any:
 
 
 @bp.post("/print/run")
-@access.allow(access.DESK)
+@access.allow(access.DESK, printing_site=True)
 def run() -> Any:
     """Print one job (``job``) or every due QUEUED job (``all``) on the chosen printer, in the background."""
     n = node()
@@ -220,7 +222,7 @@ def _run_or_404(run_id: str) -> PrintRun:
 
 
 @bp.get("/print/runs/<run_id>")
-@access.allow(access.DESK)
+@access.allow(access.DESK, printing_site=True)
 def progress(run_id: str) -> Any:
     """A run's page: its cards and their states, the printer's steps; it polls :func:`status`."""
     found = _run_or_404(run_id)
@@ -228,7 +230,7 @@ def progress(run_id: str) -> Any:
 
 
 @bp.get("/print/runs/<run_id>/status")
-@access.allow(access.DESK)
+@access.allow(access.DESK, printing_site=True)
 def status(run_id: str) -> Any:
     """A run's state as JSON, in the reader's language (the run page polls it)."""
     return jsonify(run_status(_run_or_404(run_id)))
@@ -275,13 +277,22 @@ def run_status(found: PrintRun) -> dict[str, Any]:
             "counted": check.printer_cards,
             "matches": check.matches,
         },
-        "summary": _(
-            "print.run_done" if snap["done"] else "print.run_going",
-            printer=snap["printer"],
-            ended=ended,
-            total=len(snap["job_ids"]),
-        ),
+        "summary": _run_summary(snap, rows, ended),
     }
+
+
+def _run_summary(snap: dict[str, Any], rows: Sequence[Any], ended: int) -> str:
+    """The run's one line: going, refused (nothing printed, why is the alert below), or finished
+    with how many cards were really printed ("0 of 1 processed" read as done for a refused run)."""
+    values = {"printer": snap["printer"], "total": len(snap["job_ids"])}
+    if not snap["done"]:
+        return _("print.run_going", ended=ended, **values)
+    printed = sum(1 for r in rows if r.job.state is PrintJobState.PRINTED)
+    if snap["failed"]:
+        return _("print.run_refused", **values)
+    if printed == 0:
+        return _("print.run_none_printed", **values)
+    return _("print.run_done", printed=printed, **values)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -290,7 +301,7 @@ def run_status(found: PrintRun) -> dict[str, Any]:
 
 
 @bp.post("/print/jobs/<job_id>/resolve")
-@access.allow(access.SUPERVISORS)
+@access.allow(access.SUPERVISORS, printing_site=True)
 def resolve(job_id: str) -> Any:
     """A supervisor says what became of an UNKNOWN job's card (as ``ektp print-resolve``)."""
     n = node()
@@ -327,7 +338,7 @@ def resolve(job_id: str) -> Any:
 
 
 @bp.post("/print/jobs/<job_id>/spoil")
-@access.allow(access.SUPERVISORS)
+@access.allow(access.SUPERVISORS, printing_site=True)
 def spoil_printed(job_id: str) -> Any:
     """A supervisor spoils a printed card found unusable before handover (a misprint, a scratch): job and
     blank SPOILED with the reason; the card is then printed again (requeued at the Dukcapil node)."""
@@ -345,7 +356,9 @@ def spoil_printed(job_id: str) -> Any:
         key, values = explain(exc)
         flash(_(key, **values), "error")
     else:
-        flash(_("print.spoiled_printed", job=job_id, state=_("job." + done.state.value)), "ok")
+        # A reprint is a decision (requeue at the Dukcapil node), never automatic: say where it is taken.
+        key = "print.spoiled_printed" if n.is_dukcapil else "print.spoiled_printed_site"
+        flash(_(key, job=job_id, state=_("job." + done.state.value), requeue=_("print.requeue")), "ok")
         if not n.is_dukcapil:
             note = report_outcomes(n.lifecycle)
             if note is not None:

@@ -41,6 +41,14 @@ from ektp_core.services.capture import QualityTooLow
 
 #: Why a biometric cannot be taken (stored as the exception's reason, with the operator's note).
 EXCEPTION_REASONS = ("missing", "damaged")
+#: What to do once the retries are spent. Only a finger or an eye may be recorded as an exception (the
+#: step offers its form); the card cannot go without the photo or the signature, so those are taken again.
+_NO_RETRIES = {
+    Modality.FINGER: "rec.no_retries_left",
+    Modality.IRIS: "rec.no_retries_left",
+    Modality.FACE: "rec.no_retries_left_face",
+    Modality.SIGNATURE: "rec.no_retries_left_signature",
+}
 #: Fingers an SBI slap scanner takes together.
 SLAP_GROUPS = (
     ("left_four", ("left_index", "left_middle", "left_ring", "left_little")),
@@ -114,7 +122,7 @@ def _store(enrolment_id: str, sample: Sample) -> bool:
         capture_service().add(enrolment_id, sample, actor=username(), attempt=attempt)
     except QualityTooLow as exc:
         counted[key] = attempt
-        advice = _("rec.retry", left=exc.attempts_left) if exc.attempts_left else _("rec.no_retries_left")
+        advice = _("rec.retry", left=exc.attempts_left) if exc.attempts_left else _(_NO_RETRIES[sample.modality])
         flash(_("rec.quality_low", slot=label, score=exc.score, threshold=exc.threshold) + " " + advice, "warn")
         return False
     counted.pop(key, None)
@@ -217,6 +225,9 @@ def upload(enrolment_id: str) -> Any:
         else:
             sent = request.files.get("file")
             data = sent.read(8 * 1024 * 1024 + 1) if sent is not None else b""
+            if not data and kind is Modality.SIGNATURE and request.form.get("pad") == "1":
+                # Saved from the pad with nothing drawn (and no file): the pad is empty, not a file missing.
+                raise BadImage("rec.sig_pad_empty")
         image, quality = picture(data, kind)
     except BadImage as exc:
         flash(_(exc.key, **exc.values), "error")

@@ -23,6 +23,7 @@ from ektp_plugins.web.ui.record_base import (
     slots,
     username,
 )
+from ektp_plugins.web.ui.states import state_label, unsent
 from flask import flash, redirect, render_template, url_for
 
 from ektp_core.devices.verifiers import CentralRefused
@@ -54,6 +55,8 @@ def summary(enrolment_id: str) -> Any:
         missing=_missing(enrolment_id),
         policy=service.policy,
         recording=enrolment.state is E.BIO_CAPTURED,
+        waiting=enrolment.id in unsent([enrolment.id]),
+        state_label=state_label,
     )
 
 

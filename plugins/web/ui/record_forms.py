@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import attrs
+from ektp_plugins.web.ui.dates import parse_date, show_date
 
 from ektp_core.domain import codes, regions
 from ektp_core.domain import nik as nik_rules
@@ -69,10 +70,8 @@ def open_enrolment(lc: LifecycleService, nik: str) -> OpenEnrolment | None:
 
 
 def _date(text: str) -> dt.date | None:
-    try:
-        return dt.date.fromisoformat(text.strip())
-    except ValueError:
-        return None
+    # dd-mm-yyyy as the form asks (ISO read too): see plugins/web/ui/dates.py.
+    return parse_date(text)
 
 
 def nik_findings(
@@ -102,7 +101,7 @@ def nik_findings(
         "kabupaten_kota": (report.regency or "").upper(),
         "kecamatan": (report.district or "").upper(),
         "jenis_kelamin": report.sex or "",
-        "tanggal_lahir": report.birth_date.isoformat() if report.birth_date else "",
+        "tanggal_lahir": show_date(report.birth_date),
     }
     out["region"] = {
         "province": report.province_code,
@@ -120,7 +119,7 @@ def nik_findings(
         and report.birth_date is not None
         and nik_rules.check_against_biodata(report, sex=report.sex or "L", birth_date=born)
     ):
-        out["errors"]["tanggal_lahir"] = [("rec.birth_mismatch", {"nik_birth": f"{report.birth_date:%d-%m-%y}"})]
+        out["errors"]["tanggal_lahir"] = [("rec.birth_mismatch", {"nik_birth": show_date(report.birth_date)})]
     # Eligibility is judged on the form's birth date when given, else on the NIK's.
     judged = born or report.birth_date
     if judged is not None:

@@ -92,7 +92,9 @@ def signature(data: bytes) -> tuple[bytes, int]:
     ink = flat.point(lambda v: 255 if v < 160 else 0)
     inked = ink.histogram()[255]
     box = ink.getbbox()
-    if box is None or inked < MIN_INK * width * height:
+    if box is None:
+        raise BadImage("rec.sig_pad_empty")  # not a stroke on it
+    if inked < MIN_INK * width * height:
         raise BadImage("rec.sig_blank")
     span = (box[2] - box[0]) / width
     return _png(flat), max(1, min(100, round(100 * span)))

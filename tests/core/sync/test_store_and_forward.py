@@ -337,3 +337,61 @@ def test_a_spoiled_card_at_the_site_is_reported_once(nodes: tuple[Node, Node]) -
     assert "ribbon creased" in (mirrored.reason or "")
     ledger = dukcapil.lc.ledger(SITE)
     assert ledger.balanced and ledger.spoiled == 1 and ledger.received == 1
+
+
+def test_the_dukcapil_node_keeps_the_sites_recording_time_and_its_own_arrival(nodes: tuple[Node, Node]) -> None:
+    """Guards issue 14 defect 9: the Dukcapil node stamped a travelled enrolment with its arrival time
+    (recorded 02:40 at the kecamatan, shown 02:42; here 02:59 and 03:01, across an hour). The
+    enrolment keeps the packet's recording time; the arrival stays in the inbox row and the audit
+    entry, which names both."""
+    import datetime as dt
+
+    from ektp_core.lifecycle import audit
+
+    dukcapil, site = nodes
+    inbox_, outbox_ = joined(dukcapil, site)
+    recorded = dt.datetime(2026, 12, 7, 2, 59, tzinfo=dt.UTC)  # and it arrives in the next hour
+    site.lc.clock = lambda: recorded  # type: ignore[method-assign]
+    enrolment = record(site)
+    outbox_.enqueue(enrolment, actor="op1")
+    arrival = recorded + dt.timedelta(minutes=2)
+    dukcapil.lc.clock = lambda: arrival  # type: ignore[method-assign]
+    outbox_.send(Direct(inbox_))
+    copy = dukcapil.lc.get(enrolment)
+    assert copy.created_at == recorded == site.lc.get(enrolment).created_at
+    with dukcapil.store.read() as conn:
+        [entry] = [e for e in audit.entries(conn, subject_id=enrolment) if e.detail.get("to") == "BIO_CAPTURED"]
+    assert entry.at == arrival.isoformat() and entry.detail["recorded_at"] == recorded.isoformat()
+    # The hourly "recorded" counters count it in the hour it was recorded (as a recount of created_at
+    # does), so its next move takes it out of the same row.
+    import sqlalchemy as sa
+
+    from ektp_core.store import counters
+    from ektp_core.store.tables import counters as counter_rows
+
+    dukcapil.lc.transition(enrolment, E.SENT_FOR_ENROLLMENT, actor="op1")
+    with dukcapil.store.read() as conn:
+        kept = conn.execute(
+            sa.select(counter_rows.c.utc_hour, counter_rows.c.n).where(
+                counter_rows.c.family == "recorded", counter_rows.c.scope == SITE
+            )
+        ).all()
+        recount = counters.count_rows(
+            conn, counters.Family.RECORDED, recorded - dt.timedelta(hours=2), arrival + dt.timedelta(hours=2)
+        )
+    assert [(h, n) for h, n in kept if n] == [(counters.hour_of(recorded), 1)]
+    assert recount[(SITE, "")] == 1
+
+
+def test_a_site_clock_ahead_does_not_put_a_recording_in_the_future(nodes: tuple[Node, Node]) -> None:
+    import datetime as dt
+
+    dukcapil, site = nodes
+    inbox_, outbox_ = joined(dukcapil, site)
+    now = dt.datetime(2026, 12, 7, 2, 40, tzinfo=dt.UTC)
+    site.lc.clock = lambda: now + dt.timedelta(hours=3)  # type: ignore[method-assign]
+    enrolment = record(site)
+    outbox_.enqueue(enrolment, actor="op1")
+    dukcapil.lc.clock = lambda: now  # type: ignore[method-assign]
+    outbox_.send(Direct(inbox_))
+    assert dukcapil.lc.get(enrolment).created_at == now

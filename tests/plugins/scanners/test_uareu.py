@@ -224,3 +224,17 @@ def test_assemble_fills_missing_rows_from_the_next_row_sent() -> None:
     assert len(picture) == 384 * 290
     assert picture[:384] == bytes([1]) * 384 and picture[384 : 2 * 384] == bytes([2]) * 384
     assert picture[-384:] == bytes([2]) * 384
+
+
+def test_a_capture_names_the_reader_by_its_reported_serial_or_says_it_has_none() -> None:
+    """Guards issue 14 defect 12: a reader opened without the serial option labelled every capture
+    "uareu4000:?" (``ektp walk`` printed it). The serial the reader reports is used; a reader that
+    reports none is said so in words."""
+    for reported, label in (("UR4B-0007", "uareu4000:UR4B-0007"), ("", "uareu4000 (no serial)")):
+        emulator = UareU4000Emulator(serial=reported)
+        reader = UareU4000(backend=FakeUsbBackend(emulator), timeout_ms=2000, finger_timeout_ms=2000)
+        with reader:
+            emulator.place_finger(pattern())
+            [sample] = reader.capture("finger", ("right_index",))
+        assert sample.device == label
+        assert "?" not in sample.device

@@ -303,3 +303,55 @@ def test_a_plugins_pages_join_the_app_under_the_same_rules(
     assert supervisor.get("/stok/").get_data(as_text=True) == "stok blangko"
     assert operator.get("/stok/").status_code == 403
     assert supervisor.get("/stok/open").status_code == 403
+
+
+def test_the_node_serves_a_real_icon_and_every_page_links_it(browser) -> None:  # type: ignore[no-untyped-def]
+    """Guards issue 14 defect 12: /favicon.ico was a 404 on every page. It is an ICO image served to
+    anyone (it holds nothing personal), and the pages link it."""
+    from io import BytesIO
+
+    from PIL import Image
+
+    b = browser(None)
+    response = b.get("/favicon.ico")
+    assert response.status_code == 200
+    icon = Image.open(BytesIO(response.data))
+    assert icon.format == "ICO" and icon.size[0] >= 16
+    page = b.get("/login").get_data(as_text=True)
+    assert 'rel="icon" href="/static/favicon.ico"' in page
+    assert b.get("/static/favicon.ico").status_code == 200
+
+
+def test_a_form_sent_after_the_session_ended_asks_to_log_in_again(browser, ektp_service) -> None:  # type: ignore[no-untyped-def]
+    """Guards issue 14 defect 7 on the server: a form sent after a logout in another tab answered
+    "400 ... (token CSRF)". It is still refused, audited and nothing of it is kept on the server, but
+    the operator is sent to log in again and back to the form's page (the browser keeps the values)."""
+    from recordkit import biodata_form
+
+    from ektp_core.store.tables import enrolments
+
+    desk = browser("op1")
+    desk.get("/record/new")
+    other_tab = Browser(desk.app)
+    other_tab.client = desk.client  # the same browser: one cookie for both tabs
+    other_tab.post("/logout", {"csrf_token": desk.csrf})
+    sent = desk.client.post(
+        "/record/new",
+        data={**biodata_form(), "csrf_token": desk.csrf, "draft": "d" * 32},
+        headers={"Referer": "http://localhost/record/new"},
+    )
+    assert sent.status_code == 303
+    assert sent.headers["Location"] == "/login?next=/record/new"
+    login_page = desk.get(sent.headers["Location"]).get_data(as_text=True)
+    assert "Sesi Anda berakhir sebelum formulir terkirim" in login_page
+    with ektp_service.store.read() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(enrolments)).scalar_one() == 0
+    assert [a for a in actions(ektp_service) if a[0] == "auth.forbidden" and '"csrf"' in a[2]]
+    # A Referer from elsewhere is not followed: back to the dashboard after the login.
+    elsewhere = desk.client.post(
+        "/blanks/spoil", data={"csrf_token": "x"}, headers={"Referer": "https://evil.example/x"}
+    )
+    assert elsewhere.status_code == 303 and elsewhere.headers["Location"] == "/login?next=/dashboard"
+    # Logged in with a wrong token it stays a plain refusal.
+    again = browser("op1")
+    assert again.post("/blanks/spoil", {"csrf_token": "forged"}).status_code == 400

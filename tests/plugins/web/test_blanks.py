@@ -97,9 +97,16 @@ def test_daily_stock_report(browser, ektp_service: LifecycleService) -> None:
     today = dt.datetime.now().astimezone().date()
     yesterday = today - dt.timedelta(days=1)
     b = browser("op1")
-    page = b.get(f"/blanks?from={yesterday.isoformat()}&to={today.isoformat()}").get_data(as_text=True)
-    assert f'data-day="{today.isoformat()}"' in page
-    report = b.get(f"/blanks/report.csv?from={yesterday.isoformat()}&to={today.isoformat()}")
+    # The filter's dates are typed dd-mm-yyyy like every date of the UI (issue 14, defect 8) and are
+    # shown so; the CSV is a machine file and keeps ISO dates (docs/web-printing.md says so).
+    day_first = f"from={yesterday:%d-%m-%Y}&to={today:%d-%m-%Y}"
+    page = b.get(f"/blanks?{day_first}").get_data(as_text=True)
+    assert f'data-day="{today.isoformat()}"' in page and 'type="date"' not in page
+    assert f'id="from" value="{yesterday:%d-%m-%Y}"' in page and f'id="to" value="{today:%d-%m-%Y}"' in page
+    assert f"<td>{today:%d-%m-%Y}</td>" in page and f"report.csv?from={yesterday:%d-%m-%Y}" in page
+    iso = b.get(f"/blanks?from={yesterday.isoformat()}&to={today.isoformat()}").get_data(as_text=True)
+    assert f'id="from" value="{yesterday:%d-%m-%Y}"' in iso  # an older ISO link still works
+    report = b.get(f"/blanks/report.csv?{day_first}")
     assert report.mimetype == "text/csv" and "attachment" in report.headers["Content-Disposition"]
     rows = list(csv.reader(io.StringIO(report.get_data(as_text=True).lstrip("\ufeff"))))
     assert rows[0][0] == "lokasi" and len(rows) == 3  # the header in the page's language

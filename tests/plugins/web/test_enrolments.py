@@ -243,3 +243,38 @@ def test_a_nik_search_reads_the_nik_index(tmp_path) -> None:  # type: ignore[no-
             plan = " ".join(str(row) for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql).all())
         assert "ix_enrolments_nik" in plan, plan
     store.dispose()
+
+
+def test_a_travelled_enrolment_shows_its_recording_time_and_its_arrival(browser, ektp_service) -> None:  # type: ignore[no-untyped-def]
+    """Guards issue 14 defect 9 on the page: the Dukcapil node showed the arrival (02:42) as the
+    recording time (02:40). The enrolment's recording time is the site's; the arrival is labelled."""
+    import datetime as dt
+
+    from ektp_plugins.web.ui.app import _when
+    from ektp_plugins.web.ui.i18n import Catalogues
+
+    from ektp_core.testing import make_enrolment
+
+    texts = Catalogues()
+    recorded = dt.datetime(2026, 12, 7, 2, 40, tzinfo=dt.UTC)
+    arrival = recorded + dt.timedelta(minutes=2)
+    ektp_service.clock = lambda: arrival
+    enrolment = ektp_service.record(make_enrolment(site_code="17.71.05"), recorded_at=recorded)
+    page = browser("op1").get(f"/enrolments/{enrolment.id}").get_data(as_text=True)
+    assert texts.text("id", "enr.recorded_when", when=_when(recorded)) in page
+    assert texts.text("id", "enr.arrived_when", when=_when(arrival)) in page
+
+
+def test_a_print_jobs_day_reads_as_a_weekday_in_the_readers_language(browser, ektp_service) -> None:  # type: ignore[no-untyped-def]
+    """The enrolment's print jobs showed the print day's code ("wednesday") in an Indonesian page."""
+    from ektp_plugins.web.ui.i18n import Catalogues
+
+    from ektp_core.testing.samples import make_print_ready
+
+    enrolment_id = make_print_ready(ektp_service)
+    ektp_service.queue_print(
+        enrolment_id, site_code="17.71", actor="op1", routing_reason="semi-vertical", print_day="wednesday"
+    )
+    page = browser("op1").get(f"/enrolments/{enrolment_id}").get_data(as_text=True)
+    assert f'<span class="badge">{Catalogues().text("id", "weekday.wednesday")}</span>' in page
+    assert ">wednesday<" not in page

@@ -436,3 +436,42 @@ def test_a_long_queue_is_paged_with_the_counts_of_the_whole_queue(
     assert len(shown) == 7 and shown == ids[-7:]  # oldest first: the last ones on the last page
     assert "Halaman 2 dari 2" in b.get("/print?page=99").get_data(as_text=True)
     assert b.get("/print?page=x").status_code == 200
+
+
+def test_a_refused_run_says_it_was_refused_and_why(browser, ektp_service: LifecycleService) -> None:  # type: ignore[no-untyped-def]
+    """Guards issue 14 defect 11: a run refused before its first card (no blanks here) read
+    "Selesai ... 0 dari 1 kartu diproses", as if it had done its work."""
+    from ektp_plugins.web.ui.i18n import Catalogues
+
+    texts = Catalogues()
+    job_id = queued(ektp_service)  # and no blank in stock
+    b = browser("op1")
+    path = start(b, job=job_id)
+    status = finish(b, path)
+    assert status["summary"] == texts.text("id", "print.run_refused", printer="evolis-1", total=1)
+    # Why, right below the summary: no blanks in stock.
+    assert status["failed"].startswith(texts.text("id", "print.err.no_blanks", detail="").split("(")[0])
+    page = b.get(path).get_data(as_text=True)
+    assert "ditolak" in page and "diproses" not in page
+    assert ektp_service.jobs_by_id(job_id).state is PrintJobState.QUEUED
+    # A run that prints says how many cards were printed, not "processed".
+    ektp_service.receive_blanks(SITE, ["BLK-000001"], actor="spv1")
+    done = finish(b, start(b, job=job_id))
+    assert done["summary"] == texts.text("id", "print.run_done", printer="evolis-1", printed=1, total=1)
+
+
+def test_spoiling_a_printed_card_says_how_it_is_printed_again(browser, ektp_service: LifecycleService) -> None:  # type: ignore[no-untyped-def]
+    """Guards issue 14 defect 11: after a printed card was spoiled the message said "cetak ulang dari
+    antrean" while nothing was queued (a reprint is the Dukcapil node's decision). The message names
+    the button that queues it, and the queue's count moves only when it is pressed."""
+    job_id = queued(ektp_service)
+    ektp_service.receive_blanks(SITE, ["BLK-000001", "BLK-000002"], actor="spv1")
+    op, spv = browser("op1"), browser("spv1")
+    assert finish(op, start(op, job=job_id))["jobs"][0]["state"] == "PRINTED"
+    done = spv.post(f"/print/jobs/{job_id}/spoil", {"reason": "foto terlalu gelap"}, follow_redirects=True)
+    page = done.get_data(as_text=True)
+    assert "dari antrean" not in page and "belum masuk antrean lagi" in page and "Cetak ulang" in page
+    assert ektp_service.jobs(states=["QUEUED"]) == []
+    assert 'data-today-count="0"' in page and 'data-any-count="0"' in page
+    spv.post(f"/print/jobs/{job_id}/requeue")
+    assert 'data-any-count="1"' in spv.get("/print").get_data(as_text=True)

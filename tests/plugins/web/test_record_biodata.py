@@ -25,7 +25,7 @@ def test_the_live_nik_check_fills_the_region_sex_and_birth_date(browser) -> None
         "kabupaten_kota": "KOTA BENGKULU",
         "kecamatan": "KAMPUNG MELAYU",
         "jenis_kelamin": "P",
-        "tanggal_lahir": "1990-01-01",
+        "tanggal_lahir": "01-01-1990",  # dd-mm-yyyy, as the form's field takes it
     }
     assert "KANDANG" in answer["kelurahan"]
     assert answer["region"]["district"] == "17.71.05"
@@ -41,10 +41,10 @@ def test_the_live_check_names_what_is_wrong_with_a_bad_nik(browser) -> None:
 
 
 def test_the_live_check_cross_checks_sex_and_birth_date(browser) -> None:
-    answer = browser("op1").get(f"/record/nik-check?nik={NIK}&jenis_kelamin=L&tanggal_lahir=1990-02-01").get_json()
+    answer = browser("op1").get(f"/record/nik-check?nik={NIK}&jenis_kelamin=L&tanggal_lahir=01-02-1990").get_json()
     assert answer["valid"] and not answer["ok"]
     assert "jenis kelamin P" in answer["errors"]["jenis_kelamin"][0]
-    assert "01-01-90" in answer["errors"]["tanggal_lahir"][0]
+    assert "01-01-1990" in answer["errors"]["tanggal_lahir"][0]
 
 
 def test_the_live_check_speaks_english_when_asked(browser) -> None:
@@ -88,7 +88,7 @@ def test_the_server_checks_every_field_again(browser, ektp_service) -> None:
     assert 'id="form-errors"' in text
     for message in (
         "NIK menunjukkan jenis kelamin P",
-        "NIK menunjukkan tanggal lahir 01-01-90",
+        "NIK menunjukkan tanggal lahir 01-01-1990",
         "bukan 000",
         "Pilih salah satu nilai",
         "Wajib diisi",
@@ -164,3 +164,28 @@ def test_the_start_page_shows_a_recording_made_a_moment_ago(browser, ektp_servic
     assert f'href="/record/{enrolment.id}"' in page and valid_nik(serial=40) in page and "0 / 14" in page
     ektp_service.transition(enrolment.id, EnrolmentState.SENT_FOR_ENROLLMENT, actor="op1")
     assert 'id="none-in-progress"' in b.get("/record").get_data(as_text=True)
+
+
+def test_the_birth_date_is_typed_and_shown_day_month_year(browser, ektp_service) -> None:
+    """Guards issue 14 defect 8: the birth date was an <input type=date> (the browser's own format)
+    and pages mixed 1995-03-12 and 12-03-1995. The field is a text field in dd-mm-yyyy, a date that
+    does not exist gets a clear Indonesian error, and the stored date is shown dd-mm-yyyy."""
+    from ektp_plugins.web.ui.i18n import Catalogues
+
+    texts = Catalogues()
+    b = browser("op1")
+    page = b.get("/record/new").get_data(as_text=True)
+    assert 'type="date"' not in page
+    field = page.split('id="f-tanggal_lahir"', 1)[1].split(">", 1)[0]
+    assert 'pattern="' in field and f'placeholder="{texts.text("id", "date.placeholder")}"' in field
+    assert 'type="text" id="f-tanggal_lahir"' in page
+    refused = b.post("/record/new", biodata_form(tanggal_lahir="31-02-1990"))
+    assert refused.status_code == 422
+    assert texts.text("id", "rec.bad_date") in refused.get_data(as_text=True)
+    assert "hh-bb-tttt" in texts.text("id", "rec.bad_date")
+    made = b.post("/record/new", biodata_form(tanggal_lahir="01-01-1990"))
+    assert made.status_code == 302, made.get_data(as_text=True)
+    enrolment_id = made.headers["Location"].split("/record/", 1)[1].split("/", 1)[0]
+    assert ektp_service.get(enrolment_id).biodata.tanggal_lahir == dt.date(1990, 1, 1)
+    detail = b.get(f"/enrolments/{enrolment_id}").get_data(as_text=True)
+    assert "01-01-1990" in detail and "1990-01-01" not in detail

@@ -140,6 +140,7 @@ def test_an_exception_needs_the_supervisors_password(browser, ektp_service) -> N
 
 
 def test_the_signature_pad_and_a_blank_pad(browser, ektp_service) -> None:
+    """An empty pad says the pad is empty (issue 14, defect 6: it said to choose a file)."""
     b = browser("op1")
     enrolment_id = start_recording(b)
     page = b.get(f"/record/{enrolment_id}/step/signature").get_data(as_text=True)
@@ -149,7 +150,19 @@ def test_the_signature_pad_and_a_blank_pad(browser, ektp_service) -> None:
     refused = b.post(
         url, {"modality": "signature", "position": "signature", "drawing": blank}, follow_redirects=True
     ).get_data(as_text=True)
-    assert "Tanda tangan kosong" in refused
+    # Nothing drawn on the pad: the pad's own message (issue 14, defect 6), not "choose a file".
+    assert "Bidang tanda tangan masih kosong" in refused
+    assert ("signature", "signature") not in _captures(ektp_service, enrolment_id)
+    # What the pad's script sends when the pad was left empty and no file was chosen.
+    empty = b.post(
+        url, {"modality": "signature", "position": "signature", "drawing": "", "pad": "1"}, follow_redirects=True
+    ).get_data(as_text=True)
+    assert "Bidang tanda tangan masih kosong" in empty and "Pilih berkas" not in empty
+    # Without scripts there is no pad, only the file field: then a file is what is missing.
+    no_file = b.post(
+        url, {"modality": "signature", "position": "signature", "drawing": ""}, follow_redirects=True
+    ).get_data(as_text=True)
+    assert "Pilih berkas gambar" in no_file
     assert ("signature", "signature") not in _captures(ektp_service, enrolment_id)
     garbage = b.post(
         url,
@@ -263,3 +276,36 @@ def test_modalities_without_a_device_and_the_iris_upload(browser, ektp_service) 
         )
     stored = _captures(ektp_service, enrolment_id)
     assert stored[("iris", "left")].modality is Modality.IRIS and ("iris", "right") in stored
+
+
+def test_a_photo_out_of_attempts_is_not_told_to_record_an_exception(browser, ektp_service) -> None:
+    """Guards issue 14 defect 5: after the photo's last attempt the page said to record a
+    supervisor-approved exception, which the photo step does not offer (a card needs the photo). The
+    advice now says to take it again; fingers and eyes still get the exception advice and form."""
+    from io import BytesIO
+
+    from ektp_plugins.web.ui.i18n import Catalogues
+
+    texts = Catalogues()
+    b = browser("op1")
+    enrolment_id = start_recording(b)
+    grey = BytesIO()
+    Image.new("RGB", (360, 480), (128, 128, 128)).save(grey, format="PNG")
+    retries = CaptureService(ektp_service).policy[Modality.FACE].retries
+    for _attempt in range(retries):
+        answer = b.client.post(
+            f"/record/{enrolment_id}/upload",
+            data={
+                "csrf_token": b.csrf,
+                "modality": "face",
+                "position": "face",
+                "file": (BytesIO(grey.getvalue()), "foto.png"),
+            },
+            content_type="multipart/form-data",
+            follow_redirects=True,
+        ).get_data(as_text=True)
+    assert ("face", "face") not in _captures(ektp_service, enrolment_id)
+    assert texts.text("id", "rec.no_retries_left_face") in answer
+    assert texts.text("id", "rec.no_retries_left") not in answer
+    # What the advice names is there: no exception form on the photo step.
+    assert "/exception" not in answer

@@ -98,3 +98,46 @@ def test_an_office_that_does_not_record_says_so(browser, ektp_service) -> None:
         from ektp_core.store.tables import enrolments
 
         assert conn.execute(enrolments.select()).first() is None
+
+
+def test_a_confirmed_recording_reads_waiting_until_its_packet_has_left(browser, ektp_service) -> None:
+    """Guards issue 14 defect 11: the kecamatan showed "Dikirim ke pusat" (SENT_FOR_ENROLLMENT) while
+    the packet still waited in its outbox. Until the Dukcapil node's receipt it reads "menunggu
+    dikirim" on the summary, the enrolment's page and the list; after it, the state's own label."""
+    from ektp_plugins.web.ui.i18n import Catalogues
+    from markupsafe import escape
+
+    texts = Catalogues()
+    waiting, sent = (
+        str(escape(texts.text("id", key))) for key in ("state.waiting_to_send", "state.SENT_FOR_ENROLLMENT")
+    )
+    b = browser("op1")
+    enrolment_id = start_recording(b)
+    fill_captures(ektp_service, enrolment_id)
+    Outbox.for_deployment(ektp_service).joined(
+        url="http://127.0.0.1:9/api/v1",
+        signing_key=crypto.public_key_text(crypto.new_signing_key()),
+        exchange_key=packets.exchange_public_text(X25519PrivateKey.generate()),
+    )
+    b.post(f"/record/{enrolment_id}/confirm", {})
+    pages = (f"/record/{enrolment_id}/summary", f"/enrolments/{enrolment_id}", "/enrolments")
+
+    def shown(path: str) -> str:
+        page = b.get(path).get_data(as_text=True)
+        if path == "/enrolments":  # the list: its row (the state filter names every state)
+            return page.split(f'data-enrolment="{enrolment_id}"', 1)[1].split("</tr>", 1)[0]
+        return page
+
+    for path in pages:
+        page = shown(path)
+        assert waiting in page and sent not in page, path
+    dashboard = b.get("/dashboard").get_data(as_text=True)
+    assert 'data-state="state.waiting_to_send">1<' in dashboard and 'data-state="SENT_FOR_ENROLLMENT"' not in dashboard
+    # The Dukcapil node's receipt came back: the packet has left.
+    with ektp_service.store.write() as conn:
+        conn.execute(outbox.update().values(sent_at=ektp_service.clock(), receipt="{}"))
+    for path in pages:
+        page = shown(path)
+        assert sent in page and waiting not in page, path
+    dashboard = b.get("/dashboard").get_data(as_text=True)
+    assert 'data-state="SENT_FOR_ENROLLMENT">1<' in dashboard and "state.waiting_to_send" not in dashboard

@@ -1,6 +1,20 @@
 // A print run's page follows the run by polling its JSON status; without scripts the page reloads
-// itself (a <noscript> refresh) and shows the same.
+// itself (a <noscript> refresh) and shows the same. On the queue, "print all" counts what it would print.
 "use strict";
+
+// The queue's "print all" button: the jobs due today, or with "any day" ticked every queued job.
+document.addEventListener("DOMContentLoaded", () => {
+  const button = document.getElementById("print-all");
+  const anyDay = document.getElementById("any-day");
+  if (!button || !anyDay) return;
+  function update() {
+    const which = anyDay.checked ? "any" : "today";
+    button.textContent = button.dataset[which];
+    button.disabled = Number(button.dataset[which + "Count"]) === 0;
+  }
+  anyDay.addEventListener("change", update);
+  update(); // the browser may restore a ticked box when the page is shown again
+});
 document.addEventListener("DOMContentLoaded", () => {
   const run = document.getElementById("run");
   if (!run || run.dataset.done === "true") return;

@@ -117,6 +117,8 @@ function recSignaturePad(form) {
   if (!canvas || !hidden) return;
   canvas.hidden = false;
   clear.hidden = false;
+  // The server tells an empty pad from a missing file by this (the pad shows only with scripts).
+  if (form.elements["pad"]) form.elements["pad"].value = "1";
   const help = form.querySelector("[data-sig-help]");
   if (help) help.hidden = false;
   const ctx = canvas.getContext("2d");
@@ -163,10 +165,22 @@ function recSignaturePad(form) {
 // -- Live preview: start the device's picture stream on request -----------------------------------
 function recPreview(button) {
   const img = button.parentElement.querySelector("img[data-preview]");
+  const idle = button.parentElement.querySelector("[data-preview-idle]");
   if (!img) return;
+  // A stream the device cannot give (busy, gone, no frames) would leave a broken image: say so instead.
+  img.addEventListener("error", () => {
+    img.hidden = true;
+    img.removeAttribute("src");
+    if (idle) {
+      idle.textContent = idle.dataset.failed;
+      idle.hidden = false;
+    }
+  });
   button.addEventListener("click", () => {
     // A new URL each time: the stream ends after a number of frames and is asked for again.
     img.src = img.dataset.preview + "?t=" + Date.now();
+    img.hidden = false;
+    if (idle) idle.hidden = true;
   });
 }
 
