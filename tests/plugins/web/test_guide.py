@@ -172,6 +172,7 @@ def test_every_ui_page_of_the_app_has_a_section(web_app: Flask) -> None:
     not_pages = {
         "static",
         "auth.login",
+        "auth.favicon",
         "dashboard.home",
         "dashboard.devices",
         "record.resume",
