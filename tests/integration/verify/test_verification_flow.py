@@ -17,6 +17,7 @@ from ektp_core.cli import cli
 from ektp_core.domain.model import EnrolmentState
 from ektp_core.errors import EktpError, IllegalTransition
 from ektp_core.lifecycle import audit
+from ektp_core.messages import text_of
 from ektp_core.services.verification import HandoverRefused, IncompleteEnrolment
 from ektp_core.store.tables import central_submissions
 
@@ -39,7 +40,7 @@ def test_a_unique_resident_becomes_print_ready(central: CentralProcess, node_fac
     # The same sync queued the card where the region rules say, with the reason.
     assert states[4:] == ["SENT_FOR_CARD_PRINTING"]
     [job] = [j for j in node.lc.jobs() if j.enrolment_id == enrolment]
-    assert job.site_code == "17.71" and "dukcapil-only" in job.routing_reason
+    assert job.site_code == "17.71" and "dukcapil-only" in text_of(job.routing_reason)
 
 
 def test_a_planted_duplicate_is_caught_with_its_candidate(
