@@ -37,6 +37,7 @@ from ektp_core.domain.model import SiteKind
 from ektp_core.errors import EktpError
 from ektp_core.keys import crypto
 from ektp_core.lifecycle.service import LifecycleService
+from ektp_core.messages import format_number
 from ektp_core.services.accounts import AccountService, Session, SessionEnded
 from ektp_core.sync import packets
 from ektp_core.sync.inbox import Inbox
@@ -139,6 +140,11 @@ def exception_reason(reason: str) -> str:
     code, _sep, note = str(reason or "").partition(": ")
     label = _("rec.exc." + code) if node().catalogues.lookup("id", "rec.exc." + code) is not None else code
     return f"{label}: {note}" if note else label
+
+
+def number(value: Any) -> str:
+    """A count with the page's digit grouping (``20.000`` in Indonesian, ``20,000`` in English)."""
+    return format_number(value, g.get("lang", "id"))
 
 
 def device_label(device: str) -> str:
@@ -246,6 +252,7 @@ def create_app(lifecycle: LifecycleService, host: Any) -> Flask:
     app.jinja_env.filters["say"] = say
     app.jinja_env.filters["exception_reason"] = exception_reason
     app.jinja_env.filters["device_label"] = device_label
+    app.jinja_env.filters["num"] = number
     # One date format on every page, dd-mm-yyyy (a date field's pattern, a date shown).
     app.jinja_env.filters["day"] = dates.show_date
     app.jinja_env.globals["date_pattern"] = dates.PATTERN

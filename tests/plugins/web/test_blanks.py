@@ -119,3 +119,12 @@ def test_daily_stock_report(browser, ektp_service: LifecycleService) -> None:
     fallback = b.get("/blanks?from=2026-13-01&to=x").get_data(as_text=True)
     assert "Tanggal laporan tidak bisa dipakai" in fallback
     assert b.get("/blanks?from=2026-02-01&to=2025-01-01").status_code == 200
+
+
+def test_counts_are_grouped_the_indonesian_way(browser, ektp_service: LifecycleService) -> None:
+    """1.200 blanks in Indonesian (a dot groups thousands), 1,200 in English."""
+    ektp_service.receive_blanks(SITE, [f"BLK-{n:06d}" for n in range(1, 1201)], actor="spv1")
+    b = browser("op1")
+    assert '<span class="stat" data-count="in_stock">1.200</span>' in b.get("/blanks").get_data(as_text=True)
+    b.post("/language", {"language": "en", "next": "/blanks"})
+    assert '<span class="stat" data-count="in_stock">1,200</span>' in b.get("/blanks").get_data(as_text=True)
