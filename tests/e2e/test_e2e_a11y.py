@@ -46,7 +46,8 @@ def contexts(chromium: Any) -> Iterator[Callable[..., Any]]:
 
     def open_page(viewport: dict[str, int] = VIEWPORT) -> Any:
         context = chromium.new_context(viewport=viewport, locale="id-ID", bypass_csp=True)
-        context.set_default_timeout(45_000)  # a capture may take the SBI timeout (30 s) on a loaded machine
+        # Longer than the desk's SBI capture timeout (regency.SBI_TIMEOUT_MS): a page waits for a capture.
+        context.set_default_timeout(45_000)
         made.append(context)
         return context.new_page()
 
