@@ -97,11 +97,12 @@ def choose(page: Any, value: str) -> None:
 
 
 def walk(page: Any, limit: int = 250) -> tuple[list[dict[str, Any]], list[str]]:
-    """Tab from the top of the page through every element; the elements focused in order, and the
-    problems found: focus lost (on nothing) before the end, stuck on one element, or no indicator."""
+    """Tab from the top of the page through every element, then Shift+Tab back; the elements focused
+    in order, and the problems found: focus lost (on nothing) before the end, stuck on one element, no
+    indicator or a faint one, an element never reached, or a way back that differs from the way out."""
     # Start before the first element whatever has the focus (autofocus): Tab goes on from where a
-    # focused element was, even once it has been removed.
-    # After the browser's autofocus, which runs at a rendering step after the load.
+    # focused element was, even once it has been removed. And start after the browser's autofocus,
+    # which runs at a rendering step after the load.
     page.evaluate("() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")
     page.evaluate(_TO_TOP)
     seen: list[dict[str, Any]] = []
@@ -133,4 +134,29 @@ def walk(page: Any, limit: int = 250) -> tuple[list[dict[str, Any]], list[str]]:
     if len({s["key"] for s in seen}) < total:
         missed = page.evaluate(_TABBABLE, True)
         problems.append(f"Tab reached {len(seen)} of the page's {total} focusable elements, not: {missed[:4]}")
+    if seen and not problems:
+        problems += _walk_back(page, seen)
     return seen, problems
+
+
+def _stop(element: dict[str, Any]) -> str:
+    """One stop of the Tab order: an element, or a radio group (entered on its first or last button)."""
+    return f"radio:{element['name']}" if element["type"] == "radio" else str(element["key"])
+
+
+def _walk_back(page: Any, seen: list[dict[str, Any]]) -> list[str]:
+    """From the last element, Shift+Tab must visit the same stops in reverse, up to the first."""
+    page.evaluate("(key) => document.querySelector(`[data-tab-key='${key}']`).focus()", seen[-1]["key"])
+    wanted = [_stop(s) for s in reversed(seen)]
+    wanted = [stop for i, stop in enumerate(wanted) if i == 0 or stop != wanted[i - 1]]
+    back = [wanted[0]]
+    for _ in range(4 * len(seen) + 2):
+        page.keyboard.press("Shift+Tab")
+        now = focused(page)
+        if now is None or _stop(now) == wanted[0] or len(back) == len(wanted):
+            break
+        if _stop(now) != back[-1]:  # a date field's parts are one stop
+            back.append(_stop(now))
+    if back != wanted:
+        return [f"Shift+Tab from the last element went {len(back)} stops back, not the {len(wanted)} Tab went"]
+    return []

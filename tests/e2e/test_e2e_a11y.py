@@ -6,14 +6,17 @@ screen sizes (no sideways scrolling, the top menu on one line)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from ektp_core.services.node_init import profile_text
+
 from .axecheck import axe_path, report, violations
-from .e2ekit import VIEWPORT, text
+from .e2ekit import VIEWPORT, ServedNode, add_accounts, login, text
 from .flows import RESIDENT
 from .keys import choose, focused, tab_to, walk
 from .regency import Regency
@@ -114,6 +117,37 @@ def test_pages_with_a_form_error_or_a_flash_have_no_wcag_violation(
         if found:
             failures.append(report(scene.name, found))
     assert not failures, "\n".join(failures)
+
+
+@pytest.fixture(scope="module")
+def print_only(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedNode]:
+    """A Dukcapil office that prints and does not record (the minimal profile with records = false):
+    the only node that shows the "not recording" page."""
+    text, _source = profile_text("minimal")
+    text, count = re.subn(r"(?m)^records = true$", "records = false", text)
+    assert count == 1, "the minimal profile's records = true moved"
+    root = tmp_path_factory.mktemp("print-only")
+    (root / "print-only.toml").write_text(text, "utf-8")
+    served = ServedNode(root / "node", profile=str(root / "print-only.toml"))
+    add_accounts(served.deployment)
+    try:
+        yield served.start()
+    finally:
+        served.stop()
+
+
+def test_the_not_recording_page_has_no_wcag_violation(
+    print_only: ServedNode, contexts: Callable[..., Any], axe: Path
+) -> None:
+    """Guards WCAG 2.2 AA on the page a desk sees at an office that does not record."""
+    page = contexts()
+    login(page, print_only.url, "op1")
+    for path in ("/record", "/record/new"):
+        response = page.goto(f"{print_only.url}{path}")
+        assert response is not None and response.status == 409, (path, response and response.status)
+        assert page.locator("#not-recording").count() == 1
+        found = violations(page, axe)
+        assert not found, report(f"not recording ({path})", found)
 
 
 def test_the_recording_pages_have_no_wcag_violation(

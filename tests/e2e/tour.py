@@ -153,13 +153,18 @@ def pages(s: Stocked) -> list[Visit]:
             Visit(f"locked {where} {supervisor}", node, supervisor, "/admin/locked"),
         ]
     visits += [
-        Visit("print run", office, "op1", s.run_url),
+        Visit("print run op1", office, "op1", s.run_url),
+        Visit("print run spv1", office, "spv1", s.run_url),
         Visit("adjudication", office, "spv1", "/adjudication"),
         Visit("adjudication case", office, "spv1", f"/adjudication/{s.twin}"),
-        Visit("record new (office)", office, "op1", "/record/new"),
+        Visit("403 (admin)", office, "adm1", "/print", 403),
     ]
-    for step in ("face", "finger", "iris", "signature"):
-        visits.append(Visit(f"record {step} (empty)", desk, "op.kampung-melayu", f"/record/{s.pending}/step/{step}"))
+    for node, account in ((office, "op1"), (office, "spv1"), (desk, KECAMATAN_ROLES[0]), (desk, KECAMATAN_ROLES[1])):
+        visits.append(Visit(f"biodata {account}", node, account, "/record/new"))
+    for account in KECAMATAN_ROLES[:2]:
+        for step in ("face", "finger", "iris", "signature", "summary"):
+            path = f"/record/{s.pending}/summary" if step == "summary" else f"/record/{s.pending}/step/{step}"
+            visits.append(Visit(f"record {step} (nothing taken) {account}", desk, account, path))
     return visits
 
 
