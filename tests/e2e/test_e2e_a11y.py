@@ -15,7 +15,7 @@ import pytest
 
 from ektp_core.services.node_init import profile_text
 
-from .axecheck import axe_path, report, violations
+from .axecheck import axe_path, find_axe, report, violations
 from .e2ekit import VIEWPORT, ServedNode, add_accounts, login, text
 from .flows import RESIDENT
 from .keys import choose, focused, tab_to, walk
@@ -60,8 +60,9 @@ def contexts(chromium: Any) -> Iterator[Callable[..., Any]]:
 
 
 @pytest.fixture(scope="module")
-def recording_pages(axe: Path) -> dict[str, list[dict[str, Any]]]:
-    """The axe violations found on each recording page while the first resident was recorded."""
+def recording_pages() -> dict[str, list[dict[str, Any]]]:
+    """The axe violations found on each recording page while the first resident was recorded (none
+    checked without axe-core: the test that reads them then skips, or fails under CI)."""
     return {}
 
 
@@ -75,13 +76,15 @@ def sessions(contexts: Callable[..., Any]) -> Sessions:
 def stocked(
     tmp_path_factory: pytest.TempPathFactory,
     sessions: Sessions,
-    axe: Path,
     recording_pages: dict[str, list[dict[str, Any]]],
 ) -> Iterator[Stocked]:
-    """One regency for the module, filled through its pages; the recording pages are checked on the way."""
+    """One regency for the module, filled through its pages; the recording pages are checked on the way
+    (the keyboard and layout tests need no axe-core, so its absence does not stop the regency)."""
+    axe = find_axe()
 
     def check(page: Any, name: str) -> None:
-        recording_pages[name] = violations(page, axe)
+        if axe is not None:
+            recording_pages[name] = violations(page, axe)
 
     regency = Regency(tmp_path_factory.mktemp("a11y") / "regency", adjudicate=True).start()
     try:
@@ -151,7 +154,7 @@ def test_the_not_recording_page_has_no_wcag_violation(
 
 
 def test_the_recording_pages_have_no_wcag_violation(
-    stocked: Stocked, recording_pages: dict[str, list[dict[str, Any]]]
+    stocked: Stocked, recording_pages: dict[str, list[dict[str, Any]]], axe: Path
 ) -> None:
     """Guards WCAG 2.2 AA on each recording step as the desk saw it, filled (biodata to summary)."""
     assert set(recording_pages) >= {"record-biodata", "record-face", "record-summary"}, recording_pages.keys()
