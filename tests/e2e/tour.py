@@ -231,7 +231,7 @@ def scenes(s: Stocked) -> list[Scene]:
         Scene("login: wrong password", office, None, "/login", _wrong_password, "#login-error"),
         Scene("biodata: errors", desk, "op.kampung-melayu", "/record/new", _bad_biodata, "[aria-invalid=true]"),
         Scene("blanks: refused serials", office, "spv1", "/blanks", _bad_serials, ".flash.error"),
-        Scene("blanks: received", office, "spv1", "/blanks", _received, ".flash"),
+        Scene("blanks: received", office, "spv1", "/blanks", _received, ".flash.ok"),
         Scene("handover: unknown NIK", office, "op1", "/handover", _unknown_nik, "#nik-problem"),
         Scene("accounts: passwords differ", office, "adm1", "/admin/accounts", _passwords_differ, ".flash.error"),
     ]
