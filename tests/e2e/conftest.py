@@ -49,7 +49,8 @@ def new_page(chromium: Any) -> Iterator[Callable[..., Any]]:
 
     def make(lang: str = "id") -> Any:
         context = chromium.new_context(viewport=VIEWPORT, locale={"id": "id-ID", "en": "en-GB"}[lang])
-        context.set_default_timeout(15_000)
+        # Longer than the desk's SBI capture timeout (regency.SBI_TIMEOUT_MS): a page waits for a capture.
+        context.set_default_timeout(45_000)
         contexts.append(context)
         return context.new_page()
 

@@ -56,21 +56,33 @@ def fill_biodata(page: Any, resident: dict[str, str]) -> None:
     expect(page.locator("#f-kecamatan")).not_to_have_value("")
 
 
-def capture_step(page: Any) -> None:
+def _next_capture(page: Any) -> Any:
+    """The button that takes a capture still missing: the first finger group (slap) with a finger not
+    taken yet, else the first slot not taken yet; None when nothing is missing."""
+    groups = page.locator(".rec-groups form")
+    for index in range(groups.count()):
+        form = groups.nth(index)
+        positions = form.locator("input[name=position]").evaluate_all("els => els.map((e) => e.value)")
+        if any(page.locator(f"#slot-{p} .badge.warn").count() for p in positions):
+            return form.locator("button[type=submit]")
+    missing = page.locator("section.rec-slot:has(.badge.warn) form[action*='/capture'] button[type=submit]")
+    return missing.first if missing.count() else None
+
+
+def capture_step(page: Any, *, tries: int = 30) -> None:
     """On a capture step's page, take every missing capture with the desk's device (a slap button per
-    finger group, else each slot's own button), waiting for each page the server answers."""
-    groups = page.locator(".rec-groups form button[type=submit]")
-    if groups.count():
-        for index in range(groups.count()):
-            with page.expect_navigation():
-                page.locator(".rec-groups form button[type=submit]").nth(index).click()
-        return
-    while True:
-        missing = page.locator("section.rec-slot:has(.badge.warn) form[action*='/capture'] button[type=submit]")
-        if not missing.count():
+    finger group, else each slot's own button), waiting for each page the server answers. On a loaded
+    machine a capture can time out and leave the device busy a while: it is pressed again after a
+    pause, up to ``tries`` presses in all."""
+    for _ in range(tries):
+        button = _next_capture(page)
+        if button is None:
             return
+        if page.locator(".flash.error").count():
+            page.wait_for_timeout(2000)  # the device may still be busy with the capture that timed out
         with page.expect_navigation():
-            missing.first.click()
+            button.click()
+    raise AssertionError(f"captures still missing after {tries} tries: {page.inner_text('main')[:1500]}")
 
 
 def sign(page: Any) -> None:

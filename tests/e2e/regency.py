@@ -36,6 +36,9 @@ TOKEN = "e2e-central-token-0123456789abcdef"
 #: The accounts: at the office an operator, a supervisor and an admin; at the kecamatan an operator.
 OFFICE_ACCOUNTS = (("op1", Role.OPERATOR), ("spv1", Role.SUPERVISOR), ("adm1", Role.ADMIN))
 KECAMATAN_ACCOUNTS = (("op.kampung-melayu", Role.OPERATOR), ("spv.kampung-melayu", Role.SUPERVISOR))
+#: How long the desk waits for the SBI emulator's capture: it draws synthetic prints, which takes
+#: seconds on a loaded CI machine (the driver's default, 10 s, then times out now and again).
+SBI_TIMEOUT_MS = 30_000
 #: Blank cards delivered to the office before the day starts.
 BLANKS = tuple(f"E2E-1771-{n:04d}" for n in range(1, 21))
 
@@ -49,8 +52,9 @@ def free_port() -> int:
 
 def regency_profile(central_port: int, sbi_port: int) -> str:
     """The bundled kota-bengkulu profile with this machine's services: the verifier on our central
-    emulator, the SBI emulator as the kecamatan's desk, and no print days (the office would otherwise
-    print Kampung Melayu's cards on Wednesdays only, and a test must not depend on the weekday)."""
+    emulator, the SBI emulator as the kecamatan's desk (with a patient timeout), and no print days
+    (the office would otherwise print Kampung Melayu's cards on Wednesdays only, and a test must not
+    depend on the weekday)."""
     text, _source = profile_text("kota-bengkulu")
     text, count = re.subn(
         r'(?m)^url = "http://127\.0\.0\.1:\d+/api/v1"$', f'url = "http://127.0.0.1:{central_port}/api/v1"', text
@@ -60,9 +64,19 @@ def regency_profile(central_port: int, sbi_port: int) -> str:
     assert count == 1, "the kota-bengkulu profile's [rules.print_days] moved"
     scanner = (
         f'[[devices.scanners]]\nname = "sbi-{KECAMATAN}"\ndriver = "sbi"\nsite = "{KECAMATAN}"\n'
-        f"options = {{ port = {sbi_port}, trust_any_device = true }}\n\n"
+        f"options = {{ port = {sbi_port}, trust_any_device = true, timeout_ms = {SBI_TIMEOUT_MS} }}\n\n"
     )
     return text.replace("[[devices.scanners]]", scanner + "[[devices.scanners]]", 1)
+
+
+def adjudicating_profile(text: str) -> str:
+    """The profile as the central emulator reads it with ``adjudicate``: no score is a sure duplicate
+    and every candidate is in the grey zone, so any recording after the first (a different synthetic
+    person: the desk's emulated scanner shows one per enrolment) waits for a supervisor's adjudication."""
+    for key, value in (("duplicate_score", 100000), ("adjudicate_score", 0)):
+        text, count = re.subn(rf"(?m)^{key} = \d+$", f"{key} = {value}", text)
+        assert count == 1, f"the kota-bengkulu profile's [verification.matcher] {key} moved"
+    return text
 
 
 class Process:
@@ -116,9 +130,10 @@ def _run(args: list[str], env: dict[str, str]) -> str:
 class Regency:
     """The Dukcapil node, one kecamatan node, the emulators and the loops; :meth:`stop` ends them all."""
 
-    def __init__(self, root: Path, *, interval: float = 1.0) -> None:
+    def __init__(self, root: Path, *, interval: float = 1.0, adjudicate: bool = False) -> None:
         self.root = root
         self.interval = interval
+        self.adjudicate = adjudicate
         self.env = {**os.environ, "EKTP_CENTRAL_TOKEN": TOKEN, "PYTHONUNBUFFERED": "1"}
         self.logs = root / "logs"
         self.central_port = free_port()
@@ -140,6 +155,10 @@ class Regency:
         self.logs.mkdir(parents=True, exist_ok=True)
         profile = self.root / "kota-bengkulu-e2e.toml"
         profile.write_text(regency_profile(self.central_port, self.sbi_port), "utf-8")
+        central_config = profile
+        if self.adjudicate:
+            central_config = self.root / "central-adjudicates.toml"
+            central_config.write_text(adjudicating_profile(profile.read_text("utf-8")), "utf-8")
         self.office = ServedNode(self.root / "dukcapil", profile=str(profile), site=OFFICE, env=self.env)
         self.kecamatan = ServedNode(self.root / KECAMATAN, profile=str(profile), site=KECAMATAN, env=self.env)
         add_accounts(self.office.deployment, OFFICE_ACCOUNTS)
@@ -155,7 +174,7 @@ class Regency:
                 "--token",
                 TOKEN,
                 "--config",
-                str(profile),
+                str(central_config),
             ],
             self.logs / "central.log",
             self.env,

@@ -17,6 +17,7 @@ document.addEventListener("DOMContentLoaded", async () => {
       const badge = document.createElement("span");
       badge.className = "badge " + (device.state.toLowerCase() === "ready" ? "ok" : device.state === "error" ? "bad" : "warn");
       badge.textContent = device.state;
+      badge.lang = "en"; // the driver's own word (READY, ERROR...), not translated: read as English
       badge.title = device.message || "";
       state.appendChild(badge);
     }
