@@ -14,6 +14,8 @@ from flask import Blueprint, jsonify, redirect, render_template, request, url_fo
 
 from ektp_core.devices.declared import make_printer, make_scanner, printer_settings, scanner_settings
 from ektp_core.domain.model import EnrolmentState
+from ektp_core.errors import EktpError
+from ektp_core.messages import Message
 from ektp_core.store.read_models import blank_stock, sync_status
 from ektp_core.store.read_models.dashboard import dashboard_figures
 
@@ -92,7 +94,7 @@ def devices() -> Any:
     n = node()
     cached = n.tasks.get("device-status")
     if cached is not None and time.monotonic() - cached[0] < DEVICE_STATUS_TTL:
-        return jsonify(cached[1])
+        return jsonify([_shown(entry) for entry in cached[1]])
     found = []
     profile, root, site = n.deployment.profile, n.deployment.root, n.site.code
     for setting in printer_settings(profile):
@@ -104,7 +106,14 @@ def devices() -> Any:
             continue
         found.append(_status("scanner", setting.name, setting.driver, lambda s=setting: make_scanner(s, n.host, root)))
     n.tasks["device-status"] = (time.monotonic(), found)
-    return jsonify(found)
+    return jsonify([_shown(entry) for entry in found])
+
+
+def _shown(entry: dict[str, Any]) -> dict[str, Any]:
+    # The cache keeps what the device said; each request says it in its own language.
+    state = str(entry["state"])
+    label = _("term." + state.upper()) if node().catalogues.lookup("id", "term." + state.upper()) else state
+    return {**{k: v for k, v in entry.items() if k != "said"}, "label": label, "message": say(entry["said"])}
 
 
 def _status(kind: str, name: str, driver: str, make: Any) -> dict[str, Any]:
@@ -117,9 +126,9 @@ def _status(kind: str, name: str, driver: str, make: Any) -> dict[str, Any]:
         finally:
             device.close()
     except Exception as exc:  # any driver's failure is shown as the device's state, never as a 500
-        entry.update(state="error", message=say(exc))
+        entry.update(state="error", said=exc.as_message() if isinstance(exc, EktpError) else Message("error.general"))
         return entry
     state = getattr(status, "state", None)
     entry["state"] = str(getattr(state, "value", state) or "ready")
-    entry["message"] = say(getattr(status, "message", "") or getattr(status, "detail", "") or "")
+    entry["said"] = getattr(status, "message", "") or getattr(status, "detail", "") or ""
     return entry

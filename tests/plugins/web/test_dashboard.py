@@ -115,3 +115,19 @@ def test_the_page_shows_every_kind_of_change_on_the_next_request(browser, ektp_s
                 )
             )
         assert 'id="waiting-packets">1<' in page()
+
+
+def test_the_devices_states_are_said_in_the_pages_language(browser) -> None:
+    """READY is "siap" on an Indonesian page and "ready" on an English one (the list is cached for 20 s,
+    each request still says it in its own language)."""
+    from ektp_plugins.web.ui.i18n import Catalogues
+
+    catalogues = Catalogues()
+    b = browser("op1")
+    devices = json.loads(b.get("/dashboard/devices").get_data(as_text=True))
+    assert devices and all(d["label"] == catalogues.text("id", "term." + d["state"].upper()) for d in devices)
+    assert any(d["label"] == "siap" for d in devices), devices
+    b.post("/language", {"language": "en", "next": "/dashboard"})
+    english = json.loads(b.get("/dashboard/devices").get_data(as_text=True))
+    assert [d["label"] for d in english] == [catalogues.text("en", "term." + d["state"].upper()) for d in english]
+    assert "said" not in english[0]

@@ -16,8 +16,8 @@ document.addEventListener("DOMContentLoaded", async () => {
       const state = row.insertCell();
       const badge = document.createElement("span");
       badge.className = "badge " + (device.state.toLowerCase() === "ready" ? "ok" : device.state === "error" ? "bad" : "warn");
-      badge.textContent = device.state;
-      badge.lang = "en"; // the driver's own word (READY, ERROR...), not translated: read as English
+      badge.textContent = device.label; // the state in the page's language (READY -> siap)
+      badge.dataset.state = device.state;
       badge.title = device.message || "";
       state.appendChild(badge);
     }
