@@ -139,8 +139,9 @@ def pages(s: Stocked) -> list[Visit]:
             visits += [
                 Visit(f"enrolments {where} {account}", node, account, f"/enrolments?q={nik}"),
                 Visit(f"enrolment {where} {account}", node, account, f"/enrolments/{s.resident}"),
-                Visit(f"print queue {where} {account}", node, account, "/print"),
-                Visit(f"blanks {where} {account}", node, account, "/blanks"),
+                # Kampung Melayu records only (semi-vertical): its queue and blanks pages say so (404).
+                Visit(f"print queue {where} {account}", node, account, "/print", 200 if node is office else 404),
+                Visit(f"blanks {where} {account}", node, account, "/blanks", 200 if node is office else 404),
                 Visit(f"handover {where} {account}", node, account, f"/handover?nik={nik}"),
                 Visit(f"record {where} {account}", node, account, "/record"),
             ]
