@@ -184,9 +184,8 @@ def test_the_languages_are_marked_and_the_devices_states_are_indonesian(stocked:
 #: scripts, codes and serials, and what the operator typed (a textarea's text).
 _WORDS_JS = """() => {
   const clone = document.body.cloneNode(true);
-  clone.querySelectorAll('[lang]:not([lang="id"]), script, style, noscript, template, textarea, code, .mono, option').forEach(
-    (e) => e.remove(),
-  );
+  const skipped = '[lang]:not([lang="id"]), script, style, noscript, template, textarea, code, .mono, option';
+  clone.querySelectorAll(skipped).forEach((e) => e.remove());
   return clone.textContent;
 }"""
 
