@@ -191,9 +191,11 @@ _WORDS_JS = """() => {
 
 
 def _english(words: str) -> list[str]:
-    """Each English word with the words around it, to find it on the page."""
+    """Each English word with the words around it, to find it on the page; and any message that
+    reached the page as its stored JSON instead of its text."""
     text = " ".join(words.split())
-    return [
+    raw = [text[max(0, m.start() - 30) : m.end() + 60] for m in re.finditer(r'\{"code":', text)]
+    return raw + [
         text[max(0, m.start() - 30) : m.end() + 30]
         for word in sorted(set(english_words(text)))
         for m in [re.search(rf"\b{word}\b", text)]

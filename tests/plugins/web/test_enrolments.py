@@ -278,3 +278,26 @@ def test_a_print_jobs_day_reads_as_a_weekday_in_the_readers_language(browser, ek
     page = browser("op1").get(f"/enrolments/{enrolment_id}").get_data(as_text=True)
     assert f'<span class="badge">{Catalogues().text("id", "weekday.wednesday")}</span>' in page
     assert ">wednesday<" not in page
+
+
+def test_the_reasons_of_a_printed_card_are_said_in_indonesian(browser, ektp_service: LifecycleService) -> None:
+    """The enrolment's reason, its history and its job's routing are stored as messages: the page
+    says them in Indonesian (in English after the switch), never as the stored JSON."""
+    from ektp_core.messages import Message
+    from ektp_core.testing.samples import queue_print_ready
+
+    lc = ektp_service
+    job_id = queue_print_ready(lc, seed=3, routing_reason=Message("regions.semi_vertical", office="Disdukcapil"))
+    job = lc.jobs_by_id(job_id)
+    lc.receive_blanks(job.site_code, ["BLK-000777"], actor="spv1")
+    lc.reserve_blank(job_id, actor="op1")
+    lc.mark_sent(job_id, actor="op1", printer="evolis-1")
+    lc.mark_printed(job_id, actor="op1", reason=Message("reason.confirmed_by", printer="evolis-1"))
+    b = browser("op1")
+    page = b.get(f"/enrolments/{job.enrolment_id}").get_data(as_text=True)
+    assert '{"code"' not in page and "&#34;code&#34;" not in page
+    assert "Dikonfirmasi oleh printer evolis-1" in page
+    assert "semi-vertikal: semua kartu dicetak di Disdukcapil" in page
+    b.post("/language", {"language": "en", "next": "/dashboard"})
+    english = b.get(f"/enrolments/{job.enrolment_id}").get_data(as_text=True)
+    assert "confirmed by evolis-1" in english and "semi-vertical: every card is printed at Disdukcapil" in english
