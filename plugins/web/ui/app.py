@@ -389,6 +389,15 @@ def _guard() -> BaseResponse | None:
     if rule.public:
         return None
     if g.user is None:
+        if request.accept_mimetypes.best == "application/json":
+            # A page's script (the dashboard's devices, a print run's progress) asking after a logout:
+            # no redirect to the login page, whose rendering would use up the notice the person is
+            # about to read there ("Anda telah keluar.").
+            from flask import jsonify
+
+            refused = jsonify({"error": {"code": "login_required", "message": _("errors.login_required")}})
+            refused.status_code = 401
+            return refused
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
     if g.user.role not in rule.roles:
         n.accounts.forbidden(who, request.path, source=source(), reason="role")

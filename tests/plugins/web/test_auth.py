@@ -355,3 +355,16 @@ def test_a_form_sent_after_the_session_ended_asks_to_log_in_again(browser, ektp_
     # Logged in with a wrong token it stays a plain refusal.
     again = browser("op1")
     assert again.post("/blanks/spoil", {"csrf_token": "forged"}).status_code == 400
+
+
+def test_a_pages_script_asking_after_the_logout_does_not_use_up_the_notice(browser) -> None:  # type: ignore[no-untyped-def]
+    """The dashboard's device list is fetched after the page loads: when the logout comes first, that
+    request gets a 401 in JSON, not a redirect to the login page whose rendering would consume the
+    "Anda telah keluar." notice (seen in CI: the login page then showed no notice)."""
+    b = browser("op1")
+    assert b.post("/logout").status_code == 302
+    late = b.client.get("/dashboard/devices", headers={"Accept": "application/json"})
+    assert late.status_code == 401 and late.get_json()["error"]["code"] == "login_required"
+    assert "Anda telah keluar." in b.get("/login").get_data(as_text=True)
+    # A person's own navigation is still sent to the login form.
+    assert b.get("/dashboard").status_code == 302

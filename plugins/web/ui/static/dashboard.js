@@ -9,6 +9,10 @@ document.addEventListener("DOMContentLoaded", async () => {
     const response = await fetch(table.dataset.url, { headers: { Accept: "application/json" } });
     const devices = await response.json();
     body.textContent = "";
+    if (!response.ok) {
+      body.insertRow().insertCell().textContent = (devices.error && devices.error.message) || table.dataset.failed;
+      return;
+    }
     for (const device of devices) {
       const row = body.insertRow();
       row.insertCell().textContent = device.name;
@@ -24,6 +28,7 @@ document.addEventListener("DOMContentLoaded", async () => {
     if (!devices.length) body.insertRow().insertCell().textContent = "–";
   } catch (error) {
     body.textContent = "";
-    body.insertRow().insertCell().textContent = String(error);
+    console.warn("device status", error);
+    body.insertRow().insertCell().textContent = table.dataset.failed;
   }
 });

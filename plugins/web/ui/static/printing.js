@@ -80,6 +80,10 @@ document.addEventListener("DOMContentLoaded", () => {
   async function poll() {
     try {
       const response = await fetch(run.dataset.statusUrl, { headers: { Accept: "application/json" } });
+      if (response.status === 401) {
+        window.location.reload(); // the session ended: the page itself leads to the login form
+        return;
+      }
       if (!response.ok) throw new Error(String(response.status));
       const status = await response.json();
       render(status);
@@ -89,7 +93,9 @@ document.addEventListener("DOMContentLoaded", () => {
         return;
       }
     } catch (error) {
-      document.getElementById("run-step").textContent = String(error);
+      // Said in the page's language; the technical error goes to the browser's console.
+      console.warn("print run status", error);
+      document.getElementById("run-step").textContent = run.dataset.lost || String(error);
     }
     setTimeout(poll, 700);
   }
