@@ -18,6 +18,8 @@ from ektp_core import messages
 
 LOCALES = Path(__file__).with_name("locales")
 DEFAULT = messages.DEFAULT_LANGUAGE
+#: Stored reasons rendered and kept per language (a node shows a few hundred distinct ones).
+_SAID_KEPT = 4096
 
 
 class Catalogues(messages.Catalogues):
@@ -25,7 +27,13 @@ class Catalogues(messages.Catalogues):
     folder's text overrides an earlier one's, so a deployment may reword the UI)."""
 
     def __init__(self, folders: Iterable[Path] = ()) -> None:
+        self._said: dict[tuple[str, str], str] = {}
         super().__init__([*messages.catalogue_folders(), LOCALES, *folders])
+
+    def add_folder(self, folder: Path) -> None:
+        """Read a folder's catalogues (the texts said so far are forgotten: a text may have changed)."""
+        super().add_folder(folder)
+        self._said.clear()
 
     def pick(self, wanted: str | None, accept: Any = None) -> str:
         """The language to use: the one asked for, else the browser's best known one, else Indonesian."""
@@ -44,4 +52,16 @@ class Catalogues(messages.Catalogues):
         as_message = getattr(value, "as_message", None)
         if callable(as_message):
             return self.render(language, as_message())
-        return self.render(language, messages.as_message(value)) if value not in (None, "") else ""
+        if value in (None, ""):
+            return ""
+        if not isinstance(value, str):
+            return self.render(language, messages.as_message(value))
+        # A page lists many jobs with the same stored reason (the print queue: one routing reason per
+        # kecamatan and day): each is parsed and rendered once, not once per row and request.
+        key = (language, value)
+        said = self._said.get(key)
+        if said is None:
+            if len(self._said) >= _SAID_KEPT:
+                self._said.clear()
+            said = self._said[key] = self.render(language, messages.as_message(value))
+        return said
