@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import string
 import threading
 from collections.abc import Iterable, Mapping
@@ -200,6 +201,9 @@ class Catalogues:
         if not values and "{" not in template:
             return template
         try:
+            if _PLAIN_VALUES.issuperset(type(v) for v in values.values()) and not _KINDED.search(template):
+                # The common case on a page (a count, a name): str.format, several times faster.
+                return template.format(**values)
             return _Formatter(self, language).vformat(template, (), values)
         except (KeyError, IndexError, ValueError, AttributeError):
             return template
@@ -207,6 +211,11 @@ class Catalogues:
     def render(self, language: str, message: Message) -> str:
         """``message`` in ``language``."""
         return self.text(language, message.code, **message.params)
+
+
+#: Values str.format shows as the formatter would; a template naming a kind ({day:day}) needs it.
+_PLAIN_VALUES = frozenset({str, int, float, bool})
+_KINDED = re.compile(r"\{[^{}]*:[^{}]*\}")
 
 
 class _Formatter(string.Formatter):
