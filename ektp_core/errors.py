@@ -140,9 +140,14 @@ class PluginError(EktpError):
     message_code = "error.plugin"
 
 
+#: Characters of an error's English text kept with a stored error.
+DETAIL_KEPT = 1000
+
+
 def detailed(exc: BaseException) -> Message:
     """An error as a message that keeps its English text: what a log, a column or the CLI shows
     (``error.detailed`` is the English text in English), while the web UI says the error's own message
     in Indonesian. For errors stored to be read later (a packet's or a submission's last error)."""
     said = exc.as_message() if isinstance(exc, EktpError) else Message("error.general")
-    return Message("error.detailed", error=said, detail=str(exc) or type(exc).__name__)
+    # The detail is bounded here, so the stored JSON is never cut (a cut message would show as text).
+    return Message("error.detailed", error=said, detail=(str(exc) or type(exc).__name__)[:DETAIL_KEPT])

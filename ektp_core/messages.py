@@ -208,6 +208,12 @@ class Catalogues:
         except (KeyError, IndexError, ValueError, AttributeError):
             return template
 
+    def name_of(self, language: str, prefix: str, value: Any) -> str:
+        """The catalogue's name for ``value`` (``prefix.value``: ``term.READY`` -> "siap"), else the
+        value itself: a state, a day, a term without a text shows as it is."""
+        found = self.lookup(language, f"{prefix}.{value}")
+        return found if found is not None else str(value)
+
     def render(self, language: str, message: Message) -> str:
         """``message`` in ``language``."""
         return self.text(language, message.code, **message.params)
@@ -239,9 +245,7 @@ class _Formatter(string.Formatter):
             return self.catalogues.text(self.language, "term.none")
         if kind in ("day", "state", "term"):
             name = str(getattr(value, "value", value))
-            code = f"{kind}.{name.lower() if kind == 'day' else name}"
-            found = self.catalogues.lookup(self.language, code)
-            return found if found is not None else str(value)
+            return self.catalogues.name_of(self.language, kind, name.lower() if kind == "day" else name)
         if kind in ("date", "datetime"):
             return format_date(value, with_time=kind == "datetime")
         if kind == "number":

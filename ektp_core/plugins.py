@@ -237,7 +237,9 @@ class PluginHost:
             try:
                 folders: list[Path] = []
                 call(folders=folders)
-                folders = [Path(f) for f in folders]
+                # Each host asks again, but a folder is read (and checked) once per process.
+                known = set(messages.catalogue_folders())
+                folders = [Path(f) for f in folders if Path(f) not in known]
                 messages.Catalogues(folders)  # a broken catalogue is refused before it is shared
                 for folder in folders:
                     messages.add_folder(folder)

@@ -204,7 +204,7 @@ class VerificationService:
             .values(
                 attempts=central_submissions.c.attempts + 1,
                 last_attempt_at=at.astimezone(dt.UTC),
-                last_error=error[:2000] if error else None,
+                last_error=error or None,
                 verifier=self.verifier.name,
             )
         )
@@ -684,6 +684,5 @@ class VerificationService:
 
 
 def _error_text(exc: EktpError) -> str:
-    """How an attempt's error is stored: its message as JSON, with the English text beside it in the
-    message's parameters for the log (a column of 2,000 characters holds it)."""
-    return storable(detailed(exc))[:2000]
+    """How an attempt's error is stored: its message as JSON, its English text inside (bounded)."""
+    return storable(detailed(exc))

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ektp_core.domain.model import Enrolment, EnrolmentState, PrintJobState
-from ektp_core.errors import EktpError, detailed
+from ektp_core.errors import DETAIL_KEPT, EktpError, detailed
 from ektp_core.keys import crypto
 from ektp_core.lifecycle import audit
 from ektp_core.lifecycle.actions import AuditAction
@@ -378,7 +378,7 @@ class Outbox:
                 said = (
                     detailed(exc)
                     if isinstance(exc, packets.PacketRefused)
-                    else Message("sync.unreachable", detail=str(exc))
+                    else Message("sync.unreachable", detail=str(exc)[:DETAIL_KEPT])
                 )
                 self._attempt(packet_id, storable(said))
                 stopped.append(str(exc))
@@ -404,7 +404,7 @@ class Outbox:
             conn.execute(
                 outbox.update()
                 .where(outbox.c.packet_id == packet_id)
-                .values(attempts=outbox.c.attempts + 1, last_error=error[:2000])
+                .values(attempts=outbox.c.attempts + 1, last_error=error)
             )
 
     def _receipt(self, packet_id: str, answer: Mapping[str, Any], receipt: Receipt) -> None:

@@ -138,7 +138,7 @@ def exception_reason(reason: str) -> str:
     """A capture exception's stored reason (``missing: the operator's note``) in the request's language:
     the reason's code becomes its label (``rec.exc.missing``), the operator's own note stays as typed."""
     code, _sep, note = str(reason or "").partition(": ")
-    label = _("rec.exc." + code) if node().catalogues.lookup("id", "rec.exc." + code) is not None else code
+    label = node().catalogues.name_of(g.get("lang", "id"), "rec.exc", code)
     return f"{label}: {note}" if note else label
 
 

@@ -10,7 +10,7 @@ from ektp_plugins.web.ui import access
 from ektp_plugins.web.ui.app import _, node, say
 from ektp_plugins.web.ui.charts import grouped_bars
 from ektp_plugins.web.ui.states import WAITING_TO_SEND
-from flask import Blueprint, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, g, jsonify, redirect, render_template, request, url_for
 
 from ektp_core.devices.declared import make_printer, make_scanner, printer_settings, scanner_settings
 from ektp_core.domain.model import EnrolmentState
@@ -112,7 +112,7 @@ def devices() -> Any:
 def _shown(entry: dict[str, Any]) -> dict[str, Any]:
     # The cache keeps what the device said; each request says it in its own language.
     state = str(entry["state"])
-    label = _("term." + state.upper()) if node().catalogues.lookup("id", "term." + state.upper()) else state
+    label = node().catalogues.lookup(g.get("lang", "id"), "term." + state.upper()) or state
     return {**{k: v for k, v in entry.items() if k != "said"}, "label": label, "message": say(entry["said"])}
 
 
