@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from ektp_core import __version__
-from ektp_core.cli import accounts, keys, node, printing, regions, sync, verification
+from ektp_core.cli import accounts, enrolments, keys, node, printing, regions, sync, verification
 from ektp_core.cli.options import fail
 from ektp_core.errors import EktpError
 from ektp_core.plugins import PluginHost
@@ -72,6 +72,7 @@ CORE_COMMANDS: tuple[click.Command, ...] = (
     *printing.COMMANDS,
     *regions.COMMANDS,
     *verification.COMMANDS,
+    *enrolments.COMMANDS,
     *sync.COMMANDS,
 )
 for _command in CORE_COMMANDS:

@@ -152,6 +152,27 @@ LIFECYCLE = Table(
             check=_two_fingers,
             description="The two fingerprints written to the card's chip.",
         ),
+        Setting(
+            key="cancelled_biometrics_days",
+            types=int,
+            expected="a number of days from 0 to 3650",
+            default=30,
+            check=lambda days: 0 <= days <= 3650,
+            description=(
+                "How long the biometrics of a cancelled recording are kept before they are destroyed "
+                "(`ektp enrolment purge`). Not an official rule: set your regency's."
+            ),
+        ),
+        Setting(
+            key="replacement_records_biometrics",
+            types=bool,
+            expected=_FLAG,
+            default=False,
+            description=(
+                "Record the biometrics again for every replacement card. By default a replacement reuses "
+                "the earlier record's, once the applicant's finger matched them at the desk."
+            ),
+        ),
     ),
 )
 

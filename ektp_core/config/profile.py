@@ -36,6 +36,10 @@ class LifecycleSettings:
     eligibility_age: int = 17
     #: The two fingers written to the chip (disputed in practice, hence configurable).
     chip_fingers: tuple[str, str] = ("right_thumb", "right_index")
+    #: Days a cancelled recording's biometrics are kept before ``ektp enrolment purge`` destroys them.
+    cancelled_biometrics_days: int = 30
+    #: Record the biometrics again for every replacement (instead of reusing the matched earlier ones).
+    replacement_records_biometrics: bool = False
 
 
 @attrs.frozen(kw_only=True)
@@ -211,7 +215,12 @@ def parse_profile(data: dict[str, Any], source: str) -> Profile:
             required=tuple(p["required"]),
             fatal_errors=p["fatal_errors"],
         ),
-        lifecycle=LifecycleSettings(eligibility_age=lc["eligibility_age"], chip_fingers=(chip[0], chip[1])),
+        lifecycle=LifecycleSettings(
+            eligibility_age=lc["eligibility_age"],
+            chip_fingers=(chip[0], chip[1]),
+            cancelled_biometrics_days=lc["cancelled_biometrics_days"],
+            replacement_records_biometrics=lc["replacement_records_biometrics"],
+        ),
         rules=dict(rules) if isinstance(rules, dict) else {},
         source=source,
         raw=data,

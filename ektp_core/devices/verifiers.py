@@ -86,6 +86,9 @@ class Submission:
     face: bytes | None = attrs.field(default=None, repr=False)
     #: Finger position -> the reason no finger was captured there.
     exceptions: Mapping[str, str] = attrs.field(factory=dict)
+    #: The service (jenis layanan) as :meth:`~ektp_core.domain.model.ServiceRequest.to_dict` gives it:
+    #: a replacement names the earlier enrolment it ``replaces``, which is then not a duplicate of it.
+    service: Mapping[str, Any] = attrs.field(factory=lambda: {"type": "baru"})
 
 
 @attrs.frozen
@@ -205,6 +208,20 @@ class Verifier(Protocol):
 
     def finger_image(self, enrolment_id: str, position: str) -> bytes | None:
         """A finger image the central side holds for an enrolment (for adjudication), or None."""
+
+
+@runtime_checkable
+class CorrectingVerifier(Verifier, Protocol):
+    """A verifier whose central system takes corrections of the records it holds (an optional
+    capability: a Dukcapil node whose verifier lacks it corrects only what the centre has not received).
+    """
+
+    def correct(self, submission: Submission, *, reason: str, supervisor: str) -> None:
+        """Replace what the central side holds for an enrolment with a supervisor's correction: the
+        whole submission again, its biodata corrected (the NIK never changes), so that a later resend
+        of the corrected enrolment is the same enrolment. Raises :class:`CentralRefused`
+        (``not_found``; ``conflict``: a card already printed) or :class:`CentralUnavailable`; the node
+        changes nothing unless this returned."""
 
 
 class VerifierFactory(Protocol):

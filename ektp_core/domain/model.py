@@ -41,6 +41,10 @@ class EnrolmentState(enum.StrEnum):
     CARD_PRINTED = "CARD_PRINTED"
     CARD_SHIPPED = "CARD_SHIPPED"
     CARD_ISSUED = "CARD_ISSUED"
+    #: Not a SIAK status: a supervisor cancelled (dibatalkan) a recording that was never sent or that
+    #: the central system refused. Named like SIAK's own (``<what>_<how>``); it frees the NIK, and its
+    #: biometrics are destroyed after the profile's retention period (docs/lifecycle.md).
+    ENROLLMENT_CANCELLED = "ENROLLMENT_CANCELLED"
 
 
 class PrintJobState(enum.StrEnum):
@@ -62,6 +66,35 @@ class BlankState(enum.StrEnum):
     RESERVED = "RESERVED"
     PRINTED = "PRINTED"
     SPOILED = "SPOILED"
+
+
+class CardState(enum.StrEnum):
+    """Where one printed card (by its blank's serial) stands in the card register.
+
+    PRINTED -> (SHIPPED -> RECEIVED ->) ACTIVE once handed over; then REPLACED (its replacement was
+    handed over), LOST (reported lost) or DESTROYED (spoiled, surrendered, missing in transit).
+    """
+
+    PRINTED = "PRINTED"
+    SHIPPED = "SHIPPED"
+    RECEIVED = "RECEIVED"
+    ACTIVE = "ACTIVE"
+    REPLACED = "REPLACED"
+    LOST = "LOST"
+    DESTROYED = "DESTROYED"
+
+
+class ServiceType(enum.StrEnum):
+    """Why a resident is recorded (jenis layanan): a first card, or a replacement of an earlier one."""
+
+    #: A first card (a resident who turns 17 or marries).
+    BARU = "baru"
+    #: A replacement for a lost card: a police report of the loss is required.
+    HILANG = "hilang"
+    #: A replacement for a damaged card: the damaged card is surrendered.
+    RUSAK = "rusak"
+    #: A data change (marital status, occupation, religion, address): the old card is surrendered.
+    PERUBAHAN = "perubahan"
 
 
 class SiteKind(enum.StrEnum):
@@ -421,6 +454,140 @@ class Capture:
             raise _refuse("quality", value, Message("invalid.exception_score"))
 
 
+#: Biodata fields a data change (perubahan) may name; the NIK never changes.
+CHANGEABLE_FIELDS = (
+    "nama",
+    "tempat_lahir",
+    "tanggal_lahir",
+    "jenis_kelamin",
+    "golongan_darah",
+    "alamat",
+    "rt",
+    "rw",
+    "kelurahan",
+    "kecamatan",
+    "kabupaten_kota",
+    "provinsi",
+    "agama",
+    "status_perkawinan",
+    "pekerjaan",
+    "kewarganegaraan",
+    "berlaku_hingga",
+    "no_kk",
+)
+
+
+def _service_type(value: Any) -> ServiceType:
+    return _enum(ServiceType, "service_type", value)  # type: ignore[no-any-return]
+
+
+def _optional_text(max_len: int):  # type: ignore[no-untyped-def]
+    present = _nonblank(max_len)
+
+    def check(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if value is not None:
+            present(inst, attribute, value)
+
+    return check
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        raise _refuse("changed_fields", value, Message("invalid.not_changeable", values=list(CHANGEABLE_FIELDS)))
+    return tuple(value)
+
+
+@attrs.frozen(kw_only=True)
+class ServiceRequest:
+    """The service an enrolment is for (jenis layanan), with what its type requires.
+
+    A replacement names the earlier enrolment it starts from (``replaces``). ``hilang`` needs the
+    police report's number and date; ``rusak`` the surrendered card's blank serial; ``perubahan`` the
+    changed fields and the document that proves them (e.g. the new Kartu Keluarga's number).
+    """
+
+    type: ServiceType = attrs.field(default=ServiceType.BARU, converter=_service_type)
+    #: The earlier enrolment (with the resident's issued card) a replacement starts from.
+    replaces: str | None = attrs.field(default=None, validator=_optional_text(64))
+    police_report_number: str | None = attrs.field(default=None, validator=_optional_text(64))
+    police_report_date: dt.date | None = None
+    #: The blank serial of the card the resident surrendered (rusak, perubahan).
+    surrendered_serial: str | None = None
+    changed_fields: tuple[str, ...] = attrs.field(default=(), converter=_names)
+    #: The document that proves a data change (for example "KK 1771050101900001").
+    proof_document: str | None = attrs.field(default=None, validator=_optional_text(120))
+
+    def __attrs_post_init__(self) -> None:
+        t = self.type
+        if t is ServiceType.BARU:
+            if self.replaces or self.police_report_number or self.surrendered_serial or self.changed_fields:
+                raise _refuse("service_type", t.value, Message("invalid.first_card_details"))
+            return
+        if not self.replaces:
+            raise _refuse("replaces", None, Message("invalid.replacement_needs_record"))
+        if t is ServiceType.HILANG:
+            if not self.police_report_number:
+                raise _refuse("police_report_number", None, Message("invalid.police_report_required"))
+            if self.police_report_date is None:
+                raise _refuse("police_report_date", None, Message("invalid.police_report_required"))
+            if not isinstance(self.police_report_date, dt.date) or isinstance(self.police_report_date, dt.datetime):
+                raise _refuse("police_report_date", self.police_report_date, Message("invalid.not_a_date"))
+        if self.surrendered_serial is not None and (
+            not isinstance(self.surrendered_serial, str) or not _SERIAL.match(self.surrendered_serial)
+        ):
+            raise _refuse("surrendered_serial", self.surrendered_serial, Message("invalid.serial"))
+        if t is ServiceType.RUSAK and not self.surrendered_serial:
+            raise _refuse("surrendered_serial", None, Message("invalid.surrendered_card_required"))
+        if t is ServiceType.PERUBAHAN:
+            if not self.changed_fields:
+                raise _refuse("changed_fields", (), Message("invalid.changed_fields_required"))
+            for name in self.changed_fields:
+                if name not in CHANGEABLE_FIELDS:
+                    raise _refuse(
+                        "changed_fields", name, Message("invalid.not_changeable", values=list(CHANGEABLE_FIELDS))
+                    )
+            if not self.proof_document:
+                raise _refuse("proof_document", None, Message("invalid.proof_document_required"))
+
+    @property
+    def is_replacement(self) -> bool:
+        """True for hilang, rusak and perubahan."""
+        return self.type is not ServiceType.BARU
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready values; empty ones left out."""
+        out: dict[str, Any] = {"type": self.type.value}
+        for name in ("replaces", "police_report_number", "surrendered_serial", "proof_document"):
+            if getattr(self, name):
+                out[name] = getattr(self, name)
+        if self.police_report_date is not None:
+            out["police_report_date"] = self.police_report_date.isoformat()
+        if self.changed_fields:
+            out["changed_fields"] = list(self.changed_fields)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> ServiceRequest:
+        """The inverse of :meth:`to_dict`; ``None`` is a first card. Unknown keys are refused by name."""
+        if not data:
+            return cls()
+        known = {a.name for a in attrs.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise _refuse(unknown[0], data[unknown[0]], Message("invalid.unknown_field"))
+        values = dict(data)
+        when = values.get("police_report_date")
+        if isinstance(when, str):
+            try:
+                values["police_report_date"] = dt.date.fromisoformat(when)
+            except ValueError:
+                raise _refuse("police_report_date", when, Message("invalid.iso_date")) from None
+        return cls(**values)
+
+
+FIRST_CARD = ServiceRequest()
+
+
 @attrs.frozen(kw_only=True)
 class Enrolment:
     """One recording of one resident at one site, moving through SIAK's states."""
@@ -434,6 +601,8 @@ class Enrolment:
     updated_at: dt.datetime | None = None
     #: Why the central system gave the current verdict, when it said.
     reason: str | None = None
+    #: The service this recording is for: a first card unless it replaces an earlier one.
+    service: ServiceRequest = FIRST_CARD
 
     def with_state(self, state: EnrolmentState, *, at: dt.datetime, reason: str | None = None) -> Enrolment:
         """A copy in another state (the lifecycle service checks the move is legal)."""
@@ -521,3 +690,27 @@ class Operator:
     def _check_username(self, attribute: attrs.Attribute[str], value: str) -> None:
         if not isinstance(value, str) or not _USERNAME.match(value):
             raise _refuse("username", value, Message("invalid.username"))
+
+
+def _card_state(value: Any) -> CardState:
+    return _enum(CardState, "state", value)  # type: ignore[no-any-return]
+
+
+@attrs.frozen(kw_only=True)
+class Card:
+    """One printed card in the card register: whose it is, where it was made and handed over, and its
+    state. One resident holds at most one ACTIVE card (the register refuses a second)."""
+
+    serial: str
+    enrolment_id: str
+    nik: str
+    state: CardState = attrs.field(converter=_card_state)
+    printed_site: str
+    printed_at: dt.datetime
+    #: Where the resident collects it (from the region rules; a supervisor may change it).
+    collection_site: str | None = None
+    handed_over_at: dt.datetime | None = None
+    handed_over_site: str | None = None
+    #: Why it left ACTIVE (or was destroyed): a stored message.
+    reason: str | None = None
+    updated_at: dt.datetime | None = None

@@ -20,7 +20,7 @@ from __future__ import annotations
 import enum
 from typing import Any
 
-from ektp_core.domain.model import BlankState, EnrolmentState, PrintJobState
+from ektp_core.domain.model import BlankState, CardState, EnrolmentState, PrintJobState
 from ektp_core.errors import InvalidValue
 
 #: The records that move through state machines: the audit ``subject_kind`` of their moves, and
@@ -29,8 +29,14 @@ STATE_KINDS: dict[str, type[enum.StrEnum]] = {
     "enrolment": EnrolmentState,
     "print_job": PrintJobState,
     "blank": BlankState,
+    "card": CardState,
 }
-_KIND_NAMES = {"enrolment": "An enrolment", "print_job": "A print job", "blank": "A blank card (blangko)"}
+_KIND_NAMES = {
+    "enrolment": "An enrolment",
+    "print_job": "A print job",
+    "blank": "A blank card (blangko)",
+    "card": "A printed card in the card register",
+}
 
 _LIFECYCLE = "ektp_core.lifecycle.service"
 _ACCOUNTS = "ektp_core.services.accounts"
@@ -42,6 +48,8 @@ _INBOX = "ektp_core.sync.inbox"
 _OUTBOX = "ektp_core.sync.outbox"
 _FEED = "ektp_core.sync.feed"
 _NODE_KEYS = "ektp_core.sync.node_keys"
+_CORRECTIONS = "ektp_core.services.corrections"
+_REPLACEMENT = "ektp_core.services.replacement"
 
 
 def _member_name(value: str) -> str:
@@ -136,6 +144,24 @@ class AuditAction(enum.StrEnum):
         "capture.exception",
         "A missing or damaged finger or eye of an enrolment was recorded, with the approving supervisor.",
         _CAPTURE,
+    )
+    ENROLMENT_CORRECTED = (
+        "enrolment.corrected",
+        "An enrolment's biodata was corrected; the detail holds every changed field with its old and new "
+        "value, and the reason (a supervisor's, after the enrolment was sent).",
+        (_CORRECTIONS, _FEED),
+    )
+    ENROLMENT_BIOMETRICS_DESTROYED = (
+        "enrolment.biometrics_destroyed",
+        "The biometrics of a cancelled enrolment were deleted after the profile's retention period; the "
+        "detail holds how many images, templates and captures.",
+        _CORRECTIONS,
+    )
+    ENROLMENT_IDENTITY_CHECKED = (
+        "enrolment.identity_checked",
+        "A replacement's applicant was checked 1:1 against the fingers of the resident's earlier "
+        "enrolment at the desk; the detail holds the finger, the score and whether it matched.",
+        _REPLACEMENT,
     )
     ENROLMENT_HANDOVER_REFUSED = (
         "enrolment.handover_refused",

@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from ektp_core.domain.model import (
     BlankState,
     Capture,
+    CardState,
     Enrolment,
     EnrolmentState,
     Operator,
@@ -35,7 +36,7 @@ from ektp_core.domain.model import (
 from ektp_core.errors import Conflict, EktpError, IllegalTransition, NotFound, ValidationFailed
 from ektp_core.events import Transition, ValidationProblem
 from ektp_core.keys.data_keys import DataKeyring, as_keyring
-from ektp_core.lifecycle import audit
+from ektp_core.lifecycle import audit, card_register
 from ektp_core.lifecycle.actions import AuditAction, state_move
 from ektp_core.lifecycle.states import (
     BLANK_TRANSITIONS,
@@ -200,6 +201,11 @@ class LifecycleService:
             counters.enrolment_keys(current.site_code, current.state.value, current.created_at),
             counters.enrolment_keys(current.site_code, new.value, current.created_at),
         )
+        if new is E.CARD_ISSUED:
+            # The card register follows in the same transaction: the card handed over becomes the
+            # resident's active one, and the card it replaces stops being valid now.
+            here = self.deployment.site_code if self.deployment is not None else current.site_code
+            card_register.handed_over(conn, self._record, enrolment_id=enrolment_id, site=here, actor=actor, at=at)
         return current.with_state(new, at=at, reason=stored), t
 
     def _move_job(
@@ -398,6 +404,7 @@ class LifecycleService:
                         state=open_one.state,
                     )
                 )
+            lost = self._check_service(conn, enrolment)
             conn.execute(_INSERT_ENROLMENT, repo.enrolment_to_row(enrolment))
             # One statement each for the blobs and the captures: a full enrolment has two dozen.
             items = []
@@ -427,10 +434,60 @@ class LifecycleService:
                 },
             )
             counters.change(conn, after=counters.enrolment_keys(enrolment.site_code, E.BIO_CAPTURED.value, recorded))
+            more = []
+            if lost is not None:
+                # A lost card is invalid from the moment it is reported (DOMAIN.md): now, not at handover.
+                more.append(
+                    card_register.move(
+                        conn,
+                        self._record,
+                        lost.serial,
+                        CardState.LOST,
+                        actor=enrolment.operator,
+                        at=at,
+                        reason=Message(
+                            "reason.card_reported_lost",
+                            number=enrolment.service.police_report_number or "",
+                            enrolment=enrolment.id,
+                        ),
+                    )
+                )
             if within is not None:
                 within(conn, at)
-        self._notify([t])
+        self._notify([t, *more])
         return enrolment
+
+    def _check_service(self, conn: Connection, enrolment: Enrolment) -> Any:
+        """Refuse a first card for a resident who holds one, and a replacement that names no earlier
+        record of the same resident; returns the active card a ``hilang`` replacement reports lost."""
+        nik = enrolment.biodata.nik.value
+        service = enrolment.service
+        held = card_register.active(conn, nik)
+        if not service.is_replacement:
+            if held is not None:
+                raise Conflict(Message("enrolment.card_active", nik=nik, serial=held.serial))
+            return None
+        try:
+            earlier = repo.get_enrolment(conn, service.replaces or "")
+        except NotFound:
+            # Recorded at another node: the Dukcapil node checks it against its own register when the
+            # packet arrives; a site that never saw the earlier record cannot.
+            if self.deployment is not None and self.deployment.site.kind.value == "dukcapil":
+                raise Conflict(Message("enrolment.replaces_unknown", enrolment=service.replaces)) from None
+            return None
+        if earlier.biodata.nik.value != nik:
+            raise Conflict(
+                Message("enrolment.replaces_other_nik", enrolment=earlier.id, nik=nik, other=earlier.biodata.nik.value)
+            )
+        if earlier.state is not E.CARD_ISSUED:
+            raise Conflict(Message("enrolment.replaces_no_card", enrolment=earlier.id, state=earlier.state))
+        if service.surrendered_serial and held is not None and held.serial != service.surrendered_serial:
+            raise Conflict(
+                Message("enrolment.surrendered_not_active", serial=service.surrendered_serial, active=held.serial)
+            )
+        if service.type.value == "hilang" and held is not None:
+            return held
+        return None
 
     def transition(
         self, enrolment_id: str, new: EnrolmentState | str, *, actor: str, reason: str | Message | None = None
@@ -674,7 +731,15 @@ class LifecycleService:
         )
         _, tj = self._move_job(conn, job, J.SPOILED, actor, at, reason)
         tb = self._move_blank(conn, job.blank_serial, B.SPOILED, actor, at, reason)
-        return [tj, tb, te]
+        out = [tj, tb, te]
+        if any(c.serial == job.blank_serial for c in card_register.of_enrolment(conn, job.enrolment_id)):
+            # Registered here (a card printed at another node is in that node's register).
+            out.append(
+                card_register.move(
+                    conn, self._record, job.blank_serial, CardState.DESTROYED, actor=actor, at=at, reason=reason
+                )
+            )
+        return out
 
     def _finish(self, job_id: str, outcome: PrintJobState, actor: str, reason: str | Message | None) -> PrintJob:
         at = self.clock()
@@ -768,10 +833,21 @@ class LifecycleService:
             raise IllegalTransition("print job", job.id, job.state, "PRINTED without a reserved blank")
         _, tj = self._move_job(conn, job, J.PRINTED, actor, at, reason)
         tb = self._move_blank(conn, job.blank_serial, B.PRINTED, actor, at, reason)
-        _, te = self._move_enrolment(
+        enrolment, te = self._move_enrolment(
             conn, job.enrolment_id, E.CARD_PRINTED, actor, at, reason, detail={"job": job.id, "blank": job.blank_serial}
         )
-        return [tj, tb, te]
+        tc = card_register.printed(
+            conn,
+            self._record,
+            serial=job.blank_serial,
+            enrolment_id=job.enrolment_id,
+            nik=enrolment.biodata.nik.value,
+            site=job.site_code,
+            collection_site=None,
+            actor=actor,
+            at=at,
+        )
+        return [tj, tb, te, tc]
 
     def _finish_spoiled(
         self, conn: Connection, job: PrintJob, actor: str, at: dt.datetime, reason: str | Message

@@ -307,6 +307,7 @@ class VerificationService:
             finger_images=images,
             face=face,
             exceptions=exceptions,
+            service=enrolment.service.to_dict(),
         )
 
     def _check_complete(self, enrolment_id: str) -> None:

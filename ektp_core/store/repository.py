@@ -16,7 +16,19 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from ektp_core.domain.model import Biodata, Blank, Capture, CaptureException, Enrolment, Operator, PrintJob, Site
+from ektp_core.domain.model import (
+    FIRST_CARD,
+    Biodata,
+    Blank,
+    Capture,
+    CaptureException,
+    Card,
+    Enrolment,
+    Operator,
+    PrintJob,
+    ServiceRequest,
+    Site,
+)
 from ektp_core.errors import NotFound
 from ektp_core.store.tables import blanks, captures, enrolments, operators, print_jobs, sites
 
@@ -40,6 +52,8 @@ def enrolment_to_row(e: Enrolment) -> dict[str, Any]:
         "reason": e.reason,
         "created_at": e.created_at,
         "updated_at": e.updated_at,
+        "service_type": e.service.type.value,
+        "service": json.dumps(e.service.to_dict(), ensure_ascii=False) if e.service.is_replacement else None,
     }
 
 
@@ -78,6 +92,27 @@ def enrolment_from_row(row: Any) -> Enrolment:
         state=row.state,
         reason=row.reason,
         created_at=utc(row.created_at),
+        updated_at=utc(row.updated_at) if row.updated_at else None,
+        service=_service(getattr(row, "service", None)),
+    )
+
+
+def _service(text: str | None) -> ServiceRequest:
+    return ServiceRequest.from_dict(json.loads(text)) if text else FIRST_CARD
+
+
+def card_from_row(row: Any) -> Card:
+    return Card(
+        serial=row.serial,
+        enrolment_id=row.enrolment_id,
+        nik=row.nik,
+        state=row.state,
+        printed_site=row.printed_site,
+        printed_at=utc(row.printed_at),
+        collection_site=row.collection_site,
+        handed_over_at=utc(row.handed_over_at) if row.handed_over_at else None,
+        handed_over_site=row.handed_over_site,
+        reason=row.reason,
         updated_at=utc(row.updated_at) if row.updated_at else None,
     )
 

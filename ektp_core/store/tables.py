@@ -53,6 +53,9 @@ enrolments = sa.Table(
     sa.Column("reason", sa.Text),
     sa.Column("created_at", TS, nullable=False),
     sa.Column("updated_at", TS),
+    # The service (jenis layanan): baru, hilang, rusak, perubahan; its details as JSON (migration 0012).
+    sa.Column("service_type", sa.String(16), nullable=False, server_default="baru"),
+    sa.Column("service", sa.Text),
 )
 
 captures = sa.Table(
@@ -131,6 +134,34 @@ sa.Index(
     unique=True,
     sqlite_where=sa.text(_PRINTED),
     postgresql_where=sa.text(_PRINTED),
+)
+
+#: The card register (migration 0012): every printed card by its blank's serial, whose it is, where it
+#: was made and handed over, and its state (:class:`~ektp_core.domain.model.CardState`).
+cards = sa.Table(
+    "cards",
+    metadata,
+    sa.Column("serial", sa.String(32), primary_key=True),
+    sa.Column("enrolment_id", sa.String(64), sa.ForeignKey("enrolments.id"), nullable=False, index=True),
+    sa.Column("nik", sa.String(16), nullable=False, index=True),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("printed_site", sa.String(32), nullable=False),
+    sa.Column("printed_at", TS, nullable=False),
+    sa.Column("collection_site", sa.String(32)),
+    sa.Column("handed_over_at", TS),
+    sa.Column("handed_over_site", sa.String(32)),
+    sa.Column("reason", sa.Text),
+    sa.Column("updated_at", TS),
+)
+
+# One active card per resident: a second one is refused by the database itself.
+_ACTIVE = "state = 'ACTIVE'"
+sa.Index(
+    "uq_cards_one_active_per_nik",
+    cards.c.nik,
+    unique=True,
+    sqlite_where=sa.text(_ACTIVE),
+    postgresql_where=sa.text(_ACTIVE),
 )
 
 audit_log = sa.Table(

@@ -22,7 +22,7 @@ import attrs
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from ektp_core.domain.model import EnrolmentState
+from ektp_core.domain.model import Biodata, EnrolmentState
 from ektp_core.errors import EktpError
 from ektp_core.keys import crypto
 from ektp_core.lifecycle import audit
@@ -124,6 +124,17 @@ class Feed:
                 "enrolment_id": entry.subject_id,
                 "state": detail["to"],
                 # The message when there is one, so the site shows the reason in its operators' language.
+                "reason": detail.get("reason_message") or detail.get("reason"),
+            }
+        if entry.action == AuditAction.ENROLMENT_CORRECTED and "changes" in detail:
+            # A supervisor's correction at the Dukcapil node: the site's copy takes the same values.
+            if enrolment_sites.get(entry.subject_id) != site_code:
+                return None
+            return {
+                **base,
+                "kind": "correction",
+                "enrolment_id": entry.subject_id,
+                "changes": {field: values[1] for field, values in detail["changes"].items()},
                 "reason": detail.get("reason_message") or detail.get("reason"),
             }
         if entry.subject_kind == "print_job" and "to" in detail:
@@ -312,6 +323,32 @@ class FeedReader:
                 counters.enrolment_keys(row.site_code, state.value, row.created_at),
             )
             result.states[enrolment_id] = state.value
+        elif kind == "correction":
+            enrolment_id = str(item["enrolment_id"])
+            found = conn.execute(sa.select(enrolments).where(enrolments.c.id == enrolment_id)).first()
+            if found is None:
+                return
+            current = repo.enrolment_from_row(found)
+            old = current.biodata.to_dict()
+            biodata = Biodata.from_dict({**old, **dict(item["changes"])})
+            changed = {k: [old[k], v] for k, v in biodata.to_dict().items() if old.get(k) != v}
+            if not changed:
+                return  # already applied (a page read twice)
+            row = repo.enrolment_to_row(attrs.evolve(current, biodata=biodata))
+            conn.execute(
+                enrolments.update()
+                .where(enrolments.c.id == enrolment_id)
+                .values(nik=row["nik"], nama=row["nama"], biodata=row["biodata"], updated_at=at)
+            )
+            audit.append(
+                conn,
+                actor="sync",
+                action=AuditAction.ENROLMENT_CORRECTED,
+                subject_kind="enrolment",
+                subject_id=enrolment_id,
+                at=at,
+                detail={"changes": changed, "sent": True, "dukcapil_seq": item["seq"]},
+            )
         elif kind == "print_job":
             job_id = str(item["job_id"])
             signed = json.dumps(dict(signed_item))  # kept with its signature: checked again before printing

@@ -217,16 +217,7 @@ class HttpVerifier:
     def submit(self, submission: Submission) -> Receipt:
         """POST the enrolment; a resend of the same enrolment id gets the first answer."""
         self._path_part(submission.enrolment_id, "enrolment id")
-        body = {
-            "enrolment_id": submission.enrolment_id,
-            "site": submission.site,
-            "biodata": dict(submission.biodata),
-            "fingers": {p: _b64(t) for p, t in submission.fingers.items()},
-            "finger_images": {p: _b64(i) for p, i in submission.finger_images.items()},
-            "face": _b64(submission.face) if submission.face is not None else None,
-            "exceptions": dict(submission.exceptions),
-        }
-        status, answer = self._request("POST", "/enrolments", body)
+        status, answer = self._request("POST", "/enrolments", self._body(submission))
         answer = self._expect(status, answer, 200, 201, 202)
         if answer.get("enrolment_id") != submission.enrolment_id:
             raise CentralUnavailable(
@@ -237,6 +228,22 @@ class HttpVerifier:
         except (KeyError, TypeError, AttributeError, ValueError):
             raise CentralUnavailable("central system sent a receipt without a readable received_at") from None
         return Receipt(submission.enrolment_id, received, bool(answer.get("first", True)))
+
+    @staticmethod
+    def _body(submission: Submission) -> dict[str, Any]:
+        body = {
+            "enrolment_id": submission.enrolment_id,
+            "site": submission.site,
+            "biodata": dict(submission.biodata),
+            "fingers": {p: _b64(t) for p, t in submission.fingers.items()},
+            "finger_images": {p: _b64(i) for p, i in submission.finger_images.items()},
+            "face": _b64(submission.face) if submission.face is not None else None,
+            "exceptions": dict(submission.exceptions),
+        }
+        if submission.service.get("replaces"):
+            # Only a replacement says so: a first card's body stays what it always was (idempotency).
+            body["service"] = dict(submission.service)
+        return body
 
     def verdict(self, enrolment_id: str, *, wait: float = 0) -> Verdict | None:
         """GET the enrolment; None while its status is still RECEIVED_AT_CENTRAL."""
@@ -258,6 +265,15 @@ class HttpVerifier:
             {"decision": decision.value, "supervisor": supervisor, "note": note},
         )
         return self._verdict(self._expect(status, answer, 200))
+
+    def correct(self, submission: Submission, *, reason: str, supervisor: str) -> None:
+        """POST a supervisor's correction: the whole corrected submission (the NIK unchanged)."""
+        status, answer = self._request(
+            "POST",
+            f"/enrolments/{self._path_part(submission.enrolment_id, 'enrolment id')}/correction",
+            {"submission": self._body(submission), "reason": reason, "supervisor": supervisor},
+        )
+        self._expect(status, answer, 200)
 
     def card_printed(self, enrolment_id: str, printed_at: dt.datetime) -> None:
         """POST that the enrolment's card was printed."""

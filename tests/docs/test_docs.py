@@ -234,6 +234,7 @@ def _doc_table(title: str) -> dict[str, set[str]]:
         ("Enrolment transitions", states.ENROLMENT_TRANSITIONS),
         ("Print job transitions", states.PRINT_JOB_TRANSITIONS),
         ("Blank transitions", states.BLANK_TRANSITIONS),
+        ("Card transitions", states.CARD_TRANSITIONS),
     ],
 )
 def test_transition_tables_match_the_code(title: str, table: dict[object, frozenset[object]]) -> None:

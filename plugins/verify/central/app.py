@@ -174,6 +174,10 @@ def make_app(service: CentralService | ServiceSlot, token: str) -> Flask:
     def adjudicate(enrolment_id: str) -> Response:
         return _json(slot.get().adjudicate(enrolment_id, _body()).as_polled())
 
+    @app.post(f"{API}/enrolments/<enrolment_id>/correction")
+    def correct(enrolment_id: str) -> Response:
+        return _json(slot.get().correct(enrolment_id, _body()).as_polled())
+
     @app.post(f"{API}/cards")
     def cards() -> Response:
         status, answer = slot.get().card_printed(_body())

@@ -264,6 +264,7 @@ class CentralService:
                 matcher=self.matcher,
                 rules=self.rules,
                 on=dt.date.fromisoformat(record.received_at[:10]),
+                replaces=self.store.replaces(enrolment_id),
             )
             record = self.store.save_verdict(enrolment_id, judgement, utc_text(self._clock()))
             if judgement.joins_gallery and probe:
@@ -321,7 +322,7 @@ class CentralService:
             record = self.store.find(enrolment_id)
             if record is None:
                 return None
-            if record.body_hash != digest:
+            if record.body_hash != digest and digest not in self.store.accepted_hashes(enrolment_id):
                 raise ApiError(
                     409,
                     "conflict",
@@ -334,6 +335,41 @@ class CentralService:
                 self._enqueue(enrolment_id)
                 log.info("search requested again for %s", enrolment_id)
             return record.receipt(first=False)
+
+    def correct(self, enrolment_id: str, body: Any) -> EnrolmentRecord:
+        """``POST /enrolments/{id}/correction``: a supervisor's correction of the biodata of an enrolment
+        the centre holds, as the whole corrected submission. Refused: a malformed body, another id or
+        NIK, an unknown enrolment, one whose card was already printed (a data change is a replacement)."""
+        if not isinstance(body, dict) or not isinstance(body.get("submission"), dict):
+            raise ApiError(400, "malformed", "expected {submission, reason, supervisor}")
+        reason, supervisor = body.get("reason"), body.get("supervisor")
+        if not isinstance(reason, str) or not reason.strip() or len(reason) > 500:
+            raise ApiError(400, "malformed", "reason: expected a non-empty string of at most 500 characters")
+        if not isinstance(supervisor, str) or not supervisor.strip() or len(supervisor) > 64:
+            raise ApiError(400, "malformed", "supervisor: expected the supervisor's username")
+        try:
+            parsed = parse_submission(body["submission"])
+        except Malformed as exc:
+            raise ApiError(400, "malformed", f"submission: {exc}") from None
+        if parsed.enrolment_id != enrolment_id:
+            raise ApiError(400, "malformed", f"the submission is {parsed.enrolment_id}, not {enrolment_id}")
+        with self._lock:
+            record = self.find(enrolment_id)
+            if record.nik != parsed.biodata.nik.value:
+                raise ApiError(409, "conflict", f"a correction never changes the NIK of {enrolment_id}")
+            if self.store.card(enrolment_id) is not None:
+                raise ApiError(
+                    409, "conflict", f"the card of {enrolment_id} was printed: a data change is a replacement card"
+                )
+            record = self.store.correct(
+                parsed,
+                canonical_hash(body["submission"]),
+                reason=reason.strip(),
+                supervisor=supervisor.strip(),
+                corrected_at=utc_text(self._clock()),
+            )
+        log.info("corrected %s by %s", enrolment_id, supervisor)
+        return record
 
     def poll(self, enrolment_id: str, wait: float = 0.0) -> EnrolmentRecord:
         """``GET /enrolments/{id}``: the record, once it has a verdict or ``wait`` seconds passed."""

@@ -94,6 +94,33 @@ cards = sa.Table(
 )
 
 
+# Tables added after the first release are separate tables, so an emulator's existing data folder
+# gains them at start (create_all) without a migration.
+
+#: The service of a replacement: the earlier enrolment it replaces (first cards have no row).
+services = sa.Table(
+    "services",
+    metadata,
+    sa.Column("enrolment_id", sa.String(128), primary_key=True),
+    sa.Column("type", sa.String(16), nullable=False),
+    sa.Column("replaces", sa.String(128), nullable=False),
+)
+
+#: Supervisors' corrections of enrolments the emulator holds, each with the hash of the corrected
+#: submission (a resend of the corrected body is then the same enrolment, not a conflict).
+corrections = sa.Table(
+    "corrections",
+    metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("enrolment_id", sa.String(128), nullable=False, index=True),
+    sa.Column("body_hash", sa.String(64), nullable=False),
+    sa.Column("biodata", sa.Text, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("supervisor", sa.String(64), nullable=False),
+    sa.Column("corrected_at", sa.String(32), nullable=False),
+)
+
+
 def utc_text(moment: dt.datetime) -> str:
     """A UTC timestamp as the API writes it: ``2026-11-28T01:02:03Z``."""
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -216,6 +243,14 @@ class CentralStore:
                     in_gallery=False,
                 )
             )
+            if parsed.service.replaces:
+                conn.execute(
+                    services.insert().values(
+                        enrolment_id=parsed.enrolment_id,
+                        type=parsed.service.type.value,
+                        replaces=parsed.service.replaces,
+                    )
+                )
             if parsed.fingers:
                 conn.execute(
                     templates.insert(),
@@ -389,6 +424,50 @@ class CentralStore:
             if joins:
                 self._learn(conn, enrolment_id, adjudication["decided_at"])
         record = self.find(enrolment_id)
+        assert record is not None
+        return record
+
+    def replaces(self, enrolment_id: str) -> str | None:
+        """The earlier enrolment a replacement names, or None for a first card."""
+        with self.engine.connect() as conn:
+            value = conn.execute(
+                sa.select(services.c.replaces).where(services.c.enrolment_id == enrolment_id)
+            ).scalar_one_or_none()
+        return str(value) if value is not None else None
+
+    def accepted_hashes(self, enrolment_id: str) -> set[str]:
+        """The body hashes of an enrolment's corrected submissions (besides the first one's)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(corrections.c.body_hash).where(corrections.c.enrolment_id == enrolment_id))
+            return {str(r.body_hash) for r in rows}
+
+    def correct(
+        self, parsed: ParsedSubmission, body_hash: str, *, reason: str, supervisor: str, corrected_at: str
+    ) -> EnrolmentRecord:
+        """Replace an enrolment's biodata with a supervisor's correction (the NIK never changes); the
+        register follows when this enrolment is where it learnt the person from."""
+        biodata = json.dumps(parsed.biodata.to_dict())
+        with self.engine.begin() as conn:
+            conn.execute(
+                enrolments.update().where(enrolments.c.enrolment_id == parsed.enrolment_id).values(biodata=biodata)
+            )
+            conn.execute(
+                corrections.insert().values(
+                    enrolment_id=parsed.enrolment_id,
+                    body_hash=body_hash,
+                    biodata=biodata,
+                    reason=reason,
+                    supervisor=supervisor,
+                    corrected_at=corrected_at,
+                )
+            )
+            person = _person(parsed.biodata.to_dict())
+            conn.execute(
+                register.update()
+                .where(register.c.nik == person.nik, register.c.enrolment_id == parsed.enrolment_id)
+                .values(**_person_row(person))
+            )
+        record = self.find(parsed.enrolment_id)
         assert record is not None
         return record
 

@@ -17,11 +17,11 @@ from typing import Any
 
 import attrs
 
-from ektp_core.domain.model import FINGER_POSITIONS, Biodata
+from ektp_core.domain.model import FINGER_POSITIONS, FIRST_CARD, Biodata, ServiceRequest
 from ektp_core.errors import InvalidValue
 
 #: The top-level keys a submission may carry (anything else is refused, so a typo is not silently ignored).
-KEYS = frozenset({"enrolment_id", "site", "biodata", "fingers", "finger_images", "face", "exceptions"})
+KEYS = frozenset({"enrolment_id", "site", "biodata", "fingers", "finger_images", "face", "exceptions", "service"})
 #: Enrolment ids appear in URL paths, so they are limited to URL-safe characters.
 ENROLMENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 _PNG = b"\x89PNG\r\n\x1a\n"
@@ -47,6 +47,8 @@ class ParsedSubmission:
     finger_images: Mapping[str, bytes] = attrs.field(factory=dict, repr=False)
     face: bytes | None = attrs.field(default=None, repr=False)
     exceptions: Mapping[str, str] = attrs.field(factory=dict)
+    #: The service: a replacement names the earlier enrolment it ``replaces`` (not a duplicate of it).
+    service: ServiceRequest = FIRST_CARD
 
     @property
     def fingers_sent(self) -> int:
@@ -173,6 +175,17 @@ def parse_submission(body: Any) -> ParsedSubmission:
         if not face.startswith((_PNG, _JPEG)):
             raise Malformed("face: not a JPEG or PNG image")
 
+    service = FIRST_CARD
+    if body.get("service") is not None:
+        if not isinstance(body["service"], dict):
+            raise Malformed('service: expected an object such as {"type": "hilang", "replaces": ...}')
+        try:
+            service = ServiceRequest.from_dict(body["service"])
+        except InvalidValue as exc:
+            raise Malformed(f"service.{exc.field}: {exc.reason} (got {exc.value!r})") from None
+        except (TypeError, ValueError) as exc:
+            raise Malformed(f"service: {exc}") from None
+
     return ParsedSubmission(
         enrolment_id=enrolment_id,
         site=site.strip(),
@@ -182,4 +195,5 @@ def parse_submission(body: Any) -> ParsedSubmission:
         finger_images=images,
         face=face,
         exceptions=exceptions,
+        service=service,
     )

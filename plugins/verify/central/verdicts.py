@@ -196,7 +196,9 @@ def _takeover_message(nik: str, own: list[Candidate], adjudicate: float) -> str:
     )
 
 
-def register_problems(biodata: Biodata, register: RegisterView, *, on: dt.date, rules: Rules) -> list[Reason]:
+def register_problems(
+    biodata: Biodata, register: RegisterView, *, on: dt.date, rules: Rules, replaces: str | None = None
+) -> list[Reason]:
     """Why SIAK refuses the record (empty when it does not): NIK against biodata, eligibility, and the
     register's holder of the NIK."""
     reasons = []
@@ -214,7 +216,9 @@ def register_problems(biodata: Biodata, register: RegisterView, *, on: dt.date, 
     if why:
         reasons.append(Reason("not_eligible", why))
     holder = register.person(biodata.nik.value)
-    if holder is not None:
+    earlier = register.enrolled_person(replaces) if replaces else None
+    if holder is not None and (earlier is None or earlier.nik != holder.nik):
+        # A data change (perubahan) of the register's own person is no claim on another's NIK.
         differ = holder.differences(Person.of(biodata))
         if differ:
             reasons.append(
@@ -236,6 +240,7 @@ def judge(
     matcher: Matcher,
     rules: Rules,
     on: dt.date,
+    replaces: str | None = None,
 ) -> Judgement:
     """The verdict on one enrolment.
 
@@ -247,8 +252,11 @@ def judge(
     with each of them (:func:`compare_with_enrolments`): when none reaches the adjudication threshold,
     someone else may be claiming the NIK (``nik_fingers_differ``, ``ADJUDICATE_RECORD``). A duplicate
     of another person's enrolment takes precedence.
+
+    A replacement card names the earlier enrolment it ``replaces``: matching it is the resident's own
+    record (even when a data change altered the name), never a duplicate.
     """
-    problems = register_problems(biodata, register, on=on, rules=rules)
+    problems = register_problems(biodata, register, on=on, rules=rules, replaces=replaces)
     if problems:
         return Judgement(ENROLL_FAILURE, tuple(problems))
     if not probe:
@@ -289,7 +297,7 @@ def judge(
     for candidate in found:
         them = register.enrolled_person(candidate.subject)
         # An earlier accepted recording of this very NIK and person is the same resident recorded again.
-        if them is not None and them.nik == me.nik and not them.differences(me):
+        if them is not None and them.nik == me.nik and (not them.differences(me) or candidate.subject == replaces):
             rerecorded.append(candidate)
         else:
             others.append(candidate)

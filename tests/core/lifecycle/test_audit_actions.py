@@ -20,12 +20,12 @@ import attrs
 import pytest
 import sqlalchemy as sa
 
-from ektp_core.domain.model import BlankState, EnrolmentState, PrintJobState
+from ektp_core.domain.model import BlankState, CardState, EnrolmentState, PrintJobState
 from ektp_core.errors import InvalidValue
 from ektp_core.lifecycle import audit
 from ektp_core.lifecycle.actions import STATE_KINDS, AuditAction, catalogue_markdown, state_move
 from ektp_core.lifecycle.service import LifecycleService
-from ektp_core.lifecycle.states import BLANK_TRANSITIONS, ENROLMENT_TRANSITIONS, PRINT_JOB_TRANSITIONS
+from ektp_core.lifecycle.states import BLANK_TRANSITIONS, CARD_TRANSITIONS, ENROLMENT_TRANSITIONS, PRINT_JOB_TRANSITIONS
 from ektp_core.store.tables import audit_head, audit_log
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -229,8 +229,18 @@ def test_the_scan_accepts_members_choices_and_state_moves_under_any_alias() -> N
 # --------------------------------------------------------------------------------------------------
 
 #: The state each kind of record is created in (its first entry has no ``from``).
-CREATED_IN = {"enrolment": EnrolmentState.BIO_CAPTURED, "print_job": PrintJobState.QUEUED, "blank": BlankState.IN_STOCK}
-TRANSITIONS = {"enrolment": ENROLMENT_TRANSITIONS, "print_job": PRINT_JOB_TRANSITIONS, "blank": BLANK_TRANSITIONS}
+CREATED_IN = {
+    "enrolment": EnrolmentState.BIO_CAPTURED,
+    "print_job": PrintJobState.QUEUED,
+    "blank": BlankState.IN_STOCK,
+    "card": CardState.PRINTED,
+}
+TRANSITIONS = {
+    "enrolment": ENROLMENT_TRANSITIONS,
+    "print_job": PRINT_JOB_TRANSITIONS,
+    "blank": BLANK_TRANSITIONS,
+    "card": CARD_TRANSITIONS,
+}
 
 
 def _entered_states() -> dict[AuditAction, str]:
@@ -424,7 +434,7 @@ def test_a_state_move_is_stored_as_kind_dot_state(ektp_service: LifecycleService
     assert [e.action for e in lc.history("BLK-7")] == ["blank.spoiled"]
 
 
-@pytest.mark.parametrize(("kind", "state"), [("enrolment", "LOST"), ("card", "PRINTED"), ("blank", "printed")])
+@pytest.mark.parametrize(("kind", "state"), [("enrolment", "LOST"), ("parcel", "PRINTED"), ("blank", "printed")])
 def test_state_move_refuses_an_unknown_kind_or_state(kind: str, state: str) -> None:
     with pytest.raises(InvalidValue, match="state move"):
         state_move(kind, state)
