@@ -496,6 +496,8 @@ class LifecycleService:
         new = EnrolmentState(new)
         if new in (E.SENT_FOR_CARD_PRINTING, E.CARD_PRINTED):
             raise EktpError(f"{new} is set by the print queue (queue_print / print outcome), not directly")
+        if new is E.ENROLLMENT_CANCELLED:
+            raise EktpError(f"{new} is a supervisor's act: ektp_core.services.corrections.Corrections.cancel")
         at = self.clock()
         with self.store.write() as conn:
             # While a card is being printed, only the print queue moves the enrolment (cancel_job, outcomes).

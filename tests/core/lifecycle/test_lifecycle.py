@@ -55,8 +55,11 @@ def test_illegal_transition_changes_nothing(ektp_service: LifecycleService) -> N
 
 
 def test_terminal_states_have_no_way_out(ektp_service: LifecycleService) -> None:
-    for state in (E.DUPLICATE_RECORD, E.ENROLL_FAILURE_AT_CENTRAL, E.CARD_ISSUED):
+    for state in (E.CARD_ISSUED, E.ENROLLMENT_CANCELLED):
         assert ENROLMENT_TRANSITIONS[state] == frozenset()
+    # The centre's refusals end there, but for a supervisor's cancellation (which frees the NIK).
+    for state in (E.DUPLICATE_RECORD, E.ENROLL_FAILURE_AT_CENTRAL):
+        assert ENROLMENT_TRANSITIONS[state] == frozenset({E.ENROLLMENT_CANCELLED})
 
 
 def test_unknown_enrolment_is_a_clear_error(ektp_service: LifecycleService) -> None:

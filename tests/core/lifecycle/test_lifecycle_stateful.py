@@ -24,8 +24,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from ektp_core.domain.model import BlankState as B
+from ektp_core.domain.model import CardState, Operator, Role
 from ektp_core.domain.model import EnrolmentState as E
-from ektp_core.domain.model import Operator, Role
 from ektp_core.domain.model import PrintJobState as J
 from ektp_core.errors import Conflict, EktpError, IllegalTransition
 from ektp_core.keys import crypto
@@ -37,8 +37,10 @@ from ektp_core.lifecycle.service import (
     PRINT_JOB_TRANSITIONS,
     LifecycleService,
 )
+from ektp_core.lifecycle.states import CANCELLABLE_STATES, CARD_TRANSITIONS
+from ektp_core.services.corrections import Corrections
 from ektp_core.services.node_init import create_deployment
-from ektp_core.store.tables import audit_head, blank_batches, blanks, enrolments, print_jobs
+from ektp_core.store.tables import audit_head, blank_batches, blanks, cards, enrolments, print_jobs
 from ektp_core.testing import make_enrolment, valid_nik
 
 SITES = ("17.71", "17.71.05")
@@ -47,7 +49,7 @@ OPERATOR = "op1"
 #: Jobs that may still produce a card.
 OPEN_JOB = frozenset({J.QUEUED, J.RESERVED, J.SENT, J.UNKNOWN})
 #: Set only by the print queue; ``transition()`` refuses them as targets (EktpError).
-QUEUE_ONLY = frozenset({E.SENT_FOR_CARD_PRINTING, E.CARD_PRINTED})
+QUEUE_ONLY = frozenset({E.SENT_FOR_CARD_PRINTING, E.CARD_PRINTED, E.ENROLLMENT_CANCELLED})
 #: Left only through the print queue (cancel_job, a print outcome); ``transition()`` refuses.
 QUEUE_HELD = frozenset({E.SENT_FOR_CARD_PRINTING})
 
@@ -108,6 +110,8 @@ class LifecycleMachine(RuleBasedStateMachine):
         self.niks: dict[str, str] = {}
         self.jobs: dict[str, JobModel] = {}
         self.blanks: dict[str, BlankModel] = {}
+        #: The card register: blank serial -> (state, NIK).
+        self.cards: dict[str, tuple[CardState, str]] = {}
         self.received: collections.Counter[str] = collections.Counter()
         self.accounts = False
         self.next_nik = 1
@@ -154,7 +158,8 @@ class LifecycleMachine(RuleBasedStateMachine):
             job.state = J.PRINTED
             self.blanks[job.blank].state = B.PRINTED
             self.enrolments[job.enrolment_id] = E.CARD_PRINTED
-            self.audit_seq += 3
+            self.cards[job.blank] = (CardState.PRINTED, self.niks[job.enrolment_id])
+            self.audit_seq += 4
         else:
             job.state = J.SPOILED
             self.blanks[job.blank].state = B.SPOILED
@@ -206,10 +211,13 @@ class LifecycleMachine(RuleBasedStateMachine):
     def record_same_nik_again(self, pick: int) -> None:
         eid = _choose(self._ids(), pick)
         again = make_enrolment(nik=self.niks[eid])
-        if any(
-            self.niks[other] == self.niks[eid] and state in OPEN_ENROLMENT_STATES
-            for other, state in self.enrolments.items()
-        ):
+        if (
+            any(
+                self.niks[other] == self.niks[eid] and state in OPEN_ENROLMENT_STATES
+                for other, state in self.enrolments.items()
+            )
+            or (CardState.ACTIVE, self.niks[eid]) in self.cards.values()
+        ):  # a first card again: a replacement
             with self.refused(Conflict):
                 self.service.record(again)
         else:
@@ -217,6 +225,20 @@ class LifecycleMachine(RuleBasedStateMachine):
             self.enrolments[again.id] = E.BIO_CAPTURED
             self.niks[again.id] = self.niks[eid]
             self.audit_seq += 1
+
+    @precondition(lambda self: self.enrolments)
+    @rule(pick=picks)
+    def cancel_recording(self, pick: int) -> None:
+        self._ensure_accounts()
+        eid = _choose(self._ids(), pick)
+        corrections = Corrections(self.service)
+        if self.enrolments[eid] in CANCELLABLE_STATES:
+            corrections.cancel(eid, supervisor=SUPERVISOR, reason="recorded in error")
+            self.enrolments[eid] = E.ENROLLMENT_CANCELLED
+            self.audit_seq += 1
+        else:
+            with self.refused(IllegalTransition):
+                corrections.cancel(eid, supervisor=SUPERVISOR, reason="recorded in error")
 
     @precondition(lambda self: self.enrolments)
     @rule(pick=picks, new_state=st.sampled_from(list(E)))
@@ -246,6 +268,17 @@ class LifecycleMachine(RuleBasedStateMachine):
             assert e.state is target
             self.enrolments[eid] = target
             self.audit_seq += 1
+            if target is E.CARD_ISSUED:  # the card handed over becomes the resident's active card
+                nik = self.niks[eid]
+                for serial, (state, holder) in list(self.cards.items()):
+                    if holder == nik and state is CardState.ACTIVE:
+                        self.cards[serial] = (CardState.REPLACED, nik)
+                        self.audit_seq += 1
+                (serial,) = [
+                    j.blank for j in self.jobs.values() if j.enrolment_id == eid and j.state is J.PRINTED and j.blank
+                ]
+                self.cards[serial] = (CardState.ACTIVE, nik)
+                self.audit_seq += 1
         else:
             with self.refused(IllegalTransition):
                 self.service.transition(eid, target, actor="central")
@@ -552,6 +585,11 @@ class LifecycleMachine(RuleBasedStateMachine):
         assert db_jobs == {i: (j.state.value, j.enrolment_id, j.site, j.blank) for i, j in self.jobs.items()}
         assert db_blanks == {s: (b.state.value, b.site, b.job_id, b.enrolment_id) for s, b in self.blanks.items()}
         assert db_received == {site: n for site, n in self.received.items() if n}
+        with self.store.read() as conn:
+            db_cards = {r.serial: (r.state, r.nik) for r in conn.execute(sa.select(cards))}
+        assert db_cards == {s: (state.value, nik) for s, (state, nik) in self.cards.items()}
+        active = [nik for state, nik in self.cards.values() if state is CardState.ACTIVE]
+        assert len(active) == len(set(active)), "a resident with two active cards"
 
     @invariant()
     def ledger_balances(self) -> None:
@@ -613,10 +651,16 @@ class LifecycleMachine(RuleBasedStateMachine):
                 "enrolment": {r.id: r.state for r in conn.execute(sa.select(enrolments.c.id, enrolments.c.state))},
                 "print_job": {r.id: r.state for r in conn.execute(sa.select(print_jobs.c.id, print_jobs.c.state))},
                 "blank": {r.serial: r.state for r in conn.execute(sa.select(blanks.c.serial, blanks.c.state))},
+                "card": {r.serial: r.state for r in conn.execute(sa.select(cards.c.serial, cards.c.state))},
             }
         assert result.ok, result
         assert result.checked == self.audit_seq == len(entries)
-        tables = {"enrolment": ENROLMENT_TRANSITIONS, "print_job": PRINT_JOB_TRANSITIONS, "blank": BLANK_TRANSITIONS}
+        tables = {
+            "enrolment": ENROLMENT_TRANSITIONS,
+            "print_job": PRINT_JOB_TRANSITIONS,
+            "blank": BLANK_TRANSITIONS,
+            "card": CARD_TRANSITIONS,
+        }
         paths: dict[tuple[str, str], list[tuple[str | None, str]]] = collections.defaultdict(list)
         for entry in entries:
             if entry.subject_kind in tables:

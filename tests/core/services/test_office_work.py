@@ -264,9 +264,7 @@ def test_cancelled_biometrics_are_destroyed_after_the_retention_period(lc) -> No
     if url.get_backend_name() == "sqlite":
         # Not left behind in free pages either (secure_delete): a copy of the file holds none of it.
         lc.store.dispose()
-        raw = b"".join(
-            path.read_bytes() for path in (Path(url.database), Path(f"{url.database}-wal")) if path.exists()
-        )
+        raw = b"".join(path.read_bytes() for path in (Path(url.database), Path(f"{url.database}-wal")) if path.exists())
         for ciphertext in ciphertexts:
             assert ciphertext[-32:] not in raw
 
@@ -329,7 +327,10 @@ def test_a_damaged_card_is_replaced_when_its_serial_is_surrendered(lc) -> None: 
         replacements.start(identity, wrong, operator="op1", site_code=SITE)
     assert _count(lc, enrolments, nik=nik) == 1
     new = replacements.start(
-        identity, ServiceRequest(type="rusak", replaces=first, surrendered_serial="BLK-000001"), operator="op1", site_code=SITE
+        identity,
+        ServiceRequest(type="rusak", replaces=first, surrendered_serial="BLK-000001"),
+        operator="op1",
+        site_code=SITE,
     )
     _issue(lc, new.id, "BLK-000002")
     with lc.store.read() as conn:

@@ -620,3 +620,47 @@ def test_create_app_and_the_command_hook(tmp_path: Path) -> None:
     assert group.commands["central-emulator"] is central_emulator_command
     result = CliRunner().invoke(central_emulator_command, ["--config", str(tmp_path / "missing.toml")])
     assert result.exit_code != 0
+
+
+def test_a_data_change_replacement_is_not_a_duplicate_of_the_record_it_replaces(central: Central) -> None:
+    me = make_biodata(nama="SITI AMINAH")
+    central.post("/enrolments", submission("e-1", me, seed=41))
+    assert central.verdict("e-1")["status"] == "PRINT_READY_RECORD"
+    assert central.post("/cards", {"enrolment_id": "e-1", "printed_at": "2026-11-28T03:00:00Z"})[0] == 201
+    renamed = attrs.evolve(me, nama="SITI AMINAH PUTRI")
+    # Without saying what it replaces, the same fingers under a changed name are another person's claim.
+    central.post("/enrolments", submission("e-2", renamed, seed=41, impression=1))
+    assert central.verdict("e-2")["status"] != "PRINT_READY_RECORD"
+    service = {"type": "perubahan", "replaces": "e-1", "changed_fields": ["nama"], "proof_document": "KK 1771"}
+    status, _ = central.post("/enrolments", {**submission("e-3", renamed, seed=41, impression=1), "service": service})
+    assert status == 202
+    replacement = central.verdict("e-3")
+    assert replacement["status"] == "PRINT_READY_RECORD"
+    assert [r["code"] for r in replacement["reasons"]] == ["same_person_rerecorded", "reprint"]
+    bad = {**submission("e-4", renamed, seed=41), "service": {"type": "hilang", "replaces": "e-1"}}
+    status, answer = central.post("/enrolments", bad)
+    assert status == 400 and "police_report_number" in answer["error"]["message"]
+
+
+def test_a_correction_of_a_held_record_is_taken_and_a_resend_of_it_is_the_same_enrolment(central: Central) -> None:
+    me = make_biodata(pekerjaan="PELAJAR/MAHASISWA")
+    body = submission("e-1", me, seed=51)
+    central.post("/enrolments", body)
+    central.verdict("e-1")
+    corrected = {**body, "biodata": {**body["biodata"], "pekerjaan": "PETANI/PEKEBUN"}}
+    request = {"submission": corrected, "reason": "typo on the form", "supervisor": "spv1"}
+    assert (
+        central.post("/enrolments/e-2/correction", {**request, "submission": {**corrected, "enrolment_id": "e-2"}})[0]
+        == 404
+    )
+    assert central.post("/enrolments/e-1/correction", {**request, "reason": ""})[0] == 400
+    other_nik = {**corrected, "biodata": {**corrected["biodata"], "nik": "1771054101900009"}}
+    assert central.post("/enrolments/e-1/correction", {**request, "submission": other_nik})[0] in (400, 409)
+    status, answer = central.post("/enrolments/e-1/correction", request)
+    assert status == 200 and answer["enrolment_id"] == "e-1"
+    assert central.service.find("e-1").biodata["pekerjaan"] == "PETANI/PEKEBUN"
+    assert central.post("/enrolments", corrected)[0] == 200  # the corrected resend: the same enrolment
+    assert central.post("/enrolments", body)[0] == 200  # and the first one still
+    assert central.post("/cards", {"enrolment_id": "e-1", "printed_at": "2026-11-28T03:00:00Z"})[0] == 201
+    status, answer = central.post("/enrolments/e-1/correction", request)
+    assert status == 409 and "replacement" in answer["error"]["message"]

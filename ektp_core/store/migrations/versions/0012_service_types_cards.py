@@ -28,9 +28,9 @@ _ACTIVE = "state = 'ACTIVE'"
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("enrolments") as batch:
-        batch.add_column(sa.Column("service_type", sa.String(16), nullable=False, server_default="baru"))
-        batch.add_column(sa.Column("service", sa.Text))
+    # Plain ADD COLUMN (no table copy): other tables' foreign keys point at enrolments.
+    op.add_column("enrolments", sa.Column("service_type", sa.String(16), nullable=False, server_default="baru"))
+    op.add_column("enrolments", sa.Column("service", sa.Text))
     cards = op.create_table(
         "cards",
         sa.Column("serial", sa.String(32), nullable=False),
@@ -67,9 +67,11 @@ def _backfill(conn: Any, cards: sa.Table) -> None:
         sa.column("site_code"),
         sa.column("state"),
         sa.column("enrolment_id"),
-        sa.column("updated_at"),
+        sa.column("updated_at", TS),
     )
-    enrolments = sa.table("enrolments", sa.column("id"), sa.column("nik"), sa.column("state"), sa.column("updated_at"))
+    enrolments = sa.table(
+        "enrolments", sa.column("id"), sa.column("nik"), sa.column("state"), sa.column("updated_at", TS)
+    )
     rows = conn.execute(
         sa.select(
             blanks.c.serial,
@@ -118,6 +120,6 @@ def downgrade() -> None:
     op.drop_index("ix_cards_nik", table_name="cards")
     op.drop_index("ix_cards_enrolment_id", table_name="cards")
     op.drop_table("cards")
-    with op.batch_alter_table("enrolments") as batch:
-        batch.drop_column("service")
-        batch.drop_column("service_type")
+    # SQLite 3.35+ drops a column in place (a batch copy would trip the foreign keys pointing here).
+    op.execute("ALTER TABLE enrolments DROP COLUMN service")
+    op.execute("ALTER TABLE enrolments DROP COLUMN service_type")
