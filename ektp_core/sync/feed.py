@@ -328,17 +328,17 @@ class FeedReader:
             found = conn.execute(sa.select(enrolments).where(enrolments.c.id == enrolment_id)).first()
             if found is None:
                 return
-            current = repo.enrolment_from_row(found)
-            old = current.biodata.to_dict()
+            mirrored = repo.enrolment_from_row(found)
+            old = mirrored.biodata.to_dict()
             biodata = Biodata.from_dict({**old, **dict(item["changes"])})
             changed = {k: [old[k], v] for k, v in biodata.to_dict().items() if old.get(k) != v}
             if not changed:
                 return  # already applied (a page read twice)
-            row = repo.enrolment_to_row(attrs.evolve(current, biodata=biodata))
+            values = repo.enrolment_to_row(attrs.evolve(mirrored, biodata=biodata))
             conn.execute(
                 enrolments.update()
                 .where(enrolments.c.id == enrolment_id)
-                .values(nik=row["nik"], nama=row["nama"], biodata=row["biodata"], updated_at=at)
+                .values(nik=values["nik"], nama=values["nama"], biodata=values["biodata"], updated_at=at)
             )
             audit.append(
                 conn,

@@ -395,3 +395,78 @@ def test_a_site_clock_ahead_does_not_put_a_recording_in_the_future(nodes: tuple[
     dukcapil.lc.clock = lambda: now  # type: ignore[method-assign]
     outbox_.send(Direct(inbox_))
     assert dukcapil.lc.get(enrolment).created_at == now
+
+
+def _supervisor(node: Node, site_code: str) -> None:
+    from ektp_core.domain.model import Operator, Role
+
+    node.lc.add_operator(
+        Operator(
+            username="spv1",
+            full_name="SPV",
+            role=Role.SUPERVISOR,
+            site_code=site_code,
+            password_hash=crypto.hash_password("x", n=2**4),
+        ),
+        actor="test",
+    )
+
+
+def test_a_supervisors_correction_at_the_dukcapil_node_reaches_the_site_through_the_feed(
+    nodes: tuple[Node, Node],
+) -> None:
+    from ektp_core.services.corrections import Corrections
+    from ektp_core.sync.feed import Feed, FeedReader
+
+    dukcapil, site = nodes
+    inbox_, outbox_ = joined(dukcapil, site)
+    enrolment = record(site)
+    outbox_.enqueue(enrolment, actor="op1")
+    outbox_.send(Direct(inbox_))
+    _supervisor(dukcapil, "17.71")
+    # Not yet received by the central system: corrected at the node alone.
+    Corrections(dukcapil.lc).correct(enrolment, {"alamat": "JL. SUDIRMAN NO. 9"}, actor="spv1", reason="KK says so")
+    page = Feed(dukcapil.lc, inbox_.signing_key).since(SITE, 0)
+    reader = FeedReader(site.lc)
+    reader.apply(page.items, page.cursor)
+    assert site.lc.get(enrolment).biodata.alamat == "JL. SUDIRMAN NO. 9"
+    assert site.audit_actions().count("enrolment.corrected") == 1
+    reader.apply(page.items, page.cursor)  # a page read twice changes nothing more
+    assert site.audit_actions().count("enrolment.corrected") == 1
+
+
+def test_a_site_cancels_only_what_it_never_sent_and_the_purge_empties_its_packet(nodes: tuple[Node, Node]) -> None:
+    import datetime as dt
+
+    from ektp_core.errors import EktpError
+    from ektp_core.services.corrections import Corrections
+    from ektp_core.store.tables import blobs
+    from ektp_core.sync.feed import Feed, FeedReader
+
+    dukcapil, site = nodes
+    inbox_, outbox_ = joined(dukcapil, site)
+    sent = record(site)
+    outbox_.enqueue(sent, actor="op1")
+    outbox_.send(Direct(inbox_))
+    _supervisor(site, SITE)
+    _supervisor(dukcapil, "17.71")
+    corrections = Corrections(site.lc)
+    site.lc.transition(sent, E.ENROLL_FAILURE_AT_REGIONAL, actor="sync")
+    with pytest.raises(EktpError, match="Dukcapil"):  # it was sent: the Dukcapil office cancels it
+        corrections.cancel(sent, supervisor="spv1", reason="abandoned")
+    assert site.lc.get(sent).state is E.ENROLL_FAILURE_AT_REGIONAL
+    # The central system refuses it; the Dukcapil office cancels it; the site hears of it in the feed.
+    for state in (E.SENT_FOR_ENROLLMENT, E.RECEIVED_AT_CENTRAL, E.DUPLICATE_RECORD):
+        dukcapil.lc.transition(sent, state, actor="central")
+    Corrections(dukcapil.lc).cancel(sent, supervisor="spv1", reason="duplicate confirmed")
+    page = Feed(dukcapil.lc, inbox_.signing_key).since(SITE, 0)
+    FeedReader(site.lc).apply(page.items, page.cursor)
+    assert site.lc.get(sent).state is E.ENROLLMENT_CANCELLED
+    never_sent = record(site, nik="1771054101900002")
+    corrections.cancel(never_sent, supervisor="spv1", reason="abandoned")
+    purged = {p.enrolment_id: p for p in corrections.purge(older_than=dt.timedelta(0))}
+    assert set(purged) == {sent, never_sent} and purged[sent].packets == 1
+    with site.store.read() as conn:
+        packet = conn.execute(sa.select(outbox.c.packet).where(outbox.c.enrolment_id == sent)).scalar_one()
+        left = conn.execute(sa.select(sa.func.count()).select_from(blobs)).scalar_one()
+    assert packet == b"" and left == 0  # the sealed biometrics the site kept are gone too
