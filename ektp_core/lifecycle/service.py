@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from ektp_core.domain.model import (
     BlankState,
     Capture,
+    Card,
     CardState,
     Enrolment,
     EnrolmentState,
@@ -517,6 +518,11 @@ class LifecycleService:
         """One enrolment."""
         with self.store.read() as conn:
             return repo.get_enrolment(conn, enrolment_id)
+
+    def cards_of(self, nik: str) -> list[Card]:
+        """Every card of one resident in this node's card register, oldest first ("where is my card?")."""
+        with self.store.read() as conn:
+            return card_register.of_nik(conn, nik)
 
     def history(self, subject_id: str) -> list[audit.AuditEntry]:
         """The audit entries about one enrolment, job or blank, oldest first (its status timeline)."""
