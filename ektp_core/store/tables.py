@@ -368,6 +368,8 @@ sa.Index(
 )
 sa.Index("ix_print_jobs_printer_state", print_jobs.c.printer, print_jobs.c.state)
 sa.Index("ix_print_jobs_site_state_updated_at", print_jobs.c.site_code, print_jobs.c.state, print_jobs.c.updated_at)
+# The reports read a period's moves from the audit log by time (migration 0012).
+sa.Index("ix_audit_log_at", audit_log.c.at)
 # A site's recordings in progress, newest first (migration 0010): the recording start page.
 sa.Index("ix_enrolments_site_state_created_at", enrolments.c.site_code, enrolments.c.state, enrolments.c.created_at)
 

@@ -4,6 +4,13 @@ The fixtures are a pytest plugin (entry point ``pytest11: ektp``), so a plugin d
 installs ektp gets them without a conftest.
 """
 
-from ektp_core.testing.samples import make_biodata, make_enrolment, make_print_ready, queue_print_ready, valid_nik
+from ektp_core.testing.samples import (
+    issue_card,
+    make_biodata,
+    make_enrolment,
+    make_print_ready,
+    queue_print_ready,
+    valid_nik,
+)
 
-__all__ = ["make_biodata", "make_enrolment", "make_print_ready", "queue_print_ready", "valid_nik"]
+__all__ = ["issue_card", "make_biodata", "make_enrolment", "make_print_ready", "queue_print_ready", "valid_nik"]

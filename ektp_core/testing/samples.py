@@ -98,3 +98,26 @@ def make_print_ready(
     ):
         lc.transition(enrolment.id, state, actor="central")
     return enrolment.id
+
+
+def issue_card(lc: Any, enrolment_id: str, serial: str, *, site_code: str = "17.71", actor: str = "operator1") -> str:
+    """Take a recorded enrolment (BIO_CAPTURED or PRINT_READY_RECORD) through verification, the print
+    queue (with a new blank ``serial`` delivered to ``site_code``) and the handover: its card becomes
+    the resident's ACTIVE card. Returns the print job's id. The accounts named must exist when the
+    service checks roles (the handover does not)."""
+    from ektp_core.domain.model import EnrolmentState
+
+    if lc.get(enrolment_id).state is EnrolmentState.BIO_CAPTURED:
+        for state in (
+            EnrolmentState.SENT_FOR_ENROLLMENT,
+            EnrolmentState.RECEIVED_AT_CENTRAL,
+            EnrolmentState.PRINT_READY_RECORD,
+        ):
+            lc.transition(enrolment_id, state, actor="central")
+    lc.receive_blanks(site_code, [serial], actor=actor)
+    job: str = lc.queue_print(enrolment_id, site_code=site_code, actor=actor, routing_reason="test").id
+    lc.reserve_blank(job, actor=actor, serial=serial)
+    lc.mark_sent(job, actor=actor, printer="printer-1")
+    lc.mark_printed(job, actor=actor)
+    lc.transition(enrolment_id, EnrolmentState.CARD_ISSUED, actor=actor)
+    return job

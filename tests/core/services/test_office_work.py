@@ -31,7 +31,7 @@ from ektp_core.services.replacement import ReplacementService
 from ektp_core.services.verification import VerificationService
 from ektp_core.store import repository as repo
 from ektp_core.store.tables import blobs, captures, central_submissions, enrolments
-from ektp_core.testing import make_enrolment, make_print_ready
+from ektp_core.testing import issue_card, make_enrolment, make_print_ready
 
 E = EnrolmentState
 SITE = "17.71"
@@ -137,14 +137,7 @@ def _with_finger(lc: Any, **biodata: Any) -> str:
 
 def _issue(lc: Any, enrolment_id: str, serial: str) -> None:
     """Take a recorded enrolment to CARD_ISSUED through the print queue and a handover."""
-    for state in (E.SENT_FOR_ENROLLMENT, E.RECEIVED_AT_CENTRAL, E.PRINT_READY_RECORD):
-        lc.transition(enrolment_id, state, actor="central")
-    lc.receive_blanks(SITE, [serial], actor="spv1")
-    job = lc.queue_print(enrolment_id, site_code=SITE, actor="op1", routing_reason="test").id
-    lc.reserve_blank(job, actor="op1", serial=serial)
-    lc.mark_sent(job, actor="op1", printer="evolis-1")
-    lc.mark_printed(job, actor="op1")
-    lc.transition(enrolment_id, E.CARD_ISSUED, actor="op1")
+    issue_card(lc, enrolment_id, serial, actor="op1")
 
 
 # -- corrections --------------------------------------------------------------------------------------------

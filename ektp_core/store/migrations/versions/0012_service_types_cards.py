@@ -1,4 +1,5 @@
-"""Service types on enrolments (jenis layanan) and the card register.
+"""Service types on enrolments (jenis layanan), the card register, and an index of the audit log by
+time (the reports read a period's moves from it).
 
 Every enrolment gets ``service_type`` (``baru`` for the ones already stored: replacements did not
 exist) and ``service`` (the details of a replacement, JSON). The ``cards`` table is filled from the
@@ -57,6 +58,7 @@ def upgrade() -> None:
         sqlite_where=sa.text(_ACTIVE),
         postgresql_where=sa.text(_ACTIVE),
     )
+    op.create_index("ix_audit_log_at", "audit_log", ["at"])
     _backfill(op.get_bind(), cards)
 
 
@@ -116,6 +118,7 @@ def _backfill(conn: Any, cards: sa.Table) -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_audit_log_at", table_name="audit_log")
     op.drop_index("uq_cards_one_active_per_nik", table_name="cards")
     op.drop_index("ix_cards_nik", table_name="cards")
     op.drop_index("ix_cards_enrolment_id", table_name="cards")
