@@ -42,6 +42,7 @@ _INBOX = "ektp_core.sync.inbox"
 _OUTBOX = "ektp_core.sync.outbox"
 _FEED = "ektp_core.sync.feed"
 _NODE_KEYS = "ektp_core.sync.node_keys"
+_PAPERS = "ektp_core.services.papers"
 
 
 def _member_name(value: str) -> str:
@@ -141,6 +142,20 @@ class AuditAction(enum.StrEnum):
         "enrolment.handover_refused",
         "A card was not handed over: the resident's finger did not match or could not be checked.",
         _VERIFICATION,
+    )
+
+    # Papers for the resident
+    PAPER_ISSUED = (
+        "paper.issued",
+        "A paper was issued to a resident (bukti perekaman, tanda terima or Suket); the subject is the "
+        "enrolment, the detail holds the paper's number, kind, validity and the id of the key that signed it.",
+        _PAPERS,
+    )
+    PAPER_KEYS_IMPORTED = (
+        "paper.keys_imported",
+        "A node imported the regency's published signing keys (checked against the Dukcapil node's keys) "
+        "to check papers with; the detail holds when they were published and how many.",
+        _PAPERS,
     )
 
     # Data keys (biometrics at rest)
