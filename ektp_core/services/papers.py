@@ -226,6 +226,16 @@ class PaperService:
         elif state not in SUKET_STATES:
             raise PaperRefused(Message("paper.refused.suket", enrolment=enrolment.id, state=state.value))
 
+    def fits(self, kind: PaperKind | str, enrolment: Enrolment) -> bool:
+        """Whether a paper of ``kind`` makes sense for the enrolment in its state now (what a button
+        offers; :meth:`issue` checks again, with the account's role)."""
+        with self.lifecycle.store.read() as conn:
+            try:
+                self._check_state(conn, PaperKind(kind), enrolment)
+            except PaperRefused:
+                return False
+        return True
+
     def issue(self, kind: PaperKind | str, enrolment_id: str, *, actor: str) -> Issued:
         """Issue a paper of ``kind`` for an enrolment, or give the one issued already.
 
