@@ -147,7 +147,7 @@ class PaperStatement:
             raise ValueError("the statement is not a JSON object")
         if body.get("v") != 1:
             raise ValueError(f"unknown statement version {body.get('v')!r}")
-        kind = PaperKind(body.get("k"))
+        kind = PaperKind(str(body.get("k")))
         expected = {*_COMMON, *_DATES[kind]}
         if set(body) != expected:
             raise ValueError(f"unexpected fields {sorted(set(body) ^ expected)}")

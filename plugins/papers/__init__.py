@@ -45,4 +45,6 @@ def ektp_register_menu_entries(registry: Any) -> None:
     from ektp_plugins.web.ui import access
     from ektp_plugins.web.ui.menu import MenuEntry
 
-    registry.add("papers-check", MenuEntry("papers.check", "Cek surat", "Check a paper", access.DESK | access.SUPERVISORS))
+    registry.add(
+        "papers-check", MenuEntry("papers.check", "Cek surat", "Check a paper", access.DESK | access.SUPERVISORS)
+    )

@@ -6,13 +6,13 @@ import json
 from pathlib import Path
 
 import click
+from ektp_plugins.papers.reading import is_pdf, statement_of_pdf
+from ektp_plugins.papers.render import WIDTHS, render_pdf
 
 from ektp_core.cli.options import deployment_option, echo_json, fail, services
 from ektp_core.errors import EktpError
 from ektp_core.keys.paper_statements import NotGenuine, PaperKind
-from ektp_core.services.papers import PaperService
-from ektp_plugins.papers.reading import is_pdf, statement_of_pdf
-from ektp_plugins.papers.render import WIDTHS, render_pdf
+from ektp_core.services.papers import CheckResult, PaperService
 
 #: Exit status of ``ektp papers check`` for a paper that is not genuine (0: genuine).
 NOT_GENUINE = 1
@@ -26,8 +26,10 @@ def papers_group() -> None:
 
 
 def _issue_command(kind: PaperKind, name: str, what: str) -> click.Command:
-    @click.command(name, help=f"Write the {what} of enrolment ID as a one-page PDF (issued on first use, "
-                   "then the same paper again).")
+    @click.command(
+        name,
+        help=f"Write the {what} of enrolment ID as a one-page PDF (issued on first use, then the same paper again).",
+    )
     @click.argument("enrolment_id")
     @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The PDF file.")
     @click.option("--width", type=click.Choice(WIDTHS), default="a4", show_default=True, help="A4, or 80 mm receipt.")
@@ -79,17 +81,17 @@ def check_command(paper: str, as_json: bool, deployment_dir: Path | None) -> Non
     regency's published keys known here. Exit 0: genuine; 1: not genuine (the reason is said)."""
     with services(deployment_dir) as (_deployment, _host, lifecycle):
         service = PaperService(lifecycle)
+        failure: NotGenuine | None = None
+        result: CheckResult | None = None
         try:
             text = statement_from(paper)
         except NotGenuine as exc:
-            result = None
             failure = exc
         else:
             try:
                 result = service.check(text)
             except EktpError as exc:
                 fail(str(exc))
-            failure = None
     if failure is not None:
         if as_json:
             echo_json({"genuine": False, "reason": failure.reason.value, "message": str(failure), "statement": None})

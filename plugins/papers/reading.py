@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import io
 
+from ektp_plugins.papers.render import STATEMENT_FILE
 from pypdf import PdfReader
 from pypdf.errors import PdfReadError, PyPdfError
 
 from ektp_core.keys.paper_statements import MAX_TEXT, NotGenuine, Reason
-from ektp_plugins.papers.render import STATEMENT_FILE
 
 #: Largest PDF read (a paper is a few tens of kilobytes; a much larger file is not one of ours).
 MAX_PDF = 5 * 1024 * 1024

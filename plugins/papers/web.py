@@ -7,6 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ektp_plugins.papers.reading import MAX_PDF, statement_of_pdf
+from ektp_plugins.papers.render import WIDTHS, render_pdf
 from ektp_plugins.web.ui import access
 from ektp_plugins.web.ui.app import _, current_user, node, say
 from ektp_plugins.web.ui.enrolments import scoped_enrolment
@@ -16,8 +18,6 @@ from ektp_core.domain.model import Enrolment
 from ektp_core.errors import EktpError
 from ektp_core.keys.paper_statements import NotGenuine, PaperKind
 from ektp_core.services.papers import ISSUERS, CheckResult, PaperService
-from ektp_plugins.papers.reading import MAX_PDF, statement_of_pdf
-from ektp_plugins.papers.render import WIDTHS, render_pdf
 
 bp = Blueprint("papers", __name__, template_folder=str(Path(__file__).with_name("templates")))
 
@@ -45,7 +45,9 @@ def _buttons() -> dict[str, Any]:
         for kind in PaperKind:
             if user.role in ISSUERS[kind] and service.fits(kind, enrolment):
                 done = kind.value in issued
-                shown.append((kind.value, _(f"papers.button.{kind.value}"), issued[kind.value].number if done else None))
+                shown.append(
+                    (kind.value, _(f"papers.button.{kind.value}"), issued[kind.value].number if done else None)
+                )
         return shown
 
     return {"papers_for": papers_for, "paper_widths": WIDTHS}
@@ -112,9 +114,7 @@ def check() -> Any:
             try:
                 text = statement_of_pdf(data)
             except NotGenuine as exc:
-                result = CheckResult(
-                    genuine=False, statement=None, reason=exc.reason.value, message=exc.as_message()
-                )
+                result = CheckResult(genuine=False, statement=None, reason=exc.reason.value, message=exc.as_message())
             text = "" if result is not None else text
     if text and result is None:
         try:

@@ -4,14 +4,14 @@ its size, and the signed statement it embeds, which verifies; the QR code holds 
 from __future__ import annotations
 
 import pytest
+from ektp_plugins.papers.reading import statement_of_pdf
+from ektp_plugins.papers.render import STATEMENT_FILE, qr_png, render_pdf
 from papers_kit import hand_over, pdf_text, queue
 
 from ektp_core.domain.model import Operator, Role
 from ektp_core.keys import paper_statements as ps
 from ektp_core.services.papers import PaperKind, PaperService
 from ektp_core.testing import make_print_ready
-from ektp_plugins.papers.reading import statement_of_pdf
-from ektp_plugins.papers.render import STATEMENT_FILE, qr_png, render_pdf
 
 MM = 72 / 25.4
 
