@@ -15,6 +15,7 @@ from ektp_core.errors import EktpError, NotFound
 from ektp_core.keys import crypto
 from ektp_core.keys import paper_statements as ps
 from ektp_core.lifecycle import audit
+from ektp_core.lifecycle.service import LifecycleService
 from ektp_core.messages import Message
 from ektp_core.services.papers import PaperKind, PaperRefused, PaperService, add_months
 from ektp_core.store.tables import papers
@@ -182,3 +183,28 @@ def test_published_keys_at_the_dukcapil_node(lc):
         PaperService.read_keys_document(document, [own])
     with pytest.raises(EktpError, match="publishes"):
         service.import_keys(document, actor="sup1")
+
+
+def test_an_expired_suket_is_renewed_with_a_new_number_while_the_card_still_cannot_be_printed(lc):
+    service = PaperService(lc)
+    enrolment = make_print_ready(lc)
+    first = service.issue(PaperKind.SUKET, enrolment, actor="sup1")
+    until = service.view(first.number).valid_until
+    lc.clock = lambda: dt.datetime.combine(until + dt.timedelta(days=1), dt.time(12), tzinfo=dt.UTC)
+    assert service.check(service.view(first.number).statement_text).reason == "expired"
+    renewed = service.issue(PaperKind.SUKET, enrolment, actor="sup1")
+    assert renewed.new and renewed.number != first.number
+    assert service.check(service.view(renewed.number).statement_text).genuine
+    assert [p.number for p in service.papers_of(enrolment)] == [first.number, renewed.number]
+
+
+def test_the_validity_comes_from_the_profile(lc):
+    profile = lc.deployment.root / "profile.toml"
+    profile.write_text(profile.read_text("utf-8") + "\n[papers]\nsuket_validity_months = 3\n", "utf-8")
+    from ektp_core.config import find_deployment
+
+    deployment = find_deployment(lc.deployment.root)
+    assert PaperService(LifecycleService(lc.store, lc.hook, deployment)).suket_months == 3
+    profile.write_text(profile.read_text("utf-8").replace("suket_validity_months = 3", "suket_validity_months = 0"))
+    with pytest.raises(EktpError, match="suket_validity_months"):
+        find_deployment(lc.deployment.root)
