@@ -399,7 +399,7 @@ class PaperService:
                 keys.append(TrustedKey(own_code, str(row.previous_signing_key), since, retired))
                 since = retired
             keys.append(TrustedKey(own_code, crypto.public_key_text(self._signing_key()), since, None))
-            history = read.site_key_history(conn)
+            history = read.site_key_history(conn, [site.code for site in self.deployment.profile.sites])
         by_site: dict[str, list[tuple[str, dt.datetime | None]]] = {}
         for site, key, at in history:
             by_site.setdefault(site, []).append((key, at))

@@ -89,12 +89,15 @@ def handover_entry(conn: Connection, enrolment_id: str) -> Any:
     return dt.datetime.fromisoformat(row.at), row.actor, json.loads(row.detail)
 
 
-def site_key_history(conn: Connection) -> list[tuple[str, str, dt.datetime | None]]:
+def site_key_history(conn: Connection, site_codes: Sequence[str]) -> list[tuple[str, str, dt.datetime | None]]:
     """At the Dukcapil node: every (site, public key, registered at) it ever registered, oldest first:
-    each join audited (``sync.joined``, a rotation joins again), then the keys registered now."""
+    each join audited (``sync.joined``, a rotation joins again), then the keys registered now. The
+    audit log is read by subject (indexed), for ``site_codes`` and every site registered now."""
+    registered = conn.execute(sa.select(site_keys).order_by(site_keys.c.site_code)).all()
+    subjects = sorted({*site_codes, *(str(row.site_code) for row in registered)})
     joined = conn.execute(
         sa.select(audit_log.c.subject_id, audit_log.c.at, audit_log.c.detail)
-        .where(audit_log.c.action == "sync.joined")
+        .where(audit_log.c.subject_id.in_(subjects), audit_log.c.action == "sync.joined")
         .order_by(audit_log.c.seq)
     ).all()
     found: list[tuple[str, str, dt.datetime | None]] = []
@@ -102,7 +105,7 @@ def site_key_history(conn: Connection) -> list[tuple[str, str, dt.datetime | Non
         key = json.loads(row.detail).get("public_key")
         if isinstance(key, str):
             found.append((str(row.subject_id), key, dt.datetime.fromisoformat(row.at)))
-    for row in conn.execute(sa.select(site_keys).order_by(site_keys.c.site_code)).all():
+    for row in registered:
         if not any(site == row.site_code and key == row.public_key for site, key, _at in found):
             found.append((str(row.site_code), str(row.public_key), utc(row.registered_at)))
     return found
