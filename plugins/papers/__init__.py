@@ -37,14 +37,3 @@ def ektp_register_blueprints(registry: Any) -> None:
     from ektp_plugins.papers.web import bp
 
     registry.add("papers", bp, description="papers for the resident (PDF) and the public check page /cek")
-
-
-@hookimpl
-def ektp_register_menu_entries(registry: Any) -> None:
-    """``Cek surat`` for the desks (the page itself is public)."""
-    from ektp_plugins.web.ui import access
-    from ektp_plugins.web.ui.menu import MenuEntry
-
-    registry.add(
-        "papers-check", MenuEntry("papers.check", "Cek surat", "Check a paper", access.DESK | access.SUPERVISORS)
-    )
