@@ -370,6 +370,21 @@ SYNC = Table(
     extra="reserved: not read yet",
 )
 
+PAPERS = Table(
+    key="papers",
+    description="The papers a resident takes home (bukti perekaman, tanda terima, Suket).",
+    settings=(
+        Setting(
+            key="suket_validity_months",
+            types=int,
+            expected="a whole number of months from 1 to 60",
+            default=6,
+            check=lambda value: 1 <= value <= 60,
+            description="How long a Surat Keterangan pengganti KTP-el stands in for the card, in calendar months.",
+        ),
+    ),
+)
+
 #: Every table the core declares, in the order docs/profiles.md describes them.
 TABLES = (
     PROFILE,
@@ -384,4 +399,5 @@ TABLES = (
     VERIFICATION,
     WEB_ACCOUNTS,
     SYNC,
+    PAPERS,
 )

@@ -50,6 +50,7 @@ _FEED = "ektp_core.sync.feed"
 _NODE_KEYS = "ektp_core.sync.node_keys"
 _CORRECTIONS = "ektp_core.services.corrections"
 _REPLACEMENT = "ektp_core.services.replacement"
+_PAPERS = "ektp_core.services.papers"
 
 
 def _member_name(value: str) -> str:
@@ -167,6 +168,20 @@ class AuditAction(enum.StrEnum):
         "enrolment.handover_refused",
         "A card was not handed over: the resident's finger did not match or could not be checked.",
         _VERIFICATION,
+    )
+
+    # Papers for the resident
+    PAPER_ISSUED = (
+        "paper.issued",
+        "A paper was issued to a resident (bukti perekaman, tanda terima or Suket); the subject is the "
+        "enrolment, the detail holds the paper's number, kind, validity and the id of the key that signed it.",
+        _PAPERS,
+    )
+    PAPER_KEYS_IMPORTED = (
+        "paper.keys_imported",
+        "A node imported the regency's published signing keys (checked against the Dukcapil node's keys) "
+        "to check papers with; the detail holds when they were published and how many.",
+        _PAPERS,
     )
 
     # Data keys (biometrics at rest)

@@ -401,3 +401,36 @@ sa.Index(
     sqlite_where=sa.text(_WAITING),
     postgresql_where=sa.text(_WAITING),
 )
+
+# -- papers for the resident (ektp_core.services.papers) -----------------------------------------------
+
+#: Every paper issued to a resident (bukti perekaman, tanda terima, Suket): its number, counted per
+#: site, kind and year, and the signed statement its QR code carries, kept so a reprint is the same paper.
+papers = sa.Table(
+    "papers",
+    metadata,
+    sa.Column("number", sa.String(64), primary_key=True),
+    sa.Column("site_code", sa.String(32), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("year", sa.Integer, nullable=False),
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("enrolment_id", sa.String(64), sa.ForeignKey("enrolments.id"), nullable=False, index=True),
+    sa.Column("issued_at", TS, nullable=False),
+    sa.Column("issued_by", sa.String(64), nullable=False),
+    sa.Column("valid_until", sa.Date),
+    sa.Column("statement", sa.Text, nullable=False),
+    sa.UniqueConstraint("site_code", "kind", "year", "seq", name="uq_papers_site_kind_year_seq"),
+)
+
+#: At a node that checks papers: the regency's published signing keys, as the Dukcapil node exported
+#: them (``ektp papers keys``), each document kept as imported; the newest one is in force.
+paper_keys = sa.Table(
+    "paper_keys",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("published_at", TS, nullable=False),
+    sa.Column("signed_by", sa.String(64), nullable=False),
+    sa.Column("document", sa.Text, nullable=False),
+    sa.Column("imported_at", TS, nullable=False),
+    sa.Column("imported_by", sa.String(64), nullable=False),
+)

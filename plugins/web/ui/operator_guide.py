@@ -48,6 +48,8 @@ BLUEPRINT_SECTIONS: Mapping[str, str] = {
     "handover": "penyerahan",
     "adjudication": "adjudikasi",
     "admin": "administrasi",
+    # The papers plugin's pages (the PDF of a paper, the public check page /cek).
+    "papers": "surat",
 }
 
 

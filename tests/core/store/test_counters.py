@@ -408,6 +408,6 @@ def test_the_migration_fills_the_counters_from_the_rows_already_stored(ektp_serv
         command.downgrade(config, "0010")
     with lc.store.read() as conn:
         assert "counters" not in sa.inspect(conn).get_table_names()
-    assert lc.store.upgrade() == "0012"  # ... and filled again from the rows (0012: the card register too)
+    assert lc.store.upgrade() == lc.store.head_revision()  # ... and filled again from the rows
     with lc.store.read() as conn:
         assert stored(conn) == kept

@@ -66,6 +66,7 @@ EXCUSES: dict[tuple[str, str], str | RunOn] = {
     ("docs/extras.md", 'pip install "ektp[postgres]"'): PIP_INDEX,
     ("docs/extras.md", 'pip install -e ".[dev]"'): PIP_INDEX,
     ("docs/storage.md", 'pip install "ektp[postgres]"'): PIP_INDEX,
+    ("docs/papers.md", 'pip install "ektp[papers]"'): PIP_INDEX,
     # docs/plugins.md: the printer tutorial's first steps, verbatim
     ("docs/plugins.md", "ektp new-plugin printer acme-printer"): RunOn("docs/tutorials/printer-driver.md"),
     ("docs/plugins.md", "cd ektp-acme-printer"): RunOn("docs/tutorials/printer-driver.md"),
