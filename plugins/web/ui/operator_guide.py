@@ -50,6 +50,8 @@ BLUEPRINT_SECTIONS: Mapping[str, str] = {
     "admin": "administrasi",
     # The papers plugin's pages (the PDF of a paper, the public check page /cek).
     "papers": "surat",
+    # The reports plugin's page and its downloads.
+    "reports": "laporan",
 }
 
 
