@@ -83,9 +83,7 @@ def walk_resident(deployment: Deployment, site: Site, serial: int, store: Any) -
     return attrs.evolve(resident, identity=serial)
 
 
-def walk(
-    deployment: Deployment, *, site_code: str | None = None, echo: Callable[[str], object] = print
-) -> Enrolment:
+def walk(deployment: Deployment, *, site_code: str | None = None, echo: Callable[[str], object] = print) -> Enrolment:
     """Walk one new resident of ``site_code``'s area (default: the node's own site) from BIO_CAPTURED,
     recorded at that site, to CARD_ISSUED; return the final enrolment."""
     recording = recording_site(deployment, site_code)
