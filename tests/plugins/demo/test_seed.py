@@ -153,11 +153,9 @@ def test_refusals_store_nothing(ektp_deployment: Deployment, tmp_path: Path) -> 
 def test_a_site_that_does_not_record_is_refused(tmp_path: Path) -> None:
     profile = tmp_path / "p.toml"
     text = (Path(__file__).parents[3] / "profiles" / "minimal.toml").read_text("utf-8")
-    text = text.replace(
-        'records = true\nprints = true\nregion_code = "17.71"',
-        'records = true\nprints = true\nregion_code = "17.71"\n\n[[sites]]\ncode = "17.71-P1"\nname = "Print shop"\nkind = "dukcapil"\nrecords = false\nprints = true',
-        1,
-    )
+    extra = '\n[[sites]]\ncode = "17.71-P1"\nname = "Print shop"\nkind = "dukcapil"\nrecords = false\nprints = true\n'
+    anchor = 'region_code = "17.71"\n'
+    text = text.replace(anchor, anchor + extra, 1)
     profile.write_text(text, "utf-8")
     deployment = create_deployment(tmp_path / "d", profile=str(profile))
     with pytest.raises(EktpError, match="does not record"):
