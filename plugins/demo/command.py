@@ -176,7 +176,7 @@ def _announce(folder: DemoFolder, deployments: list[Deployment], ports: Ports) -
         click.echo(f"  {site.name} ({site.code}): http://{HOST}:{ports.node(n)}/")
     click.echo(
         f"  central-system emulator: http://{HOST}:{ports.central}/api/v1 ; SBI emulator: "
-        f"http://{HOST}:{ports.sbi}/ (POST /control picks the identity)"
+        f"http://{HOST}:{ports.sbi}/ (POST /control with 'hold': true picks the person it presents)"
     )
     click.echo(f"Accounts (also in {folder.credentials}):")
     for username, role, site_code, password in seed.read_credentials(folder.credentials):

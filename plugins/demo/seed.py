@@ -268,7 +268,7 @@ def record_resident(site: Deployment, sbi_port: int, seed: int, biodata: Biodata
             if lc.get(earlier).state is EnrolmentState.BIO_CAPTURED:
                 Outbox.for_deployment(lc).enqueue(earlier, actor=operator)
         return str(earlier), False
-    _sbi_control(sbi_port, identity_seed=seed, impression=0, fail=None)
+    _sbi_control(sbi_port, identity_seed=seed, impression=0, fail=None, hold=True)
     for attempt in range(1, 4):
         scanner = _sbi_scanner(site)
         scanner.open()
@@ -322,7 +322,7 @@ def record_residents(sites: list[Deployment], sbi_port: int, echo: Echo) -> dict
             if new
             else f"  {name} (NIK {biodata.nik}) was recorded at {code} by an earlier run"
         )
-    _sbi_control(sbi_port, identity_seed=1, impression=0)  # back to the emulator's own default
+    _sbi_control(sbi_port, identity_seed=1, impression=0, hold=False)  # back to the emulator's own default
     return recorded
 
 

@@ -11,7 +11,6 @@ that is a local address nobody answers on), and the card is handed over after a 
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 import secrets
 import shutil
@@ -20,16 +19,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import attrs
 import click
 from ektp_plugins.demo.processes import local_central
+from ektp_plugins.demo.residents import Resident, ResidentMaker, area_code_of
 from ektp_plugins.simulators.images import sample_photo, sample_signature
 
+from ektp_core.cli.options import fail
 from ektp_core.config import DEPLOYMENT_FILE, Deployment, find_deployment
 from ektp_core.devices.declared import choose_printer, make_printer, make_scanner, printer_settings, scanner_settings
 from ektp_core.devices.printers import step_reporter
 from ektp_core.domain.model import (
     FINGER_POSITIONS,
-    Biodata,
     Capture,
     Enrolment,
     EnrolmentState,
@@ -37,6 +38,7 @@ from ektp_core.domain.model import (
     Operator,
     PrintJobState,
     Role,
+    Site,
 )
 from ektp_core.errors import EktpError
 from ektp_core.keys import crypto
@@ -50,30 +52,41 @@ from ektp_core.services.verification import VerificationService
 from ektp_core.store.read_models import enrolment_search
 
 
-def _demo_resident(serial: int) -> Biodata:
-    # A woman born 1 January 1990 in Kampung Melayu (17.71.05): day 01 + 40 = 41 in her NIK.
-    return Biodata(
-        nik=f"177105410190{serial:04d}",
-        nama="SITI AMINAH",
-        tempat_lahir="BENGKULU",
-        tanggal_lahir=dt.date(1990, 1, 1),
-        jenis_kelamin="P",
-        golongan_darah="O",
-        alamat="JL. PANTAI INDAH NO. 7",
-        rt="003",
-        rw="001",
-        kelurahan="KANDANG",
-        kecamatan="KAMPUNG MELAYU",
-        kabupaten_kota="KOTA BENGKULU",
-        provinsi="BENGKULU",
-        agama="ISLAM",
-        status_perkawinan="KAWIN",
-        pekerjaan="WIRASWASTA",
-    )
+def recording_site(deployment: Deployment, site_code: str | None) -> Site:
+    """The site ``--site`` names (default the node's own), refused when the profile has no such site or
+    the site does not record."""
+    profile = deployment.profile
+    code = site_code or deployment.site.code
+    site = next((s for s in profile.sites if s.code == code), None)
+    if site is None:
+        near = [s.code for s in profile.sites if s.code.startswith(code.split(".")[0])][:12]
+        raise EktpError(
+            f"the profile {profile.name!r} has no site {code!r}"
+            + (f" (sites: {', '.join(near)}{', ...' if len(near) == 12 else ''})" if near else "")
+        )
+    if not site.records:
+        raise EktpError(f"site {site.code} ({site.name}) does not record residents in the profile {profile.name!r}")
+    return site
 
 
-def walk(deployment: Deployment, *, echo: Callable[[str], object] = print) -> Enrolment:
-    """Walk one new resident from BIO_CAPTURED to CARD_ISSUED; return the final enrolment."""
+def walk_resident(deployment: Deployment, site: Site, serial: int, store: Any) -> Resident:
+    """A synthetic resident of the site's area (its kecamatan or kelurahan, else the regency) whose NIK
+    this node has never recorded; the walk's ``serial`` picks them and their synthetic fingers."""
+
+    def taken(nik: str) -> bool:
+        with store.read() as conn:
+            return enrolment_search.newest_of_nik(conn, nik) is not None
+
+    maker = ResidentMaker(area_code_of(site, deployment.profile.region_code), seed=serial)
+    resident = next(maker.residents(taken))
+    # The walk's fingers are the emulated reader's drawings of identity `serial` (1, 2, ...), as before.
+    return attrs.evolve(resident, identity=serial)
+
+
+def walk(deployment: Deployment, *, site_code: str | None = None, echo: Callable[[str], object] = print) -> Enrolment:
+    """Walk one new resident of ``site_code``'s area (default: the node's own site) from BIO_CAPTURED,
+    recorded at that site, to CARD_ISSUED; return the final enrolment."""
+    recording = recording_site(deployment, site_code)
     store = deployment.open_store()
     host = deployment.plugin_host()
     service = LifecycleService(store, host.hook, deployment)
@@ -98,9 +111,9 @@ def walk(deployment: Deployment, *, echo: Callable[[str], object] = print) -> En
                 actor="ektp-walk",
             )
 
-    echo(f"\n== Perekaman (recording) at {site.name}")
+    echo(f"\n== Perekaman (recording) at {recording.name} ({recording.code})")
     enrolment_id = uuid.uuid4().hex
-    resident = _demo_resident(serial)
+    resident = walk_resident(deployment, recording, serial, store).biodata
     # Issue 4 brings the scanners; until then the walk's photo and signature are synthetic samples.
     captures = [
         Capture(modality="face", position="face", device="walk-sample", quality=90, blob_ref=f"{enrolment_id}-face"),
@@ -117,7 +130,7 @@ def walk(deployment: Deployment, *, echo: Callable[[str], object] = print) -> En
         f"{enrolment_id}-signature": sample_signature(serial),
     }
     enrolment = service.record(
-        Enrolment(id=enrolment_id, site_code=site.code, operator=operator, biodata=resident), captures, images
+        Enrolment(id=enrolment_id, site_code=recording.code, operator=operator, biodata=resident), captures, images
     )
     bio = enrolment.biodata
     report = bio.nik.report
@@ -126,7 +139,7 @@ def walk(deployment: Deployment, *, echo: Callable[[str], object] = print) -> En
         f"born {bio.tanggal_lahir:%d-%m-%Y})"
     )
     capture = CaptureService(service)
-    scanner = _finger_scanner(deployment, host)
+    scanner = _finger_scanner(deployment, host, recording.code)
     scanner.open()
     try:
         for position in FINGER_POSITIONS:
@@ -227,7 +240,7 @@ def walk(deployment: Deployment, *, echo: Callable[[str], object] = print) -> En
             echo(f"   proof copy (PDF and PNG) written by {other.name} to {other.options.get('folder')}")
 
     echo("\n== Penyerahan (handover: the holder's finger is checked 1:1 before the card is given)")
-    scanner = _finger_scanner(deployment, host)
+    scanner = _finger_scanner(deployment, host, recording.code)
     scanner.open()
     try:
         _present_finger(scanner, serial, "right_index", impression=2)
@@ -263,12 +276,16 @@ def walk(deployment: Deployment, *, echo: Callable[[str], object] = print) -> En
     return enrolment
 
 
-def _finger_scanner(deployment: Deployment, host: Any) -> Any:
-    for setting in scanner_settings(deployment.profile):
-        if setting.site in (None, deployment.site.code):
-            scanner = make_scanner(setting, host, deployment.root)
-            if "finger" in getattr(scanner, "modalities", ("finger",)):
-                return scanner
+def _finger_scanner(deployment: Deployment, host: Any, site_code: str) -> Any:
+    # The recording site's own reader first; a site without one in the profile borrows this node's
+    # (a walk of another site on one machine: the reader stands in for the one at that desk).
+    settings = scanner_settings(deployment.profile)
+    for wanted in (site_code, deployment.site.code):
+        for setting in settings:
+            if setting.site in (None, wanted):
+                scanner = make_scanner(setting, host, deployment.root)
+                if "finger" in getattr(scanner, "modalities", ("finger",)):
+                    return scanner
     raise EktpError("the walk needs a fingerprint reader in the profile's [[devices.scanners]]")
 
 
@@ -308,7 +325,13 @@ def _irises(seed: int) -> dict[str, Any]:
     help="Deployment folder to create (or reuse).",
 )
 @click.option("--fresh", is_flag=True, help="Delete the folder first.")
-def walk_command(directory: Path, fresh: bool) -> None:
+@click.option(
+    "--site",
+    "site_code",
+    default=None,
+    help="Record at this site of the profile (a resident of its area); default the node's own site.",
+)
+def walk_command(directory: Path, fresh: bool, site_code: str | None) -> None:
     """Create a deployment (if needed) and walk one resident from recording to CARD_ISSUED."""
     if fresh and directory.exists():
         shutil.rmtree(directory)
@@ -326,4 +349,9 @@ def walk_command(directory: Path, fresh: bool) -> None:
             site_code=None,
             database_url="sqlite:///ektp.sqlite3",
         )
-    walk(find_deployment(directory), echo=click.echo)
+    deployment = find_deployment(directory)
+    try:
+        recording_site(deployment, site_code)  # refused before anything is made or started
+    except EktpError as exc:
+        fail(str(exc))
+    walk(deployment, site_code=site_code, echo=click.echo)

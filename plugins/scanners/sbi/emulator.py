@@ -10,7 +10,11 @@ given. ``POST /control`` (JSON) picks the identity and impression and makes the 
   past the request's timeout), ``"bad_signature"``, ``"broken_chain"`` (a wrong hash),
   ``"restart_chain"`` (ignores ``previousHash``), ``"garbage"`` (not JSON), ``"wrong_size"`` (signed
   and chained correctly, but 32 x 32 pixel images);
-* ``identity_seed`` (int), ``impression`` (int).
+* ``identity_seed`` (int), ``impression`` (int);
+* ``hold`` (bool): with ``true`` the identity given in the same request stays until ``{"hold": false}``,
+  whoever else asks for another one (the web UI tells an emulator the identity it derives from each
+  enrolment; a demo's operator holds one to present someone else: a duplicate, a stranger at the
+  handover). The response says what the emulator will capture.
 """
 
 from __future__ import annotations
@@ -101,6 +105,8 @@ class SbiEmulator:
         self.port = port
         self.serial = serial
         self.fail: str | None = None
+        #: The identity an operator holds: other requests' ``identity_seed`` is ignored meanwhile.
+        self.hold = False
         self.key, self.cert_der = p.new_device_key()
         self._busy = threading.Lock()
         self.app = self._make_app()
@@ -320,12 +326,25 @@ class SbiEmulator:
                         mimetype="application/json",
                     )
                 self.fail = req["fail"]
-            if "identity_seed" in req:
+            if "hold" in req and not isinstance(req["hold"], bool):
+                return Response(
+                    json.dumps({"error": "hold must be true or false"}), status=400, mimetype="application/json"
+                )
+            if "identity_seed" in req and ("hold" in req or not self.hold):
                 self.identity_seed = int(req["identity_seed"])
+            if "hold" in req:
+                self.hold = req["hold"]
             if "impression" in req:
                 self.impression = int(req["impression"])
             return Response(
-                json.dumps({"identity_seed": self.identity_seed, "impression": self.impression, "fail": self.fail}),
+                json.dumps(
+                    {
+                        "identity_seed": self.identity_seed,
+                        "impression": self.impression,
+                        "fail": self.fail,
+                        "hold": self.hold,
+                    }
+                ),
                 mimetype="application/json",
             )
 

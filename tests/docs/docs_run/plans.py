@@ -430,6 +430,16 @@ REGIONAL_PROFILES = Plan(
     steps={
         "ektp profile use kota-bengkulu-kecamatan --as admin1 -d /srv/ektp": Step(after=_switched),
         "ektp profile use /srv/ektp/profile.previous.toml --as admin1 -d /srv/ektp": Step(after=_switched_back),
+        # The walk and the seeds start the central-system emulator on the profile's port, 4800.
+        "ektp walk --dir jakpus --site 31.71.06.1001": Step(
+            lock="port 4800", timeout=600, after=_says("Kelurahan Menteng (31.71.06.1001)", "CARD_ISSUED")
+        ),
+        "ektp seed -d jakpus --residents 5 --until SENT_FOR_CARD_PRINTING --pictures quick": Step(
+            lock="port 4800", timeout=600, after=_says("5  SENT_FOR_CARD_PRINTING")
+        ),
+        "ektp seed -d jakpus --residents 2 --site 31.71.02 --until PRINT_READY_RECORD --seed 2 --pictures quick": Step(
+            lock="port 4800", timeout=600, after=_says("2  PRINT_READY_RECORD", "8 enrolment(s)")
+        ),
     },
 )
 

@@ -184,6 +184,22 @@ def test_control_endpoint_changes_identity(emulator: EmulatorThread, client: Sbi
     assert bad.status_code == 400
 
 
+def test_an_operator_holds_the_identity_the_web_ui_would_change(emulator: EmulatorThread) -> None:
+    """A demo's operator holds identity 7; the web UI's per-enrolment identity is ignored until released,
+    its impression (each new attempt) still taken."""
+    control = emulator.emulator.app.test_client()
+    held = control.post("/control", json={"identity_seed": 7, "hold": True}).get_json()
+    assert held == {"identity_seed": 7, "impression": 0, "fail": None, "hold": True}
+    answer = control.post("/control", json={"identity_seed": 123456, "impression": 2}).get_json()
+    assert answer["identity_seed"] == 7 and answer["impression"] == 2
+    assert control.post("/control", json={"hold": "yes"}).status_code == 400
+    assert emulator.emulator.hold is True
+    assert control.post("/control", json={"identity_seed": 8, "hold": True}).get_json()["identity_seed"] == 8
+    released = control.post("/control", json={"hold": False}).get_json()
+    assert released["hold"] is False and released["identity_seed"] == 8
+    assert control.post("/control", json={"identity_seed": 123456}).get_json()["identity_seed"] == 123456
+
+
 def test_stream_yields_frames(client: SbiClient) -> None:
     frames = list(client.stream("finger", max_frames=3, sub_id=1))
     assert len(frames) == 3
