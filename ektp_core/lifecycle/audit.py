@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import attrs
@@ -153,6 +153,22 @@ def entries(conn: Connection, *, subject_id: str | None = None, batch: int = 100
         query = query.where(audit_log.c.subject_id == subject_id)
     for row in conn.execution_options(yield_per=batch).execute(query):
         yield _row_to_entry(row)
+
+
+#: The entries about a few subjects, in order (the subject index, then a sort of those few entries).
+_ABOUT = (
+    sa.select(audit_log)
+    .where(audit_log.c.subject_id.in_(sa.bindparam("subjects", expanding=True)))
+    .order_by(audit_log.c.seq)
+)
+
+
+def entries_about(conn: Connection, subject_ids: Sequence[str]) -> list[AuditEntry]:
+    """The entries about any of ``subject_ids`` (an enrolment and its print jobs, say), oldest first: one
+    statement for the whole story instead of one per subject."""
+    if not subject_ids:
+        return []
+    return [_row_to_entry(row) for row in conn.execute(_ABOUT, {"subjects": list(subject_ids)})]
 
 
 def last_entries(conn: Connection, *, limit: int, subject_id: str | None = None) -> list[AuditEntry]:

@@ -200,14 +200,16 @@ def newest_of_nik(conn: Connection, nik: str, *, site_code: str | None = None) -
     return repo.get_enrolment(conn, found) if found else None
 
 
+_JOBS_OF = (
+    sa.select(print_jobs)
+    .where(print_jobs.c.enrolment_id == sa.bindparam("enrolment_id"))
+    .order_by(print_jobs.c.created_at)
+)
+
+
 def jobs_of(conn: Connection, enrolment_id: str) -> tuple[PrintJob, ...]:
     """An enrolment's print jobs, oldest first (indexed on the enrolment)."""
-    return tuple(
-        repo.job_from_row(r)
-        for r in conn.execute(
-            sa.select(print_jobs).where(print_jobs.c.enrolment_id == enrolment_id).order_by(print_jobs.c.created_at)
-        )
-    )
+    return tuple(repo.job_from_row(r) for r in conn.execute(_JOBS_OF, {"enrolment_id": enrolment_id}))
 
 
 def printed_job_of(conn: Connection, enrolment_id: str) -> str | None:

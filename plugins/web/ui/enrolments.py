@@ -22,6 +22,7 @@ from flask import Blueprint, abort, current_app, render_template, request, url_f
 
 from ektp_core.domain.model import POSITIONS, Enrolment, EnrolmentState, Modality
 from ektp_core.errors import EktpError, NotFound
+from ektp_core.lifecycle import audit
 from ektp_core.services.capture import CaptureService
 from ektp_core.store.read_models import enrolment_search, sync_status
 from ektp_core.store.read_models.enrolment_search import PAGE_SIZE
@@ -137,12 +138,12 @@ class Event:
     detail: dict[str, Any] = attrs.field(factory=dict)
 
 
-def timeline(enrolment_id: str, job_ids: Sequence[str] = ()) -> list[Event]:
+def timeline(conn: Any, enrolment_id: str, job_ids: Sequence[str] = ()) -> list[Event]:
     """The enrolment's audit entries, oldest first: its state changes and, between them, the secondary
-    events (captures, exceptions, refused handovers, and the steps of its print jobs)."""
-    lc = node().lifecycle
+    events (captures, exceptions, refused handovers, and the steps of its print jobs), read in one
+    statement on the page's read transaction ``conn``."""
     events = []
-    entries = sorted([e for subject in (enrolment_id, *job_ids) for e in lc.history(subject)], key=lambda e: e.seq)
+    entries = audit.entries_about(conn, [enrolment_id, *job_ids])
     for entry in entries:
         detail = dict(entry.detail)
         if entry.subject_kind == "enrolment" and "to" in detail:
@@ -173,12 +174,6 @@ def timeline(enrolment_id: str, job_ids: Sequence[str] = ()) -> list[Event]:
     return events
 
 
-def jobs_of(enrolment_id: str) -> list[Any]:
-    """The enrolment's print jobs, oldest first (indexed on enrolment_id)."""
-    with node().lifecycle.store.read() as conn:
-        return list(enrolment_search.jobs_of(conn, enrolment_id))
-
-
 def verdict_of(enrolment_id: str) -> tuple[Any, str | None]:
     """What the node knows of the enrolment's trip to the central system, or the reason it cannot say."""
     try:
@@ -197,7 +192,12 @@ def detail(enrolment_id: str) -> Any:
     by_slot = {(c.modality, c.position): c for c in captures}
     slots = [(m, p, by_slot.get((m, p))) for m, positions in POSITIONS.items() for p in positions]
     status, verdict_error = verdict_of(enrolment_id)
-    jobs = jobs_of(enrolment_id)
+    # One snapshot for the print jobs, the timeline and the arrival (one transaction, not one each).
+    with n.lifecycle.store.read() as conn:
+        jobs = list(enrolment_search.jobs_of(conn, enrolment_id))
+        events = timeline(conn, enrolment_id, [j.id for j in jobs])
+        # A travelled enrolment keeps its site's recording time; its arrival here is shown beside it.
+        arrived = sync_status.arrived_at(conn, enrolment_id) if n.is_dukcapil else None
     resume = None
     if enrolment.state is EnrolmentState.BIO_CAPTURED and "record.resume" in current_app.view_functions:
         resume = url_for("record.resume", enrolment_id=enrolment_id)
@@ -220,7 +220,7 @@ def detail(enrolment_id: str) -> Any:
         e=enrolment,
         bio=bio,
         fields=BIODATA_FIELDS,
-        events=timeline(enrolment_id, [j.id for j in jobs]),
+        events=events,
         status=status,
         verdict_error=verdict_error,
         jobs=jobs,
@@ -231,14 +231,8 @@ def detail(enrolment_id: str) -> Any:
         face=by_slot.get((Modality.FACE, "face")),
         unsent=unsent([enrolment_id]),
         state_label=state_label,
-        arrived=_arrived(enrolment_id) if n.is_dukcapil else None,
+        arrived=arrived,
     )
-
-
-def _arrived(enrolment_id: str) -> Any:
-    # A travelled enrolment keeps its site's recording time; its arrival here is shown beside it.
-    with node().lifecycle.store.read() as conn:
-        return sync_status.arrived_at(conn, enrolment_id)
 
 
 @bp.get("/enrolments/<enrolment_id>/image/<modality>/<position>")

@@ -12,6 +12,7 @@ import uuid
 from typing import Any
 from urllib.parse import quote
 
+import attrs
 from ektp_plugins.web.ui import access
 from ektp_plugins.web.ui.app import _, node, say
 from ektp_plugins.web.ui.record_base import (
@@ -45,7 +46,26 @@ def _minimum_age() -> int:
     return int(node().deployment.profile.lifecycle.eligibility_age)
 
 
-def _in_progress() -> list[dict[str, Any]]:
+@attrs.frozen(slots=True)
+class StartRow:
+    """One recording in progress as the start page lists it. An object, not a dict: the template reads
+    its cells as attributes, and Jinja looks an attribute up before an item (a dict's every cell would
+    cost a failed attribute lookup first, 200 rows of seven cells)."""
+
+    id: str
+    nik: str
+    nama: str
+    operator: str
+    created_at: Any
+    #: When it was started, as the page shows it.
+    started: str
+    #: The link that resumes it.
+    href: str
+    filled: int
+    slots: int = _SLOTS
+
+
+def _in_progress() -> list[StartRow]:
     """This site's recordings still in progress (BIO_CAPTURED), newest first, with how many slots are filled."""
     n = node()
     with n.lifecycle.store.read() as conn:
@@ -55,17 +75,16 @@ def _in_progress() -> list[dict[str, Any]]:
     resume = url_for("record.resume", enrolment_id="-")[:-1]
     when = current_app.jinja_env.filters["when"]
     return [
-        {
-            "id": r.id,
-            "nik": r.nik,
-            "nama": r.nama,
-            "operator": r.operator,
-            "created_at": r.created_at,
-            "started": when(r.created_at),
-            "href": resume + quote(r.id, safe=""),
-            "filled": r.filled,
-            "slots": _SLOTS,
-        }
+        StartRow(
+            id=r.id,
+            nik=r.nik,
+            nama=r.nama,
+            operator=r.operator,
+            created_at=r.created_at,
+            started=when(r.created_at),
+            href=resume + quote(r.id, safe=""),
+            filled=r.filled,
+        )
         for r in rows
     ]
 

@@ -302,3 +302,18 @@ def test_reserved_blank_cannot_be_spoiled_directly(ektp_service: LifecycleServic
     ektp_service.spoil_blank("BLK-0002", actor="sup", reason="scratched")
     ledger = ektp_service.ledger(SITE)
     assert (ledger.reserved, ledger.spoiled) == (1, 1) and ledger.balanced
+
+
+def test_the_entries_about_an_enrolment_and_its_jobs_come_in_order(ektp_service: LifecycleService) -> None:
+    eid = _print_ready(ektp_service)
+    job = ektp_service.queue_print(eid, site_code=SITE, actor="r", routing_reason="t").id
+    other = _print_ready(ektp_service)  # another enrolment's entries stay out
+    with ektp_service.store.read() as conn:
+        both = audit.entries_about(conn, [eid, job])
+        one_by_one = sorted(
+            [*audit.entries(conn, subject_id=eid), *audit.entries(conn, subject_id=job)], key=lambda e: e.seq
+        )
+        assert audit.entries_about(conn, []) == [] and audit.entries_about(conn, ["no-such-id"]) == []
+        assert [e.subject_id for e in audit.entries_about(conn, [other])] == [other] * 4
+    assert both == one_by_one and {e.subject_id for e in both} == {eid, job}
+    assert [e.seq for e in both] == sorted(e.seq for e in both)

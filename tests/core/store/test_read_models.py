@@ -273,6 +273,38 @@ def test_the_recent_jobs_and_the_counter_checks(ektp_service: LifecycleService) 
     ]
 
 
+def test_the_queues_jobs_are_the_stored_jobs_field_for_field(ektp_service: LifecycleService) -> None:
+    # The queue unpacks its rows by position: every field must still land where the repository puts it.
+    lc = ektp_service
+    add_supervisor(lc)
+    clock = clocked(lc, START)
+    lc.receive_blanks(SITE, [f"BLK-7{n:05d}" for n in range(4)], actor="sup")
+    jobs = []
+    for n, day in enumerate([None, "tuesday", "monday", None]):
+        clock.now += dt.timedelta(minutes=7)
+        e = print_ready(lc, SITE, 300 + n)
+        jobs.append(lc.queue_print(e.id, site_code=SITE, actor="r", routing_reason=f"rule {n}", print_day=day).id)
+    clock.now += dt.timedelta(minutes=1)
+    lc.reserve_blank(jobs[0], actor="op")
+    lc.mark_sent(jobs[0], actor="op", printer="evolis-1")
+    lc.mark_printed(jobs[0], actor="op")  # recent, spoilable
+    lc.reserve_blank(jobs[1], actor="op")
+    lc.mark_spoiled(jobs[1], actor="op", reason="jam")  # recent, with a reason
+    lc.reserve_blank(jobs[2], actor="op")  # open, in flight
+    with lc.store.read() as conn:
+        page = print_queue.queue_page(conn, SITE, day=START.date())
+    listed = {r.job.id: r for r in (*page.rows, *page.recent)}
+    assert sorted(listed) == sorted(jobs)
+    for job_id, row in listed.items():
+        stored = lc.jobs_by_id(job_id)
+        assert row.job == stored
+        enrolment = lc.get(stored.enrolment_id)
+        assert (row.nama, row.nik) == (enrolment.biodata.nama, enrolment.biodata.nik.value)
+    assert listed[jobs[0]].spoilable and listed[jobs[1]].job.reason == "jam"
+    assert listed[jobs[2]].job.blank_serial and listed[jobs[3]].job.routing_reason == "rule 3"
+    assert [r.due_today for r in page.rows] == [True, True]  # START is a Monday; job 3 prints any day
+
+
 # -- the blank stock -------------------------------------------------------------------------------------------
 
 
