@@ -21,19 +21,33 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--database-only",
         action="store_true",
-        help="run only the tests that use a database (tox -e pg: the rest do not touch PostgreSQL "
-        "and already ran on SQLite)",
+        help="run only the tests of the database's behaviour (tox -e pg: those using a database, "
+        "except the web UI's and the docs' unless marked database, and those marked postgres; the rest "
+        "already ran on SQLite)",
     )
+
+
+#: Folders whose tests exercise a user interface or the documentation, not the database: the web UI's
+#: pages run on the same store the core's, the sync's and the read models' tests cover, so ``tox -e pg``
+#: leaves them out unless a test is marked ``database`` (docs/testing.md, "The PostgreSQL lane").
+NOT_DATABASE_FOLDERS = ("tests/plugins/web/", "tests/docs/")
+
+
+def _database_test(item: pytest.Item, root: str) -> bool:
+    """True for a test ``--database-only`` keeps (see :data:`NOT_DATABASE_FOLDERS`)."""
+    if item.get_closest_marker("postgres") or item.get_closest_marker("database"):
+        return True
+    # item.fixturenames holds every fixture a test uses, directly or through other fixtures.
+    if "ektp_database_url" not in getattr(item, "fixturenames", ()):
+        return False
+    where = os.path.relpath(str(item.path), root).replace(os.sep, "/")
+    return not where.startswith(NOT_DATABASE_FOLDERS)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if not config.getoption("--database-only"):
         return
-    # item.fixturenames holds every fixture a test uses, directly or through other fixtures.
-    keep = [
-        item
-        for item in items
-        if "ektp_database_url" in getattr(item, "fixturenames", ()) or item.get_closest_marker("postgres")
-    ]
+    root = str(config.rootpath)
+    keep = [item for item in items if _database_test(item, root)]
     config.hook.pytest_deselected(items=[item for item in items if item not in keep])
     items[:] = keep

@@ -86,15 +86,25 @@ def serve_node(tmp_path: Path) -> Iterator[Callable[..., ServedNode]]:
         served.stop()
 
 
-@pytest.fixture
-def node(serve_node: Callable[..., ServedNode]) -> ServedNode:
-    """The minimal profile's Dukcapil node (17.71), served."""
-    return serve_node()
+@pytest.fixture(scope="module")
+def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedNode]:
+    """The minimal profile's Dukcapil node (17.71) with ``op1``, ``spv1`` and ``adm1``, served for the
+    module's tests: starting a node takes seconds, and each test opens its own browser context and
+    leaves what it made in place, so a test reads counts as a difference, never as absolutes."""
+    served = ServedNode(tmp_path_factory.mktemp("node") / "node")
+    add_accounts(served.deployment)
+    try:
+        yield served.start()
+    finally:
+        served.stop()
 
 
-@pytest.fixture
-def regency(tmp_path: Path) -> Iterator[Regency]:
-    """A Kota Bengkulu of two nodes with their emulators and loops (see :mod:`.regency`)."""
-    started = Regency(tmp_path / "regency").start()
-    yield started
-    started.stop()
+@pytest.fixture(scope="module")
+def regency(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Regency]:
+    """A Kota Bengkulu of two nodes with their emulators and loops (see :mod:`.regency`), for the
+    module's tests (it takes ten seconds and more to bring up); each test records its own resident."""
+    started = Regency(tmp_path_factory.mktemp("regency") / "regency").start()
+    try:
+        yield started
+    finally:
+        started.stop()

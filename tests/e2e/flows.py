@@ -100,15 +100,21 @@ def sign(page: Any) -> None:
         page.click("form[data-signature] button[type=submit]")
 
 
-def record_resident(page: Any, base_url: str, resident: dict[str, str] = RESIDENT, *, shot: Shot = _no_shot) -> str:
-    """Record ``resident`` at the node ``base_url`` (logged in as an operator there): biodata, photo,
-    fingers, irises, signature, summary, confirm. Returns the enrolment's id."""
+def save_biodata(page: Any, base_url: str, resident: dict[str, str] = RESIDENT, *, shot: Shot = _no_shot) -> str:
+    """Start a recording of ``resident`` at the node ``base_url`` (logged in as an operator there):
+    type the biodata and save it. Returns the enrolment's id."""
     page.goto(f"{base_url}/record/new")
     fill_biodata(page, resident)
     shot(page, "record-biodata")
     with page.expect_navigation():
         page.click("#save-biodata")
-    enrolment_id = page.url.split("/record/", 1)[1].split("/", 1)[0]
+    return str(page.url.split("/record/", 1)[1].split("/", 1)[0])
+
+
+def record_resident(page: Any, base_url: str, resident: dict[str, str] = RESIDENT, *, shot: Shot = _no_shot) -> str:
+    """Record ``resident`` at the node ``base_url`` (logged in as an operator there): biodata, photo,
+    fingers, irises, signature, summary, confirm. Returns the enrolment's id."""
+    enrolment_id = save_biodata(page, base_url, resident, shot=shot)
     for step in STEPS:
         page.goto(f"{base_url}/record/{enrolment_id}/step/{step}")
         if step == "signature":

@@ -1,14 +1,18 @@
 """The whole way of one resident, in the browser, across a regency of processes: an operator at the
 kecamatan records her with the desk's simulated devices; the record travels to the Dukcapil node and
 is verified by the central-system emulator; a Dukcapil operator prints the card where the profile
-says (semi-vertical Kota Bengkulu: at the office) and hands it over after a finger check."""
+says (semi-vertical Kota Bengkulu: at the office) and hands it over after a finger check. The capture
+steps' live preview, which needs the desk's SBI emulator, is checked on the same regency (another
+resident: a NIK is recorded once; the rest of the capture steps' checks are in test_e2e_capture.py)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from playwright.sync_api import expect
+
 from .e2ekit import login, text
-from .flows import RESIDENT, record_resident, wait_until
+from .flows import RESIDENT, capture_step, record_resident, save_biodata, wait_until
 from .regency import OFFICE, Regency
 
 #: The record crosses two loops (sync every second, verification every second) on a busy machine.
@@ -106,3 +110,36 @@ def test_a_resident_is_recorded_verified_printed_and_handed_over(new_page: Any, 
         timeout=TRAVEL,
         message="the kecamatan node never learnt that the card was issued",
     )
+
+
+#: The resident whose recording shows the live preview: not RESIDENT, whom the other test records.
+PREVIEWED = {**RESIDENT, "nik": "1771055708950004", "nama": "NURUL HIDAYAH"}
+_BROKEN = "img => img.checkVisibility() && img.complete && img.naturalWidth === 0"
+
+
+def test_the_live_preview_never_shows_a_broken_image(page: Any, regency: Regency) -> None:
+    """Guards issue 14 defect 4: the preview box on the photo and finger steps showed a broken-image
+    icon (an <img> without a source) before the preview was started, after every capture. It shows a
+    note until the operator asks for the stream, then the device's frames."""
+    base = regency.kecamatan.url
+    login(page, base, "op.kampung-melayu")
+    enrolment_id = save_biodata(page, base, PREVIEWED)
+    for step in ("face", "finger"):
+        page.goto(f"{base}/record/{enrolment_id}/step/{step}")
+        capture_step(page)  # the page after a capture, as the operator saw it
+        preview = page.locator(".rec-preview").first
+        img = preview.locator("img[data-preview]")
+        assert not img.evaluate(_BROKEN), f"a broken image on the {step} step"
+        assert preview.locator("[data-preview-idle]").inner_text().strip() == text("rec.preview_idle")
+        preview.locator("[data-preview-start]").click()
+        # The SBI emulator's STREAM frames arrive: a real picture, and the note gives way.
+        page.wait_for_function("img => img.naturalWidth > 0", arg=img.element_handle(), timeout=20_000)
+        assert img.is_visible() and not img.evaluate(_BROKEN)
+        assert not preview.locator("[data-preview-idle]").is_visible()
+    # A stream the node cannot give (here an address it does not serve: a 404) leaves no broken
+    # image either, but a note that capturing still works.
+    img.evaluate("img => { img.dataset.preview = img.dataset.preview + '-none'; }")
+    preview.locator("[data-preview-start]").click()
+    idle = preview.locator("[data-preview-idle]")
+    expect(idle).to_have_text(text("rec.preview_failed"))
+    assert img.is_hidden() and not img.evaluate(_BROKEN)

@@ -130,6 +130,7 @@ def test_audit_log_filters_by_action_and_verifies_the_chain(browser, ektp_servic
     assert 'id="verify-result"' in verified and "Log audit utuh" in verified
 
 
+@pytest.mark.database
 def test_a_broken_audit_chain_is_reported(browser, ektp_service) -> None:  # type: ignore[no-untyped-def]
     b = browser("adm1")
     store = ektp_service.store

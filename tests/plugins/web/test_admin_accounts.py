@@ -55,6 +55,7 @@ def test_create_an_account_that_can_log_in(browser, web_app, ektp_service) -> No
     Browser(web_app).login("op.baru", NEW_PASSWORD)
 
 
+@pytest.mark.database
 def test_a_duplicate_username_is_refused_and_nothing_changes(browser, ektp_service) -> None:  # type: ignore[no-untyped-def]
     b = browser("adm1")
     before = count_accounts(ektp_service)
@@ -131,6 +132,7 @@ def test_an_admin_cannot_demote_or_disable_themselves(browser, ektp_service) -> 
     assert b.get("/admin").status_code == 200  # still logged in, still an admin
 
 
+@pytest.mark.database
 def test_disable_ends_the_sessions_and_enable_lets_it_back(browser, web_app, ektp_service) -> None:  # type: ignore[no-untyped-def]
     operator = browser("op1")
     admin = browser("adm1")
@@ -155,6 +157,7 @@ def test_password_reset_needs_a_strong_password_and_ends_sessions(browser, web_a
     Browser(web_app).login("op1", NEW_PASSWORD)
 
 
+@pytest.mark.database
 def test_unlock_after_five_wrong_passwords(browser, web_app, ektp_service) -> None:  # type: ignore[no-untyped-def]
     intruder = Browser(web_app)
     intruder.get("/login")

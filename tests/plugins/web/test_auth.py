@@ -74,6 +74,7 @@ def test_wrong_password_is_refused_and_audited(browser, ektp_service) -> None:  
     assert "salah-sekali" not in str(actions(ektp_service))  # the password is never written anywhere
 
 
+@pytest.mark.database
 def test_five_failures_lock_the_account_even_against_the_right_password(
     browser,
     web_app,  # type: ignore[no-untyped-def]
@@ -93,6 +94,7 @@ def test_five_failures_lock_the_account_even_against_the_right_password(
     assert b.post("/login", {"username": "spv1", "password": PASSWORD}).status_code == 302
 
 
+@pytest.mark.database
 def test_logout_ends_the_session_on_the_server(browser, web_app, ektp_service) -> None:  # type: ignore[no-untyped-def]
     b = browser("op1")
     stolen = b.client.get_cookie("ektp_session").value
@@ -117,6 +119,7 @@ def test_login_gives_a_new_session_cookie(browser) -> None:  # type: ignore[no-u
 
 
 @pytest.mark.parametrize(("idle", "expected"), [(dt.timedelta(minutes=29), 200), (dt.timedelta(minutes=31), 302)])
+@pytest.mark.database
 def test_an_idle_session_ends(browser, web_app, idle, expected) -> None:  # type: ignore[no-untyped-def]
     b = browser("op1")
     shift_clock(web_app, idle)
@@ -126,6 +129,7 @@ def test_an_idle_session_ends(browser, web_app, idle, expected) -> None:  # type
         assert "tidak ada aktivitas" in b.get("/login").get_data(as_text=True)
 
 
+@pytest.mark.database
 def test_a_session_ends_after_its_absolute_limit_even_when_used(browser, web_app) -> None:  # type: ignore[no-untyped-def]
     b = browser("op1")
     for minutes in range(25, 10 * 60, 25):  # used every 25 minutes: never idle
@@ -224,6 +228,7 @@ def test_disabled_and_foreign_accounts_cannot_log_in(web_app, ektp_service) -> N
     assert response.status_code == 403 and "kantor lain" in response.get_data(as_text=True)
 
 
+@pytest.mark.database
 def test_changing_a_password_ends_the_accounts_sessions(browser, web_app) -> None:  # type: ignore[no-untyped-def]
     b = browser("op1")
     node_of(web_app).accounts.change("op1", actor="adm1", password="sandi-baru-123")
@@ -233,6 +238,7 @@ def test_changing_a_password_ends_the_accounts_sessions(browser, web_app) -> Non
     assert b.post("/login", {"username": "op1", "password": "sandi-baru-123"}).status_code == 302
 
 
+@pytest.mark.database
 def test_login_attempts_are_rate_limited_per_address(browser, ektp_service) -> None:  # type: ignore[no-untyped-def]
     b = browser(None)
     b.get("/login")

@@ -28,6 +28,7 @@ def at(day: dt.date, hour: int) -> dt.datetime:
 
 
 @pytest.mark.ektp_profile("kota-bengkulu")
+@pytest.mark.database
 def test_counts_per_local_day_and_per_site(ektp_service: LifecycleService) -> None:
     lc = ektp_service
     plan = [
@@ -71,6 +72,7 @@ def test_the_page_shows_the_figures_and_when_they_were_counted(browser, ektp_ser
     assert "<svg" in page  # the chart is drawn on the server
 
 
+@pytest.mark.database
 def test_the_page_shows_every_kind_of_change_on_the_next_request(browser, ektp_service: LifecycleService) -> None:  # type: ignore[no-untyped-def]
     lc = ektp_service
     b = browser("op1")

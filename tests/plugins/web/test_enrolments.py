@@ -30,6 +30,7 @@ def shown_niks(html: str) -> list[str]:
     return re.findall(r'<tr data-enrolment="[^"]+"><td><a href="[^"]+">(\d{16})</a>', html)
 
 
+@pytest.mark.database
 def test_search_by_exact_nik_by_prefix_and_by_part_of_the_name(browser, ektp_service) -> None:  # type: ignore[no-untyped-def]
     lc = ektp_service
     record(lc, serial=11, nama="SITI AMINAH")
@@ -74,6 +75,7 @@ def test_state_filter_and_an_unknown_state(browser, ektp_service) -> None:  # ty
     assert b.get("/enrolments?state=NOPE").status_code == 400
 
 
+@pytest.mark.database
 def test_results_are_paged_newest_first(browser, ektp_service) -> None:  # type: ignore[no-untyped-def]
     lc = ektp_service
     ids = [record(lc, serial=100 + i, nama=f"WARGA {chr(65 + i % 26)}") for i in range(enrolment_search.PAGE_SIZE + 5)]
@@ -90,6 +92,7 @@ def test_results_are_paged_newest_first(browser, ektp_service) -> None:  # type:
     assert b.get("/enrolments?page=abc").status_code == 200
 
 
+@pytest.mark.database
 def test_the_count_is_capped_and_a_page_reads_only_its_rows(ektp_service, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     lc = ektp_service
     for i in range(7):
@@ -212,6 +215,7 @@ def test_the_dukcapil_node_filters_by_site(browser, ektp_service) -> None:  # ty
     assert b.get("/enrolments?site=99.99").status_code == 400
 
 
+@pytest.mark.database
 def test_a_nik_prefix_is_a_range_that_stops_at_the_next_prefix(ektp_service) -> None:  # type: ignore[no-untyped-def]
     lc = ektp_service
     base = valid_nik(birth_date=dt.date(1990, 1, 1), sex="P", serial=1)

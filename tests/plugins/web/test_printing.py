@@ -117,6 +117,7 @@ def test_print_one_job_with_progress(browser, ektp_service: LifecycleService, ek
     assert balanced(ektp_service).printed == 1
 
 
+@pytest.mark.database
 def test_print_all_queued_and_a_second_click_is_refused(
     browser, ektp_service: LifecycleService, slow_printer: dict[str, Any]
 ) -> None:
@@ -320,6 +321,7 @@ def test_out_of_ribbon_before_the_card(browser, ektp_service: LifecycleService, 
     assert (ledger.in_stock, ledger.reserved, ledger.spoiled) == (1, 0, 0)
 
 
+@pytest.mark.database
 def test_two_printers_print_at_once(browser, ektp_service: LifecycleService, slow_printer: dict[str, Any]) -> None:
     # A run starting while another prints must not take that run's card for an interrupted one.
     first, second = queued(ektp_service, seed=1), queued(ektp_service, seed=2)
@@ -369,6 +371,7 @@ def test_a_driver_bug_leaves_the_card_for_a_supervisor(
     assert balanced(ektp_service).reserved == 1
 
 
+@pytest.mark.database
 def test_an_interrupted_run_is_settled_when_printing_starts(browser, ektp_service: LifecycleService) -> None:
     # The node stopped mid-run: one card was sent, the next one's blank reserved.
     sent, reserved, fresh = (queued(ektp_service, seed=i) for i in range(3))
@@ -419,6 +422,7 @@ def test_a_supervisor_spoils_a_misprinted_card_and_it_is_printed_again(
     assert (ledger.printed, ledger.spoiled, ledger.in_stock) == (1, 1, 0)
 
 
+@pytest.mark.database
 def test_a_long_queue_is_paged_with_the_counts_of_the_whole_queue(
     browser,  # type: ignore[no-untyped-def]
     ektp_service: LifecycleService,

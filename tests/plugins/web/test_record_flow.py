@@ -52,6 +52,7 @@ def test_with_the_central_system_down_the_recording_waits_for_the_next_sync(brow
     assert transitions(ektp_service, enrolment_id) == ["BIO_CAPTURED", "SENT_FOR_ENROLLMENT"]
 
 
+@pytest.mark.database
 def test_two_confirmations_at_once_send_once(browser, ektp_service) -> None:
     import threading
 

@@ -65,6 +65,7 @@ def test_without_a_reader_the_fingers_are_uploaded(browser, ektp_service) -> Non
     assert "Ibu jari kanan tersimpan" in sent.get_data(as_text=True)
 
 
+@pytest.mark.database
 def test_a_confirmed_recording_goes_into_the_outbox_once(browser, ektp_service) -> None:
     b = browser("op1")
     enrolment_id = start_recording(b)
