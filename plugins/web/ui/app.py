@@ -187,12 +187,14 @@ def create_app(lifecycle: LifecycleService, host: Any) -> Flask:
         adjudication,
         admin,
         auth,
+        cards,
         dashboard,
         enrolments,
         handover,
         operator_guide,
         printing,
         record,
+        replacement,
     )
 
     deployment = lifecycle.deployment
@@ -225,7 +227,19 @@ def create_app(lifecycle: LifecycleService, host: Any) -> Flask:
     )
     app.extensions["ektp_inbox"] = Inbox.for_deployment(lifecycle)
     app.register_blueprint(api_blueprint())
-    for module in (auth, dashboard, record, enrolments, printing, handover, adjudication, admin, operator_guide):
+    for module in (
+        auth,
+        dashboard,
+        record,
+        enrolments,
+        printing,
+        handover,
+        replacement,
+        cards,
+        adjudication,
+        admin,
+        operator_guide,
+    ):
         app.register_blueprint(module.bp)
     # Other plugins' pages (ektp_register_blueprints); their views declare access rules like ours, or
     # they are refused. Their menu entries (ektp_register_menu_entries) follow ours.
@@ -268,6 +282,8 @@ NAV = (
     ("printing.queue", "nav.print_queue"),
     ("printing.blanks", "nav.blanks"),
     ("handover.index", "nav.handover"),
+    ("replacement.index", "nav.replace"),
+    ("cards.index", "nav.cards"),
     ("adjudication.index", "nav.adjudication"),
     ("admin.index", "nav.admin"),
     ("admin.locked", "nav.locked"),
