@@ -94,7 +94,6 @@ def may_cancel(enrolment: Enrolment) -> bool:
     return user is not None and user.role is Role.SUPERVISOR and enrolment.state in CANCELLABLE_STATES
 
 
-
 def _page_number(raw: str | None) -> int:
     try:
         return max(1, int(raw or 1))

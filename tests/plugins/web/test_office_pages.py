@@ -33,7 +33,9 @@ def form_of(page: str, form_id: str) -> dict[str, str]:
     """The named inputs and selected options of one form on a page, as a browser would send them."""
     start = page.index(f'id="{form_id}"')
     body = page[start : page.index("</form>", start)]
-    values = {m.group(1): m.group(2) for m in re.finditer(r'<input type="text" id="f-\w+" name="(\w+)" value="([^"]*)"', body)}
+    values = {
+        m.group(1): m.group(2) for m in re.finditer(r'<input type="text" id="f-\w+" name="(\w+)" value="([^"]*)"', body)
+    }
     for select in re.finditer(r'<select id="f-\w+" name="(\w+)"[^>]*>(.*?)</select>', body, re.DOTALL):
         chosen = re.search(r'<option value="([^"]*)" selected>', select.group(2))
         values[select.group(1)] = chosen.group(1) if chosen else ""
@@ -61,7 +63,9 @@ def enrolments_of(lc: LifecycleService, nik: str) -> int:
 def audited(lc: LifecycleService, action: str) -> int:
     with lc.store.read() as conn:
         return int(
-            conn.execute(sa.select(sa.func.count()).select_from(audit_log).where(audit_log.c.action == action)).scalar_one()
+            conn.execute(
+                sa.select(sa.func.count()).select_from(audit_log).where(audit_log.c.action == action)
+            ).scalar_one()
         )
 
 
@@ -213,7 +217,13 @@ def test_a_lost_card_is_replaced_after_the_applicants_finger_matches(
     assert "Kartu hilang memerlukan nomor dan tanggal surat keterangan kehilangan" in text_of(missing)
     bad_date = b.post(
         "/replace/start",
-        {**values, "nik": nik, "service_type": "hilang", "police_report_number": "LP/1", "police_report_date": "31-02-2026"},
+        {
+            **values,
+            "nik": nik,
+            "service_type": "hilang",
+            "police_report_number": "LP/1",
+            "police_report_date": "31-02-2026",
+        },
     )
     assert bad_date.status_code == 422 and "hh-bb-tttt" in text_of(bad_date)
     changed = b.post("/replace/start", {**values, "nik": nik, "service_type": "hilang", "pekerjaan": "PETANI/PEKEBUN"})
@@ -251,14 +261,18 @@ def test_an_unmatched_finger_leads_to_recording_the_biometrics_again(
     browser, ektp_service: LifecycleService, ektp_host
 ) -> None:
     lc = ektp_service
-    earlier_id, nik = issued(lc, ektp_host)
+    _earlier_id, nik = issued(lc, ektp_host)
     b = browser("spv1")
-    checked = b.post("/replace/check", {"nik": nik, "position": "right_thumb", "holder": "other"}, follow_redirects=True)
+    checked = b.post(
+        "/replace/check", {"nik": nik, "position": "right_thumb", "holder": "other"}, follow_redirects=True
+    )
     page = text_of(checked)
     assert "TIDAK cocok dengan rekaman sebelumnya" in page and "biometrik harus direkam ulang" in page
     assert 'id="identity" data-matched="no"' in page and "rekam ulang biometrik" in page
     values = form_of(page, "service-form")
-    no_proof = b.post("/replace/start", {**values, "nik": nik, "service_type": "perubahan", "pekerjaan": "PETANI/PEKEBUN"})
+    no_proof = b.post(
+        "/replace/start", {**values, "nik": nik, "service_type": "perubahan", "pekerjaan": "PETANI/PEKEBUN"}
+    )
     assert no_proof.status_code == 422 and "Perubahan data memerlukan dokumen pendukung" in text_of(no_proof)
     wrong_card = b.post(
         "/replace/start",
