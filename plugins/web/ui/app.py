@@ -282,7 +282,7 @@ NAV = (
     ("printing.queue", "nav.print_queue"),
     ("printing.blanks", "nav.blanks"),
     ("handover.index", "nav.handover"),
-    ("replacement.index", "nav.replace"),
+    # One entry for the card desk: "Di mana kartu saya?", which leads on to the replacement service.
     ("cards.index", "nav.cards"),
     ("adjudication.index", "nav.adjudication"),
     ("admin.index", "nav.admin"),
@@ -298,6 +298,9 @@ _SECTIONS = {
     "printing.report": "blanks",
     "admin.locked": "locked",
     "admin.unlock": "locked",
+    "replacement.index": "cards",
+    "replacement.check": "cards",
+    "replacement.start": "cards",
 }
 
 

@@ -10,7 +10,6 @@ import html
 import re
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
 from test_handover import recorded
 
@@ -363,8 +362,12 @@ def test_where_is_my_card_shows_each_card_in_one_line_and_the_open_recording(
     assert browser("adm1").get(f"/cards?nik={nik}").status_code == 403
 
 
-@pytest.mark.parametrize("path", ["/replace", "/cards"])
-def test_the_new_pages_are_in_the_desks_menu(browser, path: str) -> None:
-    page = text_of(browser("op1").get("/dashboard"))
-    assert f'href="{path}"' in page
-    assert f'href="{path}"' not in text_of(browser("adm1").get("/dashboard"))
+def test_one_menu_entry_leads_to_both_pages(browser, ektp_service: LifecycleService) -> None:
+    b = browser("op1")
+    menu = text_of(b.get("/dashboard"))
+    assert re.search(r'href="/cards"\s*>Layanan kartu</a>', menu) and 'href="/replace"' not in menu
+    nik = ektp_service.get(recording(ektp_service)).biodata.nik.value
+    cards = text_of(b.get(f"/cards?nik={nik}"))
+    assert f'href="/replace?nik={nik}" id="to-replacement"' in cards
+    assert 'href="/cards" aria-current="page"' in text_of(b.get("/replace"))  # the same menu entry
+    assert 'href="/cards"' not in text_of(browser("adm1").get("/dashboard"))
