@@ -365,7 +365,7 @@ def test_where_is_my_card_shows_each_card_in_one_line_and_the_open_recording(
 def test_one_menu_entry_leads_to_both_pages(browser, ektp_service: LifecycleService) -> None:
     b = browser("op1")
     menu = text_of(b.get("/dashboard"))
-    assert re.search(r'href="/cards"\s*>Layanan kartu</a>', menu) and 'href="/replace"' not in menu
+    assert re.search(r'href="/cards"\s*>Kartu</a>', menu) and 'href="/replace"' not in menu
     nik = ektp_service.get(recording(ektp_service)).biodata.nik.value
     cards = text_of(b.get(f"/cards?nik={nik}"))
     assert f'href="/replace?nik={nik}" id="to-replacement"' in cards
