@@ -35,12 +35,3 @@ def ektp_register_blueprints(registry: Any) -> None:
     from ektp_plugins.reports.web import bp
 
     registry.add("reports", bp, description="monthly and daily reports per site and operator, with downloads")
-
-
-@hookimpl
-def ektp_register_menu_entries(registry: Any) -> None:
-    """ "Laporan" in the top menu, for supervisors and administrators."""
-    from ektp_plugins.reports.web import READERS
-    from ektp_plugins.web.ui.menu import MenuEntry
-
-    registry.add("reports", MenuEntry("reports.page", label_id="Laporan", label_en="Reports", roles=READERS))

@@ -144,6 +144,7 @@ def pages(s: Stocked) -> list[Visit]:
                 Visit(f"blanks {where} {account}", node, account, "/blanks", 200 if node is office else 404),
                 Visit(f"handover {where} {account}", node, account, f"/handover?nik={nik}"),
                 Visit(f"record {where} {account}", node, account, "/record"),
+                Visit(f"where is my card {where} {account}", node, account, f"/cards?nik={nik}"),
             ]
         visits += [
             Visit(f"admin {where}", node, admin, "/admin"),
@@ -163,6 +164,15 @@ def pages(s: Stocked) -> list[Visit]:
     for node, account in ((office, "op1"), (office, "spv1"), (desk, KECAMATAN_ROLES[0]), (desk, KECAMATAN_ROLES[1])):
         visits.append(Visit(f"biodata {account}", node, account, "/record/new"))
     for account in KECAMATAN_ROLES[:2]:
+        # The replacement page (the resident's card is printed, not handed over: the page says there
+        # is nothing to replace yet), the correction form and the pending recording's page (with the
+        # supervisor's cancel form).
+        visits += [
+            Visit(f"replacement {account}", desk, account, "/replace"),
+            Visit(f"replacement no card {account}", desk, account, f"/replace?nik={nik}", 404),
+            Visit(f"correct {account}", desk, account, f"/enrolments/{s.pending}/correct"),
+            Visit(f"pending enrolment {account}", desk, account, f"/enrolments/{s.pending}"),
+        ]
         for step in ("face", "finger", "iris", "signature", "summary"):
             path = f"/record/{s.pending}/summary" if step == "summary" else f"/record/{s.pending}/step/{step}"
             visits.append(Visit(f"record {step} (nothing taken) {account}", desk, account, path))
@@ -258,6 +268,9 @@ def main_pages(s: Stocked) -> list[Visit]:
         Visit("print run", office, op, s.run_url),
         Visit("blanks", office, spv, "/blanks"),
         Visit("handover", office, op, f"/handover?nik={nik}"),
+        Visit("replacement", desk, desk_op, "/replace"),
+        Visit("where is my card", office, op, f"/cards?nik={nik}"),
+        Visit("correct", desk, desk_op, f"/enrolments/{s.pending}/correct"),
         Visit("adjudication", office, spv, "/adjudication"),
         Visit("adjudication case", office, spv, f"/adjudication/{s.twin}"),
         Visit("admin", office, adm, "/admin"),

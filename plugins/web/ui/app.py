@@ -194,12 +194,14 @@ def create_app(lifecycle: LifecycleService, host: Any) -> Flask:
         adjudication,
         admin,
         auth,
+        cards,
         dashboard,
         enrolments,
         handover,
         operator_guide,
         printing,
         record,
+        replacement,
     )
 
     deployment = lifecycle.deployment
@@ -232,7 +234,19 @@ def create_app(lifecycle: LifecycleService, host: Any) -> Flask:
     )
     app.extensions["ektp_inbox"] = Inbox.for_deployment(lifecycle)
     app.register_blueprint(api_blueprint())
-    for module in (auth, dashboard, record, enrolments, printing, handover, adjudication, admin, operator_guide):
+    for module in (
+        auth,
+        dashboard,
+        record,
+        enrolments,
+        printing,
+        handover,
+        replacement,
+        cards,
+        adjudication,
+        admin,
+        operator_guide,
+    ):
         app.register_blueprint(module.bp)
     # Other plugins' pages (ektp_register_blueprints); their views declare access rules like ours, or
     # they are refused. Their menu entries (ektp_register_menu_entries) follow ours.
@@ -276,6 +290,8 @@ NAV = (
     ("printing.queue", "nav.print_queue"),
     ("printing.blanks", "nav.blanks"),
     ("handover.index", "nav.handover"),
+    # One entry for the card desk: "Di mana kartu saya?", which leads on to the replacement service.
+    ("cards.index", "nav.cards"),
     ("adjudication.index", "nav.adjudication"),
     ("admin.index", "nav.admin"),
     ("admin.locked", "nav.locked"),
@@ -290,6 +306,9 @@ _SECTIONS = {
     "printing.report": "blanks",
     "admin.locked": "locked",
     "admin.unlock": "locked",
+    "replacement.index": "cards",
+    "replacement.check": "cards",
+    "replacement.start": "cards",
 }
 
 

@@ -7,10 +7,10 @@ import time
 from typing import Any
 
 from ektp_plugins.web.ui import access
-from ektp_plugins.web.ui.app import _, node, say
+from ektp_plugins.web.ui.app import _, current_user, node, say
 from ektp_plugins.web.ui.charts import grouped_bars
 from ektp_plugins.web.ui.states import WAITING_TO_SEND
-from flask import Blueprint, g, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, g, jsonify, redirect, render_template, request, url_for
 
 from ektp_core.devices.declared import make_printer, make_scanner, printer_settings, scanner_settings
 from ektp_core.domain.model import EnrolmentState
@@ -84,7 +84,17 @@ def index() -> Any:
         states=states,
         low_stock={code: n.settings.low_stock_at(code) for code in printing_sites},
         as_of=as_of,
+        reports=_reports_link(),
     )
+
+
+def _reports_link() -> str | None:
+    """The report page (the bundled plugin ``reports``) for the accounts it serves; the top menu has no
+    room left for it at 1280 px."""
+    user = current_user()
+    if "reports.page" not in current_app.view_functions or user is None:
+        return None
+    return url_for("reports.page") if user.role in access.SUPERVISORS | access.ADMINS else None
 
 
 @bp.get("/dashboard/devices")

@@ -20,10 +20,12 @@ from ektp_plugins.web.ui.search_text import SearchInvalid, parse_query
 from ektp_plugins.web.ui.states import state_label, unsent
 from flask import Blueprint, abort, current_app, render_template, request, url_for
 
-from ektp_core.domain.model import POSITIONS, Enrolment, EnrolmentState, Modality
+from ektp_core.domain.model import POSITIONS, Enrolment, EnrolmentState, Modality, Role
 from ektp_core.errors import EktpError, NotFound
 from ektp_core.lifecycle import audit
+from ektp_core.lifecycle.states import CANCELLABLE_STATES
 from ektp_core.services.capture import CaptureService
+from ektp_core.services.corrections import CORRECTABLE_AFTER_SENDING
 from ektp_core.store.read_models import enrolment_search, sync_status
 from ektp_core.store.read_models.enrolment_search import PAGE_SIZE
 
@@ -52,7 +54,14 @@ BIODATA_FIELDS = (
     "no_kk",
 )
 #: Audit actions about an enrolment that are not state changes but belong in its story.
-SECONDARY = ("capture.saved", "capture.exception", "enrolment.handover_refused")
+SECONDARY = (
+    "capture.saved",
+    "capture.exception",
+    "enrolment.handover_refused",
+    "enrolment.corrected",
+    "enrolment.identity_checked",
+    "enrolment.biometrics_destroyed",
+)
 
 
 def scoped_enrolment(enrolment_id: str) -> Enrolment:
@@ -65,6 +74,25 @@ def scoped_enrolment(enrolment_id: str) -> Enrolment:
     if not n.is_dukcapil and enrolment.site_code != n.site.code:
         abort(404)
     return enrolment
+
+
+def may_correct(enrolment: Enrolment) -> bool:
+    """True when the logged-in account may correct the enrolment here, as the core would decide: not
+    yet sent, at its own site; sent (and not yet queued for printing), a supervisor at the Dukcapil node."""
+    user = current_user()
+    n = node()
+    if user is None:
+        return False
+    if enrolment.state is EnrolmentState.BIO_CAPTURED:
+        return enrolment.site_code == n.site.code and user.role in access.DESK
+    return enrolment.state in CORRECTABLE_AFTER_SENDING and n.is_dukcapil and user.role is Role.SUPERVISOR
+
+
+def may_cancel(enrolment: Enrolment) -> bool:
+    """True when the logged-in account is a supervisor and the enrolment is in a cancellable state
+    (at a site, the core still refuses one already sent to the Dukcapil node, and says so)."""
+    user = current_user()
+    return user is not None and user.role is Role.SUPERVISOR and enrolment.state in CANCELLABLE_STATES
 
 
 def _page_number(raw: str | None) -> int:
@@ -232,7 +260,27 @@ def detail(enrolment_id: str) -> Any:
         unsent=unsent([enrolment_id]),
         state_label=state_label,
         arrived=arrived,
+        service=enrolment.service,
+        replaces=_replaced(enrolment),
+        cards=[c for c in n.lifecycle.cards_of(enrolment.biodata.nik.value) if c.enrolment_id == enrolment_id],
+        correct=url_for("enrolments.correct_form", enrolment_id=enrolment_id) if may_correct(enrolment) else None,
+        cancel=may_cancel(enrolment),
     )
+
+
+def _replaced(enrolment: Enrolment) -> str | None:
+    """The link to the enrolment a replacement starts from, when this node may show it."""
+    earlier = enrolment.service.replaces
+    if not earlier:
+        return None
+    n = node()
+    try:
+        found = n.lifecycle.get(earlier)
+    except NotFound:
+        return None  # recorded at another node: its id is shown without a link
+    if not n.is_dukcapil and found.site_code != n.site.code:
+        return None
+    return url_for("enrolments.detail", enrolment_id=earlier)
 
 
 @bp.get("/enrolments/<enrolment_id>/image/<modality>/<position>")
@@ -251,3 +299,7 @@ def image(enrolment_id: str, modality: str, position: str) -> Any:
     except EktpError:
         abort(404)
     return image_response(data)
+
+
+# The correction and cancellation views register on this blueprint when imported.
+from ektp_plugins.web.ui import enrolment_corrections  # noqa: E402, F401  isort: skip

@@ -29,6 +29,8 @@ PAGE_SECTIONS: Mapping[str, str] = {
     "printing.blanks": "blangko",
     "printing.receive": "blangko",
     "printing.spoil": "blangko",
+    "enrolments.correct_form": "koreksi-dan-pembatalan",
+    "enrolments.correct": "koreksi-dan-pembatalan",
     "admin.locked": "masuk-dan-keluar",
     "admin.unlock": "masuk-dan-keluar",
 }
@@ -46,6 +48,8 @@ BLUEPRINT_SECTIONS: Mapping[str, str] = {
     "enrolments": "data-rekam",
     "printing": "antrean-cetak",
     "handover": "penyerahan",
+    "replacement": "layanan-penggantian",
+    "cards": "di-mana-kartu-saya",
     "adjudication": "adjudikasi",
     "admin": "administrasi",
     # The papers plugin's pages (the PDF of a paper, the public check page /cek).

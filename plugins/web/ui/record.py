@@ -105,6 +105,7 @@ def _form_page(
     status: int = 200,
     *,
     other: str | None = None,
+    replace: str | None = None,
 ) -> Any:
     shown = {field: [_(key, **args) for key, args in problems] for field, problems in errors.items()}
     # The kelurahan of the NIK's kecamatan, for a page shown again (the script fills them as one types).
@@ -123,6 +124,7 @@ def _form_page(
         choice_fields=CHOICES,
         minimum_age=_minimum_age(),
         other=other,
+        replace=replace,
         kelurahan=kelurahan,
     )
     return page, status
@@ -172,7 +174,10 @@ def create() -> Any:
         if again is not None and again.id == draft:
             return redirect(url_for("record.resume", enrolment_id=draft))
         form.add("nik", "rec.invalid", reason=say(exc))
-        return _form_page(form.values, form.errors, draft, 409)
+        # The resident already holds a card: the core's message names the replacement path; the page
+        # links it, with the NIK filled in.
+        held = exc.as_message().code == "enrolment.card_active"
+        return _form_page(form.values, form.errors, draft, 409, replace=nik if held else None)
     flash(_("rec.created", nama=form.biodata.nama), "ok")
     return redirect(url_for("record.resume", enrolment_id=draft))
 

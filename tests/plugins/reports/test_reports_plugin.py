@@ -87,6 +87,9 @@ def test_the_page_shows_the_figures_and_charts_to_supervisors_only(browser, work
     assert 'id="report-sites"' in page and "<svg" in page
     assert 'data-figure="handed_over"' in page and "Kartu diserahkan" in page
     assert browser("adm1").get("/laporan").status_code == 200
+    # Reached from the dashboard (the top menu has no room left), by those who may read it.
+    assert 'id="reports-link"' in browser("spv1").get("/dashboard").get_data(as_text=True)
+    assert 'id="reports-link"' not in browser("op1").get("/dashboard").get_data(as_text=True)
     assert browser("op1").get("/laporan").status_code == 403
     assert browser(None).get("/laporan").status_code in (302, 303)
     # A bad month falls back to this month, with a message; a download in each format.
