@@ -67,3 +67,56 @@ def test_a_restore_never_overwrites_a_deployment(ektp_deployment, ektp_service, 
     with pytest.raises(BackupError, match="already holds a deployment"):
         restore_backup(file, ektp_deployment.root, PASSPHRASE)
     assert (ektp_deployment.root / "ektp.toml").read_bytes() == before
+
+
+def test_a_backup_made_after_a_purge_holds_none_of_the_destroyed_biometrics(
+    ektp_deployment, ektp_service, tmp_path: Path
+) -> None:
+    """A cancelled recording's biometrics, destroyed after the retention period, do not come back from
+    a backup made afterwards (issue 15); the other residents' do."""
+    import datetime as dt
+
+    import sqlalchemy as sa
+
+    from ektp_core.domain.model import Capture, Operator, Role
+    from ektp_core.keys import crypto
+    from ektp_core.services.corrections import Corrections
+    from ektp_core.store.tables import blobs, captures
+    from ektp_core.testing import make_enrolment
+
+    fill(ektp_service)
+    ektp_service.add_operator(
+        Operator(
+            username="spv-purge",
+            full_name="SPV",
+            role=Role.SUPERVISOR,
+            site_code="17.71",
+            password_hash=crypto.hash_password("x", n=2**4),
+        ),
+        actor="test",
+    )
+    enrolment = make_enrolment(nik="1771054101909999")
+    face = f"{enrolment.id}-face"
+    ektp_service.record(
+        enrolment,
+        [Capture(modality="face", position="face", device="t", quality=90, blob_ref=face)],
+        {face: b"\xff\xd8 the face of a recording cancelled"},
+    )
+    corrections = Corrections(ektp_service)
+    corrections.cancel(enrolment.id, supervisor="spv-purge", reason="recorded in error")
+    assert [p.enrolment_id for p in corrections.purge(older_than=dt.timedelta(0))] == [enrolment.id]
+    file = tmp_path / "after-purge.ektpbak"
+    create_backup(ektp_deployment, file, PASSPHRASE)
+    target = tmp_path / "restored"
+    (tmp_path / "db2").mkdir()
+    with temporary_database(tmp_path / "db2") as url:
+        restore_backup(file, target, PASSPHRASE, database_url=url)
+        engine = sa.create_engine(url)
+        try:
+            with engine.connect() as conn:
+                mine = conn.execute(sa.select(sa.func.count()).where(blobs.c.enrolment_id == enrolment.id)).scalar()
+                slots = conn.execute(sa.select(sa.func.count()).where(captures.c.enrolment_id == enrolment.id)).scalar()
+                others = conn.execute(sa.select(sa.func.count()).select_from(blobs)).scalar()
+        finally:
+            engine.dispose()
+    assert (mine, slots) == (0, 0) and others == 12
