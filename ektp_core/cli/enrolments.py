@@ -10,9 +10,8 @@ from typing import Any
 import click
 
 from ektp_core.cli.options import actor_option, deployment_option, echo_json, fail, services, verification_service
-from ektp_core.devices.declared import make_scanner, scanner_settings
-from ektp_core.devices.scanners import ScannerError
-from ektp_core.domain.model import FINGER_POSITIONS, Modality, ServiceRequest, ServiceType
+from ektp_core.cli.verification import scan_finger
+from ektp_core.domain.model import FINGER_POSITIONS, ServiceRequest, ServiceType
 from ektp_core.errors import EktpError, InvalidValue
 from ektp_core.lifecycle import card_register
 from ektp_core.services.corrections import Corrections, changes_text
@@ -96,25 +95,10 @@ def enrolment_purge(older_than_days: int | None, actor: str, deployment_dir: Pat
 
 def _live_finger(deployment: Any, host: Any, image_path: Path | None, finger: str, service: Any) -> bytes:
     if image_path is not None:
-        template = service.matcher.extract(image_path.read_bytes())
+        image, template = image_path.read_bytes(), None
     else:
-        template = None
-        for setting in scanner_settings(deployment.profile):
-            scanner = make_scanner(setting, host, deployment.root)
-            if "finger" not in getattr(scanner, "modalities", ("finger",)):
-                continue
-            try:
-                scanner.open()
-                try:
-                    sample = scanner.capture(Modality.FINGER, (finger,))[0]
-                finally:
-                    scanner.close()
-            except ScannerError as exc:
-                fail(f"scanner {setting.name}: {exc}")
-            template = sample.template or service.matcher.extract(sample.image)
-            break
-        else:
-            fail("no finger scanner in the profile; give --image")
+        image, template = scan_finger(deployment, host, None, finger)
+    template = template or service.matcher.extract(image)
     if template is None:
         fail("no fingerprint found in the live image: place the finger again")
     return bytes(template)

@@ -288,7 +288,7 @@ def handover_command(
             image = image_path.read_bytes()
             template = None
         else:
-            image, template = _scan_finger(deployment, host, scanner_name, finger)
+            image, template = scan_finger(deployment, host, scanner_name, finger)
         try:
             if template is None:
                 template = service.matcher.extract(image)
@@ -303,7 +303,8 @@ def handover_command(
     click.echo(f"{enrolment_id}: CARD_ISSUED ({finger} matched, score {score:g})")
 
 
-def _scan_finger(deployment: Any, host: Any, scanner_name: str | None, finger: str) -> tuple[bytes, bytes | None]:
+def scan_finger(deployment: Any, host: Any, scanner_name: str | None, finger: str) -> tuple[bytes, bytes | None]:
+    """One finger from the profile's first finger scanner (or the one named): its image and template."""
     settings = [s for s in scanner_settings(deployment.profile) if scanner_name in (None, s.name)]
     for setting in settings:
         scanner = make_scanner(setting, host, deployment.root)

@@ -454,27 +454,8 @@ class Capture:
             raise _refuse("quality", value, Message("invalid.exception_score"))
 
 
-#: Biodata fields a data change (perubahan) may name; the NIK never changes.
-CHANGEABLE_FIELDS = (
-    "nama",
-    "tempat_lahir",
-    "tanggal_lahir",
-    "jenis_kelamin",
-    "golongan_darah",
-    "alamat",
-    "rt",
-    "rw",
-    "kelurahan",
-    "kecamatan",
-    "kabupaten_kota",
-    "provinsi",
-    "agama",
-    "status_perkawinan",
-    "pekerjaan",
-    "kewarganegaraan",
-    "berlaku_hingga",
-    "no_kk",
-)
+#: Biodata fields a data change (perubahan) may name: every field but the NIK, which never changes.
+CHANGEABLE_FIELDS = tuple(a.name for a in attrs.fields(Biodata) if a.name != "nik")
 
 
 def _service_type(value: Any) -> ServiceType:

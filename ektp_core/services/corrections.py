@@ -64,7 +64,8 @@ class Purged:
     packets: int
 
 
-def _text(value: Any) -> Any:
+def plain(value: Any) -> Any:
+    """A field's value as ``Biodata.to_dict`` holds it: enums by value, dates as ISO text."""
     return value.value if hasattr(value, "value") else (value.isoformat() if hasattr(value, "isoformat") else value)
 
 
@@ -99,7 +100,7 @@ class Corrections:
                 sa.select(central_submissions.c.received_at).where(central_submissions.c.enrolment_id == enrolment_id)
             ).scalar_one_or_none()
         old = enrolment.biodata.to_dict()
-        merged = {**old, **{k: _text(v) if not isinstance(v, str) else v for k, v in changes.items()}}
+        merged = {**old, **{k: plain(v) for k, v in changes.items()}}
         biodata = Biodata.from_dict(merged)  # an unknown field or a bad value is refused here, by name
         new = biodata.to_dict()
         changed = {k: (old[k], new[k]) for k in new if new[k] != old.get(k)}

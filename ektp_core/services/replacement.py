@@ -27,6 +27,7 @@ from ektp_core.errors import EktpError
 from ektp_core.lifecycle import audit
 from ektp_core.lifecycle.actions import AuditAction
 from ektp_core.messages import Message
+from ektp_core.services.corrections import plain
 from ektp_core.services.verification import VerificationService
 from ektp_core.store import blobs as blob_store
 from ektp_core.store import repository as repo
@@ -125,7 +126,7 @@ class ReplacementService:
             raise EktpError(
                 Message("replace.changes_mismatch", named=sorted(service.changed_fields), given=sorted(changes))
             )
-        biodata = Biodata.from_dict({**earlier.biodata.to_dict(), **{k: _plain(v) for k, v in changes.items()}})
+        biodata = Biodata.from_dict({**earlier.biodata.to_dict(), **{k: plain(v) for k, v in changes.items()}})
         enrolment = Enrolment(
             id=enrolment_id or uuid.uuid4().hex,
             site_code=site_code,
@@ -154,7 +155,3 @@ class ReplacementService:
                     refs.append(new)
                 captures.append(attrs.evolve(capture, blob_ref=refs[0], template_ref=refs[1]))
         return captures, images
-
-
-def _plain(value: Any) -> Any:
-    return value.isoformat() if hasattr(value, "isoformat") else value
